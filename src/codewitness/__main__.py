@@ -1,0 +1,7 @@
+"""``python -m codewitness`` runs the command line."""
+
+import sys
+
+from codewitness.cli import main
+
+sys.exit(main())

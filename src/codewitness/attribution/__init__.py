@@ -1,0 +1,1 @@
+"""Attribution: who wrote which line and function, from notes, imported records and commit marks."""

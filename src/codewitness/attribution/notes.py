@@ -1,0 +1,206 @@
+"""The codewitness git note: one JSON document per commit under ``refs/notes/codewitness``.
+
+A note records, for the lines a commit *added or changed* (numbered as in that commit), who
+wrote them. Lines of the commit that no entry covers were not written by an agent. Because
+``git blame --porcelain`` reports each line's number in the commit that introduced it, a
+blamed line is looked up directly in that commit's note.
+
+Shape (``schema`` is versioned; readers refuse what they do not know)::
+
+    {
+      "schema": "codewitness.note/1",
+      "files": {
+        "src/shop/pricing.py": [
+          {"lines": "1-10,15", "origin": "ai", "generations": ["gen_..."],
+           "agent": "claude-code", "model": "claude-opus-4-5", "session": "9f1c..."},
+          {"lines": "11", "origin": "mixed", "generations": ["gen_..."], "agent": "claude-code", ...},
+          {"lines": "12-14", "origin": "human"}
+        ]
+      },
+      "delta": {"ai_written": 13, "ai_kept": 11, "ai_edited": 1, "human": 3}
+    }
+
+``delta`` is the developer delta of the commit: AI lines the agents wrote for it, how many
+reached the commit verbatim, how many a human changed first, and lines a human wrote.
+
+Example:
+    >>> note = CommitNote(files={"a.py": (NoteEntry("ai", ((1, 3),), ("gen_x",)),)})
+    >>> parse_note(note.to_json()).entry_for("a.py", 2).origin
+    'ai'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from codewitness.errors import CodewitnessError
+from codewitness.model import ORIGINS, OriginKind
+
+__all__ = [
+    "NOTES_REF",
+    "SCHEMA",
+    "CommitNote",
+    "Delta",
+    "NoteEntry",
+    "NoteError",
+    "compact_lines",
+    "format_ranges",
+    "parse_note",
+    "parse_ranges",
+]
+
+NOTES_REF = "refs/notes/codewitness"
+SCHEMA = "codewitness.note/1"
+
+
+class NoteError(CodewitnessError):
+    """A note that is not valid JSON or not of a schema we know."""
+
+
+def compact_lines(lines: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    """Sorted, merged inclusive spans of the given 1-based line numbers."""
+    spans: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if spans and line == spans[-1][1] + 1:
+            spans[-1][1] = line
+        else:
+            spans.append([line, line])
+    return tuple((a, b) for a, b in spans)
+
+
+def format_ranges(spans: Iterable[tuple[int, int]]) -> str:
+    """``((1, 3), (5, 5))`` -> ``"1-3,5"``."""
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def parse_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """``"1-3,5"`` -> ``((1, 3), (5, 5))``.
+
+    Raises:
+        ValueError: a part is not ``N`` or ``N-M`` with ``1 <= N <= M``.
+    """
+    spans: list[tuple[int, int]] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        first, sep, last = part.partition("-")
+        a = int(first)
+        b = int(last) if sep else a
+        if a < 1 or b < a:
+            raise ValueError(f"bad line range {part!r}")
+        spans.append((a, b))
+    return tuple(spans)
+
+
+@dataclass(frozen=True)
+class NoteEntry:
+    """Lines of one file that share an origin and the same generations."""
+
+    origin: OriginKind
+    spans: tuple[tuple[int, int], ...]
+    generation_ids: tuple[str, ...] = ()
+    agent: str | None = None
+    model: str | None = None
+    session_id: str | None = None
+
+    def covers(self, line: int) -> bool:
+        """True when ``line`` falls in one of the spans."""
+        return any(a <= line <= b for a, b in self.spans)
+
+    @property
+    def line_count(self) -> int:
+        """How many lines the spans cover."""
+        return sum(b - a + 1 for a, b in self.spans)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"lines": format_ranges(self.spans), "origin": self.origin}
+        if self.generation_ids:
+            data["generations"] = list(self.generation_ids)
+        for key, value in (("agent", self.agent), ("model", self.model), ("session", self.session_id)):
+            if value is not None:
+                data[key] = value
+        return data
+
+
+@dataclass(frozen=True)
+class Delta:
+    """The developer delta of one commit, in lines."""
+
+    ai_written: int = 0
+    ai_kept: int = 0
+    ai_edited: int = 0
+    human: int = 0
+
+
+@dataclass(frozen=True)
+class CommitNote:
+    """The attribution of one commit's added lines."""
+
+    files: Mapping[str, tuple[NoteEntry, ...]]
+    delta: Delta = field(default_factory=Delta)
+    schema: str = SCHEMA
+
+    def entry_for(self, path: str, line: int) -> NoteEntry | None:
+        """The entry covering ``line`` of ``path`` (numbered as in the commit), if any."""
+        for entry in self.files.get(path, ()):
+            if entry.covers(line):
+                return entry
+        return None
+
+    def to_json(self) -> str:
+        """The note text as stored in git (sorted keys, one line per file for readable diffs)."""
+        document = {
+            "schema": self.schema,
+            "files": {path: [e.to_dict() for e in entries] for path, entries in sorted(self.files.items())},
+            "delta": {
+                "ai_written": self.delta.ai_written,
+                "ai_kept": self.delta.ai_kept,
+                "ai_edited": self.delta.ai_edited,
+                "human": self.delta.human,
+            },
+        }
+        return json.dumps(document, indent=1, sort_keys=True) + "\n"
+
+
+def parse_note(text: str) -> CommitNote:
+    """Parse a codewitness note.
+
+    Raises:
+        NoteError: the text is not JSON, not a codewitness note, or of an unknown schema.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NoteError(f"codewitness note is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("schema"), str):
+        raise NoteError("not a codewitness note (no schema field)")
+    if data["schema"] != SCHEMA:
+        raise NoteError(f"codewitness note schema {data['schema']!r} is not supported; upgrade codewitness")
+    try:
+        files: dict[str, tuple[NoteEntry, ...]] = {}
+        for path, entries in data["files"].items():
+            parsed = []
+            for raw in entries:
+                origin = raw["origin"]
+                if origin not in ORIGINS:
+                    raise ValueError(f"unknown origin {origin!r}")
+                parsed.append(
+                    NoteEntry(
+                        origin=origin,
+                        spans=parse_ranges(str(raw["lines"])),
+                        generation_ids=tuple(str(g) for g in raw.get("generations", ())),
+                        agent=raw.get("agent"),
+                        model=raw.get("model"),
+                        session_id=raw.get("session"),
+                    )
+                )
+            files[str(path)] = tuple(parsed)
+        raw_delta = data.get("delta") or {}
+        delta = Delta(**{k: int(raw_delta.get(k, 0)) for k in ("ai_written", "ai_kept", "ai_edited", "human")})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise NoteError(f"corrupt codewitness note ({type(exc).__name__}: {exc})") from None
+    return CommitNote(files=files, delta=delta)

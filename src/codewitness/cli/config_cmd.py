@@ -1,0 +1,46 @@
+"""``codewitness config``: the effective configuration and where each value came from."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from codewitness.cli._common import console, emit_json, get_config
+from codewitness.config import env_name, settings_table
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``config`` command."""
+    app.command("config")(config)
+
+
+def config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Print the effective configuration and the source of every value."""
+    from rich.table import Table
+
+    loaded = get_config()
+    rows = settings_table(loaded.config)
+    if as_json:
+        emit_json(
+            {
+                "root": str(loaded.root),
+                "files": [str(f) for f in loaded.files],
+                "database_url": loaded.database_url,
+                "settings": {
+                    key: {"value": value, "source": loaded.sources.get(key, "default"), "env": env_name(key)}
+                    for key, value, _ in rows
+                },
+            }
+        )
+        return
+    console.print(f"project root: {loaded.root}")
+    console.print(f"files read: {', '.join(str(f) for f in loaded.files) or 'none'}")
+    table = Table("setting", "value", "source", "meaning", show_lines=False)
+    for key, value, meaning in rows:
+        shown = value if value not in ("", (), None) else "[dim](empty)[/dim]"
+        table.add_row(key, str(shown), loaded.sources.get(key, "default"), meaning)
+    console.print(table)
+    console.print(f"database in use: {loaded.database_url}")

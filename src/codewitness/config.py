@@ -1,0 +1,370 @@
+"""One typed configuration, from files and the environment.
+
+Values come from, lowest priority first:
+
+1. the defaults declared below;
+2. ``[tool.codewitness]`` in the project's ``pyproject.toml``;
+3. a ``codewitness.toml`` beside it (same keys, at the top level);
+4. ``CODEWITNESS_*`` environment variables: a key ``database`` is ``CODEWITNESS_DATABASE``, a key
+   ``interval`` in section ``sensor`` is ``CODEWITNESS_SENSOR_INTERVAL``. ``CODEWITNESS_DB`` is a
+   short alias of ``CODEWITNESS_DATABASE``.
+
+Unknown keys, unknown ``CODEWITNESS_*`` variables and values of the wrong type are
+:class:`~codewitness.errors.ConfigError`\\ s that name the offending source.
+
+This module imports only the standard library: the runtime sensor reads it inside other
+people's processes.
+
+Example:
+    >>> loaded = load_config(Path("."), environ={"CODEWITNESS_DB": "sqlite:////tmp/x.db"})
+    >>> loaded.config.database
+    'sqlite:////tmp/x.db'
+    >>> loaded.sources["database"]
+    'env CODEWITNESS_DB'
+
+Adding a setting: add a field (with ``metadata=doc("...")``) to :class:`Config` or to a section
+dataclass; the loader, ``codewitness config`` and the environment mapping follow from the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codewitness.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "LoadedConfig",
+    "default_database_url",
+    "doc",
+    "find_project_root",
+    "load_config",
+]
+
+ENV_PREFIX = "CODEWITNESS_"
+#: Environment variables that are not settings but are read by codewitness on purpose.
+ENV_ALIASES = {"CODEWITNESS_DB": "database"}
+#: CODEWITNESS_* variables that are not configuration keys (set by and for our own processes).
+ENV_RESERVED = frozenset({"CODEWITNESS_TOKEN", "CODEWITNESS_HOOK_LOG"})
+
+
+def doc(text: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata: the help text shown by ``codewitness config`` and optional checks.
+
+    Args:
+        text: one sentence saying what the setting does.
+        **extra: ``choices`` (allowed values) or ``minimum`` (lowest allowed number).
+    """
+    return {"doc": text, **extra}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration. Sections are nested frozen dataclasses."""
+
+    database: str = field(
+        default="",
+        metadata=doc(
+            "Database URL: sqlite:///path or postgresql://user@host/db. Empty means "
+            "sqlite:///<project root>/.codewitness/witness.db."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A configuration together with where it was read from.
+
+    Attributes:
+        config: the effective values.
+        root: the project root the files were looked up in.
+        sources: dotted key -> ``"default"``, a file name, or ``"env NAME"``.
+        files: the configuration files that were read.
+    """
+
+    config: Config
+    root: Path
+    sources: dict[str, str]
+    files: tuple[Path, ...]
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, with the default filled in."""
+        return self.config.database or default_database_url(self.root)
+
+
+def default_database_url(root: Path) -> str:
+    """The default store: a SQLite file under the project's ``.codewitness`` folder."""
+    return f"sqlite:///{(root / '.codewitness' / 'witness.db').resolve()}"
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` that holds ``.git`` or ``codewitness.toml``.
+
+    Falls back to the nearest folder with a ``pyproject.toml``, then to ``start`` itself.
+    """
+    start = start.resolve()
+    candidates = [start, *start.parents]
+    for folder in candidates:
+        if (folder / ".git").exists() or (folder / "codewitness.toml").is_file():
+            return folder
+    for folder in candidates:
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def load_config(start: Path | None = None, environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Read the configuration for the project that contains ``start``.
+
+    Args:
+        start: a folder inside the project; the current directory when omitted.
+        environ: the environment to read ``CODEWITNESS_*`` from; ``os.environ`` when omitted.
+
+    Returns:
+        The effective configuration and where each value came from.
+
+    Raises:
+        ConfigError: a file is not valid TOML, a key is unknown, or a value has the wrong type.
+    """
+    root = find_project_root(start or Path.cwd())
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    files: list[Path] = []
+
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        table = _read_toml(pyproject).get("tool", {}).get("codewitness")
+        if table is not None:
+            if not isinstance(table, dict):
+                raise ConfigError(f"{pyproject}: [tool.codewitness] must be a table")
+            _merge(Config, table, values, sources, source="pyproject.toml", prefix="")
+            files.append(pyproject)
+    own = root / "codewitness.toml"
+    if own.is_file():
+        _merge(Config, _read_toml(own), values, sources, source="codewitness.toml", prefix="")
+        files.append(own)
+    _merge_environment(env, values, sources)
+
+    config = _build(Config, values)
+    all_sources = {key: sources.get(key, "default") for key in _leaf_keys(Config)}
+    all_sources.update(sources)
+    return LoadedConfig(config=config, root=root, sources=all_sources, files=tuple(files))
+
+
+def settings_table(config: Config) -> list[tuple[str, Any, str]]:
+    """Every leaf setting as (dotted key, value, help text), in declaration order."""
+    rows: list[tuple[str, Any, str]] = []
+
+    def walk(obj: Any, prefix: str) -> None:
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            key = f"{prefix}{f.name}"
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                walk(value, key + ".")
+            else:
+                rows.append((key, value, f.metadata.get("doc", "")))
+
+    walk(config, "")
+    return rows
+
+
+def env_name(dotted_key: str) -> str:
+    """The environment variable that sets ``dotted_key`` (``sensor.interval`` -> ``CODEWITNESS_SENSOR_INTERVAL``)."""
+    return ENV_PREFIX + dotted_key.replace(".", "_").replace("-", "_").upper()
+
+
+# -- internals -------------------------------------------------------------------------------
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _is_section(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _table_list_item(tp: Any) -> type | None:
+    """For ``tuple[Section, ...]`` (an array of tables) return ``Section``."""
+    if typing.get_origin(tp) is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis and _is_section(args[0]):
+            return typing.cast(type, args[0])
+    return None
+
+
+def _leaf_keys(cls: type, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if _is_section(tp):
+            keys.extend(_leaf_keys(tp, f"{prefix}{f.name}."))
+        else:
+            keys.append(f"{prefix}{f.name}")
+    return keys
+
+
+def _merge(
+    cls: type,
+    table: Mapping[str, Any],
+    values: dict[str, Any],
+    sources: dict[str, str],
+    *,
+    source: str,
+    prefix: str,
+) -> None:
+    hints = _hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key, raw in table.items():
+        dotted = f"{prefix}{key}"
+        if key not in known:
+            close = ", ".join(sorted(known)) or "none"
+            raise ConfigError(f"{source}: unknown setting {dotted!r} (known here: {close})")
+        tp = hints[key]
+        if _is_section(tp):
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{source}: {dotted!r} must be a table")
+            sub = values.setdefault(key, {})
+            _merge(tp, raw, sub, sources, source=source, prefix=dotted + ".")
+            continue
+        values[key] = _coerce(tp, raw, known[key], dotted, source)
+        sources[dotted] = source
+
+
+def _merge_environment(env: Mapping[str, str], values: dict[str, Any], sources: dict[str, str]) -> None:
+    by_env = {env_name(key): key for key in _leaf_keys(Config)}
+    by_env.update(ENV_ALIASES)
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in ENV_RESERVED:
+            continue
+        key = by_env.get(name)
+        if key is None:
+            raise ConfigError(
+                f"unknown environment variable {name}; `codewitness config` lists the settings "
+                "(set CODEWITNESS_<SECTION>_<KEY>)"
+            )
+        cls: type = Config
+        target = values
+        parts = key.split(".")
+        for part in parts[:-1]:
+            cls = _hints(cls)[part]
+            target = target.setdefault(part, {})
+        f = next(f for f in dataclasses.fields(cls) if f.name == parts[-1])
+        tp = _hints(cls)[parts[-1]]
+        target[parts[-1]] = _coerce(tp, _parse_env(tp, env[name], name), f, key, f"env {name}")
+        sources[key] = f"env {name}"
+
+
+def _parse_env(tp: Any, text: str, name: str) -> Any:
+    base = _strip_optional(tp)
+    if base is bool:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"env {name}: expected true/false, got {text!r}")
+    if base is int or base is float:
+        try:
+            return base(text)
+        except ValueError:
+            raise ConfigError(f"env {name}: expected a number, got {text!r}") from None
+    if typing.get_origin(base) is tuple:
+        if _table_list_item(base) is not None:
+            raise ConfigError(f"env {name}: a list of tables cannot be set from the environment")
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    return text
+
+
+def _strip_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: str) -> Any:
+    base = _strip_optional(tp)
+    if raw is None and base is not tp:
+        return None
+    item_cls = _table_list_item(base)
+    if item_cls is not None:
+        if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+            raise ConfigError(f"{source}: {dotted!r} must be an array of tables ([[...]])")
+        built = []
+        for index, item in enumerate(raw):
+            sub: dict[str, Any] = {}
+            _merge(item_cls, item, sub, {}, source=source, prefix=f"{dotted}[{index}].")
+            built.append(_build(item_cls, sub, where=f"{source}: {dotted}[{index}]"))
+        return tuple(built)
+    if typing.get_origin(base) is tuple:
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, (list, tuple)) or not all(isinstance(item, str) for item in raw):
+            raise ConfigError(f"{source}: {dotted!r} must be a list of strings")
+        value: Any = tuple(raw)
+    elif base is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{source}: {dotted!r} must be true or false, got {raw!r}")
+        value = raw
+    elif base is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ConfigError(f"{source}: {dotted!r} must be a whole number, got {raw!r}")
+        value = raw
+    elif base is float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise ConfigError(f"{source}: {dotted!r} must be a number, got {raw!r}")
+        value = float(raw)
+    elif base is str:
+        if not isinstance(raw, str):
+            raise ConfigError(f"{source}: {dotted!r} must be a string, got {raw!r}")
+        value = raw
+    else:  # pragma: no cover - a field type the loader does not know is a programming error
+        raise TypeError(f"config field {dotted} has unsupported type {tp!r}")
+    choices = f.metadata.get("choices")
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    minimum = f.metadata.get("minimum")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], where: str = "") -> Any:
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                if _is_section(hints[f.name]):
+                    kwargs[f.name] = _build(hints[f.name], {}, where)
+                    continue
+                raise ConfigError(f"{where or 'config'}: required setting {f.name!r} is missing")
+            continue
+        if _is_section(hints[f.name]):
+            kwargs[f.name] = _build(hints[f.name], values[f.name], where)
+        else:
+            kwargs[f.name] = values[f.name]
+    return cls(**kwargs)

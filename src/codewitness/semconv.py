@@ -1,0 +1,40 @@
+"""Every attribute, metric and event name codewitness exports, in one place.
+
+OpenTelemetry names follow the current semantic conventions: the stable ``code.*`` attributes
+(the deprecated ``code.function``/``code.filepath``/``code.lineno`` are never emitted) and the
+incubating ``gen_ai.*`` ones. Our own names live under the ``codewitness.`` namespace.
+Standard library only; imported by the runtime sensor.
+"""
+
+from __future__ import annotations
+
+# -- OpenTelemetry: code attributes (stable) --------------------------------------------------
+CODE_FUNCTION_NAME = "code.function.name"
+CODE_FILE_PATH = "code.file.path"
+CODE_LINE_NUMBER = "code.line.number"
+CODE_COLUMN_NUMBER = "code.column.number"
+CODE_STACKTRACE = "code.stacktrace"
+
+# -- OpenTelemetry: GenAI (incubating) --------------------------------------------------------
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+
+# -- OpenTelemetry: general -------------------------------------------------------------------
+SERVICE_NAME = "service.name"
+SERVICE_VERSION = "service.version"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+
+# -- codewitness namespace --------------------------------------------------------------------
+CW_ORIGIN = "codewitness.origin"
+CW_GENERATION_ID = "codewitness.generation.id"
+CW_AI_SHARE = "codewitness.ai_share"
+CW_AGENT = "codewitness.agent"
+CW_REVISION = "codewitness.revision"
+CW_PROMPT_NAME = "codewitness.prompt.name"
+CW_PROMPT_VERSION = "codewitness.prompt.version"
