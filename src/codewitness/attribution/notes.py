@@ -34,8 +34,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from codewitness._git import run_git
 from codewitness.errors import CodewitnessError
 from codewitness.model import ORIGINS, OriginKind
 
@@ -50,6 +52,9 @@ __all__ = [
     "format_ranges",
     "parse_note",
     "parse_ranges",
+    "read_note",
+    "read_note_text",
+    "write_note",
 ]
 
 NOTES_REF = "refs/notes/codewitness"
@@ -204,3 +209,32 @@ def parse_note(text: str) -> CommitNote:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise NoteError(f"corrupt codewitness note ({type(exc).__name__}: {exc})") from None
     return CommitNote(files=files, delta=delta)
+
+
+def read_note_text(root: Path, rev: str, ref: str = NOTES_REF) -> str | None:
+    """The raw text of the note on ``rev`` under ``ref``, or ``None`` when there is none.
+
+    Raises:
+        GitError: git is missing or ``rev`` does not name a commit.
+    """
+    commit = run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root, check=False).strip()
+    if not commit:
+        from codewitness.errors import NotFoundError
+
+        raise NotFoundError(f"no commit {rev!r} in {root}")
+    # `git notes show` exits 1 both for "no note" and for errors; `notes list` tells them apart.
+    listed = run_git(["notes", "--ref", ref, "list", commit], cwd=root, check=False).strip()
+    if not listed:
+        return None
+    return run_git(["cat-file", "blob", listed.split()[0]], cwd=root)
+
+
+def read_note(root: Path, rev: str) -> CommitNote | None:
+    """The codewitness note of ``rev``, or ``None``; :class:`NoteError` when it is corrupt."""
+    text = read_note_text(root, rev)
+    return None if text is None else parse_note(text)
+
+
+def write_note(root: Path, rev: str, note: CommitNote) -> None:
+    """Attach ``note`` to ``rev`` under ``refs/notes/codewitness``, replacing any earlier note."""
+    run_git(["notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", rev], cwd=root, input=note.to_json())
