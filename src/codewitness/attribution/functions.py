@@ -1,0 +1,212 @@
+"""Functions as the unit people reason about: AST spans and the roll-up of their lines' origins.
+
+:func:`function_spans` finds every function of a Python source — module functions, methods,
+nested functions, ``async def`` — with the span from its first decorator to its last line and
+the ``__qualname__`` Python gives it (``Cart.total``, ``outer.<locals>.inner``).
+:func:`rollup` turns the origins of those lines into a :class:`~codewitness.model.FunctionRef`.
+
+Shares count non-blank lines only: a blank line says nothing about who wrote the code.
+
+Example:
+    >>> [s.qualname for s in function_spans("class A:\\n    def f(self):\\n        def g(): pass\\n")]
+    ['A.f', 'A.f.<locals>.g']
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from codewitness.attribution.blame import LineAttribution
+from codewitness.model import FunctionRef
+
+__all__ = ["FunctionSpan", "function_spans", "module_name", "rollup", "span_from_dict", "span_to_dict"]
+
+
+@dataclass(frozen=True)
+class FunctionSpan:
+    """Where one function is in its file, and the static facts the report needs.
+
+    Attributes:
+        qualname: the function's ``__qualname__``.
+        start_line: first line, decorators included.
+        def_line: the ``def`` line.
+        end_line: last line.
+        is_async: an ``async def``.
+        decorators: decorator expressions as source text (``app.get("/x")``).
+        calls: names this function calls, as written (``helper``, ``self.save``, ``db.query``).
+        statements: line numbers of the statements in the span (for test coverage).
+    """
+
+    qualname: str
+    start_line: int
+    def_line: int
+    end_line: int
+    is_async: bool = False
+    decorators: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+    statements: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The bare function name."""
+        return self.qualname.rsplit(".", 1)[-1]
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, ast.Call):
+        return _dotted(node.func)
+    return None
+
+
+class _Collector(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.spans: list[FunctionSpan] = []
+        self._scope: list[tuple[str, bool]] = []  # (name, is_function)
+
+    def _qualname(self, name: str) -> str:
+        parts: list[str] = []
+        for scope, is_function in self._scope:
+            parts.append(scope)
+            if is_function:
+                parts.append("<locals>")
+        return ".".join([*parts, name])
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._scope.append((node.name, False))
+        self.generic_visit(node)
+        self._scope.pop()
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        qualname = self._qualname(node.name)
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        calls: list[str] = []
+        statements: set[int] = set()
+        for child in ast.walk(node):
+            if isinstance(child, ast.Call):
+                target = _dotted(child.func)
+                if target:
+                    calls.append(target)
+            elif isinstance(child, ast.stmt) and child is not node:
+                statements.add(child.lineno)
+        self.spans.append(
+            FunctionSpan(
+                qualname=qualname,
+                start_line=start,
+                def_line=node.lineno,
+                end_line=node.end_lineno or node.lineno,
+                is_async=isinstance(node, ast.AsyncFunctionDef),
+                decorators=tuple(ast.unparse(d) for d in node.decorator_list),
+                calls=tuple(dict.fromkeys(calls)),
+                statements=tuple(sorted(statements)),
+            )
+        )
+        self._scope.append((node.name, True))
+        self.generic_visit(node)
+        self._scope.pop()
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+
+def function_spans(source: str) -> list[FunctionSpan]:
+    """Every function in ``source``, outer before inner, in source order.
+
+    Raises:
+        SyntaxError: the source is not valid Python (callers skip and count such files).
+    """
+    tree = ast.parse(source)
+    collector = _Collector()
+    collector.visit(tree)
+    return sorted(collector.spans, key=lambda s: (s.start_line, -s.end_line))
+
+
+def span_to_dict(span: FunctionSpan) -> dict[str, Any]:
+    """A JSON-ready form (for the cache)."""
+    return {"q": span.qualname, "s": span.start_line, "d": span.def_line, "e": span.end_line,
+            "a": span.is_async, "dec": list(span.decorators), "c": list(span.calls), "st": list(span.statements)}
+
+
+def span_from_dict(data: dict[str, Any]) -> FunctionSpan:
+    """Inverse of :func:`span_to_dict`."""
+    return FunctionSpan(qualname=data["q"], start_line=data["s"], def_line=data["d"], end_line=data["e"],
+                        is_async=data["a"], decorators=tuple(data["dec"]), calls=tuple(data["c"]),
+                        statements=tuple(data["st"]))
+
+
+def module_name(path: str, tree_paths: Collection[str]) -> str:
+    """The importable module name of ``path``, found from the ``__init__.py`` files around it.
+
+    ``src/shop/pricing.py`` with ``src/shop/__init__.py`` present is ``shop.pricing``; a file
+    outside any package is named by its stem.
+    """
+    parts = path.split("/")
+    stem = parts[-1].rsplit(".", 1)[0]
+    names = [] if stem == "__init__" else [stem]
+    folders = parts[:-1]
+    while folders and "/".join([*folders, "__init__.py"]) in tree_paths:
+        names.insert(0, folders[-1])
+        folders = folders[:-1]
+    return ".".join(names) or stem
+
+
+def rollup(
+    module: str,
+    path: str,
+    span: FunctionSpan,
+    lines: Sequence[LineAttribution],
+    commit_times: dict[str, int] | None = None,
+) -> FunctionRef:
+    """The origin roll-up of one function.
+
+    ``ai_share`` is the share of the function's non-blank lines that an agent wrote (``ai`` or
+    ``mixed``). ``human_edit_share`` is the share that a human changed after an agent wrote the
+    function: ``mixed`` lines, plus ``human`` lines from commits newer than the function's
+    oldest AI line (by author time, given in ``commit_times``); it is 0 for a function with no AI lines.
+
+    Args:
+        module: the module name (:func:`module_name`).
+        path: the repository-relative file path.
+        span: the function.
+        lines: every line of the file, in order.
+        commit_times: author time per commit id, to order human edits after AI lines.
+    """
+    body = [ln for ln in lines[span.start_line - 1 : span.end_line] if ln.text.strip()]
+    ai = [ln for ln in body if ln.origin.kind in ("ai", "mixed")]
+    generations: dict[str, None] = {}
+    models: dict[str, None] = {}
+    agents: dict[str, None] = {}
+    for ln in ai:
+        generations.update(dict.fromkeys(ln.origin.generation_ids))
+        if ln.origin.model:
+            models[ln.origin.model] = None
+        if ln.origin.agent:
+            agents[ln.origin.agent] = None
+    edited = 0
+    if ai:
+        times = commit_times or {}
+        first_ai = min(times.get(ln.commit, 0) for ln in ai)
+        edited = sum(
+            1
+            for ln in body
+            if ln.origin.kind == "mixed" or (ln.origin.kind == "human" and times.get(ln.commit, 0) > first_ai)
+        )
+    total = len(body)
+    return FunctionRef(
+        qualname=f"{module}.{span.qualname}",
+        path=path,
+        start_line=span.start_line,
+        end_line=span.end_line,
+        ai_share=len(ai) / total if total else 0.0,
+        human_edit_share=edited / total if total else 0.0,
+        generation_ids=tuple(generations),
+        models=tuple(models),
+        agents=tuple(agents),
+    )
