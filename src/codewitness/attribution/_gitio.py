@@ -31,6 +31,7 @@ __all__ = [
     "list_tree",
     "parse_commit",
     "parse_porcelain",
+    "write_notes",
 ]
 
 
@@ -123,8 +124,9 @@ def parse_commit(sha: str, raw: bytes) -> CommitInfo:
             committer, _ = _person(value)
         elif key == "parent":
             parents.append(value.strip())
-    return CommitInfo(sha=sha, author=author, author_time=when, committer=committer, message=message,
-                      parents=tuple(parents))
+    return CommitInfo(
+        sha=sha, author=author, author_time=when, committer=committer, message=message, parents=tuple(parents)
+    )
 
 
 @dataclass(frozen=True)
@@ -254,3 +256,26 @@ def blame_porcelain(root: Path, commit: str, path: str, *, detect_moves: bool = 
         args.append("-M")
     out = run_git([*args, commit, "--", path], cwd=root)
     return parse_porcelain(out)
+
+
+def write_notes(root: Path, ref: str, notes: dict[str, str], message: str) -> None:
+    """Attach many notes under ``ref`` in one ``git fast-import`` commit (replacing existing ones).
+
+    One process for any number of notes: ``git notes add`` costs a process and a notes commit each.
+    """
+    if not notes:
+        return
+    tip = run_git(["rev-parse", "--verify", "--quiet", ref], cwd=root, check=False).strip()
+    chunks: list[bytes] = []
+    msg = message.encode("utf-8")
+    chunks.append(f"commit {ref}\n".encode())
+    chunks.append(b"committer codewitness <codewitness@localhost> now\n")
+    chunks.append(b"data %d\n%s\n" % (len(msg), msg))
+    if tip:
+        chunks.append(f"from {tip}\n".encode())
+    for commit, text in notes.items():
+        body = text.encode("utf-8")
+        chunks.append(f"N inline {commit}\n".encode())
+        chunks.append(b"data %d\n%s\n" % (len(body), body))
+    chunks.append(b"done\n")
+    run_git(["fast-import", "--quiet", "--date-format=now", "--done"], cwd=root, input=b"".join(chunks))

@@ -79,8 +79,9 @@ def parse_record(text: str) -> TraceRecord:
     version = data.get("version")
     if not isinstance(version, str) or not version.startswith("0."):
         raise NoteError(f"Agent Trace version {version!r} is not supported (expected {AGENT_TRACE_VERSION})")
-    vcs = data.get("vcs") if isinstance(data.get("vcs"), dict) else {}
-    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    raw_vcs, raw_tool = data.get("vcs"), data.get("tool")
+    vcs: dict[str, Any] = raw_vcs if isinstance(raw_vcs, dict) else {}
+    tool: dict[str, Any] = raw_tool if isinstance(raw_tool, dict) else {}
     record = TraceRecord(
         id=str(data.get("id") or ""),
         revision=str(vcs["revision"]) if vcs.get("revision") else None,
@@ -138,7 +139,11 @@ def to_commit_note(record: TraceRecord) -> CommitNote:
     Raises:
         NoteError: ``files`` or a range is malformed.
     """
-    ours = record.data.get("metadata", {}).get(_OURS, {}) if isinstance(record.data.get("metadata"), dict) else {}
+    ours = (
+        record.data.get("metadata", {}).get(_OURS, {})
+        if isinstance(record.data.get("metadata"), dict)
+        else {}
+    )
     extras = ours.get("files", {}) if isinstance(ours, dict) else {}
     has_extras = isinstance(ours, dict) and "files" in ours
     files: dict[str, list[NoteEntry]] = {}
@@ -148,7 +153,11 @@ def to_commit_note(record: TraceRecord) -> CommitNote:
             extra_list = extras.get(path, []) if isinstance(extras, dict) else []
             for index, conversation in enumerate(item.get("conversations") or ()):
                 kind, model = _contributor(conversation.get("contributor"), "unknown")
-                extra = extra_list[index] if index < len(extra_list) and isinstance(extra_list[index], dict) else {}
+                extra = (
+                    extra_list[index]
+                    if index < len(extra_list) and isinstance(extra_list[index], dict)
+                    else {}
+                )
                 groups: dict[tuple[OriginKind, str | None], list[int]] = {}
                 for rng in conversation.get("ranges") or ():
                     start, end = int(rng["start_line"]), int(rng["end_line"])
@@ -164,13 +173,17 @@ def to_commit_note(record: TraceRecord) -> CommitNote:
                             g_kind,
                             compact_lines(lines),
                             generation_ids=tuple(map(str, extra.get("generations", ()))),
-                            agent=extra.get("agent") if has_extras else (record.tool if g_kind in ("ai", "mixed") else None),
+                            agent=extra.get("agent")
+                            if has_extras
+                            else (record.tool if g_kind in ("ai", "mixed") else None),
                             model=g_model,
                             session_id=extra.get("session"),
                         )
                     )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise NoteError(f"corrupt Agent Trace record {record.id or '?'} ({type(exc).__name__}: {exc})") from None
+        raise NoteError(
+            f"corrupt Agent Trace record {record.id or '?'} ({type(exc).__name__}: {exc})"
+        ) from None
     return CommitNote(files={p: tuple(e) for p, e in files.items()})
 
 
@@ -196,8 +209,10 @@ def from_commit_note(
             if entry.model:
                 contributor["model_id"] = entry.model
             conversations.append(
-                {"contributor": contributor,
-                 "ranges": [{"start_line": a, "end_line": b} for a, b in entry.spans]}
+                {
+                    "contributor": contributor,
+                    "ranges": [{"start_line": a, "end_line": b} for a, b in entry.spans],
+                }
             )
             extra: dict[str, Any] = {}
             if entry.generation_ids:

@@ -116,7 +116,7 @@ class _Evidence:
     shallow: frozenset[str] = frozenset()
     warnings: dict[str, int] = field(default_factory=dict)
     _records: dict[str, list[tuple[EvidenceKind, CommitNote]]] = field(default_factory=dict)
-    _commits: dict[str, CommitInfo] = field(default_factory=dict)
+    commits: dict[str, CommitInfo] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -173,7 +173,7 @@ class _Evidence:
 
     def prefetch_commits(self, shas: Iterable[str]) -> None:
         """Load commit metadata for ``shas`` (cache first, then one batched git read)."""
-        missing = [s for s in set(shas) if s not in self._commits]
+        missing = [s for s in set(shas) if s not in self.commits]
         if not missing:
             return
         cached = self.cache.load_commits(missing)
@@ -186,14 +186,16 @@ class _Evidence:
                     continue
                 info = parse_commit(sha, got[1])
                 fresh.append(info)
-            self._commits[sha] = info
+            self.commits[sha] = info
         if fresh:
             self.cache.save_commits(fresh)
 
     def commit(self, sha: str) -> CommitInfo:
-        if sha not in self._commits:
+        if sha not in self.commits:
             self.prefetch_commits([sha])
-        return self._commits.get(sha) or CommitInfo(sha=sha, author="", author_time=0, committer="", message="")
+        return self.commits.get(sha) or CommitInfo(
+            sha=sha, author="", author_time=0, committer="", message=""
+        )
 
     def origin(self, sha: str, path: str, line: int) -> Origin:
         """Who wrote line ``line`` of ``path`` as numbered in commit ``sha``."""
@@ -217,8 +219,10 @@ class _Evidence:
             return Origin("human", kind, CONFIDENCE[f"{kind}-omitted"])
         if sha in self.shallow:
             # The boundary commit of a shallow clone holds every older line too: nothing is known.
-            self.warn("shallow clone: lines older than the shallow boundary are 'unknown' "
-                      "(run `git fetch --unshallow` for full attribution)")
+            self.warn(
+                "shallow clone: lines older than the shallow boundary are 'unknown' "
+                "(run `git fetch --unshallow` for full attribution)"
+            )
             return _UNKNOWN
         if records:
             return Origin("human", records[0][0], CONFIDENCE["record-other-file"])
@@ -233,7 +237,7 @@ class _Evidence:
 
 def _is_bot(person: str) -> bool:
     lowered = person.lower()
-    return "[bot]" in lowered or "noreply@github.com" in lowered and "bot" in lowered
+    return "[bot]" in lowered or ("noreply@github.com" in lowered and "bot" in lowered)
 
 
 def _resolve_commit(root: Path, rev: str) -> str:
@@ -299,6 +303,10 @@ class Attributor:
     def files(self, paths: Sequence[str] = ()) -> list[TreeEntry]:
         """The tree entries of the revision (under ``paths`` when given)."""
         return list_tree(self.root, self.commit, paths)
+
+    def commit_times(self) -> dict[str, int]:
+        """Author time (Unix seconds) of every commit seen so far."""
+        return {sha: info.author_time for sha, info in self.evidence.commits.items()}
 
     def read_blob(self, oid: str) -> bytes:
         """The bytes of a blob."""
@@ -446,7 +454,9 @@ def relative_path(root: Path, path: Path | str) -> str:
         raise InputError(f"{path} is outside the repository at {root}") from None
 
 
-def line_origins(repo: Path, path: str, rev: str = "HEAD", *, cache: AttributionCache | None = None) -> list[Origin]:
+def line_origins(
+    repo: Path, path: str, rev: str = "HEAD", *, cache: AttributionCache | None = None
+) -> list[Origin]:
     """The origin of each line of ``path`` at ``rev`` (index 0 is line 1).
 
     A small entry point for other stages (the merge gate uses it to review AI-written lines first).

@@ -74,14 +74,25 @@ def decode_blame(text: str) -> list[BlameRow]:
 
 def commit_to_dict(info: CommitInfo) -> dict[str, Any]:
     """A JSON-ready form of :class:`CommitInfo`."""
-    return {"a": info.author, "t": info.author_time, "c": info.committer, "m": info.message,
-            "p": list(info.parents)}
+    return {
+        "a": info.author,
+        "t": info.author_time,
+        "c": info.committer,
+        "m": info.message,
+        "p": list(info.parents),
+    }
 
 
 def commit_from_dict(sha: str, data: Mapping[str, Any]) -> CommitInfo:
     """Inverse of :func:`commit_to_dict`."""
-    return CommitInfo(sha=sha, author=data["a"], author_time=int(data["t"]), committer=data["c"],
-                      message=data["m"], parents=tuple(data.get("p", ())))
+    return CommitInfo(
+        sha=sha,
+        author=data["a"],
+        author_time=int(data["t"]),
+        committer=data["c"],
+        message=data["m"],
+        parents=tuple(data.get("p", ())),
+    )
 
 
 class MemoryCache:

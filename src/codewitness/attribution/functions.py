@@ -22,7 +22,14 @@ from typing import Any
 from codewitness.attribution.blame import LineAttribution
 from codewitness.model import FunctionRef
 
-__all__ = ["FunctionSpan", "function_spans", "module_name", "rollup", "span_from_dict", "span_to_dict"]
+__all__ = [
+    "FunctionSpan",
+    "ModuleFacts",
+    "function_spans",
+    "module_facts",
+    "module_name",
+    "rollup",
+]
 
 
 @dataclass(frozen=True)
@@ -122,23 +129,140 @@ def function_spans(source: str) -> list[FunctionSpan]:
     Raises:
         SyntaxError: the source is not valid Python (callers skip and count such files).
     """
+    return list(module_facts(source).spans)
+
+
+#: Calls that register a function as a web route by reference (Django ``path``, Starlette
+#: ``Route``, Flask ``add_url_rule``, FastAPI ``add_api_route``).
+_REGISTRARS = frozenset(
+    {"path", "re_path", "url", "Route", "WebSocketRoute", "add_url_rule", "add_api_route"}
+)
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """What one Python module tells the report: its functions, imports and entry hooks.
+
+    Attributes:
+        spans: every function (see :func:`function_spans`).
+        imports: local name -> dotted target (``np`` -> ``numpy``, ``helper`` -> ``pkg.util.helper``).
+        main_calls: names called at module level under ``if __name__ == "__main__":``.
+        registered: names handed to route-registering calls (``path("x/", views.show)``).
+    """
+
+    spans: tuple[FunctionSpan, ...]
+    imports: dict[str, str]
+    main_calls: tuple[str, ...] = ()
+    registered: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (for the cache)."""
+        return {
+            "spans": [
+                {
+                    "q": s.qualname,
+                    "s": s.start_line,
+                    "d": s.def_line,
+                    "e": s.end_line,
+                    "a": s.is_async,
+                    "dec": list(s.decorators),
+                    "c": list(s.calls),
+                    "st": list(s.statements),
+                }
+                for s in self.spans
+            ],
+            "imports": self.imports,
+            "main": list(self.main_calls),
+            "reg": list(self.registered),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModuleFacts:
+        """Inverse of :meth:`to_dict`."""
+        spans = tuple(
+            FunctionSpan(
+                qualname=d["q"],
+                start_line=d["s"],
+                def_line=d["d"],
+                end_line=d["e"],
+                is_async=d["a"],
+                decorators=tuple(d["dec"]),
+                calls=tuple(d["c"]),
+                statements=tuple(d["st"]),
+            )
+            for d in data["spans"]
+        )
+        return cls(
+            spans=spans,
+            imports=dict(data["imports"]),
+            main_calls=tuple(data["main"]),
+            registered=tuple(data["reg"]),
+        )
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    names = [node.test.left, *node.test.comparators]
+    return any(isinstance(n, ast.Name) and n.id == "__name__" for n in names) and any(
+        isinstance(n, ast.Constant) and n.value == "__main__" for n in names
+    )
+
+
+def module_facts(source: str, module: str = "") -> ModuleFacts:
+    """Parse ``source`` once and return its :class:`ModuleFacts`.
+
+    Args:
+        source: the module text.
+        module: its dotted name, to resolve relative imports (``from . import x``).
+
+    Raises:
+        SyntaxError: the source is not valid Python.
+    """
     tree = ast.parse(source)
     collector = _Collector()
     collector.visit(tree)
-    return sorted(collector.spans, key=lambda s: (s.start_line, -s.end_line))
-
-
-def span_to_dict(span: FunctionSpan) -> dict[str, Any]:
-    """A JSON-ready form (for the cache)."""
-    return {"q": span.qualname, "s": span.start_line, "d": span.def_line, "e": span.end_line,
-            "a": span.is_async, "dec": list(span.decorators), "c": list(span.calls), "st": list(span.statements)}
-
-
-def span_from_dict(data: dict[str, Any]) -> FunctionSpan:
-    """Inverse of :func:`span_to_dict`."""
-    return FunctionSpan(qualname=data["q"], start_line=data["s"], def_line=data["d"], end_line=data["e"],
-                        is_async=data["a"], decorators=tuple(data["dec"]), calls=tuple(data["c"]),
-                        statements=tuple(data["st"]))
+    imports: dict[str, str] = {}
+    main_calls: list[str] = []
+    registered: list[str] = []
+    package = module.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                imports[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - node.level + 1] if node.level > 1 else package
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+        elif isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            if name and name.rsplit(".", 1)[-1] in _REGISTRARS:
+                for arg in [
+                    *node.args,
+                    *(k.value for k in node.keywords if k.arg in ("view", "view_func", "endpoint")),
+                ]:
+                    target = _dotted(arg) if isinstance(arg, ast.Name | ast.Attribute) else None
+                    if target:
+                        registered.append(target)
+    for stmt in tree.body:
+        if _is_main_guard(stmt):
+            for child in ast.walk(stmt):
+                if isinstance(child, ast.Call):
+                    target = _dotted(child.func)
+                    if target:
+                        main_calls.append(target)
+    spans = tuple(sorted(collector.spans, key=lambda s: (s.start_line, -s.end_line)))
+    return ModuleFacts(
+        spans=spans,
+        imports=imports,
+        main_calls=tuple(dict.fromkeys(main_calls)),
+        registered=tuple(dict.fromkeys(registered)),
+    )
 
 
 def module_name(path: str, tree_paths: Collection[str]) -> str:

@@ -121,8 +121,9 @@ def _unquote_path(text: str) -> str:
 def _agent(raw: Any) -> GitAiAgent:
     if not isinstance(raw, Mapping):
         raise ValueError("agent_id is not an object")
-    return GitAiAgent(tool=str(raw.get("tool") or "unknown"), id=str(raw.get("id") or ""),
-                      model=str(raw.get("model") or ""))
+    return GitAiAgent(
+        tool=str(raw.get("tool") or "unknown"), id=str(raw.get("id") or ""), model=str(raw.get("model") or "")
+    )
 
 
 def parse_gitai(text: str) -> GitAiNote:
@@ -237,8 +238,9 @@ def from_commit_note(note: CommitNote, *, base_commit: str = "", author: str = "
                 checkpoint = _key("t", ",".join(entry.generation_ids), path, format_ranges(entry.spans))
                 keyed.append((f"{session}::{checkpoint}", entry.spans))
                 tool = _AGENT_TO_TOOL.get(entry.agent or "", entry.agent or "unknown")
-                sessions[session] = {"agent_id": {"tool": tool, "id": entry.session_id or "",
-                                                  "model": entry.model or ""}}
+                sessions[session] = {
+                    "agent_id": {"tool": tool, "id": entry.session_id or "", "model": entry.model or ""}
+                }
                 if author:
                     sessions[session]["human_author"] = author
             elif entry.origin == "human":
