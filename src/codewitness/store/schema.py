@@ -7,9 +7,9 @@ events, so they map onto a columnar engine unchanged.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table
 
-from codewitness.store.types import UTCDateTime
+from codewitness.store.types import LosslessText, UTCDateTime
 
 metadata = MetaData()
 
@@ -24,7 +24,7 @@ prompts = Table(
     "prompts",
     metadata,
     Column("hash", String(64), primary_key=True),
-    Column("text", Text, nullable=False),
+    Column("text", LosslessText(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
@@ -49,7 +49,7 @@ generations = Table(
     Column("prompt_hash", String(64), ForeignKey("prompts.hash"), nullable=False),
     Column("prompt_name", String(200)),
     Column("prompt_version", Integer),
-    Column("output", Text, nullable=False),
+    Column("output", LosslessText(), nullable=False),
     Column("session_id", String(200)),
     Column("request_id", String(200)),
     Column("tool_call_id", String(200)),

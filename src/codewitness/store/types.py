@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UTCDateTime"]
+__all__ = ["LosslessText", "UTCDateTime"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,3 +39,31 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class LosslessText(TypeDecorator[str]):
+    """Text that survives any Python string on every backend.
+
+    PostgreSQL text cannot hold NUL characters, which raw model output and captured files
+    may contain. There, a value holding NUL (or starting with our marker) is stored as the
+    marker followed by its JSON encoding, and decoded on the way out. Other values, and every
+    value on SQLite, are stored as they are.
+    """
+
+    impl = Text
+    cache_ok = True
+    _MARK = "\x01cw-json:"
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "postgresql":
+            return value
+        if "\x00" in value or value.startswith(self._MARK):
+            return self._MARK + json.dumps(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if isinstance(value, str) and value.startswith(self._MARK):
+            decoded = json.loads(value[len(self._MARK) :])
+            assert isinstance(decoded, str)
+            return decoded
+        return typing.cast("str | None", value)

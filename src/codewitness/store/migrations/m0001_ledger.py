@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Connection, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Connection, Float, ForeignKey, Index, Integer, MetaData, String, Table
 
-from codewitness.store.types import UTCDateTime
+from codewitness.store.types import LosslessText, UTCDateTime
 
 _md = MetaData()
 
@@ -12,7 +12,7 @@ _prompts = Table(
     "prompts",
     _md,
     Column("hash", String(64), primary_key=True),
-    Column("text", Text, nullable=False),
+    Column("text", LosslessText(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
 _prompt_versions = Table(
@@ -35,7 +35,7 @@ _generations = Table(
     Column("prompt_hash", String(64), ForeignKey("prompts.hash"), nullable=False),
     Column("prompt_name", String(200)),
     Column("prompt_version", Integer),
-    Column("output", Text, nullable=False),
+    Column("output", LosslessText(), nullable=False),
     Column("session_id", String(200)),
     Column("request_id", String(200)),
     Column("tool_call_id", String(200)),
