@@ -7,7 +7,7 @@ events, so they map onto a columnar engine unchanged.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 from codewitness.store.types import LosslessText, UTCDateTime
 
