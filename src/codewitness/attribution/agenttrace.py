@@ -165,8 +165,10 @@ def to_commit_note(record: TraceRecord) -> CommitNote:
                         raise ValueError(f"bad range {start}-{end} in {path}")
                     if end - start > 10_000_000:
                         raise ValueError(f"range {start}-{end} in {path} is implausibly long")
-                    r_kind, r_model = _contributor(rng.get("contributor"), kind)
-                    groups.setdefault((r_kind, r_model or model), []).extend(range(start, end + 1))
+                    # A range's own contributor replaces the conversation's, model included.
+                    own = rng.get("contributor")
+                    key = _contributor(own, kind) if isinstance(own, Mapping) else (kind, model)
+                    groups.setdefault(key, []).extend(range(start, end + 1))
                 for (g_kind, g_model), lines in groups.items():
                     files.setdefault(path, []).append(
                         NoteEntry(

@@ -206,7 +206,7 @@ def to_commit_note(note: GitAiNote) -> CommitNote:
                 NoteEntry(
                     "ai",
                     spans,
-                    agent=_TOOL_TO_AGENT.get(tool, tool),
+                    agent=None if tool == "unknown" else _TOOL_TO_AGENT.get(tool, tool),
                     model=(agent.model or None) if agent else None,
                     session_id=(agent.id or None) if agent else None,
                 )
