@@ -97,7 +97,11 @@ def test_gitai_note_is_import_evidence(repo: Repo) -> None:
     commit = repo.commit("plain message")
     repo.raw_note(GITAI_REF, commit, GITAI_NOTE.format(path="a.py", ranges="2-3"))
     origins = line_origins(repo.root, "a.py")
-    assert [(o.kind, o.evidence) for o in origins] == [("human", "import"), ("ai", "import"), ("ai", "import")]
+    assert [(o.kind, o.evidence) for o in origins] == [
+        ("human", "import"),
+        ("ai", "import"),
+        ("ai", "import"),
+    ]
     assert (origins[1].agent, origins[1].model, origins[1].session_id) == ("cursor", "gpt-5", "conv-1")
 
 
@@ -123,7 +127,10 @@ def test_codewitness_note_beats_gitai_note_on_one_commit(repo: Repo) -> None:
     ]
     # Our note is silent on b.py; the git-ai note covers it, so it decides b.py.
     b = line_origins(repo.root, "b.py")
-    assert [(o.kind, o.evidence, o.agent) for o in b] == [("ai", "import", "cursor"), ("human", "import", None)]
+    assert [(o.kind, o.evidence, o.agent) for o in b] == [
+        ("ai", "import", "cursor"),
+        ("human", "import", None),
+    ]
 
 
 def test_import_ref_note_is_read(repo: Repo) -> None:
@@ -132,7 +139,8 @@ def test_import_ref_note_is_read(repo: Repo) -> None:
     repo.raw_note(
         IMPORT_REF,
         commit,
-        '{"schema": "codewitness.note/1", "files": {"a.py": [{"lines": "2", "origin": "ai", "agent": "codex"}]}}',
+        '{"schema": "codewitness.note/1", '
+        '"files": {"a.py": [{"lines": "2", "origin": "ai", "agent": "codex"}]}}',
     )
     assert [(o.kind, o.evidence) for o in line_origins(repo.root, "a.py")] == [
         ("human", "import"),
@@ -207,7 +215,9 @@ def test_shallow_clone_marks_older_lines_unknown(repo: Repo, tmp_path: Path) -> 
     repo.commit("newest by hand")
     clone = tmp_path / "shallow"
     subprocess.run(
-        ["git", "clone", "-q", "--depth", "2", f"file://{repo.root}", str(clone)], check=True, capture_output=True
+        ["git", "clone", "-q", "--depth", "2", f"file://{repo.root}", str(clone)],
+        check=True,
+        capture_output=True,
     )
     with Attributor(clone) as engine:
         result = engine.attribute_path("a.py")

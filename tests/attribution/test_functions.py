@@ -11,7 +11,7 @@ from codewitness.attribution.notes import NoteEntry
 
 from .conftest import Repo
 
-SOURCE = '''\
+SOURCE = """\
 import functools
 
 
@@ -43,7 +43,7 @@ async def runner():
     async def step():
         return 1
     return await step()
-'''
+"""
 
 
 def test_spans_cover_methods_nested_async_and_decorators() -> None:
@@ -58,7 +58,11 @@ def test_spans_cover_methods_nested_async_and_decorators() -> None:
         "runner",
         "runner.<locals>.step",
     ]
-    assert (spans["decorated"].start_line, spans["decorated"].def_line, spans["decorated"].end_line) == (8, 10, 11)
+    assert (spans["decorated"].start_line, spans["decorated"].def_line, spans["decorated"].end_line) == (
+        8,
+        10,
+        11,
+    )
     assert spans["decorated"].decorators == ("functools.cache", "staticmethod")
     assert spans["Cart.fetch"].is_async and spans["runner.<locals>.step"].is_async
     assert not spans["Cart.total"].is_async
@@ -97,11 +101,16 @@ def test_three_quarters_ai_function_rolls_up_to_075(repo: Repo) -> None:
     human = "def price(items):\n    total = 0\n"
     repo.write("shop.py", human)
     repo.commit("human start")
-    full = human + "    for item in items:\n        total += item\n    return total\n\n\ndef other():\n    return 1\n"
+    full = (
+        human
+        + "    for item in items:\n        total += item\n    return total\n\n\ndef other():\n    return 1\n"
+    )
     repo.write("shop.py", full)
     commit = repo.commit("agent loop")
     # The agent wrote lines 3-5 of price() and all of other().
-    repo.note(commit, {"shop.py": [NoteEntry("ai", ((3, 5), (8, 9)), ("gen_1",), agent="codex", model="gpt-5")]})
+    repo.note(
+        commit, {"shop.py": [NoteEntry("ai", ((3, 5), (8, 9)), ("gen_1",), agent="codex", model="gpt-5")]}
+    )
     # A person drops one human line: price() keeps 4 lines, 3 of them the agent's.
     repo.write("shop.py", full.replace("    total = 0\n", ""))
     repo.commit("tidy")

@@ -54,7 +54,11 @@ def test_gitai_spec_example() -> None:
         ("human", ((42, 50),), None),
     ]
     lib = note.entry_for("src/lib.rs", 50)
-    assert lib is not None and (lib.agent, lib.model, lib.session_id) == ("claude-code", "claude-sonnet-4-5", "conv_abc")
+    assert lib is not None and (lib.agent, lib.model, lib.session_id) == (
+        "claude-code",
+        "claude-sonnet-4-5",
+        "conv_abc",
+    )
     assert note.entry_for("src/main.rs", 12) is None  # untracked: not AI
 
 
@@ -95,7 +99,9 @@ _names = st.none() | st.text(alphabet="abcdefghijklmnop-_.0123456789", min_size=
 
 
 @st.composite
-def commit_notes(draw: st.DrawFn, origins: tuple[str, ...] = ("ai", "human", "mixed", "unknown")) -> CommitNote:
+def commit_notes(
+    draw: st.DrawFn, origins: tuple[str, ...] = ("ai", "human", "mixed", "unknown")
+) -> CommitNote:
     files: dict[str, tuple[NoteEntry, ...]] = {}
     for path in draw(st.lists(_paths, min_size=0, max_size=4, unique=True)):
         used: set[int] = set()
@@ -121,7 +127,9 @@ def commit_notes(draw: st.DrawFn, origins: tuple[str, ...] = ("ai", "human", "mi
     return CommitNote(files=files)
 
 
-def _gitai_view(note: CommitNote) -> dict[str, list[tuple[str, tuple[tuple[int, int], ...], object, object, object]]]:
+def _gitai_view(
+    note: CommitNote,
+) -> dict[str, list[tuple[str, tuple[tuple[int, int], ...], object, object, object]]]:
     """What git-ai can carry of a note: ai (mixed counts as ai) with agent/model/session; human lines."""
     view: dict[str, list[tuple[str, tuple[tuple[int, int], ...], object, object, object]]] = {}
     for path, entries in note.files.items():
@@ -193,11 +201,17 @@ def test_agent_trace_foreign_record() -> None:
         ("{", "not valid JSON"),
         ("[]", "not a JSON object"),
         ('{"version": "2.0"}', "not supported"),
-        ('{"version": "0.1", "files": [{"path": "a", "conversations": [{"ranges": [{"start_line": 0, '
-         '"end_line": 1}]}]}]}', "bad range"),
+        (
+            '{"version": "0.1", "files": [{"path": "a", "conversations": [{"ranges": [{"start_line": 0, '
+            '"end_line": 1}]}]}]}',
+            "bad range",
+        ),
         ('{"version": "0.1", "files": [{"conversations": []}]}', "corrupt Agent Trace"),
-        ('{"version": "0.1", "files": [{"path": "a", "conversations": [{"contributor": {"type": "robot"}, '
-         '"ranges": []}]}]}', "unknown contributor"),
+        (
+            '{"version": "0.1", "files": [{"path": "a", "conversations": [{"contributor": {"type": "robot"}, '
+            '"ranges": []}]}]}',
+            "unknown contributor",
+        ),
     ],
 )
 def test_agent_trace_bad_records(text: str, message: str) -> None:
@@ -224,7 +238,7 @@ def _two_commits(repo: Repo) -> tuple[str, str]:
 
 
 def test_import_agent_trace_from_default_folder(repo: Repo) -> None:
-    first, second = _two_commits(repo)
+    first, _second = _two_commits(repo)
     note = CommitNote(files={"a.py": (NoteEntry("ai", ((2, 3),), ("gen_x",), agent="codex", model="gpt-5"),)})
     good = agenttrace.from_commit_note(note, revision=first).to_json()
     unknown_rev = agenttrace.from_commit_note(note, revision="0" * 40).to_json()
