@@ -46,9 +46,7 @@ class StoreCache:
             for chunk in _chunks(list(keys)):
                 blobs = sorted({blob for _, blob in chunk})
                 wanted = set(chunk)
-                rows = conn.execute(
-                    select(t.c.path, t.c.blob, t.c.data).where(t.c.blob.in_(blobs)).order_by(t.c.id)
-                )
+                rows = conn.execute(select(t.c.path, t.c.blob, t.c.data).where(t.c.blob.in_(blobs)).order_by(t.c.id))
                 for path, blob, data in rows:
                     if (path, blob) in wanted:
                         found[(path, blob)] = data  # later rows (newer) win
@@ -75,9 +73,7 @@ class StoreCache:
 
     def save_commits(self, infos: Iterable[CommitInfo]) -> None:
         now = utcnow()
-        values = {
-            i.sha: {"commit": i.sha, "data": json.dumps(commit_to_dict(i)), "created_at": now} for i in infos
-        }
+        values = {i.sha: {"commit": i.sha, "data": json.dumps(commit_to_dict(i)), "created_at": now} for i in infos}
         self._insert_new(schema.attr_commit, "commit", values)
 
     def load_blobs(self, kind: str, oids: Sequence[str]) -> dict[str, Any]:
@@ -98,9 +94,7 @@ class StoreCache:
         }
         self._insert_new(schema.attr_blob, "blob", values, kind=kind)
 
-    def _insert_new(
-        self, table: Any, key: str, values: dict[str, dict[str, Any]], kind: str | None = None
-    ) -> None:
+    def _insert_new(self, table: Any, key: str, values: dict[str, dict[str, Any]], kind: str | None = None) -> None:
         if not values:
             return
         try:

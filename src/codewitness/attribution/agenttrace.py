@@ -139,11 +139,7 @@ def to_commit_note(record: TraceRecord) -> CommitNote:
     Raises:
         NoteError: ``files`` or a range is malformed.
     """
-    ours = (
-        record.data.get("metadata", {}).get(_OURS, {})
-        if isinstance(record.data.get("metadata"), dict)
-        else {}
-    )
+    ours = record.data.get("metadata", {}).get(_OURS, {}) if isinstance(record.data.get("metadata"), dict) else {}
     extras = ours.get("files", {}) if isinstance(ours, dict) else {}
     has_extras = isinstance(ours, dict) and "files" in ours
     files: dict[str, list[NoteEntry]] = {}
@@ -153,11 +149,7 @@ def to_commit_note(record: TraceRecord) -> CommitNote:
             extra_list = extras.get(path, []) if isinstance(extras, dict) else []
             for index, conversation in enumerate(item.get("conversations") or ()):
                 kind, model = _contributor(conversation.get("contributor"), "unknown")
-                extra = (
-                    extra_list[index]
-                    if index < len(extra_list) and isinstance(extra_list[index], dict)
-                    else {}
-                )
+                extra = extra_list[index] if index < len(extra_list) and isinstance(extra_list[index], dict) else {}
                 groups: dict[tuple[OriginKind, str | None], list[int]] = {}
                 for rng in conversation.get("ranges") or ():
                     start, end = int(rng["start_line"]), int(rng["end_line"])
@@ -183,9 +175,7 @@ def to_commit_note(record: TraceRecord) -> CommitNote:
                         )
                     )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise NoteError(
-            f"corrupt Agent Trace record {record.id or '?'} ({type(exc).__name__}: {exc})"
-        ) from None
+        raise NoteError(f"corrupt Agent Trace record {record.id or '?'} ({type(exc).__name__}: {exc})") from None
     return CommitNote(files={p: tuple(e) for p, e in files.items()})
 
 

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -77,6 +78,8 @@ CONFIDENCE: dict[str, float] = {
 }
 
 _UNKNOWN = Origin("unknown", "none", CONFIDENCE["none"])
+#: Bumped when the way evidence turns into origins changes, so cached results are recomputed.
+_ENGINE_VERSION = "attribution/1"
 _BINARY_SNIFF = 8000
 
 
@@ -193,9 +196,7 @@ class _Evidence:
     def commit(self, sha: str) -> CommitInfo:
         if sha not in self.commits:
             self.prefetch_commits([sha])
-        return self.commits.get(sha) or CommitInfo(
-            sha=sha, author="", author_time=0, committer="", message=""
-        )
+        return self.commits.get(sha) or CommitInfo(sha=sha, author="", author_time=0, committer="", message="")
 
     def origin(self, sha: str, path: str, line: int) -> Origin:
         """Who wrote line ``line`` of ``path`` as numbered in commit ``sha``."""
@@ -312,6 +313,24 @@ class Attributor:
         """The bytes of a blob."""
         got = self._cat.read(oid)
         return b"" if got is None else got[1]
+
+    def fingerprint(self, commits: Iterable[str]) -> str:
+        """A digest of the evidence known about ``commits`` (their notes in every ref we read).
+
+        Results derived from those commits' lines stay valid while it stays the same.
+        """
+        ev = self.evidence
+        digest = hashlib.sha256(_ENGINE_VERSION.encode())
+        for sha in commits:
+            parts = (sha, ev.notes.get(sha, ""), ev.imports.get(sha, ""), ev.gitai.get(sha, ""))
+            digest.update("|".join(parts).encode())
+            if sha in ev.shallow:
+                digest.update(b"|shallow")
+        return digest.hexdigest()[:32]
+
+    def reachable(self) -> frozenset[str]:
+        """Every commit in the history of the revision."""
+        return self._reachable_commits()
 
     def _reachable_commits(self) -> frozenset[str]:
         if self._reachable is None:
@@ -454,9 +473,7 @@ def relative_path(root: Path, path: Path | str) -> str:
         raise InputError(f"{path} is outside the repository at {root}") from None
 
 
-def line_origins(
-    repo: Path, path: str, rev: str = "HEAD", *, cache: AttributionCache | None = None
-) -> list[Origin]:
+def line_origins(repo: Path, path: str, rev: str = "HEAD", *, cache: AttributionCache | None = None) -> list[Origin]:
     """The origin of each line of ``path`` at ``rev`` (index 0 is line 1).
 
     A small entry point for other stages (the merge gate uses it to review AI-written lines first).

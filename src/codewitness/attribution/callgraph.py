@@ -44,7 +44,7 @@ class CallGraph:
         self.modules: dict[str, ModuleFacts] = {}
         self.functions: dict[str, FunctionSpan] = {}
         self._by_name: dict[str, list[str]] = {}
-        self.entry_kinds: dict[str, str] = {}
+        self._nested: dict[str, list[str]] = {}  # function -> functions defined directly inside it
 
     def add_module(self, module: str, facts: ModuleFacts) -> None:
         """Add one module's functions."""
@@ -53,6 +53,9 @@ class CallGraph:
             key = f"{module}.{span.qualname}"
             self.functions[key] = span
             self._by_name.setdefault(span.name, []).append(key)
+            parent, sep, _ = key.rpartition(".<locals>.")
+            if sep:
+                self._nested.setdefault(parent, []).append(key)
 
     def _resolve(self, module: str, scope: str, name: str) -> str | None:
         facts = self.modules[module]
@@ -96,10 +99,7 @@ class CallGraph:
                     if callee and callee != key:
                         targets.add(callee)
                 # A function's nested functions run when it runs (decorated closures, callbacks).
-                prefix = f"{key}.<locals>."
-                targets.update(
-                    k for k in self.functions if k.startswith(prefix) and "." not in k[len(prefix) :]
-                )
+                targets.update(self._nested.get(key, ()))
         return out
 
     def entry_points(self) -> dict[str, str]:

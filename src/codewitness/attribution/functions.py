@@ -73,54 +73,91 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-class _Collector(ast.NodeVisitor):
-    def __init__(self) -> None:
-        self.spans: list[FunctionSpan] = []
-        self._scope: list[tuple[str, bool]] = []  # (name, is_function)
+@dataclass
+class _Acc:
+    """A function being collected."""
 
-    def _qualname(self, name: str) -> str:
-        parts: list[str] = []
-        for scope, is_function in self._scope:
-            parts.append(scope)
-            if is_function:
-                parts.append("<locals>")
-        return ".".join([*parts, name])
+    qualname: str
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    start: int
+    calls: dict[str, None]
+    statements: set[int]
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self._scope.append((node.name, False))
-        self.generic_visit(node)
-        self._scope.pop()
 
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        qualname = self._qualname(node.name)
-        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-        calls: list[str] = []
-        statements: set[int] = set()
-        for child in ast.walk(node):
-            if isinstance(child, ast.Call):
-                target = _dotted(child.func)
+_Frame = tuple[ast.AST, str, tuple[_Acc, ...], bool]  # node, qualname prefix, enclosing functions, in main
+
+
+class _Walker:
+    """One iterative pass over a module's AST: functions, calls, imports and entry hooks.
+
+    One hand-rolled pass (not three ``ast.walk`` passes) because the report parses every Python
+    file of a repository; iterative so deeply nested expressions cannot exhaust the stack.
+    A call belongs to the innermost function around it; a statement to every enclosing function.
+    """
+
+    def __init__(self, package: list[str]) -> None:
+        self.package = package
+        self.done: list[_Acc] = []
+        self.imports: dict[str, str] = {}
+        self.main_calls: dict[str, None] = {}
+        self.registered: dict[str, None] = {}
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                head = alias.name.split(".")[0]
+                self.imports[alias.asname or head] = alias.name if alias.asname else head
+            return
+        base = node.module or ""
+        if node.level:
+            package = self.package
+            anchor = package[: len(package) - node.level + 1] if node.level > 1 else package
+            base = ".".join([*anchor, base] if base else anchor)
+        for alias in node.names:
+            self.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+
+    def _call(self, node: ast.Call, funcs: tuple[_Acc, ...], in_main: bool) -> None:
+        name = _dotted(node.func)
+        if not name:
+            return
+        if funcs:
+            funcs[-1].calls[name] = None
+        elif in_main:
+            self.main_calls[name] = None
+        if name.rsplit(".", 1)[-1] in _REGISTRARS:
+            extra = [k.value for k in node.keywords if k.arg in ("view", "view_func", "endpoint")]
+            for arg in [*node.args, *extra]:
+                target = _dotted(arg) if isinstance(arg, ast.Name | ast.Attribute) else None
                 if target:
-                    calls.append(target)
-            elif isinstance(child, ast.stmt) and child is not node:
-                statements.add(child.lineno)
-        self.spans.append(
-            FunctionSpan(
-                qualname=qualname,
-                start_line=start,
-                def_line=node.lineno,
-                end_line=node.end_lineno or node.lineno,
-                is_async=isinstance(node, ast.AsyncFunctionDef),
-                decorators=tuple(ast.unparse(d) for d in node.decorator_list),
-                calls=tuple(dict.fromkeys(calls)),
-                statements=tuple(sorted(statements)),
-            )
-        )
-        self._scope.append((node.name, True))
-        self.generic_visit(node)
-        self._scope.pop()
+                    self.registered[target] = None
 
-    visit_FunctionDef = _function
-    visit_AsyncFunctionDef = _function
+    def run(self, tree: ast.Module) -> None:
+        stack: list[_Frame] = [(stmt, "", (), False) for stmt in reversed(tree.body)]
+        while stack:
+            node, scope, funcs, in_main = stack.pop()
+            if funcs and isinstance(node, ast.stmt):
+                for acc in funcs:
+                    acc.statements.add(node.lineno)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                qualname = scope + node.name
+                start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                acc = _Acc(qualname, node, start, {}, set())
+                self.done.append(acc)
+                inner = (*funcs, acc)
+                stack.extend((stmt, f"{qualname}.<locals>.", inner, in_main) for stmt in reversed(node.body))
+                stack.append((node.args, scope, inner, in_main))
+                stack.extend((d, scope, funcs, in_main) for d in node.decorator_list)
+            elif isinstance(node, ast.ClassDef):
+                stack.extend((stmt, f"{scope}{node.name}.", funcs, in_main) for stmt in reversed(node.body))
+                stack.extend((d, scope, funcs, in_main) for d in [*node.decorator_list, *node.bases])
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                self._import(node)
+            else:
+                if isinstance(node, ast.Call):
+                    self._call(node, funcs, in_main)
+                elif not funcs and not scope and isinstance(node, ast.If) and _is_main_guard(node):
+                    in_main = True
+                stack.extend((child, scope, funcs, in_main) for child in ast.iter_child_nodes(node))
 
 
 def function_spans(source: str) -> list[FunctionSpan]:
@@ -134,9 +171,7 @@ def function_spans(source: str) -> list[FunctionSpan]:
 
 #: Calls that register a function as a web route by reference (Django ``path``, Starlette
 #: ``Route``, Flask ``add_url_rule``, FastAPI ``add_api_route``).
-_REGISTRARS = frozenset(
-    {"path", "re_path", "url", "Route", "WebSocketRoute", "add_url_rule", "add_api_route"}
-)
+_REGISTRARS = frozenset({"path", "re_path", "url", "Route", "WebSocketRoute", "add_url_rule", "add_api_route"})
 
 
 @dataclass(frozen=True)
@@ -220,48 +255,26 @@ def module_facts(source: str, module: str = "") -> ModuleFacts:
         SyntaxError: the source is not valid Python.
     """
     tree = ast.parse(source)
-    collector = _Collector()
-    collector.visit(tree)
-    imports: dict[str, str] = {}
-    main_calls: list[str] = []
-    registered: list[str] = []
-    package = module.split(".")[:-1]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                imports[alias.asname or alias.name.split(".")[0]] = (
-                    alias.name if alias.asname else alias.name.split(".")[0]
-                )
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package[: len(package) - node.level + 1] if node.level > 1 else package
-                base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
-        elif isinstance(node, ast.Call):
-            name = _dotted(node.func)
-            if name and name.rsplit(".", 1)[-1] in _REGISTRARS:
-                for arg in [
-                    *node.args,
-                    *(k.value for k in node.keywords if k.arg in ("view", "view_func", "endpoint")),
-                ]:
-                    target = _dotted(arg) if isinstance(arg, ast.Name | ast.Attribute) else None
-                    if target:
-                        registered.append(target)
-    for stmt in tree.body:
-        if _is_main_guard(stmt):
-            for child in ast.walk(stmt):
-                if isinstance(child, ast.Call):
-                    target = _dotted(child.func)
-                    if target:
-                        main_calls.append(target)
-    spans = tuple(sorted(collector.spans, key=lambda s: (s.start_line, -s.end_line)))
+    walker = _Walker(module.split(".")[:-1])
+    walker.run(tree)
+    spans = [
+        FunctionSpan(
+            qualname=acc.qualname,
+            start_line=acc.start,
+            def_line=acc.node.lineno,
+            end_line=acc.node.end_lineno or acc.node.lineno,
+            is_async=isinstance(acc.node, ast.AsyncFunctionDef),
+            decorators=tuple(ast.unparse(d) for d in acc.node.decorator_list),
+            calls=tuple(acc.calls),
+            statements=tuple(sorted(acc.statements)),
+        )
+        for acc in walker.done
+    ]
     return ModuleFacts(
-        spans=spans,
-        imports=imports,
-        main_calls=tuple(dict.fromkeys(main_calls)),
-        registered=tuple(dict.fromkeys(registered)),
+        spans=tuple(sorted(spans, key=lambda s: (s.start_line, -s.end_line))),
+        imports=walker.imports,
+        main_calls=tuple(walker.main_calls),
+        registered=tuple(walker.registered),
     )
 
 

@@ -100,9 +100,7 @@ def import_gitai(root: Path, *, ref: str = gitai.GITAI_REF) -> TransferResult:
 
 
 def _known_commit(root: Path, revision: str) -> str | None:
-    sha = run_git(
-        ["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=root, check=False
-    ).strip()
+    sha = run_git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=root, check=False).strip()
     return sha or None
 
 

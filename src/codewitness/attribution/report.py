@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import html
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -330,6 +331,57 @@ def _load_coverage(path: Path, root: Path) -> dict[str, set[int]]:
     return out
 
 
+_FACTS = "pyfacts/2"
+_SUMMARY = "summary/1"
+
+
+def _summary_key(entry: TreeEntry, module: str) -> str:
+    # attr_blob is keyed by one 64-character id; a summary depends on path, blob and module name.
+    return hashlib.sha256(f"{entry.path}\0{entry.oid}\0{module}".encode()).hexdigest()
+
+
+def _facts_for(source: str, module: str) -> dict[str, Any]:
+    try:
+        facts = module_facts(source, module)
+    except (SyntaxError, ValueError, RecursionError):
+        return {"facts": None, "cx": []}
+    return {"facts": facts.to_dict(), "cx": sorted(_complexities(source).items())}
+
+
+def _summarize(
+    fa: FileAttribution, module: str, facts: ModuleFacts | None, times: dict[str, int], fingerprint: str
+) -> dict[str, Any]:
+    """What the report needs of one attributed file, small enough to cache per (path, blob)."""
+    counts: Counter[str] = Counter()
+    agents: Counter[str] = Counter()
+    models: Counter[str] = Counter()
+    evidence: Counter[str] = Counter()
+    for line in fa.lines:
+        if not line.text.strip():
+            continue
+        kind = line.origin.kind
+        counts[kind] += 1
+        evidence[line.origin.evidence] += 1
+        if kind in ("ai", "mixed"):
+            agents[line.origin.agent or "unknown"] += 1
+            models[line.origin.model or "unknown"] += 1
+    functions = []
+    for span in facts.spans if facts else ():
+        ref = rollup(module, fa.path, span, fa.lines, times)
+        functions.append(
+            [span.qualname, ref.ai_share, ref.human_edit_share, ref.generation_ids, ref.models, ref.agents]
+        )
+    return {
+        "commits": sorted({line.commit for line in fa.lines}),
+        "fp": fingerprint,
+        "counts": counts,
+        "agents": agents,
+        "models": models,
+        "evidence": evidence,
+        "functions": functions,
+    }
+
+
 def build_report(
     root: Path,
     rev: str = "HEAD",
@@ -341,6 +393,9 @@ def build_report(
     python_only: bool = False,
 ) -> Report:
     """Attribute the files under ``paths`` (all when empty) at ``rev`` and build the report.
+
+    Each file's result is cached by path, blob and the evidence of the commits its lines come
+    from, so a second run after one commit attributes only the changed files.
 
     Args:
         root: any folder inside the repository.
@@ -361,88 +416,163 @@ def build_report(
         all_entries = engine.files()
         tree_paths = {e.path for e in all_entries}
         entries = _select(all_entries, paths)
-        if python_only:
-            entries = [e for e in entries if e.path.endswith(".py")]
         if paths and not entries:
             raise InputError(f"no files under {', '.join(paths)} at {rev}")
+        if python_only:
+            entries = [e for e in entries if e.path.endswith(".py")]
         report = Report(root=str(engine.root), revision=engine.commit)
-        cov_path = coverage_file or (engine.root / ".coverage")
-        covered: dict[str, set[int]] | None = None
-        if coverage_file is not None or cov_path.exists():
-            if not cov_path.exists():
-                raise InputError(f"coverage data file {cov_path} does not exist")
-            covered = _load_coverage(cov_path, engine.root)
-            report.coverage_file = str(cov_path)
-        python = [e for e in entries if e.path.endswith(".py") and not e.is_submodule]
-        facts_cache = engine.cache.load_blobs("pyfacts/1", [e.oid for e in python])
-        fresh_facts: dict[str, Any] = {}
-        graph = CallGraph()
-        attributed: list[tuple[FileAttribution, str, ModuleFacts, dict[int, int]]] = []
+        covered = _coverage_for(report, engine.root, coverage_file)
+        store = engine.cache
         done = 0
 
-        def tick(_entry: TreeEntry) -> None:
+        def tick(_entry: TreeEntry | None = None) -> None:
             nonlocal done
             done += 1
             if progress:
                 progress(done, len(entries))
 
-        for fa in engine.attribute(entries, progress=tick):
-            if fa.skipped:
-                report.skipped[fa.skipped] += 1
-                continue
-            _count_file(report, fa)
-            module = module_name(fa.path, tree_paths) if fa.path.endswith(".py") else ""
-            if module:
-                raw = facts_cache.get(fa.blob)
-                if raw is None:
-                    source = "\n".join(ln.text for ln in fa.lines)
-                    try:
-                        parsed = module_facts(source, module)
-                        raw = {"facts": parsed.to_dict(), "cx": list(_complexities(source).items())}
-                    except (SyntaxError, ValueError):
-                        raw = {"facts": None, "cx": []}
-                    fresh_facts[fa.blob] = raw
-                if raw["facts"] is None:
-                    report.skipped["unparseable Python"] += 1
-                else:
-                    facts = ModuleFacts.from_dict(raw["facts"])
-                    graph.add_module(module, facts)
-                    attributed.append((fa, module, facts, {int(a): int(b) for a, b in raw["cx"]}))
-        if fresh_facts:
-            engine.cache.save_blobs("pyfacts/1", fresh_facts)
-        report.entry_points = graph.entry_points()
-        reached = graph.reached_from(report.entry_points)
-        commit_times = engine.commit_times()
-        for fa, module, facts, cx in attributed:
-            executed = covered.get(fa.path) if covered is not None else None
-            for span in facts.spans:
-                ref = rollup(module, fa.path, span, fa.lines, commit_times)
-                complexity = cx.get(span.start_line)
-                if complexity is None:
-                    complexity = _enclosing_complexity(span.start_line, span.end_line, facts, cx)
-                coverage = None
-                if covered is not None:
-                    statements = set(span.statements)
-                    hit = statements & (executed or set())
-                    coverage = len(hit) / len(statements) if statements else 1.0
-                key = ref.qualname
-                sources = reached.get(key, ())
-                if key in report.entry_points:
-                    sources = (key, *sources)
-                report.functions.append(
-                    FunctionReport(
-                        ref=ref,
-                        module=module,
-                        local_qualname=span.qualname,
-                        complexity=complexity,
-                        coverage=coverage,
-                        entry_kind=report.entry_points.get(key),
-                        reached_from=sources,
-                        risk=risk_score(ref, complexity, coverage, bool(sources)),
-                    )
+        files: list[TreeEntry] = []
+        for entry in entries:
+            if entry.is_submodule or entry.is_symlink:
+                report.skipped["submodule" if entry.is_submodule else "symlink"] += 1
+                tick()
+            else:
+                files.append(entry)
+        modules = {e.path: module_name(e.path, tree_paths) if e.path.endswith(".py") else "" for e in files}
+        keys = {e.path: _summary_key(e, modules[e.path]) for e in files}
+        summaries: dict[str, Any] = store.load_blobs(_SUMMARY, list(keys.values()))
+        facts_raw: dict[str, Any] = store.load_blobs(_FACTS, [e.oid for e in files if modules[e.path]])
+        reachable = engine.reachable() if summaries else frozenset()
+        todo: list[TreeEntry] = []
+        for entry in files:
+            summary = summaries.get(keys[entry.path])
+            valid = summary is not None and (
+                "skipped" in summary
+                or (
+                    all(c in reachable for c in summary["commits"])
+                    and summary["fp"] == engine.fingerprint(summary["commits"])
                 )
+            )
+            if valid:
+                tick()
+            else:
+                summaries.pop(keys[entry.path], None)
+                todo.append(entry)
+        fresh_summaries: dict[str, Any] = {}
+        fresh_facts: dict[str, Any] = {}
+        for fa in engine.attribute(todo, progress=tick):
+            module = modules[fa.path]
+            if fa.skipped:
+                summary = {"skipped": fa.skipped}
+            else:
+                facts = None
+                if module:
+                    raw = facts_raw.get(fa.blob)
+                    if raw is None:
+                        raw = fresh_facts[fa.blob] = facts_raw[fa.blob] = _facts_for(
+                            "\n".join(ln.text for ln in fa.lines), module
+                        )
+                    facts = ModuleFacts.from_dict(raw["facts"]) if raw["facts"] else None
+                commits = sorted({line.commit for line in fa.lines})
+                summary = _summarize(fa, module, facts, engine.commit_times(), engine.fingerprint(commits))
+            summaries[keys[fa.path]] = fresh_summaries[keys[fa.path]] = summary
+        if fresh_facts:
+            store.save_blobs(_FACTS, fresh_facts)
+        if fresh_summaries:
+            store.save_blobs(_SUMMARY, fresh_summaries)
         report.warnings = dict(engine.warnings)
+    _assemble(report, files, modules, keys, summaries, facts_raw, covered)
     return report
+
+
+def _coverage_for(report: Report, root: Path, coverage_file: Path | None) -> dict[str, set[int]] | None:
+    path = coverage_file or (root / ".coverage")
+    if coverage_file is None and not path.exists():
+        return None
+    if not path.exists():
+        raise InputError(f"coverage data file {path} does not exist")
+    report.coverage_file = str(path)
+    return _load_coverage(path, root)
+
+
+def _assemble(
+    report: Report,
+    files: list[TreeEntry],
+    modules: dict[str, str],
+    keys: dict[str, str],
+    summaries: dict[str, Any],
+    facts_raw: dict[str, Any],
+    covered: dict[str, set[int]] | None,
+) -> None:
+    graph = CallGraph()
+    parsed: list[tuple[TreeEntry, str, ModuleFacts, dict[int, int], dict[str, Any]]] = []
+    for entry in files:
+        summary = summaries[keys[entry.path]]
+        if "skipped" in summary:
+            report.skipped[summary["skipped"]] += 1
+            continue
+        folder = entry.path.rsplit("/", 1)[0] if "/" in entry.path else "."
+        counts = summary["counts"]
+        for shares in (
+            report.totals,
+            report.packages.setdefault(folder, Shares()),
+            report.modules.setdefault(entry.path, Shares()),
+        ):
+            for kind, n in counts.items():
+                shares.add(kind, n)
+        report.agents.update(summary["agents"])
+        report.models.update(summary["models"])
+        report.evidence.update(summary["evidence"])
+        module = modules[entry.path]
+        if not module:
+            continue
+        raw = facts_raw.get(entry.oid)
+        if raw is None or raw["facts"] is None:
+            report.skipped["unparseable Python"] += 1
+            continue
+        facts = ModuleFacts.from_dict(raw["facts"])
+        graph.add_module(module, facts)
+        parsed.append((entry, module, facts, {int(a): int(b) for a, b in raw["cx"]}, summary))
+    report.entry_points = graph.entry_points()
+    reached = graph.reached_from(report.entry_points)
+    for entry, module, facts, cx, summary in parsed:
+        executed = covered.get(entry.path, set()) if covered is not None else None
+        spans = {span.qualname: span for span in facts.spans}
+        for qualname, ai_share, edit_share, gens, models, agents in summary["functions"]:
+            span = spans[qualname]
+            ref = FunctionRef(
+                qualname=f"{module}.{qualname}",
+                path=entry.path,
+                start_line=span.start_line,
+                end_line=span.end_line,
+                ai_share=ai_share,
+                human_edit_share=edit_share,
+                generation_ids=tuple(gens),
+                models=tuple(models),
+                agents=tuple(agents),
+            )
+            complexity = cx.get(span.start_line)
+            if complexity is None:
+                complexity = _enclosing_complexity(span.start_line, span.end_line, facts, cx)
+            coverage = None
+            if executed is not None:
+                statements = set(span.statements)
+                coverage = len(statements & executed) / len(statements) if statements else 1.0
+            sources = reached.get(ref.qualname, ())
+            if ref.qualname in report.entry_points:
+                sources = (ref.qualname, *sources)
+            report.functions.append(
+                FunctionReport(
+                    ref=ref,
+                    module=module,
+                    local_qualname=qualname,
+                    complexity=complexity,
+                    coverage=coverage,
+                    entry_kind=report.entry_points.get(ref.qualname),
+                    reached_from=sources,
+                    risk=risk_score(ref, complexity, coverage, bool(sources)),
+                )
+            )
 
 
 def _enclosing_complexity(start: int, end: int, facts: ModuleFacts, cx: dict[int, int]) -> int | None:
@@ -460,23 +590,4 @@ def _select(entries: list[TreeEntry], paths: Sequence[str]) -> list[TreeEntry]:
     if not paths:
         return entries
     wanted = [p.strip("/") for p in paths]
-    return [
-        e for e in entries if any(w in ("", ".") or e.path == w or e.path.startswith(w + "/") for w in wanted)
-    ]
-
-
-def _count_file(report: Report, fa: FileAttribution) -> None:
-    folder = fa.path.rsplit("/", 1)[0] if "/" in fa.path else "."
-    package = report.packages.setdefault(folder, Shares())
-    module = report.modules.setdefault(fa.path, Shares())
-    for line in fa.lines:
-        if not line.text.strip():
-            continue
-        kind = line.origin.kind
-        report.totals.add(kind)
-        package.add(kind)
-        module.add(kind)
-        report.evidence[line.origin.evidence] += 1
-        if kind in ("ai", "mixed"):
-            report.agents[line.origin.agent or "unknown"] += 1
-            report.models[line.origin.model or "unknown"] += 1
+    return [e for e in entries if any(w in ("", ".") or e.path == w or e.path.startswith(w + "/") for w in wanted)]
