@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -201,9 +202,9 @@ def parse_porcelain(text: str) -> list[BlameRow]:
         if line[0] == "\t":
             rows.append(BlameRow(commit, filenames.get(commit, ""), orig))
             continue
-        if len(line) >= 40 and line[40:41] == " " and _is_hex(line[:40]):
-            parts = line.split(" ")
-            commit, orig = parts[0], int(parts[1])
+        header = _HEADER.match(line)
+        if header is not None:
+            commit, orig = header.group(1), int(header.group(2))
         elif line.startswith("filename "):
             filenames[commit] = _unquote(line[9:])
     return rows
@@ -214,8 +215,7 @@ def _lines(text: str) -> Iterator[str]:
     return iter(text.split("\n"))
 
 
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
+_HEADER = re.compile(r"([0-9a-f]{40}) (\d+) \d+")
 
 
 def _unquote(name: str) -> str:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from codewitness._git import repo_root, run_git
 from codewitness.attribution._gitio import (
@@ -78,14 +79,15 @@ CONFIDENCE: dict[str, float] = {
 }
 
 _UNKNOWN = Origin("unknown", "none", CONFIDENCE["none"])
+_OMITTED: dict[str, Origin] = {k: Origin("human", k, CONFIDENCE[f"{k}-omitted"]) for k in ("note", "import")}
+_OTHER_FILE: dict[str, Origin] = {k: Origin("human", k, CONFIDENCE["record-other-file"]) for k in ("note", "import")}
 #: Bumped when the way evidence turns into origins changes, so cached results are recomputed.
 _ENGINE_VERSION = "attribution/1"
 _BINARY_SNIFF = 8000
 
 
-@dataclass(frozen=True)
-class LineAttribution:
-    """One line of a file at a revision and who wrote it."""
+class LineAttribution(NamedTuple):
+    """One line of a file at a revision and who wrote it (a named tuple: files have many lines)."""
 
     line: int
     text: str
@@ -120,6 +122,8 @@ class _Evidence:
     warnings: dict[str, int] = field(default_factory=dict)
     _records: dict[str, list[tuple[EvidenceKind, CommitNote]]] = field(default_factory=dict)
     commits: dict[str, CommitInfo] = field(default_factory=dict)
+    _entry_origins: dict[tuple[str, int], Origin] = field(default_factory=dict)
+    _commit_origins: dict[str, Origin] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -205,8 +209,13 @@ class _Evidence:
             if path not in note.files:
                 continue
             entry = note.entry_for(path, line)
-            if entry is not None:
-                return Origin(
+            if entry is None:
+                return _UNKNOWN if sha in self.shallow else _OMITTED[kind]
+            # One Origin per note entry, shared by all its lines.
+            key = (kind, id(entry))
+            found = self._entry_origins.get(key)
+            if found is None:
+                found = self._entry_origins[key] = Origin(
                     entry.origin,
                     kind,
                     CONFIDENCE[kind],
@@ -215,9 +224,7 @@ class _Evidence:
                     model=entry.model,
                     session_id=entry.session_id,
                 )
-            if sha in self.shallow:
-                return _UNKNOWN
-            return Origin("human", kind, CONFIDENCE[f"{kind}-omitted"])
+            return found
         if sha in self.shallow:
             # The boundary commit of a shallow clone holds every older line too: nothing is known.
             self.warn(
@@ -226,7 +233,14 @@ class _Evidence:
             )
             return _UNKNOWN
         if records:
-            return Origin("human", records[0][0], CONFIDENCE["record-other-file"])
+            return _OTHER_FILE[records[0][0]]
+        found = self._commit_origins.get(sha)
+        if found is None:
+            found = self._commit_origins[sha] = self._commit_origin(sha)
+        return found
+
+    def _commit_origin(self, sha: str) -> Origin:
+        # Without a line-precise record, every line a commit introduced shares one origin.
         info = self.commit(sha)
         marks = agent_marks(info.message, author=info.author, committer=info.committer)
         if marks:
@@ -423,24 +437,22 @@ class Attributor:
         text_lines = data.decode("utf-8", "replace").split("\n")
         if text_lines and text_lines[-1] == "":
             text_lines.pop()
-        self.evidence.prefetch_commits({r.commit for r in rows})
-        memo: dict[tuple[str, str, int], Origin] = {}
+        evidence = self.evidence
+        evidence.prefetch_commits({r.commit for r in rows})
+        authors = {sha: evidence.commit(sha).author for sha in {r.commit for r in rows}}
+        count = len(text_lines)
         lines: list[LineAttribution] = []
         for number, row in enumerate(rows, 1):
-            key = (row.commit, row.orig_path, row.orig_line)
-            origin = memo.get(key)
-            if origin is None:
-                origin = self.evidence.origin(row.commit, row.orig_path or entry.path, row.orig_line)
-                memo[key] = origin
+            path = row.orig_path or entry.path
             lines.append(
                 LineAttribution(
-                    line=number,
-                    text=text_lines[number - 1] if number <= len(text_lines) else "",
-                    commit=row.commit,
-                    author=self.evidence.commit(row.commit).author,
-                    orig_path=row.orig_path or entry.path,
-                    orig_line=row.orig_line,
-                    origin=origin,
+                    number,
+                    text_lines[number - 1] if number <= count else "",
+                    row.commit,
+                    authors[row.commit],
+                    path,
+                    row.orig_line,
+                    evidence.origin(row.commit, path, row.orig_line),
                 )
             )
         return FileAttribution(entry.path, entry.oid, tuple(lines))

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -132,12 +133,14 @@ class _Walker:
                     self.registered[target] = None
 
     def run(self, tree: ast.Module) -> None:
+        # Statements only: expressions are walked at module and class level (small) and under
+        # ``if __name__ == "__main__":``; calls inside functions are found by :meth:`scan_calls`.
         stack: list[_Frame] = [(stmt, "", (), False) for stmt in reversed(tree.body)]
         while stack:
             node, scope, funcs, in_main = stack.pop()
-            if funcs and isinstance(node, ast.stmt):
-                for acc in funcs:
-                    acc.statements.add(node.lineno)
+            assert isinstance(node, ast.stmt)
+            for acc in funcs:
+                acc.statements.add(node.lineno)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 qualname = scope + node.name
                 start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
@@ -145,19 +148,51 @@ class _Walker:
                 self.done.append(acc)
                 inner = (*funcs, acc)
                 stack.extend((stmt, f"{qualname}.<locals>.", inner, in_main) for stmt in reversed(node.body))
-                stack.append((node.args, scope, inner, in_main))
-                stack.extend((d, scope, funcs, in_main) for d in node.decorator_list)
             elif isinstance(node, ast.ClassDef):
                 stack.extend((stmt, f"{scope}{node.name}.", funcs, in_main) for stmt in reversed(node.body))
-                stack.extend((d, scope, funcs, in_main) for d in [*node.decorator_list, *node.bases])
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 self._import(node)
+            elif funcs:
+                for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                    for child in reversed(getattr(node, field, None) or ()):
+                        if isinstance(child, ast.ExceptHandler | ast.match_case):
+                            stack.extend((stmt, scope, funcs, in_main) for stmt in reversed(child.body))
+                        elif isinstance(child, ast.stmt):
+                            stack.append((child, scope, funcs, in_main))
             else:
-                if isinstance(node, ast.Call):
-                    self._call(node, funcs, in_main)
-                elif not funcs and not scope and isinstance(node, ast.If) and _is_main_guard(node):
-                    in_main = True
-                stack.extend((child, scope, funcs, in_main) for child in ast.iter_child_nodes(node))
+                main = in_main or (not scope and isinstance(node, ast.If) and _is_main_guard(node))
+                for child in ast.walk(node):
+                    if isinstance(child, ast.Call):
+                        self._call(child, funcs, main)
+                    elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and (
+                        child is not node
+                    ):
+                        stack.append((child, scope, funcs, main))
+                    elif isinstance(child, ast.Import | ast.ImportFrom):
+                        self._import(child)
+
+    def scan_calls(self, lines: list[str]) -> None:
+        """Give each function the calls written on its own lines (nested functions excluded)."""
+        owner: list[_Acc | None] = [None] * (len(lines) + 2)
+        for acc in sorted(self.done, key=lambda a: (a.node.lineno, -(a.node.end_lineno or 0))):
+            end = min(acc.node.end_lineno or acc.node.lineno, len(lines))
+            owner[acc.node.lineno : end + 1] = [acc] * (end + 1 - acc.node.lineno)
+        for number, text in enumerate(lines, 1):
+            current = owner[number]
+            if current is None or "(" not in text:
+                continue
+            code = text.split("#", 1)[0] if "#" in text else text
+            for match in _CALL.finditer(code):
+                if match.group(1) not in _NOT_CALLS:
+                    current.calls[match.group(2)] = None
+
+
+#: A call as written: an optional keyword before it, then a dotted name and "(".
+_CALL = re.compile(
+    r"(?:\b(def|class|lambda|await|return|not|in|and|or|if|elif|while|for|with|yield|assert)\s+)?"
+    r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\("
+)
+_NOT_CALLS = frozenset({"def", "class"})
 
 
 def function_spans(source: str) -> list[FunctionSpan]:
@@ -257,6 +292,7 @@ def module_facts(source: str, module: str = "") -> ModuleFacts:
     tree = ast.parse(source)
     walker = _Walker(module.split(".")[:-1])
     walker.run(tree)
+    walker.scan_calls(source.split("\n"))
     spans = [
         FunctionSpan(
             qualname=acc.qualname,
