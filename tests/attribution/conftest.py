@@ -59,9 +59,7 @@ class Repo:
             "GIT_COMMITTER_DATE": env_date,
             "HOME": str(self.root),
         }
-        subprocess.run(
-            ["git", "commit", "-q", "--allow-empty", "-m", message], cwd=self.root, env=env, check=True
-        )
+        subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", message], cwd=self.root, env=env, check=True)
         return self.head()
 
     def head(self) -> str:

@@ -139,8 +139,7 @@ def test_import_ref_note_is_read(repo: Repo) -> None:
     repo.raw_note(
         IMPORT_REF,
         commit,
-        '{"schema": "codewitness.note/1", '
-        '"files": {"a.py": [{"lines": "2", "origin": "ai", "agent": "codex"}]}}',
+        '{"schema": "codewitness.note/1", "files": {"a.py": [{"lines": "2", "origin": "ai", "agent": "codex"}]}}',
     )
     assert [(o.kind, o.evidence) for o in line_origins(repo.root, "a.py")] == [
         ("human", "import"),

@@ -39,9 +39,7 @@ def project(repo: Repo) -> Repo:
     repo.commit("human")
     repo.write("svc/core.py", "def f(x):\n    return x\n\n\ndef g(y):\n    return y * 2\n")
     commit = repo.commit("agent g" + CLAUDE_TRAILER)
-    repo.note(
-        commit, {"svc/core.py": [NoteEntry("ai", ((5, 6),), ("gen_g",), agent="claude-code", model="opus")]}
-    )
+    repo.note(commit, {"svc/core.py": [NoteEntry("ai", ((5, 6),), ("gen_g",), agent="claude-code", model="opus")]})
     return repo
 
 

@@ -101,16 +101,11 @@ def test_three_quarters_ai_function_rolls_up_to_075(repo: Repo) -> None:
     human = "def price(items):\n    total = 0\n"
     repo.write("shop.py", human)
     repo.commit("human start")
-    full = (
-        human
-        + "    for item in items:\n        total += item\n    return total\n\n\ndef other():\n    return 1\n"
-    )
+    full = human + "    for item in items:\n        total += item\n    return total\n\n\ndef other():\n    return 1\n"
     repo.write("shop.py", full)
     commit = repo.commit("agent loop")
     # The agent wrote lines 3-5 of price() and all of other().
-    repo.note(
-        commit, {"shop.py": [NoteEntry("ai", ((3, 5), (8, 9)), ("gen_1",), agent="codex", model="gpt-5")]}
-    )
+    repo.note(commit, {"shop.py": [NoteEntry("ai", ((3, 5), (8, 9)), ("gen_1",), agent="codex", model="gpt-5")]})
     # A person drops one human line: price() keeps 4 lines, 3 of them the agent's.
     repo.write("shop.py", full.replace("    total = 0\n", ""))
     repo.commit("tidy")

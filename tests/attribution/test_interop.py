@@ -99,9 +99,7 @@ _names = st.none() | st.text(alphabet="abcdefghijklmnop-_.0123456789", min_size=
 
 
 @st.composite
-def commit_notes(
-    draw: st.DrawFn, origins: tuple[str, ...] = ("ai", "human", "mixed", "unknown")
-) -> CommitNote:
+def commit_notes(draw: st.DrawFn, origins: tuple[str, ...] = ("ai", "human", "mixed", "unknown")) -> CommitNote:
     files: dict[str, tuple[NoteEntry, ...]] = {}
     for path in draw(st.lists(_paths, min_size=0, max_size=4, unique=True)):
         used: set[int] = set()

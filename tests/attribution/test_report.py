@@ -92,11 +92,7 @@ def service(repo: Repo) -> Repo:
     # compute() and unused() by the agent (lines 1-8, 15-16), helper() typed by a person.
     repo.note(
         commit,
-        {
-            "pkg/logic.py": [
-                NoteEntry("ai", ((1, 8), (15, 16)), ("gen_c",), agent="claude-code", model="opus")
-            ]
-        },
+        {"pkg/logic.py": [NoteEntry("ai", ((1, 8), (15, 16)), ("gen_c",), agent="claude-code", model="opus")]},
     )
     return repo
 
@@ -118,10 +114,7 @@ def test_report_shares_risk_and_blast_radius(service: Repo) -> None:
     assert functions["pkg.logic.unused"].reached_from == ()
     assert report.blast_radius() == {"pkg.logic.compute": ["pkg.app.price_view"]}
     # compute() is complex and reachable, unused() trivial and unreachable; helper() not AI at all.
-    assert (
-        functions["pkg.logic.compute"].complexity is not None
-        and functions["pkg.logic.compute"].complexity >= 4
-    )
+    assert functions["pkg.logic.compute"].complexity is not None and functions["pkg.logic.compute"].complexity >= 4
     ranked = [f.ref.qualname for f in report.ranked()]
     assert ranked == ["pkg.logic.compute", "pkg.logic.unused"]
     # Totals count non-blank lines: logic.py has 12, 10 of them the agent's.
@@ -213,9 +206,7 @@ def test_call_graph_resolution() -> None:
     graph.add_module("shop.tax", module_facts("def vat(x):\n    return x\n", "shop.tax"))
     graph.add_module(
         "shop.cli",
-        module_facts(
-            "import click\n@click.command()\ndef main_cmd():\n    from shop.cart import make\n    make()\n"
-        ),
+        module_facts("import click\n@click.command()\ndef main_cmd():\n    from shop.cart import make\n    make()\n"),
     )
     edges = graph.edges()
     assert edges["shop.cart.Cart.total"] == {"shop.cart.Cart.sub", "shop.tax.vat"}
