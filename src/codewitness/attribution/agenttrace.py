@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from codewitness.attribution.notes import CommitNote, NoteEntry, NoteError, compact_lines
+from codewitness.attribution.notes import CommitNote, NoteEntry, NoteError, compact_lines, load_json_object
 from codewitness.model import ORIGINS, OriginKind, utcnow
 
 __all__ = [
@@ -70,12 +70,7 @@ def parse_record(text: str) -> TraceRecord:
     Raises:
         NoteError: not JSON, not an object, a version other than 0.x, or malformed files/ranges.
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NoteError(f"Agent Trace record is not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(data, dict):
-        raise NoteError("Agent Trace record is not a JSON object")
+    data = load_json_object(text, "Agent Trace record")
     version = data.get("version")
     if not isinstance(version, str) or not version.startswith("0."):
         raise NoteError(f"Agent Trace version {version!r} is not supported (expected {AGENT_TRACE_VERSION})")

@@ -32,7 +32,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from codewitness.attribution.notes import CommitNote, NoteEntry, NoteError, format_ranges, parse_ranges
+from codewitness.attribution.notes import (
+    CommitNote,
+    NoteEntry,
+    NoteError,
+    format_ranges,
+    load_json_object,
+    parse_ranges,
+)
 
 __all__ = [
     "GITAI_REF",
@@ -138,12 +145,7 @@ def parse_gitai(text: str) -> GitAiNote:
             head, tail = "", text[4:]
         else:
             raise NoteError("not a git-ai note (no '---' line between attestations and metadata)")
-    try:
-        metadata = json.loads(tail)
-    except json.JSONDecodeError as exc:
-        raise NoteError(f"git-ai note metadata is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(metadata, dict):
-        raise NoteError("git-ai note metadata is not a JSON object")
+    metadata = load_json_object(tail, "git-ai note metadata")
     schema = metadata.get("schema_version")
     if not isinstance(schema, str) or not schema.startswith("authorship/3."):
         raise NoteError(f"git-ai note schema {schema!r} is not supported (expected {GITAI_SCHEMA})")
