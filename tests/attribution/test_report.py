@@ -205,13 +205,20 @@ def test_call_graph_resolution() -> None:
     )
     graph.add_module("shop.tax", module_facts("def vat(x):\n    return x\n", "shop.tax"))
     graph.add_module(
+        "shop.typer_cli",
+        module_facts(
+            "from shop.cart import make\n"
+            'def register(app):\n    app.command("go")(go)\n\ndef go():\n    return make()\n'
+        ),
+    )
+    graph.add_module(
         "shop.cli",
         module_facts("import click\n@click.command()\ndef main_cmd():\n    from shop.cart import make\n    make()\n"),
     )
     edges = graph.edges()
     assert edges["shop.cart.Cart.total"] == {"shop.cart.Cart.sub", "shop.tax.vat"}
     assert edges["shop.cart.make"] == {"shop.cart.Cart.__init__"}
-    assert graph.entry_points() == {"shop.cli.main_cmd": "cli"}
+    assert graph.entry_points() == {"shop.cli.main_cmd": "cli", "shop.typer_cli.go": "cli"}
     reached = graph.reached_from()
-    assert reached["shop.cart.Cart.__init__"] == ("shop.cli.main_cmd",)
+    assert reached["shop.cart.Cart.__init__"] == ("shop.cli.main_cmd", "shop.typer_cli.go")
     assert "shop.tax.vat" not in reached  # total() is never called from an entry point

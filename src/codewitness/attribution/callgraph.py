@@ -1,18 +1,20 @@
 """A static call graph of a Python code base, its entry points, and what each entry point reaches.
 
-Best effort, from the AST alone. **Found:** calls by bare name (local, nested, module-level,
+Best effort, from the source alone (the AST for definitions and imports; each function's own
+lines for the calls it writes). **Found:** calls by bare name (local, nested, module-level,
 imported with ``import``/``from ... import``, including aliases and relative imports),
 ``self.m()``/``cls.m()`` inside a class, ``module.f()`` through an imported module, class
 construction (``Cart()`` reaches ``Cart.__init__``), and — when nothing else resolves — a method
 name that only one function in the code base has. **Entry points:** web routes (decorators
 ``route``/``get``/``post``/``put``/``patch``/``delete``/``head``/``options``/``websocket``/
-``api_route`` of Flask, FastAPI, Starlette; functions registered with Django ``path``/``re_path``,
-Starlette ``Route``, Flask ``add_url_rule``, FastAPI ``add_api_route``), CLI commands (``command``/
-``group``/``callback`` decorators of Click and Typer), module-level ``main`` functions, and
+``api_route`` of Flask, FastAPI, Starlette, or such a decorator applied by hand as
+``app.get("/x")(f)``; functions registered with Django ``path``/``re_path``, Starlette ``Route``,
+Flask ``add_url_rule``, FastAPI ``add_api_route``), CLI commands (``command``/``group``/``callback``
+of Click and Typer, as decorators or ``app.command("x")(f)``), module-level ``main`` functions, and
 functions called under ``if __name__ == "__main__":``. **Missed:** calls through variables,
 ``getattr``, callbacks passed as values (other than route registration), dynamic imports,
-inherited methods called on instances of subclasses, and calls into code outside the
-analysed files.
+inherited methods called on instances of subclasses, calls into code outside the analysed
+files; a call written inside a string counts as a call.
 
 Example:
     >>> graph = CallGraph()
@@ -114,10 +116,10 @@ class CallGraph:
                     found[key] = "cli"
                 elif span.qualname == "main":
                     found[key] = "main"
-            for name in facts.registered:
+            for name, kind in facts.registered:
                 target = self._resolve(module, "", name)
                 if target:
-                    found.setdefault(target, "route")
+                    found.setdefault(target, kind)
             for name in facts.main_calls:
                 target = self._resolve(module, "", name)
                 if target:

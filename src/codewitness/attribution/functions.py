@@ -101,7 +101,7 @@ class _Walker:
         self.done: list[_Acc] = []
         self.imports: dict[str, str] = {}
         self.main_calls: dict[str, None] = {}
-        self.registered: dict[str, None] = {}
+        self.registered: dict[str, str] = {}  # name -> entry kind
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
@@ -130,7 +130,7 @@ class _Walker:
             for arg in [*node.args, *extra]:
                 target = _dotted(arg) if isinstance(arg, ast.Name | ast.Attribute) else None
                 if target:
-                    self.registered[target] = None
+                    self.registered.setdefault(target, "route")
 
     def run(self, tree: ast.Module) -> None:
         # Statements only: expressions are walked at module and class level (small) and under
@@ -178,6 +178,10 @@ class _Walker:
             end = min(acc.node.end_lineno or acc.node.lineno, len(lines))
             owner[acc.node.lineno : end + 1] = [acc] * (end + 1 - acc.node.lineno)
         for number, text in enumerate(lines, 1):
+            if ")(" in text:
+                for match in _REGISTER_CALL.finditer(text):
+                    kind = "cli" if match.group(1) in ("command", "callback", "group") else "route"
+                    self.registered.setdefault(match.group(2), kind)
             current = owner[number]
             if current is None or "(" not in text:
                 continue
@@ -193,6 +197,11 @@ _CALL = re.compile(
     r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\("
 )
 _NOT_CALLS = frozenset({"def", "class"})
+#: A decorator applied by hand: ``app.command("blame")(blame)``, ``app.get("/x")(show)``.
+_REGISTER_CALL = re.compile(
+    r"\.(command|callback|group|route|get|post|put|patch|delete|api_route|websocket)\([^()]*\)"
+    r"\(\s*([A-Za-z_][\w.]*)\s*\)"
+)
 
 
 def function_spans(source: str) -> list[FunctionSpan]:
@@ -217,13 +226,14 @@ class ModuleFacts:
         spans: every function (see :func:`function_spans`).
         imports: local name -> dotted target (``np`` -> ``numpy``, ``helper`` -> ``pkg.util.helper``).
         main_calls: names called at module level under ``if __name__ == "__main__":``.
-        registered: names handed to route-registering calls (``path("x/", views.show)``).
+        registered: names handed to registering calls, with the entry kind: ``route`` for
+            ``path("x/", views.show)``, ``app.get("/x")(show)``; ``cli`` for ``app.command("x")(run)``.
     """
 
     spans: tuple[FunctionSpan, ...]
     imports: dict[str, str]
     main_calls: tuple[str, ...] = ()
-    registered: tuple[str, ...] = ()
+    registered: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (for the cache)."""
@@ -243,7 +253,7 @@ class ModuleFacts:
             ],
             "imports": self.imports,
             "main": list(self.main_calls),
-            "reg": list(self.registered),
+            "reg": [list(pair) for pair in self.registered],
         }
 
     @classmethod
@@ -266,7 +276,7 @@ class ModuleFacts:
             spans=spans,
             imports=dict(data["imports"]),
             main_calls=tuple(data["main"]),
-            registered=tuple(data["reg"]),
+            registered=tuple((name, kind) for name, kind in data["reg"]),
         )
 
 
@@ -310,7 +320,7 @@ def module_facts(source: str, module: str = "") -> ModuleFacts:
         spans=tuple(sorted(spans, key=lambda s: (s.start_line, -s.end_line))),
         imports=walker.imports,
         main_calls=tuple(walker.main_calls),
-        registered=tuple(walker.registered),
+        registered=tuple(walker.registered.items()),
     )
 
 

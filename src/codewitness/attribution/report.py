@@ -331,7 +331,7 @@ def _load_coverage(path: Path, root: Path) -> dict[str, set[int]]:
     return out
 
 
-_FACTS = "pyfacts/2"
+_FACTS = "pyfacts/3"
 _SUMMARY = "summary/1"
 
 

@@ -27,9 +27,7 @@ RevOpt = Annotated[str, typer.Option("--rev", help="The revision to attribute.")
 NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", help="Do not read or write the attribution cache in the store.")
 ]
-DbOpt = Annotated[
-    str | None, typer.Option("--db", help="Database URL of the cache (default: configured store).")
-]
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL of the cache (default: configured store).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -154,9 +152,7 @@ def blame(
 
 
 def report(
-    paths: Annotated[
-        list[str] | None, typer.Argument(help="Files or folders to include (default all).")
-    ] = None,
+    paths: Annotated[list[str] | None, typer.Argument(help="Files or folders to include (default all).")] = None,
     rev: RevOpt = "HEAD",
     as_json: JsonOpt = False,
     as_md: Annotated[bool, typer.Option("--md", help="Print Markdown on stdout.")] = False,
@@ -194,9 +190,7 @@ def report(
 
 
 def manifest_build(
-    min_share: Annotated[
-        float, typer.Option("--min-share", help="Smallest AI share of a listed function.")
-    ] = 0.5,
+    min_share: Annotated[float, typer.Option("--min-share", help="Smallest AI share of a listed function.")] = 0.5,
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the manifest.")] = Path(
         ".codewitness/manifest.json"
     ),
@@ -254,9 +248,7 @@ def export_gitai(
 
 
 def export_agent_trace(
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write .jsonl here (default stdout).")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write .jsonl here (default stdout).")] = None,
 ) -> None:
     """Print (or write) one Agent Trace record per commit that has a codewitness note."""
     from codewitness.attribution.interop import export_agent_trace as run
