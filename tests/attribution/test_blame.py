@@ -267,3 +267,11 @@ def test_renamed_file_keeps_note_lookup_by_original_path(repo: Repo) -> None:
     repo.git("mv", "old.py", "new.py")
     repo.commit("rename")
     assert kinds(repo, "new.py") == ["human", "ai", "ai"]
+
+
+def test_missing_git_is_a_clear_error(repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.write("a.py", lines(1))
+    repo.commit("one")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with pytest.raises(GitError, match="git is not installed"):
+        line_origins(repo.root, "a.py")
