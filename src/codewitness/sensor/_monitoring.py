@@ -1,0 +1,171 @@
+"""The Python 3.12+ backend: ``sys.monitoring`` events on the selected code objects only.
+
+``PY_START`` and ``PY_RETURN`` are enabled locally, per selected code object, so every other
+function in the process runs at full speed. ``PY_UNWIND`` (a function left by an exception) can
+only be enabled for the whole process; its callback returns after one dictionary lookup for
+code that is not ours. Nothing is replaced: every reference to a function -- registries filled
+by decorators, closures, nested ``<locals>`` functions -- is watched, because the code object is.
+
+A call is timed from ``PY_START`` to ``PY_RETURN``/``PY_UNWIND`` of the same frame (the frame is
+the key, so recursion, threads, generators and coroutines interleave correctly); for generators
+and coroutines that includes the time they were suspended, exactly as the 3.11 wrappers measure.
+
+The callbacks never raise: an exception in a monitoring callback would surface in the host's
+function, so each one catches everything and counts it.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from codewitness.sensor._runtime import Probe, Sensor, arguments_of, monotonic_ns
+from codewitness.sensor._select import Found
+
+__all__ = ["MonitoringBackend", "free_tool_id"]
+
+_TOOL_NAME = "codewitness"
+# DEBUGGER_ID (0), COVERAGE_ID (1) and PROFILER_ID (2, used by cProfile) belong to those tools;
+# 3 and 4 have no owner. 5 is the optimizer's.
+_PREFERRED_IDS = (4, 3, 2)
+
+
+def free_tool_id() -> int | None:
+    """A ``sys.monitoring`` tool id nobody uses, or ``None``."""
+    monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+    for tool in _PREFERRED_IDS:
+        if monitoring.get_tool(tool) is None:
+            return tool
+    return None
+
+
+class MonitoringBackend:
+    """Watches selected code objects through ``sys.monitoring``.
+
+    Raises:
+        RuntimeError: every tool id is taken (the sensor then falls back to wrapping).
+    """
+
+    name = "monitoring"
+
+    def __init__(self, sensor: Sensor) -> None:
+        self._sensor = sensor
+        self._monitoring: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+        tool = free_tool_id()
+        if tool is None:
+            raise RuntimeError("no free sys.monitoring tool id")
+        self._tool = tool
+        self._probes: dict[types.CodeType, Probe] = {}
+        self._starts: dict[types.FrameType, int] = {}
+        self._samples: dict[types.FrameType, Any] = {}
+        events = self._monitoring.events
+        self._monitoring.use_tool_id(tool, _TOOL_NAME)
+        self._monitoring.register_callback(tool, events.PY_START, self._make_start())
+        self._monitoring.register_callback(tool, events.PY_RETURN, self._make_return())
+        self._monitoring.register_callback(tool, events.PY_UNWIND, self._make_unwind())
+        self._monitoring.set_events(tool, events.PY_UNWIND)
+        self._active = True
+
+    def attach(self, found: Found, probe: Probe) -> bool:
+        """Enable ``PY_START``/``PY_RETURN`` on the function's code object."""
+        if not self._active:
+            return False
+        events = self._monitoring.events
+        self._probes[found.code] = probe
+        self._monitoring.set_local_events(self._tool, found.code, events.PY_START | events.PY_RETURN)
+        return True
+
+    def settle(self) -> None:
+        """Nothing to do: code objects are shared by every reference to a function."""
+
+    def detach_all(self) -> None:
+        """Switch every event off and give the tool id back."""
+        if not self._active:
+            return
+        self._active = False
+        monitoring = self._monitoring
+        for code in list(self._probes):
+            try:
+                monitoring.set_local_events(self._tool, code, 0)
+            except Exception:
+                self._sensor.internal_error("detach")
+        monitoring.set_events(self._tool, 0)
+        for event in (monitoring.events.PY_START, monitoring.events.PY_RETURN, monitoring.events.PY_UNWIND):
+            monitoring.register_callback(self._tool, event, None)
+        monitoring.free_tool_id(self._tool)
+        self._starts.clear()
+        self._samples.clear()
+
+    # The callbacks are closures over locals: attribute lookups on self would cost on every call.
+
+    def _make_start(self) -> Any:
+        starts = self._starts
+        samples = self._samples
+        probes = self._probes
+        getframe = sys._getframe
+        clock = monotonic_ns
+        internal_error = self._sensor.internal_error
+
+        def on_start(code: types.CodeType, offset: int) -> None:
+            try:
+                frame = getframe(1)
+                probe = probes[code]
+                if probe.slow and probe.want_sample():
+                    samples[frame] = probe.snapshot_arguments(arguments_of(code, frame.f_locals))
+                starts[frame] = clock()
+            except Exception:
+                internal_error("monitoring.start")
+
+        return on_start
+
+    def _make_return(self) -> Any:
+        starts = self._starts
+        samples = self._samples
+        probes = self._probes
+        getframe = sys._getframe
+        clock = monotonic_ns
+        internal_error = self._sensor.internal_error
+
+        def on_return(code: types.CodeType, offset: int, retval: Any) -> None:
+            t1 = clock()
+            try:
+                frame = getframe(1)
+                t0 = starts.pop(frame, None)
+                if t0 is None:
+                    return
+                probe = probes[code]
+                if probe.slow:
+                    sampled = samples.pop(frame, None)
+                    probe.finish(t1 - t0, lambda: arguments_of(code, frame.f_locals), retval, sampled)
+                else:
+                    probe.ok(t1 - t0)
+            except Exception:
+                internal_error("monitoring.return")
+
+        return on_return
+
+    def _make_unwind(self) -> Any:
+        starts = self._starts
+        samples = self._samples
+        probes = self._probes
+        getframe = sys._getframe
+        clock = monotonic_ns
+        internal_error = self._sensor.internal_error
+
+        def on_unwind(code: types.CodeType, offset: int, exc: BaseException) -> None:
+            probe = probes.get(code)
+            if probe is None:
+                return
+            t1 = clock()
+            try:
+                frame = getframe(1)
+                t0 = starts.pop(frame, None)
+                samples.pop(frame, None)
+                if t0 is None:
+                    return
+                probe.failed(t1 - t0, exc, lambda: arguments_of(code, frame.f_locals))
+            except Exception:
+                internal_error("monitoring.unwind")
+
+        return on_unwind

@@ -1,0 +1,245 @@
+"""The Python 3.11 backend: selected functions are replaced by timing wrappers.
+
+Each selected function is swapped, in the module or class namespace that holds it, for a
+wrapper of the same kind (plain, ``async def``, generator, async generator; ``staticmethod`` and
+``classmethod`` re-applied) that times the call and reports to its :class:`Probe`. References to
+the original held in other modules' namespaces (``from shop.pricing import quote`` run before
+``init()``) are swapped too. Nested functions (``<locals>``) and references kept elsewhere
+(lists, closures, registries filled by decorators at import) cannot be reached this way; those
+functions are counted as unreachable. Python 3.12+ uses ``_monitoring`` instead, which watches
+code objects and has neither limit.
+
+The data is the same as on 3.12: one call runs from the first instruction to the final return
+or raise (for generators and coroutines, from the first resume to the end, suspensions included);
+``GeneratorExit`` is a normal end, not an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import types
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import Any
+
+from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
+from codewitness.sensor._select import Found
+
+__all__ = ["WrappingBackend", "make_wrapper"]
+
+_clock = monotonic_ns
+
+
+def make_wrapper(function: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    """A wrapper of the same kind as ``function`` that reports every call to ``probe``."""
+    if inspect.isasyncgenfunction(function):
+        wrapper = _async_generator_wrapper(function, probe)
+    elif inspect.iscoroutinefunction(function):
+        wrapper = _coroutine_wrapper(function, probe)
+    elif inspect.isgeneratorfunction(function):
+        wrapper = _generator_wrapper(function, probe)
+    else:
+        wrapper = _plain_wrapper(function, probe)
+    functools.update_wrapper(wrapper, function)
+    wrapper.__codewitness_probe__ = probe  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _plain_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    ok = probe.ok
+    failed = probe.failed
+    internal_error = probe.sensor.internal_error
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if probe.slow:
+            return _slow_call(fn, probe, args, kwargs)
+        t0 = _clock()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            try:
+                failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
+            except Exception:
+                internal_error("wrapper.failed")
+            raise
+        try:
+            ok(_clock() - t0)
+        except Exception:
+            internal_error("wrapper.ok")
+        return result
+
+    return wrapper
+
+
+def _prepare_sample(fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        if probe.want_sample():
+            return probe.snapshot_arguments(bind_arguments(fn, args, kwargs))
+    except Exception:
+        probe.sensor.internal_error("sample")
+    return None
+
+
+def _slow_call(fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    sampled = _prepare_sample(fn, probe, args, kwargs)
+    t0 = _clock()
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as exc:
+        try:
+            probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
+        except Exception:
+            probe.sensor.internal_error("wrapper.failed")
+        raise
+    try:
+        probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), result, sampled)
+    except Exception:
+        probe.sensor.internal_error("wrapper.finish")
+    return result
+
+
+def _coroutine_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        sampled = _prepare_sample(fn, probe, args, kwargs) if probe.slow else None
+        t0 = _clock()
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            try:
+                probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
+            except Exception:
+                probe.sensor.internal_error("wrapper.failed")
+            raise
+        try:
+            if probe.slow:
+                probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), result, sampled)
+            else:
+                probe.ok(_clock() - t0)
+        except Exception:
+            probe.sensor.internal_error("wrapper.ok")
+        return result
+
+    return wrapper
+
+
+def _generator_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # Create the generator now so that a bad call raises here, as it would unwrapped.
+        return _drive(fn(*args, **kwargs), fn, probe, args, kwargs)
+
+    return wrapper
+
+
+def _drive(
+    gen: Generator[Any, Any, Any], fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Generator[Any, Any, Any]:
+    t0 = _clock()  # runs at the first next(), like the generator's own first instruction
+    try:
+        result = yield from gen
+    except BaseException as exc:
+        try:
+            probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
+        except Exception:
+            probe.sensor.internal_error("wrapper.failed")
+        raise
+    try:
+        probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), result, None)
+    except Exception:
+        probe.sensor.internal_error("wrapper.ok")
+    return result
+
+
+def _async_generator_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return _drive_async(fn(*args, **kwargs), fn, probe, args, kwargs)
+
+    return wrapper
+
+
+async def _drive_async(
+    agen: AsyncGenerator[Any, Any],
+    fn: Callable[..., Any],
+    probe: Probe,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> AsyncGenerator[Any, Any]:
+    t0 = _clock()
+    try:
+        value = await agen.__anext__()
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                await agen.aclose()
+                raise
+            except BaseException as thrown:
+                value = await agen.athrow(thrown)
+            else:
+                value = await agen.asend(sent)
+    except StopAsyncIteration:
+        pass
+    except BaseException as exc:
+        try:
+            probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
+        except Exception:
+            probe.sensor.internal_error("wrapper.failed")
+        raise
+    try:
+        probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), None, None)
+    except Exception:
+        probe.sensor.internal_error("wrapper.ok")
+
+
+class WrappingBackend:
+    """Swaps selected functions for wrappers; :meth:`detach_all` puts the originals back."""
+
+    name = "wrapping"
+
+    def __init__(self, sensor: Sensor) -> None:
+        self._sensor = sensor
+        self._undo: list[tuple[Any, str, Any, Any]] = []
+        self._fresh: dict[int, tuple[Any, Any]] = {}
+
+    def attach(self, found: Found, probe: Probe) -> bool:
+        """Swap ``found`` in its owner's namespace; nested functions cannot be reached."""
+        if found.owner is None or found.function is None:
+            return False
+        wrapper = make_wrapper(found.function, probe)
+        raw: Any = wrapper
+        if found.kind == "staticmethod":
+            raw = staticmethod(wrapper)
+        elif found.kind == "classmethod":
+            raw = classmethod(wrapper)
+        namespace = vars(found.owner)
+        original = namespace.get(found.attribute)
+        setattr(found.owner, found.attribute, raw)
+        self._undo.append((found.owner, found.attribute, original, raw))
+        if found.kind == "function":
+            self._fresh[id(found.function)] = (found.function, wrapper)
+        return True
+
+    def settle(self) -> None:
+        """Swap references to the originals that other modules imported before ``init()``."""
+        fresh, self._fresh = self._fresh, {}
+        if not fresh:
+            return
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(module, types.ModuleType) or not isinstance(namespace, dict):
+                continue
+            for key, value in list(namespace.items()):
+                hit = fresh.get(id(value))
+                if hit is not None and hit[0] is value:
+                    namespace[key] = hit[1]
+                    self._undo.append((module, key, value, hit[1]))
+
+    def detach_all(self) -> None:
+        """Restore every swapped name that still holds our wrapper."""
+        undo, self._undo = self._undo, []
+        for owner, attribute, original, raw in reversed(undo):
+            try:
+                if vars(owner).get(attribute) is raw:
+                    setattr(owner, attribute, original)
+            except Exception:
+                self._sensor.internal_error("detach")
