@@ -34,7 +34,9 @@ AI_WRITTEN: tuple[tuple[str, str, float], ...] = (
 
 def build(revision: str = "example") -> Manifest:
     """The manifest of the example shop (line spans read from the source as it is now)."""
-    gen = generation_id(model=MODEL, prompt="Write the shop's pricing and checkout.", params={}, output="shop")
+    gen = generation_id(
+        model=MODEL, prompt="Write the shop's pricing and checkout.", params={}, output="shop"
+    )
     functions = []
     for module_name, qualname, share in AI_WRITTEN:
         obj: object = importlib.import_module(module_name)

@@ -27,7 +27,9 @@ def luhn_valid(card_number: str) -> bool:
     return checksum % 10 == 0
 
 
-def place_order(cart: list[dict[str, object]], card_number: str, api_token: str, coupon: str | None = None) -> dict:
+def place_order(
+    cart: list[dict[str, object]], card_number: str, api_token: str, coupon: str | None = None
+) -> dict:
     lines = [Line(str(item["sku"]), int(item["quantity"])) for item in cart]  # type: ignore[call-overload]
     if not luhn_valid(card_number):
         raise PaymentError(f"card ending {card_number[-4:]} was declined")

@@ -20,7 +20,9 @@ def handle(path: str, payload: dict) -> tuple[int, dict]:
             return 200, pricing.quote(lines, payload.get("coupon"))
         if path == "/checkout":
             order = checkout.place_order(
-                payload.get("items", []), str(payload.get("card", "")), str(payload.get("token", "")),
+                payload.get("items", []),
+                str(payload.get("card", "")),
+                str(payload.get("token", "")),
                 payload.get("coupon"),
             )
             return 200, order
@@ -34,7 +36,7 @@ def handle(path: str, payload: dict) -> tuple[int, dict]:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         try:
             payload = json.loads(self.rfile.read(length) or b"{}")
@@ -49,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: a load test would otherwise print every request."""
 
 

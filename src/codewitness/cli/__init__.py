@@ -30,6 +30,7 @@ __all__ = ["GROUPS", "app", "main"]
 #: The modules under ``codewitness.cli`` whose ``register(app)`` adds commands, in help order.
 GROUPS: tuple[str, ...] = (
     "ledger",
+    "sensor_cmd",
     "config_cmd",
 )
 

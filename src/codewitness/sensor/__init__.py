@@ -128,7 +128,9 @@ def init(
             backend_factory=_backend_factory(backend),
             exporters=chosen_exporters,
             service=service or cfg.service or _script_name(),
-            revision=revision if revision is not None else (loaded_manifest.revision if loaded_manifest else None),
+            revision=revision
+            if revision is not None
+            else (loaded_manifest.revision if loaded_manifest else None),
             interval=interval if interval is not None else cfg.interval,
             redactor=redactor,
             queue_size=cfg.queue_size,

@@ -93,7 +93,9 @@ def arguments_of(code: types.CodeType, frame_locals: Mapping[str, Any]) -> dict[
     return {name: frame_locals[name] for name in code.co_varnames[:count] if name in frame_locals}
 
 
-def bind_arguments(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+def bind_arguments(
+    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
     """Name the positional and keyword arguments of one call of ``function`` (best effort)."""
     try:
         bound = inspect.signature(function).bind_partial(*args, **kwargs)
@@ -296,7 +298,7 @@ class Sensor:
                 self.internal_errors[where] = self.internal_errors.get(where, 0) + 1
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("codewitness sensor error in %s", where, exc_info=True)
-        except Exception:  # pragma: no cover - counting itself failed; nothing more is safe to do
+        except Exception:  # noqa: S110 - counting itself failed; nothing more is safe to do
             pass
 
     # -- instrumenting -----------------------------------------------------------------------
@@ -381,7 +383,9 @@ class Sensor:
         self._events.append(record)
         return True
 
-    def capture_exception(self, probe: Probe, exc: BaseException, type_name: str, arguments: Mapping[str, Any]) -> None:
+    def capture_exception(
+        self, probe: Probe, exc: BaseException, type_name: str, arguments: Mapping[str, Any]
+    ) -> None:
         """Queue a redacted capture of an exception escaping ``probe``'s function."""
         stack = [
             {"file": frame.filename, "line": frame.lineno, "function": frame.name}

@@ -157,7 +157,9 @@ def _walk_namespace(
             if not value.__qualname__.startswith(prefix):
                 continue
             seen.add(id(value))
-            yield from _walk_namespace(value, dict(vars(value)), module, value.__qualname__ + ".", selection, seen)
+            yield from _walk_namespace(
+                value, dict(vars(value)), module, value.__qualname__ + ".", selection, seen
+            )
 
 
 def _genuine_code(function: types.FunctionType) -> types.CodeType:

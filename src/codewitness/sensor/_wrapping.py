@@ -72,7 +72,9 @@ def _plain_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     return wrapper
 
 
-def _prepare_sample(fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _prepare_sample(
+    fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     try:
         if probe.want_sample():
             return probe.snapshot_arguments(bind_arguments(fn, args, kwargs))
@@ -132,7 +134,11 @@ def _generator_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., An
 
 
 def _drive(
-    gen: Generator[Any, Any, Any], fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]
+    gen: Generator[Any, Any, Any],
+    fn: Callable[..., Any],
+    probe: Probe,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Generator[Any, Any, Any]:
     t0 = _clock()  # runs at the first next(), like the generator's own first instruction
     try:

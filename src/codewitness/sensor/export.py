@@ -183,7 +183,11 @@ def read_spool(directory: str | os.PathLike[str]) -> Iterator[tuple[Path, list[d
             except (ValueError, UnicodeDecodeError):
                 bad += 1
                 continue
-            if isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("kind"), str):
+            if (
+                isinstance(record, dict)
+                and isinstance(record.get("id"), str)
+                and isinstance(record.get("kind"), str)
+            ):
                 records.append(record)
             else:
                 bad += 1
@@ -302,7 +306,9 @@ class OtelExporter:
         from codewitness._version import __version__
 
         meter = (meter_provider or metrics.get_meter_provider()).get_meter("codewitness.sensor", __version__)
-        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("codewitness.sensor", __version__)
+        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(
+            "codewitness.sensor", __version__
+        )
         self._status_error = trace.Status(trace.StatusCode.ERROR)
         self._calls = meter.create_counter(
             semconv.METRIC_FUNCTION_CALLS, unit="{call}", description="Calls of an instrumented function"
@@ -311,7 +317,9 @@ class OtelExporter:
             semconv.METRIC_FUNCTION_ERRORS, unit="{error}", description="Calls that raised, by exception type"
         )
         self._duration = meter.create_gauge(
-            semconv.METRIC_FUNCTION_DURATION, unit="s", description="Call duration quantiles over the interval"
+            semconv.METRIC_FUNCTION_DURATION,
+            unit="s",
+            description="Call duration quantiles over the interval",
         )
         self._counts = _Counters()
 
@@ -348,14 +356,18 @@ class OtelExporter:
                         self._errors.add(n, {**attributes, semconv.EXCEPTION_TYPE: error_type})
                     histogram = Histogram.from_json(record["histogram"])
                     for q in (0.5, 0.95, 0.99):
-                        self._duration.set(histogram.quantile(q) / 1e9, {**attributes, semconv.CW_QUANTILE: q})
+                        self._duration.set(
+                            histogram.quantile(q) / 1e9, {**attributes, semconv.CW_QUANTILE: q}
+                        )
                 elif kind == "exception":
                     self._exception_span(record)
                 elif kind == "sample":
                     attributes = self._attributes(record)
                     attributes[semconv.CW_SAMPLE_ARGUMENTS] = json.dumps(record.get("arguments"), default=str)
                     attributes[semconv.CW_SAMPLE_RESULT] = json.dumps(record.get("result"), default=str)
-                    self._tracer.start_span(f"sample {record.get('function', '')}", attributes=attributes).end()
+                    self._tracer.start_span(
+                        f"sample {record.get('function', '')}", attributes=attributes
+                    ).end()
             except (KeyError, TypeError, ValueError):
                 self._counts.add("otel_bad_records")
 
@@ -364,7 +376,8 @@ class OtelExporter:
         attributes[semconv.CW_EXCEPTION_ARGUMENTS] = json.dumps(record.get("arguments"), default=str)
         span = self._tracer.start_span(f"exception {record.get('function', '')}", attributes=attributes)
         stack = "\n".join(
-            f'  File "{f.get("file")}", line {f.get("line")}, in {f.get("function")}' for f in record.get("stack", ())
+            f'  File "{f.get("file")}", line {f.get("line")}, in {f.get("function")}'
+            for f in record.get("stack", ())
         )
         span.add_event(
             "exception",
