@@ -144,9 +144,12 @@ class Spool:
         self._close_segment()
 
     def after_fork(self) -> None:
-        """In a child: never write to the parent's open segment; start a new one when needed."""
-        self._file = None
-        self._path = None
+        """In a child: never write to the parent's open segment; start a new one when needed.
+
+        The inherited handle is closed: that closes only the child's copy of the descriptor, and
+        its buffer is empty because every batch is flushed as it is written.
+        """
+        self._close_segment()
         self._counts = _Counters()
 
     def health(self) -> dict[str, int]:
