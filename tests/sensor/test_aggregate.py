@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codewitness.sensor.aggregate import (
+    MAX_TRACKED_NS,
     FunctionStats,
     Histogram,
     bucket_index,
@@ -90,8 +91,16 @@ def test_function_stats_fast_path_matches_the_histogram() -> None:
     assert drained.histogram.buckets == reference.buckets
     assert drained.calls == 7
     assert drained.errors == {"ValueError": 1}
-    assert drained.max_ns == 123_456_789
+    assert abs(drained.max_ns - 123_456_789) <= 123_456_789 * 0.02
     assert stats.drain() is None
+
+
+def test_latencies_beyond_the_tracked_range_land_in_the_last_bucket() -> None:
+    stats = FunctionStats()
+    stats.ok(MAX_TRACKED_NS * 10)
+    drained = stats.drain()
+    assert drained is not None and drained.calls == 1
+    assert drained.histogram.quantile(0.5) >= MAX_TRACKED_NS * 0.98
 
 
 def test_function_stats_is_exact_under_threads() -> None:

@@ -223,7 +223,7 @@ def test_a_failure_inside_the_sensor_never_reaches_the_host(
 
     # Break the sensor's own state: every count now raises inside codewitness.
     for probe in sensor.probes.values():
-        probe.stats._lock = None
+        probe.stats.buckets = None
     assert svc.add(20, 22) == 42
     assert _consume(svc.countdown(2)) == [2, 1]
     assert asyncio.run(svc.fetch(5)) == 10

@@ -16,12 +16,15 @@ function, so each one catches everything and counts it.
 
 from __future__ import annotations
 
+import inspect
 import sys
+import threading
 import types
 from typing import Any
 
 from codewitness.sensor._runtime import Probe, Sensor, arguments_of, monotonic_ns
 from codewitness.sensor._select import Found
+from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
 
 __all__ = ["MonitoringBackend", "free_tool_id"]
 
@@ -29,6 +32,10 @@ _TOOL_NAME = "codewitness"
 # DEBUGGER_ID (0), COVERAGE_ID (1) and PROFILER_ID (2, used by cProfile) belong to those tools;
 # 3 and 4 have no owner. 5 is the optimizer's.
 _PREFERRED_IDS = (4, 3, 2)
+# Code that can suspend: timed per frame instead of on the thread's stack.
+_SUSPENDING = (
+    inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+)
 
 
 def free_tool_id() -> int | None:
@@ -56,8 +63,13 @@ class MonitoringBackend:
         if tool is None:
             raise RuntimeError("no free sys.monitoring tool id")
         self._tool = tool
-        self._probes: dict[types.CodeType, Probe] = {}
+        # Keyed by id(code): hashing a code object rehashes its constants on every lookup.
+        # The code objects themselves are kept in _codes, so their ids stay theirs.
+        self._probes: dict[int, Probe] = {}
+        self._codes: list[types.CodeType] = []
         self._starts: dict[types.FrameType, int] = {}
+        #: Per thread: start times of the plain (non-suspending) calls in progress.
+        self._local = threading.local()
         self._samples: dict[types.FrameType, Any] = {}
         events = self._monitoring.events
         self._monitoring.use_tool_id(tool, _TOOL_NAME)
@@ -72,7 +84,8 @@ class MonitoringBackend:
         if not self._active:
             return False
         events = self._monitoring.events
-        self._probes[found.code] = probe
+        self._probes[id(found.code)] = probe
+        self._codes.append(found.code)
         self._monitoring.set_local_events(self._tool, found.code, events.PY_START | events.PY_RETURN)
         return True
 
@@ -85,7 +98,7 @@ class MonitoringBackend:
             return
         self._active = False
         monitoring = self._monitoring
-        for code in list(self._probes):
+        for code in self._codes:
             try:
                 monitoring.set_local_events(self._tool, code, 0)
             except Exception:
@@ -95,25 +108,40 @@ class MonitoringBackend:
             monitoring.register_callback(self._tool, event, None)
         monitoring.free_tool_id(self._tool)
         self._starts.clear()
+        self._local = threading.local()
         self._samples.clear()
 
     # The callbacks are closures over locals: attribute lookups on self would cost on every call.
+    #
+    # Plain functions nest properly on each thread, so their start times live on a per-thread
+    # stack (cheap: no frame object is materialized). Generators and coroutines suspend and
+    # interleave, so theirs are keyed by their frame, which lives as long as they do.
 
     def _make_start(self) -> Any:
         starts = self._starts
+        local = self._local
         samples = self._samples
         probes = self._probes
         getframe = sys._getframe
         clock = monotonic_ns
         internal_error = self._sensor.internal_error
+        suspending = _SUSPENDING
+        code_id = id
+        sampling = self._sensor.sample_rate > 0 and self._sensor.samples_per_interval > 0
 
         def on_start(code: types.CodeType, offset: int) -> None:
             try:
-                frame = getframe(1)
-                probe = probes[code]
-                if probe.slow and probe.want_sample():
-                    samples[frame] = probe.snapshot_arguments(arguments_of(code, frame.f_locals))
-                starts[frame] = clock()
+                if code.co_flags & suspending:
+                    starts[getframe(1)] = clock()
+                else:
+                    local.stack.append(clock())
+                if sampling:
+                    probe = probes[code_id(code)]
+                    if probe.slow and probe.want_sample():
+                        frame = getframe(1)
+                        samples[frame] = probe.snapshot_arguments(arguments_of(code, frame.f_locals))
+            except AttributeError:
+                local.stack = [clock()]  # this thread's first call
             except Exception:
                 internal_error("monitoring.start")
 
@@ -121,25 +149,41 @@ class MonitoringBackend:
 
     def _make_return(self) -> Any:
         starts = self._starts
+        local = self._local
         samples = self._samples
         probes = self._probes
         getframe = sys._getframe
         clock = monotonic_ns
         internal_error = self._sensor.internal_error
+        suspending = _SUSPENDING
+        code_id = id
 
         def on_return(code: types.CodeType, offset: int, retval: Any) -> None:
             t1 = clock()
             try:
-                frame = getframe(1)
-                t0 = starts.pop(frame, None)
-                if t0 is None:
-                    return
-                probe = probes[code]
-                if probe.slow:
-                    sampled = samples.pop(frame, None)
-                    probe.finish(t1 - t0, lambda: arguments_of(code, frame.f_locals), retval, sampled)
+                if code.co_flags & suspending:
+                    t0 = starts.pop(getframe(1), None)
+                    if t0 is None:
+                        return
                 else:
-                    probe.ok(t1 - t0)
+                    t0 = local.stack.pop()
+                ns = t1 - t0
+                probe = probes[code_id(code)]
+                if probe.slow:
+                    frame = getframe(1)
+                    sampled = samples.pop(frame, None)
+                    probe.finish(ns, lambda: arguments_of(code, frame.f_locals), retval, sampled)
+                    return
+                # FunctionStats.ok, inlined: this runs on every call.
+                stats = probe.stats
+                if ns < EXACT_BELOW:
+                    stats.buckets[ns] += 1
+                elif ns < MAX_TRACKED_NS:
+                    shift = ns.bit_length() - SHIFT_BASE
+                    stats.buckets[(shift << SUB_BUCKET_BITS) + (ns >> shift)] += 1
+                else:
+                    stats.buckets[LAST_BUCKET] += 1
+                stats.total += ns
             except Exception:
                 internal_error("monitoring.return")
 
@@ -147,21 +191,28 @@ class MonitoringBackend:
 
     def _make_unwind(self) -> Any:
         starts = self._starts
+        local = self._local
         samples = self._samples
         probes = self._probes
         getframe = sys._getframe
         clock = monotonic_ns
         internal_error = self._sensor.internal_error
+        suspending = _SUSPENDING
+        code_id = id
 
         def on_unwind(code: types.CodeType, offset: int, exc: BaseException) -> None:
-            probe = probes.get(code)
+            probe = probes.get(code_id(code))
             if probe is None:
                 return
             t1 = clock()
             try:
                 frame = getframe(1)
-                t0 = starts.pop(frame, None)
                 samples.pop(frame, None)
+                if code.co_flags & suspending:
+                    t0 = starts.pop(frame, None)
+                else:
+                    stack = getattr(local, "stack", None)
+                    t0 = stack.pop() if stack else None
                 if t0 is None:
                     return
                 probe.failed(t1 - t0, exc, lambda: arguments_of(code, frame.f_locals))

@@ -5,8 +5,9 @@ exception-capture budget, its sample reservoir and its checks. The backends (``_
 3.11, ``_monitoring`` on 3.12+) call into a probe on every call; everything else happens on the
 single exporter thread of :class:`Sensor`, once per interval.
 
-Threading contract: ``Probe.ok``/``Probe.failed``/``Probe.finish`` run on application threads
-and never block beyond one short lock; exporters run only on the exporter thread (and once more
+Threading contract: the backends' fast paths, ``Probe.failed`` and ``Probe.finish`` run on
+application threads and never wait for anything but a lock held for a few dictionary operations
+(only on the rare paths: exceptions, samples); exporters run only on the exporter thread (and once more
 at exit) and may block there (HTTP retries) without the application noticing.
 """
 
@@ -115,7 +116,6 @@ class Probe:
         "_offered",
         "_reservoir",
         "checks",
-        "ok",
         "sample_rate",
         "sensor",
         "slow",
@@ -127,9 +127,8 @@ class Probe:
     def __init__(self, target: Target, sensor: Sensor) -> None:
         self.target = target
         self.sensor = sensor
+        #: The counters; the backends' fast paths update ``stats.buckets``/``stats.total`` inline.
         self.stats = FunctionStats()
-        #: Bound ``stats.ok``: the one call on the fast path.
-        self.ok = self.stats.ok
         self.checks: tuple[Check, ...] = ()
         self.sample_rate = sensor.sample_rate if sensor.samples_per_interval > 0 else 0.0
         #: True when a call needs more than counting (checks or sampling): the backends then take
@@ -144,7 +143,6 @@ class Probe:
     def reinit_after_fork(self) -> None:
         """Fresh locks and empty counters in a forked child."""
         self.stats.reinit_after_fork()
-        self.ok = self.stats.ok
         self._lock = threading.Lock()
         self._budget = {}
         self.suppressed = 0

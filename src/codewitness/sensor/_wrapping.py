@@ -25,6 +25,7 @@ from typing import Any
 
 from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
 from codewitness.sensor._select import Found
+from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
 
 __all__ = ["WrappingBackend", "make_wrapper"]
 
@@ -47,29 +48,110 @@ def make_wrapper(function: Callable[..., Any], probe: Probe) -> Callable[..., An
 
 
 def _plain_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
-    ok = probe.ok
-    failed = probe.failed
-    internal_error = probe.sensor.internal_error
+    """A wrapper with ``fn``'s own parameters, so a call costs no ``*args``/``**kwargs`` packing."""
+    code = getattr(fn, "__code__", None)
+    source = _signature_source(code) if isinstance(code, types.CodeType) else None
+    if source is None:
+        source = _WRAPPER_SOURCE.format(
+            params="*args, **kwargs", call="*args, **kwargs", named=_GENERIC_NAMED
+        )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<codewitness wrapper of {fn.__qualname__}>", "exec"), namespace)  # noqa: S102
+    wrapper: Callable[..., Any] = namespace["__cw_make"](
+        fn,
+        probe,
+        probe.stats,
+        probe.failed,
+        probe.sensor.internal_error,
+        _clock,
+        _slow_call,
+        bind_arguments,
+        EXACT_BELOW,
+        MAX_TRACKED_NS,
+        LAST_BUCKET,
+        SHIFT_BASE,
+        SUB_BUCKET_BITS,
+    )
+    wrapper.__defaults__ = getattr(fn, "__defaults__", None)
+    wrapper.__kwdefaults__ = getattr(fn, "__kwdefaults__", None)
+    return wrapper
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if probe.slow:
-            return _slow_call(fn, probe, args, kwargs)
-        t0 = _clock()
+
+# The fast path, written once; {params} and {call} are the wrapped function's own parameters.
+# Names of ours start with __cw_ so they cannot collide with the function's parameter names.
+_WRAPPER_SOURCE = """
+def __cw_make(__cw_fn, __cw_probe, __cw_stats, __cw_failed, __cw_internal_error, __cw_clock, __cw_slow_call,
+              __cw_bind, __cw_exact, __cw_max, __cw_last, __cw_shift_base, __cw_bits):
+    def wrapper({params}):
+        if __cw_probe.slow:
+            __cw_args, __cw_kwargs = {named}
+            return __cw_slow_call(__cw_fn, __cw_probe, __cw_args, __cw_kwargs)
+        __cw_t0 = __cw_clock()
         try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
+            __cw_result = __cw_fn({call})
+        except BaseException as __cw_exc:
             try:
-                failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
+                __cw_args, __cw_kwargs = {named}
+                __cw_ns = __cw_clock() - __cw_t0
+                __cw_failed(__cw_ns, __cw_exc, lambda: __cw_bind(__cw_fn, __cw_args, __cw_kwargs))
             except Exception:
-                internal_error("wrapper.failed")
+                __cw_internal_error("wrapper.failed")
             raise
         try:
-            ok(_clock() - t0)
+            # FunctionStats.ok, inlined: this runs on every call.
+            __cw_ns = __cw_clock() - __cw_t0
+            if __cw_ns < __cw_exact:
+                __cw_stats.buckets[__cw_ns] += 1
+            elif __cw_ns < __cw_max:
+                __cw_s = __cw_ns.bit_length() - __cw_shift_base
+                __cw_stats.buckets[(__cw_s << __cw_bits) + (__cw_ns >> __cw_s)] += 1
+            else:
+                __cw_stats.buckets[__cw_last] += 1
+            __cw_stats.total += __cw_ns
         except Exception:
-            internal_error("wrapper.ok")
-        return result
-
+            __cw_internal_error("wrapper.ok")
+        return __cw_result
     return wrapper
+"""
+_GENERIC_NAMED = "(args, kwargs)"
+
+
+def _signature_source(code: types.CodeType) -> str | None:
+    """The wrapper source for a function with this code object's parameters."""
+    names = code.co_varnames
+    npos, nposonly, nkw = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
+    positional = list(names[:npos])
+    keyword_only = list(names[npos : npos + nkw])
+    rest = npos + nkw
+    varargs = names[rest] if code.co_flags & inspect.CO_VARARGS else None
+    varkw = names[rest + (1 if varargs else 0)] if code.co_flags & inspect.CO_VARKEYWORDS else None
+    if any(name.startswith("__cw_") for name in (*positional, *keyword_only, varargs or "", varkw or "")):
+        return None
+    params: list[str] = []
+    for index, name in enumerate(positional):
+        # Placeholder defaults; the function's real ones are copied onto the wrapper.
+        params.append(f"{name}=None")
+        if nposonly and index == nposonly - 1:
+            params.append("/")
+    if varargs:
+        params.append(f"*{varargs}")
+    elif keyword_only:
+        params.append("*")
+    params.extend(f"{name}=None" for name in keyword_only)
+    if varkw:
+        params.append(f"**{varkw}")
+    call = [*positional, *([f"*{varargs}"] if varargs else []), *(f"{k}={k}" for k in keyword_only)]
+    if varkw:
+        call.append(f"**{varkw}")
+    args_tuple = "(" + "".join(f"{n}, " for n in positional) + (f"*{varargs}" if varargs else "") + ")"
+    kwargs_dict = (
+        "{" + ", ".join(f"{k!r}: {k}" for k in keyword_only) + (f", **{varkw}" if varkw else "") + "}"
+    )
+    if kwargs_dict.startswith("{, "):
+        kwargs_dict = "{" + kwargs_dict[3:]
+    return _WRAPPER_SOURCE.format(
+        params=", ".join(params), call=", ".join(call), named=f"({args_tuple}, {kwargs_dict})"
+    )
 
 
 def _prepare_sample(
@@ -117,7 +199,7 @@ def _coroutine_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., An
             if probe.slow:
                 probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), result, sampled)
             else:
-                probe.ok(_clock() - t0)
+                probe.stats.ok(_clock() - t0)
         except Exception:
             probe.sensor.internal_error("wrapper.ok")
         return result
