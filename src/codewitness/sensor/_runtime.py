@@ -305,10 +305,15 @@ class Sensor:
         """Watch every selected function of a loaded module; returns how many were attached."""
         attached = 0
         try:
-            for found in find_functions(module, self.selection):
-                name = found.target.name
-                if name in self.probes:
-                    continue
+            found_all = list(find_functions(module, self.selection))
+        except Exception:
+            self.internal_error("instrument")
+            return 0
+        for found in found_all:
+            name = found.target.name
+            if name in self.probes:
+                continue
+            try:
                 probe = Probe(found.target, self)
                 for check in self._pending_checks.pop(name, ()):
                     probe.add_check(check)
@@ -318,8 +323,10 @@ class Sensor:
                     attached += 1
                 else:
                     self.unreachable.add(name)
-        except Exception:
-            self.internal_error("instrument")
+            except Exception:
+                # One function we cannot instrument must not cost the others.
+                self.internal_error("instrument")
+                self.unreachable.add(name)
         return attached
 
     def activate(self) -> None:

@@ -143,7 +143,7 @@ def _signature_source(code: types.CodeType) -> str | None:
     call = [*positional, *([f"*{varargs}"] if varargs else []), *(f"{k}={k}" for k in keyword_only)]
     if varkw:
         call.append(f"**{varkw}")
-    args_tuple = "(" + "".join(f"{n}, " for n in positional) + (f"*{varargs}" if varargs else "") + ")"
+    args_tuple = "(" + "".join(f"{n}, " for n in positional) + (f"*{varargs}," if varargs else "") + ")"
     kwargs_dict = (
         "{" + ", ".join(f"{k!r}: {k}" for k in keyword_only) + (f", **{varkw}" if varkw else "") + "}"
     )
