@@ -232,6 +232,7 @@ def test_run_instruments_a_program_without_code_change(tmp_path: Path, form: lis
     root = write_app(tmp_path)
     proc = codewitness_cli(root, "run", "--interval", "60", "--", sys.executable, *form)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
     assert proc.stdout.strip() == "ran"
     records = spool_records(root / ".codewitness" / "spool")
     (agg,) = [r for r in records if r["kind"] == "aggregate"]
@@ -286,6 +287,7 @@ def test_run_keeps_an_existing_sitecustomize(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
     assert proc.stdout.strip() == "yes"
 
 

@@ -35,6 +35,8 @@ def handle(path: str, payload: dict) -> tuple[int, dict]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; without this, keep-alive clients wait for delayed ACKs.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

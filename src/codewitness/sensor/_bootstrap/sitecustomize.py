@@ -24,9 +24,13 @@ def _start() -> None:
 def _chain() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    sys.modules.pop("sitecustomize", None)
+    ours = sys.modules.pop("sitecustomize", None)
     with contextlib.suppress(ImportError):
         import sitecustomize  # type: ignore[import-not-found]  # noqa: F401 - the environment's own
+    # The import machinery looks this module up by name when it finishes; without another
+    # sitecustomize, that must still be us.
+    if "sitecustomize" not in sys.modules and ours is not None:
+        sys.modules["sitecustomize"] = ours
 
 
 _start()
