@@ -1,10 +1,10 @@
 """Throughput of the example shop with and without the runtime sensor, under real HTTP load.
 
-The shop (``examples/shop``) serves on loopback in one process -- plain, then under
-``codewitness run`` with every app function instrumented (``--include 'shop.*'``) -- while a
-second process sends keep-alive ``POST /quote`` and ``/checkout`` requests as fast as it can.
-Runs alternate (plain, sensor, plain, sensor, ...) and the best requests/second of each kind is
-compared, so machine noise hits both alike.
+The shop (``examples/shop``) serves on loopback in one process -- plain; under ``codewitness run``
+with nothing selected (idle); and with every app function instrumented (``--include 'shop.*'``) --
+while a second process sends keep-alive ``POST /quote`` and ``/checkout`` requests as fast as it
+can. Runs rotate (plain, idle, sensor, plain, ...) and the best and median requests/second of each
+kind are compared, so machine noise hits all alike.
 
     .venv/bin/python benchmarks/sensor_service.py
     .venv312/bin/python benchmarks/sensor_service.py --rounds 3 --seconds 5
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,13 +72,19 @@ def wait_for(port: int) -> None:
     raise RuntimeError(f"the shop did not start on port {port}")
 
 
-def one_run(instrumented: bool, seconds: float, connections: int, workdir: Path) -> float:
+#: plain: no sensor. idle: ``codewitness run`` with nothing selected (the same process start and
+#: export thread, no function watched). sensor: every function of the shop watched.
+VARIANTS = ("plain", "idle", "sensor")
+
+
+def one_run(variant: str, seconds: float, connections: int, workdir: Path) -> float:
     port = free_port()
     server_cmd = [sys.executable, "-m", "shop.server", "--port", str(port)]
-    if instrumented:
+    if variant != "plain":
+        include = "shop.*" if variant == "sensor" else "no.such.module.*"
         server_cmd = [
-            sys.executable, "-m", "codewitness", "run", "--include", "shop.*", "--interval", "1",
-            "--spool-dir", str(workdir / "spool"), "--", *server_cmd,
+            sys.executable, "-m", "codewitness", "run", "--include", include, "--interval", "1",
+            "--spool-dir", str(workdir / variant), "--", *server_cmd,
         ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
     env["PYTHONPATH"] = os.pathsep.join([str(SHOP), env.get("PYTHONPATH", "")])
@@ -102,22 +109,27 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="cw-shop-"))
     (workdir / ".git").mkdir()  # a project root of its own, so no outside configuration applies
-    plain: list[float] = []
-    sensor: list[float] = []
+    runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for _ in range(args.rounds):
-        plain.append(one_run(False, args.seconds, args.connections, workdir))
-        sensor.append(one_run(True, args.seconds, args.connections, workdir))
+        for variant in VARIANTS:
+            runs[variant].append(one_run(variant, args.seconds, args.connections, workdir))
     from codewitness.sensor.export import read_spool
 
     calls = sum(
-        r["calls"] for _, records, _ in read_spool(workdir / "spool") for r in records if r["kind"] == "aggregate"
+        r["calls"] for _, records, _ in read_spool(workdir / "sensor") for r in records if r["kind"] == "aggregate"
     )
-    best_plain, best_sensor = max(plain), max(sensor)
+    best = {v: max(values) for v, values in runs.items()}
+    median = {v: statistics.median(values) for v, values in runs.items()}
     print(f"Python {sys.version.split()[0]}, {args.rounds} rounds x {args.seconds:g} s, {args.connections} connections")
-    print(f"  plain       {best_plain:9.1f} req/s   (runs: {', '.join(f'{v:.0f}' for v in plain)})")
-    print(f"  with sensor {best_sensor:9.1f} req/s   (runs: {', '.join(f'{v:.0f}' for v in sensor)})")
-    print(f"  throughput loss: {(1 - best_sensor / best_plain) * 100:.1f}%  ({calls:,} instrumented calls recorded)")
-    print(json.dumps({"plain_rps": best_plain, "sensor_rps": best_sensor, "recorded_calls": calls}))
+    for variant in VARIANTS:
+        shown = ", ".join(f"{v:.0f}" for v in runs[variant])
+        print(f"  {variant:<7} best {best[variant]:8.1f} req/s, median {median[variant]:8.1f}   (runs: {shown})")
+    for label, stat in (("best", best), ("median", median)):
+        vs_plain = (1 - stat["sensor"] / stat["plain"]) * 100
+        vs_idle = (1 - stat["sensor"] / stat["idle"]) * 100
+        print(f"  throughput loss ({label}): {vs_plain:+.1f}% vs plain, {vs_idle:+.1f}% vs idle sensor")
+    print(f"  {calls:,} instrumented calls recorded")
+    print(json.dumps({"best": best, "median": median, "recorded_calls": calls}))
 
 
 if __name__ == "__main__":

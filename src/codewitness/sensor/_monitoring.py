@@ -73,9 +73,10 @@ class MonitoringBackend:
         self._samples: dict[types.FrameType, Any] = {}
         events = self._monitoring.events
         self._monitoring.use_tool_id(tool, _TOOL_NAME)
-        self._monitoring.register_callback(tool, events.PY_START, self._make_start())
-        self._monitoring.register_callback(tool, events.PY_RETURN, self._make_return())
-        self._monitoring.register_callback(tool, events.PY_UNWIND, self._make_unwind())
+        on_start, on_return, on_unwind = self._callbacks()
+        self._monitoring.register_callback(tool, events.PY_START, on_start)
+        self._monitoring.register_callback(tool, events.PY_RETURN, on_return)
+        self._monitoring.register_callback(tool, events.PY_UNWIND, on_unwind)
         self._monitoring.set_events(tool, events.PY_UNWIND)
         self._active = True
 
@@ -108,7 +109,6 @@ class MonitoringBackend:
             monitoring.register_callback(self._tool, event, None)
         monitoring.free_tool_id(self._tool)
         self._starts.clear()
-        self._local = threading.local()
         self._samples.clear()
 
     # The callbacks are closures over locals: attribute lookups on self would cost on every call.
@@ -117,7 +117,8 @@ class MonitoringBackend:
     # stack (cheap: no frame object is materialized). Generators and coroutines suspend and
     # interleave, so theirs are keyed by their frame, which lives as long as they do.
 
-    def _make_start(self) -> Any:
+    def _callbacks(self) -> tuple[Any, Any, Any]:
+        """The PY_START, PY_RETURN and PY_UNWIND callbacks, sharing their state as closure locals."""
         starts = self._starts
         local = self._local
         samples = self._samples
@@ -134,29 +135,18 @@ class MonitoringBackend:
                 if code.co_flags & suspending:
                     starts[getframe(1)] = clock()
                 else:
-                    local.stack.append(clock())
+                    try:
+                        stack = local.stack
+                    except AttributeError:
+                        stack = local.stack = []  # this thread's first call
+                    stack.append(clock())
                 if sampling:
                     probe = probes[code_id(code)]
                     if probe.slow and probe.want_sample():
                         frame = getframe(1)
                         samples[frame] = probe.snapshot_arguments(arguments_of(code, frame.f_locals))
-            except AttributeError:
-                local.stack = [clock()]  # this thread's first call
             except Exception:
                 internal_error("monitoring.start")
-
-        return on_start
-
-    def _make_return(self) -> Any:
-        starts = self._starts
-        local = self._local
-        samples = self._samples
-        probes = self._probes
-        getframe = sys._getframe
-        clock = monotonic_ns
-        internal_error = self._sensor.internal_error
-        suspending = _SUSPENDING
-        code_id = id
 
         def on_return(code: types.CodeType, offset: int, retval: Any) -> None:
             t1 = clock()
@@ -187,19 +177,6 @@ class MonitoringBackend:
             except Exception:
                 internal_error("monitoring.return")
 
-        return on_return
-
-    def _make_unwind(self) -> Any:
-        starts = self._starts
-        local = self._local
-        samples = self._samples
-        probes = self._probes
-        getframe = sys._getframe
-        clock = monotonic_ns
-        internal_error = self._sensor.internal_error
-        suspending = _SUSPENDING
-        code_id = id
-
         def on_unwind(code: types.CodeType, offset: int, exc: BaseException) -> None:
             probe = probes.get(code_id(code))
             if probe is None:
@@ -219,4 +196,4 @@ class MonitoringBackend:
             except Exception:
                 internal_error("monitoring.unwind")
 
-        return on_unwind
+        return on_start, on_return, on_unwind

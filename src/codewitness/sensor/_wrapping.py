@@ -171,16 +171,45 @@ def _slow_call(fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwar
     try:
         result = fn(*args, **kwargs)
     except BaseException as exc:
-        try:
-            probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
-        except Exception:
-            probe.sensor.internal_error("wrapper.failed")
+        _failed(probe, t0, exc, fn, args, kwargs)
         raise
-    try:
-        probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), result, sampled)
-    except Exception:
-        probe.sensor.internal_error("wrapper.finish")
+    _returned(probe, t0, fn, args, kwargs, result, sampled)
     return result
+
+
+def _failed(
+    probe: Probe,
+    t0: int,
+    exc: BaseException,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    """Report a call that raised (the caller re-raises); never raises itself."""
+    try:
+        probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
+    except Exception:
+        probe.sensor.internal_error("wrapper.failed")
+
+
+def _returned(
+    probe: Probe,
+    t0: int,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    result: Any,
+    sampled: Any,
+) -> None:
+    """Report a call that returned (the slow path when checks or sampling need it); never raises."""
+    ns = _clock() - t0
+    try:
+        if probe.slow:
+            probe.finish(ns, lambda: bind_arguments(fn, args, kwargs), result, sampled)
+        else:
+            probe.stats.ok(ns)
+    except Exception:
+        probe.sensor.internal_error("wrapper.ok")
 
 
 def _coroutine_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
@@ -190,18 +219,9 @@ def _coroutine_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., An
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
-            try:
-                probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
-            except Exception:
-                probe.sensor.internal_error("wrapper.failed")
+            _failed(probe, t0, exc, fn, args, kwargs)
             raise
-        try:
-            if probe.slow:
-                probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), result, sampled)
-            else:
-                probe.stats.ok(_clock() - t0)
-        except Exception:
-            probe.sensor.internal_error("wrapper.ok")
+        _returned(probe, t0, fn, args, kwargs, result, sampled)
         return result
 
     return wrapper
@@ -226,15 +246,9 @@ def _drive(
     try:
         result = yield from gen
     except BaseException as exc:
-        try:
-            probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
-        except Exception:
-            probe.sensor.internal_error("wrapper.failed")
+        _failed(probe, t0, exc, fn, args, kwargs)
         raise
-    try:
-        probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), result, None)
-    except Exception:
-        probe.sensor.internal_error("wrapper.ok")
+    _returned(probe, t0, fn, args, kwargs, result, None)
     return result
 
 
@@ -268,15 +282,9 @@ async def _drive_async(
     except StopAsyncIteration:
         pass
     except BaseException as exc:
-        try:
-            probe.failed(_clock() - t0, exc, lambda: bind_arguments(fn, args, kwargs))
-        except Exception:
-            probe.sensor.internal_error("wrapper.failed")
+        _failed(probe, t0, exc, fn, args, kwargs)
         raise
-    try:
-        probe.finish(_clock() - t0, lambda: bind_arguments(fn, args, kwargs), None, None)
-    except Exception:
-        probe.sensor.internal_error("wrapper.ok")
+    _returned(probe, t0, fn, args, kwargs, None, None)
 
 
 class WrappingBackend:
