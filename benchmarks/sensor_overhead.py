@@ -99,7 +99,8 @@ def measure_otel(folder: Path, calls: int, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
@@ -112,15 +113,18 @@ def main() -> None:
     otel = measure_otel(folder, args.calls // 4, args.repeats)
     otel_added = otel - base
 
-    print(f"Python {sys.version.split()[0]}, {args.calls:,} calls x {args.repeats} repeats (best), ns per call")
+    version = sys.version.split()[0]
+    print(f"Python {version}, {args.calls:,} calls x {args.repeats} repeats (best), ns per call")
     print(f"  uninstrumented          {base:8.1f}")
     for backend, value in sensor.items():
-        print(f"  codewitness {backend:<11} {value:8.1f}   (+{value - base:.1f} ns, {value / base:.2f}x baseline)")
+        added = value - base
+        print(f"  codewitness {backend:<11} {value:8.1f}   (+{added:.1f} ns, {value / base:.2f}x baseline)")
     print(f"  OpenTelemetry span      {otel:8.1f}   (+{otel_added:.1f} ns, {otel / base:.2f}x baseline)")
     for backend, value in sensor.items():
         added = value - base
         print(
-            f"  => {backend}: added {added:.0f} ns/call; an OTel span per call adds {otel_added / added:.1f}x more"
+            f"  => {backend}: added {added:.0f} ns/call; "
+            f"an OTel span per call adds {otel_added / added:.1f}x more"
         )
 
 

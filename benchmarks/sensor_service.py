@@ -52,7 +52,7 @@ threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections
 start = time.perf_counter()
 for t in threads: t.start()
 for t in threads: t.join()
-print(sum(done) / (time.perf_counter() - start))
+print(sum(done) / (time.perf_counter() - start), sum(done))
 """
 
 
@@ -77,7 +77,8 @@ def wait_for(port: int) -> None:
 VARIANTS = ("plain", "idle", "sensor")
 
 
-def one_run(variant: str, seconds: float, connections: int, workdir: Path) -> float:
+def one_run(variant: str, seconds: float, connections: int, workdir: Path) -> tuple[float, float]:
+    """(requests per second, server CPU microseconds per request) for one run."""
     port = free_port()
     server_cmd = [sys.executable, "-m", "shop.server", "--port", str(port)]
     if variant != "plain":
@@ -91,18 +92,29 @@ def one_run(variant: str, seconds: float, connections: int, workdir: Path) -> fl
     server = subprocess.Popen(server_cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_for(port)
+        before = _cpu_seconds(server.pid)
         load = subprocess.run(
             [sys.executable, "-c", LOAD, str(port), str(seconds), str(connections)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
-        return float(load.stdout)
+        used = _cpu_seconds(server.pid) - before
+        rps, requests = (float(x) for x in load.stdout.split())
+        return rps, used / requests * 1e6
     finally:
         server.terminate()
         server.wait(10)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc), so startup cost is left out."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=4)
@@ -110,26 +122,34 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="cw-shop-"))
     (workdir / ".git").mkdir()  # a project root of its own, so no outside configuration applies
     runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for _ in range(args.rounds):
         for variant in VARIANTS:
-            runs[variant].append(one_run(variant, args.seconds, args.connections, workdir))
+            rps, cpu_us = one_run(variant, args.seconds, args.connections, workdir)
+            runs[variant].append(rps)
+            cpu[variant].append(cpu_us)
     from codewitness.sensor.export import read_spool
 
-    calls = sum(
-        r["calls"] for _, records, _ in read_spool(workdir / "sensor") for r in records if r["kind"] == "aggregate"
-    )
+    spooled = [r for _, records, _ in read_spool(workdir / "sensor") for r in records]
+    calls = sum(r["calls"] for r in spooled if r["kind"] == "aggregate")
     best = {v: max(values) for v, values in runs.items()}
     median = {v: statistics.median(values) for v, values in runs.items()}
-    print(f"Python {sys.version.split()[0]}, {args.rounds} rounds x {args.seconds:g} s, {args.connections} connections")
+    cpu_median = {v: statistics.median(values) for v, values in cpu.items()}
+    version = sys.version.split()[0]
+    print(f"Python {version}, {args.rounds} rounds x {args.seconds:g} s, {args.connections} connections")
     for variant in VARIANTS:
         shown = ", ".join(f"{v:.0f}" for v in runs[variant])
-        print(f"  {variant:<7} best {best[variant]:8.1f} req/s, median {median[variant]:8.1f}   (runs: {shown})")
+        figures = f"best {best[variant]:7.1f} req/s, median {median[variant]:7.1f}"
+        print(f"  {variant:<7} {figures}, server CPU {cpu_median[variant]:6.1f} us/request   (runs: {shown})")
     for label, stat in (("best", best), ("median", median)):
         vs_plain = (1 - stat["sensor"] / stat["plain"]) * 100
         vs_idle = (1 - stat["sensor"] / stat["idle"]) * 100
         print(f"  throughput loss ({label}): {vs_plain:+.1f}% vs plain, {vs_idle:+.1f}% vs idle sensor")
+    extra = (cpu_median["sensor"] / cpu_median["plain"] - 1) * 100
+    print(f"  server CPU per request: {extra:+.1f}% with the sensor (median)")
     print(f"  {calls:,} instrumented calls recorded")
-    print(json.dumps({"best": best, "median": median, "recorded_calls": calls}))
+    summary = {"best": best, "median": median, "cpu_us_per_request": cpu_median, "recorded_calls": calls}
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -221,5 +221,8 @@ def _start(
 
 @pytest.fixture
 def start() -> Any:
-    """``start(app, memory, backend, **init_kwargs)``: a sensor exporting only to ``memory``, flushed by hand."""
+    """``start(app, memory, backend, **init_kwargs)``: a sensor exporting only to ``memory``.
+
+    It flushes only when told.
+    """
     return _start

@@ -62,7 +62,7 @@ def test_reading_a_spool_skips_torn_and_foreign_lines(tmp_path: Path) -> None:
     (tmp_path / "seg-00000000000000000001-1.jsonl").write_text(
         good + "\n" + "[1, 2]\n" + '{"kind": "aggregate"}\n' + '{"kind": "aggregate", "id": "tor'
     )
-    ((path, records, bad),) = list(read_spool(tmp_path))
+    ((_path, records, bad),) = list(read_spool(tmp_path))
     assert [r["n"] for r in records] == [1]
     assert bad == 3
 
@@ -90,7 +90,7 @@ class Collector:
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 collector.release.wait(10)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 lines = gzip.decompress(body).decode().splitlines()
@@ -297,7 +297,8 @@ sensor = codewitness.sensor.init(
 for i in range(5):
     work(i)
 sensor.flush()
-names = {m.name: m for r in reader.get_metrics_data().resource_metrics for s in r.scope_metrics for m in s.metrics}
+data = reader.get_metrics_data()
+names = {m.name: m for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics}
 print(list(names["codewitness.function.calls"].data.data_points)[0].value)
 """
     )

@@ -109,7 +109,7 @@ def test_a_stuck_exporter_never_blocks_the_application(tmp_path: Path) -> None:
     received: list[int] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             received.append(1)
             release.wait(30)
             self.rfile.read(int(self.headers["Content-Length"]))

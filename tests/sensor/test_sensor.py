@@ -57,11 +57,8 @@ def test_every_kind_of_function_is_counted_and_timed(
     }
     for qualname, calls in expected.items():
         assert memory.calls(f"{m}.{qualname}") == calls, qualname
-    # Nested functions are reachable only by watching code objects (3.12+).
-    nested = memory.calls(f"{m}.Cart.total.<locals>.line")
-    assert nested == (1 if backend == "monitoring" else 0)
-    if backend == "wrapping":
-        assert f"{m}.Cart.total.<locals>.line" in sensor.unreachable
+    # Nested functions: watched by code object (3.12+) or decorated at import (wrapping).
+    assert memory.calls(f"{m}.Cart.total.<locals>.line") == 1
     # human_helper is not in the manifest and no include pattern names it.
     assert svc.human_helper(3) == 2
     sensor.flush()
@@ -391,26 +388,57 @@ def test_init_replaces_a_running_sensor(start: Any, app: App, memory: MemoryExpo
     assert memory.calls(f"{app.module}.add") == 1
 
 
+ROUTES_SOURCE = """
+ROUTES = {}
+
+def route(path):
+    def register(fn):
+        ROUTES[path] = fn
+        return fn
+    return register
+
+@route("/quote")
+def quote(n):
+    return n * 3
+
+def outer():
+    def inner(x):
+        return x + 1
+    return inner(1)
+"""
+
+
+def test_functions_registered_by_decorators_at_import_are_watched(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    mod = app.write("routes", ROUTES_SOURCE)
+    sensor = start(app, memory, backend, include=[f"{mod}.*"])
+    routes = importlib.import_module(mod)  # imported after init
+    assert routes.ROUTES["/quote"](2) == 6
+    assert routes.outer() == 2
+    assert routes.outer() == 2
+    sensor.flush()
+    assert memory.calls(f"{mod}.quote") == 1
+    assert memory.calls(f"{mod}.outer.<locals>.inner") == 2
+    assert memory.of("aggregate", f"{mod}.quote")[0]["origin"] == "human"
+
+
+def test_what_wrapping_cannot_reach_before_init_is_reported(start: Any, app: App, memory: MemoryExporter) -> None:
+    mod = app.write("routes", ROUTES_SOURCE)
+    routes = importlib.import_module(mod)  # imported before init: too late to decorate
+    sensor = start(app, memory, "wrapping", include=[f"{mod}.*"])
+    assert routes.quote(1) == 3
+    assert routes.ROUTES["/quote"](1) == 3  # the registry kept the original: not seen
+    sensor.flush()
+    assert memory.calls(f"{mod}.quote") == 1
+    assert f"{mod}.outer.<locals>.inner" in sensor.unreachable
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
-def test_monitoring_sees_references_kept_by_decorator_registries(
+def test_monitoring_sees_references_kept_by_decorator_registries_before_init(
     start: Any, app: App, memory: MemoryExporter
 ) -> None:
-    mod = app.write(
-        "routes",
-        """
-        ROUTES = {}
-
-        def route(path):
-            def register(fn):
-                ROUTES[path] = fn
-                return fn
-            return register
-
-        @route("/quote")
-        def quote(n):
-            return n * 3
-        """,
-    )
+    mod = app.write("routes", ROUTES_SOURCE)
     routes = importlib.import_module(mod)
     sensor = start(app, memory, "monitoring", include=[f"{mod}.quote"])
     assert routes.ROUTES["/quote"](2) == 6

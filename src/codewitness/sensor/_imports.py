@@ -27,11 +27,20 @@ class ImportHook(importlib.abc.MetaPathFinder):
     Args:
         selection: decides which module names are worth watching.
         on_loaded: called with the fresh module; must not raise (errors are its own to count).
+        loader_for: optionally makes the loader to use instead (the wrapping backend rewrites
+            source); ``None`` from it means the plain notifying loader.
     """
 
-    def __init__(self, selection: Selection, on_loaded: Callable[[types.ModuleType], Any]) -> None:
+    def __init__(
+        self,
+        selection: Selection,
+        on_loaded: Callable[[types.ModuleType], Any],
+        loader_for: Callable[[Any, Callable[[types.ModuleType], Any]], importlib.abc.Loader | None]
+        | None = None,
+    ) -> None:
         self._selection = selection
         self._on_loaded = on_loaded
+        self._loader_for = loader_for
         self._local = threading.local()
 
     def install(self) -> None:
@@ -61,7 +70,8 @@ class ImportHook(importlib.abc.MetaPathFinder):
                 busy.discard(fullname)
             if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
                 return None
-            spec.loader = _NotifyingLoader(spec.loader, self._on_loaded)
+            special = self._loader_for(spec.loader, self._on_loaded) if self._loader_for else None
+            spec.loader = special or _NotifyingLoader(spec.loader, self._on_loaded)
             return spec
         except Exception:
             # Declining is always safe: the normal finders still run after us.
@@ -99,8 +109,11 @@ class _NotifyingLoader(importlib.abc.Loader):
             spec.loader = self._inner
         if getattr(module, "__loader__", None) is self:
             module.__loader__ = self._inner
-        self._inner.exec_module(module)
+        self._execute(module)
         self._on_loaded(module)
+
+    def _execute(self, module: types.ModuleType) -> None:
+        self._inner.exec_module(module)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

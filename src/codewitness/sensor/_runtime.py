@@ -285,7 +285,9 @@ class Sensor:
         self._closed = False
         self._pending_checks: dict[str, list[Check]] = {}
         self.backend = backend_factory(self)
-        self._import_hook = ImportHook(selection, self.instrument_module)
+        self._import_hook = ImportHook(
+            selection, self.instrument_module, getattr(self.backend, "loader_for", None)
+        )
 
     # -- errors of our own -----------------------------------------------------------------
 
@@ -301,6 +303,17 @@ class Sensor:
 
     # -- instrumenting -----------------------------------------------------------------------
 
+    def probe_for(self, target: Target) -> Probe:
+        """The probe of ``target``, made and registered on first use (with any pending checks)."""
+        probe = self.probes.get(target.name)
+        if probe is None:
+            probe = Probe(target, self)
+            for check in self._pending_checks.pop(target.name, ()):
+                probe.add_check(check)
+            self.probes[target.name] = probe
+            self.unreachable.discard(target.name)
+        return probe
+
     def instrument_module(self, module: types.ModuleType) -> int:
         """Watch every selected function of a loaded module; returns how many were attached."""
         attached = 0
@@ -315,9 +328,9 @@ class Sensor:
                 continue
             try:
                 probe = Probe(found.target, self)
-                for check in self._pending_checks.pop(name, ()):
-                    probe.add_check(check)
                 if self.backend.attach(found, probe):
+                    for check in self._pending_checks.pop(name, ()):
+                        probe.add_check(check)
                     self.probes[name] = probe
                     self.unreachable.discard(name)
                     attached += 1

@@ -16,13 +16,16 @@ or raise (for generators and coroutines, from the first resume to the end, suspe
 
 from __future__ import annotations
 
+import ast
 import functools
+import importlib.abc
 import inspect
 import sys
 import types
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
+from codewitness.sensor._imports import _NotifyingLoader
 from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
 from codewitness.sensor._select import Found
 from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
@@ -55,9 +58,7 @@ def _plain_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
         source = _WRAPPER_SOURCE.format(
             params="*args, **kwargs", call="*args, **kwargs", named=_GENERIC_NAMED
         )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<codewitness wrapper of {fn.__qualname__}>", "exec"), namespace)  # noqa: S102
-    wrapper: Callable[..., Any] = namespace["__cw_make"](
+    wrapper: Callable[..., Any] = _factory(source)(
         fn,
         probe,
         probe.stats,
@@ -75,6 +76,15 @@ def _plain_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     wrapper.__defaults__ = getattr(fn, "__defaults__", None)
     wrapper.__kwdefaults__ = getattr(fn, "__kwdefaults__", None)
     return wrapper
+
+
+@functools.lru_cache(maxsize=512)
+def _factory(source: str) -> Callable[..., Callable[..., Any]]:
+    """Compile one wrapper shape once; functions with the same parameters share it."""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<codewitness wrapper>", "exec"), namespace)  # noqa: S102 - our own template
+    factory: Callable[..., Callable[..., Any]] = namespace["__cw_make"]
+    return factory
 
 
 # The fast path, written once; {params} and {call} are the wrapped function's own parameters.
@@ -288,7 +298,14 @@ async def _drive_async(
 
 
 class WrappingBackend:
-    """Swaps selected functions for wrappers; :meth:`detach_all` puts the originals back."""
+    """Swaps selected functions for wrappers; :meth:`detach_all` puts the originals back.
+
+    Modules imported after ``init()`` are rewritten at import instead (see :class:`RewritingLoader`):
+    the selected functions get a decorator of ours as their innermost one, so whatever other
+    decorators register at definition time (web routes, task queues) is already the wrapper.
+    Those wrappers stay after :meth:`detach_all` (the definitions are gone); they keep counting
+    into the closed sensor's probes, which nobody reads any more.
+    """
 
     name = "wrapping"
 
@@ -339,3 +356,105 @@ class WrappingBackend:
                     setattr(owner, attribute, original)
             except Exception:
                 self._sensor.internal_error("detach")
+
+    # -- rewriting at import --------------------------------------------------------------------
+
+    def loader_for(
+        self, inner: Any, on_loaded: Callable[[types.ModuleType], Any]
+    ) -> importlib.abc.Loader | None:
+        """A loader that rewrites the module's source, when the real loader can give the source."""
+        if not callable(getattr(inner, "get_source", None)):
+            return None
+        return RewritingLoader(inner, on_loaded, self)
+
+    def rewrite(self, module: types.ModuleType, source: str, filename: str) -> types.CodeType | None:
+        """The module's code with our decorator on every selected function; ``None`` if none is."""
+        tree = ast.parse(source, filename)
+        marker = _Decorate(module.__name__, self._sensor.selection)
+        marker.visit(tree)
+        if not marker.decorated:
+            return None
+        ast.fix_missing_locations(tree)
+        vars(module)[_DECORATOR] = self._decorator_for(module.__name__)
+        code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
+        return code
+
+    def _decorator_for(self, module: str) -> Callable[[str], Callable[[Any], Any]]:
+        sensor = self._sensor
+
+        def probe_for(qualname: str) -> Callable[[Any], Any]:
+            def decorate(function: Any) -> Any:
+                try:
+                    target = sensor.selection.wanted(module, qualname)
+                    if target is None or not isinstance(function, types.FunctionType):
+                        return function
+                    return make_wrapper(function, sensor.probe_for(target))
+                except Exception:
+                    sensor.internal_error("rewrite")
+                    return function
+
+            return decorate
+
+        return probe_for
+
+
+#: The name our decorator has inside a rewritten module.
+_DECORATOR = "__codewitness_probe_for__"
+
+
+class _Decorate(ast.NodeTransformer):
+    """Adds ``@__codewitness_probe_for__("<qualname>")`` innermost on each selected function."""
+
+    def __init__(self, module: str, selection: Any) -> None:
+        self.module = module
+        self.selection = selection
+        self.prefix: list[str] = []
+        self.decorated = 0
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.prefix.append(node.name)
+        self.generic_visit(node)
+        self.prefix.pop()
+        return node
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        qualname = ".".join([*self.prefix, node.name])
+        if self.selection.wanted(self.module, qualname) is not None:
+            call = ast.Call(func=ast.Name(_DECORATOR, ast.Load()), args=[ast.Constant(qualname)], keywords=[])
+            node.decorator_list.append(ast.copy_location(call, node))
+            self.decorated += 1
+        self.prefix.extend([node.name, "<locals>"])
+        self.generic_visit(node)
+        del self.prefix[-2:]
+        return node
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+
+class RewritingLoader(_NotifyingLoader):
+    """Executes a module from its rewritten source (no bytecode cache is read or written)."""
+
+    def __init__(
+        self, inner: Any, on_loaded: Callable[[types.ModuleType], Any], backend: WrappingBackend
+    ) -> None:
+        super().__init__(inner, on_loaded)
+        self._backend = backend
+
+    def _execute(self, module: types.ModuleType) -> None:
+        code = None
+        try:
+            source = self._inner.get_source(module.__name__)
+            filename = (
+                getattr(module.__spec__, "origin", None) or getattr(module, "__file__", None) or "<unknown>"
+            )
+            if source is not None:
+                code = self._backend.rewrite(module, source, filename)
+        except Exception:
+            # A module we cannot rewrite still loads, the ordinary way, and is swapped afterwards.
+            self._backend._sensor.internal_error("rewrite")
+            code = None
+        if code is None:
+            self._inner.exec_module(module)
+        else:
+            exec(code, vars(module))  # noqa: S102 - the module's own code, with our decorators added
