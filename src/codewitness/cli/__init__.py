@@ -29,7 +29,9 @@ __all__ = ["GROUPS", "app", "main"]
 
 #: The modules under ``codewitness.cli`` whose ``register(app)`` adds commands, in help order.
 GROUPS: tuple[str, ...] = (
+    "demo",
     "ledger",
+    "attribution",
     "sensor_cmd",
     "config_cmd",
 )
