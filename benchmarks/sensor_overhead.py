@@ -3,8 +3,9 @@
 Compares, in this process and on this Python:
 
 * no instrumentation (the baseline);
-* the codewitness sensor with its default backend (``sys.monitoring`` on 3.12+, wrapping on 3.11)
-  and, on 3.12+, the wrapping backend too;
+* the codewitness sensor: on 3.11 the wrapping backend; on 3.12+ each of ``auto`` (the default:
+  the function's module is imported after ``init()``, so it is decorated at import),
+  ``monitoring`` (``sys.monitoring`` on the code object) and ``wrapping``;
 * one OpenTelemetry SDK span per call (``tracer.start_as_current_span`` with a batch processor
   and an exporter that discards), the usual way to time a function with OTel.
 
@@ -108,7 +109,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
     sys.path.insert(0, str(folder))
     base = per_call_ns(load_module(folder, "cw_bench_base").tiny, args.calls, args.repeats)
-    backends = ["monitoring", "wrapping"] if sys.version_info >= (3, 12) else ["wrapping"]
+    backends = ["auto", "monitoring", "wrapping"] if sys.version_info >= (3, 12) else ["wrapping"]
     sensor = {b: measure_sensor(folder, b, args.calls, args.repeats) for b in backends}
     otel = measure_otel(folder, args.calls // 4, args.repeats)
     otel_added = otel - base

@@ -21,7 +21,7 @@ from codewitness.config import SensorSection
 from codewitness.model import Manifest, ManifestFunction
 from codewitness.sensor import Sensor
 
-BACKENDS = ["wrapping", "monitoring"] if sys.version_info >= (3, 12) else ["wrapping"]
+BACKENDS = ["wrapping", "monitoring", "auto"] if sys.version_info >= (3, 12) else ["wrapping"]
 
 #: An application module with every kind of function the sensor must handle.
 APP_SOURCE = """

@@ -18,7 +18,7 @@ from codewitness.config import SensorSection
 from codewitness.model import Manifest, ManifestFunction
 from codewitness.sensor.export import HttpExporter, read_spool
 
-BACKENDS = ["wrapping", "monitoring"] if sys.version_info >= (3, 12) else ["wrapping"]
+BACKENDS = ["wrapping", "monitoring", "auto"] if sys.version_info >= (3, 12) else ["wrapping"]
 
 
 def spool_records(folder: Path) -> list[dict[str, Any]]:

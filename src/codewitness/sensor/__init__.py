@@ -95,7 +95,9 @@ def init(
         sample_rate: share of calls offered to the input/output sample reservoir.
         revision: the code revision; default: the manifest's.
         exporters: further exporters (objects with ``export``, ``close``, ``after_fork``, ``health``).
-        backend: ``monitoring`` (3.12+), ``wrapping``, or ``auto`` (the best available).
+        backend: ``auto`` (3.12+: ``sys.monitoring`` for modules loaded before ``init()``,
+            import-time decoration for later ones; 3.11: ``wrapping``), ``monitoring`` (3.12+:
+            code objects only) or ``wrapping`` (names swapped, later imports decorated).
         settings: a complete sensor section to use instead of reading the configuration.
 
     Returns:
@@ -128,9 +130,7 @@ def init(
             backend_factory=_backend_factory(backend),
             exporters=chosen_exporters,
             service=service or cfg.service or _script_name(),
-            revision=revision
-            if revision is not None
-            else (loaded_manifest.revision if loaded_manifest else None),
+            revision=revision if revision is not None else (loaded_manifest.revision if loaded_manifest else None),
             interval=interval if interval is not None else cfg.interval,
             redactor=redactor,
             queue_size=cfg.queue_size,
@@ -187,10 +187,10 @@ def _backend_factory(name: BackendName) -> Any:
         from codewitness.sensor._wrapping import WrappingBackend
 
         if name != "wrapping" and sys.version_info >= (3, 12):
-            from codewitness.sensor._monitoring import MonitoringBackend
+            from codewitness.sensor._monitoring import HybridBackend, MonitoringBackend
 
             try:
-                return MonitoringBackend(sensor)
+                return MonitoringBackend(sensor) if name == "monitoring" else HybridBackend(sensor)
             except RuntimeError:
                 if name == "monitoring":
                     raise

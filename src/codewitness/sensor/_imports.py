@@ -35,8 +35,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
         self,
         selection: Selection,
         on_loaded: Callable[[types.ModuleType], Any],
-        loader_for: Callable[[Any, Callable[[types.ModuleType], Any]], importlib.abc.Loader | None]
-        | None = None,
+        loader_for: Callable[[Any, Callable[[types.ModuleType], Any]], importlib.abc.Loader | None] | None = None,
     ) -> None:
         self._selection = selection
         self._on_loaded = on_loaded

@@ -16,26 +16,26 @@ function, so each one catches everything and counts it.
 
 from __future__ import annotations
 
+import importlib.abc
 import inspect
 import sys
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 from codewitness.sensor._runtime import Probe, Sensor, arguments_of, monotonic_ns
 from codewitness.sensor._select import Found
 from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
 
-__all__ = ["MonitoringBackend", "free_tool_id"]
+__all__ = ["HybridBackend", "MonitoringBackend", "free_tool_id"]
 
 _TOOL_NAME = "codewitness"
 # DEBUGGER_ID (0), COVERAGE_ID (1) and PROFILER_ID (2, used by cProfile) belong to those tools;
 # 3 and 4 have no owner. 5 is the optimizer's.
 _PREFERRED_IDS = (4, 3, 2)
 # Code that can suspend: timed per frame instead of on the thread's stack.
-_SUSPENDING = (
-    inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
-)
+_SUSPENDING = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
 
 def free_tool_id() -> int | None:
@@ -197,3 +197,32 @@ class MonitoringBackend:
                 internal_error("monitoring.unwind")
 
         return on_start, on_return, on_unwind
+
+
+class HybridBackend(MonitoringBackend):
+    """The 3.12+ default: ``sys.monitoring`` for what was loaded before ``init()``, decoration after.
+
+    Functions of modules already imported when the sensor starts are watched through their code
+    objects (nothing else can reach every reference to them). Modules imported later are
+    rewritten at import by the wrapping backend, whose wrappers cost about half as much per call
+    and reach the same functions (nested ones, ones registered by decorators), because they are
+    in place before any other code sees the function. The data is the same either way.
+    """
+
+    name = "auto"
+
+    def __init__(self, sensor: Sensor) -> None:
+        from codewitness.sensor._wrapping import WrappingBackend
+
+        super().__init__(sensor)
+        self._rewriter = WrappingBackend(sensor)
+
+    def attach(self, found: Found, probe: Probe) -> bool:
+        """Functions decorated at import are watched already; the rest by code object."""
+        if found.target.name in self._rewriter.decorated:
+            return True
+        return super().attach(found, probe)
+
+    def loader_for(self, inner: Any, on_loaded: Callable[[types.ModuleType], Any]) -> importlib.abc.Loader | None:
+        """The wrapping backend's rewriting loader for modules imported from now on."""
+        return self._rewriter.loader_for(inner, on_loaded)

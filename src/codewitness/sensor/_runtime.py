@@ -94,9 +94,7 @@ def arguments_of(code: types.CodeType, frame_locals: Mapping[str, Any]) -> dict[
     return {name: frame_locals[name] for name in code.co_varnames[:count] if name in frame_locals}
 
 
-def bind_arguments(
-    function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> dict[str, Any]:
+def bind_arguments(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Name the positional and keyword arguments of one call of ``function`` (best effort)."""
     try:
         bound = inspect.signature(function).bind_partial(*args, **kwargs)
@@ -285,9 +283,7 @@ class Sensor:
         self._closed = False
         self._pending_checks: dict[str, list[Check]] = {}
         self.backend = backend_factory(self)
-        self._import_hook = ImportHook(
-            selection, self.instrument_module, getattr(self.backend, "loader_for", None)
-        )
+        self._import_hook = ImportHook(selection, self.instrument_module, getattr(self.backend, "loader_for", None))
 
     # -- errors of our own -----------------------------------------------------------------
 
@@ -401,9 +397,7 @@ class Sensor:
         self._events.append(record)
         return True
 
-    def capture_exception(
-        self, probe: Probe, exc: BaseException, type_name: str, arguments: Mapping[str, Any]
-    ) -> None:
+    def capture_exception(self, probe: Probe, exc: BaseException, type_name: str, arguments: Mapping[str, Any]) -> None:
         """Queue a redacted capture of an exception escaping ``probe``'s function."""
         stack = [
             {"file": frame.filename, "line": frame.lineno, "function": frame.name}

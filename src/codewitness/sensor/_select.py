@@ -89,9 +89,7 @@ class Selection:
         return frozenset(t.module for t in self.by_name.values())
 
 
-def select_targets(
-    manifest: Manifest | None, include: Sequence[str] = (), exclude: Sequence[str] = ()
-) -> Selection:
+def select_targets(manifest: Manifest | None, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Selection:
     """Build the selection from a manifest (may be ``None``) and glob patterns on ``module.qualname``."""
     by_name: dict[str, Target] = {}
     for f in manifest.functions if manifest else ():
@@ -157,9 +155,7 @@ def _walk_namespace(
             if not value.__qualname__.startswith(prefix):
                 continue
             seen.add(id(value))
-            yield from _walk_namespace(
-                value, dict(vars(value)), module, value.__qualname__ + ".", selection, seen
-            )
+            yield from _walk_namespace(value, dict(vars(value)), module, value.__qualname__ + ".", selection, seen)
 
 
 def _genuine_code(function: types.FunctionType) -> types.CodeType:

@@ -55,9 +55,7 @@ def _plain_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     code = getattr(fn, "__code__", None)
     source = _signature_source(code) if isinstance(code, types.CodeType) else None
     if source is None:
-        source = _WRAPPER_SOURCE.format(
-            params="*args, **kwargs", call="*args, **kwargs", named=_GENERIC_NAMED
-        )
+        source = _WRAPPER_SOURCE.format(params="*args, **kwargs", call="*args, **kwargs", named=_GENERIC_NAMED)
     wrapper: Callable[..., Any] = _factory(source)(
         fn,
         probe,
@@ -154,9 +152,7 @@ def _signature_source(code: types.CodeType) -> str | None:
     if varkw:
         call.append(f"**{varkw}")
     args_tuple = "(" + "".join(f"{n}, " for n in positional) + (f"*{varargs}," if varargs else "") + ")"
-    kwargs_dict = (
-        "{" + ", ".join(f"{k!r}: {k}" for k in keyword_only) + (f", **{varkw}" if varkw else "") + "}"
-    )
+    kwargs_dict = "{" + ", ".join(f"{k!r}: {k}" for k in keyword_only) + (f", **{varkw}" if varkw else "") + "}"
     if kwargs_dict.startswith("{, "):
         kwargs_dict = "{" + kwargs_dict[3:]
     return _WRAPPER_SOURCE.format(
@@ -164,9 +160,7 @@ def _signature_source(code: types.CodeType) -> str | None:
     )
 
 
-def _prepare_sample(
-    fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
+def _prepare_sample(fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     try:
         if probe.want_sample():
             return probe.snapshot_arguments(bind_arguments(fn, args, kwargs))
@@ -313,9 +307,13 @@ class WrappingBackend:
         self._sensor = sensor
         self._undo: list[tuple[Any, str, Any, Any]] = []
         self._fresh: dict[int, tuple[Any, Any]] = {}
+        #: ``module.qualname`` of every function that got our decorator at import.
+        self.decorated: set[str] = set()
 
     def attach(self, found: Found, probe: Probe) -> bool:
         """Swap ``found`` in its owner's namespace; nested functions cannot be reached."""
+        if found.target.name in self.decorated:
+            return True  # its module was rewritten at import: every definition is wrapped already
         if found.owner is None or found.function is None:
             return False
         wrapper = make_wrapper(found.function, probe)
@@ -359,9 +357,7 @@ class WrappingBackend:
 
     # -- rewriting at import --------------------------------------------------------------------
 
-    def loader_for(
-        self, inner: Any, on_loaded: Callable[[types.ModuleType], Any]
-    ) -> importlib.abc.Loader | None:
+    def loader_for(self, inner: Any, on_loaded: Callable[[types.ModuleType], Any]) -> importlib.abc.Loader | None:
         """A loader that rewrites the module's source, when the real loader can give the source."""
         if not callable(getattr(inner, "get_source", None)):
             return None
@@ -372,11 +368,12 @@ class WrappingBackend:
         tree = ast.parse(source, filename)
         marker = _Decorate(module.__name__, self._sensor.selection)
         marker.visit(tree)
-        if not marker.decorated:
+        if not marker.names:
             return None
         ast.fix_missing_locations(tree)
         vars(module)[_DECORATOR] = self._decorator_for(module.__name__)
         code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
+        self.decorated.update(marker.names)
         return code
 
     def _decorator_for(self, module: str) -> Callable[[str], Callable[[Any], Any]]:
@@ -409,7 +406,7 @@ class _Decorate(ast.NodeTransformer):
         self.module = module
         self.selection = selection
         self.prefix: list[str] = []
-        self.decorated = 0
+        self.names: list[str] = []
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
         self.prefix.append(node.name)
@@ -422,7 +419,7 @@ class _Decorate(ast.NodeTransformer):
         if self.selection.wanted(self.module, qualname) is not None:
             call = ast.Call(func=ast.Name(_DECORATOR, ast.Load()), args=[ast.Constant(qualname)], keywords=[])
             node.decorator_list.append(ast.copy_location(call, node))
-            self.decorated += 1
+            self.names.append(f"{self.module}.{qualname}")
         self.prefix.extend([node.name, "<locals>"])
         self.generic_visit(node)
         del self.prefix[-2:]
@@ -435,9 +432,7 @@ class _Decorate(ast.NodeTransformer):
 class RewritingLoader(_NotifyingLoader):
     """Executes a module from its rewritten source (no bytecode cache is read or written)."""
 
-    def __init__(
-        self, inner: Any, on_loaded: Callable[[types.ModuleType], Any], backend: WrappingBackend
-    ) -> None:
+    def __init__(self, inner: Any, on_loaded: Callable[[types.ModuleType], Any], backend: WrappingBackend) -> None:
         super().__init__(inner, on_loaded)
         self._backend = backend
 
@@ -445,9 +440,7 @@ class RewritingLoader(_NotifyingLoader):
         code = None
         try:
             source = self._inner.get_source(module.__name__)
-            filename = (
-                getattr(module.__spec__, "origin", None) or getattr(module, "__file__", None) or "<unknown>"
-            )
+            filename = getattr(module.__spec__, "origin", None) or getattr(module, "__file__", None) or "<unknown>"
             if source is not None:
                 code = self._backend.rewrite(module, source, filename)
         except Exception:

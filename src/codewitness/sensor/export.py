@@ -186,11 +186,7 @@ def read_spool(directory: str | os.PathLike[str]) -> Iterator[tuple[Path, list[d
             except (ValueError, UnicodeDecodeError):
                 bad += 1
                 continue
-            if (
-                isinstance(record, dict)
-                and isinstance(record.get("id"), str)
-                and isinstance(record.get("kind"), str)
-            ):
+            if isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("kind"), str):
                 records.append(record)
             else:
                 bad += 1
@@ -309,9 +305,7 @@ class OtelExporter:
         from codewitness._version import __version__
 
         meter = (meter_provider or metrics.get_meter_provider()).get_meter("codewitness.sensor", __version__)
-        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(
-            "codewitness.sensor", __version__
-        )
+        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("codewitness.sensor", __version__)
         self._status_error = trace.Status(trace.StatusCode.ERROR)
         self._calls = meter.create_counter(
             semconv.METRIC_FUNCTION_CALLS, unit="{call}", description="Calls of an instrumented function"
@@ -359,18 +353,14 @@ class OtelExporter:
                         self._errors.add(n, {**attributes, semconv.EXCEPTION_TYPE: error_type})
                     histogram = Histogram.from_json(record["histogram"])
                     for q in (0.5, 0.95, 0.99):
-                        self._duration.set(
-                            histogram.quantile(q) / 1e9, {**attributes, semconv.CW_QUANTILE: q}
-                        )
+                        self._duration.set(histogram.quantile(q) / 1e9, {**attributes, semconv.CW_QUANTILE: q})
                 elif kind == "exception":
                     self._exception_span(record)
                 elif kind == "sample":
                     attributes = self._attributes(record)
                     attributes[semconv.CW_SAMPLE_ARGUMENTS] = json.dumps(record.get("arguments"), default=str)
                     attributes[semconv.CW_SAMPLE_RESULT] = json.dumps(record.get("result"), default=str)
-                    self._tracer.start_span(
-                        f"sample {record.get('function', '')}", attributes=attributes
-                    ).end()
+                    self._tracer.start_span(f"sample {record.get('function', '')}", attributes=attributes).end()
             except (KeyError, TypeError, ValueError):
                 self._counts.add("otel_bad_records")
 
@@ -379,8 +369,7 @@ class OtelExporter:
         attributes[semconv.CW_EXCEPTION_ARGUMENTS] = json.dumps(record.get("arguments"), default=str)
         span = self._tracer.start_span(f"exception {record.get('function', '')}", attributes=attributes)
         stack = "\n".join(
-            f'  File "{f.get("file")}", line {f.get("line")}, in {f.get("function")}'
-            for f in record.get("stack", ())
+            f'  File "{f.get("file")}", line {f.get("line")}, in {f.get("function")}' for f in record.get("stack", ())
         )
         span.add_event(
             "exception",

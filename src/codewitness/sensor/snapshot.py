@@ -99,9 +99,7 @@ class Redactor:
         max_items: int = 32,
         max_depth: int = 4,
     ) -> None:
-        self._names = re.compile(
-            "|".join(f"(?:{p})" for p in (*DEFAULT_NAME_PATTERNS, *names)), re.IGNORECASE
-        )
+        self._names = re.compile("|".join(f"(?:{p})" for p in (*DEFAULT_NAME_PATTERNS, *names)), re.IGNORECASE)
         self._values = re.compile("|".join(f"(?:{p})" for p in (*DEFAULT_VALUE_PATTERNS, *patterns)))
         self.max_chars = max_chars
         self.max_items = max_items
@@ -163,9 +161,7 @@ class Redactor:
             return self._mapping(value.items(), len(value), depth)
         if isinstance(value, list | tuple | set | frozenset):
             items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
-            kept = [
-                self._walk(item, depth + 1) for item, _ in zip(items, range(self.max_items), strict=False)
-            ]
+            kept = [self._walk(item, depth + 1) for item, _ in zip(items, range(self.max_items), strict=False)]
             if len(value) > self.max_items:
                 kept.append(f"...[{len(value) - self.max_items} more]")
             return kept if isinstance(value, list) else {"__" + type(value).__name__ + "__": kept}
