@@ -4,6 +4,7 @@ The public Python API is what ``__all__`` lists; everything else is private and 
 
 Example:
     >>> import codewitness
+    >>> codewitness.init(service="shop")  # doctest: +SKIP
     >>> gid = codewitness.record_generation(  # doctest: +SKIP
     ...     model="claude-sonnet-4-5", prompt="Write total()", output="def total(): ...",
     ...     params={"temperature": 0.2}, prompt_name="pricing", files=["shop/pricing.py:1-12"],
@@ -17,8 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from codewitness._version import __version__
+from codewitness.sensor import init
 
-__all__ = ["__version__", "record_generation"]
+__all__ = ["__version__", "init", "record_generation"]
 
 
 def record_generation(
