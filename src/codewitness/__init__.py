@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from codewitness._version import __version__
+from codewitness.invariants import ensure, require, returns
 from codewitness.sensor import init
 
-__all__ = ["__version__", "init", "record_generation"]
+__all__ = ["__version__", "ensure", "init", "record_generation", "require", "returns"]
 
 
 def record_generation(

@@ -62,7 +62,7 @@ def doc(text: str, **extra: Any) -> dict[str, Any]:
 
     Args:
         text: one sentence saying what the setting does.
-        **extra: ``choices`` (allowed values) or ``minimum`` (lowest allowed number).
+        **extra: ``choices`` (allowed values), ``minimum`` / ``maximum`` (number bounds).
     """
     return {"doc": text, **extra}
 
@@ -146,6 +146,30 @@ class SensorSection:
 
 
 @dataclass(frozen=True)
+class InvariantRule:
+    """One ``[[invariants]]`` entry: a safe expression that must hold for matching functions."""
+
+    function: str = field(
+        default="", metadata=doc("The function: module:qualname, or a glob on module.qualname ('payments.*').")
+    )
+    ensure: str = field(default="", metadata=doc("A postcondition over the parameters and `result`."))
+    require: str = field(default="", metadata=doc("A precondition over the parameters."))
+    name: str = field(default="", metadata=doc("The rule's name in reports (derived when empty)."))
+    mode: str = field(
+        default="",
+        metadata=doc("record, warn or raise; empty means the process default (record).", choices=("", "record", "warn", "raise")),
+    )
+
+
+@dataclass(frozen=True)
+class ReviewRule:
+    """One ``[[review]]`` entry: a share of calls of matching functions goes to the review queue."""
+
+    function: str = field(default="", metadata=doc("The function: module:qualname, or a glob on module.qualname."))
+    rate: float = field(default=0.01, metadata=doc("The share of calls sampled for review, 0..1.", minimum=0.0, maximum=1.0))
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration. Sections are nested frozen dataclasses."""
 
@@ -159,6 +183,14 @@ class Config:
     sensor: SensorSection = field(
         default_factory=SensorSection,
         metadata=doc("The runtime sensor (codewitness.init / codewitness run)."),
+    )
+    invariants: tuple[InvariantRule, ...] = field(
+        default=(),
+        metadata=doc("[[invariants]] rules applied by the sensor: function, ensure or require, name, mode."),
+    )
+    review: tuple[ReviewRule, ...] = field(
+        default=(),
+        metadata=doc("[[review]] rules: function and rate; sampled calls go to the review queue."),
     )
 
 
@@ -428,10 +460,14 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
         raise TypeError(f"config field {dotted} has unsupported type {tp!r}")
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
-        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        shown = ", ".join('""' if c == "" else str(c) for c in choices)
+        raise ConfigError(f"{source}: {dotted!r} must be one of {shown}; got {value!r}")
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")
+    maximum = f.metadata.get("maximum")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{source}: {dotted!r} must be at most {maximum}; got {value!r}")
     return value
 
 

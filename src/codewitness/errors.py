@@ -10,7 +10,8 @@ the process exit code the CLI uses for it, and its message is one line a person 
     ├── NotFoundError           exit 1   an id, revision or name that does not exist
     ├── StoreError              exit 1   the database cannot be opened, migrated or written
     ├── GitError                exit 1   git is missing or a git command failed
-    └── MissingExtraError       exit 1   an optional dependency is not installed
+    ├── MissingExtraError       exit 1   an optional dependency is not installed
+    └── InvariantViolation      exit 1   a runtime invariant broke in ``raise`` mode
 
 Example:
     >>> try:
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigError",
     "GitError",
     "InputError",
+    "InvariantViolation",
     "MissingExtraError",
     "NotFoundError",
     "StoreError",
@@ -77,3 +79,11 @@ class MissingExtraError(CodewitnessError):
     def __init__(self, extra: str, feature: str) -> None:
         self.extra = extra
         super().__init__(f'{feature} needs the "{extra}" extra: pip install "codewitness[{extra}]"')
+
+
+class InvariantViolation(CodewitnessError):
+    """A runtime invariant did not hold and its mode is ``raise`` (tests, staging).
+
+    The message names the rule, the function, the inputs and the result. The runtime sensor
+    lets this one exception through to the caller; every other error of ours is swallowed.
+    """
