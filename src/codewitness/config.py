@@ -41,6 +41,7 @@ from typing import Any
 from codewitness.errors import ConfigError
 
 __all__ = [
+    "CheckSection",
     "Config",
     "LoadedConfig",
     "default_database_url",
@@ -67,6 +68,47 @@ def doc(text: str, **extra: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class CheckSection:
+    """``[tool.codewitness.check]``: the merge gate (``codewitness check`` / ``codewitness deps``)."""
+
+    index_url: str = field(
+        default="",
+        metadata=doc("Simple API index to check Python packages against; empty means pip's own index setting."),
+    )
+    npm_registry: str = field(
+        default="",
+        metadata=doc("npm registry for package.json checks; empty means npm's own registry setting."),
+    )
+    popular_url: str = field(
+        default="",
+        metadata=doc("Where `codewitness deps refresh-popular` fetches the ranking of popular PyPI projects."),
+    )
+    fail_on: str = field(
+        default="high",
+        metadata=doc("Lowest severity that makes `codewitness check` exit 1.", choices=("info", "low", "medium", "high", "never")),
+    )
+    new_package_days: int = field(
+        default=90, metadata=doc("A package first uploaded fewer days ago than this is reported as new.", minimum=0)
+    )
+    cache_hours: float = field(
+        default=24.0, metadata=doc("How long package-index answers are reused before asking again.", minimum=0)
+    )
+    http_timeout: float = field(
+        default=10.0, metadata=doc("Seconds to wait for a package index before reporting 'not checked'.", minimum=0.1)
+    )
+    complexity_growth: float = field(
+        default=0.15,
+        metadata=doc("Allowed growth of an AI-written function's cognitive complexity against --base (0.15 = 15%).",
+                     minimum=0),
+    )
+    required_metadata: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Fields every AI-attributed note entry must carry: any of agent, model, session, generations."),
+    )
+    disable: tuple[str, ...] = field(default=(), metadata=doc("Rule ids never to report, e.g. CW308."))
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration. Sections are nested frozen dataclasses."""
 
@@ -77,6 +119,7 @@ class Config:
             "sqlite:///<project root>/.codewitness/witness.db."
         ),
     )
+    check: CheckSection = field(default_factory=CheckSection, metadata=doc("The merge gate."))
 
 
 @dataclass(frozen=True)
