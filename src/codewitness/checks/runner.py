@@ -1,0 +1,114 @@
+"""Run the check families over a context and assemble one report.
+
+Example:
+    >>> ctx = CheckContext.build(Path("src"))  # doctest: +SKIP
+    >>> report = run_checks(ctx, families=("apis",))  # doctest: +SKIP
+    >>> report.failed("high")  # doctest: +SKIP
+    False
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codewitness.checks.attribution import Attribution
+from codewitness.checks.context import CheckContext
+from codewitness.checks.findings import Finding, ordered, with_fingerprints
+from codewitness.checks.rules import rule, severity_at_least
+
+__all__ = ["FAMILIES", "Report", "run_checks"]
+
+#: The check families, in the order they run.
+FAMILIES: tuple[str, ...] = ("deps", "apis", "security", "provenance", "complexity")
+
+
+@dataclass
+class Report:
+    """The outcome of one check run.
+
+    Attributes:
+        findings: reported findings, AI-written lines first.
+        baselined: findings the baseline file accepted (not reported).
+        skipped: files that could not be checked, with the reason.
+        families: the families that ran.
+        seconds: wall time per family.
+        files: how many files were in scope.
+    """
+
+    findings: list[Finding]
+    baselined: list[Finding] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    families: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+    files: int = 0
+
+    def failed(self, fail_on: str) -> bool:
+        """True when a finding is at or above ``fail_on`` (``never`` never fails)."""
+        return fail_on != "never" and any(severity_at_least(f.level, fail_on) for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        """Findings per severity."""
+        out: dict[str, int] = {}
+        for f in self.findings:
+            out[f.level] = out.get(f.level, 0) + 1
+        return out
+
+
+def run_checks(
+    ctx: CheckContext,
+    families: Sequence[str] = FAMILIES,
+    *,
+    baseline: frozenset[str] = frozenset(),
+) -> Report:
+    """Run ``families`` over ``ctx``; mark AI-written lines; drop disabled rules and baselined findings.
+
+    Args:
+        ctx: files, scope and settings.
+        families: which families to run.
+        baseline: fingerprints of accepted findings.
+    """
+    if ctx.attribution is None and (ctx.root / ".git").exists():
+        ctx.attribution = Attribution(ctx.root)
+    raw: list[Finding] = []
+    seconds: dict[str, float] = {}
+    for family in families:
+        started = time.perf_counter()
+        module = importlib.import_module(f"codewitness.checks.{family}")
+        raw.extend(module.run(ctx))
+        seconds[family] = round(time.perf_counter() - started, 3)
+    disabled = set(ctx.settings.disable)
+    kept = [f for f in raw if f.rule_id not in disabled]
+    for f in kept:
+        rule(f.rule_id)  # every reported id must be in the one table
+    if ctx.attribution is not None and ctx.attribution.usable:
+        started = time.perf_counter()
+        kept = [
+            f if f.ai_authored is not None or f.path.startswith("/")
+            else dataclasses.replace(f, ai_authored=ctx.attribution.ai_authored(f.path, f.line))
+            for f in kept
+        ]
+        seconds["attribution"] = round(time.perf_counter() - started, 3)
+    fingerprinted = with_fingerprints(sorted(kept, key=lambda f: (f.path, f.line, f.column or 0, f.rule_id)))
+    reported = [f for f in fingerprinted if f.fingerprint not in baseline]
+    accepted = [f for f in fingerprinted if f.fingerprint in baseline]
+    return Report(
+        findings=ordered(reported),
+        baselined=accepted,
+        skipped=sorted(set(ctx.skipped)),
+        families=tuple(families),
+        seconds=seconds,
+        files=len(ctx.files),
+    )
+
+
+def relative(root: Path, path: Path) -> str:
+    """``path`` relative to ``root`` with ``/`` separators (absolute when outside)."""
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
