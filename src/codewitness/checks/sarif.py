@@ -57,7 +57,7 @@ def to_sarif(findings: Iterable[Finding]) -> dict[str, Any]:
             "defaultConfiguration": {"level": _LEVEL[r.severity]},
             "properties": {
                 "family": r.family,
-                "tags": [r.family] + (["security"] if r.family in ("security", "deps") else []),
+                "tags": sorted({r.family, "security"} if r.family in ("security", "deps") else {r.family}),
                 "security-severity": _SECURITY_SEVERITY[r.severity],
             },
         }

@@ -27,7 +27,7 @@ from codewitness.errors import CodewitnessError
 __all__ = ["GROUPS", "app", "main"]
 
 #: The modules under ``codewitness.cli`` whose ``register(app)`` adds commands, in help order.
-GROUPS: tuple[str, ...] = ("config_cmd",)
+GROUPS: tuple[str, ...] = ("config_cmd", "check_cmd", "deps_cmd")
 
 app = typer.Typer(
     name="codewitness",
