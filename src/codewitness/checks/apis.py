@@ -318,12 +318,12 @@ def _submodules(locations: list[str]) -> Iterator[str]:
 # -- using the index on a file ------------------------------------------------------------------
 
 
-def _guarded_imports(tree: ast.Module) -> set[int]:
+def _guarded_imports(f: SourceFile) -> set[int]:
     """Import nodes whose failure the code expects: optional imports and version/platform switches."""
     from codewitness.checks.deps import _optional_import_nodes
 
-    guarded = _optional_import_nodes(tree)
-    for node in ast.walk(tree):
+    guarded = _optional_import_nodes(f.of(ast.Try, ast.TryStar))
+    for node in f.of(ast.If):
         if isinstance(node, ast.If):
             test = ast.unparse(node.test)
             if any(word in test for word in ("version_info", "platform", "PY3", "PY2", "hasattr")):
@@ -332,22 +332,14 @@ def _guarded_imports(tree: ast.Module) -> set[int]:
     return guarded
 
 
-def _rebound_names(tree: ast.Module) -> set[str]:
+def _rebound_names(f: SourceFile) -> set[str]:
     """Names the file binds other than by import: an alias bound both ways is not trusted."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.Global | ast.Nonlocal):
-            names.update(node.names)
+    names: set[str] = {n.id for n in f.of(ast.Name) if not isinstance(n.ctx, ast.Load)}
+    names.update(n.arg for n in f.of(ast.arg))
+    names.update(n.name for n in f.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    names.update(n.name for n in f.of(ast.ExceptHandler, ast.MatchAs, ast.MatchStar) if n.name)
+    for node in f.of(ast.Global, ast.Nonlocal):
+        names.update(node.names)
     return names
 
 
@@ -357,7 +349,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
     if tree is None:
         return []
     findings: list[Finding] = []
-    guarded = _guarded_imports(tree)
+    guarded = _guarded_imports(f)
     aliases: dict[str, set[str]] = {}
     version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
@@ -370,7 +362,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
         top = module.split(".")[0]
         return f"{version}'s {module}" if top in sys.stdlib_module_names else f"the installed {module}"
 
-    for node in ast.walk(tree):
+    for node in f.of(ast.Import, ast.ImportFrom):
         if isinstance(node, ast.Import) and id(node) not in guarded:
             for alias in node.names:
                 if index.exists(alias.name) is False:
@@ -396,17 +388,16 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
                     report("CW202", node.lineno, node.col_offset,
                            f"{where(node.module)} has no {alias.name!r}", node.module, alias.name)
 
-    rebound = _rebound_names(tree)
+    rebound = _rebound_names(f)
     modules = {name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound}
     if not modules:
         return findings
     stored = {
-        (ast.unparse(n.value), n.attr) for n in ast.walk(tree)
-        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store | ast.Del)
+        (ast.unparse(n.value), n.attr) for n in f.of(ast.Attribute) if not isinstance(n.ctx, ast.Load)
     }
     inner: set[int] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute) or id(node) in inner:
+    for node in f.of(ast.Attribute):
+        if id(node) in inner:
             continue
         chain: list[ast.Attribute] = []
         cur: ast.expr = node

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codewitness._git import git_available, run_git
 from codewitness.config import CheckSection
@@ -80,6 +80,24 @@ class SourceFile:
                 return ast.parse(self.text, filename=self.rel)
         except (SyntaxError, ValueError):
             return None
+
+    @cached_property
+    def nodes(self) -> list[ast.AST]:
+        """Every node of :attr:`tree`, walked once and shared by all rules (walking is the costly part)."""
+        return _flat_walk(self.tree) if self.tree is not None else []
+
+    @cached_property
+    def _buckets(self) -> dict[type, list[ast.AST]]:
+        buckets: dict[type, list[ast.AST]] = {}
+        for node in self.nodes:
+            buckets.setdefault(type(node), []).append(node)
+        return buckets
+
+    def of(self, *types: type) -> list[Any]:
+        """The nodes of exactly these types, in walk order per type (cheaper than isinstance over all nodes)."""
+        if len(types) == 1:
+            return self._buckets.get(types[0], [])
+        return [n for t in types for n in self._buckets.get(t, [])]
 
     def in_scope(self, line: int) -> bool:
         """True when ``line`` is one the check should report on."""
@@ -166,6 +184,23 @@ class CheckContext:
         for f in self.files:
             if is_manifest(f.path.name):
                 yield f
+
+
+def _flat_walk(tree: ast.AST) -> list[ast.AST]:
+    """All nodes in ``ast.walk`` order (breadth first), about twice as fast as ``list(ast.walk(tree))``."""
+    out: list[ast.AST] = [tree]
+    node_type = ast.AST
+    index = 0
+    while index < len(out):
+        node = out[index]
+        index += 1
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, node_type):
+                out.append(value)
+            elif isinstance(value, list):
+                out.extend(item for item in value if isinstance(item, node_type))
+    return out
 
 
 def _walk(targets: Sequence[Path]) -> Iterator[Path]:

@@ -195,9 +195,9 @@ def _is_secret_name(name: str) -> bool:
 class _Imports:
     """Local name -> qualified name, from the file's imports (``from urllib import request as r`` ...)."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, nodes: list[ast.AST]) -> None:
         self.names: dict[str, str] = {}
-        for node in ast.walk(tree):
+        for node in nodes:  # only Import/ImportFrom nodes are passed
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -284,7 +284,8 @@ def ast_findings(f: SourceFile) -> list[Finding]:
     tree = f.tree
     if tree is None:
         return []
-    imports = _Imports(tree)
+    nodes = f.nodes
+    imports = _Imports(f.of(ast.Import, ast.ImportFrom))
     out: list[Finding] = []
     is_test = "test" in f.rel.rsplit("/", 1)[-1] or "/tests/" in f"/{f.rel}"
 
@@ -294,29 +295,31 @@ def ast_findings(f: SourceFile) -> list[Finding]:
             out.append(Finding(rule_id, f.rel, line, message, column=getattr(node, "col_offset", 0) + 1,
                                snippet=f.line_text(line), properties=props))
 
-    docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    docstrings = {id(n.value) for n in f.of(ast.Expr) if isinstance(n.value, ast.Constant)}
+    calls = f.of(ast.Call)
+    functions = f.of(ast.FunctionDef, ast.AsyncFunctionDef)
     file_wide_auth = any(
-        isinstance(n, ast.Call) and any(kw.arg == "dependencies" and _AUTH_WORDS.search(ast.unparse(kw.value))
-                                        for kw in n.keywords)
-        for n in ast.walk(tree)
+        any(kw.arg == "dependencies" and _AUTH_WORDS.search(ast.unparse(kw.value)) for kw in n.keywords)
+        for n in calls
     ) or any(
-        isinstance(n, ast.FunctionDef) and any("before_request" in ast.unparse(d) for d in n.decorator_list)
-        and _AUTH_WORDS.search(ast.unparse(n))
-        for n in ast.walk(tree)
+        any("before_request" in ast.unparse(d) for d in n.decorator_list) and _AUTH_WORDS.search(ast.unparse(n))
+        for n in functions
     )
-    seeded = any(isinstance(n, ast.Call) and imports.qualify(n.func) == "random.seed" for n in ast.walk(tree))
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not file_wide_auth:
+    seeded = any(imports.qualify(n.func) == "random.seed" for n in calls)
+    if not file_wide_auth:
+        for node in functions:
             _check_handler(node, add)
-        elif isinstance(node, ast.ExceptHandler) and _handler_swallows(node):
+    for node in f.of(ast.ExceptHandler):
+        if _handler_swallows(node):
             add("CW305", node, "broad exception handler swallows the error (no log, no re-raise)")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            if len(node.value) <= 64 and _PLACEHOLDER.match(node.value.strip()):
+    for node in f.of(ast.Constant):
+        if isinstance(node.value, str) and id(node) not in docstrings and len(node.value) <= 64:
+            if _PLACEHOLDER.match(node.value.strip()):
                 add("CW306", node, f"placeholder credential {node.value!r}")
-        elif isinstance(node, ast.Call):
-            _check_call(node, imports, add, seeded=seeded, is_test=is_test)
-        elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension) and _is_set_expr(node.iter):
+    for node in calls:
+        _check_call(node, imports, add, seeded=seeded, is_test=is_test)
+    for node in f.of(ast.For, ast.AsyncFor, ast.comprehension):
+        if _is_set_expr(node.iter):
             body = node.body if isinstance(node, ast.For | ast.AsyncFor) else []
             effects = any(
                 isinstance(n, ast.Yield | ast.YieldFrom)
