@@ -79,14 +79,14 @@ def price_{n}(items: list[dict], discount: float) -> float:
 def env_{n}(name: str) -> str:
     return os.environ.get(name, "")
 '''
-FLAW = '''
+FLAW = """
 
 def broken_{n}(text: str):
     try:
         return json.parse(text)
     except Exception:
         return None
-'''
+"""
 
 
 def generate(root: Path, lines: int) -> int:
@@ -109,9 +109,21 @@ class _Index(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        body = json.dumps({"meta": {"api-version": "1.1"}, "name": "requests", "versions": ["2.31.0", "2.32.3"],
-                           "files": [{"filename": "requests-2.32.3.tar.gz", "upload-time": "2014-01-01T00:00:00Z",
-                                      "hashes": {}, "url": "x"}]}).encode()
+        body = json.dumps(
+            {
+                "meta": {"api-version": "1.1"},
+                "name": "requests",
+                "versions": ["2.31.0", "2.32.3"],
+                "files": [
+                    {
+                        "filename": "requests-2.32.3.tar.gz",
+                        "upload-time": "2014-01-01T00:00:00Z",
+                        "hashes": {},
+                        "url": "x",
+                    }
+                ],
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
         self.send_header("Content-Length", str(len(body)))
@@ -136,7 +148,11 @@ def main() -> int:
         root.mkdir()
         count = generate(root, opts.lines)
         files = sum(1 for _ in root.rglob("*.py"))
-        env = dict(os.environ, HOME=tmp, CODEWITNESS_CHECK_INDEX_URL=f"http://127.0.0.1:{server.server_address[1]}/simple")
+        env = dict(
+            os.environ,
+            HOME=tmp,
+            CODEWITNESS_CHECK_INDEX_URL=f"http://127.0.0.1:{server.server_address[1]}/simple",
+        )
         git = ["git", "-c", "user.name=b", "-c", "user.email=b@b"]
         subprocess.run([*git, "init", "-q"], cwd=root, check=True)
         subprocess.run([*git, "add", "."], cwd=root, check=True)
@@ -144,10 +160,19 @@ def main() -> int:
 
         from ruff.__main__ import find_ruff_bin
 
-        ruff = [str(find_ruff_bin()), "check", "--isolated", "--no-cache", "--exit-zero", "--select", "S", "."]
+        ruff = [
+            str(find_ruff_bin()),
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--exit-zero",
+            "--select",
+            "S",
+            ".",
+        ]
         cw = [sys.executable, "-m", "codewitness", "check", "--json", "--fail-on", "never"]
         ruff_s, _ = timed(ruff, root, env)
-        cold_s, cold = timed(cw, root, env)
+        cold_s, _ = timed(cw, root, env)
         warm_s, warm = timed(cw, root, env)
         offline_s, _ = timed([*cw, "--offline"], root, env)
         for path in sorted(root.rglob("mod*.py"))[::10]:
@@ -159,8 +184,10 @@ def main() -> int:
     print(f"tree: {count} lines in {files} files (python {sys.version.split()[0]})")
     print(f"baseline  ruff check --select S : {ruff_s:6.2f} s")
     print(f"codewitness check, cold cache    : {cold_s:6.2f} s  ({cold_s / ruff_s:5.1f}x ruff)")
-    print(f"codewitness check, warm cache    : {warm_s:6.2f} s  ({warm_s / ruff_s:5.1f}x ruff)  goal <= 5 s: "
-          f"{'met' if warm_s <= 5 else 'NOT met'}")
+    print(
+        f"codewitness check, warm cache    : {warm_s:6.2f} s  ({warm_s / ruff_s:5.1f}x ruff)  goal <= 5 s: "
+        f"{'met' if warm_s <= 5 else 'NOT met'}"
+    )
     print(f"codewitness check --offline      : {offline_s:6.2f} s")
     print(f"codewitness check --base HEAD    : {base_s:6.2f} s  (10% of files changed)")
     print(f"findings: {len(report['findings'])} full run, {len(based_report['findings'])} --base run")

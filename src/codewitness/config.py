@@ -73,7 +73,7 @@ class CheckSection:
 
     index_url: str = field(
         default="",
-        metadata=doc("Simple API index to check Python packages against; empty means pip's own index setting."),
+        metadata=doc("Simple API index to check Python packages against; empty means pip's own setting."),
     )
     npm_registry: str = field(
         default="",
@@ -81,29 +81,37 @@ class CheckSection:
     )
     popular_url: str = field(
         default="",
-        metadata=doc("Where `codewitness deps refresh-popular` fetches the ranking of popular PyPI projects."),
+        metadata=doc("Where `codewitness deps refresh-popular` fetches the popular PyPI ranking."),
     )
     fail_on: str = field(
         default="high",
-        metadata=doc("Lowest severity that makes `codewitness check` exit 1.", choices=("info", "low", "medium", "high", "never")),
+        metadata=doc(
+            "Lowest severity that makes `codewitness check` exit 1.",
+            choices=("info", "low", "medium", "high", "never"),
+        ),
     )
     new_package_days: int = field(
-        default=90, metadata=doc("A package first uploaded fewer days ago than this is reported as new.", minimum=0)
+        default=90,
+        metadata=doc("A package first uploaded fewer days ago than this is reported as new.", minimum=0),
     )
     cache_hours: float = field(
-        default=24.0, metadata=doc("How long package-index answers are reused before asking again.", minimum=0)
+        default=24.0,
+        metadata=doc("How long package-index answers are reused before asking again.", minimum=0),
     )
     http_timeout: float = field(
-        default=10.0, metadata=doc("Seconds to wait for a package index before reporting 'not checked'.", minimum=0.1)
+        default=10.0,
+        metadata=doc("Seconds to wait for a package index before 'not checked'.", minimum=0.1),
     )
     complexity_growth: float = field(
         default=0.15,
-        metadata=doc("Allowed growth of an AI-written function's cognitive complexity against --base (0.15 = 15%).",
-                     minimum=0),
+        metadata=doc(
+            "Allowed growth of an AI-written function's cognitive complexity against --base (0.15 = 15%).",
+            minimum=0,
+        ),
     )
     required_metadata: tuple[str, ...] = field(
         default=(),
-        metadata=doc("Fields every AI-attributed note entry must carry: any of agent, model, session, generations."),
+        metadata=doc("Fields every AI note entry must carry: any of agent, model, session, generations."),
     )
     disable: tuple[str, ...] = field(default=(), metadata=doc("Rule ids never to report, e.g. CW308."))
 
@@ -388,7 +396,9 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
         raise TypeError(f"config field {dotted} has unsupported type {tp!r}")
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
-        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        raise ConfigError(
+            f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}"
+        )
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")

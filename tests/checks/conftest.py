@@ -25,11 +25,18 @@ def _iso(days_ago: float) -> str:
     return (NOW - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _project(name: str, versions: list[str], first_days_ago: float, status: str | None = None,
-             yanked: bool = False) -> dict:
+def _project(
+    name: str, versions: list[str], first_days_ago: float, status: str | None = None, yanked: bool = False
+) -> dict:
     files = [
-        {"filename": f"{name}-{v}.tar.gz", "url": f"../../files/{name}-{v}.tar.gz", "hashes": {"sha256": "0" * 64},
-         "upload-time": _iso(first_days_ago - i), "yanked": yanked, "size": 1000}
+        {
+            "filename": f"{name}-{v}.tar.gz",
+            "url": f"../../files/{name}-{v}.tar.gz",
+            "hashes": {"sha256": "0" * 64},
+            "upload-time": _iso(first_days_ago - i),
+            "yanked": yanked,
+            "size": 1000,
+        }
         for i, v in enumerate(versions)
     ]
     doc: dict = {"meta": {"api-version": "1.4"}, "name": name, "files": files, "versions": versions}
@@ -51,23 +58,51 @@ PYPI = {
     "pyyaml": _project("PyYAML", ["6.0.1", "6.0.2"], 6000),
     "django": _project("Django", ["4.2.0", "5.0.0"], 6000),
 }
-VULNS = {("django", "4.2.0"): [{"id": "PYSEC-2099-1", "aliases": ["CVE-2099-1"], "fixed_in": ["4.2.1"],
-                                "withdrawn": None, "summary": "test advisory"}]}
-NPM = {
-    "left-pad": {"name": "left-pad", "dist-tags": {"latest": "1.3.0"},
-                 "versions": {"1.0.0": {}, "1.3.0": {"deprecated": "use String.prototype.padStart()"}},
-                 "time": {"created": _iso(3000), "modified": _iso(1000)}},
-    "express": {"name": "express", "dist-tags": {"latest": "4.19.2"},
-                "versions": {"4.18.0": {}, "4.19.2": {}}, "time": {"created": _iso(5000)}},
-    "brand-new-npm": {"name": "brand-new-npm", "dist-tags": {"latest": "0.0.1"}, "versions": {"0.0.1": {}},
-                      "time": {"created": _iso(2)}},
-    "@scope/tool": {"name": "@scope/tool", "dist-tags": {"latest": "1.0.0"}, "versions": {"1.0.0": {}, "1.1.0": {}},
-                    "time": {"created": _iso(800)}},
+VULNS = {
+    ("django", "4.2.0"): [
+        {
+            "id": "PYSEC-2099-1",
+            "aliases": ["CVE-2099-1"],
+            "fixed_in": ["4.2.1"],
+            "withdrawn": None,
+            "summary": "test advisory",
+        }
+    ]
 }
-RANKING = {"last_update": "2026-11-01 00:00:00", "rows": [
-    {"project": "boto3", "download_count": 100}, {"project": "requests", "download_count": 90},
-    {"project": "numpy", "download_count": 80},
-]}
+NPM = {
+    "left-pad": {
+        "name": "left-pad",
+        "dist-tags": {"latest": "1.3.0"},
+        "versions": {"1.0.0": {}, "1.3.0": {"deprecated": "use String.prototype.padStart()"}},
+        "time": {"created": _iso(3000), "modified": _iso(1000)},
+    },
+    "express": {
+        "name": "express",
+        "dist-tags": {"latest": "4.19.2"},
+        "versions": {"4.18.0": {}, "4.19.2": {}},
+        "time": {"created": _iso(5000)},
+    },
+    "brand-new-npm": {
+        "name": "brand-new-npm",
+        "dist-tags": {"latest": "0.0.1"},
+        "versions": {"0.0.1": {}},
+        "time": {"created": _iso(2)},
+    },
+    "@scope/tool": {
+        "name": "@scope/tool",
+        "dist-tags": {"latest": "1.0.0"},
+        "versions": {"1.0.0": {}, "1.1.0": {}},
+        "time": {"created": _iso(800)},
+    },
+}
+RANKING = {
+    "last_update": "2026-11-01 00:00:00",
+    "rows": [
+        {"project": "boto3", "download_count": 100},
+        {"project": "requests", "download_count": 90},
+        {"project": "numpy", "download_count": 80},
+    ],
+}
 
 
 @dataclass
@@ -118,7 +153,10 @@ def _handler(state: IndexServer) -> type[BaseHTTPRequestHandler]:
                 if parts[1] not in PYPI:
                     self._send(404, {"message": "not found"})
                 else:
-                    self._send(200, {"info": {"name": parts[1]}, "vulnerabilities": VULNS.get((parts[1], parts[2]), [])})
+                    self._send(
+                        200,
+                        {"info": {"name": parts[1]}, "vulnerabilities": VULNS.get((parts[1], parts[2]), [])},
+                    )
             elif parts and parts[0] == "npm":
                 from urllib.parse import unquote
 
@@ -153,9 +191,15 @@ def index_server() -> Iterator[IndexServer]:
 
 def git(cwd: Path, *args: str, message_env: dict | None = None) -> str:
     """Run git in ``cwd`` with a fixed identity; returns stdout."""
-    env = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "Dev",
-           "GIT_COMMITTER_EMAIL": "dev@example.com", "HOME": str(cwd), "PATH": "/usr/bin:/bin:/usr/local/bin",
-           "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        "GIT_AUTHOR_NAME": "Dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "Dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.com",
+        "HOME": str(cwd),
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     env.update(message_env or {})
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 

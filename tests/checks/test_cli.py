@@ -101,8 +101,15 @@ def test_refresh_popular_from_loopback(repo, gate_env, monkeypatch):
 
 def _hook(repo: Path, payload: dict | str, env: dict) -> subprocess.CompletedProcess[str]:
     text = payload if isinstance(payload, str) else json.dumps(payload)
-    return subprocess.run([sys.executable, "-m", "codewitness", "check", "--hook", "claude"], input=text,
-                          capture_output=True, text=True, cwd=repo, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "codewitness", "check", "--hook", "claude"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env=env,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -110,17 +117,31 @@ def hook_env(gate_env, tmp_path):
     import os
 
     env = dict(os.environ)
-    env.update({"CODEWITNESS_CHECK_INDEX_URL": gate_env.simple, "CODEWITNESS_CHECK_NPM_REGISTRY": gate_env.npm,
-                "HOME": str(tmp_path)})
+    env.update(
+        {
+            "CODEWITNESS_CHECK_INDEX_URL": gate_env.simple,
+            "CODEWITNESS_CHECK_NPM_REGISTRY": gate_env.npm,
+            "HOME": str(tmp_path),
+        }
+    )
     return env
 
 
 def test_hook_blocks_a_nonexistent_package(repo, hook_env):
     req = repo / "requirements.txt"
     req.write_text("requests\nno-such-package-xyz\n")
-    payload = {"session_id": "s", "cwd": str(repo), "hook_event_name": "PostToolUse", "tool_name": "Edit",
-               "tool_input": {"file_path": str(req), "old_string": "requests\n", "new_string": "requests\nno-such-package-xyz\n"},
-               "tool_response": {"filePath": str(req)}}
+    payload = {
+        "session_id": "s",
+        "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Edit",
+        "tool_input": {
+            "file_path": str(req),
+            "old_string": "requests\n",
+            "new_string": "requests\nno-such-package-xyz\n",
+        },
+        "tool_response": {"filePath": str(req)},
+    }
     done = _hook(repo, payload, hook_env)
     assert done.returncode == 2
     assert "no-such-package-xyz" in done.stderr and "do not exist" in done.stderr
@@ -129,8 +150,13 @@ def test_hook_blocks_a_nonexistent_package(repo, hook_env):
 def test_hook_adds_context_for_suspicious_import(repo, hook_env):
     app = repo / "app.py"
     app.write_text("import json\nimport freshpkg\n")
-    payload = {"cwd": str(repo), "hook_event_name": "PostToolUse", "tool_name": "Write",
-               "tool_input": {"file_path": str(app), "content": app.read_text()}, "tool_response": {}}
+    payload = {
+        "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Write",
+        "tool_input": {"file_path": str(app), "content": app.read_text()},
+        "tool_response": {},
+    }
     done = _hook(repo, payload, hook_env)
     assert done.returncode == 0
     context = json.loads(done.stdout)["hookSpecificOutput"]
@@ -140,8 +166,12 @@ def test_hook_adds_context_for_suspicious_import(repo, hook_env):
 def test_hook_is_silent_for_clean_edits_and_other_tools(repo, hook_env):
     app = repo / "app.py"
     app.write_text("import json\nimport requests\n")
-    payload = {"cwd": str(repo), "tool_name": "Edit", "tool_input": {"file_path": str(app), "old_string": "",
-               "new_string": "import requests\n"}, "tool_response": {"originalFile": "import json\n"}}
+    payload = {
+        "cwd": str(repo),
+        "tool_name": "Edit",
+        "tool_input": {"file_path": str(app), "old_string": "", "new_string": "import requests\n"},
+        "tool_response": {"originalFile": "import json\n"},
+    }
     done = _hook(repo, payload, hook_env)
     assert (done.returncode, done.stdout) == (0, "")
     assert _hook(repo, {"tool_name": "Bash", "tool_input": {"command": "ls"}}, hook_env).returncode == 0

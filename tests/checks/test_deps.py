@@ -16,8 +16,10 @@ from codewitness.checks.popular import load_popular
 
 
 def test_requirements_parsing_skips_options_urls_and_comments():
-    text = "# deps\n-r base.txt\nrequests>=2  # http\nflask[async]==3.0.0 ; python_version>'3'\n" \
-           "git+https://x.invalid/a.git\n./local\nDjango===4.2.0\n"
+    text = (
+        "# deps\n-r base.txt\nrequests>=2  # http\nflask[async]==3.0.0 ; python_version>'3'\n"
+        "git+https://x.invalid/a.git\n./local\nDjango===4.2.0\n"
+    )
     got = [(d.name, d.line, d.pinned) for d in parse_manifest("requirements.txt", text)]
     assert got == [("requests", 3, None), ("flask", 4, "3.0.0"), ("Django", 7, "4.2.0")]
 
@@ -43,15 +45,26 @@ hypothesis = "*"
 
 
 def test_locks_and_package_json():
-    uv = '[[package]]\nname = "requests"\nversion = "2.32.3"\nsource = { registry = "https://pypi.org/simple" }\n' \
-         '[[package]]\nname = "demo"\nversion = "0.1"\nsource = { editable = "." }\n'
+    uv = (
+        '[[package]]\nname = "requests"\nversion = "2.32.3"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+        '[[package]]\nname = "demo"\nversion = "0.1"\nsource = { editable = "." }\n'
+    )
     assert [(d.name, d.pinned) for d in parse_manifest("uv.lock", uv)] == [("requests", "2.32.3")]
     poetry = '[[package]]\nname = "flask"\nversion = "3.0.0"\n'
     assert [d.name for d in parse_manifest("poetry.lock", poetry)] == ["flask"]
-    pipfile_lock = json.dumps({"default": {"requests": {"version": "==2.32.3"}}, "develop": {"x": {"path": "."}}})
-    assert [(d.name, d.pinned) for d in parse_manifest("Pipfile.lock", pipfile_lock)] == [("requests", "2.32.3")]
-    package_json = json.dumps({"dependencies": {"express": "4.19.2", "mine": "file:../mine",
-                                                "alias": "npm:@scope/tool@^1.0.0"}, "devDependencies": {"left-pad": "^1"}})
+    pipfile_lock = json.dumps(
+        {"default": {"requests": {"version": "==2.32.3"}}, "develop": {"x": {"path": "."}}}
+    )
+    assert [(d.name, d.pinned) for d in parse_manifest("Pipfile.lock", pipfile_lock)] == [
+        ("requests", "2.32.3")
+    ]
+    package_json = json.dumps(
+        {
+            "dependencies": {"express": "4.19.2", "mine": "file:../mine", "alias": "npm:@scope/tool@^1.0.0"},
+            "devDependencies": {"left-pad": "^1"},
+        }
+    )
     got = [(d.ecosystem, d.name, d.pinned) for d in parse_manifest("package.json", package_json)]
     assert got == [("npm", "express", "4.19.2"), ("npm", "@scope/tool", None), ("npm", "left-pad", None)]
 
@@ -69,7 +82,9 @@ def test_requirements_parser_never_crashes(text):
 
 def _ctx(root: Path, server, **kw) -> CheckContext:
     ctx = CheckContext.build(root, **kw)
-    ctx.index = IndexClient(server.simple, server.npm, cache=IndexCache(root / ".codewitness/cache/idx.json"), timeout=5)
+    ctx.index = IndexClient(
+        server.simple, server.npm, cache=IndexCache(root / ".codewitness/cache/idx.json"), timeout=5
+    )
     return ctx
 
 
@@ -80,9 +95,21 @@ def project(tmp_path: Path) -> Path:
     (root / "requirements.txt").write_text(
         "requests==2.32.3\nfreshpkg\nlonely\nevilpkg\noldstuff\nreqeusts\nno-such-package-xyz\nDjango==4.2.0\n"
     )
-    (root / "package.json").write_text(json.dumps({"dependencies": {"express": "4.19.2", "brand-new-npm": "0.0.1",
-                                                                    "ghost-npm-pkg": "1.0.0", "left-pad": "1.3.0"}}))
-    (root / "app.py").write_text("import requests\nimport fastjsonx\nimport yaml\nimport json\nfrom app2 import x\n")
+    (root / "package.json").write_text(
+        json.dumps(
+            {
+                "dependencies": {
+                    "express": "4.19.2",
+                    "brand-new-npm": "0.0.1",
+                    "ghost-npm-pkg": "1.0.0",
+                    "left-pad": "1.3.0",
+                }
+            }
+        )
+    )
+    (root / "app.py").write_text(
+        "import requests\nimport fastjsonx\nimport yaml\nimport json\nfrom app2 import x\n"
+    )
     (root / "app2.py").write_text("x = 1\n")
     return root
 
@@ -104,7 +131,9 @@ def test_verdicts_from_loopback_index(project, index_server):
     by_pkg = {f.properties.get("package"): f for f in report.findings if f.rule_id == "CW101"}
     assert by_pkg["fastjsonx"].path == "app.py" and by_pkg["fastjsonx"].line == 2
     assert by_pkg["no-such-package-xyz"].line == 7
-    explained = next(f for f in report.findings if f.rule_id == "CW102" and f.properties["package"] == "freshpkg")
+    explained = next(
+        f for f in report.findings if f.rule_id == "CW102" and f.properties["package"] == "freshpkg"
+    )
     assert explained.properties["index"]["versions"] == 2 and explained.properties["index"]["first_upload"]
 
 

@@ -25,12 +25,25 @@ def test_ai_commit_without_note_and_metadata_policy(repo):
     _commit(repo, "add a" + CLAUDE)  # marked, no note -> CW401
     (repo / "b.py").write_text("y = 2\n")
     noted = _commit(repo, "add b" + CLAUDE)
-    write_note(repo, noted, CommitNote(files={"b.py": (NoteEntry("ai", ((1, 1),), ("gen_1",), agent="claude-code"),)}))
+    write_note(
+        repo,
+        noted,
+        CommitNote(files={"b.py": (NoteEntry("ai", ((1, 1),), ("gen_1",), agent="claude-code"),)}),
+    )
     (repo / "c.py").write_text("z = 3\n")
     _commit(repo, "human change")
     (repo / "d.py").write_text("w = 4\n")
     gitai = _commit(repo, "add d" + CLAUDE)
-    git(repo, "notes", "--ref", "refs/notes/ai", "add", "-m", "d.py\n  s_0123456789abcd::t_0123456789abcd 1\n---\n{}", gitai)
+    git(
+        repo,
+        "notes",
+        "--ref",
+        "refs/notes/ai",
+        "add",
+        "-m",
+        "d.py\n  s_0123456789abcd::t_0123456789abcd 1\n---\n{}",
+        gitai,
+    )
     settings = CheckSection(required_metadata=("model",))
     report = run_checks(CheckContext.build(repo, base=base, settings=settings), families=("provenance",))
     got = sorted((f.rule_id, f.path) for f in report.findings)
@@ -66,7 +79,11 @@ def test_complexity_drift_of_ai_function_against_base(repo):
     base = _commit(repo, "price")
     (repo / "shop.py").write_text(AFTER)
     sha = _commit(repo, "make price clever" + CLAUDE)
-    write_note(repo, sha, CommitNote(files={"shop.py": (NoteEntry("ai", ((1, 10),), ("gen_2",), agent="claude-code"),)}))
+    write_note(
+        repo,
+        sha,
+        CommitNote(files={"shop.py": (NoteEntry("ai", ((1, 10),), ("gen_2",), agent="claude-code"),)}),
+    )
     report = run_checks(CheckContext.build(repo, base=base), families=("complexity",))
     assert [f.rule_id for f in report.findings] == ["CW501"]
     finding = report.findings[0]
@@ -82,7 +99,10 @@ def test_complexity_drift_ignores_human_functions(repo):
     report = run_checks(CheckContext.build(repo, base=base), families=("complexity",))
     assert report.findings == []
     high = CheckSection(complexity_growth=100.0)
-    assert run_checks(CheckContext.build(repo, base=base, settings=high), families=("complexity",)).findings == []
+    assert (
+        run_checks(CheckContext.build(repo, base=base, settings=high), families=("complexity",)).findings
+        == []
+    )
 
 
 def test_ai_written_findings_come_first(repo):
@@ -97,7 +117,10 @@ def test_ai_written_findings_come_first(repo):
 def test_complexity_helpers():
     assert growth(10, 12) == 0.2 and growth(0, 3) == 3.0
     assert function_complexity("def (:") == {}
-    assert function_complexity("class A:\n    def m(self, x):\n        if x:\n            return 1\n")["A::m"][0] == 1
+    assert (
+        function_complexity("class A:\n    def m(self, x):\n        if x:\n            return 1\n")["A::m"][0]
+        == 1
+    )
 
 
 def test_disabled_rules_are_not_reported(repo):

@@ -35,8 +35,18 @@ def test_corpus_report_is_valid_sarif():
 
 
 def test_every_rule_is_described_and_ai_flag_travels():
-    finding = with_fingerprints([Finding("CW101", "requirements.txt", 3, "pypi package 'x' does not exist",
-                                         ai_authored=True, properties={"package": "x", "when": object()})])
+    finding = with_fingerprints(
+        [
+            Finding(
+                "CW101",
+                "requirements.txt",
+                3,
+                "pypi package 'x' does not exist",
+                ai_authored=True,
+                properties={"package": "x", "when": object()},
+            )
+        ]
+    )
     doc = to_sarif(finding)
     validate(doc)
     rules = doc["runs"][0]["tool"]["driver"]["rules"]

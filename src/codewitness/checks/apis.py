@@ -38,7 +38,9 @@ from codewitness.checks.findings import Finding
 __all__ = ["ModuleIndex", "ModuleNames", "check_file", "run"]
 
 #: Standard-library modules never imported for a lookup: importing them has visible side effects.
-_NEVER_IMPORT = frozenset({"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "__main__", "pydoc_data"})
+_NEVER_IMPORT = frozenset(
+    {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "__main__", "pydoc_data"}
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class ModuleIndex:
                     importlib.import_module(name)
             except ModuleNotFoundError as exc:
                 return False if exc.name == name else None  # a missing dependency of it is not its absence
-            except Exception:  # noqa: BLE001 - any other failure means "cannot tell"
+            except Exception:
                 return None
             return True
         if self._spec(top) is None:
@@ -111,7 +113,7 @@ class ModuleIndex:
     # -- internals ----------------------------------------------------------------------------
 
     def _spec(self, name: str) -> ModuleSpec | None:
-        parent, _, leaf = name.rpartition(".")
+        parent = name.rpartition(".")[0]
         try:
             if not parent:
                 return PathFinder.find_spec(name)
@@ -155,7 +157,7 @@ class ModuleIndex:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 module = importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - any failure of a stdlib import means "cannot tell", nothing more
+        except Exception:
             return None
         locations = list(getattr(module, "__path__", []) or [])
         return ModuleNames(
@@ -178,7 +180,10 @@ class ModuleIndex:
                     names.update(_bound(target))
                     if isinstance(target, ast.Subscript | ast.Attribute):
                         dynamic = True  # globals()[...] = ..., sys.modules[...] = ...
-                if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
+                if (
+                    any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+                    and node.value is not None
+                ):
                     names.update(_strings(node.value))
             elif isinstance(node, ast.Import):
                 for alias in node.names:
@@ -201,14 +206,17 @@ class ModuleIndex:
                 for item in node.items:
                     if item.optional_vars is not None:
                         names.update(_bound(item.optional_vars))
-            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-                if _is_dynamic_call(node.value):
-                    dynamic = True
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Global):
-                names.update(node.names)
-            elif isinstance(node, ast.NamedExpr):
-                names.update(_bound(node.target))
+            elif (
+                isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Call)
+                and _is_dynamic_call(node.value)
+            ):
+                dynamic = True
+        for inner in ast.walk(tree):
+            if isinstance(inner, ast.Global):
+                names.update(inner.names)
+            elif isinstance(inner, ast.NamedExpr):
+                names.update(_bound(inner.target))
         if "__getattr__" in names:
             dynamic = True
         return names, dynamic
@@ -255,7 +263,11 @@ def _is_dynamic_call(call: ast.Call) -> bool:
         return func.id in ("exec", "setattr", "_setattr")
     if isinstance(func, ast.Attribute):
         inner = func.value
-        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id in ("globals", "vars", "locals"):
+        if (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Name)
+            and inner.func.id in ("globals", "vars", "locals")
+        ):
             return True
         return func.attr in ("attach", "attach_stub", "install")
     return False
@@ -328,7 +340,9 @@ def _guarded_imports(f: SourceFile) -> set[int]:
             test = ast.unparse(node.test)
             if any(word in test for word in ("version_info", "platform", "PY3", "PY2", "hasattr")):
                 for child in node.body + node.orelse:
-                    guarded.update(id(n) for n in ast.walk(child) if isinstance(n, ast.Import | ast.ImportFrom))
+                    guarded.update(
+                        id(n) for n in ast.walk(child) if isinstance(n, ast.Import | ast.ImportFrom)
+                    )
     return guarded
 
 
@@ -355,8 +369,17 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
 
     def report(rule_id: str, line: int, col: int, message: str, module: str, name: str) -> None:
         if f.in_scope(line):
-            findings.append(Finding(rule_id, f.rel, line, message, column=col + 1, snippet=f.line_text(line),
-                                    properties={"module": module, "name": name}))
+            findings.append(
+                Finding(
+                    rule_id,
+                    f.rel,
+                    line,
+                    message,
+                    column=col + 1,
+                    snippet=f.line_text(line),
+                    properties={"module": module, "name": name},
+                )
+            )
 
     def where(module: str) -> str:
         top = module.split(".")[0]
@@ -366,14 +389,28 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
         if isinstance(node, ast.Import) and id(node) not in guarded:
             for alias in node.names:
                 if index.exists(alias.name) is False:
-                    report("CW203", node.lineno, node.col_offset, f"module {alias.name!r} does not exist", alias.name, alias.name)
+                    report(
+                        "CW203",
+                        node.lineno,
+                        node.col_offset,
+                        f"module {alias.name!r} does not exist",
+                        alias.name,
+                        alias.name,
+                    )
                     continue
                 bound = alias.asname or alias.name.split(".")[0]
                 aliases.setdefault(bound, set()).add(alias.name if alias.asname else alias.name.split(".")[0])
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and id(node) not in guarded:
             exists = index.exists(node.module)
             if exists is False:
-                report("CW203", node.lineno, node.col_offset, f"module {node.module!r} does not exist", node.module, node.module)
+                report(
+                    "CW203",
+                    node.lineno,
+                    node.col_offset,
+                    f"module {node.module!r} does not exist",
+                    node.module,
+                    node.module,
+                )
                 continue
             names = index.lookup(node.module) if exists else None
             if names is None:
@@ -385,16 +422,22 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
                 if alias.name in names.submodules:
                     aliases.setdefault(alias.asname or alias.name, set()).add(sub)
                 elif names.has(alias.name) is False:
-                    report("CW202", node.lineno, node.col_offset,
-                           f"{where(node.module)} has no {alias.name!r}", node.module, alias.name)
+                    report(
+                        "CW202",
+                        node.lineno,
+                        node.col_offset,
+                        f"{where(node.module)} has no {alias.name!r}",
+                        node.module,
+                        alias.name,
+                    )
 
     rebound = _rebound_names(f)
-    modules = {name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound}
+    modules = {
+        name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound
+    }
     if not modules:
         return findings
-    stored = {
-        (ast.unparse(n.value), n.attr) for n in f.of(ast.Attribute) if not isinstance(n.ctx, ast.Load)
-    }
+    stored = {(ast.unparse(n.value), n.attr) for n in f.of(ast.Attribute) if not isinstance(n.ctx, ast.Load)}
     inner: set[int] = set()
     for node in f.of(ast.Attribute):
         if id(node) in inner:
@@ -417,8 +460,14 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
                 break
             known = names.has(attr_node.attr)
             if known is False:
-                report("CW201", attr_node.lineno, attr_node.col_offset,
-                       f"{where(shown)} has no attribute {attr_node.attr!r}", shown, attr_node.attr)
+                report(
+                    "CW201",
+                    attr_node.lineno,
+                    attr_node.col_offset,
+                    f"{where(shown)} has no attribute {attr_node.attr!r}",
+                    shown,
+                    attr_node.attr,
+                )
                 break
             value = getattr(names.module, attr_node.attr, None) if names.module is not None else None
             if isinstance(value, ModuleType):

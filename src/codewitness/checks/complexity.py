@@ -60,7 +60,8 @@ def run(ctx: CheckContext) -> list[Finding]:
         changed = f.changed
         now = function_complexity(f.text)
         touched = {
-            name: span for name, span in now.items()
+            name: span
+            for name, span in now.items()
             if changed is None or any(line in changed for line in range(span[1], span[2] + 1))
         }
         if not touched:
@@ -73,11 +74,17 @@ def run(ctx: CheckContext) -> list[Finding]:
             was = before[name][0]
             grew = growth(was, after)
             if grew > threshold and _ai_function(ctx, f, first, last):
-                findings.append(Finding(
-                    "CW501", f.rel, first,
-                    f"AI-written {name.replace('::', '.')}() went from cognitive complexity {was} to {after} "
-                    f"(+{grew:.0%}, allowed {threshold:.0%})",
-                    ai_authored=True, snippet=f.line_text(first),
-                    properties={"function": name, "before": was, "after": after, "growth": grew},
-                ))
+                findings.append(
+                    Finding(
+                        "CW501",
+                        f.rel,
+                        first,
+                        f"AI-written {name.replace('::', '.')}() went from cognitive complexity "
+                        f"{was} to {after} "
+                        f"(+{grew:.0%}, allowed {threshold:.0%})",
+                        ai_authored=True,
+                        snippet=f.line_text(first),
+                        properties={"function": name, "before": was, "after": after, "growth": grew},
+                    )
+                )
     return findings

@@ -34,8 +34,25 @@ if TYPE_CHECKING:
 
 __all__ = ["CheckContext", "SourceFile", "changed_lines"]
 
-_SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox",
-                        ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", ".codewitness", ".eggs"})
+_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "build",
+        "dist",
+        ".codewitness",
+        ".eggs",
+    }
+)
 #: Files the dependency family reads.
 MANIFEST_NAMES = ("pyproject.toml", "uv.lock", "poetry.lock", "Pipfile", "Pipfile.lock", "package.json")
 _REQUIREMENTS = re.compile(r"^requirements.*\.(txt|in)$|.*requirements\.(txt|in)$")
@@ -94,7 +111,7 @@ class SourceFile:
         return buckets
 
     def of(self, *types: type) -> list[Any]:
-        """The nodes of exactly these types, in walk order per type (cheaper than isinstance over all nodes)."""
+        """The nodes of exactly these types, in walk order per type (cheaper than isinstance on all)."""
         if len(types) == 1:
             return self._buckets.get(types[0], [])
         return [n for t in types for n in self._buckets.get(t, [])]
@@ -234,10 +251,25 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
     """
     if not git_available():
         raise GitError("--base needs git, which is not installed or not on PATH")
-    verified = run_git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=root, check=False).strip()
+    verified = run_git(
+        ["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=root, check=False
+    ).strip()
     if not verified:
         raise GitError(f"--base {base!r} is not a commit in {root}")
-    out = run_git(["-c", "core.quotepath=off", "diff", "--no-color", "--no-ext-diff", "--unified=0", "--no-renames", verified, "--"], cwd=root)
+    out = run_git(
+        [
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--unified=0",
+            "--no-renames",
+            verified,
+            "--",
+        ],
+        cwd=root,
+    )
     result: dict[str, set[int]] = {}
     current: set[int] | None = None
     for line in out.splitlines():
@@ -249,7 +281,9 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
             if match:
                 start, count = int(match.group(1)), int(match.group(2) or "1")
                 current.update(range(start, start + count))
-    untracked = run_git(["-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"], cwd=root)
+    untracked = run_git(
+        ["-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"], cwd=root
+    )
     for rel in filter(None, untracked.split("\0")):
         try:
             count = (root / rel).read_bytes().count(b"\n") + 1
@@ -261,7 +295,11 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
 
 def _unquote(path: str) -> str:
     if path.startswith('"') and path.endswith('"'):
-        return path[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1").decode(
-            "utf-8", "replace"
+        return (
+            path[1:-1]
+            .encode("latin-1", "backslashreplace")
+            .decode("unicode_escape")
+            .encode("latin-1")
+            .decode("utf-8", "replace")
         )
     return path

@@ -25,20 +25,41 @@ from typing import Any
 
 from codewitness.checks.context import CheckContext, SourceFile
 from codewitness.checks.findings import Finding
-from codewitness.checks.index import IndexClient, PackageInfo, normalize
+from codewitness.checks.index import PackageInfo, normalize
 from codewitness.checks.popular import PopularNames, load_popular
 
 __all__ = ["Declared", "added_packages", "imported_modules", "parse_manifest", "run", "verdict_findings"]
 
 #: Import names whose distribution is named differently (the common cases agents get wrong too).
 IMPORT_TO_DIST = {
-    "yaml": "PyYAML", "cv2": "opencv-python", "PIL": "Pillow", "sklearn": "scikit-learn",
-    "bs4": "beautifulsoup4", "dateutil": "python-dateutil", "jwt": "PyJWT", "dotenv": "python-dotenv",
-    "attr": "attrs", "Crypto": "pycryptodome", "serial": "pyserial", "magic": "python-magic",
-    "docx": "python-docx", "git": "GitPython", "OpenSSL": "pyOpenSSL", "zmq": "pyzmq", "usb": "pyusb",
-    "MySQLdb": "mysqlclient", "fitz": "PyMuPDF", "skimage": "scikit-image", "gi": "PyGObject",
-    "google": "protobuf", "psycopg2": "psycopg2-binary", "pkg_resources": "setuptools", "win32api": "pywin32",
-    "multipart": "python-multipart", "jose": "python-jose", "slugify": "python-slugify",
+    "yaml": "PyYAML",
+    "cv2": "opencv-python",
+    "PIL": "Pillow",
+    "sklearn": "scikit-learn",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "jwt": "PyJWT",
+    "dotenv": "python-dotenv",
+    "attr": "attrs",
+    "Crypto": "pycryptodome",
+    "serial": "pyserial",
+    "magic": "python-magic",
+    "docx": "python-docx",
+    "git": "GitPython",
+    "OpenSSL": "pyOpenSSL",
+    "zmq": "pyzmq",
+    "usb": "pyusb",
+    "MySQLdb": "mysqlclient",
+    "fitz": "PyMuPDF",
+    "skimage": "scikit-image",
+    "gi": "PyGObject",
+    "google": "protobuf",
+    "psycopg2": "psycopg2-binary",
+    "pkg_resources": "setuptools",
+    "win32api": "pywin32",
+    "multipart": "python-multipart",
+    "jose": "python-jose",
+    "slugify": "python-slugify",
 }
 
 
@@ -125,7 +146,12 @@ def _parse(filename: str, text: str) -> Iterator[Declared]:
                 version = str(spec.get("version", "")) if isinstance(spec, dict) else ""
                 if isinstance(spec, dict) and ("path" in spec or "git" in spec or "file" in spec):
                     continue
-                yield Declared("pypi", name, _line_of(text, f'"{name}"'), version[2:] if version.startswith("==") else None)
+                yield Declared(
+                    "pypi",
+                    name,
+                    _line_of(text, f'"{name}"'),
+                    version[2:] if version.startswith("==") else None,
+                )
         return
     if filename.endswith((".txt", ".in")):
         for number, raw in enumerate(text.splitlines(), start=1):
@@ -140,12 +166,21 @@ def _parse(filename: str, text: str) -> Iterator[Declared]:
     if filename in ("uv.lock", "poetry.lock"):
         for package in data.get("package", []):
             source = package.get("source") or {}
-            if isinstance(source, dict) and set(source) & {"editable", "virtual", "path", "directory", "git", "url"}:
+            if isinstance(source, dict) and set(source) & {
+                "editable",
+                "virtual",
+                "path",
+                "directory",
+                "git",
+                "url",
+            }:
                 continue
             if isinstance(source, dict) and source.get("type") in ("directory", "file", "git", "url"):
                 continue
             name = str(package["name"])
-            yield Declared("pypi", name, _line_of(text, f'"{name}"'), str(package.get("version") or "") or None)
+            yield Declared(
+                "pypi", name, _line_of(text, f'"{name}"'), str(package.get("version") or "") or None
+            )
         return
     if filename == "Pipfile":
         for section in ("packages", "dev-packages"):
@@ -171,7 +206,9 @@ def _parse(filename: str, text: str) -> Iterator[Declared]:
         tables += [(g or {}).get("dependencies") or {} for g in (poetry.get("group") or {}).values()]
         for table in tables:
             for name, spec in table.items():
-                if name.lower() == "python" or (isinstance(spec, dict) and {"path", "git", "url"} & set(spec)):
+                if name.lower() == "python" or (
+                    isinstance(spec, dict) and {"path", "git", "url"} & set(spec)
+                ):
                     continue
                 pin = spec if isinstance(spec, str) and re.fullmatch(r"\d[\w.]*", spec) else None
                 yield Declared("pypi", name, _line_of(text, name), pin)
@@ -257,7 +294,13 @@ def _local_modules(ctx: CheckContext) -> set[str]:
 
 
 def verdict_findings(
-    pkg: Declared, info: PackageInfo, popular: PopularNames, *, path: str, snippet: str, new_days: int,
+    pkg: Declared,
+    info: PackageInfo,
+    popular: PopularNames,
+    *,
+    path: str,
+    snippet: str,
+    new_days: int,
     vulns: list[dict[str, Any]] | None = None,
 ) -> list[Finding]:
     """The findings one package's index answer and name earn.
@@ -277,7 +320,9 @@ def verdict_findings(
     near = popular.closest(pkg.name) if pkg.ecosystem == "pypi" else None
     if near is not None:
         props["near"] = {"name": near.name, "rank": near.rank, "kind": near.kind}
-    where = f"{pkg.ecosystem} package {pkg.name!r}" + (f" (imported as {pkg.module!r})" if pkg.via == "import" else "")
+    where = f"{pkg.ecosystem} package {pkg.name!r}" + (
+        f" (imported as {pkg.module!r})" if pkg.via == "import" else ""
+    )
 
     def make(rule_id: str, message: str, **kw: Any) -> Finding:
         return Finding(rule_id, path, pkg.line, message, snippet=snippet, properties=props, **kw)
@@ -286,7 +331,9 @@ def verdict_findings(
         return [make("CW107", f"{where} was not checked: {info.reason}")]
     if info.state == "missing":
         hint = f"; did you mean {near.name!r} (rank {near.rank})?" if near else ""
-        return [make("CW101", f"{where} does not exist on {info.source.rsplit('/', 2)[0] or 'the index'}{hint}")]
+        return [
+            make("CW101", f"{where} does not exist on {info.source.rsplit('/', 2)[0] or 'the index'}{hint}")
+        ]
     out: list[Finding] = []
     if info.status in ("quarantined", "unpublished"):
         out.append(make("CW104", f"{where} is {info.status} on the index"))
@@ -295,7 +342,9 @@ def verdict_findings(
     elif info.all_yanked:
         out.append(make("CW104", f"every file of {where} is yanked", severity="medium"))
     if near is not None:
-        out.append(make("CW105", f"{where} looks like a typosquat of {near.name!r} (rank {near.rank}, {near.kind})"))
+        out.append(
+            make("CW105", f"{where} looks like a typosquat of {near.name!r} (rank {near.rank}, {near.kind})")
+        )
     age = info.age_days()
     if age is not None and age < new_days:
         out.append(make("CW102", f"{where} was first uploaded {max(age, 0):.0f} days ago"))
@@ -324,7 +373,9 @@ def run(ctx: CheckContext) -> list[Finding]:
                 wanted.append((pkg, manifest))
     # Declarations outside the scope still count as declared (a --base run sees only new lines).
     for path in _all_manifests(ctx):
-        declared_names.update(normalize(p.name) for p in parse_manifest(path.name, path.read_text("utf-8", "replace")))
+        declared_names.update(
+            normalize(p.name) for p in parse_manifest(path.name, path.read_text("utf-8", "replace"))
+        )
         manifests_seen = True
 
     findings: list[Finding] = []
@@ -334,7 +385,12 @@ def run(ctx: CheckContext) -> list[Finding]:
         assert f.tree is not None
         reported: set[str] = set()
         for module, line in imported_modules(f.tree, f):
-            if module in reported or not f.in_scope(line) or module in sys.stdlib_module_names or module in local:
+            if (
+                module in reported
+                or not f.in_scope(line)
+                or module in sys.stdlib_module_names
+                or module in local
+            ):
                 continue
             if module == "__future__":
                 continue
@@ -342,11 +398,16 @@ def run(ctx: CheckContext) -> list[Finding]:
             if dists or _module_installed(module):
                 if manifests_seen and dists and not any(normalize(d) in declared_names for d in dists):
                     reported.add(module)
-                    findings.append(Finding(
-                        "CW106", f.rel, line,
-                        f"module {module!r} comes from {dists[0]!r}, which no manifest declares",
-                        snippet=f.line_text(line), properties={"module": module, "distribution": dists[0]},
-                    ))
+                    findings.append(
+                        Finding(
+                            "CW106",
+                            f.rel,
+                            line,
+                            f"module {module!r} comes from {dists[0]!r}, which no manifest declares",
+                            snippet=f.line_text(line),
+                            properties={"module": module, "distribution": dists[0]},
+                        )
+                    )
                 continue
             guess = IMPORT_TO_DIST.get(module, module)
             if normalize(guess) in declared_names or normalize(module) in declared_names:
@@ -357,21 +418,35 @@ def run(ctx: CheckContext) -> list[Finding]:
     answers = ctx.index.lookup_many((p.ecosystem, p.name) for p, _ in wanted) if ctx.index else {}
     for pkg, source in wanted:
         info = answers.get((pkg.ecosystem, pkg.name)) or PackageInfo(
-            pkg.ecosystem, pkg.name, "not_checked", reason="no index client (checks ran without network settings)"
+            pkg.ecosystem,
+            pkg.name,
+            "not_checked",
+            reason="no index client (checks ran without network settings)",
         )
         vulns = None
         if ctx.index and pkg.pinned and pkg.ecosystem == "pypi" and info.state == "exists":
             vulns = ctx.index.vulnerabilities(pkg.name, pkg.pinned)
         found = verdict_findings(
-            pkg, info, popular, path=source.rel, snippet=source.line_text(pkg.line),
-            new_days=ctx.settings.new_package_days, vulns=vulns,
+            pkg,
+            info,
+            popular,
+            path=source.rel,
+            snippet=source.line_text(pkg.line),
+            new_days=ctx.settings.new_package_days,
+            vulns=vulns,
         )
         if pkg.via == "import" and info.state == "exists":
-            found.insert(0, Finding(
-                "CW106", source.rel, pkg.line,
-                f"module {pkg.module!r} is neither installed nor declared (index has {pkg.name!r})",
-                snippet=source.line_text(pkg.line), properties={"module": pkg.module, "distribution": pkg.name},
-            ))
+            found.insert(
+                0,
+                Finding(
+                    "CW106",
+                    source.rel,
+                    pkg.line,
+                    f"module {pkg.module!r} is neither installed nor declared (index has {pkg.name!r})",
+                    snippet=source.line_text(pkg.line),
+                    properties={"module": pkg.module, "distribution": pkg.name},
+                ),
+            )
         findings.extend(found)
     return findings
 
@@ -390,5 +465,9 @@ def added_packages(filename: str, before: str | None, after: str) -> list[Declar
 
     Used by the agent hook to look only at what an edit added.
     """
-    old = {(p.ecosystem, normalize(p.name)) for p in parse_manifest(filename, before)} if before is not None else set()
+    old = (
+        {(p.ecosystem, normalize(p.name)) for p in parse_manifest(filename, before)}
+        if before is not None
+        else set()
+    )
     return [p for p in parse_manifest(filename, after) if (p.ecosystem, normalize(p.name)) not in old]

@@ -5,7 +5,7 @@ whitespace-normalised text of the line (not its number), plus how many identical
 before it in the file. Baselines and SARIF ``partialFingerprints`` use it.
 
 Example:
-    >>> f = Finding("CW201", "app.py", 3, "requests has no attribute fetch_json", snippet="requests.fetch_json(u)")
+    >>> f = Finding("CW201", "app.py", 3, "no fetch_json", snippet="requests.fetch_json(u)")
     >>> [g.fingerprint[:8] for g in with_fingerprints([f])] == [with_fingerprints([f])[0].fingerprint[:8]]
     True
 """

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codewitness.checks.deps import IMPORT_TO_DIST, Declared, added_packages, imported_modules, verdict_findings
+from codewitness.checks.deps import (
+    IMPORT_TO_DIST,
+    Declared,
+    added_packages,
+    imported_modules,
+    verdict_findings,
+)
 from codewitness.checks.findings import Finding
 from codewitness.checks.index import IndexClient, normalize
 from codewitness.checks.popular import PopularNames
@@ -102,12 +108,17 @@ def _installed(module: str) -> bool:
     return module in sys.builtin_module_names or PathFinder.find_spec(module) is not None
 
 
-def answer_claude(payload: dict[str, Any], root: Path, client: IndexClient, popular: PopularNames,
-                  new_days: int = 90) -> HookAnswer:
+def answer_claude(
+    payload: dict[str, Any], root: Path, client: IndexClient, popular: PopularNames, new_days: int = 90
+) -> HookAnswer:
     """Decide the hook's answer for one Claude Code ``PostToolUse`` payload."""
     tool = str(payload.get("tool_name", ""))
     tool_input = payload.get("tool_input")
-    if tool not in _EDIT_TOOLS or not isinstance(tool_input, dict) or not isinstance(tool_input.get("file_path"), str):
+    if (
+        tool not in _EDIT_TOOLS
+        or not isinstance(tool_input, dict)
+        or not isinstance(tool_input.get("file_path"), str)
+    ):
         return HookAnswer(0)
     path = Path(tool_input["file_path"])
     if not path.is_absolute():
@@ -124,11 +135,15 @@ def answer_claude(payload: dict[str, Any], root: Path, client: IndexClient, popu
         wanted = added_packages(path.name, before, after)
     elif path.suffix == ".py":
         old = _imports(before)
-        local = {p.stem for p in path.parent.glob("*.py")} | {p.name for p in path.parent.iterdir() if p.is_dir()}
+        local = {p.stem for p in path.parent.glob("*.py")} | {
+            p.name for p in path.parent.iterdir() if p.is_dir()
+        }
         for module, line in _imports(after).items():
             if module in old or module in sys.stdlib_module_names or module in local or _installed(module):
                 continue
-            wanted.append(Declared("pypi", IMPORT_TO_DIST.get(module, module), line, via="import", module=module))
+            wanted.append(
+                Declared("pypi", IMPORT_TO_DIST.get(module, module), line, via="import", module=module)
+            )
     if not wanted:
         return HookAnswer(0)
     answers = client.lookup_many((d.ecosystem, d.name) for d in wanted)
@@ -136,17 +151,28 @@ def answer_claude(payload: dict[str, Any], root: Path, client: IndexClient, popu
     findings: list[Finding] = []
     for d in wanted:
         snippet = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
-        findings.extend(verdict_findings(d, answers[(d.ecosystem, d.name)], popular, path=str(path), snippet=snippet,
-                                         new_days=new_days))
+        findings.extend(
+            verdict_findings(
+                d, answers[(d.ecosystem, d.name)], popular, path=str(path), snippet=snippet, new_days=new_days
+            )
+        )
     if not findings:
         return HookAnswer(0)
     text = "\n".join(f"- {f.rule_id}: {f.message} ({path.name}:{f.line})" for f in findings)
     if any(f.rule_id == "CW101" for f in findings):
         missing = sorted({normalize(str(f.properties["package"])) for f in findings if f.rule_id == "CW101"})
-        return HookAnswer(2, stderr=(
-            f"codewitness: your edit to {path.name} uses package(s) that do not exist: {', '.join(missing)}.\n"
-            f"{text}\nReplace them with real packages (check the name) before going on."
-        ), findings=tuple(findings))
-    context = f"codewitness dependency check of your edit to {path.name}:\n{text}\nVerify these packages before relying on them."
+        return HookAnswer(
+            2,
+            stderr=(
+                f"codewitness: your edit to {path.name} uses package(s) that do not exist: "
+                f"{', '.join(missing)}.\n"
+                f"{text}\nReplace them with real packages (check the name) before going on."
+            ),
+            findings=tuple(findings),
+        )
+    context = (
+        f"codewitness dependency check of your edit to {path.name}:\n{text}\n"
+        "Verify these packages before relying on them."
+    )
     document = {"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}
     return HookAnswer(0, stdout=json.dumps(document), findings=tuple(findings))

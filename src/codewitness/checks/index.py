@@ -119,7 +119,10 @@ def _pip_config_files(environ: Mapping[str, str]) -> list[Path]:
     home = Path(environ.get("HOME", str(Path.home())))
     xdg_dirs = environ.get("XDG_CONFIG_DIRS", "/etc/xdg").split(":")
     files = [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d] + [Path("/etc/pip.conf")]
-    files += [home / ".pip" / "pip.conf", Path(environ.get("XDG_CONFIG_HOME", str(home / ".config"))) / "pip" / "pip.conf"]
+    files += [
+        home / ".pip" / "pip.conf",
+        Path(environ.get("XDG_CONFIG_HOME", str(home / ".config"))) / "pip" / "pip.conf",
+    ]
     if environ.get("VIRTUAL_ENV"):
         files.append(Path(environ["VIRTUAL_ENV"]) / "pip.conf")
     if environ.get("PIP_CONFIG_FILE") and environ["PIP_CONFIG_FILE"] != os.devnull:
@@ -169,7 +172,9 @@ def npm_registry_url(root: Path, environ: Mapping[str, str] | None = None) -> st
     if npm is None:
         return None
     try:
-        out = subprocess.run([npm, "config", "get", "registry"], capture_output=True, text=True, timeout=15, check=False)
+        out = subprocess.run(
+            [npm, "config", "get", "registry"], capture_output=True, text=True, timeout=15, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     value = out.stdout.strip()
@@ -197,9 +202,13 @@ class IndexCache:
         self._entries: dict[str, dict[str, Any]] = {}
         with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
             data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("version") == self.VERSION and isinstance(data.get("entries"), dict):
+            if (
+                isinstance(data, dict)
+                and data.get("version") == self.VERSION
+                and isinstance(data.get("entries"), dict)
+            ):
                 self._entries = data["entries"]
-        # A corrupt or foreign cache file is ignored and replaced on save: it only holds answers we can ask again.
+        # A corrupt or foreign cache file is ignored and replaced on save: it holds answers we can ask again.
 
     def get(self, key: str, *, allow_stale: bool) -> dict[str, Any] | None:
         """The cached answer for ``key``, if any and fresh enough."""
@@ -266,8 +275,14 @@ class IndexClient:
     def npm(self, name: str) -> PackageInfo:
         """What the npm registry says about package ``name`` (scoped names allowed)."""
         if self.npm_url is None:
-            return PackageInfo("npm", name, "not_checked", reason="no npm registry is configured and npm is not installed")
-        quoted = urllib.parse.quote(name, safe="@") if not name.startswith("@") else "@" + urllib.parse.quote(name[1:], safe="")
+            return PackageInfo(
+                "npm", name, "not_checked", reason="no npm registry is configured and npm is not installed"
+            )
+        quoted = (
+            urllib.parse.quote(name, safe="@")
+            if not name.startswith("@")
+            else "@" + urllib.parse.quote(name[1:], safe="")
+        )
         url = f"{self.npm_url.rstrip('/')}/{quoted}"
         return self._cached(f"npm {url}", "npm", name, url, self._fetch_npm)
 
@@ -328,7 +343,9 @@ class IndexClient:
                 self._memo[key] = info
                 return info
         if self.offline:
-            info = PackageInfo(ecosystem, name, "not_checked", reason="offline and not in the cache", source=url)
+            info = PackageInfo(
+                ecosystem, name, "not_checked", reason="offline and not in the cache", source=url
+            )
         else:
             info = fetch(name, url)
             if info.state != "not_checked" and self.cache is not None:
@@ -337,7 +354,7 @@ class IndexClient:
         return info
 
     def _get(self, url: str, accept: str) -> tuple[int, str, bytes]:
-        request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": _USER_AGENT})
+        request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": _USER_AGENT})  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - index URLs are http(s) by config
                 return response.status, response.headers.get("Content-Type", ""), response.read()
@@ -349,14 +366,20 @@ class IndexClient:
         try:
             status, ctype, body = self._get(url, f"{SIMPLE_JSON}, application/json;q=0.5, text/html;q=0.1")
         except (OSError, ValueError) as exc:
-            return PackageInfo("pypi", name, "not_checked", reason=f"index unreachable: {_why(exc)}", source=url)
+            return PackageInfo(
+                "pypi", name, "not_checked", reason=f"index unreachable: {_why(exc)}", source=url
+            )
         if status == 404:
             return PackageInfo("pypi", name, "missing", source=url, fetched_at=now)
         if status != 200:
-            return PackageInfo("pypi", name, "not_checked", reason=f"index answered HTTP {status}", source=url)
+            return PackageInfo(
+                "pypi", name, "not_checked", reason=f"index answered HTTP {status}", source=url
+            )
         if "json" not in ctype:
             # An index without PEP 691 (HTML only): the project exists, the details are unknown.
-            return PackageInfo("pypi", name, "exists", reason="index offers no JSON details", source=url, fetched_at=now)
+            return PackageInfo(
+                "pypi", name, "exists", reason="index offers no JSON details", source=url, fetched_at=now
+            )
         try:
             data = json.loads(body)
         except ValueError:
@@ -366,7 +389,9 @@ class IndexClient:
         files = [f for f in data.get("files") or [] if isinstance(f, dict)]
         uploads = sorted(str(f["upload-time"]) for f in files if f.get("upload-time"))
         versions = data.get("versions")
-        version_list = [str(v) for v in versions] if isinstance(versions, list) else _versions_from_files(name, files)
+        version_list = (
+            [str(v) for v in versions] if isinstance(versions, list) else _versions_from_files(name, files)
+        )
         raw_status = data.get("project-status")
         project_status = raw_status.get("status") if isinstance(raw_status, dict) else None
         return PackageInfo(
@@ -387,20 +412,25 @@ class IndexClient:
         try:
             status, _, body = self._get(url, "application/json")
         except (OSError, ValueError) as exc:
-            return PackageInfo("npm", name, "not_checked", reason=f"registry unreachable: {_why(exc)}", source=url)
+            return PackageInfo(
+                "npm", name, "not_checked", reason=f"registry unreachable: {_why(exc)}", source=url
+            )
         if status == 404:
             return PackageInfo("npm", name, "missing", source=url, fetched_at=now)
         if status != 200:
-            return PackageInfo("npm", name, "not_checked", reason=f"registry answered HTTP {status}", source=url)
+            return PackageInfo(
+                "npm", name, "not_checked", reason=f"registry answered HTTP {status}", source=url
+            )
         try:
             data = json.loads(body)
         except ValueError:
             return PackageInfo("npm", name, "not_checked", reason="registry sent malformed JSON", source=url)
         if not isinstance(data, dict):
             return PackageInfo("npm", name, "not_checked", reason="registry sent unexpected JSON", source=url)
-        times = data.get("time") if isinstance(data.get("time"), dict) else {}
-        versions = data.get("versions") if isinstance(data.get("versions"), dict) else {}
-        latest = (data.get("dist-tags") or {}).get("latest") if isinstance(data.get("dist-tags"), dict) else None
+        raw_times, raw_versions, raw_tags = data.get("time"), data.get("versions"), data.get("dist-tags")
+        times: dict[str, Any] = raw_times if isinstance(raw_times, dict) else {}
+        versions: dict[str, Any] = raw_versions if isinstance(raw_versions, dict) else {}
+        latest = raw_tags.get("latest") if isinstance(raw_tags, dict) else None
         npm_status = "active"
         if times.get("unpublished"):
             npm_status = "unpublished"
@@ -427,7 +457,12 @@ def _why(exc: BaseException) -> str:
 def _versions_from_files(name: str, files: list[dict[str, Any]]) -> list[str] | None:
     """Versions named by distribution file names, for indexes without PEP 700 ``versions``."""
     try:
-        from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+        from packaging.utils import (
+            InvalidSdistFilename,
+            InvalidWheelFilename,
+            parse_sdist_filename,
+            parse_wheel_filename,
+        )
     except ImportError:
         return None
     found: set[str] = set()

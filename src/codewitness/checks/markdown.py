@@ -43,9 +43,14 @@ def to_markdown(report: Report) -> str:
     if report.baselined:
         lines.append(f"{len(report.baselined)} finding(s) accepted by the baseline are not shown.")
     if report.skipped:
-        lines.append(f"{len(report.skipped)} file(s) could not be checked: "
-                     + ", ".join(f"`{p}` ({why})" for p, why in report.skipped[:10]))
+        lines.append(
+            f"{len(report.skipped)} file(s) could not be checked: "
+            + ", ".join(f"`{p}` ({why})" for p, why in report.skipped[:10])
+        )
     not_checked = [f for f in report.findings if f.rule_id == "CW107"]
     if not_checked:
-        lines.append(f"{len(not_checked)} package(s) were **not checked** (index unreachable): this is not a clean result.")
+        lines.append(
+            f"{len(not_checked)} package(s) were **not checked** (index unreachable): "
+            "this is not a clean result."
+        )
     return "\n".join(lines).rstrip() + "\n"

@@ -154,7 +154,7 @@ def fetch_ranking(url: str, timeout: float = 30.0) -> list[str]:
     """
     if not url.startswith(("http://", "https://")):
         raise InputError(f"ranking URL must be http(s), got {url!r}")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
             body = response.read()

@@ -40,7 +40,10 @@ def run(ctx: CheckContext) -> list[Finding]:
     if unknown:
         from codewitness.errors import ConfigError
 
-        raise ConfigError(f"check.required_metadata: unknown field(s) {', '.join(unknown)}; use {', '.join(METADATA_FIELDS)}")
+        raise ConfigError(
+            f"check.required_metadata: unknown field(s) {', '.join(unknown)}; "
+            f"use {', '.join(METADATA_FIELDS)}"
+        )
     findings: list[Finding] = []
     for commit in commits_between(ctx.root, ctx.base):
         short = commit.sha[:12]
@@ -50,34 +53,60 @@ def run(ctx: CheckContext) -> list[Finding]:
         try:
             note = read_note(ctx.root, commit.sha)
         except NoteError as exc:
-            findings.append(Finding("CW403", path, 1, f"commit {short}: {exc}", snippet=snippet,
-                                    properties={"commit": commit.sha}))
+            findings.append(
+                Finding(
+                    "CW403",
+                    path,
+                    1,
+                    f"commit {short}: {exc}",
+                    snippet=snippet,
+                    properties={"commit": commit.sha},
+                )
+            )
             continue
         if note is None:
             if marks and read_note_text(ctx.root, commit.sha, ref=GITAI_REF) is None:
                 agents = ", ".join(sorted({m.agent for m in marks}))
-                findings.append(Finding(
-                    "CW401", path, 1, f"commit {short} is marked as written with {agents} but has no attribution note",
-                    ai_authored=True, snippet=snippet,
-                    properties={"commit": commit.sha, "marks": [m.text for m in marks]},
-                ))
+                findings.append(
+                    Finding(
+                        "CW401",
+                        path,
+                        1,
+                        f"commit {short} is marked as written with {agents} but has no attribution note",
+                        ai_authored=True,
+                        snippet=snippet,
+                        properties={"commit": commit.sha, "marks": [m.text for m in marks]},
+                    )
+                )
             continue
         for field in ctx.settings.required_metadata:
-            lacking = sorted({
-                p for p, entries in note.files.items() for e in entries
-                if e.origin in ("ai", "mixed") and not _has(e, field)
-            })
+            lacking = sorted(
+                {
+                    p
+                    for p, entries in note.files.items()
+                    for e in entries
+                    if e.origin in ("ai", "mixed") and not _has(e, field)
+                }
+            )
             if lacking:
-                findings.append(Finding(
-                    "CW402", lacking[0], 1, f"commit {short}: AI lines in {len(lacking)} file(s) lack {field!r}",
-                    ai_authored=True, snippet=f"{snippet} {field}",
-                    properties={"commit": commit.sha, "field": field, "files": lacking},
-                ))
+                findings.append(
+                    Finding(
+                        "CW402",
+                        lacking[0],
+                        1,
+                        f"commit {short}: AI lines in {len(lacking)} file(s) lack {field!r}",
+                        ai_authored=True,
+                        snippet=f"{snippet} {field}",
+                        properties={"commit": commit.sha, "field": field, "files": lacking},
+                    )
+                )
     return findings
 
 
 def _has(entry: object, field: str) -> bool:
-    value = {"agent": "agent", "model": "model", "session": "session_id", "generations": "generation_ids"}[field]
+    value = {"agent": "agent", "model": "model", "session": "session_id", "generations": "generation_ids"}[
+        field
+    ]
     return bool(getattr(entry, value))
 
 

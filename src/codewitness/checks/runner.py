@@ -88,7 +88,8 @@ def run_checks(
     if ctx.attribution is not None and ctx.attribution.usable:
         started = time.perf_counter()
         kept = [
-            f if f.ai_authored is not None or f.path.startswith("/")
+            f
+            if f.ai_authored is not None or f.path.startswith("/")
             else dataclasses.replace(f, ai_authored=ctx.attribution.ai_authored(f.path, f.line))
             for f in kept
         ]

@@ -35,18 +35,24 @@ def to_sarif(findings: Iterable[Finding]) -> dict[str, Any]:
         region: dict[str, Any] = {"startLine": max(f.line, 1)}
         if f.column:
             region["startColumn"] = f.column
-        results.append({
-            "ruleId": f.rule_id,
-            "ruleIndex": index[f.rule_id],
-            "level": _LEVEL[f.level],
-            "message": {"text": f.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
-                "region": region,
-            }}],
-            "partialFingerprints": {"codewitness/v1": f.fingerprint},
-            "properties": {"ai_authored": f.ai_authored, "severity": f.level, **_plain(f.properties)},
-        })
+        results.append(
+            {
+                "ruleId": f.rule_id,
+                "ruleIndex": index[f.rule_id],
+                "level": _LEVEL[f.level],
+                "message": {"text": f.message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                            "region": region,
+                        }
+                    }
+                ],
+                "partialFingerprints": {"codewitness/v1": f.fingerprint},
+                "properties": {"ai_authored": f.ai_authored, "severity": f.level, **_plain(f.properties)},
+            }
+        )
     rules = [
         {
             "id": r.id,
@@ -66,13 +72,22 @@ def to_sarif(findings: Iterable[Finding]) -> dict[str, Any]:
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "codewitness", "version": __version__, "semanticVersion": __version__,
-                                "informationUri": "https://pypi.org/project/codewitness/", "rules": rules}},
-            "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "codewitness",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": "https://pypi.org/project/codewitness/",
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
     }
 
 

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import re
 import shutil
@@ -41,14 +42,16 @@ __all__ = ["ast_findings", "ruff_findings", "run", "secret_findings"]
 RUFF_IGNORE = ("S101", "S110", "S112", "S311", "S403", "S404", "S603", "S607")
 #: ruff rules reported under one of our own ids instead of CW301.
 RUFF_AS = {"S113": "CW307"}
-_RUFF_HIGH = frozenset({"S102", "S301", "S307", "S501", "S506", "S602", "S605", "S608", "S611", "S701", "S702"})
+_RUFF_HIGH = frozenset(
+    {"S102", "S301", "S307", "S501", "S506", "S602", "S605", "S608", "S611", "S701", "S702"}
+)
 
 # -- ruff ----------------------------------------------------------------------------------------
 
 
 def _ruff_binary() -> str:
     try:
-        from ruff.__main__ import find_ruff_bin
+        from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 
         return str(find_ruff_bin())
     except (ImportError, FileNotFoundError):
@@ -63,8 +66,19 @@ def start_ruff(files: list[SourceFile]) -> subprocess.Popen[bytes] | None:
     if not files:
         return None
     args = [
-        _ruff_binary(), "check", "--isolated", "--no-cache", "--exit-zero", "--output-format", "json",
-        "--select", "S", "--ignore", ",".join(RUFF_IGNORE), "--", *(str(f.path) for f in files),
+        _ruff_binary(),
+        "check",
+        "--isolated",
+        "--no-cache",
+        "--exit-zero",
+        "--output-format",
+        "json",
+        "--select",
+        "S",
+        "--ignore",
+        ",".join(RUFF_IGNORE),
+        "--",
+        *(str(f.path) for f in files),
     ]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -77,7 +91,9 @@ def ruff_findings(proc: subprocess.Popen[bytes] | None, files: list[SourceFile])
     try:
         results = json.loads(out or b"[]")
     except ValueError:
-        raise MissingExtraError("check", f"ruff gave no JSON ({err.decode(errors='replace')[:200]}); the ruff") from None
+        raise MissingExtraError(
+            "check", f"ruff gave no JSON ({err.decode(errors='replace')[:200]}); the ruff"
+        ) from None
     by_path = {str(f.path): f for f in files}
     findings = []
     for item in results:
@@ -90,22 +106,47 @@ def ruff_findings(proc: subprocess.Popen[bytes] | None, files: list[SourceFile])
         severity: Severity | None = None
         if rule_id == "CW301":
             severity = "high" if code in _RUFF_HIGH else None
-        findings.append(Finding(
-            rule_id, f.rel, line, f"{code} {item.get('message', '')}".strip(),
-            column=int((item.get("location") or {}).get("column") or 1), severity=severity,
-            snippet=f.line_text(line), properties={"upstream": f"ruff {code}", "url": item.get("url")},
-        ))
+        findings.append(
+            Finding(
+                rule_id,
+                f.rel,
+                line,
+                f"{code} {item.get('message', '')}".strip(),
+                column=int((item.get("location") or {}).get("column") or 1),
+                severity=severity,
+                snippet=f.line_text(line),
+                properties={"upstream": f"ruff {code}", "url": item.get("url")},
+            )
+        )
     return findings
 
 
 # -- detect-secrets ------------------------------------------------------------------------------
 
 _SECRET_PLUGINS = (
-    "ArtifactoryDetector", "AWSKeyDetector", "AzureStorageKeyDetector", "BasicAuthDetector", "CloudantDetector",
-    "DiscordBotTokenDetector", "GitHubTokenDetector", "GitLabTokenDetector", "IbmCloudIamDetector",
-    "IbmCosHmacDetector", "JwtTokenDetector", "MailchimpDetector", "NpmDetector", "OpenAIDetector",
-    "PrivateKeyDetector", "PypiTokenDetector", "SendGridDetector", "SlackDetector", "SoftlayerDetector",
-    "SquareOAuthDetector", "StripeDetector", "TelegramBotTokenDetector", "TwilioKeyDetector",
+    "ArtifactoryDetector",
+    "AWSKeyDetector",
+    "AzureStorageKeyDetector",
+    "BasicAuthDetector",
+    "CloudantDetector",
+    "DiscordBotTokenDetector",
+    "GitHubTokenDetector",
+    "GitLabTokenDetector",
+    "IbmCloudIamDetector",
+    "IbmCosHmacDetector",
+    "JwtTokenDetector",
+    "MailchimpDetector",
+    "NpmDetector",
+    "OpenAIDetector",
+    "PrivateKeyDetector",
+    "PypiTokenDetector",
+    "SendGridDetector",
+    "SlackDetector",
+    "SoftlayerDetector",
+    "SquareOAuthDetector",
+    "StripeDetector",
+    "TelegramBotTokenDetector",
+    "TwilioKeyDetector",
 )
 #: Lines worth giving to detect-secrets: a long quoted token, a URL with credentials, or a key header.
 _SECRET_HINT = re.compile(r"""["'][^"'\s]{16,}|-----BEGIN|://[^/\s:@]+:[^/\s@]+@""")
@@ -128,8 +169,16 @@ def secret_findings(files: Iterable[SourceFile]) -> list[Finding]:
                     continue
                 kinds = sorted({secret.type for secret in scan_line(line)})
                 if kinds:
-                    findings.append(Finding("CW302", f.rel, number, f"possible secret in source: {', '.join(kinds)}",
-                                            snippet=line, properties={"upstream": "detect-secrets", "types": kinds}))
+                    findings.append(
+                        Finding(
+                            "CW302",
+                            f.rel,
+                            number,
+                            f"possible secret in source: {', '.join(kinds)}",
+                            snippet=line,
+                            properties={"upstream": "detect-secrets", "types": kinds},
+                        )
+                    )
     return findings
 
 
@@ -143,21 +192,85 @@ _AUTH_WORDS = re.compile(
     r"session\[|Security\(|HTTPBearer|APIKeyHeader|401|403|forbidden|unauthori[sz]ed|signature|guard|protected",
     re.IGNORECASE,
 )
-_SECRET_PARTS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey", "credential", "credentials",
-                           "ssn", "cvv", "passphrase", "bearer"})
-_SECRET_PAIRS = {("api", "key"), ("private", "key"), ("access", "key"), ("auth", "header"), ("client", "secret"),
-                 ("secret", "key"), ("card", "number")}
-_NOT_SECRET_PARTS = frozenset({"count", "len", "length", "max", "min", "num", "limit", "type", "name", "id", "usage",
-                               "expires", "expiry", "url", "path", "file", "ttl", "kind", "tokens", "hash", "hashed",
-                               "field", "label", "prompt", "policy", "required", "valid", "reset", "changed", "set",
-                               "strength", "hint", "env", "var", "header_name", "param"})
-_WHOLE_REQUEST = re.compile(r"^(request|req)(\.(headers|cookies|META|form|json|body|data|args|values|environ))?$")
-_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "fatal"})
+_SECRET_PARTS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "credential",
+        "credentials",
+        "ssn",
+        "cvv",
+        "passphrase",
+        "bearer",
+    }
+)
+_SECRET_PAIRS = {
+    ("api", "key"),
+    ("private", "key"),
+    ("access", "key"),
+    ("auth", "header"),
+    ("client", "secret"),
+    ("secret", "key"),
+    ("card", "number"),
+}
+_NOT_SECRET_PARTS = frozenset(
+    {
+        "count",
+        "len",
+        "length",
+        "max",
+        "min",
+        "num",
+        "limit",
+        "type",
+        "name",
+        "id",
+        "usage",
+        "expires",
+        "expiry",
+        "url",
+        "path",
+        "file",
+        "ttl",
+        "kind",
+        "tokens",
+        "hash",
+        "hashed",
+        "field",
+        "label",
+        "prompt",
+        "policy",
+        "required",
+        "valid",
+        "reset",
+        "changed",
+        "set",
+        "strength",
+        "hint",
+        "env",
+        "var",
+        "header_name",
+        "param",
+    }
+)
+_WHOLE_REQUEST = re.compile(
+    r"^(request|req)(\.(headers|cookies|META|form|json|body|data|args|values|environ))?$"
+)
+_LOG_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "fatal"}
+)
 _PLACEHOLDER = re.compile(
     r"^(?:"
-    r"(?:<\s*)?(?:your|my|insert|enter|put|add)[-_ ]?(?:real[-_ ]|own[-_ ])?(?:openai[-_ ]|aws[-_ ]|stripe[-_ ]|github[-_ ])?"
-    r"(?:api[-_ ]?key|key|token|secret(?:[-_ ]key)?|password|pass|access[-_ ]key|auth[-_ ]token)(?:[-_ ]?here)?(?:\s*>)?"
-    r"|change[-_ ]?me|replace[-_ ]?me|changeit|todo[-_:]? ?(?:add|set|insert)?[-_ ]?(?:api[-_ ]?key|key|token|secret|password)"
+    r"(?:<\s*)?(?:your|my|insert|enter|put|add)[-_ ]?(?:real[-_ ]|own[-_ ])?"
+    r"(?:openai[-_ ]|aws[-_ ]|stripe[-_ ]|github[-_ ])?"
+    r"(?:api[-_ ]?key|key|token|secret(?:[-_ ]key)?|password|pass|access[-_ ]key|auth[-_ ]token)"
+    r"(?:[-_ ]?here)?(?:\s*>)?"
+    r"|change[-_ ]?me|replace[-_ ]?me|changeit"
+    r"|todo[-_:]? ?(?:add|set|insert)?[-_ ]?(?:api[-_ ]?key|key|token|secret|password)"
     r"|sk-(?:x{4,}|\.{3,}|\*{4,}|your\S*|proj-x{4,}|\.\.\.\S*)"
     r"|(?:password|secret|admin|letmein|qwerty)123!?|supersecret(?:key|password)?|s3cr3t|p@ssw0rd|hunter2"
     r")$",
@@ -174,8 +287,24 @@ _NO_TIMEOUT_CALLS = {
     "ftplib.FTP": "timeout",
     "urllib3.PoolManager": "timeout",
 }
-_RANDOM_FUNCS = frozenset({"random", "randint", "choice", "choices", "shuffle", "sample", "uniform", "randrange",
-                           "gauss", "getrandbits", "triangular", "betavariate", "expovariate", "normalvariate"})
+_RANDOM_FUNCS = frozenset(
+    {
+        "random",
+        "randint",
+        "choice",
+        "choices",
+        "shuffle",
+        "sample",
+        "uniform",
+        "randrange",
+        "gauss",
+        "getrandbits",
+        "triangular",
+        "betavariate",
+        "expovariate",
+        "normalvariate",
+    }
+)
 
 
 def _identifier_parts(name: str) -> list[str]:
@@ -189,7 +318,7 @@ def _is_secret_name(name: str) -> bool:
         return False
     if any(p in _SECRET_PARTS for p in parts):
         return True
-    return any(pair in _SECRET_PAIRS for pair in zip(parts, parts[1:], strict=False))
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(parts))
 
 
 class _Imports:
@@ -221,7 +350,11 @@ class _Imports:
 def _is_set_expr(node: ast.expr) -> bool:
     if isinstance(node, ast.Set | ast.SetComp):
         return True
-    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("set", "frozenset")
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("set", "frozenset")
+    )
 
 
 def _is_log_call(call: ast.Call) -> bool:
@@ -244,7 +377,10 @@ def _handler_swallows(handler: ast.ExceptHandler) -> bool:
             return False
         if isinstance(node, ast.Call):
             text = ast.unparse(node.func).lower()
-            if any(w in text for w in ("log", "print", "warn", "traceback", "capture_exception", "report", "sentry")):
+            if any(
+                w in text
+                for w in ("log", "print", "warn", "traceback", "capture_exception", "report", "sentry")
+            ):
                 return False
         if handler.name and isinstance(node, ast.Name) and node.id == handler.name:
             return False  # the error is used (stored, returned, sent on)
@@ -257,7 +393,11 @@ def _route_methods(decorator: ast.expr) -> tuple[set[str], str] | None:
         return None
     attr = decorator.func.attr
     path = ""
-    if decorator.args and isinstance(decorator.args[0], ast.Constant) and isinstance(decorator.args[0].value, str):
+    if (
+        decorator.args
+        and isinstance(decorator.args[0], ast.Constant)
+        and isinstance(decorator.args[0].value, str)
+    ):
         path = decorator.args[0].value
     if attr in _ROUTE_METHODS:
         return {_ROUTE_METHODS[attr]}, path
@@ -284,7 +424,6 @@ def ast_findings(f: SourceFile) -> list[Finding]:
     tree = f.tree
     if tree is None:
         return []
-    nodes = f.nodes
     imports = _Imports(f.of(ast.Import, ast.ImportFrom))
     out: list[Finding] = []
     is_test = "test" in f.rel.rsplit("/", 1)[-1] or "/tests/" in f"/{f.rel}"
@@ -292,8 +431,17 @@ def ast_findings(f: SourceFile) -> list[Finding]:
     def add(rule_id: str, node: ast.AST, message: str, **props: Any) -> None:
         line = getattr(node, "lineno", 1)
         if f.in_scope(line):
-            out.append(Finding(rule_id, f.rel, line, message, column=getattr(node, "col_offset", 0) + 1,
-                               snippet=f.line_text(line), properties=props))
+            out.append(
+                Finding(
+                    rule_id,
+                    f.rel,
+                    line,
+                    message,
+                    column=getattr(node, "col_offset", 0) + 1,
+                    snippet=f.line_text(line),
+                    properties=props,
+                )
+            )
 
     docstrings = {id(n.value) for n in f.of(ast.Expr) if isinstance(n.value, ast.Constant)}
     calls = f.of(ast.Call)
@@ -302,7 +450,8 @@ def ast_findings(f: SourceFile) -> list[Finding]:
         any(kw.arg == "dependencies" and _AUTH_WORDS.search(ast.unparse(kw.value)) for kw in n.keywords)
         for n in calls
     ) or any(
-        any("before_request" in ast.unparse(d) for d in n.decorator_list) and _AUTH_WORDS.search(ast.unparse(n))
+        any("before_request" in ast.unparse(d) for d in n.decorator_list)
+        and _AUTH_WORDS.search(ast.unparse(n))
         for n in functions
     )
     seeded = any(imports.qualify(n.func) == "random.seed" for n in calls)
@@ -313,9 +462,14 @@ def ast_findings(f: SourceFile) -> list[Finding]:
         if _handler_swallows(node):
             add("CW305", node, "broad exception handler swallows the error (no log, no re-raise)")
     for node in f.of(ast.Constant):
-        if isinstance(node.value, str) and id(node) not in docstrings and len(node.value) <= 64:
-            if _PLACEHOLDER.match(node.value.strip()):
-                add("CW306", node, f"placeholder credential {node.value!r}")
+        text = node.value
+        if (
+            isinstance(text, str)
+            and len(text) <= 64
+            and id(node) not in docstrings
+            and _PLACEHOLDER.match(text.strip())
+        ):
+            add("CW306", node, f"placeholder credential {node.value!r}")
     for node in calls:
         _check_call(node, imports, add, seeded=seeded, is_test=is_test)
     for node in f.of(ast.For, ast.AsyncFor, ast.comprehension):
@@ -323,13 +477,21 @@ def ast_findings(f: SourceFile) -> list[Finding]:
             body = node.body if isinstance(node, ast.For | ast.AsyncFor) else []
             effects = any(
                 isinstance(n, ast.Yield | ast.YieldFrom)
-                or (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                    and n.func.attr in ("append", "write", "send", "put", "insert", "extend"))
+                or (
+                    isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Attribute)
+                    and n.func.attr in ("append", "write", "send", "put", "insert", "extend")
+                )
                 or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print")
-                for stmt in body for n in ast.walk(stmt)
+                for stmt in body
+                for n in ast.walk(stmt)
             )
             if effects:
-                add("CW309", node if hasattr(node, "lineno") else node.iter, "loop over a set produces output in run-dependent order")
+                add(
+                    "CW309",
+                    node if hasattr(node, "lineno") else node.iter,
+                    "loop over a set produces output in run-dependent order",
+                )
     return out
 
 
@@ -351,12 +513,20 @@ def _check_handler(node: ast.FunctionDef | ast.AsyncFunctionDef, add: Any) -> No
     if _AUTH_WORDS.search(evidence):
         return
     shown = "/".join(sorted(methods & _MUTATING)) or "GET"
-    add("CW303", node, f"{shown} handler {node.name}() {path or ''} has no authentication or permission check".replace("  ", " "))
+    add(
+        "CW303",
+        node,
+        f"{shown} handler {node.name}() {path or ''} has no authentication or permission check".replace(
+            "  ", " "
+        ),
+    )
 
 
 def _check_call(node: ast.Call, imports: _Imports, add: Any, *, seeded: bool, is_test: bool) -> None:
     qualified = imports.qualify(node.func)
-    if qualified in _NO_TIMEOUT_CALLS and not any(kw.arg == _NO_TIMEOUT_CALLS[qualified] for kw in node.keywords):
+    if qualified in _NO_TIMEOUT_CALLS and not any(
+        kw.arg == _NO_TIMEOUT_CALLS[qualified] for kw in node.keywords
+    ):
         if not any(kw.arg is None for kw in node.keywords):  # **kwargs may carry it
             add("CW307", node, f"{qualified}() without a timeout")
     elif qualified and qualified.startswith("random.") and not is_test:
@@ -364,21 +534,39 @@ def _check_call(node: ast.Call, imports: _Imports, add: Any, *, seeded: bool, is
         if (fn in _RANDOM_FUNCS and not seeded) or (fn == "Random" and not node.args and not node.keywords):
             add("CW308", node, f"{qualified}() uses an unseeded generator")
     if _is_log_call(node):
-        values: list[ast.expr] = list(node.args) + [kw.value for kw in node.keywords if kw.arg not in ("exc_info", "extra")]
+        values: list[ast.expr] = list(node.args) + [
+            kw.value for kw in node.keywords if kw.arg not in ("exc_info", "extra")
+        ]
         for value in values:
             for leaf in _logged_values(value):
                 text = ast.unparse(leaf)
-                name = leaf.attr if isinstance(leaf, ast.Attribute) else leaf.id if isinstance(leaf, ast.Name) else ""
+                name = (
+                    leaf.attr
+                    if isinstance(leaf, ast.Attribute)
+                    else leaf.id
+                    if isinstance(leaf, ast.Name)
+                    else ""
+                )
                 if _WHOLE_REQUEST.match(text):
                     add("CW304", node, f"logs the whole request object ({text})")
                     return
                 if name and _is_secret_name(name):
                     add("CW304", node, f"logs a secret ({text})")
                     return
-    if isinstance(node.func, ast.Name) and node.func.id in ("list", "tuple") and node.args and _is_set_expr(node.args[0]):
+    if (
+        isinstance(node.func, ast.Name)
+        and node.func.id in ("list", "tuple")
+        and node.args
+        and _is_set_expr(node.args[0])
+    ):
         add("CW309", node, f"{node.func.id}(set(...)) has run-dependent order; use sorted()")
-    elif (isinstance(node.func, ast.Attribute) and node.func.attr == "join" and isinstance(node.func.value, ast.Constant)
-          and node.args and _is_set_expr(node.args[0])):
+    elif (
+        isinstance(node.func, ast.Attribute)
+        and node.func.attr == "join"
+        and isinstance(node.func.value, ast.Constant)
+        and node.args
+        and _is_set_expr(node.args[0])
+    ):
         add("CW309", node, "joining a set gives run-dependent order; join sorted(...)")
 
 

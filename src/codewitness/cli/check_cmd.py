@@ -58,7 +58,8 @@ def run_gate(
     offline: bool,
 ) -> None:
     """Run ``families`` and write the requested outputs; exits 1 when the gate fails."""
-    from codewitness.checks.baseline import read_baseline, write_baseline as save_baseline
+    from codewitness.checks.baseline import read_baseline
+    from codewitness.checks.baseline import write_baseline as save_baseline
     from codewitness.checks.context import CheckContext
     from codewitness.checks.runner import run_checks
 
@@ -69,8 +70,12 @@ def run_gate(
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_LEVELS)}; got {threshold!r}")
     ctx = CheckContext.build(loaded.root, paths or [], base=base, settings=settings)
     if "deps" in families:
-        ctx.index = index_client(loaded.root, settings, offline=offline,
-                                 npm=any(f.path.name == "package.json" for f in ctx.manifests()))
+        ctx.index = index_client(
+            loaded.root,
+            settings,
+            offline=offline,
+            npm=any(f.path.name == "package.json" for f in ctx.manifests()),
+        )
     accepted = read_baseline(baseline) if baseline else frozenset()
     try:
         report = run_checks(ctx, families, baseline=accepted)
@@ -79,13 +84,18 @@ def run_gate(
             ctx.index.cache.save()
     if write_baseline:
         save_baseline(write_baseline, report.findings + report.baselined)
-        console.print(f"baseline: {len(report.findings) + len(report.baselined)} finding(s) accepted in {write_baseline}")
+        console.print(
+            f"baseline: {len(report.findings) + len(report.baselined)} finding(s) "
+            f"accepted in {write_baseline}"
+        )
     _write_outputs(report, ctx, as_json=as_json, sarif=sarif, md=md)
     if report.failed(threshold) and not write_baseline:
         raise typer.Exit(1)
 
 
-def _write_outputs(report: Report, ctx: CheckContext, *, as_json: bool, sarif: Path | None, md: Path | None) -> None:
+def _write_outputs(
+    report: Report, ctx: CheckContext, *, as_json: bool, sarif: Path | None, md: Path | None
+) -> None:
     from codewitness.checks.markdown import to_markdown
     from codewitness.checks.sarif import to_sarif
 
@@ -94,15 +104,17 @@ def _write_outputs(report: Report, ctx: CheckContext, *, as_json: bool, sarif: P
     if md:
         _write(md, to_markdown(report))
     if as_json:
-        emit_json({
-            "findings": [f.to_dict() for f in report.findings],
-            "counts": report.counts(),
-            "baselined": len(report.baselined),
-            "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
-            "files": report.files,
-            "seconds": report.seconds,
-            "base": ctx.base,
-        })
+        emit_json(
+            {
+                "findings": [f.to_dict() for f in report.findings],
+                "counts": report.counts(),
+                "baselined": len(report.baselined),
+                "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+                "files": report.files,
+                "seconds": report.seconds,
+                "base": ctx.base,
+            }
+        )
         return
     _print_human(report)
 
@@ -119,16 +131,22 @@ def _print_human(report: Report) -> None:
     from rich.markup import escape
 
     if not report.findings:
-        console.print(f"[green]no findings[/green] in {report.files} file(s)"
-                      + (f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else ""))
+        console.print(
+            f"[green]no findings[/green] in {report.files} file(s)"
+            + (f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else "")
+        )
         return
     colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
     for f in report.findings:
         ai = " [magenta](AI)[/magenta]" if f.ai_authored else ""
-        console.print(f"{escape(f.path)}:{f.line}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}")
+        console.print(
+            f"{escape(f.path)}:{f.line}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}"
+        )
     counts = report.counts()
-    console.print(", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
-                  + f" in {report.files} file(s)")
+    console.print(
+        ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
+        + f" in {report.files} file(s)"
+    )
     if report.skipped:
         console.print(f"[yellow]{len(report.skipped)} file(s) skipped[/yellow] (not valid Python)")
 
@@ -160,21 +178,42 @@ def run_hook(agent: str, offline: bool) -> None:
 
 
 def check(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to check (default: the project).")] = None,
-    base: Annotated[str | None, typer.Option("--base", help="Only report lines changed since this revision.")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders to check (default: the project).")
+    ] = None,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Only report lines changed since this revision.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 to this file.")] = None,
-    md: Annotated[Path | None, typer.Option("--md", help="Write a markdown report (for a PR comment).")] = None,
-    fail_on: Annotated[str | None, typer.Option(
-        "--fail-on", help="Lowest severity that fails: info, low, medium, high, never (default: check.fail_on).")] = None,
-    baseline: Annotated[Path | None, typer.Option("--baseline", help="Accept the findings listed in this file.")] = None,
-    write_baseline: Annotated[Path | None, typer.Option(
-        "--write-baseline", help="Write all current findings to this baseline file and exit 0.")] = None,
-    only: Annotated[list[str] | None, typer.Option(
-        "--only", help="Run only these families: deps, apis, security, provenance, complexity.")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Use cached package-index answers only.")] = False,
-    hook: Annotated[str | None, typer.Option(
-        "--hook", help="Agent hook mode: read a hook payload on stdin (supported: claude).")] = None,
+    md: Annotated[
+        Path | None, typer.Option("--md", help="Write a markdown report (for a PR comment).")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Lowest severity that fails: info, low, medium, high, never (default: check.fail_on).",
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="Accept the findings listed in this file.")
+    ] = None,
+    write_baseline: Annotated[
+        Path | None,
+        typer.Option("--write-baseline", help="Write all current findings to this baseline file and exit 0."),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Run only these families: deps, apis, security, provenance, complexity."),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use cached package-index answers only.")
+    ] = False,
+    hook: Annotated[
+        str | None,
+        typer.Option("--hook", help="Agent hook mode: read a hook payload on stdin (supported: claude)."),
+    ] = None,
 ) -> None:
     """Check code for hallucinated packages and APIs, AI-typical flaws, provenance and complexity drift."""
     if hook:
@@ -185,7 +224,19 @@ def check(
     families = tuple(only) if only else FAMILIES
     unknown = [f for f in families if f not in FAMILIES]
     if unknown:
-        raise UsageError(f"--only: unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
-                         f"choose from {', '.join(FAMILIES)}")
-    run_gate(paths, families=families, base=base, as_json=as_json, sarif=sarif, md=md, fail_on=fail_on,
-             baseline=baseline, write_baseline=write_baseline, offline=offline)
+        raise UsageError(
+            f"--only: unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
+            f"choose from {', '.join(FAMILIES)}"
+        )
+    run_gate(
+        paths,
+        families=families,
+        base=base,
+        as_json=as_json,
+        sarif=sarif,
+        md=md,
+        fail_on=fail_on,
+        baseline=baseline,
+        write_baseline=write_baseline,
+        offline=offline,
+    )

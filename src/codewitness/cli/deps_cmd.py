@@ -26,26 +26,44 @@ def register(app: typer.Typer) -> None:
 @deps_app.callback()
 def deps(
     ctx: typer.Context,
-    path: Annotated[list[Path] | None, typer.Option("--path", "-p", help="File or folder to check (repeatable).")] = None,
-    base: Annotated[str | None, typer.Option("--base", help="Only packages and imports added since this revision.")] = None,
+    path: Annotated[
+        list[Path] | None, typer.Option("--path", "-p", help="File or folder to check (repeatable).")
+    ] = None,
+    base: Annotated[
+        str | None, typer.Option("--base", help="Only packages and imports added since this revision.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 to this file.")] = None,
     md: Annotated[Path | None, typer.Option("--md", help="Write a markdown report.")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Lowest severity that fails.")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Use cached package-index answers only.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use cached package-index answers only.")
+    ] = False,
 ) -> None:
-    """Check dependencies: existence, age, versions, status, typosquats, vulnerabilities, undeclared imports."""
+    """Check dependencies: existence, age, versions, status, typosquats, vulnerabilities, imports."""
     if ctx.invoked_subcommand is not None:
         return
     from codewitness.cli.check_cmd import run_gate
 
-    run_gate(path, families=("deps",), base=base, as_json=as_json, sarif=sarif, md=md, fail_on=fail_on,
-             baseline=None, write_baseline=None, offline=offline)
+    run_gate(
+        path,
+        families=("deps",),
+        base=base,
+        as_json=as_json,
+        sarif=sarif,
+        md=md,
+        fail_on=fail_on,
+        baseline=None,
+        write_baseline=None,
+        offline=offline,
+    )
 
 
 @deps_app.command("refresh-popular")
 def refresh_popular(
-    url: Annotated[str | None, typer.Option("--url", help="Ranking URL (default: check.popular_url).")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Ranking URL (default: check.popular_url).")
+    ] = None,
 ) -> None:
     """Fetch a fresh ranking of popular PyPI projects (top-pypi-packages JSON shape) for typosquat checks."""
     from codewitness.checks.popular import fetch_ranking, refreshed_path, write_snapshot
