@@ -4,7 +4,10 @@
 inventions. Each is resolved against what is installed, without running untrusted code:
 
 * standard-library modules are imported — they are part of the interpreter running us, and
-  importing them is the only exact answer for their C parts (``os`` re-exports ``posix``);
+  importing them is the only exact answer for their C parts (``os`` re-exports ``posix``) — and
+  their typeshed stubs (from ``typeshed_client``) are read too, so that names of other platforms
+  and other Python versions (``os.startfile``, ``sys.getwindowsversion``, ``typing.override`` on
+  3.11) count as existing: code guarded by a platform or version test is not a hallucination;
 * everything else is *read*: the module's source (and ``.pyi`` stub when there is one) is parsed
   and its top-level bindings collected, following ``from x import *`` and ``__all__``. Importing
   third-party code would execute it, and the project's own dependencies are exactly what a
@@ -24,10 +27,12 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from pathlib import Path
 from types import ModuleType
@@ -102,13 +107,23 @@ class ModuleIndex:
                     warnings.simplefilter("ignore")
                     importlib.import_module(name)
             except ModuleNotFoundError as exc:
-                return False if exc.name == name else None  # a missing dependency of it is not its absence
-            except Exception:
+                if exc.name != name or name in sys.stdlib_module_names or _typeshed_stub(name) is not None:
+                    return None  # a module of another platform or version, or a missing dependency of it
+                return False
+            except Exception:  # any other failure of a stdlib import means "cannot tell"
                 return None
             return True
         if self._spec(top) is None:
             return None  # not installed: the dependency family reports it
-        return self._spec(name) is not None
+        if self._spec(name) is not None:
+            return True
+        # Missing for sure only when its nearest existing ancestor is read from source and makes no
+        # modules dynamically; a compiled ancestor may register submodules when it loads.
+        ancestor = name.rpartition(".")[0]
+        while ancestor and self._spec(ancestor) is None:
+            ancestor = ancestor.rpartition(".")[0]
+        known = self.lookup(ancestor) if ancestor else None
+        return None if known is None or known.dynamic else False
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -118,20 +133,26 @@ class ModuleIndex:
             if not parent:
                 return PathFinder.find_spec(name)
             parent_spec = self._spec(parent)
-            if parent_spec is None or not parent_spec.submodule_search_locations:
+            if parent_spec is None or parent_spec.submodule_search_locations is None:
                 return None
-            return PathFinder.find_spec(name, list(parent_spec.submodule_search_locations))
-        except (ImportError, ValueError, OSError):
+            locations = _locations(parent_spec)
+            try:
+                return PathFinder.find_spec(name, locations)
+            except KeyError:
+                # A namespace sub-package of a namespace package never imported: importlib wants the
+                # parent in sys.modules. Look in the folders ourselves.
+                return _spec_in(name, locations)
+        except (ImportError, ValueError, OSError, KeyError):
             return None
 
     def _resolve(self, name: str) -> ModuleNames | None:
         top = name.split(".")[0]
         if top in sys.stdlib_module_names or top in sys.builtin_module_names:
-            return self._imported(name) if top not in _NEVER_IMPORT else None
+            return self._stdlib(name) if top not in _NEVER_IMPORT else None
         spec = self._spec(name)
         if spec is None:
             return None
-        locations = list(spec.submodule_search_locations or [])
+        locations = _locations(spec)
         submodules = frozenset(_submodules(locations))
         sources = _source_files(spec)
         if not sources:
@@ -151,6 +172,31 @@ class ModuleIndex:
             names |= found
             dynamic = dynamic or is_dynamic
         return ModuleNames(name, frozenset(names), submodules, dynamic)
+
+    def _stdlib(self, name: str) -> ModuleNames | None:
+        """dir() of the imported module joined with the names its typeshed stub declares on any platform."""
+        imported = self._imported(name)
+        stub_path = _typeshed_stub(name)
+        if stub_path is None:
+            return imported
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(stub_path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            return imported
+        is_package = stub_path.name == "__init__.pyi"
+        stub_names, dynamic = self._collect(tree, name, is_package=is_package)
+        stub_subs = frozenset(_submodules([str(stub_path.parent)])) if is_package else frozenset()
+        if imported is None:
+            return ModuleNames(name, frozenset(stub_names), stub_subs, dynamic)
+        return ModuleNames(
+            name,
+            imported.names | stub_names,
+            imported.submodules | stub_subs,
+            imported.dynamic,
+            module=imported.module,
+        )
 
     def _imported(self, name: str) -> ModuleNames | None:
         try:
@@ -222,6 +268,20 @@ class ModuleIndex:
         return names, dynamic
 
 
+@lru_cache(maxsize=2048)
+def _typeshed_stub(name: str) -> Path | None:
+    """The typeshed stub of standard-library module ``name``, when typeshed_client is installed."""
+    try:
+        import typeshed_client
+    except ImportError:
+        return None  # the check extra brings it; without it, dir() of the imported module alone decides
+    try:
+        path = typeshed_client.get_stub_file(name)
+    except Exception:  # a stub lookup failure only means "no stub"
+        return None
+    return Path(path) if path is not None else None
+
+
 def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements that run at module level, including inside if/try/with/for/match blocks."""
     for node in body:
@@ -286,6 +346,40 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str | None
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _spec_in(name: str, locations: list[str]) -> ModuleSpec | None:
+    """Find module ``name`` (its last part) in ``locations`` by looking at files, without importing."""
+    from importlib.util import spec_from_file_location
+
+    leaf = name.rpartition(".")[2]
+    for location in locations:
+        folder = Path(location) / leaf
+        if folder.is_dir():
+            init = folder / "__init__.py"
+            if init.is_file():
+                return spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+            spec = ModuleSpec(name, None, origin="namespace", is_package=True)
+            spec.submodule_search_locations = [str(folder)]
+            return spec
+        if (folder.parent / f"{leaf}.py").is_file():
+            return spec_from_file_location(name, folder.parent / f"{leaf}.py")
+    return None
+
+
+def _locations(spec: ModuleSpec) -> list[str]:
+    """A package's folders.
+
+    A namespace package's path object recomputes itself from ``sys.modules`` when iterated, which
+    fails for a package that was never imported; its recorded folders are used then.
+    """
+    found = spec.submodule_search_locations
+    if found is None:
+        return []
+    try:
+        return list(found)
+    except (KeyError, AttributeError, ImportError):
+        return [str(p) for p in getattr(found, "_path", [])]
+
+
 def _source_files(spec: ModuleSpec) -> list[Path]:
     """The files to read for a module: its ``.py`` and a ``.pyi`` stub beside it or beside the extension."""
     origin = spec.origin
@@ -330,19 +424,66 @@ def _submodules(locations: list[str]) -> Iterator[str]:
 # -- using the index on a file ------------------------------------------------------------------
 
 
-def _guarded_imports(f: SourceFile) -> set[int]:
-    """Import nodes whose failure the code expects: optional imports and version/platform switches."""
-    from codewitness.checks.deps import _optional_import_nodes
+#: An ``if`` test that selects code by platform, interpreter or version, or probes for a name.
+_GUARD_TEST = re.compile(
+    r"platform|version|implementation|pypy|cpython|jython|\bPY\d|PYPY|hasattr|getattr|os\.name|win32|"
+    r"windows|WINDOWS|\bWIN|darwin|linux|\bIS_[A-Z]|_AVAILABLE|HAS_|\bhas_|\.compiled\b",
+    re.IGNORECASE,
+)
+#: Exceptions whose handler means "this name or module may be missing here".
+_MISSING_OK = frozenset({"ImportError", "ModuleNotFoundError", "AttributeError", "NameError", "Exception", "BaseException"})
 
-    guarded = _optional_import_nodes(f.of(ast.Try, ast.TryStar))
+
+def _handles_missing(handler_types: list[ast.expr | None]) -> bool:
+    for htype in handler_types:
+        if htype is None:
+            return True
+        for n in ast.walk(htype):
+            if isinstance(n, ast.Name | ast.Attribute) and (n.id if isinstance(n, ast.Name) else n.attr) in _MISSING_OK:
+                return True
+    return False
+
+
+def _guarded_nodes(f: SourceFile) -> set[int]:
+    """Nodes whose failure the code expects, so a missing name there is no hallucination.
+
+    That is code under an ``if`` that tests the platform, interpreter, version or ``hasattr``; the
+    body of a ``try`` that handles ImportError/AttributeError (or broader); and the body of
+    ``with contextlib.suppress(ImportError, ...)``.
+    """
+    blocks: list[list[ast.stmt] | ast.expr] = []
     for node in f.of(ast.If):
-        if isinstance(node, ast.If):
-            test = ast.unparse(node.test)
-            if any(word in test for word in ("version_info", "platform", "PY3", "PY2", "hasattr")):
-                for child in node.body + node.orelse:
-                    guarded.update(
-                        id(n) for n in ast.walk(child) if isinstance(n, ast.Import | ast.ImportFrom)
-                    )
+        if _GUARD_TEST.search(ast.unparse(node.test)):
+            blocks += [node.body, node.orelse]
+    for node in f.of(ast.IfExp):
+        if _GUARD_TEST.search(ast.unparse(node.test)):
+            blocks += [node.body, node.orelse]
+    for node in f.of(ast.Try, ast.TryStar):
+        if _handles_missing([h.type for h in node.handlers]):
+            blocks.append(node.body)
+    # `if not sys.platform.startswith("win"): return` guards the rest of the body it stands in.
+    tree = f.tree
+    bodies = [tree.body] if tree is not None else []
+    bodies += [n.body for n in f.of(ast.FunctionDef, ast.AsyncFunctionDef)]
+    for body in bodies:
+        for index, stmt in enumerate(body):
+            if (
+                isinstance(stmt, ast.If)
+                and stmt.body
+                and isinstance(stmt.body[-1], ast.Return | ast.Raise)
+                and _GUARD_TEST.search(ast.unparse(stmt.test))
+            ):
+                blocks.append(body[index + 1 :])
+                break
+    for node in f.of(ast.With, ast.AsyncWith):
+        for item in node.items:
+            ctx = item.context_expr
+            if isinstance(ctx, ast.Call) and ast.unparse(ctx.func).endswith("suppress") and _handles_missing(list(ctx.args)):
+                blocks.append(node.body)
+    guarded: set[int] = set()
+    for block in blocks:
+        for root in block if isinstance(block, list) else [block]:
+            guarded.update(id(n) for n in ast.walk(root))
     return guarded
 
 
@@ -363,7 +504,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
     if tree is None:
         return []
     findings: list[Finding] = []
-    guarded = _guarded_imports(f)
+    guarded = _guarded_nodes(f)
     aliases: dict[str, set[str]] = {}
     version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
@@ -452,6 +593,8 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
             continue
         module = modules[cur.id]
         shown = module  # what the user wrote (os.path), not the real module (posixpath)
+        if id(node) in guarded:
+            continue
         for attr_node in reversed(chain):
             if (ast.unparse(attr_node.value), attr_node.attr) in stored:
                 break
