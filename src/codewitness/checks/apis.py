@@ -36,8 +36,9 @@ from functools import lru_cache
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from codewitness.checks.context import CheckContext, SourceFile
+from codewitness.checks.context import CheckContext, SourceFile, _flat_walk
 from codewitness.checks.findings import Finding
 
 __all__ = ["ModuleIndex", "ModuleNames", "check_file", "run"]
@@ -226,10 +227,7 @@ class ModuleIndex:
                     names.update(_bound(target))
                     if isinstance(target, ast.Subscript | ast.Attribute):
                         dynamic = True  # globals()[...] = ..., sys.modules[...] = ...
-                if (
-                    any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
-                    and node.value is not None
-                ):
+                if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
                     names.update(_strings(node.value))
             elif isinstance(node, ast.Import):
                 for alias in node.names:
@@ -252,13 +250,9 @@ class ModuleIndex:
                 for item in node.items:
                     if item.optional_vars is not None:
                         names.update(_bound(item.optional_vars))
-            elif (
-                isinstance(node, ast.Expr)
-                and isinstance(node.value, ast.Call)
-                and _is_dynamic_call(node.value)
-            ):
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _is_dynamic_call(node.value):
                 dynamic = True
-        for inner in ast.walk(tree):
+        for inner in _flat_walk(tree):
             if isinstance(inner, ast.Global):
                 names.update(inner.names)
             elif isinstance(inner, ast.NamedExpr):
@@ -266,6 +260,14 @@ class ModuleIndex:
         if "__getattr__" in names:
             dynamic = True
         return names, dynamic
+
+
+@lru_cache(maxsize=1)
+def _typeshed_context() -> Any:
+    """typeshed_client's search context for the bundled stdlib stubs only (no subprocess, no site-packages)."""
+    import typeshed_client
+
+    return typeshed_client.get_search_context(search_path=[], version=sys.version_info[:2])
 
 
 @lru_cache(maxsize=2048)
@@ -276,7 +278,7 @@ def _typeshed_stub(name: str) -> Path | None:
     except ImportError:
         return None  # the check extra brings it; without it, dir() of the imported module alone decides
     try:
-        path = typeshed_client.get_stub_file(name)
+        path = typeshed_client.get_stub_file(name, search_context=_typeshed_context())
     except Exception:  # a stub lookup failure only means "no stub"
         return None
     return Path(path) if path is not None else None
@@ -431,7 +433,9 @@ _GUARD_TEST = re.compile(
     re.IGNORECASE,
 )
 #: Exceptions whose handler means "this name or module may be missing here".
-_MISSING_OK = frozenset({"ImportError", "ModuleNotFoundError", "AttributeError", "NameError", "Exception", "BaseException"})
+_MISSING_OK = frozenset(
+    {"ImportError", "ModuleNotFoundError", "AttributeError", "NameError", "Exception", "BaseException"}
+)
 
 
 def _handles_missing(handler_types: list[ast.expr | None]) -> bool:
@@ -478,7 +482,11 @@ def _guarded_nodes(f: SourceFile) -> set[int]:
     for node in f.of(ast.With, ast.AsyncWith):
         for item in node.items:
             ctx = item.context_expr
-            if isinstance(ctx, ast.Call) and ast.unparse(ctx.func).endswith("suppress") and _handles_missing(list(ctx.args)):
+            if (
+                isinstance(ctx, ast.Call)
+                and ast.unparse(ctx.func).endswith("suppress")
+                and _handles_missing(list(ctx.args))
+            ):
                 blocks.append(node.body)
     guarded: set[int] = set()
     for block in blocks:
@@ -573,9 +581,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
                     )
 
     rebound = _rebound_names(f)
-    modules = {
-        name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound
-    }
+    modules = {name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound}
     if not modules:
         return findings
     stored = {(ast.unparse(n.value), n.attr) for n in f.of(ast.Attribute) if not isinstance(n.ctx, ast.Load)}

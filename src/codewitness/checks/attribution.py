@@ -48,9 +48,7 @@ def commits_between(root: Path, base: str, head: str = "HEAD") -> list[CommitInf
     Raises:
         GitError: git failed (e.g. a revision does not exist).
     """
-    out = run_git(
-        ["log", "--reverse", "--format=%H%x00%an <%ae>%x00%cn <%ce>%x00%B%x1e", f"{base}..{head}"], cwd=root
-    )
+    out = run_git(["log", "--reverse", "--format=%H%x00%an <%ae>%x00%cn <%ce>%x00%B%x1e", f"{base}..{head}"], cwd=root)
     commits = []
     for record in out.split("\x1e"):
         parts = record.strip("\n").split("\x00")

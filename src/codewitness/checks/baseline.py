@@ -36,19 +36,14 @@ def read_baseline(path: Path) -> frozenset[str]:
     if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("findings"), list):
         raise InputError(f"{path} is not a codewitness baseline (expected version 1 and a findings list)")
     return frozenset(
-        str(item["fingerprint"])
-        for item in data["findings"]
-        if isinstance(item, dict) and "fingerprint" in item
+        str(item["fingerprint"]) for item in data["findings"] if isinstance(item, dict) and "fingerprint" in item
     )
 
 
 def write_baseline(path: Path, findings: Iterable[Finding]) -> None:
     """Accept ``findings``: write their fingerprints to ``path``."""
     rows = sorted(
-        (
-            {"fingerprint": f.fingerprint, "rule": f.rule_id, "path": f.path, "message": f.message}
-            for f in findings
-        ),
+        ({"fingerprint": f.fingerprint, "rule": f.rule_id, "path": f.path, "message": f.message} for f in findings),
         key=lambda r: (r["path"], r["rule"], r["fingerprint"]),
     )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -251,9 +251,7 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
     """
     if not git_available():
         raise GitError("--base needs git, which is not installed or not on PATH")
-    verified = run_git(
-        ["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=root, check=False
-    ).strip()
+    verified = run_git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=root, check=False).strip()
     if not verified:
         raise GitError(f"--base {base!r} is not a commit in {root}")
     out = run_git(
@@ -281,9 +279,7 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
             if match:
                 start, count = int(match.group(1)), int(match.group(2) or "1")
                 current.update(range(start, start + count))
-    untracked = run_git(
-        ["-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"], cwd=root
-    )
+    untracked = run_git(["-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"], cwd=root)
     for rel in filter(None, untracked.split("\0")):
         try:
             count = (root / rel).read_bytes().count(b"\n") + 1

@@ -178,9 +178,7 @@ def _parse(filename: str, text: str) -> Iterator[Declared]:
             if isinstance(source, dict) and source.get("type") in ("directory", "file", "git", "url"):
                 continue
             name = str(package["name"])
-            yield Declared(
-                "pypi", name, _line_of(text, f'"{name}"'), str(package.get("version") or "") or None
-            )
+            yield Declared("pypi", name, _line_of(text, f'"{name}"'), str(package.get("version") or "") or None)
         return
     if filename == "Pipfile":
         for section in ("packages", "dev-packages"):
@@ -206,9 +204,7 @@ def _parse(filename: str, text: str) -> Iterator[Declared]:
         tables += [(g or {}).get("dependencies") or {} for g in (poetry.get("group") or {}).values()]
         for table in tables:
             for name, spec in table.items():
-                if name.lower() == "python" or (
-                    isinstance(spec, dict) and {"path", "git", "url"} & set(spec)
-                ):
+                if name.lower() == "python" or (isinstance(spec, dict) and {"path", "git", "url"} & set(spec)):
                     continue
                 pin = spec if isinstance(spec, str) and re.fullmatch(r"\d[\w.]*", spec) else None
                 yield Declared("pypi", name, _line_of(text, name), pin)
@@ -320,9 +316,7 @@ def verdict_findings(
     near = popular.closest(pkg.name) if pkg.ecosystem == "pypi" else None
     if near is not None:
         props["near"] = {"name": near.name, "rank": near.rank, "kind": near.kind}
-    where = f"{pkg.ecosystem} package {pkg.name!r}" + (
-        f" (imported as {pkg.module!r})" if pkg.via == "import" else ""
-    )
+    where = f"{pkg.ecosystem} package {pkg.name!r}" + (f" (imported as {pkg.module!r})" if pkg.via == "import" else "")
 
     def make(rule_id: str, message: str, **kw: Any) -> Finding:
         return Finding(rule_id, path, pkg.line, message, snippet=snippet, properties=props, **kw)
@@ -331,9 +325,7 @@ def verdict_findings(
         return [make("CW107", f"{where} was not checked: {info.reason}")]
     if info.state == "missing":
         hint = f"; did you mean {near.name!r} (rank {near.rank})?" if near else ""
-        return [
-            make("CW101", f"{where} does not exist on {info.source.rsplit('/', 2)[0] or 'the index'}{hint}")
-        ]
+        return [make("CW101", f"{where} does not exist on {info.source.rsplit('/', 2)[0] or 'the index'}{hint}")]
     out: list[Finding] = []
     if info.status in ("quarantined", "unpublished"):
         out.append(make("CW104", f"{where} is {info.status} on the index"))
@@ -342,9 +334,7 @@ def verdict_findings(
     elif info.all_yanked:
         out.append(make("CW104", f"every file of {where} is yanked", severity="medium"))
     if near is not None:
-        out.append(
-            make("CW105", f"{where} looks like a typosquat of {near.name!r} (rank {near.rank}, {near.kind})")
-        )
+        out.append(make("CW105", f"{where} looks like a typosquat of {near.name!r} (rank {near.rank}, {near.kind})"))
     age = info.age_days()
     if age is not None and age < new_days:
         out.append(make("CW102", f"{where} was first uploaded {max(age, 0):.0f} days ago"))
@@ -373,9 +363,7 @@ def run(ctx: CheckContext) -> list[Finding]:
                 wanted.append((pkg, manifest))
     # Declarations outside the scope still count as declared (a --base run sees only new lines).
     for path in _all_manifests(ctx):
-        declared_names.update(
-            normalize(p.name) for p in parse_manifest(path.name, path.read_text("utf-8", "replace"))
-        )
+        declared_names.update(normalize(p.name) for p in parse_manifest(path.name, path.read_text("utf-8", "replace")))
         manifests_seen = True
 
     findings: list[Finding] = []
@@ -385,12 +373,7 @@ def run(ctx: CheckContext) -> list[Finding]:
         assert f.tree is not None
         reported: set[str] = set()
         for module, line in imported_modules(f.tree, f):
-            if (
-                module in reported
-                or not f.in_scope(line)
-                or module in sys.stdlib_module_names
-                or module in local
-            ):
+            if module in reported or not f.in_scope(line) or module in sys.stdlib_module_names or module in local:
                 continue
             if module == "__future__":
                 continue
@@ -465,9 +448,5 @@ def added_packages(filename: str, before: str | None, after: str) -> list[Declar
 
     Used by the agent hook to look only at what an edit added.
     """
-    old = (
-        {(p.ecosystem, normalize(p.name)) for p in parse_manifest(filename, before)}
-        if before is not None
-        else set()
-    )
+    old = {(p.ecosystem, normalize(p.name)) for p in parse_manifest(filename, before)} if before is not None else set()
     return [p for p in parse_manifest(filename, after) if (p.ecosystem, normalize(p.name)) not in old]

@@ -114,11 +114,7 @@ def answer_claude(
     """Decide the hook's answer for one Claude Code ``PostToolUse`` payload."""
     tool = str(payload.get("tool_name", ""))
     tool_input = payload.get("tool_input")
-    if (
-        tool not in _EDIT_TOOLS
-        or not isinstance(tool_input, dict)
-        or not isinstance(tool_input.get("file_path"), str)
-    ):
+    if tool not in _EDIT_TOOLS or not isinstance(tool_input, dict) or not isinstance(tool_input.get("file_path"), str):
         return HookAnswer(0)
     path = Path(tool_input["file_path"])
     if not path.is_absolute():
@@ -135,15 +131,11 @@ def answer_claude(
         wanted = added_packages(path.name, before, after)
     elif path.suffix == ".py":
         old = _imports(before)
-        local = {p.stem for p in path.parent.glob("*.py")} | {
-            p.name for p in path.parent.iterdir() if p.is_dir()
-        }
+        local = {p.stem for p in path.parent.glob("*.py")} | {p.name for p in path.parent.iterdir() if p.is_dir()}
         for module, line in _imports(after).items():
             if module in old or module in sys.stdlib_module_names or module in local or _installed(module):
                 continue
-            wanted.append(
-                Declared("pypi", IMPORT_TO_DIST.get(module, module), line, via="import", module=module)
-            )
+            wanted.append(Declared("pypi", IMPORT_TO_DIST.get(module, module), line, via="import", module=module))
     if not wanted:
         return HookAnswer(0)
     answers = client.lookup_many((d.ecosystem, d.name) for d in wanted)

@@ -202,11 +202,7 @@ class IndexCache:
         self._entries: dict[str, dict[str, Any]] = {}
         with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
             data = json.loads(path.read_text(encoding="utf-8"))
-            if (
-                isinstance(data, dict)
-                and data.get("version") == self.VERSION
-                and isinstance(data.get("entries"), dict)
-            ):
+            if isinstance(data, dict) and data.get("version") == self.VERSION and isinstance(data.get("entries"), dict):
                 self._entries = data["entries"]
         # A corrupt or foreign cache file is ignored and replaced on save: it holds answers we can ask again.
 
@@ -343,9 +339,7 @@ class IndexClient:
                 self._memo[key] = info
                 return info
         if self.offline:
-            info = PackageInfo(
-                ecosystem, name, "not_checked", reason="offline and not in the cache", source=url
-            )
+            info = PackageInfo(ecosystem, name, "not_checked", reason="offline and not in the cache", source=url)
         else:
             info = fetch(name, url)
             if info.state != "not_checked" and self.cache is not None:
@@ -366,15 +360,11 @@ class IndexClient:
         try:
             status, ctype, body = self._get(url, f"{SIMPLE_JSON}, application/json;q=0.5, text/html;q=0.1")
         except (OSError, ValueError) as exc:
-            return PackageInfo(
-                "pypi", name, "not_checked", reason=f"index unreachable: {_why(exc)}", source=url
-            )
+            return PackageInfo("pypi", name, "not_checked", reason=f"index unreachable: {_why(exc)}", source=url)
         if status == 404:
             return PackageInfo("pypi", name, "missing", source=url, fetched_at=now)
         if status != 200:
-            return PackageInfo(
-                "pypi", name, "not_checked", reason=f"index answered HTTP {status}", source=url
-            )
+            return PackageInfo("pypi", name, "not_checked", reason=f"index answered HTTP {status}", source=url)
         if "json" not in ctype:
             # An index without PEP 691 (HTML only): the project exists, the details are unknown.
             return PackageInfo(
@@ -389,9 +379,7 @@ class IndexClient:
         files = [f for f in data.get("files") or [] if isinstance(f, dict)]
         uploads = sorted(str(f["upload-time"]) for f in files if f.get("upload-time"))
         versions = data.get("versions")
-        version_list = (
-            [str(v) for v in versions] if isinstance(versions, list) else _versions_from_files(name, files)
-        )
+        version_list = [str(v) for v in versions] if isinstance(versions, list) else _versions_from_files(name, files)
         raw_status = data.get("project-status")
         project_status = raw_status.get("status") if isinstance(raw_status, dict) else None
         return PackageInfo(
@@ -412,15 +400,11 @@ class IndexClient:
         try:
             status, _, body = self._get(url, "application/json")
         except (OSError, ValueError) as exc:
-            return PackageInfo(
-                "npm", name, "not_checked", reason=f"registry unreachable: {_why(exc)}", source=url
-            )
+            return PackageInfo("npm", name, "not_checked", reason=f"registry unreachable: {_why(exc)}", source=url)
         if status == 404:
             return PackageInfo("npm", name, "missing", source=url, fetched_at=now)
         if status != 200:
-            return PackageInfo(
-                "npm", name, "not_checked", reason=f"registry answered HTTP {status}", source=url
-            )
+            return PackageInfo("npm", name, "not_checked", reason=f"registry answered HTTP {status}", source=url)
         try:
             data = json.loads(body)
         except ValueError:

@@ -50,7 +50,6 @@ def to_markdown(report: Report) -> str:
     not_checked = [f for f in report.findings if f.rule_id == "CW107"]
     if not_checked:
         lines.append(
-            f"{len(not_checked)} package(s) were **not checked** (index unreachable): "
-            "this is not a clean result."
+            f"{len(not_checked)} package(s) were **not checked** (index unreachable): this is not a clean result."
         )
     return "\n".join(lines).rstrip() + "\n"

@@ -41,8 +41,7 @@ def run(ctx: CheckContext) -> list[Finding]:
         from codewitness.errors import ConfigError
 
         raise ConfigError(
-            f"check.required_metadata: unknown field(s) {', '.join(unknown)}; "
-            f"use {', '.join(METADATA_FIELDS)}"
+            f"check.required_metadata: unknown field(s) {', '.join(unknown)}; use {', '.join(METADATA_FIELDS)}"
         )
     findings: list[Finding] = []
     for commit in commits_between(ctx.root, ctx.base):
@@ -104,9 +103,7 @@ def run(ctx: CheckContext) -> list[Finding]:
 
 
 def _has(entry: object, field: str) -> bool:
-    value = {"agent": "agent", "model": "model", "session": "session_id", "generations": "generation_ids"}[
-        field
-    ]
+    value = {"agent": "agent", "model": "model", "session": "session_id", "generations": "generation_ids"}[field]
     return bool(getattr(entry, value))
 
 

@@ -70,8 +70,7 @@ RULES: tuple[Rule, ...] = (
         "package-single-version",
         "low",
         "The package has only one version on the index.",
-        "A project with a single release is often abandoned or a placeholder. "
-        "Confirm it is the one you meant.",
+        "A project with a single release is often abandoned or a placeholder. Confirm it is the one you meant.",
     ),
     Rule(
         "CW104",

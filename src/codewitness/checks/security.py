@@ -42,9 +42,7 @@ __all__ = ["ast_findings", "ruff_findings", "run", "secret_findings"]
 RUFF_IGNORE = ("S101", "S110", "S112", "S311", "S403", "S404", "S603", "S607")
 #: ruff rules reported under one of our own ids instead of CW301.
 RUFF_AS = {"S113": "CW307"}
-_RUFF_HIGH = frozenset(
-    {"S102", "S301", "S307", "S501", "S506", "S602", "S605", "S608", "S611", "S701", "S702"}
-)
+_RUFF_HIGH = frozenset({"S102", "S301", "S307", "S501", "S506", "S602", "S605", "S608", "S611", "S701", "S702"})
 
 # -- ruff ----------------------------------------------------------------------------------------
 
@@ -257,12 +255,8 @@ _NOT_SECRET_PARTS = frozenset(
         "param",
     }
 )
-_WHOLE_REQUEST = re.compile(
-    r"^(request|req)(\.(headers|cookies|META|form|json|body|data|args|values|environ))?$"
-)
-_LOG_METHODS = frozenset(
-    {"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "fatal"}
-)
+_WHOLE_REQUEST = re.compile(r"^(request|req)(\.(headers|cookies|META|form|json|body|data|args|values|environ))?$")
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "fatal"})
 _PLACEHOLDER = re.compile(
     r"^(?:"
     r"(?:<\s*)?(?:your|my|insert|enter|put|add)[-_ ]?(?:real[-_ ]|own[-_ ])?"
@@ -350,11 +344,7 @@ class _Imports:
 def _is_set_expr(node: ast.expr) -> bool:
     if isinstance(node, ast.Set | ast.SetComp):
         return True
-    return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in ("set", "frozenset")
-    )
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("set", "frozenset")
 
 
 def _is_log_call(call: ast.Call) -> bool:
@@ -377,10 +367,7 @@ def _handler_swallows(handler: ast.ExceptHandler) -> bool:
             return False
         if isinstance(node, ast.Call):
             text = ast.unparse(node.func).lower()
-            if any(
-                w in text
-                for w in ("log", "print", "warn", "traceback", "capture_exception", "report", "sentry")
-            ):
+            if any(w in text for w in ("log", "print", "warn", "traceback", "capture_exception", "report", "sentry")):
                 return False
         if handler.name and isinstance(node, ast.Name) and node.id == handler.name:
             return False  # the error is used (stored, returned, sent on)
@@ -393,11 +380,7 @@ def _route_methods(decorator: ast.expr) -> tuple[set[str], str] | None:
         return None
     attr = decorator.func.attr
     path = ""
-    if (
-        decorator.args
-        and isinstance(decorator.args[0], ast.Constant)
-        and isinstance(decorator.args[0].value, str)
-    ):
+    if decorator.args and isinstance(decorator.args[0], ast.Constant) and isinstance(decorator.args[0].value, str):
         path = decorator.args[0].value
     if attr in _ROUTE_METHODS:
         return {_ROUTE_METHODS[attr]}, path
@@ -447,11 +430,9 @@ def ast_findings(f: SourceFile) -> list[Finding]:
     calls = f.of(ast.Call)
     functions = f.of(ast.FunctionDef, ast.AsyncFunctionDef)
     file_wide_auth = any(
-        any(kw.arg == "dependencies" and _AUTH_WORDS.search(ast.unparse(kw.value)) for kw in n.keywords)
-        for n in calls
+        any(kw.arg == "dependencies" and _AUTH_WORDS.search(ast.unparse(kw.value)) for kw in n.keywords) for n in calls
     ) or any(
-        any("before_request" in ast.unparse(d) for d in n.decorator_list)
-        and _AUTH_WORDS.search(ast.unparse(n))
+        any("before_request" in ast.unparse(d) for d in n.decorator_list) and _AUTH_WORDS.search(ast.unparse(n))
         for n in functions
     )
     seeded = any(imports.qualify(n.func) == "random.seed" for n in calls)
@@ -516,17 +497,13 @@ def _check_handler(node: ast.FunctionDef | ast.AsyncFunctionDef, add: Any) -> No
     add(
         "CW303",
         node,
-        f"{shown} handler {node.name}() {path or ''} has no authentication or permission check".replace(
-            "  ", " "
-        ),
+        f"{shown} handler {node.name}() {path or ''} has no authentication or permission check".replace("  ", " "),
     )
 
 
 def _check_call(node: ast.Call, imports: _Imports, add: Any, *, seeded: bool, is_test: bool) -> None:
     qualified = imports.qualify(node.func)
-    if qualified in _NO_TIMEOUT_CALLS and not any(
-        kw.arg == _NO_TIMEOUT_CALLS[qualified] for kw in node.keywords
-    ):
+    if qualified in _NO_TIMEOUT_CALLS and not any(kw.arg == _NO_TIMEOUT_CALLS[qualified] for kw in node.keywords):
         if not any(kw.arg is None for kw in node.keywords):  # **kwargs may carry it
             add("CW307", node, f"{qualified}() without a timeout")
     elif qualified and qualified.startswith("random.") and not is_test:
@@ -540,13 +517,7 @@ def _check_call(node: ast.Call, imports: _Imports, add: Any, *, seeded: bool, is
         for value in values:
             for leaf in _logged_values(value):
                 text = ast.unparse(leaf)
-                name = (
-                    leaf.attr
-                    if isinstance(leaf, ast.Attribute)
-                    else leaf.id
-                    if isinstance(leaf, ast.Name)
-                    else ""
-                )
+                name = leaf.attr if isinstance(leaf, ast.Attribute) else leaf.id if isinstance(leaf, ast.Name) else ""
                 if _WHOLE_REQUEST.match(text):
                     add("CW304", node, f"logs the whole request object ({text})")
                     return
