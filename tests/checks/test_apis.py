@@ -15,7 +15,9 @@ from codewitness.checks.context import SourceFile
 def findings(tmp_path: Path, code: str) -> list[tuple[str, int, str]]:
     path = tmp_path / "snippet.py"
     path.write_text(code)
-    return [(f.rule_id, f.line, f.properties["name"]) for f in check_file(SourceFile(path, "snippet.py"), ModuleIndex())]
+    return [
+        (f.rule_id, f.line, f.properties["name"]) for f in check_file(SourceFile(path, "snippet.py"), ModuleIndex())
+    ]
 
 
 def test_other_platforms_and_versions_count_as_existing(tmp_path):
@@ -73,7 +75,9 @@ def test_dynamic_modules_are_unknown_not_reported(tmp_path):
 
     sys.path.insert(0, str(tmp_path))
     try:
-        got = findings(tmp_path, "import lazymod, staticmod\nlazymod.anything\nstaticmod.loads\nstaticmod.VALUE\nstaticmod.nope\n")
+        got = findings(
+            tmp_path, "import lazymod, staticmod\nlazymod.anything\nstaticmod.loads\nstaticmod.VALUE\nstaticmod.nope\n"
+        )
     finally:
         sys.path.remove(str(tmp_path))
     assert got == [("CW201", 5, "nope")]
@@ -81,8 +85,19 @@ def test_dynamic_modules_are_unknown_not_reported(tmp_path):
 
 # Real code: the installed sources of popular libraries use their dependencies and the standard
 # library in every ordinary way. Not one of those uses may be reported.
-REAL = ["requests", "click", "typer", "jsonschema", "starlette", "fastapi", "urllib3", "packaging", "anyio",
-        "opentelemetry", "rich"]
+REAL = [
+    "requests",
+    "click",
+    "typer",
+    "jsonschema",
+    "starlette",
+    "fastapi",
+    "urllib3",
+    "packaging",
+    "anyio",
+    "opentelemetry",
+    "rich",
+]
 
 
 @pytest.mark.parametrize("package", REAL)

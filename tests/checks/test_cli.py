@@ -180,3 +180,31 @@ def test_hook_is_silent_for_clean_edits_and_other_tools(repo, hook_env):
 def test_hook_malformed_payload_is_a_non_blocking_error(repo, hook_env):
     done = _hook(repo, "{not json", hook_env)
     assert done.returncode == 1 and "not JSON" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_install_commands_in_recorded_ai_output_are_checked(repo, gate_env, monkeypatch, capsys):
+    from codewitness import ledger
+    from codewitness.model import FileRange, Generation
+    from codewitness.store import open_store
+
+    (repo / "app.py").write_text("def handler():\n    return 1\n")
+    store = open_store(f"sqlite:///{repo / '.codewitness' / 'witness.db'}")
+    try:
+        gen = ledger.record(
+            store,
+            Generation.create(
+                agent="claude-code",
+                model="m",
+                prompt="add a json helper",
+                output="Run `pip install fastjsonx requests` first, then:\n```python\ndef handler(): ...\n```",
+                files=(FileRange("app.py", 1, 2),),
+            ),
+        )
+    finally:
+        store.close()
+    monkeypatch.chdir(repo)
+    assert main(["check", "--only", "deps", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    [finding] = data["findings"]
+    assert finding["rule"] == "CW101" and finding["path"] == "app.py" and finding["line"] == 1
+    assert finding["properties"]["generation"] == gen.id and "fastjsonx" in finding["message"]

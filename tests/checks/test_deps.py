@@ -53,12 +53,8 @@ def test_locks_and_package_json():
     assert [(d.name, d.pinned) for d in parse_manifest("uv.lock", uv)] == [("requests", "2.32.3")]
     poetry = '[[package]]\nname = "flask"\nversion = "3.0.0"\n'
     assert [d.name for d in parse_manifest("poetry.lock", poetry)] == ["flask"]
-    pipfile_lock = json.dumps(
-        {"default": {"requests": {"version": "==2.32.3"}}, "develop": {"x": {"path": "."}}}
-    )
-    assert [(d.name, d.pinned) for d in parse_manifest("Pipfile.lock", pipfile_lock)] == [
-        ("requests", "2.32.3")
-    ]
+    pipfile_lock = json.dumps({"default": {"requests": {"version": "==2.32.3"}}, "develop": {"x": {"path": "."}}})
+    assert [(d.name, d.pinned) for d in parse_manifest("Pipfile.lock", pipfile_lock)] == [("requests", "2.32.3")]
     package_json = json.dumps(
         {
             "dependencies": {"express": "4.19.2", "mine": "file:../mine", "alias": "npm:@scope/tool@^1.0.0"},
@@ -107,9 +103,7 @@ def project(tmp_path: Path) -> Path:
             }
         )
     )
-    (root / "app.py").write_text(
-        "import requests\nimport fastjsonx\nimport yaml\nimport json\nfrom app2 import x\n"
-    )
+    (root / "app.py").write_text("import requests\nimport fastjsonx\nimport yaml\nimport json\nfrom app2 import x\n")
     (root / "app2.py").write_text("x = 1\n")
     return root
 
@@ -131,9 +125,7 @@ def test_verdicts_from_loopback_index(project, index_server):
     by_pkg = {f.properties.get("package"): f for f in report.findings if f.rule_id == "CW101"}
     assert by_pkg["fastjsonx"].path == "app.py" and by_pkg["fastjsonx"].line == 2
     assert by_pkg["no-such-package-xyz"].line == 7
-    explained = next(
-        f for f in report.findings if f.rule_id == "CW102" and f.properties["package"] == "freshpkg"
-    )
+    explained = next(f for f in report.findings if f.rule_id == "CW102" and f.properties["package"] == "freshpkg")
     assert explained.properties["index"]["versions"] == 2 and explained.properties["index"]["first_upload"]
 
 
@@ -172,3 +164,31 @@ def test_typosquat_kinds():
     assert popular.closest("pythondateutil").kind == "separators"
     assert popular.closest("zzqxjw-unrelated") is None
     assert popular.source.startswith("the public top-pypi-packages") and popular.date == "2026-11-22"
+
+
+def test_install_commands_in_text():
+    from codewitness.checks.deps import install_commands
+
+    text = (
+        "First `pip install -U requests fastjsonx==1.0`, then `npm i left-pad@1 @scope/x@2`.\n"
+        "python -m pip install --index-url http://x.invalid/simple -r req.txt -e . pkg-a\n"
+        "uv add 'httpx>=0.27'; poetry add reqeusts\nyarn add react  # ui\nI will install it later.\n"
+    )
+    assert install_commands(text) == [
+        ("pypi", "requests"),
+        ("pypi", "fastjsonx"),
+        ("npm", "left-pad"),
+        ("npm", "@scope/x"),
+        ("pypi", "pkg-a"),
+        ("pypi", "httpx"),
+        ("pypi", "reqeusts"),
+        ("npm", "react"),
+    ]
+
+
+@given(st.text(max_size=300))
+def test_install_commands_never_crash(text):
+    from codewitness.checks.deps import install_commands
+
+    for ecosystem, name in install_commands("pip install " + text):
+        assert ecosystem in ("pypi", "npm") and name

@@ -97,9 +97,7 @@ def test_pip_index_url_honours_env_and_config(tmp_path):
         == "http://mirror.invalid/simple"
     )
     conf = tmp_path / "pip.conf"
-    conf.write_text(
-        "[global]\nindex-url = http://a.invalid/simple\n[install]\nindex-url = http://b.invalid/simple\n"
-    )
+    conf.write_text("[global]\nindex-url = http://a.invalid/simple\n[install]\nindex-url = http://b.invalid/simple\n")
     env = {"HOME": str(tmp_path), "PIP_CONFIG_FILE": str(conf), "XDG_CONFIG_DIRS": str(tmp_path / "none")}
     assert pip_index_url(env) == "http://b.invalid/simple"
     assert pip_index_url({"HOME": str(tmp_path), "XDG_CONFIG_DIRS": str(tmp_path / "none")}) == DEFAULT_PYPI

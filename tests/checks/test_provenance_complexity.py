@@ -99,10 +99,7 @@ def test_complexity_drift_ignores_human_functions(repo):
     report = run_checks(CheckContext.build(repo, base=base), families=("complexity",))
     assert report.findings == []
     high = CheckSection(complexity_growth=100.0)
-    assert (
-        run_checks(CheckContext.build(repo, base=base, settings=high), families=("complexity",)).findings
-        == []
-    )
+    assert run_checks(CheckContext.build(repo, base=base, settings=high), families=("complexity",)).findings == []
 
 
 def test_ai_written_findings_come_first(repo):
@@ -117,10 +114,7 @@ def test_ai_written_findings_come_first(repo):
 def test_complexity_helpers():
     assert growth(10, 12) == 0.2 and growth(0, 3) == 3.0
     assert function_complexity("def (:") == {}
-    assert (
-        function_complexity("class A:\n    def m(self, x):\n        if x:\n            return 1\n")["A::m"][0]
-        == 1
-    )
+    assert function_complexity("class A:\n    def m(self, x):\n        if x:\n            return 1\n")["A::m"][0] == 1
 
 
 def test_disabled_rules_are_not_reported(repo):

@@ -31,6 +31,7 @@ from codewitness.errors import GitError, InputError
 if TYPE_CHECKING:
     from codewitness.checks.attribution import Attribution
     from codewitness.checks.index import IndexClient
+    from codewitness.model import Generation
 
 __all__ = ["CheckContext", "SourceFile", "changed_lines"]
 
@@ -136,6 +137,7 @@ class CheckContext:
         base: the ``--base`` revision, if any.
         index: the package index client (set by the runner for the deps family).
         attribution: who wrote which line, when known.
+        generations: recorded AI generations (from the ledger) whose output may name packages.
         skipped: files that could not be read or parsed, with the reason.
     """
 
@@ -145,6 +147,7 @@ class CheckContext:
     base: str | None = None
     index: IndexClient | None = None
     attribution: Attribution | None = None
+    generations: list[Generation] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod

@@ -72,7 +72,8 @@ class Declared:
         name: the project name as written.
         line: where it is named (1-based).
         pinned: the exact version when the manifest pins one.
-        via: ``manifest`` or ``import`` (then ``module`` is the imported module).
+        via: ``manifest``, ``import`` (then ``module`` is the imported module) or ``generation``
+            (an install command in recorded AI output; ``module`` is then the generation id).
     """
 
     ecosystem: str
@@ -316,7 +317,15 @@ def verdict_findings(
     near = popular.closest(pkg.name) if pkg.ecosystem == "pypi" else None
     if near is not None:
         props["near"] = {"name": near.name, "rank": near.rank, "kind": near.kind}
-    where = f"{pkg.ecosystem} package {pkg.name!r}" + (f" (imported as {pkg.module!r})" if pkg.via == "import" else "")
+    if pkg.via == "generation":
+        props["generation"] = pkg.module
+    where = f"{pkg.ecosystem} package {pkg.name!r}" + (
+        f" (imported as {pkg.module!r})"
+        if pkg.via == "import"
+        else f" (installed by AI generation {pkg.module})"
+        if pkg.via == "generation"
+        else ""
+    )
 
     def make(rule_id: str, message: str, **kw: Any) -> Finding:
         return Finding(rule_id, path, pkg.line, message, snippet=snippet, properties=props, **kw)
@@ -398,8 +407,10 @@ def run(ctx: CheckContext) -> list[Finding]:
             reported.add(module)
             wanted.append((Declared("pypi", guess, line, via="import", module=module), f))
 
-    answers = ctx.index.lookup_many((p.ecosystem, p.name) for p, _ in wanted) if ctx.index else {}
-    for pkg, source in wanted:
+    places: list[tuple[Declared, str, str]] = [(p, s.rel, s.line_text(p.line)) for p, s in wanted]
+    places += _generation_packages(ctx, declared_names)
+    answers = ctx.index.lookup_many((p.ecosystem, p.name) for p, _, _ in places) if ctx.index else {}
+    for pkg, rel, snippet in places:
         info = answers.get((pkg.ecosystem, pkg.name)) or PackageInfo(
             pkg.ecosystem,
             pkg.name,
@@ -413,8 +424,8 @@ def run(ctx: CheckContext) -> list[Finding]:
             pkg,
             info,
             popular,
-            path=source.rel,
-            snippet=source.line_text(pkg.line),
+            path=rel,
+            snippet=snippet,
             new_days=ctx.settings.new_package_days,
             vulns=vulns,
         )
@@ -423,15 +434,109 @@ def run(ctx: CheckContext) -> list[Finding]:
                 0,
                 Finding(
                     "CW106",
-                    source.rel,
+                    rel,
                     pkg.line,
                     f"module {pkg.module!r} is neither installed nor declared (index has {pkg.name!r})",
-                    snippet=source.line_text(pkg.line),
+                    snippet=snippet,
                     properties={"module": pkg.module, "distribution": pkg.name},
                 ),
             )
         findings.extend(found)
     return findings
+
+
+_INSTALL = re.compile(
+    r"(?:^|[\s`$>(])(?:python[\d.]*\s+-m\s+)?(?P<tool>pip3?|uv\s+pip|uv|pipx|poetry|pdm|npm|pnpm|yarn)"
+    r"\s+(?:install|add|i)\b(?P<args>[^\n`;&|#)]*)",
+    re.MULTILINE,
+)
+#: Install options that take a value (the value is not a package).
+_OPTION_VALUES = frozenset(
+    {
+        "-r",
+        "--requirement",
+        "-c",
+        "--constraint",
+        "-e",
+        "--editable",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "-t",
+        "--target",
+        "--python",
+        "--group",
+        "-G",
+        "--prefix",
+        "--root",
+        "--registry",
+        "--only",
+        "--source",
+    }
+)
+
+
+def install_commands(text: str) -> list[tuple[str, str]]:
+    """``(ecosystem, name)`` of every package an install command in ``text`` names.
+
+    Understands ``pip``/``pip3``/``python -m pip``/``uv pip``/``uv add``/``pipx``/``poetry add``/
+    ``pdm add`` (PyPI) and ``npm``/``pnpm``/``yarn`` ``install``/``add``/``i`` (npm).
+
+    Example:
+        >>> install_commands("run `pip install -U requests fastjsonx==1.0` then npm i left-pad@1")
+        [('pypi', 'requests'), ('pypi', 'fastjsonx'), ('npm', 'left-pad')]
+    """
+    found: list[tuple[str, str]] = []
+    for match in _INSTALL.finditer(text):
+        ecosystem = "npm" if match.group("tool") in ("npm", "pnpm", "yarn") else "pypi"
+        skip_next = False
+        for token in match.group("args").split():
+            token = token.strip("'\"")
+            if skip_next:
+                skip_next = False
+                continue
+            if token in _OPTION_VALUES:
+                skip_next = True
+                continue
+            if not token or token.startswith("-") or "://" in token or token.startswith((".", "/", "~", "$", "<")):
+                continue
+            if ecosystem == "npm":
+                name = "@" + token[1:].split("@")[0] if token.startswith("@") else token.split("@")[0]
+                if re.fullmatch(r"(@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*", name):
+                    found.append(("npm", name))
+                continue
+            parsed = _requirement(token)
+            if parsed:
+                found.append(("pypi", parsed[0]))
+    return list(dict.fromkeys(found))
+
+
+def _generation_packages(ctx: CheckContext, declared: set[str]) -> list[tuple[Declared, str, str]]:
+    """Packages that install commands in recorded AI output name, for generations touching files in scope.
+
+    Each is placed at the first line the generation wrote in an in-scope file.
+    """
+    if not ctx.generations:
+        return []
+    in_scope = {f.rel: f for f in ctx.files}
+    out: list[tuple[Declared, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for generation in ctx.generations:
+        ranges = [r for r in generation.files if r.path in in_scope]
+        if not ranges:
+            continue
+        first = ranges[0]
+        source = in_scope[first.path]
+        for ecosystem, name in install_commands(generation.output):
+            key = (ecosystem, normalize(name))
+            if key in seen or (ecosystem == "pypi" and normalize(name) in declared):
+                continue
+            seen.add(key)
+            pkg = Declared(ecosystem, name, first.start, via="generation", module=generation.id)
+            out.append((pkg, first.path, source.line_text(first.start)))
+    return out
 
 
 def _all_manifests(ctx: CheckContext) -> Iterable[Any]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from codewitness.checks.index import IndexClient
     from codewitness.checks.runner import Report
     from codewitness.config import CheckSection
+    from codewitness.model import Generation
 
 FAIL_LEVELS = ("info", "low", "medium", "high", "never")
 
@@ -76,6 +77,7 @@ def run_gate(
             offline=offline,
             npm=any(f.path.name == "package.json" for f in ctx.manifests()),
         )
+        ctx.generations = _recorded_generations(loaded.database_url, loaded.root, base, ctx)
     accepted = read_baseline(baseline) if baseline else frozenset()
     try:
         report = run_checks(ctx, families, baseline=accepted)
@@ -85,17 +87,42 @@ def run_gate(
     if write_baseline:
         save_baseline(write_baseline, report.findings + report.baselined)
         console.print(
-            f"baseline: {len(report.findings) + len(report.baselined)} finding(s) "
-            f"accepted in {write_baseline}"
+            f"baseline: {len(report.findings) + len(report.baselined)} finding(s) accepted in {write_baseline}"
         )
     _write_outputs(report, ctx, as_json=as_json, sarif=sarif, md=md)
     if report.failed(threshold) and not write_baseline:
         raise typer.Exit(1)
 
 
-def _write_outputs(
-    report: Report, ctx: CheckContext, *, as_json: bool, sarif: Path | None, md: Path | None
-) -> None:
+def _recorded_generations(url: str, root: Path, base: str | None, ctx: CheckContext) -> list[Generation]:
+    """Generations recorded in the ledger (since the base commit's date), if a database exists.
+
+    A check never creates a database; one that cannot be read is noted as skipped, not fatal.
+    """
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+        return []
+    from datetime import datetime
+
+    from codewitness import ledger
+    from codewitness._git import run_git
+    from codewitness.store import open_store
+
+    since = None
+    if base:
+        stamp = run_git(["show", "-s", "--format=%cI", base], cwd=root, check=False).strip()
+        since = datetime.fromisoformat(stamp) if stamp else None
+    try:
+        store = open_store(url)
+    except CodewitnessError as exc:
+        ctx.skipped.append(("database", f"recorded generations not read: {exc}"))
+        return []
+    try:
+        return ledger.find(store, since=since)
+    finally:
+        store.close()
+
+
+def _write_outputs(report: Report, ctx: CheckContext, *, as_json: bool, sarif: Path | None, md: Path | None) -> None:
     from codewitness.checks.markdown import to_markdown
     from codewitness.checks.sarif import to_sarif
 
@@ -139,16 +166,14 @@ def _print_human(report: Report) -> None:
     colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
     for f in report.findings:
         ai = " [magenta](AI)[/magenta]" if f.ai_authored else ""
-        console.print(
-            f"{escape(f.path)}:{f.line}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}"
-        )
+        console.print(f"{escape(f.path)}:{f.line}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}")
     counts = report.counts()
     console.print(
         ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
         + f" in {report.files} file(s)"
     )
-    if report.skipped:
-        console.print(f"[yellow]{len(report.skipped)} file(s) skipped[/yellow] (not valid Python)")
+    for where, why in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {escape(where)}: {escape(why)}")
 
 
 def run_hook(agent: str, offline: bool) -> None:
@@ -181,14 +206,10 @@ def check(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or folders to check (default: the project).")
     ] = None,
-    base: Annotated[
-        str | None, typer.Option("--base", help="Only report lines changed since this revision.")
-    ] = None,
+    base: Annotated[str | None, typer.Option("--base", help="Only report lines changed since this revision.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 to this file.")] = None,
-    md: Annotated[
-        Path | None, typer.Option("--md", help="Write a markdown report (for a PR comment).")
-    ] = None,
+    md: Annotated[Path | None, typer.Option("--md", help="Write a markdown report (for a PR comment).")] = None,
     fail_on: Annotated[
         str | None,
         typer.Option(
@@ -207,9 +228,7 @@ def check(
         list[str] | None,
         typer.Option("--only", help="Run only these families: deps, apis, security, provenance, complexity."),
     ] = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Use cached package-index answers only.")
-    ] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Use cached package-index answers only.")] = False,
     hook: Annotated[
         str | None,
         typer.Option("--hook", help="Agent hook mode: read a hook payload on stdin (supported: claude)."),

@@ -36,9 +36,7 @@ def deps(
     sarif: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 to this file.")] = None,
     md: Annotated[Path | None, typer.Option("--md", help="Write a markdown report.")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Lowest severity that fails.")] = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Use cached package-index answers only.")
-    ] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Use cached package-index answers only.")] = False,
 ) -> None:
     """Check dependencies: existence, age, versions, status, typosquats, vulnerabilities, imports."""
     if ctx.invoked_subcommand is not None:
@@ -61,9 +59,7 @@ def deps(
 
 @deps_app.command("refresh-popular")
 def refresh_popular(
-    url: Annotated[
-        str | None, typer.Option("--url", help="Ranking URL (default: check.popular_url).")
-    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Ranking URL (default: check.popular_url).")] = None,
 ) -> None:
     """Fetch a fresh ranking of popular PyPI projects (top-pypi-packages JSON shape) for typosquat checks."""
     from codewitness.checks.popular import fetch_ranking, refreshed_path, write_snapshot
