@@ -432,40 +432,51 @@ _GUARD_TEST = re.compile(
     r"windows|WINDOWS|\bWIN|darwin|linux|\bIS_[A-Z]|_AVAILABLE|HAS_|\bhas_|\.compiled\b",
     re.IGNORECASE,
 )
-#: Exceptions whose handler means "this name or module may be missing here".
-_MISSING_OK = frozenset(
-    {"ImportError", "ModuleNotFoundError", "AttributeError", "NameError", "Exception", "BaseException"}
-)
+#: Handlers that mean "this module may be missing here". ``except Exception`` counts for imports
+#: (a common way to make a dependency optional) but not for attributes: AI code often wraps a call
+#: to an invented function in ``try/except Exception``, and that must still be reported.
+_IMPORT_MAY_FAIL = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+_ATTRIBUTE_MAY_FAIL = frozenset({"AttributeError"})
 
 
-def _handles_missing(handler_types: list[ast.expr | None]) -> bool:
+def _handles(handler_types: list[ast.expr | None], names: frozenset[str], *, bare: bool) -> bool:
     for htype in handler_types:
         if htype is None:
-            return True
+            if bare:
+                return True
+            continue
         for n in ast.walk(htype):
-            if isinstance(n, ast.Name | ast.Attribute) and (n.id if isinstance(n, ast.Name) else n.attr) in _MISSING_OK:
+            if isinstance(n, ast.Name | ast.Attribute) and (n.id if isinstance(n, ast.Name) else n.attr) in names:
                 return True
     return False
 
 
-def _guarded_nodes(f: SourceFile) -> set[int]:
-    """Nodes whose failure the code expects, so a missing name there is no hallucination.
+def _test_text(f: SourceFile, test: ast.expr) -> str:
+    """The source lines of an ``if`` test (cheaper than unparsing it)."""
+    end = test.end_lineno or test.lineno
+    return " ".join(f.line_text(n) for n in range(test.lineno, end + 1))
 
-    That is code under an ``if`` that tests the platform, interpreter, version or ``hasattr``; the
-    body of a ``try`` that handles ImportError/AttributeError (or broader); and the body of
-    ``with contextlib.suppress(ImportError, ...)``.
+
+def _guarded_nodes(f: SourceFile) -> tuple[set[int], set[int]]:
+    """Nodes whose failure the code expects: ``(imports that may fail, attributes that may be missing)``.
+
+    Both: code under an ``if`` that tests the platform, interpreter, version or ``hasattr`` (also the
+    rest of a body after ``if <such test>: return``). Imports also: a ``try`` handling ImportError or
+    broader, ``with suppress(ImportError)``. Attributes also: a ``try`` handling AttributeError,
+    ``with suppress(AttributeError)``.
     """
-    blocks: list[list[ast.stmt] | ast.expr] = []
-    for node in f.of(ast.If):
-        if _GUARD_TEST.search(ast.unparse(node.test)):
-            blocks += [node.body, node.orelse]
-    for node in f.of(ast.IfExp):
-        if _GUARD_TEST.search(ast.unparse(node.test)):
-            blocks += [node.body, node.orelse]
+    both: list[list[ast.stmt] | ast.expr] = []
+    imports: list[list[ast.stmt]] = []
+    attributes: list[list[ast.stmt]] = []
+    for node in f.of(ast.If, ast.IfExp):
+        if _GUARD_TEST.search(_test_text(f, node.test)):
+            both += [node.body, node.orelse]
     for node in f.of(ast.Try, ast.TryStar):
-        if _handles_missing([h.type for h in node.handlers]):
-            blocks.append(node.body)
-    # `if not sys.platform.startswith("win"): return` guards the rest of the body it stands in.
+        types = [h.type for h in node.handlers]
+        if _handles(types, _IMPORT_MAY_FAIL, bare=True):
+            imports.append(node.body)
+        if _handles(types, _ATTRIBUTE_MAY_FAIL, bare=False):
+            attributes.append(node.body)
     tree = f.tree
     bodies = [tree.body] if tree is not None else []
     bodies += [n.body for n in f.of(ast.FunctionDef, ast.AsyncFunctionDef)]
@@ -475,24 +486,29 @@ def _guarded_nodes(f: SourceFile) -> set[int]:
                 isinstance(stmt, ast.If)
                 and stmt.body
                 and isinstance(stmt.body[-1], ast.Return | ast.Raise)
-                and _GUARD_TEST.search(ast.unparse(stmt.test))
+                and _GUARD_TEST.search(_test_text(f, stmt.test))
             ):
-                blocks.append(body[index + 1 :])
+                both.append(body[index + 1 :])
                 break
     for node in f.of(ast.With, ast.AsyncWith):
         for item in node.items:
             ctx = item.context_expr
-            if (
-                isinstance(ctx, ast.Call)
-                and ast.unparse(ctx.func).endswith("suppress")
-                and _handles_missing(list(ctx.args))
-            ):
-                blocks.append(node.body)
-    guarded: set[int] = set()
-    for block in blocks:
-        for root in block if isinstance(block, list) else [block]:
-            guarded.update(id(n) for n in ast.walk(root))
-    return guarded
+            if isinstance(ctx, ast.Call) and ast.unparse(ctx.func).endswith("suppress"):
+                args: list[ast.expr | None] = list(ctx.args)
+                if _handles(args, _IMPORT_MAY_FAIL, bare=False):
+                    imports.append(node.body)
+                if _handles(args, _ATTRIBUTE_MAY_FAIL, bare=False):
+                    attributes.append(node.body)
+
+    def ids(blocks: list[list[ast.stmt]] | list[list[ast.stmt] | ast.expr]) -> set[int]:
+        found: set[int] = set()
+        for block in blocks:
+            for root in block if isinstance(block, list) else [block]:
+                found.update(id(n) for n in ast.walk(root))
+        return found
+
+    shared = ids(both)
+    return shared | ids(imports), shared | ids(attributes)
 
 
 def _rebound_names(f: SourceFile) -> set[str]:
@@ -512,21 +528,23 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
     if tree is None:
         return []
     findings: list[Finding] = []
-    guarded = _guarded_nodes(f)
+    guarded, attribute_guarded = _guarded_nodes(f)
     aliases: dict[str, set[str]] = {}
     version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
-    def report(rule_id: str, line: int, col: int, message: str, module: str, name: str) -> None:
+    def report(rule_id: str, node: ast.expr | ast.stmt, message: str, module: str, name: str) -> None:
+        line = node.lineno
         if f.in_scope(line):
+            props = {"module": module, "name": name}
             findings.append(
                 Finding(
                     rule_id,
                     f.rel,
                     line,
                     message,
-                    column=col + 1,
+                    column=node.col_offset + 1,
                     snippet=f.line_text(line),
-                    properties={"module": module, "name": name},
+                    properties=props,
                 )
             )
 
@@ -538,28 +556,14 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
         if isinstance(node, ast.Import) and id(node) not in guarded:
             for alias in node.names:
                 if index.exists(alias.name) is False:
-                    report(
-                        "CW203",
-                        node.lineno,
-                        node.col_offset,
-                        f"module {alias.name!r} does not exist",
-                        alias.name,
-                        alias.name,
-                    )
+                    report("CW203", node, f"module {alias.name!r} does not exist", alias.name, alias.name)
                     continue
                 bound = alias.asname or alias.name.split(".")[0]
                 aliases.setdefault(bound, set()).add(alias.name if alias.asname else alias.name.split(".")[0])
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and id(node) not in guarded:
             exists = index.exists(node.module)
             if exists is False:
-                report(
-                    "CW203",
-                    node.lineno,
-                    node.col_offset,
-                    f"module {node.module!r} does not exist",
-                    node.module,
-                    node.module,
-                )
+                report("CW203", node, f"module {node.module!r} does not exist", node.module, node.module)
                 continue
             names = index.lookup(node.module) if exists else None
             if names is None:
@@ -571,14 +575,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
                 if alias.name in names.submodules:
                     aliases.setdefault(alias.asname or alias.name, set()).add(sub)
                 elif names.has(alias.name) is False:
-                    report(
-                        "CW202",
-                        node.lineno,
-                        node.col_offset,
-                        f"{where(node.module)} has no {alias.name!r}",
-                        node.module,
-                        alias.name,
-                    )
+                    report("CW202", node, f"{where(node.module)} has no {alias.name!r}", node.module, alias.name)
 
     rebound = _rebound_names(f)
     modules = {name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound}
@@ -599,7 +596,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
             continue
         module = modules[cur.id]
         shown = module  # what the user wrote (os.path), not the real module (posixpath)
-        if id(node) in guarded:
+        if id(node) in attribute_guarded:
             continue
         for attr_node in reversed(chain):
             if (ast.unparse(attr_node.value), attr_node.attr) in stored:
@@ -609,14 +606,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
                 break
             known = names.has(attr_node.attr)
             if known is False:
-                report(
-                    "CW201",
-                    attr_node.lineno,
-                    attr_node.col_offset,
-                    f"{where(shown)} has no attribute {attr_node.attr!r}",
-                    shown,
-                    attr_node.attr,
-                )
+                report("CW201", attr_node, f"{where(shown)} has no attribute {attr_node.attr!r}", shown, attr_node.attr)
                 break
             value = getattr(names.module, attr_node.attr, None) if names.module is not None else None
             if isinstance(value, ModuleType):

@@ -355,27 +355,39 @@ class IndexClient:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Content-Type", "") if exc.headers else "", b""
 
-    def _fetch_pypi(self, name: str, url: str) -> PackageInfo:
+    def _document(self, ecosystem: str, name: str, url: str, accept: str) -> dict[str, Any] | PackageInfo:
+        """The JSON object the index serves for ``name``, or the final answer when there is none to read."""
         now = time.time()
+        what = "index" if ecosystem == "pypi" else "registry"
+
+        def answer(state: State, reason: str = "") -> PackageInfo:
+            fetched = now if state != "not_checked" else 0.0
+            return PackageInfo(ecosystem, name, state, reason=reason, source=url, fetched_at=fetched)
+
         try:
-            status, ctype, body = self._get(url, f"{SIMPLE_JSON}, application/json;q=0.5, text/html;q=0.1")
+            status, ctype, body = self._get(url, accept)
         except (OSError, ValueError) as exc:
-            return PackageInfo("pypi", name, "not_checked", reason=f"index unreachable: {_why(exc)}", source=url)
+            return answer("not_checked", f"{what} unreachable: {_why(exc)}")
         if status == 404:
-            return PackageInfo("pypi", name, "missing", source=url, fetched_at=now)
+            return answer("missing")
         if status != 200:
-            return PackageInfo("pypi", name, "not_checked", reason=f"index answered HTTP {status}", source=url)
-        if "json" not in ctype:
+            return answer("not_checked", f"{what} answered HTTP {status}")
+        if ecosystem == "pypi" and "json" not in ctype:
             # An index without PEP 691 (HTML only): the project exists, the details are unknown.
-            return PackageInfo(
-                "pypi", name, "exists", reason="index offers no JSON details", source=url, fetched_at=now
-            )
+            return answer("exists", "index offers no JSON details")
         try:
             data = json.loads(body)
         except ValueError:
-            return PackageInfo("pypi", name, "not_checked", reason="index sent malformed JSON", source=url)
+            return answer("not_checked", f"{what} sent malformed JSON")
         if not isinstance(data, dict):
-            return PackageInfo("pypi", name, "not_checked", reason="index sent unexpected JSON", source=url)
+            return answer("not_checked", f"{what} sent unexpected JSON")
+        return data
+
+    def _fetch_pypi(self, name: str, url: str) -> PackageInfo:
+        data = self._document("pypi", name, url, f"{SIMPLE_JSON}, application/json;q=0.5, text/html;q=0.1")
+        if isinstance(data, PackageInfo):
+            return data
+        now = time.time()
         files = [f for f in data.get("files") or [] if isinstance(f, dict)]
         uploads = sorted(str(f["upload-time"]) for f in files if f.get("upload-time"))
         versions = data.get("versions")
@@ -396,21 +408,10 @@ class IndexClient:
         )
 
     def _fetch_npm(self, name: str, url: str) -> PackageInfo:
+        data = self._document("npm", name, url, "application/json")
+        if isinstance(data, PackageInfo):
+            return data
         now = time.time()
-        try:
-            status, _, body = self._get(url, "application/json")
-        except (OSError, ValueError) as exc:
-            return PackageInfo("npm", name, "not_checked", reason=f"registry unreachable: {_why(exc)}", source=url)
-        if status == 404:
-            return PackageInfo("npm", name, "missing", source=url, fetched_at=now)
-        if status != 200:
-            return PackageInfo("npm", name, "not_checked", reason=f"registry answered HTTP {status}", source=url)
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return PackageInfo("npm", name, "not_checked", reason="registry sent malformed JSON", source=url)
-        if not isinstance(data, dict):
-            return PackageInfo("npm", name, "not_checked", reason="registry sent unexpected JSON", source=url)
         raw_times, raw_versions, raw_tags = data.get("time"), data.get("versions"), data.get("dist-tags")
         times: dict[str, Any] = raw_times if isinstance(raw_times, dict) else {}
         versions: dict[str, Any] = raw_versions if isinstance(raw_versions, dict) else {}
