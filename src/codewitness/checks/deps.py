@@ -377,16 +377,16 @@ def run(ctx: CheckContext) -> list[Finding]:
 
     findings: list[Finding] = []
     local = _local_modules(ctx)
-    providers = _installed_providers()
     for f in ctx.python_files():
         assert f.tree is not None
         reported: set[str] = set()
         for module, line in imported_modules(f.tree, f):
             if module in reported or not f.in_scope(line) or module in sys.stdlib_module_names or module in local:
                 continue
-            if module == "__future__":
-                continue
-            dists = providers.get(module, ())
+            guess = IMPORT_TO_DIST.get(module, module)
+            if module == "__future__" or normalize(guess) in declared_names or normalize(module) in declared_names:
+                continue  # the common case, decided without reading every installed distribution's metadata
+            dists = _installed_providers().get(module, ())
             if dists or _module_installed(module):
                 if manifests_seen and dists and not any(normalize(d) in declared_names for d in dists):
                     reported.add(module)
@@ -400,9 +400,6 @@ def run(ctx: CheckContext) -> list[Finding]:
                             properties={"module": module, "distribution": dists[0]},
                         )
                     )
-                continue
-            guess = IMPORT_TO_DIST.get(module, module)
-            if normalize(guess) in declared_names or normalize(module) in declared_names:
                 continue
             reported.add(module)
             wanted.append((Declared("pypi", guess, line, via="import", module=module), f))
