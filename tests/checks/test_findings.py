@@ -44,3 +44,25 @@ def test_markdown_report():
     assert "1 on AI-written lines" in text and "x\\|y" in text
     assert "**not checked**" in text and "`bad.py` (not valid Python)" in text
     assert to_markdown(Report(findings=[])).startswith("### codewitness check: no findings")
+
+
+def test_ignore_comments_suppress_named_rules_only(tmp_path):
+    from codewitness.checks import CheckContext, run_checks
+
+    (tmp_path / "a.py").write_text(
+        "import json\n"
+        "json.parse('1')  # codewitness: ignore[CW201]\n"
+        "json.parse('2')  # codewitness: ignore[CW305]\n"
+        "json.parse('3')  # codewitness: ignore\n"
+    )
+    report = run_checks(CheckContext.build(tmp_path), families=("apis",))
+    assert [f.line for f in report.findings] == [3]
+
+
+def test_placeholder_url_passwords_are_not_secrets(tmp_path):
+    from codewitness.checks.context import SourceFile
+    from codewitness.checks.security import secret_findings
+
+    path = tmp_path / "db.py"
+    path.write_text('DOC = "postgresql://user:pw@host/db"\nURL = "postgresql://app:S3cr3tPassw0rd2024@db.internal/app"\n')
+    assert [f.line for f in secret_findings([SourceFile(path, "db.py")])] == [2]

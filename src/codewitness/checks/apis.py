@@ -111,7 +111,7 @@ class ModuleIndex:
                 if exc.name != name or name in sys.stdlib_module_names or _typeshed_stub(name) is not None:
                     return None  # a module of another platform or version, or a missing dependency of it
                 return False
-            except Exception:  # any other failure of a stdlib import means "cannot tell"
+            except Exception:  # codewitness: ignore[CW305] - any other failure of a stdlib import means "cannot tell"
                 return None
             return True
         if self._spec(top) is None:
@@ -204,7 +204,7 @@ class ModuleIndex:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 module = importlib.import_module(name)
-        except Exception:
+        except Exception:  # codewitness: ignore[CW305] - a stdlib module that fails to import cannot be described
             return None
         locations = list(getattr(module, "__path__", []) or [])
         return ModuleNames(
@@ -279,7 +279,7 @@ def _typeshed_stub(name: str) -> Path | None:
         return None  # the check extra brings it; without it, dir() of the imported module alone decides
     try:
         path = typeshed_client.get_stub_file(name, search_context=_typeshed_context())
-    except Exception:  # a stub lookup failure only means "no stub"
+    except Exception:  # codewitness: ignore[CW305] - a stub lookup failure only means "no stub"
         return None
     return Path(path) if path is not None else None
 

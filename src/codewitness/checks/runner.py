@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,18 @@ class Report:
         return out
 
 
+_IGNORE = re.compile(r"#\s*codewitness:\s*ignore(?:\[(?P<ids>[A-Za-z0-9,\s]+)\])?")
+
+
+def suppressed(finding: Finding) -> bool:
+    """True when the finding's line carries ``# codewitness: ignore`` (all rules) or ``ignore[CW305,...]``."""
+    match = _IGNORE.search(finding.snippet)
+    if match is None:
+        return False
+    ids = match.group("ids")
+    return ids is None or finding.rule_id in {part.strip().upper() for part in ids.split(",")}
+
+
 def run_checks(
     ctx: CheckContext,
     families: Sequence[str] = FAMILIES,
@@ -86,7 +99,7 @@ def run_checks(
         raw.extend(module.run(ctx))
         seconds[family] = round(time.perf_counter() - started, 3)
     disabled = set(ctx.settings.disable)
-    kept = [f for f in raw if f.rule_id not in disabled]
+    kept = [f for f in raw if f.rule_id not in disabled and not suppressed(f)]
     for f in kept:
         rule(f.rule_id)  # every reported id must be in the one table
     if ctx.attribution is not None and ctx.attribution.usable:

@@ -150,6 +150,20 @@ _SECRET_PLUGINS = (
 _SECRET_HINT = re.compile(r"""["'][^"'\s]{16,}|-----BEGIN|://[^/\s:@]+:[^/\s@]+@""")
 
 
+_URL_AUTH = re.compile(r"://[^/\s:@]+:(?P<password>[^/\s@]+)@")
+_PLACEHOLDER_PASSWORD = re.compile(
+    r"^(pw|pwd|pass|password|passwd|secret|changeme|x+|\*+|<[^>]*>|\$\{?\w+\}?|\{\w*\})$", re.I
+)
+
+
+def _placeholder_auth(line: str) -> set[str]:
+    """{"Basic Auth Credentials"} when every URL password on the line is a placeholder (``user:pw@``, ``${PASS}``)."""
+    passwords = [m.group("password") for m in _URL_AUTH.finditer(line)]
+    if passwords and all(_PLACEHOLDER_PASSWORD.match(p) for p in passwords):
+        return {"Basic Auth Credentials"}
+    return set()
+
+
 def secret_findings(files: Iterable[SourceFile]) -> list[Finding]:
     """Secrets detect-secrets recognises, on in-scope lines."""
     try:
@@ -165,7 +179,7 @@ def secret_findings(files: Iterable[SourceFile]) -> list[Finding]:
             for number, line in enumerate(f.lines, start=1):
                 if len(line) > 2000 or not _SECRET_HINT.search(line) or not f.in_scope(number):
                     continue
-                kinds = sorted({secret.type for secret in scan_line(line)})
+                kinds = sorted({secret.type for secret in scan_line(line)} - _placeholder_auth(line))
                 if kinds:
                     findings.append(
                         Finding(
