@@ -166,7 +166,7 @@ class CheckContext:
         changed = changed_lines(root, base) if base else None
         files: list[SourceFile] = []
         seen: set[Path] = set()
-        for path in _walk(targets):
+        for path in _walk(root, targets):
             resolved = path.resolve()
             if resolved in seen:
                 continue
@@ -246,22 +246,51 @@ def _walk_by_type(tree: ast.AST) -> dict[type, list[ast.AST]]:
     return buckets
 
 
-def _walk(targets: Sequence[Path]) -> Iterator[Path]:
+def _wanted(path: Path) -> bool:
+    if not (path.name.endswith((".py", ".pyi")) or is_manifest(path.name)):
+        return False
+    try:
+        return path.stat().st_size <= _MAX_BYTES  # larger: generated or vendored blobs nobody reviews
+    except OSError:
+        return False  # listed by git but deleted in the working tree
+
+
+def _walk(root: Path, targets: Sequence[Path]) -> Iterator[Path]:
+    """The files to check under ``targets``: what git tracks or would track (``.gitignore`` honoured)
+    inside a repository, else a walk that skips virtualenvs, caches and hidden folders."""
+    listed = _git_files(root) if (root / ".git").exists() and git_available() else None
     for target in targets:
         if target.is_file():
             yield target
             continue
+        if listed is not None:
+            try:
+                prefix = target.resolve().relative_to(root).as_posix()
+            except ValueError:
+                prefix = None
+            if prefix is not None:
+                inside = [rel for rel in listed if prefix in ("", ".") or rel == prefix or rel.startswith(prefix + "/")]
+                yield from (root / rel for rel in inside if _wanted(root / rel))
+                continue
         for folder, dirs, names in os.walk(target):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info"))
-            for name in sorted(names):
-                if name.endswith((".py", ".pyi")) or is_manifest(name):
-                    path = Path(folder) / name
-                    try:
-                        if path.stat().st_size > _MAX_BYTES:
-                            continue  # generated or vendored blobs; not code anyone reviews
-                    except OSError:
-                        continue
-                    yield path
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if d not in _SKIP_DIRS
+                and not d.startswith(".")
+                and not d.endswith(".egg-info")
+                and not (Path(folder) / d / "pyvenv.cfg").exists()
+            )
+            yield from (Path(folder) / name for name in sorted(names) if _wanted(Path(folder) / name))
+
+
+def _git_files(root: Path) -> list[str]:
+    out = run_git(
+        ["-c", "core.quotepath=off", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        check=False,
+    )
+    return sorted(set(filter(None, out.split("\0"))))
 
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
@@ -298,7 +327,7 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
     current: set[int] | None = None
     for line in out.splitlines():
         if line.startswith("+++ "):
-            target = line[4:]
+            target = line[4:].rstrip("\t")  # git ends names that hold a space with a tab
             current = None if target == "/dev/null" else result.setdefault(_unquote(target)[2:], set())
         elif line.startswith("@@") and current is not None:
             match = _HUNK.match(line)

@@ -366,9 +366,12 @@ def run(ctx: CheckContext) -> list[Finding]:
     manifests_seen = False
     for manifest in ctx.manifests():
         manifests_seen = True
+        named: set[tuple[str, str]] = set()
         for pkg in parse_manifest(manifest.path.name, manifest.text):
-            declared_names.add(normalize(pkg.name))
-            if manifest.in_scope(pkg.line):
+            key = (pkg.ecosystem, normalize(pkg.name))
+            declared_names.add(key[1])
+            if manifest.in_scope(pkg.line) and key not in named:  # one verdict per package per file
+                named.add(key)
                 wanted.append((pkg, manifest))
     # Declarations outside the scope still count as declared (a --base run sees only new lines).
     for path in _all_manifests(ctx):
