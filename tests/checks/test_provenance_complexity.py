@@ -111,6 +111,20 @@ def test_ai_written_findings_come_first(repo):
     assert [(f.path, f.ai_authored) for f in report.findings] == [("robot.py", True), ("human.py", None)]
 
 
+def test_ai_only_reports_only_agent_lines(repo, monkeypatch, capsys):
+    import json
+
+    from codewitness.cli import main
+
+    (repo / "human.py").write_text("import json\njson.parse('1')\n")
+    _commit(repo, "human")
+    (repo / "robot.py").write_text("import json\njson.parse('2')\n")
+    _commit(repo, "robot" + CLAUDE)
+    monkeypatch.chdir(repo)
+    assert main(["check", "--only", "apis", "--ai-only", "--json"]) == 1
+    assert [f["path"] for f in json.loads(capsys.readouterr().out)["findings"]] == ["robot.py"]
+
+
 def test_complexity_helpers():
     assert growth(10, 12) == 0.2 and growth(0, 3) == 3.0
     assert function_complexity("def (:") == {}

@@ -78,6 +78,7 @@ def run_checks(
     families: Sequence[str] = FAMILIES,
     *,
     baseline: frozenset[str] = frozenset(),
+    ai_only: bool = False,
 ) -> Report:
     """Run ``families`` over ``ctx``; mark AI-written lines; drop disabled rules and baselined findings.
 
@@ -85,6 +86,7 @@ def run_checks(
         ctx: files, scope and settings.
         families: which families to run.
         baseline: fingerprints of accepted findings.
+        ai_only: report only findings on lines attribution says an agent wrote.
     """
     if ctx.attribution is None and (ctx.root / ".git").exists():
         ctx.attribution = Attribution(ctx.root)
@@ -112,7 +114,7 @@ def run_checks(
         ]
         seconds["attribution"] = round(time.perf_counter() - started, 3)
     fingerprinted = with_fingerprints(sorted(kept, key=lambda f: (f.path, f.line, f.column or 0, f.rule_id)))
-    reported = [f for f in fingerprinted if f.fingerprint not in baseline]
+    reported = [f for f in fingerprinted if f.fingerprint not in baseline and (f.ai_authored or not ai_only)]
     accepted = [f for f in fingerprinted if f.fingerprint in baseline]
     return Report(
         findings=ordered(reported),

@@ -451,8 +451,9 @@ def ast_findings(f: SourceFile) -> list[Finding]:
     )
     seeded = any(imports.qualify(n.func) == "random.seed" for n in calls)
     if not file_wide_auth:
+        routes = _starlette_routes(calls)
         for node in functions:
-            _check_handler(node, add)
+            _check_handler(node, add, routes.get(node.name))
     for node in f.of(ast.ExceptHandler):
         if _handler_swallows(node):
             add("CW305", node, "broad exception handler swallows the error (no log, no re-raise)")
@@ -490,9 +491,30 @@ def ast_findings(f: SourceFile) -> list[Finding]:
     return out
 
 
-def _check_handler(node: ast.FunctionDef | ast.AsyncFunctionDef, add: Any) -> None:
-    methods: set[str] = set()
-    path = ""
+def _starlette_routes(calls: list[ast.Call]) -> dict[str, tuple[set[str], str]]:
+    """Endpoints registered with Starlette's ``Route(path, endpoint, methods=[...])``, by function name."""
+    routes: dict[str, tuple[set[str], str]] = {}
+    for call in calls:
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name != "Route" or len(call.args) < 2 or not isinstance(call.args[1], ast.Name):
+            continue
+        path = (
+            call.args[0].value if isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str) else ""
+        )
+        methods = {"GET"}
+        for kw in call.keywords:
+            if kw.arg == "methods":
+                methods = {str(c.value).upper() for c in ast.walk(kw.value) if isinstance(c, ast.Constant)}
+        routes[call.args[1].id] = (methods, path)
+    return routes
+
+
+def _check_handler(
+    node: ast.FunctionDef | ast.AsyncFunctionDef, add: Any, route: tuple[set[str], str] | None = None
+) -> None:
+    methods: set[str] = set(route[0]) if route else set()
+    path = route[1] if route else ""
     for decorator in node.decorator_list:
         route = _route_methods(decorator)
         if route:

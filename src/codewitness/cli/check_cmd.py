@@ -57,6 +57,7 @@ def run_gate(
     baseline: Path | None,
     write_baseline: Path | None,
     offline: bool,
+    ai_only: bool = False,
 ) -> None:
     """Run ``families`` and write the requested outputs; exits 1 when the gate fails."""
     from codewitness.checks.baseline import read_baseline
@@ -80,7 +81,7 @@ def run_gate(
         ctx.generations = _recorded_generations(loaded.database_url, loaded.root, base, ctx)
     accepted = read_baseline(baseline) if baseline else frozenset()
     try:
-        report = run_checks(ctx, families, baseline=accepted)
+        report = run_checks(ctx, families, baseline=accepted, ai_only=ai_only)
     finally:
         if ctx.index is not None and ctx.index.cache is not None:
             ctx.index.cache.save()
@@ -229,6 +230,9 @@ def check(
         typer.Option("--only", help="Run only these families: deps, apis, security, provenance, complexity."),
     ] = None,
     offline: Annotated[bool, typer.Option("--offline", help="Use cached package-index answers only.")] = False,
+    ai_only: Annotated[
+        bool, typer.Option("--ai-only", help="Report only findings on lines attribution says an agent wrote.")
+    ] = False,
     hook: Annotated[
         str | None,
         typer.Option("--hook", help="Agent hook mode: read a hook payload on stdin (supported: claude)."),
@@ -258,4 +262,5 @@ def check(
         baseline=baseline,
         write_baseline=write_baseline,
         offline=offline,
+        ai_only=ai_only,
     )
