@@ -108,7 +108,7 @@ def test_ai_written_findings_come_first(repo):
     (repo / "robot.py").write_text("import json\njson.parse('2')\n")
     _commit(repo, "robot" + CLAUDE)
     report = run_checks(CheckContext.build(repo), families=("apis",))
-    assert [(f.path, f.ai_authored) for f in report.findings] == [("robot.py", True), ("human.py", None)]
+    assert [(f.path, f.ai_authored) for f in report.findings] == [("robot.py", True), ("human.py", False)]
 
 
 def test_ai_only_reports_only_agent_lines(repo, monkeypatch, capsys):
@@ -135,3 +135,12 @@ def test_disabled_rules_are_not_reported(repo):
     (repo / "a.py").write_text("import json\njson.parse('1')\n")
     settings = dataclasses.replace(CheckSection(), disable=("CW201",))
     assert run_checks(CheckContext.build(repo, settings=settings), families=("apis",)).findings == []
+
+
+def test_uncommitted_lines_use_the_working_tree_numbers(repo):
+    (repo / "robot.py").write_text("import json\njson.parse('1')\n")
+    _commit(repo, "robot" + CLAUDE)
+    # A person inserts lines above the AI line without committing: the finding moves to line 4.
+    (repo / "robot.py").write_text("import json\n# added by hand\njson.parse('0')\njson.parse('1')\n")
+    report = run_checks(CheckContext.build(repo), families=("apis",))
+    assert [(f.line, f.ai_authored) for f in report.findings] == [(4, True), (3, None)]

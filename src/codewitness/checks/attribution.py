@@ -1,8 +1,10 @@
-"""Who wrote a line, as far as the merge gate needs to know: from codewitness notes and agent marks.
+"""Who wrote a line, as far as the merge gate needs to know.
 
-The full attribution engine lives in :mod:`codewitness.attribution`; until it offers a line
-lookup, the gate reads the same evidence directly: ``git blame --porcelain`` finds the commit
-and original line number, the commit's codewitness note says ``ai``/``mixed``/``human``, and a
+Files the working tree has not changed since ``HEAD`` are attributed by the attribution engine
+(:class:`codewitness.attribution.blame.Attributor`: codewitness notes, git-ai notes, imported
+records, agent marks). Lines of files with uncommitted changes are numbered as in the working
+tree, which the engine does not see; for those the gate blames the working tree itself and reads
+the same evidence directly: the commit's codewitness note says ``ai``/``mixed``/``human``, and a
 commit without a note but with agent marks (trailers) counts as AI-written (weaker evidence).
 
 Example:
@@ -16,11 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codewitness._git import git_available, run_git
 from codewitness.attribution.notes import CommitNote, NoteError, read_note
 from codewitness.attribution.trailers import AgentMark, agent_marks
-from codewitness.errors import GitError
+from codewitness.errors import CodewitnessError, GitError
+
+if TYPE_CHECKING:
+    from codewitness.attribution.blame import Attributor
 
 __all__ = ["Attribution", "CommitInfo", "commits_between"]
 
@@ -68,11 +74,59 @@ class Attribution:
         self.root = root
         self.usable = git_available() and (root / ".git").exists()
         self._blame: dict[str, dict[int, tuple[str, str, int]]] = {}
+        self._engine: Attributor | None = None
+        self._engine_failed = False
+        self._dirty: set[str] | None = None
+        self._origins: dict[str, list[bool | None]] = {}
 
     def ai_authored(self, rel: str, line: int) -> bool | None:
         """True when an agent wrote ``line`` of ``rel``, False when a person did, None when unknown."""
         if not self.usable:
             return None
+        if rel not in self._dirty_files():
+            origins = self._engine_origins(rel)
+            if origins is not None:
+                return origins[line - 1] if 0 < line <= len(origins) else None
+        return self._from_working_tree(rel, line)
+
+    def close(self) -> None:
+        """Stop the engine's git processes."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def _dirty_files(self) -> set[str]:
+        if self._dirty is None:
+            out = run_git(
+                ["-c", "core.quotepath=off", "status", "--porcelain", "-z", "--untracked-files=all"],
+                cwd=self.root,
+                check=False,
+            )
+            self._dirty = {entry[3:] for entry in out.split("\0") if len(entry) > 3}
+        return self._dirty
+
+    def _engine_origins(self, rel: str) -> list[bool | None] | None:
+        if rel in self._origins:
+            return self._origins[rel]
+        if self._engine_failed:
+            return None
+        if self._engine is None:
+            from codewitness.attribution.blame import Attributor
+
+            try:
+                self._engine = Attributor(self.root, "HEAD")
+            except CodewitnessError:
+                self._engine_failed = True  # e.g. no commits yet: the working-tree path decides
+                return None
+        try:
+            lines = self._engine.attribute_path(rel).lines
+        except CodewitnessError:
+            return None  # not in HEAD (new file): the working-tree path decides
+        kinds = {"ai": True, "mixed": True, "human": False}
+        self._origins[rel] = [kinds.get(line.origin.kind) for line in lines]
+        return self._origins[rel]
+
+    def _from_working_tree(self, rel: str, line: int) -> bool | None:
         origin = self._blame_file(rel).get(line)
         if origin is None:
             return None

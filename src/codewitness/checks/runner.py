@@ -113,6 +113,8 @@ def run_checks(
             for f in kept
         ]
         seconds["attribution"] = round(time.perf_counter() - started, 3)
+    if ctx.attribution is not None:
+        ctx.attribution.close()
     fingerprinted = with_fingerprints(sorted(kept, key=lambda f: (f.path, f.line, f.column or 0, f.rule_id)))
     reported = [f for f in fingerprinted if f.fingerprint not in baseline and (f.ai_authored or not ai_only)]
     accepted = [f for f in fingerprinted if f.fingerprint in baseline]
