@@ -49,3 +49,10 @@ def test_findings_name_the_invented_api(corpus_report):
     assert any("'parse'" in m for m in messages)
     assert any("joinpath" in m for m in messages)
     assert any("os.pathx" in m for m in messages)
+
+
+def test_two_processes_give_the_same_report(corpus_report):
+    report, _ = corpus_report
+    parallel = run_checks(CheckContext.build(CORPUS), families=("apis", "security"), jobs=2)
+    assert "files (2 processes)" in parallel.seconds
+    assert [f.fingerprint for f in parallel.findings] == [f.fingerprint for f in report.findings]

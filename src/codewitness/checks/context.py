@@ -110,6 +110,15 @@ class SourceFile:
             return self._buckets.get(types[0], [])
         return [n for t in types for n in self._buckets.get(t, [])]
 
+    @cached_property
+    def imports(self) -> list[tuple[str, int]] | None:
+        """Absolute top-level imports as ``(module, line)``, optional ones left out; None when not valid Python."""
+        if self.tree is None:
+            return None
+        from codewitness.checks.deps import imported_modules
+
+        return list(imported_modules(self.tree, self))
+
     def in_scope(self, line: int) -> bool:
         """True when ``line`` is one the check should report on."""
         return self.changed is None or line in self.changed
@@ -191,6 +200,11 @@ class CheckContext:
                     self.skipped.append((f.rel, "not valid Python"))
                     continue
                 yield f
+
+    def python_sources(self) -> Iterator[SourceFile]:
+        """The in-scope ``.py``/``.pyi`` files, parsed or not (for families that need only :attr:`SourceFile.imports`
+        or the text)."""
+        return (f for f in self.files if f.rel.endswith((".py", ".pyi")))
 
     def manifests(self) -> Iterator[SourceFile]:
         """The in-scope dependency manifests and lock files."""

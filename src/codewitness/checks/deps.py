@@ -380,10 +380,12 @@ def run(ctx: CheckContext) -> list[Finding]:
 
     findings: list[Finding] = []
     local = _local_modules(ctx)
-    for f in ctx.python_files():
-        assert f.tree is not None
+    for f in ctx.python_sources():
+        if f.imports is None:
+            ctx.skipped.append((f.rel, "not valid Python"))
+            continue
         reported: set[str] = set()
-        for module, line in imported_modules(f.tree, f):
+        for module, line in f.imports:
             if module in reported or not f.in_scope(line) or module in sys.stdlib_module_names or module in local:
                 continue
             guess = IMPORT_TO_DIST.get(module, module)

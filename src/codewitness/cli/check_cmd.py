@@ -58,6 +58,7 @@ def run_gate(
     write_baseline: Path | None,
     offline: bool,
     ai_only: bool = False,
+    jobs: int = 0,
 ) -> None:
     """Run ``families`` and write the requested outputs; exits 1 when the gate fails."""
     from codewitness.checks.baseline import read_baseline
@@ -81,7 +82,7 @@ def run_gate(
         ctx.generations = _recorded_generations(loaded.database_url, loaded.root, base, ctx)
     accepted = read_baseline(baseline) if baseline else frozenset()
     try:
-        report = run_checks(ctx, families, baseline=accepted, ai_only=ai_only)
+        report = run_checks(ctx, families, baseline=accepted, ai_only=ai_only, jobs=jobs)
     finally:
         if ctx.index is not None and ctx.index.cache is not None:
             ctx.index.cache.save()
@@ -233,6 +234,15 @@ def check(
     ai_only: Annotated[
         bool, typer.Option("--ai-only", help="Report only findings on lines attribution says an agent wrote.")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=0,
+            max=2,
+            help="Processes for the per-file rules: 1, 2, or 0 = auto (2 on a large tree when a CPU is idle).",
+        ),
+    ] = 0,
     hook: Annotated[
         str | None,
         typer.Option("--hook", help="Agent hook mode: read a hook payload on stdin (supported: claude)."),
@@ -263,4 +273,5 @@ def check(
         write_baseline=write_baseline,
         offline=offline,
         ai_only=ai_only,
+        jobs=jobs,
     )
