@@ -109,3 +109,28 @@ def test_no_false_positive_on_installed_libraries(package):
     report = run_checks(CheckContext.build(root), families=("apis",))
     assert report.files > 4
     assert [(f.path, f.line, f.message) for f in report.findings] == []
+
+
+def test_result_cache_reuses_unchanged_files_and_notices_module_changes(tmp_path, monkeypatch):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "helper.py").write_text("def known():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(lib))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text("import helper\nhelper.known()\nhelper.later()\n")
+    cache_file = tmp_path / "file-results.json"
+
+    def run() -> tuple[list[int], CheckContext]:
+        ctx = CheckContext.build(project)
+        report = run_checks(ctx, families=("apis", "security"), result_cache=cache_file)
+        return [f.line for f in report.findings], ctx
+
+    assert run()[0] == [3]
+    lines, ctx = run()
+    assert lines == [3] and "tree" not in ctx.files[0].__dict__  # served from the cache: not even parsed
+    # The module the finding depends on gains the name: the unchanged file is checked again.
+    (lib / "helper.py").write_text("def known():\n    return 1\n\n\ndef later():\n    return 2\n")
+    assert run()[0] == []
+    cache_file.write_text("{not json")
+    assert run()[0] == []

@@ -82,9 +82,12 @@ class ModuleIndex:
     def __init__(self) -> None:
         self._cache: dict[str, ModuleNames | None] = {}
         self._busy: set[str] = set()
+        #: Every module name asked about since the caller last cleared it (result caches depend on these).
+        self.consulted: set[str] = set()
 
     def lookup(self, name: str) -> ModuleNames | None:
         """What module ``name`` defines, or ``None`` when it cannot be found or read."""
+        self.consulted.add(name)
         if name in self._cache:
             return self._cache[name]
         if name in self._busy:
@@ -99,6 +102,7 @@ class ModuleIndex:
 
     def exists(self, name: str) -> bool | None:
         """Whether module ``name`` can be found: True, False, or None when its parent cannot be read."""
+        self.consulted.add(name)
         top = name.split(".")[0]
         if top in sys.stdlib_module_names or top in sys.builtin_module_names:
             if top in _NEVER_IMPORT:
@@ -125,6 +129,37 @@ class ModuleIndex:
             ancestor = ancestor.rpartition(".")[0]
         known = self.lookup(ancestor) if ancestor else None
         return None if known is None or known.dynamic else False
+
+    def fingerprint(self, name: str) -> str:
+        """A short text that changes when what :meth:`lookup` and :meth:`exists` say about ``name`` may change.
+
+        Standard-library answers change with the interpreter; others with the module's files and the
+        folders that hold it and its submodules (a file added or removed changes a folder's mtime).
+        """
+        top = name.split(".")[0]
+        if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+            return f"stdlib {sys.version}"
+        parts: list[str] = []
+        current = ""
+        for piece in name.split("."):
+            current = f"{current}.{piece}" if current else piece
+            spec = self._spec(current)
+            if spec is None:
+                parts.append(f"{current}:missing")
+                break
+            paths = [Path(p) for p in _locations(spec)]
+            if spec.origin and spec.origin not in ("namespace", "built-in", "frozen"):
+                paths.append(Path(spec.origin))
+                paths.append(Path(spec.origin).with_suffix(".pyi"))
+            if not paths and not spec.submodule_search_locations:
+                parts.append(f"{current}:no-files")
+            for path in paths:
+                try:
+                    stat = path.stat()
+                    parts.append(f"{path}:{stat.st_mtime_ns}:{stat.st_size}")
+                except OSError:
+                    parts.append(f"{path}:absent")
+        return "|".join(parts)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codewitness.checks._perfile import PER_FILE, FileResultCache, per_file_findings
 from codewitness.checks.attribution import Attribution
-from codewitness.checks.context import CheckContext, SourceFile
+from codewitness.checks.context import CheckContext
 from codewitness.checks.findings import Finding, ordered, with_fingerprints
 from codewitness.checks.rules import rule, severity_at_least
 
@@ -64,75 +65,6 @@ class Report:
 _IGNORE = re.compile(r"#\s*codewitness:\s*ignore(?:\[(?P<ids>[A-Za-z0-9,\s]+)\])?")
 
 
-#: Families whose work is per file and can be split across processes.
-_PER_FILE = frozenset({"apis", "security"})
-
-_Item = tuple[str, str, frozenset[int] | None]
-
-
-def _file_work(
-    items: list[_Item], families: tuple[str, ...]
-) -> tuple[dict[str, list[Finding]], dict[str, list[tuple[str, int]] | None]]:
-    """Per-file rules over ``items`` (path, rel, changed lines): findings per family, and each file's imports.
-
-    Runs in a worker process (so it takes and returns plain, picklable values) or in this one.
-    """
-    from codewitness.checks.apis import ModuleIndex, check_file
-    from codewitness.checks.context import SourceFile
-    from codewitness.checks.security import ast_findings, secret_findings
-
-    files = [SourceFile(Path(path), rel, changed) for path, rel, changed in items]
-    found: dict[str, list[Finding]] = {family: [] for family in families}
-    imports: dict[str, list[tuple[str, int]] | None] = {}
-    index = ModuleIndex()
-    for f in files:
-        imports[f.rel] = f.imports
-        if f.tree is None:
-            continue
-        if "apis" in families:
-            found["apis"].extend(check_file(f, index))
-        if "security" in families:
-            found["security"].extend(ast_findings(f))
-    if "security" in families:
-        found["security"].extend(secret_findings(f for f in files if f.tree is not None))
-    return found, imports
-
-
-def _in_two_processes(
-    ctx: CheckContext, sources: list[SourceFile], families: tuple[str, ...]
-) -> dict[str, list[Finding]]:
-    """Run the per-file families with half of the files (by size) in a worker process, half here."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    from codewitness.checks.security import ruff_findings, start_ruff
-
-    ordered_sources = sorted(sources, key=lambda f: f.path.stat().st_size if f.path.exists() else 0, reverse=True)
-    halves: tuple[list[_Item], list[_Item]] = ([], [])
-    weights = [0, 0]
-    for f in ordered_sources:
-        side = 0 if weights[0] <= weights[1] else 1
-        halves[side].append((str(f.path), f.rel, f.changed))
-        weights[side] += f.path.stat().st_size if f.path.exists() else 0
-    proc = start_ruff(sources) if "security" in families else None
-    # spawn, not fork: forking a process that runs threads (tests, hosts) may deadlock.
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        remote = pool.submit(_file_work, halves[1], families)
-        local_found, local_imports = _file_work(halves[0], families)
-        try:
-            remote_found, remote_imports = remote.result()
-        except BrokenProcessPool:
-            remote_found, remote_imports = _file_work(halves[1], families)  # the worker died: do its half here
-    by_rel = {f.rel: f for f in sources}
-    for rel, imports in {**local_imports, **remote_imports}.items():
-        by_rel[rel].__dict__["imports"] = imports  # deps reads these instead of parsing again
-    done = {family: local_found[family] + remote_found[family] for family in families}
-    if proc is not None:
-        done["security"].extend(ruff_findings(proc, sources))
-    return done
-
-
 def _worth_a_second_process(files: int, minimum: int) -> bool:
     cpus = os.cpu_count() or 1
     if files < minimum or cpus < 2:
@@ -161,6 +93,7 @@ def run_checks(
     ai_only: bool = False,
     jobs: int = 0,
     parallel_min_files: int = 300,
+    result_cache: Path | None = None,
 ) -> Report:
     """Run ``families`` over ``ctx``; mark AI-written lines; drop disabled rules and baselined findings.
 
@@ -174,18 +107,24 @@ def run_checks(
             picks 2 when there are at least ``parallel_min_files`` Python files, two CPUs, and one of them idle
             (a busy machine gains nothing from a second process and pays for starting it).
         parallel_min_files: see ``jobs``.
+        result_cache: a file keeping per-file results between runs (see :mod:`codewitness.checks._perfile`).
     """
     if ctx.attribution is None and (ctx.root / ".git").exists():
         ctx.attribution = Attribution(ctx.root)
     raw: list[Finding] = []
     seconds: dict[str, float] = {}
     done: dict[str, list[Finding]] = {}
-    per_file = tuple(f for f in families if f in _PER_FILE)
-    sources = list(ctx.python_sources())
-    if per_file and (jobs == 2 or (jobs == 0 and _worth_a_second_process(len(sources), parallel_min_files))):
+    per_file = tuple(f for f in families if f in PER_FILE)
+    if per_file:
+        sources = list(ctx.python_sources())
+        two = jobs == 2 or (jobs == 0 and _worth_a_second_process(len(sources), parallel_min_files))
+        cache = FileResultCache(result_cache) if result_cache is not None else None
         started = time.perf_counter()
-        done = _in_two_processes(ctx, sources, per_file)
-        seconds["files (2 processes)"] = round(time.perf_counter() - started, 3)
+        done = per_file_findings(sources, per_file, two_processes=two, cache=cache)
+        if cache is not None:
+            cache.save()
+        ctx.skipped.extend((f.rel, "not valid Python") for f in sources if f.imports is None)
+        seconds["files (2 processes)" if two else "files"] = round(time.perf_counter() - started, 3)
     for family in families:
         started = time.perf_counter()
         if family in done:

@@ -82,7 +82,14 @@ def run_gate(
         ctx.generations = _recorded_generations(loaded.database_url, loaded.root, base, ctx)
     accepted = read_baseline(baseline) if baseline else frozenset()
     try:
-        report = run_checks(ctx, families, baseline=accepted, ai_only=ai_only, jobs=jobs)
+        report = run_checks(
+            ctx,
+            families,
+            baseline=accepted,
+            ai_only=ai_only,
+            jobs=jobs,
+            result_cache=loaded.root / ".codewitness" / "cache" / "file-results.json",
+        )
     finally:
         if ctx.index is not None and ctx.index.cache is not None:
             ctx.index.cache.save()
