@@ -56,19 +56,28 @@ def _file_work(items: list[_Item], families: tuple[str, ...]) -> dict[str, _Resu
     from codewitness.checks.security import ast_findings, secret_findings
 
     index = ModuleIndex()
+    fingerprints: dict[str, str] = {}
     results: dict[str, _Result] = {}
+    parsed: list[SourceFile] = []
     for path, rel in items:
         f = SourceFile(Path(path), rel)
         found: dict[str, list[Finding]] = {family: [] for family in families}
         modules: dict[str, str] = {}
         if f.tree is not None:
+            parsed.append(f)
             if "apis" in families:
                 index.consulted.clear()
                 found["apis"] = check_file(f, index)
-                modules = {name: index.fingerprint(name) for name in sorted(index.consulted)}
+                for name in sorted(index.consulted):
+                    if name not in fingerprints:
+                        fingerprints[name] = index.fingerprint(name)
+                    modules[name] = fingerprints[name]
             if "security" in families:
-                found["security"] = ast_findings(f) + secret_findings([f])
+                found["security"] = ast_findings(f)
         results[rel] = _Result(found, f.imports, modules)
+    if "security" in families:
+        for finding in secret_findings(parsed):  # one detect-secrets session for all files
+            results[finding.path].findings["security"].append(finding)
     return results
 
 

@@ -84,6 +84,7 @@ class ModuleIndex:
         self._busy: set[str] = set()
         #: Every module name asked about since the caller last cleared it (result caches depend on these).
         self.consulted: set[str] = set()
+        self._specs: dict[str, ModuleSpec | None] = {}
 
     def lookup(self, name: str) -> ModuleNames | None:
         """What module ``name`` defines, or ``None`` when it cannot be found or read."""
@@ -164,6 +165,11 @@ class ModuleIndex:
     # -- internals ----------------------------------------------------------------------------
 
     def _spec(self, name: str) -> ModuleSpec | None:
+        if name not in self._specs:
+            self._specs[name] = self._find_spec(name)
+        return self._specs[name]
+
+    def _find_spec(self, name: str) -> ModuleSpec | None:
         parent = name.rpartition(".")[0]
         try:
             if not parent:
