@@ -56,3 +56,12 @@ def test_two_processes_give_the_same_report(corpus_report):
     parallel = run_checks(CheckContext.build(CORPUS), families=("apis", "security"), jobs=2)
     assert "files (2 processes)" in parallel.seconds
     assert [f.fingerprint for f in parallel.findings] == [f.fingerprint for f in report.findings]
+
+
+def test_family_entry_points_agree_with_the_runner(corpus_report):
+    from codewitness.checks import apis, security
+
+    report, _ = corpus_report
+    ctx = CheckContext.build(CORPUS)
+    direct = {(f.rule_id, f.path, f.line) for f in apis.run(ctx) + security.run(ctx)}
+    assert direct == {(f.rule_id, f.path, f.line) for f in report.findings}

@@ -18,9 +18,7 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from codewitness._version import __version__
-from codewitness.checks.context import SourceFile
+from codewitness.checks.context import SourceFile, write_atomically
 from codewitness.checks.findings import Finding
 
 __all__ = ["FileResultCache", "per_file_findings"]
@@ -182,16 +180,7 @@ class FileResultCache:
         if not self._dirty:
             return
         payload = json.dumps({"version": self.VERSION, "build": self.build, "files": self._entries})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".file-results.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(self.path, payload)
         self._dirty = False
 
 

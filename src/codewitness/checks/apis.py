@@ -38,7 +38,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from codewitness.checks.context import CheckContext, SourceFile, _flat_walk
+from codewitness.checks.context import CheckContext, SourceFile, walk_by_type
 from codewitness.checks.findings import Finding
 
 __all__ = ["ModuleIndex", "ModuleNames", "check_file", "run"]
@@ -293,11 +293,11 @@ class ModuleIndex:
                         names.update(_bound(item.optional_vars))
             elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _is_dynamic_call(node.value):
                 dynamic = True
-        for inner in _flat_walk(tree):
-            if isinstance(inner, ast.Global):
-                names.update(inner.names)
-            elif isinstance(inner, ast.NamedExpr):
-                names.update(_bound(inner.target))
+        nodes = walk_by_type(tree)
+        for declared in nodes.get(ast.Global, []):
+            names.update(declared.names)  # type: ignore[attr-defined]
+        for walrus in nodes.get(ast.NamedExpr, []):
+            names.update(_bound(walrus.target))  # type: ignore[attr-defined]
         if "__getattr__" in names:
             dynamic = True
         return names, dynamic

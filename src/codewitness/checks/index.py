@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -229,16 +228,9 @@ class IndexCache:
                 return
             payload = json.dumps({"version": self.VERSION, "entries": self._entries}, sort_keys=True)
             self._dirty = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".package-index.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-            os.replace(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        from codewitness.checks.context import write_atomically
+
+        write_atomically(self.path, payload)
 
 
 # -- client ------------------------------------------------------------------------------------

@@ -173,7 +173,6 @@ def fetch_ranking(url: str, timeout: float = 30.0) -> list[str]:
 
 def write_snapshot(path: Path, names: list[str], source: str) -> None:
     """Write a ranking as a snapshot file (rank, name), recording its source and today's date."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Popular PyPI project names with their download rank (1 = most downloaded).",
         f"# source: {source}",
@@ -181,6 +180,6 @@ def write_snapshot(path: Path, names: list[str], source: str) -> None:
         "rank\tname",
     ]
     lines += [f"{rank}\t{name}" for rank, name in enumerate(names, start=1)]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    from codewitness.checks.context import write_atomically
+
+    write_atomically(path, "\n".join(lines) + "\n")
