@@ -1,0 +1,175 @@
+"""Claude Code: PreToolUse / PostToolUse hooks on Write, Edit and MultiEdit.
+
+Claude Code runs ``.claude/settings.json`` hook commands with one JSON object on stdin:
+``session_id``, ``transcript_path``, ``cwd``, ``hook_event_name``, and for tool events
+``tool_name``, ``tool_input`` and ``tool_use_id`` (PostToolUse adds ``tool_response``, whose
+``structuredPatch`` is the exact patch when present). PreToolUse snapshots the file; PostToolUse
+diffs it. The model is not in the payload: it is read from the transcript (JSONL), on the
+assistant line whose ``tool_use`` block has our ``tool_use_id``; the prompt is the nearest user
+message before it.
+
+Example:
+    >>> parse({"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_use_id": "t1",
+    ...        "tool_input": {"file_path": "/r/a.py", "content": "x"}, "cwd": "/r"}).actions
+    (Snapshot(key='t1', paths=('/r/a.py',)),)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from codewitness.capture._base import Capture, FileEdit, Parsed, PayloadError, SessionInfo, Snapshot, text_field
+
+__all__ = ["AGENT", "EDIT_TOOLS", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
+
+AGENT = "claude-code"
+SETTINGS_FILE = ".claude/settings.json"
+EDIT_TOOLS = ("Write", "Edit", "MultiEdit")
+#: Read at most this much of the end of a transcript when looking for a tool call.
+TRANSCRIPT_TAIL = 16_000_000
+
+
+def hook_settings(command: str) -> dict[str, Any]:
+    """The ``hooks`` entries to merge into ``.claude/settings.json``."""
+    entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
+    return {"hooks": {"PreToolUse": [entry], "PostToolUse": [entry]}}
+
+
+def _output(tool: str, tool_input: Mapping[str, Any]) -> str:
+    if tool == "Write":
+        return _string(tool_input, "content", allow_empty=True)
+    if tool == "Edit":
+        return _string(tool_input, "new_string", allow_empty=True)
+    edits = tool_input.get("edits")
+    if not isinstance(edits, list) or not edits:
+        raise PayloadError("MultiEdit tool_input.edits must be a non-empty list")
+    return "\n".join(_string(e, "new_string", allow_empty=True) for e in edits if isinstance(e, Mapping))
+
+
+def _string(data: Any, key: str, *, allow_empty: bool = False) -> str:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(value, str) or (not value and not allow_empty):
+        raise PayloadError(f"field {key!r} must be a string")
+    return value
+
+
+def parse(payload: Mapping[str, Any]) -> Parsed:
+    """Turn one Claude Code hook payload into actions.
+
+    Raises:
+        PayloadError: the payload is malformed, or not an event/tool we capture.
+    """
+    event = payload.get("hook_event_name")
+    cwd = text_field(payload, "cwd")
+    session = text_field(payload, "session_id")
+    if event == "UserPromptSubmit":
+        prompt = text_field(payload, "prompt")
+        if session is None or prompt is None:
+            raise PayloadError("UserPromptSubmit needs session_id and prompt")
+        return Parsed(cwd, (SessionInfo(session, prompt=prompt),))
+    if event not in ("PreToolUse", "PostToolUse"):
+        raise PayloadError(f"event {event!r} is not captured")
+    tool = payload.get("tool_name")
+    if tool not in EDIT_TOOLS:
+        raise PayloadError(f"tool {tool!r} does not edit files")
+    tool_input = payload.get("tool_input")
+    path = _string(tool_input, "file_path")
+    key = text_field(payload, "tool_use_id")
+    if event == "PreToolUse":
+        if key is None:
+            raise PayloadError("PreToolUse without tool_use_id")
+        return Parsed(cwd, (Snapshot(key, (path,)),))
+    assert isinstance(tool_input, Mapping)
+    output = _output(str(tool), tool_input)
+    response = payload.get("tool_response")
+    response = response if isinstance(response, Mapping) else {}
+    original = response.get("originalFile")
+    created = response.get("type") == "create"
+    edit = FileEdit(
+        path=path,
+        output=output,
+        patch=response.get("structuredPatch") or None,
+        before_text=original if isinstance(original, str) else None,
+        has_before_text=isinstance(original, str) or created,
+    )
+    capture = Capture(
+        edits=(edit,),
+        key=key,
+        session_id=session,
+        transcript_path=text_field(payload, "transcript_path"),
+    )
+    return Parsed(cwd, (capture,))
+
+
+def _tail_lines(path: str) -> list[str]:
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - TRANSCRIPT_TAIL))
+        data = handle.read()
+    return data.decode("utf-8", "replace").splitlines()
+
+
+def _user_text(message: Any) -> str | None:
+    """The text a person typed, from a transcript ``message`` (not a tool result)."""
+    if not isinstance(message, Mapping) or message.get("role") != "user":
+        return None
+    content = message.get("content")
+    if isinstance(content, str):
+        return content or None
+    if isinstance(content, list):
+        if any(isinstance(part, Mapping) and part.get("type") == "tool_result" for part in content):
+            return None
+        texts = [p.get("text") for p in content if isinstance(p, Mapping) and p.get("type") == "text"]
+        joined = "\n".join(t for t in texts if isinstance(t, str))
+        return joined or None
+    return None
+
+
+def from_transcript(path: str, tool_call_id: str | None, file_path: str | None = None) -> tuple[str | None, str | None]:
+    """``(model, prompt)`` behind the tool call ``tool_call_id``, read from a Claude transcript.
+
+    Unreadable files and lines are skipped: the answer is then ``(None, None)`` or partial.
+    """
+    if not tool_call_id:
+        return None, None
+    try:
+        lines = _tail_lines(path)
+    except OSError:
+        return None, None
+    model: str | None = None
+    at = -1
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        if tool_call_id not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        message = entry.get("message") if isinstance(entry, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if entry.get("type") == "assistant" and isinstance(content, list) and any(
+            isinstance(part, dict) and part.get("type") == "tool_use" and part.get("id") == tool_call_id
+            for part in content
+        ):
+            found = message.get("model") if isinstance(message, dict) else None
+            model = found if isinstance(found, str) and found else None
+            at = index
+            break
+    if at < 0:
+        return None, None
+    for index in range(at - 1, -1, -1):
+        if '"user"' not in lines[index]:
+            continue
+        try:
+            entry = json.loads(lines[index])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and entry.get("type") == "user" and not entry.get("isMeta"):
+            text = _user_text(entry.get("message"))
+            if text is not None:
+                return model, text
+    return model, None

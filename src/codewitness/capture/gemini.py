@@ -1,0 +1,117 @@
+"""Gemini CLI: BeforeTool / AfterTool hooks on ``write_file`` and ``replace``, and BeforeAgent.
+
+Gemini CLI reads hooks from ``.gemini/settings.json`` (``{"hooks": {event: [{"matcher",
+"hooks": [{"type": "command", "command"}]}]}}``) and sends one JSON object on stdin:
+``session_id``, ``transcript_path``, ``cwd``, ``hook_event_name``, ``timestamp``; tool events add
+``tool_name`` and ``tool_input`` (``write_file``: ``file_path``, ``content``; ``replace``:
+``file_path``, ``old_string``, ``new_string``), AfterTool adds ``tool_response``; BeforeAgent
+adds ``prompt``. Tool events carry no call id, so the before snapshot is keyed by session,
+tool and file. The model is read from the session transcript (JSON: ``messages`` of type
+``user``/``gemini``, the latter with ``model`` and ``toolCalls``).
+
+Example:
+    >>> parse({"hook_event_name": "BeforeAgent", "session_id": "s", "prompt": "add tests"}).actions[0].prompt
+    'add tests'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from codewitness.capture._base import Capture, FileEdit, Parsed, PayloadError, SessionInfo, Snapshot, text_field
+
+__all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
+
+AGENT = "gemini-cli"
+SETTINGS_FILE = ".gemini/settings.json"
+EDIT_TOOLS = ("write_file", "replace")
+#: Transcripts larger than this are not read for the model.
+TRANSCRIPT_MAX = 32_000_000
+
+
+def hook_settings(command: str) -> dict[str, Any]:
+    """The ``hooks`` entries to merge into ``.gemini/settings.json``."""
+    hook = {"name": "codewitness", "type": "command", "command": command}
+    tool_entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [hook]}
+    return {"hooks": {"BeforeTool": [tool_entry], "AfterTool": [tool_entry], "BeforeAgent": [{"hooks": [hook]}]}}
+
+
+def parse(payload: Mapping[str, Any]) -> Parsed:
+    """Turn one Gemini CLI hook payload into actions.
+
+    Raises:
+        PayloadError: the payload is malformed, or not an event/tool we capture.
+    """
+    event = payload.get("hook_event_name")
+    cwd = text_field(payload, "cwd")
+    session = text_field(payload, "session_id")
+    if event == "BeforeAgent":
+        prompt = text_field(payload, "prompt")
+        if session is None or prompt is None:
+            raise PayloadError("BeforeAgent needs session_id and prompt")
+        return Parsed(cwd, (SessionInfo(session, prompt=prompt),))
+    if event not in ("BeforeTool", "AfterTool"):
+        raise PayloadError(f"event {event!r} is not captured")
+    tool = payload.get("tool_name")
+    if tool not in EDIT_TOOLS:
+        raise PayloadError(f"tool {tool!r} is not captured")
+    tool_input = payload.get("tool_input")
+    path = text_field(tool_input, "file_path") if isinstance(tool_input, Mapping) else None
+    if path is None or session is None:
+        raise PayloadError(f"{tool} needs session_id and tool_input.file_path")
+    assert isinstance(tool_input, Mapping)
+    key = f"{session}:{tool}:{path}"
+    if event == "BeforeTool":
+        return Parsed(cwd, (Snapshot(key, (path,)),))
+    field = "content" if tool == "write_file" else "new_string"
+    output = tool_input.get(field)
+    if not isinstance(output, str):
+        raise PayloadError(f"{tool} needs tool_input.{field}")
+    old = tool_input.get("old_string", "")
+    edit = FileEdit(path=path, output=output, fragments=((old if isinstance(old, str) else "", output),))
+    capture = Capture(edits=(edit,), key=key, session_id=session, transcript_path=text_field(payload, "transcript_path"))
+    return Parsed(cwd, (capture,))
+
+
+def from_transcript(path: str, tool_call_id: str | None, file_path: str | None = None) -> tuple[str | None, str | None]:
+    """``(model, prompt)`` of the turn that wrote ``file_path``, from a Gemini session file.
+
+    The newest ``gemini`` message with a tool call on ``file_path`` gives the model (else the
+    newest ``gemini`` message with a model); the user message before it gives the prompt.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(TRANSCRIPT_MAX + 1)
+        if len(data) > TRANSCRIPT_MAX:
+            return None, None
+        record = json.loads(data)
+    except (OSError, ValueError):
+        return None, None
+    messages = record.get("messages") if isinstance(record, dict) else None
+    if not isinstance(messages, list):
+        return None, None
+    chosen = -1
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if not isinstance(message, dict) or message.get("type") != "gemini":
+            continue
+        calls = message.get("toolCalls")
+        touches = isinstance(calls, list) and any(
+            isinstance(c, dict) and isinstance(c.get("args"), dict) and c["args"].get("file_path") == file_path
+            for c in calls
+        )
+        if touches or (chosen < 0 and isinstance(message.get("model"), str)):
+            chosen = index
+            if touches:
+                break
+    if chosen < 0:
+        return None, None
+    model = messages[chosen].get("model")
+    prompt = None
+    for message in reversed(messages[:chosen]):
+        if isinstance(message, dict) and message.get("type") == "user" and isinstance(message.get("content"), str):
+            prompt = message["content"]
+            break
+    return (model if isinstance(model, str) else None), prompt
