@@ -97,6 +97,18 @@ class FileRange:
     def __str__(self) -> str:
         return f"{self.path}:{self.start}-{self.end}"
 
+    @classmethod
+    def parse(cls, text: str) -> FileRange:
+        """``"path:START-END"`` or ``"path:LINE"``; raises ``ValueError`` with a usable message."""
+        path, sep, span = text.rpartition(":")
+        first, dash, last = span.partition("-")
+        try:
+            if not sep or not path:
+                raise ValueError
+            return cls(path.replace("\\", "/").strip("/"), int(first), int(last) if dash else int(first))
+        except ValueError:
+            raise ValueError(f"bad file range {text!r}: use path:START-END with 1 <= START <= END") from None
+
 
 @dataclass(frozen=True)
 class Generation:

@@ -61,7 +61,7 @@ RULES: tuple[_Rule, ...] = (
     _Rule("cursor", "person", _rx(r"cursoragent@cursor\.com")),
     _Rule("aider", "message", _rx(_COAUTHOR + r"aider\s*\((?P<model>[^)\n]+)\)\s*<[^>\n]*>")),
     _Rule("aider", "message", _rx(r"\Aaider:\s")),
-    _Rule("aider", "person", _rx(r"\(aider\)\s*$")),
+    _Rule("aider", "person", _rx(r"\(aider\)\s*(?:<|$)")),
     _Rule("gemini-cli", "message", _rx(_COAUTHOR + r"(?P<model>gemini[^<\n]*?)\s*<[^>\n]*>")),
     _Rule("gemini-cli", "person", _rx(r"gemini-code-assist\[bot\]")),
     _Rule("devin", "person", _rx(r"devin-ai-integration\[bot\]|^devin ai\b")),

@@ -22,12 +22,16 @@ from typing import Annotated
 import typer
 
 from codewitness._version import __version__
+from codewitness.cli import _common
 from codewitness.errors import CodewitnessError
 
 __all__ = ["GROUPS", "app", "main"]
 
 #: The modules under ``codewitness.cli`` whose ``register(app)`` adds commands, in help order.
-GROUPS: tuple[str, ...] = ("config_cmd",)
+GROUPS: tuple[str, ...] = (
+    "ledger",
+    "config_cmd",
+)
 
 app = typer.Typer(
     name="codewitness",
@@ -51,8 +55,13 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", metavar="URL", help="Database URL for this run (overrides config and CODEWITNESS_DB)."),
+    ] = None,
 ) -> None:
     """Observability for AI-generated code."""
+    _common.database_override = db
 
 
 for _name in GROUPS:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ["console", "emit_json", "get_config", "open_store"]
 
+#: The root ``--db`` option, when given; it wins over configuration and environment.
+database_override: str | None = None
+
 #: Human output: stderr, so stdout stays clean for ``--json``.
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -34,4 +37,4 @@ def open_store(db: str | None = None, start: Path | None = None) -> Store:
     """Open (and migrate) the configured store, or ``db`` when given."""
     from codewitness.store import open_store as _open
 
-    return _open(db or get_config(start).database_url)
+    return _open(db or database_override or get_config(start).database_url)

@@ -1,0 +1,323 @@
+"""``codewitness record``, ``generations ...`` and ``prompts ...``: the generation ledger."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from codewitness.cli._common import console, emit_json, open_store
+from codewitness.errors import InputError
+from codewitness.model import FileRange, Generation, utcnow
+
+generations_app = typer.Typer(help="List, show, export and import recorded generations.", no_args_is_help=True)
+prompts_app = typer.Typer(help="Named prompts and their versions.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``record``, ``generations`` and ``prompts``."""
+    app.command("record")(record)
+    app.add_typer(generations_app, name="generations")
+    app.add_typer(prompts_app, name="prompts")
+
+
+# -- record --------------------------------------------------------------------------------------
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} file {path} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"{what} file {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} file {path} is not UTF-8 text (byte {exc.start}); convert it to UTF-8") from None
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise InputError(f"bad --param {text!r}: use KEY=VALUE, e.g. --param temperature=0.2")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare word is a string: --param stop=END
+    if isinstance(value, float) and value != value:
+        raise InputError(f"bad --param {text!r}: NaN is not a value")
+    return key, value
+
+
+def record(
+    model: Annotated[str, typer.Option("--model", help="The exact model string the provider reported.")],
+    output_file: Annotated[Path, typer.Option("--output-file", help="File with the raw output ('-' for stdin).")],
+    prompt_file: Annotated[Path, typer.Option("--prompt-file", help="File with the prompt text ('-' for stdin).")],
+    agent: Annotated[str, typer.Option("--agent", help="Who produced it: api, claude-code, cursor, ...")] = "api",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="A parameter KEY=VALUE (JSON value or word); repeatable.")
+    ] = None,
+    prompt_name: Annotated[str | None, typer.Option("--prompt-name", help="The managed prompt's name.")] = None,
+    prompt_version: Annotated[
+        str | None, typer.Option("--prompt-version", help="Your label for this prompt version (e.g. v3).")
+    ] = None,
+    file: Annotated[
+        list[str] | None, typer.Option("--file", help="A range path:START-END the output went to; repeatable.")
+    ] = None,
+    request_id: Annotated[str | None, typer.Option("--request-id", help="The provider's request id.")] = None,
+    session: Annotated[str | None, typer.Option("--session", help="Session or conversation id.")] = None,
+    input_tokens: Annotated[int | None, typer.Option("--input-tokens", min=0, help="Prompt tokens.")] = None,
+    output_tokens: Annotated[int | None, typer.Option("--output-tokens", min=0, help="Completion tokens.")] = None,
+    latency_ms: Annotated[float | None, typer.Option("--latency-ms", min=0, help="Request latency.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record one generation; prints its id (the same id for the same content)."""
+    from codewitness import ledger
+
+    if str(prompt_file) == "-" and str(output_file) == "-":
+        raise InputError("only one of --prompt-file and --output-file can be '-' (stdin)")
+    params = dict(_parse_param(p) for p in param or ())
+    try:
+        ranges = tuple(FileRange.parse(f) for f in file or ())
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    prompt = _read_text(prompt_file, "prompt")
+    output = _read_text(output_file, "output")
+    generation = Generation.create(
+        agent=agent,
+        model=model,
+        prompt=prompt,
+        output=output,
+        params=params,
+        prompt_name=prompt_name,
+        session_id=session,
+        request_id=request_id,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        latency_ms=latency_ms,
+        created_at=utcnow(),
+        files=ranges,
+    )
+    with open_store() as store:
+        stored = ledger.record(store, generation, prompt_label=prompt_version)
+    if as_json:
+        emit_json(stored.to_dict())
+    else:
+        typer.echo(stored.id)
+        if stored.created_at != generation.created_at:
+            console.print(f"[dim]already recorded on {stored.created_at:%Y-%m-%d %H:%M} UTC[/dim]")
+
+
+# -- generations ---------------------------------------------------------------------------------
+
+
+@generations_app.command("list")
+def generations_list(
+    model: Annotated[str | None, typer.Option("--model", help="Only this exact model string.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only since then: 7d, 24h, or 2026-11-01.")] = None,
+    file: Annotated[str | None, typer.Option("--file", help="Only those touching this file or folder.")] = None,
+    prompt: Annotated[str | None, typer.Option("--prompt", help="Only this prompt NAME or NAME@VERSION.")] = None,
+    session: Annotated[str | None, typer.Option("--session", help="Only this session.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """List recorded generations, newest first."""
+    from codewitness import ledger
+    from codewitness._time import parse_since
+
+    when = parse_since(since) if since else None
+    with open_store() as store:
+        found = ledger.find(
+            store, model=model, agent=agent, since=when, file=file, prompt=prompt, session=session, limit=limit
+        )
+    if as_json:
+        emit_json([g.to_dict() for g in found])
+        return
+    if not found:
+        console.print("no generations match")
+        return
+    from rich.table import Table
+
+    table = Table("id", "when (UTC)", "agent", "model", "prompt", "files")
+    table.columns[0].no_wrap = True
+    for g in found:
+        prompt_ref = f"{g.prompt_name}@{g.prompt_version}" if g.prompt_name else g.prompt_hash[:10]
+        files = ", ".join(str(r) for r in g.files[:3]) + (" ..." if len(g.files) > 3 else "")
+        table.add_row(g.id, f"{g.created_at:%Y-%m-%d %H:%M:%S}", g.agent, g.model, prompt_ref, files)
+    console.print(table)
+    console.print(f"{len(found)} generation(s)")
+
+
+@generations_app.command("show")
+def generations_show(
+    generation: Annotated[str, typer.Argument(help="A generation id or a unique prefix of one.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one generation: prompt, parameters and raw output."""
+    from rich.panel import Panel
+
+    from codewitness import ledger
+
+    with open_store() as store:
+        g = ledger.get(store, generation)
+    if as_json:
+        emit_json(g.to_dict())
+        return
+    console.print(f"[bold]{g.id}[/bold]  {g.agent} · {g.model} · {g.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    details = {
+        "session": g.session_id,
+        "request": g.request_id,
+        "tool call": g.tool_call_id,
+        "prompt": f"{g.prompt_name}@{g.prompt_version}" if g.prompt_name else None,
+        "prompt hash": g.prompt_hash,
+        "tokens in/out": f"{g.input_tokens}/{g.output_tokens}" if g.input_tokens or g.output_tokens else None,
+        "latency": f"{g.latency_ms:.0f} ms" if g.latency_ms is not None else None,
+        "files": ", ".join(str(r) for r in g.files) or None,
+        "params": json.dumps(dict(g.params), sort_keys=True) if g.params else None,
+    }
+    for key, value in details.items():
+        if value:
+            console.print(f"  {key:>13}: {value}")
+    console.print(Panel(g.prompt, title="prompt", title_align="left"))
+    console.print(Panel(g.output, title="output", title_align="left"))
+
+
+@generations_app.command("export")
+def generations_export(
+    fmt: Annotated[str, typer.Option("--format", help="Export format (jsonl).")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export the whole ledger (prompt versions, then generations) as JSON Lines."""
+    from codewitness import ledger
+
+    if fmt != "jsonl":
+        raise InputError(f"unknown export format {fmt!r}; supported: jsonl")
+    with open_store() as store:
+        if output is None:
+            count = ledger.export_jsonl(store, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8") as handle:
+                count = ledger.export_jsonl(store, handle)
+    console.print(f"exported {count} record(s)" + (f" to {output}" if output else ""))
+
+
+@generations_app.command("import")
+def generations_import(
+    source: Annotated[Path, typer.Argument(help="A JSON Lines file from `generations export` ('-' for stdin).")],
+) -> None:
+    """Import an exported ledger; ids and prompt versions are kept, duplicates skipped."""
+    from codewitness import ledger
+
+    text = _read_text(source, "import")
+    with open_store() as store:
+        result = ledger.import_jsonl(store, text.splitlines())
+    console.print(
+        f"imported {result.added} generation(s), {result.already_present} already present, "
+        f"{result.prompt_versions_added} prompt version(s) added"
+    )
+
+
+# -- prompts -------------------------------------------------------------------------------------
+
+
+@prompts_app.command("list")
+def prompts_list(as_json: JsonOpt = False) -> None:
+    """Every prompt name with its latest version and use count."""
+    from codewitness import ledger
+
+    with open_store() as store:
+        names = ledger.prompt_names(store)
+    if as_json:
+        emit_json(
+            [{"name": n, "latest_version": v, "changed_at": w.isoformat(), "generations": u} for n, v, w, u in names]
+        )
+        return
+    if not names:
+        console.print("no named prompts recorded (record with --prompt-name)")
+        return
+    from rich.table import Table
+
+    table = Table("name", "versions", "last change (UTC)", "generations")
+    for name, version, when, uses in names:
+        table.add_row(name, str(version), f"{when:%Y-%m-%d %H:%M}", str(uses))
+    console.print(table)
+
+
+@prompts_app.command("history")
+def prompts_history(
+    name: Annotated[str, typer.Argument(help="The prompt name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The versions of a prompt: when each appeared and how often it was used."""
+    from codewitness import ledger
+
+    with open_store() as store:
+        history = ledger.prompt_history(store, name)
+    if as_json:
+        emit_json(
+            {
+                "name": name,
+                "changes": len(history) - 1,
+                "versions": [
+                    {
+                        "version": v.version,
+                        "label": v.label,
+                        "created_at": v.created_at.isoformat(),
+                        "prompt_hash": v.prompt_hash,
+                        "generations": v.uses,
+                    }
+                    for v in history
+                ],
+            }
+        )
+        return
+    from rich.table import Table
+
+    table = Table("version", "label", "first seen (UTC)", "generations", "hash")
+    for v in history:
+        table.add_row(str(v.version), v.label or "", f"{v.created_at:%Y-%m-%d %H:%M}", str(v.uses), v.prompt_hash[:12])
+    console.print(table)
+    console.print(f"{name}: {len(history)} version(s), changed {len(history) - 1} time(s)")
+
+
+@prompts_app.command("show")
+def prompts_show(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION (number or label), or NAME for the latest.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print one prompt version's text (on stdout)."""
+    from codewitness import ledger
+
+    with open_store() as store:
+        v = ledger.resolve_prompt(store, ref)
+    if as_json:
+        emit_json({"name": v.name, "version": v.version, "label": v.label, "text": v.text, "generations": v.uses})
+        return
+    console.print(f"[bold]{v.ref}[/bold]" + (f" ({v.label})" if v.label else "") + f" · {v.uses} generation(s)")
+    sys.stdout.write(v.text if v.text.endswith("\n") else v.text + "\n")
+
+
+@prompts_app.command("diff")
+def prompts_diff(
+    old: Annotated[str, typer.Argument(help="NAME@A")],
+    new: Annotated[str, typer.Argument(help="NAME@B")],
+) -> None:
+    """A unified diff between two prompt versions (on stdout)."""
+    from codewitness import ledger
+
+    with open_store() as store:
+        text = ledger.prompt_diff(store, old, new)
+    if text:
+        sys.stdout.write(text)
+    else:
+        console.print("the two versions have the same text")
