@@ -33,6 +33,7 @@ __all__ = [
     "Step",
     "added_ranges",
     "apply_hunks",
+    "carry",
     "diff_hunks",
     "hunks_from_structured_patch",
     "removed_ranges",
@@ -168,8 +169,8 @@ class Step:
     generation: str
 
 
-def _carry_human(labels: list[Label], old: Sequence[str], new: Sequence[str]) -> list[Label]:
-    """Labels of ``new`` when a person turned ``old`` into ``new``.
+def carry(labels: list[Label], old: Sequence[str], new: Sequence[str]) -> list[Label]:
+    """Labels of ``new`` when a person (or git) turned ``old`` into ``new``.
 
     Unchanged lines keep their label. In a replaced stretch the k-th new line pairs with the
     k-th old line: an AI line changed this way becomes ``mixed``; anything else is ``human``.
@@ -205,14 +206,14 @@ def replay(start: Sequence[str], steps: Sequence[Step], final: Sequence[str]) ->
     for step in steps:
         before = list(step.before) if step.before is not None else current
         if before != current:  # a person edited the file between two agent edits
-            labels = _carry_human(labels, current, before)
+            labels = carry(labels, current, before)
         after = list(step.after)
-        labels = _carry_human(labels, before, after)
+        labels = carry(labels, before, after)
         ai = Label("ai", (step.generation,))
         for first, last in step.ai_lines:
             for index in range(max(first, 1) - 1, min(last, len(after))):
                 labels[index] = ai
         current = after
     if list(final) != current:
-        labels = _carry_human(labels, current, final)
+        labels = carry(labels, current, final)
     return labels

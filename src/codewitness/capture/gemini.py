@@ -20,7 +20,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from codewitness.capture._base import Capture, FileEdit, Parsed, PayloadError, SessionInfo, Snapshot, text_field
+from codewitness.capture._base import (
+    Capture,
+    FileEdit,
+    Parsed,
+    PayloadError,
+    SessionInfo,
+    Snapshot,
+    text_field,
+)
 
 __all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
 

@@ -31,6 +31,7 @@ __all__ = ["GROUPS", "app", "main"]
 GROUPS: tuple[str, ...] = (
     "ledger",
     "config_cmd",
+    "capture_cmd",
 )
 
 app = typer.Typer(

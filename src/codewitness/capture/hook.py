@@ -1,0 +1,157 @@
+"""The hook entry point: ``python -m codewitness.capture.hook <agent>`` (and git hooks).
+
+Agent hooks run this on every file edit, so it imports the standard library and our light
+capture modules only — never SQLAlchemy, Typer or Rich — and it never fails the agent: every
+problem (malformed payload, file outside the repository, binary file, a bug of ours) is written
+as one line to ``.codewitness/log`` and the process exits 0. Slow work (the ledger, the git
+note) happens in the git hooks: ``python -m codewitness.capture.hook --git post-commit`` and
+``--git post-rewrite <amend|rebase>`` (which reads ``OLD NEW`` pairs on stdin).
+
+Example:
+    $ echo '{"hook_event_name": "PostToolUse", ...}' | python -m codewitness.capture.hook claude
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from codewitness.capture import AGENT_MODULES
+
+__all__ = ["LOG_NAME", "MAX_PAYLOAD_BYTES", "handle_agent", "handle_git", "log", "main"]
+
+LOG_NAME = "log"
+MAX_PAYLOAD_BYTES = 64_000_000
+_LOG_LIMIT = 1_000_000
+
+
+def log(folder: Path, source: str, message: str) -> None:
+    """Append one line to ``folder/log`` (rotated to ``log.1`` past 1 MB); never raises."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / LOG_NAME
+        if path.exists() and path.stat().st_size > _LOG_LIMIT:
+            os.replace(path, folder / (LOG_NAME + ".1"))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = " ".join(message.split())[:2000]
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} {source}: {line}\n")
+    except Exception:  # noqa: S110 - logging must never break the agent
+        pass
+
+
+def _max_bytes(root: Path) -> int:
+    """``capture.max_file_bytes`` from the environment or config; the default when unreadable."""
+    from codewitness.capture._base import MAX_FILE_BYTES
+
+    raw = os.environ.get("CODEWITNESS_CAPTURE_MAX_FILE_BYTES")
+    if raw is not None:
+        return int(raw)
+    if not (root / "codewitness.toml").is_file() and not (root / "pyproject.toml").is_file():
+        return MAX_FILE_BYTES
+    from codewitness.config import load_config
+
+    return load_config(root).config.capture.max_file_bytes
+
+
+def handle_agent(agent: str, data: bytes, cwd: Path) -> str:
+    """Capture one agent hook payload; returns a one-line summary (also logged when notable).
+
+    Raises:
+        Exception: anything; :func:`main` catches and logs it.
+    """
+    from codewitness.capture._base import PayloadError, find_root, run
+    from codewitness.capture.journal import Journal
+
+    module = importlib.import_module(AGENT_MODULES[agent])
+    root = find_root(cwd)
+    folder = (root or cwd) / ".codewitness"
+    try:
+        payload: Any = json.loads(data)
+        if not isinstance(payload, dict):
+            raise PayloadError("the payload is not a JSON object")
+        parsed = module.parse(payload)
+    except (ValueError, PayloadError) as exc:
+        if root is not None:
+            log(folder, agent, f"ignored payload: {exc}")
+        return f"ignored: {exc}"
+    if parsed.cwd:
+        root = find_root(Path(parsed.cwd)) or root
+    if root is None:
+        return "not in a git repository"
+    folder = root / ".codewitness"
+    with Journal.open(folder) as journal:
+        outcome = run(
+            module.AGENT, parsed, journal, root, transcript=module.from_transcript, max_bytes=_max_bytes(root)
+        )
+    for reason in outcome.skipped:
+        log(folder, agent, f"skipped {reason}")
+    return f"{outcome.snapshots} snapshots, {outcome.edits} edits, {len(outcome.skipped)} skipped"
+
+
+def handle_git(hook: str, args: list[str], stdin: str, cwd: Path) -> str:
+    """Run the work of one git hook (``post-commit`` or ``post-rewrite``)."""
+    from codewitness._git import repo_root
+    from codewitness.capture import commit as linking
+
+    root = repo_root(cwd)
+    if hook == "post-commit":
+        if linking.rewrite_in_progress(root):
+            return "rebase in progress: notes are carried by post-rewrite"
+        result = linking.link_commit(root)
+        d = result.note.delta
+        return f"{result.commit[:12]}: {d.ai_kept} ai, {d.ai_edited} mixed, {d.human} human lines"
+    if hook == "post-rewrite":
+        done = 0
+        for line in stdin.splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and linking.remap(root, parts[0], parts[1]) is not None:
+                done += 1
+        return f"{done} notes carried ({args[0] if args else 'rewrite'})"
+    raise ValueError(f"unknown git hook {hook!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; always returns 0 so that neither the agent nor git is ever blocked."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    cwd = Path.cwd()
+    source = args[0] if args else "hook"
+    try:
+        if args[:1] == ["--git"] and len(args) >= 2:
+            source = f"git {args[1]}"
+            stdin = sys.stdin.read() if args[1] == "post-rewrite" else ""
+            summary = handle_git(args[1], args[2:], stdin, cwd)
+            _log_near(cwd, source, summary)
+            return 0
+        if not args or args[0] not in AGENT_MODULES:
+            _log_near(cwd, source, f"unknown agent {source!r}; expected one of {', '.join(AGENT_MODULES)}")
+            return 0
+        data = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
+        if len(data) > MAX_PAYLOAD_BYTES:
+            _log_near(cwd, source, f"payload over {MAX_PAYLOAD_BYTES} bytes ignored")
+            return 0
+        handle_agent(args[0], data, cwd)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            return 0
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        _log_near(cwd, source, f"error: {detail}")
+    return 0
+
+
+def _log_near(cwd: Path, source: str, message: str) -> None:
+    from codewitness.capture._base import find_root
+
+    root = find_root(cwd)
+    if root is not None:
+        log(root / ".codewitness", source, message)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
