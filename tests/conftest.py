@@ -180,4 +180,3 @@ def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     repo.git("config", "user.email", "dana@example.com")
     repo.git("config", "commit.gpgsign", "false")
     return repo
-

@@ -50,7 +50,7 @@ def test_pyproject_without_our_table_is_ignored(tmp_path: Path) -> None:
         ('[tool.codewitness]\ndatabse = "x"\n', None, {}, "pyproject.toml: unknown setting 'databse'"),
         (None, "database = 3\n", {}, "codewitness.toml: 'database' must be a string"),
         (None, "database = [\n", {}, "not valid TOML"),
-        ('[tool]\ncodewitness = 5\n', None, {}, "must be a table"),
+        ("[tool]\ncodewitness = 5\n", None, {}, "must be a table"),
         (None, None, {"CODEWITNESS_NOPE": "1"}, "unknown environment variable CODEWITNESS_NOPE"),
     ],
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,7 +43,7 @@ def test_compact_then_format_then_parse_keeps_the_lines(lines: set[int]) -> None
     spans = compact_lines(lines)
     assert {n for a, b in spans for n in range(a, b + 1)} == lines
     assert parse_ranges(format_ranges(spans)) == spans
-    assert all(b1 + 1 < a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False)), "spans are merged"
+    assert all(b1 + 1 < a2 for (_, b1), (a2, _) in itertools.pairwise(spans)), "spans are merged"
 
 
 entries = st.builds(
@@ -97,9 +99,18 @@ def test_corrupt_notes_are_refused(text: str) -> None:
         ("Fix\n\nMade-with: Cursor", "", "cursor", None),
         ("aider: fix the bug", "", "aider", None),
         ("Fix", "Dana Developer (aider) <dana@example.com>", "aider", None),
-        ("Fix\n\nCo-authored-by: aider (anthropic/claude-sonnet-4-5) <noreply@aider.chat>", "", "aider",
-         "anthropic/claude-sonnet-4-5"),
-        ("Fix", "devin-ai-integration[bot] <158243242+devin-ai-integration[bot]@users.noreply.github.com>", "devin", None),
+        (
+            "Fix\n\nCo-authored-by: aider (anthropic/claude-sonnet-4-5) <noreply@aider.chat>",
+            "",
+            "aider",
+            "anthropic/claude-sonnet-4-5",
+        ),
+        (
+            "Fix",
+            "devin-ai-integration[bot] <158243242+devin-ai-integration[bot]@users.noreply.github.com>",
+            "devin",
+            None,
+        ),
         ("Fix\n\nGenerated-by: SomeTool 2", "", "unknown-ai", "SomeTool 2"),
     ],
 )

@@ -30,7 +30,9 @@ def test_record_generation_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_python_dash_m_runs_the_cli() -> None:
-    proc = subprocess.run([sys.executable, "-m", "codewitness", "--version"], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codewitness", "--version"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"codewitness {codewitness.__version__}"
 

@@ -60,14 +60,31 @@ def test_record_prints_the_id_and_is_idempotent(cli: CLI) -> None:
 
 def test_record_json_prints_the_record(cli: CLI) -> None:
     code, out, _ = record(
-        cli, "--json", "--param", "temperature=0.2", "--param", 'stop=["END"]', "--param", "style=terse",
-        "--prompt-name", "pricing", "--prompt-version", "v1", "--request-id", "req_1", "--input-tokens", "10",
+        cli,
+        "--json",
+        "--param",
+        "temperature=0.2",
+        "--param",
+        'stop=["END"]',
+        "--param",
+        "style=terse",
+        "--prompt-name",
+        "pricing",
+        "--prompt-version",
+        "v1",
+        "--request-id",
+        "req_1",
+        "--input-tokens",
+        "10",
     )
     assert code == 0
     data = json.loads(out)
     assert data["params"] == {"temperature": 0.2, "stop": ["END"], "style": "terse"}
     assert (data["prompt_name"], data["prompt_version"], data["request_id"], data["input_tokens"]) == (
-        "pricing", 1, "req_1", 10,
+        "pricing",
+        1,
+        "req_1",
+        10,
     )
 
 
@@ -94,8 +111,19 @@ def test_prompt_versions_through_the_cli(cli: CLI) -> None:
     cli.file("o.txt", "x\n")
     for text, label in [("Sum prices.", "v1"), ("Sum prices.", "v1"), ("Sum prices half-even.", "v2")]:
         cli.file("p.txt", text + "\n")
-        cli("record", "--model", "m", "--prompt-file", "p.txt", "--output-file", "o.txt",
-            "--prompt-name", "pricing", "--prompt-version", label)
+        cli(
+            "record",
+            "--model",
+            "m",
+            "--prompt-file",
+            "p.txt",
+            "--output-file",
+            "o.txt",
+            "--prompt-name",
+            "pricing",
+            "--prompt-version",
+            label,
+        )
     code, out, _ = cli("prompts", "history", "pricing", "--json")
     history = json.loads(out)
     assert code == 0 and history["changes"] == 1

@@ -59,7 +59,10 @@ def test_a_recorded_generation_reads_back_whole(store: Store) -> None:
     )
     ledger.record(store, original)
     back = ledger.get(store, original.id)
-    assert back.to_dict() == {**original.to_dict(), "files": sorted(original.to_dict()["files"], key=lambda f: f["path"])}
+    assert back.to_dict() == {
+        **original.to_dict(),
+        "files": sorted(original.to_dict()["files"], key=lambda f: f["path"]),
+    }
 
 
 def test_each_distinct_text_under_a_name_is_a_new_version(store: Store) -> None:
@@ -155,7 +158,7 @@ def test_a_bad_import_line_leaves_the_store_unchanged(store: Store) -> None:
     import json
 
     lines = [*good.splitlines(), json.dumps(other.to_dict() | {"type": "generation"}), json.dumps(tampered)]
-    with pytest.raises(InputError, match="line 3: id .* does not match"):
+    with pytest.raises(InputError, match=r"line 3: id .* does not match"):
         ledger.import_jsonl(store, lines)
     assert count(store, schema.generations) == 1
     with pytest.raises(InputError, match="line 1"):
@@ -189,5 +192,9 @@ def test_generation_id_changes_with_any_part(model, prompt, output, extra) -> No
     assert base != generation_id(model=model, prompt=prompt, params={}, output=output + extra)
     assert base != generation_id(model=model, prompt=prompt, params={"k": extra}, output=output)
     # The parts cannot bleed into each other: moving text from the prompt to the output changes the id.
-    assert base != generation_id(model=model, prompt=prompt[: -len(extra)] if prompt.endswith(extra) else prompt + extra,
-                                 params={}, output=extra + output if prompt.endswith(extra) else output)
+    assert base != generation_id(
+        model=model,
+        prompt=prompt[: -len(extra)] if prompt.endswith(extra) else prompt + extra,
+        params={},
+        output=extra + output if prompt.endswith(extra) else output,
+    )

@@ -159,5 +159,3 @@ def test_migration_ids_are_unique_and_ordered() -> None:
     ids = [m.id for m in migrations.available()]
     assert ids == sorted(ids)
     assert len({i[:5] for i in ids}) == len(ids), "two migrations share a number"
-
-

@@ -29,6 +29,7 @@ __all__ = ["GROUPS", "app", "main"]
 
 #: The modules under ``codewitness.cli`` whose ``register(app)`` adds commands, in help order.
 GROUPS: tuple[str, ...] = (
+    "demo",
     "ledger",
     "config_cmd",
     "capture_cmd",

@@ -92,7 +92,11 @@ def get(store: Store, ref: str) -> Generation:
         bare = ref.removeprefix("gen_")
         if len(bare) < _MIN_PREFIX:
             raise InputError(f"generation id {ref!r} is too short; give at least {_MIN_PREFIX} characters after gen_")
-        ids = conn.execute(select(g.c.id).where(g.c.id.like(f"gen_{_escape_like(bare)}%", escape="\\")).limit(6)).scalars().all()
+        ids = (
+            conn.execute(select(g.c.id).where(g.c.id.like(f"gen_{_escape_like(bare)}%", escape="\\")).limit(6))
+            .scalars()
+            .all()
+        )
         if len(ids) > 1:
             raise InputError(f"{ref!r} matches several generations ({', '.join(ids[:5])}); give more characters")
         if ids:

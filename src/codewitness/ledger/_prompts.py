@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -61,7 +62,7 @@ def prompt_names(store: Store) -> list[tuple[str, int, datetime, int]]:
         versions = conn.execute(
             select(pv.c.name, func.max(pv.c.version), func.max(pv.c.created_at)).group_by(pv.c.name).order_by(pv.c.name)
         ).all()
-        uses = dict(
+        uses: dict[Any, int] = dict(
             conn.execute(
                 select(g.c.prompt_name, func.count()).where(g.c.prompt_name.is_not(None)).group_by(g.c.prompt_name)
             ).all()
@@ -83,7 +84,7 @@ def prompt_history(store: Store, name: str) -> list[PromptVersion]:
             .where(pv.c.name == name)
             .order_by(pv.c.version)
         ).all()
-        uses = dict(
+        uses: dict[Any, int] = dict(
             conn.execute(
                 select(g.c.prompt_version, func.count()).where(g.c.prompt_name == name).group_by(g.c.prompt_version)
             ).all()

@@ -50,7 +50,9 @@ def export_jsonl(store: Store, out: IO[str]) -> int:
         ids = list(conn.execute(select(g.c.id).order_by(g.c.created_at, g.c.id)).scalars())
         for start in range(0, len(ids), _BATCH):
             for gen in _load(conn, ids[start : start + _BATCH]):
-                out.write(json.dumps({"type": "generation", **gen.to_dict()}, ensure_ascii=False, sort_keys=True) + "\n")
+                out.write(
+                    json.dumps({"type": "generation", **gen.to_dict()}, ensure_ascii=False, sort_keys=True) + "\n"
+                )
                 count += 1
     return count
 
@@ -112,7 +114,11 @@ def import_jsonl(store: Store, lines: Iterable[str]) -> ImportResult:
                 continue
             conn.execute(
                 pv.insert().values(
-                    name=data["name"], version=data["version"], prompt_hash=digest, label=data.get("label"), created_at=when
+                    name=data["name"],
+                    version=data["version"],
+                    prompt_hash=digest,
+                    label=data.get("label"),
+                    created_at=when,
                 )
             )
             versions_added += 1

@@ -135,9 +135,7 @@ def _sqlite_engines(database: str) -> tuple[Engine, Engine]:
     except OSError as exc:
         raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from None
     writer = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-    reader = create_engine(
-        f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
-    )
+    reader = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(writer, "connect")
     def _writer_connect(dbapi_conn: Any, _record: Any) -> None:
