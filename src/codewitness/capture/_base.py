@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from codewitness.capture.checkpoint import (
     Hunk,
     added_ranges,
     apply_hunks,
+    compact_lines,
     diff_hunks,
     hunks_from_structured_patch,
     split_lines,
@@ -214,7 +215,7 @@ def _explained(hunk: Hunk, old: Sequence[str], new: Sequence[str], fragments: Se
     ``new`` string, or they are exactly the lines that one ``new`` string spans (an edit that
     starts or ends mid-line). Only the hunk and the edit strings are compared.
     """
-    a0, a1, b0, b1 = hunk
+    _, _, b0, b1 = hunk
     if b1 == b0:
         return False
     written = "\n".join(new[b0:b1])
@@ -249,16 +250,23 @@ def _ai_lines(
 ) -> tuple[tuple[int, int], ...]:
     """The 1-based spans of ``after`` this edit wrote."""
     old, new = split_lines(before or ""), split_lines(after)
-    if _ranges_hold(new, edit):
-        return edit.line_ranges
-    if edit.patch is not None:
-        hunks = hunks_from_structured_patch(edit.patch, new)
-        if hunks is not None and (not exact_before or apply_hunks(old, new, hunks)):
-            return added_ranges(hunks)
     hunks = diff_hunks(old, new)
+    # Whatever the agent reports, a line that did not change is never the agent's.
+    changed = {line for a, b in added_ranges(hunks) for line in range(a, b + 1)}
+    if _ranges_hold(new, edit):
+        return _within(edit.line_ranges, changed)
+    if edit.patch is not None:
+        reported = hunks_from_structured_patch(edit.patch, new)
+        if reported is not None and (not exact_before or apply_hunks(old, new, reported)):
+            return _within(added_ranges(reported), changed)
     if exact_before:
         return added_ranges(hunks)
     return added_ranges(h for h in hunks if _explained(h, old, new, edit.fragments))
+
+
+def _within(spans: Iterable[tuple[int, int]], lines: set[int]) -> tuple[tuple[int, int], ...]:
+    """The parts of ``spans`` that fall on ``lines``, as sorted merged spans."""
+    return compact_lines(line for a, b in spans for line in range(a, b + 1) if line in lines)
 
 
 def run(

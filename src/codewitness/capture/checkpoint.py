@@ -23,9 +23,12 @@ Example:
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from codewitness.attribution.notes import compact_lines
 
 __all__ = [
     "Hunk",
@@ -34,6 +37,7 @@ __all__ = [
     "added_ranges",
     "apply_hunks",
     "carry",
+    "compact_lines",
     "diff_hunks",
     "hunks_from_structured_patch",
     "removed_ranges",
@@ -134,7 +138,7 @@ def hunks_from_structured_patch(patch: Any, after: Sequence[str]) -> tuple[Hunk,
         if run is not None:
             hunks.append((run[0], run[1], run[2], run[3]))
     hunks.sort()
-    for (_, pa1, _, pb1), (na0, _, nb0, _) in zip(hunks, hunks[1:], strict=False):
+    for (_, pa1, _, pb1), (na0, _, nb0, _) in itertools.pairwise(hunks):
         if na0 < pa1 or nb0 < pb1:
             return None
     return tuple(hunks)

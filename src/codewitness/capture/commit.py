@@ -254,7 +254,9 @@ def rewrite_in_progress(root: Path) -> bool:
     return (git_dir / "rebase-merge").exists() or (git_dir / "rebase-apply").exists()
 
 
-def link_commit(root: Path, commit: str = "HEAD", *, journal: Journal | None = None, store_url: str | None = None) -> LinkResult:
+def link_commit(
+    root: Path, commit: str = "HEAD", *, journal: Journal | None = None, store_url: str | None = None
+) -> LinkResult:
     """Write the note of ``commit``, record its generations, and retire committed edits.
 
     Args:

@@ -79,7 +79,8 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
         raise PayloadError(f"{tool} needs tool_input.{field}")
     old = tool_input.get("old_string", "")
     edit = FileEdit(path=path, output=output, fragments=((old if isinstance(old, str) else "", output),))
-    capture = Capture(edits=(edit,), key=key, session_id=session, transcript_path=text_field(payload, "transcript_path"))
+    transcript = text_field(payload, "transcript_path")
+    capture = Capture(edits=(edit,), key=key, session_id=session, transcript_path=transcript)
     return Parsed(cwd, (capture,))
 
 

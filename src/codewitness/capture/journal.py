@@ -192,8 +192,11 @@ class Journal:
 
     def edits(self, path: str | None = None) -> list[PendingEdit]:
         """Pending edits in capture order, of one path or of all."""
-        sql = "SELECT * FROM edits" + (" WHERE path = ?" if path is not None else "") + " ORDER BY seq"
-        return [self._row(row) for row in self._conn.execute(sql, (path,) if path is not None else ())]
+        if path is None:
+            rows = self._conn.execute("SELECT * FROM edits ORDER BY seq")
+        else:
+            rows = self._conn.execute("SELECT * FROM edits WHERE path = ? ORDER BY seq", (path,))
+        return [self._row(row) for row in rows]
 
     def pending_paths(self) -> list[str]:
         """Paths with pending edits, sorted."""

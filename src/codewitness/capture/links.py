@@ -109,6 +109,9 @@ def commits_of(store: Store, generation_id: str) -> list[str]:
     table = schema.commit_generations
     with store.read() as conn:
         rows = conn.execute(
-            select(table.c.commit_sha).where(table.c.generation_id == generation_id).distinct().order_by(table.c.commit_sha)
+            select(table.c.commit_sha)
+            .where(table.c.generation_id == generation_id)
+            .distinct()
+            .order_by(table.c.commit_sha)
         ).all()
     return [row[0] for row in rows]

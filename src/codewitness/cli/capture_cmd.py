@@ -62,7 +62,10 @@ def init(
     from codewitness.capture.setup import install
 
     root = _root()
-    chosen = [a.strip() for a in agents.split(",") if a.strip()] if agents else list(get_config(root).config.capture.agents)
+    if agents:
+        chosen = [a.strip() for a in agents.split(",") if a.strip()]
+    else:
+        chosen = list(get_config(root).config.capture.agents)
     report = install(root, chosen)
     if not as_json:
         console.print(f"codewitness capture installed for: {', '.join(chosen)}")
@@ -159,7 +162,9 @@ def notes_show(
             )
     console.print(table)
     d = note.delta
-    console.print(f"AI lines written {d.ai_written}, kept {d.ai_kept}, edited by a human {d.ai_edited}; human {d.human}")
+    console.print(
+        f"AI lines written {d.ai_written}, kept {d.ai_kept}, edited by a human {d.ai_edited}; human {d.human}"
+    )
 
 
 def notes_remap(
