@@ -39,9 +39,11 @@ class Hooks:
 
     def run(self, agent: str, payload: dict[str, Any] | str | bytes) -> int:
         """Run the hook in this process (fast), feeding ``payload`` on stdin."""
-        data = payload if isinstance(payload, bytes) else (
-            payload if isinstance(payload, str) else json.dumps(payload)
-        ).encode("utf-8")
+        data = (
+            payload
+            if isinstance(payload, bytes)
+            else (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")
+        )
         stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
         self.monkeypatch.setattr(sys, "stdin", stdin)
         self.monkeypatch.chdir(self.root)

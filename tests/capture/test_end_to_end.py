@@ -42,7 +42,9 @@ def test_claude_write_edit_human_edit_commit(installed: Any, hooks: Hooks) -> No
     with transcript.open("a", encoding="utf-8") as handle:
         handle.write(fixture_text("claude_transcript_2.jsonl", ROOT=str(root)))
     assert hooks.run_process("claude", hooks.payload("claude_pre_edit.json", **values)).returncode == 0
-    text = (root / "src/calc.py").read_text("utf-8").replace("    return a - b", "    result = a - b\n    return result")
+    text = (
+        (root / "src/calc.py").read_text("utf-8").replace("    return a - b", "    result = a - b\n    return result")
+    )
     installed.write("src/calc.py", text)
     assert hooks.run_process("claude", hooks.payload("claude_post_edit.json", **values)).returncode == 0
 
@@ -96,7 +98,9 @@ def test_cursor_after_file_edit_human_edit_commit(installed: Any, hooks: Hooks) 
     installed.commit("app")
 
     # A person starts a change of their own before the agent runs (not staged).
-    installed.write("src/app.py", "#!/usr/bin/env python3\nimport sys\n\n\ndef parse_port(text):\n    return int(text)\n")
+    installed.write(
+        "src/app.py", "#!/usr/bin/env python3\nimport sys\n\n\ndef parse_port(text):\n    return int(text)\n"
+    )
     assert hooks.run_process("cursor", hooks.payload("cursor_before_submit_prompt.json")).returncode == 0
 
     # The agent edits app.py (Cursor applies the edit, then calls afterFileEdit) ...

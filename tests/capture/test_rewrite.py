@@ -74,7 +74,9 @@ def test_rebase_moves_line_numbers_with_the_code(installed: Any, hooks: Hooks) -
     assert before is not None
     # Meanwhile main gains two lines at the top of app.py (no conflict with the agent's lines).
     installed.git("checkout", "-q", "main")
-    installed.write("src/app.py", '"""The app."""\nimport os\nimport sys\n\n\ndef parse_port(text):\n    return int(text)\n')
+    installed.write(
+        "src/app.py", '"""The app."""\nimport os\nimport sys\n\n\ndef parse_port(text):\n    return int(text)\n'
+    )
     installed.commit("docstring and os")
     installed.git("checkout", "-q", "feature")
     installed.git("rebase", "-q", "main")

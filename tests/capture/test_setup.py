@@ -64,9 +64,15 @@ def test_init_then_uninstall_restores_every_byte(project: Any) -> None:
     assert ours["matcher"] == "Write|Edit|MultiEdit"
     assert ours["hooks"][0]["command"].endswith("-m codewitness.capture.hook claude")
     cursor = json.loads((project.root / ".cursor/hooks.json").read_text("utf-8"))
-    assert cursor["version"] == 1 and set(cursor["hooks"]) == {"beforeSubmitPrompt", "afterFileEdit", "afterTabFileEdit"}
+    assert cursor["version"] == 1 and set(cursor["hooks"]) == {
+        "beforeSubmitPrompt",
+        "afterFileEdit",
+        "afterTabFileEdit",
+    }
     assert set(json.loads((project.root / ".codex/hooks.json").read_text("utf-8"))["hooks"]) == {
-        "PreToolUse", "PostToolUse", "UserPromptSubmit"
+        "PreToolUse",
+        "PostToolUse",
+        "UserPromptSubmit",
     }
     assert (project.root / ".gitignore").read_text("utf-8") == "__pycache__/\n*.pyc\n.codewitness/\n"
     assert 'agents = ["claude", "cursor", "codex", "gemini"]' in (project.root / "codewitness.toml").read_text("utf-8")

@@ -94,29 +94,39 @@ def hunks_from_structured_patch(patch: Any, after: Sequence[str]) -> tuple[Hunk,
     """Exact hunks from a unified-diff style patch (Claude Code's ``structuredPatch``).
 
     Each hunk is ``{"oldStart", "oldLines", "newStart", "newLines", "lines"}`` where ``lines``
-    are prefixed ``" "``, ``"-"`` or ``"+"``. The result is only returned when every context
-    and added line agrees with the ``after`` snapshot at the position the patch gives;
-    otherwise ``None`` (the caller then diffs snapshots instead).
+    are prefixed ``" "``, ``"-"`` or ``"+"``. Hunk starts are read from the side that has lines
+    (tools disagree on where an empty side "starts"); the other side follows from the changes
+    before it. The result is only returned when every context and added line agrees with the
+    ``after`` snapshot at the position the patch gives; otherwise ``None`` (the caller then
+    diffs snapshots instead).
     """
     if not isinstance(patch, list):
         return None
     hunks: list[Hunk] = []
+    offset = 0  # old position - new position, from the hunks read so far
     for raw in patch:
         if not isinstance(raw, Mapping):
             return None
         old_start, new_start, lines = raw.get("oldStart"), raw.get("newStart"), raw.get("lines")
         if not (isinstance(old_start, int) and isinstance(new_start, int) and isinstance(lines, list)):
             return None
-        if isinstance(old_start, bool) or isinstance(new_start, bool) or old_start < 0 or new_start < 0:
+        if isinstance(old_start, bool) or isinstance(new_start, bool):
             return None
-        a, b = max(old_start - 1, 0), max(new_start - 1, 0)
+        if not all(isinstance(line, str) and line[:1] in (" ", "-", "+", "\\") for line in lines):
+            return None
+        body = [line for line in lines if line[0] != "\\"]  # drop "\\ No newline at end of file"
+        new_count = sum(1 for line in body if line[0] != "-")
+        if new_count:
+            b = new_start - 1
+            a = b + offset
+        else:
+            a = old_start - 1
+            b = a - offset
+        if a < 0 or b < 0:
+            return None
         run: list[int] | None = None  # [a0, a1, b0, b1] of the change being read
-        for line in lines:
-            if not isinstance(line, str) or not line or line[0] not in " -+\\":
-                return None
+        for line in body:
             mark, text = line[0], line[1:]
-            if mark == "\\":  # "\ No newline at end of file"
-                continue
             if mark == " ":
                 if run is not None:
                     hunks.append((run[0], run[1], run[2], run[3]))
@@ -137,7 +147,7 @@ def hunks_from_structured_patch(patch: Any, after: Sequence[str]) -> tuple[Hunk,
                 run[3] = b
         if run is not None:
             hunks.append((run[0], run[1], run[2], run[3]))
-    hunks.sort()
+        offset = a - b
     for (_, pa1, _, pb1), (na0, _, nb0, _) in itertools.pairwise(hunks):
         if na0 < pa1 or nb0 < pb1:
             return None
