@@ -24,11 +24,9 @@ Example:
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from codewitness.capture.checkpoint import (
     Hunk,
@@ -66,16 +64,14 @@ class PayloadError(ValueError):
     """A hook payload that is malformed or of a kind this agent module does not handle."""
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """Before a tool runs: remember the current text of ``paths`` under the tool call ``key``."""
 
     key: str
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class FileEdit:
+class FileEdit(NamedTuple):
     """One file an agent tool call changed.
 
     Attributes:
@@ -100,8 +96,7 @@ class FileEdit:
     source_path: str | None = None
 
 
-@dataclass(frozen=True)
-class Capture:
+class Capture(NamedTuple):
     """After a tool ran: the files it changed and who asked for it."""
 
     edits: tuple[FileEdit, ...]
@@ -112,8 +107,7 @@ class Capture:
     transcript_path: str | None = None
 
 
-@dataclass(frozen=True)
-class SessionInfo:
+class SessionInfo(NamedTuple):
     """The latest prompt and/or model of a session (from prompt-submit style events)."""
 
     session_id: str
@@ -124,24 +118,23 @@ class SessionInfo:
 Action = Snapshot | Capture | SessionInfo
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     """What a payload means: the folder its relative paths start from, and the actions."""
 
     cwd: str | None
-    actions: tuple[Action, ...] = field(default_factory=tuple)
+    actions: tuple[Action, ...] = ()
 
 
 TranscriptReader = Callable[[str, str | None, str | None], tuple[str | None, str | None]]
 
 
-@dataclass
 class Outcome:
     """What :func:`run` did, for the log and for tests."""
 
-    snapshots: int = 0
-    edits: int = 0
-    skipped: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.snapshots = 0
+        self.edits = 0
+        self.skipped: list[str] = []
 
 
 def find_root(start: Path) -> Path | None:
@@ -194,6 +187,8 @@ def _relative(root: Path, cwd: str | None, name: str) -> str | None:
 
 def _index_text(root: Path, rel: str) -> str | None:
     """The staged text of ``rel`` (``git show :rel``), or ``None`` when git has none."""
+    import subprocess  # only on this fallback path: the hook's common path never starts git
+
     try:
         proc = subprocess.run(
             ["git", "show", f":{rel}"], cwd=root, capture_output=True, check=False, timeout=5

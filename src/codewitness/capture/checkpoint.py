@@ -25,10 +25,7 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from codewitness.attribution.notes import compact_lines
+from typing import Any, NamedTuple
 
 __all__ = [
     "Hunk",
@@ -62,10 +59,42 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
+def _opcodes(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib opcodes of a line diff, with the common head and tail of the texts set aside first.
+
+    An edit usually touches a few lines of a long file; matching only the middle keeps the hook
+    fast and gives the same changed regions.
+    """
+    head = 0
+    limit = min(len(old), len(new))
+    while head < limit and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
+        tail += 1
+    middle = difflib.SequenceMatcher(None, old[head : len(old) - tail], new[head : len(new) - tail], autojunk=False)
+    codes = [("equal", 0, head, 0, head)] if head else []
+    codes += [(tag, a0 + head, a1 + head, b0 + head, b1 + head) for tag, a0, a1, b0, b1 in middle.get_opcodes()]
+    if tail:
+        codes.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
+    return codes
+
+
 def diff_hunks(old: Sequence[str], new: Sequence[str]) -> tuple[Hunk, ...]:
     """The changed regions of a line diff of ``old`` and ``new`` (difflib, no junk heuristic)."""
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    return tuple((a0, a1, b0, b1) for tag, a0, a1, b0, b1 in matcher.get_opcodes() if tag != "equal")
+    return tuple((a0, a1, b0, b1) for tag, a0, a1, b0, b1 in _opcodes(old, new) if tag != "equal")
+
+
+def compact_lines(lines: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    """``[5, 1, 2]`` -> ``((1, 2), (5, 5))``: the 1-based line numbers as merged inclusive spans.
+
+    (:func:`codewitness.attribution.notes.compact_lines` does the same for notes; this copy keeps
+    the hook's import path free of the notes module and its git helpers.)
+    """
+    ordered = sorted(set(lines))
+    starts = [n for i, n in enumerate(ordered) if i == 0 or ordered[i - 1] != n - 1]
+    ends = [n for i, n in enumerate(ordered) if i == len(ordered) - 1 or ordered[i + 1] != n + 1]
+    return tuple(zip(starts, ends, strict=True))
 
 
 def added_ranges(hunks: Iterable[Hunk]) -> tuple[tuple[int, int], ...]:
@@ -154,8 +183,7 @@ def hunks_from_structured_patch(patch: Any, after: Sequence[str]) -> tuple[Hunk,
     return tuple(hunks)
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     """Who wrote one line so far: ``kind`` plus the generations behind an ``ai``/``mixed`` line."""
 
     kind: str
@@ -166,8 +194,7 @@ BASE_LABEL = Label(BASE)
 HUMAN_LABEL = Label("human")
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One agent edit of one file, as :func:`replay` consumes it.
 
     Attributes:
@@ -190,8 +217,7 @@ def carry(labels: list[Label], old: Sequence[str], new: Sequence[str]) -> list[L
     k-th old line: an AI line changed this way becomes ``mixed``; anything else is ``human``.
     """
     result: list[Label] = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+    for tag, a0, a1, b0, b1 in _opcodes(old, new):
         if tag == "equal":
             result.extend(labels[a0:a1])
             continue

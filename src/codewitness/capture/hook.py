@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             return 0
+        import traceback
+
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         _log_near(cwd, source, f"error: {detail}")
     return 0

@@ -24,9 +24,9 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 __all__ = ["JOURNAL_NAME", "Journal", "PendingEdit"]
 
@@ -51,8 +51,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 """
 
 
-@dataclass(frozen=True)
-class PendingEdit:
+class PendingEdit(NamedTuple):
     """One captured agent edit of one file (a row of ``edits``).
 
     ``before`` is ``None`` when the file did not exist before the edit. ``ai_lines`` are the
