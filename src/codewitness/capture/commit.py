@@ -47,6 +47,7 @@ __all__ = [
     "EMPTY_TREE",
     "LinkResult",
     "added_lines",
+    "complete_details",
     "edit_generation",
     "label_commit",
     "link_commit",
@@ -58,6 +59,8 @@ __all__ = [
 #: The id of git's empty tree: the "parent" of a root commit.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 UNKNOWN_MODEL = "unknown"
+#: Before-snapshots whose tool call never reported back are dropped after a day.
+SNAPSHOT_MAX_AGE = 86_400.0
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
@@ -271,6 +274,8 @@ def link_commit(
     own = journal is None
     journal = journal or Journal.open(root / ".codewitness")
     try:
+        complete_details(journal)
+        journal.prune_snapshots(SNAPSHOT_MAX_AGE)
         result = label_commit(root, commit, journal)
         write_note(root, result.commit, result.note)
         if result.generations:
@@ -287,6 +292,32 @@ def link_commit(
     finally:
         if own:
             journal.close()
+
+
+def complete_details(journal: Journal) -> int:
+    """Fill in the model/prompt of pending edits from their agent's transcript, where still missing.
+
+    The hook reads transcripts too, but an agent may write the transcript line only after the
+    hook ran; by commit time it is there. Returns how many edits were completed.
+    """
+    import importlib
+
+    from codewitness.capture import AGENT_MODULES
+
+    readers = {}
+    for name in AGENT_MODULES.values():
+        module = importlib.import_module(name)
+        readers[module.AGENT] = module.from_transcript
+    done = 0
+    for edit in journal.edits():
+        reader = readers.get(edit.agent)
+        if reader is None or not edit.transcript_path or (edit.model and edit.prompt):
+            continue
+        model, prompt = reader(edit.transcript_path, edit.tool_call_id, edit.path)
+        if (model and not edit.model) or (prompt and not edit.prompt):
+            journal.fill_details(edit.seq, model=model, prompt=prompt)
+            done += 1
+    return done
 
 
 def _record(root: Path, result: LinkResult, store_url: str | None) -> None:

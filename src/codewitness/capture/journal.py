@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -211,9 +210,6 @@ class Journal:
             "UPDATE edits SET model = COALESCE(model, ?), prompt = COALESCE(prompt, ?) WHERE seq = ?",
             (model, prompt, seq),
         )
-
-    def __iter__(self) -> Iterator[PendingEdit]:
-        return iter(self.edits())
 
     @staticmethod
     def _row(row: tuple[object, ...]) -> PendingEdit:
