@@ -49,11 +49,14 @@ __all__ = [
     "PayloadError",
     "SessionInfo",
     "Snapshot",
+    "ToolEvent",
     "TranscriptReader",
     "find_root",
+    "prompt_action",
     "read_text",
     "run",
     "text_field",
+    "tool_event",
 ]
 
 #: Files larger than this are not captured (logged and counted instead).
@@ -190,9 +193,7 @@ def _index_text(root: Path, rel: str) -> str | None:
     import subprocess  # only on this fallback path: the hook's common path never starts git
 
     try:
-        proc = subprocess.run(
-            ["git", "show", f":{rel}"], cwd=root, capture_output=True, check=False, timeout=5
-        )
+        proc = subprocess.run(["git", "show", f":{rel}"], cwd=root, capture_output=True, check=False, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     if proc.returncode != 0 or b"\0" in proc.stdout:
@@ -240,9 +241,7 @@ def _ranges_hold(after: Sequence[str], edit: FileEdit) -> bool:
     return True
 
 
-def _ai_lines(
-    edit: FileEdit, before: str | None, exact_before: bool, after: str
-) -> tuple[tuple[int, int], ...]:
+def _ai_lines(edit: FileEdit, before: str | None, exact_before: bool, after: str) -> tuple[tuple[int, int], ...]:
     """The 1-based spans of ``after`` this edit wrote."""
     old, new = split_lines(before or ""), split_lines(after)
     hunks = diff_hunks(old, new)
@@ -367,3 +366,60 @@ def text_field(data: Mapping[str, Any], key: str) -> str | None:
     """``data[key]`` when it is a non-empty string, else ``None``."""
     value = data.get(key)
     return value if isinstance(value, str) and value else None
+
+
+def prompt_action(event: str, cwd: str | None, session: str | None, prompt: Any, model: str | None = None) -> Parsed:
+    """The action of a prompt-submit event: remember the session's prompt (and model).
+
+    Raises:
+        PayloadError: the session id or the prompt is missing.
+    """
+    if session is None or not isinstance(prompt, str) or not prompt:
+        raise PayloadError(f"{event} needs a session id and a prompt")
+    return Parsed(cwd, (SessionInfo(session, prompt=prompt, model=model),))
+
+
+class ToolEvent(NamedTuple):
+    """A before/after tool event on a tool that edits files (what :func:`tool_event` found)."""
+
+    before: bool
+    cwd: str | None
+    session: str | None
+    tool: str
+    tool_input: Mapping[str, Any]
+
+
+def tool_event(
+    payload: Mapping[str, Any],
+    *,
+    prompt_event: str,
+    tool_events: tuple[str, str],
+    tools: Sequence[str],
+    model: str | None = None,
+) -> ToolEvent | Parsed:
+    """Sort a Claude-style payload (``hook_event_name``, ``tool_name``, ``tool_input``, ``cwd``,
+    ``session_id``) into a prompt action, or a before/after event of one of ``tools``.
+
+    Args:
+        payload: the hook's JSON object.
+        prompt_event: the agent's prompt-submit event name.
+        tool_events: the agent's (before, after) tool event names.
+        tools: the tool names that edit files.
+        model: the model the payload names, if any.
+
+    Raises:
+        PayloadError: another event or tool, or no ``tool_input`` object.
+    """
+    event = payload.get("hook_event_name")
+    cwd, session = text_field(payload, "cwd"), text_field(payload, "session_id")
+    if event == prompt_event:
+        return prompt_action(prompt_event, cwd, session, payload.get("prompt"), model)
+    if event not in tool_events:
+        raise PayloadError(f"event {event!r} is not captured")
+    tool = payload.get("tool_name")
+    if tool not in tools:
+        raise PayloadError(f"tool {tool!r} is not captured")
+    tool_input = payload.get("tool_input")
+    if not isinstance(tool_input, Mapping):
+        raise PayloadError("tool_input must be an object")
+    return ToolEvent(event == tool_events[0], cwd, session, str(tool), tool_input)

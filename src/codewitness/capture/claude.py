@@ -25,9 +25,9 @@ from codewitness.capture._base import (
     FileEdit,
     Parsed,
     PayloadError,
-    SessionInfo,
     Snapshot,
     text_field,
+    tool_event,
 )
 
 __all__ = ["AGENT", "EDIT_TOOLS", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
@@ -69,46 +69,29 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
     Raises:
         PayloadError: the payload is malformed, or not an event/tool we capture.
     """
-    event = payload.get("hook_event_name")
-    cwd = text_field(payload, "cwd")
-    session = text_field(payload, "session_id")
-    if event == "UserPromptSubmit":
-        prompt = text_field(payload, "prompt")
-        if session is None or prompt is None:
-            raise PayloadError("UserPromptSubmit needs session_id and prompt")
-        return Parsed(cwd, (SessionInfo(session, prompt=prompt),))
-    if event not in ("PreToolUse", "PostToolUse"):
-        raise PayloadError(f"event {event!r} is not captured")
-    tool = payload.get("tool_name")
-    if tool not in EDIT_TOOLS:
-        raise PayloadError(f"tool {tool!r} does not edit files")
-    tool_input = payload.get("tool_input")
-    path = _string(tool_input, "file_path")
+    found = tool_event(
+        payload, prompt_event="UserPromptSubmit", tool_events=("PreToolUse", "PostToolUse"), tools=EDIT_TOOLS
+    )
+    if isinstance(found, Parsed):
+        return found
+    path = _string(found.tool_input, "file_path")
     key = text_field(payload, "tool_use_id")
-    if event == "PreToolUse":
+    if found.before:
         if key is None:
             raise PayloadError("PreToolUse without tool_use_id")
-        return Parsed(cwd, (Snapshot(key, (path,)),))
-    assert isinstance(tool_input, Mapping)
-    output = _output(str(tool), tool_input)
+        return Parsed(found.cwd, (Snapshot(key, (path,)),))
     response = payload.get("tool_response")
     response = response if isinstance(response, Mapping) else {}
     original = response.get("originalFile")
-    created = response.get("type") == "create"
     edit = FileEdit(
         path=path,
-        output=output,
+        output=_output(found.tool, found.tool_input),
         patch=response.get("structuredPatch") or None,
         before_text=original if isinstance(original, str) else None,
-        has_before_text=isinstance(original, str) or created,
+        has_before_text=isinstance(original, str) or response.get("type") == "create",
     )
-    capture = Capture(
-        edits=(edit,),
-        key=key,
-        session_id=session,
-        transcript_path=text_field(payload, "transcript_path"),
-    )
-    return Parsed(cwd, (capture,))
+    transcript = text_field(payload, "transcript_path")
+    return Parsed(found.cwd, (Capture((edit,), key, found.session, transcript_path=transcript),))
 
 
 def _tail_lines(path: str) -> list[str]:
@@ -159,9 +142,13 @@ def from_transcript(path: str, tool_call_id: str | None, file_path: str | None =
             continue
         message = entry.get("message") if isinstance(entry, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
-        if entry.get("type") == "assistant" and isinstance(content, list) and any(
-            isinstance(part, dict) and part.get("type") == "tool_use" and part.get("id") == tool_call_id
-            for part in content
+        if (
+            entry.get("type") == "assistant"
+            and isinstance(content, list)
+            and any(
+                isinstance(part, dict) and part.get("type") == "tool_use" and part.get("id") == tool_call_id
+                for part in content
+            )
         ):
             found = message.get("model") if isinstance(message, dict) else None
             model = found if isinstance(found, str) and found else None

@@ -22,10 +22,10 @@ from codewitness.capture._base import (
     FileEdit,
     Parsed,
     PayloadError,
-    SessionInfo,
     Snapshot,
     TranscriptReader,
     text_field,
+    tool_event,
 )
 
 __all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse", "patch_files"]
@@ -105,38 +105,28 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
     Raises:
         PayloadError: the payload is malformed, or not an event/tool we capture.
     """
-    event = payload.get("hook_event_name")
-    cwd = text_field(payload, "cwd")
-    session = text_field(payload, "session_id")
     model = text_field(payload, "model")
-    if event == "UserPromptSubmit":
-        prompt = text_field(payload, "prompt")
-        if session is None or prompt is None:
-            raise PayloadError("UserPromptSubmit needs session_id and prompt")
-        return Parsed(cwd, (SessionInfo(session, prompt=prompt, model=model),))
-    if event not in ("PreToolUse", "PostToolUse"):
-        raise PayloadError(f"event {event!r} is not captured")
-    if payload.get("tool_name") not in EDIT_TOOLS:
-        raise PayloadError(f"tool {payload.get('tool_name')!r} is not captured")
-    tool_input = payload.get("tool_input")
-    patch = text_field(tool_input, "command") if isinstance(tool_input, Mapping) else None
+    found = tool_event(
+        payload,
+        prompt_event="UserPromptSubmit",
+        tool_events=("PreToolUse", "PostToolUse"),
+        tools=EDIT_TOOLS,
+        model=model,
+    )
+    if isinstance(found, Parsed):
+        return found
+    patch = text_field(found.tool_input, "command")
     key = text_field(payload, "tool_use_id")
     if patch is None or key is None:
         raise PayloadError("apply_patch needs tool_input.command and tool_use_id")
     files = patch_files(patch)
     if not files:
         raise PayloadError("apply_patch writes no files")
-    if event == "PreToolUse":
-        return Parsed(cwd, (Snapshot(key, tuple(sorted({src for src, _ in files.values()}))),))
+    if found.before:
+        return Parsed(found.cwd, (Snapshot(key, tuple(sorted({src for src, _ in files.values()}))),))
     edits = tuple(
         FileEdit(path=path, output=section, source_path=src if src != path else None, fragments=_added_runs(section))
         for path, (src, section) in sorted(files.items())
     )
-    capture = Capture(
-        edits=edits,
-        key=key,
-        session_id=session,
-        model=model,
-        transcript_path=text_field(payload, "transcript_path"),
-    )
-    return Parsed(cwd, (capture,))
+    transcript = text_field(payload, "transcript_path")
+    return Parsed(found.cwd, (Capture(edits, key, found.session, model, transcript_path=transcript),))

@@ -94,8 +94,18 @@ def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
     Binary files and deletions are left out.
     """
     patch = run_git(
-        ["-c", "core.quotepath=off", "diff", "--no-color", "--no-ext-diff", "--no-renames", "-U0",
-         _parent(root, commit), commit, "--"],
+        [
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            "-U0",
+            _parent(root, commit),
+            commit,
+            "--",
+        ],
         cwd=root,
     )
     result: dict[str, set[int]] = {}
@@ -166,9 +176,7 @@ def _checkpoint(edit: PendingEdit, generation: Generation) -> Checkpoint:
 
 def _steps(edits: Sequence[PendingEdit], generations: dict[int, Generation]) -> tuple[list[str], list[Step]]:
     start = split_lines(edits[0].before or "")
-    steps = [
-        Step(split_lines(e.before or ""), split_lines(e.after), e.ai_lines, generations[e.seq].id) for e in edits
-    ]
+    steps = [Step(split_lines(e.before or ""), split_lines(e.after), e.ai_lines, generations[e.seq].id) for e in edits]
     return start, steps
 
 
@@ -178,7 +186,7 @@ Who = tuple[str | None, str | None, str | None]
 
 def _who_from_note(note: CommitNote | None) -> dict[str, Who]:
     found: dict[str, Who] = {}
-    for entries in (note.files.values() if note is not None else ()):
+    for entries in note.files.values() if note is not None else ():
         for entry in entries:
             for gen in entry.generation_ids:
                 found.setdefault(gen, (entry.agent, entry.model, entry.session_id))

@@ -27,8 +27,8 @@ from codewitness.capture._base import (
     FileEdit,
     Parsed,
     PayloadError,
-    SessionInfo,
     TranscriptReader,
+    prompt_action,
     text_field,
 )
 
@@ -76,10 +76,7 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
     session = text_field(payload, "conversation_id")
     model = text_field(payload, "model")
     if event == "beforeSubmitPrompt":
-        prompt = text_field(payload, "prompt")
-        if session is None or prompt is None:
-            raise PayloadError("beforeSubmitPrompt needs conversation_id and prompt")
-        return Parsed(cwd, (SessionInfo(session, prompt=prompt, model=model),))
+        return prompt_action(event, cwd, session, payload.get("prompt"), model)
     if event not in EDIT_EVENTS:
         raise PayloadError(f"event {event!r} is not captured")
     path = text_field(payload, "file_path")
@@ -100,19 +97,8 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
             ranges.append(span)
     # Ranges are only exact when every edit carries one; a partial set says too little.
     exact = tuple(sorted(ranges)) if len(ranges) == len(fragments) else ()
-    capture = Capture(
-        edits=(
-            FileEdit(
-                path=path,
-                output="\n".join(new for _, new in fragments),
-                line_ranges=exact,
-                fragments=tuple(fragments),
-            ),
-        ),
-        key=text_field(payload, "generation_id"),
-        session_id=session,
-        model=model,
-        transcript_path=text_field(payload, "transcript_path"),
+    edit = FileEdit(path, "\n".join(new for _, new in fragments), line_ranges=exact, fragments=tuple(fragments))
+    transcript = text_field(payload, "transcript_path")
+    return Parsed(
+        cwd, (Capture((edit,), text_field(payload, "generation_id"), session, model, transcript_path=transcript),)
     )
-    return Parsed(cwd, (capture,))
-

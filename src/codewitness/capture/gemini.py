@@ -25,9 +25,9 @@ from codewitness.capture._base import (
     FileEdit,
     Parsed,
     PayloadError,
-    SessionInfo,
     Snapshot,
     text_field,
+    tool_event,
 )
 
 __all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
@@ -52,36 +52,23 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
     Raises:
         PayloadError: the payload is malformed, or not an event/tool we capture.
     """
-    event = payload.get("hook_event_name")
-    cwd = text_field(payload, "cwd")
-    session = text_field(payload, "session_id")
-    if event == "BeforeAgent":
-        prompt = text_field(payload, "prompt")
-        if session is None or prompt is None:
-            raise PayloadError("BeforeAgent needs session_id and prompt")
-        return Parsed(cwd, (SessionInfo(session, prompt=prompt),))
-    if event not in ("BeforeTool", "AfterTool"):
-        raise PayloadError(f"event {event!r} is not captured")
-    tool = payload.get("tool_name")
-    if tool not in EDIT_TOOLS:
-        raise PayloadError(f"tool {tool!r} is not captured")
-    tool_input = payload.get("tool_input")
-    path = text_field(tool_input, "file_path") if isinstance(tool_input, Mapping) else None
-    if path is None or session is None:
-        raise PayloadError(f"{tool} needs session_id and tool_input.file_path")
-    assert isinstance(tool_input, Mapping)
-    key = f"{session}:{tool}:{path}"
-    if event == "BeforeTool":
-        return Parsed(cwd, (Snapshot(key, (path,)),))
-    field = "content" if tool == "write_file" else "new_string"
-    output = tool_input.get(field)
+    found = tool_event(payload, prompt_event="BeforeAgent", tool_events=("BeforeTool", "AfterTool"), tools=EDIT_TOOLS)
+    if isinstance(found, Parsed):
+        return found
+    path = text_field(found.tool_input, "file_path")
+    if path is None or found.session is None:
+        raise PayloadError(f"{found.tool} needs session_id and tool_input.file_path")
+    key = f"{found.session}:{found.tool}:{path}"
+    if found.before:
+        return Parsed(found.cwd, (Snapshot(key, (path,)),))
+    field = "content" if found.tool == "write_file" else "new_string"
+    output = found.tool_input.get(field)
     if not isinstance(output, str):
-        raise PayloadError(f"{tool} needs tool_input.{field}")
-    old = tool_input.get("old_string", "")
+        raise PayloadError(f"{found.tool} needs tool_input.{field}")
+    old = found.tool_input.get("old_string", "")
     edit = FileEdit(path=path, output=output, fragments=((old if isinstance(old, str) else "", output),))
     transcript = text_field(payload, "transcript_path")
-    capture = Capture(edits=(edit,), key=key, session_id=session, transcript_path=transcript)
-    return Parsed(cwd, (capture,))
+    return Parsed(found.cwd, (Capture((edit,), key, found.session, transcript_path=transcript),))
 
 
 def from_transcript(path: str, tool_call_id: str | None, file_path: str | None = None) -> tuple[str | None, str | None]:

@@ -95,9 +95,7 @@ class Journal:
     def __enter__(self) -> Journal:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     # -- snapshots ---------------------------------------------------------------------------
@@ -111,9 +109,7 @@ class Journal:
 
     def take_snapshot(self, key: str, path: str) -> tuple[bool, str | None]:
         """Remove and return ``(found, content)`` of the snapshot taken for ``key`` and ``path``."""
-        row = self._conn.execute(
-            "SELECT content FROM snapshots WHERE key = ? AND path = ?", (key, path)
-        ).fetchone()
+        row = self._conn.execute("SELECT content FROM snapshots WHERE key = ? AND path = ?", (key, path)).fetchone()
         if row is None:
             return False, None
         self._conn.execute("DELETE FROM snapshots WHERE key = ? AND path = ?", (key, path))
@@ -183,9 +179,7 @@ class Journal:
 
     def last_after(self, path: str) -> tuple[bool, str]:
         """``(found, text)`` of the newest captured edit of ``path``."""
-        row = self._conn.execute(
-            "SELECT after FROM edits WHERE path = ? ORDER BY seq DESC LIMIT 1", (path,)
-        ).fetchone()
+        row = self._conn.execute("SELECT after FROM edits WHERE path = ? ORDER BY seq DESC LIMIT 1", (path,)).fetchone()
         return (True, row[0]) if row else (False, "")
 
     def edits(self, path: str | None = None) -> list[PendingEdit]:
@@ -213,8 +207,21 @@ class Journal:
 
     @staticmethod
     def _row(row: tuple[object, ...]) -> PendingEdit:
-        (seq, agent, session_id, tool_call_id, path, before, after, ai_lines, output, model, prompt,
-         transcript_path, created) = row
+        (
+            seq,
+            agent,
+            session_id,
+            tool_call_id,
+            path,
+            before,
+            after,
+            ai_lines,
+            output,
+            model,
+            prompt,
+            transcript_path,
+            created,
+        ) = row
         spans = tuple((int(a), int(b)) for a, b in json.loads(str(ai_lines)))
         return PendingEdit(
             seq=int(str(seq)),

@@ -102,8 +102,11 @@ def _write_tracked(root: Path, rel: str, text: str, manifest: dict[str, Any], re
         return
     files = manifest["files"]
     if rel not in files:
-        created = [str(p.relative_to(root)) for p in reversed(path.parents) if p != root and root in p.parents
-                   and not p.exists()]
+        created = [
+            str(p.relative_to(root))
+            for p in reversed(path.parents)
+            if p != root and root in p.parents and not p.exists()
+        ]
         files[rel] = {"original": old, "created_dirs": created}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, "utf-8")
@@ -132,7 +135,7 @@ def _merge_settings(data: dict[str, Any], wanted: dict[str, Any]) -> None:
             continue
         hooks = data.setdefault("hooks", {})
         if not isinstance(hooks, dict):
-            raise InputError("the settings' \"hooks\" value must be an object")
+            raise InputError('the settings\' "hooks" value must be an object')
         for event, entries in value.items():
             present = hooks.setdefault(event, [])
             if not isinstance(present, list):
