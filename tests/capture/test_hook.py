@@ -159,3 +159,15 @@ def test_transcript_readers_survive_missing_and_corrupt_files(tmp_path: Any) -> 
     assert claude.from_transcript(str(tmp_path / "missing"), "x") == (None, None)
     assert gemini.from_transcript(str(bad), None, "a.py") == (None, None)
     assert os.path.exists(bad)
+
+
+def test_max_file_bytes_comes_from_the_config_and_follows_its_changes(hooks: Hooks) -> None:
+    from codewitness.capture.hook import _max_bytes
+
+    config = hooks.root / "codewitness.toml"
+    assert _max_bytes(hooks.root) == 2_000_000
+    assert (hooks.root / ".codewitness" / "hook-settings.json").exists()
+    config.write_text(config.read_text("utf-8") + "max_file_bytes = 1234\n", "utf-8")
+    os.utime(config, ns=(1, 1))  # a different modification time, whatever the clock resolution
+    assert _max_bytes(hooks.root) == 1234
+    assert _max_bytes(hooks.root) == 1234  # now from the cache

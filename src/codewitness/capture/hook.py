@@ -46,17 +46,34 @@ def log(folder: Path, source: str, message: str) -> None:
 
 
 def _max_bytes(root: Path) -> int:
-    """``capture.max_file_bytes`` from the environment or config; the default when unreadable."""
-    from codewitness.capture._base import MAX_FILE_BYTES
+    """``capture.max_file_bytes``: from the environment, else from the project config.
 
+    Loading the config costs more than a hook may spend, so the value is cached in
+    ``.codewitness/hook-settings.json`` together with the modification times of the config
+    files it came from; a changed file invalidates the cache.
+    """
     raw = os.environ.get("CODEWITNESS_CAPTURE_MAX_FILE_BYTES")
     if raw is not None:
         return int(raw)
-    if not (root / "codewitness.toml").is_file() and not (root / "pyproject.toml").is_file():
-        return MAX_FILE_BYTES
+    stamps: dict[str, int | None] = {}
+    for name in ("pyproject.toml", "codewitness.toml"):
+        try:
+            stamps[name] = (root / name).stat().st_mtime_ns
+        except OSError:
+            stamps[name] = None
+    cache = root / ".codewitness" / "hook-settings.json"
+    try:
+        cached = json.loads(cache.read_text("utf-8"))
+        if cached["stamps"] == stamps:
+            return int(cached["max_file_bytes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     from codewitness.config import load_config
 
-    return load_config(root).config.capture.max_file_bytes
+    value = load_config(root).config.capture.max_file_bytes
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"stamps": stamps, "max_file_bytes": value}), "utf-8")
+    return value
 
 
 def handle_agent(agent: str, data: bytes, cwd: Path) -> str:
