@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from codewitness.capture.checkpoint import (
     Hunk,
@@ -39,6 +38,12 @@ from codewitness.capture.checkpoint import (
 )
 from codewitness.capture.journal import Journal
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+#: A path as a string or path object (the hook path avoids importing pathlib: it costs milliseconds).
+StrPath: TypeAlias = "str | os.PathLike[str]"
+
 __all__ = [
     "MAX_FILE_BYTES",
     "Action",
@@ -49,6 +54,7 @@ __all__ = [
     "PayloadError",
     "SessionInfo",
     "Snapshot",
+    "StrPath",
     "ToolEvent",
     "TranscriptReader",
     "find_root",
@@ -140,23 +146,27 @@ class Outcome:
         self.skipped: list[str] = []
 
 
-def find_root(start: Path) -> Path | None:
+def find_root(start: StrPath) -> str | None:
     """The top of the git work tree holding ``start`` (a folder with ``.git``), found without git."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
+    folder = os.path.realpath(start)
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
             return folder
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
+def read_text(path: StrPath, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
     """``(text, None)`` for a readable UTF-8 text file, ``(None, None)`` when it does not exist,
     ``(None, reason)`` when it cannot be captured (binary, too large, unreadable)."""
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
         if size > max_bytes:
             return None, f"{size} bytes is over the {max_bytes} byte limit"
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except FileNotFoundError:
         return None, None
     except OSError as exc:
@@ -169,26 +179,22 @@ def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, 
         return None, "not UTF-8 text"
 
 
-def _relative(root: Path, cwd: str | None, name: str) -> str | None:
+def _relative(root: str, cwd: str | None, name: str) -> str | None:
     """``name`` as a ``/``-separated path relative to ``root``, or ``None`` when outside it."""
     if not name or "\0" in name:
         return None
-    base = Path(cwd) if cwd else root
-    full = Path(os.path.normpath(base / name if not os.path.isabs(name) else name))
-    try:
-        rel = full.relative_to(root)
-    except ValueError:
-        try:
-            rel = full.resolve().relative_to(root)
-        except (ValueError, OSError):
-            return None
-    text = rel.as_posix()
-    if text in ("", ".") or text.startswith("../") or text.split("/")[0] == ".git":
+    full = os.path.normpath(name if os.path.isabs(name) else os.path.join(cwd or root, name))
+    rel = os.path.relpath(full, root)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        # The agent may name the folder through a symlink (e.g. /tmp -> /private/tmp).
+        rel = os.path.relpath(os.path.realpath(full), root)
+    text = rel.replace(os.sep, "/")
+    if text in ("", ".", "..") or text.startswith("../") or text.split("/")[0] == ".git":
         return None
     return text
 
 
-def _index_text(root: Path, rel: str) -> str | None:
+def _index_text(root: str, rel: str) -> str | None:
     """The staged text of ``rel`` (``git show :rel``), or ``None`` when git has none."""
     import subprocess  # only on this fallback path: the hook's common path never starts git
 
@@ -267,7 +273,7 @@ def run(
     agent: str,
     parsed: Parsed,
     journal: Journal,
-    root: Path,
+    root: StrPath,
     *,
     transcript: TranscriptReader | None = None,
     max_bytes: int = MAX_FILE_BYTES,
@@ -286,6 +292,7 @@ def run(
         Counts of what was stored and the reasons files were skipped.
     """
     outcome = Outcome()
+    root = os.path.realpath(root)
     for action in parsed.actions:
         if isinstance(action, SessionInfo):
             journal.note_session(agent, action.session_id, prompt=action.prompt, model=action.model)
@@ -295,7 +302,7 @@ def run(
                 if rel is None:
                     outcome.skipped.append(f"{name}: outside the repository")
                     continue
-                text, problem = read_text(root / rel, max_bytes)
+                text, problem = read_text(os.path.join(root, rel), max_bytes)
                 if problem:
                     outcome.skipped.append(f"{rel}: {problem}")
                     continue
@@ -311,7 +318,7 @@ def _capture(
     cwd: str | None,
     action: Capture,
     journal: Journal,
-    root: Path,
+    root: str,
     transcript: TranscriptReader | None,
     max_bytes: int,
     outcome: Outcome,
@@ -326,7 +333,7 @@ def _capture(
         if rel is None:
             outcome.skipped.append(f"{edit.path}: outside the repository")
             continue
-        after, problem = read_text(root / rel, max_bytes)
+        after, problem = read_text(os.path.join(root, rel), max_bytes)
         if problem or after is None:
             outcome.skipped.append(f"{rel}: {problem or 'no longer exists'}")
             continue

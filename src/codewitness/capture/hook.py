@@ -18,10 +18,12 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codewitness.capture import AGENT_MODULES
+
+if TYPE_CHECKING:
+    from codewitness.capture._base import StrPath
 
 __all__ = ["LOG_NAME", "MAX_PAYLOAD_BYTES", "handle_agent", "handle_git", "log", "main"]
 
@@ -30,22 +32,22 @@ MAX_PAYLOAD_BYTES = 64_000_000
 _LOG_LIMIT = 1_000_000
 
 
-def log(folder: Path, source: str, message: str) -> None:
+def log(folder: StrPath, source: str, message: str) -> None:
     """Append one line to ``folder/log`` (rotated to ``log.1`` past 1 MB); never raises."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / LOG_NAME
-        if path.exists() and path.stat().st_size > _LOG_LIMIT:
-            os.replace(path, folder / (LOG_NAME + ".1"))
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, LOG_NAME)
+        if os.path.exists(path) and os.stat(path).st_size > _LOG_LIMIT:
+            os.replace(path, path + ".1")
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         line = " ".join(message.split())[:2000]
-        with path.open("a", encoding="utf-8") as handle:
+        with open(path, "a", encoding="utf-8") as handle:
             handle.write(f"{stamp} {source}: {line}\n")
     except Exception:  # noqa: S110 - logging must never break the agent
         pass
 
 
-def _max_bytes(root: Path) -> int:
+def _max_bytes(root: StrPath) -> int:
     """``capture.max_file_bytes``: from the environment, else from the project config.
 
     Loading the config costs more than a hook may spend, so the value is cached in
@@ -58,25 +60,29 @@ def _max_bytes(root: Path) -> int:
     stamps: dict[str, int | None] = {}
     for name in ("pyproject.toml", "codewitness.toml"):
         try:
-            stamps[name] = (root / name).stat().st_mtime_ns
+            stamps[name] = os.stat(os.path.join(root, name)).st_mtime_ns
         except OSError:
             stamps[name] = None
-    cache = root / ".codewitness" / "hook-settings.json"
+    cache = os.path.join(root, ".codewitness", "hook-settings.json")
     try:
-        cached = json.loads(cache.read_text("utf-8"))
+        with open(cache, encoding="utf-8") as handle:
+            cached = json.load(handle)
         if cached["stamps"] == stamps:
             return int(cached["max_file_bytes"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    from pathlib import Path
+
     from codewitness.config import load_config
 
-    value = load_config(root).config.capture.max_file_bytes
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"stamps": stamps, "max_file_bytes": value}), "utf-8")
+    value = load_config(Path(root)).config.capture.max_file_bytes
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    with open(cache, "w", encoding="utf-8") as handle:
+        json.dump({"stamps": stamps, "max_file_bytes": value}, handle)
     return value
 
 
-def handle_agent(agent: str, data: bytes, cwd: Path) -> str:
+def handle_agent(agent: str, data: bytes, cwd: str) -> str:
     """Capture one agent hook payload; returns a one-line summary (also logged when notable).
 
     Raises:
@@ -87,7 +93,7 @@ def handle_agent(agent: str, data: bytes, cwd: Path) -> str:
 
     module = importlib.import_module(AGENT_MODULES[agent])
     root = find_root(cwd)
-    folder = (root or cwd) / ".codewitness"
+    folder = os.path.join(root or cwd, ".codewitness")
     try:
         payload: Any = json.loads(data)
         if not isinstance(payload, dict):
@@ -98,10 +104,10 @@ def handle_agent(agent: str, data: bytes, cwd: Path) -> str:
             log(folder, agent, f"ignored payload: {exc}")
         return f"ignored: {exc}"
     if parsed.cwd:
-        root = find_root(Path(parsed.cwd)) or root
+        root = find_root(parsed.cwd) or root
     if root is None:
         return "not in a git repository"
-    folder = root / ".codewitness"
+    folder = os.path.join(root, ".codewitness")
     with Journal.open(folder) as journal:
         outcome = run(
             module.AGENT, parsed, journal, root, transcript=module.from_transcript, max_bytes=_max_bytes(root)
@@ -111,12 +117,14 @@ def handle_agent(agent: str, data: bytes, cwd: Path) -> str:
     return f"{outcome.snapshots} snapshots, {outcome.edits} edits, {len(outcome.skipped)} skipped"
 
 
-def handle_git(hook: str, args: list[str], stdin: str, cwd: Path) -> str:
+def handle_git(hook: str, args: list[str], stdin: str, cwd: str) -> str:
     """Run the work of one git hook (``post-commit`` or ``post-rewrite``)."""
+    from pathlib import Path
+
     from codewitness._git import repo_root
     from codewitness.capture import commit as linking
 
-    root = repo_root(cwd)
+    root = repo_root(Path(cwd))
     if hook == "post-commit":
         if linking.rewrite_in_progress(root):
             return "rebase in progress: notes are carried by post-rewrite"
@@ -136,7 +144,7 @@ def handle_git(hook: str, args: list[str], stdin: str, cwd: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; always returns 0 so that neither the agent nor git is ever blocked."""
     args = list(sys.argv[1:] if argv is None else argv)
-    cwd = Path.cwd()
+    cwd = os.getcwd()
     source = args[0] if args else "hook"
     try:
         if args[:1] == ["--git"] and len(args) >= 2:
@@ -163,12 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _log_near(cwd: Path, source: str, message: str) -> None:
+def _log_near(cwd: str, source: str, message: str) -> None:
     from codewitness.capture._base import find_root
 
     root = find_root(cwd)
     if root is not None:
-        log(root / ".codewitness", source, message)
+        log(os.path.join(root, ".codewitness"), source, message)
 
 
 if __name__ == "__main__":

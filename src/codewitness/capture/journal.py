@@ -14,18 +14,21 @@ Tables:
   payloads do not carry them).
 
 Example:
-    >>> with Journal.open(Path(".codewitness")) as journal:  # doctest: +SKIP
+    >>> with Journal.open(".codewitness") as journal:  # doctest: +SKIP
     ...     journal.pending_paths()
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
-from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from codewitness.capture._base import StrPath
 
 __all__ = ["JOURNAL_NAME", "Journal", "PendingEdit"]
 
@@ -79,10 +82,10 @@ class Journal:
         self._conn = conn
 
     @classmethod
-    def open(cls, folder: Path) -> Journal:
+    def open(cls, folder: StrPath) -> Journal:
         """Open (creating if needed) the journal in ``folder`` (the project's ``.codewitness``)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(folder / JOURNAL_NAME, timeout=10.0, isolation_level=None)
+        os.makedirs(folder, exist_ok=True)
+        conn = sqlite3.connect(os.path.join(folder, JOURNAL_NAME), timeout=10.0, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
