@@ -230,14 +230,14 @@ def label_commit(root: Path, commit: str, journal: Journal) -> LinkResult:
     written = 0
     result = LinkResult(commit=commit, note=CommitNote(files={}))
     for path, lines in sorted(added.items()):
-        text = _blob(root, commit, path)
-        if text is None:
-            continue
-        final = split_lines(text)
         edits = journal.edits(path)
-        labels: list[Label] = [Label(BASE)] * len(final)
+        labels: list[Label] = []  # no captured edit: every added line is a person's
         who: dict[str, Who] = {}
         if edits:
+            text = _blob(root, commit, path)
+            if text is None:
+                continue
+            final = split_lines(text)
             generations = {e.seq: edit_generation(e) for e in edits}
             start, steps = _steps(edits, generations)
             labels = replay(start, steps, final)
@@ -373,6 +373,11 @@ def remap(root: Path, old: str, new: str) -> CommitNote | None:
     files: dict[str, tuple[NoteEntry, ...]] = {}
     totals: dict[str, int] = defaultdict(int)
     for path, lines in sorted(added_lines(root, new).items()):
+        if path not in old_note.files and (fresh is None or path not in fresh.files):
+            entries, counts = _entries(lines, [], who)  # nothing known about it: a person's lines
+            files[path] = entries
+            totals["human"] += counts["human"]
+            continue
         text = _blob(root, new, path)
         if text is None:
             continue
