@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from capture_helpers import Hooks
+
 from codewitness.capture.journal import Journal
-from conftest import Hooks
 
 BASE = "import os\n\n\ndef size(path):\n    return os.path.getsize(path)\n"
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from capture_helpers import Hooks, fixture_text
+
 from codewitness import ledger
 from codewitness.attribution.notes import read_note
 from codewitness.capture import links
 from codewitness.store import open_store
-from conftest import Hooks, fixture_text
 
 
 def _origins(note: Any, path: str, count: int) -> list[str]:

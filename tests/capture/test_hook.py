@@ -7,13 +7,13 @@ import os
 from typing import Any
 
 import pytest
+from capture_helpers import Hooks, fixture_text
 
 from codewitness.attribution.notes import read_note
 from codewitness.capture import claude, codex, cursor, gemini
 from codewitness.capture._base import PayloadError
 from codewitness.capture.journal import Journal
 from codewitness.cli import main
-from conftest import Hooks, fixture_text
 
 
 def _edits(hooks: Hooks) -> list[Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from capture_helpers import Hooks
+
 from codewitness.attribution.notes import read_note
 from codewitness.capture.journal import Journal
-from conftest import Hooks
 
 FULL = "def one():\n    return 1\n\n\ndef two():\n    return 2\n"
 FIRST = "def one():\n    return 1\n"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from capture_helpers import Hooks
+
 from codewitness.attribution.notes import read_note
 from codewitness.cli import main
-from conftest import Hooks
 
 BODY = "def parse_port(text):\n    port = int(text)\n    return port\n"
 
