@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+from codewitness.capture._lean import NamedTuple
 from codewitness.capture.checkpoint import (
     Hunk,
     added_ranges,
@@ -38,8 +38,9 @@ from codewitness.capture.checkpoint import (
 )
 from codewitness.capture.journal import Journal
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TypeAlias
+    from typing import Any, TypeAlias
 
 #: A path as a string or path object (the hook path avoids importing pathlib: it costs milliseconds).
 StrPath: TypeAlias = "str | os.PathLike[str]"

@@ -16,10 +16,9 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
 
+from codewitness.capture import _lean
 from codewitness.capture._base import (
     Capture,
     FileEdit,
@@ -29,6 +28,10 @@ from codewitness.capture._base import (
     text_field,
     tool_event,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["AGENT", "EDIT_TOOLS", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
 
@@ -137,8 +140,8 @@ def from_transcript(path: str, tool_call_id: str | None, file_path: str | None =
         if tool_call_id not in line:
             continue
         try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
+            entry = _lean.loads(line)
+        except ValueError:
             continue
         message = entry.get("message") if isinstance(entry, dict) else None
         content = message.get("content") if isinstance(message, dict) else None
@@ -160,8 +163,8 @@ def from_transcript(path: str, tool_call_id: str | None, file_path: str | None =
         if '"user"' not in lines[index]:
             continue
         try:
-            entry = json.loads(lines[index])
-        except json.JSONDecodeError:
+            entry = _lean.loads(lines[index])
+        except ValueError:
             continue
         if isinstance(entry, dict) and entry.get("type") == "user" and not entry.get("isMeta"):
             text = _user_text(entry.get("message"))

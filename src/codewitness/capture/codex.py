@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from codewitness.capture._base import (
     Capture,
@@ -27,6 +26,10 @@ from codewitness.capture._base import (
     text_field,
     tool_event,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse", "patch_files"]
 

@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from codewitness.capture._base import (
     Capture,
@@ -31,6 +30,10 @@ from codewitness.capture._base import (
     prompt_action,
     text_field,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
 

@@ -16,10 +16,9 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
 
+from codewitness.capture import _lean
 from codewitness.capture._base import (
     Capture,
     FileEdit,
@@ -29,6 +28,10 @@ from codewitness.capture._base import (
     text_field,
     tool_event,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
 
@@ -82,7 +85,7 @@ def from_transcript(path: str, tool_call_id: str | None, file_path: str | None =
             data = handle.read(TRANSCRIPT_MAX + 1)
         if len(data) > TRANSCRIPT_MAX:
             return None, None
-        record = json.loads(data)
+        record = _lean.loads(data)
     except (OSError, ValueError):
         return None, None
     messages = record.get("messages") if isinstance(record, dict) else None

@@ -14,15 +14,16 @@ Example:
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
-from codewitness.capture import AGENT_MODULES
+from codewitness.capture import AGENT_MODULES, _lean
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from codewitness.capture._base import StrPath
 
 __all__ = ["LOG_NAME", "MAX_PAYLOAD_BYTES", "handle_agent", "handle_git", "log", "main"]
@@ -65,12 +66,13 @@ def _max_bytes(root: StrPath) -> int:
             stamps[name] = None
     cache = os.path.join(root, ".codewitness", "hook-settings.json")
     try:
-        with open(cache, encoding="utf-8") as handle:
-            cached = json.load(handle)
+        with open(cache, "rb") as handle:
+            cached = _lean.loads(handle.read())
         if cached["stamps"] == stamps:
             return int(cached["max_file_bytes"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    import json
     from pathlib import Path
 
     from codewitness.config import load_config
@@ -95,7 +97,7 @@ def handle_agent(agent: str, data: bytes, cwd: str) -> str:
     root = find_root(cwd)
     folder = os.path.join(root or cwd, ".codewitness")
     try:
-        payload: Any = json.loads(data)
+        payload: Any = _lean.loads(data)
         if not isinstance(payload, dict):
             raise PayloadError("the payload is not a JSON object")
         parsed = module.parse(payload)
@@ -180,4 +182,9 @@ def _log_near(cwd: str, source: str, message: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
+    # A hook process is done once its journal rows are committed: leave without interpreter
+    # teardown (and without SQLite's checkpoint-on-close, which the next commit does anyway).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -20,19 +20,21 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, NamedTuple
 
+from codewitness.capture._lean import NamedTuple
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from codewitness.capture._base import StrPath
 
 __all__ = ["JOURNAL_NAME", "Journal", "PendingEdit"]
 
 JOURNAL_NAME = "pending.db"
+_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -51,6 +53,16 @@ CREATE TABLE IF NOT EXISTS sessions (
     PRIMARY KEY (agent, session_id)
 );
 """
+
+
+def _spans_text(spans: tuple[tuple[int, int], ...]) -> str:
+    """``((1, 3), (5, 5))`` -> ``"1-3,5-5"`` (the ``ai_lines`` column)."""
+    return ",".join(f"{a}-{b}" for a, b in spans)
+
+
+def _spans(text: str) -> tuple[tuple[int, int], ...]:
+    pairs = (part.split("-") for part in text.split(",") if part)
+    return tuple((int(a), int(b)) for a, b in pairs)
 
 
 class PendingEdit(NamedTuple):
@@ -86,9 +98,12 @@ class Journal:
         """Open (creating if needed) the journal in ``folder`` (the project's ``.codewitness``)."""
         os.makedirs(folder, exist_ok=True)
         conn = sqlite3.connect(os.path.join(folder, JOURNAL_NAME), timeout=10.0, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_SCHEMA)
+        # Set up once per file: WAL mode persists, and the tables exist from then on. Hooks open
+        # the journal on every edit, so the common path is this one read.
+        if conn.execute("PRAGMA user_version").fetchone()[0] != _VERSION:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA + f"PRAGMA user_version = {_VERSION};")
         return cls(conn)
 
     def close(self) -> None:
@@ -170,7 +185,7 @@ class Journal:
                 path,
                 before,
                 after,
-                json.dumps([list(span) for span in ai_lines]),
+                _spans_text(ai_lines),
                 output,
                 model,
                 prompt,
@@ -225,7 +240,7 @@ class Journal:
             transcript_path,
             created,
         ) = row
-        spans = tuple((int(a), int(b)) for a, b in json.loads(str(ai_lines)))
+        spans = _spans(str(ai_lines))
         return PendingEdit(
             seq=int(str(seq)),
             agent=str(agent),
