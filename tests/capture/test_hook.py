@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from capture_helpers import Hooks, fixture_text
+from hypothesis import given
+from hypothesis import strategies as st
 
 from codewitness.attribution.notes import read_note
 from codewitness.capture import claude, codex, cursor, gemini
@@ -171,3 +173,57 @@ def test_max_file_bytes_comes_from_the_config_and_follows_its_changes(hooks: Hoo
     os.utime(config, ns=(1, 1))  # a different modification time, whatever the clock resolution
     assert _max_bytes(hooks.root) == 1234
     assert _max_bytes(hooks.root) == 1234  # now from the cache
+
+
+_entries = st.one_of(
+    st.builds(
+        lambda text: {"type": "user", "message": {"role": "user", "content": text}},
+        st.sampled_from(["fix it", "add tests", "", "uses toolu_A in a sentence"]),
+    ),
+    st.builds(
+        lambda tid: {
+            "type": "user",
+            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tid}]},
+        },
+        st.sampled_from(["toolu_A", "toolu_B"]),
+    ),
+    st.builds(
+        lambda tid, model: {
+            "type": "assistant",
+            "message": {
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "tool_use", "id": tid, "name": "Edit"}],
+            },
+        },
+        st.sampled_from(["toolu_A", "toolu_B"]),
+        st.sampled_from(["claude-opus-4-5", "claude-haiku-4-5"]),
+    ),
+    st.just("not json at all toolu_A"),
+)
+
+
+def _reference(entries: list[Any], tool_id: str) -> tuple[str | None, str | None]:
+    """The plain reading: parse every line, take the last matching call, the user text before it."""
+    for index in range(len(entries) - 1, -1, -1):
+        entry = entries[index]
+        if not isinstance(entry, dict) or entry["type"] != "assistant":
+            continue
+        if entry["message"]["content"][0]["id"] != tool_id:
+            continue
+        for earlier in reversed(entries[:index]):
+            if (
+                isinstance(earlier, dict)
+                and earlier["type"] == "user"
+                and isinstance(earlier["message"]["content"], str)
+            ) and earlier["message"]["content"]:
+                return entry["message"]["model"], earlier["message"]["content"]
+        return entry["message"]["model"], None
+    return None, None
+
+
+@given(entries=st.lists(_entries, max_size=12))
+def test_claude_transcript_reader_matches_a_plain_reading(tmp_path_factory: Any, entries: list[Any]) -> None:
+    path = tmp_path_factory.mktemp("t") / "t.jsonl"
+    path.write_text("".join((json.dumps(e) if isinstance(e, dict) else e) + "\n" for e in entries), "utf-8")
+    assert claude.from_transcript(str(path), "toolu_A") == _reference(entries, "toolu_A")

@@ -97,13 +97,12 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
     return Parsed(found.cwd, (Capture((edit,), key, found.session, transcript_path=transcript),))
 
 
-def _tail_lines(path: str) -> list[str]:
+def _tail(path: str) -> bytes:
     with open(path, "rb") as handle:
         handle.seek(0, 2)
         size = handle.tell()
         handle.seek(max(0, size - TRANSCRIPT_TAIL))
-        data = handle.read()
-    return data.decode("utf-8", "replace").splitlines()
+        return handle.read()
 
 
 def _user_text(message: Any) -> str | None:
@@ -122,52 +121,66 @@ def _user_text(message: Any) -> str | None:
     return None
 
 
+def _line_at(data: bytes, at: int) -> tuple[int, Any]:
+    """The start of the line holding byte ``at`` and that line parsed (``None`` when not JSON)."""
+    start = data.rfind(b"\n", 0, at) + 1
+    end = data.find(b"\n", at)
+    try:
+        return start, _lean.loads(data[start : end if end >= 0 else len(data)])
+    except (ValueError, UnicodeDecodeError):
+        return start, None
+
+
+def _is_call(entry: Any, tool_call_id: str) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    message = entry.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return (
+        entry.get("type") == "assistant"
+        and isinstance(content, list)
+        and any(isinstance(p, dict) and p.get("type") == "tool_use" and p.get("id") == tool_call_id for p in content)
+    )
+
+
 def from_transcript(path: str, tool_call_id: str | None, file_path: str | None = None) -> tuple[str | None, str | None]:
     """``(model, prompt)`` behind the tool call ``tool_call_id``, read from a Claude transcript.
 
-    Unreadable files and lines are skipped: the answer is then ``(None, None)`` or partial.
+    Only the end of the file is read, from the back: the tool call is among the last lines when
+    the hook runs. Unreadable files and lines are skipped: the answer is then ``(None, None)``
+    or partial.
     """
     if not tool_call_id:
         return None, None
     try:
-        lines = _tail_lines(path)
+        data = _tail(path)
     except OSError:
         return None, None
-    model: str | None = None
-    at = -1
-    for index in range(len(lines) - 1, -1, -1):
-        line = lines[index]
-        if tool_call_id not in line:
-            continue
-        try:
-            entry = _lean.loads(line)
-        except ValueError:
-            continue
-        message = entry.get("message") if isinstance(entry, dict) else None
-        content = message.get("content") if isinstance(message, dict) else None
-        if (
-            entry.get("type") == "assistant"
-            and isinstance(content, list)
-            and any(
-                isinstance(part, dict) and part.get("type") == "tool_use" and part.get("id") == tool_call_id
-                for part in content
-            )
-        ):
-            found = message.get("model") if isinstance(message, dict) else None
-            model = found if isinstance(found, str) and found else None
-            at = index
+    needle = tool_call_id.encode("utf-8")
+    at = len(data)
+    while True:
+        at = data.rfind(needle, 0, at)
+        if at < 0:
+            return None, None
+        start, entry = _line_at(data, at)
+        if _is_call(entry, tool_call_id):
             break
-    if at < 0:
-        return None, None
-    for index in range(at - 1, -1, -1):
-        if '"user"' not in lines[index]:
+        at = start
+    found = entry["message"].get("model")
+    model = found if isinstance(found, str) and found else None
+    end = start - 1
+    while end > 0:
+        begin = data.rfind(b"\n", 0, end) + 1
+        line = data[begin:end]
+        end = begin - 1
+        if b'"user"' not in line:
             continue
         try:
-            entry = _lean.loads(lines[index])
-        except ValueError:
+            candidate = _lean.loads(line)
+        except (ValueError, UnicodeDecodeError):
             continue
-        if isinstance(entry, dict) and entry.get("type") == "user" and not entry.get("isMeta"):
-            text = _user_text(entry.get("message"))
+        if isinstance(candidate, dict) and candidate.get("type") == "user" and not candidate.get("isMeta"):
+            text = _user_text(candidate.get("message"))
             if text is not None:
                 return model, text
     return model, None
