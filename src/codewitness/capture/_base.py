@@ -9,7 +9,8 @@ Each agent module (``claude``, ``cursor``, ``codex``, ``gemini``) has the same s
 * ``hook_settings(command) -> dict`` — the hook entries :mod:`codewitness.capture.setup` merges
   into the settings file;
 * ``from_transcript(path, tool_call_id, file_path)`` — the model and prompt behind one tool call,
-  read from the agent's transcript when the payload lacks them.
+  read from the agent's transcript when the payload lacks them (``None`` for agents whose
+  payloads carry both).
 
 :func:`run` executes the actions against the files on disk and the pending journal. It reads
 each file after the edit and takes the lines the agent wrote from the exact before snapshot
