@@ -227,3 +227,19 @@ def test_claude_transcript_reader_matches_a_plain_reading(tmp_path_factory: Any,
     path = tmp_path_factory.mktemp("t") / "t.jsonl"
     path.write_text("".join((json.dumps(e) if isinstance(e, dict) else e) + "\n" for e in entries), "utf-8")
     assert claude.from_transcript(str(path), "toolu_A") == _reference(entries, "toolu_A")
+
+
+def test_claude_transcript_prompt_far_back_is_found(tmp_path: Any) -> None:
+    call = {
+        "type": "assistant",
+        "message": {"role": "assistant", "model": "m1", "content": [{"type": "tool_use", "id": "toolu_Z"}]},
+    }
+    filler = {
+        "type": "assistant",
+        "message": {"role": "assistant", "model": "m0", "content": [{"type": "text", "text": "x" * 1000}]},
+    }
+    lines = [{"type": "user", "message": {"role": "user", "content": "the real prompt"}}, *[filler] * 600, call]
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    assert path.stat().st_size > 600_000
+    assert claude.from_transcript(str(path), "toolu_Z") == ("m1", "the real prompt")

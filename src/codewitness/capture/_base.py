@@ -295,6 +295,20 @@ def run(
     """
     outcome = Outcome()
     root = os.path.realpath(root)
+    with journal.batch():
+        _run(agent, parsed, journal, root, transcript, max_bytes, outcome)
+    return outcome
+
+
+def _run(
+    agent: str,
+    parsed: Parsed,
+    journal: Journal,
+    root: str,
+    transcript: TranscriptReader | None,
+    max_bytes: int,
+    outcome: Outcome,
+) -> None:
     for action in parsed.actions:
         if isinstance(action, SessionInfo):
             journal.note_session(agent, action.session_id, prompt=action.prompt, model=action.model)
@@ -312,7 +326,6 @@ def run(
                 outcome.snapshots += 1
         else:
             _capture(agent, parsed.cwd, action, journal, root, transcript, max_bytes, outcome)
-    return outcome
 
 
 def _capture(

@@ -38,8 +38,10 @@ __all__ = ["AGENT", "EDIT_TOOLS", "SETTINGS_FILE", "from_transcript", "hook_sett
 AGENT = "claude-code"
 SETTINGS_FILE = ".claude/settings.json"
 EDIT_TOOLS = ("Write", "Edit", "MultiEdit")
-#: Read at most this much of the end of a transcript when looking for a tool call.
+#: Read at most this much of the end of a transcript when looking for a tool call ...
 TRANSCRIPT_TAIL = 16_000_000
+#: ... starting with this much.
+TRANSCRIPT_FIRST_READ = 256_000
 
 
 def hook_settings(command: str) -> dict[str, Any]:
@@ -97,12 +99,13 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
     return Parsed(found.cwd, (Capture((edit,), key, found.session, transcript_path=transcript),))
 
 
-def _tail(path: str) -> bytes:
+def _tail(path: str, size: int) -> tuple[bytes, bool]:
+    """The last ``size`` bytes of the file, and whether that is the whole file."""
     with open(path, "rb") as handle:
         handle.seek(0, 2)
-        size = handle.tell()
-        handle.seek(max(0, size - TRANSCRIPT_TAIL))
-        return handle.read()
+        total = handle.tell()
+        handle.seek(max(0, total - size))
+        return handle.read(), total <= size
 
 
 def _user_text(message: Any) -> str | None:
@@ -143,25 +146,37 @@ def _is_call(entry: Any, tool_call_id: str) -> bool:
     )
 
 
-def from_transcript(path: str, tool_call_id: str | None, file_path: str | None = None) -> tuple[str | None, str | None]:
+def from_transcript(
+    path: str, tool_call_id: str | None, file_path: str | None = None
+) -> tuple[str | None, str | None]:
     """``(model, prompt)`` behind the tool call ``tool_call_id``, read from a Claude transcript.
 
-    Only the end of the file is read, from the back: the tool call is among the last lines when
-    the hook runs. Unreadable files and lines are skipped: the answer is then ``(None, None)``
-    or partial.
+    The file is read from its end, in growing pieces (transcripts grow to many megabytes; the
+    tool call is among the last lines when the hook runs). Unreadable files and lines are
+    skipped: the answer is then ``(None, None)`` or partial.
     """
     if not tool_call_id:
         return None, None
-    try:
-        data = _tail(path)
-    except OSError:
-        return None, None
+    size = TRANSCRIPT_FIRST_READ
+    while True:
+        try:
+            data, whole = _tail(path, size)
+        except OSError:
+            return None, None
+        model, prompt, complete = _search(data, tool_call_id)
+        if complete or whole or size >= TRANSCRIPT_TAIL:
+            return model, prompt
+        size = min(size * 8, TRANSCRIPT_TAIL)
+
+
+def _search(data: bytes, tool_call_id: str) -> tuple[str | None, str | None, bool]:
+    """``(model, prompt, complete)`` from transcript bytes; ``complete`` when both were found."""
     needle = tool_call_id.encode("utf-8")
     at = len(data)
     while True:
         at = data.rfind(needle, 0, at)
         if at < 0:
-            return None, None
+            return None, None, False
         start, entry = _line_at(data, at)
         if _is_call(entry, tool_call_id):
             break
@@ -182,5 +197,5 @@ def from_transcript(path: str, tool_call_id: str | None, file_path: str | None =
         if isinstance(candidate, dict) and candidate.get("type") == "user" and not candidate.get("isMeta"):
             text = _user_text(candidate.get("message"))
             if text is not None:
-                return model, text
-    return model, None
+                return model, text, True
+    return model, None, False

@@ -20,9 +20,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from types import TracebackType
 
 from codewitness.capture._lean import NamedTuple
@@ -109,6 +111,17 @@ class Journal:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Journal]:
+        """One transaction around several changes (one write to disk instead of one per change)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def __enter__(self) -> Journal:
         return self
