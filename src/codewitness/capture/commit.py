@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from collections import defaultdict
@@ -101,6 +102,8 @@ def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
             "--no-color",
             "--no-ext-diff",
             "--no-renames",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
             "-U0",
             _parent(root, commit),
             commit,
@@ -112,8 +115,8 @@ def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
     current: str | None = None
     for line in patch.splitlines():
         if line.startswith("+++ "):
-            name = line[4:]
-            current = name[2:] if name.startswith("b/") else None
+            name = _unquote(line[4:].rstrip("\t"))  # git adds a tab after names with spaces
+            current = name[2:] if name is not None and name.startswith("b/") else None
             continue
         if line.startswith("diff --git "):
             current = None
@@ -125,6 +128,19 @@ def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
             if count:
                 result.setdefault(current, set()).update(range(start, start + count))
     return result
+
+
+def _unquote(name: str) -> str | None:
+    """A path as git prints it in a diff header: C-quoted (``"b/\\303\\274.py"``) when unusual."""
+    if not name.startswith('"'):
+        return name
+    if len(name) < 2 or not name.endswith('"'):
+        return None
+    try:
+        raw, _ = codecs.escape_decode(name[1:-1].encode("utf-8"))
+        return bytes(raw).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _blob(root: Path, commit: str, path: str) -> str | None:
