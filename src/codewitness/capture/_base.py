@@ -296,36 +296,25 @@ def run(
     outcome = Outcome()
     root = os.path.realpath(root)
     with journal.batch():
-        _run(agent, parsed, journal, root, transcript, max_bytes, outcome)
+        for action in parsed.actions:
+            if isinstance(action, SessionInfo):
+                journal.note_session(agent, action.session_id, prompt=action.prompt, model=action.model)
+            elif isinstance(action, Snapshot):
+                for name in action.paths:
+                    rel = _relative(root, parsed.cwd, name)
+                    if rel is None:
+                        outcome.skipped.append(f"{name}: outside the repository")
+                        continue
+                    text, problem = read_text(os.path.join(root, rel), max_bytes)
+                    if problem:
+                        outcome.skipped.append(f"{rel}: {problem}")
+                        continue
+                    journal.put_snapshot(action.key, rel, text)
+                    outcome.snapshots += 1
+            else:
+                _capture(agent, parsed.cwd, action, journal, root, transcript, max_bytes, outcome)
+
     return outcome
-
-
-def _run(
-    agent: str,
-    parsed: Parsed,
-    journal: Journal,
-    root: str,
-    transcript: TranscriptReader | None,
-    max_bytes: int,
-    outcome: Outcome,
-) -> None:
-    for action in parsed.actions:
-        if isinstance(action, SessionInfo):
-            journal.note_session(agent, action.session_id, prompt=action.prompt, model=action.model)
-        elif isinstance(action, Snapshot):
-            for name in action.paths:
-                rel = _relative(root, parsed.cwd, name)
-                if rel is None:
-                    outcome.skipped.append(f"{name}: outside the repository")
-                    continue
-                text, problem = read_text(os.path.join(root, rel), max_bytes)
-                if problem:
-                    outcome.skipped.append(f"{rel}: {problem}")
-                    continue
-                journal.put_snapshot(action.key, rel, text)
-                outcome.snapshots += 1
-        else:
-            _capture(agent, parsed.cwd, action, journal, root, transcript, max_bytes, outcome)
 
 
 def _capture(
