@@ -100,4 +100,3 @@ def record_generation(
     )
     with open_store(database or load_config().database_url) as store:
         return ledger.record(store, generation, prompt_label=prompt_version).id
-

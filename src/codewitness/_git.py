@@ -72,5 +72,7 @@ def repo_root(path: Path) -> Path:
     try:
         out = run_git(["rev-parse", "--show-toplevel"], cwd=folder)
     except GitError:
+        if not git_available():
+            raise  # "git is not installed", not "not a repository"
         raise GitError(f"{path} is not inside a git repository (run `git init` first)") from None
     return Path(out.strip())

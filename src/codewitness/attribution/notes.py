@@ -50,6 +50,7 @@ __all__ = [
     "NoteError",
     "compact_lines",
     "format_ranges",
+    "load_json_object",
     "parse_note",
     "parse_ranges",
     "read_note",
@@ -63,6 +64,17 @@ SCHEMA = "codewitness.note/1"
 
 class NoteError(CodewitnessError):
     """A note that is not valid JSON or not of a schema we know."""
+
+
+def load_json_object(text: str, what: str) -> dict[str, Any]:
+    """Parse ``text`` as one JSON object; :class:`NoteError` naming ``what`` otherwise."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NoteError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise NoteError(f"{what} is not a JSON object")
+    return data
 
 
 def compact_lines(lines: Iterable[int]) -> tuple[tuple[int, int], ...]:

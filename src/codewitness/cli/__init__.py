@@ -31,6 +31,7 @@ __all__ = ["GROUPS", "app", "main"]
 GROUPS: tuple[str, ...] = (
     "demo",
     "ledger",
+    "attribution",
     "config_cmd",
     "capture_cmd",
 )

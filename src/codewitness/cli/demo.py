@@ -9,15 +9,17 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from codewitness.cli._common import console, emit_json
 from codewitness.model import FileRange, Generation, utcnow
-from codewitness.store import Store, open_store
 
-Step = Callable[[Path, Store], dict[str, Any]]
+if TYPE_CHECKING:
+    from codewitness.store import Store
+
+Step = Callable[[Path, "Store"], dict[str, Any]]
 
 _PROMPT_V1 = """You are writing shop/pricing.py.
 Write total(items) returning the cart total in cents: the sum of price * quantity.
@@ -103,6 +105,7 @@ def demo(
 ) -> None:
     """Run every capability on a small AI-written project and show what each one answers."""
     from codewitness.errors import InputError
+    from codewitness.store import open_store
 
     root = directory or Path(tempfile.mkdtemp(prefix="codewitness-demo-"))
     if root.exists() and any(root.iterdir()):

@@ -7,7 +7,7 @@ events, so they map onto a columnar engine unchanged.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 from codewitness.store.types import LosslessText, UTCDateTime
 
@@ -74,6 +74,7 @@ generation_files = Table(
     Index("ix_generation_files_path", "path"),
 )
 
+# -- capture (m0002): agent edit checkpoints and the generations each commit carries ----------
 checkpoints = Table(
     "checkpoints",
     metadata,
@@ -101,4 +102,33 @@ commit_generations = Table(
     Column("mixed_lines", Integer, nullable=False),
     Column("linked_at", UTCDateTime(), nullable=False),
     Index("ix_commit_generations_generation", "generation_id"),
+)
+
+# -- attribution cache (m0003): rebuildable, keyed by immutable git object ids ----------------
+attr_blame = Table(
+    "attr_blame",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("path", String(1000), nullable=False),
+    Column("blob", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_attr_blame_key", "blob", "path"),
+)
+
+attr_commit = Table(
+    "attr_commit",
+    metadata,
+    Column("commit", String(64), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+attr_blob = Table(
+    "attr_blob",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("blob", String(64), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )

@@ -1,0 +1,78 @@
+"""The manifest: the AI-attributed functions at one revision, for the runtime sensor.
+
+Written at build or deploy time (``codewitness manifest build``) to ``.codewitness/manifest.json``
+in the format fixed by :class:`codewitness.model.Manifest`; production reads it and never needs git.
+
+Example:
+    >>> manifest = build_manifest(Path("."), "HEAD", min_share=0.5)  # doctest: +SKIP
+    >>> write_manifest(manifest, Path(".codewitness/manifest.json"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from codewitness.attribution.cache import AttributionCache
+from codewitness.attribution.report import Report, build_report
+from codewitness.errors import InputError
+from codewitness.model import Manifest, ManifestFunction
+
+__all__ = ["DEFAULT_MANIFEST", "build_manifest", "manifest_from_report", "write_manifest"]
+
+DEFAULT_MANIFEST = Path(".codewitness") / "manifest.json"
+
+
+def manifest_from_report(report: Report, *, min_share: float = 0.5) -> Manifest:
+    """The functions of ``report`` whose AI share is at least ``min_share`` (and above zero).
+
+    Raises:
+        InputError: ``min_share`` is outside 0..1.
+    """
+    if not 0.0 <= min_share <= 1.0:
+        raise InputError(f"--min-share must be between 0 and 1, got {min_share}")
+    functions = tuple(
+        ManifestFunction(
+            module=f.module,
+            qualname=f.local_qualname,
+            path=f.ref.path,
+            start_line=f.ref.start_line,
+            end_line=f.ref.end_line,
+            ai_share=f.ref.ai_share,
+            generation_ids=f.ref.generation_ids,
+            models=f.ref.models,
+            agents=f.ref.agents,
+        )
+        for f in sorted(report.functions, key=lambda f: (f.ref.path, f.ref.start_line))
+        if f.ref.ai_share > 0 and f.ref.ai_share >= min_share
+    )
+    return Manifest(revision=report.revision, functions=functions)
+
+
+def build_manifest(
+    root: Path,
+    rev: str = "HEAD",
+    *,
+    min_share: float = 0.5,
+    paths: Sequence[str] = (),
+    cache: AttributionCache | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Manifest:
+    """Attribute the Python files at ``rev`` and list the functions at least ``min_share`` AI-written.
+
+    Raises:
+        GitError, NotFoundError, InputError: as :func:`~codewitness.attribution.report.build_report`.
+    """
+    if not 0.0 <= min_share <= 1.0:
+        raise InputError(f"--min-share must be between 0 and 1, got {min_share}")
+    report = build_report(root, rev, paths=paths, cache=cache, progress=progress, python_only=True)
+    return manifest_from_report(report, min_share=min_share)
+
+
+def write_manifest(manifest: Manifest, path: Path) -> None:
+    """Write ``manifest`` atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(manifest.to_json() + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,277 @@
+"""The blame engine on real repositories: every evidence kind, their conflicts, and bad input."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codewitness.attribution.blame import IMPORT_REF, Attributor, line_origins
+from codewitness.attribution.gitai import GITAI_REF
+from codewitness.attribution.notes import NoteEntry
+from codewitness.errors import GitError, InputError, NotFoundError
+
+from .conftest import CLAUDE_TRAILER, Repo, lines
+
+GITAI_NOTE = """{path}
+  s_0123456789abcd::t_0123456789abcd {ranges}
+---
+{{"schema_version": "authorship/3.0.0", "base_commit_sha": "0", "prompts": {{}},
+ "sessions": {{"s_0123456789abcd": {{"agent_id": {{"tool": "cursor", "id": "conv-1", "model": "gpt-5"}}}}}}}}
+"""
+
+
+def kinds(repo: Repo, path: str, rev: str = "HEAD") -> list[str]:
+    return [o.kind for o in line_origins(repo.root, path, rev)]
+
+
+def test_author_and_trailer_evidence(repo: Repo) -> None:
+    repo.write("a.py", lines(2))
+    repo.commit("human start")
+    repo.write("a.py", lines(4))
+    repo.commit("add more" + CLAUDE_TRAILER)
+    origins = line_origins(repo.root, "a.py")
+    assert [(o.kind, o.evidence) for o in origins] == [
+        ("human", "author"),
+        ("human", "author"),
+        ("ai", "trailer"),
+        ("ai", "trailer"),
+    ]
+    assert origins[2].agent == "claude-code"
+    assert origins[2].model == "Claude Opus 4.5"
+    assert origins[2].confidence < origins[0].confidence + 0.5
+
+
+def test_bot_author_without_agent_mark_is_unknown(repo: Repo) -> None:
+    repo.write("a.py", lines(1))
+    repo.commit("bump", author="dependabot[bot] <support@github.com>")
+    origin = line_origins(repo.root, "a.py")[0]
+    assert (origin.kind, origin.evidence) == ("unknown", "none")
+
+
+def test_aider_author_suffix_is_ai(repo: Repo) -> None:
+    repo.write("a.py", lines(1))
+    repo.commit("refactor", author="Dana Dev (aider) <dana@example.com>")
+    origin = line_origins(repo.root, "a.py")[0]
+    assert (origin.kind, origin.agent) == ("ai", "aider")
+
+
+def test_human_edit_of_trailer_marked_line_is_human(repo: Repo) -> None:
+    repo.write("a.py", lines(4))
+    repo.commit("ai wrote it" + CLAUDE_TRAILER)
+    repo.write("a.py", lines(4).replace("x2 = 2", "x2 = 20"))
+    repo.commit("fix by hand")
+    assert kinds(repo, "a.py") == ["ai", "human", "ai", "ai"]
+
+
+def test_note_decides_the_whole_commit_over_its_trailer(repo: Repo) -> None:
+    repo.write("a.py", lines(4))
+    repo.write("b.py", lines(2))
+    commit = repo.commit("agent commit" + CLAUDE_TRAILER)
+    # The hook saw the agent write lines 1-2 and 4; line 3 was typed by a person before committing.
+    repo.note(
+        commit,
+        {
+            "a.py": [
+                NoteEntry("ai", ((1, 2),), ("gen_aaa",), agent="claude-code", model="claude-opus-4-5"),
+                NoteEntry("mixed", ((4, 4),), ("gen_aaa",), agent="claude-code"),
+            ]
+        },
+    )
+    origins = line_origins(repo.root, "a.py")
+    assert [(o.kind, o.evidence) for o in origins] == [
+        ("ai", "note"),
+        ("ai", "note"),
+        ("human", "note"),
+        ("mixed", "note"),
+    ]
+    assert origins[0].generation_ids == ("gen_aaa",)
+    assert origins[0].model == "claude-opus-4-5"
+    # b.py is in the same commit but the note does not mention it: not AI, despite the trailer.
+    assert [(o.kind, o.evidence) for o in line_origins(repo.root, "b.py")] == [("human", "note")] * 2
+
+
+def test_gitai_note_is_import_evidence(repo: Repo) -> None:
+    repo.write("a.py", lines(3))
+    commit = repo.commit("plain message")
+    repo.raw_note(GITAI_REF, commit, GITAI_NOTE.format(path="a.py", ranges="2-3"))
+    origins = line_origins(repo.root, "a.py")
+    assert [(o.kind, o.evidence) for o in origins] == [
+        ("human", "import"),
+        ("ai", "import"),
+        ("ai", "import"),
+    ]
+    assert (origins[1].agent, origins[1].model, origins[1].session_id) == ("cursor", "gpt-5", "conv-1")
+
+
+def test_codewitness_note_beats_gitai_note_on_one_commit(repo: Repo) -> None:
+    repo.write("a.py", lines(3))
+    repo.write("b.py", lines(2))
+    commit = repo.commit("two tools")
+    repo.raw_note(GITAI_REF, commit, GITAI_NOTE.format(path="a.py", ranges="1-3") + "")
+    repo.raw_note(
+        GITAI_REF,
+        commit,
+        "a.py\n  s_0123456789abcd::t_0123456789abcd 1-3\nb.py\n  s_0123456789abcd::t_0123456789abcd 1\n---\n"
+        '{"schema_version": "authorship/3.0.0", "sessions": {"s_0123456789abcd": '
+        '{"agent_id": {"tool": "cursor", "id": "c", "model": "gpt-5"}}}}',
+    )
+    repo.note(commit, {"a.py": [NoteEntry("ai", ((1, 1),), agent="claude-code")]})
+    a = line_origins(repo.root, "a.py")
+    # Our note mentions a.py, so it decides all of a.py: line 1 AI (claude), lines 2-3 not AI.
+    assert [(o.kind, o.evidence, o.agent) for o in a] == [
+        ("ai", "note", "claude-code"),
+        ("human", "note", None),
+        ("human", "note", None),
+    ]
+    # Our note is silent on b.py; the git-ai note covers it, so it decides b.py.
+    b = line_origins(repo.root, "b.py")
+    assert [(o.kind, o.evidence, o.agent) for o in b] == [
+        ("ai", "import", "cursor"),
+        ("human", "import", None),
+    ]
+
+
+def test_import_ref_note_is_read(repo: Repo) -> None:
+    repo.write("a.py", lines(2))
+    commit = repo.commit("x")
+    repo.raw_note(
+        IMPORT_REF,
+        commit,
+        '{"schema": "codewitness.note/1", "files": {"a.py": [{"lines": "2", "origin": "ai", "agent": "codex"}]}}',
+    )
+    assert [(o.kind, o.evidence) for o in line_origins(repo.root, "a.py")] == [
+        ("human", "import"),
+        ("ai", "import"),
+    ]
+
+
+def test_corrupt_notes_are_skipped_with_a_warning(repo: Repo) -> None:
+    repo.write("a.py", lines(2))
+    commit = repo.commit("agent" + CLAUDE_TRAILER)
+    repo.raw_note("refs/notes/codewitness", commit, "{not json")
+    repo.raw_note(GITAI_REF, commit, "a.py\n  zz 1\n---\n{}")
+    with Attributor(repo.root) as engine:
+        result = engine.attribute_path("a.py")
+        warnings = engine.warnings
+    # Both records are unusable: the trailer decides.
+    assert [ln.origin.evidence for ln in result.lines] == ["trailer", "trailer"]
+    assert any("corrupt codewitness note" in w for w in warnings)
+    assert any("git-ai" in w for w in warnings)
+
+
+def test_moving_a_function_within_a_file_keeps_its_attribution(repo: Repo) -> None:
+    first = "def first():\n    a = 1\n    b = 2\n    return a + b\n\n"
+    second = "def second():\n    c = 3\n    d = 4\n    return c * d\n\n"
+    repo.write("m.py", first)
+    repo.commit("human first")
+    repo.write("m.py", first + second)
+    ai_commit = repo.commit("agent second")
+    repo.note(ai_commit, {"m.py": [NoteEntry("ai", ((6, 9),), ("gen_b",), agent="claude-code")]})
+    repo.write("m.py", second + first)  # move second() above first()
+    repo.commit("reorder")
+    origins = line_origins(repo.root, "m.py")
+    assert [o.kind for o in origins[:4]] == ["ai"] * 4
+    assert all(o.generation_ids == ("gen_b",) for o in origins[:4])
+    assert [o.kind for o in origins[5:9]] == ["human"] * 4
+
+
+def test_binary_and_empty_files_are_skipped(repo: Repo) -> None:
+    repo.write("logo.png", b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    repo.write("empty.txt", "")
+    repo.write("a.py", lines(1))
+    repo.commit("assets")
+    with Attributor(repo.root) as engine:
+        results = {r.path: r for r in engine.attribute(engine.files())}
+    assert results["logo.png"].skipped == "binary"
+    assert results["empty.txt"].skipped == "empty"
+    assert results["a.py"].skipped is None
+    assert line_origins(repo.root, "logo.png") == []
+
+
+def test_submodule_is_skipped_and_named(repo: Repo, tmp_path: Path) -> None:
+    inner = Repo(tmp_path / "inner")
+    inner.write("x.py", lines(1))
+    inner.commit("inner")
+    repo.write("a.py", lines(1))
+    repo.commit("outer")
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(inner.root), "vendor/inner")
+    repo.commit("add submodule")
+    with Attributor(repo.root) as engine:
+        results = {r.path: r for r in engine.attribute(engine.files())}
+        assert results["vendor/inner"].skipped == "submodule"
+        with pytest.raises(InputError, match="submodule"):
+            engine.attribute_path("vendor/inner")
+
+
+def test_shallow_clone_marks_older_lines_unknown(repo: Repo, tmp_path: Path) -> None:
+    repo.write("a.py", lines(2))
+    repo.commit("old human work")
+    repo.write("a.py", lines(3))
+    repo.commit("newer" + CLAUDE_TRAILER)
+    repo.write("a.py", lines(4))
+    repo.commit("newest by hand")
+    clone = tmp_path / "shallow"
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "2", f"file://{repo.root}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
+    with Attributor(clone) as engine:
+        result = engine.attribute_path("a.py")
+        warnings = engine.warnings
+    # Lines 1-3 are held by the shallow boundary commit: their true author is unknown here.
+    assert [ln.origin.kind for ln in result.lines] == ["unknown", "unknown", "unknown", "human"]
+    assert any("shallow" in w and "--unshallow" in w for w in warnings)
+
+
+def test_empty_repository_gives_a_clear_error(repo: Repo) -> None:
+    with pytest.raises(GitError, match="no commits yet"):
+        Attributor(repo.root)
+
+
+def test_not_a_repository_and_bad_revision(repo: Repo, tmp_path: Path) -> None:
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    with pytest.raises(GitError, match="not inside a git repository"):
+        Attributor(outside)
+    repo.write("a.py", lines(1))
+    repo.commit("one")
+    with pytest.raises(NotFoundError, match="no commit 'nope'"):
+        Attributor(repo.root, "nope")
+    with pytest.raises(InputError, match="not a file"):
+        line_origins(repo.root, "missing.py")
+
+
+def test_older_revision_is_attributed_as_it_was(repo: Repo) -> None:
+    repo.write("a.py", lines(2))
+    first = repo.commit("human")
+    repo.write("a.py", lines(3))
+    repo.commit("ai" + CLAUDE_TRAILER)
+    assert kinds(repo, "a.py", first) == ["human", "human"]
+    assert kinds(repo, "a.py") == ["human", "human", "ai"]
+
+
+def test_unusual_path_names(repo: Repo) -> None:
+    name = 'dir with space/tab\tand "quote" é.py'
+    repo.write(name, lines(2))
+    repo.commit("odd names" + CLAUDE_TRAILER)
+    assert kinds(repo, name) == ["ai", "ai"]
+
+
+def test_renamed_file_keeps_note_lookup_by_original_path(repo: Repo) -> None:
+    repo.write("old.py", lines(3))
+    commit = repo.commit("agent")
+    repo.note(commit, {"old.py": [NoteEntry("ai", ((2, 3),), agent="codex")]})
+    repo.git("mv", "old.py", "new.py")
+    repo.commit("rename")
+    assert kinds(repo, "new.py") == ["human", "ai", "ai"]
+
+
+def test_missing_git_is_a_clear_error(repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.write("a.py", lines(1))
+    repo.commit("one")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with pytest.raises(GitError, match="git is not installed"):
+        line_origins(repo.root, "a.py")
