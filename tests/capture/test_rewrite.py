@@ -6,6 +6,7 @@ from typing import Any
 
 from capture_helpers import Hooks
 
+from codewitness.attribution.blame import line_origins
 from codewitness.attribution.notes import read_note
 from codewitness.cli import main
 
@@ -90,6 +91,11 @@ def test_rebase_moves_line_numbers_with_the_code(installed: Any, hooks: Hooks) -
     assert committed[6:8] == ["    port = int(text)", "    return port"]
     assert _ai_lines(after, "src/util.py") == {1: "ai", 2: "ai"}
     assert after.entry_for("src/app.py", 7).generation_ids == before.entry_for("src/app.py", 5).generation_ids
+    # git blame through the attribution engine finds the agent's lines at their new place.
+    origins = line_origins(installed.root, "src/app.py")
+    assert [(o.kind, o.evidence) for o in origins[6:8]] == [("ai", "note"), ("ai", "note")]
+    assert origins[6].model == "gpt-5.1-codex-max"
+    assert origins[0].kind == "human"
 
 
 def test_cherry_pick_is_repaired_by_notes_remap(installed: Any, hooks: Hooks, capsys: Any) -> None:
