@@ -62,7 +62,7 @@ def test_init_then_uninstall_restores_every_byte(project: Any) -> None:
     assert settings["hooks"]["PostToolUse"][0]["matcher"] == "Bash"  # the team's hook is still there
     ours = settings["hooks"]["PreToolUse"][0]
     assert ours["matcher"] == "Write|Edit|MultiEdit"
-    assert ours["hooks"][0]["command"].endswith("-m codewitness.capture.hook claude")
+    assert ours["hooks"][0]["command"].endswith("-m codewitness.capture.hook claude || true")
     cursor = json.loads((project.root / ".cursor/hooks.json").read_text("utf-8"))
     assert cursor["version"] == 1 and set(cursor["hooks"]) == {
         "beforeSubmitPrompt",
@@ -103,6 +103,26 @@ def test_init_then_uninstall_restores_every_byte(project: Any) -> None:
     assert restored[1] == before[1]
     assert restored[2] == before[2]
     assert not (project.root / ".cursor").exists() and not (project.root / ".gemini").exists()
+
+
+def test_init_from_another_interpreter_replaces_our_entries(project: Any) -> None:
+    install(project.root, ("claude",), python="/opt/old/bin/python")
+    install(project.root, ("claude",), python="/opt/new/bin/python")
+    settings = json.loads((project.root / ".claude/settings.json").read_text("utf-8"))
+    commands = [h["command"] for entry in settings["hooks"]["PreToolUse"] for h in entry["hooks"]]
+    assert commands == ["/opt/new/bin/python -m codewitness.capture.hook claude || true"]
+    uninstall(project.root)
+    assert "codewitness" not in (project.root / ".claude/settings.json").read_text("utf-8")
+
+
+def test_a_missing_interpreter_does_not_fail_the_agent(project: Any) -> None:
+    import subprocess
+
+    install(project.root, ("claude",), python="/nonexistent/python")
+    settings = json.loads((project.root / ".claude/settings.json").read_text("utf-8"))
+    command = settings["hooks"]["PostToolUse"][-1]["hooks"][0]["command"]
+    done = subprocess.run(["sh", "-c", command], input=b"{}", capture_output=True, cwd=project.root, check=False)
+    assert done.returncode == 0
 
 
 def test_uninstall_keeps_later_user_changes(project: Any) -> None:

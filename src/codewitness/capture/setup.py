@@ -60,9 +60,15 @@ class SetupReport:
 
 
 def hook_command(agent: str | None = None, python: str | None = None) -> str:
-    """The shell command that runs the hook with this interpreter (``--git`` form when ``agent`` is None)."""
+    """The shell command that runs the hook with this interpreter (``--git`` form when ``agent`` is None).
+
+    An agent's command ends in ``|| true``: where the interpreter does not exist (a teammate's
+    machine, a moved virtual environment) the agent still sees success.
+    """
     exe = shlex.quote(python or sys.executable)
-    return f"{exe} -m codewitness.capture.hook {agent}" if agent else f"{exe} -m codewitness.capture.hook --git"
+    if agent is None:
+        return f"{exe} -m codewitness.capture.hook --git"
+    return f"{exe} -m codewitness.capture.hook {agent} || true"
 
 
 def _load_manifest(root: Path) -> dict[str, Any]:
@@ -128,7 +134,11 @@ def _json_object(root: Path, rel: str) -> dict[str, Any]:
 
 
 def _merge_settings(data: dict[str, Any], wanted: dict[str, Any]) -> None:
-    """Add our hook entries (and top-level keys such as Cursor's ``version``) when missing."""
+    """Add our hook entries (and top-level keys such as Cursor's ``version``) when missing.
+
+    Entries of ours that differ from the wanted ones (another interpreter path, an older
+    codewitness) are replaced, so each event runs our hook once.
+    """
     for key, value in wanted.items():
         if key != "hooks":
             data.setdefault(key, value)
@@ -140,6 +150,7 @@ def _merge_settings(data: dict[str, Any], wanted: dict[str, Any]) -> None:
             present = hooks.setdefault(event, [])
             if not isinstance(present, list):
                 raise InputError(f"the settings' hooks.{event} value must be a list")
+            present[:] = [e for e in present if not _is_ours(e) or e in entries]
             for entry in entries:
                 if entry not in present:
                     present.append(entry)
