@@ -46,10 +46,10 @@ def _timed(args: list[str], data: bytes, cwd: Path) -> float:
     return elapsed
 
 
-def _setup(base: Path) -> tuple[Path, Path]:
+def _setup(base: Path, functions: int) -> tuple[Path, Path]:
     root = base / "repo"
     (root / "src").mkdir(parents=True)
-    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(100))
+    body = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(functions))
     (root / "src" / "mod.py").write_text(body, "utf-8")
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=b", "-c", "user.email=b@e", "commit", "-qm", "base"]):
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
@@ -69,7 +69,7 @@ def main() -> None:
     post_ms: list[float] = []
     base_ms: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        root, transcript = _setup(Path(tmp))
+        root, transcript = _setup(Path(tmp), max(100, args.edits + 3))
         path = root / "src" / "mod.py"
         for i in range(args.edits + 3):
             tool_id = f"toolu_bench_{i}"
@@ -94,7 +94,7 @@ def main() -> None:
                 handle.write(json.dumps(entry) + "\n")
             pre = _timed(hook, json.dumps(common).encode(), root)
             text = path.read_text("utf-8")
-            n = i % 100
+            n = i
             path.write_text(text.replace(f"    return x + {n}\n", f"    y = x + {n}\n    return y\n", 1), "utf-8")
             post = _timed(
                 hook, json.dumps({**common, "hook_event_name": "PostToolUse", "tool_response": {}}).encode(), root
