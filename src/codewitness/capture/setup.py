@@ -37,9 +37,18 @@ from typing import Any
 
 from codewitness._git import run_git
 from codewitness.capture import AGENT_MODULES
-from codewitness.errors import GitError, InputError, UsageError
+from codewitness.errors import InputError, UsageError
 
-__all__ = ["GIT_HOOKS", "MANIFEST", "NOTES_REFSPEC", "SetupReport", "hook_command", "install", "uninstall"]
+__all__ = [
+    "GIT_HOOKS",
+    "MANIFEST",
+    "NOTES_REFSPEC",
+    "SetupReport",
+    "hook_command",
+    "install",
+    "installed_agents",
+    "uninstall",
+]
 
 MANIFEST = ".codewitness/install.json"
 GIT_HOOKS = ("post-commit", "post-rewrite")
@@ -399,15 +408,3 @@ def installed_agents(root: Path) -> list[str]:
         return list(_load_manifest(root).get("agents", []))
     except InputError:
         return []
-
-
-def ensure_repo(root: Path) -> Path:
-    """The work tree top for ``root``.
-
-    Raises:
-        GitError: not a git repository.
-    """
-    try:
-        return Path(run_git(["rev-parse", "--show-toplevel"], cwd=root).strip())
-    except GitError:
-        raise GitError(f"{root} is not inside a git repository (run `git init` first)") from None

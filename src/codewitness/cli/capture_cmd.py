@@ -31,9 +31,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _root() -> Path:
-    from codewitness.capture.setup import ensure_repo
+    from codewitness._git import repo_root
 
-    return ensure_repo(Path.cwd())
+    return repo_root(Path.cwd())
 
 
 def _print_report(report: object, as_json: bool) -> None:
