@@ -12,11 +12,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any
-
 from codewitness._version import __version__
+
+# Agent hooks import this package on every file edit: keep `import codewitness` free of
+# `typing` and friends (mypy treats a module-level TYPE_CHECKING constant like typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
+    from typing import Any
 
 __all__ = ["__version__", "record_generation"]
 

@@ -67,6 +67,31 @@ def doc(text: str, **extra: Any) -> dict[str, Any]:
     return {"doc": text, **extra}
 
 
+#: The agents ``codewitness init`` knows how to hook.
+CAPTURE_AGENTS = ("claude", "cursor", "codex", "gemini")
+
+
+@dataclass(frozen=True)
+class CaptureSection:
+    """``[capture]``: agent hooks and commit linking."""
+
+    agents: tuple[str, ...] = field(
+        default=CAPTURE_AGENTS,
+        metadata=doc("Agents whose hooks `codewitness init` installs when --agents is not given."),
+    )
+    max_file_bytes: int = field(
+        default=2_000_000,
+        metadata=doc("Files larger than this are not captured by agent hooks (the skip is logged).", minimum=1),
+    )
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.agents) - set(CAPTURE_AGENTS))
+        if unknown:
+            raise ConfigError(
+                f"capture.agents: unknown agent {', '.join(unknown)}; choose from {', '.join(CAPTURE_AGENTS)}"
+            )
+
+
 @dataclass(frozen=True)
 class CheckSection:
     """``[tool.codewitness.check]``: the merge gate (``codewitness check`` / ``codewitness deps``)."""
@@ -128,6 +153,9 @@ class Config:
         ),
     )
     check: CheckSection = field(default_factory=CheckSection, metadata=doc("The merge gate."))
+    capture: CaptureSection = field(
+        default_factory=CaptureSection, metadata=doc("Agent hooks and commit linking.")
+    )
 
 
 @dataclass(frozen=True)

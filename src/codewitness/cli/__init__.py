@@ -35,6 +35,7 @@ GROUPS: tuple[str, ...] = (
     "config_cmd",
     "check_cmd",
     "deps_cmd",
+    "capture_cmd",
 )
 
 app = typer.Typer(
