@@ -444,3 +444,12 @@ def test_monitoring_sees_references_kept_by_decorator_registries_before_init(
     assert routes.ROUTES["/quote"](2) == 6
     sensor.flush()
     assert memory.calls(f"{mod}.quote") == 1
+
+
+def test_the_sensor_never_instruments_itself(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+    sensor = start(app, memory, backend, include=["codewitness.*", "codewitness"])
+    svc = importlib.import_module(app.module)
+    assert svc.add(1, 2) == 3
+    sensor.flush()
+    assert not [name for name in sensor.probes if name.startswith("codewitness.")]
+    assert memory.calls(f"{app.module}.add") == 1
