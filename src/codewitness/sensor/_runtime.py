@@ -310,8 +310,21 @@ class Sensor:
             self.unreachable.discard(target.name)
         return probe
 
-    def instrument_module(self, module: types.ModuleType) -> int:
-        """Watch every selected function of a loaded module; returns how many were attached."""
+    def instrument_module(self, module: types.ModuleType, *, settle: bool = True) -> int:
+        """Watch every selected function of a loaded module; returns how many were attached.
+
+        ``settle=False`` leaves the backend's batch work (:meth:`Backend.settle`) to the caller,
+        so that instrumenting many modules at once pays for it once.
+        """
+        attached = self._instrument(module)
+        if settle and attached:
+            try:
+                self.backend.settle()
+            except Exception:
+                self.internal_error("settle")
+        return attached
+
+    def _instrument(self, module: types.ModuleType) -> int:
         attached = 0
         try:
             found_all = list(find_functions(module, self.selection))
@@ -342,7 +355,6 @@ class Sensor:
         """Instrument what is loaded, watch future imports, start the exporter thread."""
         self._import_hook.install()
         self.instrument_loaded()
-        self.backend.settle()
         self.start()
 
     def instrument_loaded(self) -> int:
@@ -350,7 +362,11 @@ class Sensor:
         attached = 0
         for name, module in list(sys.modules.items()):
             if isinstance(module, types.ModuleType) and self.selection.may_contain(name):
-                attached += self.instrument_module(module)
+                attached += self.instrument_module(module, settle=False)
+        try:
+            self.backend.settle()
+        except Exception:
+            self.internal_error("settle")
         return attached
 
     def add_check(self, function: str, check: Check) -> None:

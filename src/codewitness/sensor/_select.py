@@ -116,7 +116,7 @@ def select_targets(manifest: Manifest | None, include: Sequence[str] = (), exclu
     return Selection(by_name, tuple(include), tuple(exclude), have_manifest=manifest is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
     """A selected function in a loaded module.
 
