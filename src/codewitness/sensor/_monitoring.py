@@ -174,7 +174,6 @@ class MonitoringBackend:
                     stats.buckets[(shift << SUB_BUCKET_BITS) + (ns >> shift)] += 1
                 else:
                     stats.buckets[LAST_BUCKET] += 1
-                stats.total += ns
             except Exception:
                 internal_error("monitoring.return")
 

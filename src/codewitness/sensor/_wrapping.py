@@ -115,7 +115,6 @@ def __cw_make(__cw_fn, __cw_probe, __cw_stats, __cw_failed, __cw_internal_error,
                 __cw_stats.buckets[(__cw_s << __cw_bits) + (__cw_ns >> __cw_s)] += 1
             else:
                 __cw_stats.buckets[__cw_last] += 1
-            __cw_stats.total += __cw_ns
         except Exception:
             __cw_internal_error("wrapper.ok")
         return __cw_result
