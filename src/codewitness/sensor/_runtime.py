@@ -82,9 +82,17 @@ class Backend(Protocol):
         """Stop watching everything (restore what was replaced)."""
 
 
+_TYPE_NAMES: dict[type, str] = {}
+
+
 def _type_name(exc: BaseException) -> str:
     cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = _TYPE_NAMES.get(cls)
+    if name is None:
+        name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+        if len(_TYPE_NAMES) < 4096:  # bounded: exception classes made on the fly must not grow it
+            _TYPE_NAMES[cls] = name
+    return name
 
 
 def arguments_of(code: types.CodeType, frame_locals: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,15 +172,14 @@ class Probe:
                 return
             name = _type_name(exc)
             self.stats.fail(ns, name)
-            with self._lock:
-                used = self._budget.get(name, 0)
-                allowed = used < self.sensor.exceptions_per_interval
-                if allowed:
-                    self._budget[name] = used + 1
-                else:
-                    self.suppressed += 1
-            if allowed:
-                self.sensor.capture_exception(self, exc, name, arguments())
+            # No lock: the budget is a soft limit (two threads may both take the last capture),
+            # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
+            used = self._budget.get(name, 0)
+            if used >= self.sensor.exceptions_per_interval:
+                self.suppressed += 1
+                return
+            self._budget[name] = used + 1
+            self.sensor.capture_exception(self, exc, name, arguments())
         except Exception:
             self.sensor.internal_error("probe.failed")
 
