@@ -4,6 +4,7 @@ The public Python API is what ``__all__`` lists; everything else is private and 
 
 Example:
     >>> import codewitness
+    >>> codewitness.init(service="shop")  # doctest: +SKIP
     >>> gid = codewitness.record_generation(  # doctest: +SKIP
     ...     model="claude-sonnet-4-5", prompt="Write total()", output="def total(): ...",
     ...     params={"temperature": 0.2}, prompt_name="pricing", files=["shop/pricing.py:1-12"],
@@ -22,7 +23,18 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import Any
 
-__all__ = ["__version__", "record_generation"]
+    from codewitness.sensor import init
+
+__all__ = ["__version__", "init", "record_generation"]
+
+
+def __getattr__(name: str) -> object:
+    """The runtime parts of the public API load on first use, not at ``import codewitness``."""
+    if name == "init":
+        from codewitness.sensor import init
+
+        return init
+    raise AttributeError(f"module 'codewitness' has no attribute {name!r}")
 
 
 def record_generation(

@@ -32,6 +32,7 @@ GROUPS: tuple[str, ...] = (
     "demo",
     "ledger",
     "attribution",
+    "sensor_cmd",
     "config_cmd",
     "check_cmd",
     "deps_cmd",
