@@ -3,9 +3,10 @@
 Compares, in this process and on this Python:
 
 * no instrumentation (the baseline);
-* the codewitness sensor: on 3.11 the wrapping backend; on 3.12+ each of ``auto`` (the default:
-  the function's module is imported after ``init()``, so it is decorated at import),
-  ``monitoring`` (``sys.monitoring`` on the code object) and ``wrapping``;
+* the codewitness sensor: on 3.11 the wrapping backend; on 3.12+ each of ``auto`` (the default;
+  the function's module imported after ``init()``, so decorated at import), ``monitoring``
+  (``sys.monitoring`` on the code object), ``wrapping``, and ``auto-before`` (``auto`` with the
+  module imported before ``init()``: a function nothing else holds is swapped for a wrapper);
 * one OpenTelemetry SDK span per call (``tracer.start_as_current_span`` with a batch processor
   and an exporter that discards), the usual way to time a function with OTel.
 
@@ -56,8 +57,9 @@ def load_module(folder: Path, name: str) -> Any:
     return importlib.import_module(name)
 
 
-def measure_sensor(folder: Path, backend: str, calls: int, repeats: int) -> float:
-    name = f"cw_bench_{backend}"
+def measure_sensor(folder: Path, backend: str, calls: int, repeats: int, before: bool = False) -> float:
+    name = f"cw_bench_{backend}_{'before' if before else 'after'}"
+    module = load_module(folder, name) if before else None
     sensor = codewitness.sensor.init(
         service="bench",
         manifest=folder / "none.json",
@@ -68,7 +70,7 @@ def measure_sensor(folder: Path, backend: str, calls: int, repeats: int) -> floa
         settings=SensorSection(),
     )
     assert sensor is not None and sensor.backend.name == backend
-    module = load_module(folder, name)
+    module = module or load_module(folder, name)
     result = per_call_ns(module.tiny, calls, repeats)
     counted = sum(p.stats.drain().calls for p in sensor.probes.values())  # type: ignore[union-attr]
     codewitness.sensor.shutdown()
@@ -111,6 +113,9 @@ def main() -> None:
     base = per_call_ns(load_module(folder, "cw_bench_base").tiny, args.calls, args.repeats)
     backends = ["auto", "monitoring", "wrapping"] if sys.version_info >= (3, 12) else ["wrapping"]
     sensor = {b: measure_sensor(folder, b, args.calls, args.repeats) for b in backends}
+    if sys.version_info >= (3, 12):
+        # init() called after the module was imported: auto decides per function (swap or monitor).
+        sensor["auto-before"] = measure_sensor(folder, "auto", args.calls, args.repeats, before=True)
     otel = measure_otel(folder, args.calls // 4, args.repeats)
     otel_added = otel - base
 

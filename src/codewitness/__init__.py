@@ -13,15 +13,33 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any
-
 from codewitness._version import __version__
-from codewitness.invariants import ensure, require, returns
-from codewitness.sensor import init
+
+# Agent hooks import this package on every file edit: keep `import codewitness` free of
+# `typing` and friends (mypy treats a module-level TYPE_CHECKING constant like typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
+    from typing import Any
+
+    from codewitness._init import init
+    from codewitness.invariants import ensure, require, returns
 
 __all__ = ["__version__", "ensure", "init", "record_generation", "require", "returns"]
+
+
+def __getattr__(name: str) -> object:
+    """The runtime parts of the public API load on first use, not at ``import codewitness``."""
+    if name == "init":
+        from codewitness._init import init
+
+        return init
+    if name in ("ensure", "require", "returns"):
+        from codewitness import invariants
+
+        return getattr(invariants, name)
+    raise AttributeError(f"module 'codewitness' has no attribute {name!r}")
 
 
 def record_generation(

@@ -86,8 +86,22 @@ METHODS: frozenset[str] = frozenset(
 #: Introspection attributes without a leading underscore that still lead to frames, code or globals.
 _DENIED_ATTRIBUTES: frozenset[str] = frozenset(
     {
-        "ag_code", "ag_frame", "cr_code", "cr_frame", "f_back", "f_builtins", "f_code", "f_globals",
-        "f_locals", "func_globals", "gi_code", "gi_frame", "gi_yieldfrom", "mro", "tb_frame", "tb_next",
+        "ag_code",
+        "ag_frame",
+        "cr_code",
+        "cr_frame",
+        "f_back",
+        "f_builtins",
+        "f_code",
+        "f_globals",
+        "f_locals",
+        "func_globals",
+        "gi_code",
+        "gi_frame",
+        "gi_yieldfrom",
+        "mro",
+        "tb_frame",
+        "tb_next",
     }
 )
 
@@ -263,7 +277,7 @@ class _Interpreter:
             return FUNCTIONS[name]
         raise NameError(f"name {name!r} is not bound in this invariant")
 
-    def run(self, node: ast.expr) -> Any:  # noqa: C901 - one dispatch over the allowed node kinds
+    def run(self, node: ast.expr) -> Any:
         self.tick()
         if isinstance(node, ast.Constant):
             return node.value
@@ -304,7 +318,9 @@ class _Interpreter:
             )
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             items = [self.run(e) for e in node.elts]
-            return tuple(items) if isinstance(node, ast.Tuple) else (items if isinstance(node, ast.List) else set(items))
+            return (
+                tuple(items) if isinstance(node, ast.Tuple) else (items if isinstance(node, ast.List) else set(items))
+            )
         if isinstance(node, ast.Dict):
             return {self.run(k): self.run(v) for k, v in zip(node.keys, node.values, strict=True) if k is not None}
         if isinstance(node, ast.Call):
@@ -315,7 +331,9 @@ class _Interpreter:
         if isinstance(node, ast.DictComp):
             pairs = self.comprehend(node.generators, lambda: (self.run(node.key), self.run(node.value)))
             return dict(pairs)
-        raise ExpressionLimitError(f"{type(node).__name__} cannot be evaluated")  # pragma: no cover - checked at compile
+        raise ExpressionLimitError(
+            f"{type(node).__name__} cannot be evaluated"
+        )  # pragma: no cover - checked at compile
 
     def binary(self, op: ast.operator, left: Any, right: Any) -> Any:
         if isinstance(op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > MAX_POWER:

@@ -191,7 +191,7 @@ def _breach(state: RuleStats, arguments: Mapping[str, Any], result: Any, detail:
     sensor = _active_sensor()
     if sensor is not None:
         try:
-            sensor.report_breach(rule.function, record)
+            sensor.report_event(rule.function, record)
         except Exception:
             sensor.internal_error("invariants.report")
     mode = rule.effective_mode
@@ -442,7 +442,7 @@ def returns(expected: Any, *, name: str | None = None, mode: Mode | None = None)
 def _validator(expected: Any) -> Callable[[Any], bool]:
     pydantic = _pydantic(required=not isinstance(expected, type))
     if pydantic is not None and isinstance(expected, type) and issubclass(expected, pydantic.BaseModel):
-        model = expected
+        model: Any = expected
 
         def check_model(value: Any) -> bool:
             if isinstance(value, model):
@@ -574,7 +574,10 @@ def _make_check(config_rule: ConfigRule, function: str, parameters: tuple[str, .
         unknown = config_rule.expression.names - set(parameters) - {"result"}
         if unknown:
             log.warning(
-                "invariant %s does not apply to %s: it has no parameter %s", rule.name, function, ", ".join(sorted(unknown))
+                "invariant %s does not apply to %s: it has no parameter %s",
+                rule.name,
+                function,
+                ", ".join(sorted(unknown)),
             )
             _count(state, 2)
             return None
@@ -614,4 +617,3 @@ def drain_interval() -> list[dict[str, Any]]:
                 )
                 state.interval = [0, 0, 0]
     return records
-

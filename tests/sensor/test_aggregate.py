@@ -92,6 +92,8 @@ def test_function_stats_fast_path_matches_the_histogram() -> None:
     assert drained.calls == 7
     assert drained.errors == {"ValueError": 1}
     assert abs(drained.max_ns - 123_456_789) <= 123_456_789 * 0.02
+    exact_total = 0 + 1 + 127 + 128 + 5_000 + 123_456_789 + 7_000
+    assert abs(drained.total_ns - exact_total) <= exact_total * 0.02
     assert stats.drain() is None
 
 

@@ -306,3 +306,37 @@ print(list(names["codewitness.function.calls"].data.data_points)[0].value)
         [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, check=True
     )
     assert out.stdout.strip() == "5"
+
+
+def test_init_sends_batches_to_the_configured_endpoint(collector: Any, tmp_path: Path) -> None:
+    import codewitness.sensor
+    from codewitness.config import SensorSection
+
+    server = collector()
+    module = tmp_path / "httpapp.py"
+    module.write_text("def work(x):\n    return -x\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        sensor = codewitness.sensor.init(
+            manifest=tmp_path / "none.json",
+            include=["httpapp.work"],
+            spool_dir="",
+            endpoint=server.url,
+            token="t0ken",
+            interval=3600,
+            settings=SensorSection(),
+        )
+        assert sensor is not None
+        import httpapp
+
+        assert httpapp.work(3) == -3
+        codewitness.sensor.shutdown()  # the last interval is sent at shutdown
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("httpapp", None)
+    ((headers, records),) = server.requests
+    assert headers["Authorization"] == "Bearer t0ken"
+    (agg,) = [r for r in records if r["kind"] == "aggregate"]
+    assert agg["function"] == "httpapp.work" and agg["calls"] == 1

@@ -435,12 +435,30 @@ def test_what_wrapping_cannot_reach_before_init_is_reported(start: Any, app: App
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+@pytest.mark.parametrize("which", ["monitoring", "auto"])
 def test_monitoring_sees_references_kept_by_decorator_registries_before_init(
-    start: Any, app: App, memory: MemoryExporter
+    start: Any, app: App, memory: MemoryExporter, which: str
 ) -> None:
     mod = app.write("routes", ROUTES_SOURCE)
     routes = importlib.import_module(mod)
-    sensor = start(app, memory, "monitoring", include=[f"{mod}.quote"])
+    sensor = start(app, memory, which, include=[f"{mod}.quote", f"{mod}.outer*"])
     assert routes.ROUTES["/quote"](2) == 6
+    assert routes.quote(1) == 3
+    assert routes.outer() == 2
     sensor.flush()
-    assert memory.calls(f"{mod}.quote") == 1
+    assert memory.calls(f"{mod}.quote") == 2
+    assert memory.calls(f"{mod}.outer") == 1
+    assert memory.calls(f"{mod}.outer.<locals>.inner") == 1
+    if which == "auto":
+        # outer is held only by its module: swapped for a wrapper; quote is in a route table: monitored.
+        assert hasattr(routes.outer, "__codewitness_probe__")
+        assert not hasattr(routes.quote, "__codewitness_probe__")
+
+
+def test_the_sensor_never_instruments_itself(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+    sensor = start(app, memory, backend, include=["codewitness.*", "codewitness"])
+    svc = importlib.import_module(app.module)
+    assert svc.add(1, 2) == 3
+    sensor.flush()
+    assert not [name for name in sensor.probes if name.startswith("codewitness.")]
+    assert memory.calls(f"{app.module}.add") == 1

@@ -33,7 +33,11 @@ GROUPS: tuple[str, ...] = (
     "ledger",
     "attribution",
     "sensor_cmd",
+    "invariants_cmd",
     "config_cmd",
+    "check_cmd",
+    "deps_cmd",
+    "capture_cmd",
 )
 
 app = typer.Typer(

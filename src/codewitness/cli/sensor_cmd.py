@@ -77,6 +77,9 @@ def run(
     if executable is None:
         raise InputError(f"cannot find {command[0]!r} on PATH")
     get_config()  # a broken configuration is reported here, not inside the application
+    from codewitness.cli.invariants_cmd import checked_config_rules
+
+    checked_config_rules()  # so is a bad [[invariants]] expression: refused before the app starts
     settings: dict[str, Any] = {
         "service": service or _default_service(command),
         "manifest": str(manifest.resolve()) if manifest else None,

@@ -16,6 +16,7 @@ function, so each one catches everything and counts it.
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import inspect
 import sys
@@ -24,6 +25,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from codewitness.errors import InvariantViolation
 from codewitness.sensor._runtime import Probe, Sensor, arguments_of, monotonic_ns
 from codewitness.sensor._select import Found
 from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
@@ -173,7 +175,8 @@ class MonitoringBackend:
                     stats.buckets[(shift << SUB_BUCKET_BITS) + (ns >> shift)] += 1
                 else:
                     stats.buckets[LAST_BUCKET] += 1
-                stats.total += ns
+            except InvariantViolation:
+                raise  # an invariant in ``raise`` mode: sys.monitoring hands it to the caller
             except Exception:
                 internal_error("monitoring.return")
 
@@ -200,13 +203,17 @@ class MonitoringBackend:
 
 
 class HybridBackend(MonitoringBackend):
-    """The 3.12+ default: ``sys.monitoring`` for what was loaded before ``init()``, decoration after.
+    """The 3.12+ default: wrappers where they provably reach every call, ``sys.monitoring`` elsewhere.
 
-    Functions of modules already imported when the sensor starts are watched through their code
-    objects (nothing else can reach every reference to them). Modules imported later are
-    rewritten at import by the wrapping backend, whose wrappers cost about half as much per call
-    and reach the same functions (nested ones, ones registered by decorators), because they are
-    in place before any other code sees the function. The data is the same either way.
+    * Modules imported after ``init()`` are rewritten at import by the wrapping backend: its
+      wrappers are in place before any other code sees the function (so nested functions and
+      functions registered by decorators are covered) and cost about half as much per call.
+    * Functions already loaded when the sensor starts are swapped for wrappers only when nothing
+      but namespaces (their module or class, other modules' imports) holds them -- one
+      ``gc.get_referrers`` pass decides; anything held elsewhere (a route table, a closure, a
+      bound method, a partial) and every nested function is watched by its code object.
+
+    The data is the same either way.
     """
 
     name = "auto"
@@ -216,13 +223,53 @@ class HybridBackend(MonitoringBackend):
 
         super().__init__(sensor)
         self._rewriter = WrappingBackend(sensor)
+        self._pending: list[tuple[Found, Probe]] = []
 
     def attach(self, found: Found, probe: Probe) -> bool:
-        """Functions decorated at import are watched already; the rest by code object."""
+        """Decorated at import: nothing to do; swappable: decided in :meth:`settle`; else monitored."""
         if found.target.name in self._rewriter.decorated:
             return True
+        if found.owner is not None and found.function is not None:
+            self._pending.append((found, probe))
+            return True
         return super().attach(found, probe)
+
+    def settle(self) -> None:
+        """Swap what only namespaces hold; watch the rest by code object."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        held = _held_elsewhere(pending)
+        for found, probe in pending:
+            if id(found.function) in held or not self._rewriter.attach(found, probe):
+                super().attach(found, probe)
+        self._rewriter.settle()
+
+    def detach_all(self) -> None:
+        """Restore swapped names and switch monitoring off."""
+        self._rewriter.detach_all()
+        super().detach_all()
 
     def loader_for(self, inner: Any, on_loaded: Callable[[types.ModuleType], Any]) -> importlib.abc.Loader | None:
         """The wrapping backend's rewriting loader for modules imported from now on."""
         return self._rewriter.loader_for(inner, on_loaded)
+
+
+def _held_elsewhere(pending: list[tuple[Found, Probe]]) -> set[int]:
+    """Ids of the pending functions that something other than a namespace refers to."""
+    functions = {id(found.function): found.function for found, _ in pending}
+    # Namespaces a swap (or the rebinding in settle) takes care of: module dicts, the owners'
+    # class dicts, and the staticmethod/classmethod objects stored in them.
+    allowed: set[int] = {id(vars(m)) for m in list(sys.modules.values()) if isinstance(m, types.ModuleType)}
+    for found, _ in pending:
+        if isinstance(found.owner, type):
+            allowed.update(id(ref) for ref in gc.get_referents(found.owner) if isinstance(ref, dict))
+            allowed.add(id(vars(found.owner).get(found.attribute)))
+    held: set[int] = set()
+    for referrer in gc.get_referrers(*functions.values()):
+        if referrer is functions or id(referrer) in allowed or isinstance(referrer, Found | types.FrameType):
+            continue
+        if isinstance(referrer, tuple) and all(id(item) in functions for item in referrer):
+            continue  # the argument tuple of the get_referrers call itself
+        held.update(id(ref) for ref in gc.get_referents(referrer) if id(ref) in functions)
+    return held

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import fnmatch
 import inspect
 import logging
 import os
@@ -31,18 +32,24 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import ImportHook
 from codewitness.sensor._select import Found, Selection, Target, find_functions
 from codewitness.sensor.aggregate import FunctionStats
 from codewitness.sensor.snapshot import Redactor
 
-__all__ = ["Backend", "Check", "Exporter", "Probe", "Sensor"]
+__all__ = ["Backend", "Check", "CheckFactory", "Collector", "Exporter", "Probe", "Sensor"]
 
 log = logging.getLogger("codewitness.sensor")
 
 #: A per-function check (the invariants hook): called with the call's arguments (name -> value)
 #: and its result after every successful call; it may raise, which is counted, never propagated.
 Check = Callable[[Mapping[str, Any], Any], None]
+#: Makes the check of one function (``module.qualname``, its parameter names when known), or None
+#: when it does not apply there. Registered by glob pattern; called once per matching function.
+CheckFactory = Callable[[str, "tuple[str, ...] | None"], "Check | None"]
+#: Called once per interval on the exporter thread; returns extra records for the batch.
+Collector = Callable[[], "list[dict[str, Any]]"]
 
 # Our own wrapper frames are left out of captured stacks.
 _SENSOR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -82,9 +89,24 @@ class Backend(Protocol):
         """Stop watching everything (restore what was replaced)."""
 
 
+_TYPE_NAMES: dict[type, str] = {}
+
+
 def _type_name(exc: BaseException) -> str:
     cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = _TYPE_NAMES.get(cls)
+    if name is None:
+        name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+        if len(_TYPE_NAMES) < 4096:  # bounded: exception classes made on the fly must not grow it
+            _TYPE_NAMES[cls] = name
+    return name
+
+
+def _parameters(code: types.CodeType) -> tuple[str, ...]:
+    """The parameter names of a code object, in order."""
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+    return tuple(code.co_varnames[:count])
 
 
 def arguments_of(code: types.CodeType, frame_locals: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,15 +186,14 @@ class Probe:
                 return
             name = _type_name(exc)
             self.stats.fail(ns, name)
-            with self._lock:
-                used = self._budget.get(name, 0)
-                allowed = used < self.sensor.exceptions_per_interval
-                if allowed:
-                    self._budget[name] = used + 1
-                else:
-                    self.suppressed += 1
-            if allowed:
-                self.sensor.capture_exception(self, exc, name, arguments())
+            # No lock: the budget is a soft limit (two threads may both take the last capture),
+            # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
+            used = self._budget.get(name, 0)
+            if used >= self.sensor.exceptions_per_interval:
+                self.suppressed += 1
+                return
+            self._budget[name] = used + 1
+            self.sensor.capture_exception(self, exc, name, arguments())
         except Exception:
             self.sensor.internal_error("probe.failed")
 
@@ -191,10 +212,14 @@ class Probe:
                 for check in self.checks:
                     try:
                         check(named, result)
+                    except InvariantViolation:
+                        raise  # an invariant in ``raise`` mode: the one error meant for the caller
                     except Exception:
                         self.sensor.internal_error("check")
             if sampled is not None:
                 self._offer(ns, sampled, result)
+        except InvariantViolation:
+            raise
         except Exception:
             self.sensor.internal_error("probe.finish")
 
@@ -282,6 +307,8 @@ class Sensor:
         self._flush_lock = threading.Lock()
         self._closed = False
         self._pending_checks: dict[str, list[Check]] = {}
+        self._check_factories: list[tuple[str, CheckFactory]] = []
+        self._collectors: list[Collector] = []
         self.backend = backend_factory(self)
         self._import_hook = ImportHook(selection, self.instrument_module, getattr(self.backend, "loader_for", None))
 
@@ -306,12 +333,26 @@ class Sensor:
             probe = Probe(target, self)
             for check in self._pending_checks.pop(target.name, ()):
                 probe.add_check(check)
+            self._apply_factories(probe, None)
             self.probes[target.name] = probe
             self.unreachable.discard(target.name)
         return probe
 
-    def instrument_module(self, module: types.ModuleType) -> int:
-        """Watch every selected function of a loaded module; returns how many were attached."""
+    def instrument_module(self, module: types.ModuleType, *, settle: bool = True) -> int:
+        """Watch every selected function of a loaded module; returns how many were attached.
+
+        ``settle=False`` leaves the backend's batch work (:meth:`Backend.settle`) to the caller,
+        so that instrumenting many modules at once pays for it once.
+        """
+        attached = self._instrument(module)
+        if settle and attached:
+            try:
+                self.backend.settle()
+            except Exception:
+                self.internal_error("settle")
+        return attached
+
+    def _instrument(self, module: types.ModuleType) -> int:
         attached = 0
         try:
             found_all = list(find_functions(module, self.selection))
@@ -327,6 +368,7 @@ class Sensor:
                 if self.backend.attach(found, probe):
                     for check in self._pending_checks.pop(name, ()):
                         probe.add_check(check)
+                    self._apply_factories(probe, _parameters(found.code))
                     self.probes[name] = probe
                     self.unreachable.discard(name)
                     attached += 1
@@ -342,7 +384,6 @@ class Sensor:
         """Instrument what is loaded, watch future imports, start the exporter thread."""
         self._import_hook.install()
         self.instrument_loaded()
-        self.backend.settle()
         self.start()
 
     def instrument_loaded(self) -> int:
@@ -350,7 +391,11 @@ class Sensor:
         attached = 0
         for name, module in list(sys.modules.items()):
             if isinstance(module, types.ModuleType) and self.selection.may_contain(name):
-                attached += self.instrument_module(module)
+                attached += self.instrument_module(module, settle=False)
+        try:
+            self.backend.settle()
+        except Exception:
+            self.internal_error("settle")
         return attached
 
     def add_check(self, function: str, check: Check) -> None:
@@ -364,6 +409,40 @@ class Sensor:
             probe.add_check(check)
         else:
             self._pending_checks.setdefault(function, []).append(check)
+
+    def add_check_factory(self, pattern: str, factory: CheckFactory) -> None:
+        """Give every function matching ``pattern`` (a glob on ``module.qualname``) the check ``factory`` makes.
+
+        Applies to functions watched now and to those watched later, as their modules load.
+        The functions must be selected (manifest or ``include``) to be watched at all.
+        """
+        self._check_factories.append((pattern, factory))
+        for name, probe in list(self.probes.items()):
+            if fnmatch.fnmatchcase(name, pattern):
+                self._apply_one(probe, factory, None)
+
+    def _apply_factories(self, probe: Probe, parameters: tuple[str, ...] | None) -> None:
+        for pattern, factory in self._check_factories:
+            if fnmatch.fnmatchcase(probe.target.name, pattern):
+                self._apply_one(probe, factory, parameters)
+
+    def _apply_one(self, probe: Probe, factory: CheckFactory, parameters: tuple[str, ...] | None) -> None:
+        try:
+            check = factory(probe.target.name, parameters)
+        except Exception:
+            self.internal_error("check.factory")
+            return
+        if check is not None:
+            probe.add_check(check)
+
+    def add_collector(self, collector: Collector) -> None:
+        """Add records from ``collector()`` to every interval's batch (called on the exporter thread)."""
+        self._collectors.append(collector)
+
+    def report_event(self, function: str, record: dict[str, Any]) -> bool:
+        """Queue an event about ``function`` (an invariant breach, a review item) with its origin added."""
+        record.update({k: v for k, v in self._header(self.probes.get(function)).items() if k not in record})
+        return self.enqueue(record)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -450,6 +529,14 @@ class Sensor:
                 records.append(self._events.popleft())
             except IndexError:  # pragma: no cover - raced with nothing; deque emptied
                 break
+        for collector in self._collectors:
+            try:
+                extra = collector()
+                for record in extra:
+                    record.update({k: v for k, v in self._header(None).items() if k not in record})
+                records.extend(extra)
+            except Exception:
+                self.internal_error("collector")
         health = self._health(suppressed)
         if health is not None:
             health.update(self._header(None), kind="sensor", start=start, end=end)

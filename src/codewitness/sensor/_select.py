@@ -61,6 +61,8 @@ class Selection:
 
     def wanted(self, module: str, qualname: str) -> Target | None:
         """The target for ``module.qualname``, or ``None`` when it is not selected."""
+        if _is_own(module):
+            return None
         name = f"{module}.{qualname}"
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.exclude):
             return None
@@ -73,6 +75,8 @@ class Selection:
 
     def may_contain(self, module: str) -> bool:
         """Whether functions of ``module`` can be selected at all (a cheap, generous test at import)."""
+        if _is_own(module):
+            return False
         if module in self.modules:
             return True
         dotted = module + "."
@@ -87,6 +91,11 @@ class Selection:
     def modules(self) -> frozenset[str]:
         """Modules named by the manifest."""
         return frozenset(t.module for t in self.by_name.values())
+
+
+def _is_own(module: str) -> bool:
+    # The sensor never watches itself, whatever the patterns say: its own calls would recurse.
+    return module == "codewitness" or module.startswith("codewitness.")
 
 
 def select_targets(manifest: Manifest | None, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Selection:
@@ -107,7 +116,7 @@ def select_targets(manifest: Manifest | None, include: Sequence[str] = (), exclu
     return Selection(by_name, tuple(include), tuple(exclude), have_manifest=manifest is not None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
     """A selected function in a loaded module.
 

@@ -25,6 +25,7 @@ import types
 from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
+from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import _NotifyingLoader
 from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
 from codewitness.sensor._select import Found
@@ -115,7 +116,6 @@ def __cw_make(__cw_fn, __cw_probe, __cw_stats, __cw_failed, __cw_internal_error,
                 __cw_stats.buckets[(__cw_s << __cw_bits) + (__cw_ns >> __cw_s)] += 1
             else:
                 __cw_stats.buckets[__cw_last] += 1
-            __cw_stats.total += __cw_ns
         except Exception:
             __cw_internal_error("wrapper.ok")
         return __cw_result
@@ -212,6 +212,8 @@ def _returned(
             probe.finish(ns, lambda: bind_arguments(fn, args, kwargs), result, sampled)
         else:
             probe.stats.ok(ns)
+    except InvariantViolation:
+        raise  # an invariant in ``raise`` mode: meant for the caller
     except Exception:
         probe.sensor.internal_error("wrapper.ok")
 

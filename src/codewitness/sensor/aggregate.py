@@ -106,6 +106,10 @@ class Histogram:
                 return bucket_value(index)
         return bucket_value(max(self.buckets))  # pragma: no cover - rank <= total guarantees a return
 
+    def total(self) -> float:
+        """The sum of all values, from bucket midpoints (within 1.6%, like every value)."""
+        return sum(bucket_value(index) * n for index, n in self.buckets.items())
+
     def to_json(self) -> dict[str, int]:
         """The bucket map with string keys (JSON objects need them)."""
         return {str(k): v for k, v in sorted(self.buckets.items())}
@@ -129,7 +133,11 @@ def _ceil(x: float) -> int:
 
 @dataclass(frozen=True)
 class IntervalStats:
-    """What one function did in one interval (the unit that leaves the process)."""
+    """What one function did in one interval (the unit that leaves the process).
+
+    ``total_ns`` and ``max_ns`` come from the histogram's bucket midpoints (within 1.6%): keeping
+    exact ones would cost every call two more operations.
+    """
 
     calls: int
     errors: dict[str, int]
@@ -160,16 +168,15 @@ class FunctionStats:
     The backends inline :meth:`ok` for speed.
     """
 
-    __slots__ = ("buckets", "errors", "total")
+    __slots__ = ("buckets", "errors")
 
     def __init__(self) -> None:
         self.buckets: list[int] = [0] * BUCKETS
         self.errors: defaultdict[str, int] = defaultdict(int)
-        self.total = 0
 
     def reinit_after_fork(self) -> None:
         """In a forked child: no inherited counts (the parent reports those)."""
-        self.buckets, self.errors, self.total = [0] * BUCKETS, defaultdict(int), 0
+        self.buckets, self.errors = [0] * BUCKETS, defaultdict(int)
 
     def ok(self, ns: int) -> None:
         """Count one call that returned after ``ns`` nanoseconds."""
@@ -181,7 +188,6 @@ class FunctionStats:
         else:
             index = LAST_BUCKET
         self.buckets[index] += 1
-        self.total += ns
 
     def fail(self, ns: int, error_type: str) -> None:
         """Count one call that raised ``error_type`` after ``ns`` nanoseconds."""
@@ -193,14 +199,7 @@ class FunctionStats:
         fresh_buckets = [0] * BUCKETS
         fresh_errors: defaultdict[str, int] = defaultdict(int)
         # One statement without calls: no application thread can run in the middle of it.
-        buckets, errors, total, self.buckets, self.errors, self.total = (
-            self.buckets,
-            self.errors,
-            self.total,
-            fresh_buckets,
-            fresh_errors,
-            0,
-        )
+        buckets, errors, self.buckets, self.errors = self.buckets, self.errors, fresh_buckets, fresh_errors
         histogram = Histogram({index: n for index, n in enumerate(buckets) if n})
         if not histogram.buckets:
             return None
@@ -208,7 +207,7 @@ class FunctionStats:
             calls=histogram.count,
             errors=dict(errors),
             histogram=histogram,
-            total_ns=total,
+            total_ns=round(histogram.total()),
             max_ns=int(bucket_value(max(histogram.buckets))),
         )
 

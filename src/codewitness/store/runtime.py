@@ -34,6 +34,9 @@ _TABLES: dict[str, Table] = {
     "exception": schema.runtime_exceptions,
     "sample": schema.runtime_samples,
     "sensor": schema.runtime_sensor_health,
+    "breach": schema.runtime_breaches,
+    "invariant": schema.runtime_invariant_counts,
+    "review": schema.review_items,
 }
 _CHUNK = 500
 
@@ -140,6 +143,38 @@ def _row(record: Mapping[str, Any], now: datetime) -> dict[str, Any]:
             suppressed_exceptions=int(record.get("suppressed_exceptions", 0)),
             internal_errors=dict(record.get("internal_errors") or {}),
             exporters=dict(record.get("exporters") or {}),
+        )
+    elif kind == "breach":
+        row.update(
+            _function(record),
+            time=_time(record["time"]),
+            rule=str(record["rule"])[:500],
+            rule_kind=str(record["rule_kind"])[:20],
+            expression=str(record.get("expression", "")),
+            mode=str(record.get("mode", "record"))[:10],
+            arguments=dict(record.get("arguments") or {}),
+            result=record.get("result"),
+            detail=None if record.get("detail") is None else str(record["detail"]),
+        )
+    elif kind == "invariant":
+        row.update(
+            time=_time(record["time"]),
+            function=str(record["function"])[:1000],
+            rule=str(record["rule"])[:500],
+            rule_kind=str(record["rule_kind"])[:20],
+            expression=str(record.get("expression", "")),
+            rule_source=str(record.get("source", "decorator"))[:20],
+            passed=int(record["passed"]),
+            breached=int(record["breached"]),
+            errors=int(record.get("errors", 0)),
+        )
+    elif kind == "review":
+        row.update(
+            _function(record),
+            time=_time(record["time"]),
+            rule=str(record.get("rule", ""))[:1000],
+            arguments=dict(record.get("arguments") or {}),
+            result=record.get("result"),
         )
     else:
         raise ValueError(f"unknown record kind {kind!r}")
@@ -272,6 +307,30 @@ def summarize(
                     "where": f"{top.get('file')}:{top.get('line')}" if top else None,
                 }
             )
+        breach_query = select(schema.runtime_breaches).order_by(schema.runtime_breaches.c.time.desc())
+        if since is not None:
+            breach_query = breach_query.where(schema.runtime_breaches.c.time >= since)
+        for row in conn.execute(breach_query).mappings():
+            name = row["function"]
+            if not _matches(name, function):
+                continue
+            entry = summaries.get(name)
+            if entry is None:  # a guarded function the sensor does not time (a decorator alone)
+                entry = summaries[name] = _empty_summary(row)
+                histograms[name] = Histogram()
+            entry["breach_count"] += 1
+            if len(entry["breaches"]) < exceptions_per_function:
+                entry["breaches"].append(
+                    {
+                        "time": row["time"].isoformat(),
+                        "rule": row["rule"],
+                        "kind": row["rule_kind"],
+                        "expression": row["expression"],
+                        "arguments": row["arguments"],
+                        "result": row["result"],
+                        "detail": row["detail"],
+                    }
+                )
     for name, entry in summaries.items():
         histogram = histograms[name]
         calls = entry["calls"]
@@ -295,14 +354,16 @@ def _empty_summary(row: Any) -> dict[str, Any]:
         "calls": 0,
         "errors": 0,
         "errors_by_type": {},
-        "models": [],
-        "generation_ids": [],
-        "services": [],
+        "models": list(row["models"]) if "interval_start" not in row else [],
+        "generation_ids": list(row["generation_ids"]) if "interval_start" not in row else [],
+        "services": [row["service"]] if "interval_start" not in row else [],
         "path": row["path"],
         "line": row["line"],
-        "first_seen": row["interval_start"].isoformat(),
-        "last_seen": row["interval_end"].isoformat(),
+        "first_seen": (row["interval_start"] if "interval_start" in row else row["time"]).isoformat(),
+        "last_seen": (row["interval_end"] if "interval_end" in row else row["time"]).isoformat(),
         "exceptions": [],
+        "breach_count": 0,
+        "breaches": [],
         "_total_ns": 0,
         "_max_ns": 0,
     }

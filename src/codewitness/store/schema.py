@@ -74,6 +74,36 @@ generation_files = Table(
     Index("ix_generation_files_path", "path"),
 )
 
+# -- capture (m0002): agent edit checkpoints and the generations each commit carries ----------
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("generation_id", String(40), ForeignKey("generations.id"), nullable=False),
+    Column("path", String(1000), nullable=False),
+    Column("before_hash", String(64)),
+    Column("after_hash", String(64)),
+    Column("added", JSON, nullable=False),
+    Column("removed", JSON, nullable=False),
+    Column("session_id", String(200)),
+    Column("agent", String(100)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_checkpoints_generation", "generation_id"),
+    Index("ix_checkpoints_path", "path"),
+)
+
+commit_generations = Table(
+    "commit_generations",
+    metadata,
+    Column("commit_sha", String(64), primary_key=True),
+    Column("generation_id", String(40), ForeignKey("generations.id"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("ai_lines", Integer, nullable=False),
+    Column("mixed_lines", Integer, nullable=False),
+    Column("linked_at", UTCDateTime(), nullable=False),
+    Index("ix_commit_generations_generation", "generation_id"),
+)
+
 # -- attribution cache (m0003): rebuildable, keyed by immutable git object ids ----------------
 attr_blame = Table(
     "attr_blame",
@@ -188,4 +218,82 @@ runtime_sensor_health = Table(
     Column("exporters", JSON, nullable=False),
     Column("ingested_at", UTCDateTime(), nullable=False),
     Index("ix_runtime_sensor_health_time", "interval_start"),
+)
+
+
+# -- invariants and review (m0006) ----------------------------------------------------------
+
+runtime_breaches = Table(
+    "runtime_breaches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    *_runtime_function_columns(),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("rule", String(500), nullable=False),
+    Column("rule_kind", String(20), nullable=False),
+    Column("expression", LosslessText(), nullable=False),
+    Column("mode", String(10), nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("result", JSON),
+    Column("detail", LosslessText()),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_breaches_function_time", "function", "time"),
+)
+
+runtime_invariant_counts = Table(
+    "runtime_invariant_counts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("function", String(1000), nullable=False),
+    Column("rule", String(500), nullable=False),
+    Column("rule_kind", String(20), nullable=False),
+    Column("expression", LosslessText(), nullable=False),
+    Column("rule_source", String(20), nullable=False),
+    Column("passed", BigInteger, nullable=False),
+    Column("breached", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_invariant_counts_rule", "function", "rule"),
+)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    *_runtime_function_columns(),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("rule", String(1000), nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("result", JSON),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_review_items_time", "time"),
+)
+
+review_marks = Table(
+    "review_marks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("item_id", String(64), nullable=False),
+    Column("verdict", String(10), nullable=False),
+    Column("note", LosslessText()),
+    Column("marked_at", UTCDateTime(), nullable=False),
+    Index("ix_review_marks_item", "item_id"),
+)
+
+regression_cases = Table(
+    "regression_cases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("item_id", String(64), nullable=False, unique=True),
+    Column("function", String(1000), nullable=False),
+    Column("revision", String(200)),
+    Column("generation_ids", JSON, nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("wrong_result", JSON),
+    Column("note", LosslessText()),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
