@@ -102,8 +102,15 @@ def _type_name(exc: BaseException) -> str:
     return name
 
 
-def _parameters(code: types.CodeType) -> tuple[str, ...]:
-    """The parameter names of a code object, in order."""
+def parameters_of(function: Any, code: types.CodeType | None = None) -> tuple[str, ...] | None:
+    """A function's parameter names, in order (through ``functools.wraps`` wrappers); None if unknown."""
+    if function is not None:
+        try:
+            return tuple(inspect.signature(function).parameters)
+        except (TypeError, ValueError):
+            pass
+    if code is None:
+        return None
     count = code.co_argcount + code.co_kwonlyargcount
     count += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
     return tuple(code.co_varnames[:count])
@@ -326,14 +333,17 @@ class Sensor:
 
     # -- instrumenting -----------------------------------------------------------------------
 
-    def probe_for(self, target: Target) -> Probe:
-        """The probe of ``target``, made and registered on first use (with any pending checks)."""
+    def probe_for(self, target: Target, parameters: tuple[str, ...] | None = None) -> Probe:
+        """The probe of ``target``, made and registered on first use (with any pending checks).
+
+        ``parameters`` are the function's parameter names, for checks that need to know them.
+        """
         probe = self.probes.get(target.name)
         if probe is None:
             probe = Probe(target, self)
             for check in self._pending_checks.pop(target.name, ()):
                 probe.add_check(check)
-            self._apply_factories(probe, None)
+            self._apply_factories(probe, parameters)
             self.probes[target.name] = probe
             self.unreachable.discard(target.name)
         return probe
@@ -368,7 +378,7 @@ class Sensor:
                 if self.backend.attach(found, probe):
                     for check in self._pending_checks.pop(name, ()):
                         probe.add_check(check)
-                    self._apply_factories(probe, _parameters(found.code))
+                    self._apply_factories(probe, parameters_of(found.function, found.code))
                     self.probes[name] = probe
                     self.unreachable.discard(name)
                     attached += 1

@@ -27,7 +27,7 @@ from typing import Any
 
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import _NotifyingLoader
-from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
+from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns, parameters_of
 from codewitness.sensor._select import Found
 from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
 
@@ -387,7 +387,7 @@ class WrappingBackend:
                     target = sensor.selection.wanted(module, qualname)
                     if target is None or not isinstance(function, types.FunctionType):
                         return function
-                    return make_wrapper(function, sensor.probe_for(target))
+                    return make_wrapper(function, sensor.probe_for(target, parameters_of(function)))
                 except Exception:
                     sensor.internal_error("rewrite")
                     return function

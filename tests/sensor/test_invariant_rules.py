@@ -1,0 +1,260 @@
+"""Invariants and review sampling riding on the sensor, on every backend, through to the store and CLI."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import codewitness
+import codewitness.sensor
+from codewitness import invariants
+from codewitness.cli import main
+from codewitness.errors import InvariantViolation
+from codewitness.store import open_store
+from codewitness.store.runtime import ingest
+
+
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rules: str) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / ".git").mkdir()
+    (root / "codewitness.toml").write_text('[sensor]\nspool_dir = ""\ninterval = 60\n' + rules)
+    monkeypatch.chdir(root)
+    invariants.set_default_mode("record")
+    return root
+
+
+def start(app: Any, backend: str, exporter: Any) -> Any:
+    sensor = codewitness.init(service="shop", manifest=app.manifest(), exporters=[exporter], backend=backend)
+    assert sensor is not None
+    return sensor
+
+
+def test_a_config_rule_captures_the_breach_with_inputs_and_generation(
+    app: Any, backend: str, memory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(
+        tmp_path,
+        monkeypatch,
+        f'[[invariants]]\nfunction = "{app.module}:add"\nensure = "result >= a"\nname = "grows"\n',
+    )
+    exporter = memory
+    sensor = start(app, backend, exporter)
+    svc = importlib.import_module(app.module)
+    assert svc.add(2, 3) == 5
+    assert svc.add(5, -1) == 4, "record mode: the host gets its normal result"
+    sensor.flush()
+    breaches = exporter.of("breach")
+    assert len(breaches) == 1
+    breach = breaches[0]
+    assert breach["function"] == f"{app.module}.add"
+    assert breach["arguments"] == {"a": 5, "b": -1} and breach["result"] == 4
+    assert breach["rule"] == "grows" and breach["expression"] == "result >= a"
+    assert breach["generation_ids"] == ["gen_00000000000000000001"] and breach["models"] == ["claude-sonnet-4-5"]
+    counts = [r for r in exporter.of("invariant") if r["rule"] == "grows"]
+    assert [(c["passed"], c["breached"], c["errors"]) for c in counts] == [(1, 1, 0)]
+    assert exporter.calls(f"{app.module}.add") == 2
+
+
+def test_raise_mode_reaches_the_caller_on_every_backend(
+    app: Any, backend: str, memory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(
+        tmp_path,
+        monkeypatch,
+        f'[[invariants]]\nfunction = "{app.module}:Cart.add_item"\nensure = "result <= 2"\nmode = "raise"\n'
+        f'[[invariants]]\nfunction = "{app.module}:divide"\nrequire = "b != 0"\nmode = "raise"\n',
+    )
+    start(app, backend, memory)
+    svc = importlib.import_module(app.module)
+    cart = svc.Cart("dana")
+    assert cart.add_item("a") == 1
+    assert cart.add_item("b") == 2
+    with pytest.raises(InvariantViolation, match=r"Cart\.add_item.*result=3"):
+        cart.add_item("c")
+    # A require rule is checked by the sensor after the call: the call's own error comes first.
+    with pytest.raises(ZeroDivisionError):
+        svc.divide(1, 0)
+
+
+def test_a_rule_naming_a_missing_parameter_is_not_bound(
+    app: Any,
+    backend: str,
+    memory: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    project(tmp_path, monkeypatch, f'[[invariants]]\nfunction = "{app.module}:add"\nensure = "result > total"\n')
+    exporter = memory
+    with caplog.at_level(logging.WARNING, logger="codewitness.invariants"):
+        sensor = start(app, backend, exporter)
+        svc = importlib.import_module(app.module)
+        assert svc.add(1, 1) == 2
+    sensor.flush()
+    assert "has no parameter total" in caplog.text
+    assert exporter.of("breach") == []
+
+
+def test_init_skips_a_bad_expression_and_keeps_the_service_running(
+    app: Any,
+    backend: str,
+    memory: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    project(
+        tmp_path,
+        monkeypatch,
+        f"[[invariants]]\nfunction = \"{app.module}:add\"\nensure = \"__import__('os').system('true')\"\n"
+        f'[[invariants]]\nfunction = "{app.module}:add"\nensure = "result == a + b"\nname = "sums"\n',
+    )
+    exporter = memory
+    with caplog.at_level(logging.ERROR, logger="codewitness"):
+        sensor = start(app, backend, exporter)
+    svc = importlib.import_module(app.module)
+    assert svc.add(2, 2) == 4
+    sensor.flush()
+    assert "invariant skipped" in caplog.text and "not allowed" in caplog.text
+    assert [(c["rule"], c["passed"]) for c in exporter.of("invariant")] == [("sums", 1)]
+
+
+def test_decorator_breaches_carry_the_origin_when_the_sensor_runs(
+    app: Any, backend: str, memory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(tmp_path, monkeypatch, "")
+    module = app.write(
+        "pricing",
+        """
+        import codewitness
+
+        @codewitness.ensure(lambda result, price: result <= price, name="discount_never_raises_price")
+        def discounted(price, pct):
+            return price * (1 - pct)
+        """,
+    )
+    exporter = memory
+    manifest = app.manifest()
+    from dataclasses import replace
+
+    extra = replace(
+        manifest.functions[0], module=module, qualname="discounted", generation_ids=("gen_pricing0000000001",)
+    )
+    sensor = codewitness.init(
+        service="shop",
+        manifest=replace(manifest, functions=(*manifest.functions, extra)),
+        exporters=[exporter],
+        backend=backend,
+    )
+    assert sensor is not None
+    pricing = importlib.import_module(module)
+    assert pricing.discounted(100, -0.1) == pytest.approx(110.0)
+    sensor.flush()
+    (breach,) = exporter.of("breach")
+    assert breach["rule"] == "discount_never_raises_price"
+    assert breach["generation_ids"] == ["gen_pricing0000000001"]
+    assert breach["arguments"] == {"price": 100, "pct": -0.1}
+
+
+def test_review_sampling_to_regression_case_end_to_end(
+    app: Any,
+    backend: str,
+    memory: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = project(
+        tmp_path,
+        monkeypatch,
+        f'[[review]]\nfunction = "{app.module}:Cart.*"\nrate = 1.0\n'
+        f'[[invariants]]\nfunction = "{app.module}:add"\nensure = "result >= a"\n',
+    )
+    exporter = memory
+    sensor = start(app, backend, exporter)
+    svc = importlib.import_module(app.module)
+    cart = svc.Cart("dana")
+    cart.add_item("sku-1", qty=2)
+    svc.add(3, -5)
+    assert cart.tax(10) == 2.0
+    sensor.flush()
+    reviews = exporter.of("review")
+    # The glob Cart.* matches every method the calls went through, the constructor included.
+    expected = {f"{app.module}.Cart.{m}" for m in ("__init__", "add_item", "tax")}
+    assert {r["function"] for r in reviews} == expected
+    origins = {r["function"].rsplit(".", 1)[1]: (r["origin"], r["generation_ids"]) for r in reviews}
+    assert origins["add_item"] == origins["tax"] == ("ai", ["gen_00000000000000000001"])
+    assert origins["__init__"] == ("human", []), "not in the manifest, which lists every AI function"
+
+    url = f"sqlite:///{root / '.codewitness' / 'witness.db'}"
+    with open_store(url) as store:
+        first = ingest(store, exporter.records)
+        again = ingest(store, exporter.records)
+    assert first.bad == 0 and first.by_kind["review"] == 3 and first.by_kind["breach"] == 1
+    assert again.inserted == 0, "ingesting twice adds nothing"
+
+    def cli(*args: str) -> tuple[int, Any]:
+        capsys.readouterr()
+        code = main([*args, "--json"])
+        out = capsys.readouterr().out
+        return code, json.loads(out) if out.strip() else None
+
+    code, items = cli("review", "list")
+    assert code == 0 and len(items) == 3
+    code, nxt = cli("review", "next")
+    target = next(i for i in items if i["function"].endswith("add_item"))
+    assert nxt["id"] == items[0]["id"]
+    assert target["arguments"] == {"self": target["arguments"]["self"], "sku": "sku-1", "qty": 2}
+    code, marked = cli("review", "mark", target["id"][:10], "wrong", "--note", "qty ignored")
+    assert code == 0 and marked["verdict"] == "wrong"
+    code, left = cli("review", "list")
+    assert [i["id"] for i in left] == [i["id"] for i in items if i["id"] != target["id"]]
+    with open_store(url) as store:
+        from codewitness.store.invariants import regression_cases
+
+        (case,) = regression_cases(store)
+    assert case["function"].endswith("Cart.add_item") and case["note"] == "qty ignored"
+    assert case["arguments"]["sku"] == "sku-1" and case["generation_ids"] == ["gen_00000000000000000001"]
+
+    code, rules = cli("invariants")
+    assert code == 0
+    (rule,) = [r for r in rules if r["function"] == f"{app.module}.add"]
+    assert (rule["passed"], rule["breached"]) == (0, 1)
+    code, runtime = cli("runtime", "--function", f"{app.module}.add")
+    (entry,) = runtime
+    assert entry["breach_count"] == 1 and entry["breaches"][0]["arguments"] == {"a": 3, "b": -5}
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("ensure = \"__import__('os')\"", "not allowed"),
+        ('ensure = "result.__class__"', "not allowed"),
+        ('ensure = "sum(1 for a in x for b in x) >"', "not a valid expression"),
+        ('require = "result > 0"', "cannot use 'result'"),
+        ('ensure = "x > 0"\nrequire = "y > 0"', "exactly one"),
+    ],
+)
+def test_invariants_and_run_refuse_bad_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], rule: str, message: str
+) -> None:
+    project(tmp_path, monkeypatch, f'[[invariants]]\nfunction = "shop.pricing:total"\n{rule}\n')
+    capsys.readouterr()
+    assert main(["invariants"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    proc = subprocess.run(
+        [sys.executable, "-m", "codewitness", "run", "--", sys.executable, "-c", "print('app ran')"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and message in proc.stderr and "app ran" not in proc.stdout
