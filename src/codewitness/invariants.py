@@ -115,14 +115,29 @@ class Rule:
 
 @dataclass
 class RuleStats:
-    """Counters of one rule since the process started (and since the last interval export)."""
+    """Counters of one rule since the process started.
+
+    ``counts`` is ``[passed, breached, errors]``. Checks bump one item with no lock: on a GIL build
+    of CPython ``counts[i] += 1`` on a list is not interrupted by a thread switch, and a check must
+    never wait on another thread.
+    """
 
     rule: Rule
-    passed: int = 0
-    breached: int = 0
-    errors: int = 0
+    counts: list[int] = field(default_factory=lambda: [0, 0, 0])
+    drained: list[int] = field(default_factory=lambda: [0, 0, 0])  # counts at the last interval export
     recent: collections.deque[dict[str, Any]] = field(default_factory=lambda: collections.deque(maxlen=_RECENT))
-    interval: list[int] = field(default_factory=lambda: [0, 0, 0])  # passed, breached, errors since drain
+
+    @property
+    def passed(self) -> int:
+        return self.counts[0]
+
+    @property
+    def breached(self) -> int:
+        return self.counts[1]
+
+    @property
+    def errors(self) -> int:
+        return self.counts[2]
 
 
 _lock = threading.Lock()
@@ -154,38 +169,29 @@ def stats() -> list[RuleStats]:
 
 
 def _count(state: RuleStats, slot: int) -> None:
-    with _lock:
-        if slot == 0:
-            state.passed += 1
-        elif slot == 1:
-            state.breached += 1
-        else:
-            state.errors += 1
-        state.interval[slot] += 1
+    state.counts[slot] += 1
 
 
-def _judge(state: RuleStats, check: Callable[[], Any], arguments: Mapping[str, Any], result: Any, **why: Any) -> None:
-    """Run one check; count it; on a breach capture it and act on the mode."""
-    try:
-        outcome = check()
-        held = bool(outcome)
-        detail = None
-    except _TypeMismatch as exc:
-        held, detail = False, str(exc)
-    except Exception as exc:  # the predicate itself failed: a rule error, not a breach
-        _count(state, 2)
-        log.debug("invariant %s on %s could not be evaluated: %r", state.rule.name, state.rule.function, exc)
+def _failed_check(state: RuleStats, exc: Exception) -> None:
+    """The predicate itself failed: a rule error, not a breach."""
+    state.counts[2] += 1
+    log.debug("invariant %s on %s could not be evaluated: %r", state.rule.name, state.rule.function, exc)
+
+
+def _judge(
+    state: RuleStats, outcome: Any, arguments: Callable[[], Mapping[str, Any]], result: Any, detail: str | None = None
+) -> None:
+    """Count one check's outcome; on a breach capture it (binding the arguments only now) and act on the mode."""
+    if outcome:
+        state.counts[0] += 1
         return
-    if held:
-        _count(state, 0)
-        return
-    _count(state, 1)
-    _breach(state, arguments, result, detail, **why)
+    state.counts[1] += 1
+    _breach(state, arguments(), result, detail)
 
 
-def _breach(state: RuleStats, arguments: Mapping[str, Any], result: Any, detail: str | None, **why: Any) -> None:
+def _breach(state: RuleStats, arguments: Mapping[str, Any], result: Any, detail: str | None) -> None:
     rule = state.rule
-    record = _breach_record(rule, arguments, result, detail, **why)
+    record = _breach_record(rule, arguments, result, detail)
     with _lock:
         state.recent.append(record)
     sensor = _active_sensor()
@@ -202,9 +208,7 @@ def _breach(state: RuleStats, arguments: Mapping[str, Any], result: Any, detail:
         raise InvariantViolation(message)
 
 
-def _breach_record(
-    rule: Rule, arguments: Mapping[str, Any], result: Any, detail: str | None, **why: Any
-) -> dict[str, Any]:
+def _breach_record(rule: Rule, arguments: Mapping[str, Any], result: Any, detail: str | None) -> dict[str, Any]:
     from codewitness.sensor.snapshot import Redactor
 
     sensor = _active_sensor()
@@ -222,7 +226,6 @@ def _breach_record(
         "result": redactor.snapshot(result) if rule.kind != "require" else None,
         "detail": detail,
     }
-    record.update(why)
     return record
 
 
@@ -272,7 +275,7 @@ def _qualified(func: Callable[..., Any]) -> str:
 
 def _predicate_caller(
     predicate: Callable[..., Any], func: Callable[..., Any], *, with_result: bool
-) -> Callable[[Mapping[str, Any], Any], Any]:
+) -> tuple[Callable[[Mapping[str, Any], Any], Any], bool]:
     """Call ``predicate`` with the arguments it names (and ``result``), checked once, here."""
     params = inspect.signature(predicate).parameters
     func_params = set(inspect.signature(func).parameters)
@@ -287,21 +290,35 @@ def _predicate_caller(
                 f"the predicate asks for {name!r}, but {func.__qualname__}() has no such parameter (known: {known})"
             )
 
-    def call(arguments: Mapping[str, Any], result: Any) -> Any:
-        scope = dict(arguments)
-        if with_result:
-            scope["result"] = result
-        if takes_all:
-            return predicate(**scope)
-        return predicate(**{n: scope[n] for n in wanted if n in scope})
+    if wanted == ["result"] and with_result and not takes_all:
+        # The common case reads only the result: no argument binding on the fast path.
+        return (lambda _arguments, result: predicate(result=result)), False
 
-    return call
+    from_arguments = tuple(n for n in wanted if n != "result" or not with_result)
+    wants_result = with_result and "result" in wanted
+
+    def call(arguments: Mapping[str, Any], result: Any) -> Any:
+        if takes_all:
+            return predicate(**arguments, **({"result": result} if with_result else {}))
+        kwargs = {n: arguments[n] for n in from_arguments if n in arguments}
+        if wants_result:
+            kwargs["result"] = result
+        return predicate(**kwargs)
+
+    return call, True
 
 
 def _binder(func: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """Names a call's arguments; plain positional calls of plain signatures skip ``Signature.bind``."""
     signature = inspect.signature(func)
+    params = list(signature.parameters.values())
+    plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+    names = tuple(p.name for p in params)
+    count = len(names)
 
     def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if plain and not kwargs and len(args) == count:
+            return dict(zip(names, args, strict=True))
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError:
@@ -333,8 +350,8 @@ def _guard(
     text: str,
     name: str | None,
     mode: Mode | None,
-    before: Callable[[Mapping[str, Any]], Any] | None = None,
-    after: Callable[[Mapping[str, Any], Any], Any] | None = None,
+    predicate: Callable[[Mapping[str, Any], Any], Any],
+    needs_arguments: bool,
 ) -> F:
     if mode is not None and mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -343,24 +360,32 @@ def _guard(
     rule = Rule(name=name or f"{func.__name__}:{kind}", function=_qualified(func), kind=kind, text=text, mode=mode)
     state = _register(rule)
     bind = _binder(func)
+    before = kind == "require"
 
-    def check_before(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        arguments = bind(args, kwargs)
-        if before is not None:
-            _judge(state, lambda: before(arguments), arguments, None)
-        return arguments
-
-    def check_after(arguments: dict[str, Any], result: Any) -> None:
-        if after is not None:
-            _judge(state, lambda: after(arguments, result), arguments, result)
+    def check(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
+        arguments = bind(args, kwargs) if needs_arguments else None
+        try:
+            outcome = predicate(arguments or {}, result)
+        except _TypeMismatch as exc:
+            _judge(state, False, lambda: bind(args, kwargs), result, str(exc))
+            return
+        except Exception as exc:
+            _failed_check(state, exc)
+            return
+        if outcome:
+            state.counts[0] += 1
+        else:
+            _judge(state, False, lambda: arguments if arguments is not None else bind(args, kwargs), result)
 
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            arguments = check_before(args, kwargs)
+            if before:
+                check(args, kwargs, None)
+                return await func(*args, **kwargs)
             result = await func(*args, **kwargs)
-            check_after(arguments, result)
+            check(args, kwargs, result)
             return result
 
         wrapper: Any = async_wrapper
@@ -368,9 +393,11 @@ def _guard(
 
         @functools.wraps(func)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            arguments = check_before(args, kwargs)
+            if before:
+                check(args, kwargs, None)
+                return func(*args, **kwargs)
             result = func(*args, **kwargs)
-            check_after(arguments, result)
+            check(args, kwargs, result)
             return result
 
         wrapper = sync_wrapper
@@ -394,8 +421,16 @@ def ensure(predicate: Callable[..., Any], *, name: str | None = None, mode: Mode
     """
 
     def decorate(func: F) -> F:
-        call = _predicate_caller(predicate, func, with_result=True)
-        return _guard(func, kind="ensure", text=_describe(predicate), name=name, mode=mode, after=call)
+        call, needs_arguments = _predicate_caller(predicate, func, with_result=True)
+        return _guard(
+            func,
+            kind="ensure",
+            text=_describe(predicate),
+            name=name,
+            mode=mode,
+            predicate=call,
+            needs_arguments=needs_arguments,
+        )
 
     return decorate
 
@@ -410,9 +445,15 @@ def require(predicate: Callable[..., Any], *, name: str | None = None, mode: Mod
     """
 
     def decorate(func: F) -> F:
-        call = _predicate_caller(predicate, func, with_result=False)
+        call, _ = _predicate_caller(predicate, func, with_result=False)
         return _guard(
-            func, kind="require", text=_describe(predicate), name=name, mode=mode, before=lambda a: call(a, None)
+            func,
+            kind="require",
+            text=_describe(predicate),
+            name=name,
+            mode=mode,
+            predicate=call,
+            needs_arguments=True,
         )
 
     return decorate
@@ -434,7 +475,15 @@ def returns(expected: Any, *, name: str | None = None, mode: Mode | None = None)
     label = getattr(expected, "__qualname__", None) or repr(expected)
 
     def decorate(func: F) -> F:
-        return _guard(func, kind="returns", text=label, name=name, mode=mode, after=lambda _a, r: validate(r))
+        return _guard(
+            func,
+            kind="returns",
+            text=label,
+            name=name,
+            mode=mode,
+            predicate=lambda _a, r: validate(r),
+            needs_arguments=False,
+        )
 
     return decorate
 
@@ -582,12 +631,21 @@ def _make_check(config_rule: ConfigRule, function: str, parameters: tuple[str, .
             _count(state, 2)
             return None
     expression = config_rule.expression
+    with_result = base.kind == "ensure"
 
     def check(arguments: Mapping[str, Any], result: Any) -> None:
         scope = dict(arguments)
-        if base.kind == "ensure":
+        if with_result:
             scope["result"] = result
-        _judge(state, lambda: expression.evaluate(scope), arguments, result)
+        try:
+            outcome = expression.evaluate(scope)
+        except Exception as exc:
+            _failed_check(state, exc)
+            return
+        if outcome:
+            state.counts[0] += 1
+        else:
+            _judge(state, False, lambda: arguments, result)
 
     return check
 
@@ -598,7 +656,8 @@ def drain_interval() -> list[dict[str, Any]]:
     records = []
     with _lock:
         for state in _stats.values():
-            passed, breached, errors = state.interval
+            now_counts = list(state.counts)
+            passed, breached, errors = (a - b for a, b in zip(now_counts, state.drained, strict=True))
             if passed or breached or errors:
                 records.append(
                     {
@@ -615,5 +674,5 @@ def drain_interval() -> list[dict[str, Any]]:
                         "errors": errors,
                     }
                 )
-                state.interval = [0, 0, 0]
+                state.drained = now_counts
     return records

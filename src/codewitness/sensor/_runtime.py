@@ -17,6 +17,7 @@ import atexit
 import collections
 import contextlib
 import fnmatch
+import functools
 import inspect
 import logging
 import os
@@ -123,15 +124,35 @@ def arguments_of(code: types.CodeType, frame_locals: Mapping[str, Any]) -> dict[
     return {name: frame_locals[name] for name in code.co_varnames[:count] if name in frame_locals}
 
 
-def bind_arguments(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Name the positional and keyword arguments of one call of ``function`` (best effort)."""
+@functools.lru_cache(maxsize=4096)
+def _call_shape(function: Callable[..., Any]) -> tuple[inspect.Signature | None, tuple[str, ...] | None]:
+    """A function's signature, and its parameter names when every one is plain positional-or-keyword."""
     try:
-        bound = inspect.signature(function).bind_partial(*args, **kwargs)
-        return dict(bound.arguments)
+        signature = inspect.signature(function)
     except (TypeError, ValueError):
-        named = {f"arg{i}": value for i, value in enumerate(args)}
-        named.update(kwargs)
-        return named
+        return None, None
+    params = signature.parameters.values()
+    plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+    return signature, tuple(signature.parameters) if plain else None
+
+
+def bind_arguments(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Name the positional and keyword arguments of one call of ``function`` (best effort).
+
+    The signature is looked up once per function; a positional call of a plain signature is
+    named without ``Signature.bind`` (this runs on every call that has checks or samples).
+    """
+    try:
+        signature, names = _call_shape(function)
+        if names is not None and not kwargs and len(args) <= len(names):
+            return dict(zip(names, args, strict=False))
+        if signature is not None:
+            return dict(signature.bind_partial(*args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        pass
+    named = {f"arg{i}": value for i, value in enumerate(args)}
+    named.update(kwargs)
+    return named
 
 
 class Probe:
