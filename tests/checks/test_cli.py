@@ -78,6 +78,15 @@ def test_deps_command_and_offline(repo, gate_env, monkeypatch, capsys):
     assert main(["deps", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert {f["rule"] for f in data["findings"]} == {"CW101"}
+    verdicts = {row["name"]: row for row in data["packages"]}
+    assert verdicts["requests"]["verdict"] == "ok" and verdicts["requests"]["versions"] == 3
+    assert verdicts["requests"]["popularity_rank"] is not None and verdicts["requests"]["age_days"] > 3000
+    assert verdicts["no-such-package-xyz"]["verdict"] == "problem" and verdicts["no-such-package-xyz"]["rules"] == [
+        "CW101"
+    ]
+    assert main(["deps"]) == 1
+    table = capsys.readouterr().err
+    assert "verdict" in table and "ok" in table and "problem" in table
     asked = len(gate_env.requests)
     assert main(["deps", "--offline", "--json"]) == 1  # the cache knows the answer
     assert len(gate_env.requests) == asked

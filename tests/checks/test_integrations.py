@@ -15,8 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _help() -> str:
-    done = subprocess.run([sys.executable, "-m", "codewitness", "check", "--help"], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200"}, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "codewitness", "check", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        check=True,
+    )
     return done.stdout
 
 
@@ -48,6 +53,11 @@ def test_pre_commit_hooks_run(tmp_path):
     assert bad.returncode == 1 and "CW201" in bad.stderr
     deps = next(h for h in hooks if h["id"] == "codewitness-deps")
     (tmp_path / "requirements.txt").write_text("requests\n")
-    done = subprocess.run([sys.executable, "-m", "codewitness", *shlex.split(deps["entry"])[1:]], cwd=tmp_path,
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "codewitness", *shlex.split(deps["entry"])[1:]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0 and "not checked" in done.stderr  # unreachable index: reported, not failed

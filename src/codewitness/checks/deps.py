@@ -444,7 +444,36 @@ def run(ctx: CheckContext) -> list[Finding]:
                 ),
             )
         findings.extend(found)
+        ctx.verdicts.append(_verdict_row(pkg, info, popular, f"{rel}:{pkg.line}", found))
     return findings
+
+
+def _verdict_row(
+    pkg: Declared, info: PackageInfo, popular: PopularNames, where: str, found: list[Finding]
+) -> dict[str, Any]:
+    """One package's verdict, with every fact behind it (``codewitness deps`` shows these)."""
+    age = info.age_days()
+    near = popular.closest(pkg.name) if pkg.ecosystem == "pypi" else None
+    rules = sorted({f.rule_id for f in found})
+    return {
+        "ecosystem": pkg.ecosystem,
+        "name": pkg.name,
+        "where": where,
+        "via": pkg.via,
+        "verdict": "not checked" if info.state == "not_checked" else "ok" if not rules else "problem",
+        "state": info.state,
+        "reason": info.reason,
+        "first_upload": info.first_upload,
+        "age_days": round(age) if age is not None else None,
+        "versions": info.versions,
+        "latest": info.latest,
+        "status": info.status,
+        "popularity_rank": popular.rank(pkg.name) if pkg.ecosystem == "pypi" else None,
+        "near": near.name if near else None,
+        "rules": rules,
+        "source": info.source,
+        "from_cache": info.from_cache,
+    }
 
 
 _INSTALL = re.compile(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -149,9 +149,12 @@ def _write_outputs(report: Report, ctx: CheckContext, *, as_json: bool, sarif: P
                 "files": report.files,
                 "seconds": report.seconds,
                 "base": ctx.base,
+                "packages": ctx.verdicts,
             }
         )
         return
+    if report.families == ("deps",):
+        _print_verdicts(ctx.verdicts)
     _print_human(report)
 
 
@@ -161,6 +164,31 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _print_verdicts(rows: list[dict[str, Any]]) -> None:
+    """The package table `codewitness deps` prints: every package's verdict and the facts behind it."""
+    from rich.table import Table
+
+    if not rows:
+        return
+    table = Table()
+    for header in ("package", "where", "verdict", "first upload", "versions", "status", "rank", "rules"):
+        table.add_column(header, overflow="fold")
+    colour = {"ok": "green", "problem": "red", "not checked": "yellow"}
+    for row in sorted(rows, key=lambda r: (r["verdict"] == "ok", r["ecosystem"], r["name"].lower())):
+        age = f"{row['age_days']} days ago" if row["age_days"] is not None else "?"
+        table.add_row(
+            f"{row['ecosystem']}:{row['name']}",
+            row["where"],
+            f"[{colour[row['verdict']]}]{row['verdict']}[/]",
+            age if row["state"] == "exists" else row["state"],
+            str(row["versions"] if row["versions"] is not None else "?"),
+            row["status"],
+            str(row["popularity_rank"] or ""),
+            " ".join(row["rules"]),
+        )
+    console.print(table)
 
 
 def _print_human(report: Report) -> None:
