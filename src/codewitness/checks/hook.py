@@ -33,6 +33,7 @@ from codewitness.checks.deps import (
     Declared,
     added_packages,
     imported_modules,
+    module_installed,
     verdict_findings,
 )
 from codewitness.checks.findings import Finding
@@ -102,12 +103,6 @@ def _imports(text: str | None) -> dict[str, int]:
     return found
 
 
-def _installed(module: str) -> bool:
-    from importlib.machinery import PathFinder
-
-    return module in sys.builtin_module_names or PathFinder.find_spec(module) is not None
-
-
 def answer_claude(
     payload: dict[str, Any], root: Path, client: IndexClient, popular: PopularNames, new_days: int = 90
 ) -> HookAnswer:
@@ -133,7 +128,7 @@ def answer_claude(
         old = _imports(before)
         local = {p.stem for p in path.parent.glob("*.py")} | {p.name for p in path.parent.iterdir() if p.is_dir()}
         for module, line in _imports(after).items():
-            if module in old or module in sys.stdlib_module_names or module in local or _installed(module):
+            if module in old or module in sys.stdlib_module_names or module in local or module_installed(module):
                 continue
             wanted.append(Declared("pypi", IMPORT_TO_DIST.get(module, module), line, via="import", module=module))
     if not wanted:
