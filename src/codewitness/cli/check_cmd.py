@@ -215,17 +215,20 @@ def _print_human(report: Report) -> None:
 
 def run_hook(agent: str, offline: bool) -> None:
     """Answer one agent hook payload read from stdin (see :mod:`codewitness.checks.hook`)."""
-    from codewitness.checks.hook import answer_claude, parse_payload
+    from codewitness.checks.hook import answer_claude, answer_cursor, parse_payload
     from codewitness.checks.popular import load_popular
 
-    if agent != "claude":
-        raise UsageError(f"--hook supports 'claude'; got {agent!r}")
+    answerers = {"claude": answer_claude, "cursor": answer_cursor}
+    if agent not in answerers:
+        raise UsageError(f"--hook supports {', '.join(answerers)}; got {agent!r}")
     try:
         payload = parse_payload(sys.stdin.read())
-        root = get_config(Path(str(payload.get("cwd") or ".")) if payload.get("cwd") else None).root
+        roots = payload.get("workspace_roots")
+        start = payload.get("cwd") or (roots[0] if isinstance(roots, list) and roots else None)
+        root = get_config(Path(start) if isinstance(start, str) and start else None).root
         settings = get_config(root).config.check
         client = index_client(root, settings, offline=offline, npm=True)
-        answer = answer_claude(payload, root, client, load_popular(root), settings.new_package_days)
+        answer = answerers[agent](payload, root, client, load_popular(root), settings.new_package_days)
         if client.cache is not None:
             client.cache.save()
     except CodewitnessError as exc:
