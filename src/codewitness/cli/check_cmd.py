@@ -194,23 +194,22 @@ def _print_verdicts(rows: list[dict[str, Any]]) -> None:
 def _print_human(report: Report) -> None:
     from rich.markup import escape
 
-    if not report.findings:
-        console.print(
-            f"[green]no findings[/green] in {report.files} file(s)"
-            + (f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else "")
-        )
-        return
     colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
     for f in report.findings:
         ai = " [magenta](AI)[/magenta]" if f.ai_authored else ""
         console.print(f"{escape(f.path)}:{f.line}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}")
     counts = report.counts()
-    console.print(
-        ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
-        + f" in {report.files} file(s)"
-    )
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
+    accepted = f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else ""
+    console.print(f"{summary or '[green]no findings[/green]'} in {report.files} file(s){accepted}")
     for where, why in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {escape(where)}: {escape(why)}")
+    not_checked = sum(1 for f in report.findings if f.rule_id == "CW107")
+    if not_checked:
+        console.print(
+            f"[yellow]{not_checked} package(s) were not checked[/yellow] (index unreachable or offline without a "
+            "cached answer): this is not a clean result"
+        )
 
 
 def run_hook(agent: str, offline: bool) -> None:
