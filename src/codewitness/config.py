@@ -41,6 +41,7 @@ from typing import Any
 from codewitness.errors import ConfigError
 
 __all__ = [
+    "CheckSection",
     "Config",
     "LoadedConfig",
     "default_database_url",
@@ -92,6 +93,55 @@ class CaptureSection:
 
 
 @dataclass(frozen=True)
+class CheckSection:
+    """``[tool.codewitness.check]``: the merge gate (``codewitness check`` / ``codewitness deps``)."""
+
+    index_url: str = field(
+        default="",
+        metadata=doc("Simple API index to check Python packages against; empty means pip's own setting."),
+    )
+    npm_registry: str = field(
+        default="",
+        metadata=doc("npm registry for package.json checks; empty means npm's own registry setting."),
+    )
+    popular_url: str = field(
+        default="",
+        metadata=doc("Where `codewitness deps refresh-popular` fetches the popular PyPI ranking."),
+    )
+    fail_on: str = field(
+        default="high",
+        metadata=doc(
+            "Lowest severity that makes `codewitness check` exit 1.",
+            choices=("info", "low", "medium", "high", "never"),
+        ),
+    )
+    new_package_days: int = field(
+        default=90,
+        metadata=doc("A package first uploaded fewer days ago than this is reported as new.", minimum=0),
+    )
+    cache_hours: float = field(
+        default=24.0,
+        metadata=doc("How long package-index answers are reused before asking again.", minimum=0),
+    )
+    http_timeout: float = field(
+        default=10.0,
+        metadata=doc("Seconds to wait for a package index before 'not checked'.", minimum=0.1),
+    )
+    complexity_growth: float = field(
+        default=0.15,
+        metadata=doc(
+            "Allowed growth of an AI-written function's cognitive complexity against --base (0.15 = 15%).",
+            minimum=0,
+        ),
+    )
+    required_metadata: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Fields every AI note entry must carry: any of agent, model, session, generations."),
+    )
+    disable: tuple[str, ...] = field(default=(), metadata=doc("Rule ids never to report, e.g. CW308."))
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration. Sections are nested frozen dataclasses."""
 
@@ -105,6 +155,7 @@ class Config:
     capture: CaptureSection = field(
         default_factory=CaptureSection, metadata=doc("Agent hooks and commit linking.")
     )
+    check: CheckSection = field(default_factory=CheckSection, metadata=doc("The merge gate."))
 
 
 @dataclass(frozen=True)
@@ -373,7 +424,9 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
         raise TypeError(f"config field {dotted} has unsupported type {tp!r}")
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
-        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        raise ConfigError(
+            f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}"
+        )
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")

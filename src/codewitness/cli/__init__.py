@@ -34,6 +34,8 @@ GROUPS: tuple[str, ...] = (
     "attribution",
     "config_cmd",
     "capture_cmd",
+    "check_cmd",
+    "deps_cmd",
 )
 
 app = typer.Typer(
