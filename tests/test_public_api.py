@@ -11,7 +11,7 @@ from codewitness.errors import CodewitnessError, ConfigError, InputError, NotFou
 
 
 def test_all_is_pinned_and_sorted() -> None:
-    assert codewitness.__all__ == ["__version__", "record_generation"]
+    assert codewitness.__all__ == ["__version__", "init", "record_generation"]
     assert codewitness.__all__ == sorted(codewitness.__all__)
 
 

@@ -4,6 +4,7 @@ The public Python API is what ``__all__`` lists; everything else is private and 
 
 Example:
     >>> import codewitness
+    >>> codewitness.init(service="shop")  # doctest: +SKIP
     >>> gid = codewitness.record_generation(  # doctest: +SKIP
     ...     model="claude-sonnet-4-5", prompt="Write total()", output="def total(): ...",
     ...     params={"temperature": 0.2}, prompt_name="pricing", files=["shop/pricing.py:1-12"],
@@ -12,13 +13,28 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any
-
 from codewitness._version import __version__
 
-__all__ = ["__version__", "record_generation"]
+# Agent hooks import this package on every file edit: keep `import codewitness` free of
+# `typing` and friends (mypy treats a module-level TYPE_CHECKING constant like typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
+    from typing import Any
+
+    from codewitness.sensor import init
+
+__all__ = ["__version__", "init", "record_generation"]
+
+
+def __getattr__(name: str) -> object:
+    """The runtime parts of the public API load on first use, not at ``import codewitness``."""
+    if name == "init":
+        from codewitness.sensor import init
+
+        return init
+    raise AttributeError(f"module 'codewitness' has no attribute {name!r}")
 
 
 def record_generation(

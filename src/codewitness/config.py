@@ -44,6 +44,7 @@ __all__ = [
     "CheckSection",
     "Config",
     "LoadedConfig",
+    "SensorSection",
     "default_database_url",
     "doc",
     "find_project_root",
@@ -65,6 +66,31 @@ def doc(text: str, **extra: Any) -> dict[str, Any]:
         **extra: ``choices`` (allowed values) or ``minimum`` (lowest allowed number).
     """
     return {"doc": text, **extra}
+
+
+#: The agents ``codewitness init`` knows how to hook.
+CAPTURE_AGENTS = ("claude", "cursor", "codex", "gemini")
+
+
+@dataclass(frozen=True)
+class CaptureSection:
+    """``[capture]``: agent hooks and commit linking."""
+
+    agents: tuple[str, ...] = field(
+        default=CAPTURE_AGENTS,
+        metadata=doc("Agents whose hooks `codewitness init` installs when --agents is not given."),
+    )
+    max_file_bytes: int = field(
+        default=2_000_000,
+        metadata=doc("Files larger than this are not captured by agent hooks (the skip is logged).", minimum=1),
+    )
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.agents) - set(CAPTURE_AGENTS))
+        if unknown:
+            raise ConfigError(
+                f"capture.agents: unknown agent {', '.join(unknown)}; choose from {', '.join(CAPTURE_AGENTS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -117,6 +143,84 @@ class CheckSection:
 
 
 @dataclass(frozen=True)
+class SensorSection:
+    """``[tool.codewitness.sensor]``: the runtime sensor inside the application process."""
+
+    service: str = field(
+        default="", metadata=doc("Service name reported with every fact; empty means the script name.")
+    )
+    manifest: str = field(
+        default=".codewitness/manifest.json",
+        metadata=doc(
+            "The manifest of AI-written functions to instrument (relative to the working directory)."
+        ),
+    )
+    include: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Extra functions to instrument: glob patterns on module.qualname, e.g. 'myapp.*'."),
+    )
+    exclude: tuple[str, ...] = field(
+        default=(), metadata=doc("Functions never to instrument: glob patterns on module.qualname.")
+    )
+    interval: float = field(
+        default=10.0, metadata=doc("Seconds per aggregation interval (one export batch each).", minimum=0.05)
+    )
+    spool_dir: str = field(
+        default=".codewitness/spool", metadata=doc("Append-only spool folder; empty turns the spool off.")
+    )
+    spool_max_bytes: int = field(
+        default=64 * 1024 * 1024,
+        metadata=doc(
+            "Spool size limit; the oldest segments are deleted (and counted) beyond it.", minimum=4096
+        ),
+    )
+    spool_segment_bytes: int = field(
+        default=4 * 1024 * 1024,
+        metadata=doc("Size at which a spool segment is closed and a new one begun.", minimum=1024),
+    )
+    endpoint: str = field(
+        default="",
+        metadata=doc("HTTP endpoint for batches (gzip JSON lines, POST); empty turns HTTP export off."),
+    )
+    otel: bool = field(
+        default=False,
+        metadata=doc("Also export OpenTelemetry metrics and exception spans through the host's providers."),
+    )
+    sample_rate: float = field(
+        default=0.0,
+        metadata=doc("Share of calls offered to the input/output sample reservoir (0 turns sampling off)."),
+    )
+    samples_per_interval: int = field(
+        default=5,
+        metadata=doc("Reservoir size: sampled input/output pairs kept per function per interval.", minimum=0),
+    )
+    exceptions_per_interval: int = field(
+        default=5,
+        metadata=doc(
+            "Exception captures kept per function and exception type per interval; the rest are counted.",
+            minimum=0,
+        ),
+    )
+    queue_size: int = field(
+        default=10_000,
+        metadata=doc(
+            "Bound on events waiting for export; events beyond it are dropped and counted.", minimum=1
+        ),
+    )
+    redact_names: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Extra regular expressions: argument or key names whose values are redacted."),
+    )
+    redact_patterns: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Extra regular expressions: text matching them is redacted from captured values."),
+    )
+    max_value_chars: int = field(
+        default=512, metadata=doc("Longest string kept in a captured value; longer ones are cut.", minimum=16)
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration. Sections are nested frozen dataclasses."""
 
@@ -128,6 +232,13 @@ class Config:
         ),
     )
     check: CheckSection = field(default_factory=CheckSection, metadata=doc("The merge gate."))
+    capture: CaptureSection = field(
+        default_factory=CaptureSection, metadata=doc("Agent hooks and commit linking.")
+    )
+    sensor: SensorSection = field(
+        default_factory=SensorSection,
+        metadata=doc("The runtime sensor (codewitness.init / codewitness run)."),
+    )
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,13 @@ CW_AGENT = "codewitness.agent"
 CW_REVISION = "codewitness.revision"
 CW_PROMPT_NAME = "codewitness.prompt.name"
 CW_PROMPT_VERSION = "codewitness.prompt.version"
+
+# -- runtime sensor ---------------------------------------------------------------------------
+EXCEPTION_STACKTRACE = "exception.stacktrace"
+METRIC_FUNCTION_CALLS = "codewitness.function.calls"
+METRIC_FUNCTION_ERRORS = "codewitness.function.errors"
+METRIC_FUNCTION_DURATION = "codewitness.function.duration"
+CW_QUANTILE = "codewitness.quantile"
+CW_EXCEPTION_ARGUMENTS = "codewitness.exception.arguments"
+CW_SAMPLE_ARGUMENTS = "codewitness.sample.arguments"
+CW_SAMPLE_RESULT = "codewitness.sample.result"

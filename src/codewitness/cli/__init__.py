@@ -32,9 +32,11 @@ GROUPS: tuple[str, ...] = (
     "demo",
     "ledger",
     "attribution",
+    "sensor_cmd",
     "config_cmd",
     "check_cmd",
     "deps_cmd",
+    "capture_cmd",
 )
 
 app = typer.Typer(

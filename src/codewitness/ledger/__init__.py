@@ -17,7 +17,13 @@ Example:
 from __future__ import annotations
 
 from codewitness.ledger._generations import find, get, record
-from codewitness.ledger._prompts import PromptVersion, prompt_diff, prompt_history, prompt_names, resolve_prompt
+from codewitness.ledger._prompts import (
+    PromptVersion,
+    prompt_diff,
+    prompt_history,
+    prompt_names,
+    resolve_prompt,
+)
 from codewitness.ledger._transfer import export_jsonl, import_jsonl
 
 __all__ = [

@@ -7,7 +7,7 @@ events, so they map onto a columnar engine unchanged.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 from codewitness.store.types import LosslessText, UTCDateTime
 
@@ -74,6 +74,36 @@ generation_files = Table(
     Index("ix_generation_files_path", "path"),
 )
 
+# -- capture (m0002): agent edit checkpoints and the generations each commit carries ----------
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("generation_id", String(40), ForeignKey("generations.id"), nullable=False),
+    Column("path", String(1000), nullable=False),
+    Column("before_hash", String(64)),
+    Column("after_hash", String(64)),
+    Column("added", JSON, nullable=False),
+    Column("removed", JSON, nullable=False),
+    Column("session_id", String(200)),
+    Column("agent", String(100)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_checkpoints_generation", "generation_id"),
+    Index("ix_checkpoints_path", "path"),
+)
+
+commit_generations = Table(
+    "commit_generations",
+    metadata,
+    Column("commit_sha", String(64), primary_key=True),
+    Column("generation_id", String(40), ForeignKey("generations.id"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("ai_lines", Integer, nullable=False),
+    Column("mixed_lines", Integer, nullable=False),
+    Column("linked_at", UTCDateTime(), nullable=False),
+    Index("ix_commit_generations_generation", "generation_id"),
+)
+
 # -- attribution cache (m0003): rebuildable, keyed by immutable git object ids ----------------
 attr_blame = Table(
     "attr_blame",
@@ -101,4 +131,91 @@ attr_blob = Table(
     Column("blob", String(64), primary_key=True),
     Column("data", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+# -- runtime facts (m0004) ------------------------------------------------------------------
+
+
+def _runtime_source_columns() -> list[Column[object]]:
+    # Where a record came from: the same four columns on every runtime table.
+    return [
+        Column("service", String(200), nullable=False),
+        Column("revision", String(200)),
+        Column("host", String(255), nullable=False),
+        Column("pid", Integer, nullable=False),
+    ]
+
+
+def _runtime_function_columns() -> list[Column[object]]:
+    return [
+        Column("function", String(1000), nullable=False),
+        Column("origin", String(20), nullable=False),
+        Column("ai_share", Float, nullable=False),
+        Column("generation_ids", JSON, nullable=False),
+        Column("models", JSON, nullable=False),
+        Column("path", String(1000)),
+        Column("line", Integer),
+    ]
+
+
+runtime_aggregates = Table(
+    "runtime_aggregates",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    *_runtime_function_columns(),
+    Column("interval_start", UTCDateTime(), nullable=False),
+    Column("interval_end", UTCDateTime(), nullable=False),
+    Column("calls", BigInteger, nullable=False),
+    Column("error_count", BigInteger, nullable=False),
+    Column("errors", JSON, nullable=False),
+    Column("histogram", JSON, nullable=False),
+    Column("total_ns", BigInteger, nullable=False),
+    Column("max_ns", BigInteger, nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_aggregates_function_time", "function", "interval_start"),
+    Index("ix_runtime_aggregates_time", "interval_start"),
+)
+runtime_exceptions = Table(
+    "runtime_exceptions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    *_runtime_function_columns(),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("type", String(500), nullable=False),
+    Column("message", LosslessText(), nullable=False),
+    Column("stack", JSON, nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_exceptions_function_time", "function", "time"),
+    Index("ix_runtime_exceptions_time", "time"),
+)
+runtime_samples = Table(
+    "runtime_samples",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    *_runtime_function_columns(),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("duration_ns", BigInteger, nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("result", JSON),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_samples_function_time", "function", "time"),
+)
+runtime_sensor_health = Table(
+    "runtime_sensor_health",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    Column("interval_start", UTCDateTime(), nullable=False),
+    Column("interval_end", UTCDateTime(), nullable=False),
+    Column("dropped_events", BigInteger, nullable=False),
+    Column("suppressed_exceptions", BigInteger, nullable=False),
+    Column("internal_errors", JSON, nullable=False),
+    Column("exporters", JSON, nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_sensor_health_time", "interval_start"),
 )

@@ -1,0 +1,138 @@
+"""Per-call cost of the runtime sensor on a tiny function, as ratios measured in one run.
+
+Compares, in this process and on this Python:
+
+* no instrumentation (the baseline);
+* the codewitness sensor: on 3.11 the wrapping backend; on 3.12+ each of ``auto`` (the default;
+  the function's module imported after ``init()``, so decorated at import), ``monitoring``
+  (``sys.monitoring`` on the code object), ``wrapping``, and ``auto-before`` (``auto`` with the
+  module imported before ``init()``: a function nothing else holds is swapped for a wrapper);
+* one OpenTelemetry SDK span per call (``tracer.start_as_current_span`` with a batch processor
+  and an exporter that discards), the usual way to time a function with OTel.
+
+Run it with each interpreter::
+
+    .venv/bin/python benchmarks/sensor_overhead.py
+    .venv312/bin/python benchmarks/sensor_overhead.py
+
+It prints nanoseconds per call (best of several repeats) and the ratios the issue asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import codewitness.sensor
+from codewitness.config import SensorSection
+
+TINY = """
+def tiny(x):
+    return x + 1
+
+async def tiny_async(x):
+    return x + 1
+"""
+
+
+def per_call_ns(fn: Any, calls: int, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        for i in range(calls):
+            fn(i)
+        best = min(best, (time.perf_counter_ns() - start) / calls)
+    return best
+
+
+def load_module(folder: Path, name: str) -> Any:
+    import importlib
+
+    (folder / f"{name}.py").write_text(textwrap.dedent(TINY))
+    return importlib.import_module(name)
+
+
+def measure_sensor(folder: Path, backend: str, calls: int, repeats: int, before: bool = False) -> float:
+    name = f"cw_bench_{backend}_{'before' if before else 'after'}"
+    module = load_module(folder, name) if before else None
+    sensor = codewitness.sensor.init(
+        service="bench",
+        manifest=folder / "none.json",
+        include=[f"{name}.tiny"],
+        spool_dir="",
+        interval=1.0,  # the exporter thread really runs during the measurement
+        backend=backend,  # type: ignore[arg-type]
+        settings=SensorSection(),
+    )
+    assert sensor is not None and sensor.backend.name == backend
+    module = module or load_module(folder, name)
+    result = per_call_ns(module.tiny, calls, repeats)
+    counted = sum(p.stats.drain().calls for p in sensor.probes.values())  # type: ignore[union-attr]
+    codewitness.sensor.shutdown()
+    assert counted > 0
+    return result
+
+
+def measure_otel(folder: Path, calls: int, repeats: int) -> float:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    tracer = provider.get_tracer("bench")
+    module = load_module(folder, "cw_bench_otel")
+    inner = module.tiny
+
+    def traced(x: int) -> int:
+        with tracer.start_as_current_span("tiny"):
+            return int(inner(x))
+
+    result = per_call_ns(traced, calls, repeats)
+    provider.shutdown()
+    return result
+
+
+def main() -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--calls", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
+    sys.path.insert(0, str(folder))
+    base = per_call_ns(load_module(folder, "cw_bench_base").tiny, args.calls, args.repeats)
+    backends = ["auto", "monitoring", "wrapping"] if sys.version_info >= (3, 12) else ["wrapping"]
+    sensor = {b: measure_sensor(folder, b, args.calls, args.repeats) for b in backends}
+    if sys.version_info >= (3, 12):
+        # init() called after the module was imported: auto decides per function (swap or monitor).
+        sensor["auto-before"] = measure_sensor(folder, "auto", args.calls, args.repeats, before=True)
+    otel = measure_otel(folder, args.calls // 4, args.repeats)
+    otel_added = otel - base
+
+    version = sys.version.split()[0]
+    print(f"Python {version}, {args.calls:,} calls x {args.repeats} repeats (best), ns per call")
+    print(f"  uninstrumented          {base:8.1f}")
+    for backend, value in sensor.items():
+        added = value - base
+        print(f"  codewitness {backend:<11} {value:8.1f}   (+{added:.1f} ns, {value / base:.2f}x baseline)")
+    print(f"  OpenTelemetry span      {otel:8.1f}   (+{otel_added:.1f} ns, {otel / base:.2f}x baseline)")
+    for backend, value in sensor.items():
+        added = value - base
+        print(
+            f"  => {backend}: added {added:.0f} ns/call; "
+            f"an OTel span per call adds {otel_added / added:.1f}x more"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""Throughput of the example shop with and without the runtime sensor, under real HTTP load.
+
+The shop (``examples/shop``) serves on loopback in one process -- plain; under ``codewitness run``
+with nothing selected (idle); and with every app function instrumented (``--include 'shop.*'``) --
+while a second process sends keep-alive ``POST /quote`` and ``/checkout`` requests as fast as it
+can. Runs rotate (plain, idle, sensor, plain, ...) and the best and median requests/second of each
+kind are compared, so machine noise hits all alike.
+
+    .venv/bin/python benchmarks/sensor_service.py
+    .venv312/bin/python benchmarks/sensor_service.py --rounds 3 --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOP = ROOT / "examples" / "shop"
+
+LOAD = r"""
+import http.client, json, sys, time
+port, seconds, connections = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+import threading
+bodies = [
+    ("/quote", json.dumps({"items": [{"sku": "apple", "quantity": 3}, {"sku": "bread", "quantity": 1}],
+                           "coupon": "WELCOME10"})),
+    ("/checkout", json.dumps({"items": [{"sku": "coffee", "quantity": 1}], "card": "4111 1111 1111 1111",
+                              "token": "tok"})),
+    ("/quote", json.dumps({"items": [{"sku": "caviar", "quantity": 1}]})),
+]
+done = [0] * connections
+deadline = time.perf_counter() + seconds
+def worker(k):
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    i = 0
+    while time.perf_counter() < deadline:
+        path, body = bodies[i % len(bodies)]
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        conn.getresponse().read()
+        i += 1
+    done[k] = i
+threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
+start = time.perf_counter()
+for t in threads: t.start()
+for t in threads: t.join()
+print(sum(done) / (time.perf_counter() - start), sum(done))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the shop did not start on port {port}")
+
+
+#: plain: no sensor. idle: ``codewitness run`` with nothing selected (the same process start and
+#: export thread, no function watched). sensor: every function of the shop watched.
+VARIANTS = ("plain", "idle", "sensor")
+
+
+def one_run(variant: str, seconds: float, connections: int, workdir: Path) -> tuple[float, float]:
+    """(requests per second, server CPU microseconds per request) for one run."""
+    port = free_port()
+    server_cmd = [sys.executable, "-m", "shop.server", "--port", str(port)]
+    if variant != "plain":
+        include = "shop.*" if variant == "sensor" else "no.such.module.*"
+        server_cmd = [
+            sys.executable, "-m", "codewitness", "run", "--include", include, "--interval", "1",
+            "--spool-dir", str(workdir / variant), "--", *server_cmd,
+        ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(SHOP), env.get("PYTHONPATH", "")])
+    server = subprocess.Popen(server_cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(port)
+        before = _cpu_seconds(server.pid)
+        load = subprocess.run(
+            [sys.executable, "-c", LOAD, str(port), str(seconds), str(connections)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        used = _cpu_seconds(server.pid) - before
+        rps, requests = (float(x) for x in load.stdout.split())
+        return rps, used / requests * 1e6
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc), so startup cost is left out."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="cw-shop-"))
+    (workdir / ".git").mkdir()  # a project root of its own, so no outside configuration applies
+    runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for _ in range(args.rounds):
+        for variant in VARIANTS:
+            rps, cpu_us = one_run(variant, args.seconds, args.connections, workdir)
+            runs[variant].append(rps)
+            cpu[variant].append(cpu_us)
+    from codewitness.sensor.export import read_spool
+
+    spooled = [r for _, records, _ in read_spool(workdir / "sensor") for r in records]
+    calls = sum(r["calls"] for r in spooled if r["kind"] == "aggregate")
+    best = {v: max(values) for v, values in runs.items()}
+    median = {v: statistics.median(values) for v, values in runs.items()}
+    cpu_median = {v: statistics.median(values) for v, values in cpu.items()}
+    version = sys.version.split()[0]
+    print(f"Python {version}, {args.rounds} rounds x {args.seconds:g} s, {args.connections} connections")
+    for variant in VARIANTS:
+        shown = ", ".join(f"{v:.0f}" for v in runs[variant])
+        figures = f"best {best[variant]:7.1f} req/s, median {median[variant]:7.1f}"
+        print(f"  {variant:<7} {figures}, server CPU {cpu_median[variant]:6.1f} us/request   (runs: {shown})")
+    for label, stat in (("best", best), ("median", median)):
+        vs_plain = (1 - stat["sensor"] / stat["plain"]) * 100
+        vs_idle = (1 - stat["sensor"] / stat["idle"]) * 100
+        print(f"  throughput loss ({label}): {vs_plain:+.1f}% vs plain, {vs_idle:+.1f}% vs idle sensor")
+    extra = (cpu_median["sensor"] / cpu_median["plain"] - 1) * 100
+    print(f"  server CPU per request: {extra:+.1f}% with the sensor (median)")
+    print(f"  {calls:,} instrumented calls recorded")
+    summary = {"best": best, "median": median, "cpu_us_per_request": cpu_median, "recorded_calls": calls}
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

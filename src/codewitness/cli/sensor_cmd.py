@@ -1,0 +1,198 @@
+"""``codewitness run``, ``ingest`` and ``runtime``: the runtime sensor from the command line.
+
+* ``codewitness run [options] -- python app.py`` (or ``-- python -m pkg``) starts the program
+  with the sensor on, without changing its code (like ``opentelemetry-instrument``).
+* ``codewitness ingest`` loads the spool folder into the store; running it twice adds nothing.
+* ``codewitness runtime`` shows calls, errors, latency quantiles and recent exceptions per
+  function, AI-written code beside human code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from codewitness.cli._common import console, emit_json, get_config, open_store
+from codewitness.config import env_name
+from codewitness.errors import InputError
+
+_BOOTSTRAP = Path(__file__).resolve().parent.parent / "sensor" / "_bootstrap"
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run``, ``ingest`` and ``runtime``."""
+    app.command("run", context_settings={"ignore_unknown_options": True})(run)
+    app.command("ingest")(ingest)
+    app.command("runtime")(runtime)
+
+
+def _default_service(command: list[str]) -> str:
+    args = command[1:]
+    if "-m" in args and args.index("-m") + 1 < len(args):
+        return args[args.index("-m") + 1]
+    scripts = [a for a in args if not a.startswith("-")]
+    return Path(scripts[0]).stem if scripts else Path(command[0]).name
+
+
+def run(
+    command: Annotated[
+        list[str], typer.Argument(help="The program to run, after --: python app.py | python -m pkg")
+    ],
+    service: Annotated[
+        str | None, typer.Option("--service", help="Service name (default: script or module).")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option("--manifest", help="Manifest of AI-written functions.")
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", help="Also instrument module.qualname globs (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Never instrument these globs.")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option("--interval", help="Seconds per interval.", min=0.05)
+    ] = None,
+    spool_dir: Annotated[Path | None, typer.Option("--spool-dir", help="Spool folder for records.")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="HTTP endpoint for batches.")] = None,
+    otel: Annotated[
+        bool | None, typer.Option("--otel/--no-otel", help="Export through OpenTelemetry.")
+    ] = None,
+    sample_rate: Annotated[
+        float | None,
+        typer.Option("--sample-rate", help="Share of calls sampled for replay.", min=0.0, max=1.0),
+    ] = None,
+) -> None:
+    """Run a Python program with the runtime sensor on (no code change)."""
+    if not command:
+        raise InputError("nothing to run: codewitness run -- python app.py")
+    executable = shutil.which(command[0])
+    if executable is None:
+        raise InputError(f"cannot find {command[0]!r} on PATH")
+    get_config()  # a broken configuration is reported here, not inside the application
+    settings: dict[str, Any] = {
+        "service": service or _default_service(command),
+        "manifest": str(manifest.resolve()) if manifest else None,
+        "include": ",".join(include) if include else None,
+        "exclude": ",".join(exclude) if exclude else None,
+        "interval": interval,
+        "spool_dir": str(spool_dir.resolve()) if spool_dir else None,
+        "endpoint": endpoint,
+        "otel": None if otel is None else ("true" if otel else "false"),
+        "sample_rate": sample_rate,
+    }
+    env = dict(os.environ)
+    for key, value in settings.items():
+        if value is not None:
+            env[env_name(f"sensor.{key}")] = str(value)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_BOOTSTRAP), env.get("PYTHONPATH", "")) if p)
+    console.file.flush()
+    os.execve(executable, command, env)  # noqa: S606 - replacing this process with the user's program is the point
+
+
+def ingest(
+    spool: Annotated[
+        Path | None, typer.Option("--spool", help="Spool folder (default: sensor.spool_dir).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load the sensor's spool folder into the store (idempotent: twice adds nothing)."""
+    from rich.progress import Progress
+
+    from codewitness.sensor.export import read_spool
+    from codewitness.store.runtime import IngestCounts
+    from codewitness.store.runtime import ingest as ingest_records
+
+    folder = spool or Path(get_config().config.sensor.spool_dir or ".codewitness/spool")
+    if not folder.is_dir():
+        raise InputError(f"no spool folder at {folder}; run the application with the sensor first")
+    total = IngestCounts()
+    segments = 0
+    with open_store() as store, Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("ingesting", total=None)
+        for _path, records, bad in read_spool(folder):
+            segments += 1
+            counts = ingest_records(store, records)
+            counts.bad += bad
+            total.add(counts)
+            progress.advance(task)
+    result = {
+        "spool": str(folder),
+        "segments": segments,
+        "inserted": total.inserted,
+        "by_kind": total.by_kind,
+        "duplicates": total.duplicates,
+        "bad": total.bad,
+    }
+    if as_json:
+        emit_json(result)
+        return
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(total.by_kind.items())) or "nothing new"
+    console.print(f"ingested {segments} segment(s) from {folder}: {kinds}")
+    if total.duplicates:
+        console.print(f"{total.duplicates} record(s) were already in the store")
+    if total.bad:
+        console.print(f"[yellow]{total.bad} unreadable record(s) skipped[/yellow]")
+
+
+def runtime(
+    function: Annotated[
+        str | None, typer.Option("--function", "-f", help="A module.qualname or a glob (shop.pricing.*).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only since then: 1h, 7d, or 2026-11-01.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Calls, errors, latency and recent exceptions per function, AI-written beside human code."""
+    from codewitness._time import parse_since
+    from codewitness.store.runtime import summarize
+
+    when = parse_since(since) if since else None
+    with open_store() as store:
+        summaries = summarize(store, function=function, since=when)
+    if as_json:
+        emit_json(summaries)
+        return
+    if not summaries:
+        console.print("no runtime facts yet: run the app with the sensor, then `codewitness ingest`")
+        return
+    _print_summaries(summaries)
+
+
+def _print_summaries(summaries: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table("function", "origin", "calls", "errors", "p50 ms", "p95 ms", "p99 ms", "model")
+    for s in summaries:
+        table.add_row(
+            s["function"],
+            s["origin"] if s["origin"] != "mixed" else f"mixed ({s['ai_share']:.0%} ai)",
+            f"{s['calls']:,}",
+            f"{s['errors']:,} ({s['error_rate']:.2%})",
+            f"{s['p50_ms']:.3f}",
+            f"{s['p95_ms']:.3f}",
+            f"{s['p99_ms']:.3f}",
+            ", ".join(s["models"]) or "-",
+        )
+    console.print(table)
+    groups: dict[str, list[int]] = {}
+    for s in summaries:
+        group = "AI-written" if s["origin"] in ("ai", "mixed") else "human/unknown"
+        calls_errors = groups.setdefault(group, [0, 0])
+        calls_errors[0] += s["calls"]
+        calls_errors[1] += s["errors"]
+    for group, (calls, errors) in groups.items():
+        rate = errors / calls if calls else 0.0
+        console.print(f"{group}: {calls:,} calls, {errors:,} errors ({rate:.2%})")
+    for s in summaries:
+        for e in s["exceptions"]:
+            console.print(f"[red]{e['type']}[/red] in {s['function']} at {e['time']}: {e['message']}")
+            console.print(f"    inputs: {e['arguments']}", markup=False)

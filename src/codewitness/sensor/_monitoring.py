@@ -1,0 +1,272 @@
+"""The Python 3.12+ backend: ``sys.monitoring`` events on the selected code objects only.
+
+``PY_START`` and ``PY_RETURN`` are enabled locally, per selected code object, so every other
+function in the process runs at full speed. ``PY_UNWIND`` (a function left by an exception) can
+only be enabled for the whole process; its callback returns after one dictionary lookup for
+code that is not ours. Nothing is replaced: every reference to a function -- registries filled
+by decorators, closures, nested ``<locals>`` functions -- is watched, because the code object is.
+
+A call is timed from ``PY_START`` to ``PY_RETURN``/``PY_UNWIND`` of the same frame (the frame is
+the key, so recursion, threads, generators and coroutines interleave correctly); for generators
+and coroutines that includes the time they were suspended, exactly as the 3.11 wrappers measure.
+
+The callbacks never raise: an exception in a monitoring callback would surface in the host's
+function, so each one catches everything and counts it.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.abc
+import inspect
+import sys
+import threading
+import types
+from collections.abc import Callable
+from typing import Any
+
+from codewitness.sensor._runtime import Probe, Sensor, arguments_of, monotonic_ns
+from codewitness.sensor._select import Found
+from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
+
+__all__ = ["HybridBackend", "MonitoringBackend", "free_tool_id"]
+
+_TOOL_NAME = "codewitness"
+# DEBUGGER_ID (0), COVERAGE_ID (1) and PROFILER_ID (2, used by cProfile) belong to those tools;
+# 3 and 4 have no owner. 5 is the optimizer's.
+_PREFERRED_IDS = (4, 3, 2)
+# Code that can suspend: timed per frame instead of on the thread's stack.
+_SUSPENDING = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+
+
+def free_tool_id() -> int | None:
+    """A ``sys.monitoring`` tool id nobody uses, or ``None``."""
+    monitoring = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+    for tool in _PREFERRED_IDS:
+        if monitoring.get_tool(tool) is None:
+            return tool
+    return None
+
+
+class MonitoringBackend:
+    """Watches selected code objects through ``sys.monitoring``.
+
+    Raises:
+        RuntimeError: every tool id is taken (the sensor then falls back to wrapping).
+    """
+
+    name = "monitoring"
+
+    def __init__(self, sensor: Sensor) -> None:
+        self._sensor = sensor
+        self._monitoring: Any = sys.monitoring  # type: ignore[attr-defined,unused-ignore]
+        tool = free_tool_id()
+        if tool is None:
+            raise RuntimeError("no free sys.monitoring tool id")
+        self._tool = tool
+        # Keyed by id(code): hashing a code object rehashes its constants on every lookup.
+        # The code objects themselves are kept in _codes, so their ids stay theirs.
+        self._probes: dict[int, Probe] = {}
+        self._codes: list[types.CodeType] = []
+        self._starts: dict[types.FrameType, int] = {}
+        #: Per thread: start times of the plain (non-suspending) calls in progress.
+        self._local = threading.local()
+        self._samples: dict[types.FrameType, Any] = {}
+        events = self._monitoring.events
+        self._monitoring.use_tool_id(tool, _TOOL_NAME)
+        on_start, on_return, on_unwind = self._callbacks()
+        self._monitoring.register_callback(tool, events.PY_START, on_start)
+        self._monitoring.register_callback(tool, events.PY_RETURN, on_return)
+        self._monitoring.register_callback(tool, events.PY_UNWIND, on_unwind)
+        self._monitoring.set_events(tool, events.PY_UNWIND)
+        self._active = True
+
+    def attach(self, found: Found, probe: Probe) -> bool:
+        """Enable ``PY_START``/``PY_RETURN`` on the function's code object."""
+        if not self._active:
+            return False
+        events = self._monitoring.events
+        self._probes[id(found.code)] = probe
+        self._codes.append(found.code)
+        self._monitoring.set_local_events(self._tool, found.code, events.PY_START | events.PY_RETURN)
+        return True
+
+    def settle(self) -> None:
+        """Nothing to do: code objects are shared by every reference to a function."""
+
+    def detach_all(self) -> None:
+        """Switch every event off and give the tool id back."""
+        if not self._active:
+            return
+        self._active = False
+        monitoring = self._monitoring
+        for code in self._codes:
+            try:
+                monitoring.set_local_events(self._tool, code, 0)
+            except Exception:
+                self._sensor.internal_error("detach")
+        monitoring.set_events(self._tool, 0)
+        for event in (monitoring.events.PY_START, monitoring.events.PY_RETURN, monitoring.events.PY_UNWIND):
+            monitoring.register_callback(self._tool, event, None)
+        monitoring.free_tool_id(self._tool)
+        self._starts.clear()
+        self._samples.clear()
+
+    # The callbacks are closures over locals: attribute lookups on self would cost on every call.
+    #
+    # Plain functions nest properly on each thread, so their start times live on a per-thread
+    # stack (cheap: no frame object is materialized). Generators and coroutines suspend and
+    # interleave, so theirs are keyed by their frame, which lives as long as they do.
+
+    def _callbacks(self) -> tuple[Any, Any, Any]:
+        """The PY_START, PY_RETURN and PY_UNWIND callbacks, sharing their state as closure locals."""
+        starts = self._starts
+        local = self._local
+        samples = self._samples
+        probes = self._probes
+        getframe = sys._getframe
+        clock = monotonic_ns
+        internal_error = self._sensor.internal_error
+        suspending = _SUSPENDING
+        code_id = id
+        sampling = self._sensor.sample_rate > 0 and self._sensor.samples_per_interval > 0
+
+        def on_start(code: types.CodeType, offset: int) -> None:
+            try:
+                if code.co_flags & suspending:
+                    starts[getframe(1)] = clock()
+                else:
+                    try:
+                        stack = local.stack
+                    except AttributeError:
+                        stack = local.stack = []  # this thread's first call
+                    stack.append(clock())
+                if sampling:
+                    probe = probes[code_id(code)]
+                    if probe.slow and probe.want_sample():
+                        frame = getframe(1)
+                        samples[frame] = probe.snapshot_arguments(arguments_of(code, frame.f_locals))
+            except Exception:
+                internal_error("monitoring.start")
+
+        def on_return(code: types.CodeType, offset: int, retval: Any) -> None:
+            t1 = clock()
+            try:
+                if code.co_flags & suspending:
+                    t0 = starts.pop(getframe(1), None)
+                    if t0 is None:
+                        return
+                else:
+                    t0 = local.stack.pop()
+                ns = t1 - t0
+                probe = probes[code_id(code)]
+                if probe.slow:
+                    frame = getframe(1)
+                    sampled = samples.pop(frame, None)
+                    probe.finish(ns, lambda: arguments_of(code, frame.f_locals), retval, sampled)
+                    return
+                # FunctionStats.ok, inlined: this runs on every call.
+                stats = probe.stats
+                if ns < EXACT_BELOW:
+                    stats.buckets[ns] += 1
+                elif ns < MAX_TRACKED_NS:
+                    shift = ns.bit_length() - SHIFT_BASE
+                    stats.buckets[(shift << SUB_BUCKET_BITS) + (ns >> shift)] += 1
+                else:
+                    stats.buckets[LAST_BUCKET] += 1
+            except Exception:
+                internal_error("monitoring.return")
+
+        def on_unwind(code: types.CodeType, offset: int, exc: BaseException) -> None:
+            probe = probes.get(code_id(code))
+            if probe is None:
+                return
+            t1 = clock()
+            try:
+                frame = getframe(1)
+                samples.pop(frame, None)
+                if code.co_flags & suspending:
+                    t0 = starts.pop(frame, None)
+                else:
+                    stack = getattr(local, "stack", None)
+                    t0 = stack.pop() if stack else None
+                if t0 is None:
+                    return
+                probe.failed(t1 - t0, exc, lambda: arguments_of(code, frame.f_locals))
+            except Exception:
+                internal_error("monitoring.unwind")
+
+        return on_start, on_return, on_unwind
+
+
+class HybridBackend(MonitoringBackend):
+    """The 3.12+ default: wrappers where they provably reach every call, ``sys.monitoring`` elsewhere.
+
+    * Modules imported after ``init()`` are rewritten at import by the wrapping backend: its
+      wrappers are in place before any other code sees the function (so nested functions and
+      functions registered by decorators are covered) and cost about half as much per call.
+    * Functions already loaded when the sensor starts are swapped for wrappers only when nothing
+      but namespaces (their module or class, other modules' imports) holds them -- one
+      ``gc.get_referrers`` pass decides; anything held elsewhere (a route table, a closure, a
+      bound method, a partial) and every nested function is watched by its code object.
+
+    The data is the same either way.
+    """
+
+    name = "auto"
+
+    def __init__(self, sensor: Sensor) -> None:
+        from codewitness.sensor._wrapping import WrappingBackend
+
+        super().__init__(sensor)
+        self._rewriter = WrappingBackend(sensor)
+        self._pending: list[tuple[Found, Probe]] = []
+
+    def attach(self, found: Found, probe: Probe) -> bool:
+        """Decorated at import: nothing to do; swappable: decided in :meth:`settle`; else monitored."""
+        if found.target.name in self._rewriter.decorated:
+            return True
+        if found.owner is not None and found.function is not None:
+            self._pending.append((found, probe))
+            return True
+        return super().attach(found, probe)
+
+    def settle(self) -> None:
+        """Swap what only namespaces hold; watch the rest by code object."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        held = _held_elsewhere(pending)
+        for found, probe in pending:
+            if id(found.function) in held or not self._rewriter.attach(found, probe):
+                super().attach(found, probe)
+        self._rewriter.settle()
+
+    def detach_all(self) -> None:
+        """Restore swapped names and switch monitoring off."""
+        self._rewriter.detach_all()
+        super().detach_all()
+
+    def loader_for(self, inner: Any, on_loaded: Callable[[types.ModuleType], Any]) -> importlib.abc.Loader | None:
+        """The wrapping backend's rewriting loader for modules imported from now on."""
+        return self._rewriter.loader_for(inner, on_loaded)
+
+
+def _held_elsewhere(pending: list[tuple[Found, Probe]]) -> set[int]:
+    """Ids of the pending functions that something other than a namespace refers to."""
+    functions = {id(found.function): found.function for found, _ in pending}
+    # Namespaces a swap (or the rebinding in settle) takes care of: module dicts, the owners'
+    # class dicts, and the staticmethod/classmethod objects stored in them.
+    allowed: set[int] = {id(vars(m)) for m in list(sys.modules.values()) if isinstance(m, types.ModuleType)}
+    for found, _ in pending:
+        if isinstance(found.owner, type):
+            allowed.update(id(ref) for ref in gc.get_referents(found.owner) if isinstance(ref, dict))
+            allowed.add(id(vars(found.owner).get(found.attribute)))
+    held: set[int] = set()
+    for referrer in gc.get_referrers(*functions.values()):
+        if referrer is functions or id(referrer) in allowed or isinstance(referrer, Found | types.FrameType):
+            continue
+        if isinstance(referrer, tuple) and all(id(item) in functions for item in referrer):
+            continue  # the argument tuple of the get_referrers call itself
+        held.update(id(ref) for ref in gc.get_referents(referrer) if id(ref) in functions)
+    return held

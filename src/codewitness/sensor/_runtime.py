@@ -1,0 +1,593 @@
+"""The sensor's state inside the host process: probes, events, the export thread, fork and exit.
+
+One :class:`Probe` per instrumented function holds its running :class:`FunctionStats`, its
+exception-capture budget, its sample reservoir and its checks. The backends (``_wrapping`` on
+3.11, ``_monitoring`` on 3.12+) call into a probe on every call; everything else happens on the
+single exporter thread of :class:`Sensor`, once per interval.
+
+Threading contract: the backends' fast paths, ``Probe.failed`` and ``Probe.finish`` run on
+application threads and never wait for anything but a lock held for a few dictionary operations
+(only on the rare paths: exceptions, samples); exporters run only on the exporter thread (and once more
+at exit) and may block there (HTTP retries) without the application noticing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextlib
+import inspect
+import logging
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import traceback
+import types
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from codewitness.sensor._imports import ImportHook
+from codewitness.sensor._select import Found, Selection, Target, find_functions
+from codewitness.sensor.aggregate import FunctionStats
+from codewitness.sensor.snapshot import Redactor
+
+__all__ = ["Backend", "Check", "Exporter", "Probe", "Sensor"]
+
+log = logging.getLogger("codewitness.sensor")
+
+#: A per-function check (the invariants hook): called with the call's arguments (name -> value)
+#: and its result after every successful call; it may raise, which is counted, never propagated.
+Check = Callable[[Mapping[str, Any], Any], None]
+
+# Our own wrapper frames are left out of captured stacks.
+_SENSOR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+# Exceptions that end a generator or coroutine on purpose; they are not the function's errors.
+_NOT_ERRORS = (GeneratorExit,)
+
+
+class Exporter(Protocol):
+    """Where records go. Called on the exporter thread only; may block there."""
+
+    def export(self, records: list[dict[str, Any]]) -> None:
+        """Deliver one batch."""
+
+    def close(self) -> None:
+        """Flush and release resources (at shutdown)."""
+
+    def after_fork(self) -> None:
+        """Forget parent-only state in a forked child (open files, connections)."""
+
+    def health(self) -> dict[str, int]:
+        """Counters to report (drops, failures) since the last call."""
+
+
+class Backend(Protocol):
+    """How functions are watched: wrapping (3.11) or ``sys.monitoring`` (3.12+)."""
+
+    name: str
+
+    def attach(self, found: Found, probe: Probe) -> bool:
+        """Start watching one function; ``False`` when this backend cannot reach it."""
+
+    def settle(self) -> None:
+        """After a batch of attaches: fix up references the attaches could not see."""
+
+    def detach_all(self) -> None:
+        """Stop watching everything (restore what was replaced)."""
+
+
+_TYPE_NAMES: dict[type, str] = {}
+
+
+def _type_name(exc: BaseException) -> str:
+    cls = type(exc)
+    name = _TYPE_NAMES.get(cls)
+    if name is None:
+        name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+        if len(_TYPE_NAMES) < 4096:  # bounded: exception classes made on the fly must not grow it
+            _TYPE_NAMES[cls] = name
+    return name
+
+
+def arguments_of(code: types.CodeType, frame_locals: Mapping[str, Any]) -> dict[str, Any]:
+    """A call's arguments read back from its frame's locals, by the code object's argument names."""
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+    return {name: frame_locals[name] for name in code.co_varnames[:count] if name in frame_locals}
+
+
+def bind_arguments(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Name the positional and keyword arguments of one call of ``function`` (best effort)."""
+    try:
+        bound = inspect.signature(function).bind_partial(*args, **kwargs)
+        return dict(bound.arguments)
+    except (TypeError, ValueError):
+        named = {f"arg{i}": value for i, value in enumerate(args)}
+        named.update(kwargs)
+        return named
+
+
+class Probe:
+    """One instrumented function: counters, capture budget, reservoir, checks."""
+
+    __slots__ = (
+        "_budget",
+        "_lock",
+        "_offered",
+        "_reservoir",
+        "checks",
+        "sample_rate",
+        "sensor",
+        "slow",
+        "stats",
+        "suppressed",
+        "target",
+    )
+
+    def __init__(self, target: Target, sensor: Sensor) -> None:
+        self.target = target
+        self.sensor = sensor
+        #: The counters; the backends' fast paths update ``stats.buckets``/``stats.total`` inline.
+        self.stats = FunctionStats()
+        self.checks: tuple[Check, ...] = ()
+        self.sample_rate = sensor.sample_rate if sensor.samples_per_interval > 0 else 0.0
+        #: True when a call needs more than counting (checks or sampling): the backends then take
+        #: the slower path that names the arguments.
+        self.slow = bool(self.sample_rate)
+        self._lock = threading.Lock()
+        self._budget: dict[str, int] = {}
+        self.suppressed = 0
+        self._reservoir: list[dict[str, Any]] = []
+        self._offered = 0
+
+    def reinit_after_fork(self) -> None:
+        """Fresh locks and empty counters in a forked child."""
+        self.stats.reinit_after_fork()
+        self._lock = threading.Lock()
+        self._budget = {}
+        self.suppressed = 0
+        self._reservoir = []
+        self._offered = 0
+
+    def add_check(self, check: Check) -> None:
+        """Run ``check(arguments, result)`` after every successful call of this function."""
+        self.checks = (*self.checks, check)
+        self.slow = True
+
+    def want_sample(self) -> bool:
+        """Decide, before a call, whether it is offered to the sample reservoir."""
+        return self.sample_rate > 0 and random.random() < self.sample_rate  # noqa: S311 - not security
+
+    def failed(self, ns: int, exc: BaseException, arguments: Callable[[], Mapping[str, Any]]) -> None:
+        """Count a call that raised; capture it when the per-type budget allows. Never raises."""
+        try:
+            if isinstance(exc, _NOT_ERRORS):
+                self.stats.ok(ns)
+                return
+            name = _type_name(exc)
+            self.stats.fail(ns, name)
+            # No lock: the budget is a soft limit (two threads may both take the last capture),
+            # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
+            used = self._budget.get(name, 0)
+            if used >= self.sensor.exceptions_per_interval:
+                self.suppressed += 1
+                return
+            self._budget[name] = used + 1
+            self.sensor.capture_exception(self, exc, name, arguments())
+        except Exception:
+            self.sensor.internal_error("probe.failed")
+
+    def finish(
+        self,
+        ns: int,
+        arguments: Callable[[], Mapping[str, Any]],
+        result: Any,
+        sampled: Mapping[str, Any] | None,
+    ) -> None:
+        """The slow path after a successful call: count, run checks, offer a sample. Never raises."""
+        try:
+            self.stats.ok(ns)
+            if self.checks:
+                named = arguments()
+                for check in self.checks:
+                    try:
+                        check(named, result)
+                    except Exception:
+                        self.sensor.internal_error("check")
+            if sampled is not None:
+                self._offer(ns, sampled, result)
+        except Exception:
+            self.sensor.internal_error("probe.finish")
+
+    def snapshot_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """A redacted snapshot taken before the call runs (for samples)."""
+        return self.sensor.redactor.snapshot_arguments(arguments)
+
+    def _offer(self, ns: int, arguments: Mapping[str, Any], result: Any) -> None:
+        # Reservoir sampling (algorithm R): every offered call has the same chance to be kept.
+        keep = self.sensor.samples_per_interval
+        with self._lock:
+            self._offered += 1
+            slot = len(self._reservoir) if len(self._reservoir) < keep else random.randrange(self._offered)  # noqa: S311
+        if slot >= keep:
+            return
+        record = {
+            "kind": "sample",
+            "time": _now_iso(),
+            "duration_ns": ns,
+            "arguments": dict(arguments),
+            "result": self.sensor.redactor.snapshot(result),
+        }
+        with self._lock:
+            if slot < len(self._reservoir):
+                self._reservoir[slot] = record
+            else:
+                self._reservoir.append(record)
+
+    def drain_samples(self) -> list[dict[str, Any]]:
+        """The reservoir of this interval; starts a new one (and a new capture budget)."""
+        with self._lock:
+            samples, self._reservoir, self._offered = self._reservoir, [], 0
+            self._budget = {}
+            return samples
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Sensor:
+    """The running sensor: probes, the bounded event queue, the exporter thread.
+
+    Created by :func:`codewitness.init`; there is at most one per process.
+    """
+
+    def __init__(
+        self,
+        *,
+        selection: Selection,
+        backend_factory: Callable[[Sensor], Backend],
+        exporters: Iterable[Exporter],
+        service: str,
+        revision: str | None,
+        interval: float,
+        redactor: Redactor,
+        queue_size: int = 10_000,
+        exceptions_per_interval: int = 5,
+        sample_rate: float = 0.0,
+        samples_per_interval: int = 5,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.selection = selection
+        self.service = service
+        self.revision = revision
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.interval = interval
+        self.redactor = redactor
+        self.queue_size = queue_size
+        self.exceptions_per_interval = exceptions_per_interval
+        self.sample_rate = sample_rate
+        self.samples_per_interval = samples_per_interval
+        self.exporters = list(exporters)
+        self.probes: dict[str, Probe] = {}
+        self._events: collections.deque[dict[str, Any]] = collections.deque()
+        self._counts_lock = threading.Lock()
+        self.dropped_events = 0
+        self.internal_errors: dict[str, int] = {}
+        self.unreachable: set[str] = set()
+        self._interval_start = _now_iso()
+        #: Set when the sensor shuts down; exporters stop waiting between retries.
+        self._stop = stop or threading.Event()
+        self._thread: threading.Thread | None = None
+        self._flush_lock = threading.Lock()
+        self._closed = False
+        self._pending_checks: dict[str, list[Check]] = {}
+        self.backend = backend_factory(self)
+        self._import_hook = ImportHook(selection, self.instrument_module, getattr(self.backend, "loader_for", None))
+
+    # -- errors of our own -----------------------------------------------------------------
+
+    def internal_error(self, where: str) -> None:
+        """Count an error in codewitness's own code; never raises."""
+        try:
+            with self._counts_lock:
+                self.internal_errors[where] = self.internal_errors.get(where, 0) + 1
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("codewitness sensor error in %s", where, exc_info=True)
+        except Exception:  # noqa: S110 - counting itself failed; nothing more is safe to do
+            pass
+
+    # -- instrumenting -----------------------------------------------------------------------
+
+    def probe_for(self, target: Target) -> Probe:
+        """The probe of ``target``, made and registered on first use (with any pending checks)."""
+        probe = self.probes.get(target.name)
+        if probe is None:
+            probe = Probe(target, self)
+            for check in self._pending_checks.pop(target.name, ()):
+                probe.add_check(check)
+            self.probes[target.name] = probe
+            self.unreachable.discard(target.name)
+        return probe
+
+    def instrument_module(self, module: types.ModuleType, *, settle: bool = True) -> int:
+        """Watch every selected function of a loaded module; returns how many were attached.
+
+        ``settle=False`` leaves the backend's batch work (:meth:`Backend.settle`) to the caller,
+        so that instrumenting many modules at once pays for it once.
+        """
+        attached = self._instrument(module)
+        if settle and attached:
+            try:
+                self.backend.settle()
+            except Exception:
+                self.internal_error("settle")
+        return attached
+
+    def _instrument(self, module: types.ModuleType) -> int:
+        attached = 0
+        try:
+            found_all = list(find_functions(module, self.selection))
+        except Exception:
+            self.internal_error("instrument")
+            return 0
+        for found in found_all:
+            name = found.target.name
+            if name in self.probes:
+                continue
+            try:
+                probe = Probe(found.target, self)
+                if self.backend.attach(found, probe):
+                    for check in self._pending_checks.pop(name, ()):
+                        probe.add_check(check)
+                    self.probes[name] = probe
+                    self.unreachable.discard(name)
+                    attached += 1
+                else:
+                    self.unreachable.add(name)
+            except Exception:
+                # One function we cannot instrument must not cost the others.
+                self.internal_error("instrument")
+                self.unreachable.add(name)
+        return attached
+
+    def activate(self) -> None:
+        """Instrument what is loaded, watch future imports, start the exporter thread."""
+        self._import_hook.install()
+        self.instrument_loaded()
+        self.start()
+
+    def instrument_loaded(self) -> int:
+        """Watch selected functions of every module imported so far."""
+        attached = 0
+        for name, module in list(sys.modules.items()):
+            if isinstance(module, types.ModuleType) and self.selection.may_contain(name):
+                attached += self.instrument_module(module, settle=False)
+        try:
+            self.backend.settle()
+        except Exception:
+            self.internal_error("settle")
+        return attached
+
+    def add_check(self, function: str, check: Check) -> None:
+        """Run ``check(arguments, result)`` after each successful call of ``function`` (``module.qualname``).
+
+        The hook point for runtime invariants. A function not instrumented yet gets the check when
+        its module is imported.
+        """
+        probe = self.probes.get(function)
+        if probe is not None:
+            probe.add_check(check)
+        else:
+            self._pending_checks.setdefault(function, []).append(check)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _header(self, probe: Probe | None) -> dict[str, Any]:
+        header: dict[str, Any] = {
+            "id": uuid.uuid4().hex,
+            "service": self.service,
+            "revision": self.revision,
+            "host": self.host,
+            "pid": self.pid,
+        }
+        if probe is not None:
+            t = probe.target
+            header.update(
+                function=t.name,
+                origin=t.origin,
+                ai_share=t.ai_share,
+                generation_ids=list(t.generation_ids),
+                models=list(t.models),
+                path=t.path,
+                line=t.start_line,
+            )
+        return header
+
+    def enqueue(self, record: dict[str, Any]) -> bool:
+        """Queue one event for export; when the queue is full it is dropped and counted."""
+        if len(self._events) >= self.queue_size:
+            with self._counts_lock:
+                self.dropped_events += 1
+            return False
+        self._events.append(record)
+        return True
+
+    def capture_exception(self, probe: Probe, exc: BaseException, type_name: str, arguments: Mapping[str, Any]) -> None:
+        """Queue a redacted capture of an exception escaping ``probe``'s function."""
+        stack = [
+            {"file": frame.filename, "line": frame.lineno, "function": frame.name}
+            for frame in traceback.extract_tb(exc.__traceback__, limit=40)
+            if not frame.filename.startswith(_SENSOR_DIR)
+        ][-32:]
+        record = self._header(probe)
+        record.update(
+            kind="exception",
+            time=_now_iso(),
+            type=type_name,
+            message=self.redactor.redact_text(_safe_str(exc))[:2000],
+            stack=stack,
+            arguments=self.redactor.snapshot_arguments(arguments),
+        )
+        self.enqueue(record)
+
+    # -- export ------------------------------------------------------------------------------
+
+    def collect(self) -> list[dict[str, Any]]:
+        """Everything since the last collect, as export records (aggregates, events, health)."""
+        start, end = self._interval_start, _now_iso()
+        self._interval_start = end
+        records: list[dict[str, Any]] = []
+        suppressed = 0
+        for probe in list(self.probes.values()):
+            try:
+                stats = probe.stats.drain()
+                if stats is not None:
+                    record = self._header(probe)
+                    record.update(
+                        kind="aggregate",
+                        start=start,
+                        end=end,
+                        calls=stats.calls,
+                        errors=stats.errors,
+                        histogram=stats.histogram.to_json(),
+                        total_ns=stats.total_ns,
+                        max_ns=stats.max_ns,
+                    )
+                    records.append(record)
+                for sample in probe.drain_samples():
+                    sample.update(self._header(probe))
+                    records.append(sample)
+                suppressed, probe.suppressed = suppressed + probe.suppressed, 0
+            except Exception:
+                self.internal_error("collect")
+        while self._events:
+            try:
+                records.append(self._events.popleft())
+            except IndexError:  # pragma: no cover - raced with nothing; deque emptied
+                break
+        health = self._health(suppressed)
+        if health is not None:
+            health.update(self._header(None), kind="sensor", start=start, end=end)
+            records.append(health)
+        return records
+
+    def _health(self, suppressed: int) -> dict[str, Any] | None:
+        with self._counts_lock:
+            dropped, self.dropped_events = self.dropped_events, 0
+            errors, self.internal_errors = self.internal_errors, {}
+        exporter_counts: dict[str, int] = {}
+        for exporter in self.exporters:
+            try:
+                for key, n in exporter.health().items():
+                    exporter_counts[key] = exporter_counts.get(key, 0) + n
+            except Exception:
+                errors["exporter.health"] = errors.get("exporter.health", 0) + 1
+        if not (dropped or errors or suppressed or any(exporter_counts.values())):
+            return None
+        return {
+            "dropped_events": dropped,
+            "suppressed_exceptions": suppressed,
+            "internal_errors": errors,
+            "exporters": exporter_counts,
+        }
+
+    def flush(self) -> int:
+        """Collect and hand one batch to every exporter; returns the number of records."""
+        with self._flush_lock:
+            records = self.collect()
+            if not records:
+                return 0
+            for exporter in self.exporters:
+                try:
+                    exporter.export(records)
+                except Exception:
+                    self.internal_error(f"export.{type(exporter).__name__}")
+            return len(records)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.flush()
+            except Exception:
+                self.internal_error("loop")
+
+    def start(self) -> None:
+        """Start the exporter thread and the fork/exit handlers."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="codewitness-sensor", daemon=True)
+        self._thread.start()
+        if not getattr(self, "_registered", False):
+            self._registered = True
+            atexit.register(self.shutdown)
+            os.register_at_fork(after_in_child=self._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.pid = os.getpid()
+            self._counts_lock = threading.Lock()
+            self._flush_lock = threading.Lock()
+            self._events = collections.deque()
+            self.dropped_events = 0
+            self.internal_errors = {}
+            self._interval_start = _now_iso()
+            for probe in self.probes.values():
+                probe.reinit_after_fork()
+            for exporter in self.exporters:
+                exporter.after_fork()
+            self._stop.clear()
+            self.start()
+        except Exception:
+            self.internal_error("fork")
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop watching, flush what is left, close the exporters. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        with contextlib.suppress(Exception):
+            self._import_hook.remove()
+        try:
+            self.backend.detach_all()
+        except Exception:
+            self.internal_error("detach")
+        try:
+            self.flush()
+        except Exception:
+            self.internal_error("flush")
+        for exporter in self.exporters:
+            try:
+                exporter.close()
+            except Exception:
+                self.internal_error("close")
+        with contextlib.suppress(Exception):
+            atexit.unregister(self.shutdown)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` ran."""
+        return self._closed
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__}>"
+
+
+def monotonic_ns() -> int:
+    """The clock every backend times calls with."""
+    return time.perf_counter_ns()

@@ -1,0 +1,132 @@
+"""`codewitness run` → `ingest` → `runtime` on the example shop, through the real entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from codewitness.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+
+DRIVER = """
+from decimal import Decimal
+from shop import checkout, pricing
+
+L = pricing.Line
+for i in range(50):
+    pricing.quote([L("apple", i + 1), L("bread", 1)], "WELCOME10" if i % 2 else None)
+for bad in ([L("caviar", 1)], [L("apple", 0)]):
+    try:
+        pricing.quote(bad)
+    except pricing.PricingError:
+        pass
+try:
+    checkout.place_order([{"sku": "apple", "quantity": 1}], "4111 1111 1111 1112", "tok_live_abc")
+except checkout.PaymentError:
+    pass
+checkout.place_order([{"sku": "coffee", "quantity": 2}], "4111 1111 1111 1111", "tok_live_abc")
+print("driven")
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> Path:
+    (tmp_path / ".git").mkdir()
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import make_manifest
+
+        manifest = make_manifest.build(revision="rev-1")
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    (tmp_path / ".codewitness").mkdir()
+    (tmp_path / ".codewitness" / "manifest.json").write_text(manifest.to_json())
+    (tmp_path / "drive.py").write_text(textwrap.dedent(DRIVER))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CODEWITNESS_DB", db_url)
+    return tmp_path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def drive(root: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    env["PYTHONPATH"] = str(EXAMPLE)
+    proc = subprocess.run(
+        [sys.executable, "-m", "codewitness", "run", "--", sys.executable, "drive.py"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "driven"
+
+
+def test_run_ingest_runtime(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drive(project)
+    code, out, _ = cli(capsys, "ingest", "--json")
+    assert code == 0
+    first = json.loads(out)
+    assert first["inserted"] > 0 and first["bad"] == 0
+    assert first["by_kind"]["aggregate"] >= 6
+    assert first["by_kind"]["exception"] >= 4
+    code, out, _ = cli(capsys, "ingest", "--json")
+    again = json.loads(out)
+    assert again["inserted"] == 0 and again["duplicates"] == first["inserted"]
+
+    code, out, _ = cli(capsys, "runtime", "--json")
+    assert code == 0
+    by_name = {s["function"]: s for s in json.loads(out)}
+    quote = by_name["shop.pricing.quote"]
+    for key in ("function", "calls", "errors", "p50_ms", "p95_ms", "p99_ms", "origin", "exceptions"):
+        assert key in quote
+    assert quote["calls"] == 53  # 50 + 2 bad carts + 1 from the successful checkout
+    assert quote["errors"] == 2
+    assert quote["origin"] == "mixed"
+    assert 0 < quote["p50_ms"] <= quote["p95_ms"] <= quote["p99_ms"]
+    assert {e["type"] for e in quote["exceptions"]} == {"shop.pricing.PricingError"}
+    order = by_name["shop.checkout.place_order"]
+    assert order["origin"] == "ai" and order["models"] == ["claude-sonnet-4-5"]
+    (declined,) = order["exceptions"]
+    assert declined["arguments"]["card_number"] == "[REDACTED]"
+    assert declined["arguments"]["api_token"] == "[REDACTED]"
+    assert "4111" not in out and "tok_live_abc" not in out
+
+    code, out, _ = cli(capsys, "runtime", "--function", "shop.pricing.quote", "--since", "1h", "--json")
+    assert [s["function"] for s in json.loads(out)] == ["shop.pricing.quote"]
+
+    code, _, err = cli(capsys, "runtime")
+    assert code == 0
+    assert "shop.pricing.quote" in err and "AI-written" in err and "PricingError" in err
+
+
+def test_ingest_without_a_spool_is_a_clear_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "ingest")
+    assert code == 2
+    assert "no spool folder" in err and "Traceback" not in err
+
+
+def test_runtime_with_a_bad_since_is_a_clear_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "runtime", "--since", "last tuesday")
+    assert code == 2
+    assert "cannot read time" in err
+
+
+def test_runtime_before_any_facts(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "runtime", "--json")
+    assert (code, json.loads(out)) == (0, [])

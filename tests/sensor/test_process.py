@@ -1,0 +1,299 @@
+"""The sensor in whole processes: exit, fork, a stuck exporter, and `codewitness run`."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codewitness.config import SensorSection
+from codewitness.model import Manifest, ManifestFunction
+from codewitness.sensor.export import HttpExporter, read_spool
+
+BACKENDS = ["wrapping", "monitoring", "auto"] if sys.version_info >= (3, 12) else ["wrapping"]
+
+
+def spool_records(folder: Path) -> list[dict[str, Any]]:
+    return [r for _, records, _ in read_spool(folder) for r in records]
+
+
+def calls_by_pid(records: list[dict[str, Any]], function: str) -> Counter[int]:
+    counts: Counter[int] = Counter()
+    for r in records:
+        if r["kind"] == "aggregate" and r["function"] == function:
+            counts[r["pid"]] += r["calls"]
+    return counts
+
+
+def run_python(tmp_path: Path, source: str, *args: str, env: dict[str, str] | None = None) -> str:
+    script = tmp_path / "host.py"
+    script.write_text(textwrap.dedent(source))
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+HOST_PRELUDE = """
+import os, sys
+import codewitness
+from codewitness.config import SensorSection
+
+def work(x):
+    return x * 2
+
+sensor = codewitness.init(
+    service="host", include=["__main__.work"], manifest="none.json", spool_dir="spool", interval=3600,
+    backend=sys.argv[1], settings=SensorSection(),
+)
+assert sensor is not None
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_last_interval_is_flushed_at_exit(tmp_path: Path, backend: str) -> None:
+    run_python(tmp_path, HOST_PRELUDE + "\nfor i in range(7):\n    work(i)\n", backend)
+    assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 7
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_forked_child_reports_its_own_calls(tmp_path: Path, backend: str) -> None:
+    out = run_python(
+        tmp_path,
+        HOST_PRELUDE
+        + """
+import warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, as gunicorn does
+for i in range(3):
+    work(i)
+pid = os.fork()
+if pid == 0:
+    for i in range(5):
+        work(i)
+    sys.exit(0)
+os.waitpid(pid, 0)
+work(1); work(2)
+print(pid)
+""",
+        backend,
+    )
+    child = int(out.strip())
+    counts = calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work")
+    assert counts[child] == 5
+    parent = next(pid for pid in counts if pid != child)
+    assert counts[parent] == 5
+    assert len(counts) == 2
+
+
+def test_a_stuck_exporter_never_blocks_the_application(tmp_path: Path) -> None:
+    # A server that accepts the batch but does not answer until released.
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+    received: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(1)
+            release.wait(30)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    module = tmp_path / "stuckapp.py"
+    module.write_text("def work(x):\n    return x + 1\n")
+    sys.path.insert(0, str(tmp_path))
+    import codewitness.sensor
+
+    try:
+        sensor = codewitness.sensor.init(
+            include=["stuckapp.work"],
+            manifest=tmp_path / "none.json",
+            spool_dir="",
+            interval=0.05,
+            settings=SensorSection(),
+        )
+        assert sensor is not None
+        sensor.exporters.append(HttpExporter(f"http://127.0.0.1:{server.server_address[1]}/", timeout=30))
+        work = importlib.import_module("stuckapp").work
+        # Keep calling until the exporter thread is provably stuck inside the server ...
+        total = 0
+        while not received:
+            total += work(1) - 1
+        # ... and then go on calling while it stays stuck: every call returns.
+        for _ in range(20_000):
+            total += work(1) - 1
+        assert len(received) == 1
+        assert total >= 20_000
+    finally:
+        release.set()
+        codewitness.sensor.shutdown()
+        server.shutdown()
+        server.server_close()
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("stuckapp", None)
+
+
+# -- codewitness run ---------------------------------------------------------------------------
+
+
+def write_app(root: Path) -> Path:
+    pkg = root / "runapp"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "logic.py").write_text(
+        textwrap.dedent(
+            """
+            def price(qty, unit):
+                if qty < 0:
+                    raise ValueError("negative quantity")
+                return qty * unit
+
+            def helper(x):
+                return x
+            """
+        )
+    )
+    (pkg / "__main__.py").write_text(
+        textwrap.dedent(
+            """
+            from runapp.logic import price, helper
+            for q in range(10):
+                price(q, 2)
+                helper(q)
+            try:
+                price(-1, 2, )
+            except ValueError:
+                pass
+            print("ran")
+            """
+        )
+    )
+    (root / "app.py").write_text("import runpy\nrunpy.run_module('runapp', run_name='__main__')\n")
+    manifest = Manifest(
+        revision="abc123",
+        functions=(
+            ManifestFunction(
+                module="runapp.logic",
+                qualname="price",
+                path="runapp/logic.py",
+                start_line=2,
+                end_line=5,
+                ai_share=1.0,
+                generation_ids=("gen_aaaaaaaaaaaaaaaaaaaa",),
+                models=("gpt-5",),
+                agents=("codex",),
+            ),
+        ),
+    )
+    (root / ".codewitness").mkdir()
+    (root / ".codewitness" / "manifest.json").write_text(manifest.to_json())
+    (root / ".git").mkdir()
+    return root
+
+
+def codewitness_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    return subprocess.run(
+        [sys.executable, "-m", "codewitness", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("form", [["app.py"], ["-m", "runapp"]])
+def test_run_instruments_a_program_without_code_change(tmp_path: Path, form: list[str]) -> None:
+    root = write_app(tmp_path)
+    proc = codewitness_cli(root, "run", "--interval", "60", "--", sys.executable, *form)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.strip() == "ran"
+    records = spool_records(root / ".codewitness" / "spool")
+    (agg,) = [r for r in records if r["kind"] == "aggregate"]
+    assert agg["function"] == "runapp.logic.price"
+    assert agg["calls"] == 11
+    assert agg["errors"] == {"ValueError": 1}
+    assert agg["revision"] == "abc123"
+    assert agg["models"] == ["gpt-5"]
+    assert agg["service"] == ("app" if form == ["app.py"] else "runapp")
+    (exc,) = [r for r in records if r["kind"] == "exception"]
+    assert exc["arguments"] == {"qty": -1, "unit": 2}
+
+
+def test_run_passes_options_to_the_program(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    proc = codewitness_cli(
+        root,
+        "run",
+        "--service",
+        "checkout",
+        "--include",
+        "runapp.logic.*",
+        "--spool-dir",
+        "elsewhere",
+        "--",
+        sys.executable,
+        "-m",
+        "runapp",
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = spool_records(root / "elsewhere")
+    functions = {r["function"]: r for r in records if r["kind"] == "aggregate"}
+    assert set(functions) == {"runapp.logic.price", "runapp.logic.helper"}
+    assert functions["runapp.logic.helper"]["origin"] == "human"
+    assert {r["service"] for r in records} == {"checkout"}
+
+
+def test_run_keeps_an_existing_sitecustomize(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "sitecustomize.py").write_text("import os\nos.environ['OWN_SITECUSTOMIZE'] = 'yes'\n")
+    (root / "show.py").write_text("import os\nprint(os.environ.get('OWN_SITECUSTOMIZE'))\n")
+    env_path = {**os.environ, "PYTHONPATH": str(own)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "codewitness", "run", "--", sys.executable, "show.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in env_path.items() if not k.startswith("CODEWITNESS_")},
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.strip() == "yes"
+
+
+def test_run_reports_a_missing_program(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    proc = codewitness_cli(root, "run", "--", "no-such-program-xyz")
+    assert proc.returncode == 2
+    assert "cannot find 'no-such-program-xyz'" in proc.stderr
+    assert "Traceback" not in proc.stderr

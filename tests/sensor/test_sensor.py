@@ -1,0 +1,464 @@
+"""The sensor inside a real application package, on every backend this Python has."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import threading
+from typing import Any
+
+import pytest
+
+import codewitness
+import codewitness.sensor
+from codewitness.config import SensorSection
+from codewitness.sensor.aggregate import Histogram
+
+App = MemoryExporter = Any  # fixtures from conftest.py
+
+
+def _consume(gen: Any) -> list[Any]:
+    return list(gen)
+
+
+async def _collect(agen: Any) -> list[Any]:
+    return [item async for item in agen]
+
+
+def test_every_kind_of_function_is_counted_and_timed(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)  # imported after init: the import hook instruments it
+    assert sensor.backend.name == backend
+
+    assert svc.add(2, 3) == 5
+    assert _consume(svc.countdown(3)) == [3, 2, 1]
+    assert asyncio.run(svc.fetch(4)) == 8
+    assert asyncio.run(_collect(svc.stream(3))) == [0, 1, 2]
+    cart = svc.Cart.empty("ann")
+    assert cart.add_item("apple", 2) == 1
+    assert svc.Cart.tax(10.0) == 2.0
+    assert cart.tax(5.0) == 1.0
+    assert cart.total() == 4
+    sensor.flush()
+
+    m = app.module
+    expected = {
+        "add": 1,
+        "countdown": 1,
+        "fetch": 1,
+        "stream": 1,
+        "Cart.empty": 1,
+        "Cart.add_item": 1,
+        "Cart.tax": 2,
+        "Cart.total": 1,
+    }
+    for qualname, calls in expected.items():
+        assert memory.calls(f"{m}.{qualname}") == calls, qualname
+    # Nested functions: watched by code object (3.12+) or decorated at import (wrapping).
+    assert memory.calls(f"{m}.Cart.total.<locals>.line") == 1
+    # human_helper is not in the manifest and no include pattern names it.
+    assert svc.human_helper(3) == 2
+    sensor.flush()
+    assert memory.calls(f"{m}.human_helper") == 0
+    record = memory.of("aggregate", f"{m}.add")[0]
+    assert record["origin"] == "ai"
+    assert record["service"] == "test-app"
+    assert record["revision"] == "r1"
+    assert record["models"] == ["claude-sonnet-4-5"]
+    assert record["generation_ids"] == ["gen_00000000000000000001"]
+    assert Histogram.from_json(record["histogram"]).count == 1
+    assert record["errors"] == {}
+
+
+def test_generator_and_coroutine_time_includes_suspension(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)
+    asyncio.run(svc.fetch(1, delay=0.05))
+    sensor.flush()
+    (record,) = memory.of("aggregate", f"{app.module}.fetch")
+    assert record["max_ns"] >= 45_000_000
+
+
+def test_an_abandoned_generator_is_a_normal_end(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)
+    gen = svc.countdown(5)
+    assert next(gen) == 5
+    gen.close()
+    sensor.flush()
+    (record,) = memory.of("aggregate", f"{app.module}.countdown")
+    assert record["calls"] == 1
+    assert record["errors"] == {}
+
+
+def test_exceptions_are_counted_captured_and_redacted(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)
+    with pytest.raises(ZeroDivisionError):
+        svc.divide(1, 0, password="hunter2")
+    with pytest.raises(ValueError, match="negative"):
+        asyncio.run(svc.fetch(-3))
+    cart = svc.Cart("bob")
+    with pytest.raises(ValueError, match="qty"):
+        cart.add_item("pear", qty=0)
+    sensor.flush()
+
+    m = app.module
+    (agg,) = memory.of("aggregate", f"{m}.divide")
+    assert agg["calls"] == 1
+    assert agg["errors"] == {"ZeroDivisionError": 1}
+    (exc,) = memory.of("exception", f"{m}.divide")
+    assert exc["type"] == "ZeroDivisionError"
+    assert exc["message"] == "division by zero"
+    assert exc["arguments"] == {"a": 1, "b": 0, "password": "[REDACTED]"}
+    assert exc["origin"] == "ai"
+    assert exc["models"] == ["claude-sonnet-4-5"]
+    assert exc["stack"][-1]["function"] == "divide"
+    assert all("codewitness/sensor" not in frame["file"] for frame in exc["stack"])
+    (fexc,) = memory.of("exception", f"{m}.fetch")
+    assert fexc["arguments"]["x"] == -3
+    (cexc,) = memory.of("exception", f"{m}.Cart.add_item")
+    assert cexc["arguments"]["sku"] == "pear"
+    assert cexc["arguments"]["self"]["owner"] == "bob"
+    assert "hunter2" not in repr(memory.records)
+
+
+def test_exception_captures_are_rate_limited_and_the_rest_counted(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    sensor = start(app, memory, backend, settings=SensorSection(exceptions_per_interval=2))
+    svc = importlib.import_module(app.module)
+    for _ in range(10):
+        with pytest.raises(ZeroDivisionError):
+            svc.divide(1, 0)
+    sensor.flush()
+    assert len(memory.of("exception", f"{app.module}.divide")) == 2
+    assert memory.of("aggregate", f"{app.module}.divide")[0]["errors"] == {"ZeroDivisionError": 10}
+    (health,) = memory.of("sensor")
+    assert health["suppressed_exceptions"] == 8
+    # A new interval brings a new budget.
+    with pytest.raises(ZeroDivisionError):
+        svc.divide(1, 0)
+    sensor.flush()
+    assert len(memory.of("exception", f"{app.module}.divide")) == 3
+
+
+def test_modules_imported_before_init_are_instrumented(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    svc = importlib.import_module(app.module)
+    # Another module took a reference before the sensor started.
+    user = app.write("user", f"from {app.module} import add\n\ndef use():\n    return add(1, 1)\n")
+    user_mod = importlib.import_module(user)
+    sensor = start(app, memory, backend)
+    assert svc.add(1, 2) == 3
+    assert user_mod.use() == 2
+    assert svc.Cart.tax(1.0) == 0.2
+    sensor.flush()
+    assert memory.calls(f"{app.module}.add") == 2
+    assert memory.calls(f"{app.module}.Cart.tax") == 1
+
+
+def test_shutdown_restores_the_original_functions(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    svc = importlib.import_module(app.module)
+    original = svc.add
+    sensor = start(app, memory, backend)
+    codewitness.sensor.shutdown()
+    assert sensor.closed
+    assert svc.add is original
+    assert svc.add(1, 1) == 2
+    assert memory.closed
+
+
+def test_include_and_exclude_patterns(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+    sensor = start(app, memory, backend, include=[f"{app.name}.*"], exclude=[f"{app.module}.Cart.*"])
+    svc = importlib.import_module(app.module)
+    svc.human_helper(1)
+    svc.Cart.tax(1.0)
+    svc.add(1, 1)
+    sensor.flush()
+    (human,) = memory.of("aggregate", f"{app.module}.human_helper")
+    assert human["origin"] == "human"  # selected by pattern, not in the manifest
+    assert memory.calls(f"{app.module}.Cart.tax") == 0
+    assert memory.calls(f"{app.module}.add") == 1
+
+
+def test_without_a_manifest_pattern_functions_have_unknown_origin(
+    app: App, memory: MemoryExporter, backend: str, tmp_path: Any
+) -> None:
+    sensor = codewitness.sensor.init(
+        manifest=tmp_path / "missing.json",
+        include=[f"{app.module}.add"],
+        spool_dir="",
+        exporters=[memory],
+        backend=backend,  # type: ignore[arg-type]
+        settings=SensorSection(),
+        interval=3600,
+    )
+    assert sensor is not None
+    importlib.import_module(app.module).add(1, 2)
+    sensor.flush()
+    assert memory.of("aggregate", f"{app.module}.add")[0]["origin"] == "unknown"
+
+
+def test_a_failure_inside_the_sensor_never_reaches_the_host(
+    start: Any, app: App, memory: MemoryExporter, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)
+
+    # Break the sensor's own state: every count now raises inside codewitness.
+    for probe in sensor.probes.values():
+        probe.stats.buckets = None
+    assert svc.add(20, 22) == 42
+    assert _consume(svc.countdown(2)) == [2, 1]
+    assert asyncio.run(svc.fetch(5)) == 10
+    with pytest.raises(ZeroDivisionError):  # the host's own exception, not ours
+        svc.divide(1, 0)
+    assert sum(sensor.internal_errors.values()) == 4
+
+
+def test_a_failing_exporter_is_counted_and_others_still_get_the_batch(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    class Exploding:
+        def export(self, records: list[dict[str, Any]]) -> None:
+            raise OSError("disk on fire")
+
+        def close(self) -> None: ...
+
+        def after_fork(self) -> None: ...
+
+        def health(self) -> dict[str, int]:
+            return {}
+
+    sensor = start(app, memory, backend)
+    sensor.exporters.insert(0, Exploding())
+    svc = importlib.import_module(app.module)
+    assert svc.add(1, 1) == 2
+    sensor.flush()
+    assert memory.calls(f"{app.module}.add") == 1
+    sensor.flush()
+    (health,) = memory.of("sensor")
+    assert health["internal_errors"] == {"export.Exploding": 1}
+
+
+def test_the_event_queue_is_bounded_and_drops_are_counted(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    sensor = start(app, memory, backend, settings=SensorSection(queue_size=3, exceptions_per_interval=100))
+    svc = importlib.import_module(app.module)
+    for _ in range(10):
+        with pytest.raises(ZeroDivisionError):
+            svc.divide(1, 0)
+    sensor.flush()
+    assert len(memory.of("exception")) == 3
+    (health,) = memory.of("sensor")
+    assert health["dropped_events"] == 7
+    assert memory.of("aggregate", f"{app.module}.divide")[0]["errors"] == {"ZeroDivisionError": 10}
+
+
+def test_counts_are_exact_across_threads(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        barrier.wait()
+        for i in range(2000):
+            svc.add(i, 1)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    # Flush concurrently with the callers: nothing may be lost or counted twice.
+    flusher_done = threading.Event()
+
+    def flush_while_running() -> None:
+        while any(t.is_alive() for t in threads):
+            sensor.flush()
+        flusher_done.set()
+
+    flusher = threading.Thread(target=flush_while_running)
+    flusher.start()
+    for t in threads:
+        t.join()
+    flusher.join()
+    sensor.flush()
+    assert memory.calls(f"{app.module}.add") == 16_000
+
+
+def test_concurrent_coroutines_are_each_timed(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)
+
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(svc.fetch(i, delay=0.01) for i in range(50))))
+
+    assert asyncio.run(main()) == [i * 2 for i in range(50)]
+    sensor.flush()
+    (record,) = memory.of("aggregate", f"{app.module}.fetch")
+    assert record["calls"] == 50
+    hist = Histogram.from_json(record["histogram"])
+    assert hist.quantile(0.01) >= 9_000_000  # every one of them waited ~10 ms
+
+
+def test_recursion_is_counted_per_call(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+    mod = app.write("rec", "def fact(n):\n    return 1 if n <= 1 else n * fact(n - 1)\n")
+    manifest = app.manifest(())
+    sensor = start(app, memory, backend, manifest=manifest, include=[f"{mod}.fact"])
+    assert importlib.import_module(mod).fact(10) == 3628800
+    sensor.flush()
+    assert memory.calls(f"{mod}.fact") == 10
+
+
+def test_the_check_hook_sees_arguments_and_result(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    sensor = start(app, memory, backend)
+    seen: list[tuple[dict[str, Any], Any]] = []
+    sensor.add_check(f"{app.module}.add", lambda args, result: seen.append((dict(args), result)))
+
+    def failing_check(args: Any, result: Any) -> None:
+        raise AssertionError("a broken check")
+
+    sensor.add_check(f"{app.module}.add", failing_check)
+    svc = importlib.import_module(app.module)
+    assert svc.add(2, b=5) == 7
+    sensor.flush()
+    assert seen == [({"a": 2, "b": 5}, 7)]
+    assert memory.calls(f"{app.module}.add") == 1
+    sensor.flush()
+    assert memory.of("sensor")[0]["internal_errors"] == {"check": 1}
+
+
+def test_sampled_inputs_and_outputs_are_bounded_per_interval(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    settings = SensorSection(sample_rate=1.0, samples_per_interval=3)
+    sensor = start(app, memory, backend, settings=settings)
+    svc = importlib.import_module(app.module)
+    for i in range(20):
+        svc.add(i, 100)
+    assert svc.divide(1, 4, password="s3cret") == 0.25
+    sensor.flush()
+    samples = memory.of("sample", f"{app.module}.add")
+    assert len(samples) == 3
+    for sample in samples:
+        assert sample["result"] == sample["arguments"]["a"] + 100
+        assert sample["arguments"]["b"] == 100
+    (div,) = memory.of("sample", f"{app.module}.divide")
+    assert div["arguments"]["password"] == "[REDACTED]"
+    assert div["result"] == 0.25
+    assert memory.calls(f"{app.module}.add") == 20
+
+
+def test_init_with_a_broken_manifest_logs_and_returns_none(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture, app: App
+) -> None:
+    bad = tmp_path / "manifest.json"
+    bad.write_text("{not json")
+    with caplog.at_level("WARNING", logger="codewitness.sensor"):
+        assert codewitness.init(manifest=bad, settings=SensorSection(spool_dir="")) is None
+    assert "did not start" in caplog.text
+    assert codewitness.sensor.active() is None
+
+
+def test_init_replaces_a_running_sensor(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+    first = start(app, memory, backend)
+    second = start(app, memory, backend)
+    assert first.closed
+    assert codewitness.sensor.active() is second
+    svc = importlib.import_module(app.module)
+    assert svc.add(1, 1) == 2
+    second.flush()
+    assert memory.calls(f"{app.module}.add") == 1
+
+
+ROUTES_SOURCE = """
+ROUTES = {}
+
+def route(path):
+    def register(fn):
+        ROUTES[path] = fn
+        return fn
+    return register
+
+@route("/quote")
+def quote(n):
+    return n * 3
+
+def outer():
+    def inner(x):
+        return x + 1
+    return inner(1)
+"""
+
+
+def test_functions_registered_by_decorators_at_import_are_watched(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    mod = app.write("routes", ROUTES_SOURCE)
+    sensor = start(app, memory, backend, include=[f"{mod}.*"])
+    routes = importlib.import_module(mod)  # imported after init
+    assert routes.ROUTES["/quote"](2) == 6
+    assert routes.outer() == 2
+    assert routes.outer() == 2
+    sensor.flush()
+    assert memory.calls(f"{mod}.quote") == 1
+    assert memory.calls(f"{mod}.outer.<locals>.inner") == 2
+    assert memory.of("aggregate", f"{mod}.quote")[0]["origin"] == "human"
+
+
+def test_what_wrapping_cannot_reach_before_init_is_reported(start: Any, app: App, memory: MemoryExporter) -> None:
+    mod = app.write("routes", ROUTES_SOURCE)
+    routes = importlib.import_module(mod)  # imported before init: too late to decorate
+    sensor = start(app, memory, "wrapping", include=[f"{mod}.*"])
+    assert routes.quote(1) == 3
+    assert routes.ROUTES["/quote"](1) == 3  # the registry kept the original: not seen
+    sensor.flush()
+    assert memory.calls(f"{mod}.quote") == 1
+    assert f"{mod}.outer.<locals>.inner" in sensor.unreachable
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+@pytest.mark.parametrize("which", ["monitoring", "auto"])
+def test_monitoring_sees_references_kept_by_decorator_registries_before_init(
+    start: Any, app: App, memory: MemoryExporter, which: str
+) -> None:
+    mod = app.write("routes", ROUTES_SOURCE)
+    routes = importlib.import_module(mod)
+    sensor = start(app, memory, which, include=[f"{mod}.quote", f"{mod}.outer*"])
+    assert routes.ROUTES["/quote"](2) == 6
+    assert routes.quote(1) == 3
+    assert routes.outer() == 2
+    sensor.flush()
+    assert memory.calls(f"{mod}.quote") == 2
+    assert memory.calls(f"{mod}.outer") == 1
+    assert memory.calls(f"{mod}.outer.<locals>.inner") == 1
+    if which == "auto":
+        # outer is held only by its module: swapped for a wrapper; quote is in a route table: monitored.
+        assert hasattr(routes.outer, "__codewitness_probe__")
+        assert not hasattr(routes.quote, "__codewitness_probe__")
+
+
+def test_the_sensor_never_instruments_itself(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+    sensor = start(app, memory, backend, include=["codewitness.*", "codewitness"])
+    svc = importlib.import_module(app.module)
+    assert svc.add(1, 2) == 3
+    sensor.flush()
+    assert not [name for name in sensor.probes if name.startswith("codewitness.")]
+    assert memory.calls(f"{app.module}.add") == 1
