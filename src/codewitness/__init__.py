@@ -13,14 +13,28 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any
-
 from codewitness._version import __version__
-from codewitness.sensor import init
+
+# Agent hooks import this package on every file edit: keep `import codewitness` free of
+# `typing` and friends (mypy treats a module-level TYPE_CHECKING constant like typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
+    from typing import Any
+
+    from codewitness.sensor import init
 
 __all__ = ["__version__", "init", "record_generation"]
+
+
+def __getattr__(name: str) -> object:
+    # `codewitness.init` loads the runtime sensor on first use, so `import codewitness` stays light.
+    if name == "init":
+        from codewitness.sensor import init
+
+        return init
+    raise AttributeError(f"module 'codewitness' has no attribute {name!r}")
 
 
 def record_generation(

@@ -41,6 +41,7 @@ from typing import Any
 from codewitness.errors import ConfigError
 
 __all__ = [
+    "CheckSection",
     "Config",
     "LoadedConfig",
     "SensorSection",
@@ -65,6 +66,80 @@ def doc(text: str, **extra: Any) -> dict[str, Any]:
         **extra: ``choices`` (allowed values) or ``minimum`` (lowest allowed number).
     """
     return {"doc": text, **extra}
+
+
+#: The agents ``codewitness init`` knows how to hook.
+CAPTURE_AGENTS = ("claude", "cursor", "codex", "gemini")
+
+
+@dataclass(frozen=True)
+class CaptureSection:
+    """``[capture]``: agent hooks and commit linking."""
+
+    agents: tuple[str, ...] = field(
+        default=CAPTURE_AGENTS,
+        metadata=doc("Agents whose hooks `codewitness init` installs when --agents is not given."),
+    )
+    max_file_bytes: int = field(
+        default=2_000_000,
+        metadata=doc("Files larger than this are not captured by agent hooks (the skip is logged).", minimum=1),
+    )
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.agents) - set(CAPTURE_AGENTS))
+        if unknown:
+            raise ConfigError(
+                f"capture.agents: unknown agent {', '.join(unknown)}; choose from {', '.join(CAPTURE_AGENTS)}"
+            )
+
+
+@dataclass(frozen=True)
+class CheckSection:
+    """``[tool.codewitness.check]``: the merge gate (``codewitness check`` / ``codewitness deps``)."""
+
+    index_url: str = field(
+        default="",
+        metadata=doc("Simple API index to check Python packages against; empty means pip's own setting."),
+    )
+    npm_registry: str = field(
+        default="",
+        metadata=doc("npm registry for package.json checks; empty means npm's own registry setting."),
+    )
+    popular_url: str = field(
+        default="",
+        metadata=doc("Where `codewitness deps refresh-popular` fetches the popular PyPI ranking."),
+    )
+    fail_on: str = field(
+        default="high",
+        metadata=doc(
+            "Lowest severity that makes `codewitness check` exit 1.",
+            choices=("info", "low", "medium", "high", "never"),
+        ),
+    )
+    new_package_days: int = field(
+        default=90,
+        metadata=doc("A package first uploaded fewer days ago than this is reported as new.", minimum=0),
+    )
+    cache_hours: float = field(
+        default=24.0,
+        metadata=doc("How long package-index answers are reused before asking again.", minimum=0),
+    )
+    http_timeout: float = field(
+        default=10.0,
+        metadata=doc("Seconds to wait for a package index before 'not checked'.", minimum=0.1),
+    )
+    complexity_growth: float = field(
+        default=0.15,
+        metadata=doc(
+            "Allowed growth of an AI-written function's cognitive complexity against --base (0.15 = 15%).",
+            minimum=0,
+        ),
+    )
+    required_metadata: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Fields every AI note entry must carry: any of agent, model, session, generations."),
+    )
+    disable: tuple[str, ...] = field(default=(), metadata=doc("Rule ids never to report, e.g. CW308."))
 
 
 @dataclass(frozen=True)
@@ -155,6 +230,10 @@ class Config:
             "Database URL: sqlite:///path or postgresql://user@host/db. Empty means "
             "sqlite:///<project root>/.codewitness/witness.db."
         ),
+    )
+    check: CheckSection = field(default_factory=CheckSection, metadata=doc("The merge gate."))
+    capture: CaptureSection = field(
+        default_factory=CaptureSection, metadata=doc("Agent hooks and commit linking.")
     )
     sensor: SensorSection = field(
         default_factory=SensorSection,
@@ -428,7 +507,9 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
         raise TypeError(f"config field {dotted} has unsupported type {tp!r}")
     choices = f.metadata.get("choices")
     if choices is not None and value not in choices:
-        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        raise ConfigError(
+            f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}"
+        )
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")

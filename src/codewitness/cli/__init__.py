@@ -34,6 +34,9 @@ GROUPS: tuple[str, ...] = (
     "attribution",
     "sensor_cmd",
     "config_cmd",
+    "check_cmd",
+    "deps_cmd",
+    "capture_cmd",
 )
 
 app = typer.Typer(

@@ -74,6 +74,36 @@ generation_files = Table(
     Index("ix_generation_files_path", "path"),
 )
 
+# -- capture (m0002): agent edit checkpoints and the generations each commit carries ----------
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("generation_id", String(40), ForeignKey("generations.id"), nullable=False),
+    Column("path", String(1000), nullable=False),
+    Column("before_hash", String(64)),
+    Column("after_hash", String(64)),
+    Column("added", JSON, nullable=False),
+    Column("removed", JSON, nullable=False),
+    Column("session_id", String(200)),
+    Column("agent", String(100)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_checkpoints_generation", "generation_id"),
+    Index("ix_checkpoints_path", "path"),
+)
+
+commit_generations = Table(
+    "commit_generations",
+    metadata,
+    Column("commit_sha", String(64), primary_key=True),
+    Column("generation_id", String(40), ForeignKey("generations.id"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("ai_lines", Integer, nullable=False),
+    Column("mixed_lines", Integer, nullable=False),
+    Column("linked_at", UTCDateTime(), nullable=False),
+    Index("ix_commit_generations_generation", "generation_id"),
+)
+
 # -- attribution cache (m0003): rebuildable, keyed by immutable git object ids ----------------
 attr_blame = Table(
     "attr_blame",

@@ -1,0 +1,436 @@
+"""What every agent module shares: the actions a hook payload turns into, and running them.
+
+Each agent module (``claude``, ``cursor``, ``codex``, ``gemini``) has the same shape:
+
+* ``AGENT`` — our agent id (``claude-code``, ...); ``SETTINGS_FILE`` — its project settings file;
+* ``parse(payload) -> Parsed`` — pure: a hook's JSON object to :class:`Snapshot`,
+  :class:`Capture` and :class:`SessionInfo` actions, raising :class:`PayloadError` when the
+  payload is not one it understands;
+* ``hook_settings(command) -> dict`` — the hook entries :mod:`codewitness.capture.setup` merges
+  into the settings file;
+* ``from_transcript(path, tool_call_id, file_path)`` — the model and prompt behind one tool call,
+  read from the agent's transcript when the payload lacks them (``None`` for agents whose
+  payloads carry both).
+
+:func:`run` executes the actions against the files on disk and the pending journal. It reads
+each file after the edit and takes the lines the agent wrote from the exact before snapshot
+(or the agent's own patch, checked against the snapshots) — never by searching the file for
+the agent's text. Standard library only: this is the hook's fast path.
+
+Example:
+    >>> Snapshot(key="toolu_1", paths=("src/a.py",)).paths
+    ('src/a.py',)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from codewitness.capture._lean import NamedTuple
+from codewitness.capture.checkpoint import (
+    Hunk,
+    added_ranges,
+    apply_hunks,
+    compact_lines,
+    diff_hunks,
+    hunks_from_structured_patch,
+    split_lines,
+)
+from codewitness.capture.journal import Journal
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+#: A path as a string or path object (the hook path avoids importing pathlib: it costs milliseconds).
+StrPath: TypeAlias = "str | os.PathLike[str]"
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "Action",
+    "Capture",
+    "FileEdit",
+    "Outcome",
+    "Parsed",
+    "PayloadError",
+    "SessionInfo",
+    "Snapshot",
+    "StrPath",
+    "ToolEvent",
+    "TranscriptReader",
+    "find_root",
+    "prompt_action",
+    "read_text",
+    "run",
+    "text_field",
+    "tool_event",
+]
+
+#: Files larger than this are not captured (logged and counted instead).
+MAX_FILE_BYTES = 2_000_000
+
+
+class PayloadError(ValueError):
+    """A hook payload that is malformed or of a kind this agent module does not handle."""
+
+
+class Snapshot(NamedTuple):
+    """Before a tool runs: remember the current text of ``paths`` under the tool call ``key``."""
+
+    key: str
+    paths: tuple[str, ...]
+
+
+class FileEdit(NamedTuple):
+    """One file an agent tool call changed.
+
+    Attributes:
+        path: the file as the agent named it (absolute, or relative to the payload's cwd).
+        output: the raw output of the edit (the new text, the patch) — the generation's output.
+        patch: an agent-reported unified patch (``structuredPatch`` shape), checked before use.
+        line_ranges: exact 1-based spans of the new file the agent reports it wrote.
+        before_text: the file's text before the edit as the payload reports it.
+        has_before_text: whether ``before_text`` is meaningful (``None`` then means "absent").
+        fragments: ``(old, new)`` string pairs of the edit, to check diff hunks against when no
+            before snapshot exists (Cursor reports no before hook for file edits).
+        source_path: for a rename, the path the before snapshot was taken under.
+    """
+
+    path: str
+    output: str
+    patch: Any = None
+    line_ranges: tuple[tuple[int, int], ...] = ()
+    before_text: str | None = None
+    has_before_text: bool = False
+    fragments: tuple[tuple[str, str], ...] = ()
+    source_path: str | None = None
+
+
+class Capture(NamedTuple):
+    """After a tool ran: the files it changed and who asked for it."""
+
+    edits: tuple[FileEdit, ...]
+    key: str | None = None
+    session_id: str | None = None
+    model: str | None = None
+    prompt: str | None = None
+    transcript_path: str | None = None
+
+
+class SessionInfo(NamedTuple):
+    """The latest prompt and/or model of a session (from prompt-submit style events)."""
+
+    session_id: str
+    prompt: str | None = None
+    model: str | None = None
+
+
+Action = Snapshot | Capture | SessionInfo
+
+
+class Parsed(NamedTuple):
+    """What a payload means: the folder its relative paths start from, and the actions."""
+
+    cwd: str | None
+    actions: tuple[Action, ...] = ()
+
+
+TranscriptReader = Callable[[str, str | None, str | None], tuple[str | None, str | None]]
+
+
+class Outcome:
+    """What :func:`run` did, for the log and for tests."""
+
+    def __init__(self) -> None:
+        self.snapshots = 0
+        self.edits = 0
+        self.skipped: list[str] = []
+
+
+def find_root(start: StrPath) -> str | None:
+    """The top of the git work tree holding ``start`` (a folder with ``.git``), found without git."""
+    folder = os.path.realpath(start)
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def read_text(path: StrPath, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
+    """``(text, None)`` for a readable UTF-8 text file, ``(None, None)`` when it does not exist,
+    ``(None, reason)`` when it cannot be captured (binary, too large, unreadable)."""
+    try:
+        size = os.stat(path).st_size
+        if size > max_bytes:
+            return None, f"{size} bytes is over the {max_bytes} byte limit"
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    if b"\0" in data:
+        return None, "binary file"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+
+
+def _relative(root: str, cwd: str | None, name: str) -> str | None:
+    """``name`` as a ``/``-separated path relative to ``root``, or ``None`` when outside it."""
+    if not name or "\0" in name:
+        return None
+    full = os.path.normpath(name if os.path.isabs(name) else os.path.join(cwd or root, name))
+    rel = os.path.relpath(full, root)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        # The agent may name the folder through a symlink (e.g. /tmp -> /private/tmp).
+        rel = os.path.relpath(os.path.realpath(full), root)
+    text = rel.replace(os.sep, "/")
+    if text in ("", ".", "..") or text.startswith("../") or text.split("/")[0] == ".git":
+        return None
+    return text
+
+
+def _index_text(root: str, rel: str) -> str | None:
+    """The staged text of ``rel`` (``git show :rel``), or ``None`` when git has none."""
+    import subprocess  # only on this fallback path: the hook's common path never starts git
+
+    try:
+        proc = subprocess.run(["git", "show", f":{rel}"], cwd=root, capture_output=True, check=False, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0 or b"\0" in proc.stdout:
+        return None
+    try:
+        return proc.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _explained(hunk: Hunk, old: Sequence[str], new: Sequence[str], fragments: Sequence[tuple[str, str]]) -> bool:
+    """Whether a diff hunk is accounted for by one of the agent's ``(old, new)`` edit strings.
+
+    The hunk's new lines must be text the agent wrote: either all of them lie inside one
+    ``new`` string, or they are exactly the lines that one ``new`` string spans (an edit that
+    starts or ends mid-line). Only the hunk and the edit strings are compared.
+    """
+    _, _, b0, b1 = hunk
+    if b1 == b0:
+        return False
+    written = "\n".join(new[b0:b1])
+    for _, fragment in fragments:
+        piece = fragment.replace("\r\n", "\n").strip("\n")
+        if not piece.strip():
+            continue
+        if written.strip() and written in piece:
+            return True
+        at = written.find(piece)
+        if at >= 0 and "\n" not in written[:at] and "\n" not in written[at + len(piece) :]:
+            return True
+    return False
+
+
+def _ranges_hold(after: Sequence[str], edit: FileEdit) -> bool:
+    """Whether every reported range lies in the file and holds the text of one of the edits."""
+    if not edit.line_ranges:
+        return False
+    texts = [new.replace("\r\n", "\n").strip("\n") for _, new in edit.fragments]
+    for first, last in edit.line_ranges:
+        if not 1 <= first <= last <= len(after):
+            return False
+        held = "\n".join(after[first - 1 : last])
+        if texts and not any(text and text in held for text in texts):
+            return False
+    return True
+
+
+def _ai_lines(edit: FileEdit, before: str | None, exact_before: bool, after: str) -> tuple[tuple[int, int], ...]:
+    """The 1-based spans of ``after`` this edit wrote."""
+    old, new = split_lines(before or ""), split_lines(after)
+    hunks = diff_hunks(old, new)
+    # Whatever the agent reports, a line that did not change is never the agent's.
+    changed = {line for a, b in added_ranges(hunks) for line in range(a, b + 1)}
+    if _ranges_hold(new, edit):
+        return _within(edit.line_ranges, changed)
+    if edit.patch is not None:
+        reported = hunks_from_structured_patch(edit.patch, new)
+        if reported is not None and (not exact_before or apply_hunks(old, new, reported)):
+            return _within(added_ranges(reported), changed)
+    if exact_before:
+        return added_ranges(hunks)
+    return added_ranges(h for h in hunks if _explained(h, old, new, edit.fragments))
+
+
+def _within(spans: Iterable[tuple[int, int]], lines: set[int]) -> tuple[tuple[int, int], ...]:
+    """The parts of ``spans`` that fall on ``lines``, as sorted merged spans."""
+    return compact_lines(line for a, b in spans for line in range(a, b + 1) if line in lines)
+
+
+def run(
+    agent: str,
+    parsed: Parsed,
+    journal: Journal,
+    root: StrPath,
+    *,
+    transcript: TranscriptReader | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> Outcome:
+    """Carry out the actions of one payload against the files under ``root`` and the journal.
+
+    Args:
+        agent: our agent id, e.g. ``"claude-code"``.
+        parsed: what the agent module made of the payload.
+        journal: the project's pending journal.
+        root: the git work tree the edits must fall inside.
+        transcript: the agent's transcript reader, for a model/prompt the payload lacks.
+        max_bytes: files larger than this are skipped.
+
+    Returns:
+        Counts of what was stored and the reasons files were skipped.
+    """
+    outcome = Outcome()
+    root = os.path.realpath(root)
+    with journal.batch():
+        for action in parsed.actions:
+            if isinstance(action, SessionInfo):
+                journal.note_session(agent, action.session_id, prompt=action.prompt, model=action.model)
+            elif isinstance(action, Snapshot):
+                for name in action.paths:
+                    rel = _relative(root, parsed.cwd, name)
+                    if rel is None:
+                        outcome.skipped.append(f"{name}: outside the repository")
+                        continue
+                    text, problem = read_text(os.path.join(root, rel), max_bytes)
+                    if problem:
+                        outcome.skipped.append(f"{rel}: {problem}")
+                        continue
+                    journal.put_snapshot(action.key, rel, text)
+                    outcome.snapshots += 1
+            else:
+                _capture(agent, parsed.cwd, action, journal, root, transcript, max_bytes, outcome)
+
+    return outcome
+
+
+def _capture(
+    agent: str,
+    cwd: str | None,
+    action: Capture,
+    journal: Journal,
+    root: str,
+    transcript: TranscriptReader | None,
+    max_bytes: int,
+    outcome: Outcome,
+) -> None:
+    model, prompt = action.model, action.prompt
+    if action.session_id and (model is None or prompt is None):
+        known_prompt, known_model = journal.session(agent, action.session_id)
+        model, prompt = model or known_model, prompt or known_prompt
+    looked_up = False
+    for edit in action.edits:
+        rel = _relative(root, cwd, edit.path)
+        if rel is None:
+            outcome.skipped.append(f"{edit.path}: outside the repository")
+            continue
+        after, problem = read_text(os.path.join(root, rel), max_bytes)
+        if problem or after is None:
+            outcome.skipped.append(f"{rel}: {problem or 'no longer exists'}")
+            continue
+        source = _relative(root, cwd, edit.source_path) if edit.source_path else rel
+        found, before = journal.take_snapshot(action.key, source or rel) if action.key else (False, None)
+        exact = found
+        if not found and edit.has_before_text:
+            before, exact = edit.before_text, True
+        if not exact:
+            seen, last = journal.last_after(rel)
+            before = last if seen else _index_text(root, rel)
+        spans = _ai_lines(edit, before, exact, after)
+        if not spans:
+            outcome.skipped.append(f"{rel}: no lines attributable to the agent")
+            continue
+        if transcript is not None and not looked_up and action.transcript_path and (model is None or prompt is None):
+            looked_up = True
+            found_model, found_prompt = transcript(action.transcript_path, action.key, edit.path)
+            model, prompt = model or found_model, prompt or found_prompt
+        journal.add_edit(
+            agent=agent,
+            path=rel,
+            before=before,
+            after=after,
+            ai_lines=spans,
+            output=edit.output,
+            session_id=action.session_id,
+            tool_call_id=action.key,
+            model=model,
+            prompt=prompt,
+            transcript_path=action.transcript_path,
+        )
+        outcome.edits += 1
+
+
+def text_field(data: Mapping[str, Any], key: str) -> str | None:
+    """``data[key]`` when it is a non-empty string, else ``None``."""
+    value = data.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def prompt_action(event: str, cwd: str | None, session: str | None, prompt: Any, model: str | None = None) -> Parsed:
+    """The action of a prompt-submit event: remember the session's prompt (and model).
+
+    Raises:
+        PayloadError: the session id or the prompt is missing.
+    """
+    if session is None or not isinstance(prompt, str) or not prompt:
+        raise PayloadError(f"{event} needs a session id and a prompt")
+    return Parsed(cwd, (SessionInfo(session, prompt=prompt, model=model),))
+
+
+class ToolEvent(NamedTuple):
+    """A before/after tool event on a tool that edits files (what :func:`tool_event` found)."""
+
+    before: bool
+    cwd: str | None
+    session: str | None
+    tool: str
+    tool_input: Mapping[str, Any]
+
+
+def tool_event(
+    payload: Mapping[str, Any],
+    *,
+    prompt_event: str,
+    tool_events: tuple[str, str],
+    tools: Sequence[str],
+    model: str | None = None,
+) -> ToolEvent | Parsed:
+    """Sort a Claude-style payload (``hook_event_name``, ``tool_name``, ``tool_input``, ``cwd``,
+    ``session_id``) into a prompt action, or a before/after event of one of ``tools``.
+
+    Args:
+        payload: the hook's JSON object.
+        prompt_event: the agent's prompt-submit event name.
+        tool_events: the agent's (before, after) tool event names.
+        tools: the tool names that edit files.
+        model: the model the payload names, if any.
+
+    Raises:
+        PayloadError: another event or tool, or no ``tool_input`` object.
+    """
+    event = payload.get("hook_event_name")
+    cwd, session = text_field(payload, "cwd"), text_field(payload, "session_id")
+    if event == prompt_event:
+        return prompt_action(prompt_event, cwd, session, payload.get("prompt"), model)
+    if event not in tool_events:
+        raise PayloadError(f"event {event!r} is not captured")
+    tool = payload.get("tool_name")
+    if tool not in tools:
+        raise PayloadError(f"tool {tool!r} is not captured")
+    tool_input = payload.get("tool_input")
+    if not isinstance(tool_input, Mapping):
+        raise PayloadError("tool_input must be an object")
+    return ToolEvent(event == tool_events[0], cwd, session, str(tool), tool_input)

@@ -1,0 +1,93 @@
+"""Lean stand-ins for :class:`typing.NamedTuple` and :func:`json.loads`, for the hook's fast path.
+
+An agent runs the hook on every file edit, so its start-up time is the agent's waiting time.
+Importing :mod:`typing` and :mod:`json` (which pulls in :mod:`re` and :mod:`enum`) costs more
+than the hook's whole work; these two stand-ins give the same results without those imports:
+
+* :class:`NamedTuple` — type checkers see :class:`typing.NamedTuple`; at run time the class is
+  built with :func:`collections.namedtuple` from the class's annotations and defaults.
+* :func:`loads` — strict JSON through the interpreter's own C scanner (``_json``), the one
+  :mod:`json` itself uses; :func:`json.loads` when that accelerator is missing.
+
+Example:
+    >>> class Point(NamedTuple):
+    ...     x: int
+    ...     y: int = 0
+    >>> Point(1), loads('{"a": [1, 2.5, null]}')
+    (Point(x=1, y=0), {'a': [1, 2.5, None]})
+"""
+
+from __future__ import annotations
+
+import collections
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+
+    class _NamedTupleMeta(type):
+        def __new__(mcls, name, bases, namespace):
+            if namespace.get("_lean_root"):
+                return super().__new__(mcls, name, bases, namespace)
+            fields = tuple(namespace.get("__annotations__", {}))
+            defaults = tuple(namespace[f] for f in fields if f in namespace)
+            base = collections.namedtuple(name, fields, defaults=defaults, module=namespace["__module__"])
+            body = {k: v for k, v in namespace.items() if k not in fields and k != "__annotations__"}
+            body["__slots__"] = ()
+            return type(name, (base,), body)
+
+    class NamedTuple(metaclass=_NamedTupleMeta):
+        """Base class: subclasses become named tuples of their annotated fields."""
+
+        _lean_root = True
+
+
+__all__ = ["NamedTuple", "loads"]
+
+_scan: Any = None
+
+
+def _scanner() -> Any:
+    global _scan
+    if _scan is None:
+        try:
+            import _json
+
+            class _Context:
+                strict = True
+                object_hook = None
+                object_pairs_hook = None
+                parse_float = float
+                parse_int = int
+                parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+
+            _scan = _json.make_scanner(_Context())  # type: ignore[arg-type]  # it reads these attributes
+        except (ImportError, AttributeError):  # another Python implementation: use the json module
+            _scan = False
+    return _scan
+
+
+def loads(text: str | bytes) -> Any:
+    """Decode one JSON document (``bytes`` are UTF-8), like :func:`json.loads`.
+
+    Raises:
+        ValueError: the text is not one valid JSON document.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    scan = _scanner()
+    if scan is False:
+        import json
+
+        return json.loads(text)
+    body = text.strip(" \t\n\r")
+    try:
+        value, end = scan(body, 0)
+    except StopIteration as stop:
+        raise ValueError(f"invalid JSON at position {stop.value}") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if end != len(body):
+        raise ValueError(f"extra data after the JSON value at position {end}")
+    return value

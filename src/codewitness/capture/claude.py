@@ -1,0 +1,201 @@
+"""Claude Code: PreToolUse / PostToolUse hooks on Write, Edit and MultiEdit.
+
+Claude Code runs ``.claude/settings.json`` hook commands with one JSON object on stdin:
+``session_id``, ``transcript_path``, ``cwd``, ``hook_event_name``, and for tool events
+``tool_name``, ``tool_input`` and ``tool_use_id`` (PostToolUse adds ``tool_response``, whose
+``structuredPatch`` is the exact patch when present). PreToolUse snapshots the file; PostToolUse
+diffs it. The model is not in the payload: it is read from the transcript (JSONL), on the
+assistant line whose ``tool_use`` block has our ``tool_use_id``; the prompt is the nearest user
+message before it.
+
+Example:
+    >>> parse({"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_use_id": "t1",
+    ...        "tool_input": {"file_path": "/r/a.py", "content": "x"}, "cwd": "/r"}).actions
+    (Snapshot(key='t1', paths=('/r/a.py',)),)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from codewitness.capture import _lean
+from codewitness.capture._base import (
+    Capture,
+    FileEdit,
+    Parsed,
+    PayloadError,
+    Snapshot,
+    text_field,
+    tool_event,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["AGENT", "EDIT_TOOLS", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
+
+AGENT = "claude-code"
+SETTINGS_FILE = ".claude/settings.json"
+EDIT_TOOLS = ("Write", "Edit", "MultiEdit")
+#: Read at most this much of the end of a transcript when looking for a tool call ...
+TRANSCRIPT_TAIL = 16_000_000
+#: ... starting with this much.
+TRANSCRIPT_FIRST_READ = 256_000
+
+
+def hook_settings(command: str) -> dict[str, Any]:
+    """The ``hooks`` entries to merge into ``.claude/settings.json``."""
+    entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
+    return {"hooks": {"PreToolUse": [entry], "PostToolUse": [entry]}}
+
+
+def _output(tool: str, tool_input: Mapping[str, Any]) -> str:
+    if tool == "Write":
+        return _string(tool_input, "content", allow_empty=True)
+    if tool == "Edit":
+        return _string(tool_input, "new_string", allow_empty=True)
+    edits = tool_input.get("edits")
+    if not isinstance(edits, list) or not edits:
+        raise PayloadError("MultiEdit tool_input.edits must be a non-empty list")
+    return "\n".join(_string(e, "new_string", allow_empty=True) for e in edits if isinstance(e, Mapping))
+
+
+def _string(data: Any, key: str, *, allow_empty: bool = False) -> str:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(value, str) or (not value and not allow_empty):
+        raise PayloadError(f"field {key!r} must be a string")
+    return value
+
+
+def parse(payload: Mapping[str, Any]) -> Parsed:
+    """Turn one Claude Code hook payload into actions.
+
+    Raises:
+        PayloadError: the payload is malformed, or not an event/tool we capture.
+    """
+    found = tool_event(
+        payload, prompt_event="UserPromptSubmit", tool_events=("PreToolUse", "PostToolUse"), tools=EDIT_TOOLS
+    )
+    if isinstance(found, Parsed):
+        return found
+    path = _string(found.tool_input, "file_path")
+    key = text_field(payload, "tool_use_id")
+    if found.before:
+        if key is None:
+            raise PayloadError("PreToolUse without tool_use_id")
+        return Parsed(found.cwd, (Snapshot(key, (path,)),))
+    response = payload.get("tool_response")
+    response = response if isinstance(response, Mapping) else {}
+    original = response.get("originalFile")
+    edit = FileEdit(
+        path=path,
+        output=_output(found.tool, found.tool_input),
+        patch=response.get("structuredPatch") or None,
+        before_text=original if isinstance(original, str) else None,
+        has_before_text=isinstance(original, str) or response.get("type") == "create",
+    )
+    transcript = text_field(payload, "transcript_path")
+    return Parsed(found.cwd, (Capture((edit,), key, found.session, transcript_path=transcript),))
+
+
+def _tail(path: str, size: int) -> tuple[bytes, bool]:
+    """The last ``size`` bytes of the file, and whether that is the whole file."""
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        total = handle.tell()
+        handle.seek(max(0, total - size))
+        return handle.read(), total <= size
+
+
+def _user_text(message: Any) -> str | None:
+    """The text a person typed, from a transcript ``message`` (not a tool result)."""
+    if not isinstance(message, Mapping) or message.get("role") != "user":
+        return None
+    content = message.get("content")
+    if isinstance(content, str):
+        return content or None
+    if isinstance(content, list):
+        if any(isinstance(part, Mapping) and part.get("type") == "tool_result" for part in content):
+            return None
+        texts = [p.get("text") for p in content if isinstance(p, Mapping) and p.get("type") == "text"]
+        joined = "\n".join(t for t in texts if isinstance(t, str))
+        return joined or None
+    return None
+
+
+def _line_at(data: bytes, at: int) -> tuple[int, Any]:
+    """The start of the line holding byte ``at`` and that line parsed (``None`` when not JSON)."""
+    start = data.rfind(b"\n", 0, at) + 1
+    end = data.find(b"\n", at)
+    try:
+        return start, _lean.loads(data[start : end if end >= 0 else len(data)])
+    except (ValueError, UnicodeDecodeError):
+        return start, None
+
+
+def _is_call(entry: Any, tool_call_id: str) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    message = entry.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    return (
+        entry.get("type") == "assistant"
+        and isinstance(content, list)
+        and any(isinstance(p, dict) and p.get("type") == "tool_use" and p.get("id") == tool_call_id for p in content)
+    )
+
+
+def from_transcript(
+    path: str, tool_call_id: str | None, file_path: str | None = None
+) -> tuple[str | None, str | None]:
+    """``(model, prompt)`` behind the tool call ``tool_call_id``, read from a Claude transcript.
+
+    The file is read from its end, in growing pieces (transcripts grow to many megabytes; the
+    tool call is among the last lines when the hook runs). Unreadable files and lines are
+    skipped: the answer is then ``(None, None)`` or partial.
+    """
+    if not tool_call_id:
+        return None, None
+    size = TRANSCRIPT_FIRST_READ
+    while True:
+        try:
+            data, whole = _tail(path, size)
+        except OSError:
+            return None, None
+        model, prompt, complete = _search(data, tool_call_id)
+        if complete or whole or size >= TRANSCRIPT_TAIL:
+            return model, prompt
+        size = min(size * 8, TRANSCRIPT_TAIL)
+
+
+def _search(data: bytes, tool_call_id: str) -> tuple[str | None, str | None, bool]:
+    """``(model, prompt, complete)`` from transcript bytes; ``complete`` when both were found."""
+    needle = tool_call_id.encode("utf-8")
+    at = len(data)
+    while True:
+        at = data.rfind(needle, 0, at)
+        if at < 0:
+            return None, None, False
+        start, entry = _line_at(data, at)
+        if _is_call(entry, tool_call_id):
+            break
+        at = start
+    found = entry["message"].get("model")
+    model = found if isinstance(found, str) and found else None
+    end = start - 1
+    while end > 0:
+        begin = data.rfind(b"\n", 0, end) + 1
+        line = data[begin:end]
+        end = begin - 1
+        if b'"user"' not in line:
+            continue
+        try:
+            candidate = _lean.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(candidate, dict) and candidate.get("type") == "user" and not candidate.get("isMeta"):
+            text = _user_text(candidate.get("message"))
+            if text is not None:
+                return model, text, True
+    return model, None, False

@@ -1,0 +1,135 @@
+"""Codex CLI: PreToolUse / PostToolUse hooks on ``apply_patch``, and UserPromptSubmit.
+
+Codex reads ``.codex/hooks.json`` (the same shape as Claude Code's settings) and sends one JSON
+object on stdin: ``session_id``, ``turn_id``, ``transcript_path``, ``cwd``, ``hook_event_name``,
+``model`` (the active model slug), and for tool events ``tool_name``, ``tool_use_id`` and
+``tool_input``; for ``apply_patch`` the patch text is ``tool_input.command``. The patch names
+the files (``*** Add File:``, ``*** Update File:`` with an optional ``*** Move to:``); it
+carries no line numbers, so PreToolUse snapshots those files and PostToolUse diffs them.
+
+Example:
+    >>> sorted(patch_files("*** Begin Patch\\n*** Add File: a.py\\n+x\\n*** End Patch\\n"))
+    ['a.py']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from codewitness.capture._base import (
+    Capture,
+    FileEdit,
+    Parsed,
+    PayloadError,
+    Snapshot,
+    TranscriptReader,
+    text_field,
+    tool_event,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse", "patch_files"]
+
+AGENT = "codex"
+SETTINGS_FILE = ".codex/hooks.json"
+EDIT_TOOLS = ("apply_patch",)
+#: The payload carries the model; UserPromptSubmit carries the prompt.
+from_transcript: TranscriptReader | None = None
+
+_ADD, _UPDATE, _DELETE, _MOVE = "*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** Move to: "
+
+
+def hook_settings(command: str) -> dict[str, Any]:
+    """The ``hooks`` entries to merge into ``.codex/hooks.json``."""
+    tool_entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
+    prompt_entry = {"hooks": [{"type": "command", "command": command}]}
+    return {"hooks": {"PreToolUse": [tool_entry], "PostToolUse": [tool_entry], "UserPromptSubmit": [prompt_entry]}}
+
+
+def patch_files(patch: str) -> dict[str, tuple[str, str]]:
+    """The files an ``apply_patch`` envelope writes: ``{path: (source path, section text)}``.
+
+    Deleted files are left out (nothing is written); a moved file is keyed by its new path.
+
+    Raises:
+        PayloadError: the text is not an ``*** Begin Patch`` envelope.
+    """
+    lines = patch.replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].strip() != "*** Begin Patch":
+        raise PayloadError("apply_patch input is not a '*** Begin Patch' envelope")
+    files: dict[str, tuple[str, str]] = {}
+    current: str | None = None
+    source: str | None = None
+    body: list[str] = []
+
+    def close() -> None:
+        if current is not None:
+            files[current] = (source or current, "\n".join(body))
+
+    for line in lines[1:]:
+        if line.startswith((_ADD, _UPDATE, _DELETE)) or line.strip() == "*** End Patch":
+            close()
+            current = source = None
+            body = []
+            if line.startswith((_ADD, _UPDATE)):
+                name = line.split(": ", 1)[1].strip()
+                if not name:
+                    raise PayloadError("apply_patch names an empty path")
+                current = source = name
+            continue
+        if line.startswith(_MOVE) and current is not None:
+            current = line[len(_MOVE) :].strip() or current
+            continue
+        if current is not None:
+            body.append(line)
+    close()
+    return files
+
+
+def _added_runs(section: str) -> tuple[tuple[str, str], ...]:
+    """The patch's runs of ``+`` lines, used to check diff hunks when no before snapshot exists."""
+    runs: list[tuple[str, str]] = []
+    current: list[str] = []
+    for line in [*section.split("\n"), ""]:
+        if line.startswith("+"):
+            current.append(line[1:])
+        elif current:
+            runs.append(("", "\n".join(current)))
+            current = []
+    return tuple(runs)
+
+
+def parse(payload: Mapping[str, Any]) -> Parsed:
+    """Turn one Codex hook payload into actions.
+
+    Raises:
+        PayloadError: the payload is malformed, or not an event/tool we capture.
+    """
+    model = text_field(payload, "model")
+    found = tool_event(
+        payload,
+        prompt_event="UserPromptSubmit",
+        tool_events=("PreToolUse", "PostToolUse"),
+        tools=EDIT_TOOLS,
+        model=model,
+    )
+    if isinstance(found, Parsed):
+        return found
+    patch = text_field(found.tool_input, "command")
+    key = text_field(payload, "tool_use_id")
+    if patch is None or key is None:
+        raise PayloadError("apply_patch needs tool_input.command and tool_use_id")
+    files = patch_files(patch)
+    if not files:
+        raise PayloadError("apply_patch writes no files")
+    if found.before:
+        return Parsed(found.cwd, (Snapshot(key, tuple(sorted({src for src, _ in files.values()}))),))
+    edits = tuple(
+        FileEdit(path=path, output=section, source_path=src if src != path else None, fragments=_added_runs(section))
+        for path, (src, section) in sorted(files.items())
+    )
+    transcript = text_field(payload, "transcript_path")
+    return Parsed(found.cwd, (Capture(edits, key, found.session, model, transcript_path=transcript),))

@@ -1,0 +1,434 @@
+"""Commit linking: the git note of a new commit, and carrying notes across amend and rebase.
+
+:func:`link_commit` runs from the ``post-commit`` hook. For every file the commit adds lines
+to, it replays the pending agent edits of that file (:mod:`codewitness.capture.journal`) up to
+the committed text and labels each added line ``ai``, ``mixed`` or ``human``; it writes the
+note (:mod:`codewitness.attribution.notes`), records each edit as a Generation in the ledger
+with its checkpoint, and retires the edits whose file was committed in full.
+
+:func:`remap` carries a note from an old commit to the commit that replaced it (``post-rewrite``
+after ``git commit --amend`` / ``git rebase``; ``codewitness notes remap OLD NEW`` after a
+cherry-pick or squash merge): lines unchanged between the two keep their origin, AI lines
+changed on the way become ``mixed``, lines new in the replacement are ``human`` unless a fresher
+note already says otherwise.
+
+Example:
+    >>> result = link_commit(Path("."))  # doctest: +SKIP
+    >>> result.note.delta.ai_kept  # doctest: +SKIP
+    12
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codewitness._git import run_git
+from codewitness.attribution.notes import CommitNote, Delta, NoteEntry, compact_lines, read_note, write_note
+from codewitness.capture.checkpoint import (
+    BASE,
+    Label,
+    Step,
+    carry,
+    diff_hunks,
+    removed_ranges,
+    replay,
+    split_lines,
+)
+from codewitness.capture.journal import Journal, PendingEdit
+from codewitness.errors import GitError, NotFoundError
+from codewitness.model import Checkpoint, FileRange, Generation
+
+__all__ = [
+    "EMPTY_TREE",
+    "LinkResult",
+    "added_lines",
+    "complete_details",
+    "edit_generation",
+    "label_commit",
+    "link_commit",
+    "pending_labels",
+    "remap",
+    "rewrite_in_progress",
+]
+
+#: The id of git's empty tree: the "parent" of a root commit.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+UNKNOWN_MODEL = "unknown"
+#: Before-snapshots whose tool call never reported back are dropped after a day.
+SNAPSHOT_MAX_AGE = 86_400.0
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+
+@dataclass
+class LinkResult:
+    """What :func:`link_commit` produced."""
+
+    commit: str
+    note: CommitNote
+    generations: list[Generation] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    retired: dict[str, int] = field(default_factory=dict)
+
+
+def _resolve(root: Path, rev: str) -> str:
+    sha = run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root, check=False).strip()
+    if not sha:
+        raise NotFoundError(f"no commit {rev!r} in {root}")
+    return sha
+
+
+def _parent(root: Path, commit: str) -> str:
+    parent = run_git(["rev-parse", "--verify", "--quiet", f"{commit}^"], cwd=root, check=False).strip()
+    return parent or EMPTY_TREE
+
+
+def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
+    """The lines each file gained in ``commit`` against its first parent (numbered as in ``commit``).
+
+    Binary files and deletions are left out.
+    """
+    patch = run_git(
+        [
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            "-U0",
+            _parent(root, commit),
+            commit,
+            "--",
+        ],
+        cwd=root,
+    )
+    result: dict[str, set[int]] = {}
+    current: str | None = None
+    for line in patch.splitlines():
+        if line.startswith("+++ "):
+            name = _unquote(line[4:].rstrip("\t"))  # git adds a tab after names with spaces
+            current = name[2:] if name is not None and name.startswith("b/") else None
+            continue
+        if line.startswith("diff --git "):
+            current = None
+            continue
+        match = _HUNK.match(line)
+        if match and current is not None:
+            start = int(match.group(1))
+            count = int(match.group(2)) if match.group(2) is not None else 1
+            if count:
+                result.setdefault(current, set()).update(range(start, start + count))
+    return result
+
+
+def _unquote(name: str) -> str | None:
+    """A path as git prints it in a diff header: C-quoted (``"b/\\303\\274.py"``) when unusual."""
+    if not name.startswith('"'):
+        return name
+    if len(name) < 2 or not name.endswith('"'):
+        return None
+    try:
+        raw, _ = codecs.escape_decode(name[1:-1].encode("utf-8"))
+        return bytes(raw).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _blob(root: Path, commit: str, path: str) -> str | None:
+    """The UTF-8 text of ``path`` in ``commit``; ``None`` when absent or not text."""
+    try:
+        raw = run_git(["cat-file", "blob", f"{commit}:{path}"], cwd=root, text=False).encode("latin-1")
+    except GitError:
+        return None
+    if b"\0" in raw:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def edit_generation(edit: PendingEdit) -> Generation:
+    """The Generation one captured edit stands for (its id is the content address)."""
+    return Generation.create(
+        agent=edit.agent,
+        model=edit.model or UNKNOWN_MODEL,
+        prompt=edit.prompt or "",
+        output=edit.output,
+        session_id=edit.session_id,
+        tool_call_id=edit.tool_call_id,
+        files=tuple(FileRange(edit.path, a, b) for a, b in edit.ai_lines),
+    )
+
+
+def _digest(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _checkpoint(edit: PendingEdit, generation: Generation) -> Checkpoint:
+    before = split_lines(edit.before or "")
+    after = split_lines(edit.after)
+    return Checkpoint(
+        id=f"cp_{hashlib.sha256(f'{generation.id}:{edit.path}:{edit.seq}:{edit.created}'.encode()).hexdigest()[:20]}",
+        path=edit.path,
+        before_hash=_digest(edit.before),
+        after_hash=_digest(edit.after),
+        added=edit.ai_lines,
+        removed=removed_ranges(diff_hunks(before, after)),
+        generation_id=generation.id,
+        session_id=edit.session_id,
+        agent=edit.agent,
+    )
+
+
+def _steps(edits: Sequence[PendingEdit], generations: dict[int, Generation]) -> tuple[list[str], list[Step]]:
+    start = split_lines(edits[0].before or "")
+    steps = [Step(split_lines(e.before or ""), split_lines(e.after), e.ai_lines, generations[e.seq].id) for e in edits]
+    return start, steps
+
+
+#: What a note entry says about a generation: (agent, model, session).
+Who = tuple[str | None, str | None, str | None]
+
+
+def _who_from_note(note: CommitNote | None) -> dict[str, Who]:
+    found: dict[str, Who] = {}
+    for entries in note.files.values() if note is not None else ():
+        for entry in entries:
+            for gen in entry.generation_ids:
+                found.setdefault(gen, (entry.agent, entry.model, entry.session_id))
+    return found
+
+
+def _entries(
+    lines: Iterable[int], labels: Sequence[Label], who: dict[str, Who]
+) -> tuple[tuple[NoteEntry, ...], dict[str, int]]:
+    """Group committed lines by origin and generations into note entries; count each origin."""
+    groups: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
+    for line in lines:
+        label = labels[line - 1] if 0 < line <= len(labels) else Label("human")
+        kind = "human" if label.kind == BASE else label.kind
+        groups[(kind, label.generations if kind != "human" else ())].append(line)
+    counts: dict[str, int] = defaultdict(int)
+    entries = []
+    for (kind, gens), members in groups.items():
+        counts[kind] += len(members)
+        agent, model, session = next((who[g] for g in gens if g in who), (None, None, None))
+        entries.append(
+            NoteEntry(
+                origin=kind,  # type: ignore[arg-type]
+                spans=compact_lines(members),
+                generation_ids=gens,
+                agent=agent,
+                model=model,
+                session_id=session,
+            )
+        )
+    entries.sort(key=lambda e: e.spans[0])
+    return tuple(entries), counts
+
+
+def label_commit(root: Path, commit: str, journal: Journal) -> LinkResult:
+    """Compute the note of ``commit`` from the pending edits, without writing anything."""
+    commit = _resolve(root, commit)
+    added = added_lines(root, commit)
+    files: dict[str, tuple[NoteEntry, ...]] = {}
+    totals: dict[str, int] = defaultdict(int)
+    written = 0
+    result = LinkResult(commit=commit, note=CommitNote(files={}))
+    for path, lines in sorted(added.items()):
+        edits = journal.edits(path)
+        labels: list[Label] = []  # no captured edit: every added line is a person's
+        who: dict[str, Who] = {}
+        if edits:
+            text = _blob(root, commit, path)
+            if text is None:
+                continue
+            final = split_lines(text)
+            generations = {e.seq: edit_generation(e) for e in edits}
+            start, steps = _steps(edits, generations)
+            labels = replay(start, steps, final)
+            who = {g.id: (g.agent, g.model, g.session_id) for g in generations.values()}
+            used = {g for label in labels for g in label.generations}
+            for edit in edits:
+                generation = generations[edit.seq]
+                if generation.id in used:
+                    result.generations.append(generation)
+                    result.checkpoints.append(_checkpoint(edit, generation))
+                    written += sum(b - a + 1 for a, b in edit.ai_lines)
+            result.retired[path] = edits[-1].seq
+        entries, counts = _entries(lines, labels, who)
+        files[path] = entries
+        for kind, count in counts.items():
+            totals[kind] += count
+    delta = Delta(ai_written=written, ai_kept=totals["ai"], ai_edited=totals["mixed"], human=totals["human"])
+    result.note = CommitNote(files=files, delta=delta)
+    return result
+
+
+def rewrite_in_progress(root: Path) -> bool:
+    """True while git is rebasing (post-commit then waits for post-rewrite to carry notes)."""
+    git_dir = Path(run_git(["rev-parse", "--absolute-git-dir"], cwd=root).strip())
+    return (git_dir / "rebase-merge").exists() or (git_dir / "rebase-apply").exists()
+
+
+def link_commit(
+    root: Path, commit: str = "HEAD", *, journal: Journal | None = None, store_url: str | None = None
+) -> LinkResult:
+    """Write the note of ``commit``, record its generations, and retire committed edits.
+
+    Args:
+        root: the repository's work tree.
+        commit: the commit to link (``HEAD`` in the post-commit hook).
+        journal: the pending journal (opened from ``root/.codewitness`` when omitted).
+        store_url: the ledger database (the project's configured store when omitted).
+
+    Returns:
+        The note written and the generations recorded.
+    """
+    own = journal is None
+    journal = journal or Journal.open(root / ".codewitness")
+    try:
+        complete_details(journal)
+        journal.prune_snapshots(SNAPSHOT_MAX_AGE)
+        result = label_commit(root, commit, journal)
+        write_note(root, result.commit, result.note)
+        if result.generations:
+            _record(root, result, store_url)
+        for path, seq in result.retired.items():
+            current = root / path
+            try:
+                committed_in_full = current.read_text("utf-8") == (_blob(root, result.commit, path) or "")
+            except (OSError, UnicodeDecodeError):
+                committed_in_full = not current.exists()
+            if committed_in_full:
+                journal.retire(path, seq)
+        return result
+    finally:
+        if own:
+            journal.close()
+
+
+def complete_details(journal: Journal) -> int:
+    """Fill in the model/prompt of pending edits from their agent's transcript, where still missing.
+
+    The hook reads transcripts too, but an agent may write the transcript line only after the
+    hook ran; by commit time it is there. Returns how many edits were completed.
+    """
+    import importlib
+
+    from codewitness.capture import AGENT_MODULES
+
+    readers = {}
+    for name in AGENT_MODULES.values():
+        module = importlib.import_module(name)
+        readers[module.AGENT] = module.from_transcript
+    done = 0
+    for edit in journal.edits():
+        reader = readers.get(edit.agent)
+        if reader is None or not edit.transcript_path or (edit.model and edit.prompt):
+            continue
+        model, prompt = reader(edit.transcript_path, edit.tool_call_id, edit.path)
+        if (model and not edit.model) or (prompt and not edit.prompt):
+            journal.fill_details(edit.seq, model=model, prompt=prompt)
+            done += 1
+    return done
+
+
+def _record(root: Path, result: LinkResult, store_url: str | None) -> None:
+    from codewitness import ledger
+    from codewitness.capture import links
+    from codewitness.config import load_config
+    from codewitness.store import open_store
+
+    store = open_store(store_url or load_config(root).database_url)
+    try:
+        for generation in result.generations:
+            ledger.record(store, generation)
+        links.record_commit(store, result.commit, result.checkpoints, result.note)
+    finally:
+        store.close()
+
+
+def _labels_from_note(note: CommitNote | None, path: str, length: int) -> list[Label]:
+    labels = [Label(BASE)] * length
+    if note is None:
+        return labels
+    for entry in note.files.get(path, ()):
+        for first, last in entry.spans:
+            for line in range(first, min(last, length) + 1):
+                labels[line - 1] = Label(entry.origin, entry.generation_ids)
+    return labels
+
+
+def remap(root: Path, old: str, new: str) -> CommitNote | None:
+    """Carry the note of ``old`` onto ``new`` (which replaced it) and write it.
+
+    Returns:
+        The note written on ``new``, or ``None`` when ``old`` has no note.
+
+    Raises:
+        NotFoundError: either revision does not exist.
+        NoteError: a note is corrupt.
+    """
+    old, new = _resolve(root, old), _resolve(root, new)
+    old_note = read_note(root, old)
+    if old_note is None:
+        return None
+    fresh = read_note(root, new)
+    who = {**_who_from_note(old_note), **_who_from_note(fresh)}
+    files: dict[str, tuple[NoteEntry, ...]] = {}
+    totals: dict[str, int] = defaultdict(int)
+    for path, lines in sorted(added_lines(root, new).items()):
+        if path not in old_note.files and (fresh is None or path not in fresh.files):
+            entries, counts = _entries(lines, [], who)  # nothing known about it: a person's lines
+            files[path] = entries
+            totals["human"] += counts["human"]
+            continue
+        text = _blob(root, new, path)
+        if text is None:
+            continue
+        final = split_lines(text)
+        old_text = _blob(root, old, path) if path in old_note.files else None
+        if old_text is not None:
+            previous = split_lines(old_text)
+            labels = carry(_labels_from_note(old_note, path, len(previous)), previous, final)
+        else:
+            labels = [Label(BASE)] * len(final)
+        recent = _labels_from_note(fresh, path, len(final))
+        merged = [r if r.kind in ("ai", "mixed") else c for r, c in zip(recent, labels, strict=True)]
+        entries, counts = _entries(lines, merged, who)
+        files[path] = entries
+        for kind, count in counts.items():
+            totals[kind] += count
+    written = old_note.delta.ai_written + (fresh.delta.ai_written if fresh is not None else 0)
+    note = CommitNote(
+        files=files,
+        delta=Delta(ai_written=written, ai_kept=totals["ai"], ai_edited=totals["mixed"], human=totals["human"]),
+    )
+    write_note(root, new, note)
+    return note
+
+
+def pending_labels(root: Path, journal: Journal) -> dict[str, list[Label]]:
+    """Labels of every line of each file with pending edits, as the work tree has it now."""
+    result: dict[str, list[Label]] = {}
+    for path in journal.pending_paths():
+        edits = journal.edits(path)
+        generations = {e.seq: edit_generation(e) for e in edits}
+        start, steps = _steps(edits, generations)
+        try:
+            current = split_lines((root / path).read_text("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            current = []
+        result[path] = replay(start, steps, current)
+    return result

@@ -1,0 +1,275 @@
+"""The per-file rules (APIs, security) over many files: in one or two processes, with a result cache.
+
+Parsing dominates a check of a large tree, so two things keep it fast:
+
+* the files can be split across two processes (``jobs``), each parsing half;
+* results are kept per file in ``.codewitness/cache/file-results.json``. An entry is reused only
+  when the file's content hash is the same, codewitness and its rules are the same, and every
+  module the API check consulted for that file still has the same files (mtime and size of its
+  sources and package folders). Anything else is computed again.
+
+Findings are computed for whole files and narrowed to the lines in scope afterwards, so one cache
+serves runs with and without ``--base``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codewitness._version import __version__
+from codewitness.checks.context import SourceFile, write_atomically
+from codewitness.checks.findings import Finding
+
+__all__ = ["FileResultCache", "per_file_findings"]
+
+#: Families whose work is per file.
+PER_FILE = frozenset({"apis", "security"})
+
+_Item = tuple[str, str]  # absolute path, repo-relative path
+
+
+@dataclass
+class _Result:
+    """What the per-file work found in one file (all lines), and what it depended on."""
+
+    findings: dict[str, list[Finding]]
+    imports: list[tuple[str, int]] | None
+    modules: dict[str, str] = field(default_factory=dict)  # module name -> fingerprint
+
+
+def _file_work(items: list[_Item], families: tuple[str, ...]) -> dict[str, _Result]:
+    """The per-file rules over ``items``. Runs in a worker process or in this one (plain values in and out)."""
+    from codewitness.checks.apis import ModuleIndex, check_file
+    from codewitness.checks.security import ast_findings, secret_findings
+
+    index = ModuleIndex()
+    fingerprints: dict[str, str] = {}
+    results: dict[str, _Result] = {}
+    parsed: list[SourceFile] = []
+    for path, rel in items:
+        f = SourceFile(Path(path), rel)
+        found: dict[str, list[Finding]] = {family: [] for family in families}
+        modules: dict[str, str] = {}
+        if f.tree is not None:
+            parsed.append(f)
+            if "apis" in families:
+                index.consulted.clear()
+                found["apis"] = check_file(f, index)
+                for name in sorted(index.consulted):
+                    if name not in fingerprints:
+                        fingerprints[name] = index.fingerprint(name)
+                    modules[name] = fingerprints[name]
+            if "security" in families:
+                found["security"] = ast_findings(f)
+        results[rel] = _Result(found, f.imports, modules)
+    if "security" in families:
+        for finding in secret_findings(parsed):  # one detect-secrets session for all files
+            results[finding.path].findings["security"].append(finding)
+    return results
+
+
+def _split(files: Sequence[SourceFile]) -> tuple[list[_Item], list[_Item]]:
+    """Two halves of about equal size in bytes."""
+    sized = []
+    for f in files:
+        try:
+            sized.append((f.path.stat().st_size, f))
+        except OSError:
+            sized.append((0, f))
+    halves: tuple[list[_Item], list[_Item]] = ([], [])
+    weights = [0, 0]
+    for size, f in sorted(sized, key=lambda pair: pair[0], reverse=True):
+        side = 0 if weights[0] <= weights[1] else 1
+        halves[side].append((str(f.path), f.rel))
+        weights[side] += size
+    return halves
+
+
+def _compute(files: Sequence[SourceFile], families: tuple[str, ...], two_processes: bool) -> dict[str, _Result]:
+    items = [(str(f.path), f.rel) for f in files]
+    if not two_processes or len(items) < 2:
+        return _file_work(items, families)
+    local, remote = _split(files)
+    # spawn, not fork: forking a process that runs threads (test servers, host applications) may deadlock.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        future = pool.submit(_file_work, remote, families)
+        results = _file_work(local, families)
+        try:
+            results.update(future.result())
+        except BrokenProcessPool:
+            results.update(_file_work(remote, families))  # the worker died: do its half here
+    return results
+
+
+class FileResultCache:
+    """Per-file results on disk, valid for one codewitness build and one interpreter.
+
+    Args:
+        path: the JSON file (created on :meth:`save`).
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.build = _build_fingerprint()
+        self._entries: dict[str, Any] = {}
+        self._dirty = False
+        self._module_ok: dict[tuple[str, str], bool] = {}
+        self._lock = threading.Lock()
+        with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("version") == self.VERSION and data.get("build") == self.build:
+                entries = data.get("files")
+                self._entries = entries if isinstance(entries, dict) else {}
+        # A corrupt, foreign or outdated cache is ignored and replaced: everything in it can be computed again.
+
+    def get(self, f: SourceFile, digest: str, families: tuple[str, ...], index: Any) -> _Result | None:
+        """The cached result for ``f`` if its content and every module it depended on are unchanged."""
+        entry = self._entries.get(f.rel)
+        if not isinstance(entry, dict) or entry.get("hash") != digest:
+            return None
+        stored = entry.get("findings", {})
+        if not all(family in stored for family in families):
+            return None
+        modules = entry.get("modules", {})
+        for name, fingerprint in modules.items():
+            key = (name, fingerprint)
+            if key not in self._module_ok:
+                self._module_ok[key] = index.fingerprint(name) == fingerprint
+            if not self._module_ok[key]:
+                return None
+        try:
+            findings = {family: [_finding(d) for d in stored[family]] for family in families}
+            imports = entry["imports"]
+            return _Result(findings, [(str(m), int(n)) for m, n in imports] if imports is not None else None, modules)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def put(self, f: SourceFile, digest: str, result: _Result) -> None:
+        """Remember ``result`` for ``f`` (merging families computed by earlier runs of the same content)."""
+        old = self._entries.get(f.rel)
+        findings: dict[str, Any] = {}
+        modules: dict[str, str] = {}
+        if isinstance(old, dict) and old.get("hash") == digest:
+            findings.update(old.get("findings", {}))
+            modules.update(old.get("modules", {}))
+        findings.update({family: [_plain(x) for x in items] for family, items in result.findings.items()})
+        modules.update(result.modules)
+        self._entries[f.rel] = {
+            "hash": digest,
+            "findings": findings,
+            "imports": result.imports,
+            "modules": modules,
+        }
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache if anything changed (temp file + rename)."""
+        if not self._dirty:
+            return
+        payload = json.dumps({"version": self.VERSION, "build": self.build, "files": self._entries})
+        write_atomically(self.path, payload)
+        self._dirty = False
+
+
+def _build_fingerprint() -> str:
+    """Changes with the interpreter, the codewitness version, and the checks' own code and data."""
+    parts = [sys.version, __version__]
+    for path in sorted(Path(__file__).parent.rglob("*")):
+        if path.suffix in (".py", ".tsv"):
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_mtime_ns}:{stat.st_size}")
+    for dist in ("ruff", "detect_secrets", "typeshed_client"):
+        with contextlib.suppress(Exception):
+            from importlib.metadata import version
+
+            parts.append(f"{dist}:{version(dist)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _plain(finding: Finding) -> dict[str, Any]:
+    return {
+        "rule_id": finding.rule_id,
+        "path": finding.path,
+        "line": finding.line,
+        "message": finding.message,
+        "column": finding.column,
+        "severity": finding.severity,
+        "snippet": finding.snippet,
+        "properties": json.loads(json.dumps(dict(finding.properties), default=str)),
+    }
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    return Finding(
+        str(data["rule_id"]),
+        str(data["path"]),
+        int(data["line"]),
+        str(data["message"]),
+        column=data.get("column"),
+        severity=data.get("severity"),
+        snippet=str(data.get("snippet", "")),
+        properties=data.get("properties") or {},
+    )
+
+
+def per_file_findings(
+    sources: Sequence[SourceFile],
+    families: tuple[str, ...],
+    *,
+    two_processes: bool,
+    cache: FileResultCache | None,
+) -> dict[str, list[Finding]]:
+    """Findings of the per-file ``families`` on the in-scope lines of ``sources``.
+
+    Also leaves each file's imports on it (:attr:`SourceFile.imports`) so the dependency family
+    does not parse again.
+    """
+    from codewitness.checks.apis import ModuleIndex
+    from codewitness.checks.security import ruff_findings, start_ruff
+
+    index = ModuleIndex()
+    results: dict[str, _Result] = {}
+    digests: dict[str, str] = {}
+    missing: list[SourceFile] = []
+    for f in sources:
+        try:
+            digests[f.rel] = hashlib.sha256(f.path.read_bytes()).hexdigest()
+        except OSError:
+            continue
+        hit = cache.get(f, digests[f.rel], families, index) if cache is not None else None
+        if hit is None:
+            missing.append(f)
+        else:
+            results[f.rel] = hit
+    ruff = start_ruff([SourceFile(f.path, f.rel) for f in missing]) if "security" in families else None
+    fresh = _compute(missing, families, two_processes)
+    if ruff is not None:
+        for finding in ruff_findings(ruff, [SourceFile(f.path, f.rel) for f in missing]):
+            fresh[finding.path].findings["security"].append(finding)
+    results.update(fresh)
+    if cache is not None:
+        for f in missing:
+            if f.rel in fresh:
+                cache.put(f, digests[f.rel], fresh[f.rel])
+    done: dict[str, list[Finding]] = {family: [] for family in families}
+    for f in sources:
+        result = results.get(f.rel)
+        if result is None:
+            continue
+        f.__dict__["imports"] = result.imports  # what deps reads instead of parsing again
+        for family in families:
+            done[family].extend(x for x in result.findings.get(family, []) if f.in_scope(x.line))
+    return done

@@ -1,0 +1,670 @@
+"""API checks (CW2xx): module attributes, imported names and submodules that do not exist.
+
+``requests.fetch_json(url)``, ``json.parse(text)`` and ``from os import joinpath`` are typical
+inventions. Each is resolved against what is installed, without running untrusted code:
+
+* standard-library modules are imported — they are part of the interpreter running us, and
+  importing them is the only exact answer for their C parts (``os`` re-exports ``posix``) — and
+  their typeshed stubs (from ``typeshed_client``) are read too, so that names of other platforms
+  and other Python versions (``os.startfile``, ``sys.getwindowsversion``, ``typing.override`` on
+  3.11) count as existing: code guarded by a platform or version test is not a hallucination;
+* everything else is *read*: the module's source (and ``.pyi`` stub when there is one) is parsed
+  and its top-level bindings collected, following ``from x import *`` and ``__all__``. Importing
+  third-party code would execute it, and the project's own dependencies are exactly what a
+  merge gate must not trust.
+
+When the reader cannot be sure — a module ``__getattr__`` (lazy loaders), ``globals()`` tricks,
+a compiled module without a stub, an unresolvable star import — the answer is "unknown" and
+nothing is reported: a false alarm costs more trust than a missed one.
+
+Example:
+    >>> names = ModuleIndex().lookup("json")
+    >>> names.has("loads"), names.has("parse")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from codewitness.checks.context import CheckContext, SourceFile, walk_by_type
+from codewitness.checks.findings import Finding
+
+__all__ = ["ModuleIndex", "ModuleNames", "check_file", "run"]
+
+#: Standard-library modules never imported for a lookup: importing them has visible side effects.
+_NEVER_IMPORT = frozenset(
+    {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "__main__", "pydoc_data"}
+)
+
+
+@dataclass(frozen=True)
+class ModuleNames:
+    """What a module is known to define.
+
+    Attributes:
+        name: the dotted module name.
+        names: names bound at module level (or ``dir()`` of an imported stdlib module).
+        submodules: names of modules inside the package.
+        dynamic: the module may create names the reader cannot see; misses are "unknown".
+        module: the imported module, for standard-library modules.
+    """
+
+    name: str
+    names: frozenset[str]
+    submodules: frozenset[str]
+    dynamic: bool
+    module: ModuleType | None = None
+
+    def has(self, attr: str) -> bool | None:
+        """True if defined, False if certainly not, None when the module is too dynamic to tell."""
+        if attr in self.names or attr in self.submodules or (attr.startswith("__") and attr.endswith("__")):
+            return True
+        if self.module is not None:
+            return hasattr(self.module, attr)  # a module __getattr__ answers here too
+        return None if self.dynamic else False
+
+
+class ModuleIndex:
+    """Resolves module names to what they define; caches every answer for one run."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, ModuleNames | None] = {}
+        self._busy: set[str] = set()
+        #: Every module name asked about since the caller last cleared it (result caches depend on these).
+        self.consulted: set[str] = set()
+        self._specs: dict[str, ModuleSpec | None] = {}
+
+    def lookup(self, name: str) -> ModuleNames | None:
+        """What module ``name`` defines, or ``None`` when it cannot be found or read."""
+        self.consulted.add(name)
+        if name in self._cache:
+            return self._cache[name]
+        if name in self._busy:
+            return None  # an import cycle: let the outer reader mark itself dynamic
+        self._busy.add(name)
+        try:
+            result = self._resolve(name)
+        finally:
+            self._busy.discard(name)
+        self._cache[name] = result
+        return result
+
+    def exists(self, name: str) -> bool | None:
+        """Whether module ``name`` can be found: True, False, or None when its parent cannot be read."""
+        self.consulted.add(name)
+        top = name.split(".")[0]
+        if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+            if top in _NEVER_IMPORT:
+                return None
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name or name in sys.stdlib_module_names or _typeshed_stub(name) is not None:
+                    return None  # a module of another platform or version, or a missing dependency of it
+                return False
+            except Exception:  # codewitness: ignore[CW305] - any other failure of a stdlib import means "cannot tell"
+                return None
+            return True
+        if self._spec(top) is None:
+            return None  # not installed: the dependency family reports it
+        if self._spec(name) is not None:
+            return True
+        # Missing for sure only when its nearest existing ancestor is read from source and makes no
+        # modules dynamically; a compiled ancestor may register submodules when it loads.
+        ancestor = name.rpartition(".")[0]
+        while ancestor and self._spec(ancestor) is None:
+            ancestor = ancestor.rpartition(".")[0]
+        known = self.lookup(ancestor) if ancestor else None
+        return None if known is None or known.dynamic else False
+
+    def fingerprint(self, name: str) -> str:
+        """A short text that changes when what :meth:`lookup` and :meth:`exists` say about ``name`` may change.
+
+        Standard-library answers change with the interpreter; others with the module's files and the
+        folders that hold it and its submodules (a file added or removed changes a folder's mtime).
+        """
+        top = name.split(".")[0]
+        if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+            return f"stdlib {sys.version}"
+        parts: list[str] = []
+        current = ""
+        for piece in name.split("."):
+            current = f"{current}.{piece}" if current else piece
+            spec = self._spec(current)
+            if spec is None:
+                parts.append(f"{current}:missing")
+                break
+            paths = [Path(p) for p in _locations(spec)]
+            if spec.origin and spec.origin not in ("namespace", "built-in", "frozen"):
+                paths.append(Path(spec.origin))
+                paths.append(Path(spec.origin).with_suffix(".pyi"))
+            if not paths and not spec.submodule_search_locations:
+                parts.append(f"{current}:no-files")
+            for path in paths:
+                try:
+                    stat = path.stat()
+                    parts.append(f"{path}:{stat.st_mtime_ns}:{stat.st_size}")
+                except OSError:
+                    parts.append(f"{path}:absent")
+        return "|".join(parts)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _spec(self, name: str) -> ModuleSpec | None:
+        if name not in self._specs:
+            self._specs[name] = self._find_spec(name)
+        return self._specs[name]
+
+    def _find_spec(self, name: str) -> ModuleSpec | None:
+        parent = name.rpartition(".")[0]
+        try:
+            if not parent:
+                return PathFinder.find_spec(name)
+            parent_spec = self._spec(parent)
+            if parent_spec is None or parent_spec.submodule_search_locations is None:
+                return None
+            locations = _locations(parent_spec)
+            try:
+                return PathFinder.find_spec(name, locations)
+            except KeyError:
+                # A namespace sub-package of a namespace package never imported: importlib wants the
+                # parent in sys.modules. Look in the folders ourselves.
+                return _spec_in(name, locations)
+        except (ImportError, ValueError, OSError, KeyError):
+            return None
+
+    def _resolve(self, name: str) -> ModuleNames | None:
+        top = name.split(".")[0]
+        if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+            return self._stdlib(name) if top not in _NEVER_IMPORT else None
+        spec = self._spec(name)
+        if spec is None:
+            return None
+        locations = _locations(spec)
+        submodules = frozenset(_submodules(locations))
+        sources = _source_files(spec)
+        if not sources:
+            # A namespace package (only submodules) or a compiled module without a stub.
+            return ModuleNames(name, frozenset(), submodules, dynamic=spec.origin not in (None, "namespace"))
+        names: set[str] = set()
+        dynamic = False
+        for source in sources:
+            try:
+                text = source.read_text(encoding="utf-8")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse(text)
+            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+                return ModuleNames(name, frozenset(), submodules, dynamic=True)
+            found, is_dynamic = self._collect(tree, name, is_package=bool(locations))
+            names |= found
+            dynamic = dynamic or is_dynamic
+        return ModuleNames(name, frozenset(names), submodules, dynamic)
+
+    def _stdlib(self, name: str) -> ModuleNames | None:
+        """dir() of the imported module joined with the names its typeshed stub declares on any platform."""
+        imported = self._imported(name)
+        stub_path = _typeshed_stub(name)
+        if stub_path is None:
+            return imported
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(stub_path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            return imported
+        is_package = stub_path.name == "__init__.pyi"
+        stub_names, dynamic = self._collect(tree, name, is_package=is_package)
+        stub_subs = frozenset(_submodules([str(stub_path.parent)])) if is_package else frozenset()
+        if imported is None:
+            return ModuleNames(name, frozenset(stub_names), stub_subs, dynamic)
+        return ModuleNames(
+            name,
+            imported.names | stub_names,
+            imported.submodules | stub_subs,
+            imported.dynamic,
+            module=imported.module,
+        )
+
+    def _imported(self, name: str) -> ModuleNames | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = importlib.import_module(name)
+        except Exception:  # codewitness: ignore[CW305] - a stdlib module that fails to import cannot be described
+            return None
+        locations = list(getattr(module, "__path__", []) or [])
+        return ModuleNames(
+            name,
+            frozenset(dir(module)),
+            frozenset(_submodules(locations)),
+            dynamic=hasattr(module, "__getattr__"),
+            module=module,
+        )
+
+    def _collect(self, tree: ast.Module, module: str, *, is_package: bool) -> tuple[set[str], bool]:
+        names: set[str] = set()
+        dynamic = False
+        for node in _module_level(tree.body):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    names.update(_bound(target))
+                    if isinstance(target, ast.Subscript | ast.Attribute):
+                        dynamic = True  # globals()[...] = ..., sys.modules[...] = ...
+                if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
+                    names.update(_strings(node.value))
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    names.add(alias.asname or alias.name.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                source = _absolute(node, module, is_package)
+                for alias in node.names:
+                    if alias.name != "*":
+                        names.add(alias.asname or alias.name)
+                        continue
+                    star = self.lookup(source) if source else None
+                    if star is None or star.dynamic:
+                        dynamic = True
+                    else:
+                        # Over-inclusive on purpose (private names too): a wrong "exists" costs nothing.
+                        names.update(star.names | star.submodules)
+            elif isinstance(node, ast.For | ast.AsyncFor):
+                names.update(_bound(node.target))
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                for item in node.items:
+                    if item.optional_vars is not None:
+                        names.update(_bound(item.optional_vars))
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _is_dynamic_call(node.value):
+                dynamic = True
+        nodes = walk_by_type(tree)
+        for declared in nodes.get(ast.Global, []):
+            names.update(declared.names)  # type: ignore[attr-defined]
+        for walrus in nodes.get(ast.NamedExpr, []):
+            names.update(_bound(walrus.target))  # type: ignore[attr-defined]
+        if "__getattr__" in names:
+            dynamic = True
+        return names, dynamic
+
+
+@lru_cache(maxsize=1)
+def _typeshed_context() -> Any:
+    """typeshed_client's search context for the bundled stdlib stubs only (no subprocess, no site-packages)."""
+    import typeshed_client
+
+    return typeshed_client.get_search_context(search_path=[], version=sys.version_info[:2])
+
+
+@lru_cache(maxsize=2048)
+def _typeshed_stub(name: str) -> Path | None:
+    """The typeshed stub of standard-library module ``name``, when typeshed_client is installed."""
+    try:
+        import typeshed_client
+    except ImportError:
+        return None  # the check extra brings it; without it, dir() of the imported module alone decides
+    try:
+        path = typeshed_client.get_stub_file(name, search_context=_typeshed_context())
+    except Exception:  # codewitness: ignore[CW305] - a stub lookup failure only means "no stub"
+        return None
+    return Path(path) if path is not None else None
+
+
+def _module_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run at module level, including inside if/try/with/for/match blocks."""
+    for node in body:
+        yield node
+        if isinstance(node, ast.If | ast.For | ast.AsyncFor | ast.While):
+            yield from _module_level(node.body)
+            yield from _module_level(node.orelse)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            yield from _module_level(node.body)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            yield from _module_level(node.body)
+            for handler in node.handlers:
+                yield from _module_level(handler.body)
+            yield from _module_level(node.orelse)
+            yield from _module_level(node.finalbody)
+        elif isinstance(node, ast.Match):
+            for case in node.cases:
+                yield from _module_level(case.body)
+
+
+def _bound(target: ast.AST) -> set[str]:
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, ast.Tuple | ast.List):
+        return set().union(*(_bound(t) for t in target.elts)) if target.elts else set()
+    if isinstance(target, ast.Starred):
+        return _bound(target.value)
+    return set()
+
+
+def _strings(node: ast.AST) -> set[str]:
+    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def _is_dynamic_call(call: ast.Call) -> bool:
+    """``globals().update(...)``, ``exec(...)``, ``setattr(...)``, lazy loader ``attach(...)``."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id in ("exec", "setattr", "_setattr")
+    if isinstance(func, ast.Attribute):
+        inner = func.value
+        if (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Name)
+            and inner.func.id in ("globals", "vars", "locals")
+        ):
+            return True
+        return func.attr in ("attach", "attach_stub", "install")
+    return False
+
+
+def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str | None:
+    if node.level == 0:
+        return node.module
+    parts = module.split(".")
+    base = parts if is_package else parts[:-1]
+    if node.level - 1 > len(base) - 1 and node.level > 1:
+        return None
+    base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+    if not base:
+        return None
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _spec_in(name: str, locations: list[str]) -> ModuleSpec | None:
+    """Find module ``name`` (its last part) in ``locations`` by looking at files, without importing."""
+    from importlib.util import spec_from_file_location
+
+    leaf = name.rpartition(".")[2]
+    for location in locations:
+        folder = Path(location) / leaf
+        if folder.is_dir():
+            init = folder / "__init__.py"
+            if init.is_file():
+                return spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+            spec = ModuleSpec(name, None, origin="namespace", is_package=True)
+            spec.submodule_search_locations = [str(folder)]
+            return spec
+        if (folder.parent / f"{leaf}.py").is_file():
+            return spec_from_file_location(name, folder.parent / f"{leaf}.py")
+    return None
+
+
+def _locations(spec: ModuleSpec) -> list[str]:
+    """A package's folders.
+
+    A namespace package's path object recomputes itself from ``sys.modules`` when iterated, which
+    fails for a package that was never imported; its recorded folders are used then.
+    """
+    found = spec.submodule_search_locations
+    if found is None:
+        return []
+    try:
+        return list(found)
+    except (KeyError, AttributeError, ImportError):
+        return [str(p) for p in getattr(found, "_path", [])]
+
+
+def _source_files(spec: ModuleSpec) -> list[Path]:
+    """The files to read for a module: its ``.py`` and a ``.pyi`` stub beside it or beside the extension."""
+    origin = spec.origin
+    if not origin or origin in ("namespace", "built-in", "frozen"):
+        return []
+    path = Path(origin)
+    found = []
+    if path.suffix in (".py", ".pyi"):
+        found.append(path)
+        stub = path.with_suffix(".pyi")
+        if path.suffix == ".py" and stub.is_file():
+            found.append(stub)
+        return found
+    for suffix in sorted(EXTENSION_SUFFIXES, key=len, reverse=True):
+        if path.name.endswith(suffix):
+            stub = path.with_name(path.name[: -len(suffix)] + ".pyi")
+            return [stub] if stub.is_file() else []
+    return []
+
+
+def _submodules(locations: list[str]) -> Iterator[str]:
+    for location in locations:
+        folder = Path(location)
+        try:
+            children = list(folder.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            name = child.name
+            if child.is_dir():
+                if name.isidentifier() and not name.startswith("."):
+                    yield name
+            elif name.endswith((".py", ".pyi")):
+                yield name.rsplit(".", 1)[0]
+            else:
+                for suffix in EXTENSION_SUFFIXES:
+                    if name.endswith(suffix):
+                        yield name[: -len(suffix)]
+                        break
+
+
+# -- using the index on a file ------------------------------------------------------------------
+
+
+#: An ``if`` test that selects code by platform, interpreter or version, or probes for a name.
+_GUARD_TEST = re.compile(
+    r"platform|version|implementation|pypy|cpython|jython|\bPY\d|PYPY|hasattr|getattr|os\.name|win32|"
+    r"windows|WINDOWS|\bWIN|darwin|linux|\bIS_[A-Z]|_AVAILABLE|HAS_|\bhas_|\.compiled\b",
+    re.IGNORECASE,
+)
+#: Handlers that mean "this module may be missing here". ``except Exception`` counts for imports
+#: (a common way to make a dependency optional) but not for attributes: AI code often wraps a call
+#: to an invented function in ``try/except Exception``, and that must still be reported.
+_IMPORT_MAY_FAIL = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+_ATTRIBUTE_MAY_FAIL = frozenset({"AttributeError"})
+
+
+def _handles(handler_types: list[ast.expr | None], names: frozenset[str], *, bare: bool) -> bool:
+    for htype in handler_types:
+        if htype is None:
+            if bare:
+                return True
+            continue
+        for n in ast.walk(htype):
+            if isinstance(n, ast.Name | ast.Attribute) and (n.id if isinstance(n, ast.Name) else n.attr) in names:
+                return True
+    return False
+
+
+def _test_text(f: SourceFile, test: ast.expr) -> str:
+    """The source lines of an ``if`` test (cheaper than unparsing it)."""
+    end = test.end_lineno or test.lineno
+    return " ".join(f.line_text(n) for n in range(test.lineno, end + 1))
+
+
+def _guarded_nodes(f: SourceFile) -> tuple[set[int], set[int]]:
+    """Nodes whose failure the code expects: ``(imports that may fail, attributes that may be missing)``.
+
+    Both: code under an ``if`` that tests the platform, interpreter, version or ``hasattr`` (also the
+    rest of a body after ``if <such test>: return``). Imports also: a ``try`` handling ImportError or
+    broader, ``with suppress(ImportError)``. Attributes also: a ``try`` handling AttributeError,
+    ``with suppress(AttributeError)``.
+    """
+    both: list[list[ast.stmt] | ast.expr] = []
+    imports: list[list[ast.stmt]] = []
+    attributes: list[list[ast.stmt]] = []
+    for node in f.of(ast.If, ast.IfExp):
+        if _GUARD_TEST.search(_test_text(f, node.test)):
+            both += [node.body, node.orelse]
+    for node in f.of(ast.Try, ast.TryStar):
+        types = [h.type for h in node.handlers]
+        if _handles(types, _IMPORT_MAY_FAIL, bare=True):
+            imports.append(node.body)
+        if _handles(types, _ATTRIBUTE_MAY_FAIL, bare=False):
+            attributes.append(node.body)
+    tree = f.tree
+    bodies = [tree.body] if tree is not None else []
+    bodies += [n.body for n in f.of(ast.FunctionDef, ast.AsyncFunctionDef)]
+    for body in bodies:
+        for index, stmt in enumerate(body):
+            if (
+                isinstance(stmt, ast.If)
+                and stmt.body
+                and isinstance(stmt.body[-1], ast.Return | ast.Raise)
+                and _GUARD_TEST.search(_test_text(f, stmt.test))
+            ):
+                both.append(body[index + 1 :])
+                break
+    for node in f.of(ast.With, ast.AsyncWith):
+        for item in node.items:
+            ctx = item.context_expr
+            if isinstance(ctx, ast.Call) and ast.unparse(ctx.func).endswith("suppress"):
+                args: list[ast.expr | None] = list(ctx.args)
+                if _handles(args, _IMPORT_MAY_FAIL, bare=False):
+                    imports.append(node.body)
+                if _handles(args, _ATTRIBUTE_MAY_FAIL, bare=False):
+                    attributes.append(node.body)
+
+    def ids(blocks: list[list[ast.stmt]] | list[list[ast.stmt] | ast.expr]) -> set[int]:
+        found: set[int] = set()
+        for block in blocks:
+            for root in block if isinstance(block, list) else [block]:
+                found.update(id(n) for n in ast.walk(root))
+        return found
+
+    shared = ids(both)
+    return shared | ids(imports), shared | ids(attributes)
+
+
+def _rebound_names(f: SourceFile) -> set[str]:
+    """Names the file binds other than by import: an alias bound both ways is not trusted."""
+    names: set[str] = {n.id for n in f.of(ast.Name) if not isinstance(n.ctx, ast.Load)}
+    names.update(n.arg for n in f.of(ast.arg))
+    names.update(n.name for n in f.of(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    names.update(n.name for n in f.of(ast.ExceptHandler, ast.MatchAs, ast.MatchStar) if n.name)
+    for node in f.of(ast.Global, ast.Nonlocal):
+        names.update(node.names)
+    return names
+
+
+def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
+    """Report attributes, imported names and submodules of ``f`` that the installed modules lack."""
+    tree = f.tree
+    if tree is None:
+        return []
+    findings: list[Finding] = []
+    guarded, attribute_guarded = _guarded_nodes(f)
+    aliases: dict[str, set[str]] = {}
+    version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+
+    def report(rule_id: str, node: ast.expr | ast.stmt, message: str, module: str, name: str) -> None:
+        line = node.lineno
+        if f.in_scope(line):
+            props = {"module": module, "name": name}
+            findings.append(
+                Finding(
+                    rule_id,
+                    f.rel,
+                    line,
+                    message,
+                    column=node.col_offset + 1,
+                    snippet=f.line_text(line),
+                    properties=props,
+                )
+            )
+
+    def where(module: str) -> str:
+        top = module.split(".")[0]
+        return f"{version}'s {module}" if top in sys.stdlib_module_names else f"the installed {module}"
+
+    for node in f.of(ast.Import, ast.ImportFrom):
+        if isinstance(node, ast.Import) and id(node) not in guarded:
+            for alias in node.names:
+                if index.exists(alias.name) is False:
+                    report("CW203", node, f"module {alias.name!r} does not exist", alias.name, alias.name)
+                    continue
+                bound = alias.asname or alias.name.split(".")[0]
+                aliases.setdefault(bound, set()).add(alias.name if alias.asname else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and id(node) not in guarded:
+            exists = index.exists(node.module)
+            if exists is False:
+                report("CW203", node, f"module {node.module!r} does not exist", node.module, node.module)
+                continue
+            names = index.lookup(node.module) if exists else None
+            if names is None:
+                continue
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                sub = f"{node.module}.{alias.name}"
+                if alias.name in names.submodules:
+                    aliases.setdefault(alias.asname or alias.name, set()).add(sub)
+                elif names.has(alias.name) is False:
+                    report("CW202", node, f"{where(node.module)} has no {alias.name!r}", node.module, alias.name)
+
+    rebound = _rebound_names(f)
+    modules = {name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound}
+    if not modules:
+        return findings
+    stored = {(ast.unparse(n.value), n.attr) for n in f.of(ast.Attribute) if not isinstance(n.ctx, ast.Load)}
+    inner: set[int] = set()
+    for node in f.of(ast.Attribute):
+        if id(node) in inner:
+            continue
+        chain: list[ast.Attribute] = []
+        cur: ast.expr = node
+        while isinstance(cur, ast.Attribute):
+            chain.append(cur)
+            cur = cur.value
+        inner.update(id(c) for c in chain)
+        if not isinstance(cur, ast.Name) or cur.id not in modules:
+            continue
+        module = modules[cur.id]
+        shown = module  # what the user wrote (os.path), not the real module (posixpath)
+        if id(node) in attribute_guarded:
+            continue
+        for attr_node in reversed(chain):
+            if (ast.unparse(attr_node.value), attr_node.attr) in stored:
+                break
+            names = index.lookup(module)
+            if names is None:
+                break
+            known = names.has(attr_node.attr)
+            if known is False:
+                report("CW201", attr_node, f"{where(shown)} has no attribute {attr_node.attr!r}", shown, attr_node.attr)
+                break
+            value = getattr(names.module, attr_node.attr, None) if names.module is not None else None
+            if isinstance(value, ModuleType):
+                module = value.__name__  # os.path is posixpath
+                shown = f"{shown}.{attr_node.attr}"
+            elif known and attr_node.attr in names.submodules:
+                module = f"{module}.{attr_node.attr}"
+                shown = f"{shown}.{attr_node.attr}"
+            else:
+                break
+    return findings
+
+
+def run(ctx: CheckContext) -> list[Finding]:
+    """Check every in-scope Python file."""
+    index = ModuleIndex()
+    findings: list[Finding] = []
+    for f in ctx.python_files():
+        findings.extend(check_file(f, index))
+    return findings

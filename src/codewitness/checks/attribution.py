@@ -1,0 +1,187 @@
+"""Who wrote a line, as far as the merge gate needs to know.
+
+Files the working tree has not changed since ``HEAD`` are attributed by the attribution engine
+(:class:`codewitness.attribution.blame.Attributor`: codewitness notes, git-ai notes, imported
+records, agent marks). Lines of files with uncommitted changes are numbered as in the working
+tree, which the engine does not see; for those the gate blames the working tree itself and reads
+the same evidence directly: the commit's codewitness note says ``ai``/``mixed``/``human``, and a
+commit without a note but with agent marks (trailers) counts as AI-written (weaker evidence).
+
+Example:
+    >>> attr = Attribution(Path("."))  # doctest: +SKIP
+    >>> attr.ai_authored("src/app.py", 12)  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codewitness._git import git_available, run_git
+from codewitness.attribution.notes import CommitNote, NoteError, read_note
+from codewitness.attribution.trailers import AgentMark, agent_marks
+from codewitness.errors import CodewitnessError, GitError
+
+if TYPE_CHECKING:
+    from codewitness.attribution.blame import Attributor
+
+__all__ = ["Attribution", "CommitInfo", "commits_between"]
+
+_ZERO = "0" * 40
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit with the agent marks on it."""
+
+    sha: str
+    author: str
+    committer: str
+    message: str
+
+    @property
+    def marks(self) -> tuple[AgentMark, ...]:
+        """Agent marks found on the commit."""
+        return agent_marks(self.message, author=self.author, committer=self.committer)
+
+
+def commits_between(root: Path, base: str, head: str = "HEAD") -> list[CommitInfo]:
+    """The commits in ``base..head``, oldest first.
+
+    Raises:
+        GitError: git failed (e.g. a revision does not exist).
+    """
+    out = run_git(["log", "--reverse", "--format=%H%x00%an <%ae>%x00%cn <%ce>%x00%B%x1e", f"{base}..{head}"], cwd=root)
+    commits = []
+    for record in out.split("\x1e"):
+        parts = record.strip("\n").split("\x00")
+        if len(parts) == 4 and parts[0]:
+            commits.append(CommitInfo(parts[0], parts[1], parts[2], parts[3]))
+    return commits
+
+
+class Attribution:
+    """Line-level "did an agent write this?" answers for one repository, cached per file and commit.
+
+    Args:
+        root: the repository root.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.usable = git_available() and (root / ".git").exists()
+        self._blame: dict[str, dict[int, tuple[str, str, int]]] = {}
+        self._engine: Attributor | None = None
+        self._engine_failed = False
+        self._dirty: set[str] | None = None
+        self._origins: dict[str, list[bool | None]] = {}
+
+    def ai_authored(self, rel: str, line: int) -> bool | None:
+        """True when an agent wrote ``line`` of ``rel``, False when a person did, None when unknown."""
+        if not self.usable:
+            return None
+        if rel not in self._dirty_files():
+            origins = self._engine_origins(rel)
+            if origins is not None:
+                return origins[line - 1] if 0 < line <= len(origins) else None
+        return self._from_working_tree(rel, line)
+
+    def close(self) -> None:
+        """Stop the engine's git processes."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def _dirty_files(self) -> set[str]:
+        if self._dirty is None:
+            out = run_git(
+                ["-c", "core.quotepath=off", "status", "--porcelain", "-z", "--untracked-files=all"],
+                cwd=self.root,
+                check=False,
+            )
+            self._dirty = {entry[3:] for entry in out.split("\0") if len(entry) > 3}
+        return self._dirty
+
+    def _engine_origins(self, rel: str) -> list[bool | None] | None:
+        if rel in self._origins:
+            return self._origins[rel]
+        if self._engine_failed:
+            return None
+        if self._engine is None:
+            from codewitness.attribution.blame import Attributor
+
+            try:
+                self._engine = Attributor(self.root, "HEAD")
+            except CodewitnessError:
+                self._engine_failed = True  # e.g. no commits yet: the working-tree path decides
+                return None
+        try:
+            lines = self._engine.attribute_path(rel).lines
+        except CodewitnessError:
+            return None  # not in HEAD (new file): the working-tree path decides
+        kinds = {"ai": True, "mixed": True, "human": False}
+        self._origins[rel] = [kinds.get(line.origin.kind) for line in lines]
+        return self._origins[rel]
+
+    def _from_working_tree(self, rel: str, line: int) -> bool | None:
+        origin = self._blame_file(rel).get(line)
+        if origin is None:
+            return None
+        sha, orig_path, orig_line = origin
+        if sha == _ZERO:
+            return None  # not committed yet: no evidence either way
+        note = self._note(sha)
+        if note is not None:
+            entry = note.entry_for(orig_path, orig_line)
+            return entry is not None and entry.origin in ("ai", "mixed")
+        return True if self._marks(sha) else None
+
+    def note(self, sha: str) -> CommitNote | None:
+        """The codewitness note of ``sha`` (``None`` when absent).
+
+        Raises:
+            NoteError: the note exists but cannot be read.
+        """
+        return read_note(self.root, sha)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _blame_file(self, rel: str) -> dict[int, tuple[str, str, int]]:
+        if rel in self._blame:
+            return self._blame[rel]
+        lines: dict[int, tuple[str, str, int]] = {}
+        try:
+            out = run_git(["blame", "--porcelain", "--", rel], cwd=self.root)
+        except GitError:
+            out = ""  # untracked file or not in HEAD: nothing is known
+        filenames: dict[str, str] = {}
+        current: tuple[str, int, int] | None = None
+        for text in out.splitlines():
+            if text.startswith("\t"):
+                continue
+            head = text.split(" ")
+            if len(head) >= 3 and len(head[0]) == 40 and head[1].isdigit() and head[2].isdigit():
+                current = (head[0], int(head[1]), int(head[2]))
+                lines[current[2]] = (current[0], filenames.get(current[0], rel), current[1])
+            elif text.startswith("filename ") and current is not None:
+                filenames[current[0]] = text[len("filename ") :]
+                lines[current[2]] = (current[0], filenames[current[0]], current[1])
+        self._blame[rel] = lines
+        return lines
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one Attribution lives for one check run
+    def _note(self, sha: str) -> CommitNote | None:
+        try:
+            return read_note(self.root, sha)
+        except (NoteError, GitError):
+            return None
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one Attribution lives for one check run
+    def _marks(self, sha: str) -> tuple[AgentMark, ...]:
+        out = run_git(["show", "-s", "--format=%an <%ae>%x00%cn <%ce>%x00%B", sha], cwd=self.root)
+        author, _, rest = out.partition("\x00")
+        committer, _, message = rest.partition("\x00")
+        return agent_marks(message, author=author, committer=committer)

@@ -1,0 +1,370 @@
+"""What every check family is given: the files in scope, the lines that changed, settings.
+
+Each family module (``deps``, ``apis``, ``security``, ``provenance``, ``complexity``) has one entry
+point of the same shape, ``run(ctx: CheckContext) -> list[Finding]``.
+
+Without ``--base`` every line of every file is in scope. With ``--base REV`` only the files and
+lines that differ between ``REV`` and the working tree are (plus untracked files).
+
+Example:
+    >>> ctx = CheckContext.build(Path("."), [Path("src")])  # doctest: +SKIP
+    >>> [f.rel for f in ctx.python_files()][:1]  # doctest: +SKIP
+    ['src/codewitness/__init__.py']
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codewitness._git import git_available, run_git
+from codewitness.config import CheckSection
+from codewitness.errors import GitError, InputError
+
+if TYPE_CHECKING:
+    from codewitness.checks.attribution import Attribution
+    from codewitness.checks.index import IndexClient
+    from codewitness.model import Generation
+
+__all__ = ["CheckContext", "SourceFile", "changed_lines", "walk_by_type", "write_atomically"]
+
+_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".pytest_cache",
+        "build",
+        "dist",
+        ".codewitness",
+        ".eggs",
+    }
+)
+#: Files the dependency family reads.
+MANIFEST_NAMES = ("pyproject.toml", "uv.lock", "poetry.lock", "Pipfile", "Pipfile.lock", "package.json")
+_REQUIREMENTS = re.compile(r"^requirements.*\.(txt|in)$|.*requirements\.(txt|in)$")
+_MAX_BYTES = 2_000_000
+
+
+def is_manifest(name: str) -> bool:
+    """True for the dependency manifests and lock files we read."""
+    return name in MANIFEST_NAMES or bool(_REQUIREMENTS.match(name))
+
+
+@dataclass
+class SourceFile:
+    """One file under check.
+
+    Attributes:
+        path: absolute path.
+        rel: path relative to the repository root, ``/``-separated.
+        changed: the in-scope line numbers, or ``None`` when every line is in scope.
+    """
+
+    path: Path
+    rel: str
+    changed: frozenset[int] | None = None
+
+    @cached_property
+    def text(self) -> str:
+        """The file's text (undecodable bytes replaced)."""
+        return self.path.read_bytes().decode("utf-8", "replace")
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The file's lines, without line ends."""
+        return self.text.splitlines()
+
+    @cached_property
+    def tree(self) -> ast.Module | None:
+        """The parsed module, or ``None`` when it is not valid Python (counted, never fatal)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # invalid escape sequences in user code are not our business
+                return ast.parse(self.text, filename=self.rel)
+        except (SyntaxError, ValueError):
+            return None
+
+    @cached_property
+    def _buckets(self) -> dict[type, list[ast.AST]]:
+        """Every node of :attr:`tree` by type, from one walk shared by all rules (walking is the costly part)."""
+        return walk_by_type(self.tree) if self.tree is not None else {}
+
+    def of(self, *types: type) -> list[Any]:
+        """The nodes of exactly these types, in walk order per type (cheaper than isinstance on all)."""
+        if len(types) == 1:
+            return self._buckets.get(types[0], [])
+        return [n for t in types for n in self._buckets.get(t, [])]
+
+    @cached_property
+    def imports(self) -> list[tuple[str, int]] | None:
+        """Absolute top-level imports as ``(module, line)``, optional ones left out; None when not valid Python."""
+        if self.tree is None:
+            return None
+        from codewitness.checks.deps import imported_modules
+
+        return list(imported_modules(self.tree, self))
+
+    def in_scope(self, line: int) -> bool:
+        """True when ``line`` is one the check should report on."""
+        return self.changed is None or line in self.changed
+
+    def line_text(self, line: int) -> str:
+        """The text of 1-based ``line`` ("" when out of range)."""
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+
+
+@dataclass
+class CheckContext:
+    """Everything a check family needs.
+
+    Attributes:
+        root: the repository (or project) root; finding paths are relative to it.
+        files: the files in scope.
+        settings: the ``[check]`` configuration section.
+        base: the ``--base`` revision, if any.
+        index: the package index client (set by the runner for the deps family).
+        attribution: who wrote which line, when known.
+        generations: recorded AI generations (from the ledger) whose output may name packages.
+        skipped: files that could not be read or parsed, with the reason.
+    """
+
+    root: Path
+    files: list[SourceFile]
+    settings: CheckSection = field(default_factory=CheckSection)
+    base: str | None = None
+    index: IndexClient | None = None
+    attribution: Attribution | None = None
+    generations: list[Generation] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        root: Path,
+        paths: Sequence[Path] = (),
+        *,
+        base: str | None = None,
+        settings: CheckSection | None = None,
+    ) -> CheckContext:
+        """Collect the files under ``paths`` (default: the whole root) and, with ``base``, the changed lines.
+
+        Raises:
+            InputError: a path does not exist.
+            GitError: ``base`` is given but git cannot diff against it.
+        """
+        root = root.resolve()
+        targets = [p if p.is_absolute() else (Path.cwd() / p) for p in paths] or [root]
+        for target in targets:
+            if not target.exists():
+                raise InputError(f"{target}: no such file or folder")
+        changed = changed_lines(root, base) if base else None
+        files: list[SourceFile] = []
+        seen: set[Path] = set()
+        for path in _walk(root, targets):
+            resolved = path.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            try:
+                rel = resolved.relative_to(root).as_posix()
+            except ValueError:
+                rel = resolved.as_posix()
+            if changed is not None:
+                if rel not in changed:
+                    continue
+                files.append(SourceFile(resolved, rel, changed[rel]))
+            else:
+                files.append(SourceFile(resolved, rel))
+        return cls(root=root, files=files, settings=settings or CheckSection(), base=base)
+
+    def python_files(self) -> Iterator[SourceFile]:
+        """The in-scope ``.py`` files that parse, in path order."""
+        for f in self.files:
+            if f.rel.endswith((".py", ".pyi")):
+                if f.tree is None:
+                    self.skipped.append((f.rel, "not valid Python"))
+                    continue
+                yield f
+
+    def python_sources(self) -> Iterator[SourceFile]:
+        """The in-scope ``.py``/``.pyi`` files, parsed or not (for families that need only :attr:`SourceFile.imports`
+        or the text)."""
+        return (f for f in self.files if f.rel.endswith((".py", ".pyi")))
+
+    def manifests(self) -> Iterator[SourceFile]:
+        """The in-scope dependency manifests and lock files."""
+        for f in self.files:
+            if is_manifest(f.path.name):
+                yield f
+
+
+def walk_by_type(tree: ast.AST) -> dict[type, list[ast.AST]]:
+    """The nodes of ``tree`` grouped by type, each group in ``ast.walk`` order.
+
+    The ``ctx`` fields (the shared Load/Store/Del markers on every name) are not walked: no rule
+    asks for them and they are a quarter of all nodes.
+    """
+    buckets: dict[type, list[ast.AST]] = {}
+    queue: list[ast.AST] = [tree]
+    node_type = ast.AST
+    index = 0
+    while index < len(queue):
+        node = queue[index]
+        index += 1
+        kind = type(node)
+        group = buckets.get(kind)
+        if group is None:
+            buckets[kind] = [node]
+        else:
+            group.append(node)
+        for name in node._fields:
+            if name == "ctx":
+                continue
+            value = getattr(node, name, None)
+            if isinstance(value, node_type):
+                queue.append(value)
+            elif isinstance(value, list):
+                queue.extend(item for item in value if isinstance(item, node_type))
+    return buckets
+
+
+def _wanted(path: Path) -> bool:
+    if not (path.name.endswith((".py", ".pyi")) or is_manifest(path.name)):
+        return False
+    try:
+        return path.stat().st_size <= _MAX_BYTES  # larger: generated or vendored blobs nobody reviews
+    except OSError:
+        return False  # listed by git but deleted in the working tree
+
+
+def _walk(root: Path, targets: Sequence[Path]) -> Iterator[Path]:
+    """The files to check under ``targets``: what git tracks or would track (``.gitignore`` honoured)
+    inside a repository, else a walk that skips virtualenvs, caches and hidden folders."""
+    listed = _git_files(root) if (root / ".git").exists() and git_available() else None
+    for target in targets:
+        if target.is_file():
+            yield target
+            continue
+        if listed is not None:
+            try:
+                prefix = target.resolve().relative_to(root).as_posix()
+            except ValueError:
+                prefix = None
+            if prefix is not None:
+                inside = [rel for rel in listed if prefix in ("", ".") or rel == prefix or rel.startswith(prefix + "/")]
+                yield from (root / rel for rel in inside if _wanted(root / rel))
+                continue
+        for folder, dirs, names in os.walk(target):
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if d not in _SKIP_DIRS
+                and not d.startswith(".")
+                and not d.endswith(".egg-info")
+                and not (Path(folder) / d / "pyvenv.cfg").exists()
+            )
+            yield from (Path(folder) / name for name in sorted(names) if _wanted(Path(folder) / name))
+
+
+def _git_files(root: Path) -> list[str]:
+    out = run_git(
+        ["-c", "core.quotepath=off", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        check=False,
+    )
+    return sorted(set(filter(None, out.split("\0"))))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` through a temp file and a rename, so readers never see half a file."""
+    import contextlib
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+
+def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
+    """Lines added or changed since ``base`` in the working tree, per repo-relative path.
+
+    Untracked (not ignored) files count as wholly new.
+
+    Raises:
+        GitError: git is missing, ``root`` is not a repository, or ``base`` is not a revision.
+    """
+    if not git_available():
+        raise GitError("--base needs git, which is not installed or not on PATH")
+    verified = run_git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=root, check=False).strip()
+    if not verified:
+        raise GitError(f"--base {base!r} is not a commit in {root}")
+    out = run_git(
+        [
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--unified=0",
+            "--no-renames",
+            verified,
+            "--",
+        ],
+        cwd=root,
+    )
+    result: dict[str, set[int]] = {}
+    current: set[int] | None = None
+    for line in out.splitlines():
+        if line.startswith("+++ "):
+            target = line[4:].rstrip("\t")  # git ends names that hold a space with a tab
+            current = None if target == "/dev/null" else result.setdefault(_unquote(target)[2:], set())
+        elif line.startswith("@@") and current is not None:
+            match = _HUNK.match(line)
+            if match:
+                start, count = int(match.group(1)), int(match.group(2) or "1")
+                current.update(range(start, start + count))
+    untracked = run_git(["-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"], cwd=root)
+    for rel in filter(None, untracked.split("\0")):
+        try:
+            count = (root / rel).read_bytes().count(b"\n") + 1
+        except OSError:
+            continue
+        result[rel] = set(range(1, count + 1))
+    return {path: frozenset(lines) for path, lines in result.items()}
+
+
+def _unquote(path: str) -> str:
+    if path.startswith('"') and path.endswith('"'):
+        return (
+            path[1:-1]
+            .encode("latin-1", "backslashreplace")
+            .decode("unicode_escape")
+            .encode("latin-1")
+            .decode("utf-8", "replace")
+        )
+    return path

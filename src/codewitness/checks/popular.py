@@ -1,0 +1,185 @@
+"""Popular PyPI project names, and how close a name comes to one of them (typosquatting).
+
+A snapshot of the 15,000 most-downloaded PyPI projects ships with codewitness
+(``checks/data/popular-pypi.tsv``, with its source and date in its header). ``codewitness deps
+refresh-popular`` writes a fresher one to ``.codewitness/cache/popular-pypi.tsv``, which is then
+preferred.
+
+Example:
+    >>> snap = load_popular()
+    >>> snap.rank("requests") is not None
+    True
+    >>> near = snap.closest("reqeusts")
+    >>> (near.name, near.kind)
+    ('requests', 'swapped')
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from codewitness.checks.index import normalize
+from codewitness.errors import InputError, MissingExtraError
+
+__all__ = ["Near", "PopularNames", "fetch_ranking", "load_popular", "refreshed_path", "write_snapshot"]
+
+#: Only names at least this long are compared: short names collide by chance.
+_MIN_LENGTH = 4
+#: Only the most popular projects are worth imitating.
+_TARGET_RANK = 5000
+
+
+@dataclass(frozen=True)
+class Near:
+    """A popular name that ``asked`` is one small edit away from.
+
+    Attributes:
+        name: the popular project.
+        rank: its download rank (1 = most downloaded).
+        kind: ``separators``, ``swapped``, ``repeated``, ``omitted`` or ``substituted``.
+    """
+
+    name: str
+    rank: int
+    kind: str
+
+
+class PopularNames:
+    """A ranking of popular names.
+
+    Args:
+        ranks: normalised name -> rank.
+        source: where the ranking came from (from the file header).
+        date: when it was taken.
+    """
+
+    def __init__(self, ranks: dict[str, int], source: str, date: str) -> None:
+        self.ranks = ranks
+        self.source = source
+        self.date = date
+        self._targets = [n for n, r in sorted(ranks.items(), key=lambda kv: kv[1]) if r <= _TARGET_RANK]
+        self._squashed = {n.replace("-", ""): n for n in self._targets}
+
+    def rank(self, name: str) -> int | None:
+        """The rank of ``name``, or ``None`` when it is not in the snapshot."""
+        return self.ranks.get(normalize(name))
+
+    def closest(self, name: str) -> Near | None:
+        """The popular name ``name`` imitates, if it is one edit (or only separators) away.
+
+        Names in the snapshot themselves never count as imitations.
+        """
+        asked = normalize(name)
+        if asked in self.ranks or len(asked) < _MIN_LENGTH:
+            return None
+        squashed = asked.replace("-", "")
+        if squashed in self._squashed:
+            target = self._squashed[squashed]
+            return Near(target, self.ranks[target], "separators")
+        try:
+            from rapidfuzz import process
+            from rapidfuzz.distance import OSA
+        except ImportError:
+            raise MissingExtraError("check", "Typosquat detection") from None
+        hit = process.extractOne(asked, self._targets, scorer=OSA.distance, score_cutoff=1)
+        if hit is None:
+            return None
+        target = hit[0]
+        if len(target) < _MIN_LENGTH:
+            return None
+        return Near(target, self.ranks[target], _edit_kind(asked, target))
+
+
+def _edit_kind(asked: str, target: str) -> str:
+    if len(asked) == len(target):
+        diffs = [i for i, (a, b) in enumerate(zip(asked, target, strict=True)) if a != b]
+        if len(diffs) == 2 and diffs[1] == diffs[0] + 1:
+            return "swapped"
+        return "substituted"
+    if len(asked) > len(target):
+        extra = next((i for i, (a, b) in enumerate(zip(asked, target, strict=False)) if a != b), len(target))
+        return "repeated" if extra > 0 and asked[extra] == asked[extra - 1] else "inserted"
+    return "omitted"
+
+
+def refreshed_path(root: Path) -> Path:
+    """Where ``deps refresh-popular`` keeps the fresher snapshot of a project."""
+    return root / ".codewitness" / "cache" / "popular-pypi.tsv"
+
+
+def load_popular(root: Path | None = None) -> PopularNames:
+    """The refreshed snapshot of ``root`` if there is one, else the shipped one."""
+    if root is not None and refreshed_path(root).is_file():
+        return _parse(refreshed_path(root).read_text(encoding="utf-8"))
+    return _shipped()
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> PopularNames:
+    text = resources.files("codewitness.checks").joinpath("data/popular-pypi.tsv").read_text(encoding="utf-8")
+    return _parse(text)
+
+
+def _parse(text: str) -> PopularNames:
+    ranks: dict[str, int] = {}
+    meta = {"source": "unknown", "date": "unknown"}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            key, sep, value = line[1:].partition(":")
+            if sep and key.strip() in meta:
+                meta[key.strip()] = value.strip()
+            continue
+        rank_text, sep, name = line.partition("\t")
+        if not sep or not rank_text.isdigit():
+            continue  # the header row, or a damaged line
+        ranks.setdefault(normalize(name.strip()), int(rank_text))
+    return PopularNames(ranks, meta["source"], meta["date"])
+
+
+def fetch_ranking(url: str, timeout: float = 30.0) -> list[str]:
+    """Download a ranking in the top-pypi-packages JSON shape (``{"rows": [{"project": ...}, ...]}``).
+
+    Returns:
+        Project names, most downloaded first.
+
+    Raises:
+        InputError: the URL cannot be fetched or does not hold such a ranking.
+    """
+    if not url.startswith(("http://", "https://")):
+        raise InputError(f"ranking URL must be http(s), got {url!r}")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+            body = response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise InputError(f"cannot fetch the ranking from {url}: {getattr(exc, 'reason', exc)}") from None
+    try:
+        data = json.loads(body)
+        rows = data["rows"]
+        names = [str(row["project"]) for row in rows]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{url} is not a ranking: expected JSON with rows of {{'project': name}}") from None
+    if not names:
+        raise InputError(f"{url} holds an empty ranking; keeping the current snapshot")
+    return names
+
+
+def write_snapshot(path: Path, names: list[str], source: str) -> None:
+    """Write a ranking as a snapshot file (rank, name), recording its source and today's date."""
+    lines = [
+        "# Popular PyPI project names with their download rank (1 = most downloaded).",
+        f"# source: {source}",
+        f"# date: {datetime.now(UTC).date().isoformat()}",
+        "rank\tname",
+    ]
+    lines += [f"{rank}\t{name}" for rank, name in enumerate(names, start=1)]
+    from codewitness.checks.context import write_atomically
+
+    write_atomically(path, "\n".join(lines) + "\n")

@@ -1,0 +1,245 @@
+"""The hook never breaks the agent: bad input is logged, skipped and exits 0; Gemini end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from capture_helpers import Hooks, fixture_text
+from hypothesis import given
+from hypothesis import strategies as st
+
+from codewitness.attribution.notes import read_note
+from codewitness.capture import claude, codex, cursor, gemini
+from codewitness.capture._base import PayloadError
+from codewitness.capture.journal import Journal
+from codewitness.cli import main
+
+
+def _edits(hooks: Hooks) -> list[Any]:
+    with Journal.open(hooks.root / ".codewitness") as journal:
+        return journal.edits()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not json", b"[1, 2]", b'{"hook_event_name": "PostToolUse"}', b"\xff\xfe\x00", b'{"tool_input": 5}'],
+)
+def test_malformed_payloads_are_logged_and_exit_zero(hooks: Hooks, data: bytes) -> None:
+    assert hooks.run("claude", data) == 0
+    assert "claude: ignored payload" in hooks.log()
+    assert _edits(hooks) == []
+
+
+def test_unknown_agent_exits_zero_and_logs(hooks: Hooks) -> None:
+    assert hooks.run("vim", "{}") == 0
+    assert "unknown agent 'vim'" in hooks.log()
+
+
+def test_files_outside_the_repo_and_binary_files_are_skipped(hooks: Hooks, installed: Any) -> None:
+    outside = hooks.root.parent / "outside.py"
+    outside.write_text("x = 1\n", "utf-8")
+    (hooks.root / "blob.bin").write_bytes(b"\x00\x01\x02")
+    for path in (str(outside), str(hooks.root / "blob.bin"), str(hooks.root / ".git" / "config")):
+        payload = {
+            "hook_event_name": "PostToolUse",
+            "tool_name": "Write",
+            "tool_use_id": "t",
+            "cwd": str(hooks.root),
+            "tool_input": {"file_path": path, "content": "x = 1\n"},
+        }
+        assert hooks.run("claude", payload) == 0
+    log = hooks.log()
+    assert "outside.py: outside the repository" in log
+    assert "blob.bin: binary file" in log
+    assert ".git/config: outside the repository" in log
+    assert _edits(hooks) == []
+
+
+def test_large_files_are_skipped(hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEWITNESS_CAPTURE_MAX_FILE_BYTES", "10")
+    (hooks.root / "big.py").write_text("x = 1\n" * 10, "utf-8")
+    payload = {
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Write",
+        "cwd": str(hooks.root),
+        "tool_input": {"file_path": "big.py", "content": "x = 1\n" * 10},
+    }
+    assert hooks.run("claude", payload) == 0
+    assert "big.py: 60 bytes is over the 10 byte limit" in hooks.log()
+
+
+def test_a_broken_journal_is_logged_not_raised(hooks: Hooks) -> None:
+    folder = hooks.root / ".codewitness"
+    (folder / "pending.db").unlink(missing_ok=True)
+    (folder / "pending.db").write_bytes(b"this is not a database" * 100)
+    payload = hooks.payload("claude_pre_write.json", TRANSCRIPT="/nonexistent")
+    assert hooks.run("claude", payload) == 0
+    assert "error:" in hooks.log()
+
+
+def test_hook_command_through_the_cli_reads_stdin(hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    payload = hooks.payload("gemini_before_agent.json", TRANSCRIPT="/nonexistent")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps(payload).encode()), "utf-8"))
+    assert main(["hook", "gemini"]) == 0
+    with Journal.open(hooks.root / ".codewitness") as journal:
+        assert journal.session("gemini-cli", payload["session_id"]) == ("Write a greeting helper", None)
+
+
+def test_gemini_write_file_is_captured_with_model_from_transcript(installed: Any, hooks: Hooks) -> None:
+    transcript = hooks.root.parent / "gemini-session.json"
+    transcript.write_text(fixture_text("gemini_transcript.json", ROOT=str(hooks.root)), "utf-8")
+    values = {"TRANSCRIPT": str(transcript)}
+    assert hooks.run("gemini", hooks.payload("gemini_before_agent.json", **values)) == 0
+    assert hooks.run("gemini", hooks.payload("gemini_before_tool.json", **values)) == 0
+    after = hooks.payload("gemini_after_tool.json", **values)
+    installed.write("src/greet.py", after["tool_input"]["content"])
+    assert hooks.run("gemini", after) == 0
+    commit = installed.commit("greet")
+    note = read_note(hooks.root, commit)
+    assert note is not None, hooks.log()
+    entry = note.entry_for("src/greet.py", 1)
+    assert (entry.origin, entry.agent, entry.model) == ("ai", "gemini-cli", "gemini-2.5-pro")
+    assert note.entry_for("src/greet.py", 2).origin == "ai"
+
+
+def test_status_and_notes_show(installed: Any, hooks: Hooks, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    values = {"TRANSCRIPT": str(hooks.root.parent / "none.jsonl")}
+    assert hooks.run("claude", hooks.payload("claude_pre_write.json", **values)) == 0
+    write = hooks.payload("claude_post_write.json", **values)
+    installed.write("src/calc.py", write["tool_input"]["content"])
+    assert hooks.run("claude", write) == 0
+    installed.write("src/calc.py", write["tool_input"]["content"].replace("a + b", "b + a"))
+    monkeypatch.chdir(hooks.root)
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    pending = json.loads(capsys.readouterr().out)["pending"]
+    assert pending == [
+        {
+            "path": "src/calc.py",
+            "ai_lines": 5,
+            "mixed_lines": 1,
+            "edits": 1,
+            "agents": ["claude-code"],
+            "models": [],
+        }
+    ]
+    assert main(["status"]) == 0
+    assert "src/calc.py" in capsys.readouterr().err
+    commit = installed.commit("calc")
+    assert main(["notes", "show", commit, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["schema"] == "codewitness.note/1"
+    assert shown["delta"] == {"ai_written": 6, "ai_kept": 5, "ai_edited": 1, "human": 0}
+    assert shown["files"]["src/calc.py"][0]["model"] == "unknown"  # no transcript to read it from
+    assert main(["notes", "show"]) == 0
+    assert "kept 5" in capsys.readouterr().err
+    assert main(["notes", "show", "HEAD~2"]) == 1  # committed before `codewitness init`
+    assert "has no codewitness note" in capsys.readouterr().err
+    assert main(["notes", "show", "no-such-rev"]) == 1
+
+
+@pytest.mark.parametrize("module", [claude, cursor, codex, gemini])
+def test_every_agent_module_has_the_same_shape(module: Any) -> None:
+    assert isinstance(module.AGENT, str) and module.SETTINGS_FILE.endswith(".json")
+    settings = module.hook_settings("cmd")
+    assert "cmd" in json.dumps(settings["hooks"])
+    assert module.from_transcript is None or callable(module.from_transcript)
+    with pytest.raises(PayloadError):
+        module.parse({"hook_event_name": "SomethingElse"})
+
+
+def test_transcript_readers_survive_missing_and_corrupt_files(tmp_path: Any) -> None:
+    bad = tmp_path / "t.jsonl"
+    bad.write_text('{"type": "assistant", "message": {"content": [{"type": "tool_use", "id": "x"\n', "utf-8")
+    assert claude.from_transcript(str(bad), "x") == (None, None)
+    assert claude.from_transcript(str(tmp_path / "missing"), "x") == (None, None)
+    assert gemini.from_transcript(str(bad), None, "a.py") == (None, None)
+    assert os.path.exists(bad)
+
+
+def test_max_file_bytes_comes_from_the_config_and_follows_its_changes(hooks: Hooks) -> None:
+    from codewitness.capture.hook import _max_bytes
+
+    config = hooks.root / "codewitness.toml"
+    assert _max_bytes(hooks.root) == 2_000_000
+    assert (hooks.root / ".codewitness" / "hook-settings.json").exists()
+    config.write_text(config.read_text("utf-8") + "max_file_bytes = 1234\n", "utf-8")
+    os.utime(config, ns=(1, 1))  # a different modification time, whatever the clock resolution
+    assert _max_bytes(hooks.root) == 1234
+    assert _max_bytes(hooks.root) == 1234  # now from the cache
+
+
+_entries = st.one_of(
+    st.builds(
+        lambda text: {"type": "user", "message": {"role": "user", "content": text}},
+        st.sampled_from(["fix it", "add tests", "", "uses toolu_A in a sentence"]),
+    ),
+    st.builds(
+        lambda tid: {
+            "type": "user",
+            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tid}]},
+        },
+        st.sampled_from(["toolu_A", "toolu_B"]),
+    ),
+    st.builds(
+        lambda tid, model: {
+            "type": "assistant",
+            "message": {
+                "role": "assistant",
+                "model": model,
+                "content": [{"type": "tool_use", "id": tid, "name": "Edit"}],
+            },
+        },
+        st.sampled_from(["toolu_A", "toolu_B"]),
+        st.sampled_from(["claude-opus-4-5", "claude-haiku-4-5"]),
+    ),
+    st.just("not json at all toolu_A"),
+)
+
+
+def _reference(entries: list[Any], tool_id: str) -> tuple[str | None, str | None]:
+    """The plain reading: parse every line, take the last matching call, the user text before it."""
+    for index in range(len(entries) - 1, -1, -1):
+        entry = entries[index]
+        if not isinstance(entry, dict) or entry["type"] != "assistant":
+            continue
+        if entry["message"]["content"][0]["id"] != tool_id:
+            continue
+        for earlier in reversed(entries[:index]):
+            if (
+                isinstance(earlier, dict)
+                and earlier["type"] == "user"
+                and isinstance(earlier["message"]["content"], str)
+            ) and earlier["message"]["content"]:
+                return entry["message"]["model"], earlier["message"]["content"]
+        return entry["message"]["model"], None
+    return None, None
+
+
+@given(entries=st.lists(_entries, max_size=12))
+def test_claude_transcript_reader_matches_a_plain_reading(tmp_path_factory: Any, entries: list[Any]) -> None:
+    path = tmp_path_factory.mktemp("t") / "t.jsonl"
+    path.write_text("".join((json.dumps(e) if isinstance(e, dict) else e) + "\n" for e in entries), "utf-8")
+    assert claude.from_transcript(str(path), "toolu_A") == _reference(entries, "toolu_A")
+
+
+def test_claude_transcript_prompt_far_back_is_found(tmp_path: Any) -> None:
+    call = {
+        "type": "assistant",
+        "message": {"role": "assistant", "model": "m1", "content": [{"type": "tool_use", "id": "toolu_Z"}]},
+    }
+    filler = {
+        "type": "assistant",
+        "message": {"role": "assistant", "model": "m0", "content": [{"type": "text", "text": "x" * 1000}]},
+    }
+    lines = [{"type": "user", "message": {"role": "user", "content": "the real prompt"}}, *[filler] * 600, call]
+    path = tmp_path / "long.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    assert path.stat().st_size > 600_000
+    assert claude.from_transcript(str(path), "toolu_Z") == ("m1", "the real prompt")

@@ -1,0 +1,13 @@
+# expect: CW301 CW307
+import urllib.request
+
+import requests
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url) as response:
+        return response.read()
+
+
+def fetch_json(url: str) -> dict:
+    return requests.get(url).json()

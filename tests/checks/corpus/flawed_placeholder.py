@@ -1,0 +1,11 @@
+# expect: CW306
+from dataclasses import dataclass
+
+
+@dataclass
+class Settings:
+    endpoint: str = "https://api.example.com"
+    credential: str = "your-api-key-here"
+
+
+DEFAULTS = {"db": "postgres://app@localhost/app", "secret": "changeme"}

@@ -1,0 +1,210 @@
+"""The `codewitness check` / `codewitness deps` commands and the Claude Code hook mode, end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codewitness.cli import main
+from tests.checks.conftest import git
+
+
+@pytest.fixture
+def gate_env(monkeypatch, index_server, tmp_path):
+    monkeypatch.setenv("CODEWITNESS_CHECK_INDEX_URL", index_server.simple)
+    monkeypatch.setenv("CODEWITNESS_CHECK_NPM_REGISTRY", index_server.npm)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return index_server
+
+
+def test_check_json_sarif_md_and_exit_code(repo, gate_env, monkeypatch, capsys):
+    (repo / "app.py").write_text("import json\n\ndef load(t):\n    return json.parse(t)\n")
+    (repo / "requirements.txt").write_text("requests\n")
+    monkeypatch.chdir(repo)
+    code = main(["check", "--json", "--sarif", "out/r.sarif", "--md", "out/r.md"])
+    assert code == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [f["rule"] for f in data["findings"]] == ["CW201"]
+    assert data["findings"][0]["path"] == "app.py" and data["findings"][0]["line"] == 4
+    sarif = json.loads((repo / "out/r.sarif").read_text())
+    assert sarif["runs"][0]["results"][0]["ruleId"] == "CW201"
+    assert "CW201" in (repo / "out/r.md").read_text()
+    assert main(["check", "--fail-on", "never"]) == 0
+
+
+def test_baseline_accepts_existing_findings_only(repo, gate_env, monkeypatch, capsys):
+    (repo / "app.py").write_text("import json\njson.parse('1')\n")
+    monkeypatch.chdir(repo)
+    assert main(["check", "--only", "apis", "--write-baseline", "cw-baseline.json"]) == 0
+    assert main(["check", "--only", "apis", "--baseline", "cw-baseline.json"]) == 0
+    # Moving the line does not break the match; a new finding does fail.
+    (repo / "app.py").write_text("import json\n\n\njson.parse('1')\njson.parse_all('2')\n")
+    capsys.readouterr()
+    assert main(["check", "--only", "apis", "--baseline", "cw-baseline.json", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [f["message"].split()[-1] for f in data["findings"]] == ["'parse_all'"] and data["baselined"] == 1
+
+
+def test_bad_options_are_usage_errors(repo, gate_env, monkeypatch, capsys):
+    monkeypatch.chdir(repo)
+    assert main(["check", "--only", "nonsense"]) == 2
+    assert main(["check", "--fail-on", "sometimes"]) == 2
+    assert main(["check", "--baseline", "missing.json"]) == 2
+    assert main(["check", "no/such/path"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown family nonsense" in err and "Traceback" not in err
+
+
+def test_base_reports_only_changed_lines(repo, gate_env, monkeypatch, capsys):
+    (repo / "old.py").write_text("import json\njson.parse('old')\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "old code")
+    (repo / "old.py").write_text("import json\njson.parse('old')\njson.parse('new')\n")
+    monkeypatch.chdir(repo)
+    capsys.readouterr()
+    main(["check", "--only", "apis", "--base", "HEAD", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert [f["line"] for f in data["findings"]] == [3]
+    assert main(["check", "--base", "no-such-rev"]) == 1
+
+
+def test_deps_command_and_offline(repo, gate_env, monkeypatch, capsys):
+    (repo / "requirements.txt").write_text("no-such-package-xyz\nrequests\n")
+    monkeypatch.chdir(repo)
+    assert main(["deps", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {f["rule"] for f in data["findings"]} == {"CW101"}
+    asked = len(gate_env.requests)
+    assert main(["deps", "--offline", "--json"]) == 1  # the cache knows the answer
+    assert len(gate_env.requests) == asked
+    (repo / "requirements.txt").write_text("flask\n")
+    capsys.readouterr()
+    assert main(["deps", "--offline", "--json"]) == 0
+    assert [f["rule"] for f in json.loads(capsys.readouterr().out)["findings"]] == ["CW107"]
+
+
+def test_refresh_popular_from_loopback(repo, gate_env, monkeypatch):
+    monkeypatch.chdir(repo)
+    assert main(["deps", "refresh-popular", "--url", f"{gate_env.url}/top.json"]) == 0
+    snapshot = (repo / ".codewitness/cache/popular-pypi.tsv").read_text()
+    assert "1\tboto3" in snapshot and f"# source: {gate_env.url}/top.json" in snapshot
+    from codewitness.checks.popular import load_popular
+
+    assert load_popular(repo).rank("numpy") == 3 and load_popular(repo).rank("flask") is None
+    assert main(["deps", "refresh-popular", "--url", f"{gate_env.url}/broken.json"]) == 2
+    assert main(["deps", "refresh-popular"]) == 2  # no URL configured
+
+
+def _hook(repo: Path, payload: dict | str, env: dict) -> subprocess.CompletedProcess[str]:
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return subprocess.run(
+        [sys.executable, "-m", "codewitness", "check", "--hook", "claude"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env=env,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def hook_env(gate_env, tmp_path):
+    import os
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "CODEWITNESS_CHECK_INDEX_URL": gate_env.simple,
+            "CODEWITNESS_CHECK_NPM_REGISTRY": gate_env.npm,
+            "HOME": str(tmp_path),
+        }
+    )
+    return env
+
+
+def test_hook_blocks_a_nonexistent_package(repo, hook_env):
+    req = repo / "requirements.txt"
+    req.write_text("requests\nno-such-package-xyz\n")
+    payload = {
+        "session_id": "s",
+        "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Edit",
+        "tool_input": {
+            "file_path": str(req),
+            "old_string": "requests\n",
+            "new_string": "requests\nno-such-package-xyz\n",
+        },
+        "tool_response": {"filePath": str(req)},
+    }
+    done = _hook(repo, payload, hook_env)
+    assert done.returncode == 2
+    assert "no-such-package-xyz" in done.stderr and "do not exist" in done.stderr
+
+
+def test_hook_adds_context_for_suspicious_import(repo, hook_env):
+    app = repo / "app.py"
+    app.write_text("import json\nimport freshpkg\n")
+    payload = {
+        "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Write",
+        "tool_input": {"file_path": str(app), "content": app.read_text()},
+        "tool_response": {},
+    }
+    done = _hook(repo, payload, hook_env)
+    assert done.returncode == 0
+    context = json.loads(done.stdout)["hookSpecificOutput"]
+    assert context["hookEventName"] == "PostToolUse" and "freshpkg" in context["additionalContext"]
+
+
+def test_hook_is_silent_for_clean_edits_and_other_tools(repo, hook_env):
+    app = repo / "app.py"
+    app.write_text("import json\nimport requests\n")
+    payload = {
+        "cwd": str(repo),
+        "tool_name": "Edit",
+        "tool_input": {"file_path": str(app), "old_string": "", "new_string": "import requests\n"},
+        "tool_response": {"originalFile": "import json\n"},
+    }
+    done = _hook(repo, payload, hook_env)
+    assert (done.returncode, done.stdout) == (0, "")
+    assert _hook(repo, {"tool_name": "Bash", "tool_input": {"command": "ls"}}, hook_env).returncode == 0
+
+
+def test_hook_malformed_payload_is_a_non_blocking_error(repo, hook_env):
+    done = _hook(repo, "{not json", hook_env)
+    assert done.returncode == 1 and "not JSON" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_install_commands_in_recorded_ai_output_are_checked(repo, gate_env, monkeypatch, capsys):
+    from codewitness import ledger
+    from codewitness.model import FileRange, Generation
+    from codewitness.store import open_store
+
+    (repo / "app.py").write_text("def handler():\n    return 1\n")
+    store = open_store(f"sqlite:///{repo / '.codewitness' / 'witness.db'}")
+    try:
+        gen = ledger.record(
+            store,
+            Generation.create(
+                agent="claude-code",
+                model="m",
+                prompt="add a json helper",
+                output="Run `pip install fastjsonx requests` first, then:\n```python\ndef handler(): ...\n```",
+                files=(FileRange("app.py", 1, 2),),
+            ),
+        )
+    finally:
+        store.close()
+    monkeypatch.chdir(repo)
+    assert main(["check", "--only", "deps", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    [finding] = data["findings"]
+    assert finding["rule"] == "CW101" and finding["path"] == "app.py" and finding["line"] == 1
+    assert finding["properties"]["generation"] == gen.id and "fastjsonx" in finding["message"]

@@ -1,0 +1,194 @@
+"""Dependency checks: manifest parsing, verdicts from a loopback index, undeclared imports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from codewitness.checks import CheckContext, run_checks
+from codewitness.checks.deps import parse_manifest
+from codewitness.checks.index import IndexCache, IndexClient
+from codewitness.checks.popular import load_popular
+
+
+def test_requirements_parsing_skips_options_urls_and_comments():
+    text = (
+        "# deps\n-r base.txt\nrequests>=2  # http\nflask[async]==3.0.0 ; python_version>'3'\n"
+        "git+https://x.invalid/a.git\n./local\nDjango===4.2.0\n"
+    )
+    got = [(d.name, d.line, d.pinned) for d in parse_manifest("requirements.txt", text)]
+    assert got == [("requests", 3, None), ("flask", 4, "3.0.0"), ("Django", 7, "4.2.0")]
+
+
+def test_pyproject_pep621_groups_and_poetry():
+    text = """
+[project]
+name = "demo"
+dependencies = ["requests>=2", "demo[extra]"]
+[project.optional-dependencies]
+web = ["flask"]
+[dependency-groups]
+dev = ["pytest", {include-group = "web"}]
+[tool.poetry.dependencies]
+python = "^3.11"
+lonely = "1.0.0"
+local = {path = "../local"}
+[tool.poetry.group.test.dependencies]
+hypothesis = "*"
+"""
+    got = {d.name: d.pinned for d in parse_manifest("pyproject.toml", text)}
+    assert got == {"requests": None, "flask": None, "pytest": None, "lonely": "1.0.0", "hypothesis": None}
+
+
+def test_locks_and_package_json():
+    uv = (
+        '[[package]]\nname = "requests"\nversion = "2.32.3"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+        '[[package]]\nname = "demo"\nversion = "0.1"\nsource = { editable = "." }\n'
+    )
+    assert [(d.name, d.pinned) for d in parse_manifest("uv.lock", uv)] == [("requests", "2.32.3")]
+    poetry = '[[package]]\nname = "flask"\nversion = "3.0.0"\n'
+    assert [d.name for d in parse_manifest("poetry.lock", poetry)] == ["flask"]
+    pipfile_lock = json.dumps({"default": {"requests": {"version": "==2.32.3"}}, "develop": {"x": {"path": "."}}})
+    assert [(d.name, d.pinned) for d in parse_manifest("Pipfile.lock", pipfile_lock)] == [("requests", "2.32.3")]
+    package_json = json.dumps(
+        {
+            "dependencies": {"express": "4.19.2", "mine": "file:../mine", "alias": "npm:@scope/tool@^1.0.0"},
+            "devDependencies": {"left-pad": "^1"},
+        }
+    )
+    got = [(d.ecosystem, d.name, d.pinned) for d in parse_manifest("package.json", package_json)]
+    assert got == [("npm", "express", "4.19.2"), ("npm", "@scope/tool", None), ("npm", "left-pad", None)]
+
+
+def test_broken_manifest_yields_nothing():
+    assert parse_manifest("pyproject.toml", "[project\n") == []
+    assert parse_manifest("package.json", "{") == []
+
+
+@given(st.text(max_size=200))
+def test_requirements_parser_never_crashes(text):
+    for d in parse_manifest("requirements.txt", text):
+        assert d.name and d.line >= 1
+
+
+def _ctx(root: Path, server, **kw) -> CheckContext:
+    ctx = CheckContext.build(root, **kw)
+    ctx.index = IndexClient(
+        server.simple, server.npm, cache=IndexCache(root / ".codewitness/cache/idx.json"), timeout=5
+    )
+    return ctx
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "requirements.txt").write_text(
+        "requests==2.32.3\nfreshpkg\nlonely\nevilpkg\noldstuff\nreqeusts\nno-such-package-xyz\nDjango==4.2.0\n"
+    )
+    (root / "package.json").write_text(
+        json.dumps(
+            {
+                "dependencies": {
+                    "express": "4.19.2",
+                    "brand-new-npm": "0.0.1",
+                    "ghost-npm-pkg": "1.0.0",
+                    "left-pad": "1.3.0",
+                }
+            }
+        )
+    )
+    (root / "app.py").write_text("import requests\nimport fastjsonx\nimport yaml\nimport json\nfrom app2 import x\n")
+    (root / "app2.py").write_text("x = 1\n")
+    return root
+
+
+def test_verdicts_from_loopback_index(project, index_server):
+    report = run_checks(_ctx(project, index_server), families=("deps",))
+    got = {(f.rule_id, f.properties.get("package")) for f in report.findings}
+    assert ("CW102", "freshpkg") in got
+    assert ("CW103", "lonely") in got
+    assert ("CW104", "evilpkg") in got and ("CW104", "oldstuff") in got
+    assert ("CW105", "reqeusts") in got
+    assert ("CW101", "no-such-package-xyz") in got
+    assert ("CW108", "Django") in got
+    assert ("CW102", "brand-new-npm") in got and ("CW101", "ghost-npm-pkg") in got
+    assert ("CW104", "left-pad") in got  # deprecated on npm
+    assert ("CW101", "fastjsonx") in got  # imported, not installed, not on the index
+    # requests is old, popular and well-versioned; yaml maps to PyYAML which exists: no complaint either.
+    assert not {r for r, p in got if p == "requests"}
+    by_pkg = {f.properties.get("package"): f for f in report.findings if f.rule_id == "CW101"}
+    assert by_pkg["fastjsonx"].path == "app.py" and by_pkg["fastjsonx"].line == 2
+    assert by_pkg["no-such-package-xyz"].line == 7
+    explained = next(f for f in report.findings if f.rule_id == "CW102" and f.properties["package"] == "freshpkg")
+    assert explained.properties["index"]["versions"] == 2 and explained.properties["index"]["first_upload"]
+
+
+def test_undeclared_import_of_installed_distribution(project, index_server):
+    (project / "app.py").write_text("import jsonschema\n")  # installed here, declared nowhere
+    report = run_checks(_ctx(project, index_server), families=("deps",))
+    assert any(f.rule_id == "CW106" and f.properties.get("module") == "jsonschema" for f in report.findings)
+
+
+def test_unreachable_index_reports_not_checked_not_clean(project):
+    ctx = CheckContext.build(project)
+    ctx.index = IndexClient("http://127.0.0.1:9/simple", "http://127.0.0.1:9/npm", timeout=1)
+    report = run_checks(ctx, families=("deps",))
+    assert report.findings and {f.rule_id for f in report.findings} <= {"CW107", "CW105", "CW106"}
+    assert sum(f.rule_id == "CW107" for f in report.findings) >= 10
+    assert not report.failed("high")
+
+
+def test_base_limits_to_added_dependencies(repo, index_server):
+    from tests.checks.conftest import git
+
+    (repo / "requirements.txt").write_text("evilpkg\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "deps")
+    (repo / "requirements.txt").write_text("evilpkg\nno-such-package-xyz\n")
+    report = run_checks(_ctx(repo, index_server, base="HEAD"), families=("deps",))
+    assert {f.properties.get("package") for f in report.findings} == {"no-such-package-xyz"}
+
+
+def test_typosquat_kinds():
+    popular = load_popular()
+    assert popular.closest("requests") is None
+    assert popular.closest("requestss").kind == "repeated"
+    assert popular.closest("reqests").kind == "omitted"
+    assert popular.closest("python_dateutil") is None  # separators only: same project name under PEP 503
+    assert popular.closest("pythondateutil").kind == "separators"
+    assert popular.closest("zzqxjw-unrelated") is None
+    assert popular.source.startswith("the public top-pypi-packages") and popular.date == "2026-11-22"
+
+
+def test_install_commands_in_text():
+    from codewitness.checks.deps import install_commands
+
+    text = (
+        "First `pip install -U requests fastjsonx==1.0`, then `npm i left-pad@1 @scope/x@2`.\n"
+        "python -m pip install --index-url http://x.invalid/simple -r req.txt -e . pkg-a\n"
+        "uv add 'httpx>=0.27'; poetry add reqeusts\nyarn add react  # ui\nI will install it later.\n"
+    )
+    assert install_commands(text) == [
+        ("pypi", "requests"),
+        ("pypi", "fastjsonx"),
+        ("npm", "left-pad"),
+        ("npm", "@scope/x"),
+        ("pypi", "pkg-a"),
+        ("pypi", "httpx"),
+        ("pypi", "reqeusts"),
+        ("npm", "react"),
+    ]
+
+
+@given(st.text(max_size=300))
+def test_install_commands_never_crash(text):
+    from codewitness.checks.deps import install_commands
+
+    for ecosystem, name in install_commands("pip install " + text):
+        assert ecosystem in ("pypi", "npm") and name
