@@ -65,3 +65,24 @@ def test_unusual_file_names_are_attributed(installed: Any, hooks: Hooks) -> None
     for name in ("src/with space.py", 'src/quote"d.py', "src/ünïcode.py", "src/tab\tname.py"):
         entry = note.entry_for(name, 1)
         assert entry is not None and entry.origin == "ai", name
+
+
+def test_edits_a_person_undid_are_dropped_at_the_next_commit(installed: Any, hooks: Hooks) -> None:
+    installed.write("src/keep.py", "a = 1\n")
+    installed.commit("keep")
+    pre = {
+        "session_id": "s",
+        "cwd": str(hooks.root),
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Write",
+        "tool_use_id": "toolu_undo",
+        "tool_input": {"file_path": str(hooks.root / "src/keep.py"), "content": "a = 2\n"},
+    }
+    assert hooks.run("claude", pre) == 0
+    installed.write("src/keep.py", "a = 2\n")
+    assert hooks.run("claude", {**pre, "hook_event_name": "PostToolUse"}) == 0
+    installed.write("src/keep.py", "a = 1\n")  # the person undoes it
+    installed.write("other.txt", "x\n")
+    installed.commit("other")
+    with Journal.open(hooks.root / ".codewitness") as journal:
+        assert journal.pending_paths() == []

@@ -78,6 +78,15 @@ def test_deps_command_and_offline(repo, gate_env, monkeypatch, capsys):
     assert main(["deps", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert {f["rule"] for f in data["findings"]} == {"CW101"}
+    verdicts = {row["name"]: row for row in data["packages"]}
+    assert verdicts["requests"]["verdict"] == "ok" and verdicts["requests"]["versions"] == 3
+    assert verdicts["requests"]["popularity_rank"] is not None and verdicts["requests"]["age_days"] > 3000
+    assert verdicts["no-such-package-xyz"]["verdict"] == "problem" and verdicts["no-such-package-xyz"]["rules"] == [
+        "CW101"
+    ]
+    assert main(["deps"]) == 1
+    table = capsys.readouterr().err
+    assert "verdict" in table and "ok" in table and "problem" in table
     asked = len(gate_env.requests)
     assert main(["deps", "--offline", "--json"]) == 1  # the cache knows the answer
     assert len(gate_env.requests) == asked
@@ -99,10 +108,10 @@ def test_refresh_popular_from_loopback(repo, gate_env, monkeypatch):
     assert main(["deps", "refresh-popular"]) == 2  # no URL configured
 
 
-def _hook(repo: Path, payload: dict | str, env: dict) -> subprocess.CompletedProcess[str]:
+def _hook(repo: Path, payload: dict | str, env: dict, agent: str = "claude") -> subprocess.CompletedProcess[str]:
     text = payload if isinstance(payload, str) else json.dumps(payload)
     return subprocess.run(
-        [sys.executable, "-m", "codewitness", "check", "--hook", "claude"],
+        [sys.executable, "-m", "codewitness", "check", "--hook", agent],
         input=text,
         capture_output=True,
         text=True,
@@ -208,3 +217,24 @@ def test_install_commands_in_recorded_ai_output_are_checked(repo, gate_env, monk
     [finding] = data["findings"]
     assert finding["rule"] == "CW101" and finding["path"] == "app.py" and finding["line"] == 1
     assert finding["properties"]["generation"] == gen.id and "fastjsonx" in finding["message"]
+
+
+def test_cursor_after_file_edit_gets_additional_context(repo, hook_env):
+    req = repo / "requirements.txt"
+    req.write_text("requests\nno-such-package-xyz\nfreshpkg\n")
+    payload = {
+        "hook_event_name": "afterFileEdit",
+        "workspace_roots": [str(repo)],
+        "file_path": "requirements.txt",
+        "edits": [{"old_string": "requests\n", "new_string": "requests\nno-such-package-xyz\nfreshpkg\n"}],
+    }
+    done = _hook(repo, payload, hook_env, agent="cursor")
+    assert done.returncode == 0
+    context = json.loads(done.stdout)["additional_context"]
+    assert (
+        "do not exist: no-such-package-xyz" in context
+        and "freshpkg" in context
+        and "requests" not in context.split("\n")[0]
+    )
+    assert _hook(repo, {"hook_event_name": "afterFileEdit"}, hook_env, agent="cursor").stdout == ""
+    assert _hook(repo, payload, hook_env, agent="aider").returncode == 2

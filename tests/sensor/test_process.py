@@ -297,3 +297,30 @@ def test_run_reports_a_missing_program(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "cannot find 'no-such-program-xyz'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_sensor_imports_only_the_standard_library_and_leaf_modules(tmp_path: Path) -> None:
+    out = run_python(
+        tmp_path,
+        """
+        import sys
+        import codewitness
+        sensor = codewitness.init(manifest="none.json", include=["x.*"], spool_dir="spool")
+        assert sensor is not None
+        ours = sorted(m for m in sys.modules if m.startswith("codewitness"))
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"sqlalchemy", "typer", "rich", "opentelemetry"})
+        print(" ".join(ours))
+        print(" ".join(heavy) or "-")
+        """,
+    )
+    ours, heavy = out.splitlines()
+    allowed = {
+        "codewitness",
+        "codewitness._version",
+        "codewitness.config",
+        "codewitness.errors",
+        "codewitness.model",
+        "codewitness.semconv",
+    }
+    assert {m for m in ours.split() if not m.startswith("codewitness.sensor")} <= allowed
+    assert heavy == "-"

@@ -312,10 +312,24 @@ def link_commit(
                 committed_in_full = not current.exists()
             if committed_in_full:
                 journal.retire(path, seq)
+        _retire_vanished(root, journal)
         return result
     finally:
         if own:
             journal.close()
+
+
+def _retire_vanished(root: Path, journal: Journal) -> None:
+    """Drop pending edits that left nothing in the work tree (undone, overwritten, file deleted)."""
+    for path, labels in pending_labels(root, journal).items():
+        edits = journal.edits(path)
+        try:
+            current: str | None = (root / path).read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            current = None
+        undone = current is not None and split_lines(current) == split_lines(edits[0].before or "")
+        if undone or not any(label.kind in ("ai", "mixed") for label in labels):
+            journal.retire(path, edits[-1].seq)
 
 
 def complete_details(journal: Journal) -> int:

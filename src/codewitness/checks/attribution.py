@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -89,6 +90,22 @@ class Attribution:
                 return origins[line - 1] if 0 < line <= len(origins) else None
         return self._from_working_tree(rel, line)
 
+    def prefetch(self, rels: Iterable[str]) -> None:
+        """Attribute many files at once (the engine blames them in parallel) before asking line by line."""
+        if not self.usable:
+            return
+        wanted = sorted({rel for rel in rels if rel not in self._origins and rel not in self._dirty_files()})
+        engine = self._get_engine()
+        if not wanted or engine is None:
+            return
+        try:
+            entries = [e for e in engine.files(wanted) if e.path in set(wanted)]
+            kinds = {"ai": True, "mixed": True, "human": False}
+            for result in engine.attribute(entries):
+                self._origins[result.path] = [kinds.get(line.origin.kind) for line in result.lines]
+        except CodewitnessError:
+            return  # line-by-line lookups will try again and fall back
+
     def close(self) -> None:
         """Stop the engine's git processes."""
         if self._engine is not None:
@@ -108,23 +125,26 @@ class Attribution:
     def _engine_origins(self, rel: str) -> list[bool | None] | None:
         if rel in self._origins:
             return self._origins[rel]
-        if self._engine_failed:
+        engine = self._get_engine()
+        if engine is None:
             return None
-        if self._engine is None:
+        try:
+            lines = engine.attribute_path(rel).lines
+        except CodewitnessError:
+            return None  # not in HEAD (new file): the working-tree path decides
+        kinds = {"ai": True, "mixed": True, "human": False}
+        self._origins[rel] = [kinds.get(line.origin.kind) for line in lines]
+        return self._origins[rel]
+
+    def _get_engine(self) -> Attributor | None:
+        if self._engine is None and not self._engine_failed:
             from codewitness.attribution.blame import Attributor
 
             try:
                 self._engine = Attributor(self.root, "HEAD")
             except CodewitnessError:
                 self._engine_failed = True  # e.g. no commits yet: the working-tree path decides
-                return None
-        try:
-            lines = self._engine.attribute_path(rel).lines
-        except CodewitnessError:
-            return None  # not in HEAD (new file): the working-tree path decides
-        kinds = {"ai": True, "mixed": True, "human": False}
-        self._origins[rel] = [kinds.get(line.origin.kind) for line in lines]
-        return self._origins[rel]
+        return self._engine
 
     def _from_working_tree(self, rel: str, line: int) -> bool | None:
         origin = self._blame_file(rel).get(line)

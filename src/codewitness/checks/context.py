@@ -140,6 +140,7 @@ class CheckContext:
         index: the package index client (set by the runner for the deps family).
         attribution: who wrote which line, when known.
         generations: recorded AI generations (from the ledger) whose output may name packages.
+        verdicts: one row per package the dependency family looked up (filled by it).
         skipped: files that could not be read or parsed, with the reason.
     """
 
@@ -150,6 +151,7 @@ class CheckContext:
     index: IndexClient | None = None
     attribution: Attribution | None = None
     generations: list[Generation] = field(default_factory=list)
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod

@@ -28,7 +28,16 @@ from codewitness.checks.findings import Finding
 from codewitness.checks.index import PackageInfo, normalize
 from codewitness.checks.popular import PopularNames, load_popular
 
-__all__ = ["Declared", "added_packages", "imported_modules", "parse_manifest", "run", "verdict_findings"]
+__all__ = [
+    "Declared",
+    "added_packages",
+    "imported_modules",
+    "install_commands",
+    "module_installed",
+    "parse_manifest",
+    "run",
+    "verdict_findings",
+]
 
 #: Import names whose distribution is named differently (the common cases agents get wrong too).
 IMPORT_TO_DIST = {
@@ -263,7 +272,8 @@ def _installed_providers() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in packages_distributions().items()}
 
 
-def _module_installed(module: str) -> bool:
+def module_installed(module: str) -> bool:
+    """True when ``module`` can be imported here (found on ``sys.path``; nothing is executed)."""
     from importlib.machinery import PathFinder
 
     return module in sys.builtin_module_names or PathFinder.find_spec(module) is not None
@@ -392,7 +402,7 @@ def run(ctx: CheckContext) -> list[Finding]:
             if module == "__future__" or normalize(guess) in declared_names or normalize(module) in declared_names:
                 continue  # the common case, decided without reading every installed distribution's metadata
             dists = _installed_providers().get(module, ())
-            if dists or _module_installed(module):
+            if dists or module_installed(module):
                 if manifests_seen and dists and not any(normalize(d) in declared_names for d in dists):
                     reported.add(module)
                     findings.append(
@@ -444,7 +454,36 @@ def run(ctx: CheckContext) -> list[Finding]:
                 ),
             )
         findings.extend(found)
+        ctx.verdicts.append(_verdict_row(pkg, info, popular, f"{rel}:{pkg.line}", found))
     return findings
+
+
+def _verdict_row(
+    pkg: Declared, info: PackageInfo, popular: PopularNames, where: str, found: list[Finding]
+) -> dict[str, Any]:
+    """One package's verdict, with every fact behind it (``codewitness deps`` shows these)."""
+    age = info.age_days()
+    near = popular.closest(pkg.name) if pkg.ecosystem == "pypi" else None
+    rules = sorted({f.rule_id for f in found})
+    return {
+        "ecosystem": pkg.ecosystem,
+        "name": pkg.name,
+        "where": where,
+        "via": pkg.via,
+        "verdict": "not checked" if info.state == "not_checked" else "ok" if not rules else "problem",
+        "state": info.state,
+        "reason": info.reason,
+        "first_upload": info.first_upload,
+        "age_days": round(age) if age is not None else None,
+        "versions": info.versions,
+        "latest": info.latest,
+        "status": info.status,
+        "popularity_rank": popular.rank(pkg.name) if pkg.ecosystem == "pypi" else None,
+        "near": near.name if near else None,
+        "rules": rules,
+        "source": info.source,
+        "from_cache": info.from_cache,
+    }
 
 
 _INSTALL = re.compile(

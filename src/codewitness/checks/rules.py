@@ -180,8 +180,9 @@ RULES: tuple[Rule, ...] = (
         "security",
         "exception-swallowed",
         "medium",
-        "A broad exception handler swallows the error without logging or re-raising it.",
-        "Catch the specific exception, log it with logger.exception, or let it propagate.",
+        "A broad exception handler hides every error behind pass, continue or returning a constant.",
+        "Catch the specific exception, log it with logger.exception, or let it propagate. If hiding every "
+        "error is deliberate, say so with `# codewitness: ignore[CW305]` and the reason.",
     ),
     Rule(
         "CW306",

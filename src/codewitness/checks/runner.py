@@ -139,6 +139,7 @@ def run_checks(
         rule(f.rule_id)  # every reported id must be in the one table
     if ctx.attribution is not None and ctx.attribution.usable:
         started = time.perf_counter()
+        ctx.attribution.prefetch(f.path for f in kept if f.ai_authored is None)
         kept = [
             f
             if f.ai_authored is not None or f.path.startswith("/")

@@ -152,14 +152,16 @@ _SECRET_HINT = re.compile(r"""["'][^"'\s]{16,}|-----BEGIN|://[^/\s:@]+:[^/\s@]+@
 
 _URL_AUTH = re.compile(r"://[^/\s:@]+:(?P<password>[^/\s@]+)@")
 _PLACEHOLDER_PASSWORD = re.compile(
-    r"^(pw|pwd|pass|password|passwd|secret|changeme|x+|\*+|<[^>]*>|\$\{?\w+\}?|\{\w*\})$", re.I
+    r"^(pw|pwd|pass|passwd|tiger|test|demo|foo|bar|user|x+|\*+|<[^>]*>|\$\{?\w+\}?|\{\w*\}|%s|:\w+)$"
+    r"|secret|password|changeme|example|dummy|placeholder|redacted",
+    re.I,
 )
 
 
 def _placeholder_auth(line: str) -> set[str]:
     """{"Basic Auth Credentials"} when every URL password on the line is a placeholder (``user:pw@``, ``${PASS}``)."""
     passwords = [m.group("password") for m in _URL_AUTH.finditer(line)]
-    if passwords and all(_PLACEHOLDER_PASSWORD.match(p) for p in passwords):
+    if passwords and all(_PLACEHOLDER_PASSWORD.search(p) for p in passwords):
         return {"Basic Auth Credentials"}
     return set()
 
@@ -371,21 +373,34 @@ def _is_log_call(call: ast.Call) -> bool:
     return False
 
 
+def _gives_up(stmt: ast.stmt) -> bool:
+    """``pass``, ``...``, ``continue``, ``break``, or returning nothing, a constant or an empty collection."""
+    if isinstance(stmt, ast.Pass | ast.Continue | ast.Break):
+        return True
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+        return True  # `...` or a comment-like string
+    if isinstance(stmt, ast.Return):
+        value = stmt.value
+        return (
+            value is None
+            or isinstance(value, ast.Constant)
+            or (isinstance(value, ast.List | ast.Tuple | ast.Set) and not value.elts)
+            or (isinstance(value, ast.Dict) and not value.keys)
+        )
+    return False
+
+
 def _handler_swallows(handler: ast.ExceptHandler) -> bool:
+    """A bare or ``Exception``/``BaseException`` handler whose whole body silently gives up.
+
+    A handler that does anything else — assigns a fallback, logs, re-raises, uses the error — made a
+    choice; the AI-typical flaw is the one that hides every error behind ``pass`` or ``return None``.
+    """
     if handler.type is not None:
         types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
         if not any(isinstance(t, ast.Name) and t.id in ("Exception", "BaseException") for t in types):
             return False
-    for node in ast.walk(ast.Module(body=handler.body, type_ignores=[])):
-        if isinstance(node, ast.Raise):
-            return False
-        if isinstance(node, ast.Call):
-            text = ast.unparse(node.func).lower()
-            if any(w in text for w in ("log", "print", "warn", "traceback", "capture_exception", "report", "sentry")):
-                return False
-        if handler.name and isinstance(node, ast.Name) and node.id == handler.name:
-            return False  # the error is used (stored, returned, sent on)
-    return True
+    return all(_gives_up(stmt) for stmt in handler.body)
 
 
 def _route_methods(decorator: ast.expr) -> tuple[set[str], str] | None:
@@ -456,7 +471,7 @@ def ast_findings(f: SourceFile) -> list[Finding]:
             _check_handler(node, add, routes.get(node.name))
     for node in f.of(ast.ExceptHandler):
         if _handler_swallows(node):
-            add("CW305", node, "broad exception handler swallows the error (no log, no re-raise)")
+            add("CW305", node, "broad exception handler hides every error (only pass/continue/return constant)")
     for node in f.of(ast.Constant):
         text = node.value
         if (

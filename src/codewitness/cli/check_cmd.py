@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -149,9 +149,12 @@ def _write_outputs(report: Report, ctx: CheckContext, *, as_json: bool, sarif: P
                 "files": report.files,
                 "seconds": report.seconds,
                 "base": ctx.base,
+                "packages": ctx.verdicts,
             }
         )
         return
+    if report.families == ("deps",):
+        _print_verdicts(ctx.verdicts)
     _print_human(report)
 
 
@@ -163,41 +166,68 @@ def _write(path: Path, text: str) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
 
 
+def _print_verdicts(rows: list[dict[str, Any]]) -> None:
+    """The package table `codewitness deps` prints: every package's verdict and the facts behind it."""
+    from rich.table import Table
+
+    if not rows:
+        return
+    table = Table()
+    for header in ("package", "where", "verdict", "first upload", "versions", "status", "rank", "rules"):
+        table.add_column(header, overflow="fold")
+    colour = {"ok": "green", "problem": "red", "not checked": "yellow"}
+    for row in sorted(rows, key=lambda r: (r["verdict"] == "ok", r["ecosystem"], r["name"].lower())):
+        age = f"{row['age_days']} days ago" if row["age_days"] is not None else "?"
+        table.add_row(
+            f"{row['ecosystem']}:{row['name']}",
+            row["where"],
+            f"[{colour[row['verdict']]}]{row['verdict']}[/]",
+            age if row["state"] == "exists" else row["state"],
+            str(row["versions"] if row["versions"] is not None else "?"),
+            row["status"],
+            str(row["popularity_rank"] or ""),
+            " ".join(row["rules"]),
+        )
+    console.print(table)
+
+
 def _print_human(report: Report) -> None:
     from rich.markup import escape
 
-    if not report.findings:
-        console.print(
-            f"[green]no findings[/green] in {report.files} file(s)"
-            + (f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else "")
-        )
-        return
     colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
     for f in report.findings:
         ai = " [magenta](AI)[/magenta]" if f.ai_authored else ""
         console.print(f"{escape(f.path)}:{f.line}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}")
     counts = report.counts()
-    console.print(
-        ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
-        + f" in {report.files} file(s)"
-    )
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
+    accepted = f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else ""
+    console.print(f"{summary or '[green]no findings[/green]'} in {report.files} file(s){accepted}")
     for where, why in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {escape(where)}: {escape(why)}")
+    not_checked = sum(1 for f in report.findings if f.rule_id == "CW107")
+    if not_checked:
+        console.print(
+            f"[yellow]{not_checked} package(s) were not checked[/yellow] (index unreachable or offline without a "
+            "cached answer): this is not a clean result"
+        )
 
 
 def run_hook(agent: str, offline: bool) -> None:
     """Answer one agent hook payload read from stdin (see :mod:`codewitness.checks.hook`)."""
-    from codewitness.checks.hook import answer_claude, parse_payload
+    from codewitness.checks.hook import answer_claude, answer_cursor, parse_payload
     from codewitness.checks.popular import load_popular
 
-    if agent != "claude":
-        raise UsageError(f"--hook supports 'claude'; got {agent!r}")
+    answerers = {"claude": answer_claude, "cursor": answer_cursor}
+    if agent not in answerers:
+        raise UsageError(f"--hook supports {', '.join(answerers)}; got {agent!r}")
     try:
         payload = parse_payload(sys.stdin.read())
-        root = get_config(Path(str(payload.get("cwd") or ".")) if payload.get("cwd") else None).root
+        roots = payload.get("workspace_roots")
+        start = payload.get("cwd") or (roots[0] if isinstance(roots, list) and roots else None)
+        root = get_config(Path(start) if isinstance(start, str) and start else None).root
         settings = get_config(root).config.check
         client = index_client(root, settings, offline=offline, npm=True)
-        answer = answer_claude(payload, root, client, load_popular(root), settings.new_package_days)
+        answer = answerers[agent](payload, root, client, load_popular(root), settings.new_package_days)
         if client.cache is not None:
             client.cache.save()
     except CodewitnessError as exc:

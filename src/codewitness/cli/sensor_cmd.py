@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -41,30 +42,18 @@ def _default_service(command: list[str]) -> str:
 
 
 def run(
-    command: Annotated[
-        list[str], typer.Argument(help="The program to run, after --: python app.py | python -m pkg")
-    ],
-    service: Annotated[
-        str | None, typer.Option("--service", help="Service name (default: script or module).")
-    ] = None,
-    manifest: Annotated[
-        Path | None, typer.Option("--manifest", help="Manifest of AI-written functions.")
-    ] = None,
+    command: Annotated[list[str], typer.Argument(help="The program to run, after --: python app.py | python -m pkg")],
+    service: Annotated[str | None, typer.Option("--service", help="Service name (default: script or module).")] = None,
+    manifest: Annotated[Path | None, typer.Option("--manifest", help="Manifest of AI-written functions.")] = None,
     include: Annotated[
         list[str] | None,
         typer.Option("--include", help="Also instrument module.qualname globs (repeatable)."),
     ] = None,
-    exclude: Annotated[
-        list[str] | None, typer.Option("--exclude", help="Never instrument these globs.")
-    ] = None,
-    interval: Annotated[
-        float | None, typer.Option("--interval", help="Seconds per interval.", min=0.05)
-    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Never instrument these globs.")] = None,
+    interval: Annotated[float | None, typer.Option("--interval", help="Seconds per interval.", min=0.05)] = None,
     spool_dir: Annotated[Path | None, typer.Option("--spool-dir", help="Spool folder for records.")] = None,
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="HTTP endpoint for batches.")] = None,
-    otel: Annotated[
-        bool | None, typer.Option("--otel/--no-otel", help="Export through OpenTelemetry.")
-    ] = None,
+    otel: Annotated[bool | None, typer.Option("--otel/--no-otel", help="Export through OpenTelemetry.")] = None,
     sample_rate: Annotated[
         float | None,
         typer.Option("--sample-rate", help="Share of calls sampled for replay.", min=0.0, max=1.0),
@@ -101,9 +90,7 @@ def run(
 
 
 def ingest(
-    spool: Annotated[
-        Path | None, typer.Option("--spool", help="Spool folder (default: sensor.spool_dir).")
-    ] = None,
+    spool: Annotated[Path | None, typer.Option("--spool", help="Spool folder (default: sensor.spool_dir).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load the sensor's spool folder into the store (idempotent: twice adds nothing)."""
@@ -149,9 +136,7 @@ def runtime(
     function: Annotated[
         str | None, typer.Option("--function", "-f", help="A module.qualname or a glob (shop.pricing.*).")
     ] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Only since then: 1h, 7d, or 2026-11-01.")
-    ] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only since then: 1h, 7d, or 2026-11-01.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Calls, errors, latency and recent exceptions per function, AI-written beside human code."""
@@ -173,19 +158,27 @@ def runtime(
 def _print_summaries(summaries: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    table = Table("function", "origin", "calls", "errors", "p50 ms", "p95 ms", "p99 ms", "model")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("function", overflow="fold")
+    table.add_column("origin", no_wrap=True)
+    for name in ("calls", "errors", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(name, justify="right", no_wrap=True)
+    models: dict[str, int] = {}
     for s in summaries:
         table.add_row(
             s["function"],
-            s["origin"] if s["origin"] != "mixed" else f"mixed ({s['ai_share']:.0%} ai)",
+            s["origin"] if s["origin"] != "mixed" else f"mixed {s['ai_share']:.0%}",
             f"{s['calls']:,}",
-            f"{s['errors']:,} ({s['error_rate']:.2%})",
+            f"{s['errors']:,} ({s['error_rate']:.1%})" if s["errors"] else "0",
             f"{s['p50_ms']:.3f}",
             f"{s['p95_ms']:.3f}",
             f"{s['p99_ms']:.3f}",
-            ", ".join(s["models"]) or "-",
         )
+        for model in s["models"]:
+            models[model] = models.get(model, 0) + 1
     console.print(table)
+    if models:
+        console.print("written by: " + ", ".join(f"{m} ({n} functions)" for m, n in sorted(models.items())))
     groups: dict[str, list[int]] = {}
     for s in summaries:
         group = "AI-written" if s["origin"] in ("ai", "mixed") else "human/unknown"
@@ -197,5 +190,7 @@ def _print_summaries(summaries: list[dict[str, Any]]) -> None:
         console.print(f"{group}: {calls:,} calls, {errors:,} errors ({rate:.2%})")
     for s in summaries:
         for e in s["exceptions"]:
-            console.print(f"[red]{e['type']}[/red] in {s['function']} at {e['time']}: {e['message']}")
-            console.print(f"    inputs: {e['arguments']}", markup=False)
+            console.print(f"[red]{e['type']}[/red] in {s['function']} at {e['time']}: {e['message']}", markup=True)
+            inputs = json.dumps(e["arguments"], ensure_ascii=False, default=str)
+            shown = inputs if len(inputs) <= 400 else inputs[:400] + " ..."
+            console.print(f"    inputs: {shown}", markup=False)
