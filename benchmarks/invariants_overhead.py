@@ -82,7 +82,10 @@ def main() -> None:
     results: dict[str, float] = {}
     results["bare"] = best_ns(plain.total, items, args.calls, args.repeats)
     results["@ensure(result)"] = best_ns(
-        codewitness.ensure(lambda result: result >= 0, name="bench_result")(plain.total), items, args.calls, args.repeats
+        codewitness.ensure(lambda result: result >= 0, name="bench_result")(plain.total),
+        items,
+        args.calls,
+        args.repeats,
     )
     results["@ensure(result, items)"] = best_ns(
         codewitness.ensure(lambda result, items: result >= 0 and len(items) >= 0, name="bench_args")(plain.total),
