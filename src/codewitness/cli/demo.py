@@ -6,6 +6,11 @@ open store, prints what it shows (stderr) and returns facts for the ``--json`` s
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -87,8 +92,238 @@ def step_ledger(root: Path, store: Store) -> dict[str, Any]:
     return {"generations": sorted(set(ids)), "prompt_versions": len(history)}
 
 
+_SHOP = """\
+def total(items, coupon=None):
+    \"\"\"Cart total in cents: price * quantity, 10% off above 100 EUR, HALF halves it.\"\"\"
+    gross = sum(price * qty for price, qty in items)
+    if coupon == "HALF":
+        return gross // 2
+    if gross > 10_000:
+        return round(gross * 0.9)
+    return gross
+
+
+def refund(amount, paid):
+    \"\"\"How much to give back for a return.\"\"\"
+    if amount < 0:
+        raise ValueError("a refund cannot be negative")
+    return amount
+"""
+_HUMAN_EDIT = ("round(gross * 0.9)", "round(gross * 0.85)")
+_HUMAN_FUNCTION = """
+
+def describe(items):
+    return f"{len(items)} item(s)"
+"""
+_APP = """\
+from shop.pricing import refund, total
+
+for _ in range(200):
+    total([(1999, 2), (500, 1)])
+    total([(6000, 2)], coupon="HALF")
+refund(500, paid=1000)
+refund(1500, paid=1000)  # the AI's refund has no cap: the invariant catches it
+try:
+    total([("1999", "two")])  # a bad input from a client: captured with its arguments
+except TypeError:
+    pass
+"""
+_FLAWED = """\
+import json
+import logging
+import sqlite3
+
+import requests
+
+log = logging.getLogger(__name__)
+DB_PASSWORD = "changeme"
+
+
+def load_order(db: sqlite3.Connection, order_id: str):
+    return db.execute(f"SELECT * FROM orders WHERE id = '{order_id}'").fetchone()
+
+
+def fetch_rates(api_token: str):
+    log.info("fetching rates with token %s", api_token)
+    response = requests.get("https://rates.example.com/latest", headers={"Authorization": api_token})
+    return json.parse(response.text)
+"""
+_MODEL = "claude-sonnet-4-5-20250929"
+_SESSION = "0d9f3c2e-5b7a-4e61-9c0d-2a8b4f6e1d37"
+
+
+def _cli(root: Path, *args: str, stdin: str | None = None, show: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run one real codewitness command in the demo project, showing what it prints (unless ``show`` is off)."""
+    if show:
+        console.print(f"[bold cyan]$ codewitness {' '.join(args)}[/bold cyan]")
+    proc = subprocess.run(
+        [sys.executable, "-m", "codewitness", *args],
+        cwd=root,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_demo_env(),
+    )
+    shown = (proc.stderr + proc.stdout).rstrip()
+    if shown and show:
+        console.print(shown, markup=False, highlight=False)
+    return proc
+
+
+def _json(proc: subprocess.CompletedProcess[str]) -> Any:
+    try:
+        return json.loads(proc.stdout) if proc.stdout.strip() else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _demo_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env.setdefault("COLUMNS", "120")
+    return env
+
+
+def _git(root: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, env=_demo_env())
+    return proc.stdout
+
+
+def _claude_payload(root: Path, event: str, content: str, transcript: Path) -> str:
+    payload: dict[str, Any] = {
+        "session_id": _SESSION,
+        "transcript_path": str(transcript),
+        "cwd": str(root),
+        "permission_mode": "acceptEdits",
+        "hook_event_name": event,
+        "tool_name": "Write",
+        "tool_input": {"file_path": str(root / "shop" / "pricing.py"), "content": content},
+        "tool_use_id": "toolu_demo_write_pricing",
+    }
+    if event == "PostToolUse":
+        payload["tool_response"] = {
+            "type": "create",
+            "filePath": str(root / "shop" / "pricing.py"),
+            "content": content,
+            "structuredPatch": [],
+            "originalFile": None,
+        }
+    return json.dumps(payload)
+
+
+def _transcript(root: Path) -> Path:
+    """A Claude Code transcript: the user's prompt and the assistant turn that wrote the file."""
+    path = root / ".claude-demo-transcript.jsonl"
+    lines = [
+        {
+            "type": "user",
+            "sessionId": _SESSION,
+            "uuid": "u1",
+            "timestamp": "2026-11-22T10:00:00Z",
+            "message": {
+                "role": "user",
+                "content": "Write shop/pricing.py: total() with a 10% discount over 100 EUR "
+                "and a HALF coupon, and refund().",
+            },
+        },
+        {
+            "type": "assistant",
+            "sessionId": _SESSION,
+            "uuid": "a1",
+            "timestamp": "2026-11-22T10:00:04Z",
+            "requestId": "req_demo_1",
+            "message": {
+                "role": "assistant",
+                "model": _MODEL,
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_demo_write_pricing",
+                        "name": "Write",
+                        "input": {"file_path": str(root / "shop" / "pricing.py"), "content": _SHOP},
+                    }
+                ],
+            },
+        },
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def step_capture(root: Path, store: Store) -> dict[str, Any]:
+    """Claude Code writes shop/pricing.py through its hooks; a person edits one line and adds a function."""
+    console.rule("[bold]2. Capture: who wrote which line, recorded at commit time")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.name", "Dana Developer")
+    _git(root, "config", "user.email", "dana@example.com")
+    (root / ".gitignore").write_text(".claude-demo-transcript.jsonl\n", encoding="utf-8")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "Start the shop")
+    _cli(root, "init", "--agents", "claude")
+    transcript = _transcript(root)
+    console.print("[dim]replaying Claude Code's PreToolUse/PostToolUse hooks for a Write of shop/pricing.py[/dim]")
+    _cli(root, "hook", "claude", stdin=_claude_payload(root, "PreToolUse", _SHOP, transcript))
+    (root / "shop").mkdir(exist_ok=True)
+    (root / "shop" / "__init__.py").write_text("", encoding="utf-8")
+    (root / "shop" / "pricing.py").write_text(_SHOP, encoding="utf-8")
+    _cli(root, "hook", "claude", stdin=_claude_payload(root, "PostToolUse", _SHOP, transcript))
+    console.print("[dim]a person changes the discount to 15% and adds describe()[/dim]")
+    edited = _SHOP.replace(*_HUMAN_EDIT) + _HUMAN_FUNCTION
+    (root / "shop" / "pricing.py").write_text(edited, encoding="utf-8")
+    _cli(root, "status")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "Pricing and refunds")
+    _cli(root, "notes", "show", "HEAD")
+    return {"note": _json(_cli(root, "notes", "show", "HEAD", "--json", show=False)) or {}}
+
+
+def step_attribution(root: Path, store: Store) -> dict[str, Any]:
+    """Line and function origin from the notes; the manifest the runtime sensor reads."""
+    console.rule("[bold]3. Attribution: line, function and repository shares; the manifest")
+    _cli(root, "blame", "shop/pricing.py")
+    _cli(root, "report", "shop")
+    _cli(root, "manifest", "build")
+    report = _json(_cli(root, "report", "--json", "shop", show=False)) or {}
+    return {"totals": report.get("totals"), "functions": report.get("functions")}
+
+
+def step_runtime(root: Path, store: Store) -> dict[str, Any]:
+    """The shop runs under the sensor with one business rule; facts land in the store."""
+    console.rule("[bold]4. Runtime: calls, latency, exceptions with inputs, a broken invariant")
+    with (root / "codewitness.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            '\n[[invariants]]\nfunction = "shop.pricing:refund"\nensure = "result <= paid"\n'
+            'name = "refund_never_exceeds_payment"\n'
+        )
+    (root / "app.py").write_text(_APP, encoding="utf-8")
+    _cli(root, "run", "--service", "shop", "--", sys.executable, "app.py")
+    _cli(root, "ingest")
+    _cli(root, "runtime")
+    _cli(root, "invariants")
+    return {"functions": _json(_cli(root, "runtime", "--json", show=False)) or []}
+
+
+def step_check(root: Path, store: Store) -> dict[str, Any]:
+    """An agent adds a module with AI-typical flaws; the merge gate says why it must not land."""
+    console.rule("[bold]5. Merge gate: hallucinated APIs, AI-typical flaws, provenance")
+    (root / "shop" / "rates.py").write_text(_FLAWED, encoding="utf-8")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "Fetch exchange rates\n\nCo-Authored-By: Claude <noreply@anthropic.com>")
+    result = _cli(root, "check", "--offline", "shop")
+    data = _json(_cli(root, "check", "--offline", "--json", "shop", show=False))
+    findings = data.get("findings", []) if isinstance(data, dict) else []
+    rules = sorted({str(f.get("rule")) for f in findings if isinstance(f, dict)})
+    console.print(
+        f"the merge gate exits {result.returncode}: {len(findings)} finding(s) ({', '.join(rules) or 'none'})"
+    )
+    return {"exit_code": result.returncode, "rules": rules}
+
+
 #: The demo's steps, in order. Later capabilities append theirs.
-STEPS: list[Step] = [step_ledger]
+STEPS: list[Step] = [step_ledger, step_capture, step_attribution, step_runtime, step_check]
+#: Steps that need git (the rest of the story is about repositories).
+_NEEDS_GIT = {"step_capture", "step_attribution", "step_runtime", "step_check"}
 
 
 def register(app: typer.Typer) -> None:
@@ -114,11 +349,15 @@ def demo(
     (root / "codewitness.toml").write_text("# demo project: the store lives in .codewitness/\n", encoding="utf-8")
     url = f"sqlite:///{root.resolve() / '.codewitness' / 'witness.db'}"
     summary: dict[str, Any] = {"project": str(root.resolve()), "database": url}
+    have_git = shutil.which("git") is not None
     with open_store(url) as store:
         for step in STEPS:
+            if step.__name__ in _NEEDS_GIT and not have_git:
+                console.print(f"[yellow]skipped {step.__name__.removeprefix('step_')}: git is not installed[/yellow]")
+                continue
             summary[step.__name__.removeprefix("step_")] = step(root, store)
     console.rule()
     console.print(f"demo project: {root.resolve()}")
-    console.print(f"explore it:   cd {root.resolve()} && codewitness generations list")
+    console.print(f"explore it:   cd {root.resolve()} && codewitness report   (or runtime, invariants, check shop)")
     if as_json:
         emit_json(summary)

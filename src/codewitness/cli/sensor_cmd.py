@@ -194,3 +194,16 @@ def _print_summaries(summaries: list[dict[str, Any]]) -> None:
             inputs = json.dumps(e["arguments"], ensure_ascii=False, default=str)
             shown = inputs if len(inputs) <= 400 else inputs[:400] + " ..."
             console.print(f"    inputs: {shown}", markup=False)
+        for b in s.get("breaches", ()):
+            console.print(
+                f"[magenta]invariant {b['rule']}[/magenta] broken in {s['function']} at {b['time']}: "
+                f"{b['kind']} {b['expression']}",
+                markup=True,
+                highlight=False,
+            )
+            inputs = json.dumps(b["arguments"], ensure_ascii=False, default=str)
+            shown = inputs if len(inputs) <= 400 else inputs[:400] + " ..."
+            result = json.dumps(b["result"], ensure_ascii=False, default=str)[:200]
+            console.print(f"    inputs: {shown}  result: {result}", markup=False)
+            if s.get("generation_ids"):
+                console.print(f"    written by: {', '.join(s['generation_ids'])}", markup=False)

@@ -1,0 +1,58 @@
+"""The README's first command: `codewitness demo` tells the whole story on a real temp project."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_demo_runs_every_capability(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "codewitness", "demo", "--dir", str(target), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert "Traceback" not in proc.stderr
+
+    assert summary["ledger"]["prompt_versions"] == 2 and len(summary["ledger"]["generations"]) == 2
+
+    entries = summary["capture"]["note"]["files"]["shop/pricing.py"]
+    by_origin = {e["origin"]: e for e in entries}
+    assert set(by_origin) == {"ai", "mixed", "human"}
+    assert by_origin["mixed"]["lines"] == "7", "the person's edit to one AI line"
+    assert by_origin["ai"]["model"] == "claude-sonnet-4-5-20250929", "the model comes from the transcript"
+
+    functions = {f["function"]: f for f in summary["attribution"]["functions"]}
+    assert functions["shop.pricing.refund"]["ai_share"] == 1.0
+    assert functions["shop.pricing.describe"]["ai_share"] == 0.0
+
+    runtime = {f["function"]: f for f in summary["runtime"]["functions"]}
+    assert runtime["shop.pricing.total"]["calls"] == 401
+    (exception,) = runtime["shop.pricing.total"]["exceptions"]
+    assert exception["type"] == "TypeError"
+    (breach,) = runtime["shop.pricing.refund"]["breaches"]
+    assert breach["rule"] == "refund_never_exceeds_payment"
+    assert breach["arguments"] == {"amount": 1500, "paid": 1000} and breach["result"] == 1500
+    assert runtime["shop.pricing.refund"]["generation_ids"] == by_origin["ai"]["generations"]
+
+    assert summary["check"]["exit_code"] == 1
+    assert {"CW201", "CW301", "CW304", "CW306", "CW307"} <= set(summary["check"]["rules"])
+
+
+def test_the_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    proc = subprocess.run(
+        [sys.executable, "-m", "codewitness", "demo", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "is not empty" in proc.stderr
+    assert (tmp_path / "keep.txt").read_text() == "mine"
