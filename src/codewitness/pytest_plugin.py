@@ -219,11 +219,14 @@ class _Session:
         found = _coverage_data(self.config)
         if found is None:
             self.lines.append(
-                "AI coverage: no coverage data (run with pytest-cov, e.g. --cov=PACKAGE, or under `coverage run -m pytest`)"
+                "AI coverage: no coverage data (run with pytest-cov, e.g. --cov=PACKAGE, "
+                "or under `coverage run -m pytest`)"
             )
             return
-        measured, source = found
+        measured, source, unanalysable = found
         result = measure(self.config.rootpath, measured, source=source)
+        for name in unanalysable:
+            result.skipped[name] = "not analysable by coverage.py (no source, or not Python)"
         self._report(result)
 
     def _report(self, result: AICoverage) -> None:
@@ -270,8 +273,10 @@ def _safe_url(url: str) -> str:
     return url
 
 
-def _coverage_data(config: pytest.Config) -> tuple[dict[str, tuple[Collection[int], Collection[int]]], str] | None:
-    """Statements and executed statements per measured file, and where they came from.
+def _coverage_data(
+    config: pytest.Config,
+) -> tuple[dict[str, tuple[Collection[int], Collection[int]]], str, list[str]] | None:
+    """Statements and executed statements per measured file, where they came from, and files it cannot analyse.
 
     The data of this run when there is some (pytest-cov's combined data, or the live
     ``coverage run``), else the ``.coverage`` file (``COVERAGE_FILE``) in the invocation folder.
@@ -296,10 +301,12 @@ def _coverage_data(config: pytest.Config) -> tuple[dict[str, tuple[Collection[in
         source = f"coverage data file {path.name}, which may predate this run"
     data = cov.get_data()
     measured: dict[str, tuple[Collection[int], Collection[int]]] = {}
+    unanalysable: list[str] = []
     for name in sorted(data.measured_files()):
         try:
             _name, statements, _excluded, missing, _text = cov.analysis2(name)
-        except Exception:  # coverage.py's NoSource / NotPython: a file it cannot analyse now
+        except coverage.exceptions.CoverageException:  # NoSource, NotPython: the file is gone or not Python now
+            unanalysable.append(name)
             continue
         measured[name] = (statements, set(statements) - set(missing))
-    return measured, source
+    return measured, source, unanalysable

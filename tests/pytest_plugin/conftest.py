@@ -80,7 +80,9 @@ def calc_repo(git_repo: GitRepo) -> GitRepo:
 def run_pytest(tmp_path: Path) -> RunPytest:
     """Run pytest in ``cwd`` in a fresh interpreter; returns the finished process (output as text)."""
 
-    def run(cwd: Path, *args: str, env: dict[str, str] | None = None, runner: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    def run(
+        cwd: Path, *args: str, env: dict[str, str] | None = None, runner: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {
             **os.environ,
             "GIT_CEILING_DIRECTORIES": str(tmp_path),

@@ -130,7 +130,9 @@ def test_nothing_is_reported_unless_asked(calc_repo: GitRepo, run_pytest: RunPyt
     st.lists(st.tuples(st.integers(0, 30), st.sampled_from(["x", "a", "y"])), max_size=8),
     st.sets(st.integers(0, 30), max_size=5),
 )
-def test_map_lines_maps_only_equal_lines_in_order(old: list[str], inserts: list[tuple[int, str]], drops: set[int]) -> None:
+def test_map_lines_maps_only_equal_lines_in_order(
+    old: list[str], inserts: list[tuple[int, str]], drops: set[int]
+) -> None:
     new = [line for i, line in enumerate(old) if i not in drops]
     for position, text in inserts:
         new.insert(min(position, len(new)), text)

@@ -17,8 +17,15 @@ def _manifest(repo: GitRepo) -> Path:
         revision="test",
         functions=(
             ManifestFunction(
-                module="calc", qualname="ai_clamp", path="calc.py", start_line=9, end_line=14, ai_share=1.0,
-                generation_ids=("gen_calc",), models=("claude-sonnet-4-5",), agents=("claude-code",),
+                module="calc",
+                qualname="ai_clamp",
+                path="calc.py",
+                start_line=9,
+                end_line=14,
+                ai_share=1.0,
+                generation_ids=("gen_calc",),
+                models=("claude-sonnet-4-5",),
+                agents=("claude-code",),
             ),
         ),
     )

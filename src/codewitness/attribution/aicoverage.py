@@ -56,7 +56,11 @@ class Tally:
 
     def to_dict(self) -> dict[str, Any]:
         pct = self.percent
-        return {"statements": self.statements, "covered": self.covered, "percent": None if pct is None else round(pct, 2)}
+        return {
+            "statements": self.statements,
+            "covered": self.covered,
+            "percent": None if pct is None else round(pct, 2),
+        }
 
 
 def _tallies() -> dict[str, Tally]:
@@ -203,7 +207,9 @@ def measure(
             engine.close()
 
 
-def _measure(engine: Attributor, measured: Mapping[str, tuple[Collection[int], Collection[int]]], source: str) -> AICoverage:
+def _measure(
+    engine: Attributor, measured: Mapping[str, tuple[Collection[int], Collection[int]]], source: str
+) -> AICoverage:
     result = AICoverage(revision=engine.commit, source=source)
     repo = engine.root.resolve()
     wanted: dict[str, tuple[Path, Collection[int], Collection[int]]] = {}
@@ -238,7 +244,7 @@ def _measure(engine: Attributor, measured: Mapping[str, tuple[Collection[int], C
         ran = set(executed)
         for number in statements:
             old = mapping.get(number)
-            category = "uncommitted" if old is None else kinds[old - 1]
+            category: str = "uncommitted" if old is None else kinds[old - 1]
             tally = file_cov.tallies[category]
             tally.statements += 1
             tally.covered += number in ran
