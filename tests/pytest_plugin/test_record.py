@@ -75,3 +75,10 @@ def test_an_unwritable_store_is_one_line_not_a_failed_run(calc_repo: GitRepo, ru
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
     assert "codewitness: recording not stored:" in proc.stdout
+
+
+def test_the_store_url_is_printed_without_its_password() -> None:
+    from codewitness.pytest_plugin import _safe_url
+
+    assert _safe_url("postgresql://cw:s3cret@db.local:5432/witness") == "postgresql://cw:***@db.local:5432/witness"
+    assert _safe_url("sqlite:////tmp/witness.db") == "sqlite:////tmp/witness.db"
