@@ -90,11 +90,9 @@ def pytest_configure(config: pytest.Config) -> None:
     mode = config.getoption("codewitness_invariants") or str(config.getini("codewitness_invariants")).strip()
     if mode not in _MODES:
         raise pytest.UsageError(f"codewitness_invariants = {mode!r}: use one of {', '.join(_MODES)}")
-    from codewitness import invariants
-
-    session = _Session(config, previous_mode=invariants._default_mode)
-    invariants.set_default_mode(mode)  # type: ignore[arg-type]  # checked against _MODES above
+    session = _Session(config)
     config.pluginmanager.register(session, _PLUGIN_NAME)
+    session.guard("invariants left in their default mode", lambda: session.set_mode(mode))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -102,9 +100,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.pluginmanager.get_plugin(_PLUGIN_NAME)
     if isinstance(session, _Session):
         session.stop_recording()
-        from codewitness import invariants
-
-        invariants.set_default_mode(session.previous_mode)  # type: ignore[arg-type]
+        session.restore_mode()
         config.pluginmanager.unregister(session, _PLUGIN_NAME)
 
 
@@ -117,9 +113,9 @@ def _message(exc: BaseException) -> str:
 class _Session:
     """What the plugin does in one test session; every step is guarded and ends as a line of text."""
 
-    def __init__(self, config: pytest.Config, *, previous_mode: str) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.previous_mode = previous_mode
+        self.previous_mode: str | None = None
         self.worker = hasattr(config, "workerinput")  # a pytest-xdist worker: the controller reports
         self.json_path: str | None = config.getoption("codewitness_json")
         self.coverage_on = bool(
@@ -131,7 +127,8 @@ class _Session:
         self.sensor: Sensor | None = None
         self.spool: Path | None = None
 
-    def _guard(self, what: str, step: Callable[[], None]) -> None:
+    def guard(self, what: str, step: Callable[[], None]) -> None:
+        """Run ``step``; an exception or warning from it becomes a summary line starting with ``what``."""
         # Warnings raised in our code would be errors under `filterwarnings = error`: they become lines too.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -142,12 +139,30 @@ class _Session:
         for warning in caught:
             self.lines.append(f"{what}: warning: {warning.message}")
 
+    # -- invariants ------------------------------------------------------------------------
+
+    def set_mode(self, mode: str) -> None:
+        """Make ``mode`` the default of rules without their own, remembering the one before."""
+        from codewitness import invariants
+
+        previous = invariants._default_mode  # no public getter; restored at unconfigure
+        invariants.set_default_mode(mode)  # type: ignore[arg-type]  # checked against _MODES
+        self.previous_mode = previous
+
+    def restore_mode(self) -> None:
+        """Put back the mode that was in force before :meth:`set_mode`."""
+        if self.previous_mode is not None:
+            from codewitness import invariants
+
+            invariants.set_default_mode(self.previous_mode)  # type: ignore[arg-type]
+            self.previous_mode = None
+
     # -- recording -------------------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.record_on:
-            self._guard("recording not started", self._start_recording)
+            self.guard("recording not started", self._start_recording)
 
     def _start_recording(self) -> None:
         from codewitness import init
@@ -249,9 +264,9 @@ class _Session:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.spool is not None:
-            self._guard("recording not stored", self._ingest)
+            self.guard("recording not stored", self._ingest)
         if self.coverage_on and not self.worker:
-            self._guard("AI coverage not reported", self._coverage)
+            self.guard("AI coverage not reported", self._coverage)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not (self.table or self.lines):
