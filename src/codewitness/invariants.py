@@ -58,6 +58,7 @@ __all__ = [
     "Rule",
     "RuleStats",
     "compile_config_rules",
+    "default_mode",
     "ensure",
     "install",
     "require",
@@ -77,6 +78,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _RECENT = 100  # breaches kept in-process per rule when no sensor exports them
 _default_mode: Mode = "record"
+
+
+def default_mode() -> Mode:
+    """The mode of every rule that does not name its own."""
+    return _default_mode
 
 
 def set_default_mode(mode: Mode) -> None:

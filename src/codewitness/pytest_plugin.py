@@ -145,7 +145,7 @@ class _Session:
         """Make ``mode`` the default of rules without their own, remembering the one before."""
         from codewitness import invariants
 
-        previous = invariants._default_mode  # no public getter; restored at unconfigure
+        previous = invariants.default_mode()  # restored at unconfigure
         invariants.set_default_mode(mode)  # type: ignore[arg-type]  # checked against _MODES
         self.previous_mode = previous
 
@@ -197,23 +197,21 @@ class _Session:
 
     def _ingest(self) -> None:
         from codewitness.config import load_config
-        from codewitness.sensor.export import read_spool
         from codewitness.store import open_store
-        from codewitness.store.runtime import IngestCounts, ingest
+        from codewitness.store.runtime import ingest_spool
 
         if self.spool is None:
             return
         self.stop_recording()
         url = load_config(self.config.rootpath).database_url
-        total = IngestCounts()
         functions: set[str] = set()
+
+        def note_functions(records: list[dict[str, Any]]) -> None:
+            functions.update(str(r.get("function")) for r in records if r.get("kind") == "sample")
+
         store = open_store(url)
         try:
-            for _path, records, bad in read_spool(self.spool):
-                functions.update(str(r.get("function")) for r in records if r.get("kind") == "sample")
-                counts = ingest(store, records)
-                counts.bad += bad
-                total.add(counts)
+            total, _segments = ingest_spool(store, self.spool, on_segment=note_functions)
         finally:
             store.close()
             shutil.rmtree(self.spool, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pydantic
@@ -21,8 +22,11 @@ class Item:
 
 
 @pytest.fixture(autouse=True)
-def _record_mode() -> None:
+def _record_mode() -> Iterator[None]:
+    before = invariants.default_mode()
     invariants.set_default_mode("record")
+    yield
+    invariants.set_default_mode(before)
 
 
 def stats_of(rule_name: str) -> invariants.RuleStats:

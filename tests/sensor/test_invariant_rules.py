@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ from codewitness.cli import main
 from codewitness.errors import InvariantViolation
 from codewitness.store import open_store
 from codewitness.store.runtime import ingest
+
+
+@pytest.fixture(autouse=True)
+def _restore_mode() -> Iterator[None]:
+    before = invariants.default_mode()
+    yield
+    invariants.set_default_mode(before)
 
 
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rules: str) -> Path:

@@ -96,23 +96,14 @@ def ingest(
     """Load the sensor's spool folder into the store (idempotent: twice adds nothing)."""
     from rich.progress import Progress
 
-    from codewitness.sensor.export import read_spool
-    from codewitness.store.runtime import IngestCounts
-    from codewitness.store.runtime import ingest as ingest_records
+    from codewitness.store.runtime import ingest_spool
 
     folder = spool or Path(get_config().config.sensor.spool_dir or ".codewitness/spool")
     if not folder.is_dir():
         raise InputError(f"no spool folder at {folder}; run the application with the sensor first")
-    total = IngestCounts()
-    segments = 0
     with open_store() as store, Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("ingesting", total=None)
-        for _path, records, bad in read_spool(folder):
-            segments += 1
-            counts = ingest_records(store, records)
-            counts.bad += bad
-            total.add(counts)
-            progress.advance(task)
+        total, segments = ingest_spool(store, folder, on_segment=lambda _records: progress.advance(task))
     result = {
         "spool": str(folder),
         "segments": segments,

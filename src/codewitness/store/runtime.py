@@ -16,9 +16,10 @@ Example:
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
@@ -218,6 +219,36 @@ def ingest(store: Store, records: Iterable[Mapping[str, Any]]) -> IngestCounts:
     return counts
 
 
+def ingest_spool(
+    store: Store,
+    folder: Path,
+    *,
+    on_segment: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> tuple[IngestCounts, int]:
+    """Load every segment of a sensor spool folder, oldest first, one transaction per segment.
+
+    Args:
+        store: an open store.
+        folder: the spool folder the sensor wrote.
+        on_segment: called with each segment's records before they are stored (progress, summaries).
+
+    Returns:
+        The summed counts (unreadable lines counted as ``bad``) and how many segments were read.
+    """
+    from codewitness.sensor.export import read_spool
+
+    total = IngestCounts()
+    segments = 0
+    for _path, records, bad in read_spool(folder):
+        segments += 1
+        if on_segment is not None:
+            on_segment(records)
+        counts = ingest(store, records)
+        counts.bad += bad
+        total.add(counts)
+    return total, segments
+
+
 def _insert_new(conn: Connection, table: Table, by_id: dict[str, dict[str, Any]]) -> int:
     ids = list(by_id)
     present: set[str] = set()
@@ -341,9 +372,7 @@ def summarize(
         entry["max_ms"] = round(entry.pop("_max_ns") / 1e6, 6)
         entry["mean_ms"] = round(entry.pop("_total_ns") / calls / 1e6, 6) if calls else 0.0
     origin_rank = {"ai": 0, "mixed": 1, "human": 2, "unknown": 3}
-    return sorted(
-        summaries.values(), key=lambda e: (origin_rank.get(e["origin"], 4), -e["calls"], e["function"])
-    )
+    return sorted(summaries.values(), key=lambda e: (origin_rank.get(e["origin"], 4), -e["calls"], e["function"]))
 
 
 def _empty_summary(row: Any) -> dict[str, Any]:
