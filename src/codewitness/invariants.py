@@ -184,13 +184,10 @@ def _failed_check(state: RuleStats, exc: Exception) -> None:
     log.debug("invariant %s on %s could not be evaluated: %r", state.rule.name, state.rule.function, exc)
 
 
-def _judge(
-    state: RuleStats, outcome: Any, arguments: Callable[[], Mapping[str, Any]], result: Any, detail: str | None = None
+def _breached(
+    state: RuleStats, arguments: Callable[[], Mapping[str, Any]], result: Any, detail: str | None = None
 ) -> None:
-    """Count one check's outcome; on a breach capture it (binding the arguments only now) and act on the mode."""
-    if outcome:
-        state.counts[0] += 1
-        return
+    """Count a breach, capture it (binding the arguments only now) and act on the mode."""
     state.counts[1] += 1
     _breach(state, arguments(), result, detail)
 
@@ -373,7 +370,7 @@ def _guard(
         try:
             outcome = predicate(arguments or {}, result)
         except _TypeMismatch as exc:
-            _judge(state, False, lambda: bind(args, kwargs), result, str(exc))
+            _breached(state, lambda: bind(args, kwargs), result, str(exc))
             return
         except Exception as exc:
             _failed_check(state, exc)
@@ -381,7 +378,7 @@ def _guard(
         if outcome:
             state.counts[0] += 1
         else:
-            _judge(state, False, lambda: arguments if arguments is not None else bind(args, kwargs), result)
+            _breached(state, lambda: arguments if arguments is not None else bind(args, kwargs), result)
 
     if inspect.iscoroutinefunction(func):
 
@@ -651,7 +648,7 @@ def _make_check(config_rule: ConfigRule, function: str, parameters: tuple[str, .
         if outcome:
             state.counts[0] += 1
         else:
-            _judge(state, False, lambda: arguments, result)
+            _breached(state, lambda: arguments, result)
 
     return check
 
