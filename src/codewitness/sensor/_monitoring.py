@@ -79,7 +79,9 @@ class MonitoringBackend:
         self._monitoring.register_callback(tool, events.PY_START, on_start)
         self._monitoring.register_callback(tool, events.PY_RETURN, on_return)
         self._monitoring.register_callback(tool, events.PY_UNWIND, on_unwind)
-        self._monitoring.set_events(tool, events.PY_UNWIND)
+        # PY_UNWIND cannot be set per code object: it fires for every frame any exception leaves,
+        # so it is switched on with the first watched code object, not before.
+        self._unwinding = False
         self._active = True
 
     def attach(self, found: Found, probe: Probe) -> bool:
@@ -90,6 +92,9 @@ class MonitoringBackend:
         self._probes[id(found.code)] = probe
         self._codes.append(found.code)
         self._monitoring.set_local_events(self._tool, found.code, events.PY_START | events.PY_RETURN)
+        if not self._unwinding:
+            self._monitoring.set_events(self._tool, events.PY_UNWIND)
+            self._unwinding = True
         return True
 
     def settle(self) -> None:

@@ -36,7 +36,14 @@ from typing import Any, Protocol
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import ImportHook
 from codewitness.sensor._select import Found, Selection, Target, find_functions
-from codewitness.sensor.aggregate import FunctionStats
+from codewitness.sensor.aggregate import (
+    EXACT_BELOW,
+    LAST_BUCKET,
+    MAX_TRACKED_NS,
+    SHIFT_BASE,
+    SUB_BUCKET_BITS,
+    FunctionStats,
+)
 from codewitness.sensor.snapshot import Redactor
 
 __all__ = ["Backend", "Check", "CheckFactory", "Collector", "Exporter", "Probe", "Sensor"]
@@ -164,6 +171,7 @@ class Probe:
         "_offered",
         "_reservoir",
         "checks",
+        "params",
         "sample_rate",
         "sensor",
         "slow",
@@ -178,6 +186,8 @@ class Probe:
         #: The counters; the backends' fast paths update ``stats.buckets``/``stats.total`` inline.
         self.stats = FunctionStats()
         self.checks: tuple[Check, ...] = ()
+        #: The function's parameter names, when known (rewritten functions name their arguments with them).
+        self.params: tuple[str, ...] | None = None
         self.sample_rate = sensor.sample_rate if sensor.samples_per_interval > 0 else 0.0
         #: True when a call needs more than counting (checks or sampling): the backends then take
         #: the slower path that names the arguments.
@@ -209,21 +219,36 @@ class Probe:
     def failed(self, ns: int, exc: BaseException, arguments: Callable[[], Mapping[str, Any]]) -> None:
         """Count a call that raised; capture it when the per-type budget allows. Never raises."""
         try:
-            if isinstance(exc, _NOT_ERRORS):
-                self.stats.ok(ns)
-                return
-            name = _type_name(exc)
-            self.stats.fail(ns, name)
-            # No lock: the budget is a soft limit (two threads may both take the last capture),
-            # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
-            used = self._budget.get(name, 0)
-            if used >= self.sensor.exceptions_per_interval:
-                self.suppressed += 1
-                return
-            self._budget[name] = used + 1
-            self.sensor.capture_exception(self, exc, name, arguments())
+            name = self._count_failure(ns, exc)
+            if name is not None:
+                self.sensor.capture_exception(self, exc, name, arguments())
         except Exception:
             self.sensor.internal_error("probe.failed")
+
+    def _count_failure(self, ns: int, exc: BaseException) -> str | None:
+        """Count a call that raised; its type name when the exception should be captured, else ``None``."""
+        if isinstance(exc, _NOT_ERRORS):
+            self.stats.ok(ns)
+            return None
+        name = _TYPE_NAMES.get(type(exc)) or _type_name(exc)
+        stats = self.stats
+        # FunctionStats.fail, inlined: a failing call already pays for the exception.
+        if ns < EXACT_BELOW:
+            stats.buckets[ns if ns > 0 else 0] += 1
+        elif ns < MAX_TRACKED_NS:
+            shift = ns.bit_length() - SHIFT_BASE
+            stats.buckets[(shift << SUB_BUCKET_BITS) + (ns >> shift)] += 1
+        else:
+            stats.buckets[LAST_BUCKET] += 1
+        stats.errors[name] += 1
+        # No lock: the budget is a soft limit (two threads may both take the last capture),
+        # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
+        used = self._budget.get(name, 0)
+        if used >= self.sensor.exceptions_per_interval:
+            self.suppressed += 1
+            return None
+        self._budget[name] = used + 1
+        return name
 
     def finish(
         self,
@@ -250,6 +275,44 @@ class Probe:
             raise
         except Exception:
             self.sensor.internal_error("probe.finish")
+
+    # -- the calls a function rewritten at import makes (see ``_wrapping._Instrument``) ---------------
+
+    def entered(self, frame_locals: Mapping[str, Any]) -> tuple[dict[str, Any], Any] | None:
+        """On the slow path, at a rewritten function's first instruction: its arguments, and a sample of them.
+
+        ``None`` when this fails; the call is then only counted. Never raises.
+        """
+        try:
+            named = self._named(frame_locals)
+            return named, (self.snapshot_arguments(named) if self.want_sample() else None)
+        except Exception:
+            self.sensor.internal_error("probe.entered")
+            return None
+
+    def returned(self, ns: int, entry: tuple[dict[str, Any], Any], result: Any) -> None:
+        """On the slow path, after a rewritten function returned ``result`` (checks, sample)."""
+        self.finish(ns, lambda: entry[0], result, entry[1])
+
+    def exited(self, t0: int, exc: BaseException, entry: tuple[dict[str, Any], Any] | None) -> None:
+        """A rewritten function (the caller) is raising ``exc``: count it, capture it. Returns ``None``; never raises.
+
+        The arguments are those named at entry when the slow path named them (``entry``), else
+        the values the parameters hold now, read from the caller's frame only if the exception
+        is captured (as the ``sys.monitoring`` backend reads them).
+        """
+        try:
+            name = self._count_failure(monotonic_ns() - t0, exc)
+            if name is not None:
+                arguments = entry[0] if entry is not None else self._named(sys._getframe(1).f_locals)
+                self.sensor.capture_exception(self, exc, name, arguments)
+        except Exception:
+            self.sensor.internal_error("probe.exited")
+
+    def _named(self, frame_locals: Mapping[str, Any]) -> dict[str, Any]:
+        if self.params is None:
+            return {k: v for k, v in frame_locals.items() if not (k.startswith("__cw_") and k.endswith("__"))}
+        return {name: frame_locals[name] for name in self.params if name in frame_locals}
 
     def snapshot_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """A redacted snapshot taken before the call runs (for samples)."""
@@ -362,6 +425,7 @@ class Sensor:
         probe = self.probes.get(target.name)
         if probe is None:
             probe = Probe(target, self)
+            probe.params = parameters
             for check in self._pending_checks.pop(target.name, ()):
                 probe.add_check(check)
             self._apply_factories(probe, parameters)
@@ -396,10 +460,11 @@ class Sensor:
                 continue
             try:
                 probe = Probe(found.target, self)
+                probe.params = parameters_of(found.function, found.code)
                 if self.backend.attach(found, probe):
                     for check in self._pending_checks.pop(name, ()):
                         probe.add_check(check)
-                    self._apply_factories(probe, parameters_of(found.function, found.code))
+                    self._apply_factories(probe, probe.params)
                     self.probes[name] = probe
                     self.unreachable.discard(name)
                     attached += 1

@@ -185,10 +185,12 @@ def _genuine_code(function: types.FunctionType) -> types.CodeType:
 
 
 def _nested(code: types.CodeType, module: str, selection: Selection, seen: set[int]) -> Iterator[Found]:
+    """Functions defined inside ``code``; lambdas and comprehensions (``<lambda>``, ``<genexpr>``) are
+    parts of the function that holds them, not functions of their own, and are left out."""
     for const in code.co_consts:
         if isinstance(const, types.CodeType) and id(const) not in seen:
             seen.add(id(const))
-            target = selection.wanted(module, const.co_qualname)
+            target = None if const.co_name.startswith("<") else selection.wanted(module, const.co_qualname)
             if target is not None:
                 yield Found(target, None, const, None, const.co_name, "nested")
             yield from _nested(const, module, selection, seen)

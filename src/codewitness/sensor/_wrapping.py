@@ -1,15 +1,21 @@
-"""The Python 3.11 backend: selected functions are replaced by timing wrappers.
+"""The Python 3.11 backend: functions rewritten at import to time themselves, or swapped for wrappers.
 
-Each selected function is swapped, in the module or class namespace that holds it, for a
-wrapper of the same kind (plain, ``async def``, generator, async generator; ``staticmethod`` and
-``classmethod`` re-applied) that times the call and reports to its :class:`Probe`. References to
-the original held in other modules' namespaces (``from shop.pricing import quote`` run before
-``init()``) are swapped too. Nested functions (``<locals>``) and references kept elsewhere
-(lists, closures, registries filled by decorators at import) cannot be reached this way; those
-functions are counted as unreachable. Python 3.12+ uses ``_monitoring`` instead, which watches
-code objects and has neither limit.
+Modules imported after ``init()`` (the usual case under ``codewitness run``) are rewritten at
+import (:class:`RewritingLoader`): each selected function's own body is put inside a few
+statements that time it and report to its :class:`Probe` (see ``_INLINE_SOURCE``). There is no
+wrapper: the function object, its signature, its frame and every reference to it are the
+originals, nested functions included, and a call costs two clock reads and a counter.
 
-The data is the same as on 3.12: one call runs from the first instruction to the final return
+Modules already loaded when the sensor starts cannot be rewritten: each selected function is
+swapped, in the module or class namespace that holds it, for a wrapper of the same kind (plain,
+``async def``, generator, async generator; ``staticmethod`` and ``classmethod`` re-applied).
+References to the original held in other modules' namespaces (``from shop.pricing import quote``
+run before ``init()``) are swapped too. Nested functions (``<locals>``) and references kept
+elsewhere (lists, closures, registries filled by decorators at import) cannot be reached this way;
+those functions are counted as unreachable. Python 3.12+ watches such code objects through
+``sys.monitoring`` instead (``_monitoring``).
+
+The data is the same on every path: one call runs from the first instruction to the final return
 or raise (for generators and coroutines, from the first resume to the end, suspensions included);
 ``GeneratorExit`` is a normal end, not an error.
 """
@@ -17,6 +23,7 @@ or raise (for generators and coroutines, from the first resume to the end, suspe
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import importlib.abc
 import inspect
@@ -27,8 +34,8 @@ from typing import Any
 
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import _NotifyingLoader
-from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns, parameters_of
-from codewitness.sensor._select import Found
+from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
+from codewitness.sensor._select import Found, Target
 from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
 
 __all__ = ["WrappingBackend", "make_wrapper"]
@@ -296,11 +303,9 @@ async def _drive_async(
 class WrappingBackend:
     """Swaps selected functions for wrappers; :meth:`detach_all` puts the originals back.
 
-    Modules imported after ``init()`` are rewritten at import instead (see :class:`RewritingLoader`):
-    the selected functions get a decorator of ours as their innermost one, so whatever other
-    decorators register at definition time (web routes, task queues) is already the wrapper.
-    Those wrappers stay after :meth:`detach_all` (the definitions are gone); they keep counting
-    into the closed sensor's probes, which nobody reads any more.
+    Modules imported after ``init()`` are rewritten at import instead (see :meth:`rewrite`).
+    Rewritten functions stay so after :meth:`detach_all` (the definitions are gone); they keep
+    counting into the closed sensor's probes, which nobody reads any more.
     """
 
     name = "wrapping"
@@ -366,49 +371,141 @@ class WrappingBackend:
         return RewritingLoader(inner, on_loaded, self)
 
     def rewrite(self, module: types.ModuleType, source: str, filename: str) -> types.CodeType | None:
-        """The module's code with our decorator on every selected function; ``None`` if none is."""
+        """The module's code with every selected function timing itself; ``None`` if none is selected.
+
+        Each selected function's body is wrapped, in the source tree, in the few statements of
+        :data:`_INLINE_SOURCE`, and its probe is made now and bound to a module global the body
+        reads. Nothing stands between callers and the function: no wrapper frame, the function
+        object, signature and ``sys._getframe`` are the originals, and references taken before the
+        definition finished (route tables, registries filled by decorators) reach the timed code.
+        The function also gets an innermost marker decorator that sets ``__codewitness_probe__``.
+        """
         tree = ast.parse(source, filename)
-        marker = _Decorate(module.__name__, self._sensor.selection)
+        marker = _Instrument(module.__name__, self._sensor.selection)
         marker.visit(tree)
-        if not marker.names:
+        if not marker.probes:
             return None
         ast.fix_missing_locations(tree)
-        vars(module)[_DECORATOR] = self._decorator_for(module.__name__)
+        namespace = vars(module)
+        probes: dict[str, Probe] = {}
+        for qualname, (global_name, target, params) in marker.probes.items():
+            probe = self._sensor.probe_for(target, params)
+            probes[qualname] = namespace[global_name] = probe
+        namespace[_CLOCK] = _clock
+        namespace[_LOCALS] = locals
+        namespace[_DECORATOR] = _marker_for(probes)
         code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
-        self.decorated.update(marker.names)
+        self.decorated.update(f"{module.__name__}.{qualname}" for qualname in marker.probes)
         return code
 
-    def _decorator_for(self, module: str) -> Callable[[str], Callable[[Any], Any]]:
-        sensor = self._sensor
 
-        def probe_for(qualname: str) -> Callable[[Any], Any]:
-            def decorate(function: Any) -> Any:
-                try:
-                    target = sensor.selection.wanted(module, qualname)
-                    if target is None or not isinstance(function, types.FunctionType):
-                        return function
-                    return make_wrapper(function, sensor.probe_for(target, parameters_of(function)))
-                except Exception:
-                    sensor.internal_error("rewrite")
-                    return function
+def _marker_for(probes: dict[str, Probe]) -> Callable[[str], Callable[[Any], Any]]:
+    """The innermost decorator of rewritten functions: marks the function with its probe."""
 
-            return decorate
+    def probe_for(qualname: str) -> Callable[[Any], Any]:
+        def mark(function: Any) -> Any:
+            # A mark is a convenience: the function works without it (a read-only object refuses it).
+            with contextlib.suppress(Exception):
+                function.__codewitness_probe__ = probes[qualname]
+            return function
 
-        return probe_for
+        return mark
+
+    return probe_for
 
 
-#: The name our decorator has inside a rewritten module.
+#: Names a rewritten module gets: the marker decorator, the clock, ``locals`` (a parameter may
+#: shadow the builtin's name), and one ``__cw_p<N>__`` per selected function holding its probe.
 _DECORATOR = "__codewitness_probe_for__"
+_CLOCK = "__cw_clock__"
+_LOCALS = "__cw_locals__"
+
+# What a selected function runs around its own statements (they replace ``pass``); every
+# ``return X`` of the function becomes ``return (__cw_r__ := X)``. The names are dunder-shaped
+# so that class bodies do not mangle them. The fast path is two clock reads and a bucket
+# increment (``FunctionStats.ok`` inlined, its constants folded in); checks and samples take
+# the probe's slow path, decided per call, since checks may be added while the program runs.
+_INLINE_SOURCE = f"""
+def _():
+    __cw_p__ = PROBE
+    if __cw_p__.slow:
+        __cw_a__ = __cw_p__.entered({_LOCALS}())
+    else:
+        __cw_a__ = None
+    __cw_r__ = None
+    __cw_t0__ = {_CLOCK}()
+    try:
+        pass
+    except BaseException as __cw_e__:
+        __cw_t0__ = __cw_p__.exited(__cw_t0__, __cw_e__, __cw_a__)
+        raise
+    finally:
+        if __cw_t0__ is not None:
+            __cw_ns__ = {_CLOCK}() - __cw_t0__
+            if __cw_a__ is not None:
+                __cw_p__.returned(__cw_ns__, __cw_a__, __cw_r__)
+            else:
+                try:
+                    if __cw_ns__ < {EXACT_BELOW}:
+                        __cw_p__.stats.buckets[__cw_ns__] += 1
+                    elif __cw_ns__ < {MAX_TRACKED_NS}:
+                        __cw_s__ = __cw_ns__.bit_length() - {SHIFT_BASE}
+                        __cw_p__.stats.buckets[(__cw_s__ << {SUB_BUCKET_BITS}) + (__cw_ns__ >> __cw_s__)] += 1
+                    else:
+                        __cw_p__.stats.buckets[{LAST_BUCKET}] += 1
+                except Exception:
+                    __cw_p__.sensor.internal_error("rewritten.ok")
+"""
 
 
-class _Decorate(ast.NodeTransformer):
-    """Adds ``@__codewitness_probe_for__("<qualname>")`` innermost on each selected function."""
+def _inline_statements(global_name: str) -> list[ast.stmt]:
+    """Fresh copies of the prologue and the ``try`` of :data:`_INLINE_SOURCE` for one function."""
+    body = ast.parse(_INLINE_SOURCE.replace("PROBE", global_name)).body[0].body  # type: ignore[attr-defined]
+    return list(body)
+
+
+class _Returns(ast.NodeTransformer):
+    """``return X`` -> ``return (__cw_r__ := X)`` in one function's own scope (not nested ones)."""
+
+    def visit_Return(self, node: ast.Return) -> ast.AST:
+        if node.value is not None:
+            target = ast.Name("__cw_r__", ast.Store())
+            node.value = ast.copy_location(ast.NamedExpr(target=target, value=node.value), node.value)
+        return node
+
+    def _skip(self, node: ast.AST) -> ast.AST:
+        return node
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _skip
+
+
+def _parameter_names(args: ast.arguments) -> tuple[str, ...]:
+    names = [a.arg for a in (*args.posonlyargs, *args.args)]
+    if args.vararg is not None:
+        names.append(args.vararg.arg)
+    names.extend(a.arg for a in args.kwonlyargs)
+    if args.kwarg is not None:
+        names.append(args.kwarg.arg)
+    return tuple(names)
+
+
+def _place(nodes: list[ast.stmt], where: ast.AST) -> None:
+    """Give injected statements the ``def`` line, so tracebacks and coverage never see new lines."""
+    for stmt in nodes:
+        for child in ast.walk(stmt):
+            if "lineno" in child._attributes:
+                ast.copy_location(child, where)
+
+
+class _Instrument(ast.NodeTransformer):
+    """Rewrites each selected function of one module so that it times itself (see ``rewrite``)."""
 
     def __init__(self, module: str, selection: Any) -> None:
         self.module = module
         self.selection = selection
         self.prefix: list[str] = []
-        self.names: list[str] = []
+        #: qualname -> (the module global holding its probe, its target, its parameter names)
+        self.probes: dict[str, tuple[str, Target, tuple[str, ...]]] = {}
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
         self.prefix.append(node.name)
@@ -418,17 +515,33 @@ class _Decorate(ast.NodeTransformer):
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
         qualname = ".".join([*self.prefix, node.name])
-        if self.selection.wanted(self.module, qualname) is not None:
-            call = ast.Call(func=ast.Name(_DECORATOR, ast.Load()), args=[ast.Constant(qualname)], keywords=[])
-            node.decorator_list.append(ast.copy_location(call, node))
-            self.names.append(f"{self.module}.{qualname}")
         self.prefix.extend([node.name, "<locals>"])
-        self.generic_visit(node)
+        self.generic_visit(node)  # nested functions first: they are rewritten on their own
         del self.prefix[-2:]
+        target = self.selection.wanted(self.module, qualname)
+        if target is None:
+            return node
+        known = self.probes.get(qualname)  # a function defined twice (under an ``if``) shares a probe
+        global_name = known[0] if known else f"__cw_p{len(self.probes)}__"
+        self.probes[qualname] = (global_name, target, _parameter_names(node.args))
+        body = list(node.body)
+        doc = [body.pop(0)] if body and _is_docstring(body[0]) else []
+        for stmt in body:
+            _Returns().visit(stmt)
+        injected = _inline_statements(global_name)
+        _place(injected, node)
+        injected[-1].body = body or [ast.copy_location(ast.Pass(), node)]  # type: ignore[attr-defined]
+        node.body = [*doc, *injected]
+        call = ast.Call(func=ast.Name(_DECORATOR, ast.Load()), args=[ast.Constant(qualname)], keywords=[])
+        node.decorator_list.append(ast.copy_location(call, node))
         return node
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
 
 class RewritingLoader(_NotifyingLoader):

@@ -1,0 +1,294 @@
+"""Functions rewritten at import time themselves: same behaviour, no wrapper frame, same data.
+
+Modules imported after ``init()`` get their selected functions rewritten in the source tree
+(``_wrapping._Instrument``), with the 3.11 backend and with 3.12's ``auto``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import textwrap
+import types
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from codewitness.sensor._wrapping import WrappingBackend
+
+TRICKY = '''
+import sys
+
+COUNTER = 0
+
+
+def caller_name():
+    return sys._getframe(1).f_code.co_name
+
+
+def returns_in_finally(x):
+    try:
+        if x:
+            return "early"
+    finally:
+        pass
+    return "late"
+
+
+def nested_scopes(n):
+    def inner(k):
+        return k * 2
+
+    square = lambda v: v * v
+    doubled = [square(i) for i in range(n)]
+
+    class Local:
+        def method(self):
+            return "m"
+
+    return inner(n) + sum(doubled), Local().method()
+
+
+def uses_global():
+    global COUNTER
+    COUNTER += 1
+    return COUNTER
+
+
+def shadows(locals, sys=None):
+    return locals
+
+
+def gen_with_return(n):
+    yield from range(n)
+    return "finished"
+
+
+async def agen(n):
+    for i in range(n):
+        yield i
+    return
+
+
+async def coro(x):
+    return x * 3
+
+
+class Base:
+    def hello(self):
+        return "base"
+
+
+class Child(Base):
+    def hello(self):
+        """Docstring stays."""
+        return "child+" + super().hello()
+
+    @staticmethod
+    def static(a):
+        return a
+
+    @classmethod
+    def named(cls):
+        return cls.__name__
+
+
+if COUNTER == 0:
+    def twice():
+        return 1
+else:
+    def twice():
+        return 2
+
+
+def raises_after_rebinding(value):
+    value = value + 1
+    raise KeyError(value)
+
+
+def empty_body():
+    """Only a docstring."""
+'''
+
+RAISE_LINE = TRICKY.splitlines().index("    raise KeyError(value)") + 1
+
+
+def exercise(module: Any) -> list[Any]:
+    gen = module.gen_with_return(2)
+    items = [next(gen), next(gen)]
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+
+    async def collect() -> list[int]:
+        return [i async for i in module.agen(3)]
+
+    return [
+        module.caller_name(),
+        module.returns_in_finally(1),
+        module.returns_in_finally(0),
+        module.nested_scopes(3),
+        module.uses_global(),
+        module.uses_global(),
+        module.shadows("mine"),
+        items,
+        stop.value.value,
+        asyncio.run(collect()),
+        asyncio.run(module.coro(2)),
+        module.Child().hello(),
+        module.Child.hello.__doc__,
+        module.Child.static(5),
+        module.Child().named(),
+        module.twice(),
+        module.empty_body(),
+    ]
+
+
+#: The backends that rewrite modules imported after ``init()``.
+REWRITING = ["wrapping", "auto"] if sys.version_info >= (3, 12) else ["wrapping"]
+
+
+@pytest.mark.parametrize("backend", REWRITING)
+def test_rewritten_functions_behave_like_the_originals_and_are_counted(
+    start: Any, app: Any, memory: Any, backend: str
+) -> None:
+    plain = importlib.import_module(app.write("tricky_plain", TRICKY))
+    expected = exercise(plain)
+    name = app.write("tricky", TRICKY)
+    sensor = start(app, memory, backend, manifest=app.manifest(()), include=[f"{name}.*"])
+    module = importlib.import_module(name)
+    got = exercise(module)
+    # The same answers, with the caller's own frame one level up: no wrapper stands between.
+    assert got == expected and got[0] == "exercise"
+    assert module.caller_name.__code__.co_name == "caller_name"
+    assert module.caller_name.__codewitness_probe__ is sensor.probes[f"{name}.caller_name"]
+    sensor.flush()
+    for function, calls in {
+        "caller_name": 1,
+        "returns_in_finally": 2,
+        "nested_scopes": 1,
+        "nested_scopes.<locals>.inner": 1,
+        "nested_scopes.<locals>.Local.method": 1,
+        "uses_global": 2,
+        "gen_with_return": 1,
+        "agen": 1,
+        "coro": 1,
+        "Child.hello": 1,
+        "Base.hello": 1,
+        "Child.static": 1,
+        "Child.named": 1,
+        "twice": 1,
+        "empty_body": 1,
+    }.items():
+        assert memory.calls(f"{name}.{function}") == calls, function
+    # Lambdas and comprehensions belong to the function holding them.
+    assert not [p for p in sensor.probes if "<lambda>" in p or "comp>" in p or "<genexpr>" in p]
+
+
+def test_a_raise_in_a_rewritten_function_is_captured_at_its_own_line(start: Any, app: Any, memory: Any) -> None:
+    name = app.write("tricky", TRICKY)
+    sensor = start(app, memory, "wrapping", manifest=app.manifest(()), include=[f"{name}.*"])
+    module = importlib.import_module(name)
+    with pytest.raises(KeyError) as raised:
+        module.raises_after_rebinding(1)
+    # The traceback the host sees is the original one: the raise line, no frame of ours.
+    last = raised.traceback[-1]
+    assert (last.name, last.lineno + 1) == ("raises_after_rebinding", RAISE_LINE)
+    sensor.flush()
+    (exc,) = memory.of("exception", f"{name}.raises_after_rebinding")
+    assert exc["type"] == "KeyError"
+    assert (exc["stack"][-1]["line"], exc["stack"][-1]["function"]) == (RAISE_LINE, "raises_after_rebinding")
+    # Without checks or samples the arguments are read when the exception leaves: the value now.
+    assert exc["arguments"] == {"value": 2}
+
+
+def test_checks_added_after_import_take_the_slow_path_with_the_entry_arguments(
+    start: Any, app: Any, memory: Any
+) -> None:
+    name = app.write("tricky", TRICKY)
+    sensor = start(app, memory, "wrapping", manifest=app.manifest(()), include=[f"{name}.*"])
+    module = importlib.import_module(name)
+    assert module.returns_in_finally(1) == "early"
+    seen: list[tuple[dict[str, Any], Any]] = []
+    sensor.add_check(f"{name}.returns_in_finally", lambda args, result: seen.append((dict(args), result)))
+    sensor.add_check(f"{name}.raises_after_rebinding", lambda args, result: seen.append((dict(args), result)))
+    assert module.returns_in_finally(0) == "late"
+    with pytest.raises(KeyError):
+        module.raises_after_rebinding(5)
+    assert seen == [({"x": 0}, "late")]  # checks run after successful calls only
+    sensor.flush()
+    assert memory.calls(f"{name}.returns_in_finally") == 2
+    (exc,) = memory.of("exception", f"{name}.raises_after_rebinding")
+    assert exc["arguments"] == {"value": 5}  # named at entry, before the rebinding
+
+
+# -- a property: rewriting never changes what a function returns, raises or does --------------------
+
+_LEAVES = st.sampled_from(
+    ["return x", "return x * 2", "return", "acc.append(x)", "x = x - 1", "raise ValueError(x)", "pass"]
+)
+
+
+def _blocks(depth: int) -> st.SearchStrategy[list[str]]:
+    if depth == 0:
+        return st.lists(_LEAVES, min_size=1, max_size=3)
+    inner = _blocks(depth - 1)
+    compound = st.one_of(
+        st.tuples(st.just("if x > 1:"), inner, st.just("else:"), inner),
+        st.tuples(st.just("for i in range(x):"), inner),
+        st.tuples(st.just("try:"), inner, st.just("finally:"), st.just(["acc.append('f')"])),
+        st.tuples(st.just("try:"), inner, st.just("except ValueError:"), st.just(["acc.append('e')", "return -1"])),
+        st.tuples(st.just("def helper(y):"), st.just(["return y + 100"]), st.just("x = helper(x)")),
+    )
+    return st.lists(st.one_of(_LEAVES.map(lambda s: [s]), compound.map(_flatten)), min_size=1, max_size=3).map(
+        lambda parts: [line for part in parts for line in part]
+    )
+
+
+def _flatten(part: tuple[Any, ...]) -> list[str]:
+    lines: list[str] = []
+    for piece in part:
+        if isinstance(piece, str):
+            lines.append(piece)
+        else:
+            lines.extend("    " + line for line in piece)
+    return lines
+
+
+def _run(function: Any, x: int) -> tuple[Any, list[Any]]:
+    acc: list[Any] = []
+    function.__globals__["acc"] = acc
+    try:
+        return ("ok", function(x)), acc
+    except ValueError as exc:
+        return ("raised", exc.args), acc
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_blocks(2), x=st.integers(-1, 3))
+def test_rewriting_preserves_behaviour(start: Any, app: Any, memory: Any, body: list[str], x: int) -> None:
+    sensor = codewitness_sensor(start, app, memory)
+    source = "def subject(x):\n" + textwrap.indent("\n".join(body), "    ") + "\n"
+    plain: dict[str, Any] = {}
+    exec(compile(source, "<plain>", "exec"), plain)
+    module = types.ModuleType("hypo_subject")
+    code = WrappingBackend(sensor).rewrite(module, source, "<rewritten>")
+    assert code is not None
+    exec(code, vars(module))
+    assert _run(module.subject, x) == _run(plain["subject"], x)
+    probe = sensor.probes["hypo_subject.subject"]
+    assert sum(probe.stats.buckets) >= 1
+
+
+_SENSORS: dict[int, Any] = {}
+
+
+def codewitness_sensor(start: Any, app: Any, memory: Any) -> Any:
+    """One sensor per test run of the property (hypothesis calls the test body many times)."""
+    key = id(app)
+    if key not in _SENSORS:
+        _SENSORS.clear()
+        _SENSORS[key] = start(app, memory, "wrapping", manifest=app.manifest(()), include=["hypo_subject.*"])
+    return _SENSORS[key]
