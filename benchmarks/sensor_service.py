@@ -3,8 +3,10 @@
 The shop (``examples/shop``) serves on loopback in one process -- plain; under ``codewitness run``
 with nothing selected (idle); and with every app function instrumented (``--include 'shop.*'``) --
 while a second process sends keep-alive ``POST /quote`` and ``/checkout`` requests as fast as it
-can. Runs rotate (plain, idle, sensor, plain, ...) and the best and median requests/second of each
-kind are compared, so machine noise hits all alike.
+can. On a machine with two or more CPUs the server and the load get one CPU each, so they do not
+take turns on the same core. Each round runs every variant once, in a rotating order; the loss is
+reported from the best and median runs of each kind, and paired round by round (each sensor run
+against the same round's plain run), so that noise lasting a round hits both.
 
     .venv/bin/python benchmarks/sensor_service.py
     .venv312/bin/python benchmarks/sensor_service.py --rounds 3 --seconds 5
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,8 +80,17 @@ def wait_for(port: int) -> None:
 VARIANTS = ("plain", "idle", "sensor")
 
 
-def one_run(variant: str, seconds: float, connections: int, workdir: Path) -> tuple[float, float]:
-    """(requests per second, server CPU microseconds per request) for one run."""
+def _pinned(cpu: int | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that keeps the child (and every thread it starts) on one CPU."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def one_run(
+    variant: str, seconds: float, connections: int, workdir: Path, cpus: tuple[int, int] | None
+) -> tuple[float, float, float]:
+    """(requests per second, server CPU microseconds per request, server CPU busy share) for one run."""
     port = free_port()
     server_cmd = [sys.executable, "-m", "shop.server", "--port", str(port)]
     if variant != "plain":
@@ -89,17 +101,21 @@ def one_run(variant: str, seconds: float, connections: int, workdir: Path) -> tu
         ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
     env["PYTHONPATH"] = os.pathsep.join([str(SHOP), env.get("PYTHONPATH", "")])
-    server = subprocess.Popen(server_cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL)
+    server_cpu, load_cpu = cpus if cpus else (None, None)
+    server = subprocess.Popen(
+        server_cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, preexec_fn=_pinned(server_cpu)
+    )  # fmt: skip
     try:
         wait_for(port)
-        before = _cpu_seconds(server.pid)
+        before, started = _cpu_seconds(server.pid), time.perf_counter()
         load = subprocess.run(
             [sys.executable, "-c", LOAD, str(port), str(seconds), str(connections)],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, preexec_fn=_pinned(load_cpu),
         )  # fmt: skip
         used = _cpu_seconds(server.pid) - before
+        busy = used / (time.perf_counter() - started)
         rps, requests = (float(x) for x in load.stdout.split())
-        return rps, used / requests * 1e6
+        return rps, used / requests * 1e6, busy
     finally:
         server.terminate()
         server.wait(10)
@@ -115,40 +131,62 @@ def _cpu_seconds(pid: int) -> float:
 def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--no-pin", action="store_true", help="let the OS place server and load (default: a CPU each)")
     args = parser.parse_args()
+    available = sorted(os.sched_getaffinity(0))
+    cpus = (available[0], available[1]) if len(available) >= 2 and not args.no_pin else None
     workdir = Path(tempfile.mkdtemp(prefix="cw-shop-"))
     (workdir / ".git").mkdir()  # a project root of its own, so no outside configuration applies
     runs: dict[str, list[float]] = {v: [] for v in VARIANTS}
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    for _ in range(args.rounds):
-        for variant in VARIANTS:
-            rps, cpu_us = one_run(variant, args.seconds, args.connections, workdir)
+    busy: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for round_no in range(args.rounds):
+        # Rotate the order, so no variant always runs first (or right after a given other one).
+        order = VARIANTS[round_no % 3 :] + VARIANTS[: round_no % 3]
+        for variant in order:
+            rps, cpu_us, share = one_run(variant, args.seconds, args.connections, workdir, cpus)
             runs[variant].append(rps)
             cpu[variant].append(cpu_us)
+            busy[variant].append(share)
     from codewitness.sensor.export import read_spool
 
     spooled = [r for _, records, _ in read_spool(workdir / "sensor") for r in records]
     calls = sum(r["calls"] for r in spooled if r["kind"] == "aggregate")
+    requests_served = sum(runs["sensor"]) * args.seconds
     best = {v: max(values) for v, values in runs.items()}
     median = {v: statistics.median(values) for v, values in runs.items()}
     cpu_median = {v: statistics.median(values) for v, values in cpu.items()}
+    # Each round's sensor run against the same round's plain run: noise that lasts a round hits both.
+    paired = [1 - sensor / plain for sensor, plain in zip(runs["sensor"], runs["plain"], strict=True)]
+    paired_cpu = [sensor / plain - 1 for sensor, plain in zip(cpu["sensor"], cpu["plain"], strict=True)]
     version = sys.version.split()[0]
-    print(f"Python {version}, {args.rounds} rounds x {args.seconds:g} s, {args.connections} connections")
+    placement = f"server on CPU {cpus[0]}, load on CPU {cpus[1]}" if cpus else "not pinned"
+    print(f"Python {version}, {args.rounds} rounds x {args.seconds:g} s, {args.connections} connections, {placement}")
     for variant in VARIANTS:
         shown = ", ".join(f"{v:.0f}" for v in runs[variant])
         figures = f"best {best[variant]:7.1f} req/s, median {median[variant]:7.1f}"
-        print(f"  {variant:<7} {figures}, server CPU {cpu_median[variant]:6.1f} us/request   (runs: {shown})")
+        share = statistics.median(busy[variant]) * 100
+        server = f"server CPU {cpu_median[variant]:6.1f} us/request, {share:3.0f}% busy"
+        print(f"  {variant:<7} {figures}, {server}   (runs: {shown})")
     for label, stat in (("best", best), ("median", median)):
         vs_plain = (1 - stat["sensor"] / stat["plain"]) * 100
         vs_idle = (1 - stat["sensor"] / stat["idle"]) * 100
         print(f"  throughput loss ({label}): {vs_plain:+.1f}% vs plain, {vs_idle:+.1f}% vs idle sensor")
-    extra = (cpu_median["sensor"] / cpu_median["plain"] - 1) * 100
-    print(f"  server CPU per request: {extra:+.1f}% with the sensor (median)")
-    print(f"  {calls:,} instrumented calls recorded")
-    summary = {"best": best, "median": median, "cpu_us_per_request": cpu_median, "recorded_calls": calls}
+    shown = ", ".join(f"{x * 100:+.1f}%" for x in paired)
+    print(f"  throughput loss, paired by round: median {statistics.median(paired) * 100:+.1f}%   (rounds: {shown})")
+    extra = statistics.median(paired_cpu) * 100
+    print(f"  server CPU per request: {extra:+.1f}% with the sensor (median of rounds)")
+    print(f"  {calls:,} instrumented calls recorded, {calls / requests_served:.1f} per request")
+    summary = {
+        "best": best,
+        "median": median,
+        "paired_loss_median": statistics.median(paired),
+        "cpu_us_per_request": cpu_median,
+        "recorded_calls": calls,
+    }
     print(json.dumps(summary))
 
 

@@ -124,3 +124,10 @@ def test_function_stats_is_exact_under_threads() -> None:
     got = stats.drain()
     drained_calls += got.calls if got else 0
     assert drained_calls == 30_000
+
+
+def test_the_bucket_table_agrees_with_bucket_index_everywhere_it_covers() -> None:
+    from codewitness.sensor.aggregate import BUCKET_OF, TABLE_BELOW
+
+    assert len(BUCKET_OF) == TABLE_BELOW
+    assert [ns for ns in range(TABLE_BELOW) if BUCKET_OF[ns] != bucket_index(ns)] == []

@@ -31,7 +31,7 @@ import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import ImportHook
@@ -278,23 +278,23 @@ class Probe:
 
     # -- the calls a function rewritten at import makes (see ``_wrapping._Instrument``) ---------------
 
-    def entered(self, frame_locals: Mapping[str, Any]) -> tuple[dict[str, Any], Any] | None:
+    def entered(self, frame_locals: Mapping[str, Any]) -> tuple[dict[str, Any], Any] | Literal[False]:
         """On the slow path, at a rewritten function's first instruction: its arguments, and a sample of them.
 
-        ``None`` when this fails; the call is then only counted. Never raises.
+        ``False`` when this fails; the call is then only counted. Never raises.
         """
         try:
             named = self._named(frame_locals)
             return named, (self.snapshot_arguments(named) if self.want_sample() else None)
         except Exception:
             self.sensor.internal_error("probe.entered")
-            return None
+            return False
 
     def returned(self, ns: int, entry: tuple[dict[str, Any], Any], result: Any) -> None:
         """On the slow path, after a rewritten function returned ``result`` (checks, sample)."""
         self.finish(ns, lambda: entry[0], result, entry[1])
 
-    def exited(self, t0: int, exc: BaseException, entry: tuple[dict[str, Any], Any] | None) -> None:
+    def exited(self, t0: int, exc: BaseException, entry: tuple[dict[str, Any], Any] | Literal[False]) -> None:
         """A rewritten function (the caller) is raising ``exc``: count it, capture it. Returns ``None``; never raises.
 
         The arguments are those named at entry when the slow path named them (``entry``), else
@@ -304,7 +304,7 @@ class Probe:
         try:
             name = self._count_failure(monotonic_ns() - t0, exc)
             if name is not None:
-                arguments = entry[0] if entry is not None else self._named(sys._getframe(1).f_locals)
+                arguments = entry[0] if entry else self._named(sys._getframe(1).f_locals)
                 self.sensor.capture_exception(self, exc, name, arguments)
         except Exception:
             self.sensor.internal_error("probe.exited")

@@ -36,7 +36,15 @@ from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import _NotifyingLoader
 from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
 from codewitness.sensor._select import Found, Target
-from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
+from codewitness.sensor.aggregate import (
+    BUCKET_OF,
+    EXACT_BELOW,
+    LAST_BUCKET,
+    MAX_TRACKED_NS,
+    SHIFT_BASE,
+    SUB_BUCKET_BITS,
+    TABLE_BELOW,
+)
 
 __all__ = ["WrappingBackend", "make_wrapper"]
 
@@ -393,6 +401,7 @@ class WrappingBackend:
             probes[qualname] = namespace[global_name] = probe
         namespace[_CLOCK] = _clock
         namespace[_LOCALS] = locals
+        namespace[_BUCKET_OF] = BUCKET_OF
         namespace[_DECORATOR] = _marker_for(probes)
         code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
         self.decorated.update(f"{module.__name__}.{qualname}" for qualname in marker.probes)
@@ -415,46 +424,46 @@ def _marker_for(probes: dict[str, Probe]) -> Callable[[str], Callable[[Any], Any
 
 
 #: Names a rewritten module gets: the marker decorator, the clock, ``locals`` (a parameter may
-#: shadow the builtin's name), and one ``__cw_p<N>__`` per selected function holding its probe.
+#: shadow the builtin's name), the bucket table, and one ``__cw_p<N>__`` per selected function
+#: holding its probe.
 _DECORATOR = "__codewitness_probe_for__"
 _CLOCK = "__cw_clock__"
 _LOCALS = "__cw_locals__"
+_BUCKET_OF = "__cw_bucket_of__"
 
 # What a selected function runs around its own statements (they replace ``pass``); every
 # ``return X`` of the function becomes ``return (__cw_r__ := X)``. The names are dunder-shaped
 # so that class bodies do not mangle them. The fast path is two clock reads and a bucket
-# increment (``FunctionStats.ok`` inlined, its constants folded in); checks and samples take
-# the probe's slow path, decided per call, since checks may be added while the program runs.
+# increment (``FunctionStats.ok`` inlined, its constants folded in, the bucket of a short call
+# looked up in ``BUCKET_OF``). Checks and samples take the probe's slow path, decided per call
+# since checks may be added while the program runs. ``__cw_a__`` tells the ``finally`` what
+# happened: ``False`` fast path, a tuple slow path (what ``entered`` named), ``None`` raised.
 _INLINE_SOURCE = f"""
 def _():
     __cw_p__ = PROBE
-    if __cw_p__.slow:
-        __cw_a__ = __cw_p__.entered({_LOCALS}())
-    else:
-        __cw_a__ = None
+    __cw_a__ = __cw_p__.slow and __cw_p__.entered({_LOCALS}())
     __cw_r__ = None
     __cw_t0__ = {_CLOCK}()
     try:
         pass
     except BaseException as __cw_e__:
-        __cw_t0__ = __cw_p__.exited(__cw_t0__, __cw_e__, __cw_a__)
+        __cw_a__ = __cw_p__.exited(__cw_t0__, __cw_e__, __cw_a__)
         raise
     finally:
-        if __cw_t0__ is not None:
+        if __cw_a__ is False:
             __cw_ns__ = {_CLOCK}() - __cw_t0__
-            if __cw_a__ is not None:
-                __cw_p__.returned(__cw_ns__, __cw_a__, __cw_r__)
-            else:
-                try:
-                    if __cw_ns__ < {EXACT_BELOW}:
-                        __cw_p__.stats.buckets[__cw_ns__] += 1
-                    elif __cw_ns__ < {MAX_TRACKED_NS}:
-                        __cw_s__ = __cw_ns__.bit_length() - {SHIFT_BASE}
-                        __cw_p__.stats.buckets[(__cw_s__ << {SUB_BUCKET_BITS}) + (__cw_ns__ >> __cw_s__)] += 1
-                    else:
-                        __cw_p__.stats.buckets[{LAST_BUCKET}] += 1
-                except Exception:
-                    __cw_p__.sensor.internal_error("rewritten.ok")
+            try:
+                if __cw_ns__ < {TABLE_BELOW}:
+                    __cw_p__.stats.buckets[{_BUCKET_OF}[__cw_ns__]] += 1
+                elif __cw_ns__ < {MAX_TRACKED_NS}:
+                    __cw_s__ = __cw_ns__.bit_length() - {SHIFT_BASE}
+                    __cw_p__.stats.buckets[(__cw_s__ << {SUB_BUCKET_BITS}) + (__cw_ns__ >> __cw_s__)] += 1
+                else:
+                    __cw_p__.stats.buckets[{LAST_BUCKET}] += 1
+            except Exception:
+                __cw_p__.sensor.internal_error("rewritten.ok")
+        elif __cw_a__ is not None:
+            __cw_p__.returned({_CLOCK}() - __cw_t0__, __cw_a__, __cw_r__)
 """
 
 

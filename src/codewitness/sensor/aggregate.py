@@ -28,11 +28,13 @@ from typing import Any
 
 __all__ = [
     "BUCKETS",
+    "BUCKET_OF",
     "EXACT_BELOW",
     "LAST_BUCKET",
     "MAX_TRACKED_NS",
     "SHIFT_BASE",
     "SUB_BUCKET_BITS",
+    "TABLE_BELOW",
     "FunctionStats",
     "Histogram",
     "IntervalStats",
@@ -153,6 +155,13 @@ class IntervalStats:
 #: Buckets of a :class:`FunctionStats` (every index below ``MAX_TRACKED_NS``); the last takes the rest.
 BUCKETS = bucket_index(MAX_TRACKED_NS - 1) + 1
 LAST_BUCKET = BUCKETS - 1
+
+#: Latencies below this (about 16 µs) find their bucket in :data:`BUCKET_OF` by one list lookup.
+TABLE_BELOW = 1 << 14
+_INDEXES = list(range(BUCKETS))  # one int object per bucket, shared by the table's entries
+#: ``BUCKET_OF[ns] == bucket_index(ns)`` for ``ns < TABLE_BELOW``: the per-call hot path of the
+#: sensor's rewritten functions (a short call is where a few instructions show the most).
+BUCKET_OF: list[int] = [_INDEXES[bucket_index(ns)] for ns in range(TABLE_BELOW)]
 
 
 class FunctionStats:
