@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codewitness.sensor.aggregate import (
+    BUCKET_OF,
     MAX_TRACKED_NS,
+    TABLE_BELOW,
     FunctionStats,
     Histogram,
     bucket_index,
@@ -127,7 +129,5 @@ def test_function_stats_is_exact_under_threads() -> None:
 
 
 def test_the_bucket_table_agrees_with_bucket_index_everywhere_it_covers() -> None:
-    from codewitness.sensor.aggregate import BUCKET_OF, TABLE_BELOW
-
     assert len(BUCKET_OF) == TABLE_BELOW
     assert [ns for ns in range(TABLE_BELOW) if BUCKET_OF[ns] != bucket_index(ns)] == []
