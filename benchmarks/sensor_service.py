@@ -15,6 +15,7 @@ against the same round's plain run), so that noise lasting a round hits both.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import socket
@@ -128,6 +129,103 @@ def _cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+# -- the same comparison inside one process ---------------------------------------------------------
+
+BODIES = [
+    ("/quote", {"items": [{"sku": "apple", "quantity": 3}, {"sku": "bread", "quantity": 1}], "coupon": "WELCOME10"}),
+    ("/checkout", {"items": [{"sku": "coffee", "quantity": 1}], "card": "4111 1111 1111 1111", "token": "tok"}),
+    ("/quote", {"items": [{"sku": "caviar", "quantity": 1}]}),
+]
+
+
+class _Connection:
+    """One keep-alive HTTP connection on loopback, served by a ``Handler`` driven in this thread."""
+
+    def __init__(self, handler_class: type) -> None:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            self.client = socket.create_connection(listener.getsockname())
+            served, address = listener.accept()
+        self.client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.handler = handler_class.__new__(handler_class)
+        self.handler.request, self.handler.client_address, self.handler.server = served, address, None
+        self.handler.setup()
+        self.requests = []
+        for path, payload in BODIES:
+            body = json.dumps(payload)
+            head = f"POST {path} HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\n"
+            self.requests.append(f"{head}Content-Length: {len(body)}\r\n\r\n{body}".encode())
+
+    def serve(self, count: int) -> None:
+        for i in range(count):
+            self.client.sendall(self.requests[i % len(self.requests)])
+            self.handler.handle_one_request()
+            self._read_response()
+
+    def _read_response(self) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self.client.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+        while len(body) < length:
+            body += self.client.recv(65536)
+
+
+def _plain_copy(workdir: Path) -> Path:
+    """The shop's package copied as ``shop_plain``, which no include pattern of the sensor matches."""
+    root = workdir / "plain"
+    package = root / "shop_plain"
+    package.mkdir(parents=True, exist_ok=True)
+    for source in (SHOP / "shop").glob("*.py"):
+        text = source.read_text().replace("from shop import", "from shop_plain import")
+        (package / source.name).write_text(text.replace("from shop.", "from shop_plain."))
+    return root
+
+
+def ab_child(workdir: Path, batches: int, batch: int) -> None:
+    """In a child process: a plain copy and a watched copy of the shop serve alternate batches."""
+    sys.path[:0] = [str(_plain_copy(workdir)), str(SHOP)]
+    plain_server = importlib.import_module("shop_plain.server")
+    import codewitness.sensor
+
+    spool = str(workdir / "ab-spool")
+    codewitness.sensor.init(service="shop-ab", include=["shop.*"], spool_dir=spool, interval=1, endpoint="", otel=False)
+    watched_server = importlib.import_module("shop.server")
+    connections = {"plain": _Connection(plain_server.Handler), "sensor": _Connection(watched_server.Handler)}
+    for connection in connections.values():
+        connection.serve(300)  # warm up: caches, the interpreter's specialisation
+    seconds: dict[str, list[float]] = {name: [] for name in connections}
+    for round_no in range(batches):
+        order = list(connections) if round_no % 2 == 0 else list(reversed(connections))
+        for name in order:
+            start = time.perf_counter()
+            connections[name].serve(batch)
+            seconds[name].append((time.perf_counter() - start) / batch)
+    print(json.dumps(seconds))
+
+
+def in_process(workdir: Path, batches: int, batch: int) -> dict[str, list[float]]:
+    """Per-request seconds of each batch, for the plain and the watched copy (run in a child)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    child = subprocess.run(
+        [sys.executable, __file__, "--ab-child", str(workdir), "--batches", str(batches), "--batch", str(batch)],
+        capture_output=True, text=True, check=True, cwd=workdir, env=env,
+    )  # fmt: skip
+    result: dict[str, list[float]] = json.loads(child.stdout)
+    return result
+
+
+def report_in_process(seconds: dict[str, list[float]]) -> dict[str, float]:
+    best = {name: min(values) * 1e6 for name, values in seconds.items()}
+    paired = [s / p - 1 for s, p in zip(seconds["sensor"], seconds["plain"], strict=True)]
+    cost = statistics.median(paired)
+    print(f"In one process, {len(paired)} alternating batches through the real handler on loopback sockets:")
+    print(f"  plain copy {best['plain']:6.1f} us/request, watched copy {best['sensor']:6.1f} us/request (best batch)")
+    print(f"  added time per request: {(best['sensor'] / best['plain'] - 1) * 100:+.1f}% (best batches), ", end="")
+    print(f"{cost * 100:+.1f}% (median of paired batches); throughput loss {(1 - 1 / (1 + cost)) * 100:.1f}%")
+    return {"plain_us": best["plain"], "sensor_us": best["sensor"], "paired_cost_median": cost}
+
+
 def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
@@ -135,7 +233,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--no-pin", action="store_true", help="let the OS place server and load (default: a CPU each)")
+    parser.add_argument("--batches", type=int, default=40, help="alternating batches of the in-process comparison")
+    parser.add_argument("--batch", type=int, default=150, help="requests per batch")
+    parser.add_argument("--ab-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ab_child:
+        ab_child(args.ab_child, args.batches, args.batch)
+        return
     available = sorted(os.sched_getaffinity(0))
     cpus = (available[0], available[1]) if len(available) >= 2 and not args.no_pin else None
     workdir = Path(tempfile.mkdtemp(prefix="cw-shop-"))
@@ -180,7 +284,9 @@ def main() -> None:
     extra = statistics.median(paired_cpu) * 100
     print(f"  server CPU per request: {extra:+.1f}% with the sensor (median of rounds)")
     print(f"  {calls:,} instrumented calls recorded, {calls / requests_served:.1f} per request")
+    in_one = report_in_process(in_process(workdir, args.batches, args.batch))
     summary = {
+        "in_process": in_one,
         "best": best,
         "median": median,
         "paired_loss_median": statistics.median(paired),

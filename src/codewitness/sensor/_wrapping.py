@@ -500,10 +500,13 @@ def _parameter_names(args: ast.arguments) -> tuple[str, ...]:
 
 def _place(nodes: list[ast.stmt], where: ast.AST) -> None:
     """Give injected statements the ``def`` line, so tracebacks and coverage never see new lines."""
+    line, column = where.lineno, where.col_offset  # type: ignore[attr-defined]
     for stmt in nodes:
         for child in ast.walk(stmt):
             if "lineno" in child._attributes:
-                ast.copy_location(child, where)
+                # Ending on the ``def`` line too: CPython reports some instructions by their end line.
+                child.lineno = child.end_lineno = line  # type: ignore[attr-defined]
+                child.col_offset = child.end_col_offset = column  # type: ignore[attr-defined]
 
 
 class _Instrument(ast.NodeTransformer):
