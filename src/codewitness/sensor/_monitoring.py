@@ -210,9 +210,10 @@ class MonitoringBackend:
 class HybridBackend(MonitoringBackend):
     """The 3.12+ default: wrappers where they provably reach every call, ``sys.monitoring`` elsewhere.
 
-    * Modules imported after ``init()`` are rewritten at import by the wrapping backend: its
-      wrappers are in place before any other code sees the function (so nested functions and
-      functions registered by decorators are covered) and cost about half as much per call.
+    * Modules imported after ``init()`` are rewritten at import by the wrapping backend: each
+      selected function times itself from its first instruction, whoever holds it (nested
+      functions and functions registered by decorators included), at about a fifth of the cost
+      per call of a monitored code object.
     * Functions already loaded when the sensor starts are swapped for wrappers only when nothing
       but namespaces (their module or class, other modules' imports) holds them -- one
       ``gc.get_referrers`` pass decides; anything held elsewhere (a route table, a closure, a
