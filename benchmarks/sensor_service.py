@@ -8,8 +8,13 @@ take turns on the same core. Each round runs every variant once, in a rotating o
 reported from the best and median runs of each kind, and paired round by round (each sensor run
 against the same round's plain run), so that noise lasting a round hits both.
 
+Then, in one child process, a plain copy of the shop (``shop_plain``, which no pattern selects)
+and a watched copy serve alternate batches of the same requests through the real request handler
+on loopback sockets (``--batches``, ``--batch``): a ratio measured in one run, which machine noise
+between runs cannot move.
+
     .venv/bin/python benchmarks/sensor_service.py
-    .venv312/bin/python benchmarks/sensor_service.py --rounds 3 --seconds 5
+    .venv-test/3.12/bin/python benchmarks/sensor_service.py --rounds 3 --seconds 5
 """
 
 from __future__ import annotations
