@@ -282,13 +282,12 @@ def test_rewriting_preserves_behaviour(start: Any, app: Any, memory: Any, body: 
     assert sum(probe.stats.buckets) >= 1
 
 
-_SENSORS: dict[int, Any] = {}
+_SENSOR: dict[str, Any] = {}
 
 
 def codewitness_sensor(start: Any, app: Any, memory: Any) -> Any:
-    """One sensor per test run of the property (hypothesis calls the test body many times)."""
-    key = id(app)
-    if key not in _SENSORS:
-        _SENSORS.clear()
-        _SENSORS[key] = start(app, memory, "wrapping", manifest=app.manifest(()), include=["hypo_subject.*"])
-    return _SENSORS[key]
+    """One sensor per run of the property (hypothesis calls the test body many times with one ``app``)."""
+    if _SENSOR.get("app") is not app:
+        sensor = start(app, memory, "wrapping", manifest=app.manifest(()), include=["hypo_subject.*"])
+        _SENSOR.update(app=app, sensor=sensor)
+    return _SENSOR["sensor"]

@@ -36,14 +36,7 @@ from typing import Any, Literal, Protocol
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import ImportHook
 from codewitness.sensor._select import Found, Selection, Target, find_functions
-from codewitness.sensor.aggregate import (
-    EXACT_BELOW,
-    LAST_BUCKET,
-    MAX_TRACKED_NS,
-    SHIFT_BASE,
-    SUB_BUCKET_BITS,
-    FunctionStats,
-)
+from codewitness.sensor.aggregate import FunctionStats
 from codewitness.sensor.snapshot import Redactor
 
 __all__ = ["Backend", "Check", "CheckFactory", "Collector", "Exporter", "Probe", "Sensor"]
@@ -231,16 +224,7 @@ class Probe:
             self.stats.ok(ns)
             return None
         name = _TYPE_NAMES.get(type(exc)) or _type_name(exc)
-        stats = self.stats
-        # FunctionStats.fail, inlined: a failing call already pays for the exception.
-        if ns < EXACT_BELOW:
-            stats.buckets[ns if ns > 0 else 0] += 1
-        elif ns < MAX_TRACKED_NS:
-            shift = ns.bit_length() - SHIFT_BASE
-            stats.buckets[(shift << SUB_BUCKET_BITS) + (ns >> shift)] += 1
-        else:
-            stats.buckets[LAST_BUCKET] += 1
-        stats.errors[name] += 1
+        self.stats.fail(ns, name)
         # No lock: the budget is a soft limit (two threads may both take the last capture),
         # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
         used = self._budget.get(name, 0)
