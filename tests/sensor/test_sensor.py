@@ -462,3 +462,41 @@ def test_the_sensor_never_instruments_itself(start: Any, app: App, memory: Memor
     sensor.flush()
     assert not [name for name in sensor.probes if name.startswith("codewitness.")]
     assert memory.calls(f"{app.module}.add") == 1
+
+
+GENERATED_SOURCE = """
+from collections import namedtuple
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    quantity: int
+
+    def total(self, price):
+        return self.quantity * price
+
+
+Point = namedtuple("Point", "x y")
+"""
+
+
+@pytest.mark.parametrize("imported", ["before", "after"])
+def test_code_generated_from_strings_is_not_an_app_function(
+    start: Any, app: App, memory: MemoryExporter, backend: str, imported: str
+) -> None:
+    mod = app.write("lines", GENERATED_SOURCE)
+    if imported == "before":
+        importlib.import_module(mod)
+    sensor = start(app, memory, backend, include=[f"{mod}.*"])
+    lines = importlib.import_module(mod)
+    line = lines.Line("apple", 2)  # dataclass-made __init__, __eq__, __hash__: nobody wrote them here
+    assert line == lines.Line("apple", 2)
+    assert line.total(3) == 6
+    assert hash(line) == hash(lines.Line("apple", 2))
+    sensor.flush()
+    assert memory.calls(f"{mod}.Line.total") == 1
+    watched = {name for name in sensor.probes if name.startswith(mod)}
+    assert watched == {f"{mod}.Line.total"}
+    assert not hasattr(lines.Line.__init__, "__codewitness_probe__")

@@ -139,11 +139,29 @@ def find_functions(module: types.ModuleType, selection: Selection) -> Iterator[F
     if not isinstance(name, str):
         return
     seen: set[int] = set()
-    yield from _walk_namespace(module, vars(module), name, "", selection, seen)
+    yield from _walk_namespace(module, vars(module), name, "", selection, seen, _from_file(module))
+
+
+def _from_file(module: types.ModuleType) -> bool:
+    """Whether ``module`` was loaded from a file (not built by ``exec`` of a string)."""
+    file = getattr(module, "__file__", None)
+    return isinstance(file, str) and not file.startswith("<")
+
+
+def _generated(code: types.CodeType, from_file: bool) -> bool:
+    """Code made at run time from a string (``dataclass``'s ``__init__``/``__eq__``, ``namedtuple``'s
+    ``__new__``, attrs): nobody wrote it in the module's file, so it is no app function of its own."""
+    return from_file and code.co_filename.startswith("<")
 
 
 def _walk_namespace(
-    owner: Any, namespace: dict[str, Any], module: str, prefix: str, selection: Selection, seen: set[int]
+    owner: Any,
+    namespace: dict[str, Any],
+    module: str,
+    prefix: str,
+    selection: Selection,
+    seen: set[int],
+    from_file: bool,
 ) -> Iterator[Found]:
     for attribute, raw in list(namespace.items()):
         kind = "function"
@@ -156,6 +174,8 @@ def _walk_namespace(
                 continue
             seen.add(id(value))
             code = _genuine_code(value)
+            if _generated(code, from_file):
+                continue
             target = selection.wanted(module, value.__qualname__)
             if target is not None:
                 yield Found(target, value, code, owner, attribute, kind)
@@ -164,7 +184,9 @@ def _walk_namespace(
             if not value.__qualname__.startswith(prefix):
                 continue
             seen.add(id(value))
-            yield from _walk_namespace(value, dict(vars(value)), module, value.__qualname__ + ".", selection, seen)
+            yield from _walk_namespace(
+                value, dict(vars(value)), module, value.__qualname__ + ".", selection, seen, from_file
+            )
 
 
 def _genuine_code(function: types.FunctionType) -> types.CodeType:
