@@ -218,6 +218,12 @@ class SensorSection:
     max_value_chars: int = field(
         default=512, metadata=doc("Longest string kept in a captured value; longer ones are cut.", minimum=16)
     )
+    speedups: bool = field(
+        default=True,
+        metadata=doc(
+            "Count calls with the compiled meter when the install built it; false forces the pure-Python one."
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +20,10 @@ from codewitness.sensor.aggregate import (
     bucket_value,
     merge_histograms,
 )
+from codewitness.sensor.meter import COMPILED, PyMeter, meter_type
+
+#: Both meters where the compiled one is built (``scripts/test`` checks that it is).
+METERS = [PyMeter, *([meter_type(compiled=True)] if COMPILED else [])]
 
 
 def exact_quantile(values: list[int], q: float) -> int:
@@ -80,13 +86,15 @@ def test_empty_histogram_and_bad_json() -> None:
         raise AssertionError(f"{bad} was accepted")
 
 
-def test_function_stats_fast_path_matches_the_histogram() -> None:
-    stats = FunctionStats()
+@pytest.mark.parametrize("meter", METERS)
+def test_function_stats_fast_path_matches_the_histogram(meter: Any) -> None:
+    stats = FunctionStats(meter())
     reference = Histogram()
     for ns in (0, 1, 127, 128, 5_000, 123_456_789):
         stats.ok(ns)
         reference.record(ns)
-    stats.fail(7_000, "ValueError")
+    stats.ok(7_000)
+    stats.error("ValueError")
     reference.record(7_000)
     drained = stats.drain()
     assert drained is not None
@@ -99,16 +107,18 @@ def test_function_stats_fast_path_matches_the_histogram() -> None:
     assert stats.drain() is None
 
 
-def test_latencies_beyond_the_tracked_range_land_in_the_last_bucket() -> None:
-    stats = FunctionStats()
+@pytest.mark.parametrize("meter", METERS)
+def test_latencies_beyond_the_tracked_range_land_in_the_last_bucket(meter: Any) -> None:
+    stats = FunctionStats(meter())
     stats.ok(MAX_TRACKED_NS * 10)
     drained = stats.drain()
     assert drained is not None and drained.calls == 1
     assert drained.histogram.quantile(0.5) >= MAX_TRACKED_NS * 0.98
 
 
-def test_function_stats_is_exact_under_threads() -> None:
-    stats = FunctionStats()
+@pytest.mark.parametrize("meter", METERS)
+def test_function_stats_is_exact_under_threads(meter: Any) -> None:
+    stats = FunctionStats(meter())
     drained_calls = 0
 
     def work() -> None:

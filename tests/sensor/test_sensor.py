@@ -14,6 +14,7 @@ import codewitness
 import codewitness.sensor
 from codewitness.config import SensorSection
 from codewitness.sensor.aggregate import Histogram
+from codewitness.sensor.meter import PyMeter
 
 App = MemoryExporter = Any  # fixtures from conftest.py
 
@@ -212,21 +213,33 @@ def test_without_a_manifest_pattern_functions_have_unknown_origin(
     assert memory.of("aggregate", f"{app.module}.add")[0]["origin"] == "unknown"
 
 
+@pytest.mark.parametrize("speedups", [True, False], ids=["compiled-meter", "python-meter"])
 def test_a_failure_inside_the_sensor_never_reaches_the_host(
-    start: Any, app: App, memory: MemoryExporter, backend: str, monkeypatch: pytest.MonkeyPatch
+    start: Any, app: App, memory: MemoryExporter, backend: str, speedups: bool
 ) -> None:
-    sensor = start(app, memory, backend)
-    svc = importlib.import_module(app.module)
+    sensor = start(app, memory, backend, settings=SensorSection(speedups=speedups))
+    svc = importlib.import_module(app.module)  # after init: rewritten, or monitored on "monitoring"
 
-    # Break the sensor's own state: every count now raises inside codewitness.
+    # Break the sensor's own state. Error counting raises everywhere; the pure-Python meter's
+    # counting raises; the compiled meter cannot fail, so its slow path is forced and broken.
     for probe in sensor.probes.values():
-        probe.stats.buckets = None
+        probe.stats.errors = None  # type: ignore[assignment]
+        if isinstance(probe.meter, PyMeter):
+            probe.meter.counts = None  # type: ignore[assignment]
+        else:
+            probe.slow = probe.meter.slow = True
+            probe.params = 5  # type: ignore[assignment]  # naming the arguments raises
     assert svc.add(20, 22) == 42
     assert _consume(svc.countdown(2)) == [2, 1]
     assert asyncio.run(svc.fetch(5)) == 10
     with pytest.raises(ZeroDivisionError):  # the host's own exception, not ours
         svc.divide(1, 0)
-    assert sum(sensor.internal_errors.values()) == 4
+    # One error of ours per call, and two for divide (counting its error, then the call);
+    # the monitoring backend counts a failing call in one step, and its compiled meter has no
+    # slow path at entry to break, so there only divide's error counting fails.
+    monitored = backend == "monitoring"
+    expected = (1 if speedups else 4) if monitored else 5
+    assert sum(sensor.internal_errors.values()) == expected, sensor.internal_errors
 
 
 def test_a_failing_exporter_is_counted_and_others_still_get_the_batch(

@@ -138,6 +138,7 @@ def init(
             sample_rate=sample_rate if sample_rate is not None else cfg.sample_rate,
             samples_per_interval=cfg.samples_per_interval,
             stop=stop,
+            speedups=cfg.speedups,
         )
     except Exception as exc:
         log.warning("codewitness: the runtime sensor did not start: %s", exc)

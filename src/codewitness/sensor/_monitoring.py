@@ -28,7 +28,6 @@ from typing import Any
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._runtime import Probe, Sensor, arguments_of, monotonic_ns
 from codewitness.sensor._select import Found
-from codewitness.sensor.aggregate import EXACT_BELOW, LAST_BUCKET, MAX_TRACKED_NS, SHIFT_BASE, SUB_BUCKET_BITS
 
 __all__ = ["HybridBackend", "MonitoringBackend", "free_tool_id"]
 
@@ -171,15 +170,7 @@ class MonitoringBackend:
                     sampled = samples.pop(frame, None)
                     probe.finish(ns, lambda: arguments_of(code, frame.f_locals), retval, sampled)
                     return
-                # FunctionStats.ok, inlined: this runs on every call.
-                stats = probe.stats
-                if ns < EXACT_BELOW:
-                    stats.buckets[ns] += 1
-                elif ns < MAX_TRACKED_NS:
-                    shift = ns.bit_length() - SHIFT_BASE
-                    stats.buckets[(shift << SUB_BUCKET_BITS) + (ns >> shift)] += 1
-                else:
-                    stats.buckets[LAST_BUCKET] += 1
+                probe.meter.add(ns)
             except InvariantViolation:
                 raise  # an invariant in ``raise`` mode: sys.monitoring hands it to the caller
             except Exception:

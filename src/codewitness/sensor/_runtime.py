@@ -37,6 +37,8 @@ from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import ImportHook
 from codewitness.sensor._select import Found, Selection, Target, find_functions
 from codewitness.sensor.aggregate import FunctionStats
+from codewitness.sensor.meter import Meter, meter_type
+from codewitness.sensor.meter import now as monotonic_ns
 from codewitness.sensor.snapshot import Redactor
 
 __all__ = ["Backend", "Check", "CheckFactory", "Collector", "Exporter", "Probe", "Sensor"]
@@ -54,6 +56,10 @@ Collector = Callable[[], "list[dict[str, Any]]"]
 
 # Our own wrapper frames are left out of captured stacks.
 _SENSOR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+#: What the slow path of a rewritten function notes at entry: its arguments by name, a sample of
+#: them (or ``None``), and the clock.
+Entry = tuple[dict[str, Any], Any, int]
 
 # Exceptions that end a generator or coroutine on purpose; they are not the function's errors.
 _NOT_ERRORS = (GeneratorExit,)
@@ -164,6 +170,7 @@ class Probe:
         "_offered",
         "_reservoir",
         "checks",
+        "meter",
         "params",
         "sample_rate",
         "sensor",
@@ -176,15 +183,17 @@ class Probe:
     def __init__(self, target: Target, sensor: Sensor) -> None:
         self.target = target
         self.sensor = sensor
-        #: The counters; the backends' fast paths update ``stats.buckets``/``stats.total`` inline.
-        self.stats = FunctionStats()
+        #: Counts every call; rewritten functions call ``meter.enter``/``meter.exit`` themselves.
+        self.meter: Meter = sensor.meter_type(self)
+        #: The counters: calls and latencies through the meter, errors by type.
+        self.stats = FunctionStats(self.meter)
         self.checks: tuple[Check, ...] = ()
         #: The function's parameter names, when known (rewritten functions name their arguments with them).
         self.params: tuple[str, ...] | None = None
         self.sample_rate = sensor.sample_rate if sensor.samples_per_interval > 0 else 0.0
         #: True when a call needs more than counting (checks or sampling): the backends then take
         #: the slower path that names the arguments.
-        self.slow = bool(self.sample_rate)
+        self.slow = self.meter.slow = bool(self.sample_rate)
         self._lock = threading.Lock()
         self._budget: dict[str, int] = {}
         self.suppressed = 0
@@ -203,7 +212,7 @@ class Probe:
     def add_check(self, check: Check) -> None:
         """Run ``check(arguments, result)`` after every successful call of this function."""
         self.checks = (*self.checks, check)
-        self.slow = True
+        self.slow = self.meter.slow = True
 
     def want_sample(self) -> bool:
         """Decide, before a call, whether it is offered to the sample reservoir."""
@@ -212,19 +221,20 @@ class Probe:
     def failed(self, ns: int, exc: BaseException, arguments: Callable[[], Mapping[str, Any]]) -> None:
         """Count a call that raised; capture it when the per-type budget allows. Never raises."""
         try:
-            name = self._count_failure(ns, exc)
+            self.stats.ok(ns)
+            name = self._count_failure(exc)
             if name is not None:
                 self.sensor.capture_exception(self, exc, name, arguments())
         except Exception:
             self.sensor.internal_error("probe.failed")
 
-    def _count_failure(self, ns: int, exc: BaseException) -> str | None:
-        """Count a call that raised; its type name when the exception should be captured, else ``None``."""
+    def _count_failure(self, exc: BaseException) -> str | None:
+        """Count the error of a call that raised (not the call: the caller counts that); its type
+        name when the exception should be captured, else ``None``."""
         if isinstance(exc, _NOT_ERRORS):
-            self.stats.ok(ns)
             return None
         name = _TYPE_NAMES.get(type(exc)) or _type_name(exc)
-        self.stats.fail(ns, name)
+        self.stats.error(name)
         # No lock: the budget is a soft limit (two threads may both take the last capture),
         # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
         used = self._budget.get(name, 0)
@@ -260,38 +270,50 @@ class Probe:
         except Exception:
             self.sensor.internal_error("probe.finish")
 
-    # -- the calls a function rewritten at import makes (see ``_wrapping._Instrument``) ---------------
+    # -- the slow path of a function rewritten at import (through its meter; see ``_wrapping``) ---
 
-    def entered(self, frame_locals: Mapping[str, Any]) -> tuple[dict[str, Any], Any] | Literal[False]:
-        """On the slow path, at a rewritten function's first instruction: its arguments, and a sample of them.
+    def entered(self, frame_locals: Mapping[str, Any]) -> Entry | int:
+        """At a rewritten function's first instruction, on the slow path: its arguments, a sample
+        of them, and the clock; the meter's ``exit`` hands this token back to :meth:`returned`.
 
-        ``False`` when this fails; the call is then only counted. Never raises.
+        Just the clock (the call is then only counted) when naming the arguments fails. Never raises.
         """
         try:
             named = self._named(frame_locals)
-            return named, (self.snapshot_arguments(named) if self.want_sample() else None)
+            sampled = self.snapshot_arguments(named) if self.want_sample() else None
+            return named, sampled, monotonic_ns()
         except Exception:
             self.sensor.internal_error("probe.entered")
-            return False
+            return monotonic_ns()
 
-    def returned(self, ns: int, entry: tuple[dict[str, Any], Any], result: Any) -> None:
-        """On the slow path, after a rewritten function returned ``result`` (checks, sample)."""
-        self.finish(ns, lambda: entry[0], result, entry[1])
+    def returned(self, token: Entry, result: Any) -> None:
+        """After a rewritten function returned ``result`` on the slow path: count, checks, sample."""
+        try:
+            named, sampled, t0 = token
+        except Exception:
+            self.sensor.internal_error("probe.returned")
+            return
+        self.finish(monotonic_ns() - t0, lambda: named, result, sampled)
 
-    def exited(self, t0: int, exc: BaseException, entry: tuple[dict[str, Any], Any] | Literal[False]) -> None:
-        """A rewritten function (the caller) is raising ``exc``: count it, capture it. Returns ``None``; never raises.
+    def exited(self, token: Entry | int, exc: BaseException) -> int:
+        """A rewritten function (the caller) is raising ``exc``: count the error, capture it.
 
-        The arguments are those named at entry when the slow path named them (``entry``), else
-        the values the parameters hold now, read from the caller's frame only if the exception
-        is captured (as the ``sys.monitoring`` backend reads them).
+        Returns the call's start for the meter's ``exit``, which then counts the call (and no
+        longer takes the slow path: checks are for calls that returned). The arguments are those
+        named at entry when the slow path named them, else the values the parameters hold now,
+        read from the caller's frame only if the exception is captured (as the ``sys.monitoring``
+        backend reads them). Never raises.
         """
         try:
-            name = self._count_failure(monotonic_ns() - t0, exc)
+            entry = token if isinstance(token, tuple) else None
+            name = self._count_failure(exc)
             if name is not None:
                 arguments = entry[0] if entry else self._named(sys._getframe(1).f_locals)
                 self.sensor.capture_exception(self, exc, name, arguments)
+            return entry[2] if entry else int(token)
         except Exception:
             self.sensor.internal_error("probe.exited")
+            return monotonic_ns()
 
     def _named(self, frame_locals: Mapping[str, Any]) -> dict[str, Any]:
         if self.params is None:
@@ -356,8 +378,11 @@ class Sensor:
         sample_rate: float = 0.0,
         samples_per_interval: int = 5,
         stop: threading.Event | None = None,
+        speedups: bool = True,
     ) -> None:
         self.selection = selection
+        #: The probes' meter: compiled when built and ``speedups`` allows it, else pure Python.
+        self.meter_type = meter_type(speedups)
         self.service = service
         self.revision = revision
         self.host = socket.gethostname()
@@ -734,4 +759,3 @@ def _safe_str(exc: BaseException) -> str:
 
 #: The clock every backend times calls with: the builtin itself, since a Python-level wrapper
 #: would add a frame to both clock reads of every instrumented call.
-monotonic_ns = time.perf_counter_ns

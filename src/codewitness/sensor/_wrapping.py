@@ -4,7 +4,7 @@ Modules imported after ``init()`` (the usual case under ``codewitness run``) are
 import (:class:`RewritingLoader`): each selected function's own body is put inside a few
 statements that time it and report to its :class:`Probe` (see ``_INLINE_SOURCE``). There is no
 wrapper: the function object, its signature, its frame and every reference to it are the
-originals, nested functions included, and a call costs two clock reads and a counter.
+originals, nested functions included, and a call costs two calls to its meter (``meter``).
 
 Modules already loaded when the sensor starts cannot be rewritten: each selected function is
 swapped, in the module or class namespace that holds it, for a wrapper of the same kind (plain,
@@ -36,15 +36,6 @@ from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import _NotifyingLoader
 from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
 from codewitness.sensor._select import Found, Target
-from codewitness.sensor.aggregate import (
-    BUCKET_OF,
-    EXACT_BELOW,
-    LAST_BUCKET,
-    MAX_TRACKED_NS,
-    SHIFT_BASE,
-    SUB_BUCKET_BITS,
-    TABLE_BELOW,
-)
 
 __all__ = ["WrappingBackend", "make_wrapper"]
 
@@ -75,17 +66,12 @@ def _plain_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     wrapper: Callable[..., Any] = _factory(source)(
         fn,
         probe,
-        probe.stats,
+        probe.meter.exit,
         probe.failed,
         probe.sensor.internal_error,
         _clock,
         _slow_call,
         bind_arguments,
-        EXACT_BELOW,
-        MAX_TRACKED_NS,
-        LAST_BUCKET,
-        SHIFT_BASE,
-        SUB_BUCKET_BITS,
     )
     wrapper.__defaults__ = getattr(fn, "__defaults__", None)
     wrapper.__kwdefaults__ = getattr(fn, "__kwdefaults__", None)
@@ -104,8 +90,8 @@ def _factory(source: str) -> Callable[..., Callable[..., Any]]:
 # The fast path, written once; {params} and {call} are the wrapped function's own parameters.
 # Names of ours start with __cw_ so they cannot collide with the function's parameter names.
 _WRAPPER_SOURCE = """
-def __cw_make(__cw_fn, __cw_probe, __cw_stats, __cw_failed, __cw_internal_error, __cw_clock, __cw_slow_call,
-              __cw_bind, __cw_exact, __cw_max, __cw_last, __cw_shift_base, __cw_bits):
+def __cw_make(__cw_fn, __cw_probe, __cw_exit, __cw_failed, __cw_internal_error, __cw_clock, __cw_slow_call,
+              __cw_bind):
     def wrapper({params}):
         if __cw_probe.slow:
             __cw_args, __cw_kwargs = {named}
@@ -122,15 +108,7 @@ def __cw_make(__cw_fn, __cw_probe, __cw_stats, __cw_failed, __cw_internal_error,
                 __cw_internal_error("wrapper.failed")
             raise
         try:
-            # FunctionStats.ok, inlined: this runs on every call.
-            __cw_ns = __cw_clock() - __cw_t0
-            if __cw_ns < __cw_exact:
-                __cw_stats.buckets[__cw_ns] += 1
-            elif __cw_ns < __cw_max:
-                __cw_s = __cw_ns.bit_length() - __cw_shift_base
-                __cw_stats.buckets[(__cw_s << __cw_bits) + (__cw_ns >> __cw_s)] += 1
-            else:
-                __cw_stats.buckets[__cw_last] += 1
+            __cw_exit(__cw_t0)
         except Exception:
             __cw_internal_error("wrapper.ok")
         return __cw_result
@@ -396,12 +374,12 @@ class WrappingBackend:
         ast.fix_missing_locations(tree)
         namespace = vars(module)
         probes: dict[str, Probe] = {}
-        for qualname, (global_name, target, params) in marker.probes.items():
+        for qualname, (index, target, params) in marker.probes.items():
             probe = self._sensor.probe_for(target, params)
-            probes[qualname] = namespace[global_name] = probe
-        namespace[_CLOCK] = _clock
-        namespace[_LOCALS] = locals
-        namespace[_BUCKET_OF] = BUCKET_OF
+            probe_name, enter_name, exit_name = _global_names(index)
+            probes[qualname] = namespace[probe_name] = probe
+            namespace[enter_name], namespace[exit_name] = probe.meter.enter, probe.meter.exit
+        namespace[_VIOLATION] = InvariantViolation
         namespace[_DECORATOR] = _marker_for(probes)
         code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
         self.decorated.update(f"{module.__name__}.{qualname}" for qualname in marker.probes)
@@ -423,53 +401,49 @@ def _marker_for(probes: dict[str, Probe]) -> Callable[[str], Callable[[Any], Any
     return probe_for
 
 
-#: Names a rewritten module gets: the marker decorator, the clock, ``locals`` (a parameter may
-#: shadow the builtin's name), the bucket table, and one ``__cw_p<N>__`` per selected function
-#: holding its probe.
+#: Names a rewritten module gets: the marker decorator, the exception checks let through, and per
+#: selected function ``__cw_p<N>__`` (its probe), ``__cw_in<N>__`` and ``__cw_out<N>__`` (its
+#: meter's ``enter`` and ``exit``).
 _DECORATOR = "__codewitness_probe_for__"
-_CLOCK = "__cw_clock__"
-_LOCALS = "__cw_locals__"
-_BUCKET_OF = "__cw_bucket_of__"
+_VIOLATION = "__cw_violation__"
+
+
+def _global_names(index: int) -> tuple[str, str, str]:
+    """The module globals of the ``index``-th rewritten function: probe, meter enter, meter exit."""
+    return f"__cw_p{index}__", f"__cw_in{index}__", f"__cw_out{index}__"
+
 
 # What a selected function runs around its own statements (they replace ``pass``); every
 # ``return X`` of the function becomes ``return (__cw_r__ := X)``. The names are dunder-shaped
-# so that class bodies do not mangle them. The fast path is two clock reads and a bucket
-# increment (``FunctionStats.ok`` inlined, its constants folded in, the bucket of a short call
-# looked up in ``BUCKET_OF``). Checks and samples take the probe's slow path, decided per call
-# since checks may be added while the program runs. ``__cw_a__`` tells the ``finally`` what
-# happened: ``False`` fast path, a tuple slow path (what ``entered`` named), ``None`` raised.
+# so that class bodies do not mangle them. A call that only needs counting costs two calls to
+# the meter (compiled when built: see ``meter``); checks and samples take the meter's slow path,
+# decided per call since checks may be added while the program runs. An exception leaving the
+# function is counted and captured by ``Probe.exited``, which hands the call's start back for
+# the ``finally`` to count the call. Nothing of ours reaches the host but an invariant raised in
+# ``raise`` mode.
 _INLINE_SOURCE = f"""
 def _():
-    __cw_p__ = PROBE
-    __cw_a__ = __cw_p__.slow and __cw_p__.entered({_LOCALS}())
-    __cw_r__ = None
-    __cw_t0__ = {_CLOCK}()
+    __cw_t0__ = ENTER()
     try:
         pass
     except BaseException as __cw_e__:
-        __cw_a__ = __cw_p__.exited(__cw_t0__, __cw_e__, __cw_a__)
+        __cw_t0__ = PROBE.exited(__cw_t0__, __cw_e__)
         raise
     finally:
-        if __cw_a__ is False:
-            __cw_ns__ = {_CLOCK}() - __cw_t0__
-            try:
-                if __cw_ns__ < {TABLE_BELOW}:
-                    __cw_p__.stats.buckets[{_BUCKET_OF}[__cw_ns__]] += 1
-                elif __cw_ns__ < {MAX_TRACKED_NS}:
-                    __cw_s__ = __cw_ns__.bit_length() - {SHIFT_BASE}
-                    __cw_p__.stats.buckets[(__cw_s__ << {SUB_BUCKET_BITS}) + (__cw_ns__ >> __cw_s__)] += 1
-                else:
-                    __cw_p__.stats.buckets[{LAST_BUCKET}] += 1
-            except Exception:
-                __cw_p__.sensor.internal_error("rewritten.ok")
-        elif __cw_a__ is not None:
-            __cw_p__.returned({_CLOCK}() - __cw_t0__, __cw_a__, __cw_r__)
+        try:
+            EXIT(__cw_t0__)
+        except {_VIOLATION}:
+            raise
+        except Exception:
+            PROBE.sensor.internal_error("rewritten.exit")
 """
 
 
-def _inline_statements(global_name: str) -> list[ast.stmt]:
+def _inline_statements(index: int) -> list[ast.stmt]:
     """Fresh copies of the prologue and the ``try`` of :data:`_INLINE_SOURCE` for one function."""
-    body = ast.parse(_INLINE_SOURCE.replace("PROBE", global_name)).body[0].body  # type: ignore[attr-defined]
+    probe, enter, exit_ = _global_names(index)
+    source = _INLINE_SOURCE.replace("PROBE", probe).replace("ENTER", enter).replace("EXIT", exit_)
+    body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
     return list(body)
 
 
@@ -516,8 +490,8 @@ class _Instrument(ast.NodeTransformer):
         self.module = module
         self.selection = selection
         self.prefix: list[str] = []
-        #: qualname -> (the module global holding its probe, its target, its parameter names)
-        self.probes: dict[str, tuple[str, Target, tuple[str, ...]]] = {}
+        #: qualname -> (the index of its module globals, its target, its parameter names)
+        self.probes: dict[str, tuple[int, Target, tuple[str, ...]]] = {}
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
         self.prefix.append(node.name)
@@ -534,13 +508,13 @@ class _Instrument(ast.NodeTransformer):
         if target is None:
             return node
         known = self.probes.get(qualname)  # a function defined twice (under an ``if``) shares a probe
-        global_name = known[0] if known else f"__cw_p{len(self.probes)}__"
-        self.probes[qualname] = (global_name, target, _parameter_names(node.args))
+        index = known[0] if known else len(self.probes)
+        self.probes[qualname] = (index, target, _parameter_names(node.args))
         body = list(node.body)
         doc = [body.pop(0)] if body and _is_docstring(body[0]) else []
         for stmt in body:
             _Returns().visit(stmt)
-        injected = _inline_statements(global_name)
+        injected = _inline_statements(index)
         _place(injected, node)
         injected[-1].body = body or [ast.copy_location(ast.Pass(), node)]  # type: ignore[attr-defined]
         node.body = [*doc, *injected]

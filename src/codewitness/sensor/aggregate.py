@@ -6,8 +6,8 @@ any quantile within 1.6% of the true sample value -- inside the 2% the sensor pr
 Exported histograms are sparse ``{index: count}`` maps, so histograms from many intervals and
 processes merge by adding counts, and the store keeps them as they are.
 
-Standard library only; :meth:`FunctionStats.ok` and :meth:`FunctionStats.fail` run on every call
-of an instrumented function, so they are short and take no lock.
+Standard library only. The per-call counting itself is done by a meter
+(:mod:`codewitness.sensor.meter`), which fills the same buckets.
 
 Example:
     >>> h = Histogram()
@@ -167,49 +167,44 @@ BUCKET_OF: list[int] = [_INDEXES[bucket_index(ns)] for ns in range(TABLE_BELOW)]
 class FunctionStats:
     """Running totals for one function since the last :meth:`drain`.
 
-    ``ok``/``fail`` run on the application's threads on every call, ``drain`` on the exporter
-    thread once per interval, and none of them takes a lock. Counts live in a fixed-size list
-    (one slot per bucket), and under the GIL (CPython 3.11/3.12) a statement such as
-    ``self.buckets[i] += 1`` on a list runs without a thread switch: the interpreter only
-    switches threads at calls and backward jumps, and it contains neither. :meth:`drain` swaps
-    every container in one such statement, so an increment lands wholly before or wholly after
-    it: counts stay exact across threads (a test hammers this) at a fraction of a lock's cost.
-    The backends inline :meth:`ok` for speed.
+    Calls and latencies are counted by a meter (:mod:`codewitness.sensor.meter`: compiled, or
+    pure Python), errors by type here. ``ok``/``error`` run on the application's threads,
+    ``drain`` on the exporter thread once per interval, and none of them takes a lock: under
+    the GIL (CPython 3.11/3.12) the compiled meter's methods run whole, and a statement such as
+    ``self.counts[i] += 1`` runs without a thread switch (the interpreter only switches threads
+    at calls and backward jumps, and it contains neither). The meter's ``take`` and the swap of
+    ``errors`` are each such a step, so every count lands wholly in one interval: counts stay
+    exact across threads (a test hammers this) at a fraction of a lock's cost.
     """
 
-    __slots__ = ("buckets", "errors")
+    __slots__ = ("errors", "meter")
 
-    def __init__(self) -> None:
-        self.buckets: list[int] = [0] * BUCKETS
+    def __init__(self, meter: Any = None) -> None:
+        if meter is None:
+            from codewitness.sensor.meter import PyMeter
+
+            meter = PyMeter()
+        self.meter = meter
         self.errors: defaultdict[str, int] = defaultdict(int)
 
     def reinit_after_fork(self) -> None:
         """In a forked child: no inherited counts (the parent reports those)."""
-        self.buckets, self.errors = [0] * BUCKETS, defaultdict(int)
+        self.meter.take()
+        self.errors = defaultdict(int)
 
     def ok(self, ns: int) -> None:
-        """Count one call that returned after ``ns`` nanoseconds."""
-        if ns < EXACT_BELOW:
-            index = ns if ns > 0 else 0
-        elif ns < MAX_TRACKED_NS:
-            shift = ns.bit_length() - SHIFT_BASE
-            index = (shift << SUB_BUCKET_BITS) + (ns >> shift)
-        else:
-            index = LAST_BUCKET
-        self.buckets[index] += 1
+        """Count one call that took ``ns`` nanoseconds."""
+        self.meter.add(ns)
 
-    def fail(self, ns: int, error_type: str) -> None:
-        """Count one call that raised ``error_type`` after ``ns`` nanoseconds."""
-        self.ok(ns)
+    def error(self, error_type: str) -> None:
+        """Count one call that raised ``error_type`` (its latency is counted by :meth:`ok` or the meter)."""
         self.errors[error_type] += 1
 
     def drain(self) -> IntervalStats | None:
         """Take the totals so far and start again; ``None`` when nothing was called."""
-        fresh_buckets = [0] * BUCKETS
         fresh_errors: defaultdict[str, int] = defaultdict(int)
-        # One statement without calls: no application thread can run in the middle of it.
-        buckets, errors, self.buckets, self.errors = self.buckets, self.errors, fresh_buckets, fresh_errors
-        histogram = Histogram({index: n for index, n in enumerate(buckets) if n})
+        errors, self.errors = self.errors, fresh_errors
+        histogram = Histogram(self.meter.take())
         if not histogram.buckets:
             return None
         return IntervalStats(

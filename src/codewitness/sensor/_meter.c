@@ -1,0 +1,343 @@
+/*
+ * codewitness.sensor._meter: the compiled per-call path of the runtime sensor (optional).
+ *
+ * A Meter counts the calls of one watched function in a log-linear latency histogram, the same
+ * one as codewitness.sensor.aggregate (a test compares them bucket by bucket). A function
+ * rewritten at import runs
+ *
+ *     t0 = meter.enter()      at its first instruction
+ *     meter.exit(t0)          in the `finally` around its body
+ *
+ * and nothing else on a call that needs only counting: two calls into C, no Python frame, no
+ * Python integer arithmetic, no allocation but t0's. When the probe asks for more (checks or
+ * samples, `slow`), enter hands the caller's locals to `probe.entered(locals)` and returns its
+ * token, and exit hands the token and the caller's `__cw_r__` (the returned value) to
+ * `probe.returned(token, result)`. meter.py holds the pure-Python equivalent, used when this
+ * module was not built.
+ *
+ * Thread safety: every method runs with the GIL held and calls no Python code on the counting
+ * path, so an increment and a `take` never interleave (CPython 3.11/3.12 with the GIL; the build
+ * is skipped for free-threaded interpreters).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef Py_GIL_DISABLED
+#error "the compiled meter relies on the GIL; the pure-Python one is used instead"
+#endif
+
+/* aggregate.py: SUB_BUCKET_BITS, SHIFT_BASE, EXACT_BELOW, MAX_TRACKED_NS, BUCKETS. */
+#define SUB_BUCKET_BITS 5
+#define SHIFT_BASE (SUB_BUCKET_BITS + 1)
+#define EXACT_BELOW (2 << SUB_BUCKET_BITS)
+#define MAX_TRACKED_NS (((int64_t)1) << 36)
+#define BUCKETS 1024
+#define LAST_BUCKET (BUCKETS - 1)
+
+static PyObject *str_entered;
+static PyObject *str_returned;
+static PyObject *str_result;
+
+/* CLOCK_MONOTONIC: what time.perf_counter_ns and time.monotonic_ns read on Linux. The sensor
+ * takes its Python-side clock from `now` below whenever this module is built, so every
+ * difference it computes is between readings of one clock. */
+static inline int64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + (int64_t)ts.tv_nsec;
+}
+
+static inline int
+bit_length(uint64_t v)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return v ? 64 - __builtin_clzll(v) : 0;
+#else
+    int n = 0;
+    while (v) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+static inline Py_ssize_t
+bucket_of(int64_t ns)
+{
+    if (ns < EXACT_BELOW) {
+        return ns > 0 ? (Py_ssize_t)ns : 0;
+    }
+    if (ns < MAX_TRACKED_NS) {
+        int shift = bit_length((uint64_t)ns) - SHIFT_BASE;
+        return ((Py_ssize_t)shift << SUB_BUCKET_BITS) + (Py_ssize_t)(ns >> shift);
+    }
+    return LAST_BUCKET;
+}
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *probe; /* the Probe this meter reports the slow path to; may be None */
+    char slow;
+    uint64_t counts[BUCKETS];
+} Meter;
+
+static int
+Meter_init(Meter *self, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"probe", NULL};
+    PyObject *probe = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:Meter", names, &probe)) {
+        return -1;
+    }
+    Py_INCREF(probe);
+    Py_XSETREF(self->probe, probe);
+    return 0;
+}
+
+static int
+Meter_traverse(Meter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->probe);
+    return 0;
+}
+
+static int
+Meter_clear(Meter *self)
+{
+    Py_CLEAR(self->probe);
+    return 0;
+}
+
+static void
+Meter_dealloc(Meter *self)
+{
+    PyObject_GC_UnTrack(self);
+    Meter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The locals of the Python function that called us (C calls push no frame), or NULL with no
+ * error set. */
+static PyObject *
+caller_locals(void)
+{
+    PyFrameObject *frame = PyEval_GetFrame();
+    if (frame == NULL) {
+        return NULL;
+    }
+    PyObject *locals = PyFrame_GetLocals(frame);
+    if (locals == NULL) {
+        PyErr_Clear();
+    }
+    return locals;
+}
+
+static PyObject *
+Meter_enter(Meter *self, PyObject *Py_UNUSED(ignored))
+{
+    if (!self->slow || self->probe == Py_None) {
+        return PyLong_FromLongLong(now_ns());
+    }
+    PyObject *locals = caller_locals();
+    if (locals == NULL) {
+        return PyLong_FromLongLong(now_ns()); /* only counted, as when `entered` fails */
+    }
+    PyObject *token = PyObject_CallMethodOneArg(self->probe, str_entered, locals);
+    Py_DECREF(locals);
+    return token;
+}
+
+static PyObject *
+Meter_exit(Meter *self, PyObject *token)
+{
+    if (PyLong_CheckExact(token)) {
+        int overflow = 0;
+        long long t0 = PyLong_AsLongLongAndOverflow(token, &overflow);
+        if (t0 == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        if (!overflow) {
+            self->counts[bucket_of(now_ns() - (int64_t)t0)]++;
+        }
+        Py_RETURN_NONE;
+    }
+    if (self->probe == Py_None) {
+        Py_RETURN_NONE;
+    }
+    PyObject *result = NULL;
+    PyObject *locals = caller_locals();
+    if (locals != NULL) {
+        result = PyObject_GetItem(locals, str_result);
+        Py_DECREF(locals);
+        if (result == NULL) {
+            PyErr_Clear(); /* no `return X` ran: the function returned None */
+        }
+    }
+    if (result == NULL) {
+        result = Py_NewRef(Py_None);
+    }
+    PyObject *done = PyObject_CallMethodObjArgs(self->probe, str_returned, token, result, NULL);
+    Py_DECREF(result);
+    return done; /* NULL only for an invariant in `raise` mode (or an interrupt): the caller's */
+}
+
+static PyObject *
+Meter_add(Meter *self, PyObject *ns)
+{
+    int overflow = 0;
+    long long value = PyLong_AsLongLongAndOverflow(ns, &overflow);
+    if (value == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    self->counts[overflow > 0 ? LAST_BUCKET : bucket_of(overflow < 0 ? 0 : (int64_t)value)]++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Meter_take(Meter *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *taken = PyDict_New();
+    if (taken == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < BUCKETS; i++) {
+        if (self->counts[i] == 0) {
+            continue;
+        }
+        PyObject *key = PyLong_FromSsize_t(i);
+        PyObject *value = PyLong_FromUnsignedLongLong(self->counts[i]);
+        if (key == NULL || value == NULL || PyDict_SetItem(taken, key, value) < 0) {
+            Py_XDECREF(key);
+            Py_XDECREF(value);
+            Py_DECREF(taken);
+            return NULL; /* nothing was reset: the counts stay for the next take */
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    memset(self->counts, 0, sizeof(self->counts));
+    return taken;
+}
+
+static PyObject *
+Meter_get_slow(Meter *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->slow);
+}
+
+static int
+Meter_set_slow(Meter *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete slow");
+        return -1;
+    }
+    int truth = PyObject_IsTrue(value);
+    if (truth < 0) {
+        return -1;
+    }
+    self->slow = (char)truth;
+    return 0;
+}
+
+static PyObject *
+Meter_get_probe(Meter *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->probe ? self->probe : Py_None);
+}
+
+static PyMethodDef Meter_methods[] = {
+    {"enter", (PyCFunction)Meter_enter, METH_NOARGS,
+     "enter() -> token: the clock now, or the probe's token when the call takes the slow path."},
+    {"exit", (PyCFunction)Meter_exit, METH_O,
+     "exit(token): count the call that began at `token` (slow path: report it to the probe)."},
+    {"add", (PyCFunction)Meter_add, METH_O, "add(ns): count one call that took `ns` nanoseconds."},
+    {"take", (PyCFunction)Meter_take, METH_NOARGS,
+     "take() -> {bucket: count}: the counts so far (non-zero buckets only); starts again from zero."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Meter_getset[] = {
+    {"slow", (getter)Meter_get_slow, (setter)Meter_set_slow,
+     "True when calls take the probe's slow path (checks or samples).", NULL},
+    {"probe", (getter)Meter_get_probe, NULL, "The probe the slow path reports to.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject MeterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "codewitness.sensor._meter.Meter",
+    .tp_doc = "Meter(probe=None): call counts and a latency histogram of one function.",
+    .tp_basicsize = sizeof(Meter),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Meter_init,
+    .tp_dealloc = (destructor)Meter_dealloc,
+    .tp_traverse = (traverseproc)Meter_traverse,
+    .tp_clear = (inquiry)Meter_clear,
+    .tp_methods = Meter_methods,
+    .tp_getset = Meter_getset,
+};
+
+static PyObject *
+module_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLongLong(now_ns());
+}
+
+static PyObject *
+module_bucket_of(PyObject *Py_UNUSED(module), PyObject *ns)
+{
+    long long value = PyLong_AsLongLong(ns);
+    if (value == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(bucket_of((int64_t)value));
+}
+
+static PyMethodDef module_methods[] = {
+    {"now", module_now, METH_NOARGS, "now() -> int: CLOCK_MONOTONIC in nanoseconds (the meters' clock)."},
+    {"bucket_of", module_bucket_of, METH_O, "bucket_of(ns) -> int: the histogram bucket of `ns`."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef meter_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "codewitness.sensor._meter",
+    .m_doc = "The compiled per-call path of the codewitness runtime sensor.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__meter(void)
+{
+    str_entered = PyUnicode_InternFromString("entered");
+    str_returned = PyUnicode_InternFromString("returned");
+    str_result = PyUnicode_InternFromString("__cw_r__");
+    if (str_entered == NULL || str_returned == NULL || str_result == NULL) {
+        return NULL;
+    }
+    if (PyType_Ready(&MeterType) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&meter_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, "Meter", (PyObject *)&MeterType) < 0 ||
+        PyModule_AddIntConstant(module, "BUCKETS", BUCKETS) < 0 ||
+        PyModule_AddIntConstant(module, "EXACT_BELOW", EXACT_BELOW) < 0 ||
+        PyModule_AddIntConstant(module, "SUB_BUCKET_BITS", SUB_BUCKET_BITS) < 0 ||
+        PyModule_AddObject(module, "MAX_TRACKED_NS", PyLong_FromLongLong(MAX_TRACKED_NS)) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

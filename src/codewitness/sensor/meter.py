@@ -1,0 +1,119 @@
+"""The per-call counter of one watched function: compiled when it was built, else pure Python.
+
+A meter counts calls in the log-linear latency histogram of :mod:`codewitness.sensor.aggregate`.
+A function rewritten at import runs ``t0 = meter.enter()`` at its first instruction and
+``meter.exit(t0)`` in the ``finally`` around its body; that is all a call costs when it only
+needs counting. When its probe needs more (checks or samples: ``meter.slow``), ``enter`` hands
+the caller's locals to ``probe.entered`` and returns its token, and ``exit`` hands that token and
+the caller's ``__cw_r__`` (the value it returned) to ``probe.returned``.
+
+:class:`PyMeter` is the reference implementation. ``codewitness.sensor._meter`` (``_meter.c``)
+does the same in C when the install could compile it; between socket reads and writes, where a
+service spends its time, each Python instruction the sensor adds costs several times its price
+in a tight loop, and the compiled meter adds two calls instead of about forty instructions.
+``meter_type`` picks one; the ``sensor.speedups`` setting can force the pure-Python one.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from codewitness.sensor.aggregate import (
+    BUCKET_OF,
+    BUCKETS,
+    EXACT_BELOW,
+    LAST_BUCKET,
+    MAX_TRACKED_NS,
+    SHIFT_BASE,
+    SUB_BUCKET_BITS,
+    TABLE_BELOW,
+)
+
+__all__ = ["COMPILED", "Meter", "PyMeter", "meter_type", "now"]
+
+try:
+    from codewitness.sensor import _meter as _compiled  # type: ignore[attr-defined]
+except ImportError:  # not built here (no compiler, another interpreter): the pure-Python meter
+    _compiled = None
+
+#: True when the compiled meter was built and agrees with :mod:`aggregate`'s histogram.
+COMPILED: bool = (
+    _compiled is not None
+    and (_compiled.BUCKETS, _compiled.EXACT_BELOW, _compiled.SUB_BUCKET_BITS, _compiled.MAX_TRACKED_NS)
+    == (BUCKETS, EXACT_BELOW, SUB_BUCKET_BITS, MAX_TRACKED_NS)
+)
+
+#: The sensor's clock (nanoseconds): the compiled meter's own when it is built, so that a ``t0``
+#: taken on either side of the boundary means the same (both read CLOCK_MONOTONIC on Linux).
+now: Callable[[], int] = _compiled.now if COMPILED else time.perf_counter_ns
+
+
+class Meter(Protocol):
+    """What the backends call; :class:`PyMeter` and the compiled ``Meter`` both have it."""
+
+    slow: bool
+
+    def enter(self) -> Any: ...
+
+    def exit(self, token: Any) -> None: ...
+
+    def add(self, ns: int) -> None: ...
+
+    def take(self) -> dict[int, int]: ...
+
+
+class PyMeter:
+    """The pure-Python meter (the reference for ``_meter.c``)."""
+
+    __slots__ = ("counts", "probe", "slow")
+
+    def __init__(self, probe: Any = None) -> None:
+        self.probe = probe
+        self.slow = False
+        self.counts = [0] * BUCKETS
+
+    def enter(self) -> Any:
+        """The clock now, or ``probe.entered(caller's locals)`` on the slow path."""
+        if self.slow and self.probe is not None:
+            return self.probe.entered(sys._getframe(1).f_locals)
+        return now()
+
+    def exit(self, token: Any) -> None:
+        """Count the call that began at ``token``; on the slow path report it to the probe."""
+        if token.__class__ is int:
+            # Under the GIL this statement runs without a thread switch (no call inside it), so
+            # an increment never lands in a list that ``take`` already swapped out.
+            ns = now() - token
+            self.counts[BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)] += 1
+        elif self.probe is not None:
+            self.probe.returned(token, sys._getframe(1).f_locals.get("__cw_r__"))
+
+    def add(self, ns: int) -> None:
+        """Count one call that took ``ns`` nanoseconds."""
+        self.counts[_bucket(ns)] += 1
+
+    def take(self) -> dict[int, int]:
+        """The non-zero counts so far by bucket; starts again from zero."""
+        counts, self.counts = self.counts, [0] * BUCKETS
+        return {index: n for index, n in enumerate(counts) if n}
+
+
+def _bucket(ns: int) -> int:
+    # aggregate.bucket_index, with the last bucket for everything beyond MAX_TRACKED_NS.
+    if ns < EXACT_BELOW:
+        return ns if ns > 0 else 0
+    if ns < MAX_TRACKED_NS:
+        shift = ns.bit_length() - SHIFT_BASE
+        return (shift << SUB_BUCKET_BITS) + (ns >> shift)
+    return LAST_BUCKET
+
+
+def meter_type(compiled: bool = True) -> Callable[[Any], Meter]:
+    """The compiled meter when asked for and built, else :class:`PyMeter`."""
+    if compiled and COMPILED:
+        return _compiled.Meter  # type: ignore[no-any-return]
+    return PyMeter

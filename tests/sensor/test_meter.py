@@ -1,0 +1,127 @@
+"""The per-call meters: the compiled one counts exactly like the pure-Python reference."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from codewitness.sensor import meter as meter_module
+from codewitness.sensor.aggregate import BUCKETS, LAST_BUCKET, MAX_TRACKED_NS, bucket_index
+from codewitness.sensor.meter import COMPILED, PyMeter, meter_type, now
+
+METERS = [PyMeter, *([meter_type(compiled=True)] if COMPILED else [])]
+
+
+def expected_bucket(ns: int) -> int:
+    return LAST_BUCKET if ns >= MAX_TRACKED_NS else bucket_index(max(ns, 0))
+
+
+@pytest.mark.parametrize("meter", METERS)
+@given(st.lists(st.integers(min_value=-(2**40), max_value=2**70), max_size=60))
+def test_every_latency_lands_in_the_histogram_bucket_of_aggregate(meter: Any, values: list[int]) -> None:
+    m = meter()
+    expected: dict[int, int] = {}
+    for ns in values:
+        m.add(ns)
+        index = expected_bucket(ns)
+        expected[index] = expected.get(index, 0) + 1
+    assert m.take() == expected
+    assert m.take() == {}
+    assert all(0 <= index < BUCKETS for index in expected)
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled meter is not built here")
+@given(st.integers(min_value=-(2**62), max_value=2**62))
+def test_the_compiled_bucket_function_is_aggregate_s(ns: int) -> None:
+    from codewitness.sensor import _meter  # type: ignore[attr-defined]
+
+    assert _meter.bucket_of(ns) == (expected_bucket(ns) if ns < MAX_TRACKED_NS else LAST_BUCKET)
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_enter_and_exit_time_one_call(meter: Any) -> None:
+    m = meter()
+    t0 = m.enter()
+    assert isinstance(t0, int)
+    m.exit(t0)
+    m.exit(now() - 3_000_000)  # a call that began 3 ms ago
+    taken = m.take()
+    assert sum(taken.values()) == 2
+    slowest = max(taken)
+    assert bucket_index(3_000_000) <= slowest <= bucket_index(4_000_000)
+
+
+class RecordingProbe:
+    """Stands in for Probe's slow path: records what the meter hands it."""
+
+    def __init__(self) -> None:
+        self.entered_with: list[dict[str, Any]] = []
+        self.returned_with: list[tuple[Any, Any]] = []
+
+    def entered(self, frame_locals: Any) -> tuple[str, dict[str, Any]]:
+        named = {k: v for k, v in frame_locals.items() if k != "m"}  # ``m`` is the test's closure
+        self.entered_with.append(named)
+        return ("token", named)
+
+    def returned(self, token: Any, result: Any) -> None:
+        self.returned_with.append((token, result))
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_the_slow_path_hands_the_caller_s_locals_and_result_to_the_probe(meter: Any) -> None:
+    probe = RecordingProbe()
+    m = meter(probe)
+    m.slow = True
+    assert m.slow is True
+
+    def watched(a: int, b: int = 2) -> int:
+        __cw_t0__ = m.enter()
+        try:
+            return (__cw_r__ := a * b)  # noqa: F841 - the meter reads it from the frame
+        finally:
+            m.exit(__cw_t0__)
+
+    def falls_off_the_end(a: int) -> None:
+        __cw_t0__ = m.enter()
+        try:
+            a += 1
+        finally:
+            m.exit(__cw_t0__)
+
+    assert watched(3) == 6
+    falls_off_the_end(1)
+    assert probe.entered_with[0] == {"a": 3, "b": 2}
+    assert probe.entered_with[1] == {"a": 1}
+    assert probe.returned_with == [(("token", {"a": 3, "b": 2}), 6), (("token", {"a": 1}), None)]
+    assert m.take() == {}  # the slow path counts through the probe, not here
+    m.slow = False
+    assert watched(2, 2) == 4
+    assert sum(m.take().values()) == 1
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled meter is not built here")
+def test_the_compiled_meter_is_collected_with_its_probe() -> None:
+    import gc
+    import weakref
+
+    compiled = meter_type(compiled=True)
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.meter = compiled(holder)  # type: ignore[attr-defined]  # a cycle: probe -> meter -> probe
+    gone = weakref.ref(holder)
+    del holder
+    gc.collect()
+    assert gone() is None
+
+
+def test_speedups_off_gives_the_pure_python_meter() -> None:
+    assert meter_type(compiled=False) is PyMeter
+    assert meter_type(compiled=True) is (PyMeter if not COMPILED else meter_module._compiled.Meter)
+    assert sys.modules["codewitness.sensor.meter"] is meter_module
