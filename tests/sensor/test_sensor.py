@@ -225,7 +225,7 @@ def test_a_failure_inside_the_sensor_never_reaches_the_host(
     for probe in sensor.probes.values():
         probe.stats.errors = None  # type: ignore[assignment]
         if isinstance(probe.meter, PyMeter):
-            probe.meter.counts = None  # type: ignore[assignment]
+            probe.meter.counts = probe.meter.errors = None  # type: ignore[assignment]
         else:
             probe.slow = probe.meter.slow = True
             probe.params = 5  # type: ignore[assignment]  # naming the arguments raises

@@ -38,6 +38,7 @@
 
 static PyObject *str_entered;
 static PyObject *str_returned;
+static PyObject *str_raised;
 static PyObject *str_result;
 
 /* CLOCK_MONOTONIC: what time.perf_counter_ns and time.monotonic_ns read on Linux. The sensor
@@ -81,7 +82,10 @@ bucket_of(int64_t ns)
 
 typedef struct {
     PyObject_HEAD
-    PyObject *probe; /* the Probe this meter reports the slow path to; may be None */
+    PyObject *probe;  /* the Probe this meter reports the slow path to; may be None */
+    PyObject *errors; /* exception type -> count, this interval */
+    long long limit;  /* exceptions captured per type per interval; the rest are only counted */
+    long long suppressed;
     char slow;
     uint64_t counts[BUCKETS];
 } Meter;
@@ -89,13 +93,20 @@ typedef struct {
 static int
 Meter_init(Meter *self, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"probe", NULL};
+    static char *names[] = {"probe", "limit", NULL};
     PyObject *probe = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:Meter", names, &probe)) {
+    long long limit = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OL:Meter", names, &probe, &limit)) {
+        return -1;
+    }
+    PyObject *errors = PyDict_New();
+    if (errors == NULL) {
         return -1;
     }
     Py_INCREF(probe);
     Py_XSETREF(self->probe, probe);
+    Py_XSETREF(self->errors, errors);
+    self->limit = limit;
     return 0;
 }
 
@@ -103,6 +114,7 @@ static int
 Meter_traverse(Meter *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->probe);
+    Py_VISIT(self->errors);
     return 0;
 }
 
@@ -110,6 +122,7 @@ static int
 Meter_clear(Meter *self)
 {
     Py_CLEAR(self->probe);
+    Py_CLEAR(self->errors);
     return 0;
 }
 
@@ -187,6 +200,68 @@ Meter_exit(Meter *self, PyObject *token)
     return done; /* NULL only for an invariant in `raise` mode (or an interrupt): the caller's */
 }
 
+/* The start of the call `token` stands for (enter's int, or the clock in the probe's token). */
+static PyObject *
+start_of(PyObject *token)
+{
+    if (PyLong_CheckExact(token)) {
+        return Py_NewRef(token);
+    }
+    if (PyTuple_Check(token) && PyTuple_GET_SIZE(token) == 3 && PyLong_CheckExact(PyTuple_GET_ITEM(token, 2))) {
+        return Py_NewRef(PyTuple_GET_ITEM(token, 2));
+    }
+    return PyLong_FromLongLong(now_ns());
+}
+
+static PyObject *
+Meter_fail(Meter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "fail(token, exc) takes two arguments");
+        return NULL;
+    }
+    PyObject *token = args[0], *exc = args[1];
+    if (PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit) || self->errors == NULL) {
+        return start_of(token); /* a generator closed on purpose: a normal end */
+    }
+    PyObject *type = (PyObject *)Py_TYPE(exc);
+    PyObject *old = PyDict_GetItemWithError(self->errors, type);
+    if (old == NULL && PyErr_Occurred()) {
+        PyErr_Clear();
+        return start_of(token);
+    }
+    long long seen = old == NULL ? 1 : PyLong_AsLongLong(old) + 1;
+    PyObject *count = PyLong_FromLongLong(seen);
+    if (count == NULL || PyDict_SetItem(self->errors, type, count) < 0) {
+        Py_XDECREF(count);
+        PyErr_Clear();
+        return start_of(token);
+    }
+    Py_DECREF(count);
+    if (seen > self->limit || self->probe == Py_None) {
+        self->suppressed++;
+        return start_of(token);
+    }
+    return PyObject_CallMethodObjArgs(self->probe, str_raised, token, exc, NULL);
+}
+
+static PyObject *
+Meter_take_errors(Meter *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *fresh = PyDict_New();
+    if (fresh == NULL) {
+        return NULL;
+    }
+    PyObject *taken = Py_BuildValue("(NL)", self->errors ? self->errors : PyDict_New(), self->suppressed);
+    if (taken == NULL) {
+        Py_DECREF(fresh);
+        return NULL;
+    }
+    self->errors = fresh;
+    self->suppressed = 0;
+    return taken;
+}
+
 static PyObject *
 Meter_add(Meter *self, PyObject *ns)
 {
@@ -257,6 +332,10 @@ static PyMethodDef Meter_methods[] = {
      "enter() -> token: the clock now, or the probe's token when the call takes the slow path."},
     {"exit", (PyCFunction)Meter_exit, METH_O,
      "exit(token): count the call that began at `token` (slow path: report it to the probe)."},
+    {"fail", (PyCFunction)(void (*)(void))Meter_fail, METH_FASTCALL,
+     "fail(token, exc) -> t0: count exc's type; the first `limit` per type go to probe.raised(token, exc)."},
+    {"take_errors", (PyCFunction)Meter_take_errors, METH_NOARGS,
+     "take_errors() -> ({type: count}, suppressed): this interval's errors; starts again."},
     {"add", (PyCFunction)Meter_add, METH_O, "add(ns): count one call that took `ns` nanoseconds."},
     {"take", (PyCFunction)Meter_take, METH_NOARGS,
      "take() -> {bucket: count}: the counts so far (non-zero buckets only); starts again from zero."},
@@ -320,8 +399,9 @@ PyInit__meter(void)
 {
     str_entered = PyUnicode_InternFromString("entered");
     str_returned = PyUnicode_InternFromString("returned");
+    str_raised = PyUnicode_InternFromString("raised");
     str_result = PyUnicode_InternFromString("__cw_r__");
-    if (str_entered == NULL || str_returned == NULL || str_result == NULL) {
+    if (str_entered == NULL || str_returned == NULL || str_raised == NULL || str_result == NULL) {
         return NULL;
     }
     if (PyType_Ready(&MeterType) < 0) {

@@ -36,7 +36,7 @@ from typing import Any, Literal, Protocol
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import ImportHook
 from codewitness.sensor._select import Found, Selection, Target, find_functions
-from codewitness.sensor.aggregate import FunctionStats
+from codewitness.sensor.aggregate import FunctionStats, error_name
 from codewitness.sensor.meter import Meter, meter_type
 from codewitness.sensor.meter import now as monotonic_ns
 from codewitness.sensor.snapshot import Redactor
@@ -96,17 +96,6 @@ class Backend(Protocol):
         """Stop watching everything (restore what was replaced)."""
 
 
-_TYPE_NAMES: dict[type, str] = {}
-
-
-def _type_name(exc: BaseException) -> str:
-    cls = type(exc)
-    name = _TYPE_NAMES.get(cls)
-    if name is None:
-        name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-        if len(_TYPE_NAMES) < 4096:  # bounded: exception classes made on the fly must not grow it
-            _TYPE_NAMES[cls] = name
-    return name
 
 
 def parameters_of(function: Any, code: types.CodeType | None = None) -> tuple[str, ...] | None:
@@ -184,7 +173,7 @@ class Probe:
         self.target = target
         self.sensor = sensor
         #: Counts every call; rewritten functions call ``meter.enter``/``meter.exit`` themselves.
-        self.meter: Meter = sensor.meter_type(self)
+        self.meter: Meter = sensor.meter_type(self, sensor.exceptions_per_interval)
         #: The counters: calls and latencies through the meter, errors by type.
         self.stats = FunctionStats(self.meter)
         self.checks: tuple[Check, ...] = ()
@@ -233,7 +222,7 @@ class Probe:
         name when the exception should be captured, else ``None``."""
         if isinstance(exc, _NOT_ERRORS):
             return None
-        name = _TYPE_NAMES.get(type(exc)) or _type_name(exc)
+        name = error_name(exc.__class__)
         self.stats.error(name)
         # No lock: the budget is a soft limit (two threads may both take the last capture),
         # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
@@ -295,24 +284,21 @@ class Probe:
             return
         self.finish(monotonic_ns() - t0, lambda: named, result, sampled)
 
-    def exited(self, token: Entry | int, exc: BaseException) -> int:
-        """A rewritten function (the caller) is raising ``exc``: count the error, capture it.
+    def raised(self, token: Entry | int, exc: BaseException) -> int:
+        """A rewritten function (the caller) is raising ``exc``, and its meter, which counted it,
+        wants it captured (the first few of each type per interval). Returns the call's start.
 
-        Returns the call's start for the meter's ``exit``, which then counts the call (and no
-        longer takes the slow path: checks are for calls that returned). The arguments are those
-        named at entry when the slow path named them, else the values the parameters hold now,
-        read from the caller's frame only if the exception is captured (as the ``sys.monitoring``
-        backend reads them). Never raises.
+        The arguments are those named at entry when the slow path named them, else the values
+        the parameters hold now, read from the caller's frame (as the ``sys.monitoring`` backend
+        reads them). Never raises.
         """
         try:
             entry = token if isinstance(token, tuple) else None
-            name = self._count_failure(exc)
-            if name is not None:
-                arguments = entry[0] if entry else self._named(sys._getframe(1).f_locals)
-                self.sensor.capture_exception(self, exc, name, arguments)
+            arguments = entry[0] if entry else self._named(sys._getframe(1).f_locals)
+            self.sensor.capture_exception(self, exc, error_name(exc.__class__), arguments)
             return entry[2] if entry else int(token)
         except Exception:
-            self.sensor.internal_error("probe.exited")
+            self.sensor.internal_error("probe.raised")
             return monotonic_ns()
 
     def _named(self, frame_locals: Mapping[str, Any]) -> dict[str, Any]:
@@ -627,6 +613,7 @@ class Sensor:
                     sample.update(self._header(probe))
                     records.append(sample)
                 suppressed, probe.suppressed = suppressed + probe.suppressed, 0
+                suppressed += stats.suppressed if stats is not None else 0
             except Exception:
                 self.internal_error("collect")
         while self._events:

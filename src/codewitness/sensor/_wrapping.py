@@ -376,9 +376,10 @@ class WrappingBackend:
         probes: dict[str, Probe] = {}
         for qualname, (index, target, params) in marker.probes.items():
             probe = self._sensor.probe_for(target, params)
-            probe_name, enter_name, exit_name = _global_names(index)
+            probe_name, enter_name, exit_name, fail_name = _global_names(index)
             probes[qualname] = namespace[probe_name] = probe
             namespace[enter_name], namespace[exit_name] = probe.meter.enter, probe.meter.exit
+            namespace[fail_name] = probe.meter.fail
         namespace[_VIOLATION] = InvariantViolation
         namespace[_DECORATOR] = _marker_for(probes)
         code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
@@ -402,15 +403,15 @@ def _marker_for(probes: dict[str, Probe]) -> Callable[[str], Callable[[Any], Any
 
 
 #: Names a rewritten module gets: the marker decorator, the exception checks let through, and per
-#: selected function ``__cw_p<N>__`` (its probe), ``__cw_in<N>__`` and ``__cw_out<N>__`` (its
-#: meter's ``enter`` and ``exit``).
+#: selected function ``__cw_p<N>__`` (its probe), ``__cw_in<N>__``, ``__cw_out<N>__`` and
+#: ``__cw_fail<N>__`` (its meter's ``enter``, ``exit`` and ``fail``).
 _DECORATOR = "__codewitness_probe_for__"
 _VIOLATION = "__cw_violation__"
 
 
-def _global_names(index: int) -> tuple[str, str, str]:
-    """The module globals of the ``index``-th rewritten function: probe, meter enter, meter exit."""
-    return f"__cw_p{index}__", f"__cw_in{index}__", f"__cw_out{index}__"
+def _global_names(index: int) -> tuple[str, str, str, str]:
+    """The module globals of the ``index``-th rewritten function: probe, meter enter, exit, fail."""
+    return f"__cw_p{index}__", f"__cw_in{index}__", f"__cw_out{index}__", f"__cw_fail{index}__"
 
 
 # What a selected function runs around its own statements (they replace ``pass``); every
@@ -418,16 +419,19 @@ def _global_names(index: int) -> tuple[str, str, str]:
 # so that class bodies do not mangle them. A call that only needs counting costs two calls to
 # the meter (compiled when built: see ``meter``); checks and samples take the meter's slow path,
 # decided per call since checks may be added while the program runs. An exception leaving the
-# function is counted and captured by ``Probe.exited``, which hands the call's start back for
-# the ``finally`` to count the call. Nothing of ours reaches the host but an invariant raised in
-# ``raise`` mode.
+# function is counted by the meter's ``fail`` (the first few of each type per interval are
+# captured by ``Probe.raised``), which hands the call's start back for the ``finally`` to count
+# the call. Nothing of ours reaches the host but an invariant raised in ``raise`` mode.
 _INLINE_SOURCE = f"""
 def _():
     __cw_t0__ = ENTER()
     try:
         pass
     except BaseException as __cw_e__:
-        __cw_t0__ = PROBE.exited(__cw_t0__, __cw_e__)
+        try:
+            __cw_t0__ = FAIL(__cw_t0__, __cw_e__)
+        except Exception:
+            PROBE.sensor.internal_error("rewritten.fail")
         raise
     finally:
         try:
@@ -441,8 +445,9 @@ def _():
 
 def _inline_statements(index: int) -> list[ast.stmt]:
     """Fresh copies of the prologue and the ``try`` of :data:`_INLINE_SOURCE` for one function."""
-    probe, enter, exit_ = _global_names(index)
+    probe, enter, exit_, fail = _global_names(index)
     source = _INLINE_SOURCE.replace("PROBE", probe).replace("ENTER", enter).replace("EXIT", exit_)
+    source = source.replace("FAIL", fail)
     body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
     return list(body)
 

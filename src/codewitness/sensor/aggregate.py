@@ -40,6 +40,7 @@ __all__ = [
     "IntervalStats",
     "bucket_index",
     "bucket_value",
+    "error_name",
     "merge_histograms",
 ]
 
@@ -146,10 +147,25 @@ class IntervalStats:
     histogram: Histogram
     total_ns: int
     max_ns: int
+    #: Exceptions the meter counted but left uncaptured (beyond the per-type budget).
+    suppressed: int = 0
 
     def quantile_ms(self, q: float) -> float:
         """A latency quantile in milliseconds."""
         return self.histogram.quantile(q) / 1e6
+
+
+_ERROR_NAMES: dict[type, str] = {}
+
+
+def error_name(cls: type) -> str:
+    """How an exception class is named in ``errors``: ``ValueError``, ``shop.pricing.PricingError``."""
+    name = _ERROR_NAMES.get(cls)
+    if name is None:
+        name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+        if len(_ERROR_NAMES) < 4096:  # bounded: exception classes made on the fly must not grow it
+            _ERROR_NAMES[cls] = name
+    return name
 
 
 #: Buckets of a :class:`FunctionStats` (every index below ``MAX_TRACKED_NS``); the last takes the rest.
@@ -204,6 +220,9 @@ class FunctionStats:
         """Take the totals so far and start again; ``None`` when nothing was called."""
         fresh_errors: defaultdict[str, int] = defaultdict(int)
         errors, self.errors = self.errors, fresh_errors
+        by_type, suppressed = self.meter.take_errors()  # what rewritten functions raised
+        for cls, n in by_type.items():
+            errors[error_name(cls)] += n
         histogram = Histogram(self.meter.take())
         if not histogram.buckets:
             return None
@@ -213,6 +232,7 @@ class FunctionStats:
             histogram=histogram,
             total_ns=round(histogram.total()),
             max_ns=int(bucket_value(max(histogram.buckets))),
+            suppressed=suppressed,
         )
 
 

@@ -61,20 +61,31 @@ class Meter(Protocol):
 
     def exit(self, token: Any) -> None: ...
 
+    def fail(self, token: Any, exc: BaseException) -> int: ...
+
     def add(self, ns: int) -> None: ...
 
     def take(self) -> dict[int, int]: ...
 
+    def take_errors(self) -> tuple[dict[type, int], int]: ...
+
 
 class PyMeter:
-    """The pure-Python meter (the reference for ``_meter.c``)."""
+    """The pure-Python meter (the reference for ``_meter.c``).
 
-    __slots__ = ("counts", "probe", "slow")
+    ``limit`` is how many exceptions of each type per interval ``fail`` hands to the probe to
+    capture; the rest are only counted (and ``suppressed``).
+    """
 
-    def __init__(self, probe: Any = None) -> None:
+    __slots__ = ("counts", "errors", "limit", "probe", "slow", "suppressed")
+
+    def __init__(self, probe: Any = None, limit: int = 0) -> None:
         self.probe = probe
         self.slow = False
+        self.limit = limit
         self.counts = [0] * BUCKETS
+        self.errors: dict[type, int] = {}
+        self.suppressed = 0
 
     def enter(self) -> Any:
         """The clock now, or ``probe.entered(caller's locals)`` on the slow path."""
@@ -92,6 +103,26 @@ class PyMeter:
         elif self.probe is not None:
             self.probe.returned(token, sys._getframe(1).f_locals.get("__cw_r__"))
 
+    def fail(self, token: Any, exc: BaseException) -> int:
+        """The call of ``token`` is raising ``exc``: count its type; returns the call's start.
+
+        The first ``limit`` exceptions of a type per interval go to ``probe.raised(token, exc)``
+        to be captured. A generator closed on purpose (``GeneratorExit``) is a normal end.
+        """
+        if isinstance(exc, GeneratorExit):
+            return _start_of(token)
+        errors = self.errors
+        seen = errors[exc.__class__] = errors.get(exc.__class__, 0) + 1
+        if seen > self.limit or self.probe is None:
+            self.suppressed += 1
+            return _start_of(token)
+        return int(self.probe.raised(token, exc))
+
+    def take_errors(self) -> tuple[dict[type, int], int]:
+        """This interval's errors by exception type, and how many were not captured; starts again."""
+        errors, suppressed, self.errors, self.suppressed = self.errors, self.suppressed, {}, 0
+        return errors, suppressed
+
     def add(self, ns: int) -> None:
         """Count one call that took ``ns`` nanoseconds."""
         self.counts[_bucket(ns)] += 1
@@ -100,6 +131,15 @@ class PyMeter:
         """The non-zero counts so far by bucket; starts again from zero."""
         counts, self.counts = self.counts, [0] * BUCKETS
         return {index: n for index, n in enumerate(counts) if n}
+
+
+def _start_of(token: Any) -> int:
+    """The start of the call ``token`` stands for (``enter``'s int, or the clock in a probe's token)."""
+    if token.__class__ is int:
+        return int(token)
+    if isinstance(token, tuple) and len(token) == 3 and token[2].__class__ is int:
+        return int(token[2])
+    return now()
 
 
 def _bucket(ns: int) -> int:
