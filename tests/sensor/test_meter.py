@@ -125,3 +125,38 @@ def test_speedups_off_gives_the_pure_python_meter() -> None:
     assert meter_type(compiled=False) is PyMeter
     assert meter_type(compiled=True) is (PyMeter if not COMPILED else meter_module._compiled.Meter)
     assert sys.modules["codewitness.sensor.meter"] is meter_module
+
+
+class CapturingProbe:
+    """Stands in for Probe.raised: records what it is handed, returns the call's start."""
+
+    def __init__(self) -> None:
+        self.raised_with: list[tuple[Any, BaseException]] = []
+
+    def raised(self, token: Any, exc: BaseException) -> int:
+        self.raised_with.append((token, exc))
+        return int(token) if isinstance(token, int) else int(token[2])
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_fail_counts_every_error_and_hands_only_the_first_few_per_type_to_the_probe(meter: Any) -> None:
+    probe = CapturingProbe()
+    m = meter(probe, 2)
+    errors = [ValueError("a"), ValueError("b"), KeyError("c"), ValueError("d"), GeneratorExit()]
+    starts = [m.fail(1000 + i, exc) for i, exc in enumerate(errors)]
+    assert starts == [1000, 1001, 1002, 1003, 1004]  # the call's start, for exit to count it
+    assert [exc for _, exc in probe.raised_with] == errors[:3]
+    assert m.fail(({"x": 1}, None, 77), KeyError("e")) == 77  # a slow-path token: its clock
+    by_type, suppressed = m.take_errors()
+    assert by_type == {ValueError: 3, KeyError: 2}  # GeneratorExit is a normal end
+    assert suppressed == 1  # the third ValueError
+    assert m.take_errors() == ({}, 0)
+    m.fail(5, ValueError("after the interval"))
+    assert len(probe.raised_with) == 5  # the budget starts again with the interval
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_a_meter_without_a_probe_counts_errors_without_capturing(meter: Any) -> None:
+    m = meter()
+    assert m.fail(12, RuntimeError()) == 12
+    assert m.take_errors() == ({RuntimeError: 1}, 1)
