@@ -7,6 +7,8 @@ Compares, in this process and on this Python:
   the function's module imported after ``init()``, so decorated at import), ``monitoring``
   (``sys.monitoring`` on the code object), ``wrapping``, and ``auto-before`` (``auto`` with the
   module imported before ``init()``: a function nothing else holds is swapped for a wrapper);
+* each of those with the pure-Python meter (``sensor.speedups = false``; suffix ``/py``), the
+  sensor's cost where its compiled meter was not built;
 * one OpenTelemetry SDK span per call (``tracer.start_as_current_span`` with a batch processor
   and an exporter that discards), the usual way to time a function with OTel.
 
@@ -30,6 +32,7 @@ from typing import Any
 
 import codewitness.sensor
 from codewitness.config import SensorSection
+from codewitness.sensor.meter import COMPILED
 
 TINY = """
 def tiny(x):
@@ -57,8 +60,10 @@ def load_module(folder: Path, name: str) -> Any:
     return importlib.import_module(name)
 
 
-def measure_sensor(folder: Path, backend: str, calls: int, repeats: int, before: bool = False) -> float:
-    name = f"cw_bench_{backend}_{'before' if before else 'after'}"
+def measure_sensor(
+    folder: Path, backend: str, calls: int, repeats: int, before: bool = False, speedups: bool = True
+) -> float:
+    name = f"cw_bench_{backend}_{'before' if before else 'after'}_{'c' if speedups else 'py'}"
     module = load_module(folder, name) if before else None
     sensor = codewitness.sensor.init(
         service="bench",
@@ -67,7 +72,7 @@ def measure_sensor(folder: Path, backend: str, calls: int, repeats: int, before:
         spool_dir="",
         interval=1.0,  # the exporter thread really runs during the measurement
         backend=backend,  # type: ignore[arg-type]
-        settings=SensorSection(),
+        settings=SensorSection(speedups=speedups),
     )
     assert sensor is not None and sensor.backend.name == backend
     module = module or load_module(folder, name)
@@ -112,20 +117,26 @@ def main() -> None:
     sys.path.insert(0, str(folder))
     base = per_call_ns(load_module(folder, "cw_bench_base").tiny, args.calls, args.repeats)
     backends = ["auto", "monitoring", "wrapping"] if sys.version_info >= (3, 12) else ["wrapping"]
-    sensor = {b: measure_sensor(folder, b, args.calls, args.repeats) for b in backends}
-    if sys.version_info >= (3, 12):
-        # init() called after the module was imported: auto decides per function (swap or monitor).
-        sensor["auto-before"] = measure_sensor(folder, "auto", args.calls, args.repeats, before=True)
+    sensor: dict[str, float] = {}
+    for speedups, suffix in ((True, ""), (False, "/py")):
+        for b in backends:
+            sensor[b + suffix] = measure_sensor(folder, b, args.calls, args.repeats, speedups=speedups)
+        if sys.version_info >= (3, 12):
+            # init() called after the module was imported: auto decides per function (swap or monitor).
+            sensor["auto-before" + suffix] = measure_sensor(
+                folder, "auto", args.calls, args.repeats, before=True, speedups=speedups
+            )
     otel = measure_otel(folder, args.calls // 4, args.repeats)
     otel_added = otel - base
 
     version = sys.version.split()[0]
-    print(f"Python {version}, {args.calls:,} calls x {args.repeats} repeats (best), ns per call")
-    print(f"  uninstrumented          {base:8.1f}")
+    meter = "compiled meter built" if COMPILED else "compiled meter NOT built: both rows use the pure-Python one"
+    print(f"Python {version}, {args.calls:,} calls x {args.repeats} repeats (best), ns per call; {meter}")
+    print(f"  uninstrumented             {base:8.1f}")
     for backend, value in sensor.items():
         added = value - base
-        print(f"  codewitness {backend:<11} {value:8.1f}   (+{added:.1f} ns, {value / base:.2f}x baseline)")
-    print(f"  OpenTelemetry span      {otel:8.1f}   (+{otel_added:.1f} ns, {otel / base:.2f}x baseline)")
+        print(f"  codewitness {backend:<14} {value:8.1f}   (+{added:.1f} ns, {value / base:.2f}x baseline)")
+    print(f"  OpenTelemetry span         {otel:8.1f}   (+{otel_added:.1f} ns, {otel / base:.2f}x baseline)")
     for backend, value in sensor.items():
         added = value - base
         print(

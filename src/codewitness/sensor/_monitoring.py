@@ -26,8 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 from codewitness.errors import InvariantViolation
-from codewitness.sensor._runtime import Probe, Sensor, arguments_of, monotonic_ns
+from codewitness.sensor._runtime import Probe, Sensor, arguments_of
 from codewitness.sensor._select import Found
+from codewitness.sensor.meter import now as monotonic_ns
 
 __all__ = ["HybridBackend", "MonitoringBackend", "free_tool_id"]
 

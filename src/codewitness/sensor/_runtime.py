@@ -25,13 +25,12 @@ import random
 import socket
 import sys
 import threading
-import time
 import traceback
 import types
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import ImportHook
@@ -296,7 +295,7 @@ class Probe:
             entry = token if isinstance(token, tuple) else None
             arguments = entry[0] if entry else self._named(sys._getframe(1).f_locals)
             self.sensor.capture_exception(self, exc, error_name(exc.__class__), arguments)
-            return entry[2] if entry else int(token)
+            return entry[2] if entry else int(token)  # type: ignore[arg-type]
         except Exception:
             self.sensor.internal_error("probe.raised")
             return monotonic_ns()

@@ -34,8 +34,9 @@ from typing import Any
 
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._imports import _NotifyingLoader
-from codewitness.sensor._runtime import Probe, Sensor, bind_arguments, monotonic_ns
+from codewitness.sensor._runtime import Probe, Sensor, bind_arguments
 from codewitness.sensor._select import Found, Target
+from codewitness.sensor.meter import now as monotonic_ns
 
 __all__ = ["WrappingBackend", "make_wrapper"]
 

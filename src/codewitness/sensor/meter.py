@@ -152,7 +152,7 @@ def _bucket(ns: int) -> int:
     return LAST_BUCKET
 
 
-def meter_type(compiled: bool = True) -> Callable[[Any], Meter]:
+def meter_type(compiled: bool = True) -> Callable[..., Meter]:
     """The compiled meter when asked for and built, else :class:`PyMeter`."""
     if compiled and COMPILED:
         return _compiled.Meter  # type: ignore[no-any-return]
