@@ -9,6 +9,8 @@ Compares, in this process and on this Python:
   module imported before ``init()``: a function nothing else holds is swapped for a wrapper);
 * each of those with the pure-Python meter (``sensor.speedups = false``; suffix ``/py``), the
   sensor's cost where its compiled meter was not built;
+* an exception leaving the function (``raises``, caught by the caller), unwatched and watched by
+  the default backend with the compiled meter (captures rate-limited as configured by default);
 * one OpenTelemetry SDK span per call (``tracer.start_as_current_span`` with a batch processor
   and an exporter that discards), the usual way to time a function with OTel.
 
@@ -40,6 +42,9 @@ def tiny(x):
 
 async def tiny_async(x):
     return x + 1
+
+def raises(x):
+    raise ValueError(x)
 """
 
 
@@ -51,6 +56,39 @@ def per_call_ns(fn: Any, calls: int, repeats: int) -> float:
             fn(i)
         best = min(best, (time.perf_counter_ns() - start) / calls)
     return best
+
+
+def per_raise_ns(fn: Any, calls: int, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        for i in range(calls):
+            try:  # noqa: SIM105 - contextlib.suppress would add its own cost to every call
+                fn(i)
+            except ValueError:
+                pass
+        best = min(best, (time.perf_counter_ns() - start) / calls)
+    return best
+
+
+def measure_raise(folder: Path, calls: int, repeats: int) -> tuple[float, float]:
+    """ns per raising call: unwatched, and watched (default backend, module imported after init)."""
+    plain = per_raise_ns(load_module(folder, "cw_bench_raise_plain").raises, calls, repeats)
+    name = "cw_bench_raise_watched"
+    sensor = codewitness.sensor.init(
+        service="bench",
+        manifest=folder / "none.json",
+        include=[f"{name}.raises"],
+        spool_dir="",
+        interval=1.0,
+        settings=SensorSection(),
+    )
+    assert sensor is not None
+    watched = per_raise_ns(load_module(folder, name).raises, calls, repeats)
+    errors = sum(sum(s.errors.values()) for p in sensor.probes.values() if (s := p.stats.drain()))
+    codewitness.sensor.shutdown()
+    assert errors > 0
+    return plain, watched
 
 
 def load_module(folder: Path, name: str) -> Any:
@@ -126,6 +164,7 @@ def main() -> None:
             sensor["auto-before" + suffix] = measure_sensor(
                 folder, "auto", args.calls, args.repeats, before=True, speedups=speedups
             )
+    raise_plain, raise_watched = measure_raise(folder, args.calls // 4, args.repeats)
     otel = measure_otel(folder, args.calls // 4, args.repeats)
     otel_added = otel - base
 
@@ -136,6 +175,10 @@ def main() -> None:
     for backend, value in sensor.items():
         added = value - base
         print(f"  codewitness {backend:<14} {value:8.1f}   (+{added:.1f} ns, {value / base:.2f}x baseline)")
+    print(
+        f"  an exception leaving it    {raise_plain:8.1f} unwatched, {raise_watched:.1f} watched "
+        f"(+{raise_watched - raise_plain:.1f} ns)"
+    )
     print(f"  OpenTelemetry span         {otel:8.1f}   (+{otel_added:.1f} ns, {otel / base:.2f}x baseline)")
     for backend, value in sensor.items():
         added = value - base

@@ -95,8 +95,6 @@ class Backend(Protocol):
         """Stop watching everything (restore what was replaced)."""
 
 
-
-
 def parameters_of(function: Any, code: types.CodeType | None = None) -> tuple[str, ...] | None:
     """A function's parameter names, in order (through ``functools.wraps`` wrappers); None if unknown."""
     if function is not None:
@@ -742,6 +740,3 @@ def _safe_str(exc: BaseException) -> str:
     except Exception:
         return f"<unprintable {type(exc).__name__}>"
 
-
-#: The clock every backend times calls with: the builtin itself, since a Python-level wrapper
-#: would add a frame to both clock reads of every instrumented call.
