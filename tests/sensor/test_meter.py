@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -126,35 +128,136 @@ def test_speedups_off_gives_the_pure_python_meter() -> None:
 
 
 class CapturingProbe:
-    """Stands in for Probe.raised: records what it is handed, returns the call's start."""
+    """Stands in for Probe.raised: records what it is handed and the frame it reads the
+    arguments from, returns the call's start."""
 
     def __init__(self) -> None:
         self.raised_with: list[tuple[Any, BaseException]] = []
+        self.frames: list[str] = []
 
-    def raised(self, token: Any, exc: BaseException) -> int:
+    def raised(self, token: Any, exc: BaseException, depth: int = 1) -> int:
         self.raised_with.append((token, exc))
+        self.frames.append(sys._getframe(depth).f_code.co_name)  # as Probe.raised reads it
         return int(token) if isinstance(token, int) else int(token[2])
 
 
+def timed(m: Any, body: Callable[[], Any], token: Any = None) -> Any:
+    """``body`` run the way a rewritten function runs (``_wrapping._INLINE_SOURCE``)."""
+    t0 = m.enter() if token is None else token
+    try:
+        return body()
+    finally:
+        m.exit(t0)
+
+
+def raiser(exc: BaseException) -> Callable[[], Any]:
+    def body() -> Any:
+        raise exc
+
+    return body
+
+
+def calls(m: Any) -> int:
+    return sum(m.take().values())
+
+
 @pytest.mark.parametrize("meter", METERS)
-def test_fail_counts_every_error_and_hands_only_the_first_few_per_type_to_the_probe(meter: Any) -> None:
+def test_exit_counts_an_exception_leaving_the_call_and_hands_the_first_few_per_type_to_the_probe(
+    meter: Any,
+) -> None:
     probe = CapturingProbe()
     m = meter(probe, 2)
     errors = [ValueError("a"), ValueError("b"), KeyError("c"), ValueError("d"), GeneratorExit()]
-    starts = [m.fail(1000 + i, exc) for i, exc in enumerate(errors)]
-    assert starts == [1000, 1001, 1002, 1003, 1004]  # the call's start, for exit to count it
+    for exc in errors:
+        with pytest.raises(type(exc)):
+            timed(m, raiser(exc))
     assert [exc for _, exc in probe.raised_with] == errors[:3]
-    assert m.fail(({"x": 1}, None, 77), KeyError("e")) == 77  # a slow-path token: its clock
+    assert set(probe.frames) == {"timed"}  # the arguments are read from the function's frame
+    with pytest.raises(KeyError):
+        timed(m, raiser(KeyError("e")), token=({"x": 1}, None, 77))  # a slow-path token
+    assert probe.raised_with[-1][0] == ({"x": 1}, None, 77)
     by_type, suppressed = m.take_errors()
     assert by_type == {ValueError: 3, KeyError: 2}  # GeneratorExit is a normal end
     assert suppressed == 1  # the third ValueError
+    assert calls(m) == 6  # every call is timed, failed or not
     assert m.take_errors() == ({}, 0)
-    m.fail(5, ValueError("after the interval"))
+    with pytest.raises(ValueError):
+        timed(m, raiser(ValueError("after the interval")))
     assert len(probe.raised_with) == 5  # the budget starts again with the interval
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_a_call_made_while_its_caller_handles_an_exception_returns_normally(meter: Any) -> None:
+    m = meter(CapturingProbe(), 5)
+    try:
+        raise OSError("the caller's")
+    except OSError:
+        assert timed(m, lambda: 1) == 1
+        with pytest.raises(KeyError):
+            timed(m, raiser(KeyError("its own")))
+    assert m.take_errors()[0] == {KeyError: 1}
+    assert calls(m) == 2
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_a_generator_finished_while_its_consumer_handles_an_exception_ends_normally(meter: Any) -> None:
+    m = meter()
+
+    def numbers() -> Any:
+        t0 = m.enter()
+        try:
+            yield 1
+            yield 2
+        finally:
+            m.exit(t0)
+
+    started = numbers()
+    next(started)
+    try:
+        raise OSError("the consumer's")
+    except OSError:
+        assert list(started) == [2]
+    thrown = numbers()
+    next(thrown)
+    with pytest.raises(ZeroDivisionError):
+        thrown.throw(ZeroDivisionError)
+    closed = numbers()
+    next(closed)
+    closed.close()
+    assert m.take_errors()[0] == {ZeroDivisionError: 1}
+    assert calls(m) == 3
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_fail_counts_a_bare_reraise_of_the_caller_s_exception_and_exit_then_does_nothing(meter: Any) -> None:
+    probe = CapturingProbe()
+    m = meter(probe, 5)
+
+    def reraise() -> None:  # as _RERAISING_SOURCE wraps a function with a bare ``raise``
+        t0 = m.enter()
+        try:
+            raise  # the caller's exception, on purpose
+        except BaseException as exc:
+            t0 = m.fail(t0, exc)
+            raise
+        finally:
+            m.exit(t0)
+
+    try:
+        raise OSError("the caller's")
+    except OSError:
+        with pytest.raises(OSError):
+            reraise()
+    assert m.take_errors()[0] == {OSError: 1}
+    assert probe.frames == ["reraise"]
+    assert calls(m) == 1
+    m.exit(None)
+    assert calls(m) == 0
 
 
 @pytest.mark.parametrize("meter", METERS)
 def test_a_meter_without_a_probe_counts_errors_without_capturing(meter: Any) -> None:
     m = meter()
-    assert m.fail(12, RuntimeError()) == 12
+    with pytest.raises(RuntimeError):
+        timed(m, raiser(RuntimeError()))
     assert m.take_errors() == ({RuntimeError: 1}, 1)

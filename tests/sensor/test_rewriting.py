@@ -112,6 +112,24 @@ def raises_after_rebinding(value):
 
 def empty_body():
     """Only a docstring."""
+
+
+def reraises_the_callers(note):
+    note = note + "!"
+    raise
+
+
+def handles_its_own(key):
+    try:
+        return {}[key]
+    except KeyError:
+        return "handled"
+
+
+def counts_down(n):
+    while n:
+        yield n
+        n -= 1
 '''
 
 RAISE_LINE = TRICKY.splitlines().index("    raise KeyError(value)") + 1
@@ -225,10 +243,50 @@ def test_checks_added_after_import_take_the_slow_path_with_the_entry_arguments(
     assert exc["arguments"] == {"value": 5}  # named at entry, before the rebinding
 
 
+@pytest.mark.parametrize("speedups", [True, False], ids=["compiled-meter", "python-meter"])
+def test_each_call_is_counted_once_and_each_exception_leaving_it_once(
+    start: Any, app: Any, memory: Any, speedups: bool
+) -> None:
+    name = app.write("tricky", TRICKY)
+    settings = SensorSection(speedups=speedups)
+    sensor = start(app, memory, "wrapping", manifest=app.manifest(()), include=[f"{name}.*"], settings=settings)
+    module = importlib.import_module(name)
+    with pytest.raises(KeyError):
+        module.raises_after_rebinding(1)
+    try:
+        raise OSError("the caller's own")
+    except OSError:
+        # Called while their caller handles an exception: these return normally...
+        assert module.handles_its_own("k") == "handled"
+        assert list(module.counts_down(2)) == [2, 1]
+        started = module.counts_down(3)
+        next(started)
+        started.close()  # a generator closed on purpose ends normally
+        # ...and this one re-raises the caller's exception with a bare ``raise``.
+        with pytest.raises(OSError, match="the caller's own"):
+            module.reraises_the_callers("n")
+    sensor.flush()
+    errors = {a["function"].rsplit(".", 1)[1]: a["errors"] for a in memory.of("aggregate")}
+    assert errors == {
+        "raises_after_rebinding": {"KeyError": 1},
+        "handles_its_own": {},
+        "counts_down": {},
+        "reraises_the_callers": {"OSError": 1},
+    }
+    assert memory.calls(f"{name}.counts_down") == 2
+    captured = {e["function"].rsplit(".", 1)[1]: (e["type"], e["arguments"]) for e in memory.of("exception")}
+    # The arguments come from the function's own frame, whichever meter runs.
+    assert captured == {
+        "raises_after_rebinding": ("KeyError", {"value": 2}),
+        "reraises_the_callers": ("OSError", {"note": "n!"}),
+    }
+    assert not sensor.internal_errors
+
+
 # -- a property: rewriting never changes what a function returns, raises or does --------------------
 
 _LEAVES = st.sampled_from(
-    ["return x", "return x * 2", "return", "acc.append(x)", "x = x - 1", "raise ValueError(x)", "pass"]
+    ["return x", "return x * 2", "return", "acc.append(x)", "x = x - 1", "raise ValueError(x)", "raise", "pass"]
 )
 
 
@@ -258,20 +316,27 @@ def _flatten(part: tuple[Any, ...]) -> list[str]:
     return lines
 
 
-def _run(function: Any, x: int) -> tuple[Any, list[Any]]:
+def _run(function: Any, x: int, handling: bool) -> tuple[Any, list[Any]]:
+    """What ``function(x)`` returns or raises, called while its caller handles a KeyError (which a
+    bare ``raise`` re-raises) or not (a bare ``raise`` then raises RuntimeError)."""
     acc: list[Any] = []
     function.__globals__["acc"] = acc
     try:
-        return ("ok", function(x)), acc
-    except ValueError as exc:
-        return ("raised", exc.args), acc
+        if not handling:
+            return ("ok", function(x)), acc
+        try:
+            raise KeyError("the caller's")
+        except KeyError:
+            return ("ok", function(x)), acc
+    except (ValueError, KeyError, RuntimeError) as exc:
+        return ("raised", type(exc).__name__, exc.args), acc
 
 
 @pytest.mark.parametrize("speedups", [True, False], ids=["compiled-meter", "python-meter"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=_blocks(2), x=st.integers(-1, 3))
+@given(body=_blocks(2), x=st.integers(-1, 3), handling=st.booleans())
 def test_rewriting_preserves_behaviour(
-    start: Any, app: Any, memory: Any, speedups: bool, body: list[str], x: int
+    start: Any, app: Any, memory: Any, speedups: bool, body: list[str], x: int, handling: bool
 ) -> None:
     sensor = codewitness_sensor(start, app, memory, speedups)
     source = "def subject(x):\n" + textwrap.indent("\n".join(body), "    ") + "\n"
@@ -281,9 +346,12 @@ def test_rewriting_preserves_behaviour(
     code = WrappingBackend(sensor).rewrite(module, source, "<rewritten>")
     assert code is not None
     exec(code, vars(module))
-    assert _run(module.subject, x) == _run(plain["subject"], x)
+    expected = _run(plain["subject"], x, handling)
+    assert _run(module.subject, x, handling) == expected
     probe = sensor.probes["hypo_subject.subject"]
     assert sum(probe.meter.take().values()) == 1  # the rewritten run, counted once
+    errors, _ = probe.meter.take_errors()  # and what left it, once
+    assert {e.__name__: n for e, n in errors.items()} == ({expected[0][1]: 1} if expected[0][0] == "raised" else {})
     assert not sensor.internal_errors
 
 

@@ -12,8 +12,10 @@
  * Python integer arithmetic, no allocation but t0's. When the probe asks for more (checks or
  * samples, `slow`), enter hands the caller's locals to `probe.entered(locals)` and returns its
  * token, and exit hands the token and the caller's `__cw_r__` (the returned value) to
- * `probe.returned(token, result)`. meter.py holds the pure-Python equivalent, used when this
- * module was not built.
+ * `probe.returned(token, result)`. When an exception is leaving the function, exit counts its
+ * type too (see leaving_exception), and hands the first few of each type per interval to
+ * `probe.raised(token, exc)` to be captured. meter.py holds the pure-Python equivalent, used when
+ * this module was not built.
  *
  * Thread safety: every method runs with the GIL held and calls no Python code on the counting
  * path, so an increment and a `take` never interleave (CPython 3.11/3.12 with the GIL; the build
@@ -170,19 +172,68 @@ Meter_enter(Meter *self, PyObject *const *Py_UNUSED(args), Py_ssize_t nargs)
     return token;
 }
 
+/* Count one call that began at `t0` (an int from `now`); anything else is ignored. */
+static inline void
+count_since(Meter *self, PyObject *t0)
+{
+    int overflow = 0;
+    long long start = PyLong_AsLongLongAndOverflow(t0, &overflow);
+    if (start == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return;
+    }
+    if (!overflow) {
+        self->counts[bucket_of(now_ns() - (int64_t)start)]++;
+    }
+}
+
+/* The exception that is leaving the caller, when exit runs in the `finally` around its body
+ * because of one (a new reference); else NULL, with no error set.
+ *
+ * In that `finally` the exception is the one being handled (sys.exception()), and its traceback
+ * starts at the caller's frame: the interpreter recorded the frame there when the exception
+ * reached it. A call that ends normally sees no exception, or, when it was made while its own
+ * caller handles one, an exception whose traceback starts in another frame. */
+static PyObject *
+leaving_exception(void)
+{
+    PyObject *exc = PyErr_GetHandledException();
+    if (exc == NULL || exc == Py_None) {
+        Py_XDECREF(exc);
+        return NULL;
+    }
+    PyObject *tb = PyException_GetTraceback(exc);
+    int here = tb != NULL && PyTraceBack_Check(tb) &&
+               (PyObject *)((PyTracebackObject *)tb)->tb_frame == (PyObject *)PyEval_GetFrame();
+    Py_XDECREF(tb);
+    if (!here) {
+        Py_DECREF(exc);
+        return NULL;
+    }
+    return exc;
+}
+
+static PyObject *failed(Meter *self, PyObject *token, PyObject *exc);
+
 static PyObject *
 Meter_exit(Meter *self, PyObject *token)
 {
+    if (token == Py_None) {
+        Py_RETURN_NONE; /* `fail` counted the call */
+    }
+    PyObject *exc = leaving_exception();
+    if (exc != NULL) {
+        PyObject *start = failed(self, token, exc);
+        Py_DECREF(exc);
+        if (start == NULL) {
+            return NULL;
+        }
+        count_since(self, start);
+        Py_DECREF(start);
+        Py_RETURN_NONE;
+    }
     if (PyLong_CheckExact(token)) {
-        int overflow = 0;
-        long long t0 = PyLong_AsLongLongAndOverflow(token, &overflow);
-        if (t0 == -1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            Py_RETURN_NONE;
-        }
-        if (!overflow) {
-            self->counts[bucket_of(now_ns() - (int64_t)t0)]++;
-        }
+        count_since(self, token);
         Py_RETURN_NONE;
     }
     if (self->probe == Py_None) {
@@ -218,15 +269,15 @@ start_of(PyObject *token)
     return PyLong_FromLongLong(now_ns());
 }
 
+/* The call of `token` is raising `exc`: count its type, and hand the first `limit` of each type
+ * per interval to probe.raised(token, exc) to be captured. Returns the call's start (a new
+ * reference), or NULL with an error set. GeneratorExit (a generator closed on purpose) is a
+ * normal end. */
 static PyObject *
-Meter_fail(Meter *self, PyObject *const *args, Py_ssize_t nargs)
+failed(Meter *self, PyObject *token, PyObject *exc)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "fail(token, exc) takes two arguments");
-        return NULL;
-    }
-    PyObject *token = args[0], *exc = args[1];
-    if (PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit) || self->errors == NULL) {
+    if (
+PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit) || self->errors == NULL) {
         return start_of(token); /* a generator closed on purpose: a normal end */
     }
     PyObject *type = (PyObject *)Py_TYPE(exc);
@@ -248,6 +299,26 @@ Meter_fail(Meter *self, PyObject *const *args, Py_ssize_t nargs)
         return start_of(token);
     }
     return PyObject_CallMethodObjArgs(self->probe, str_raised, token, exc, NULL);
+}
+
+/* For a function that may re-raise its caller's exception with a bare `raise` (that exception
+ * never records this frame in its traceback, so `exit` cannot tell it leaves): its own
+ * `except BaseException` calls fail(token, exc), which counts the call and its exception, and
+ * then exit(None) does nothing. */
+static PyObject *
+Meter_fail(Meter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "fail(token, exc) takes two arguments");
+        return NULL;
+    }
+    PyObject *start = failed(self, args[0], args[1]);
+    if (start == NULL) {
+        return NULL;
+    }
+    count_since(self, start);
+    Py_DECREF(start);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -336,9 +407,10 @@ static PyMethodDef Meter_methods[] = {
     {"enter", (PyCFunction)(void (*)(void))Meter_enter, METH_FASTCALL,
      "enter() -> token: the clock now, or the probe's token when the call takes the slow path."},
     {"exit", (PyCFunction)Meter_exit, METH_O,
-     "exit(token): count the call that began at `token` (slow path: report it to the probe)."},
+     "exit(token): count the call that began at `token` and the exception leaving it, if one is "
+     "(slow path: report the call to the probe)."},
     {"fail", (PyCFunction)(void (*)(void))Meter_fail, METH_FASTCALL,
-     "fail(token, exc) -> t0: count exc's type; the first `limit` per type go to probe.raised(token, exc)."},
+     "fail(token, exc): count the call of `token` and `exc` leaving it; a later exit(None) does nothing."},
     {"take_errors", (PyCFunction)Meter_take_errors, METH_NOARGS,
      "take_errors() -> ({type: count}, suppressed): this interval's errors; starts again."},
     {"add", (PyCFunction)Meter_add, METH_O, "add(ns): count one call that took `ns` nanoseconds."},

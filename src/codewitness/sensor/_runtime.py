@@ -281,17 +281,18 @@ class Probe:
             return
         self.finish(monotonic_ns() - t0, lambda: named, result, sampled)
 
-    def raised(self, token: Entry | int, exc: BaseException) -> int:
-        """A rewritten function (the caller) is raising ``exc``, and its meter, which counted it,
-        wants it captured (the first few of each type per interval). Returns the call's start.
+    def raised(self, token: Entry | int, exc: BaseException, depth: int = 1) -> int:
+        """A rewritten function is raising ``exc``, and its meter, which counted it, wants it
+        captured (the first few of each type per interval). Returns the call's start.
 
         The arguments are those named at entry when the slow path named them, else the values
-        the parameters hold now, read from the caller's frame (as the ``sys.monitoring`` backend
-        reads them). Never raises.
+        the parameters hold now, read from the function's frame, ``depth`` frames up (1: the
+        caller, as for the compiled meter, which has no frame of its own), as the
+        ``sys.monitoring`` backend reads them. Never raises.
         """
         try:
             entry = token if isinstance(token, tuple) else None
-            arguments = entry[0] if entry else self._named(sys._getframe(1).f_locals)
+            arguments = entry[0] if entry else self._named(sys._getframe(depth).f_locals)
             self.sensor.capture_exception(self, exc, error_name(exc.__class__), arguments)
             return entry[2] if entry else int(token)  # type: ignore[arg-type]
         except Exception:

@@ -419,11 +419,31 @@ def _global_names(index: int) -> tuple[str, str, str, str]:
 # ``return X`` of the function becomes ``return (__cw_r__ := X)``. The names are dunder-shaped
 # so that class bodies do not mangle them. A call that only needs counting costs two calls to
 # the meter (compiled when built: see ``meter``); checks and samples take the meter's slow path,
-# decided per call since checks may be added while the program runs. An exception leaving the
-# function is counted by the meter's ``fail`` (the first few of each type per interval are
-# captured by ``Probe.raised``), which hands the call's start back for the ``finally`` to count
-# the call. Nothing of ours reaches the host but an invariant raised in ``raise`` mode.
+# decided per call since checks may be added while the program runs. The meter's ``exit`` also
+# tells an exception leaving the function from a return (the exception is then the one handled
+# in the ``finally``, and its traceback starts at this frame), counts it, and hands the first few
+# of each type per interval to ``Probe.raised``: one handler on the way out. Nothing of ours
+# reaches the host but an invariant raised in ``raise`` mode.
 _INLINE_SOURCE = f"""
+def _():
+    __cw_t0__ = ENTER()
+    try:
+        pass
+    finally:
+        try:
+            EXIT(__cw_t0__)
+        except {_VIOLATION}:
+            raise
+        except Exception:
+            PROBE.sensor.internal_error("rewritten.exit")
+"""
+
+# For a function with a bare ``raise`` outside its own ``except`` blocks, which re-raises the
+# exception its caller is handling: that exception does not record this frame in its traceback,
+# so ``exit`` cannot tell it from a return. The function catches what leaves it and has the
+# meter's ``fail`` count it (then ``exit(None)`` does nothing); this costs a second handler on the
+# way out.
+_RERAISING_SOURCE = f"""
 def _():
     __cw_t0__ = ENTER()
     try:
@@ -444,13 +464,26 @@ def _():
 """
 
 
-def _inline_statements(index: int) -> list[ast.stmt]:
-    """Fresh copies of the prologue and the ``try`` of :data:`_INLINE_SOURCE` for one function."""
+def _inline_statements(index: int, reraising: bool = False) -> list[ast.stmt]:
+    """Fresh copies of the prologue and the ``try`` of the template for one function."""
     probe, enter, exit_, fail = _global_names(index)
-    source = _INLINE_SOURCE.replace("PROBE", probe).replace("ENTER", enter).replace("EXIT", exit_)
-    source = source.replace("FAIL", fail)
+    source = _RERAISING_SOURCE if reraising else _INLINE_SOURCE
+    source = source.replace("PROBE", probe).replace("ENTER", enter).replace("EXIT", exit_).replace("FAIL", fail)
     body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
     return list(body)
+
+
+def _reraises_callers(node: ast.AST, in_handler: bool = False) -> bool:
+    """Whether a function body has a bare ``raise`` outside its own ``except`` blocks (nested
+    functions and classes are their own)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        if isinstance(child, ast.Raise) and child.exc is None and not in_handler:
+            return True
+        if _reraises_callers(child, in_handler or isinstance(child, ast.ExceptHandler)):
+            return True
+    return False
 
 
 class _Returns(ast.NodeTransformer):
@@ -518,9 +551,10 @@ class _Instrument(ast.NodeTransformer):
         self.probes[qualname] = (index, target, _parameter_names(node.args))
         body = list(node.body)
         doc = [body.pop(0)] if body and _is_docstring(body[0]) else []
+        reraising = _reraises_callers(node)
         for stmt in body:
             _Returns().visit(stmt)
-        injected = _inline_statements(index)
+        injected = _inline_statements(index, reraising)
         _place(injected, node)
         injected[-1].body = body or [ast.copy_location(ast.Pass(), node)]  # type: ignore[attr-defined]
         node.body = [*doc, *injected]

@@ -5,7 +5,9 @@ A function rewritten at import runs ``t0 = meter.enter()`` at its first instruct
 ``meter.exit(t0)`` in the ``finally`` around its body; that is all a call costs when it only
 needs counting. When its probe needs more (checks or samples: ``meter.slow``), ``enter`` hands
 the caller's locals to ``probe.entered`` and returns its token, and ``exit`` hands that token and
-the caller's ``__cw_r__`` (the value it returned) to ``probe.returned``.
+the caller's ``__cw_r__`` (the value it returned) to ``probe.returned``. ``exit`` also counts an
+exception leaving the function, and hands the first few of each type per interval to
+``probe.raised``.
 
 :class:`PyMeter` is the reference implementation. ``codewitness.sensor._meter`` (``_meter.c``)
 does the same in C when the install could compile it; between socket reads and writes, where a
@@ -61,7 +63,7 @@ class Meter(Protocol):
 
     def exit(self, token: Any) -> None: ...
 
-    def fail(self, token: Any, exc: BaseException) -> int: ...
+    def fail(self, token: Any, exc: BaseException) -> None: ...
 
     def add(self, ns: int) -> None: ...
 
@@ -94,7 +96,19 @@ class PyMeter:
         return now()
 
     def exit(self, token: Any) -> None:
-        """Count the call that began at ``token``; on the slow path report it to the probe."""
+        """Count the call that began at ``token``, and the exception leaving it if one is; on the
+        slow path report a call that returned to the probe.
+
+        ``exit`` runs in the ``finally`` around the caller's body. When an exception is leaving
+        the caller, it is the one being handled there, and its traceback starts at the caller's
+        frame. A call that returns sees no exception, or one its own caller is handling, whose
+        traceback starts elsewhere.
+        """
+        if token is None:
+            return  # ``fail`` counted the call
+        exc = sys.exception()
+        if exc is not None and (tb := exc.__traceback__) is not None and tb.tb_frame is sys._getframe(1):
+            token = self._failed(token, exc)
         if token.__class__ is int:
             # Under the GIL this statement runs without a thread switch (no call inside it), so
             # an increment never lands in a list that ``take`` already swapped out.
@@ -103,11 +117,21 @@ class PyMeter:
         elif self.probe is not None:
             self.probe.returned(token, sys._getframe(1).f_locals.get("__cw_r__"))
 
-    def fail(self, token: Any, exc: BaseException) -> int:
+    def fail(self, token: Any, exc: BaseException) -> None:
+        """Count the call of ``token`` and ``exc`` leaving it; a later ``exit(None)`` does nothing.
+
+        For a function that may re-raise its caller's exception with a bare ``raise``: that
+        exception never records the function's frame in its traceback, so ``exit`` cannot tell
+        that it leaves, and the function's own ``except BaseException`` calls this instead.
+        """
+        ns = now() - self._failed(token, exc)
+        self.counts[BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)] += 1
+
+    def _failed(self, token: Any, exc: BaseException) -> int:
         """The call of ``token`` is raising ``exc``: count its type; returns the call's start.
 
-        The first ``limit`` exceptions of a type per interval go to ``probe.raised(token, exc)``
-        to be captured. A generator closed on purpose (``GeneratorExit``) is a normal end.
+        The first ``limit`` exceptions of a type per interval go to ``probe.raised`` to be
+        captured. A generator closed on purpose (``GeneratorExit``) is a normal end.
         """
         if isinstance(exc, GeneratorExit):
             return _start_of(token)
@@ -116,7 +140,7 @@ class PyMeter:
         if seen > self.limit or self.probe is None:
             self.suppressed += 1
             return _start_of(token)
-        return int(self.probe.raised(token, exc))
+        return int(self.probe.raised(token, exc, 3))
 
     def take_errors(self) -> tuple[dict[type, int], int]:
         """This interval's errors by exception type, and how many were not captured; starts again."""
