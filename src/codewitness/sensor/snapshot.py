@@ -62,6 +62,7 @@ DEFAULT_VALUE_PATTERNS: tuple[str, ...] = (
 
 # Candidate card numbers: 13-19 digits, optionally grouped by spaces or dashes; Luhn decides.
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_DIGIT = re.compile(r"\d")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -112,7 +113,7 @@ class Redactor:
     def redact_text(self, text: str) -> str:
         """``text`` with credential-looking parts replaced by ``[REDACTED]``."""
         text = self._values.sub(REDACTED, text)
-        if any(c.isdigit() for c in text):
+        if _DIGIT.search(text):
             text = _CARD.sub(self._card, text)
         return text
 
