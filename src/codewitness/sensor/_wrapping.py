@@ -424,11 +424,13 @@ def _global_names(index: int) -> tuple[str, str, str, str]:
 # in the ``finally``, and its traceback starts at this frame), counts it, and hands the first few
 # of each type per interval to ``Probe.raised``: one handler on the way out. Nothing of ours
 # reaches the host but an invariant raised in ``raise`` mode.
-_INLINE_SOURCE = f"""
+_PROLOGUE = """
 def _():
     __cw_t0__ = ENTER()
     try:
         pass
+"""
+_EPILOGUE = f"""\
     finally:
         try:
             EXIT(__cw_t0__)
@@ -437,31 +439,25 @@ def _():
         except Exception:
             PROBE.sensor.internal_error("rewritten.exit")
 """
+_INLINE_SOURCE = _PROLOGUE + _EPILOGUE
 
 # For a function with a bare ``raise`` outside its own ``except`` blocks, which re-raises the
 # exception its caller is handling: that exception does not record this frame in its traceback,
 # so ``exit`` cannot tell it from a return. The function catches what leaves it and has the
 # meter's ``fail`` count it (then ``exit(None)`` does nothing); this costs a second handler on the
 # way out.
-_RERAISING_SOURCE = f"""
-def _():
-    __cw_t0__ = ENTER()
-    try:
-        pass
+_RERAISING_SOURCE = (
+    _PROLOGUE
+    + """\
     except BaseException as __cw_e__:
         try:
             __cw_t0__ = FAIL(__cw_t0__, __cw_e__)
         except Exception:
             PROBE.sensor.internal_error("rewritten.fail")
         raise
-    finally:
-        try:
-            EXIT(__cw_t0__)
-        except {_VIOLATION}:
-            raise
-        except Exception:
-            PROBE.sensor.internal_error("rewritten.exit")
 """
+    + _EPILOGUE
+)
 
 
 def _inline_statements(index: int, reraising: bool = False) -> list[ast.stmt]:
