@@ -47,13 +47,64 @@ def test_the_compiled_bucket_function_is_aggregate_s(ns: int) -> None:
 def test_enter_and_exit_time_one_call(meter: Any) -> None:
     m = meter()
     t0 = m.enter()
-    assert isinstance(t0, int)
+    assert 0 <= now() - int(t0) < 1_000_000_000  # the token is the clock reading at entry
     m.exit(t0)
     m.exit(now() - 3_000_000)  # a call that began 3 ms ago
     taken = m.take()
     assert sum(taken.values()) == 2
     slowest = max(taken)
     assert bucket_index(3_000_000) <= slowest <= bucket_index(4_000_000)
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_nested_calls_deeper_than_the_token_free_list_are_each_timed(meter: Any) -> None:
+    m = meter()
+    tokens = [m.enter() for _ in range(1000)]  # more starts alive at once than the free list holds
+    for token in reversed(tokens):
+        m.exit(token)
+    del tokens
+    tokens = [m.enter() for _ in range(300)]  # and made again from it
+    for token in tokens:
+        m.exit(token)
+    assert sum(m.take().values()) == 1300
+
+
+# In a fresh process: the first reading, the switch to the time-stamp counter once its scale is
+# measured (after 20 ms), and the finer scale at a take a second later all keep the clock's time.
+_CLOCK_CHECK = """
+import json, sys, time
+from codewitness.sensor import _meter
+m = _meter.Meter(None)
+pairs = [(_meter.now(), time.perf_counter_ns())]
+t0 = m.enter()
+for pause in (0.005, 0.03, 0.2, 1.1):
+    time.sleep(pause)
+    m.take()
+    pairs.append((_meter.now(), time.perf_counter_ns()))
+m.exit(t0)
+print(json.dumps({"clock": _meter.clock(), "pairs": pairs, "start": int(t0), "counts": m.take()}))
+"""
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled meter is not built here")
+def test_the_compiled_clock_keeps_time_across_its_calibration() -> None:
+    import json
+    import subprocess
+    from pathlib import Path
+
+    source = Path("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+    kernel = source.read_text().strip() if source.exists() else ""
+    done = subprocess.run([sys.executable, "-c", _CLOCK_CHECK], capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    assert report["clock"] == ("tsc" if kernel == "tsc" and sys.platform == "linux" else "monotonic")
+    pairs = report["pairs"]
+    for (ours_a, theirs_a), (ours_b, theirs_b) in zip(pairs, pairs[1:], strict=False):
+        elapsed = theirs_b - theirs_a
+        assert abs((ours_b - ours_a) - elapsed) <= elapsed * 0.002 + 50_000
+    spanned = pairs[-1][1] - pairs[0][1]  # one call across every switch of scale
+    (bucket, count), = report["counts"].items()
+    assert count == 1
+    assert bucket_index(int(spanned * 0.99)) <= int(bucket) <= bucket_index(int(spanned * 1.01))
 
 
 class RecordingProbe:

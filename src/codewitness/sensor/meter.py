@@ -35,7 +35,7 @@ from codewitness.sensor.aggregate import (
     TABLE_BELOW,
 )
 
-__all__ = ["COMPILED", "Meter", "PyMeter", "meter_type", "now"]
+__all__ = ["CLOCK", "COMPILED", "Meter", "PyMeter", "meter_type", "now"]
 
 try:
     from codewitness.sensor import _meter as _compiled  # type: ignore[attr-defined]
@@ -49,9 +49,14 @@ COMPILED: bool = (
     == (BUCKETS, EXACT_BELOW, SUB_BUCKET_BITS, MAX_TRACKED_NS)
 )
 
-#: The sensor's clock (nanoseconds): the compiled meter's own when it is built, so that a ``t0``
-#: taken on either side of the boundary means the same (both read CLOCK_MONOTONIC on Linux).
+#: The sensor's clock (nanoseconds; only differences mean anything): the compiled meter's own when
+#: it is built, so that a ``t0`` taken on either side of the boundary means the same. That clock
+#: reads the CPU's time-stamp counter where the kernel keeps time with it, else CLOCK_MONOTONIC
+#: (``CLOCK`` says which); ``time.perf_counter_ns`` (CLOCK_MONOTONIC on Linux) without it.
 now: Callable[[], int] = _compiled.now if COMPILED else time.perf_counter_ns
+
+#: What :func:`now` reads: ``"tsc"``, ``"monotonic"``, or ``"perf_counter"`` (no compiled meter).
+CLOCK: str = _compiled.clock() if COMPILED else "perf_counter"
 
 
 class Meter(Protocol):
