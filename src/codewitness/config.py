@@ -224,6 +224,13 @@ class SensorSection:
             "Count calls with the compiled meter when the install built it; false forces the pure-Python one."
         ),
     )
+    flush_on_sigterm: bool = field(
+        default=True,
+        metadata=doc(
+            "On SIGTERM, when the program has no handler of its own, flush the last interval before the"
+            " process ends (as SIGTERM would end it); false leaves SIGTERM alone."
+        ),
+    )
 
 
 @dataclass(frozen=True)

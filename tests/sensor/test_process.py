@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -99,6 +100,66 @@ print(pid)
     parent = next(pid for pid in counts if pid != child)
     assert counts[parent] == 5
     assert len(counts) == 2
+
+
+def terminated(tmp_path: Path, source: str) -> tuple[int, str]:
+    """Run ``source`` until it prints ``ready``, send it SIGTERM: (its exit status, what it printed)."""
+    script = tmp_path / "host.py"
+    script.write_text(textwrap.dedent(source) + "\nprint('ready', flush=True)\nimport time\ntime.sleep(60)\n")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "auto"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while (line := proc.stdout.readline()) and line.strip() != "ready":
+            lines.append(line)
+        assert line.strip() == "ready", proc.stderr.read() if proc.stderr else ""
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        return proc.returncode, "".join(lines)
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+ON_SIGTERM = "print(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\nfor i in range(7):\n    work(i)\n"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
+def test_sigterm_flushes_the_last_interval_then_ends_the_process_as_sigterm_does(tmp_path: Path) -> None:
+    status, printed = terminated(tmp_path, "import signal\n" + HOST_PRELUDE + ON_SIGTERM)
+    assert status == -signal.SIGTERM
+    assert printed.strip() == "False"  # the sensor's handler
+    assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 7
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
+def test_a_program_s_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
+    own = "import signal, sys\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(3))\n"
+    status, printed = terminated(tmp_path, own + HOST_PRELUDE + ON_SIGTERM)
+    assert status == 3  # the program's handler ran; its exit ran ``atexit``, which flushed
+    assert printed.strip() == "False"
+    assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 7
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
+def test_flush_on_sigterm_off_leaves_sigterm_alone(tmp_path: Path) -> None:
+    prelude = HOST_PRELUDE.replace("settings=SensorSection()", "settings=SensorSection(flush_on_sigterm=False)")
+    assert prelude != HOST_PRELUDE
+    status, printed = terminated(tmp_path, "import signal\n" + prelude + ON_SIGTERM)
+    assert status == -signal.SIGTERM
+    assert printed.strip() == "True"
+    assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 0  # lost, as asked
+
+
+def test_shutdown_gives_sigterm_back(tmp_path: Path) -> None:
+    source = "import signal\n" + HOST_PRELUDE + (
+        "taken = signal.getsignal(signal.SIGTERM) != signal.SIG_DFL\n"
+        "sensor.shutdown()\n"
+        "print(taken, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\n"
+    )
+    assert run_python(tmp_path, source, "auto").split() == ["True", "True"]
 
 
 def test_a_stuck_exporter_never_blocks_the_application(tmp_path: Path) -> None:

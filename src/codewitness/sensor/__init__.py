@@ -139,6 +139,7 @@ def init(
             samples_per_interval=cfg.samples_per_interval,
             stop=stop,
             speedups=cfg.speedups,
+            flush_on_sigterm=cfg.flush_on_sigterm,
         )
     except Exception as exc:
         log.warning("codewitness: the runtime sensor did not start: %s", exc)

@@ -22,6 +22,7 @@ import inspect
 import logging
 import os
 import random
+import signal
 import socket
 import sys
 import threading
@@ -363,8 +364,10 @@ class Sensor:
         samples_per_interval: int = 5,
         stop: threading.Event | None = None,
         speedups: bool = True,
+        flush_on_sigterm: bool = True,
     ) -> None:
         self.selection = selection
+        self.flush_on_sigterm = flush_on_sigterm
         #: The probes' meter: compiled when built and ``speedups`` allows it, else pure Python.
         self.meter_type = meter_type(speedups)
         self.service = service
@@ -682,6 +685,36 @@ class Sensor:
             self._registered = True
             atexit.register(self.shutdown)
             os.register_at_fork(after_in_child=self._after_fork_in_child)
+            if self.flush_on_sigterm:
+                self._take_sigterm()
+
+    # SIGTERM is how services are usually stopped (docker stop, systemd, Kubernetes), and by
+    # default it ends the process without running ``atexit``: the last interval would be lost.
+    # When the program has no handler of its own, the sensor's flushes first, then ends the
+    # process by SIGTERM as the default would (same exit status). A handler the program installs
+    # later replaces it; programs that exit cleanly on SIGTERM run ``atexit`` anyway.
+
+    def _take_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may set handlers; nothing to flush early then
+        try:
+            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, self._on_sigterm)
+        except (ValueError, OSError):  # an embedded interpreter that does not handle signals
+            self.internal_error("sigterm")
+
+    def _on_sigterm(self, signum: int, frame: types.FrameType | None) -> None:
+        self.shutdown()  # never raises; puts the default handler back
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def _give_back_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def _after_fork_in_child(self) -> None:
         if self._closed:
@@ -728,6 +761,7 @@ class Sensor:
                 self.internal_error("close")
         with contextlib.suppress(Exception):
             atexit.unregister(self.shutdown)
+        self._give_back_sigterm()
 
     @property
     def closed(self) -> bool:
