@@ -215,6 +215,47 @@ def calls(m: Any) -> int:
     return sum(m.take().values())
 
 
+# More exception types than the compiled meter keeps in slots (4), so some go to its dictionary.
+KINDS = [ValueError, KeyError, TypeError, OSError, ZeroDivisionError, LookupError, RuntimeError]
+
+
+@pytest.mark.parametrize("meter", METERS)
+@given(st.lists(st.lists(st.sampled_from(KINDS), max_size=25), min_size=1, max_size=3), st.integers(0, 3))
+def test_errors_are_counted_per_type_and_interval_whatever_the_mix(
+    meter: Any, intervals: list[list[type[Exception]]], limit: int
+) -> None:
+    probe = CapturingProbe()
+    m = meter(probe, limit)
+    for raised in intervals:
+        probe.raised_with.clear()
+        for kind in raised:
+            with pytest.raises(kind):
+                timed(m, raiser(kind("x")))
+        expected = {kind: raised.count(kind) for kind in set(raised)}
+        captured = sum(min(n, limit) for n in expected.values())
+        assert m.take_errors() == (expected, len(raised) - captured)
+        assert [type(exc) for _, exc in probe.raised_with] == [
+            kind for i, kind in enumerate(raised) if raised[: i + 1].count(kind) <= limit
+        ]
+        assert calls(m) == len(raised)
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_an_exception_class_is_not_kept_alive_past_the_interval(meter: Any) -> None:
+    import gc
+    import weakref
+
+    m = meter(None, 0)
+    passing = type("Passing", (Exception,), {})
+    with pytest.raises(passing):
+        timed(m, raiser(passing()))
+    gone = weakref.ref(passing)
+    assert m.take_errors() == ({passing: 1}, 1)
+    del passing
+    gc.collect()
+    assert gone() is None
+
+
 @pytest.mark.parametrize("meter", METERS)
 def test_exit_counts_an_exception_leaving_the_call_and_hands_the_first_few_per_type_to_the_probe(
     meter: Any,

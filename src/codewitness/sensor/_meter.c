@@ -279,10 +279,15 @@ new_start(int64_t ns)
     return op;
 }
 
+/* Exception types a meter counts without a dictionary per interval (most functions raise one). */
+#define ERROR_SLOTS 4
+
 typedef struct {
     PyObject_HEAD
     PyObject *probe;  /* the Probe this meter reports the slow path to; may be None */
-    PyObject *errors; /* exception type -> count, this interval */
+    PyObject *errors; /* exception type -> count, this interval, for types beyond the slots */
+    PyObject *error_types[ERROR_SLOTS]; /* the first few types raised this interval */
+    uint64_t error_counts[ERROR_SLOTS];
     long long limit;  /* exceptions captured per type per interval; the rest are only counted */
     long long suppressed;
     char slow;
@@ -314,6 +319,9 @@ Meter_traverse(Meter *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->probe);
     Py_VISIT(self->errors);
+    for (int i = 0; i < ERROR_SLOTS; i++) {
+        Py_VISIT(self->error_types[i]);
+    }
     return 0;
 }
 
@@ -322,6 +330,9 @@ Meter_clear(Meter *self)
 {
     Py_CLEAR(self->probe);
     Py_CLEAR(self->errors);
+    for (int i = 0; i < ERROR_SLOTS; i++) {
+        Py_CLEAR(self->error_types[i]);
+    }
     return 0;
 }
 
@@ -410,7 +421,7 @@ leaving_exception(void)
     return exc;
 }
 
-static PyObject *failed(Meter *self, PyObject *token, PyObject *exc);
+static int failed(Meter *self, PyObject *token, PyObject *exc, int64_t *start);
 
 static PyObject *
 Meter_exit(Meter *self, PyObject *token)
@@ -420,13 +431,13 @@ Meter_exit(Meter *self, PyObject *token)
     }
     PyObject *exc = leaving_exception();
     if (exc != NULL) {
-        PyObject *start = failed(self, token, exc);
+        int64_t start;
+        int status = failed(self, token, exc, &start);
         Py_DECREF(exc);
-        if (start == NULL) {
+        if (status < 0) {
             return NULL;
         }
-        count_since(self, start);
-        Py_DECREF(start);
+        self->counts[bucket_of(now_ns() - start)]++;
         Py_RETURN_NONE;
     }
     if (Py_IS_TYPE(token, &StartType)) {
@@ -457,61 +468,99 @@ Meter_exit(Meter *self, PyObject *token)
     return done; /* NULL only for an invariant in `raise` mode (or an interrupt): the caller's */
 }
 
-/* The start of the call `token` stands for (enter's int, or the clock in the probe's token). */
-static PyObject *
+/* The start of the call `token` stands for: enter's Start, a wrapper's int, or the clock in the
+ * probe's token; now for anything else (the call then counts as instant). */
+static int64_t
 start_of(PyObject *token)
 {
     if (Py_IS_TYPE(token, &StartType)) {
-        return PyLong_FromLongLong(((Start *)token)->ns);
+        return ((Start *)token)->ns;
     }
-    if (PyLong_CheckExact(token)) {
-        return Py_NewRef(token);
+    PyObject *clock = token;
+    if (PyTuple_Check(token) && PyTuple_GET_SIZE(token) == 3) {
+        clock = PyTuple_GET_ITEM(token, 2);
     }
-    if (PyTuple_Check(token) && PyTuple_GET_SIZE(token) == 3 && PyLong_CheckExact(PyTuple_GET_ITEM(token, 2))) {
-        return Py_NewRef(PyTuple_GET_ITEM(token, 2));
+    if (PyLong_CheckExact(clock)) {
+        int overflow = 0;
+        long long ns = PyLong_AsLongLongAndOverflow(clock, &overflow);
+        if (!overflow && !(ns == -1 && PyErr_Occurred())) {
+            return (int64_t)ns;
+        }
+        PyErr_Clear();
     }
-    return PyLong_FromLongLong(now_ns());
+    return now_ns();
 }
 
-/* The call of `token` is raising `exc`: count its type, and hand the first `limit` of each type
- * per interval to probe.raised(token, exc) to be captured. Returns the call's start (a new
- * reference), or NULL with an error set. GeneratorExit (a generator closed on purpose) is a
- * normal end. */
-static PyObject *
-failed(Meter *self, PyObject *token, PyObject *exc)
+/* This interval's count of `type`, one more: in a slot when the type has one or one is free (no
+ * allocation, no dictionary), else in the `errors` dictionary. A type is in one or the other
+ * for a whole interval (slots are only freed by take_errors). 0 when counting failed. */
+static long long
+count_error(Meter *self, PyObject *type)
 {
-    if (
-PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit) || self->errors == NULL) {
-        return start_of(token); /* a generator closed on purpose: a normal end */
+    for (int i = 0; i < ERROR_SLOTS; i++) {
+        if (self->error_types[i] == type) {
+            return (long long)++self->error_counts[i];
+        }
+        if (self->error_types[i] == NULL) {
+            self->error_types[i] = Py_NewRef(type);
+            self->error_counts[i] = 1;
+            return 1;
+        }
     }
-    PyObject *type = (PyObject *)Py_TYPE(exc);
+    if (self->errors == NULL) {
+        return 0;
+    }
     PyObject *old = PyDict_GetItemWithError(self->errors, type);
     if (old == NULL && PyErr_Occurred()) {
         PyErr_Clear();
-        return start_of(token);
+        return 0;
     }
     long long seen = old == NULL ? 1 : PyLong_AsLongLong(old) + 1;
     PyObject *count = PyLong_FromLongLong(seen);
     if (count == NULL || PyDict_SetItem(self->errors, type, count) < 0) {
         Py_XDECREF(count);
         PyErr_Clear();
-        return start_of(token);
+        return 0;
     }
     Py_DECREF(count);
+    return seen;
+}
+
+/* The call of `token` is raising `exc`: count its type, and hand the first `limit` of each type
+ * per interval to probe.raised(start, exc) to be captured. Sets *start to the call's start;
+ * returns -1 with an error set only when the probe raised (an interrupt: the caller's).
+ * GeneratorExit (a generator closed on purpose) is a normal end. */
+static int
+failed(Meter *self, PyObject *token, PyObject *exc, int64_t *start)
+{
+    *start = start_of(token);
+    if (PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit)) {
+        return 0;
+    }
+    long long seen = count_error(self, (PyObject *)Py_TYPE(exc));
+    if (seen == 0) {
+        return 0; /* no memory to count it in */
+    }
     if (seen > self->limit || self->probe == Py_None) {
         self->suppressed++;
-        return start_of(token);
+        return 0;
     }
-    if (!Py_IS_TYPE(token, &StartType)) {
-        return PyObject_CallMethodObjArgs(self->probe, str_raised, token, exc, NULL);
+    /* The probe sees the start as an int (as from a wrapper), or its own token. */
+    PyObject *handed = Py_IS_TYPE(token, &StartType) ? PyLong_FromLongLong(*start) : Py_NewRef(token);
+    if (handed == NULL) {
+        PyErr_Clear();
+        return 0;
     }
-    PyObject *start = start_of(token); /* the probe sees the start as an int, as from a wrapper */
-    if (start == NULL) {
-        return NULL;
+    PyObject *returned = PyObject_CallMethodObjArgs(self->probe, str_raised, handed, exc, NULL);
+    Py_DECREF(handed);
+    if (returned == NULL) {
+        return -1;
     }
-    PyObject *returned = PyObject_CallMethodObjArgs(self->probe, str_raised, start, exc, NULL);
-    Py_DECREF(start);
-    return returned;
+    if (PyLong_CheckExact(returned)) {
+        *start = start_of(returned);
+    }
+    Py_DECREF(returned);
+    return 0;
 }
 
 /* For a function that may re-raise its caller's exception with a bare `raise` (that exception
@@ -525,12 +574,11 @@ Meter_fail(Meter *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "fail(token, exc) takes two arguments");
         return NULL;
     }
-    PyObject *start = failed(self, args[0], args[1]);
-    if (start == NULL) {
+    int64_t start;
+    if (failed(self, args[0], args[1], &start) < 0) {
         return NULL;
     }
-    count_since(self, start);
-    Py_DECREF(start);
+    self->counts[bucket_of(now_ns() - start)]++;
     Py_RETURN_NONE;
 }
 
@@ -541,14 +589,37 @@ Meter_take_errors(Meter *self, PyObject *Py_UNUSED(ignored))
     if (fresh == NULL) {
         return NULL;
     }
-    PyObject *taken = Py_BuildValue("(NL)", self->errors ? self->errors : PyDict_New(), self->suppressed);
-    if (taken == NULL) {
-        Py_DECREF(fresh);
-        return NULL;
+    /* Start the next interval before building anything: building may run Python code (the
+     * collector), and a call counted meanwhile belongs to the next one. */
+    PyObject *taken = self->errors ? self->errors : PyDict_New();
+    long long suppressed = self->suppressed;
+    PyObject *types[ERROR_SLOTS];
+    uint64_t counts[ERROR_SLOTS];
+    for (int i = 0; i < ERROR_SLOTS; i++) {
+        types[i] = self->error_types[i];
+        counts[i] = self->error_counts[i];
+        self->error_types[i] = NULL;
+        self->error_counts[i] = 0;
     }
     self->errors = fresh;
     self->suppressed = 0;
-    return taken;
+    int failed_to_build = taken == NULL;
+    for (int i = 0; i < ERROR_SLOTS; i++) {
+        if (types[i] == NULL) {
+            continue;
+        }
+        if (!failed_to_build) {
+            PyObject *count = PyLong_FromUnsignedLongLong(counts[i]);
+            failed_to_build = count == NULL || PyDict_SetItem(taken, types[i], count) < 0;
+            Py_XDECREF(count);
+        }
+        Py_DECREF(types[i]);
+    }
+    if (failed_to_build) {
+        Py_XDECREF(taken);
+        return NULL;
+    }
+    return Py_BuildValue("(NL)", taken, suppressed);
 }
 
 static PyObject *
