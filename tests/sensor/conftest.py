@@ -6,6 +6,7 @@ imports or instruments never leaks into another.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import textwrap
 import uuid
@@ -21,7 +22,9 @@ from codewitness.config import SensorSection
 from codewitness.model import Manifest, ManifestFunction
 from codewitness.sensor import Sensor
 
-BACKENDS = ["wrapping", "monitoring", "auto"] if sys.version_info >= (3, 12) else ["wrapping"]
+#: ``monitoring/py``: the monitoring backend with the pure-Python meter, so with the Python
+#: callbacks (the compiled meter brings compiled ones).
+BACKENDS = ["wrapping", "monitoring", "monitoring/py", "auto"] if sys.version_info >= (3, 12) else ["wrapping"]
 
 #: An application module with every kind of function the sensor must handle.
 APP_SOURCE = """
@@ -203,6 +206,9 @@ def _start(
     settings: SensorSection | None = None,
     **kwargs: Any,
 ) -> Sensor:
+    settings = settings or SensorSection()
+    if backend.endswith("/py"):
+        backend, settings = backend.removesuffix("/py"), dataclasses.replace(settings, speedups=False)
     sensor = codewitness.sensor.init(
         service="test-app",
         manifest=manifest if manifest is not None else app.manifest(),
@@ -212,7 +218,7 @@ def _start(
         interval=3600,
         exporters=[memory],
         backend=backend,  # type: ignore[arg-type]
-        settings=settings or SensorSection(),
+        settings=settings,
         **kwargs,
     )
     assert sensor is not None

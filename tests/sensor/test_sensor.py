@@ -14,7 +14,7 @@ import codewitness
 import codewitness.sensor
 from codewitness.config import SensorSection
 from codewitness.sensor.aggregate import Histogram
-from codewitness.sensor.meter import PyMeter
+from codewitness.sensor.meter import COMPILED, PyMeter
 
 App = MemoryExporter = Any  # fixtures from conftest.py
 
@@ -32,7 +32,8 @@ def test_every_kind_of_function_is_counted_and_timed(
 ) -> None:
     sensor = start(app, memory, backend)
     svc = importlib.import_module(app.module)  # imported after init: the import hook instruments it
-    assert sensor.backend.name == backend
+    assert sensor.backend.name == backend.removesuffix("/py")
+    assert (sensor.meter_type is PyMeter) == (backend.endswith("/py") or not COMPILED)
 
     assert svc.add(2, 3) == 5
     assert _consume(svc.countdown(3)) == [3, 2, 1]
@@ -203,8 +204,8 @@ def test_without_a_manifest_pattern_functions_have_unknown_origin(
         include=[f"{app.module}.add"],
         spool_dir="",
         exporters=[memory],
-        backend=backend,  # type: ignore[arg-type]
-        settings=SensorSection(),
+        backend=backend.removesuffix("/py"),  # type: ignore[arg-type]
+        settings=SensorSection(speedups=not backend.endswith("/py")),
         interval=3600,
     )
     assert sensor is not None
@@ -238,8 +239,8 @@ def test_a_failure_inside_the_sensor_never_reaches_the_host(
     # with the compiled meter, the broken slow path fails at each entry and capturing divide's
     # exception fails too. The monitoring backend's compiled meter has no slow path at entry to
     # break, so there only divide's error counting fails.
-    monitored = backend == "monitoring"
-    expected = (1 if monitored else 5) if speedups else 4
+    monitored = backend.startswith("monitoring")
+    expected = (1 if monitored else 5) if speedups and not backend.endswith("/py") else 4
     assert sum(sensor.internal_errors.values()) == expected, sensor.internal_errors
 
 
@@ -514,3 +515,73 @@ def test_code_generated_from_strings_is_not_an_app_function(
     watched = {name for name in sensor.probes if name.startswith(mod)}
     assert watched == {f"{mod}.Line.total"}
     assert not hasattr(lines.Line.__init__, "__codewitness_probe__")
+
+
+NESTING_SOURCE = """
+import threading
+
+def depth(n):
+    return 0 if n == 0 else 1 + depth(n - 1)
+
+def boom(n):
+    if n == 0:
+        raise ValueError("bottom")
+    return boom(n - 1)
+
+def not_watched(n):
+    if n == 0:
+        raise KeyError(n)
+    return not_watched(n - 1)
+
+def running(ready, go):
+    ready.set()
+    go.wait()
+    return depth(2)
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
+@pytest.mark.parametrize("speedups", [True, False], ids=["compiled-callbacks", "python-callbacks"])
+def test_monitored_calls_nest_deep_unwind_through_many_frames_and_run_on_many_threads(
+    start: Any, app: App, memory: MemoryExporter, speedups: bool
+) -> None:
+    mod = app.write("nesting", NESTING_SOURCE)
+    nesting = importlib.import_module(mod)  # before init: watched by code object
+    ready, go = threading.Event(), threading.Event()
+    already = threading.Thread(target=nesting.running, args=(ready, go))
+    already.start()
+    ready.wait(10)
+    sensor = start(
+        app, memory, "monitoring", include=[f"{mod}.depth", f"{mod}.boom", f"{mod}.running"],
+        settings=SensorSection(speedups=speedups),
+    )  # fmt: skip
+    assert sensor.backend.name == "monitoring"
+    go.set()  # ``running`` began before it was watched: its return is not a call of its own
+    already.join(10)
+    assert nesting.depth(300) == 300  # deeper than the callbacks' first stack
+    with pytest.raises(ValueError, match="bottom"):
+        nesting.boom(200)
+    with pytest.raises(KeyError):
+        nesting.not_watched(50)  # every frame it leaves is looked up, none is ours
+
+    def work() -> None:
+        for _ in range(50):
+            nesting.depth(10)
+
+    threads = [threading.Thread(target=work) for _ in range(20)]  # each thread gets its own stack
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    sensor.flush()
+    (boom,) = memory.of("aggregate", f"{mod}.boom")
+    assert boom["calls"] == 201 and boom["errors"] == {"ValueError": 201}  # each frame it left
+    assert memory.calls(f"{mod}.depth") == 301 + 20 * 50 * 11 + 3
+    assert memory.calls(f"{mod}.running") == 0
+    (deepest,) = [e for e in memory.of("exception", f"{mod}.boom") if e["arguments"] == {"n": 0}]
+    assert deepest["type"] == "ValueError"
+    (agg,) = memory.of("aggregate", f"{mod}.depth")
+    latencies = Histogram.from_json(agg["histogram"])
+    assert latencies.count == agg["calls"]
+    assert latencies.quantile(1.0) < 1e9  # no call timed against another one's start
+    assert sensor.internal_errors == {}

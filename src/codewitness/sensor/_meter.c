@@ -726,6 +726,387 @@ static PyTypeObject MeterType = {
     .tp_getset = Meter_getset,
 };
 
+#if PY_VERSION_HEX >= 0x030C0000 && (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+#include <pthread.h>
+#define HAVE_MONITOR 1
+
+/* ---- sys.monitoring callbacks in C (Python 3.12+) ------------------------------------------
+ *
+ * The monitoring backend's PY_START, PY_RETURN and PY_UNWIND callbacks, for the common case: a
+ * watched plain function (not a generator or coroutine) whose meter needs only counting. A
+ * Python callback costs a Python call per event, about ten times the rest of the work; these
+ * cost a table lookup, a clock reading and a push or pop. Everything else goes to the Python
+ * callbacks the backend hands over: generators and coroutines (`start`, `return_`, `unwind`,
+ * timed per frame), and meters on the slow path (`slow_start`, `slow_return`, `slow_unwind`,
+ * given the time the call took). PY_UNWIND fires for every frame of the process that an
+ * exception leaves, so code that is not watched costs only the lookup.
+ *
+ * Plain calls nest on their thread, so their start times live on a per-thread stack (freed when
+ * the thread ends). Runs with the GIL, like the rest of this module. */
+
+typedef struct {
+    int64_t *starts;
+    Py_ssize_t depth, capacity;
+} StartStack;
+
+static __thread StartStack *thread_starts;
+static pthread_key_t start_stack_key;
+
+static void
+free_start_stack(void *stack)
+{
+    free(((StartStack *)stack)->starts);
+    free(stack);
+}
+
+static StartStack *
+my_starts(void)
+{
+    StartStack *stack = thread_starts;
+    if (stack == NULL) {
+        stack = calloc(1, sizeof(StartStack));
+        if (stack == NULL || pthread_setspecific(start_stack_key, stack) != 0) {
+            free(stack);
+            return NULL;
+        }
+        thread_starts = stack;
+    }
+    return stack;
+}
+
+static int
+push_start(int64_t ns)
+{
+    StartStack *stack = my_starts();
+    if (stack == NULL) {
+        return -1;
+    }
+    if (stack->depth == stack->capacity) {
+        Py_ssize_t capacity = stack->capacity ? stack->capacity * 2 : 64;
+        int64_t *grown = realloc(stack->starts, (size_t)capacity * sizeof(int64_t));
+        if (grown == NULL) {
+            return -1;
+        }
+        stack->starts = grown;
+        stack->capacity = capacity;
+    }
+    stack->starts[stack->depth++] = ns;
+    return 0;
+}
+
+/* The start of the innermost call in progress on this thread; 0 when there is none (a call
+ * that began before its code object was watched). */
+static int
+pop_start(int64_t *ns)
+{
+    StartStack *stack = thread_starts;
+    if (stack == NULL || stack->depth == 0) {
+        return 0;
+    }
+    *ns = stack->starts[--stack->depth];
+    return 1;
+}
+
+typedef struct {
+    PyObject *code; /* a strong reference; NULL: free */
+    Meter *meter;
+} Watched;
+
+typedef struct {
+    PyObject_HEAD
+    Watched *table; /* open addressing by code object address */
+    Py_ssize_t size, used;
+    PyObject *start, *return_, *unwind;                /* generators and coroutines */
+    PyObject *slow_start, *slow_return, *slow_unwind; /* meters on the slow path */
+    long long failures;                               /* our own errors, swallowed */
+} Monitor;
+
+#define SUSPENDING (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
+
+static inline Py_ssize_t
+slot_of(Monitor *self, PyObject *code)
+{
+    size_t mask = (size_t)self->size - 1;
+    size_t i = (size_t)(((uintptr_t)code >> 4) * 0x9E3779B97F4A7C15ull >> 17) & mask;
+    while (self->table[i].code != NULL && self->table[i].code != code) {
+        i = (i + 1) & mask;
+    }
+    return (Py_ssize_t)i;
+}
+
+static inline Meter *
+meter_of(Monitor *self, PyObject *code)
+{
+    if (self->used == 0) {
+        return NULL;
+    }
+    return self->table[slot_of(self, code)].meter;
+}
+
+static int
+Monitor_init(Monitor *self, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"start", "return_", "unwind", "slow_start", "slow_return", "slow_unwind", NULL};
+    PyObject *f[6];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOO:Monitor", names, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5])) {
+        return -1;
+    }
+    Py_XSETREF(self->start, Py_NewRef(f[0]));
+    Py_XSETREF(self->return_, Py_NewRef(f[1]));
+    Py_XSETREF(self->unwind, Py_NewRef(f[2]));
+    Py_XSETREF(self->slow_start, Py_NewRef(f[3]));
+    Py_XSETREF(self->slow_return, Py_NewRef(f[4]));
+    Py_XSETREF(self->slow_unwind, Py_NewRef(f[5]));
+    return 0;
+}
+
+static int
+Monitor_traverse(Monitor *self, visitproc visit, void *arg)
+{
+    for (Py_ssize_t i = 0; i < self->size; i++) {
+        Py_VISIT(self->table[i].code);
+        Py_VISIT((PyObject *)self->table[i].meter);
+    }
+    Py_VISIT(self->start);
+    Py_VISIT(self->return_);
+    Py_VISIT(self->unwind);
+    Py_VISIT(self->slow_start);
+    Py_VISIT(self->slow_return);
+    Py_VISIT(self->slow_unwind);
+    return 0;
+}
+
+static void
+Monitor_forget_all(Monitor *self)
+{
+    Watched *table = self->table;
+    Py_ssize_t size = self->size;
+    self->table = NULL;
+    self->size = self->used = 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        Py_XDECREF(table[i].code);
+        Py_XDECREF((PyObject *)table[i].meter);
+    }
+    PyMem_Free(table);
+}
+
+static int
+Monitor_clear(Monitor *self)
+{
+    Monitor_forget_all(self);
+    Py_CLEAR(self->start);
+    Py_CLEAR(self->return_);
+    Py_CLEAR(self->unwind);
+    Py_CLEAR(self->slow_start);
+    Py_CLEAR(self->slow_return);
+    Py_CLEAR(self->slow_unwind);
+    return 0;
+}
+
+static void
+Monitor_dealloc(Monitor *self)
+{
+    PyObject_GC_UnTrack(self);
+    Monitor_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+grow_table(Monitor *self)
+{
+    Py_ssize_t size = self->size ? self->size * 2 : 64;
+    Watched *table = PyMem_Calloc((size_t)size, sizeof(Watched));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Watched *old = self->table;
+    Py_ssize_t old_size = self->size;
+    self->table = table;
+    self->size = size;
+    for (Py_ssize_t i = 0; i < old_size; i++) {
+        if (old[i].code != NULL) {
+            self->table[slot_of(self, old[i].code)] = old[i];
+        }
+    }
+    PyMem_Free(old);
+    return 0;
+}
+
+static PyObject *
+Monitor_watch(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyCode_Check(args[0]) || !Py_IS_TYPE(args[1], &MeterType)) {
+        PyErr_SetString(PyExc_TypeError, "watch(code, meter) takes a code object and a compiled Meter");
+        return NULL;
+    }
+    if ((self->used + 1) * 2 > self->size && grow_table(self) < 0) {
+        return NULL;
+    }
+    Watched *slot = &self->table[slot_of(self, args[0])];
+    if (slot->code == NULL) {
+        slot->code = Py_NewRef(args[0]);
+        self->used++;
+    }
+    Py_XSETREF(slot->meter, (Meter *)Py_NewRef(args[1]));
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Monitor_forget(Monitor *self, PyObject *Py_UNUSED(ignored))
+{
+    Monitor_forget_all(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Monitor_take_failures(Monitor *self, PyObject *Py_UNUSED(ignored))
+{
+    long long failures = self->failures;
+    self->failures = 0;
+    return PyLong_FromLongLong(failures);
+}
+
+/* An error of ours in a callback: never the host's. An invariant raised on purpose by the slow
+ * path is passed on (`slow_return` returns NULL only for that, or for an interrupt). */
+static PyObject *
+swallowed(Monitor *self)
+{
+    PyErr_Clear();
+    self->failures++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Monitor_on_start(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1) {
+        return swallowed(self);
+    }
+    PyObject *code = args[0];
+    if (PyCode_Check(code) && (((PyCodeObject *)code)->co_flags & SUSPENDING)) {
+        return PyObject_Vectorcall(self->start, args, (size_t)nargs, NULL);
+    }
+    Meter *meter = meter_of(self, code);
+    if (meter != NULL && meter->slow) {
+        PyObject *done = PyObject_CallOneArg(self->slow_start, code);
+        if (done == NULL) {
+            PyErr_Clear();
+            self->failures++;
+        }
+        Py_XDECREF(done);
+    }
+    if (push_start(now_ns()) < 0) {
+        return swallowed(self);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Monitor_on_return(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t end = now_ns();
+    if (nargs < 3) {
+        return swallowed(self);
+    }
+    PyObject *code = args[0];
+    if (PyCode_Check(code) && (((PyCodeObject *)code)->co_flags & SUSPENDING)) {
+        return PyObject_Vectorcall(self->return_, args, (size_t)nargs, NULL);
+    }
+    int64_t start;
+    if (!pop_start(&start)) {
+        Py_RETURN_NONE;
+    }
+    Meter *meter = meter_of(self, code);
+    if (meter == NULL) {
+        Py_RETURN_NONE;
+    }
+    if (!meter->slow) {
+        meter->counts[bucket_of(end - start)]++;
+        Py_RETURN_NONE;
+    }
+    PyObject *ns = PyLong_FromLongLong(end - start);
+    if (ns == NULL) {
+        return swallowed(self);
+    }
+    PyObject *done = PyObject_CallFunctionObjArgs(self->slow_return, code, args[2], ns, NULL);
+    Py_DECREF(ns);
+    return done; /* NULL only for an invariant in `raise` mode (or an interrupt): the caller's */
+}
+
+static PyObject *
+Monitor_on_unwind(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 3) {
+        return swallowed(self);
+    }
+    PyObject *code = args[0];
+    Meter *meter = meter_of(self, code);
+    if (meter == NULL) {
+        Py_RETURN_NONE; /* not ours: most frames an exception leaves */
+    }
+    if (((PyCodeObject *)code)->co_flags & SUSPENDING) {
+        return PyObject_Vectorcall(self->unwind, args, (size_t)nargs, NULL);
+    }
+    int64_t end = now_ns(), start;
+    if (!pop_start(&start)) {
+        Py_RETURN_NONE;
+    }
+    if (meter->slow) {
+        PyObject *ns = PyLong_FromLongLong(end - start);
+        if (ns == NULL) {
+            return swallowed(self);
+        }
+        PyObject *done = PyObject_CallFunctionObjArgs(self->slow_unwind, code, args[2], ns, NULL);
+        Py_DECREF(ns);
+        if (done == NULL) {
+            return swallowed(self);
+        }
+        return done;
+    }
+    PyObject *clock = PyLong_FromLongLong(start);
+    if (clock == NULL) {
+        return swallowed(self);
+    }
+    int64_t counted_from;
+    int status = failed(meter, clock, args[2], &counted_from);
+    Py_DECREF(clock);
+    meter->counts[bucket_of(end - start)]++;
+    if (status < 0) {
+        return swallowed(self);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Monitor_methods[] = {
+    {"watch", (PyCFunction)(void (*)(void))Monitor_watch, METH_FASTCALL,
+     "watch(code, meter): count the calls of `code` in `meter`."},
+    {"forget", (PyCFunction)Monitor_forget, METH_NOARGS, "forget(): watch nothing any more."},
+    {"take_failures", (PyCFunction)Monitor_take_failures, METH_NOARGS,
+     "take_failures() -> int: errors of ours swallowed in the callbacks since the last take."},
+    {"on_start", (PyCFunction)(void (*)(void))Monitor_on_start, METH_FASTCALL, "The PY_START callback."},
+    {"on_return", (PyCFunction)(void (*)(void))Monitor_on_return, METH_FASTCALL, "The PY_RETURN callback."},
+    {"on_unwind", (PyCFunction)(void (*)(void))Monitor_on_unwind, METH_FASTCALL, "The PY_UNWIND callback."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject MonitorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "codewitness.sensor._meter.Monitor",
+    .tp_doc = "Monitor(start, return_, unwind, slow_start, slow_return, slow_unwind): sys.monitoring "
+              "callbacks for watched code objects.",
+    .tp_basicsize = sizeof(Monitor),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Monitor_init,
+    .tp_dealloc = (destructor)Monitor_dealloc,
+    .tp_traverse = (traverseproc)Monitor_traverse,
+    .tp_clear = (inquiry)Monitor_clear,
+    .tp_methods = Monitor_methods,
+};
+#endif
+
+
 static PyObject *
 module_now(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 {
@@ -776,10 +1157,21 @@ PyInit__meter(void)
     if (PyType_Ready(&StartType) < 0 || PyType_Ready(&MeterType) < 0) {
         return NULL;
     }
+#ifdef HAVE_MONITOR
+    if (PyType_Ready(&MonitorType) < 0 || pthread_key_create(&start_stack_key, free_start_stack) != 0) {
+        return NULL;
+    }
+#endif
     PyObject *module = PyModule_Create(&meter_module);
     if (module == NULL) {
         return NULL;
     }
+#ifdef HAVE_MONITOR
+    if (PyModule_AddObjectRef(module, "Monitor", (PyObject *)&MonitorType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
     if (PyModule_AddObjectRef(module, "Meter", (PyObject *)&MeterType) < 0 ||
         PyModule_AddIntConstant(module, "BUCKETS", BUCKETS) < 0 ||
         PyModule_AddIntConstant(module, "EXACT_BELOW", EXACT_BELOW) < 0 ||

@@ -28,6 +28,7 @@ from typing import Any
 from codewitness.errors import InvariantViolation
 from codewitness.sensor._runtime import Probe, Sensor, arguments_of
 from codewitness.sensor._select import Found
+from codewitness.sensor.meter import MONITOR, PyMeter
 from codewitness.sensor.meter import now as monotonic_ns
 
 __all__ = ["HybridBackend", "MonitoringBackend", "free_tool_id"]
@@ -76,6 +77,12 @@ class MonitoringBackend:
         events = self._monitoring.events
         self._monitoring.use_tool_id(tool, _TOOL_NAME)
         on_start, on_return, on_unwind = self._callbacks()
+        #: The compiled callbacks (``_meter.Monitor``), when the probes' meters are compiled ones:
+        #: they count plain calls themselves and hand the rest to the Python callbacks.
+        self._compiled = _compiled_monitor(sensor, (on_start, on_return, on_unwind, *self._slow_callbacks()))
+        if self._compiled is not None:
+            on_start, on_return, on_unwind = self._compiled.on_start, self._compiled.on_return, self._compiled.on_unwind
+            sensor.add_collector(self._report_failures)
         self._monitoring.register_callback(tool, events.PY_START, on_start)
         self._monitoring.register_callback(tool, events.PY_RETURN, on_return)
         self._monitoring.register_callback(tool, events.PY_UNWIND, on_unwind)
@@ -91,6 +98,8 @@ class MonitoringBackend:
         events = self._monitoring.events
         self._probes[id(found.code)] = probe
         self._codes.append(found.code)
+        if self._compiled is not None:
+            self._compiled.watch(found.code, probe.meter)
         self._monitoring.set_local_events(self._tool, found.code, events.PY_START | events.PY_RETURN)
         if not self._unwinding:
             self._monitoring.set_events(self._tool, events.PY_UNWIND)
@@ -115,8 +124,17 @@ class MonitoringBackend:
         for event in (monitoring.events.PY_START, monitoring.events.PY_RETURN, monitoring.events.PY_UNWIND):
             monitoring.register_callback(self._tool, event, None)
         monitoring.free_tool_id(self._tool)
+        if self._compiled is not None:
+            self._compiled.forget()
         self._starts.clear()
         self._samples.clear()
+
+    def _report_failures(self) -> list[dict[str, Any]]:
+        """A collector: the compiled callbacks' own errors, counted like every other of ours."""
+        if self._compiled is not None:
+            for _ in range(min(self._compiled.take_failures(), 1000)):
+                self._sensor.internal_error("monitoring.compiled")
+        return []
 
     # The callbacks are closures over locals: attribute lookups on self would cost on every call.
     #
@@ -197,6 +215,53 @@ class MonitoringBackend:
                 internal_error("monitoring.unwind")
 
         return on_start, on_return, on_unwind
+
+    def _slow_callbacks(self) -> tuple[Any, Any, Any]:
+        """For the compiled callbacks, which time plain calls themselves: what a call on the slow
+        path needs at its start (a sample), at its return (checks, sample) and when an exception
+        leaves it, given the time it took. The function's frame is the caller's (C pushes none)."""
+        samples = self._samples
+        probes = self._probes
+        getframe = sys._getframe
+        internal_error = self._sensor.internal_error
+        code_id = id
+
+        def slow_start(code: types.CodeType) -> None:
+            try:
+                probe = probes[code_id(code)]
+                if probe.want_sample():
+                    frame = getframe(1)
+                    samples[frame] = probe.snapshot_arguments(arguments_of(code, frame.f_locals))
+            except Exception:
+                internal_error("monitoring.start")
+
+        def slow_return(code: types.CodeType, retval: Any, ns: int) -> None:
+            try:
+                probe = probes[code_id(code)]
+                frame = getframe(1)
+                sampled = samples.pop(frame, None)
+                probe.finish(ns, lambda: arguments_of(code, frame.f_locals), retval, sampled)
+            except InvariantViolation:
+                raise  # an invariant in ``raise`` mode: sys.monitoring hands it to the caller
+            except Exception:
+                internal_error("monitoring.return")
+
+        def slow_unwind(code: types.CodeType, exc: BaseException, ns: int) -> None:
+            try:
+                frame = getframe(1)
+                samples.pop(frame, None)
+                probes[code_id(code)].failed(ns, exc, lambda: arguments_of(code, frame.f_locals))
+            except Exception:
+                internal_error("monitoring.unwind")
+
+        return slow_start, slow_return, slow_unwind
+
+
+def _compiled_monitor(sensor: Sensor, callbacks: tuple[Any, ...]) -> Any:
+    """The compiled callbacks over ``callbacks``, or ``None`` (the probes' meters are pure Python)."""
+    if MONITOR is None or sensor.meter_type is PyMeter:
+        return None
+    return MONITOR(*callbacks)
 
 
 class HybridBackend(MonitoringBackend):

@@ -35,7 +35,7 @@ from codewitness.sensor.aggregate import (
     TABLE_BELOW,
 )
 
-__all__ = ["CLOCK", "COMPILED", "Meter", "PyMeter", "meter_type", "now"]
+__all__ = ["CLOCK", "COMPILED", "MONITOR", "Meter", "PyMeter", "meter_type", "now"]
 
 try:
     from codewitness.sensor import _meter as _compiled  # type: ignore[attr-defined]
@@ -57,6 +57,9 @@ now: Callable[[], int] = _compiled.now if COMPILED else time.perf_counter_ns
 
 #: What :func:`now` reads: ``"tsc"``, ``"monotonic"``, or ``"perf_counter"`` (no compiled meter).
 CLOCK: str = _compiled.clock() if COMPILED else "perf_counter"
+
+#: The compiled ``sys.monitoring`` callbacks (``_meter.Monitor``, Python 3.12+), or ``None``.
+MONITOR: Any = getattr(_compiled, "Monitor", None) if COMPILED else None
 
 
 class Meter(Protocol):
