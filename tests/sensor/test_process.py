@@ -307,6 +307,53 @@ def test_run_instruments_a_program_without_code_change(tmp_path: Path, form: lis
     assert exc["arguments"] == {"qty": -1, "unit": 2}
 
 
+def test_run_watches_the_functions_of_the_module_python_m_runs(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    (root / "runapp" / "serve.py").write_text(
+        textwrap.dedent(
+            '''
+            """The main module: its code runs in ``__main__``, not as ``runapp.serve``."""
+            from __future__ import annotations
+
+            import sys
+
+
+            def handle(x: int) -> int:
+                return x + 1
+
+
+            class Handler:
+                def do(self, x):
+                    if x < 0:
+                        raise ValueError("negative")
+                    return handle(x)
+
+
+            if __name__ == "__main__":
+                h = Handler()
+                print(sum(h.do(i) for i in range(5)), __name__, handle.__module__, sys._getframe().f_code.co_filename)
+                try:
+                    h.do(-1)
+                except ValueError:
+                    pass
+            '''
+        )
+    )
+    proc = codewitness_cli(root, "run", "--include", "runapp.serve.*", "--", sys.executable, "-m", "runapp.serve")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    total, name, module, filename = proc.stdout.split()
+    assert (total, name, module) == ("15", "__main__", "__main__")  # the program's own view is unchanged
+    assert filename == str(root / "runapp" / "serve.py")
+    records = spool_records(root / ".codewitness" / "spool")
+    functions = {r["function"]: r for r in records if r["kind"] == "aggregate"}
+    assert functions["runapp.serve.handle"]["calls"] == 5
+    assert functions["runapp.serve.Handler.do"]["calls"] == 6
+    assert functions["runapp.serve.Handler.do"]["errors"] == {"ValueError": 1}
+    (exc,) = [r for r in records if r["kind"] == "exception"]
+    assert exc["function"] == "runapp.serve.Handler.do" and exc["arguments"]["x"] == -1
+
+
 def test_run_passes_options_to_the_program(tmp_path: Path) -> None:
     root = write_app(tmp_path)
     proc = codewitness_cli(

@@ -357,7 +357,9 @@ class WrappingBackend:
             return None
         return RewritingLoader(inner, on_loaded, self)
 
-    def rewrite(self, module: types.ModuleType, source: str, filename: str) -> types.CodeType | None:
+    def rewrite(
+        self, module: types.ModuleType, source: str, filename: str, standalone: bool = False
+    ) -> types.CodeType | None:
         """The module's code with every selected function timing itself; ``None`` if none is selected.
 
         Each selected function's body is wrapped, in the source tree, in the few statements of
@@ -366,6 +368,10 @@ class WrappingBackend:
         object, signature and ``sys._getframe`` are the originals, and references taken before the
         definition finished (route tables, registries filled by decorators) reach the timed code.
         The function also gets an innermost marker decorator that sets ``__codewitness_probe__``.
+
+        ``standalone``: the code will run in a namespace other than ``module``'s (``python -m``
+        runs a module's code in ``__main__``), so it binds those globals itself, in a first
+        statement (after the docstring and ``__future__`` imports) on the line of the one it precedes.
         """
         tree = ast.parse(source, filename)
         marker = _Instrument(module.__name__, self._sensor.selection)
@@ -383,9 +389,33 @@ class WrappingBackend:
             namespace[fail_name] = probe.meter.fail
         namespace[_VIOLATION] = InvariantViolation
         namespace[_DECORATOR] = _marker_for(probes)
+        if standalone:
+            _bind_first(tree, {name: value for name, value in namespace.items() if name.startswith("__c")})
         code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
         self.decorated.update(f"{module.__name__}.{qualname}" for qualname in marker.probes)
         return code
+
+
+#: The globals of standalone rewritten code (see ``WrappingBackend.rewrite``), by key.
+_BINDINGS: dict[str, dict[str, Any]] = {}
+
+
+def _bind_first(tree: ast.Module, names: dict[str, Any]) -> None:
+    """Make ``tree`` start by binding ``names`` in whatever globals it runs with."""
+    key = f"{len(_BINDINGS)}:{id(names)}"
+    _BINDINGS[key] = names
+    source = f"globals().update(__import__({__name__!r}, fromlist=['_BINDINGS'])._BINDINGS[{key!r}])"
+    statement = ast.parse(source).body[0]
+    first = 0
+    if tree.body and _is_docstring(tree.body[0]):
+        first = 1
+    while first < len(tree.body) and isinstance(tree.body[first], ast.ImportFrom):
+        if tree.body[first].module != "__future__":  # type: ignore[attr-defined]
+            break
+        first += 1
+    if first < len(tree.body):
+        _place([statement], tree.body[first])
+    tree.body.insert(first, statement)
 
 
 def _marker_for(probes: dict[str, Probe]) -> Callable[[str], Callable[[Any], Any]]:
@@ -588,3 +618,18 @@ class RewritingLoader(_NotifyingLoader):
             self._inner.exec_module(module)
         else:
             exec(code, vars(module))  # noqa: S102 - the module's own code, with our decorators added
+
+    def get_code(self, fullname: str) -> types.CodeType | None:
+        """The module's code, rewritten, for those that run it themselves: ``python -m`` (runpy)
+        runs the main module's code in ``__main__``, which no loader executes."""
+        try:
+            source = self._inner.get_source(fullname)
+            if source is not None:
+                filename = self._inner.get_filename(fullname) if hasattr(self._inner, "get_filename") else fullname
+                code = self._backend.rewrite(types.ModuleType(fullname), source, filename, standalone=True)
+                if code is not None:
+                    return code
+        except Exception:
+            self._backend._sensor.internal_error("rewrite")
+        inner: types.CodeType | None = self._inner.get_code(fullname)
+        return inner
