@@ -265,16 +265,18 @@ def _compiled_monitor(sensor: Sensor, callbacks: tuple[Any, ...]) -> Any:
 
 
 class HybridBackend(MonitoringBackend):
-    """The 3.12+ default: wrappers where they provably reach every call, ``sys.monitoring`` elsewhere.
+    """The 3.12+ default: functions rewritten at import where possible, ``sys.monitoring`` elsewhere.
 
     * Modules imported after ``init()`` are rewritten at import by the wrapping backend: each
       selected function times itself from its first instruction, whoever holds it (nested
-      functions and functions registered by decorators included), at about a fifth of the cost
-      per call of a monitored code object.
-    * Functions already loaded when the sensor starts are swapped for wrappers only when nothing
-      but namespaces (their module or class, other modules' imports) holds them -- one
-      ``gc.get_referrers`` pass decides; anything held elsewhere (a route table, a closure, a
-      bound method, a partial) and every nested function is watched by its code object.
+      functions and functions registered by decorators included).
+    * Functions already loaded when the sensor starts are watched by their code object. With the
+      compiled meter, the compiled callbacks cost about as much per call as a rewritten function,
+      and less than a wrapper. With the pure-Python meter (Python callbacks, about three times a
+      wrapper's cost), they are swapped for wrappers when nothing but namespaces (their module or
+      class, other modules' imports) holds them -- one ``gc.get_referrers`` pass decides; anything
+      held elsewhere (a route table, a closure, a bound method, a partial) and every nested
+      function is watched by its code object.
 
     The data is the same either way.
     """
@@ -289,10 +291,11 @@ class HybridBackend(MonitoringBackend):
         self._pending: list[tuple[Found, Probe]] = []
 
     def attach(self, found: Found, probe: Probe) -> bool:
-        """Decorated at import: nothing to do; swappable: decided in :meth:`settle`; else monitored."""
+        """Decorated at import: nothing to do; with the compiled callbacks, monitored (they cost
+        less than a wrapper); else swappable ones are decided in :meth:`settle`, the rest monitored."""
         if found.target.name in self._rewriter.decorated:
             return True
-        if found.owner is not None and found.function is not None:
+        if self._compiled is None and found.owner is not None and found.function is not None:
             self._pending.append((found, probe))
             return True
         return super().attach(found, probe)

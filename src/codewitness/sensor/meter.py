@@ -118,10 +118,11 @@ class PyMeter:
         if exc is not None and (tb := exc.__traceback__) is not None and tb.tb_frame is sys._getframe(1):
             token = self._failed(token, exc)
         if token.__class__ is int:
+            ns = now() - token
+            index = BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)
             # Under the GIL this statement runs without a thread switch (no call inside it), so
             # an increment never lands in a list that ``take`` already swapped out.
-            ns = now() - token
-            self.counts[BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)] += 1
+            self.counts[index] += 1
         elif self.probe is not None:
             self.probe.returned(token, sys._getframe(1).f_locals.get("__cw_r__"))
 
@@ -133,7 +134,8 @@ class PyMeter:
         that it leaves, and the function's own ``except BaseException`` calls this instead.
         """
         ns = now() - self._failed(token, exc)
-        self.counts[BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)] += 1
+        index = BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)
+        self.counts[index] += 1  # no call inside: see ``exit``
 
     def _failed(self, token: Any, exc: BaseException) -> int:
         """The call of ``token`` is raising ``exc``: count its type; returns the call's start.
@@ -157,7 +159,8 @@ class PyMeter:
 
     def add(self, ns: int) -> None:
         """Count one call that took ``ns`` nanoseconds."""
-        self.counts[_bucket(ns)] += 1
+        index = _bucket(ns)
+        self.counts[index] += 1  # no call inside: see ``exit``
 
     def take(self) -> dict[int, int]:
         """The non-zero counts so far by bucket; starts again from zero."""
