@@ -15,6 +15,9 @@ between runs cannot move.
 
     .venv/bin/python benchmarks/sensor_service.py
     .venv-test/3.12/bin/python benchmarks/sensor_service.py --rounds 3 --seconds 5
+
+``--ab-runs N`` runs only the in-process comparison, N times (``--batches 150`` for the figures in
+docs/sensor.md), and ``--control`` makes it watch neither copy, which shows the method's noise.
 """
 
 from __future__ import annotations
@@ -187,14 +190,17 @@ def _plain_copy(workdir: Path) -> Path:
     return root
 
 
-def ab_child(workdir: Path, batches: int, batch: int) -> None:
-    """In a child process: a plain copy and a watched copy of the shop serve alternate batches."""
+def ab_child(workdir: Path, batches: int, batch: int, control: bool = False) -> None:
+    """In a child process: a plain copy and a watched copy of the shop serve alternate batches.
+
+    ``control``: the sensor runs but watches neither copy (what the method reads with no cost)."""
     sys.path[:0] = [str(_plain_copy(workdir)), str(SHOP)]
     plain_server = importlib.import_module("shop_plain.server")
     import codewitness.sensor
 
     spool = str(workdir / "ab-spool")
-    codewitness.sensor.init(service="shop-ab", include=["shop.*"], spool_dir=spool, interval=1, endpoint="", otel=False)
+    include = ["no.such.module.*"] if control else ["shop.*"]
+    codewitness.sensor.init(service="shop-ab", include=include, spool_dir=spool, interval=1, endpoint="", otel=False)
     watched_server = importlib.import_module("shop.server")
     connections = {"plain": _Connection(plain_server.Handler), "sensor": _Connection(watched_server.Handler)}
     for connection in connections.values():
@@ -209,12 +215,13 @@ def ab_child(workdir: Path, batches: int, batch: int) -> None:
     print(json.dumps(seconds))
 
 
-def in_process(workdir: Path, batches: int, batch: int) -> dict[str, list[float]]:
+def in_process(workdir: Path, batches: int, batch: int, control: bool = False) -> dict[str, list[float]]:
     """Per-request seconds of each batch, for the plain and the watched copy (run in a child)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    command = [sys.executable, __file__, "--ab-child", str(workdir), "--batches", str(batches), "--batch", str(batch)]
     child = subprocess.run(
-        [sys.executable, __file__, "--ab-child", str(workdir), "--batches", str(batches), "--batch", str(batch)],
-        capture_output=True, text=True, check=True, cwd=workdir, env=env,
+        [*command, *(["--control"] if control else [])], capture_output=True, text=True, check=True, cwd=workdir,
+        env=env,
     )  # fmt: skip
     result: dict[str, list[float]] = json.loads(child.stdout)
     return result
@@ -231,6 +238,22 @@ def report_in_process(seconds: dict[str, list[float]]) -> dict[str, float]:
     return {"plain_us": best["plain"], "sensor_us": best["sensor"], "paired_cost_median": cost}
 
 
+def repeated_in_process(runs: int, batches: int, batch: int, control: bool) -> None:
+    """The in-process comparison in ``runs`` fresh children: each run's figure, and their mean."""
+    workdir = Path(tempfile.mkdtemp(prefix="cw-shop-"))
+    (workdir / ".git").mkdir()
+    costs = []
+    what = "neither copy watched (control)" if control else "every shop function watched"
+    print(f"Python {sys.version.split()[0]}, {runs} runs of {batches} alternating batches x {batch} requests, {what}")
+    for _ in range(runs):
+        costs.append(report_in_process(in_process(workdir, batches, batch, control))["paired_cost_median"])
+    mean = statistics.mean(costs)
+    shown = ", ".join(f"{c * 100:+.2f}%" for c in costs)
+    spread = f", sd {statistics.stdev(costs) * 100:.2f}%" if len(costs) > 1 else ""
+    print(f"added time per request, median of paired batches: {shown}")
+    print(f"  mean {mean * 100:+.2f}%{spread}; throughput loss {(1 - 1 / (1 + mean)) * 100:.2f}%")
+
+
 def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
@@ -240,10 +263,17 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true", help="let the OS place server and load (default: a CPU each)")
     parser.add_argument("--batches", type=int, default=40, help="alternating batches of the in-process comparison")
     parser.add_argument("--batch", type=int, default=150, help="requests per batch")
+    parser.add_argument("--ab-runs", type=int, default=0, help="only the in-process comparison, this many times")
+    parser.add_argument(
+        "--control", action="store_true", help="with --ab-runs: watch neither copy (the method's own noise)"
+    )
     parser.add_argument("--ab-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ab_child:
-        ab_child(args.ab_child, args.batches, args.batch)
+        ab_child(args.ab_child, args.batches, args.batch, args.control)
+        return
+    if args.ab_runs:
+        repeated_in_process(args.ab_runs, args.batches, args.batch, args.control)
         return
     available = sorted(os.sched_getaffinity(0))
     cpus = (available[0], available[1]) if len(available) >= 2 and not args.no_pin else None
