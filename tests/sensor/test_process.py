@@ -354,6 +354,91 @@ def test_run_watches_the_functions_of_the_module_python_m_runs(tmp_path: Path) -
     assert exc["function"] == "runapp.serve.Handler.do" and exc["arguments"]["x"] == -1
 
 
+SCRIPT = '''
+"""A script whose own functions were written by an agent."""
+import os
+import sys
+
+
+def price(qty, unit):
+    if qty < 0:
+        raise ValueError("negative quantity")
+    return qty * unit
+
+
+if __name__ == "__main__":
+    total = sum(price(q, 2) for q in range(4))
+    try:
+        price(-1, 2)
+    except ValueError:
+        pass
+    here = os.path.dirname(os.path.abspath(__file__))
+    print(total, __name__, price.__module__, sys.argv, sys.path[0] == here, flush=True)
+    if sys.argv[1] == "crash":
+        price(-5, 1)
+    sys.exit(int(sys.argv[1]))
+'''
+
+
+def test_run_watches_the_functions_of_the_script_itself(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    (root / "tools").mkdir()
+    (root / "tools" / "pricing.py").write_text(SCRIPT)
+    manifest = Manifest(
+        revision="abc123",
+        functions=(
+            ManifestFunction(
+                module="tools.pricing", qualname="price", path="tools/pricing.py", start_line=7, end_line=10,
+                ai_share=1.0, generation_ids=("gen_bbbbbbbbbbbbbbbbbbbb",), models=("gpt-5",), agents=("codex",),
+            ),
+        ),
+    )  # fmt: skip
+    (root / ".codewitness" / "manifest.json").write_text(manifest.to_json())
+    proc = codewitness_cli(root, "run", "--", sys.executable, "-u", "-W", "error", "tools/pricing.py", "3")
+    assert proc.returncode == 3, proc.stderr  # the program's own exit status
+    assert proc.stderr == ""
+    # What the program sees is what ``python tools/pricing.py 3`` shows it.
+    assert proc.stdout.strip() == "12 __main__ __main__ ['tools/pricing.py', '3'] True"
+    records = spool_records(root / ".codewitness" / "spool")
+    (agg,) = [r for r in records if r["kind"] == "aggregate"]
+    assert agg["function"] == "tools.pricing.price"  # the manifest's name for the file
+    assert agg["calls"] == 5 and agg["errors"] == {"ValueError": 1}
+    assert agg["models"] == ["gpt-5"] and agg["origin"] == "ai"
+    (exc,) = [r for r in records if r["kind"] == "exception"]
+    assert exc["arguments"] == {"qty": -1, "unit": 2}
+
+    crashed = codewitness_cli(root, "run", "--", sys.executable, "tools/pricing.py", "crash")
+    assert crashed.returncode == 1
+    assert crashed.stderr.rstrip().endswith("ValueError: negative quantity")  # python's own report
+    assert 'File "' + str(Path("tools") / "pricing.py") + '", line 22, in <module>' in crashed.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "index"),
+    [
+        (["app.py"], 0),
+        (["-u", "app.py", "-m"], 1),
+        (["-W", "error", "app.py"], 2),
+        (["-Werror", "app.py"], 1),
+        (["-X", "dev", "-O", "app.py", "x"], 3),
+        (["-uX", "dev", "app.py"], 2),
+        (["-Xdev", "app.py"], 1),
+        (["--check-hash-based-pycs", "always", "app.py"], 2),
+        (["--", "app.py"], 1),
+        (["-c", "print(1)"], None),
+        (["-m", "pkg"], None),
+        (["-um", "pkg"], None),
+        (["-"], None),
+        (["--version"], None),
+        ([], None),
+    ],
+)
+def test_the_script_of_a_python_command_line_is_found(args: list[str], index: int | None) -> None:
+    from codewitness.cli.sensor_cmd import _script_index
+
+    assert _script_index(args) == index
+
+
 def test_run_passes_options_to_the_program(tmp_path: Path) -> None:
     root = write_app(tmp_path)
     proc = codewitness_cli(

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
+import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,9 +87,63 @@ def run(
     for key, value in settings.items():
         if value is not None:
             env[env_name(f"sensor.{key}")] = str(value)
+    command = _through_runner(executable, command, env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_BOOTSTRAP), env.get("PYTHONPATH", "")) if p)
     console.file.flush()
     os.execve(executable, command, env)  # noqa: S606 - replacing this process with the user's program is the point
+
+
+# Options of the ``python`` command line that take the next argument as their value.
+_VALUE_OPTIONS = frozenset("WX")
+_LONG_VALUE_OPTIONS = frozenset({"--check-hash-based-pycs"})
+
+
+def _script_index(args: list[str]) -> int | None:
+    """Where the script is in a ``python`` command line's arguments; ``None`` for ``-c``, ``-m``,
+    standard input, or a line that only asks for help or the version."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return i + 1 if i + 1 < len(args) else None
+        if arg == "-" or not arg.startswith("-"):
+            return None if arg == "-" else i
+        if arg.startswith("--"):
+            if arg.startswith(("--help", "--version")):
+                return None
+            i += 2 if arg in _LONG_VALUE_OPTIONS else 1
+            continue
+        for j, flag in enumerate(arg[1:]):
+            if flag in "cmh?V":
+                return None
+            if flag in _VALUE_OPTIONS:
+                i += 1 if j == len(arg) - 2 else 0  # ``-W error`` takes the next argument; ``-Werror`` not
+                break
+        i += 1
+    return None
+
+
+def _through_runner(executable: str, command: list[str], env: dict[str, str]) -> list[str]:
+    """``python [options] app.py args`` becomes ``python [options] -m codewitness.sensor._script
+    app.py args``, so that the script's own functions are watched too (the interpreter runs a script
+    file outside any import). Anything else, or an interpreter that cannot import codewitness, is
+    left as it is."""
+    if not re.fullmatch(r"python(\d+(\.\d+)*)?[a-z]?(\.exe)?", Path(command[0]).name):
+        return command
+    index = _script_index(command[1:])
+    if index is None:
+        return command
+    script = Path(command[1 + index])
+    if not script.is_file() or zipfile.is_zipfile(script):
+        return command
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('codewitness') is None)"
+    try:
+        found = subprocess.run([executable, "-c", probe], env=env, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return command
+    if found.returncode != 0:
+        return command  # the sitecustomize says why, and the program runs uninstrumented
+    return [*command[: 1 + index], "-m", "codewitness.sensor._script", *command[1 + index :]]
 
 
 def ingest(
