@@ -336,12 +336,13 @@ Meter_clear(Meter *self)
     return 0;
 }
 
+/* The dealloc of this module's collected types (Meter, Monitor): untrack, clear, free. */
 static void
-Meter_dealloc(Meter *self)
+tracked_dealloc(PyObject *self)
 {
     PyObject_GC_UnTrack(self);
-    Meter_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    Py_TYPE(self)->tp_clear(self);
+    Py_TYPE(self)->tp_free(self);
 }
 
 /* The locals of the Python function that called us (C calls push no frame), or NULL with no
@@ -719,7 +720,7 @@ static PyTypeObject MeterType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Meter_init,
-    .tp_dealloc = (destructor)Meter_dealloc,
+    .tp_dealloc = tracked_dealloc,
     .tp_traverse = (traverseproc)Meter_traverse,
     .tp_clear = (inquiry)Meter_clear,
     .tp_methods = Meter_methods,
@@ -812,13 +813,15 @@ typedef struct {
     Meter *meter;
 } Watched;
 
+/* The Python callbacks: for generators and coroutines, then for meters on the slow path. */
+enum { ON_START, ON_RETURN, ON_UNWIND, SLOW_START, SLOW_RETURN, SLOW_UNWIND, CALLBACKS };
+
 typedef struct {
     PyObject_HEAD
     Watched *table; /* open addressing by code object address */
     Py_ssize_t size, used;
-    PyObject *start, *return_, *unwind;                /* generators and coroutines */
-    PyObject *slow_start, *slow_return, *slow_unwind; /* meters on the slow path */
-    long long failures;                               /* our own errors, swallowed */
+    PyObject *callbacks[CALLBACKS];
+    long long failures; /* our own errors, swallowed */
 } Monitor;
 
 #define SUSPENDING (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
@@ -847,16 +850,13 @@ static int
 Monitor_init(Monitor *self, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"start", "return_", "unwind", "slow_start", "slow_return", "slow_unwind", NULL};
-    PyObject *f[6];
+    PyObject *f[CALLBACKS];
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOO:Monitor", names, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5])) {
         return -1;
     }
-    Py_XSETREF(self->start, Py_NewRef(f[0]));
-    Py_XSETREF(self->return_, Py_NewRef(f[1]));
-    Py_XSETREF(self->unwind, Py_NewRef(f[2]));
-    Py_XSETREF(self->slow_start, Py_NewRef(f[3]));
-    Py_XSETREF(self->slow_return, Py_NewRef(f[4]));
-    Py_XSETREF(self->slow_unwind, Py_NewRef(f[5]));
+    for (int i = 0; i < CALLBACKS; i++) {
+        Py_XSETREF(self->callbacks[i], Py_NewRef(f[i]));
+    }
     return 0;
 }
 
@@ -867,12 +867,9 @@ Monitor_traverse(Monitor *self, visitproc visit, void *arg)
         Py_VISIT(self->table[i].code);
         Py_VISIT((PyObject *)self->table[i].meter);
     }
-    Py_VISIT(self->start);
-    Py_VISIT(self->return_);
-    Py_VISIT(self->unwind);
-    Py_VISIT(self->slow_start);
-    Py_VISIT(self->slow_return);
-    Py_VISIT(self->slow_unwind);
+    for (int i = 0; i < CALLBACKS; i++) {
+        Py_VISIT(self->callbacks[i]);
+    }
     return 0;
 }
 
@@ -894,21 +891,10 @@ static int
 Monitor_clear(Monitor *self)
 {
     Monitor_forget_all(self);
-    Py_CLEAR(self->start);
-    Py_CLEAR(self->return_);
-    Py_CLEAR(self->unwind);
-    Py_CLEAR(self->slow_start);
-    Py_CLEAR(self->slow_return);
-    Py_CLEAR(self->slow_unwind);
+    for (int i = 0; i < CALLBACKS; i++) {
+        Py_CLEAR(self->callbacks[i]);
+    }
     return 0;
-}
-
-static void
-Monitor_dealloc(Monitor *self)
-{
-    PyObject_GC_UnTrack(self);
-    Monitor_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int
@@ -985,11 +971,11 @@ Monitor_on_start(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *code = args[0];
     if (PyCode_Check(code) && (((PyCodeObject *)code)->co_flags & SUSPENDING)) {
-        return PyObject_Vectorcall(self->start, args, (size_t)nargs, NULL);
+        return PyObject_Vectorcall(self->callbacks[ON_START], args, (size_t)nargs, NULL);
     }
     Meter *meter = meter_of(self, code);
     if (meter != NULL && meter->slow) {
-        PyObject *done = PyObject_CallOneArg(self->slow_start, code);
+        PyObject *done = PyObject_CallOneArg(self->callbacks[SLOW_START], code);
         if (done == NULL) {
             PyErr_Clear();
             self->failures++;
@@ -1011,7 +997,7 @@ Monitor_on_return(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *code = args[0];
     if (PyCode_Check(code) && (((PyCodeObject *)code)->co_flags & SUSPENDING)) {
-        return PyObject_Vectorcall(self->return_, args, (size_t)nargs, NULL);
+        return PyObject_Vectorcall(self->callbacks[ON_RETURN], args, (size_t)nargs, NULL);
     }
     int64_t start;
     if (!pop_start(&start)) {
@@ -1029,7 +1015,7 @@ Monitor_on_return(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
     if (ns == NULL) {
         return swallowed(self);
     }
-    PyObject *done = PyObject_CallFunctionObjArgs(self->slow_return, code, args[2], ns, NULL);
+    PyObject *done = PyObject_CallFunctionObjArgs(self->callbacks[SLOW_RETURN], code, args[2], ns, NULL);
     Py_DECREF(ns);
     return done; /* NULL only for an invariant in `raise` mode (or an interrupt): the caller's */
 }
@@ -1046,7 +1032,7 @@ Monitor_on_unwind(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE; /* not ours: most frames an exception leaves */
     }
     if (((PyCodeObject *)code)->co_flags & SUSPENDING) {
-        return PyObject_Vectorcall(self->unwind, args, (size_t)nargs, NULL);
+        return PyObject_Vectorcall(self->callbacks[ON_UNWIND], args, (size_t)nargs, NULL);
     }
     int64_t end = now_ns(), start;
     if (!pop_start(&start)) {
@@ -1057,7 +1043,7 @@ Monitor_on_unwind(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
         if (ns == NULL) {
             return swallowed(self);
         }
-        PyObject *done = PyObject_CallFunctionObjArgs(self->slow_unwind, code, args[2], ns, NULL);
+        PyObject *done = PyObject_CallFunctionObjArgs(self->callbacks[SLOW_UNWIND], code, args[2], ns, NULL);
         Py_DECREF(ns);
         if (done == NULL) {
             return swallowed(self);
@@ -1099,7 +1085,7 @@ static PyTypeObject MonitorType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Monitor_init,
-    .tp_dealloc = (destructor)Monitor_dealloc,
+    .tp_dealloc = tracked_dealloc,
     .tp_traverse = (traverseproc)Monitor_traverse,
     .tp_clear = (inquiry)Monitor_clear,
     .tp_methods = Monitor_methods,
