@@ -438,15 +438,44 @@ def test_functions_registered_by_decorators_at_import_are_watched(
     assert memory.of("aggregate", f"{mod}.quote")[0]["origin"] == "human"
 
 
-def test_what_wrapping_cannot_reach_before_init_is_reported(start: Any, app: App, memory: MemoryExporter) -> None:
+def test_functions_loaded_before_init_get_their_rewritten_code(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
     mod = app.write("routes", ROUTES_SOURCE)
-    routes = importlib.import_module(mod)  # imported before init: too late to decorate
-    sensor = start(app, memory, "wrapping", include=[f"{mod}.*"])
+    routes = importlib.import_module(mod)  # imported before init: too late to rewrite at import
+    quote, loaded = routes.quote, routes.quote.__code__
+    sensor = start(app, memory, backend, include=[f"{mod}.*"])
+    assert routes.quote is quote and routes.ROUTES["/quote"] is quote  # the same function object
+    assert (quote.__code__ is loaded) == backend.startswith("monitoring")  # else given rewritten code
     assert routes.quote(1) == 3
-    assert routes.ROUTES["/quote"](1) == 3  # the registry kept the original: not seen
+    assert routes.ROUTES["/quote"](1) == 3  # the registry's reference reaches the timed code
+    assert routes.outer() == 2  # and so do nested functions, made from the outer one's new code
     sensor.flush()
-    assert memory.calls(f"{mod}.quote") == 1
-    assert f"{mod}.outer.<locals>.inner" in sensor.unreachable
+    assert memory.calls(f"{mod}.quote") == 2
+    assert memory.calls(f"{mod}.outer.<locals>.inner") == 1
+    assert not sensor.unreachable
+    codewitness.sensor.shutdown()
+    assert quote.__code__ is loaded  # given back
+
+
+@pytest.mark.parametrize("which", ["wrapping", "auto", "auto/py"] if sys.version_info >= (3, 12) else ["wrapping"])
+def test_a_function_whose_file_changed_since_its_import_is_not_given_new_code(
+    start: Any, app: App, memory: MemoryExporter, which: str
+) -> None:
+    mod = app.write("routes", ROUTES_SOURCE)
+    routes = importlib.import_module(mod)
+    app.write("routes", ROUTES_SOURCE.replace("n * 3", "n * 4"))  # edited on disk, not reloaded
+    importlib.invalidate_caches()
+    sensor = start(app, memory, which, include=[f"{mod}.*"])
+    assert "__cw_t0__" not in routes.quote.__code__.co_varnames
+    assert routes.quote(1) == 3  # still the loaded code: through a wrapper, or monitored
+    assert routes.ROUTES["/quote"](1) == 3  # a wrapper does not reach the registry's reference
+    assert routes.outer() == 2  # outer did not change: it has its rewritten code
+    sensor.flush()
+    assert memory.calls(f"{mod}.quote") == (1 if which == "wrapping" else 2)
+    assert memory.calls(f"{mod}.outer") == 1
+    assert memory.calls(f"{mod}.outer.<locals>.inner") == 1
+    assert "__cw_t0__" in routes.outer.__code__.co_varnames
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="sys.monitoring is 3.12+")
@@ -464,12 +493,12 @@ def test_monitoring_sees_references_kept_by_decorator_registries_before_init(
     assert memory.calls(f"{mod}.quote") == 2
     assert memory.calls(f"{mod}.outer") == 1
     assert memory.calls(f"{mod}.outer.<locals>.inner") == 1
-    assert not hasattr(routes.quote, "__codewitness_probe__")  # in a route table: monitored
-    # outer is held only by its module: with the pure-Python meter, auto swaps it for a wrapper
-    # (cheaper than Python callbacks); with the compiled one, it is monitored (the compiled
-    # callbacks are cheaper than a wrapper).
-    swapped = which == "auto/py" or (which == "auto" and not COMPILED)
-    assert hasattr(routes.outer, "__codewitness_probe__") == swapped
+    # auto gives both their rewritten code (the source did not change); monitoring watches the
+    # code objects they already have.
+    recoded = which.startswith("auto")
+    assert hasattr(routes.quote, "__codewitness_probe__") == recoded
+    assert hasattr(routes.outer, "__codewitness_probe__") == recoded
+    assert ("__cw_t0__" in routes.quote.__code__.co_varnames) == recoded
 
 
 def test_the_sensor_never_instruments_itself(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:

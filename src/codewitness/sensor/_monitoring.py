@@ -270,7 +270,9 @@ class HybridBackend(MonitoringBackend):
     * Modules imported after ``init()`` are rewritten at import by the wrapping backend: each
       selected function times itself from its first instruction, whoever holds it (nested
       functions and functions registered by decorators included).
-    * Functions already loaded when the sensor starts are watched by their code object. With the
+    * Functions already loaded when the sensor starts get the code their module's source
+      compiles to when rewritten (``WrappingBackend.recode``), when that source still matches.
+    * Other functions already loaded are watched by their code object. With the
       compiled meter, the compiled callbacks cost about as much per call as a rewritten function,
       and less than a wrapper. With the pure-Python meter (Python callbacks, about three times a
       wrapper's cost), they are swapped for wrappers when nothing but namespaces (their module or
@@ -291,9 +293,10 @@ class HybridBackend(MonitoringBackend):
         self._pending: list[tuple[Found, Probe]] = []
 
     def attach(self, found: Found, probe: Probe) -> bool:
-        """Decorated at import: nothing to do; with the compiled callbacks, monitored (they cost
-        less than a wrapper); else swappable ones are decided in :meth:`settle`, the rest monitored."""
-        if found.target.name in self._rewriter.decorated:
+        """Decorated at import: nothing to do; loaded before with its source unchanged: given its
+        rewritten code; else, with the compiled callbacks, monitored (they cost less than a
+        wrapper); else swappable ones are decided in :meth:`settle`, the rest monitored."""
+        if found.target.name in self._rewriter.decorated or self._rewriter.recode(found, probe):
             return True
         if self._compiled is None and found.owner is not None and found.function is not None:
             self._pending.append((found, probe))

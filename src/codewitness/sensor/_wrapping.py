@@ -303,11 +303,23 @@ class WrappingBackend:
         self._fresh: dict[int, tuple[Any, Any]] = {}
         #: ``module.qualname`` of every function that got our decorator at import.
         self.decorated: set[str] = set()
+        #: Per module loaded before ``init()``: its selected functions' code as loaded and as
+        #: rewritten, and the index of their globals, by qualname (see :meth:`recode`).
+        self._recoded: dict[str, dict[str, tuple[types.CodeType, types.CodeType, int]]] = {}
+        self._old_code: list[tuple[types.FunctionType, types.CodeType]] = []
+        #: Per module: qualnames of the functions :meth:`recode` gave their rewritten code.
+        self._recoded_names: dict[str, set[str]] = {}
+        #: Per module: the probes of its recoded functions, for the marker decorator that the
+        #: rewritten code of an enclosing function applies to the nested ones it makes.
+        self._recoded_probes: dict[str, dict[str, Probe]] = {}
 
     def attach(self, found: Found, probe: Probe) -> bool:
-        """Swap ``found`` in its owner's namespace; nested functions cannot be reached."""
+        """Give ``found`` its rewritten code, else swap it in its owner's namespace; nested
+        functions cannot be reached."""
         if found.target.name in self.decorated:
             return True  # its module was rewritten at import: every definition is wrapped already
+        if self.recode(found, probe):
+            return True
         if found.owner is None or found.function is None:
             return False
         wrapper = make_wrapper(found.function, probe)
@@ -339,8 +351,76 @@ class WrappingBackend:
                     namespace[key] = hit[1]
                     self._undo.append((module, key, value, hit[1]))
 
+    def recode(self, found: Found, probe: Probe) -> bool:
+        """Give a function loaded before ``init()`` the code its module's source compiles to when
+        rewritten (as at import): every reference to the function object -- route tables,
+        closures, other modules' imports -- then reaches the timed code, at the rewritten cost,
+        with no wrapper. Only when the source still compiles to the code the function runs (the
+        file did not change since the import) and the rewritten code has the same free variables.
+        """
+        function, module, qualname = found.function, found.target.module, found.target.qualname
+        try:
+            entry = self._module_codes(module).get(qualname)
+            if entry is None:
+                return False
+            loaded, rewritten, index = entry
+            recoded = self._recoded_names.setdefault(module, set())
+            if function is None:
+                # A nested function: reached when the function holding it has its rewritten code
+                # (found first: enclosing functions come before the ones they hold).
+                if not any(qualname.startswith(f"{outer}.<locals>.") for outer in recoded):
+                    return False
+                namespace = vars(sys.modules[module])
+            elif not _runs(function, loaded) or rewritten.co_freevars != loaded.co_freevars:
+                return False  # not a plain function, or its file changed since it was loaded
+            else:
+                namespace = function.__globals__
+            probe_name, enter_name, exit_name, fail_name = _global_names(index)
+            namespace[probe_name] = probe
+            namespace[enter_name], namespace[exit_name] = probe.meter.enter, probe.meter.exit
+            namespace[fail_name] = probe.meter.fail
+            namespace[_VIOLATION] = InvariantViolation
+            probes = self._recoded_probes.setdefault(module, {})
+            probes[qualname] = probe
+            namespace[_DECORATOR] = _marker_for(probes)
+            if function is not None:
+                self._old_code.append((function, function.__code__))
+                function.__code__ = rewritten
+                function.__codewitness_probe__ = probe  # type: ignore[attr-defined]
+                recoded.add(qualname)
+            return True
+        except Exception:
+            self._sensor.internal_error("recode")
+            return False
+
+    def _module_codes(self, name: str) -> dict[str, tuple[types.CodeType, types.CodeType, int]]:
+        """What :meth:`recode` needs of module ``name``, worked out once; empty when its source
+        cannot be had or rewritten."""
+        codes = self._recoded.get(name)
+        if codes is not None:
+            return codes
+        codes = self._recoded[name] = {}
+        spec = getattr(sys.modules.get(name), "__spec__", None)
+        loader: Any = getattr(spec, "loader", None)
+        filename = getattr(spec, "origin", None)
+        source = loader.get_source(name) if callable(getattr(loader, "get_source", None)) else None
+        transformed = self._transform(name, source, filename) if source and filename else None
+        if transformed is None:
+            return codes
+        tree, selected = transformed
+        loaded = _codes_by_qualname(compile(source, filename, "exec", dont_inherit=True))  # type: ignore[arg-type]
+        rewritten = _codes_by_qualname(compile(tree, filename, "exec", dont_inherit=True))  # type: ignore[arg-type]
+        for qualname, (index, _, _) in selected.items():
+            if qualname in loaded and qualname in rewritten:
+                codes[qualname] = (loaded[qualname], rewritten[qualname], index)
+        return codes
+
     def detach_all(self) -> None:
-        """Restore every swapped name that still holds our wrapper."""
+        """Restore every swapped name that still holds our wrapper, and every function's code."""
+        old_code, self._old_code = self._old_code, []
+        for function, code in reversed(old_code):
+            with contextlib.suppress(Exception):
+                function.__code__ = code
         undo, self._undo = self._undo, []
         for owner, attribute, original, raw in reversed(undo):
             try:
@@ -373,15 +453,13 @@ class WrappingBackend:
         runs a module's code in ``__main__``), so it binds those globals itself, in a first
         statement (after the docstring and ``__future__`` imports) on the line of the one it precedes.
         """
-        tree = ast.parse(source, filename)
-        marker = _Instrument(module.__name__, self._sensor.selection)
-        marker.visit(tree)
-        if not marker.probes:
+        transformed = self._transform(module.__name__, source, filename)
+        if transformed is None:
             return None
-        ast.fix_missing_locations(tree)
+        tree, selected = transformed
         namespace = vars(module)
         probes: dict[str, Probe] = {}
-        for qualname, (index, target, params) in marker.probes.items():
+        for qualname, (index, target, params) in selected.items():
             probe = self._sensor.probe_for(target, params)
             probe_name, enter_name, exit_name, fail_name = _global_names(index)
             probes[qualname] = namespace[probe_name] = probe
@@ -392,8 +470,21 @@ class WrappingBackend:
         if standalone:
             _bind_first(tree, {name: value for name, value in namespace.items() if name.startswith("__c")})
         code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
-        self.decorated.update(f"{module.__name__}.{qualname}" for qualname in marker.probes)
+        self.decorated.update(f"{module.__name__}.{qualname}" for qualname in selected)
         return code
+
+    def _transform(
+        self, module: str, source: str, filename: str
+    ) -> tuple[ast.Module, dict[str, tuple[int, Target, tuple[str, ...]]]] | None:
+        """The module's tree with every selected function rewritten, and for each its index,
+        target and parameter names; ``None`` when none is selected."""
+        tree = ast.parse(source, filename)
+        marker = _Instrument(module, self._sensor.selection)
+        marker.visit(tree)
+        if not marker.probes:
+            return None
+        ast.fix_missing_locations(tree)
+        return tree, marker.probes
 
 
 #: The globals of standalone rewritten code (see ``WrappingBackend.rewrite``), by key.
@@ -416,6 +507,28 @@ def _bind_first(tree: ast.Module, names: dict[str, Any]) -> None:
     if first < len(tree.body):
         _place([statement], tree.body[first])
     tree.body.insert(first, statement)
+
+
+def _runs(function: Any, code: types.CodeType) -> bool:
+    """Whether ``function`` is a plain function running ``code`` (equal code: same instructions,
+    constants, names and line table)."""
+    return isinstance(function, types.FunctionType) and function.__code__ == code
+
+
+def _codes_by_qualname(module_code: types.CodeType) -> dict[str, types.CodeType]:
+    """The function code objects inside a module's code, by qualname; a qualname defined more
+    than once (under an ``if``) is left out, since which one a function runs is not known."""
+    found: dict[str, types.CodeType] = {}
+    twice: set[str] = set()
+    stack = [module_code]
+    while stack:
+        for const in stack.pop().co_consts:
+            if isinstance(const, types.CodeType):
+                if const.co_qualname in found:
+                    twice.add(const.co_qualname)
+                found[const.co_qualname] = const
+                stack.append(const)
+    return {q: c for q, c in found.items() if q not in twice}
 
 
 def _marker_for(probes: dict[str, Probe]) -> Callable[[str], Callable[[Any], Any]]:
