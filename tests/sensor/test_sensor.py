@@ -420,6 +420,13 @@ def outer():
     def inner(x):
         return x + 1
     return inner(1)
+
+def make_adder(k):
+    def adder(x):
+        return x + k
+    return adder
+
+ADD_ONE = make_adder(1)
 """
 
 
@@ -450,9 +457,12 @@ def test_functions_loaded_before_init_get_their_rewritten_code(
     assert routes.quote(1) == 3
     assert routes.ROUTES["/quote"](1) == 3  # the registry's reference reaches the timed code
     assert routes.outer() == 2  # and so do nested functions, made from the outer one's new code
+    assert routes.ADD_ONE(1) == 2  # a closure made at import runs the old code: monitored on 3.12
+    assert routes.make_adder(2)(1) == 3  # one made now runs the new code
     sensor.flush()
     assert memory.calls(f"{mod}.quote") == 2
     assert memory.calls(f"{mod}.outer.<locals>.inner") == 1
+    assert memory.calls(f"{mod}.make_adder.<locals>.adder") == (1 if backend == "wrapping" else 2)
     assert not sensor.unreachable
     codewitness.sensor.shutdown()
     assert quote.__code__ is loaded  # given back

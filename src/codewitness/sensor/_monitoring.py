@@ -296,7 +296,13 @@ class HybridBackend(MonitoringBackend):
         """Decorated at import: nothing to do; loaded before with its source unchanged: given its
         rewritten code; else, with the compiled callbacks, monitored (they cost less than a
         wrapper); else swappable ones are decided in :meth:`settle`, the rest monitored."""
-        if found.target.name in self._rewriter.decorated or self._rewriter.recode(found, probe):
+        if found.target.name in self._rewriter.decorated:
+            return True
+        if self._rewriter.recode(found, probe):
+            if found.function is None:
+                # A nested function: new ones are made from the rewritten code; those made
+                # before (closures already handed out) still run the old code, watched here.
+                super().attach(found, probe)
             return True
         if self._compiled is None and found.owner is not None and found.function is not None:
             self._pending.append((found, probe))
