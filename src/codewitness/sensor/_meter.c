@@ -1050,13 +1050,12 @@ Monitor_on_unwind(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
         }
         return done;
     }
-    PyObject *clock = PyLong_FromLongLong(start);
-    if (clock == NULL) {
+    PyObject *token = new_start(start); /* as from enter: the probe is handed an int */
+    if (token == NULL) {
         return swallowed(self);
     }
-    int64_t counted_from;
-    int status = failed(meter, clock, args[2], &counted_from);
-    Py_DECREF(clock);
+    int status = failed(meter, token, args[2], &start);
+    Py_DECREF(token);
     meter->counts[bucket_of(end - start)]++;
     if (status < 0) {
         return swallowed(self);

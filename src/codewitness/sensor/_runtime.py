@@ -283,8 +283,9 @@ class Probe:
         self.finish(monotonic_ns() - t0, lambda: named, result, sampled)
 
     def raised(self, token: Entry | int, exc: BaseException, depth: int = 1) -> int:
-        """A rewritten function is raising ``exc``, and its meter, which counted it, wants it
-        captured (the first few of each type per interval). Returns the call's start.
+        """A rewritten (or, through the compiled callbacks, monitored) function is raising ``exc``,
+        and its meter, which counted it, wants it captured (the first few of each type per
+        interval). Returns the call's start.
 
         The arguments are those named at entry when the slow path named them, else the values
         the parameters hold now, read from the function's frame, ``depth`` frames up (1: the
@@ -690,7 +691,7 @@ class Sensor:
 
     # SIGTERM is how services are usually stopped (docker stop, systemd, Kubernetes), and by
     # default it ends the process without running ``atexit``: the last interval would be lost.
-    # When the program has no handler of its own, the sensor's flushes first, then ends the
+    # When the program has no handler of its own, the sensor's handler flushes first, then ends the
     # process by SIGTERM as the default would (same exit status). A handler the program installs
     # later replaces it; programs that exit cleanly on SIGTERM run ``atexit`` anyway.
 

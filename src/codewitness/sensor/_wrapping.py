@@ -6,14 +6,17 @@ statements that time it and report to its :class:`Probe` (see ``_INLINE_SOURCE``
 wrapper: the function object, its signature, its frame and every reference to it are the
 originals, nested functions included, and a call costs two calls to its meter (``meter``).
 
-Modules already loaded when the sensor starts cannot be rewritten: each selected function is
-swapped, in the module or class namespace that holds it, for a wrapper of the same kind (plain,
-``async def``, generator, async generator; ``staticmethod`` and ``classmethod`` re-applied).
-References to the original held in other modules' namespaces (``from shop.pricing import quote``
-run before ``init()``) are swapped too. Nested functions (``<locals>``) and references kept
-elsewhere (lists, closures, registries filled by decorators at import) cannot be reached this way;
-those functions are counted as unreachable. Python 3.12+ watches such code objects through
-``sys.monitoring`` instead (``_monitoring``).
+A function of a module already loaded when the sensor starts is given the code its module's
+source compiles to when rewritten (:meth:`WrappingBackend.recode`), as long as that source still
+compiles to the code it runs: every reference to it reaches the timed code, nested functions made
+from now on included. Where that cannot be done (the file changed, no source, a decorator's
+wrapper), the function is swapped, in the module or class namespace that holds it, for a wrapper
+of the same kind (plain, ``async def``, generator, async generator; ``staticmethod`` and
+``classmethod`` re-applied). References to the original held in other modules' namespaces
+(``from shop.pricing import quote`` run before ``init()``) are swapped too. Nested functions
+(``<locals>``) and references kept elsewhere (lists, closures, registries filled by decorators at
+import) cannot be reached that way; those functions are counted as unreachable. Python 3.12+
+watches such code objects through ``sys.monitoring`` instead (``_monitoring``).
 
 The data is the same on every path: one call runs from the first instruction to the final return
 or raise (for generators and coroutines, from the first resume to the end, suspensions included);
@@ -314,8 +317,8 @@ class WrappingBackend:
         self._recoded_probes: dict[str, dict[str, Probe]] = {}
 
     def attach(self, found: Found, probe: Probe) -> bool:
-        """Give ``found`` its rewritten code, else swap it in its owner's namespace; nested
-        functions cannot be reached."""
+        """Give ``found`` its rewritten code, else swap it in its owner's namespace (a nested
+        function is reached only through the rewritten code of the function holding it)."""
         if found.target.name in self.decorated:
             return True  # its module was rewritten at import: every definition is wrapped already
         if self.recode(found, probe):
