@@ -82,7 +82,7 @@ _UNKNOWN = Origin("unknown", "none", CONFIDENCE["none"])
 _OMITTED: dict[str, Origin] = {k: Origin("human", k, CONFIDENCE[f"{k}-omitted"]) for k in ("note", "import")}
 _OTHER_FILE: dict[str, Origin] = {k: Origin("human", k, CONFIDENCE["record-other-file"]) for k in ("note", "import")}
 #: Bumped when the way evidence turns into origins changes, so cached results are recomputed.
-_ENGINE_VERSION = "attribution/1"
+_ENGINE_VERSION = "attribution/2"
 _BINARY_SNIFF = 8000
 
 

@@ -10,10 +10,19 @@ A git-ai note has an attestation section, a line ``---``, then a JSON metadata d
      "sessions": {"s_0123456789abcd": {"agent_id": {"tool": "claude", "id": "...", "model": "..."}}},
      "humans": {"h_0123456789abcd": {"author": "Dev <dev@example.com>"}}}
 
-Keys are ``s_<14 hex>::t_<14 hex>`` (an AI session and checkpoint), ``h_<14 hex>`` (a known
-human) or, in older notes, a bare 16-hex prompt key looked up in ``prompts``. Ranges are 1-based
-line numbers of that commit, as in our own notes, so a git-ai note converts to a
-:class:`~codewitness.attribution.notes.CommitNote` line for line.
+Ranges are 1-based line numbers of that commit, as in our own notes, so a git-ai note converts
+to a :class:`~codewitness.attribution.notes.CommitNote` line for line. Lines no key covers are
+"untracked" (not AI). When entries of one file overlap, the later entry decides the line, as
+git-ai's own blame reads it.
+
+Every attestation key form git-ai has written is read (:data:`KEY_FORMS`), because its notes
+outlive its versions: ``s_<hex>::t_<hex>`` session keys (v1.4 on), ``h_<hex>`` known humans,
+16-hex prompt keys (v1.0 to 1.3), 7-hex prompt keys (before v1.0), prompts keyed by the agent's
+conversation UUID, and the checkpoint kinds ``human``, ``ai_agent`` and ``ai_tab`` that early
+versions let slip into notes. As the format says, a key without a known prefix names a prompt
+record, that is, an agent. A note is refused only when git-ai itself could not read it (no
+``---`` line, bad JSON, an entry without a file or without ranges) or its ranges are not line
+numbers.
 
 Example:
     >>> note = parse_gitai("a.py\\n  s_0123456789abcd::t_0123456789abcd 1-2\\n---\\n"
@@ -25,10 +34,12 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,13 +51,16 @@ from codewitness.attribution.notes import (
     load_json_object,
     parse_ranges,
 )
+from codewitness.model import OriginKind
 
 __all__ = [
     "GITAI_REF",
     "GITAI_SCHEMA",
+    "KEY_FORMS",
     "GitAiAgent",
     "GitAiNote",
     "from_commit_note",
+    "key_form",
     "parse_gitai",
     "to_commit_note",
 ]
@@ -54,9 +68,33 @@ __all__ = [
 GITAI_REF = "refs/notes/ai"
 GITAI_SCHEMA = "authorship/3.0.0"
 
-_SESSION_KEY = re.compile(r"^(s_[0-9a-f]{14})(?:::t_[0-9a-f]{14})?$")
-_HUMAN_KEY = re.compile(r"^h_[0-9a-f]{14}$")
-_LEGACY_KEY = re.compile(r"^[0-9a-f]{16}$")
+#: Every attestation key form git-ai has written, tried in order: a name, the pattern, and whom the
+#: key stands for. Session keys are looked up in ``sessions`` by their ``s_`` part, known humans in
+#: ``humans``, every other key in ``prompts``; as git-ai's format says, an unprefixed key names a
+#: prompt record, that is, an agent, even in a form git-ai never documented.
+KEY_FORMS: tuple[tuple[str, re.Pattern[str], OriginKind], ...] = (
+    ("session", re.compile(r"s_[0-9a-f]+(?:::t_[0-9a-f]+)?"), "ai"),
+    ("known human", re.compile(r"h_[0-9a-f]+"), "human"),
+    ("prompt (16 hex, v1.0 to v1.3)", re.compile(r"[0-9a-f]{16}"), "ai"),
+    ("short prompt (7 hex, before v1.0)", re.compile(r"[0-9a-f]{7}"), "ai"),
+    ("prompt keyed by conversation id", re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"), "ai"),
+    ("checkpoint kind human", re.compile(r"human"), "human"),
+    ("checkpoint kind ai_agent / ai_tab", re.compile(r"ai_agent|ai_tab"), "ai"),
+    ("other prompt key", re.compile(r"[^\s\x00-\x1f\x7f]+"), "ai"),
+)
+
+
+def key_form(key: str) -> tuple[str, OriginKind]:
+    """``(form name, origin)`` of an attestation key; see :data:`KEY_FORMS`.
+
+    Raises:
+        ValueError: the key is empty or holds whitespace or control characters.
+    """
+    for name, pattern, origin in KEY_FORMS:
+        if pattern.fullmatch(key):
+            return name, origin
+    raise ValueError(f"attestation key {key!r} is not a key")
+
 
 #: git-ai ``agent_id.tool`` values -> our agent ids (others pass through unchanged).
 _TOOL_TO_AGENT = {
@@ -111,40 +149,44 @@ class GitAiNote:
 
 
 def _quote_path(path: str) -> str:
-    # A path with spaces or quotes is written JSON-quoted so the key line stays unambiguous.
-    return json.dumps(path) if any(c in path for c in ' "\t') or path != path.strip() else path
+    # git-ai's rule: a path with whitespace is wrapped in double quotes, nothing inside is escaped.
+    # A path that itself starts and ends with a quote is wrapped too, so reading strips one pair.
+    # (A path with a line break cannot be written in this format by anyone.)
+    quoted = any(c in path for c in " \t\n") or (len(path) > 1 and path[0] == path[-1] == '"')
+    return f'"{path}"' if quoted else path
 
 
 def _unquote_path(text: str) -> str:
-    if text.startswith('"') and text.endswith('"') and len(text) >= 2:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            return text
-        return value if isinstance(value, str) else text
-    return text
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
 
 
 def _agent(raw: Any) -> GitAiAgent:
-    if not isinstance(raw, Mapping):
-        raise ValueError("agent_id is not an object")
+    # A record without a usable agent_id still stands for an agent, just an unnamed one.
+    agent = raw.get("agent_id") if isinstance(raw, Mapping) else None
+    if not isinstance(agent, Mapping):
+        return GitAiAgent(tool="unknown")
     return GitAiAgent(
-        tool=str(raw.get("tool") or "unknown"), id=str(raw.get("id") or ""), model=str(raw.get("model") or "")
+        tool=str(agent.get("tool") or "unknown"), id=str(agent.get("id") or ""), model=str(agent.get("model") or "")
     )
 
 
+def _split(text: str) -> tuple[list[str], str]:
+    """The attestation lines and the metadata text, split at the first line that is exactly ``---``."""
+    lines = text.split("\n")
+    for number, line in enumerate(lines):
+        if line.rstrip("\r") == "---":
+            return lines[:number], "\n".join(lines[number + 1 :])
+    raise NoteError("not a git-ai note (no '---' line between attestations and metadata)")
+
+
 def parse_gitai(text: str) -> GitAiNote:
-    """Parse a git-ai note.
+    """Parse a git-ai note, whichever git-ai version wrote it.
 
     Raises:
-        NoteError: no ``---`` separator, bad JSON, an unknown schema, or a malformed attestation.
+        NoteError: no ``---`` line, bad JSON, an unknown schema, an attestation entry before any
+            file path or without line ranges, or ranges that are not 1-based line numbers.
     """
-    head, sep, tail = text.partition("\n---\n")
-    if not sep:
-        if text.startswith("---\n"):
-            head, tail = "", text[4:]
-        else:
-            raise NoteError("not a git-ai note (no '---' line between attestations and metadata)")
+    head, tail = _split(text)
     metadata = load_json_object(tail, "git-ai note metadata")
     schema = metadata.get("schema_version")
     if not isinstance(schema, str) or not schema.startswith("authorship/3."):
@@ -152,30 +194,35 @@ def parse_gitai(text: str) -> GitAiNote:
     attestations: dict[str, list[tuple[str, tuple[tuple[int, int], ...]]]] = {}
     current: str | None = None
     try:
-        for number, line in enumerate(head.splitlines(), 1):
-            if not line.strip():
+        for number, line in enumerate(head, 1):
+            line = line.rstrip()
+            if not line:
                 continue
             if line.startswith((" ", "\t")):
                 if current is None:
                     raise ValueError(f"line {number}: ranges before any file path")
                 key, _, ranges = line.strip().partition(" ")
-                if not (_SESSION_KEY.match(key) or _HUMAN_KEY.match(key) or _LEGACY_KEY.match(key)):
-                    raise ValueError(f"line {number}: unknown attestation key {key!r}")
-                attestations[current].append((key, parse_ranges(ranges)))
+                key_form(key)
+                spans = parse_ranges(ranges)
+                if not spans:
+                    raise ValueError(f"line {number}: attestation {key!r} has no line ranges")
+                attestations[current].append((key, spans))
             else:
-                current = _unquote_path(line.rstrip())
+                current = _unquote_path(line)
                 attestations.setdefault(current, [])
         agents: dict[str, GitAiAgent] = {}
-        for key, raw in (metadata.get("sessions") or {}).items():
-            agents[str(key)] = _agent(raw.get("agent_id") if isinstance(raw, Mapping) else None)
-        for key, raw in (metadata.get("prompts") or {}).items():
-            if isinstance(raw, Mapping) and "agent_id" in raw:
-                agents[str(key)] = _agent(raw["agent_id"])
+        for table in ("sessions", "prompts"):
+            records = metadata.get(table) or {}
+            if not isinstance(records, Mapping):
+                raise ValueError(f"{table!r} is not an object")
+            agents.update((str(key), _agent(raw)) for key, raw in records.items())
+        humans_raw = metadata.get("humans") or {}
+        if not isinstance(humans_raw, Mapping):
+            raise ValueError("'humans' is not an object")
         humans = {
-            str(key): str(raw.get("author", "")) if isinstance(raw, Mapping) else ""
-            for key, raw in (metadata.get("humans") or {}).items()
+            str(key): str(raw.get("author", "")) if isinstance(raw, Mapping) else "" for key, raw in humans_raw.items()
         }
-    except (ValueError, TypeError, AttributeError) as exc:
+    except ValueError as exc:
         raise NoteError(f"corrupt git-ai note ({exc})") from None
     return GitAiNote(
         attestations={p: tuple(k) for p, k in attestations.items()},
@@ -185,24 +232,73 @@ def parse_gitai(text: str) -> GitAiNote:
     )
 
 
-def _session_of(key: str) -> str:
-    match = _SESSION_KEY.match(key)
-    return match.group(1) if match else key
+def _record_key(key: str) -> str:
+    # "s_<hex>::t_<hex>" is looked up by its session part; every other key as it is.
+    return key.split("::", 1)[0] if key.startswith("s_") else key
+
+
+def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint spans covering the same lines."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1] + 1:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _subtract(spans: Iterable[tuple[int, int]], taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` without the lines of ``taken`` (sorted, disjoint)."""
+    ends = [end for _, end in taken]
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        index = bisect.bisect_left(ends, start)  # the first taken span that ends at or after start
+        while start <= end and index < len(taken) and taken[index][0] <= end:
+            t_start, t_end = taken[index]
+            if t_start > start:
+                out.append((start, t_start - 1))
+            start = max(start, t_end + 1)
+            index += 1
+        if start <= end:
+            out.append((start, end))
+    return out
+
+
+def _latest_wins(
+    keyed: tuple[tuple[str, tuple[tuple[int, int], ...]], ...],
+) -> tuple[tuple[str, tuple[tuple[int, int], ...]], ...]:
+    """Each entry keeps only the lines no later entry of the file claims (git-ai's "latest wins")."""
+    every = sorted(span for _, spans in keyed for span in spans)
+    if all(a[1] < b[0] for a, b in itertools.pairwise(every)):
+        return keyed  # no line is claimed twice: the common case
+    taken: list[tuple[int, int]] = []
+    kept: list[tuple[str, tuple[tuple[int, int], ...]]] = []
+    for key, spans in reversed(keyed):
+        own = _merge(_subtract(spans, taken))
+        if own:
+            kept.append((key, tuple(own)))
+        taken = _merge([*taken, *spans])
+    return tuple(reversed(kept))
 
 
 def to_commit_note(note: GitAiNote) -> CommitNote:
-    """Our view of a git-ai note: AI keys become ``ai`` entries, human keys ``human`` entries.
+    """Our view of a git-ai note: agent keys become ``ai`` entries, human keys ``human`` entries.
 
-    Lines the note does not list stay uncovered (not AI), exactly as git-ai means them.
+    Lines the note does not list stay uncovered (not AI), exactly as git-ai means them. A key whose
+    record the note lacks (git-ai copies records lazily across rewritten commits) still says who
+    wrote the lines; only the agent and model are then unknown.
     """
     files: dict[str, tuple[NoteEntry, ...]] = {}
     for path, keyed in note.attestations.items():
         entries: list[NoteEntry] = []
-        for key, spans in keyed:
-            if _HUMAN_KEY.match(key):
+        for key, spans in _latest_wins(keyed):
+            _, origin = key_form(key)
+            if origin == "human":
                 entries.append(NoteEntry("human", spans))
                 continue
-            agent = note.agents.get(_session_of(key)) or note.agents.get(key)
+            agent = note.agents.get(_record_key(key))
             tool = agent.tool if agent else "unknown"
             entries.append(
                 NoteEntry(
