@@ -287,8 +287,8 @@ def to_commit_note(note: GitAiNote) -> CommitNote:
     """Our view of a git-ai note: agent keys become ``ai`` entries, human keys ``human`` entries.
 
     Lines the note does not list stay uncovered (not AI), exactly as git-ai means them. A key whose
-    record the note lacks (git-ai copies records lazily across rewritten commits) still says who
-    wrote the lines; only the agent and model are then unknown.
+    record the note lacks (git-ai's own blame looks for it in other notes) still says who wrote
+    the lines; only the agent and model are then unknown.
     """
     files: dict[str, tuple[NoteEntry, ...]] = {}
     for path, keyed in note.attestations.items():
