@@ -6,7 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codewitness.attribution.blame import Attributor
-from codewitness.attribution.functions import ModuleFacts, function_spans, module_facts, module_name, rollup
+from codewitness.attribution.functions import (
+    ModuleFacts,
+    edited_lines,
+    function_spans,
+    module_facts,
+    module_name,
+    rollup,
+)
 from codewitness.attribution.notes import NoteEntry
 
 from .conftest import Repo
@@ -113,7 +120,8 @@ def test_three_quarters_ai_function_rolls_up_to_075(repo: Repo) -> None:
         fa = engine.attribute_path("shop.py")
         times = engine.commit_times()
     spans = {s.qualname: s for s in function_spans("\n".join(ln.text for ln in fa.lines))}
-    ref = rollup("shop", "shop.py", spans["price"], fa.lines, times)
+    edited = edited_lines(fa.lines, list(spans.values()), times)
+    ref = rollup("shop", "shop.py", spans["price"], fa.lines, edited)
     assert ref.qualname == "shop.price"
     assert ref.ai_share == 0.75
     assert ref.generation_ids == ("gen_1",)
@@ -121,7 +129,7 @@ def test_three_quarters_ai_function_rolls_up_to_075(repo: Repo) -> None:
     assert ref.agents == ("codex",)
     # The one human line is older than the AI lines: no human edit after the agent.
     assert ref.human_edit_share == 0.0
-    assert rollup("shop", "shop.py", spans["other"], fa.lines, times).ai_share == 1.0
+    assert rollup("shop", "shop.py", spans["other"], fa.lines, edited).ai_share == 1.0
 
 
 def test_human_edit_after_ai_counts_as_edit_share(repo: Repo) -> None:
@@ -134,7 +142,8 @@ def test_human_edit_after_ai_counts_as_edit_share(repo: Repo) -> None:
     with Attributor(repo.root) as engine:
         fa = engine.attribute_path("m.py")
         times = engine.commit_times()
-    ref = rollup("m", "m.py", function_spans(body)[0], fa.lines, times)
+    spans = function_spans(body)
+    ref = rollup("m", "m.py", spans[0], fa.lines, edited_lines(fa.lines, spans, times))
     assert ref.ai_share == 0.8
     assert ref.human_edit_share == 0.2
 

@@ -4,6 +4,8 @@
 nested functions, ``async def`` — with the span from its first decorator to its last line and
 the ``__qualname__`` Python gives it (``Cart.total``, ``outer.<locals>.inner``).
 :func:`rollup` turns the origins of those lines into a :class:`~codewitness.model.FunctionRef`.
+:func:`edited_lines` is the one definition of a human edit of AI code; the report counts it the
+same way for functions, modules, packages and the repository.
 
 Shares count non-blank lines only: a blank line says nothing about who wrote the code.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ from codewitness.model import FunctionRef
 __all__ = [
     "FunctionSpan",
     "ModuleFacts",
+    "edited_lines",
     "function_spans",
     "module_facts",
     "module_name",
@@ -340,29 +343,75 @@ def module_name(path: str, tree_paths: Collection[str]) -> str:
     return ".".join(names) or stem
 
 
+def edited_lines(
+    lines: Sequence[LineAttribution],
+    spans: Sequence[FunctionSpan],
+    commit_times: Mapping[str, int] | None = None,
+) -> frozenset[int]:
+    """The lines of one file a person changed after an agent wrote the code around them.
+
+    This is the one definition of a human edit, used at every level (function, module,
+    package, repository). A non-blank line is human-edited when its origin is ``mixed`` (an AI
+    line a person changed before committing it), or it is ``human`` and its commit is newer, by
+    author time, than the oldest AI line (``ai`` or ``mixed``) of its *unit*: the innermost
+    function around it, or, for lines outside every function, the file's code outside functions.
+    A file whose functions are not known (not Python, or unparseable) is one unit.
+
+    Args:
+        lines: every line of the file, in order.
+        spans: the file's functions (:func:`function_spans`); empty when not known.
+        commit_times: author time per commit id.
+
+    Returns:
+        1-based numbers of the human-edited lines.
+    """
+    times = commit_times or {}
+    unit = [-1] * (len(lines) + 1)
+    # Outer functions first, so an inner function's lines end up owned by the inner one.
+    for index, span in sorted(enumerate(spans), key=lambda pair: (pair[1].start_line, -pair[1].end_line)):
+        for number in range(max(span.start_line, 1), min(span.end_line, len(lines)) + 1):
+            unit[number] = index
+    oldest_ai: dict[int, int] = {}
+    for number, line in enumerate(lines, 1):
+        if line.origin.kind in ("ai", "mixed") and line.text.strip():
+            when = times.get(line.commit, 0)
+            owner = unit[number]
+            if owner not in oldest_ai or when < oldest_ai[owner]:
+                oldest_ai[owner] = when
+    edited = set()
+    for number, line in enumerate(lines, 1):
+        if not line.text.strip():
+            continue
+        kind = line.origin.kind
+        anchor = oldest_ai.get(unit[number])
+        if kind == "mixed" or (kind == "human" and anchor is not None and times.get(line.commit, 0) > anchor):
+            edited.add(number)
+    return frozenset(edited)
+
+
 def rollup(
     module: str,
     path: str,
     span: FunctionSpan,
     lines: Sequence[LineAttribution],
-    commit_times: dict[str, int] | None = None,
+    edited: Collection[int] = frozenset(),
 ) -> FunctionRef:
     """The origin roll-up of one function.
 
     ``ai_share`` is the share of the function's non-blank lines that an agent wrote (``ai`` or
-    ``mixed``). ``human_edit_share`` is the share that a human changed after an agent wrote the
-    function: ``mixed`` lines, plus ``human`` lines from commits newer than the function's
-    oldest AI line (by author time, given in ``commit_times``); it is 0 for a function with no AI lines.
+    ``mixed``). ``human_edit_share`` is the share of them a person changed after an agent wrote
+    the code (:func:`edited_lines`, computed once per file and passed as ``edited``).
 
     Args:
         module: the module name (:func:`module_name`).
         path: the repository-relative file path.
         span: the function.
         lines: every line of the file, in order.
-        commit_times: author time per commit id, to order human edits after AI lines.
+        edited: the file's human-edited line numbers (:func:`edited_lines`).
     """
-    body = [ln for ln in lines[span.start_line - 1 : span.end_line] if ln.text.strip()]
-    ai = [ln for ln in body if ln.origin.kind in ("ai", "mixed")]
+    last = min(span.end_line, len(lines))
+    body = [(n, lines[n - 1]) for n in range(max(span.start_line, 1), last + 1) if lines[n - 1].text.strip()]
+    ai = [ln for _, ln in body if ln.origin.kind in ("ai", "mixed")]
     generations: dict[str, None] = {}
     models: dict[str, None] = {}
     agents: dict[str, None] = {}
@@ -372,15 +421,7 @@ def rollup(
             models[ln.origin.model] = None
         if ln.origin.agent:
             agents[ln.origin.agent] = None
-    edited = 0
-    if ai:
-        times = commit_times or {}
-        first_ai = min(times.get(ln.commit, 0) for ln in ai)
-        edited = sum(
-            1
-            for ln in body
-            if ln.origin.kind == "mixed" or (ln.origin.kind == "human" and times.get(ln.commit, 0) > first_ai)
-        )
+    changed = sum(1 for number, _ in body if number in edited)
     total = len(body)
     return FunctionRef(
         qualname=f"{module}.{span.qualname}",
@@ -388,7 +429,7 @@ def rollup(
         start_line=span.start_line,
         end_line=span.end_line,
         ai_share=len(ai) / total if total else 0.0,
-        human_edit_share=edited / total if total else 0.0,
+        human_edit_share=changed / total if total else 0.0,
         generation_ids=tuple(generations),
         models=tuple(models),
         agents=tuple(agents),

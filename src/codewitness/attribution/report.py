@@ -15,7 +15,9 @@ risk 0. The blast radius lists, for each function that is mostly AI-written, the
 that reach it.
 
 Counting rules: blank lines are not counted; ``mixed`` lines (AI lines a human edited) count as
-AI-written in ``ai_share`` and as human-edited in ``human_edit_share``.
+AI-written in ``ai_share``. ``human_edit_share`` has one definition at every level (function,
+module, package, repository): the share of non-blank lines a person changed after an agent wrote
+the code around them (:func:`~codewitness.attribution.functions.edited_lines`).
 
 Example:
     >>> report = build_report(Path("."), "HEAD")  # doctest: +SKIP
@@ -36,7 +38,7 @@ from codewitness.attribution._gitio import TreeEntry
 from codewitness.attribution.blame import Attributor, FileAttribution
 from codewitness.attribution.cache import AttributionCache
 from codewitness.attribution.callgraph import CallGraph
-from codewitness.attribution.functions import ModuleFacts, module_facts, module_name, rollup
+from codewitness.attribution.functions import ModuleFacts, edited_lines, module_facts, module_name, rollup
 from codewitness.errors import InputError, MissingExtraError
 from codewitness.model import FunctionRef
 
@@ -53,6 +55,8 @@ LIMITS: tuple[str, ...] = (
     "Coverage is read from the coverage.py data file as it is; it is only right when it was measured on "
     "the same revision as the report.",
     "In a shallow clone, lines older than the shallow boundary are 'unknown'.",
+    "Human edits are read from blame: a function whose AI lines a person rewrote completely shows "
+    "neither AI lines nor edits.",
 )
 
 _COMPLEXITY_SCALE = 15.0
@@ -61,13 +65,14 @@ _MOSTLY_AI = 0.5
 
 @dataclass
 class Shares:
-    """Line counts by origin for one group of files."""
+    """Line counts by origin for one group of files, and how many lines a person edited."""
 
     lines: int = 0
     ai: int = 0
     mixed: int = 0
     human: int = 0
     unknown: int = 0
+    edited: int = 0  # human-edited lines (functions.edited_lines), counted beside their origin
 
     def add(self, kind: str, count: int = 1) -> None:
         """Count ``count`` lines of origin ``kind``."""
@@ -81,9 +86,12 @@ class Shares:
 
     @property
     def human_edit_share(self) -> float:
-        """Share of AI-written lines a human then edited (``mixed`` / (``ai`` + ``mixed``))."""
-        written = self.ai + self.mixed
-        return self.mixed / written if written else 0.0
+        """Share of lines a person changed after an agent wrote the code around them.
+
+        The same definition as a function's (:func:`~codewitness.attribution.functions.edited_lines`),
+        summed over the group's files: human-edited lines / non-blank lines.
+        """
+        return self.edited / self.lines if self.lines else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready counts and shares."""
@@ -93,6 +101,7 @@ class Shares:
             "mixed": self.mixed,
             "human": self.human,
             "unknown": self.unknown,
+            "human_edited": self.edited,
             "ai_share": round(self.ai_share, 4),
             "human_edit_share": round(self.human_edit_share, 4),
         }
@@ -332,7 +341,7 @@ def _load_coverage(path: Path, root: Path) -> dict[str, set[int]]:
 
 
 _FACTS = "pyfacts/3"
-_SUMMARY = "summary/1"
+_SUMMARY = "summary/2"
 
 
 def _summary_key(entry: TreeEntry, module: str) -> str:
@@ -365,9 +374,11 @@ def _summarize(
         if kind in ("ai", "mixed"):
             agents[line.origin.agent or "unknown"] += 1
             models[line.origin.model or "unknown"] += 1
+    spans = facts.spans if facts else ()
+    edited = edited_lines(fa.lines, spans, times)
     functions = []
-    for span in facts.spans if facts else ():
-        ref = rollup(module, fa.path, span, fa.lines, times)
+    for span in spans:
+        ref = rollup(module, fa.path, span, fa.lines, edited)
         functions.append(
             [span.qualname, ref.ai_share, ref.human_edit_share, ref.generation_ids, ref.models, ref.agents]
         )
@@ -375,6 +386,7 @@ def _summarize(
         "commits": sorted({line.commit for line in fa.lines}),
         "fp": fingerprint,
         "counts": counts,
+        "edited": len(edited),
         "agents": agents,
         "models": models,
         "evidence": evidence,
@@ -520,6 +532,7 @@ def _assemble(
         ):
             for kind, n in counts.items():
                 shares.add(kind, n)
+            shares.edited += summary["edited"]
         report.agents.update(summary["agents"])
         report.models.update(summary["models"])
         report.evidence.update(summary["evidence"])
