@@ -217,3 +217,25 @@ def test_uncommitted_edits_keep_the_names_of_committed_ai_lines(
     assert not findings[13]["ai_authored"] and findings[13]["generations"] == []
     assert findings[13]["severity"] == "medium" and findings[13]["function"] == "shop.client.ping"
     assert [g["model"] for g in findings[18]["generations"]] == ["claude-sonnet-4-5"]
+
+
+def test_a_dependency_an_agent_added_names_its_generation(
+    git_repo: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], index_server: Any
+) -> None:
+    root = git_repo.root
+    git_repo.write("requirements.txt", "requests\n")
+    git_repo.commit("deps")
+    install_hooks(root)
+    git_repo.commit("codewitness init")
+    cursor_edit(root, "requirements.txt", "requests\n", "requests\nfetchjson-helper\n", prompt="Add a JSON helper")
+    git_repo.commit("agent adds a dependency")
+    note = read_note(root, "HEAD")
+    assert note is not None and note.entry_for("requirements.txt", 2) is not None
+    (root / "codewitness.toml").write_text(f'[check]\nindex_url = "{index_server.simple}"\n')
+    monkeypatch.chdir(root)
+    code, out, err = cli(capsys, "check", "--only", "deps", "--json")
+    assert code == 1, err
+    (missing,) = [f for f in json.loads(out)["findings"] if f["rule"] == "CW101"]
+    assert (missing["line"], missing["ai_authored"], missing["function"]) == (2, True, None)
+    assert [g["id"] for g in missing["generations"]] == list(note.entry_for("requirements.txt", 2).generation_ids)
+    assert missing["generations"][0]["prompt"]["sha256"] == _sha("Add a JSON helper")

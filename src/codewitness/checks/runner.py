@@ -196,8 +196,8 @@ def _raise_on_ai(findings: list[Finding], rules: frozenset[str]) -> list[Finding
     ]
 
 
-#: Families whose findings concern a file or commit as a whole (line 1), not code at a line.
-_NOT_AT_CODE = frozenset({"provenance", "deps"})
+#: Families whose findings concern a commit as a whole (placed at line 1 of a file), not code at a line.
+_NOT_AT_CODE = frozenset({"provenance"})
 
 
 def _name_code(findings: list[Finding], attribution: Attribution, lookup: GenerationLookup | None) -> list[Finding]:
