@@ -140,6 +140,13 @@ class CheckSection:
         metadata=doc("Fields every AI note entry must carry: any of agent, model, session, generations."),
     )
     disable: tuple[str, ...] = field(default=(), metadata=doc("Rule ids never to report, e.g. CW308."))
+    high_on_ai: tuple[str, ...] = field(
+        default=("CW307",),
+        metadata=doc(
+            "Rule ids whose findings on AI-written lines are high, so they fail the gate at the default"
+            " fail_on (a missing timeout by default; add CW308 for unseeded random)."
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -279,12 +279,24 @@ class ManifestFunction:
 
 @dataclass(frozen=True)
 class Manifest:
-    """The AI-attributed functions at one revision (``.codewitness/manifest.json``)."""
+    """The AI-attributed functions at one revision (``.codewitness/manifest.json``).
+
+    ``functions`` lists every function with at least one AI-written line, with its share and
+    generations, so that facts about any of them carry their origin. ``watch_min_share`` is the
+    smallest share the sensor watches by default (:attr:`watched`); 0 watches them all. A manifest
+    written before the field existed reads as 0 (it listed only the functions to watch).
+    """
 
     revision: str | None
     functions: tuple[ManifestFunction, ...]
     created_at: datetime = field(default_factory=utcnow)
     version: int = MANIFEST_VERSION
+    watch_min_share: float = 0.0
+
+    @property
+    def watched(self) -> tuple[ManifestFunction, ...]:
+        """The functions the sensor watches by default: AI share at least :attr:`watch_min_share`."""
+        return tuple(f for f in self.functions if f.ai_share > 0 and f.ai_share >= self.watch_min_share)
 
     def to_json(self) -> str:
         """Serialize; stable key order so the file diffs cleanly."""
@@ -293,6 +305,7 @@ class Manifest:
                 "version": self.version,
                 "revision": self.revision,
                 "created_at": self.created_at.isoformat(),
+                "watch_min_share": round(self.watch_min_share, 4),
                 "functions": [
                     {
                         "module": f.module,
@@ -334,6 +347,15 @@ class Manifest:
                 for f in data["functions"]
             )
             created = datetime.fromisoformat(data["created_at"])
+            watch = data.get("watch_min_share", 0.0)
+            if isinstance(watch, bool) or not isinstance(watch, int | float) or not 0.0 <= watch <= 1.0:
+                raise ValueError(f"manifest watch_min_share must be a number between 0 and 1, got {watch!r}")
         except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a codewitness manifest ({type(exc).__name__}: {exc})") from None
-        return cls(revision=data.get("revision"), functions=functions, created_at=created, version=version)
+        return cls(
+            revision=data.get("revision"),
+            functions=functions,
+            created_at=created,
+            version=version,
+            watch_min_share=float(watch),
+        )

@@ -2,8 +2,10 @@
 
 Installed with codewitness and loaded by pytest through the ``pytest11`` entry point. On its own
 it does one thing: invariant rules that do not name their own mode run in ``raise`` mode, so a
-broken invariant fails the test with :class:`~codewitness.errors.InvariantViolation`. The rest is
-asked for:
+broken invariant fails the test with :class:`~codewitness.errors.InvariantViolation`. That holds
+for decorators and for the project's ``[[tool.codewitness.invariants]]`` rules, which the plugin
+binds by starting the runtime sensor in the test process (exporting nothing) when there are any;
+a rule that does not compile is skipped and named in one summary line. The rest is asked for:
 
 * ``--codewitness-coverage`` (or ini ``codewitness_coverage = true``): after the run, coverage of
   AI-written statements beside human ones, per file and in total, from the coverage.py data of the
@@ -99,7 +101,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Give the process back as it was: the previous invariant mode, no sensor of ours running."""
     session = config.pluginmanager.get_plugin(_PLUGIN_NAME)
     if isinstance(session, _Session):
-        session.stop_recording()
+        session.stop_sensor()
         session.restore_mode()
         config.pluginmanager.unregister(session, _PLUGIN_NAME)
 
@@ -163,11 +165,43 @@ class _Session:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.record_on:
             self.guard("recording not started", self._start_recording)
+        else:
+            self.guard("configured invariants not applied", self._apply_config_rules)
+
+    def _config_rules(self) -> int:
+        """How many ``[[invariants]]`` rules of the configuration compile; one line for each that does not."""
+        from codewitness.config import load_config
+        from codewitness.invariants import compile_config_rules
+
+        entries = load_config(self.config.rootpath).config.invariants
+        try:
+            rules, problems = compile_config_rules(entries)
+        except Exception as exc:  # a rule the compiler itself chokes on (e.g. nested too deeply)
+            self.lines.append(f"configured invariants not applied: {_message(exc)}")
+            return 0
+        self.lines.extend(f"invariant skipped: {problem}" for problem in problems)
+        return len(rules)
+
+    def _apply_config_rules(self) -> None:
+        """Bind the configuration's rules to their functions: through the sensor, as ``init()`` does."""
+        from codewitness import sensor as sensor_module
+
+        if not self._config_rules():
+            return
+        if sensor_module.active() is not None:
+            return  # a sensor runs already (``codewitness run -- pytest``); init() gave it the rules
+        from codewitness import init
+
+        # Watching only; nothing leaves the process (no spool, HTTP or OpenTelemetry).
+        self.sensor = init(service=self.config.rootpath.name, spool_dir="", endpoint="", otel=False)
+        if self.sensor is None:
+            raise CodewitnessError("the runtime sensor did not start (its reason is on the codewitness.sensor log)")
 
     def _start_recording(self) -> None:
         from codewitness import init
         from codewitness.config import load_config
 
+        self._config_rules()  # init() below binds the rules that compile; the others are named here
         settings = load_config(self.config.rootpath).config.sensor
         manifest = self.config.getoption("codewitness_manifest")
         self.spool = Path(tempfile.mkdtemp(prefix="codewitness-pytest-"))
@@ -183,8 +217,8 @@ class _Session:
         if self.sensor is None:
             raise CodewitnessError("the runtime sensor did not start (its reason is on the codewitness.sensor log)")
 
-    def stop_recording(self) -> None:
-        """Stop our sensor (if it still runs); idempotent."""
+    def stop_sensor(self) -> None:
+        """Stop our sensor (recording, or applying rules) if it still runs; idempotent."""
         sensor, self.sensor = self.sensor, None
         if sensor is None:
             return
@@ -202,7 +236,7 @@ class _Session:
 
         if self.spool is None:
             return
-        self.stop_recording()
+        self.stop_sensor()
         url = load_config(self.config.rootpath).database_url
         functions: set[str] = set()
 

@@ -3,6 +3,11 @@
 Written at build or deploy time (``codewitness manifest build``) to ``.codewitness/manifest.json``
 in the format fixed by :class:`codewitness.model.Manifest`; production reads it and never needs git.
 
+Every function with at least one AI-written line is listed, with its AI share and the generations,
+models and agents of its lines, so that a function where an agent changed one line of three still
+carries its origin in every runtime fact. ``min_share`` only says which of them the sensor watches
+by default (``Manifest.watch_min_share``; 0, the default, watches them all).
+
 Example:
     >>> manifest = build_manifest(Path("."), "HEAD", min_share=0.5)  # doctest: +SKIP
     >>> write_manifest(manifest, Path(".codewitness/manifest.json"))  # doctest: +SKIP
@@ -24,8 +29,8 @@ __all__ = ["DEFAULT_MANIFEST", "build_manifest", "manifest_from_report", "write_
 DEFAULT_MANIFEST = Path(".codewitness") / "manifest.json"
 
 
-def manifest_from_report(report: Report, *, min_share: float = 0.5) -> Manifest:
-    """The functions of ``report`` whose AI share is at least ``min_share`` (and above zero).
+def manifest_from_report(report: Report, *, min_share: float = 0.0) -> Manifest:
+    """Every function of ``report`` with AI-written lines; the sensor watches those with at least ``min_share``.
 
     Raises:
         InputError: ``min_share`` is outside 0..1.
@@ -45,21 +50,23 @@ def manifest_from_report(report: Report, *, min_share: float = 0.5) -> Manifest:
             agents=f.ref.agents,
         )
         for f in sorted(report.functions, key=lambda f: (f.ref.path, f.ref.start_line))
-        if f.ref.ai_share > 0 and f.ref.ai_share >= min_share
+        if f.ref.ai_share > 0
     )
-    return Manifest(revision=report.revision, functions=functions)
+    return Manifest(revision=report.revision, functions=functions, watch_min_share=min_share)
 
 
 def build_manifest(
     root: Path,
     rev: str = "HEAD",
     *,
-    min_share: float = 0.5,
+    min_share: float = 0.0,
     paths: Sequence[str] = (),
     cache: AttributionCache | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Manifest:
-    """Attribute the Python files at ``rev`` and list the functions at least ``min_share`` AI-written.
+    """Attribute the Python files at ``rev`` and list every function with AI-written lines.
+
+    ``min_share`` is the smallest AI share the sensor watches by default (recorded in the manifest).
 
     Raises:
         GitError, NotFoundError, InputError: as :func:`~codewitness.attribution.report.build_report`.

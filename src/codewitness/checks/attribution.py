@@ -7,10 +7,15 @@ tree, which the engine does not see; for those the gate blames the working tree 
 the same evidence directly: the commit's codewitness note says ``ai``/``mixed``/``human``, and a
 commit without a note but with agent marks (trailers) counts as AI-written (weaker evidence).
 
+:meth:`Attribution.origin` gives the whole origin of a line (generations, agent, model), and
+:meth:`Attribution.function_at` the function around it, so a finding can name its code.
+
 Example:
     >>> attr = Attribution(Path("."))  # doctest: +SKIP
     >>> attr.ai_authored("src/app.py", 12)  # doctest: +SKIP
     True
+    >>> attr.function_at("src/app.py", 12)  # doctest: +SKIP
+    ('app', 'Cart.total')
 """
 
 from __future__ import annotations
@@ -25,13 +30,19 @@ from codewitness._git import git_available, run_git
 from codewitness.attribution.notes import CommitNote, NoteError, read_note
 from codewitness.attribution.trailers import AgentMark, agent_marks
 from codewitness.errors import CodewitnessError, GitError
+from codewitness.model import Origin
 
 if TYPE_CHECKING:
     from codewitness.attribution.blame import Attributor
+    from codewitness.attribution.functions import FunctionSpan
 
 __all__ = ["Attribution", "CommitInfo", "commits_between"]
 
 _ZERO = "0" * 40
+#: Whether a line of each origin counts as AI-written (``unknown``: no answer).
+_AI = {"ai": True, "mixed": True, "human": False}
+# Confidence of the working-tree path's answers, as the attribution engine rates the same evidence.
+_NOTE, _TRAILER = 0.98, 0.6
 
 
 @dataclass(frozen=True)
@@ -78,10 +89,16 @@ class Attribution:
         self._engine: Attributor | None = None
         self._engine_failed = False
         self._dirty: set[str] | None = None
-        self._origins: dict[str, list[bool | None]] = {}
+        self._origins: dict[str, list[Origin]] = {}
+        self._spans: dict[str, tuple[str, list[FunctionSpan]]] = {}
 
     def ai_authored(self, rel: str, line: int) -> bool | None:
         """True when an agent wrote ``line`` of ``rel``, False when a person did, None when unknown."""
+        origin = self.origin(rel, line)
+        return None if origin is None else _AI.get(origin.kind)
+
+    def origin(self, rel: str, line: int) -> Origin | None:
+        """Who wrote ``line`` of ``rel`` (numbered as in the working tree), or ``None`` when nothing is known."""
         if not self.usable:
             return None
         if rel not in self._dirty_files():
@@ -89,6 +106,36 @@ class Attribution:
             if origins is not None:
                 return origins[line - 1] if 0 < line <= len(origins) else None
         return self._from_working_tree(rel, line)
+
+    def function_at(self, rel: str, line: int) -> tuple[str, str, int, int] | None:
+        """The innermost function around ``line`` of the working-tree file ``rel``: its module,
+        ``__qualname__``, first and last line; ``None`` outside functions, or for a file that is
+        not valid Python."""
+        if not rel.endswith((".py", ".pyi")):
+            return None
+        if rel not in self._spans:
+            self._spans[rel] = self._read_spans(rel)
+        module, spans = self._spans[rel]
+        inside = [s for s in spans if s.start_line <= line <= s.end_line]
+        if not inside:
+            return None
+        span = max(inside, key=lambda s: s.start_line)
+        return module, span.qualname, span.start_line, span.end_line
+
+    def _read_spans(self, rel: str) -> tuple[str, list[FunctionSpan]]:
+        from codewitness.attribution.functions import function_spans, module_name
+
+        parts = rel.split("/")[:-1]
+        packages = {
+            "/".join([*parts[:i], "__init__.py"])
+            for i in range(1, len(parts) + 1)
+            if (self.root.joinpath(*parts[:i], "__init__.py")).is_file()
+        }
+        try:
+            source = (self.root / rel).read_text(encoding="utf-8")
+            return module_name(rel, packages), function_spans(source)
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+            return "", []  # not readable as Python: the finding names no function
 
     def prefetch(self, rels: Iterable[str]) -> None:
         """Attribute many files at once (the engine blames them in parallel) before asking line by line."""
@@ -100,9 +147,8 @@ class Attribution:
             return
         try:
             entries = [e for e in engine.files(wanted) if e.path in set(wanted)]
-            kinds = {"ai": True, "mixed": True, "human": False}
             for result in engine.attribute(entries):
-                self._origins[result.path] = [kinds.get(line.origin.kind) for line in result.lines]
+                self._origins[result.path] = [line.origin for line in result.lines]
         except CodewitnessError:
             return  # line-by-line lookups will try again and fall back
 
@@ -122,7 +168,7 @@ class Attribution:
             self._dirty = {entry[3:] for entry in out.split("\0") if len(entry) > 3}
         return self._dirty
 
-    def _engine_origins(self, rel: str) -> list[bool | None] | None:
+    def _engine_origins(self, rel: str) -> list[Origin] | None:
         if rel in self._origins:
             return self._origins[rel]
         engine = self._get_engine()
@@ -132,8 +178,7 @@ class Attribution:
             lines = engine.attribute_path(rel).lines
         except CodewitnessError:
             return None  # not in HEAD (new file): the working-tree path decides
-        kinds = {"ai": True, "mixed": True, "human": False}
-        self._origins[rel] = [kinds.get(line.origin.kind) for line in lines]
+        self._origins[rel] = [line.origin for line in lines]
         return self._origins[rel]
 
     def _get_engine(self) -> Attributor | None:
@@ -146,18 +191,32 @@ class Attribution:
                 self._engine_failed = True  # e.g. no commits yet: the working-tree path decides
         return self._engine
 
-    def _from_working_tree(self, rel: str, line: int) -> bool | None:
-        origin = self._blame_file(rel).get(line)
-        if origin is None:
+    def _from_working_tree(self, rel: str, line: int) -> Origin | None:
+        blamed = self._blame_file(rel).get(line)
+        if blamed is None:
             return None
-        sha, orig_path, orig_line = origin
+        sha, orig_path, orig_line = blamed
         if sha == _ZERO:
             return None  # not committed yet: no evidence either way
         note = self._note(sha)
         if note is not None:
             entry = note.entry_for(orig_path, orig_line)
-            return entry is not None and entry.origin in ("ai", "mixed")
-        return True if self._marks(sha) else None
+            if entry is None or entry.origin not in ("ai", "mixed"):
+                return Origin("human", "note", _NOTE)
+            return Origin(
+                entry.origin,
+                "note",
+                _NOTE,
+                generation_ids=entry.generation_ids,
+                agent=entry.agent,
+                model=entry.model,
+                session_id=entry.session_id,
+            )
+        marks = self._marks(sha)
+        if not marks:
+            return None
+        model = next((m.model for m in marks if m.model), None)
+        return Origin("ai", "trailer", _TRAILER, agent=marks[0].agent, model=model)
 
     def note(self, sha: str) -> CommitNote | None:
         """The codewitness note of ``sha`` (``None`` when absent).

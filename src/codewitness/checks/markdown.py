@@ -1,5 +1,8 @@
 """A markdown report of a check run, for a pull-request comment.
 
+Each row names the function around the finding and, on AI-written lines, the generations that
+wrote them (id, model, prompt name/version or digest; never the prompt's text).
+
 Example:
     >>> print(to_markdown(Report(findings=[])).splitlines()[0])
     ### codewitness check: no findings
@@ -7,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+from codewitness.checks.findings import Finding
 from codewitness.checks.rules import rule
 from codewitness.checks.runner import Report
 
@@ -17,7 +21,31 @@ _LIMIT = 200
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # Every line break Python knows (\r, \u2028, ...) becomes a space: one finding, one table row.
+    return " ".join(text.replace("|", "\\|").splitlines())
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span (names from notes are data, never markdown)."""
+    return _cell("`" + text.replace("`", "'") + "`")
+
+
+def _where(f: Finding) -> str:
+    where = _code(f"{f.path}:{f.line}")
+    return f"{where} in {_code(f.qualname + '()')}" if f.qualname else where
+
+
+def _ai(f: Finding) -> str:
+    if not f.ai_authored:
+        return ""
+    if not f.generations:
+        return "yes"
+    labels = []
+    for g in f.generations:
+        head = _code(g.id) if g.id else f"unrecorded {_code(g.agent or 'agent')} edit"
+        details = [_code(d) for d in (g.model, g.prompt_label()) if d]
+        labels.append(f"{head} ({', '.join(details)})" if details else head)
+    return "yes: " + "; ".join(labels)
 
 
 def to_markdown(report: Report) -> str:
@@ -34,8 +62,8 @@ def to_markdown(report: Report) -> str:
         lines += ["| | rule | where | finding | AI |", "|---|---|---|---|---|"]
         for f in report.findings[:_LIMIT]:
             lines.append(
-                f"| {_ICON[f.level]} | `{f.rule_id}` {rule(f.rule_id).name} | `{_cell(f.path)}:{f.line}` "
-                f"| {_cell(f.message)} | {'yes' if f.ai_authored else ''} |"
+                f"| {_ICON[f.level]} | `{f.rule_id}` {rule(f.rule_id).name} | {_where(f)} "
+                f"| {_cell(f.message)} | {_ai(f)} |"
             )
         if len(report.findings) > _LIMIT:
             lines.append(f"\n… and {len(report.findings) - _LIMIT} more (see the SARIF or JSON output).")

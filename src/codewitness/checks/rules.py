@@ -198,7 +198,8 @@ RULES: tuple[Rule, ...] = (
         "http-without-timeout",
         "medium",
         "An outbound network call has no timeout.",
-        "Pass a timeout so a slow peer cannot hang the process.",
+        "Pass a timeout so a slow peer cannot hang the process. Agents often leave it out: on AI-written lines "
+        "this finding is high and fails the gate by default (check.high_on_ai).",
     ),
     Rule(
         "CW308",
@@ -206,7 +207,8 @@ RULES: tuple[Rule, ...] = (
         "unseeded-random",
         "low",
         "Business logic uses the global unseeded random generator.",
-        "Use random.Random(seed) for reproducible logic, or the secrets module for tokens.",
+        "Use random.Random(seed) for reproducible logic, or the secrets module for tokens. A warning, also on "
+        "AI-written lines, unless check.high_on_ai names CW308.",
     ),
     Rule(
         "CW309",

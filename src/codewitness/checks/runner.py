@@ -14,17 +14,25 @@ import importlib
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codewitness.checks._perfile import PER_FILE, FileResultCache, per_file_findings
 from codewitness.checks.attribution import Attribution
 from codewitness.checks.context import CheckContext
-from codewitness.checks.findings import Finding, ordered, with_fingerprints
-from codewitness.checks.rules import rule, severity_at_least
+from codewitness.checks.findings import Finding, GenerationRef, ordered, with_fingerprints
+from codewitness.checks.rules import RULES, rule, severity_at_least
+from codewitness.errors import ConfigError
 
-__all__ = ["FAMILIES", "Report", "run_checks"]
+if TYPE_CHECKING:
+    from codewitness.model import Generation, Origin
+
+__all__ = ["FAMILIES", "GenerationLookup", "Report", "run_checks"]
+
+#: Looks generations up by id (the ledger); ids it does not know are left out of the answer.
+GenerationLookup = Callable[[Sequence[str]], Mapping[str, "Generation"]]
 
 #: The check families, in the order they run.
 FAMILIES: tuple[str, ...] = ("deps", "apis", "security", "provenance", "complexity")
@@ -94,8 +102,13 @@ def run_checks(
     jobs: int = 0,
     parallel_min_files: int = 300,
     result_cache: Path | None = None,
+    generations: GenerationLookup | None = None,
 ) -> Report:
     """Run ``families`` over ``ctx``; mark AI-written lines; drop disabled rules and baselined findings.
+
+    Each finding is given the function around its line and, on AI-written lines, the generations
+    that wrote the flagged lines (model, agent; prompt name, version and digest from ``generations``).
+    A finding of a rule in ``check.high_on_ai`` (CW307 by default) on an AI-written line is high.
 
     Args:
         ctx: files, scope and settings.
@@ -108,7 +121,16 @@ def run_checks(
             (a busy machine gains nothing from a second process and pays for starting it).
         parallel_min_files: see ``jobs``.
         result_cache: a file keeping per-file results between runs (see :mod:`codewitness.checks._perfile`).
+        generations: looks recorded generations up by id, for their prompts (``None``: ids, models
+            and agents from the attribution only).
+
+    Raises:
+        ConfigError: ``check.high_on_ai`` names a rule that does not exist.
     """
+    known = {r.id for r in RULES}
+    unknown = [r for r in ctx.settings.high_on_ai if r not in known]
+    if unknown:
+        raise ConfigError(f"check.high_on_ai: unknown rule id(s) {', '.join(unknown)}; see docs/checks.md for the ids")
     if ctx.attribution is None and (ctx.root / ".git").exists():
         ctx.attribution = Attribution(ctx.root)
     raw: list[Finding] = []
@@ -148,7 +170,11 @@ def run_checks(
         ]
         seconds["attribution"] = round(time.perf_counter() - started, 3)
     if ctx.attribution is not None:
+        started = time.perf_counter()
+        kept = _name_code(kept, ctx.attribution, generations)
+        seconds["code and generations"] = round(time.perf_counter() - started, 3)
         ctx.attribution.close()
+    kept = _raise_on_ai(kept, frozenset(ctx.settings.high_on_ai))
     fingerprinted = with_fingerprints(sorted(kept, key=lambda f: (f.path, f.line, f.column or 0, f.rule_id)))
     reported = [f for f in fingerprinted if f.fingerprint not in baseline and (f.ai_authored or not ai_only)]
     accepted = [f for f in fingerprinted if f.fingerprint in baseline]
@@ -160,6 +186,72 @@ def run_checks(
         seconds=seconds,
         files=len(ctx.files),
     )
+
+
+def _raise_on_ai(findings: list[Finding], rules: frozenset[str]) -> list[Finding]:
+    """Findings of ``rules`` on AI-written lines become high: the flaws agents most often write fail the gate."""
+    return [
+        dataclasses.replace(f, severity="high") if f.ai_authored and f.rule_id in rules and f.level != "high" else f
+        for f in findings
+    ]
+
+
+#: Families whose findings concern a commit as a whole (placed at line 1 of a file), not code at a line.
+_NOT_AT_CODE = frozenset({"provenance"})
+
+
+def _name_code(findings: list[Finding], attribution: Attribution, lookup: GenerationLookup | None) -> list[Finding]:
+    """Give each finding the function around its line and, on AI lines, the generations of the flagged lines.
+
+    The flagged lines are the finding's line, or a function-level finding's (complexity) whole function.
+    """
+    staged: list[tuple[Finding, tuple[str, str, int, int] | None, list[Origin]]] = []
+    ids: dict[str, None] = {}
+    for f in findings:
+        if f.path.startswith("/") or rule(f.rule_id).family in _NOT_AT_CODE:
+            staged.append((f, None, []))
+            continue
+        at = attribution.function_at(f.path, f.line)
+        origins: list[Origin] = []
+        if f.ai_authored:
+            whole = at is not None and rule(f.rule_id).family == "complexity"  # the finding is about the function
+            lines: Iterable[int] = range(at[2], at[3] + 1) if at and whole else (f.line,)
+            origins = [o for o in (attribution.origin(f.path, n) for n in lines) if o and o.kind in ("ai", "mixed")]
+            ids.update(dict.fromkeys(g for o in origins for g in o.generation_ids))
+        staged.append((f, at, origins))
+    recorded: Mapping[str, Generation] = {}
+    if lookup is not None and ids:
+        recorded = lookup(list(ids))
+    out = []
+    for f, at, origins in staged:
+        refs = _generation_refs(origins, recorded)
+        if at is None and not refs:
+            out.append(f)
+        else:
+            module, qualname = (at[0] or None, at[1]) if at else (None, None)
+            out.append(dataclasses.replace(f, module=module, qualname=qualname, generations=refs))
+    return out
+
+
+def _generation_refs(origins: Iterable[Origin], recorded: Mapping[str, Generation]) -> tuple[GenerationRef, ...]:
+    """One reference per generation (or per agent and model, for lines only a commit trailer vouches for)."""
+    refs: dict[object, GenerationRef] = {}
+    for origin in origins:
+        if not origin.generation_ids:
+            refs.setdefault((origin.agent, origin.model), GenerationRef(None, origin.agent, origin.model))
+        for gid in origin.generation_ids:
+            if gid in refs:
+                continue
+            g = recorded.get(gid)
+            refs[gid] = GenerationRef(
+                gid,
+                agent=(g.agent if g else None) or origin.agent,
+                model=(g.model if g else None) or origin.model,
+                prompt_name=g.prompt_name if g else None,
+                prompt_version=g.prompt_version if g else None,
+                prompt_sha256=g.prompt_hash if g else None,
+            )
+    return tuple(refs.values())
 
 
 def relative(root: Path, path: Path) -> str:

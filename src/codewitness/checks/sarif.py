@@ -4,6 +4,11 @@ Paths are relative to the repository root (``uriBaseId`` ``%SRCROOT%``); each re
 ``partialFingerprints`` (our line-independent fingerprint) and an ``ai_authored`` property; the
 driver lists every rule of :data:`~codewitness.checks.rules.RULES` with its help text.
 
+A finding inside a function names it as a ``logicalLocations`` entry (``kind`` ``function``,
+``fullyQualifiedName`` ``module.qualname``, as the runtime sensor names it); on AI-written lines
+the properties carry ``generation_ids``, ``models`` and ``generations`` (id, agent, model, prompt
+name/version/sha256 -- the prompt's text never leaves the ledger).
+
 Example:
     >>> doc = to_sarif([])
     >>> doc["version"], doc["runs"][0]["tool"]["driver"]["name"]
@@ -35,22 +40,30 @@ def to_sarif(findings: Iterable[Finding]) -> dict[str, Any]:
         region: dict[str, Any] = {"startLine": max(f.line, 1)}
         if f.column:
             region["startColumn"] = f.column
+        location: dict[str, Any] = {
+            "physicalLocation": {
+                "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                "region": region,
+            }
+        }
+        if f.function and f.qualname:
+            location["logicalLocations"] = [
+                {"name": f.qualname.rsplit(".", 1)[-1], "fullyQualifiedName": f.function, "kind": "function"}
+            ]
+        properties: dict[str, Any] = {"ai_authored": f.ai_authored, "severity": f.level, **_plain(f.properties)}
+        if f.generations:
+            properties["generation_ids"] = [g.id for g in f.generations if g.id]
+            properties["models"] = sorted({g.model for g in f.generations if g.model})
+            properties["generations"] = [g.to_dict() for g in f.generations]
         results.append(
             {
                 "ruleId": f.rule_id,
                 "ruleIndex": index[f.rule_id],
                 "level": _LEVEL[f.level],
                 "message": {"text": f.message},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
-                            "region": region,
-                        }
-                    }
-                ],
+                "locations": [location],
                 "partialFingerprints": {"codewitness/v1": f.fingerprint},
-                "properties": {"ai_authored": f.ai_authored, "severity": f.level, **_plain(f.properties)},
+                "properties": properties,
             }
         )
     rules = [

@@ -190,7 +190,13 @@ def report(
 
 
 def manifest_build(
-    min_share: Annotated[float, typer.Option("--min-share", help="Smallest AI share of a listed function.")] = 0.5,
+    min_share: Annotated[
+        float,
+        typer.Option(
+            "--min-share",
+            help="Smallest AI share the sensor watches by default (every function with AI lines is listed).",
+        ),
+    ] = 0.0,
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the manifest.")] = Path(
         ".codewitness/manifest.json"
     ),
@@ -206,7 +212,11 @@ def manifest_build(
     with _cache(no_cache, db) as cache, _progress("attributing", sys.stderr.isatty()) as tick:
         manifest = build_manifest(root, rev, min_share=min_share, cache=cache, progress=tick)
     write_manifest(manifest, output)
-    console.print(f"wrote {output}: {len(manifest.functions)} functions at {manifest.revision}")
+    watched = len(manifest.watched)
+    console.print(
+        f"wrote {output}: {len(manifest.functions)} functions with AI-written lines at {manifest.revision}"
+        + (f" ({watched} watched: AI share >= {min_share:g})" if watched != len(manifest.functions) else "")
+    )
 
 
 def _summary(verb: str, result_imported: int, skipped: int, reasons: dict[str, int]) -> None:

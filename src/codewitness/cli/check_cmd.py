@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -89,6 +90,7 @@ def run_gate(
             ai_only=ai_only,
             jobs=jobs,
             result_cache=loaded.root / ".codewitness" / "cache" / "file-results.json",
+            generations=_ledger_lookup(loaded.database_url, ctx),
         )
     finally:
         if ctx.index is not None and ctx.index.cache is not None:
@@ -101,6 +103,40 @@ def run_gate(
     _write_outputs(report, ctx, as_json=as_json, sarif=sarif, md=md)
     if report.failed(threshold) and not write_baseline:
         raise typer.Exit(1)
+
+
+def _ledger_lookup(url: str, ctx: CheckContext) -> Callable[[Sequence[str]], dict[str, Generation]] | None:
+    """Reads generations by id from the ledger, for the prompts behind findings on AI lines.
+
+    ``None`` when there is no database (a check never creates one); one that cannot be read is
+    noted as skipped, not fatal.
+    """
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+        return None
+
+    def lookup(ids: Sequence[str]) -> dict[str, Generation]:
+        from codewitness import ledger
+        from codewitness.store import open_store
+
+        try:
+            store = open_store(url)
+        except CodewitnessError as exc:
+            ctx.skipped.append(("database", f"prompts of generations not read: {exc}"))
+            return {}
+        found: dict[str, Generation] = {}
+        try:
+            for gid in ids:
+                try:
+                    generation = ledger.get(store, gid)
+                except CodewitnessError:
+                    continue  # not recorded here (another clone's ledger, an imported note)
+                if generation.id == gid:  # get() also answers a unique prefix; only the exact id counts
+                    found[gid] = generation
+        finally:
+            store.close()
+        return found
+
+    return lookup
 
 
 def _recorded_generations(url: str, root: Path, base: str | None, ctx: CheckContext) -> list[Generation]:
@@ -197,7 +233,12 @@ def _print_human(report: Report) -> None:
     colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
     for f in report.findings:
         ai = " [magenta](AI)[/magenta]" if f.ai_authored else ""
-        console.print(f"{escape(f.path)}:{f.line}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}")
+        where = f" in {escape(f.qualname)}()" if f.qualname else ""
+        console.print(
+            f"{escape(f.path)}:{f.line}{where}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}"
+        )
+        for g in f.generations:
+            console.print(f"    written by {escape(g.label())}", highlight=False)
     counts = report.counts()
     summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
     accepted = f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else ""

@@ -242,6 +242,8 @@ def _print_summaries(summaries: list[dict[str, Any]]) -> None:
             inputs = json.dumps(e["arguments"], ensure_ascii=False, default=str)
             shown = inputs if len(inputs) <= 400 else inputs[:400] + " ..."
             console.print(f"    inputs: {shown}", markup=False)
+            if s.get("generation_ids"):
+                console.print(f"    written by: {', '.join(s['generation_ids'])}", markup=False)
         for b in s.get("breaches", ()):
             console.print(
                 f"[magenta]invariant {b['rule']}[/magenta] broken in {s['function']} at {b['time']}: "

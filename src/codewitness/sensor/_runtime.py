@@ -533,8 +533,17 @@ class Sensor:
         self._collectors.append(collector)
 
     def report_event(self, function: str, record: dict[str, Any]) -> bool:
-        """Queue an event about ``function`` (an invariant breach, a review item) with its origin added."""
-        record.update({k: v for k, v in self._header(self.probes.get(function)).items() if k not in record})
+        """Queue an event about ``function`` (an invariant breach, a review item) with its origin added.
+
+        A function the sensor does not watch gets the origin the manifest gives it (listed below the
+        watch threshold, or not listed at all: ``human``).
+        """
+        probe = self.probes.get(function)
+        header = self._header(probe)
+        known = self.selection.about(function) if probe is None else None
+        if known is not None:
+            header.update(known.facts())
+        record.update({k: v for k, v in header.items() if k not in record})
         return self.enqueue(record)
 
     # -- events ------------------------------------------------------------------------------

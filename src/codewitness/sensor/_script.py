@@ -43,7 +43,7 @@ def _code(script: str, source: str) -> types.CodeType:
         backend = getattr(sensor, "backend", None)
         rewriter: Any = getattr(backend, "_rewriter", backend)
         if sensor is not None and callable(getattr(rewriter, "rewrite", None)):
-            name = module_name_for(script, sensor.selection.by_name.values())
+            name = module_name_for(script, sensor.selection.known.values())
             try:
                 code = rewriter.rewrite(types.ModuleType(name), source, script, standalone=True)
             except SyntaxError:

@@ -2,9 +2,12 @@
 
 A :class:`Target` is one function by ``module`` + ``qualname`` with what the manifest says about
 its origin. :func:`select_targets` combines the manifest with the ``include``/``exclude`` glob
-patterns of the config. :func:`find_functions` walks a loaded module and yields every function
-whose ``module.qualname`` is wanted, together with the place it is stored (module or class
-namespace) so a backend can either swap it (3.11) or watch its code object (3.12+).
+patterns of the config: the manifest's watched functions (``Manifest.watched``) are selected, and
+every function it lists, watched or not, keeps its origin and generations wherever it turns up
+(an ``include`` pattern, an invariant breach of a decorated function). :func:`find_functions`
+walks a loaded module and yields every function whose ``module.qualname`` is wanted, together
+with the place it is stored (module or class namespace) so a backend can either swap it (3.11)
+or watch its code object (3.12+).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import fnmatch
 import re
 import types
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from codewitness.model import Manifest, ManifestFunction
@@ -40,6 +43,18 @@ class Target:
         """``module.qualname`` (OpenTelemetry's ``code.function.name``)."""
         return f"{self.module}.{self.qualname}"
 
+    def facts(self) -> dict[str, Any]:
+        """What every record about this function carries: its name, origin and generations."""
+        return {
+            "function": self.name,
+            "origin": self.origin,
+            "ai_share": self.ai_share,
+            "generation_ids": list(self.generation_ids),
+            "models": list(self.models),
+            "path": self.path,
+            "line": self.start_line,
+        }
+
 
 def origin_of(function: ManifestFunction) -> str:
     """``ai`` when the manifest says every line is AI-written, ``mixed`` when some are."""
@@ -50,14 +65,16 @@ def origin_of(function: ManifestFunction) -> str:
 class Selection:
     """The manifest's functions plus the config's patterns.
 
-    ``origin`` of a pattern-selected function that the manifest does not list is ``human`` when a
-    manifest was read (it lists every AI-attributed function) and ``unknown`` when none was.
+    ``by_name`` are the functions watched by default (the manifest's watched ones); ``known`` every
+    function the manifest lists (all with AI-written lines). ``origin`` of a function the manifest
+    does not list is ``human`` when a manifest was read and ``unknown`` when none was.
     """
 
     by_name: dict[str, Target]
     include: tuple[str, ...]
     exclude: tuple[str, ...]
     have_manifest: bool
+    known: dict[str, Target] = field(default_factory=dict)
 
     def wanted(self, module: str, qualname: str) -> Target | None:
         """The target for ``module.qualname``, or ``None`` when it is not selected."""
@@ -70,8 +87,19 @@ class Selection:
         if target is not None:
             return target
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in self.include):
-            return Target(module, qualname, origin="human" if self.have_manifest else "unknown")
+            listed = self.known.get(name)  # listed in the manifest but below its watch threshold
+            return listed or Target(module, qualname, origin="human" if self.have_manifest else "unknown")
         return None
+
+    def about(self, name: str) -> Target | None:
+        """What is known of ``module.qualname``'s origin, watched or not (``None``: nothing, no manifest)."""
+        target = self.known.get(name) or self.by_name.get(name)
+        if target is not None or not self.have_manifest:
+            return target
+        module, _, qualname = name.rpartition(".")
+        # A qualname has dots of its own (``Cart.add``): the split is only for the record's fields,
+        # which carry ``module.qualname`` whole either way.
+        return Target(module, qualname, origin="human")
 
     def may_contain(self, module: str) -> bool:
         """Whether functions of ``module`` can be selected at all (a cheap, generous test at import)."""
@@ -100,9 +128,9 @@ def _is_own(module: str) -> bool:
 
 def select_targets(manifest: Manifest | None, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> Selection:
     """Build the selection from a manifest (may be ``None``) and glob patterns on ``module.qualname``."""
-    by_name: dict[str, Target] = {}
+    known: dict[str, Target] = {}
     for f in manifest.functions if manifest else ():
-        by_name[f.name] = Target(
+        known[f.name] = Target(
             module=f.module,
             qualname=f.qualname,
             origin=origin_of(f),
@@ -113,7 +141,8 @@ def select_targets(manifest: Manifest | None, include: Sequence[str] = (), exclu
             path=f.path,
             start_line=f.start_line,
         )
-    return Selection(by_name, tuple(include), tuple(exclude), have_manifest=manifest is not None)
+    by_name = {f.name: known[f.name] for f in manifest.watched} if manifest else {}
+    return Selection(by_name, tuple(include), tuple(exclude), have_manifest=manifest is not None, known=known)
 
 
 @dataclass(frozen=True, slots=True)
