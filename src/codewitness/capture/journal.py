@@ -138,6 +138,11 @@ class Journal:
             (key, path, content, time.time()),
         )
 
+    def has_snapshot(self, key: str, path: str) -> bool:
+        """Whether a snapshot was taken for ``key`` and ``path`` (a read: takes no write lock)."""
+        row = self._conn.execute("SELECT 1 FROM snapshots WHERE key = ? AND path = ?", (key, path)).fetchone()
+        return row is not None
+
     def take_snapshot(self, key: str, path: str) -> tuple[bool, str | None]:
         """Remove and return ``(found, content)`` of the snapshot taken for ``key`` and ``path``."""
         row = self._conn.execute("SELECT content FROM snapshots WHERE key = ? AND path = ?", (key, path)).fetchone()
