@@ -211,3 +211,46 @@ def test_a_hostile_transcript_path_is_not_waited_on(hooks: Hooks, tmp_path: Path
     (hooks.root / "t.py").write_text("T = 1\n", "utf-8")
     _hook(hooks.root, _post(hooks.root, "t.py", "T = 1\n", transcript_path=str(transcript)))
     assert [(e.path, e.model) for e in _edits(hooks.root)] == [("t.py", None)], hooks.log()
+
+
+def _run_limited(args: list[str], root: Path) -> tuple[int, bytes]:
+    """Run ``args`` in its own process group; on timeout the whole group (git's hooks too) is
+    killed and the test fails. Returns the exit code and stderr."""
+    proc = subprocess.Popen(
+        args,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_limit_memory,
+        start_new_session=True,
+    )
+    try:
+        _out, err = proc.communicate(timeout=HOOK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        raise
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_commit_and_status_do_not_hang_on_a_captured_file_that_became_hostile(
+    hooks: Hooks, installed: Any, kind: str
+) -> None:
+    (hooks.root / "good.py").write_text("def good():\n    return 1\n", "utf-8")
+    _hook(hooks.root, _post(hooks.root, "good.py", "def good():\n    return 1\n"))
+    assert [e.path for e in _edits(hooks.root)] == ["good.py"]
+    (hooks.root / "good.py").unlink()
+    if kind == "fifo":
+        os.mkfifo(hooks.root / "good.py")  # git cannot add it: it stays a pending path in the work tree
+    else:
+        (hooks.root / "good.py").symlink_to("/dev/zero")
+    (hooks.root / "other.txt").write_text("other\n", "utf-8")
+    installed.git("add", "other.txt")
+    # The post-commit hook (installed for real) reads the pending paths: it must finish.
+    code, err = _run_limited(["git", "commit", "-q", "-m", "other"], hooks.root)
+    assert code == 0, err
+    assert "git post-commit:" in hooks.log().splitlines()[-1], hooks.log()
+    code, err = _run_limited([sys.executable, "-m", "codewitness", "status"], hooks.root)
+    assert code == 0, err
+    assert b"Traceback" not in err
