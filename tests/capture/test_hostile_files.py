@@ -254,3 +254,23 @@ def test_commit_and_status_do_not_hang_on_a_captured_file_that_became_hostile(
     code, err = _run_limited([sys.executable, "-m", "codewitness", "status"], hooks.root)
     assert code == 0, err
     assert b"Traceback" not in err
+
+
+def test_links_planted_in_the_codewitness_folder_are_never_written_through(hooks: Hooks, tmp_path: Path) -> None:
+    # A repository can carry .codewitness/ entries of its own (committed by force): links there
+    # must not make the hook write, or SQLite create a database, anywhere else.
+    folder = hooks.root / ".codewitness"
+    victims = {name: tmp_path / f"victim-{name}" for name in ("log", "hook-settings.json")}
+    for name, victim in victims.items():
+        victim.write_text("untouched\n", "utf-8")
+        (folder / name).unlink(missing_ok=True)
+        (folder / name).symlink_to(victim)
+    for leftover in folder.glob("pending.db*"):
+        leftover.unlink()
+    (folder / "pending.db").symlink_to(tmp_path / "victim.db")
+    (hooks.root / "a.py").write_text("A = 1\n", "utf-8")
+    _hook(hooks.root, _post(hooks.root, "a.py", "A = 1\n"))
+    _hook(hooks.root, b"{not json")
+    after = {name: victim.read_text("utf-8") for name, victim in victims.items()}
+    assert after == dict.fromkeys(victims, "untouched\n")
+    assert not (tmp_path / "victim.db").exists()
