@@ -68,3 +68,27 @@ def test_the_hook_path_imports_neither_typing_nor_json() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_truncated_strings_and_bad_escapes_are_one_clear_value_error() -> None:
+    # In a process that never imported json (as the hook), Python 3.11's scanner used to fail
+    # with "SystemError: <_json.Scanner object> returned NULL without setting an exception".
+    code = (
+        "import sys\n"
+        "from codewitness.capture._lean import loads\n"
+        "for text in sys.argv[1:]:\n"
+        "    try:\n"
+        "        loads(text)\n"
+        "    except ValueError as exc:\n"
+        "        print(type(exc).__name__, exc)\n"
+    )
+    bad = ['{"file_path": "/src/a.p', '"abc', '["x\\u12', '{"a": "\\', '{"a": "b\\q"}', '[1,']
+    out = subprocess.run([sys.executable, "-c", code, *bad], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [
+        "ValueError invalid JSON at position 14: Unterminated string starting at",
+        "ValueError invalid JSON at position 0: Unterminated string starting at",
+        "ValueError invalid JSON at position 4: Invalid \\uXXXX escape",
+        "ValueError invalid JSON at position 6: Unterminated string starting at",
+        "ValueError invalid JSON at position 8: Invalid \\escape",
+        "ValueError invalid JSON at position 3",
+    ]

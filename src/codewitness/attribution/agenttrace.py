@@ -33,7 +33,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from codewitness.attribution.notes import CommitNote, NoteEntry, NoteError, compact_lines, load_json_object
+from codewitness.attribution.notes import (
+    CommitNote,
+    NoteEntry,
+    NoteError,
+    compact_lines,
+    load_json,
+    load_json_object,
+)
 from codewitness.model import ORIGINS, OriginKind, utcnow
 
 __all__ = [
@@ -96,9 +103,9 @@ def iter_records(text: str, *, source: str = "input") -> Iterator[TraceRecord | 
     stripped = text.strip()
     if stripped.startswith("["):
         try:
-            items = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            yield NoteError(f"{source}: not valid JSON ({exc.msg})")
+            items = load_json(stripped, source)
+        except NoteError as exc:
+            yield exc
             return
         for n, item in enumerate(items if isinstance(items, list) else [], 1):
             try:

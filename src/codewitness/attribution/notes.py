@@ -42,6 +42,7 @@ from codewitness.errors import CodewitnessError
 from codewitness.model import ORIGINS, OriginKind
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "NOTES_REF",
     "SCHEMA",
     "CommitNote",
@@ -50,6 +51,7 @@ __all__ = [
     "NoteError",
     "compact_lines",
     "format_ranges",
+    "load_json",
     "load_json_object",
     "parse_note",
     "parse_ranges",
@@ -66,12 +68,50 @@ class NoteError(CodewitnessError):
     """A note that is not valid JSON or not of a schema we know."""
 
 
-def load_json_object(text: str, what: str) -> dict[str, Any]:
-    """Parse ``text`` as one JSON object; :class:`NoteError` naming ``what`` otherwise."""
+#: The deepest nesting of arrays and objects a note may have. Real notes are a few levels deep;
+#: anyone who can push notes could plant a deeper one, which would exhaust the recursion limit
+#: of the JSON parser or of any later walk over it.
+MAX_JSON_DEPTH = 100
+
+
+def load_json(text: str, what: str) -> Any:
+    """Parse ``text`` as one JSON document nested at most :data:`MAX_JSON_DEPTH` deep.
+
+    Every reader of notes and records made by others (our notes, git-ai notes, Agent Trace)
+    parses through here, so malformed or hostile text is always one :class:`NoteError`.
+
+    Raises:
+        NoteError: naming ``what``, when the text is not valid JSON or is nested too deeply.
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NoteError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise NoteError(f"{what} is nested too deeply (over {MAX_JSON_DEPTH} levels)") from None
+    # Only a text with that many brackets can be that deep: the usual note skips the walk.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth_over(data, MAX_JSON_DEPTH):
+        raise NoteError(f"{what} is nested too deeply (over {MAX_JSON_DEPTH} levels)")
+    return data
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists/dicts more than ``limit`` deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def load_json_object(text: str, what: str) -> dict[str, Any]:
+    """Parse ``text`` as one JSON object (see :func:`load_json`); :class:`NoteError` naming ``what`` otherwise."""
+    data = load_json(text, what)
     if not isinstance(data, dict):
         raise NoteError(f"{what} is not a JSON object")
     return data
@@ -189,10 +229,7 @@ def parse_note(text: str) -> CommitNote:
     Raises:
         NoteError: the text is not JSON, not a codewitness note, or of an unknown schema.
     """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NoteError(f"codewitness note is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = load_json(text, "codewitness note")
     if not isinstance(data, dict) or not isinstance(data.get("schema"), str):
         raise NoteError("not a codewitness note (no schema field)")
     if data["schema"] != SCHEMA:

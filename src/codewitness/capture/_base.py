@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from codewitness.capture._lean import NamedTuple
@@ -61,6 +62,9 @@ __all__ = [
     "TranscriptReader",
     "find_root",
     "prompt_action",
+    "read_bytes",
+    "read_repo_text",
+    "read_tail",
     "read_text",
     "run",
     "text_field",
@@ -160,19 +164,86 @@ def find_root(start: StrPath) -> str | None:
         folder = parent
 
 
-def read_text(path: StrPath, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
-    """``(text, None)`` for a readable UTF-8 text file, ``(None, None)`` when it does not exist,
-    ``(None, reason)`` when it cannot be captured (binary, too large, unreadable)."""
+#: Opening a FIFO or a device must not wait for a writer; what was opened is checked with fstat.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def read_bytes(path: StrPath, max_bytes: int, *, follow: bool = True) -> tuple[bytes | None, str | None]:
+    """``(data, None)`` for a regular file of at most ``max_bytes``; ``(None, None)`` when it does not
+    exist; ``(None, reason)`` otherwise. Never blocks: a FIFO, a device (``/dev/zero``) or a
+    socket is refused once opened (non-blocking) and looked at with ``fstat``, and no more than
+    ``max_bytes + 1`` bytes are ever read, even from a file that grows while it is read.
+
+    Args:
+        path: the file.
+        max_bytes: the size limit.
+        follow: when false, a symbolic link in the last component is refused (``O_NOFOLLOW``).
+    """
+    flags = _OPEN_FLAGS | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
     try:
-        size = os.stat(path).st_size
-        if size > max_bytes:
-            return None, f"{size} bytes is over the {max_bytes} byte limit"
-        with open(path, "rb") as handle:
-            data = handle.read()
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return None, None
     except OSError as exc:
         return None, f"cannot be read ({exc.strerror})"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file"
+        if info.st_size > max_bytes:
+            return None, f"{info.st_size} bytes is over the {max_bytes} byte limit"
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror})"
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:
+        return None, f"over the {max_bytes} byte limit (it grew while being read)"
+    return data, None
+
+
+def read_tail(path: StrPath, size: int) -> tuple[bytes, bool]:
+    """The last ``size`` bytes of a regular file, and whether that is the whole file.
+
+    Raises:
+        OSError: the file cannot be opened, or is not a regular file (opened non-blocking, so a
+            FIFO is refused rather than waited on).
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{os.fspath(path)!r} is not a regular file")
+        total = info.st_size
+        os.lseek(fd, max(0, total - size), os.SEEK_SET)
+        chunks: list[bytes] = []
+        left = min(size, total)
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks), total <= size
+    finally:
+        os.close(fd)
+
+
+def read_text(path: StrPath, max_bytes: int = MAX_FILE_BYTES, *, follow: bool = True) -> tuple[str | None, str | None]:
+    """``(text, None)`` for a readable UTF-8 text file, ``(None, None)`` when it does not exist,
+    ``(None, reason)`` when it cannot be captured (binary, too large, unreadable, not a regular
+    file); read as :func:`read_bytes` reads, never blocking."""
+    data, problem = read_bytes(path, max_bytes, follow=follow)
+    if data is None:
+        return None, problem
     if b"\0" in data:
         return None, "binary file"
     try:
@@ -181,19 +252,46 @@ def read_text(path: StrPath, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | Non
         return None, "not UTF-8 text"
 
 
+def read_repo_text(root: str, rel: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, str | None, str | None]:
+    """The text of the work-tree file ``rel`` under ``root`` (a resolved path), read as
+    :func:`read_text` reads, after resolving symbolic links.
+
+    Returns:
+        ``(rel, text, problem)``: ``rel`` is the file the path resolves to (an edit through a
+        link inside the repository changed the link's target); a path that resolves outside the
+        work tree (or into ``.git``) is refused, so text outside the repository is never read.
+    """
+    real = os.path.realpath(os.path.join(root, rel))
+    inside = _inside(root, real)
+    if inside is None:
+        return rel, None, "a symbolic link to a file outside the repository"
+    # O_NOFOLLOW: a link swapped in after the path was resolved is refused, not followed.
+    text, problem = read_text(real, max_bytes, follow=False)
+    return inside, text, problem
+
+
+def _inside(root: str, real: str) -> str | None:
+    """``real`` as a ``/``-separated path relative to ``root``; ``None`` outside it or in ``.git``."""
+    try:
+        rel = os.path.relpath(real, root)
+    except ValueError:  # another drive (Windows)
+        return None
+    text = rel.replace(os.sep, "/")
+    if text in ("", ".", "..") or text.startswith("../") or text.split("/")[0] == ".git":
+        return None
+    return text
+
+
 def _relative(root: str, cwd: str | None, name: str) -> str | None:
     """``name`` as a ``/``-separated path relative to ``root``, or ``None`` when outside it."""
     if not name or "\0" in name:
         return None
     full = os.path.normpath(name if os.path.isabs(name) else os.path.join(cwd or root, name))
-    rel = os.path.relpath(full, root)
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+    rel = _inside(root, full)
+    if rel is None and not full.startswith(os.path.join(root, ".git") + os.sep):
         # The agent may name the folder through a symlink (e.g. /tmp -> /private/tmp).
-        rel = os.path.relpath(os.path.realpath(full), root)
-    text = rel.replace(os.sep, "/")
-    if text in ("", ".", "..") or text.startswith("../") or text.split("/")[0] == ".git":
-        return None
-    return text
+        rel = _inside(root, os.path.realpath(full))
+    return rel
 
 
 def _index_text(root: str, rel: str) -> str | None:
@@ -271,6 +369,33 @@ def _within(spans: Iterable[tuple[int, int]], lines: set[int]) -> tuple[tuple[in
     return compact_lines(line for a, b in spans for line in range(a, b + 1) if line in lines)
 
 
+class _Read(NamedTuple):
+    """One file of a :class:`Capture`, read before the journal is locked."""
+
+    edit: FileEdit
+    rel: str
+    source: str
+    after: str
+    index_text: str | None = None
+    has_index_text: bool = False
+
+
+class _ReadSnapshot(NamedTuple):
+    """The texts a :class:`Snapshot` read: ``(path, text or None when absent)``."""
+
+    key: str
+    texts: tuple[tuple[str, str | None], ...]
+
+
+class _ReadCapture(NamedTuple):
+    """What :func:`run` reads for a :class:`Capture` before taking the journal's write lock."""
+
+    action: Capture
+    files: tuple[_Read, ...]
+    model: str | None
+    prompt: str | None
+
+
 def run(
     agent: str,
     parsed: Parsed,
@@ -281,6 +406,10 @@ def run(
     max_bytes: int = MAX_FILE_BYTES,
 ) -> Outcome:
     """Carry out the actions of one payload against the files under ``root`` and the journal.
+
+    Every file (work-tree files, the agent's transcript, the staged text git has) is read
+    first, and the journal's write lock is taken only for the writes: a slow or hostile file
+    then delays this hook alone, never the hooks that run after it.
 
     Args:
         agent: our agent id, e.g. ``"claude-code"``.
@@ -295,29 +424,47 @@ def run(
     """
     outcome = Outcome()
     root = os.path.realpath(root)
+    sessions: dict[str, tuple[str | None, str | None]] = {}
+    steps: list[SessionInfo | _ReadSnapshot | _ReadCapture] = []
+    for action in parsed.actions:
+        if isinstance(action, SessionInfo):
+            steps.append(action)
+            prompt, model = sessions.get(action.session_id, (None, None))
+            sessions[action.session_id] = (action.prompt or prompt, action.model or model)
+        elif isinstance(action, Snapshot):
+            steps.append(_read_snapshot(root, parsed.cwd, action, max_bytes, outcome))
+        else:
+            read = _read_capture(agent, parsed.cwd, action, journal, root, transcript, max_bytes, outcome, sessions)
+            steps.append(read)
     with journal.batch():
-        for action in parsed.actions:
-            if isinstance(action, SessionInfo):
-                journal.note_session(agent, action.session_id, prompt=action.prompt, model=action.model)
-            elif isinstance(action, Snapshot):
-                for name in action.paths:
-                    rel = _relative(root, parsed.cwd, name)
-                    if rel is None:
-                        outcome.skipped.append(f"{name}: outside the repository")
-                        continue
-                    text, problem = read_text(os.path.join(root, rel), max_bytes)
-                    if problem:
-                        outcome.skipped.append(f"{rel}: {problem}")
-                        continue
-                    journal.put_snapshot(action.key, rel, text)
+        for step in steps:
+            if isinstance(step, SessionInfo):
+                journal.note_session(agent, step.session_id, prompt=step.prompt, model=step.model)
+            elif isinstance(step, _ReadSnapshot):
+                for rel, text in step.texts:
+                    journal.put_snapshot(step.key, rel, text)
                     outcome.snapshots += 1
             else:
-                _capture(agent, parsed.cwd, action, journal, root, transcript, max_bytes, outcome)
-
+                _capture(agent, step, journal, root, outcome)
     return outcome
 
 
-def _capture(
+def _read_snapshot(root: str, cwd: str | None, action: Snapshot, max_bytes: int, outcome: Outcome) -> _ReadSnapshot:
+    texts: list[tuple[str, str | None]] = []
+    for name in action.paths:
+        rel = _relative(root, cwd, name)
+        if rel is None:
+            outcome.skipped.append(f"{name}: outside the repository")
+            continue
+        rel, text, problem = read_repo_text(root, rel, max_bytes)
+        if problem:
+            outcome.skipped.append(f"{rel}: {problem}")
+            continue
+        texts.append((rel, text))
+    return _ReadSnapshot(action.key, tuple(texts))
+
+
+def _read_capture(
     agent: str,
     cwd: str | None,
     action: Capture,
@@ -326,48 +473,72 @@ def _capture(
     transcript: TranscriptReader | None,
     max_bytes: int,
     outcome: Outcome,
-) -> None:
-    model, prompt = action.model, action.prompt
-    if action.session_id and (model is None or prompt is None):
-        known_prompt, known_model = journal.session(agent, action.session_id)
-        model, prompt = model or known_model, prompt or known_prompt
-    looked_up = False
+    sessions: Mapping[str, tuple[str | None, str | None]],
+) -> _ReadCapture:
+    """Read the files of ``action`` (and what else it needs) without holding the journal's lock."""
+    files: list[_Read] = []
     for edit in action.edits:
         rel = _relative(root, cwd, edit.path)
         if rel is None:
             outcome.skipped.append(f"{edit.path}: outside the repository")
             continue
-        after, problem = read_text(os.path.join(root, rel), max_bytes)
+        rel, after, problem = read_repo_text(root, rel, max_bytes)
         if problem or after is None:
             outcome.skipped.append(f"{rel}: {problem or 'no longer exists'}")
             continue
-        source = _relative(root, cwd, edit.source_path) if edit.source_path else rel
-        found, before = journal.take_snapshot(action.key, source or rel) if action.key else (False, None)
+        named = _relative(root, cwd, edit.source_path) if edit.source_path else None
+        source = (_inside(root, os.path.realpath(os.path.join(root, named))) or named) if named else rel
+        read = _Read(edit, rel, source, after)
+        # Git is asked for the staged text only when the journal knows no text before the edit
+        # (looked at without the lock here, and again under it).
+        snapshot = action.key is not None and journal.has_snapshot(action.key, source)
+        if not edit.has_before_text and not snapshot and not journal.last_after(rel)[0]:
+            read = read._replace(index_text=_index_text(root, rel), has_index_text=True)
+        files.append(read)
+    model, prompt = action.model, action.prompt
+    if action.session_id and (model is None or prompt is None):
+        known_prompt, known_model = sessions.get(action.session_id, (None, None))
+        if known_prompt is None or known_model is None:
+            stored_prompt, stored_model = journal.session(agent, action.session_id)
+            known_prompt, known_model = known_prompt or stored_prompt, known_model or stored_model
+        model, prompt = model or known_model, prompt or known_prompt
+    if files and transcript is not None and action.transcript_path and (model is None or prompt is None):
+        found_model, found_prompt = transcript(action.transcript_path, action.key, files[0].edit.path)
+        model, prompt = model or found_model, prompt or found_prompt
+    return _ReadCapture(action, tuple(files), model, prompt)
+
+
+def _capture(agent: str, read: _ReadCapture, journal: Journal, root: str, outcome: Outcome) -> None:
+    action = read.action
+    for file in read.files:
+        edit, rel = file.edit, file.rel
+        found, before = journal.take_snapshot(action.key, file.source) if action.key else (False, None)
         exact = found
         if not found and edit.has_before_text:
             before, exact = edit.before_text, True
         if not exact:
             seen, last = journal.last_after(rel)
-            before = last if seen else _index_text(root, rel)
-        spans = _ai_lines(edit, before, exact, after)
+            if seen:
+                before = last
+            elif file.has_index_text:
+                before = file.index_text
+            else:  # another hook changed the journal since the files were read
+                before = _index_text(root, rel)
+        spans = _ai_lines(edit, before, exact, file.after)
         if not spans:
             outcome.skipped.append(f"{rel}: no lines attributable to the agent")
             continue
-        if transcript is not None and not looked_up and action.transcript_path and (model is None or prompt is None):
-            looked_up = True
-            found_model, found_prompt = transcript(action.transcript_path, action.key, edit.path)
-            model, prompt = model or found_model, prompt or found_prompt
         journal.add_edit(
             agent=agent,
             path=rel,
             before=before,
-            after=after,
+            after=file.after,
             ai_lines=spans,
             output=edit.output,
             session_id=action.session_id,
             tool_call_id=action.key,
-            model=model,
-            prompt=prompt,
+            model=read.model,
+            prompt=read.prompt,
             transcript_path=action.transcript_path,
         )
         outcome.edits += 1

@@ -88,6 +88,26 @@ def loads(text: str | bytes) -> Any:
         raise ValueError(f"invalid JSON at position {stop.value}") from None
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, once something imported json.decoder
+        raise ValueError(f"invalid JSON at position {getattr(exc, 'pos', '?')}: {getattr(exc, 'msg', exc)}") from None
+    except SystemError:
+        # Python 3.11's scanner reports some errors (an unterminated string, a bad escape)
+        # through json.decoder, which it finds only when something imported it; otherwise it
+        # fails with "returned NULL without setting an exception". The json module says what.
+        raise ValueError(_why_invalid(body)) from None
     if end != len(body):
         raise ValueError(f"extra data after the JSON value at position {end}")
     return value
+
+
+def _why_invalid(body: str) -> str:
+    """The one-line reason :mod:`json` gives for refusing ``body`` (on the error path only)."""
+    import json
+
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as exc:
+        return f"invalid JSON at position {exc.pos}: {exc.msg}"
+    except (ValueError, RecursionError) as exc:
+        return f"invalid JSON: {exc}"
+    return "invalid JSON"

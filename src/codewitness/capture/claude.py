@@ -25,6 +25,7 @@ from codewitness.capture._base import (
     Parsed,
     PayloadError,
     Snapshot,
+    read_tail,
     text_field,
     tool_event,
 )
@@ -100,12 +101,12 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
 
 
 def _tail(path: str, size: int) -> tuple[bytes, bool]:
-    """The last ``size`` bytes of the file, and whether that is the whole file."""
-    with open(path, "rb") as handle:
-        handle.seek(0, 2)
-        total = handle.tell()
-        handle.seek(max(0, total - size))
-        return handle.read(), total <= size
+    """The last ``size`` bytes of the file, and whether that is the whole file.
+
+    Raises:
+        OSError: the file cannot be read or is not a regular file (a FIFO is never waited on).
+    """
+    return read_tail(path, size)
 
 
 def _user_text(message: Any) -> str | None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from codewitness._git import run_git
 from codewitness.attribution.notes import CommitNote, Delta, NoteEntry, compact_lines, read_note, write_note
+from codewitness.capture._base import read_repo_text
 from codewitness.capture.checkpoint import (
     BASE,
     Label,
@@ -305,11 +306,11 @@ def link_commit(
         if result.generations:
             _record(root, result, store_url)
         for path, seq in result.retired.items():
-            current = root / path
-            try:
-                committed_in_full = current.read_text("utf-8") == (_blob(root, result.commit, path) or "")
-            except (OSError, UnicodeDecodeError):
-                committed_in_full = not current.exists()
+            current, problem = _work_text(root, path)
+            if current is not None:
+                committed_in_full = current == (_blob(root, result.commit, path) or "")
+            else:
+                committed_in_full = problem is None  # the file is gone
             if committed_in_full:
                 journal.retire(path, seq)
         _retire_vanished(root, journal)
@@ -319,14 +320,22 @@ def link_commit(
             journal.close()
 
 
+#: Work-tree files larger than this are treated as unreadable when commits are linked.
+WORK_TEXT_LIMIT = 64_000_000
+
+
+def _work_text(root: Path, path: str) -> tuple[str | None, str | None]:
+    """``(text, problem)`` of a work-tree file, read as the hook reads files: a regular file inside
+    the repository, never blocking (a FIFO or a link to a device is a problem, not a hang)."""
+    _rel, text, problem = read_repo_text(str(root.resolve()), path, WORK_TEXT_LIMIT)
+    return text, problem
+
+
 def _retire_vanished(root: Path, journal: Journal) -> None:
     """Drop pending edits that left nothing in the work tree (undone, overwritten, file deleted)."""
     for path, labels in pending_labels(root, journal).items():
         edits = journal.edits(path)
-        try:
-            current: str | None = (root / path).read_text("utf-8")
-        except (OSError, UnicodeDecodeError):
-            current = None
+        current, _problem = _work_text(root, path)
         undone = current is not None and split_lines(current) == split_lines(edits[0].before or "")
         if undone or not any(label.kind in ("ai", "mixed") for label in labels):
             journal.retire(path, edits[-1].seq)
@@ -440,9 +449,6 @@ def pending_labels(root: Path, journal: Journal) -> dict[str, list[Label]]:
         edits = journal.edits(path)
         generations = {e.seq: edit_generation(e) for e in edits}
         start, steps = _steps(edits, generations)
-        try:
-            current = split_lines((root / path).read_text("utf-8"))
-        except (OSError, UnicodeDecodeError):
-            current = []
-        result[path] = replay(start, steps, current)
+        text, _problem = _work_text(root, path)
+        result[path] = replay(start, steps, split_lines(text or ""))
     return result

@@ -25,6 +25,7 @@ from codewitness.capture._base import (
     Parsed,
     PayloadError,
     Snapshot,
+    read_bytes,
     text_field,
     tool_event,
 )
@@ -80,13 +81,12 @@ def from_transcript(path: str, tool_call_id: str | None, file_path: str | None =
     The newest ``gemini`` message with a tool call on ``file_path`` gives the model (else the
     newest ``gemini`` message with a model); the user message before it gives the prompt.
     """
+    data, _problem = read_bytes(path, TRANSCRIPT_MAX)
+    if data is None:
+        return None, None
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(TRANSCRIPT_MAX + 1)
-        if len(data) > TRANSCRIPT_MAX:
-            return None, None
         record = _lean.loads(data)
-    except (OSError, ValueError):
+    except ValueError:
         return None, None
     messages = record.get("messages") if isinstance(record, dict) else None
     if not isinstance(messages, list):

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["LOG_NAME", "MAX_PAYLOAD_BYTES", "handle_agent", "handle_git", "log", "main"]
 
 LOG_NAME = "log"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 MAX_PAYLOAD_BYTES = 64_000_000
 _LOG_LIMIT = 1_000_000
 
@@ -36,13 +38,15 @@ _LOG_LIMIT = 1_000_000
 def log(folder: StrPath, source: str, message: str) -> None:
     """Append one line to ``folder/log`` (rotated to ``log.1`` past 1 MB); never raises."""
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         path = os.path.join(folder, LOG_NAME)
         if os.path.exists(path) and os.stat(path).st_size > _LOG_LIMIT:
             os.replace(path, path + ".1")
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         line = " ".join(message.split())[:2000]
-        with open(path, "a", encoding="utf-8") as handle:
+        # Owner-only, and never through a link or into a FIFO planted in .codewitness/.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _NONBLOCK, 0o600)
+        with open(fd, "a", encoding="utf-8") as handle:
             handle.write(f"{stamp} {source}: {line}\n")
     except Exception:  # noqa: S110 - logging must never break the agent
         pass
@@ -65,12 +69,14 @@ def _max_bytes(root: StrPath) -> int:
         except OSError:
             stamps[name] = None
     cache = os.path.join(root, ".codewitness", "hook-settings.json")
+    from codewitness.capture._base import read_bytes
+
+    data, _problem = read_bytes(cache, 65_536, follow=False)
     try:
-        with open(cache, "rb") as handle:
-            cached = _lean.loads(handle.read())
-        if cached["stamps"] == stamps:
+        cached = _lean.loads(data) if data is not None else None
+        if isinstance(cached, dict) and cached["stamps"] == stamps:
             return int(cached["max_file_bytes"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         pass
     import json
     from pathlib import Path
@@ -78,9 +84,17 @@ def _max_bytes(root: StrPath) -> int:
     from codewitness.config import load_config
 
     value = load_config(Path(root)).config.capture.max_file_bytes
-    os.makedirs(os.path.dirname(cache), exist_ok=True)
-    with open(cache, "w", encoding="utf-8") as handle:
-        json.dump({"stamps": stamps, "max_file_bytes": value}, handle)
+    # Written aside and renamed into place: a link planted at the cache's name is replaced,
+    # never written through.
+    aside = f"{cache}.{os.getpid()}"
+    try:
+        os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o600)
+        with open(fd, "w", encoding="utf-8") as handle:
+            json.dump({"stamps": stamps, "max_file_bytes": value}, handle)
+        os.replace(aside, cache)
+    except OSError:  # the cache only saves time
+        pass
     return value
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from types import TracebackType
@@ -67,6 +68,28 @@ def _spans(text: str) -> tuple[tuple[int, int], ...]:
     return tuple((int(a), int(b)) for a, b in pairs)
 
 
+def _claim(path: str) -> None:
+    """Create the journal file readable by its owner only (it holds prompts and code; SQLite
+    would create it 0644, and its -wal and -shm files take the same mode), and refuse anything
+    but a regular file there: SQLite would wait forever on a FIFO, and write through a link.
+
+    Raises:
+        OSError: the file cannot be created or opened, or is not a regular file.
+    """
+    flags = os.O_RDONLY | os.O_CREAT | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        if os.path.islink(path):  # planted in .codewitness/: SQLite would write where it points
+            raise OSError(f"{path} is a symbolic link; remove it") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file; remove it")
+    finally:
+        os.close(fd)
+
+
 class PendingEdit(NamedTuple):
     """One captured agent edit of one file (a row of ``edits``).
 
@@ -98,8 +121,10 @@ class Journal:
     @classmethod
     def open(cls, folder: StrPath) -> Journal:
         """Open (creating if needed) the journal in ``folder`` (the project's ``.codewitness``)."""
-        os.makedirs(folder, exist_ok=True)
-        conn = sqlite3.connect(os.path.join(folder, JOURNAL_NAME), timeout=10.0, isolation_level=None)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        path = os.path.join(folder, JOURNAL_NAME)
+        _claim(path)
+        conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
         conn.execute("PRAGMA synchronous=NORMAL")
         # Set up once per file: WAL mode persists, and the tables exist from then on. Hooks open
         # the journal on every edit, so the common path is this one read.
@@ -137,6 +162,11 @@ class Journal:
             "INSERT OR REPLACE INTO snapshots (key, path, content, created) VALUES (?, ?, ?, ?)",
             (key, path, content, time.time()),
         )
+
+    def has_snapshot(self, key: str, path: str) -> bool:
+        """Whether a snapshot was taken for ``key`` and ``path`` (a read: takes no write lock)."""
+        row = self._conn.execute("SELECT 1 FROM snapshots WHERE key = ? AND path = ?", (key, path)).fetchone()
+        return row is not None
 
     def take_snapshot(self, key: str, path: str) -> tuple[bool, str | None]:
         """Remove and return ``(found, content)`` of the snapshot taken for ``key`` and ``path``."""

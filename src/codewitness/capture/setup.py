@@ -317,7 +317,7 @@ def install(root: Path, agents: Sequence[str], *, python: str | None = None) -> 
     python = python or sys.executable
     manifest = _load_manifest(root)
     report = SetupReport()
-    (root / ".codewitness").mkdir(exist_ok=True)
+    (root / ".codewitness").mkdir(mode=0o700, exist_ok=True)
     for agent in agents:
         module = importlib.import_module(AGENT_MODULES[agent])
         rel = module.SETTINGS_FILE

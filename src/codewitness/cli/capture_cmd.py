@@ -142,10 +142,13 @@ def notes_show(
     """Print the attribution note of one commit."""
     import json
 
-    from codewitness.attribution.notes import read_note
+    from codewitness.attribution.notes import NOTES_REF, NoteError, read_note
     from codewitness.errors import NotFoundError
 
-    note = read_note(_root(), rev)
+    try:
+        note = read_note(_root(), rev)
+    except NoteError as exc:
+        raise NoteError(f"{exc}; remove it with `git notes --ref {NOTES_REF} remove {rev}`") from None
     if note is None:
         raise NotFoundError(f"commit {rev} has no codewitness note (was `codewitness init` run before it?)")
     if as_json:

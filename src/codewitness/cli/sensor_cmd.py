@@ -168,16 +168,25 @@ def ingest(
         "by_kind": total.by_kind,
         "duplicates": total.duplicates,
         "bad": total.bad,
+        "bad_reasons": total.reasons,
     }
     if as_json:
         emit_json(result)
         return
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(total.by_kind.items())) or "nothing new"
-    console.print(f"ingested {segments} segment(s) from {folder}: {kinds}")
+    console.print(f"ingested {segments} segment(s) from {folder}: {kinds}", markup=False)
     if total.duplicates:
         console.print(f"{total.duplicates} record(s) were already in the store")
     if total.bad:
-        console.print(f"[yellow]{total.bad} unreadable record(s) skipped[/yellow]")
+        console.print(f"{total.bad} record(s) skipped: {_reasons(total.reasons)}", style="yellow", markup=False)
+
+
+def _reasons(reasons: dict[str, int], shown: int = 3) -> str:
+    """The commonest reasons, one line: ``2 calls: not an integer ...; 1 missing field 'start'``."""
+    ranked = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    text = "; ".join(f"{n} {reason}" for reason, n in ranked[:shown])
+    rest = sum(n for _, n in ranked[shown:])
+    return text + (f"; {rest} for other reasons" if rest else "")
 
 
 def runtime(
@@ -192,8 +201,16 @@ def runtime(
     from codewitness.store.runtime import summarize
 
     when = parse_since(since) if since else None
+    skipped: dict[str, int] = {}
+
+    def skip(reason: str) -> None:
+        skipped[reason] = skipped.get(reason, 0) + 1
+
     with open_store() as store:
-        summaries = summarize(store, function=function, since=when)
+        summaries = summarize(store, function=function, since=when, on_skip=skip)
+    if skipped:  # on stderr, with --json too
+        count = sum(skipped.values())
+        console.print(f"{count} stored interval(s) left out: {_reasons(skipped)}", style="yellow", markup=False)
     if as_json:
         emit_json(summaries)
         return
@@ -204,6 +221,7 @@ def runtime(
 
 
 def _print_summaries(summaries: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -214,8 +232,8 @@ def _print_summaries(summaries: list[dict[str, Any]]) -> None:
     models: dict[str, int] = {}
     for s in summaries:
         table.add_row(
-            s["function"],
-            s["origin"] if s["origin"] != "mixed" else f"mixed {s['ai_share']:.0%}",
+            escape(s["function"]),
+            escape(s["origin"]) if s["origin"] != "mixed" else f"mixed {s['ai_share']:.0%}",
             f"{s['calls']:,}",
             f"{s['errors']:,} ({s['error_rate']:.1%})" if s["errors"] else "0",
             f"{s['p50_ms']:.3f}",
@@ -226,7 +244,8 @@ def _print_summaries(summaries: list[dict[str, Any]]) -> None:
             models[model] = models.get(model, 0) + 1
     console.print(table)
     if models:
-        console.print("written by: " + ", ".join(f"{m} ({n} functions)" for m, n in sorted(models.items())))
+        written = ", ".join(f"{m} ({n} functions)" for m, n in sorted(models.items()))
+        console.print("written by: " + written, markup=False)
     groups: dict[str, list[int]] = {}
     for s in summaries:
         group = "AI-written" if s["origin"] in ("ai", "mixed") else "human/unknown"
@@ -238,7 +257,10 @@ def _print_summaries(summaries: list[dict[str, Any]]) -> None:
         console.print(f"{group}: {calls:,} calls, {errors:,} errors ({rate:.2%})")
     for s in summaries:
         for e in s["exceptions"]:
-            console.print(f"[red]{e['type']}[/red] in {s['function']} at {e['time']}: {e['message']}", markup=True)
+            console.print(
+                f"[red]{escape(e['type'])}[/red] in {escape(s['function'])} at {e['time']}: {escape(e['message'])}",
+                markup=True,
+            )
             inputs = json.dumps(e["arguments"], ensure_ascii=False, default=str)
             shown = inputs if len(inputs) <= 400 else inputs[:400] + " ..."
             console.print(f"    inputs: {shown}", markup=False)
@@ -246,8 +268,8 @@ def _print_summaries(summaries: list[dict[str, Any]]) -> None:
                 console.print(f"    written by: {', '.join(s['generation_ids'])}", markup=False)
         for b in s.get("breaches", ()):
             console.print(
-                f"[magenta]invariant {b['rule']}[/magenta] broken in {s['function']} at {b['time']}: "
-                f"{b['kind']} {b['expression']}",
+                f"[magenta]invariant {escape(b['rule'])}[/magenta] broken in {escape(s['function'])} at {b['time']}: "
+                f"{escape(b['kind'])} {escape(b['expression'])}",
                 markup=True,
                 highlight=False,
             )

@@ -107,9 +107,9 @@ class Spool:
 
     def _open(self) -> IO[bytes]:
         if self._file is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._path = self.directory / f"seg-{time.time_ns():020d}-{os.getpid()}.jsonl"
-            self._file = self._path.open("ab")
+            self._file = _open_private(self._path)
         return self._file
 
     def _close_segment(self) -> None:
@@ -157,6 +157,11 @@ class Spool:
         return self._counts.take()
 
 
+def _open_private(path: Path) -> IO[bytes]:
+    """A new segment for appending, readable by its owner only (records hold captured values)."""
+    return open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600), "ab")
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -183,7 +188,7 @@ def read_spool(directory: str | os.PathLike[str]) -> Iterator[tuple[Path, list[d
                 continue
             try:
                 record = json.loads(line)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 bad += 1
                 continue
             if isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("kind"), str):

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,14 +127,31 @@ def _first_line(exc: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (0600), and missing folders 0700.
+
+    SQLite would create it with the usual 0644; the store holds prompts, model output and
+    captured runtime values. The -wal and -shm files SQLite adds take the database's mode.
+    An existing file keeps its mode.
+    """
+    for folder in reversed(path.parents):
+        if not folder.exists():
+            folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def _sqlite_engines(database: str) -> tuple[Engine, Engine]:
     if not database or database == ":memory:":
         raise StoreError("an in-memory SQLite database cannot be shared; give a file path (sqlite:///path.db)")
     path = Path(database).expanduser()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
     except OSError as exc:
-        raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from None
+        raise StoreError(f"cannot create {path}: {exc.strerror}") from None
     writer = create_engine(f"sqlite:///{path}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     reader = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
