@@ -96,7 +96,10 @@ def test_a_bad_user_pattern_is_an_error() -> None:
 def test_size_bounds() -> None:
     r = Redactor(max_chars=32, max_items=4, max_depth=2)
     long = r.snapshot("x" * 10_000)
-    assert len(long) < 80 and "more chars" in long
+    assert len(long) < 80 and long.endswith("...[cut: 10000 chars]")
+    words = r.snapshot("word " * 100)
+    assert words.startswith("word word ") and words.endswith("...[cut: 500 chars]")
+    assert "word wor..." not in words and "wo..." not in words  # never half a word
     listed = r.snapshot(list(range(100)))
     assert listed[:4] == [0, 1, 2, 3] and listed[4] == "...[96 more]"
     deep = r.snapshot({"a": {"b": {"c": {"d": 1}}}})
@@ -133,7 +136,8 @@ def test_objects_are_walked_without_their_repr() -> None:
         def __repr__(self) -> str:
             raise RuntimeError("repr explodes")
 
-    assert r.snapshot(NoDict()) == {"__unrepresentable__": "RuntimeError"}
+    assert r.snapshot(NoDict()) == {"__type__": f"{__name__}.{NoDict.__qualname__}"}  # its repr is not run
+    assert Redactor(capture_reprs=True).snapshot(NoDict()) == {"__unrepresentable__": "RuntimeError"}
     assert r.snapshot(float("nan")) == "nan"
 
 
