@@ -252,7 +252,9 @@ def _tokens(r: _Rng) -> Iterator[Secret]:
         key,
     )
     public = r.s(HEX, 32)
-    yield token("sentry dsn", f"https://{public}@o{r.s(string.digits, 6)}.ingest.sentry.io/{r.s(string.digits, 7)}", public)
+    yield token(
+        "sentry dsn", f"https://{public}@o{r.s(string.digits, 6)}.ingest.sentry.io/{r.s(string.digits, 7)}", public
+    )
     jwt, parts = _jwt(r)
     yield token("jwt", jwt, *parts)
     jwt, parts = _jwt(r)
@@ -281,7 +283,9 @@ def _tokens(r: _Rng) -> Iterator[Secret]:
     secret = r.s(B64, 40)
     yield token("aws secret key (env)", f"AWS_SECRET_ACCESS_KEY={secret}", secret)
     secret = r.s(B64, 40)
-    yield token("aws secret key (bare)", f"SignatureDoesNotMatch: the request signature computed with {secret} differs", secret)
+    yield token(
+        "aws secret key (bare)", f"SignatureDoesNotMatch: the request signature computed with {secret} differs", secret
+    )
     key = r.s(HEX, 32)
     yield token("datadog api key", f"DD_API_KEY={key}", key)
     body = "AKCp8" + r.s(B62, 68)
@@ -332,9 +336,15 @@ def _text(r: _Rng) -> Iterator[Secret]:
     key = r.s(B62, 32)
     yield Secret("api key in query", f"https://api.example.com/v1/items?api_key={key}&page=2", (key,))
     password = r.password()
-    yield Secret("password in query", f"https://example.com/login?user=ann&password={urllib.parse.quote(password)}", (password[:6],))
+    yield Secret(
+        "password in query",
+        f"https://example.com/login?user=ann&password={urllib.parse.quote(password)}",
+        (password[:6],),
+    )
     token = r.s(B64URL, 40)
-    yield Secret("access token in query", f"https://example.com/cb?state=xyz&access_token={token}&expires=3600", (token,))
+    yield Secret(
+        "access token in query", f"https://example.com/cb?state=xyz&access_token={token}&expires=3600", (token,)
+    )
     password = r.password()
     yield Secret("env PASSWORD=", f"PASSWORD={password}", (password,))
     password = r.password()
@@ -415,7 +425,11 @@ def _structures(r: _Rng) -> Iterator[Secret]:
     token, session = r.s(B64URL, 40), r.s(B64URL, 32)
     yield Secret(
         "asgi header tuples",
-        [(b"host", b"shop.example.com"), (b"authorization", f"Bearer {token}".encode()), (b"cookie", f"session={session}".encode())],
+        [
+            (b"host", b"shop.example.com"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"cookie", f"session={session}".encode()),
+        ],
         (token, session),
     )
     token, bearer = r.s(B64URL, 32), r.s(B64URL, 40)
@@ -439,7 +453,9 @@ def _structures(r: _Rng) -> Iterator[Secret]:
     password = r.password()
     yield Secret("json bytes body", json.dumps({"username": "ann", "password": password}).encode(), (password,))
     password = r.password()
-    yield Secret("form bytes body", f"username=ann&password={urllib.parse.quote(password)}&remember=1".encode(), (password[:6],))
+    yield Secret(
+        "form bytes body", f"username=ann&password={urllib.parse.quote(password)}&remember=1".encode(), (password[:6],)
+    )
     basic, session, password = base64.b64encode(f"ann:{r.password()}".encode()).decode(), r.s(B62, 32), r.password()
     raw = (
         f"POST /login HTTP/1.1\r\nHost: shop.example.com\r\nAuthorization: Basic {basic}\r\n"
@@ -505,7 +521,9 @@ def _pydantic(r: _Rng) -> Iterator[Secret]:
     key = r.s(B62, 32)
     yield Secret("pydantic SecretStr", Client(name="billing", api_key=pydantic.SecretStr(key)), (key,))
     password = r.password()
-    yield Secret("pydantic settings", Settings(app_name="shop", database_url=f"postgres://app:{password}@db/shop"), (password,))
+    yield Secret(
+        "pydantic settings", Settings(app_name="shop", database_url=f"postgres://app:{password}@db/shop"), (password,)
+    )
 
 
 def _sqlalchemy(r: _Rng) -> Iterator[Secret]:
@@ -587,4 +605,3 @@ def corpus() -> list[Secret]:
         items.extend(part(r))
     items.extend(framework_requests())
     return [dataclasses.replace(item, label=f"{i:03d} {item.family}") for i, item in enumerate(items)]
-

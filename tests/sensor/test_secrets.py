@@ -41,7 +41,7 @@ SINKS: dict[str, tuple[str, ...]] = {
     "runtime --json": ("argument", "message", "exception_args", "breach"),
 }
 
-FUNCTIONS = '''
+FUNCTIONS = """
 @codewitness.ensure(lambda result: result is None, name="breach_{i}", mode="record")
 def breach_{i}({param}):
     return {param}
@@ -61,7 +61,7 @@ def exception_args_{i}({param}):
 
 def sample_{i}({param}):
     return {param}
-'''
+"""
 
 
 def _module_source(items: list[Secret]) -> str:
@@ -81,7 +81,9 @@ def _otel() -> tuple[Any, Any]:
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    exporter = OtelExporter(meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]), tracer_provider=tracer_provider)
+    exporter = OtelExporter(
+        meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]), tracer_provider=tracer_provider
+    )
     return exporter, spans
 
 
@@ -99,7 +101,7 @@ def _store_text(db: Path) -> tuple[dict[str, str], str]:
     with sqlite3.connect(db) as conn:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
-            cursor = conn.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names from sqlite_master
+            cursor = conn.execute(f'SELECT * FROM "{table}"')
             columns = [c[0] for c in cursor.description]
             for row in cursor:
                 text = " | ".join(str(v) for v in row)
@@ -110,7 +112,11 @@ def _store_text(db: Path) -> tuple[dict[str, str], str]:
 
 
 def test_no_secret_of_the_corpus_leaves_the_process(
-    app: App, memory: MemoryExporter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    app: App,
+    memory: MemoryExporter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     items = corpus()
     assert len(items) >= 100
@@ -146,7 +152,9 @@ def test_no_secret_of_the_corpus_leaves_the_process(
     sinks: dict[str, dict[str, str]] = {}
     everything: dict[str, str] = {}
     sinks["records"] = _by_function([(r.get("function", ""), json.dumps(r, default=str)) for r in memory.records])
-    raw = [(line, json.loads(line)) for f in sorted(spool.glob("*.jsonl")) for line in f.read_text("utf-8").splitlines()]
+    raw = [
+        (line, json.loads(line)) for f in sorted(spool.glob("*.jsonl")) for line in f.read_text("utf-8").splitlines()
+    ]
     sinks["spool"] = _by_function([(record.get("function", ""), line) for line, record in raw])
     everything["spool"] = "\n".join(f.read_text("utf-8") for f in spool.glob("*"))
     span_pairs = []
