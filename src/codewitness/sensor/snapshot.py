@@ -386,8 +386,10 @@ class Redactor:
             location = [str(part) for part in error.get("loc", ())]
             field = location[-1] if location else ""
             shown = REDACTED if field and self.secret_name(field) else self._walk(error.get("input"), 1, deadline)
+            # "[password] ..." rather than "password: ...": the message is redacted by value
+            # next, and a secret-looking name followed by ":" would take the text after it.
             lines.append(
-                f"{'.'.join(location)}: {error.get('msg', '')} [type={error.get('type')}, input={_json(shown)}]"
+                f"[{'.'.join(location)}] {error.get('msg', '')} (type={error.get('type')}, input={_json(shown)})"
             )
         return "\n".join(lines)
 
