@@ -239,7 +239,7 @@ class SensorSection:
         ),
     )
     capture_time_ms: float = field(
-        default=2.0,
+        default=5.0,
         metadata=doc(
             "Longest time one capture (an exception, a sample, a breach) may spend copying values on the"
             " application's thread; values past it are marked, not kept.",

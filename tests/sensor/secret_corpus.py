@@ -568,11 +568,18 @@ def framework_requests(r: _Rng | None = None) -> list[Secret]:
     return out
 
 
-def _django_request(r: _Rng) -> Secret:
+def configure_django() -> None:
+    """Minimal settings for real Django request objects (once per process)."""
+    import django
     from django.conf import settings
 
     if not settings.configured:
         settings.configure(DEBUG=False, ALLOWED_HOSTS=["*"], SECRET_KEY="test-only", ROOT_URLCONF=__name__)
+        django.setup()
+
+
+def _django_request(r: _Rng) -> Secret:
+    configure_django()
     from django.test import RequestFactory
 
     bearer, session, query = r.s(B64URL, 40), r.s(B62, 32), r.s(B62, 32)

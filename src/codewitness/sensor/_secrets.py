@@ -60,7 +60,7 @@ NAME_PATTERNS: tuple[str, ...] = (
     r"session[-_]?(id|key)|^sessionid$",
     r"^(cvv|cvc|ssn|pin|otp|pan)$",
     r"card[-_]?(number|no|num)|^card$|^cc_?(num|number)$",
-    r"^(dsn|.*_dsn)$",
+    r"dsn$",
     r"(db|database|conn(ection)?|broker|redis|mongo(db)?|amqp|sqlalchemy)[-_]?(url|uri|str(ing)?|dsn)$",
     r"^conn[-_]?str(ing)?$",
     r"webhook",
@@ -275,20 +275,19 @@ def _families() -> tuple[_Family, ...]:
 _FAMILIES = _families()
 
 
-def _trigger_finder(lower: bool) -> tuple[re.Pattern[str], dict[str, frozenset[int]]]:
-    """One pattern finding the triggers of the families matched on the text (or on the lower-cased
-    text), and which families each found trigger starts.
+def _trigger_finder() -> tuple[re.Pattern[str], dict[str, frozenset[int]]]:
+    """One pattern finding every family's trigger in the lower-cased text, and which families each
+    found trigger starts.
 
     The pattern is a trie (``a(?:pi-key|uthorization)|...``) preferring the longest trigger at a
     place; occurrences found do not overlap, so a trigger found also starts the families of every
-    trigger it contains (``api-key`` starts those of ``key``).
+    trigger it contains (``api-key`` starts those of ``key``). A family matched on the text itself
+    is started by its trigger in any case; its own pattern then decides.
     """
-    triggers = {t for family in _FAMILIES if family[3] == lower for t in family[1]}
+    triggers = {t.lower() for family in _FAMILIES for t in family[1]}
     starts: dict[str, frozenset[int]] = {}
     for found in triggers:
-        starts[found] = frozenset(
-            i for i, family in enumerate(_FAMILIES) if family[3] == lower and any(t in found for t in family[1])
-        )
+        starts[found] = frozenset(i for i, family in enumerate(_FAMILIES) if any(t.lower() in found for t in family[1]))
     return re.compile(_trie(triggers)), starts
 
 
@@ -311,8 +310,7 @@ def _trie(words: Iterable[str]) -> str:
     return pattern(root)
 
 
-_CASED_TRIGGERS, _CASED_STARTS = _trigger_finder(False)
-_LOWER_TRIGGERS, _LOWER_STARTS = _trigger_finder(True)
+_TRIGGERS, _STARTS = _trigger_finder()
 _UNGATED = frozenset(i for i, family in enumerate(_FAMILIES) if not family[1])
 _UNGATED_MIN = min(_FAMILIES[i][2] for i in _UNGATED)
 #: Families whose pattern does not start with its trigger: on long text, where every other family
@@ -322,6 +320,8 @@ _SLOW_START = frozenset(
 )
 #: Up to this length, text is first searched for triggers; longer text is searched for every family.
 _SHORT = 256
+#: Nothing shorter can match ("pw=x").
+_SHORTEST = min(family[2] for family in _FAMILIES)
 
 
 def _apply(family: _Family, text: str, lower: str) -> str:
@@ -364,15 +364,18 @@ def scrub(text: str, extra: re.Pattern[str] | None = None) -> str:
         text: any text.
         extra: the user's own patterns (``sensor.redact_patterns``), replaced whole.
     """
-    lower = _lowered(text)
     n = len(text)
+    if n < _SHORTEST:
+        return text if extra is None else extra.sub(REDACTED, text)
+    lower = _lowered(text)
     order: Iterable[int]
     if n <= _SHORT:
+        found = _TRIGGERS.findall(lower)
+        if not found and n < _UNGATED_MIN:
+            return text if extra is None else extra.sub(REDACTED, text)
         chosen: set[int] = set(_UNGATED) if n >= _UNGATED_MIN else set()
-        for found in _CASED_TRIGGERS.findall(text):
-            chosen |= _CASED_STARTS[found]
-        for found in _LOWER_TRIGGERS.findall(lower):
-            chosen |= _LOWER_STARTS[found]
+        for trigger in found:
+            chosen |= _STARTS[trigger]
         order = sorted(chosen)
     else:
         order = range(len(_FAMILIES))

@@ -70,6 +70,9 @@ DEFAULT_REQUEST_PARTS = REQUEST_PARTS_DEFAULT
 _LOOKAHEAD = 256
 #: Mapping keys and pair names are shown up to this length.
 _MAX_KEY = 256
+#: Names and keys up to this length are remembered (at most _CACHE_SIZE of each).
+_CACHED_KEY = 64
+_CACHE_SIZE = 4096
 #: Standard types whose ``repr`` runs no application code and tells what the value is.
 _SAFE_REPR = (
     datetime.date,
@@ -123,10 +126,14 @@ class Redactor:
         max_depth: int = 4,
         capture_reprs: bool = False,
         request_parts: Iterable[str] = DEFAULT_REQUEST_PARTS,
-        time_budget_ms: float = 2.0,
+        time_budget_ms: float = 5.0,
     ) -> None:
         self._names = compile_names(names)
         self._extra = compile_extra(patterns)
+        # Redacted short keys and the verdict on short names, kept between captures (plain dicts:
+        # a lost race costs one more computation, never a wrong answer).
+        self._name_cache: dict[str, bool] = {}
+        self._key_cache: dict[str, str] = {}
         self.max_chars = max_chars
         self.max_items = max_items
         self.max_depth = max_depth
@@ -143,7 +150,16 @@ class Redactor:
 
     def secret_name(self, name: str) -> bool:
         """Whether values stored under ``name`` are redacted whole."""
-        return self._names.search(name[:_MAX_KEY]) is not None
+        try:
+            return self._name_cache[name]
+        except KeyError:
+            pass
+        found = self._names.search(name[:_MAX_KEY]) is not None
+        if len(name) <= _CACHED_KEY:  # argument names and keys repeat from capture to capture
+            if len(self._name_cache) >= _CACHE_SIZE:
+                self._name_cache.clear()
+            self._name_cache[name] = found
+        return found
 
     def redact_text(self, text: str) -> str:
         """``text`` with credential-looking parts replaced by ``[REDACTED]`` (all of it; not cut).
@@ -227,7 +243,15 @@ class Redactor:
 
     def _key(self, key: Any) -> str:
         if isinstance(key, str):
-            return self._cut(key, len(key), _MAX_KEY)
+            if len(key) > _CACHED_KEY:
+                return self._cut(key, len(key), _MAX_KEY)
+            try:
+                return self._key_cache[key]
+            except KeyError:
+                shown = self._key_cache[key] = self._cut(key, len(key), _MAX_KEY)
+                if len(self._key_cache) >= _CACHE_SIZE:
+                    self._key_cache.clear()
+                return shown
         if isinstance(key, bytes | bytearray):
             return self._cut(
                 bytes(key[: _MAX_KEY + _LOOKAHEAD]).decode("utf-8", "backslashreplace"), len(key), _MAX_KEY
@@ -247,7 +271,7 @@ class Redactor:
         """
         total = len(text) if total is None else total
         if total <= limit and len(text) == total:
-            return self.redact_text(text)
+            return scrub(text, self._extra)
         window = text[: limit + _LOOKAHEAD]
         red = self.redact_text(window)
         more_follows = total > len(window)
@@ -276,6 +300,8 @@ class Redactor:
     def _walk(self, value: Any, depth: int, deadline: int) -> Any:
         if time.perf_counter_ns() > deadline:
             raise _Spent
+        if type(value) is str and len(value) <= self.max_chars:  # the commonest value, first
+            return scrub(value, self._extra)
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, int):
