@@ -72,7 +72,7 @@ NAME_PATTERNS: tuple[str, ...] = (
 # its value (``=``, ``:``, ``=>``, ``:=``, or the ``', '`` of a repr'd pair).
 _TOK = r"A-Za-z0-9_\-"
 _END_VALUE = r"\s\"'&;,<>(){}\[\]\\"
-_SEP = r"[\"']?\s{0,4}(?:=>|:=|[:=]|[\"'],)\s{0,4}"
+_SEP = r"(?:\\{0,3}[\"'])?\s{0,4}(?:=>|:=|[:=]|\\{0,3}[\"'],)\s{0,4}"
 
 
 def _left(literal: str) -> str:
@@ -205,8 +205,11 @@ _PREFIXED: tuple[tuple[str, str, int], ...] = (
 
 # Names a value follows (matched on lower-cased text): secret HTTP headers, to the end of the
 # line; other secret-looking names, to a delimiter; ``Basic``/``Bearer`` credentials.
-_HEADER_VALUE = r"b?\"[^\"\r\n]{0,4096}\"?|b?'[^'\r\n]{0,4096}'?|[^\r\n\\]{1,4096}"
-_WORD_VALUE = rf"b?\"[^\"\r\n]{{0,1024}}\"?|b?'[^'\r\n]{{0,1024}}'?|[^{_END_VALUE}]{{1,1024}}"
+_HEADER_VALUE = r"\\{1,3}[\"'][^\"'\r\n\\]{0,4096}|b?\"[^\"\r\n]{0,4096}\"?|b?'[^'\r\n]{0,4096}'?|[^\r\n\\]{1,4096}"
+_WORD_VALUE = (
+    r"\\{1,3}[\"'][^\"'\r\n\\]{0,1024}|"  # a quoted value inside a quoted (JSON in JSON) string
+    rf"b?\"[^\"\r\n]{{0,1024}}\"?|b?'[^'\r\n]{{0,1024}}'?|[^{_END_VALUE}]{{1,1024}}"
+)
 _NAMED: tuple[tuple[str, str, str], ...] = (
     *((h, re.escape(h), _HEADER_VALUE) for h in ("authorization", "cookie", "api-key", "-token")),
     ("pass", "pass(?:word|wd|phrase|code|(?<![a-z0-9]pass)(?![a-z0-9]))", _WORD_VALUE),
@@ -260,7 +263,7 @@ def _families() -> tuple[_Family, ...]:
             None,
         ),
         (re.compile(rf"[0-9](?<![0-9].)[0-9]{{7,9}}:[{_TOK}]{{35}}(?![{_TOK}])"), (), 44, False, None),
-        (re.compile(r"[0-9](?<![0-9-].)(?:[ -]?[0-9]){12,18}(?![0-9-])"), (), 13, False, _card),
+        (re.compile(r"[0-9](?<![0-9A-Za-z-].)(?:[ -]?[0-9]){12,18}(?![0-9A-Za-z-])"), (), 13, False, _card),
         (
             re.compile(r"[A-Za-z0-9+/_\-](?<![A-Za-z0-9+/_\-].)[A-Za-z0-9+/_\-]{23,16384}={0,2}"),
             (),
