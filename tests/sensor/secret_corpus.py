@@ -7,8 +7,8 @@ it, or put into an exception -- a string, bytes, a mapping, a named tuple, a dat
 ``__slots__`` object, a pydantic model, a header list, a web framework request -- and the parts
 of it (``needles``) that must never be seen outside the process.
 
-``leaks(secret, text)`` is the oracle: any needle, or any 12 characters of a needle of 16 or
-more (half a token is a leak too), found in ``text``.
+``leaks(secret, text)`` is the oracle: any needle, or any 8 characters of one (12 of one made of
+digits only), found in ``text`` -- half a token is a leak too.
 """
 
 from __future__ import annotations
@@ -57,18 +57,20 @@ class Secret:
 
 
 def leaks(secret: Secret, text: str) -> list[str]:
-    """The needles of ``secret`` (or 12-character pieces of long ones) found in ``text``."""
+    """The needles of ``secret`` found in ``text``, whole or in part: any 8 characters of one
+    (12 of one made of digits only, which are likelier to meet other numbers by chance)."""
     found = []
     for needle in secret.needles:
-        if needle in text:
-            found.append(needle)
+        size = 12 if needle.isdigit() else 8
+        if len(needle) <= size:
+            if needle in text:
+                found.append(needle)
             continue
-        if len(needle) >= 16:
-            for start in range(0, len(needle) - 11, 3):
-                piece = needle[start : start + 12]
-                if piece in text:
-                    found.append(f"{piece} (part of {needle[:8]}...)")
-                    break
+        for start in range(len(needle) - size + 1):
+            piece = needle[start : start + size]
+            if piece in text:
+                found.append(f"{piece} (part of {needle[:4]}...)")
+                break
     return found
 
 
@@ -82,9 +84,13 @@ class _Rng:
     def word(self) -> str:
         return self.r.choice(["orders", "billing", "inventory", "shop", "payments", "reports", "auth", "search"])
 
-    def password(self) -> str:
+    def password(self, symbols: str = "!#$%^*") -> str:
         # What people type: words, digits, symbols -- but unique enough to be found if leaked.
-        return self.s(string.ascii_letters, 6) + self.s(string.digits, 3) + self.r.choice("!#$%^*") + self.s(B62, 4)
+        return self.s(string.ascii_letters, 6) + self.s(string.digits, 3) + self.r.choice(symbols) + self.s(B62, 4)
+
+    def url_password(self) -> str:
+        """A password as it can stand in a URL (``#``, ``?`` and ``/`` would end the authority)."""
+        return self.password("!$*-._~")
 
     def card(self, prefix: str, length: int) -> str:
         body = prefix + self.s(string.digits, length - len(prefix) - 1)
@@ -313,7 +319,7 @@ def _urls(r: _Rng) -> Iterator[Secret]:
         ("smtp", "mailer", "smtp.example.com:587"),
     ]
     for scheme, user, rest in schemes:
-        password = r.password()
+        password = r.url_password()
         yield Secret(f"url credentials ({scheme})", f"{scheme}://{user}:{password}@{rest}", (password,))
     password = f"p@ss:{r.s(B62, 10)}"
     yield Secret("url credentials (unescaped @ and :)", f"postgres://app:{password}@db/shop", (password[5:],))
@@ -475,7 +481,7 @@ def _structures(r: _Rng) -> Iterator[Secret]:
     cookie.load(f"sessionid={session}; theme=dark")
     yield Secret("SimpleCookie", cookie, (session,))
     yield from _sqlalchemy(r)
-    password = r.password()
+    password = r.url_password()
     yield Secret("urlsplit result", urllib.parse.urlsplit(f"postgres://app:{password}@db/shop"), (password,))
     password = r.password()
     yield Secret("argparse namespace", argparse.Namespace(password=password, verbose=True), (password,))

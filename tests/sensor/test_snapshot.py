@@ -345,3 +345,13 @@ def test_patterns_that_can_backtrack_exponentially_are_refused(pattern: str) -> 
 )
 def test_ordinary_patterns_are_accepted(pattern: str) -> None:
     Redactor(patterns=[pattern])
+
+
+def test_split_urls_show_their_url_redacted() -> None:
+    import urllib.parse
+
+    r = Redactor()
+    split = urllib.parse.urlsplit("postgres://app:Hunter2xyzq@db/shop")
+    assert r.snapshot(split) == {"__type__": "urllib.parse.SplitResult", "url": f"postgres://app:{REDACTED}@db/shop"}
+    assert "Hunter2" not in r.exception_message(ValueError(f"bad url {split}"))  # netloc='app:...@db' in its repr
+    assert r.snapshot("redis://:pa#ss?w0rd@cache:6379") == f"redis://:{REDACTED}@cache:6379"

@@ -241,8 +241,11 @@ def _families() -> tuple[_Family, ...]:
         (re.compile(pattern), (trigger,), shortest, False, None) for trigger, pattern, shortest in _PREFIXED
     ]
     # Credentials inside a URL: scheme://user:password@host, and scheme://token@host (Sentry DSNs).
-    url = r"://[^\s:/?#@'\"<>]{0,256}:(?P<v>[^\s/?#'\"<>]{1,256})@|://(?P<w>[^\s:/?#@'\"<>]{8,256})@"
+    url = r"://[^\s:/?#@'\"<>]{0,256}:(?P<v>[^\s/'\"<>]{1,256})@|://(?P<w>[^\s:/?#@'\"<>]{8,256})@"
     families.append((re.compile(url), ("://",), 6, False, None))
+    # The netloc of a split URL, as its repr shows it: netloc='user:password@host'.
+    netloc = r"netloc[\"']?\s{0,4}[:=]\s{0,4}[\"']?[^\s:/@'\"]{0,256}:(?P<v>[^\s/'\"<>]{1,256})@"
+    families.append((re.compile(netloc), ("netloc",), 10, True, None))
     for trigger, head, value in _NAMED:
         pattern = rf"{head}[a-z0-9_.-]{{0,32}}{_SEP}(?P<v>{value})"
         families.append((re.compile(pattern), (trigger,), len(trigger) + 2, True, None))

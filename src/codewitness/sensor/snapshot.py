@@ -322,6 +322,8 @@ class Redactor:
             return REDACTED
         if kind in ("starlette", "django", "werkzeug"):
             return self._request(value, kind, depth, deadline)
+        if kind == "url":  # a split URL's netloc holds "user:password@host": show it whole, redacted
+            return {"__type__": _name_of(type(value)), "url": self._walk(value.geturl(), depth + 1, deadline)}
         if depth >= self.max_depth:
             return f"<{_name_of(type(value))}>"
         if isinstance(value, Mapping):
@@ -485,6 +487,10 @@ _KINDS = {
     "django.http.request.HttpRequest": "django",
     "werkzeug.sansio.request.Request": "werkzeug",
     "werkzeug.local.LocalProxy": "proxy",
+    "urllib.parse.SplitResult": "url",
+    "urllib.parse.ParseResult": "url",
+    "urllib.parse.SplitResultBytes": "url",
+    "urllib.parse.ParseResultBytes": "url",
     "pydantic.types._SecretBase": "secret",
     "pydantic.v1.types.SecretStr": "secret",
     "pydantic.v1.types.SecretBytes": "secret",
