@@ -149,6 +149,11 @@ class CheckSection:
     )
 
 
+#: The parts of a web request a capture can keep, and those it keeps by default.
+REQUEST_PARTS = ("method", "route", "path_params", "path", "query", "headers")
+REQUEST_PARTS_DEFAULT = ("method", "route", "path_params")
+
+
 @dataclass(frozen=True)
 class SensorSection:
     """``[tool.codewitness.sensor]``: the runtime sensor inside the application process."""
@@ -223,7 +228,30 @@ class SensorSection:
         metadata=doc("Extra regular expressions: text matching them is redacted from captured values."),
     )
     max_value_chars: int = field(
-        default=512, metadata=doc("Longest string kept in a captured value; longer ones are cut.", minimum=16)
+        default=512,
+        metadata=doc("Longest string kept in a captured value; longer ones are redacted, then cut.", minimum=16),
+    )
+    capture_reprs: bool = field(
+        default=False,
+        metadata=doc(
+            "Show objects with no fields to walk by their (redacted) repr instead of their type alone;"
+            " repr runs the application's code."
+        ),
+    )
+    request_parts: tuple[str, ...] = field(
+        default=REQUEST_PARTS_DEFAULT,
+        metadata=doc(
+            "Parts of a web framework request (Starlette/FastAPI, Django, Flask) kept in captures: any of"
+            " method, route, path_params, path, query, headers (query and headers redacted by name and value)."
+        ),
+    )
+    capture_time_ms: float = field(
+        default=5.0,
+        metadata=doc(
+            "Longest time one capture (an exception, a sample, a breach) may spend copying values on the"
+            " application's thread; values past it are marked, not kept.",
+            minimum=0.1,
+        ),
     )
     speedups: bool = field(
         default=True,
@@ -238,6 +266,13 @@ class SensorSection:
             " process ends (as SIGTERM would end it); false leaves SIGTERM alone."
         ),
     )
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.request_parts) - set(REQUEST_PARTS))
+        if unknown:
+            raise ConfigError(
+                f"sensor.request_parts: unknown {', '.join(unknown)}; choose from {', '.join(REQUEST_PARTS)}"
+            )
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,7 @@ def _breach_record(rule: Rule, arguments: Mapping[str, Any], result: Any, detail
         "function": rule.function,
         "arguments": redactor.snapshot_arguments(arguments),
         "result": redactor.snapshot(result) if rule.kind != "require" else None,
-        "detail": detail,
+        "detail": redactor.text(detail, 2000) if detail else detail,
     }
     return record
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -43,9 +43,7 @@ def test_secret_names_are_redacted(name: str) -> None:
     assert r.snapshot({"nested": {name: "value-123"}}) == {"nested": {name: REDACTED}}
 
 
-@pytest.mark.parametrize(
-    "name", ["user", "quantity", "monkey", "compass", "passenger", "keyboard_layout", "sku"]
-)
+@pytest.mark.parametrize("name", ["user", "quantity", "monkey", "compass", "passenger", "keyboard_layout", "sku"])
 def test_ordinary_names_are_kept(name: str) -> None:
     assert Redactor().snapshot_arguments({name: "plain"}) == {name: "plain"}
 
@@ -73,9 +71,7 @@ def test_secret_values_are_redacted_inside_text(secret: str) -> None:
     assert out.startswith("before ")
 
 
-@pytest.mark.parametrize(
-    "text", ["order 1234567890123 shipped", "call +44 20 7946 0958", "4111 1111 1111 1112"]
-)
+@pytest.mark.parametrize("text", ["order 1234567890123 shipped", "call +44 20 7946 0958", "4111 1111 1111 1112"])
 def test_numbers_that_are_not_cards_are_kept(text: str) -> None:
     assert Redactor().snapshot(text) == text
 
@@ -96,7 +92,10 @@ def test_a_bad_user_pattern_is_an_error() -> None:
 def test_size_bounds() -> None:
     r = Redactor(max_chars=32, max_items=4, max_depth=2)
     long = r.snapshot("x" * 10_000)
-    assert len(long) < 80 and "more chars" in long
+    assert len(long) < 80 and long.endswith("...[cut: 10000 chars]")
+    words = r.snapshot("word " * 100)
+    assert words.startswith("word word ") and words.endswith("...[cut: 500 chars]")
+    assert "word wor..." not in words and "wo..." not in words  # never half a word
     listed = r.snapshot(list(range(100)))
     assert listed[:4] == [0, 1, 2, 3] and listed[4] == "...[96 more]"
     deep = r.snapshot({"a": {"b": {"c": {"d": 1}}}})
@@ -133,17 +132,15 @@ def test_objects_are_walked_without_their_repr() -> None:
         def __repr__(self) -> str:
             raise RuntimeError("repr explodes")
 
-    assert r.snapshot(NoDict()) == {"__unrepresentable__": "RuntimeError"}
+    assert r.snapshot(NoDict()) == {"__type__": f"{__name__}.{NoDict.__qualname__}"}  # its repr is not run
+    assert Redactor(capture_reprs=True).snapshot(NoDict()) == {"__unrepresentable__": "RuntimeError"}
     assert r.snapshot(float("nan")) == "nan"
 
 
 values: Any = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(),
     lambda inner: (
-        st.lists(inner)
-        | st.dictionaries(st.text(), inner)
-        | st.tuples(inner, inner)
-        | st.frozensets(st.integers())
+        st.lists(inner) | st.dictionaries(st.text(), inner) | st.tuples(inner, inner) | st.frozensets(st.integers())
     ),
     max_leaves=40,
 )
@@ -154,3 +151,207 @@ values: Any = st.recursive(
 def test_any_value_gives_json(value: Any) -> None:
     out = Redactor(max_chars=64, max_items=8).snapshot(value)
     json.dumps(out, allow_nan=False)
+
+
+# -- every shape is redacted by name and by value -------------------------------------------------
+
+
+class Login(NamedTuple):
+    user: str
+    password: str
+
+
+class Slotted:
+    __slots__ = ("api_key", "region", "unset")
+
+    def __init__(self) -> None:
+        self.api_key = "k-123456"
+        self.region = "eu"
+
+
+def test_named_tuples_and_slots_are_walked_by_field() -> None:
+    r = Redactor()
+    assert r.snapshot(Login("ann", "hunter2")) == {
+        "__type__": f"{__name__}.Login",
+        "user": "ann",
+        "password": REDACTED,
+    }
+    assert r.snapshot(Slotted()) == {"__type__": f"{__name__}.Slotted", "api_key": REDACTED, "region": "eu"}
+
+
+def test_pydantic_models_and_their_secret_types() -> None:
+    import pydantic
+
+    class Client(pydantic.BaseModel):
+        name: str
+        secret_value: str
+        key: pydantic.SecretStr
+        body: pydantic.SecretBytes
+
+    shown = Redactor().snapshot(
+        {"c": Client(name="b", secret_value="x", key=pydantic.SecretStr("q"), body=pydantic.SecretBytes(b"z"))}
+    )
+    assert shown["c"]["name"] == "b"
+    assert shown["c"]["secret_value"] == shown["c"]["key"] == shown["c"]["body"] == REDACTED
+
+
+def test_pairs_are_redacted_by_their_name() -> None:
+    r = Redactor()
+    headers = [("Accept", "json"), ("Authorization", "Token abc"), ["cookie", "a=1"]]
+    assert r.snapshot(headers) == [
+        {"__tuple__": ["Accept", "json"]},
+        {"__tuple__": ["Authorization", REDACTED]},
+        ["cookie", REDACTED],
+    ]
+    asgi = [(b"host", b"x"), (b"x-api-key", b"k1234567")]
+    shown = r.snapshot(asgi)
+    assert shown[1] == {"__tuple__": ["x-api-key", REDACTED]}
+    assert shown[0] == {"__tuple__": [{"__bytes__": "host", "len": 4}, {"__bytes__": "x", "len": 1}]}
+
+
+def test_keys_are_redacted_by_value_and_never_collide() -> None:
+    a, b = "ghp_" + "a1B2c3D4" * 5, "ghp_" + "Z9y8X7w6" * 5
+    shown = Redactor().snapshot({a: 1, b: 2, ("api", a): 3, 7: "seven"})
+    assert sorted(shown.values(), key=str) == [1, 2, 3, "seven"]
+    assert all("a1B2" not in k and "Z9y8" not in k for k in shown)
+    assert "7" in shown
+
+
+def test_card_numbers_as_int_and_text() -> None:
+    r = Redactor()
+    assert r.snapshot(4111111111111111) == REDACTED
+    assert r.snapshot(4111111111111112) == 4111111111111112  # fails the Luhn check: an ordinary number
+    assert r.snapshot(1234567890123) == 1234567890123
+    assert r.snapshot(10**4000) == "<int of 13288 bits>"
+
+
+def test_unknown_objects_show_their_type_unless_reprs_are_allowed() -> None:
+    import re as regex
+
+    pattern = regex.compile("token=(.*)")
+    assert Redactor().snapshot(pattern) == {"__type__": "re.Pattern"}
+    allowed = Redactor(capture_reprs=True).snapshot(pattern)
+    assert allowed["__type__"] == "re.Pattern" and allowed["repr"].startswith("re.compile(")
+    import decimal
+    import uuid
+
+    assert Redactor().snapshot(decimal.Decimal("1.50")) == {"__type__": "decimal.Decimal", "repr": "Decimal('1.50')"}
+    some = uuid.UUID(int=5)
+    assert Redactor().snapshot(some)["repr"] == repr(some)
+
+
+def test_exception_messages_do_not_print_objects() -> None:
+    r = Redactor()
+    message = r.exception_message(KeyError({"user": "ann", "token": "t-1"}))
+    assert json.loads(message) == {"user": "ann", "token": REDACTED}
+    assert r.exception_message(ValueError("ok", 3)) == "('ok', 3)"
+    assert r.exception_message(ValueError(b"Authorization: Basic dXNlcjpwYXNzd29yZA==\r\n")) == (
+        "b'Authorization: [REDACTED]\\r\\n'"
+    )
+
+    class Custom(Exception):
+        def __str__(self) -> str:
+            return "custom: password=hunter2"
+
+    assert r.exception_message(Custom()) == f"custom: password={REDACTED}"
+
+    class Broken(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    assert r.exception_message(Broken()) == "<unprintable Broken>"
+
+
+def test_pydantic_validation_errors_keep_the_error_not_the_secret_input() -> None:
+    import pydantic
+
+    class Signup(pydantic.BaseModel):
+        email: str
+        password: str = pydantic.Field(min_length=12)
+        age: int
+
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Signup(email="a@example.com", password="hunter2", age="x")  # type: ignore[arg-type]
+    assert "hunter2" in str(caught.value)  # what str() would have captured
+    message = Redactor().exception_message(caught.value)
+    assert "hunter2" not in message
+    assert message.startswith("2 validation error(s) for Signup")
+    assert '[password] String should have at least 12 characters (type=string_too_short, input="[REDACTED]")' in message
+    assert "[age] Input should be a valid integer, unable to parse string as an integer" in message
+    assert 'type=int_parsing, input="x")' in message
+
+
+# -- cut after redaction, never through a token ----------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [40, 64, 100, 512])
+@pytest.mark.parametrize("offset", [-30, -8, -3, -1, 0, 1, 5])
+def test_a_token_straddling_the_cut_leaves_no_half(limit: int, offset: int) -> None:
+    token = "ghp_" + "Qw3rTy7UiOp9AsDfGh1JkLzXcVbNm0Pq2W"
+    start = max(0, limit + offset)
+    text = ("lorem ipsum " * 100)[:start] + token + " and more words after it"
+    shown = Redactor(max_chars=limit).snapshot(text)
+    for i in range(len(token) - 5):
+        assert token[i : i + 6] not in shown, (token[i : i + 6], shown)
+    assert "...[cut:" in shown or REDACTED in shown
+
+
+def test_a_token_cut_by_the_old_order_is_redacted_whole() -> None:
+    # Redacting after the cut saw "ghp_Qw3rT" -- too short to be a token -- and kept it.
+    text = "x " * 250 + "ghp_" + "Qw3rTy7UiOp9AsDfGh1JkLzXcVbNm0Pq2W"
+    shown = Redactor(max_chars=512).snapshot(text)
+    assert "Qw3r" not in shown and "ghp_" not in shown
+
+
+def test_a_long_message_costs_no_more_than_its_window() -> None:
+    import time
+
+    r = Redactor()
+    start = time.perf_counter()
+    shown = r.exception_message(ValueError("eyJ" * 350_000))
+    assert time.perf_counter() - start < 0.05  # the old order took minutes here; see benchmarks/capture_cost.py
+    assert shown == f"{REDACTED}...[cut: 1050000 chars]"
+
+
+# -- the time one capture may take -----------------------------------------------------------------
+
+
+def test_a_capture_stops_at_its_time_budget() -> None:
+    import time
+
+    wide = {f"k{i}": [f"value {i} {j}" for j in range(32)] for i in range(32)}
+    r = Redactor(time_budget_ms=0.1, max_items=32, max_depth=4)
+    start = time.perf_counter()
+    shown = r.snapshot_arguments({"first": wide, "second": wide})
+    assert time.perf_counter() - start < 0.05
+    assert "...[capture time limit]" in json.dumps(shown)
+    assert Redactor(time_budget_ms=1000).snapshot(wide) == {k: list(v) for k, v in wide.items()}
+
+
+# -- user patterns ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", [r"(a+)+b", r"(x{1,9}){1,9}", r"(?:a|ab)*c", r"(a?){20}a{20}", r"((ab)*c)*"])
+def test_patterns_that_can_backtrack_exponentially_are_refused(pattern: str) -> None:
+    with pytest.raises(ValueError, match="exponential"):
+        Redactor(patterns=[pattern])
+    with pytest.raises(ValueError, match="redact_names"):
+        Redactor(names=[pattern])
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"EMP-\d{6}", r"[A-Z]{2}\d+-\w+", r"(?:ab){1,4}x", r"internal-[a-z0-9]{8,64}", r"(a|b)c", r"(?:\w|\d)*@"],
+)
+def test_ordinary_patterns_are_accepted(pattern: str) -> None:
+    Redactor(patterns=[pattern])
+
+
+def test_split_urls_show_their_url_redacted() -> None:
+    import urllib.parse
+
+    r = Redactor()
+    split = urllib.parse.urlsplit("postgres://app:Hunter2xyzq@db/shop")
+    assert r.snapshot(split) == {"__type__": "urllib.parse.SplitResult", "url": f"postgres://app:{REDACTED}@db/shop"}
+    assert "Hunter2" not in r.exception_message(ValueError(f"bad url {split}"))  # netloc='app:...@db' in its repr
+    assert r.snapshot("redis://:pa#ss?w0rd@cache:6379") == f"redis://:{REDACTED}@cache:6379"

@@ -114,7 +114,14 @@ def init(
             include=tuple(include) if include is not None else cfg.include,
             exclude=tuple(exclude) if exclude is not None else cfg.exclude,
         )
-        redactor = Redactor(cfg.redact_names, cfg.redact_patterns, max_chars=cfg.max_value_chars)
+        redactor = Redactor(
+            cfg.redact_names,
+            cfg.redact_patterns,
+            max_chars=cfg.max_value_chars,
+            capture_reprs=cfg.capture_reprs,
+            request_parts=cfg.request_parts,
+            time_budget_ms=cfg.capture_time_ms,
+        )
         stop = threading.Event()
         chosen_exporters = _exporters(
             cfg,

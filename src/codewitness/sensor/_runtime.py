@@ -585,15 +585,9 @@ class Sensor:
             for frame in traceback.extract_tb(exc.__traceback__, limit=40)
             if not frame.filename.startswith(_SENSOR_DIR)
         ][-32:]
+        message, shown = self.redactor.exception(exc, arguments)
         record = self._header(probe)
-        record.update(
-            kind="exception",
-            time=_now_iso(),
-            type=type_name,
-            message=self.redactor.redact_text(_safe_str(exc))[:2000],
-            stack=stack,
-            arguments=self.redactor.snapshot_arguments(arguments),
-        )
+        record.update(kind="exception", time=_now_iso(), type=type_name, message=message, stack=stack, arguments=shown)
         self.enqueue(record)
 
     # -- export ------------------------------------------------------------------------------
@@ -777,11 +771,4 @@ class Sensor:
     def closed(self) -> bool:
         """Whether :meth:`shutdown` ran."""
         return self._closed
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return f"<unprintable {type(exc).__name__}>"
 

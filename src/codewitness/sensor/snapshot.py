@@ -1,18 +1,24 @@
-"""Safe, size-bounded, redacted snapshots of Python values (arguments, results, locals).
+"""Safe, size-bounded, redacted snapshots of Python values (arguments, results, exception messages).
 
 A snapshot is plain JSON data made without running the application's code where that can be
-avoided: built-in containers and scalars are walked directly, dataclasses and ordinary objects
-through their fields / ``__dict__``, and only other objects fall back to ``repr()`` (guarded, cut
-to size). Depth, item counts and string lengths are bounded, so a huge argument costs a bounded
-amount of time and memory.
+avoided: built-in containers and scalars are walked directly; dataclasses, named tuples,
+``__slots__`` objects and ordinary objects through their fields; web framework requests
+(Starlette/FastAPI, Django, Flask/Werkzeug) are reduced to their safe parts (method, route, path
+parameters); a few standard value types (dates, decimals, UUIDs, paths, ...) are shown by their
+``repr``. Any other object is shown by its type alone, unless ``capture_reprs`` allows its
+``repr``. Depth, item counts, string lengths and the time one capture may take are bounded.
 
-Redaction happens here, before anything leaves the process:
+Redaction happens here, before anything leaves the process, and before anything is cut:
 
 * **names** -- a value stored under a name that looks secret (``password``, ``token``, ``secret``,
-  ``api_key``, ``authorization``, ``cookie``, ... plus ``sensor.redact_names``) is replaced whole;
-* **value patterns** -- text that looks like a credential (JWTs, ``sk-``/``ghp_``/``AKIA``/Slack
-  style keys, bearer tokens, card numbers that pass the Luhn check, plus ``sensor.redact_patterns``)
-  is replaced inside any string.
+  ``api_key``, ``authorization``, ``cookie``, ``dsn``, ``db_url``, ... plus
+  ``sensor.redact_names``) is replaced whole: argument names, mapping keys, fields and
+  attributes, and the first item of a ``(name, value)`` pair (header lists, ASGI headers);
+* **values** -- text that looks like a credential (see :mod:`codewitness.sensor._secrets`, plus
+  ``sensor.redact_patterns``) is replaced inside any string, bytes, mapping key or exception
+  message, and integers that are card numbers are replaced;
+* **cut after redaction** -- a long string is redacted over a window a little larger than what
+  is kept, then cut at a whitespace boundary, so a token cut in half leaves neither half.
 
 Example:
     >>> r = Redactor()
@@ -23,72 +29,91 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import re
+import datetime
+import decimal
+import enum
+import fractions
+import functools
+import ipaddress
+import itertools
+import json
+import pathlib
+import time
+import types
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
-__all__ = ["DEFAULT_NAME_PATTERNS", "DEFAULT_VALUE_PATTERNS", "REDACTED", "Redactor"]
+from codewitness.config import REQUEST_PARTS, REQUEST_PARTS_DEFAULT
+from codewitness.sensor._secrets import (
+    NAME_PATTERNS,
+    REDACTED,
+    compile_extra,
+    compile_names,
+    luhn_ok,
+    scrub,
+)
 
-REDACTED = "[REDACTED]"
+__all__ = ["DEFAULT_NAME_PATTERNS", "DEFAULT_REQUEST_PARTS", "REDACTED", "REQUEST_PARTS", "Redactor"]
 
 #: Names (argument names, dict keys, attribute names) whose values are never captured.
-DEFAULT_NAME_PATTERNS: tuple[str, ...] = (
-    r"pass(word|wd|phrase)|^pass$|^pwd$",
-    r"secret",
-    r"token",
-    r"api[-_]?key",
-    r"(private|access|secret|signing|encryption)[-_]?key",
-    r"^key$",
-    r"_key$",
-    r"auth(orization|_header)?$",
-    r"credential",
-    r"cookie",
-    r"session[-_]?(id|key)",
-    r"^(cvv|cvc|ssn|pin)$",
-    r"card[-_]?(number|no)",
+DEFAULT_NAME_PATTERNS = NAME_PATTERNS
+
+#: The parts of a web request that can be kept (``sensor.request_parts``); ``path`` (it may hold a
+#: token), ``query`` and ``headers`` are shown redacted (by name and value) when configured. Kept by
+#: default: method, route and path parameters (redacted by name like any other value).
+DEFAULT_REQUEST_PARTS = REQUEST_PARTS_DEFAULT
+
+#: Extra text read past the kept length before cutting, so a secret that starts in the kept part
+#: is seen whole (or at least long enough to be recognised) by the value patterns.
+_LOOKAHEAD = 256
+#: Mapping keys and pair names are shown up to this length.
+_MAX_KEY = 256
+#: Names and keys up to this length are remembered (at most _CACHE_SIZE of each).
+_CACHED_KEY = 64
+_CACHE_SIZE = 4096
+#: Standard types whose ``repr`` runs no application code and tells what the value is.
+_SAFE_REPR = (
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    datetime.tzinfo,
+    decimal.Decimal,
+    fractions.Fraction,
+    uuid.UUID,
+    complex,
+    range,
+    pathlib.PurePath,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
 )
-
-#: Text that looks like a credential wherever it appears in a string.
-DEFAULT_VALUE_PATTERNS: tuple[str, ...] = (
-    r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",  # JWT
-    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}",  # OpenAI / Anthropic style keys
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}",  # GitHub tokens
-    r"\bAKIA[0-9A-Z]{16}\b",  # AWS access key id
-    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack tokens
-    r"\bAIza[0-9A-Za-z_-]{35}",  # Google API keys
-    r"\b(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}",  # bearer credentials
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
-)
-
-# Candidate card numbers: 13-19 digits, optionally grouped by spaces or dashes; Luhn decides.
-_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-_DIGIT = re.compile(r"\d")
+_SCALARS = (str, int, float, bool, type(None), bytes)
+_TIME_SPENT = "...[capture time limit]"
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        d = ord(char) - 48
-        if position % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+class _Spent(Exception):
+    """The capture's time ran out."""
 
 
 class Redactor:
-    """Makes redacted, bounded JSON snapshots of values.
+    """Makes redacted, bounded JSON snapshots of values. Safe to share between threads.
 
     Args:
         names: extra regular expressions for secret names (searched, case-insensitive).
         patterns: extra regular expressions for secret text inside strings.
-        max_chars: the longest string kept; longer strings are cut and marked.
+        max_chars: the longest string kept; longer strings are redacted, then cut and marked.
         max_items: the most items kept from one container.
         max_depth: how deep containers and objects are walked.
+        capture_reprs: show other objects by their (redacted, cut) ``repr`` instead of their type.
+        request_parts: which parts of a web framework request to keep (of :data:`REQUEST_PARTS`).
+        time_budget_ms: the longest one capture may walk values; what is left is marked, not kept.
 
     Raises:
         re.error: a user pattern is not a valid regular expression.
+        ValueError: a user pattern could backtrack exponentially, or a request part is unknown.
     """
 
     def __init__(
@@ -99,98 +124,463 @@ class Redactor:
         max_chars: int = 512,
         max_items: int = 32,
         max_depth: int = 4,
+        capture_reprs: bool = False,
+        request_parts: Iterable[str] = DEFAULT_REQUEST_PARTS,
+        time_budget_ms: float = 5.0,
     ) -> None:
-        self._names = re.compile("|".join(f"(?:{p})" for p in (*DEFAULT_NAME_PATTERNS, *names)), re.IGNORECASE)
-        self._values = re.compile("|".join(f"(?:{p})" for p in (*DEFAULT_VALUE_PATTERNS, *patterns)))
+        self._names = compile_names(names)
+        self._extra = compile_extra(patterns)
+        # Redacted short keys and the verdict on short names, kept between captures (plain dicts:
+        # a lost race costs one more computation, never a wrong answer).
+        self._name_cache: dict[str, bool] = {}
+        self._key_cache: dict[str, str] = {}
         self.max_chars = max_chars
         self.max_items = max_items
         self.max_depth = max_depth
+        self.capture_reprs = capture_reprs
+        self.request_parts = frozenset(request_parts)
+        unknown = sorted(self.request_parts - set(REQUEST_PARTS))
+        if unknown:
+            raise ValueError(
+                f"sensor.request_parts: unknown {', '.join(unknown)}; choose from {', '.join(REQUEST_PARTS)}"
+            )
+        self.time_budget_ns = int(time_budget_ms * 1e6)
+
+    # -- public ----------------------------------------------------------------------------------
 
     def secret_name(self, name: str) -> bool:
         """Whether values stored under ``name`` are redacted whole."""
-        return self._names.search(name) is not None
+        try:
+            return self._name_cache[name]
+        except KeyError:
+            pass
+        found = self._names.search(name[:_MAX_KEY]) is not None
+        if len(name) <= _CACHED_KEY:  # argument names and keys repeat from capture to capture
+            if len(self._name_cache) >= _CACHE_SIZE:
+                self._name_cache.clear()
+            self._name_cache[name] = found
+        return found
 
     def redact_text(self, text: str) -> str:
-        """``text`` with credential-looking parts replaced by ``[REDACTED]``."""
-        text = self._values.sub(REDACTED, text)
-        if _DIGIT.search(text):
-            text = _CARD.sub(self._card, text)
-        return text
+        """``text`` with credential-looking parts replaced by ``[REDACTED]`` (all of it; not cut).
 
-    @staticmethod
-    def _card(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group(0))
-        return REDACTED if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
+        Time is linear in the length of ``text``; captures use :meth:`text`, which is bounded.
+        """
+        return scrub(text, self._extra)
+
+    def text(self, text: str, limit: int | None = None) -> str:
+        """``text`` redacted, then cut to about ``limit`` characters (default ``max_chars``).
+
+        Only ``limit`` plus a little lookahead is read, so the cost does not grow with the text.
+        """
+        return self._cut(text, len(text), self.max_chars if limit is None else limit)
 
     def snapshot(self, value: Any) -> Any:
         """A JSON-ready, redacted, bounded copy of ``value``; never raises."""
         try:
-            return self._walk(value, 0)
-        except Exception as exc:  # a hostile __dict__/__repr__ must not escape
+            return self._walk(value, 0, self._deadline())
+        except _Spent:
+            return _TIME_SPENT
+        except Exception as exc:  # a hostile __dict__/__getattr__ must not escape
             return {"__unrepresentable__": type(exc).__name__}
 
-    def snapshot_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """Snapshot a name -> value mapping (a call's arguments), redacting by name first."""
+    def snapshot_arguments(self, arguments: Mapping[str, Any], deadline: int | None = None) -> dict[str, Any]:
+        """Snapshot a name -> value mapping (a call's arguments), redacting by name first; never raises."""
+        deadline = self._deadline() if deadline is None else deadline
         out: dict[str, Any] = {}
-        for count, (name, value) in enumerate(arguments.items()):
-            if count >= self.max_items:
-                out["..."] = f"{len(arguments) - count} more"
-                break
-            out[name] = REDACTED if self.secret_name(name) else self.snapshot(value)
+        try:
+            for count, (name, value) in enumerate(arguments.items()):
+                if count >= self.max_items:
+                    out["..."] = f"{len(arguments) - count} more"
+                    break
+                key = self._key(name)
+                if self.secret_name(key):
+                    out[key] = REDACTED
+                    continue
+                try:
+                    out[key] = self._walk(value, 0, deadline)
+                except _Spent:
+                    out[key] = _TIME_SPENT
+                    break
+                except Exception as exc:
+                    out[key] = {"__unrepresentable__": type(exc).__name__}
+        except Exception as exc:
+            out["..."] = {"__unrepresentable__": type(exc).__name__}
         return out
 
-    def _text(self, text: str) -> str:
-        if len(text) > self.max_chars:
-            text = text[: self.max_chars] + f"...[{len(text) - self.max_chars} more chars]"
-        return self.redact_text(text)
+    def exception(
+        self, exc: BaseException, arguments: Mapping[str, Any], limit: int = 2000
+    ) -> tuple[str, dict[str, Any]]:
+        """An exception's redacted message and the redacted arguments of the call that raised it,
+        within one capture's time. Never raises."""
+        deadline = self._deadline()
+        return self.exception_message(exc, limit, deadline), self.snapshot_arguments(arguments, deadline)
 
-    def _walk(self, value: Any, depth: int) -> Any:
-        if value is None or isinstance(value, bool | int):
-            if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-                return self._text(str(value))
+    def exception_message(self, exc: BaseException, limit: int = 2000, deadline: int | None = None) -> str:
+        """``str(exc)``, redacted and cut -- without the ``repr`` of non-text arguments.
+
+        An exception raised with objects (``ValueError(request)``, ``KeyError({"token": ...})``)
+        and the built-in ``__str__`` would print their ``repr``; its message is made from their
+        snapshot instead. A pydantic ``ValidationError`` is told from its errors, each input
+        redacted under its field's name. Never raises.
+        """
+        deadline = self._deadline() if deadline is None else deadline
+        try:
+            cls = type(exc)
+            if any(_name_of(c) == "pydantic_core._pydantic_core.ValidationError" for c in cls.__mro__):
+                return self._cut(self._validation_message(exc, deadline), None, limit)
+            args = exc.args
+            if isinstance(cls.__str__, types.WrapperDescriptorType) and not all(isinstance(a, _SCALARS) for a in args):
+                shown = self._walk(args[0] if len(args) == 1 else list(args), 1, deadline)
+                return _json(shown)[:limit]
+            return self._cut(_safe_str(exc), None, limit)
+        except _Spent:
+            return _TIME_SPENT
+        except Exception:
+            return f"<unprintable {type(exc).__name__}>"
+
+    # -- strings -------------------------------------------------------------------------------
+
+    def _key(self, key: Any) -> str:
+        if isinstance(key, str):
+            if len(key) > _CACHED_KEY:
+                return self._cut(key, len(key), _MAX_KEY)
+            try:
+                return self._key_cache[key]
+            except KeyError:
+                shown = self._key_cache[key] = self._cut(key, len(key), _MAX_KEY)
+                if len(self._key_cache) >= _CACHE_SIZE:
+                    self._key_cache.clear()
+                return shown
+        if isinstance(key, bytes | bytearray):
+            return self._cut(
+                bytes(key[: _MAX_KEY + _LOOKAHEAD]).decode("utf-8", "backslashreplace"), len(key), _MAX_KEY
+            )
+        if isinstance(key, int | float | bool | type(None)):
+            return self._cut(repr(key), None, _MAX_KEY)
+        if isinstance(key, tuple) and all(isinstance(k, _SCALARS) for k in key):
+            return self._cut(repr(key[:8]), None, _MAX_KEY)
+        return f"<{_name_of(type(key))}>"
+
+    def _cut(self, text: str, total: int | None, limit: int) -> str:
+        """Redact ``text`` (of ``total`` characters in all, when it is already a prefix), then cut it.
+
+        The redaction sees ``limit`` + a lookahead, so a secret that starts in the kept part is
+        recognised whole; the cut then never splits a run of non-space characters (the tail of
+        a token the patterns did not know is dropped, not half-shown) nor a ``[REDACTED]``.
+        """
+        total = len(text) if total is None else total
+        if total <= limit and len(text) == total:
+            return scrub(text, self._extra)
+        window = text[: limit + _LOOKAHEAD]
+        red = self.redact_text(window)
+        more_follows = total > len(window)
+        if len(red) <= limit and not more_follows:
+            return red
+        cut = min(len(red), limit)
+        # Never split a marker: keep it whole.
+        start = red.rfind(REDACTED, max(0, cut - len(REDACTED) + 1), cut + len(REDACTED) - 1)
+        if start != -1 and start < cut < start + len(REDACTED):
+            cut = start + len(REDACTED)
+        following = red[cut] if cut < len(red) else ("x" if more_follows else " ")
+        if cut and not following.isspace() and not red[cut - 1].isspace() and not red.endswith(REDACTED, 0, cut):
+            words = red[:cut].rsplit(None, 1)
+            last = words[-1] if words else ""
+            cut -= len(last)
+            marker = last.rfind(REDACTED)
+            if marker != -1:
+                cut += marker + len(REDACTED)
+        return f"{red[:cut]}...[cut: {total} chars]"
+
+    # -- walking -------------------------------------------------------------------------------
+
+    def _deadline(self) -> int:
+        return time.perf_counter_ns() + self.time_budget_ns
+
+    def _walk(self, value: Any, depth: int, deadline: int) -> Any:
+        if time.perf_counter_ns() > deadline:
+            raise _Spent
+        if type(value) is str and len(value) <= self.max_chars:  # the commonest value, first
+            return scrub(value, self._extra)
+        if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, int):
+            return self._int(value)
         if isinstance(value, float):
             return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
         if isinstance(value, str):
-            return self._text(value)
+            return self._cut(value, len(value), self.max_chars)
         if isinstance(value, bytes | bytearray | memoryview):
-            raw = bytes(value[: self.max_chars])
-            return {"__bytes__": self._text(raw.decode("utf-8", "backslashreplace")), "len": len(value)}
+            raw = bytes(value[: self.max_chars + _LOOKAHEAD])
+            text = self._cut(raw.decode("utf-8", "backslashreplace"), len(value), self.max_chars)
+            return {"__bytes__": text, "len": len(value)}
+        kind = _kind(type(value))
+        if kind == "proxy":  # werkzeug's LocalProxy (flask.request): look at what it stands for
+            value = value._get_current_object()
+            kind = _kind(type(value))
+        if kind == "secret":
+            return REDACTED
+        if kind in ("starlette", "django", "werkzeug"):
+            return self._request(value, kind, depth, deadline)
+        if kind == "url":  # a split URL's netloc holds "user:password@host": show it whole, redacted
+            return {"__type__": _name_of(type(value)), "url": self._walk(value.geturl(), depth + 1, deadline)}
         if depth >= self.max_depth:
-            return f"<{_type_name(value)}>"
+            return f"<{_name_of(type(value))}>"
         if isinstance(value, Mapping):
-            return self._mapping(value.items(), len(value), depth)
-        if isinstance(value, list | tuple | set | frozenset):
-            items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
-            kept = [self._walk(item, depth + 1) for item, _ in zip(items, range(self.max_items), strict=False)]
-            if len(value) > self.max_items:
-                kept.append(f"...[{len(value) - self.max_items} more]")
-            return kept if isinstance(value, list) else {"__" + type(value).__name__ + "__": kept}
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return self._mapping(value.items(), len(value), depth, deadline)
+        if isinstance(value, tuple) and kind == "namedtuple":
+            fields = getattr(type(value), "_fields", ())
+            return {
+                "__type__": _name_of(type(value)),
+                **self._mapping(zip(fields, value, strict=False), len(value), depth, deadline),
+            }
+        if isinstance(value, _SEQUENCES):
+            return self._sequence(value, depth, deadline)
+        if isinstance(value, type):
+            return f"<class {_name_of(value)}>"
+        if isinstance(value, enum.Enum):
+            return {"__type__": _name_of(type(value)), "name": value.name}
+        if isinstance(value, _SAFE_REPR):
+            return {"__type__": _name_of(type(value)), "repr": self._cut(repr(value), None, self.max_chars)}
+        if isinstance(value, BaseException):
+            return {
+                "__type__": _name_of(type(value)),
+                "message": self.exception_message(value, self.max_chars, deadline),
+            }
+        if isinstance(value, types.ModuleType):
+            return f"<module {value.__name__}>"
+        if isinstance(value, _CALLABLES):
+            return (
+                f"<{type(value).__name__} {getattr(value, '__module__', None)}.{getattr(value, '__qualname__', '?')}>"
+            )
+        if dataclasses.is_dataclass(value):
             fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
-            return {
-                "__type__": _type_name(value),
-                **self._mapping(fields, len(dataclasses.fields(value)), depth),
-            }
-        attributes = getattr(value, "__dict__", None)
-        if isinstance(attributes, dict) and not isinstance(value, type):
-            return {
-                "__type__": _type_name(value),
-                **self._mapping(attributes.items(), len(attributes), depth),
-            }
-        return {"__type__": _type_name(value), "repr": self._text(repr(value))}
+            count = len(dataclasses.fields(value))
+            return {"__type__": _name_of(type(value)), **self._mapping(fields, count, depth, deadline)}
+        attributes = _fields_of(value)
+        if attributes is not None:
+            return {"__type__": _name_of(type(value)), **self._mapping(attributes, len(attributes), depth, deadline)}
+        shown: dict[str, Any] = {"__type__": _name_of(type(value))}
+        if self.capture_reprs:
+            shown["repr"] = self._cut(repr(value), None, self.max_chars)
+        return shown
 
-    def _mapping(self, items: Iterable[tuple[Any, Any]], size: int, depth: int) -> dict[str, Any]:
+    def _int(self, value: int) -> Any:
+        if 10**12 <= abs(value) < 10**19 and luhn_ok(str(abs(value))):
+            return REDACTED  # a card number passed as an int
+        if value.bit_length() <= 64:
+            return value
+        if value.bit_length() > 10_000:
+            return f"<int of {value.bit_length()} bits>"
+        return self._cut(str(value), None, self.max_chars)
+
+    def _sequence(self, value: Any, depth: int, deadline: int) -> Any:
+        items = list(itertools.islice(value, self.max_items))
+        if isinstance(value, set | frozenset):
+            items.sort(key=_order)
+        kept = [self._item(item, depth, deadline) for item in items]
+        size = len(value)
+        if size > self.max_items:
+            kept.append(f"...[{size - self.max_items} more]")
+        if isinstance(value, list):
+            return kept
+        return {"__" + type(value).__name__ + "__": kept}
+
+    def _item(self, item: Any, depth: int, deadline: int) -> Any:
+        # A (name, value) pair -- a header list, ASGI headers, parse_qsl, dict.items() -- is
+        # redacted by the name like a mapping entry.
+        if isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str | bytes | bytearray):
+            name = self._key(item[0])
+            if self.secret_name(name):
+                return [name, REDACTED] if isinstance(item, list) else {"__tuple__": [name, REDACTED]}
+        return self._walk(item, depth + 1, deadline)
+
+    def _mapping(self, items: Iterable[tuple[Any, Any]], size: int, depth: int, deadline: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for count, (key, item) in enumerate(items):
             if count >= self.max_items:
                 out["..."] = f"{size - count} more"
                 break
-            name = key if isinstance(key, str) else repr(key)[: self.max_chars]
-            out[name] = REDACTED if self.secret_name(name) else self._walk(item, depth + 1)
+            name = self._key(key)
+            while name in out:  # two keys shown alike (both redacted, both cut): keep both
+                name += "'"
+            out[name] = REDACTED if self.secret_name(name) else self._walk(item, depth + 1, deadline)
         return out
 
+    def _validation_message(self, exc: Any, deadline: int) -> str:
+        errors = exc.errors(include_url=False)
+        lines = [f"{exc.error_count()} validation error(s) for {exc.title}"]
+        for error in errors[: self.max_items]:
+            location = [str(part) for part in error.get("loc", ())]
+            field = location[-1] if location else ""
+            shown = REDACTED if field and self.secret_name(field) else self._walk(error.get("input"), 1, deadline)
+            # "[password] ..." rather than "password: ...": the message is redacted by value
+            # next, and a secret-looking name followed by ":" would take the text after it.
+            lines.append(
+                f"[{'.'.join(location)}] {error.get('msg', '')} (type={error.get('type')}, input={_json(shown)})"
+            )
+        return "\n".join(lines)
 
-def _type_name(value: Any) -> str:
-    cls = type(value)
-    return f"{cls.__module__}.{cls.__qualname__}"
+    # -- web framework requests ------------------------------------------------------------------
+
+    def _request(self, request: Any, kind: str, depth: int, deadline: int) -> dict[str, Any]:
+        parts = _REQUEST_READERS[kind](request)
+        shown: dict[str, Any] = {"__type__": _name_of(type(request))}
+        for part in REQUEST_PARTS:
+            if part not in self.request_parts:
+                continue
+            try:
+                value = parts[part]()
+            except Exception:  # noqa: S112 - a part the request cannot give (no app context, not resolved)
+                continue
+            if value is None:
+                continue
+            if part == "path":
+                shown[part] = self._cut(str(value), None, self.max_chars)
+            elif part in ("query", "headers", "path_params"):
+                pairs = list(value.items()) if isinstance(value, Mapping) else list(value)
+                shown[part] = self._mapping(_decoded_pairs(pairs), len(pairs), depth, deadline)
+            else:
+                shown[part] = self._walk(value, depth + 1, deadline)
+        return shown
+
+
+def _starlette(request: Any) -> dict[str, Any]:
+    scope = request.scope
+    return {
+        "method": lambda: scope.get("method"),
+        "route": lambda: getattr(scope.get("route"), "path", None),
+        "path_params": lambda: scope.get("path_params"),
+        "path": lambda: scope.get("path"),
+        "query": lambda: parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1"), keep_blank_values=True),
+        "headers": lambda: scope.get("headers", ()),
+    }
+
+
+def _django(request: Any) -> dict[str, Any]:
+    return {
+        "method": lambda: request.method,
+        "route": lambda: request.resolver_match.route if request.resolver_match else None,
+        "path_params": lambda: request.resolver_match.kwargs if request.resolver_match else None,
+        "path": lambda: request.path,
+        "query": lambda: parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True),
+        "headers": lambda: list(request.headers.items()),
+    }
+
+
+def _werkzeug(request: Any) -> dict[str, Any]:
+    return {
+        "method": lambda: request.method,
+        "route": lambda: request.url_rule.rule if request.url_rule is not None else None,
+        "path_params": lambda: request.view_args,
+        "path": lambda: request.path,
+        "query": lambda: parse_qsl(bytes(request.query_string).decode("latin-1"), keep_blank_values=True),
+        "headers": lambda: list(request.headers.items()),
+    }
+
+
+_REQUEST_READERS = {"starlette": _starlette, "django": _django, "werkzeug": _werkzeug}
+
+#: Classes (by qualified name, anywhere in the MRO) that get special treatment.
+_KINDS = {
+    "starlette.requests.HTTPConnection": "starlette",
+    "django.http.request.HttpRequest": "django",
+    "werkzeug.sansio.request.Request": "werkzeug",
+    "werkzeug.local.LocalProxy": "proxy",
+    "urllib.parse.SplitResult": "url",
+    "urllib.parse.ParseResult": "url",
+    "urllib.parse.SplitResultBytes": "url",
+    "urllib.parse.ParseResultBytes": "url",
+    "pydantic.types._SecretBase": "secret",
+    "pydantic.v1.types.SecretStr": "secret",
+    "pydantic.v1.types.SecretBytes": "secret",
+}
+
+_CALLABLES = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.BuiltinMethodType,
+    functools.partial,
+)
+
+_SEQUENCES: tuple[type, ...] = (list, tuple, set, frozenset, type({}.keys()), type({}.values()), type({}.items()))
+
+
+def _kind(cls: type) -> str | None:
+    """What a class is to the walk (a request, a secret, a proxy, a named tuple), cached per class."""
+    try:
+        return _KIND_CACHE[cls]
+    except KeyError:
+        pass
+    found: str | None = None
+    for base in cls.__mro__:
+        found = _KINDS.get(_name_of(base))
+        if found:
+            break
+    if found is None and issubclass(cls, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
+        found = "namedtuple"
+    if len(_KIND_CACHE) >= 4096:  # classes made at run time: keep the cache bounded
+        _KIND_CACHE.clear()
+    _KIND_CACHE[cls] = found
+    return found
+
+
+_KIND_CACHE: dict[type, str | None] = {}
+
+
+def _fields_of(value: Any) -> list[tuple[str, Any]] | None:
+    """An object's attributes from its ``__dict__`` and its ``__slots__``; None when it has neither.
+
+    Slots are read through their member descriptors, so no ``__getattr__`` of the object runs.
+    """
+    found: list[tuple[str, Any]] = []
+    attributes = getattr(value, "__dict__", None)
+    has_dict = isinstance(attributes, dict)
+    if has_dict:
+        found.extend(attributes.items())  # type: ignore[union-attr]
+    has_slots = False
+    for cls in type(value).__mro__:
+        slots = cls.__dict__.get("__slots__")
+        if slots is None:
+            continue
+        for name in (slots,) if isinstance(slots, str) else slots:
+            descriptor = cls.__dict__.get(name)
+            if isinstance(descriptor, types.MemberDescriptorType):
+                has_slots = True
+                try:
+                    found.append((name, descriptor.__get__(value, cls)))
+                except AttributeError:  # a slot never set
+                    continue
+    return found if has_dict or has_slots else None
+
+
+def _decoded_pairs(pairs: list[Any]) -> Iterable[tuple[Any, Any]]:
+    for pair in pairs:
+        if isinstance(pair, tuple | list) and len(pair) == 2:
+            name, value = pair
+            yield (
+                name.decode("latin-1") if isinstance(name, bytes) else name,
+                value.decode("latin-1") if isinstance(value, bytes) else value,
+            )
+
+
+def _name_of(cls: type) -> str:
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', '?')}"
+
+
+def _order(item: Any) -> tuple[str, Any]:
+    if isinstance(item, str | bytes | int | float) and not isinstance(item, bool):
+        return (type(item).__name__, item if item == item else 0)
+    return (type(item).__name__, 0)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__}>"
