@@ -147,6 +147,32 @@ class CheckSection:
             " fail_on (a missing timeout by default; add CW308 for unseeded random)."
         ),
     )
+    test_paths: tuple[str, ...] = field(
+        default=(
+            "tests/**",
+            "test/**",
+            "**/tests/**",
+            "**/test/**",
+            "**/test_*.py",
+            "**/*_test.py",
+            "**/conftest.py",
+        ),
+        metadata=doc("Globs (on paths relative to the project root) of test-only code, judged as tests."),
+    )
+    skip_in_tests: tuple[str, ...] = field(
+        default=("S", "CW303", "CW304", "CW306", "CW307", "CW308", "CW310"),
+        metadata=doc(
+            "Rules not applied to test code: rule ids, and ruff codes or code prefixes for CW301"
+            " ('S' = every ruff S rule, 'S105' = hard-coded passwords only)."
+        ),
+    )
+    provenance_since: str = field(
+        default="adoption",
+        metadata=doc(
+            "Commits CW401 judges: 'adoption' (from the first commit carrying a codewitness or git-ai note"
+            " or codewitness config), 'base' (every commit after --base), or a revision."
+        ),
+    )
 
 
 @dataclass(frozen=True)

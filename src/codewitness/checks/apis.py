@@ -30,7 +30,7 @@ import importlib
 import re
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
@@ -38,7 +38,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from codewitness.checks.context import CheckContext, SourceFile, walk_by_type
+from codewitness.checks.context import CheckContext, SourceFile, project_roots, walk_by_type
 from codewitness.checks.findings import Finding
 
 __all__ = ["ModuleIndex", "ModuleNames", "check_file", "run"]
@@ -77,14 +77,21 @@ class ModuleNames:
 
 
 class ModuleIndex:
-    """Resolves module names to what they define; caches every answer for one run."""
+    """Resolves module names to what they define; caches every answer for one run.
 
-    def __init__(self) -> None:
+    Args:
+        local_roots: folders holding the checked project's own top-level packages and modules (its root,
+            ``src/``, ``lib/``). Those names are read from there first: the code under check imports the
+            project's working tree, whatever copy of it may be installed.
+    """
+
+    def __init__(self, local_roots: Sequence[Path] = ()) -> None:
         self._cache: dict[str, ModuleNames | None] = {}
         self._busy: set[str] = set()
         #: Every module name asked about since the caller last cleared it (result caches depend on these).
         self.consulted: set[str] = set()
         self._specs: dict[str, ModuleSpec | None] = {}
+        self._local = _top_level_in(local_roots)
 
     def lookup(self, name: str) -> ModuleNames | None:
         """What module ``name`` defines, or ``None`` when it cannot be found or read."""
@@ -173,7 +180,12 @@ class ModuleIndex:
         parent = name.rpartition(".")[0]
         try:
             if not parent:
-                return PathFinder.find_spec(name)
+                if name in self._local:
+                    return _spec_at(name, self._local[name])
+                found = PathFinder.find_spec(name)
+                if found is None and name in _editable_sources():
+                    return _spec_at(name, _editable_sources()[name])
+                return found
             parent_spec = self._spec(parent)
             if parent_spec is None or parent_spec.submodule_search_locations is None:
                 return None
@@ -201,7 +213,7 @@ class ModuleIndex:
             # A namespace package (only submodules) or a compiled module without a stub.
             return ModuleNames(name, frozenset(), submodules, dynamic=spec.origin not in (None, "namespace"))
         names: set[str] = set()
-        dynamic = False
+        code_dynamic = stub_decides = False
         for source in sources:
             try:
                 text = source.read_text(encoding="utf-8")
@@ -212,8 +224,13 @@ class ModuleIndex:
                 return ModuleNames(name, frozenset(), submodules, dynamic=True)
             found, is_dynamic = self._collect(tree, name, is_package=bool(locations))
             names |= found
-            dynamic = dynamic or is_dynamic
-        return ModuleNames(name, frozenset(names), submodules, dynamic)
+            if source.suffix == ".pyi":
+                stub_decides = stub_decides or not is_dynamic
+            else:
+                code_dynamic = code_dynamic or is_dynamic
+        # A stub is the module's declared API: a type checker rejects a name it lacks whatever the
+        # module's __getattr__ may answer at run time, so a static stub decides.
+        return ModuleNames(name, frozenset(names), submodules, code_dynamic and not stub_decides)
 
     def _stdlib(self, name: str) -> ModuleNames | None:
         """dir() of the imported module joined with the names its typeshed stub declares on any platform."""
@@ -299,7 +316,11 @@ class ModuleIndex:
         for walrus in nodes.get(ast.NamedExpr, []):
             names.update(_bound(walrus.target))  # type: ignore[attr-defined]
         if "__getattr__" in names:
-            dynamic = True
+            answers = _getattr_answers(tree)
+            if answers is None:
+                dynamic = True  # it answers names we cannot list: __all__ and a stub are all we know
+            else:
+                names |= answers
         return names, dynamic
 
 
@@ -359,11 +380,20 @@ def _strings(node: ast.AST) -> set[str]:
     return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
+#: A ``setattr`` target that is the module itself (``sys.modules[__name__]``, a name bound to it).
+_MODULE_TARGET = re.compile(r"modules|__name__|\bmod\b|module|\bthis\b|_self\b")
+
+
 def _is_dynamic_call(call: ast.Call) -> bool:
-    """``globals().update(...)``, ``exec(...)``, ``setattr(...)``, lazy loader ``attach(...)``."""
+    """``globals().update(...)``, ``exec(...)``, ``setattr(<this module>, ...)``, lazy loader ``attach(...)``.
+
+    ``setattr`` on another object (httpx sets ``__module__`` on each exported class) adds no module name.
+    """
     func = call.func
     if isinstance(func, ast.Name):
-        return func.id in ("exec", "setattr", "_setattr")
+        if func.id in ("setattr", "_setattr"):
+            return not call.args or bool(_MODULE_TARGET.search(ast.unparse(call.args[0])))
+        return func.id == "exec"
     if isinstance(func, ast.Attribute):
         inner = func.value
         if (
@@ -374,6 +404,111 @@ def _is_dynamic_call(call: ast.Call) -> bool:
             return True
         return func.attr in ("attach", "attach_stub", "install")
     return False
+
+
+def _literal_strings(tree: ast.Module) -> dict[str, set[str]]:
+    """Module-level names bound to a literal collection of strings (dict keys, list/tuple/set items)."""
+    found: dict[str, set[str]] = {}
+    for node in tree.body:
+        target: ast.expr | None = None
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        if not isinstance(target, ast.Name) or value is None:
+            continue
+        items = value.keys if isinstance(value, ast.Dict) else getattr(value, "elts", None)
+        if isinstance(value, ast.Dict | ast.List | ast.Tuple | ast.Set) and items is not None:
+            strings = {i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)}
+            if len(strings) == len(items):
+                found[target.id] = strings
+    return found
+
+
+def _getattr_answers(tree: ast.Module) -> set[str] | None:
+    """The names a module-level ``__getattr__`` answers, when it answers a fixed set.
+
+    It does when every use of its parameter selects from fixed names — ``name == "x"``, ``name in ("x",
+    "y")``, ``name in MAPPING`` or ``MAPPING[name]`` / ``MAPPING.get(name)`` for a module-level literal
+    (``__all__`` too) — and it ends by raising ``AttributeError``. Deprecation shims (click, itsdangerous,
+    markupsafe, pluggy) and lazy loaders with a table have this shape. Anything else (``import_module(name)``,
+    ``getattr(other, name)``) answers names we cannot list: ``None``.
+    """
+    func = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == "__getattr__"),
+        None,
+    )
+    if func is None or not func.args.args:
+        return None
+    param = func.args.args[0].arg
+    literals = _literal_strings(tree)
+    answers: set[str] = set()
+    accounted: set[int] = set()
+
+    def uses(node: ast.AST) -> list[int]:
+        return [id(n) for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == param]
+
+    def is_param(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id == param
+
+    def selected(node: ast.expr) -> set[str] | None:
+        """The names an ``if`` test on the parameter selects, or None when it is not such a test."""
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            parts = [selected(v) for v in node.values]
+            return set().union(*parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
+        if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+            return None
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        if isinstance(op, ast.Eq):
+            other = right if is_param(left) else left if is_param(right) else None
+            if isinstance(other, ast.Constant) and isinstance(other.value, str):
+                return {other.value}
+            return None
+        if isinstance(op, ast.In) and is_param(left):
+            if isinstance(right, ast.Name) and right.id in literals:
+                return literals[right.id]
+            elts = getattr(right, "elts", None)
+            if isinstance(right, ast.Tuple | ast.List | ast.Set) and elts is not None:
+                strings = {e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                return strings if len(strings) == len(elts) else None
+        return None
+
+    for node in ast.walk(func):
+        if isinstance(node, ast.If):
+            chosen = selected(node.test)
+            if chosen is not None:
+                answers |= chosen
+                accounted.update(uses(node.test))
+                for stmt in node.body:
+                    accounted.update(uses(stmt))  # inside a branch for fixed names
+        elif isinstance(node, ast.Subscript) and is_param(node.slice):
+            if isinstance(node.value, ast.Name) and node.value.id in literals:
+                answers |= literals[node.value.id]
+                accounted.update(uses(node.slice))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in literals
+            and node.args
+            and is_param(node.args[0])
+        ):
+            answers |= literals[node.func.value.id]
+            accounted.update(uses(node.args[0]))
+        elif isinstance(node, ast.Raise) and node.exc is not None and "AttributeError" in ast.unparse(node.exc):
+            accounted.update(uses(node.exc))
+    last = func.body[-1]
+    ends_closed = isinstance(last, ast.Raise) and last.exc is not None and "AttributeError" in ast.unparse(last.exc)
+    if isinstance(last, ast.Try):  # try: return MAPPING[name] except KeyError: raise AttributeError(name)
+        ends_closed = all(
+            h.body and isinstance(h.body[-1], ast.Raise) and "AttributeError" in ast.unparse(h.body[-1])
+            for h in last.handlers
+        ) and bool(last.handlers)
+    if not ends_closed or set(uses(func)) - accounted - {id(a) for a in ast.walk(func.args)}:
+        return None
+    return answers
 
 
 def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str | None:
@@ -406,6 +541,105 @@ def _spec_in(name: str, locations: list[str]) -> ModuleSpec | None:
         if (folder.parent / f"{leaf}.py").is_file():
             return spec_from_file_location(name, folder.parent / f"{leaf}.py")
     return None
+
+
+def _top_level_in(roots: Sequence[Path]) -> dict[str, Path]:
+    """Top-level packages (folders with ``__init__.py``) and modules directly in ``roots``, first root first."""
+    found: dict[str, Path] = {}
+    for root in roots:
+        try:
+            children = sorted(root.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            name = child.name
+            if child.is_dir() and name.isidentifier() and (child / "__init__.py").is_file():
+                found.setdefault(name, child)
+            elif name.endswith(".py") and name[:-3].isidentifier() and child.is_file():
+                found.setdefault(name[:-3], child)
+    return found
+
+
+def _spec_at(name: str, path: Path) -> ModuleSpec | None:
+    """A spec for module ``name`` read from ``path`` (a package folder or a ``.py`` file), without importing."""
+    from importlib.util import spec_from_file_location
+
+    if path.is_dir():
+        init = path / "__init__.py"
+        if init.is_file():
+            return spec_from_file_location(name, init, submodule_search_locations=[str(path)])
+        spec = ModuleSpec(name, None, origin="namespace", is_package=True)
+        spec.submodule_search_locations = [str(path)]
+        return spec
+    return spec_from_file_location(name, path) if path.is_file() else None
+
+
+@lru_cache(maxsize=1)
+def _editable_sources() -> dict[str, Path]:
+    """Top-level names of distributions installed in editable mode, and where their source is.
+
+    setuptools' editable finder (``__editable___<dist>_finder.py``) maps each top-level name to its folder;
+    it is read as text (a dict literal), never imported. For other backends the distribution's
+    ``direct_url.json`` (``dir_info.editable``) gives the project folder, and its top-level names
+    (``top_level.txt``, else the names in ``RECORD``) are looked for there and under ``src/``. Editable
+    installs whose ``.pth`` adds a folder to ``sys.path`` need none of this: the path finder sees them.
+    """
+    import json
+    from importlib.metadata import distributions
+    from urllib.parse import unquote, urlparse
+
+    found: dict[str, Path] = {}
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        try:
+            finders = sorted(folder.glob("__editable___*_finder.py"))
+        except OSError:
+            continue
+        for finder in finders:
+            found.update({k: v for k, v in _finder_mapping(finder).items() if k not in found})
+    for dist in distributions():
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        except (ValueError, OSError):
+            continue
+        if not isinstance(direct, dict) or not (direct.get("dir_info") or {}).get("editable"):
+            continue
+        url = urlparse(str(direct.get("url", "")))
+        if url.scheme != "file":
+            continue
+        project = Path(unquote(url.path))
+        tops = (dist.read_text("top_level.txt") or "").split()
+        for file in dist.files or ():
+            first = file.parts[0] if file.parts else ""
+            tops.append(first[:-3] if first.endswith(".py") else first if len(file.parts) > 1 else "")
+        for top in dict.fromkeys(t for t in tops if t.isidentifier() and not t.startswith("__") and t not in found):
+            for base in (project / "src", project):
+                if (base / top).is_dir() or (base / f"{top}.py").is_file():
+                    found[top] = base / top if (base / top).is_dir() else base / f"{top}.py"
+                    break
+    return found
+
+
+def _finder_mapping(path: Path) -> dict[str, Path]:
+    """The ``MAPPING`` dict literal of a setuptools editable finder (read, not run)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return {}
+    for node in tree.body:
+        target: ast.expr | None = None
+        value: ast.expr | None = None
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign):
+            target, value = node.targets[0], node.value
+        if isinstance(target, ast.Name) and target.id == "MAPPING" and isinstance(value, ast.Dict):
+            return {
+                str(k.value): Path(str(v.value))
+                for k, v in zip(value.keys, value.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+            }
+    return {}
 
 
 def _locations(spec: ModuleSpec) -> list[str]:
@@ -563,8 +797,15 @@ def _rebound_names(f: SourceFile) -> set[str]:
     return names
 
 
-def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
-    """Report attributes, imported names and submodules of ``f`` that the installed modules lack."""
+def check_file(f: SourceFile, index: ModuleIndex, undecided: list[tuple[str, int]] | None = None) -> list[Finding]:
+    """Report attributes, imported names and submodules of ``f`` that the installed modules lack.
+
+    Args:
+        f: the file.
+        index: resolves modules.
+        undecided: gets ``(module, line)`` for each in-scope name nothing could decide (the module makes
+            names the reader cannot list, and has no stub), when given.
+    """
     tree = f.tree
     if tree is None:
         return []
@@ -613,10 +854,13 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
                 if alias.name == "*":
                     continue
                 sub = f"{node.module}.{alias.name}"
+                known = names.has(alias.name)
                 if alias.name in names.submodules:
                     aliases.setdefault(alias.asname or alias.name, set()).add(sub)
-                elif names.has(alias.name) is False:
+                elif known is False:
                     report("CW202", node, f"{where(node.module)} has no {alias.name!r}", node.module, alias.name)
+                elif known is None and undecided is not None and f.in_scope(node.lineno):
+                    undecided.append((node.module, node.lineno))
 
     rebound = _rebound_names(f)
     modules = {name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound}
@@ -649,6 +893,10 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
             if known is False:
                 report("CW201", attr_node, f"{where(shown)} has no attribute {attr_node.attr!r}", shown, attr_node.attr)
                 break
+            if known is None:
+                if undecided is not None and f.in_scope(attr_node.lineno):
+                    undecided.append((module, attr_node.lineno))
+                break
             value = getattr(names.module, attr_node.attr, None) if names.module is not None else None
             if isinstance(value, ModuleType):
                 module = value.__name__  # os.path is posixpath
@@ -663,7 +911,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
 
 def run(ctx: CheckContext) -> list[Finding]:
     """Check every in-scope Python file."""
-    index = ModuleIndex()
+    index = ModuleIndex(project_roots(ctx.root))
     findings: list[Finding] = []
     for f in ctx.python_files():
         findings.extend(check_file(f, index))
