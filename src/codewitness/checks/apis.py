@@ -208,7 +208,7 @@ class ModuleIndex:
             return None
         locations = _locations(spec)
         submodules = frozenset(_submodules(locations))
-        sources = _source_files(spec)
+        sources = _source_files(spec) + _stub_package_files(name)
         if not sources:
             # A namespace package (only submodules) or a compiled module without a stub.
             return ModuleNames(name, frozenset(), submodules, dynamic=spec.origin not in (None, "namespace"))
@@ -506,6 +506,17 @@ def _getattr_answers(tree: ast.Module) -> set[str] | None:
             h.body and isinstance(h.body[-1], ast.Raise) and "AttributeError" in ast.unparse(h.body[-1])
             for h in last.handlers
         ) and bool(last.handlers)
+        gated = any(
+            isinstance(n, ast.Subscript)
+            and is_param(n.slice)
+            and isinstance(n.value, ast.Name)
+            and n.value.id in literals
+            for stmt in last.body
+            for n in ast.walk(stmt)
+        )
+        if ends_closed and gated:  # the table lookup fails first for any other name: the rest only sees its keys
+            for stmt in last.body:
+                accounted.update(uses(stmt))
     if not ends_closed or set(uses(func)) - accounted - {id(a) for a in ast.walk(func.args)}:
         return None
     return answers
@@ -675,6 +686,34 @@ def _source_files(spec: ModuleSpec) -> list[Path]:
             stub = path.with_name(path.name[: -len(suffix)] + ".pyi")
             return [stub] if stub.is_file() else []
     return []
+
+
+def _stub_package_files(name: str) -> list[Path]:
+    """The ``.pyi`` of module ``name`` in a stub-only package (PEP 561 ``<top>-stubs``) on ``sys.path``."""
+    top, _, rest = name.partition(".")
+    inner = rest.split(".") if rest else []
+    for folder in _stub_folders().get(top, []):
+        base = folder.joinpath(*inner)
+        for candidate in (
+            (base / "__init__.pyi", base.with_name(base.name + ".pyi")) if inner else (base / "__init__.pyi",)
+        ):
+            if candidate.is_file():
+                return [candidate]
+    return []
+
+
+@lru_cache(maxsize=1)
+def _stub_folders() -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {}
+    for entry in sys.path:
+        try:
+            folders = list(Path(entry or ".").glob("*-stubs"))
+        except OSError:
+            continue
+        for folder in folders:
+            if folder.is_dir():
+                found.setdefault(folder.name[: -len("-stubs")], []).append(folder)
+    return found
 
 
 def _submodules(locations: list[str]) -> Iterator[str]:
