@@ -184,9 +184,7 @@ class SensorSection:
     )
     manifest: str = field(
         default=".codewitness/manifest.json",
-        metadata=doc(
-            "The manifest of AI-written functions to instrument (relative to the working directory)."
-        ),
+        metadata=doc("The manifest of AI-written functions to instrument (relative to the working directory)."),
     )
     include: tuple[str, ...] = field(
         default=(),
@@ -203,9 +201,7 @@ class SensorSection:
     )
     spool_max_bytes: int = field(
         default=64 * 1024 * 1024,
-        metadata=doc(
-            "Spool size limit; the oldest segments are deleted (and counted) beyond it.", minimum=4096
-        ),
+        metadata=doc("Spool size limit; the oldest segments are deleted (and counted) beyond it.", minimum=4096),
     )
     spool_segment_bytes: int = field(
         default=4 * 1024 * 1024,
@@ -236,9 +232,7 @@ class SensorSection:
     )
     queue_size: int = field(
         default=10_000,
-        metadata=doc(
-            "Bound on events waiting for export; events beyond it are dropped and counted.", minimum=1
-        ),
+        metadata=doc("Bound on events waiting for export; events beyond it are dropped and counted.", minimum=1),
     )
     redact_names: tuple[str, ...] = field(
         default=(),
@@ -307,9 +301,7 @@ class Config:
         ),
     )
     check: CheckSection = field(default_factory=CheckSection, metadata=doc("The merge gate."))
-    capture: CaptureSection = field(
-        default_factory=CaptureSection, metadata=doc("Agent hooks and commit linking.")
-    )
+    capture: CaptureSection = field(default_factory=CaptureSection, metadata=doc("Agent hooks and commit linking."))
     sensor: SensorSection = field(
         default_factory=SensorSection,
         metadata=doc("The runtime sensor (codewitness.init / codewitness run)."),
@@ -592,9 +584,7 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
     if choices is not None and value not in choices:
         shown = ", ".join('""' if c == "" else str(c) for c in choices)
         raise ConfigError(f"{source}: {dotted!r} must be one of {shown}; got {value!r}")
-        raise ConfigError(
-            f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}"
-        )
+        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")

@@ -243,6 +243,25 @@ def test_version_guarded_and_optional_imports_are_optional(tmp_path, index_serve
     }
 
 
+def test_modules_a_test_writes_and_imports_are_not_packages(tmp_path, index_server):
+    # flask tests/test_instance_config.py writes config_module_app.py into a temp folder, then imports it.
+    root = _write(
+        tmp_path / "proj",
+        {
+            "requirements.txt": "requests\n",
+            "tests/test_instance.py": """
+                def test_module_paths(modules_tmp_path, purge_module):
+                    (modules_tmp_path / "config_module_app.py").write_text("app = 1")
+                    purge_module("config_module_app")
+                    from config_module_app import app
+                    import no_such_fixture_pkgx
+                """,
+        },
+    )
+    report = run_checks(_index_ctx(root, index_server), families=("deps",))
+    assert {(f.rule_id, f.properties.get("module")) for f in report.findings} == {("CW101", "no_such_fixture_pkgx")}
+
+
 # -- apis: modules with a module-level __getattr__ ------------------------------------------------------------
 
 
@@ -304,6 +323,14 @@ def test_getattr_shapes_of_httpx_markupsafe_and_lazy_tables(tmp_path, on_path):
                         return importlib.metadata.version("markuplike")
                     raise AttributeError(name)
                 """,
+            # hypothesis: assigns to another module's attribute at import time, which binds nothing here.
+            "hypolike/__init__.py": """
+                import json as _state
+                from json import loads as given
+                _state.in_initialization = 1
+                _state.in_initialization -= 1
+                __all__ = ["given"]
+                """,
             # a lazy loader with a static table
             "lazytable/__init__.py": """
                 import importlib
@@ -337,6 +364,7 @@ def test_getattr_shapes_of_httpx_markupsafe_and_lazy_tables(tmp_path, on_path):
         tmp_path,
         """
         import httpxlike, markuplike, lazytable, openlazy, stubbed
+        from hypolike import given, no_such_strategy
 
         httpxlike.Client
         httpxlike.no_such_client
@@ -353,8 +381,14 @@ def test_getattr_shapes_of_httpx_markupsafe_and_lazy_tables(tmp_path, on_path):
     )
     undecided: list[tuple[str, int]] = []
     found = sorted((x.line, x.properties["name"]) for x in check_file(f, ModuleIndex(), undecided))
-    assert found == [(5, "no_such_client"), (8, "no_such_markup"), (10, "no_such_frame"), (14, "not_declared")]
-    assert undecided == [("openlazy", 12)]
+    assert found == [
+        (3, "no_such_strategy"),
+        (6, "no_such_client"),
+        (9, "no_such_markup"),
+        (11, "no_such_frame"),
+        (15, "not_declared"),
+    ]
+    assert undecided == [("openlazy", 13)]
 
 
 def test_undecided_names_are_counted_in_the_report(tmp_path, on_path):

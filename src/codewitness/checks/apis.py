@@ -283,7 +283,7 @@ class ModuleIndex:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     names.update(_bound(target))
-                    if isinstance(target, ast.Subscript | ast.Attribute):
+                    if _binds_in_module(target):
                         dynamic = True  # globals()[...] = ..., sys.modules[...] = ...
                 if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
                     names.update(_strings(node.value))
@@ -403,6 +403,20 @@ def _is_dynamic_call(call: ast.Call) -> bool:
         ):
             return True
         return func.attr in ("attach", "attach_stub", "install")
+    return False
+
+
+def _binds_in_module(target: ast.expr) -> bool:
+    """An assignment target that may bind a module name: ``globals()[...]``, ``vars()[...]``, ``sys.modules[...]``,
+    an attribute of this module (``sys.modules[__name__].x``). Assigning to another object's attribute or item
+    (``_hypothesis_globals.in_initialization -= 1``, ``registry["x"] = ...``) binds nothing here."""
+    if isinstance(target, ast.Subscript):
+        base = target.value
+        if isinstance(base, ast.Call) and isinstance(base.func, ast.Name):
+            return base.func.id in ("globals", "vars", "locals")
+        return "modules" in ast.unparse(base)
+    if isinstance(target, ast.Attribute):
+        return bool(_MODULE_TARGET.search(ast.unparse(target.value)))
     return False
 
 

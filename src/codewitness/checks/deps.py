@@ -319,6 +319,13 @@ def imported_modules(
             yield node.module if full else node.module.split(".")[0], node.lineno
 
 
+def _made_by_the_file(module: str, text: str) -> bool:
+    """Whether the file names ``module`` as a file or folder it writes or manages (``"site_app.py"``,
+    ``tmp / "config_package_app"``, ``purge_module("site_app")``): tests that create modules at run time and
+    import them are not importing a package from an index."""
+    return re.search(rf"""["']{re.escape(module)}(?:\.py)?["']""", text) is not None
+
+
 def _declares(dotted: str, declared: set[str]) -> bool:
     """Whether a declared distribution is named like the imported module or one of its parents.
 
@@ -484,6 +491,8 @@ def run(ctx: CheckContext) -> list[Finding]:
                     )
                 continue
             reported.add(module)
+            if _made_by_the_file(module, f.text):
+                continue
             wanted.append((Declared("pypi", guess, line, via="import", module=module), f))
 
     places: list[tuple[Declared, str, str]] = [(p, s.rel, s.line_text(p.line)) for p, s in wanted]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codewitness.checks._perfile import PER_FILE, FileResultCache, per_file_findings
-from codewitness.checks.attribution import Attribution
+from codewitness.checks.attribution import Attribution, GateCache
 from codewitness.checks.context import CheckContext, matches_any, project_roots
 from codewitness.checks.findings import Finding, GenerationRef, ordered, with_fingerprints
 from codewitness.checks.rules import RULES, rule, severity_at_least
@@ -141,7 +141,8 @@ def run_checks(
             f"check.skip_in_tests: {', '.join(unknown)} is neither a rule id nor a ruff S code (S, S1, S105)"
         )
     if ctx.attribution is None and (ctx.root / ".git").exists():
-        ctx.attribution = Attribution(ctx.root)
+        kept_between_runs = GateCache(result_cache.with_name("attribution.json")) if result_cache else None
+        ctx.attribution = Attribution(ctx.root, kept_between_runs)
     raw: list[Finding] = []
     seconds: dict[str, float] = {}
     done: dict[str, list[Finding]] = {}

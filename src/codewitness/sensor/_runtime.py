@@ -784,4 +784,3 @@ def _safe_str(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return f"<unprintable {type(exc).__name__}>"
-
