@@ -182,7 +182,10 @@ def main() -> None:
     print(f"  OpenTelemetry span         {otel:8.1f}   (+{otel_added:.1f} ns, {otel / base:.2f}x baseline)")
     for backend, value in sensor.items():
         added = value - base
-        print(f"  => {backend}: added {added:.0f} ns/call; an OTel span per call adds {otel_added / added:.1f}x more")
+        print(
+            f"  => {backend}: added {added:.0f} ns/call; "
+            f"an OTel span per call adds {otel_added / added:.1f}x more"
+        )
 
 
 if __name__ == "__main__":

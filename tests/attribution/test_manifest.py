@@ -228,3 +228,4 @@ def test_manifest_round_trip(functions: tuple[ManifestFunction, ...], watch: flo
     again = Manifest.from_json(manifest.to_json())
     assert again == manifest
     assert again.watched == tuple(f for f in functions if f.ai_share >= watch)
+

@@ -132,9 +132,7 @@ def test_any_finding_with_code_facts_is_valid_sarif_and_one_markdown_row(
 
 
 def test_a_hostile_model_name_from_a_note_stays_inert_in_markdown() -> None:
-    hostile = GenerationRef(
-        "gen_" + "0" * 20, agent="x", model="`<img src=x onerror=alert(1)>` | [link](http://e.test)"
-    )
+    hostile = GenerationRef("gen_" + "0" * 20, agent="x", model="`<img src=x onerror=alert(1)>` | [link](http://e.test)")
     finding = with_fingerprints(
         [Finding("CW307", "a.py", 3, "m", ai_authored=True, qualname="f", generations=(hostile,))]
     )

@@ -161,7 +161,7 @@ def test_a_rule_that_breaks_the_compiler_is_one_line_not_a_crashed_session(
     deep = f"""\
 [[tool.codewitness.invariants]]
 function = "shop:discount"
-ensure = "{"-" * 1990}1"
+ensure = "{'-' * 1990}1"
 """
     proc = run_pytest(_configured(tmp_path, deep + HOLDING))
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -125,7 +125,11 @@ class MemoryExporter:
         return {}
 
     def of(self, kind: str, function: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.records if r["kind"] == kind and (function is None or r.get("function") == function)]
+        return [
+            r
+            for r in self.records
+            if r["kind"] == kind and (function is None or r.get("function") == function)
+        ]
 
     def calls(self, function: str) -> int:
         return sum(r["calls"] for r in self.of("aggregate", function))

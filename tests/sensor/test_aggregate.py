@@ -52,7 +52,9 @@ def test_bucket_of_a_value_contains_it(value: int) -> None:
     assert abs(bucket_value(index) - value) <= max(0.5, value / 64)
 
 
-@given(st.lists(st.integers(min_value=0, max_value=10**9), max_size=200), st.integers(min_value=0, max_value=200))
+@given(
+    st.lists(st.integers(min_value=0, max_value=10**9), max_size=200), st.integers(min_value=0, max_value=200)
+)
 def test_merging_equals_recording_everything_once(values: list[int], cut: int) -> None:
     left, right, whole = Histogram(), Histogram(), Histogram()
     for v in values[:cut]:

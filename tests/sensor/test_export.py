@@ -208,7 +208,9 @@ def test_otel_metrics_and_spans_carry_code_and_origin_attributes() -> None:
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    exporter = OtelExporter(meter_provider=MeterProvider(metric_readers=[reader]), tracer_provider=tracer_provider)
+    exporter = OtelExporter(
+        meter_provider=MeterProvider(metric_readers=[reader]), tracer_provider=tracer_provider
+    )
     hist = Histogram()
     for ns in (1_000_000, 2_000_000, 3_000_000):
         hist.record(ns)
@@ -257,7 +259,9 @@ def test_otel_metrics_and_spans_carry_code_and_origin_attributes() -> None:
     assert calls.attributes["code.file.path"] == "shop/pricing.py"
     (errors,) = points["codewitness.function.errors"]
     assert errors.value == 1 and errors.attributes["exception.type"] == "ValueError"
-    quantiles = {p.attributes["codewitness.quantile"]: p.value for p in points["codewitness.function.duration"]}
+    quantiles = {
+        p.attributes["codewitness.quantile"]: p.value for p in points["codewitness.function.duration"]
+    }
     assert quantiles[0.5] == pytest.approx(0.002, rel=0.02)
     (span,) = spans.get_finished_spans()
     assert span.name == "exception shop.pricing.quote"
@@ -298,7 +302,9 @@ names = {m.name: m for r in data.resource_metrics for s in r.scope_metrics for m
 print(list(names["codewitness.function.calls"].data.data_points)[0].value)
 """
     )
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, check=True)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
     assert out.stdout.strip() == "5"
 
 

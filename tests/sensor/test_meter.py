@@ -105,7 +105,7 @@ def test_the_compiled_clock_keeps_time_across_its_calibration() -> None:
         elapsed = theirs_b - theirs_a
         assert abs((ours_b - ours_a) - elapsed) <= elapsed * 0.002 + 50_000
     spanned = pairs[-1][1] - pairs[0][1]  # one call across every switch of scale
-    ((bucket, count),) = report["counts"].items()
+    (bucket, count), = report["counts"].items()
     assert count == 1
     assert bucket_index(int(spanned * 0.99)) <= int(bucket) <= bucket_index(int(spanned * 1.01))
 

@@ -154,14 +154,10 @@ def test_flush_on_sigterm_off_leaves_sigterm_alone(tmp_path: Path) -> None:
 
 
 def test_shutdown_gives_sigterm_back(tmp_path: Path) -> None:
-    source = (
-        "import signal\n"
-        + HOST_PRELUDE
-        + (
-            "taken = signal.getsignal(signal.SIGTERM) != signal.SIG_DFL\n"
-            "sensor.shutdown()\n"
-            "print(taken, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\n"
-        )
+    source = "import signal\n" + HOST_PRELUDE + (
+        "taken = signal.getsignal(signal.SIGTERM) != signal.SIG_DFL\n"
+        "sensor.shutdown()\n"
+        "print(taken, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\n"
     )
     assert run_python(tmp_path, source, "auto").split() == ["True", "True"]
 

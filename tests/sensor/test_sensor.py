@@ -86,7 +86,9 @@ def test_generator_and_coroutine_time_includes_suspension(
     assert record["max_ns"] >= 45_000_000
 
 
-def test_an_abandoned_generator_is_a_normal_end(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+def test_an_abandoned_generator_is_a_normal_end(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
     sensor = start(app, memory, backend)
     svc = importlib.import_module(app.module)
     gen = svc.countdown(5)
@@ -168,7 +170,9 @@ def test_modules_imported_before_init_are_instrumented(
     assert memory.calls(f"{app.module}.Cart.tax") == 1
 
 
-def test_shutdown_restores_the_original_functions(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+def test_shutdown_restores_the_original_functions(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
     svc = importlib.import_module(app.module)
     original = svc.add
     sensor = start(app, memory, backend)
@@ -310,7 +314,9 @@ def test_counts_are_exact_across_threads(start: Any, app: App, memory: MemoryExp
     assert memory.calls(f"{app.module}.add") == 16_000
 
 
-def test_concurrent_coroutines_are_each_timed(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+def test_concurrent_coroutines_are_each_timed(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
     sensor = start(app, memory, backend)
     svc = importlib.import_module(app.module)
 
@@ -334,7 +340,9 @@ def test_recursion_is_counted_per_call(start: Any, app: App, memory: MemoryExpor
     assert memory.calls(f"{mod}.fact") == 10
 
 
-def test_the_check_hook_sees_arguments_and_result(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+def test_the_check_hook_sees_arguments_and_result(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
     sensor = start(app, memory, backend)
     seen: list[tuple[dict[str, Any], Any]] = []
     sensor.add_check(f"{app.module}.add", lambda args, result: seen.append((dict(args), result)))

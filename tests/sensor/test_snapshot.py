@@ -43,7 +43,9 @@ def test_secret_names_are_redacted(name: str) -> None:
     assert r.snapshot({"nested": {name: "value-123"}}) == {"nested": {name: REDACTED}}
 
 
-@pytest.mark.parametrize("name", ["user", "quantity", "monkey", "compass", "passenger", "keyboard_layout", "sku"])
+@pytest.mark.parametrize(
+    "name", ["user", "quantity", "monkey", "compass", "passenger", "keyboard_layout", "sku"]
+)
 def test_ordinary_names_are_kept(name: str) -> None:
     assert Redactor().snapshot_arguments({name: "plain"}) == {name: "plain"}
 
@@ -71,7 +73,9 @@ def test_secret_values_are_redacted_inside_text(secret: str) -> None:
     assert out.startswith("before ")
 
 
-@pytest.mark.parametrize("text", ["order 1234567890123 shipped", "call +44 20 7946 0958", "4111 1111 1111 1112"])
+@pytest.mark.parametrize(
+    "text", ["order 1234567890123 shipped", "call +44 20 7946 0958", "4111 1111 1111 1112"]
+)
 def test_numbers_that_are_not_cards_are_kept(text: str) -> None:
     assert Redactor().snapshot(text) == text
 
@@ -136,7 +140,10 @@ def test_objects_are_walked_without_their_repr() -> None:
 values: Any = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(),
     lambda inner: (
-        st.lists(inner) | st.dictionaries(st.text(), inner) | st.tuples(inner, inner) | st.frozensets(st.integers())
+        st.lists(inner)
+        | st.dictionaries(st.text(), inner)
+        | st.tuples(inner, inner)
+        | st.frozensets(st.integers())
     ),
     max_leaves=40,
 )

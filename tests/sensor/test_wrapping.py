@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-SIGNATURES = """
+SIGNATURES = '''
 def plain(a, b):
     return (a, b)
 
@@ -33,7 +33,7 @@ def nothing():
 def mutable_default(item, bucket=[]):
     bucket.append(item)
     return list(bucket)
-"""
+'''
 
 CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("plain", (1, 2), {}),

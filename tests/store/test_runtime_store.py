@@ -31,7 +31,9 @@ def header(function: str, origin: str = "ai", **extra: Any) -> dict[str, Any]:
     }
 
 
-def aggregate(function: str, latencies_ns: list[int], errors: dict[str, int], start: datetime, **kw: Any) -> dict:
+def aggregate(
+    function: str, latencies_ns: list[int], errors: dict[str, int], start: datetime, **kw: Any
+) -> dict:
     hist = Histogram()
     for ns in latencies_ns:
         hist.record(ns)
@@ -117,7 +119,9 @@ def test_summaries_merge_intervals_and_put_ai_beside_human(store: Store) -> None
         store,
         [
             aggregate("shop.quote", ai_latencies[:500], {"ValueError": 2}, T0),
-            aggregate("shop.quote", ai_latencies[500:], {"ValueError": 1, "KeyError": 1}, T0 + timedelta(seconds=10)),
+            aggregate(
+                "shop.quote", ai_latencies[500:], {"ValueError": 1, "KeyError": 1}, T0 + timedelta(seconds=10)
+            ),
             aggregate("shop.helper", [2_000] * 10, {}, T0, origin="human"),
             exception("shop.quote", T0 + timedelta(seconds=1)),
             exception("shop.quote", T0 + timedelta(seconds=12)),

@@ -113,6 +113,8 @@ def _compute(
     files: Sequence[SourceFile], families: tuple[str, ...], two_processes: bool, roots: tuple[str, ...]
 ) -> dict[str, _Result]:
     items = [(str(f.path), f.rel) for f in files]
+    if not items:
+        return {}  # everything came from the cache: no parser, linter or secret scanner to load
     if not two_processes or len(items) < 2:
         return _file_work(items, families, roots)
     local, remote = _split(files)

@@ -111,8 +111,27 @@ def _requirement(text: str) -> tuple[str, str | None] | None:
     return match.group(1), pin.group(1) if pin else None
 
 
+_WORD = re.compile(r"[A-Za-z0-9._-]+")
+
+
+@lru_cache(maxsize=16)
+def _first_lines(text: str) -> dict[str, int]:
+    """The first non-comment line of each word of ``text`` (lower case), for :func:`_line_of` on large lock files."""
+    found: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.lstrip().startswith("#"):
+            for word in _WORD.findall(line):
+                found.setdefault(word.lower(), number)
+    return found
+
+
 def _line_of(text: str, name: str) -> int:
     """The first line naming ``name`` (as a word) in ``text``; 1 when not found."""
+    bare = name.strip('"').lower()
+    if bare and _WORD.fullmatch(bare):
+        hit = _first_lines(text).get(bare)
+        if hit is not None:
+            return hit
     pattern = re.compile(r"(?<![A-Za-z0-9._-])" + re.escape(name) + r"(?![A-Za-z0-9_-])", re.IGNORECASE)
     for number, line in enumerate(text.splitlines(), start=1):
         if pattern.search(line) and not line.lstrip().startswith("#"):
@@ -130,10 +149,16 @@ def parse_manifest(filename: str, text: str) -> list[Declared]:
     Returns:
         Declared packages; an unparseable file yields none (the runner counts it as skipped).
     """
+    return list(_parsed(filename, text))
+
+
+@lru_cache(maxsize=32)
+def _parsed(filename: str, text: str) -> tuple[Declared, ...]:
+    """One parse per manifest and run (the dependency family reads the root manifests twice)."""
     try:
-        return list(_parse(filename, text))
+        return tuple(_parse(filename, text))
     except (tomllib.TOMLDecodeError, ValueError, TypeError, AttributeError):
-        return []
+        return ()
 
 
 def _parse(filename: str, text: str) -> Iterator[Declared]:

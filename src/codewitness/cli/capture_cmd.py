@@ -129,12 +129,8 @@ def status(
     table = Table("file", "ai lines", "mixed", "edits", "agents", "models")
     for row in rows:
         table.add_row(
-            str(row["path"]),
-            str(row["ai_lines"]),
-            str(row["mixed_lines"]),
-            str(row["edits"]),
-            ", ".join(row["agents"]),
-            ", ".join(row["models"]),  # type: ignore[arg-type]
+            str(row["path"]), str(row["ai_lines"]), str(row["mixed_lines"]), str(row["edits"]),
+            ", ".join(row["agents"]), ", ".join(row["models"]),  # type: ignore[arg-type]
         )
     console.print(table)
 
@@ -161,12 +157,8 @@ def notes_show(
     for path, entries in sorted(note.files.items()):
         for entry in entries:
             table.add_row(
-                path,
-                ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in entry.spans),
-                entry.origin,
-                entry.agent or "",
-                entry.model or "",
-                " ".join(entry.generation_ids),
+                path, ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in entry.spans), entry.origin,
+                entry.agent or "", entry.model or "", " ".join(entry.generation_ids),
             )
     console.print(table)
     d = note.delta

@@ -784,3 +784,4 @@ def _safe_str(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return f"<unprintable {type(exc).__name__}>"
+
