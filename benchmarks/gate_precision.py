@@ -333,6 +333,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement (medians)")
     parser.add_argument("--label", help="print NAME's findings with their labels, for labelling")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--reports", type=Path, help="write each repository's clean `check --json` report here")
     parser.add_argument(
         "--src",
         type=Path,
@@ -376,6 +377,9 @@ def main() -> int:
                 speed = timings(checkout, venv, env, args.repeat)
                 _, report, exit_code = gate(checkout, venv, env)
                 mine = labels.get(name, {})
+                if args.reports:
+                    args.reports.mkdir(parents=True, exist_ok=True)
+                    (args.reports / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
                 scored = score(name, report, mine)
                 if args.label == name:
                     show(report, mine)

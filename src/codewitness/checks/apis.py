@@ -222,7 +222,7 @@ class ModuleIndex:
                     tree = ast.parse(text)
             except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
                 return ModuleNames(name, frozenset(), submodules, dynamic=True)
-            found, is_dynamic = self._collect(tree, name, is_package=bool(locations))
+            found, is_dynamic = self._collect(tree, name, is_package=bool(locations), text=text)
             names |= found
             if source.suffix == ".pyi":
                 stub_decides = stub_decides or not is_dynamic
@@ -241,11 +241,12 @@ class ModuleIndex:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                tree = ast.parse(stub_path.read_text(encoding="utf-8"))
+                stub_text = stub_path.read_text(encoding="utf-8")
+                tree = ast.parse(stub_text)
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
             return imported
         is_package = stub_path.name == "__init__.pyi"
-        stub_names, dynamic = self._collect(tree, name, is_package=is_package)
+        stub_names, dynamic = self._collect(tree, name, is_package=is_package, text=stub_text)
         stub_subs = frozenset(_submodules([str(stub_path.parent)])) if is_package else frozenset()
         if imported is None:
             return ModuleNames(name, frozenset(stub_names), stub_subs, dynamic)
@@ -273,7 +274,9 @@ class ModuleIndex:
             module=module,
         )
 
-    def _collect(self, tree: ast.Module, module: str, *, is_package: bool) -> tuple[set[str], bool]:
+    def _collect(
+        self, tree: ast.Module, module: str, *, is_package: bool, text: str | None = None
+    ) -> tuple[set[str], bool]:
         names: set[str] = set()
         dynamic = False
         for node in _module_level(tree.body):
@@ -310,11 +313,12 @@ class ModuleIndex:
                         names.update(_bound(item.optional_vars))
             elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _is_dynamic_call(node.value):
                 dynamic = True
-        nodes = walk_by_type(tree)
-        for declared in nodes.get(ast.Global, []):
-            names.update(declared.names)  # type: ignore[attr-defined]
-        for walrus in nodes.get(ast.NamedExpr, []):
-            names.update(_bound(walrus.target))  # type: ignore[attr-defined]
+        if text is None or "global" in text or ":=" in text:  # walking a large module is the costly part
+            nodes = walk_by_type(tree)
+            for declared in nodes.get(ast.Global, []):
+                names.update(declared.names)  # type: ignore[attr-defined]
+            for walrus in nodes.get(ast.NamedExpr, []):
+                names.update(_bound(walrus.target))  # type: ignore[attr-defined]
         if "__getattr__" in names:
             answers = _getattr_answers(tree)
             if answers is None:
@@ -785,7 +789,7 @@ def _test_text(f: SourceFile, test: ast.expr) -> str:
     return " ".join(f.line_text(n) for n in range(test.lineno, end + 1))
 
 
-def _guarded_nodes(f: SourceFile) -> tuple[set[int], set[int]]:
+def _guarded_nodes(f: SourceFile) -> tuple[_Guard, _Guard]:
     """Nodes whose failure the code expects: ``(imports that may fail, attributes that may be missing)``.
 
     Both: code under an ``if`` that tests the platform, interpreter, version or ``hasattr`` (also the
@@ -828,15 +832,34 @@ def _guarded_nodes(f: SourceFile) -> tuple[set[int], set[int]]:
                 if _handles(args, _ATTRIBUTE_MAY_FAIL, bare=False):
                     attributes.append(node.body)
 
-    def ids(blocks: list[list[ast.stmt]] | list[list[ast.stmt] | ast.expr]) -> set[int]:
-        found: set[int] = set()
+    def spans(blocks: list[list[ast.stmt]] | list[list[ast.stmt] | ast.expr]) -> list[_Span]:
+        # A block is contiguous source: a node is inside it when its start lies in the block's extent
+        # (cheaper than walking every guarded block to collect its nodes).
+        found: list[_Span] = []
         for block in blocks:
-            for root in block if isinstance(block, list) else [block]:
-                found.update(id(n) for n in ast.walk(root))
+            roots = block if isinstance(block, list) else [block]
+            if roots:
+                first, last = roots[0], roots[-1]
+                end = (last.end_lineno or last.lineno, last.end_col_offset or 0)
+                found.append(((first.lineno, first.col_offset), end))
         return found
 
-    shared = ids(both)
-    return shared | ids(imports), shared | ids(attributes)
+    shared = spans(both)
+    return _Guard(shared + spans(imports)), _Guard(shared + spans(attributes))
+
+
+_Span = tuple[tuple[int, int], tuple[int, int]]
+
+
+class _Guard:
+    """Source extents of guarded blocks; ``node in guard`` when the node starts inside one."""
+
+    def __init__(self, spans: list[_Span]) -> None:
+        self.spans = spans
+
+    def __contains__(self, node: ast.AST) -> bool:
+        where = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        return any(start <= where < end for start, end in self.spans)
 
 
 def _rebound_names(f: SourceFile) -> set[str]:
@@ -888,14 +911,14 @@ def check_file(f: SourceFile, index: ModuleIndex, undecided: list[tuple[str, int
         return f"{version}'s {module}" if top in sys.stdlib_module_names else f"the installed {module}"
 
     for node in f.of(ast.Import, ast.ImportFrom):
-        if isinstance(node, ast.Import) and id(node) not in guarded:
+        if isinstance(node, ast.Import) and node not in guarded:
             for alias in node.names:
                 if index.exists(alias.name) is False:
                     report("CW203", node, f"module {alias.name!r} does not exist", alias.name, alias.name)
                     continue
                 bound = alias.asname or alias.name.split(".")[0]
                 aliases.setdefault(bound, set()).add(alias.name if alias.asname else alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and id(node) not in guarded:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node not in guarded:
             exists = index.exists(node.module)
             if exists is False:
                 report("CW203", node, f"module {node.module!r} does not exist", node.module, node.module)
@@ -934,7 +957,7 @@ def check_file(f: SourceFile, index: ModuleIndex, undecided: list[tuple[str, int
             continue
         module = modules[cur.id]
         shown = module  # what the user wrote (os.path), not the real module (posixpath)
-        if id(node) in attribute_guarded:
+        if node in attribute_guarded:
             continue
         for attr_node in reversed(chain):
             if (ast.unparse(attr_node.value), attr_node.attr) in stored:
