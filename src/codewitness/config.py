@@ -160,7 +160,7 @@ class CheckSection:
         metadata=doc("Globs (on paths relative to the project root) of test-only code, judged as tests."),
     )
     skip_in_tests: tuple[str, ...] = field(
-        default=("S", "CW303", "CW304", "CW306", "CW307", "CW308", "CW310"),
+        default=("S", "CW303", "CW304", "CW305", "CW306", "CW307", "CW308", "CW310"),
         metadata=doc(
             "Rules not applied to test code: rule ids, and ruff codes or code prefixes for CW301"
             " ('S' = every ruff S rule, 'S105' = hard-coded passwords only)."

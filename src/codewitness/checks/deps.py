@@ -256,7 +256,7 @@ def _npm_pin(spec: str) -> str | None:
 _GUARD_NAMES = frozenset(
     {"version_info", "hexversion", "platform", "python_implementation", "implementation", "TYPE_CHECKING"}
 )
-_GUARD_FLAG = re.compile(r"^(?:PY\d\w*|PYPY|IS_[A-Z]\w*|WINDOWS|MACOS|LINUX)$")
+_GUARD_FLAG = re.compile(r"^(?:PY_?\d\w*|PYPY|IS_[A-Z]\w*|WINDOWS|MACOS|LINUX)$")
 
 
 def _is_version_guard(test: ast.expr) -> bool:
@@ -342,6 +342,24 @@ def imported_modules(
                 yield alias.name if full else alias.name.split(".")[0], node.lineno
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             yield node.module if full else node.module.split(".")[0], node.lineno
+
+
+@lru_cache(maxsize=1)
+def _stdlib_any_version() -> frozenset[str]:
+    """Standard-library module names of this and of other Python versions (``annotationlib`` is 3.14's),
+    from typeshed's ``VERSIONS`` when typeshed_client is installed: they are never index packages."""
+    names = set(sys.stdlib_module_names)
+    try:
+        from importlib.resources import files
+
+        text = files("typeshed_client").joinpath("typeshed/VERSIONS").read_text(encoding="utf-8")
+    except (ImportError, OSError, ValueError):
+        return frozenset(names)
+    for line in text.splitlines():
+        name, sep, _ = line.partition(":")
+        if sep and not name.startswith("#") and "." not in name.strip():
+            names.add(name.strip())
+    return frozenset(names)
 
 
 def _made_by_the_file(module: str, text: str) -> bool:
@@ -495,7 +513,7 @@ def run(ctx: CheckContext) -> list[Finding]:
         reported: set[str] = set()
         for dotted, line in f.imports:
             module = dotted.split(".")[0]
-            if module in reported or not f.in_scope(line) or module in sys.stdlib_module_names or module in local:
+            if module in reported or not f.in_scope(line) or module in local or module in _stdlib_any_version():
                 continue
             guess = IMPORT_TO_DIST.get(module, module)
             if module == "__future__" or normalize(guess) in declared_names or _declares(dotted, declared_names):

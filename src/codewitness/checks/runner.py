@@ -88,8 +88,21 @@ def _worth_a_second_process(files: int, minimum: int) -> bool:
     return load <= cpus - 1
 
 
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+#: Our rules that replace ruff/flake8 rules: a line the project already silenced for those is silenced for ours.
+_NOQA_EQUIVALENT = {"CW305": frozenset({"S110", "S112", "BLE001", "E722"}), "CW310": frozenset({"S608"})}
+
+
 def suppressed(finding: Finding) -> bool:
-    """True when the finding's line carries ``# codewitness: ignore`` (all rules) or ``ignore[CW305,...]``."""
+    """True when the finding's line carries ``# codewitness: ignore`` (all rules) or ``ignore[CW305,...]``, or a
+    ``# noqa`` for the ruff rule ours replaces (``# noqa: S608`` for CW310, ``S110``/``S112``/``BLE001`` for CW305)."""
+    equivalent = _NOQA_EQUIVALENT.get(finding.rule_id)
+    if equivalent is not None:
+        noqa = _NOQA.search(finding.snippet)
+        if noqa is not None:
+            codes = noqa.group("codes")
+            if codes is None or equivalent & {c.upper() for c in re.split(r"[\s,]+", codes) if c}:
+                return True
     match = _IGNORE.search(finding.snippet)
     if match is None:
         return False

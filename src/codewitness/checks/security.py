@@ -103,8 +103,8 @@ def ruff_findings(proc: subprocess.Popen[bytes] | None, files: list[SourceFile])
         f = by_path.get(str(Path(item.get("filename", ""))))
         code = str(item.get("code") or "")
         line = int((item.get("location") or {}).get("row") or 1)
-        if f is None or not code or not f.in_scope(line):
-            continue
+        if f is None or not code.startswith("S") or not f.in_scope(line):
+            continue  # syntax errors come as findings too: the file is counted as not valid Python instead
         rule_id = RUFF_AS.get(code, "CW301")
         severity: Severity | None = None
         if rule_id == "CW301" and code in _RUFF_HIGH:
@@ -402,6 +402,48 @@ def _gives_up(stmt: ast.stmt) -> bool:
     return False
 
 
+#: Methods that release or stop something: a failure to release during cleanup has nothing left to protect.
+_CLEANUP = frozenset(
+    {
+        "close",
+        "aclose",
+        "close_sync",
+        "unlink",
+        "remove",
+        "rmdir",
+        "rmtree",
+        "cancel",
+        "kill",
+        "terminate",
+        "shutdown",
+        "release",
+        "disconnect",
+        "cleanup",
+        "stop",
+        "join",
+        "dispose",
+        "detach",
+        "unregister",
+    }
+)
+
+
+def _best_effort_cleanup(body: list[ast.stmt]) -> bool:
+    """A ``try`` body that only releases things (``conn.close()``, ``os.unlink(tmp)``, ``await f.aclose()``):
+    swallowing a failure to release is the idiom of best-effort cleanup, not a hidden error."""
+    for stmt in body:
+        value = stmt.value if isinstance(stmt, ast.Expr) else None
+        if isinstance(value, ast.Await):
+            value = value.value
+        if not isinstance(value, ast.Call):
+            return False
+        func = value.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name not in _CLEANUP:
+            return False
+    return bool(body)
+
+
 def _handler_swallows(handler: ast.ExceptHandler) -> bool:
     """A bare or ``Exception``/``BaseException`` handler whose whole body silently gives up.
 
@@ -497,9 +539,12 @@ def ast_findings(f: SourceFile) -> list[Finding]:
         routes = _starlette_routes(calls)
         for node in functions:
             _check_handler(node, add, imports, routes.get(node.name))
-    for node in f.of(ast.ExceptHandler):
-        if _handler_swallows(node):
-            add("CW305", node, "broad exception handler hides every error (only pass/continue/return constant)")
+    for node in f.of(ast.Try, ast.TryStar):
+        if _best_effort_cleanup(node.body):
+            continue
+        for handler in node.handlers:
+            if _handler_swallows(handler):
+                add("CW305", handler, "broad exception handler hides every error (only pass/continue/return constant)")
     for node in f.of(ast.Constant):
         text = node.value
         if (
