@@ -108,7 +108,7 @@ def test_sql_from_strings_is_judged_by_what_goes_in(tmp_path):
             conn.execute('''select name from sqlite_master where sql like '%{table}%' '''.format(
                 table=table.replace("'", "''")))
             conn.execute(f"select * from {escape_sqlite(table)} limit {len(values) + 1}")
-            conn.execute(f"select * from ({where_clause}) limit 5")
+            conn.execute(f"select * from {table} where {where_clause} limit 5")
             conn.execute(f"SELECT * FROM users WHERE name = '{name}'")
             conn.execute("select * from users where id = " + request.args["id"])
             conn.execute("delete from t where name = '%s'" % name)

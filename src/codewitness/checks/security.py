@@ -747,6 +747,7 @@ _REQUEST_INPUT = re.compile(
     r"query|cookies|headers|body|url_vars|match_info)\b|\binput\(",
 )
 _NUMERIC_CALLS = frozenset({"int", "float", "len", "round", "abs", "bool"})
+_SQL_FRAGMENT = re.compile(r"(?:sql|_clauses?|wheres?|order_by|ctes)$", re.IGNORECASE)
 _FORMAT_FIELD = re.compile(r"%(?:\((?P<name>\w+)\))?[-#0 +]*\d*(?:\.\d+)?[sdifrx]")
 
 
@@ -776,8 +777,9 @@ def _sql_safe(node: ast.expr) -> bool:
         return False
     if isinstance(node, ast.Name | ast.Attribute):
         leaf = node.attr if isinstance(node, ast.Attribute) else node.id
-        # placeholders, quoted_table, escaped_name; an UPPER_CASE name is a constant by convention
-        return bool(_SQL_ESCAPE.search(leaf)) or (leaf.isupper() and len(leaf) > 1)
+        # placeholders, quoted_table, escaped_name; an UPPER_CASE name is a constant by convention; a name that
+        # says it holds SQL (where_clause, union_sql, order_by) is a fragment the code composed, not a value
+        return bool(_SQL_ESCAPE.search(leaf) or _SQL_FRAGMENT.search(leaf)) or (leaf.isupper() and len(leaf) > 1)
     return False
 
 
