@@ -758,6 +758,8 @@ def _sql_safe(node: ast.expr) -> bool:
         return True
     if isinstance(node, ast.IfExp):
         return _sql_safe(node.body) and _sql_safe(node.orelse)
+    if isinstance(node, ast.BoolOp):  # " AND ".join(where_clauses) or "1 = 1"
+        return all(_sql_safe(v) for v in node.values)
     if isinstance(node, ast.JoinedStr):
         return all(_sql_safe(v.value) for v in node.values if isinstance(v, ast.FormattedValue))
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.FloorDiv):
