@@ -26,12 +26,13 @@ Example:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import re
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from pathlib import Path
@@ -66,13 +67,27 @@ class ModuleNames:
     submodules: frozenset[str]
     dynamic: bool
     module: ModuleType | None = None
+    later: Callable[[], tuple[frozenset[str], frozenset[str], bool] | None] | None = field(
+        default=None, compare=False, repr=False
+    )
+    _late: list[tuple[frozenset[str], frozenset[str], bool] | None] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     def has(self, attr: str) -> bool | None:
         """True if defined, False if certainly not, None when the module is too dynamic to tell."""
         if attr in self.names or attr in self.submodules or (attr.startswith("__") and attr.endswith("__")):
             return True
+        if self.module is not None and hasattr(self.module, attr):  # a module __getattr__ answers here too
+            return True
+        if self.later is not None:
+            if not self._late:
+                self._late.append(self.later())  # read once, on the first miss
+            extra = self._late[0]
+            if extra is not None and (attr in extra[0] or attr in extra[1]):
+                return True  # another platform's or version's name
         if self.module is not None:
-            return hasattr(self.module, attr)  # a module __getattr__ answers here too
+            return False
         return None if self.dynamic else False
 
 
@@ -233,30 +248,33 @@ class ModuleIndex:
         return ModuleNames(name, frozenset(names), submodules, code_dynamic and not stub_decides)
 
     def _stdlib(self, name: str) -> ModuleNames | None:
-        """dir() of the imported module joined with the names its typeshed stub declares on any platform."""
+        """dir() of the imported module joined with the names its typeshed stub declares on any platform.
+
+        The stub is read only when ``dir()`` lacks a name asked about (parsing stubs of every module used
+        costs more than the rest of the lookup).
+        """
         imported = self._imported(name)
+        if imported is not None:
+            return dataclasses.replace(imported, later=lambda: self._stub_names(name))
+        stub = self._stub_names(name)
+        return ModuleNames(name, stub[0], stub[1], stub[2]) if stub is not None else None
+
+    def _stub_names(self, name: str) -> tuple[frozenset[str], frozenset[str], bool] | None:
+        """Names, submodules and dynamism of the typeshed stub of standard-library module ``name``."""
         stub_path = _typeshed_stub(name)
         if stub_path is None:
-            return imported
+            return None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 stub_text = stub_path.read_text(encoding="utf-8")
                 tree = ast.parse(stub_text)
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-            return imported
+            return None
         is_package = stub_path.name == "__init__.pyi"
         stub_names, dynamic = self._collect(tree, name, is_package=is_package, text=stub_text)
         stub_subs = frozenset(_submodules([str(stub_path.parent)])) if is_package else frozenset()
-        if imported is None:
-            return ModuleNames(name, frozenset(stub_names), stub_subs, dynamic)
-        return ModuleNames(
-            name,
-            imported.names | stub_names,
-            imported.submodules | stub_subs,
-            imported.dynamic,
-            module=imported.module,
-        )
+        return frozenset(stub_names), stub_subs, dynamic
 
     def _imported(self, name: str) -> ModuleNames | None:
         try:
