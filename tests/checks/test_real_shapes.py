@@ -476,6 +476,7 @@ def test_invented_name_in_the_projects_own_package(tmp_path):
         ("CW202", "no_such_helper"),
         ("CW203", "mypkg.nothing"),
     ]
+    assert "the project's mypkg.utils has no 'no_such_helper'" in {f.message for f in report.findings}
 
 
 def test_invented_name_in_an_editable_install(tmp_path, on_path):

@@ -123,6 +123,10 @@ class ModuleIndex:
         self._cache[name] = result
         return result
 
+    def is_local(self, top: str) -> bool:
+        """Whether top-level module ``top`` is read from the checked project's own tree."""
+        return top in self._local
+
     def exists(self, name: str) -> bool | None:
         """Whether module ``name`` can be found: True, False, or None when its parent cannot be read."""
         self.consulted.add(name)
@@ -926,7 +930,9 @@ def check_file(f: SourceFile, index: ModuleIndex, undecided: list[tuple[str, int
 
     def where(module: str) -> str:
         top = module.split(".")[0]
-        return f"{version}'s {module}" if top in sys.stdlib_module_names else f"the installed {module}"
+        if top in sys.stdlib_module_names:
+            return f"{version}'s {module}"
+        return f"the project's {module}" if index.is_local(top) else f"the installed {module}"
 
     for node in f.of(ast.Import, ast.ImportFrom):
         if isinstance(node, ast.Import) and node not in guarded:
