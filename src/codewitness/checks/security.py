@@ -1,16 +1,18 @@
 """Security checks (CW3xx): ruff's S rules, detect-secrets, and AST rules for what they miss.
 
-* ruff (flake8-bandit ``S`` rules) runs as one subprocess over the files in scope: SQL built from
-  strings, ``shell=True``, ``eval``, ``verify=False``, hard-coded passwords, ``requests`` without a
-  timeout (reported as CW307), ... Its noisiest rules (``assert``, ``import subprocess``,
-  ``random`` for crypto, bare ``try/except/pass``) are replaced by our own narrower ones.
+* ruff (flake8-bandit ``S`` rules) runs as one subprocess over the files in scope: ``shell=True``,
+  ``eval``, ``verify=False``, hard-coded passwords, ``requests`` without a timeout (reported as CW307),
+  ... with bandit's severities. Its noisiest rules (``assert``, ``import subprocess``, ``random`` for
+  crypto, bare ``try/except/pass``, any formatted string that looks like SQL) are replaced by our own
+  narrower ones.
 * detect-secrets' token detectors (cloud keys, GitHub/Slack/Stripe/OpenAI tokens, private keys)
   run on lines that hold a long quoted token. Its entropy and keyword detectors are left out:
   in source code they mostly find hashes and fixture ids, and ruff covers passwords.
 * our own rules: state-changing web handlers without an auth check (CW303), secrets or whole
   requests logged (CW304), broad exceptions swallowed (CW305), placeholder credentials whatever
   the variable name (CW306), outbound HTTP without timeout beyond requests/httpx (CW307), the
-  global unseeded random generator (CW308), and output ordered by set iteration (CW309).
+  global unseeded random generator (CW308), output ordered by set iteration (CW309), and SQL text
+  built from values that are neither constants, escaped names nor placeholders (CW310).
 
 Example:
     >>> src = SourceFile(Path("x.py"), "x.py")
