@@ -147,6 +147,32 @@ class CheckSection:
             " fail_on (a missing timeout by default; add CW308 for unseeded random)."
         ),
     )
+    test_paths: tuple[str, ...] = field(
+        default=(
+            "tests/**",
+            "test/**",
+            "**/tests/**",
+            "**/test/**",
+            "**/test_*.py",
+            "**/*_test.py",
+            "**/conftest.py",
+        ),
+        metadata=doc("Globs (on paths relative to the project root) of test-only code, judged as tests."),
+    )
+    skip_in_tests: tuple[str, ...] = field(
+        default=("S", "CW303", "CW304", "CW305", "CW306", "CW307", "CW308", "CW310"),
+        metadata=doc(
+            "Rules not applied to test code: rule ids, and ruff codes or code prefixes for CW301"
+            " ('S' = every ruff S rule, 'S105' = hard-coded passwords only)."
+        ),
+    )
+    provenance_since: str = field(
+        default="adoption",
+        metadata=doc(
+            "Commits CW401 judges: 'adoption' (from the first commit carrying a codewitness or git-ai note"
+            " or codewitness config), 'base' (every commit after --base), or a revision."
+        ),
+    )
 
 
 #: The parts of a web request a capture can keep, and those it keeps by default.
@@ -163,9 +189,7 @@ class SensorSection:
     )
     manifest: str = field(
         default=".codewitness/manifest.json",
-        metadata=doc(
-            "The manifest of AI-written functions to instrument (relative to the working directory)."
-        ),
+        metadata=doc("The manifest of AI-written functions to instrument (relative to the working directory)."),
     )
     include: tuple[str, ...] = field(
         default=(),
@@ -182,9 +206,7 @@ class SensorSection:
     )
     spool_max_bytes: int = field(
         default=64 * 1024 * 1024,
-        metadata=doc(
-            "Spool size limit; the oldest segments are deleted (and counted) beyond it.", minimum=4096
-        ),
+        metadata=doc("Spool size limit; the oldest segments are deleted (and counted) beyond it.", minimum=4096),
     )
     spool_segment_bytes: int = field(
         default=4 * 1024 * 1024,
@@ -215,9 +237,7 @@ class SensorSection:
     )
     queue_size: int = field(
         default=10_000,
-        metadata=doc(
-            "Bound on events waiting for export; events beyond it are dropped and counted.", minimum=1
-        ),
+        metadata=doc("Bound on events waiting for export; events beyond it are dropped and counted.", minimum=1),
     )
     redact_names: tuple[str, ...] = field(
         default=(),
@@ -316,9 +336,7 @@ class Config:
         ),
     )
     check: CheckSection = field(default_factory=CheckSection, metadata=doc("The merge gate."))
-    capture: CaptureSection = field(
-        default_factory=CaptureSection, metadata=doc("Agent hooks and commit linking.")
-    )
+    capture: CaptureSection = field(default_factory=CaptureSection, metadata=doc("Agent hooks and commit linking."))
     sensor: SensorSection = field(
         default_factory=SensorSection,
         metadata=doc("The runtime sensor (codewitness.init / codewitness run)."),
@@ -601,9 +619,7 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
     if choices is not None and value not in choices:
         shown = ", ".join('""' if c == "" else str(c) for c in choices)
         raise ConfigError(f"{source}: {dotted!r} must be one of {shown}; got {value!r}")
-        raise ConfigError(
-            f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}"
-        )
+        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")

@@ -57,6 +57,8 @@ PYPI = {
     "reqeusts": _project("reqeusts", ["1.0", "1.1"], 2000),
     "pyyaml": _project("PyYAML", ["6.0.1", "6.0.2"], 6000),
     "django": _project("Django", ["4.2.0", "5.0.0"], 6000),
+    "importlib-metadata": _project("importlib_metadata", ["6.0.0", "8.0.0"], 2500),
+    "importlib-resources": _project("importlib_resources", ["5.0.0", "6.4.0"], 2500),
 }
 VULNS = {
     ("django", "4.2.0"): [

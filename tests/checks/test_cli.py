@@ -238,3 +238,24 @@ def test_cursor_after_file_edit_gets_additional_context(repo, hook_env):
     )
     assert _hook(repo, {"hook_event_name": "afterFileEdit"}, hook_env, agent="cursor").stdout == ""
     assert _hook(repo, payload, hook_env, agent="aider").returncode == 2
+
+
+def test_summary_counts_test_code_and_undecided_names(repo, gate_env, monkeypatch, capsys):
+    # The human summary says what was not reported and what could not be decided, instead of a silent "clean".
+    (repo / "lazymod").mkdir()
+    (repo / "lazymod" / "__init__.py").write_text(
+        "import importlib\n\ndef __getattr__(name):\n    return importlib.import_module('.' + name, __name__)\n"
+    )
+    (repo / "tests").mkdir()
+    login = 'def test_login(client):\n    client.login(password="hunter2-test")\n'
+    (repo / "tests" / "test_login.py").write_text(login)
+    (repo / "app.py").write_text("import lazymod\n\nlazymod.thing\nlazymod.other\n")
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["check", "--only", "apis", "--only", "security"]) == 0
+    err = capsys.readouterr().err
+    assert "1 finding(s) in test code not reported" in err
+    assert "2 name(s) undecided" in err and "lazymod (2)" in err
+    assert main(["check", "--only", "apis", "--only", "security", "--provenance-since", "base", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["in_tests"] == 1 and data["undecided"] == {"lazymod": 2}

@@ -44,7 +44,7 @@ def test_ai_commit_without_note_and_metadata_policy(repo):
         "d.py\n  s_0123456789abcd::t_0123456789abcd 1\n---\n{}",
         gitai,
     )
-    settings = CheckSection(required_metadata=("model",))
+    settings = CheckSection(required_metadata=("model",), provenance_since="base")
     report = run_checks(CheckContext.build(repo, base=base, settings=settings), families=("provenance",))
     got = sorted((f.rule_id, f.path) for f in report.findings)
     assert got == [("CW401", "a.py"), ("CW402", "b.py")]

@@ -31,7 +31,7 @@ from codewitness._version import __version__
 from codewitness.checks.context import SourceFile, write_atomically
 from codewitness.checks.findings import Finding
 
-__all__ = ["FileResultCache", "per_file_findings"]
+__all__ = ["FileResultCache", "PerFileOutcome", "per_file_findings"]
 
 #: Families whose work is per file.
 PER_FILE = frozenset({"apis", "security"})
@@ -46,14 +46,26 @@ class _Result:
     findings: dict[str, list[Finding]]
     imports: list[tuple[str, int]] | None
     modules: dict[str, str] = field(default_factory=dict)  # module name -> fingerprint
+    undecided: list[tuple[str, int]] = field(default_factory=list)  # (module, line) of names nothing decided
 
 
-def _file_work(items: list[_Item], families: tuple[str, ...]) -> dict[str, _Result]:
-    """The per-file rules over ``items``. Runs in a worker process or in this one (plain values in and out)."""
+@dataclass
+class PerFileOutcome:
+    """The per-file families' findings on in-scope lines, and the API names nothing could decide."""
+
+    findings: dict[str, list[Finding]]
+    undecided: dict[str, int]
+
+
+def _file_work(items: list[_Item], families: tuple[str, ...], roots: tuple[str, ...] = ()) -> dict[str, _Result]:
+    """The per-file rules over ``items``. Runs in a worker process or in this one (plain values in and out).
+
+    ``roots`` hold the checked project's own packages (see :class:`~codewitness.checks.apis.ModuleIndex`).
+    """
     from codewitness.checks.apis import ModuleIndex, check_file
     from codewitness.checks.security import ast_findings, secret_findings
 
-    index = ModuleIndex()
+    index = ModuleIndex([Path(r) for r in roots])
     fingerprints: dict[str, str] = {}
     results: dict[str, _Result] = {}
     parsed: list[SourceFile] = []
@@ -61,18 +73,19 @@ def _file_work(items: list[_Item], families: tuple[str, ...]) -> dict[str, _Resu
         f = SourceFile(Path(path), rel)
         found: dict[str, list[Finding]] = {family: [] for family in families}
         modules: dict[str, str] = {}
+        undecided: list[tuple[str, int]] = []
         if f.tree is not None:
             parsed.append(f)
             if "apis" in families:
                 index.consulted.clear()
-                found["apis"] = check_file(f, index)
+                found["apis"] = check_file(f, index, undecided)
                 for name in sorted(index.consulted):
                     if name not in fingerprints:
                         fingerprints[name] = index.fingerprint(name)
                     modules[name] = fingerprints[name]
             if "security" in families:
                 found["security"] = ast_findings(f)
-        results[rel] = _Result(found, f.imports, modules)
+        results[rel] = _Result(found, f.imports, modules, undecided)
     if "security" in families:
         for finding in secret_findings(parsed):  # one detect-secrets session for all files
             results[finding.path].findings["security"].append(finding)
@@ -96,19 +109,23 @@ def _split(files: Sequence[SourceFile]) -> tuple[list[_Item], list[_Item]]:
     return halves
 
 
-def _compute(files: Sequence[SourceFile], families: tuple[str, ...], two_processes: bool) -> dict[str, _Result]:
+def _compute(
+    files: Sequence[SourceFile], families: tuple[str, ...], two_processes: bool, roots: tuple[str, ...]
+) -> dict[str, _Result]:
     items = [(str(f.path), f.rel) for f in files]
+    if not items:
+        return {}  # everything came from the cache: no parser, linter or secret scanner to load
     if not two_processes or len(items) < 2:
-        return _file_work(items, families)
+        return _file_work(items, families, roots)
     local, remote = _split(files)
     # spawn, not fork: forking a process that runs threads (test servers, host applications) may deadlock.
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        future = pool.submit(_file_work, remote, families)
-        results = _file_work(local, families)
+        future = pool.submit(_file_work, remote, families, roots)
+        results = _file_work(local, families, roots)
         try:
             results.update(future.result())
         except BrokenProcessPool:
-            results.update(_file_work(remote, families))  # the worker died: do its half here
+            results.update(_file_work(remote, families, roots))  # the worker died: do its half here
     return results
 
 
@@ -119,7 +136,7 @@ class FileResultCache:
         path: the JSON file (created on :meth:`save`).
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -153,7 +170,13 @@ class FileResultCache:
         try:
             findings = {family: [_finding(d) for d in stored[family]] for family in families}
             imports = entry["imports"]
-            return _Result(findings, [(str(m), int(n)) for m, n in imports] if imports is not None else None, modules)
+            undecided = [(str(m), int(n)) for m, n in entry.get("undecided", [])]
+            return _Result(
+                findings,
+                [(str(m), int(n)) for m, n in imports] if imports is not None else None,
+                modules,
+                undecided,
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -172,6 +195,7 @@ class FileResultCache:
             "findings": findings,
             "imports": result.imports,
             "modules": modules,
+            "undecided": result.undecided,
         }
         self._dirty = True
 
@@ -231,16 +255,18 @@ def per_file_findings(
     *,
     two_processes: bool,
     cache: FileResultCache | None,
-) -> dict[str, list[Finding]]:
+    roots: Sequence[Path] = (),
+) -> PerFileOutcome:
     """Findings of the per-file ``families`` on the in-scope lines of ``sources``.
 
     Also leaves each file's imports on it (:attr:`SourceFile.imports`) so the dependency family
-    does not parse again.
+    does not parse again. ``roots`` hold the checked project's own packages.
     """
     from codewitness.checks.apis import ModuleIndex
     from codewitness.checks.security import ruff_findings, start_ruff
 
-    index = ModuleIndex()
+    index = ModuleIndex(roots)
+    root_names = tuple(str(r) for r in roots)
     results: dict[str, _Result] = {}
     digests: dict[str, str] = {}
     missing: list[SourceFile] = []
@@ -255,7 +281,7 @@ def per_file_findings(
         else:
             results[f.rel] = hit
     ruff = start_ruff([SourceFile(f.path, f.rel) for f in missing]) if "security" in families else None
-    fresh = _compute(missing, families, two_processes)
+    fresh = _compute(missing, families, two_processes, root_names)
     if ruff is not None:
         for finding in ruff_findings(ruff, [SourceFile(f.path, f.rel) for f in missing]):
             fresh[finding.path].findings["security"].append(finding)
@@ -265,6 +291,7 @@ def per_file_findings(
             if f.rel in fresh:
                 cache.put(f, digests[f.rel], fresh[f.rel])
     done: dict[str, list[Finding]] = {family: [] for family in families}
+    undecided: dict[str, int] = {}
     for f in sources:
         result = results.get(f.rel)
         if result is None:
@@ -272,4 +299,7 @@ def per_file_findings(
         f.__dict__["imports"] = result.imports  # what deps reads instead of parsing again
         for family in families:
             done[family].extend(x for x in result.findings.get(family, []) if f.in_scope(x.line))
-    return done
+        for module, line in result.undecided:
+            if f.in_scope(line):
+                undecided[module] = undecided.get(module, 0) + 1
+    return PerFileOutcome(done, undecided)

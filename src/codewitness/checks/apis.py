@@ -26,19 +26,20 @@ Example:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import re
 import sys
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from codewitness.checks.context import CheckContext, SourceFile, walk_by_type
+from codewitness.checks.context import CheckContext, SourceFile, project_roots, walk_by_type
 from codewitness.checks.findings import Finding
 
 __all__ = ["ModuleIndex", "ModuleNames", "check_file", "run"]
@@ -66,25 +67,46 @@ class ModuleNames:
     submodules: frozenset[str]
     dynamic: bool
     module: ModuleType | None = None
+    later: Callable[[], tuple[frozenset[str], frozenset[str], bool] | None] | None = field(
+        default=None, compare=False, repr=False
+    )
+    _late: list[tuple[frozenset[str], frozenset[str], bool] | None] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     def has(self, attr: str) -> bool | None:
         """True if defined, False if certainly not, None when the module is too dynamic to tell."""
         if attr in self.names or attr in self.submodules or (attr.startswith("__") and attr.endswith("__")):
             return True
+        if self.module is not None and hasattr(self.module, attr):  # a module __getattr__ answers here too
+            return True
+        if self.later is not None:
+            if not self._late:
+                self._late.append(self.later())  # read once, on the first miss
+            extra = self._late[0]
+            if extra is not None and (attr in extra[0] or attr in extra[1]):
+                return True  # another platform's or version's name
         if self.module is not None:
-            return hasattr(self.module, attr)  # a module __getattr__ answers here too
+            return False
         return None if self.dynamic else False
 
 
 class ModuleIndex:
-    """Resolves module names to what they define; caches every answer for one run."""
+    """Resolves module names to what they define; caches every answer for one run.
 
-    def __init__(self) -> None:
+    Args:
+        local_roots: folders holding the checked project's own top-level packages and modules (its root,
+            ``src/``, ``lib/``). Those names are read from there first: the code under check imports the
+            project's working tree, whatever copy of it may be installed.
+    """
+
+    def __init__(self, local_roots: Sequence[Path] = ()) -> None:
         self._cache: dict[str, ModuleNames | None] = {}
         self._busy: set[str] = set()
         #: Every module name asked about since the caller last cleared it (result caches depend on these).
         self.consulted: set[str] = set()
         self._specs: dict[str, ModuleSpec | None] = {}
+        self._local = _top_level_in(local_roots)
 
     def lookup(self, name: str) -> ModuleNames | None:
         """What module ``name`` defines, or ``None`` when it cannot be found or read."""
@@ -100,6 +122,10 @@ class ModuleIndex:
             self._busy.discard(name)
         self._cache[name] = result
         return result
+
+    def is_local(self, top: str) -> bool:
+        """Whether top-level module ``top`` is read from the checked project's own tree."""
+        return top in self._local
 
     def exists(self, name: str) -> bool | None:
         """Whether module ``name`` can be found: True, False, or None when its parent cannot be read."""
@@ -173,7 +199,12 @@ class ModuleIndex:
         parent = name.rpartition(".")[0]
         try:
             if not parent:
-                return PathFinder.find_spec(name)
+                if name in self._local:
+                    return _spec_at(name, self._local[name])
+                found = PathFinder.find_spec(name)
+                if found is None and name in _editable_sources():
+                    return _spec_at(name, _editable_sources()[name])
+                return found
             parent_spec = self._spec(parent)
             if parent_spec is None or parent_spec.submodule_search_locations is None:
                 return None
@@ -196,12 +227,12 @@ class ModuleIndex:
             return None
         locations = _locations(spec)
         submodules = frozenset(_submodules(locations))
-        sources = _source_files(spec)
+        sources = _source_files(spec) + _stub_package_files(name)
         if not sources:
             # A namespace package (only submodules) or a compiled module without a stub.
             return ModuleNames(name, frozenset(), submodules, dynamic=spec.origin not in (None, "namespace"))
         names: set[str] = set()
-        dynamic = False
+        code_dynamic = stub_decides = False
         for source in sources:
             try:
                 text = source.read_text(encoding="utf-8")
@@ -210,35 +241,44 @@ class ModuleIndex:
                     tree = ast.parse(text)
             except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
                 return ModuleNames(name, frozenset(), submodules, dynamic=True)
-            found, is_dynamic = self._collect(tree, name, is_package=bool(locations))
+            found, is_dynamic = self._collect(tree, name, is_package=bool(locations), text=text)
             names |= found
-            dynamic = dynamic or is_dynamic
-        return ModuleNames(name, frozenset(names), submodules, dynamic)
+            if source.suffix == ".pyi":
+                stub_decides = stub_decides or not is_dynamic
+            else:
+                code_dynamic = code_dynamic or is_dynamic
+        # A stub is the module's declared API: a type checker rejects a name it lacks whatever the
+        # module's __getattr__ may answer at run time, so a static stub decides.
+        return ModuleNames(name, frozenset(names), submodules, code_dynamic and not stub_decides)
 
     def _stdlib(self, name: str) -> ModuleNames | None:
-        """dir() of the imported module joined with the names its typeshed stub declares on any platform."""
+        """dir() of the imported module joined with the names its typeshed stub declares on any platform.
+
+        The stub is read only when ``dir()`` lacks a name asked about (parsing stubs of every module used
+        costs more than the rest of the lookup).
+        """
         imported = self._imported(name)
+        if imported is not None:
+            return dataclasses.replace(imported, later=lambda: self._stub_names(name))
+        stub = self._stub_names(name)
+        return ModuleNames(name, stub[0], stub[1], stub[2]) if stub is not None else None
+
+    def _stub_names(self, name: str) -> tuple[frozenset[str], frozenset[str], bool] | None:
+        """Names, submodules and dynamism of the typeshed stub of standard-library module ``name``."""
         stub_path = _typeshed_stub(name)
         if stub_path is None:
-            return imported
+            return None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                tree = ast.parse(stub_path.read_text(encoding="utf-8"))
+                stub_text = stub_path.read_text(encoding="utf-8")
+                tree = ast.parse(stub_text)
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-            return imported
+            return None
         is_package = stub_path.name == "__init__.pyi"
-        stub_names, dynamic = self._collect(tree, name, is_package=is_package)
+        stub_names, dynamic = self._collect(tree, name, is_package=is_package, text=stub_text)
         stub_subs = frozenset(_submodules([str(stub_path.parent)])) if is_package else frozenset()
-        if imported is None:
-            return ModuleNames(name, frozenset(stub_names), stub_subs, dynamic)
-        return ModuleNames(
-            name,
-            imported.names | stub_names,
-            imported.submodules | stub_subs,
-            imported.dynamic,
-            module=imported.module,
-        )
+        return frozenset(stub_names), stub_subs, dynamic
 
     def _imported(self, name: str) -> ModuleNames | None:
         try:
@@ -256,7 +296,9 @@ class ModuleIndex:
             module=module,
         )
 
-    def _collect(self, tree: ast.Module, module: str, *, is_package: bool) -> tuple[set[str], bool]:
+    def _collect(
+        self, tree: ast.Module, module: str, *, is_package: bool, text: str | None = None
+    ) -> tuple[set[str], bool]:
         names: set[str] = set()
         dynamic = False
         for node in _module_level(tree.body):
@@ -266,7 +308,7 @@ class ModuleIndex:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
                     names.update(_bound(target))
-                    if isinstance(target, ast.Subscript | ast.Attribute):
+                    if _binds_in_module(target):
                         dynamic = True  # globals()[...] = ..., sys.modules[...] = ...
                 if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets) and node.value is not None:
                     names.update(_strings(node.value))
@@ -293,13 +335,18 @@ class ModuleIndex:
                         names.update(_bound(item.optional_vars))
             elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _is_dynamic_call(node.value):
                 dynamic = True
-        nodes = walk_by_type(tree)
-        for declared in nodes.get(ast.Global, []):
-            names.update(declared.names)  # type: ignore[attr-defined]
-        for walrus in nodes.get(ast.NamedExpr, []):
-            names.update(_bound(walrus.target))  # type: ignore[attr-defined]
+        if text is None or "global" in text or ":=" in text:  # walking a large module is the costly part
+            nodes = walk_by_type(tree)
+            for declared in nodes.get(ast.Global, []):
+                names.update(declared.names)  # type: ignore[attr-defined]
+            for walrus in nodes.get(ast.NamedExpr, []):
+                names.update(_bound(walrus.target))  # type: ignore[attr-defined]
         if "__getattr__" in names:
-            dynamic = True
+            answers = _getattr_answers(tree)
+            if answers is None:
+                dynamic = True  # it answers names we cannot list: __all__ and a stub are all we know
+            else:
+                names |= answers
         return names, dynamic
 
 
@@ -359,11 +406,20 @@ def _strings(node: ast.AST) -> set[str]:
     return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
 
 
+#: A ``setattr`` target that is the module itself (``sys.modules[__name__]``, a name bound to it).
+_MODULE_TARGET = re.compile(r"modules|__name__|\bmod\b|module|\bthis\b|_self\b")
+
+
 def _is_dynamic_call(call: ast.Call) -> bool:
-    """``globals().update(...)``, ``exec(...)``, ``setattr(...)``, lazy loader ``attach(...)``."""
+    """``globals().update(...)``, ``exec(...)``, ``setattr(<this module>, ...)``, lazy loader ``attach(...)``.
+
+    ``setattr`` on another object (httpx sets ``__module__`` on each exported class) adds no module name.
+    """
     func = call.func
     if isinstance(func, ast.Name):
-        return func.id in ("exec", "setattr", "_setattr")
+        if func.id in ("setattr", "_setattr"):
+            return not call.args or bool(_MODULE_TARGET.search(ast.unparse(call.args[0])))
+        return func.id == "exec"
     if isinstance(func, ast.Attribute):
         inner = func.value
         if (
@@ -374,6 +430,136 @@ def _is_dynamic_call(call: ast.Call) -> bool:
             return True
         return func.attr in ("attach", "attach_stub", "install")
     return False
+
+
+def _binds_in_module(target: ast.expr) -> bool:
+    """An assignment target that may bind a module name: ``globals()[...]``, ``vars()[...]``, ``sys.modules[...]``,
+    an attribute of this module (``sys.modules[__name__].x``). Assigning to another object's attribute or item
+    (``_hypothesis_globals.in_initialization -= 1``, ``registry["x"] = ...``) binds nothing here."""
+    if isinstance(target, ast.Subscript):
+        base = target.value
+        if isinstance(base, ast.Call) and isinstance(base.func, ast.Name):
+            return base.func.id in ("globals", "vars", "locals")
+        return "modules" in ast.unparse(base)
+    if isinstance(target, ast.Attribute):
+        return bool(_MODULE_TARGET.search(ast.unparse(target.value)))
+    return False
+
+
+def _literal_strings(tree: ast.Module) -> dict[str, set[str]]:
+    """Module-level names bound to a literal collection of strings (dict keys, list/tuple/set items)."""
+    found: dict[str, set[str]] = {}
+    for node in tree.body:
+        target: ast.expr | None = None
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        if not isinstance(target, ast.Name) or value is None:
+            continue
+        items = value.keys if isinstance(value, ast.Dict) else getattr(value, "elts", None)
+        if isinstance(value, ast.Dict | ast.List | ast.Tuple | ast.Set) and items is not None:
+            strings = {i.value for i in items if isinstance(i, ast.Constant) and isinstance(i.value, str)}
+            if len(strings) == len(items):
+                found[target.id] = strings
+    return found
+
+
+def _getattr_answers(tree: ast.Module) -> set[str] | None:
+    """The names a module-level ``__getattr__`` answers, when it answers a fixed set.
+
+    It does when every use of its parameter selects from fixed names — ``name == "x"``, ``name in ("x",
+    "y")``, ``name in MAPPING`` or ``MAPPING[name]`` / ``MAPPING.get(name)`` for a module-level literal
+    (``__all__`` too) — and it ends by raising ``AttributeError``. Deprecation shims (click, itsdangerous,
+    markupsafe, pluggy) and lazy loaders with a table have this shape. Anything else (``import_module(name)``,
+    ``getattr(other, name)``) answers names we cannot list: ``None``.
+    """
+    func = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == "__getattr__"),
+        None,
+    )
+    if func is None or not func.args.args:
+        return None
+    param = func.args.args[0].arg
+    literals = _literal_strings(tree)
+    answers: set[str] = set()
+    accounted: set[int] = set()
+
+    def uses(node: ast.AST) -> list[int]:
+        return [id(n) for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == param]
+
+    def is_param(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id == param
+
+    def selected(node: ast.expr) -> set[str] | None:
+        """The names an ``if`` test on the parameter selects, or None when it is not such a test."""
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+            parts = [selected(v) for v in node.values]
+            return set().union(*parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
+        if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+            return None
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        if isinstance(op, ast.Eq):
+            other = right if is_param(left) else left if is_param(right) else None
+            if isinstance(other, ast.Constant) and isinstance(other.value, str):
+                return {other.value}
+            return None
+        if isinstance(op, ast.In) and is_param(left):
+            if isinstance(right, ast.Name) and right.id in literals:
+                return literals[right.id]
+            elts = getattr(right, "elts", None)
+            if isinstance(right, ast.Tuple | ast.List | ast.Set) and elts is not None:
+                strings = {e.value for e in elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                return strings if len(strings) == len(elts) else None
+        return None
+
+    for node in ast.walk(func):
+        if isinstance(node, ast.If):
+            chosen = selected(node.test)
+            if chosen is not None:
+                answers |= chosen
+                accounted.update(uses(node.test))
+                for stmt in node.body:
+                    accounted.update(uses(stmt))  # inside a branch for fixed names
+        elif isinstance(node, ast.Subscript) and is_param(node.slice):
+            if isinstance(node.value, ast.Name) and node.value.id in literals:
+                answers |= literals[node.value.id]
+                accounted.update(uses(node.slice))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in literals
+            and node.args
+            and is_param(node.args[0])
+        ):
+            answers |= literals[node.func.value.id]
+            accounted.update(uses(node.args[0]))
+        elif isinstance(node, ast.Raise) and node.exc is not None and "AttributeError" in ast.unparse(node.exc):
+            accounted.update(uses(node.exc))
+    last = func.body[-1]
+    ends_closed = isinstance(last, ast.Raise) and last.exc is not None and "AttributeError" in ast.unparse(last.exc)
+    if isinstance(last, ast.Try):  # try: return MAPPING[name] except KeyError: raise AttributeError(name)
+        ends_closed = all(
+            h.body and isinstance(h.body[-1], ast.Raise) and "AttributeError" in ast.unparse(h.body[-1])
+            for h in last.handlers
+        ) and bool(last.handlers)
+        gated = any(
+            isinstance(n, ast.Subscript)
+            and is_param(n.slice)
+            and isinstance(n.value, ast.Name)
+            and n.value.id in literals
+            for stmt in last.body
+            for n in ast.walk(stmt)
+        )
+        if ends_closed and gated:  # the table lookup fails first for any other name: the rest only sees its keys
+            for stmt in last.body:
+                accounted.update(uses(stmt))
+    if not ends_closed or set(uses(func)) - accounted - {id(a) for a in ast.walk(func.args)}:
+        return None
+    return answers
 
 
 def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str | None:
@@ -406,6 +592,105 @@ def _spec_in(name: str, locations: list[str]) -> ModuleSpec | None:
         if (folder.parent / f"{leaf}.py").is_file():
             return spec_from_file_location(name, folder.parent / f"{leaf}.py")
     return None
+
+
+def _top_level_in(roots: Sequence[Path]) -> dict[str, Path]:
+    """Top-level packages (folders with ``__init__.py``) and modules directly in ``roots``, first root first."""
+    found: dict[str, Path] = {}
+    for root in roots:
+        try:
+            children = sorted(root.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            name = child.name
+            if child.is_dir() and name.isidentifier() and (child / "__init__.py").is_file():
+                found.setdefault(name, child)
+            elif name.endswith(".py") and name[:-3].isidentifier() and child.is_file():
+                found.setdefault(name[:-3], child)
+    return found
+
+
+def _spec_at(name: str, path: Path) -> ModuleSpec | None:
+    """A spec for module ``name`` read from ``path`` (a package folder or a ``.py`` file), without importing."""
+    from importlib.util import spec_from_file_location
+
+    if path.is_dir():
+        init = path / "__init__.py"
+        if init.is_file():
+            return spec_from_file_location(name, init, submodule_search_locations=[str(path)])
+        spec = ModuleSpec(name, None, origin="namespace", is_package=True)
+        spec.submodule_search_locations = [str(path)]
+        return spec
+    return spec_from_file_location(name, path) if path.is_file() else None
+
+
+@lru_cache(maxsize=1)
+def _editable_sources() -> dict[str, Path]:
+    """Top-level names of distributions installed in editable mode, and where their source is.
+
+    setuptools' editable finder (``__editable___<dist>_finder.py``) maps each top-level name to its folder;
+    it is read as text (a dict literal), never imported. For other backends the distribution's
+    ``direct_url.json`` (``dir_info.editable``) gives the project folder, and its top-level names
+    (``top_level.txt``, else the names in ``RECORD``) are looked for there and under ``src/``. Editable
+    installs whose ``.pth`` adds a folder to ``sys.path`` need none of this: the path finder sees them.
+    """
+    import json
+    from importlib.metadata import distributions
+    from urllib.parse import unquote, urlparse
+
+    found: dict[str, Path] = {}
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        try:
+            finders = sorted(folder.glob("__editable___*_finder.py"))
+        except OSError:
+            continue
+        for finder in finders:
+            found.update({k: v for k, v in _finder_mapping(finder).items() if k not in found})
+    for dist in distributions():
+        try:
+            direct = json.loads(dist.read_text("direct_url.json") or "{}")
+        except (ValueError, OSError):
+            continue
+        if not isinstance(direct, dict) or not (direct.get("dir_info") or {}).get("editable"):
+            continue
+        url = urlparse(str(direct.get("url", "")))
+        if url.scheme != "file":
+            continue
+        project = Path(unquote(url.path))
+        tops = (dist.read_text("top_level.txt") or "").split()
+        for file in dist.files or ():
+            first = file.parts[0] if file.parts else ""
+            tops.append(first[:-3] if first.endswith(".py") else first if len(file.parts) > 1 else "")
+        for top in dict.fromkeys(t for t in tops if t.isidentifier() and not t.startswith("__") and t not in found):
+            for base in (project / "src", project):
+                if (base / top).is_dir() or (base / f"{top}.py").is_file():
+                    found[top] = base / top if (base / top).is_dir() else base / f"{top}.py"
+                    break
+    return found
+
+
+def _finder_mapping(path: Path) -> dict[str, Path]:
+    """The ``MAPPING`` dict literal of a setuptools editable finder (read, not run)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return {}
+    for node in tree.body:
+        target: ast.expr | None = None
+        value: ast.expr | None = None
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign):
+            target, value = node.targets[0], node.value
+        if isinstance(target, ast.Name) and target.id == "MAPPING" and isinstance(value, ast.Dict):
+            return {
+                str(k.value): Path(str(v.value))
+                for k, v in zip(value.keys, value.values, strict=True)
+                if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)
+            }
+    return {}
 
 
 def _locations(spec: ModuleSpec) -> list[str]:
@@ -441,6 +726,34 @@ def _source_files(spec: ModuleSpec) -> list[Path]:
             stub = path.with_name(path.name[: -len(suffix)] + ".pyi")
             return [stub] if stub.is_file() else []
     return []
+
+
+def _stub_package_files(name: str) -> list[Path]:
+    """The ``.pyi`` of module ``name`` in a stub-only package (PEP 561 ``<top>-stubs``) on ``sys.path``."""
+    top, _, rest = name.partition(".")
+    inner = rest.split(".") if rest else []
+    for folder in _stub_folders().get(top, []):
+        base = folder.joinpath(*inner)
+        for candidate in (
+            (base / "__init__.pyi", base.with_name(base.name + ".pyi")) if inner else (base / "__init__.pyi",)
+        ):
+            if candidate.is_file():
+                return [candidate]
+    return []
+
+
+@lru_cache(maxsize=1)
+def _stub_folders() -> dict[str, list[Path]]:
+    found: dict[str, list[Path]] = {}
+    for entry in sys.path:
+        try:
+            folders = list(Path(entry or ".").glob("*-stubs"))
+        except OSError:
+            continue
+        for folder in folders:
+            if folder.is_dir():
+                found.setdefault(folder.name[: -len("-stubs")], []).append(folder)
+    return found
 
 
 def _submodules(locations: list[str]) -> Iterator[str]:
@@ -498,7 +811,7 @@ def _test_text(f: SourceFile, test: ast.expr) -> str:
     return " ".join(f.line_text(n) for n in range(test.lineno, end + 1))
 
 
-def _guarded_nodes(f: SourceFile) -> tuple[set[int], set[int]]:
+def _guarded_nodes(f: SourceFile) -> tuple[_Guard, _Guard]:
     """Nodes whose failure the code expects: ``(imports that may fail, attributes that may be missing)``.
 
     Both: code under an ``if`` that tests the platform, interpreter, version or ``hasattr`` (also the
@@ -541,15 +854,34 @@ def _guarded_nodes(f: SourceFile) -> tuple[set[int], set[int]]:
                 if _handles(args, _ATTRIBUTE_MAY_FAIL, bare=False):
                     attributes.append(node.body)
 
-    def ids(blocks: list[list[ast.stmt]] | list[list[ast.stmt] | ast.expr]) -> set[int]:
-        found: set[int] = set()
+    def spans(blocks: list[list[ast.stmt]] | list[list[ast.stmt] | ast.expr]) -> list[_Span]:
+        # A block is contiguous source: a node is inside it when its start lies in the block's extent
+        # (cheaper than walking every guarded block to collect its nodes).
+        found: list[_Span] = []
         for block in blocks:
-            for root in block if isinstance(block, list) else [block]:
-                found.update(id(n) for n in ast.walk(root))
+            roots = block if isinstance(block, list) else [block]
+            if roots:
+                first, last = roots[0], roots[-1]
+                end = (last.end_lineno or last.lineno, last.end_col_offset or 0)
+                found.append(((first.lineno, first.col_offset), end))
         return found
 
-    shared = ids(both)
-    return shared | ids(imports), shared | ids(attributes)
+    shared = spans(both)
+    return _Guard(shared + spans(imports)), _Guard(shared + spans(attributes))
+
+
+_Span = tuple[tuple[int, int], tuple[int, int]]
+
+
+class _Guard:
+    """Source extents of guarded blocks; ``node in guard`` when the node starts inside one."""
+
+    def __init__(self, spans: list[_Span]) -> None:
+        self.spans = spans
+
+    def __contains__(self, node: ast.AST) -> bool:
+        where = (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+        return any(start <= where < end for start, end in self.spans)
 
 
 def _rebound_names(f: SourceFile) -> set[str]:
@@ -563,8 +895,15 @@ def _rebound_names(f: SourceFile) -> set[str]:
     return names
 
 
-def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
-    """Report attributes, imported names and submodules of ``f`` that the installed modules lack."""
+def check_file(f: SourceFile, index: ModuleIndex, undecided: list[tuple[str, int]] | None = None) -> list[Finding]:
+    """Report attributes, imported names and submodules of ``f`` that the installed modules lack.
+
+    Args:
+        f: the file.
+        index: resolves modules.
+        undecided: gets ``(module, line)`` for each in-scope name nothing could decide (the module makes
+            names the reader cannot list, and has no stub), when given.
+    """
     tree = f.tree
     if tree is None:
         return []
@@ -591,17 +930,19 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
 
     def where(module: str) -> str:
         top = module.split(".")[0]
-        return f"{version}'s {module}" if top in sys.stdlib_module_names else f"the installed {module}"
+        if top in sys.stdlib_module_names:
+            return f"{version}'s {module}"
+        return f"the project's {module}" if index.is_local(top) else f"the installed {module}"
 
     for node in f.of(ast.Import, ast.ImportFrom):
-        if isinstance(node, ast.Import) and id(node) not in guarded:
+        if isinstance(node, ast.Import) and node not in guarded:
             for alias in node.names:
                 if index.exists(alias.name) is False:
                     report("CW203", node, f"module {alias.name!r} does not exist", alias.name, alias.name)
                     continue
                 bound = alias.asname or alias.name.split(".")[0]
                 aliases.setdefault(bound, set()).add(alias.name if alias.asname else alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and id(node) not in guarded:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node not in guarded:
             exists = index.exists(node.module)
             if exists is False:
                 report("CW203", node, f"module {node.module!r} does not exist", node.module, node.module)
@@ -613,10 +954,13 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
                 if alias.name == "*":
                     continue
                 sub = f"{node.module}.{alias.name}"
+                known = names.has(alias.name)
                 if alias.name in names.submodules:
                     aliases.setdefault(alias.asname or alias.name, set()).add(sub)
-                elif names.has(alias.name) is False:
+                elif known is False:
                     report("CW202", node, f"{where(node.module)} has no {alias.name!r}", node.module, alias.name)
+                elif known is None and undecided is not None and f.in_scope(node.lineno):
+                    undecided.append((node.module, node.lineno))
 
     rebound = _rebound_names(f)
     modules = {name: next(iter(mods)) for name, mods in aliases.items() if len(mods) == 1 and name not in rebound}
@@ -637,7 +981,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
             continue
         module = modules[cur.id]
         shown = module  # what the user wrote (os.path), not the real module (posixpath)
-        if id(node) in attribute_guarded:
+        if node in attribute_guarded:
             continue
         for attr_node in reversed(chain):
             if (ast.unparse(attr_node.value), attr_node.attr) in stored:
@@ -648,6 +992,10 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
             known = names.has(attr_node.attr)
             if known is False:
                 report("CW201", attr_node, f"{where(shown)} has no attribute {attr_node.attr!r}", shown, attr_node.attr)
+                break
+            if known is None:
+                if undecided is not None and f.in_scope(attr_node.lineno):
+                    undecided.append((module, attr_node.lineno))
                 break
             value = getattr(names.module, attr_node.attr, None) if names.module is not None else None
             if isinstance(value, ModuleType):
@@ -663,7 +1011,7 @@ def check_file(f: SourceFile, index: ModuleIndex) -> list[Finding]:
 
 def run(ctx: CheckContext) -> list[Finding]:
     """Check every in-scope Python file."""
-    index = ModuleIndex()
+    index = ModuleIndex(project_roots(ctx.root))
     findings: list[Finding] = []
     for f in ctx.python_files():
         findings.extend(check_file(f, index))

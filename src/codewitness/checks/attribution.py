@@ -20,13 +20,19 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from codewitness._git import git_available, run_git
+from codewitness.attribution._gitio import BlameRow
+from codewitness.attribution._gitio import CommitInfo as _CommitInfo
+from codewitness.attribution.cache import MemoryCache, commit_from_dict, commit_to_dict
 from codewitness.attribution.notes import CommitNote, NoteError, read_note
 from codewitness.attribution.trailers import AgentMark, agent_marks
 from codewitness.errors import CodewitnessError, GitError
@@ -34,9 +40,8 @@ from codewitness.model import Origin
 
 if TYPE_CHECKING:
     from codewitness.attribution.blame import Attributor
-    from codewitness.attribution.functions import FunctionSpan
 
-__all__ = ["Attribution", "CommitInfo", "commits_between"]
+__all__ = ["Attribution", "CommitInfo", "GateCache", "commits_between"]
 
 _ZERO = "0" * 40
 #: Whether a line of each origin counts as AI-written (``unknown``: no answer).
@@ -75,14 +80,84 @@ def commits_between(root: Path, base: str, head: str = "HEAD") -> list[CommitInf
     return commits
 
 
+class GateCache(MemoryCache):
+    """The attribution engine's cache (blames by path and blob, commit metadata) plus the function spans of
+    working-tree files, kept between gate runs in one JSON file.
+
+    Everything in it is derived from immutable content (a blob id, a file's sha256), so an entry never goes
+    stale; a run keeps what it used, so the file does not grow with the history. A missing, corrupt or foreign
+    file is ignored and replaced.
+
+    Args:
+        path: the JSON file (``.codewitness/cache/attribution.json``).
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._used: set[str] = set()
+        self._dirty = False
+        with contextlib.suppress(OSError, ValueError, UnicodeDecodeError, TypeError, KeyError, AttributeError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("version") == self.VERSION:
+                self.blames = {tuple(k.split("\0", 1)): v for k, v in data["blames"].items()}
+                self.commits = {sha: commit_from_dict(sha, d) for sha, d in data["commits"].items()}
+                self.blobs = {tuple(k.split("\0", 1)): v for k, v in data["blobs"].items()}
+
+    def load_blames(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[BlameRow]]:
+        self._used.update("b" + "\0".join(k) for k in keys)
+        return super().load_blames(keys)
+
+    def save_blames(self, items: Mapping[tuple[str, str], list[BlameRow]]) -> None:
+        self._used.update("b" + "\0".join(k) for k in items)
+        self._dirty = self._dirty or bool(items)
+        super().save_blames(items)
+
+    def load_commits(self, shas: Sequence[str]) -> dict[str, _CommitInfo]:
+        self._used.update("c" + s for s in shas)
+        return super().load_commits(shas)
+
+    def save_commits(self, infos: Iterable[_CommitInfo]) -> None:
+        infos = list(infos)
+        self._used.update("c" + i.sha for i in infos)
+        self._dirty = self._dirty or bool(infos)
+        super().save_commits(infos)
+
+    def load_blobs(self, kind: str, oids: Sequence[str]) -> dict[str, Any]:
+        self._used.update(f"o{kind}\0{o}" for o in oids)
+        return super().load_blobs(kind, oids)
+
+    def save_blobs(self, kind: str, items: Mapping[str, Any]) -> None:
+        self._used.update(f"o{kind}\0{o}" for o in items)
+        self._dirty = self._dirty or bool(items)
+        super().save_blobs(kind, items)
+
+    def save(self) -> None:
+        """Write what this run used, if anything new was learnt (temp file + rename)."""
+        from codewitness.checks.context import write_atomically
+
+        if not self._dirty:
+            return
+        blames = {"\0".join(k): v for k, v in self.blames.items() if "b" + "\0".join(k) in self._used}
+        commits = {sha: commit_to_dict(info) for sha, info in self.commits.items() if "c" + sha in self._used}
+        blobs = {"\0".join(k): v for k, v in self.blobs.items() if "o" + "\0".join(k) in self._used}
+        payload = {"version": self.VERSION, "blames": blames, "commits": commits, "blobs": blobs}
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs the next run time
+            write_atomically(self.path, json.dumps(payload, separators=(",", ":")))
+        self._dirty = False
+
+
 class Attribution:
     """Line-level "did an agent write this?" answers for one repository, cached per file and commit.
 
     Args:
         root: the repository root.
+        cache: where blames, commit metadata and function spans are kept between runs (default: this run only).
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cache: GateCache | None = None) -> None:
         self.root = root
         self.usable = git_available() and (root / ".git").exists()
         self._blame: dict[str, dict[int, tuple[str, str, int]]] = {}
@@ -90,7 +165,8 @@ class Attribution:
         self._engine_failed = False
         self._dirty: set[str] | None = None
         self._origins: dict[str, list[Origin]] = {}
-        self._spans: dict[str, tuple[str, list[FunctionSpan]]] = {}
+        self._spans: dict[str, tuple[str, list[tuple[str, int, int]]]] = {}
+        self._cache = cache
 
     def ai_authored(self, rel: str, line: int) -> bool | None:
         """True when an agent wrote ``line`` of ``rel``, False when a person did, None when unknown."""
@@ -116,13 +192,13 @@ class Attribution:
         if rel not in self._spans:
             self._spans[rel] = self._read_spans(rel)
         module, spans = self._spans[rel]
-        inside = [s for s in spans if s.start_line <= line <= s.end_line]
+        inside = [s for s in spans if s[1] <= line <= s[2]]
         if not inside:
             return None
-        span = max(inside, key=lambda s: s.start_line)
-        return module, span.qualname, span.start_line, span.end_line
+        qualname, start, end = max(inside, key=lambda s: s[1])
+        return module, qualname, start, end
 
-    def _read_spans(self, rel: str) -> tuple[str, list[FunctionSpan]]:
+    def _read_spans(self, rel: str) -> tuple[str, list[tuple[str, int, int]]]:
         from codewitness.attribution.functions import function_spans, module_name
 
         parts = rel.split("/")[:-1]
@@ -132,10 +208,22 @@ class Attribution:
             if (self.root.joinpath(*parts[:i], "__init__.py")).is_file()
         }
         try:
-            source = (self.root / rel).read_text(encoding="utf-8")
-            return module_name(rel, packages), function_spans(source)
-        except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+            data = (self.root / rel).read_bytes()
+        except OSError:
+            return "", []
+        module = module_name(rel, packages)
+        key = f"{module}\0{hashlib.sha256(data).hexdigest()}"
+        if self._cache is not None:
+            hit = self._cache.load_blobs("gate-spans", [key]).get(key)
+            if isinstance(hit, list):
+                return module, [(str(q), int(a), int(b)) for q, a, b in hit]
+        try:
+            spans = [(s.qualname, s.start_line, s.end_line) for s in function_spans(data.decode("utf-8"))]
+        except (UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
             return "", []  # not readable as Python: the finding names no function
+        if self._cache is not None:
+            self._cache.save_blobs("gate-spans", {key: spans})
+        return module, spans
 
     def prefetch(self, rels: Iterable[str]) -> None:
         """Attribute many files at once (the engine blames them in parallel) before asking line by line."""
@@ -153,10 +241,12 @@ class Attribution:
             return  # line-by-line lookups will try again and fall back
 
     def close(self) -> None:
-        """Stop the engine's git processes."""
+        """Stop the engine's git processes and keep what was learnt in the cache."""
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self._cache is not None:
+            self._cache.save()
 
     def _dirty_files(self) -> set[str]:
         if self._dirty is None:
@@ -186,7 +276,7 @@ class Attribution:
             from codewitness.attribution.blame import Attributor
 
             try:
-                self._engine = Attributor(self.root, "HEAD")
+                self._engine = Attributor(self.root, "HEAD", cache=self._cache)
             except CodewitnessError:
                 self._engine_failed = True  # e.g. no commits yet: the working-tree path decides
         return self._engine

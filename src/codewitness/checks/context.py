@@ -20,7 +20,7 @@ import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from codewitness.checks.index import IndexClient
     from codewitness.model import Generation
 
-__all__ = ["CheckContext", "SourceFile", "changed_lines", "walk_by_type", "write_atomically"]
+__all__ = [
+    "CheckContext",
+    "SourceFile",
+    "changed_lines",
+    "matches_any",
+    "project_roots",
+    "walk_by_type",
+    "write_atomically",
+]
 
 _SKIP_DIRS = frozenset(
     {
@@ -112,12 +120,12 @@ class SourceFile:
 
     @cached_property
     def imports(self) -> list[tuple[str, int]] | None:
-        """Absolute top-level imports as ``(module, line)``, optional ones left out; None when not valid Python."""
+        """Absolute imports as ``(dotted module, line)``, optional ones left out; None when not valid Python."""
         if self.tree is None:
             return None
         from codewitness.checks.deps import imported_modules
 
-        return list(imported_modules(self.tree, self))
+        return list(imported_modules(self.tree, self, full=True))
 
     def in_scope(self, line: int) -> bool:
         """True when ``line`` is one the check should report on."""
@@ -213,6 +221,45 @@ class CheckContext:
         for f in self.files:
             if is_manifest(f.path.name):
                 yield f
+
+
+def project_roots(root: Path) -> list[Path]:
+    """Where a project keeps its own top-level packages and modules: its root, ``src/`` and ``lib/``."""
+    return [root, root / "src", root / "lib"]
+
+
+@lru_cache(maxsize=64)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A ``/``-separated glob as a regex: ``**/`` is any number of folders, ``*`` and ``?`` stay in one name."""
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return re.compile(out + r"\Z")
+
+
+def matches_any(rel: str, globs: Sequence[str]) -> bool:
+    """True when the ``/``-separated relative path ``rel`` matches one of ``globs``.
+
+    Example:
+        >>> matches_any("pkg/tests/unit/test_a.py", ["**/tests/**"]), matches_any("src/app.py", ["tests/**"])
+        (True, False)
+    """
+    return any(_glob_regex(g).match(rel) for g in globs)
 
 
 def walk_by_type(tree: ast.AST) -> dict[type, list[ast.AST]]:

@@ -111,8 +111,27 @@ def _requirement(text: str) -> tuple[str, str | None] | None:
     return match.group(1), pin.group(1) if pin else None
 
 
+_WORD = re.compile(r"[A-Za-z0-9._-]+")
+
+
+@lru_cache(maxsize=16)
+def _first_lines(text: str) -> dict[str, int]:
+    """The first non-comment line of each word of ``text`` (lower case), for :func:`_line_of` on large lock files."""
+    found: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.lstrip().startswith("#"):
+            for word in _WORD.findall(line):
+                found.setdefault(word.lower(), number)
+    return found
+
+
 def _line_of(text: str, name: str) -> int:
     """The first line naming ``name`` (as a word) in ``text``; 1 when not found."""
+    bare = name.strip('"').lower()
+    if bare and _WORD.fullmatch(bare):
+        hit = _first_lines(text).get(bare)
+        if hit is not None:
+            return hit
     pattern = re.compile(r"(?<![A-Za-z0-9._-])" + re.escape(name) + r"(?![A-Za-z0-9_-])", re.IGNORECASE)
     for number, line in enumerate(text.splitlines(), start=1):
         if pattern.search(line) and not line.lstrip().startswith("#"):
@@ -130,10 +149,16 @@ def parse_manifest(filename: str, text: str) -> list[Declared]:
     Returns:
         Declared packages; an unparseable file yields none (the runner counts it as skipped).
     """
+    return list(_parsed(filename, text))
+
+
+@lru_cache(maxsize=32)
+def _parsed(filename: str, text: str) -> tuple[Declared, ...]:
+    """One parse per manifest and run (the dependency family reads the root manifests twice)."""
     try:
-        return list(_parse(filename, text))
+        return tuple(_parse(filename, text))
     except (tomllib.TOMLDecodeError, ValueError, TypeError, AttributeError):
-        return []
+        return ()
 
 
 def _parse(filename: str, text: str) -> Iterator[Declared]:
@@ -227,30 +252,84 @@ def _npm_pin(spec: str) -> str | None:
 # -- imports -----------------------------------------------------------------------------------
 
 
+#: Names in an ``if`` test choosing code by interpreter version or platform, or for type checkers only.
+_GUARD_NAMES = frozenset(
+    {"version_info", "hexversion", "platform", "python_implementation", "implementation", "TYPE_CHECKING"}
+)
+_GUARD_FLAG = re.compile(r"^(?:PY_?\d\w*|PYPY|IS_[A-Z]\w*|WINDOWS|MACOS|LINUX)$")
+
+
+def _is_version_guard(test: ast.expr) -> bool:
+    """``sys.version_info >= (3, 11)``, ``sys.platform == "win32"``, ``os.name``, ``PY3``, ``TYPE_CHECKING``."""
+    names = {
+        n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(test) if isinstance(n, ast.Name | ast.Attribute)
+    }
+    if names & _GUARD_NAMES or any(_GUARD_FLAG.match(n) for n in names):
+        return True
+    return ("os" in names and "name" in names) or ("sys" in names and "version" in names)
+
+
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _handled_names(types: Iterable[ast.expr | None]) -> set[str]:
+    names: set[str] = set()
+    for htype in types:
+        for n in ast.walk(htype) if htype is not None else [ast.Name("Exception")]:
+            if isinstance(n, ast.Name | ast.Attribute):
+                names.add(n.id if isinstance(n, ast.Name) else n.attr)
+    return names
+
+
 def _optional_import_nodes(nodes: list[ast.AST]) -> set[int]:
-    """ids of import nodes inside ``try`` blocks that handle ImportError (optional imports).
+    """ids of import nodes the code expects may fail: optional imports.
+
+    That is imports in a ``try`` that handles ImportError (or broader), in ``with suppress(ImportError)``,
+    and under an ``if`` on the interpreter version or platform (``if sys.version_info >= (3, 11): import
+    tomllib else: import tomli``) or ``TYPE_CHECKING`` — both branches: only one of them runs on any
+    interpreter.
 
     Args:
-        nodes: the file's nodes (only ``Try``/``TryStar`` nodes matter; passing just those is faster).
+        nodes: the file's nodes (only ``Try``/``TryStar``/``If``/``With`` nodes matter; passing just those is faster).
     """
     found: set[int] = set()
+
+    def take(body: Iterable[ast.stmt]) -> None:
+        for stmt in body:
+            found.update(id(n) for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom))
+
     for node in nodes:
-        if isinstance(node, ast.Try):
-            names = set()
-            for handler in node.handlers:
-                for n in ast.walk(handler.type) if handler.type else [ast.Name("Exception")]:
-                    if isinstance(n, ast.Name):
-                        names.add(n.id)
-            if names & {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}:
-                for stmt in node.body:
-                    found.update(id(n) for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom))
+        if isinstance(node, ast.Try | ast.TryStar):
+            if _handled_names(h.type for h in node.handlers) & _IMPORT_ERRORS:
+                take(node.body)
+        elif isinstance(node, ast.If):
+            if _is_version_guard(node.test):
+                take(node.body)
+                take(node.orelse)
+        elif isinstance(node, ast.With):
+            for item in node.items:
+                call = item.context_expr
+                if (
+                    isinstance(call, ast.Call)
+                    and ast.unparse(call.func).endswith("suppress")
+                    and _handled_names(call.args) & _IMPORT_ERRORS
+                ):
+                    take(node.body)
     return found
 
 
-def imported_modules(tree: ast.Module, source: SourceFile | None = None) -> Iterator[tuple[str, int]]:
-    """Top-level module names imported absolutely, with their line, optional imports left out."""
+def imported_modules(
+    tree: ast.Module, source: SourceFile | None = None, *, full: bool = False
+) -> Iterator[tuple[str, int]]:
+    """Module names imported absolutely, with their line, optional imports left out.
+
+    Args:
+        tree: the parsed file.
+        source: the file, when its nodes are already grouped by type (faster).
+        full: give the whole dotted name (``ruamel.yaml``), not only the top-level one (``ruamel``).
+    """
     if source is not None:
-        optional = _optional_import_nodes(source.of(ast.Try, ast.TryStar))
+        optional = _optional_import_nodes(source.of(ast.Try, ast.TryStar, ast.If, ast.With))
         nodes: list[Any] = source.of(ast.Import, ast.ImportFrom)
     else:
         nodes = list(ast.walk(tree))
@@ -260,9 +339,46 @@ def imported_modules(tree: ast.Module, source: SourceFile | None = None) -> Iter
             continue
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name.split(".")[0], node.lineno
+                yield alias.name if full else alias.name.split(".")[0], node.lineno
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module.split(".")[0], node.lineno
+            yield node.module if full else node.module.split(".")[0], node.lineno
+
+
+@lru_cache(maxsize=1)
+def _stdlib_any_version() -> frozenset[str]:
+    """Standard-library module names of this and of other Python versions (``annotationlib`` is 3.14's),
+    from typeshed's ``VERSIONS`` when typeshed_client is installed: they are never index packages."""
+    names = set(sys.stdlib_module_names)
+    try:
+        from importlib.resources import files
+
+        text = files("typeshed_client").joinpath("typeshed/VERSIONS").read_text(encoding="utf-8")
+    except (ImportError, OSError, ValueError):
+        return frozenset(names)
+    for line in text.splitlines():
+        name, sep, _ = line.partition(":")
+        if sep and not name.startswith("#") and "." not in name.strip():
+            names.add(name.strip())
+    return frozenset(names)
+
+
+def _made_by_the_file(module: str, text: str) -> bool:
+    """Whether the file names ``module`` as a file or folder it writes or manages (``"site_app.py"``,
+    ``tmp / "config_package_app"``, ``purge_module("site_app")``): tests that create modules at run time and
+    import them are not importing a package from an index."""
+    return re.search(rf"""["']{re.escape(module)}(?:\.py)?["']""", text) is not None
+
+
+def _declares(dotted: str, declared: set[str]) -> bool:
+    """Whether a declared distribution is named like the imported module or one of its parents.
+
+    A distribution's import names are usually its name (``sqlite-utils`` -> ``sqlite_utils``) or, for
+    namespace packages, its dotted name (``ruamel.yaml``, ``zope.interface``, ``google-cloud-storage`` ->
+    ``google.cloud.storage``): ``from ruamel.yaml import YAML`` is declared by ``ruamel.yaml`` even when it
+    is not installed to read its metadata.
+    """
+    parts = dotted.split(".")
+    return any(normalize(".".join(parts[:n])) in declared for n in range(1, len(parts) + 1))
 
 
 @lru_cache(maxsize=1)
@@ -395,11 +511,12 @@ def run(ctx: CheckContext) -> list[Finding]:
             ctx.skipped.append((f.rel, "not valid Python"))
             continue
         reported: set[str] = set()
-        for module, line in f.imports:
-            if module in reported or not f.in_scope(line) or module in sys.stdlib_module_names or module in local:
+        for dotted, line in f.imports:
+            module = dotted.split(".")[0]
+            if module in reported or not f.in_scope(line) or module in local or module in _stdlib_any_version():
                 continue
             guess = IMPORT_TO_DIST.get(module, module)
-            if module == "__future__" or normalize(guess) in declared_names or normalize(module) in declared_names:
+            if module == "__future__" or normalize(guess) in declared_names or _declares(dotted, declared_names):
                 continue  # the common case, decided without reading every installed distribution's metadata
             dists = _installed_providers().get(module, ())
             if dists or module_installed(module):
@@ -417,6 +534,8 @@ def run(ctx: CheckContext) -> list[Finding]:
                     )
                 continue
             reported.add(module)
+            if _made_by_the_file(module, f.text):
+                continue
             wanted.append((Declared("pypi", guess, line, via="import", module=module), f))
 
     places: list[tuple[Declared, str, str]] = [(p, s.rel, s.line_text(p.line)) for p, s in wanted]

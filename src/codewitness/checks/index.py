@@ -56,9 +56,12 @@ State = Literal["exists", "missing", "not_checked"]
 _USER_AGENT = "codewitness-check (+package verification)"
 
 
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
 def normalize(name: str) -> str:
     """The PEP 503 normalised form of a Python project name (``Foo_Bar.baz`` -> ``foo-bar-baz``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return _SEPARATORS.sub("-", name).lower()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 For every commit in ``--base..HEAD``:
 
 * agent marks (trailers such as ``Co-Authored-By: Claude``) but neither a codewitness note
-  (``refs/notes/codewitness``) nor a git-ai note (``refs/notes/ai``) -> CW401;
+  (``refs/notes/codewitness``) nor a git-ai note (``refs/notes/ai``) -> CW401, for commits since the
+  project adopted codewitness (``check.provenance_since``, default ``adoption``: from the oldest commit
+  carrying such a note or adding codewitness configuration). History that predates the tool cannot
+  have its records: those commits are counted as not judged, never reported;
 * a codewitness note whose AI entries lack a field that ``check.required_metadata`` demands
   (``agent``, ``model``, ``session``, ``generations``) -> CW402;
 * a codewitness note that cannot be read -> CW403.
@@ -21,12 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from codewitness._git import git_available, run_git
-from codewitness.attribution.notes import NoteError, read_note, read_note_text
+from codewitness.attribution.notes import NOTES_REF, NoteError, read_note, read_note_text
 from codewitness.checks.attribution import commits_between
 from codewitness.checks.context import CheckContext
 from codewitness.checks.findings import Finding
 
-__all__ = ["GITAI_REF", "METADATA_FIELDS", "run"]
+__all__ = ["GITAI_REF", "METADATA_FIELDS", "adoption_commit", "run"]
 
 GITAI_REF = "refs/notes/ai"
 METADATA_FIELDS = ("agent", "model", "session", "generations")
@@ -44,11 +47,13 @@ def run(ctx: CheckContext) -> list[Finding]:
             f"check.required_metadata: unknown field(s) {', '.join(unknown)}; use {', '.join(METADATA_FIELDS)}"
         )
     findings: list[Finding] = []
-    for commit in commits_between(ctx.root, ctx.base):
+    commits = commits_between(ctx.root, ctx.base)
+    judged = _judged(ctx, [c.sha for c in commits if c.marks])
+    for commit in commits:
         short = commit.sha[:12]
         path = _first_file(ctx.root, commit.sha)
         snippet = f"commit {commit.sha}"
-        marks = commit.marks
+        marks = commit.marks if commit.sha in judged else ()
         try:
             note = read_note(ctx.root, commit.sha)
         except NoteError as exc:
@@ -100,6 +105,68 @@ def run(ctx: CheckContext) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def adoption_commit(root: Path) -> str | None:
+    """The oldest commit of HEAD's history that carries a codewitness or git-ai note or adds codewitness
+    configuration (``[tool.codewitness]`` in ``pyproject.toml``, a ``codewitness.toml``); ``None`` if none does."""
+    shas: set[str] = set()
+    for ref in (NOTES_REF, GITAI_REF):
+        out = run_git(["notes", f"--ref={ref}", "list"], cwd=root, check=False)
+        shas.update(parts[1] for parts in (line.split() for line in out.splitlines()) if len(parts) == 2)
+    shas.update(
+        run_git(
+            ["log", "--format=%H", "-G", r"^\[tool\.codewitness", "--", "pyproject.toml"], cwd=root, check=False
+        ).split()
+    )
+    shas.update(
+        run_git(["log", "--format=%H", "--diff-filter=A", "--", "codewitness.toml"], cwd=root, check=False).split()
+    )
+    if not shas:
+        return None
+    # Oldest first among those HEAD reaches (a note may sit on a commit of another branch).
+    out = run_git(["rev-list", "--topo-order", "--reverse", "HEAD"], cwd=root, check=False)
+    return next((sha for sha in out.split() if sha in shas), None)
+
+
+def _judged(ctx: CheckContext, commits: list[str]) -> set[str]:
+    """The commits CW401 judges, per ``check.provenance_since``; the others are counted in ``ctx.skipped``."""
+    since = ctx.settings.provenance_since
+    if since == "base" or not commits:
+        return set(commits)
+    start = adoption_commit(ctx.root) if since == "adoption" else _commit_of(ctx.root, since)
+    if start is None:
+        ctx.skipped.append(
+            (
+                "provenance",
+                f"{len(commits)} agent-marked commit(s) not judged for CW401: no commit carries a codewitness or "
+                "git-ai note or codewitness config, so the history predates adopting it "
+                "(check.provenance_since = 'base' judges them)",
+            )
+        )
+        return set()
+    parents = run_git(["rev-parse", f"{start}^@"], cwd=ctx.root, check=False).split()
+    since_start = set(run_git(["rev-list", "HEAD", *(f"^{p}" for p in parents)], cwd=ctx.root).split())
+    judged = {c for c in commits if c in since_start}
+    if len(judged) < len(commits):
+        what = "adopting codewitness" if since == "adoption" else since
+        ctx.skipped.append(
+            (
+                "provenance",
+                f"{len(commits) - len(judged)} agent-marked commit(s) before {what} ({start[:12]}) "
+                "not judged for CW401 (check.provenance_since)",
+            )
+        )
+    return judged
+
+
+def _commit_of(root: Path, rev: str) -> str:
+    sha = run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root, check=False).strip()
+    if not sha:
+        from codewitness.errors import ConfigError
+
+        raise ConfigError(f"check.provenance_since: {rev!r} is neither 'adoption', 'base' nor a commit")
+    return sha
 
 
 def _has(entry: object, field: str) -> bool:

@@ -218,6 +218,16 @@ RULES: tuple[Rule, ...] = (
         "Output order depends on set iteration order, which varies between runs.",
         "Wrap the set in sorted() before turning it into a list, a string or a loop with side effects.",
     ),
+    Rule(
+        "CW310",
+        "security",
+        "sql-built-from-values",
+        "medium",
+        "SQL text is built from values by string formatting (high: a value inside a quoted SQL literal, or "
+        "read straight from the request).",
+        "Pass values as query parameters (?, %s, :name). Identifiers that must be formatted in go through the "
+        "driver's quoting or an escaping helper; constants, numbers and placeholders are not reported.",
+    ),
     # -- provenance --------------------------------------------------------------------------------
     Rule(
         "CW401",

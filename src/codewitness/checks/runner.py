@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codewitness.checks._perfile import PER_FILE, FileResultCache, per_file_findings
-from codewitness.checks.attribution import Attribution
-from codewitness.checks.context import CheckContext
+from codewitness.checks.attribution import Attribution, GateCache
+from codewitness.checks.context import CheckContext, matches_any, project_roots
 from codewitness.checks.findings import Finding, GenerationRef, ordered, with_fingerprints
 from codewitness.checks.rules import RULES, rule, severity_at_least
 from codewitness.errors import ConfigError
@@ -49,6 +49,8 @@ class Report:
         families: the families that ran.
         seconds: wall time per family.
         files: how many files were in scope.
+        in_tests: findings in test code of rules ``check.skip_in_tests`` names (not reported).
+        undecided: names the API check could not decide (a module too dynamic to read), per module.
     """
 
     findings: list[Finding]
@@ -57,6 +59,8 @@ class Report:
     families: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
     files: int = 0
+    in_tests: int = 0
+    undecided: dict[str, int] = field(default_factory=dict)
 
     def failed(self, fail_on: str) -> bool:
         """True when a finding is at or above ``fail_on`` (``never`` never fails)."""
@@ -84,8 +88,21 @@ def _worth_a_second_process(files: int, minimum: int) -> bool:
     return load <= cpus - 1
 
 
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+#: Our rules that replace ruff/flake8 rules: a line the project already silenced for those is silenced for ours.
+_NOQA_EQUIVALENT = {"CW305": frozenset({"S110", "S112", "BLE001", "E722"}), "CW310": frozenset({"S608"})}
+
+
 def suppressed(finding: Finding) -> bool:
-    """True when the finding's line carries ``# codewitness: ignore`` (all rules) or ``ignore[CW305,...]``."""
+    """True when the finding's line carries ``# codewitness: ignore`` (all rules) or ``ignore[CW305,...]``, or a
+    ``# noqa`` for the ruff rule ours replaces (``# noqa: S608`` for CW310, ``S110``/``S112``/``BLE001`` for CW305)."""
+    equivalent = _NOQA_EQUIVALENT.get(finding.rule_id)
+    if equivalent is not None:
+        noqa = _NOQA.search(finding.snippet)
+        if noqa is not None:
+            codes = noqa.group("codes")
+            if codes is None or equivalent & {c.upper() for c in re.split(r"[\s,]+", codes) if c}:
+                return True
     match = _IGNORE.search(finding.snippet)
     if match is None:
         return False
@@ -131,18 +148,26 @@ def run_checks(
     unknown = [r for r in ctx.settings.high_on_ai if r not in known]
     if unknown:
         raise ConfigError(f"check.high_on_ai: unknown rule id(s) {', '.join(unknown)}; see docs/checks.md for the ids")
+    unknown = [r for r in ctx.settings.skip_in_tests if r not in known and not _RUFF_CODE.match(r)]
+    if unknown:
+        raise ConfigError(
+            f"check.skip_in_tests: {', '.join(unknown)} is neither a rule id nor a ruff S code (S, S1, S105)"
+        )
     if ctx.attribution is None and (ctx.root / ".git").exists():
-        ctx.attribution = Attribution(ctx.root)
+        kept_between_runs = GateCache(result_cache.with_name("attribution.json")) if result_cache else None
+        ctx.attribution = Attribution(ctx.root, kept_between_runs)
     raw: list[Finding] = []
     seconds: dict[str, float] = {}
     done: dict[str, list[Finding]] = {}
+    undecided: dict[str, int] = {}
     per_file = tuple(f for f in families if f in PER_FILE)
     if per_file:
         sources = list(ctx.python_sources())
         two = jobs == 2 or (jobs == 0 and _worth_a_second_process(len(sources), parallel_min_files))
         cache = FileResultCache(result_cache) if result_cache is not None else None
         started = time.perf_counter()
-        done = per_file_findings(sources, per_file, two_processes=two, cache=cache)
+        outcome = per_file_findings(sources, per_file, two_processes=two, cache=cache, roots=project_roots(ctx.root))
+        done, undecided = outcome.findings, outcome.undecided
         if cache is not None:
             cache.save()
         ctx.skipped.extend((f.rel, "not valid Python") for f in sources if f.imports is None)
@@ -157,6 +182,10 @@ def run_checks(
         seconds[family] = round(time.perf_counter() - started, 3)
     disabled = set(ctx.settings.disable)
     kept = [f for f in raw if f.rule_id not in disabled and not suppressed(f)]
+    in_tests = [f for f in kept if _skipped_in_tests(f, ctx.settings.test_paths, ctx.settings.skip_in_tests)]
+    if in_tests:
+        dropped = {id(f) for f in in_tests}
+        kept = [f for f in kept if id(f) not in dropped]
     for f in kept:
         rule(f.rule_id)  # every reported id must be in the one table
     if ctx.attribution is not None and ctx.attribution.usable:
@@ -185,7 +214,26 @@ def run_checks(
         families=tuple(families),
         seconds=seconds,
         files=len(ctx.files),
+        in_tests=len(in_tests),
+        undecided=undecided,
     )
+
+
+_RUFF_CODE = re.compile(r"^S\d{0,3}$")
+
+
+def _skipped_in_tests(finding: Finding, test_paths: Sequence[str], skip: Sequence[str]) -> bool:
+    """True for a finding in test code (``check.test_paths``) of a rule ``check.skip_in_tests`` names.
+
+    An entry is a rule id, or a ruff code or code prefix matching the ``ruff Sxxx`` a CW301 finding came from.
+    """
+    if not skip or not matches_any(finding.path, test_paths):
+        return False
+    if finding.rule_id in skip:
+        return True
+    upstream = str(finding.properties.get("upstream", ""))
+    code = upstream[len("ruff ") :] if upstream.startswith("ruff ") else ""
+    return bool(code) and any(_RUFF_CODE.match(entry) and code.startswith(entry) for entry in skip)
 
 
 def _raise_on_ai(findings: list[Finding], rules: frozenset[str]) -> list[Finding]:

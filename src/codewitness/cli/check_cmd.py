@@ -60,8 +60,11 @@ def run_gate(
     offline: bool,
     ai_only: bool = False,
     jobs: int = 0,
+    provenance_since: str | None = None,
 ) -> None:
     """Run ``families`` and write the requested outputs; exits 1 when the gate fails."""
+    import dataclasses
+
     from codewitness.checks.baseline import read_baseline
     from codewitness.checks.baseline import write_baseline as save_baseline
     from codewitness.checks.context import CheckContext
@@ -69,6 +72,8 @@ def run_gate(
 
     loaded = get_config()
     settings = loaded.config.check
+    if provenance_since:
+        settings = dataclasses.replace(settings, provenance_since=provenance_since)
     threshold = fail_on or settings.fail_on
     if threshold not in FAIL_LEVELS:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_LEVELS)}; got {threshold!r}")
@@ -183,6 +188,8 @@ def _write_outputs(report: Report, ctx: CheckContext, *, as_json: bool, sarif: P
                 "baselined": len(report.baselined),
                 "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
                 "files": report.files,
+                "in_tests": report.in_tests,
+                "undecided": report.undecided,
                 "seconds": report.seconds,
                 "base": ctx.base,
                 "packages": ctx.verdicts,
@@ -243,6 +250,15 @@ def _print_human(report: Report) -> None:
     summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
     accepted = f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else ""
     console.print(f"{summary or '[green]no findings[/green]'} in {report.files} file(s){accepted}")
+    if report.in_tests:
+        console.print(f"{report.in_tests} finding(s) in test code not reported (check.test_paths, check.skip_in_tests)")
+    if report.undecided:
+        modules = sorted(report.undecided, key=lambda m: (-report.undecided[m], m))
+        shown = ", ".join(f"{m} ({report.undecided[m]})" for m in modules[:5]) + (", ..." if len(modules) > 5 else "")
+        console.print(
+            f"[yellow]{sum(report.undecided.values())} name(s) undecided[/yellow]: their modules make names "
+            f"dynamically and have no stub: {escape(shown)}"
+        )
     for where, why in report.skipped:
         console.print(f"[yellow]skipped[/yellow] {escape(where)}: {escape(why)}")
     not_checked = sum(1 for f in report.findings if f.rule_id == "CW107")
@@ -325,6 +341,14 @@ def check(
         str | None,
         typer.Option("--hook", help="Agent hook mode: read a hook payload on stdin (supported: claude)."),
     ] = None,
+    provenance_since: Annotated[
+        str | None,
+        typer.Option(
+            "--provenance-since",
+            help="Commits CW401 judges: adoption (first note or config), base, or a revision "
+            "(default: check.provenance_since).",
+        ),
+    ] = None,
 ) -> None:
     """Check code for hallucinated packages and APIs, AI-typical flaws, provenance and complexity drift."""
     if hook:
@@ -352,4 +376,5 @@ def check(
         offline=offline,
         ai_only=ai_only,
         jobs=jobs,
+        provenance_since=provenance_since,
     )

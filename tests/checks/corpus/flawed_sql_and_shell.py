@@ -1,4 +1,4 @@
-# expect: CW301
+# expect: CW301 CW310
 # String-built SQL and a shell command from user input.
 import sqlite3
 import subprocess
