@@ -215,6 +215,14 @@ def calls(m: Any) -> int:
     return sum(m.take().values())
 
 
+def errors_of(m: Any) -> tuple[dict[type, int], int]:
+    """``m.take_errors()`` with its ``(type, count)`` pairs as a dictionary (each type listed once)."""
+    pairs, suppressed = m.take_errors()
+    by_type = dict(pairs)
+    assert len(by_type) == len(pairs)
+    return by_type, suppressed
+
+
 # More exception types than the compiled meter keeps in slots (4), so some go to its dictionary.
 KINDS = [ValueError, KeyError, TypeError, OSError, ZeroDivisionError, LookupError, RuntimeError]
 
@@ -233,7 +241,7 @@ def test_errors_are_counted_per_type_and_interval_whatever_the_mix(
                 timed(m, raiser(kind("x")))
         expected = {kind: raised.count(kind) for kind in set(raised)}
         captured = sum(min(n, limit) for n in expected.values())
-        assert m.take_errors() == (expected, len(raised) - captured)
+        assert errors_of(m) == (expected, len(raised) - captured)
         assert [type(exc) for _, exc in probe.raised_with] == [
             kind for i, kind in enumerate(raised) if raised[: i + 1].count(kind) <= limit
         ]
@@ -250,7 +258,7 @@ def test_an_exception_class_is_not_kept_alive_past_the_interval(meter: Any) -> N
     with pytest.raises(passing):
         timed(m, raiser(passing()))
     gone = weakref.ref(passing)
-    assert m.take_errors() == ({passing: 1}, 1)
+    assert errors_of(m) == ({passing: 1}, 1)
     del passing
     gc.collect()
     assert gone() is None
@@ -271,11 +279,11 @@ def test_exit_counts_an_exception_leaving_the_call_and_hands_the_first_few_per_t
     with pytest.raises(KeyError):
         timed(m, raiser(KeyError("e")), token=({"x": 1}, None, 77))  # a slow-path token
     assert probe.raised_with[-1][0] == ({"x": 1}, None, 77)
-    by_type, suppressed = m.take_errors()
+    by_type, suppressed = errors_of(m)
     assert by_type == {ValueError: 3, KeyError: 2}  # GeneratorExit is a normal end
     assert suppressed == 1  # the third ValueError
     assert calls(m) == 6  # every call is timed, failed or not
-    assert m.take_errors() == ({}, 0)
+    assert errors_of(m) == ({}, 0)
     with pytest.raises(ValueError):
         timed(m, raiser(ValueError("after the interval")))
     assert len(probe.raised_with) == 5  # the budget starts again with the interval
@@ -290,7 +298,7 @@ def test_a_call_made_while_its_caller_handles_an_exception_returns_normally(mete
         assert timed(m, lambda: 1) == 1
         with pytest.raises(KeyError):
             timed(m, raiser(KeyError("its own")))
-    assert m.take_errors()[0] == {KeyError: 1}
+    assert errors_of(m)[0] == {KeyError: 1}
     assert calls(m) == 2
 
 
@@ -319,7 +327,7 @@ def test_a_generator_finished_while_its_consumer_handles_an_exception_ends_norma
     closed = numbers()
     next(closed)
     closed.close()
-    assert m.take_errors()[0] == {ZeroDivisionError: 1}
+    assert errors_of(m)[0] == {ZeroDivisionError: 1}
     assert calls(m) == 3
 
 
@@ -343,7 +351,7 @@ def test_fail_counts_a_bare_reraise_of_the_caller_s_exception_and_exit_then_does
     except OSError:
         with pytest.raises(OSError):
             reraise()
-    assert m.take_errors()[0] == {OSError: 1}
+    assert errors_of(m)[0] == {OSError: 1}
     assert probe.frames == ["reraise"]
     assert calls(m) == 1
     m.exit(None)
@@ -355,4 +363,4 @@ def test_a_meter_without_a_probe_counts_errors_without_capturing(meter: Any) -> 
     m = meter()
     with pytest.raises(RuntimeError):
         timed(m, raiser(RuntimeError()))
-    assert m.take_errors() == ({RuntimeError: 1}, 1)
+    assert errors_of(m) == ({RuntimeError: 1}, 1)
