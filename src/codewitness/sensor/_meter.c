@@ -372,8 +372,22 @@ tracked_dealloc(PyObject *self)
     Py_TYPE(self)->tp_free(self);
 }
 
-/* The locals of the Python function that called us (C calls push no frame), or NULL with no
- * error set. */
+/* After a call of ours into the C API failed: swallows the error when it is ours (an Exception:
+ * no memory, say) and returns 0; leaves it set and returns -1 when it is the host's, raised by a
+ * signal handler that the call ran (KeyboardInterrupt, SystemExit: some calls check for signals,
+ * PyObject_Repr among them). */
+static int
+swallowed_if_ours(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        return -1;
+    }
+    PyErr_Clear();
+    return 0;
+}
+
+/* The locals of the Python function that called us (C calls push no frame); NULL when they
+ * cannot be had, with an error set only when it is the host's. */
 static PyObject *
 caller_locals(void)
 {
@@ -383,7 +397,7 @@ caller_locals(void)
     }
     PyObject *locals = PyFrame_GetLocals(frame);
     if (locals == NULL) {
-        PyErr_Clear();
+        swallowed_if_ours();
     }
     return locals;
 }
@@ -401,7 +415,8 @@ Meter_enter(Meter *self, PyObject *const *Py_UNUSED(args), Py_ssize_t nargs)
     }
     PyObject *locals = caller_locals();
     if (locals == NULL) {
-        return PyLong_FromLongLong(now_ns()); /* only counted, as when `entered` fails */
+        /* only counted, as when `entered` fails */
+        return PyErr_Occurred() ? NULL : PyLong_FromLongLong(now_ns());
     }
     PyObject *token = PyObject_CallMethodOneArg(self->probe, str_entered, locals);
     Py_DECREF(locals);
@@ -484,11 +499,20 @@ Meter_exit(Meter *self, PyObject *token)
     PyObject *result = NULL;
     PyObject *locals = caller_locals();
     if (locals != NULL) {
-        result = PyObject_GetItem(locals, str_result);
-        Py_DECREF(locals);
-        if (result == NULL) {
-            PyErr_Clear(); /* no `return X` ran: the function returned None */
+        /* No `return X` ran when the name is missing: the function returned None. Asked before
+         * looked up: 3.13's KeyError for a missing local takes the name's repr, which runs the
+         * signal handlers. */
+        int returned_a_value = PySequence_Contains(locals, str_result);
+        if (returned_a_value > 0) {
+            result = PyObject_GetItem(locals, str_result);
         }
+        Py_DECREF(locals);
+        if ((returned_a_value < 0 || (returned_a_value > 0 && result == NULL)) && swallowed_if_ours() < 0) {
+            return NULL;
+        }
+    }
+    else if (PyErr_Occurred()) {
+        return NULL;
     }
     if (result == NULL) {
         result = Py_NewRef(Py_None);
