@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from codewitness.errors import InvariantViolation
 from codewitness.sensor import meter as meter_module
 from codewitness.sensor.aggregate import BUCKETS, LAST_BUCKET, MAX_TRACKED_NS, bucket_index
 from codewitness.sensor.meter import COMPILED, PyMeter, meter_type, now
@@ -364,3 +365,80 @@ def test_a_meter_without_a_probe_counts_errors_without_capturing(meter: Any) -> 
     with pytest.raises(RuntimeError):
         timed(m, raiser(RuntimeError()))
     assert errors_of(m) == ({RuntimeError: 1}, 1)
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_a_generator_that_handles_what_its_consumer_threw_in_ends_normally(meter: Any) -> None:
+    import contextlib
+
+    probe = CapturingProbe()
+    m = meter(probe, 5)
+
+    @contextlib.contextmanager
+    def forgiving() -> Any:  # as the sensor rewrites a generator (_wrapping._INLINE_SOURCE)
+        t0 = m.enter()
+        try:
+            try:  # noqa: SIM105 - the generator itself handles what is thrown in, as the issue's did
+                yield
+            except ValueError:
+                pass
+        finally:
+            try:
+                m.exit(t0)
+            except InvariantViolation:
+                raise
+            except Exception:
+                pass
+
+    for _ in range(10):
+        with forgiving():
+            raise ValueError("swallowed")
+    with pytest.raises(KeyError), forgiving():
+        raise KeyError("passes through")
+    assert errors_of(m) == ({KeyError: 1}, 0)
+    assert [type(exc) for _, exc in probe.raised_with] == [KeyError]
+    assert calls(m) == 11
+
+
+@pytest.mark.parametrize("meter", METERS)
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_a_start_from_any_clock_reading_is_timed_without_overflow(meter: Any, start: int) -> None:
+    # A wrapper's start, or the one a probe's token carries, can be any 64-bit int: a start
+    # after now is an instant call, one further back than the last bucket reaches is in it.
+    m = meter(CapturingProbe(), 5)
+    m.exit(start)
+    with pytest.raises(KeyError):
+        timed(m, raiser(KeyError("k")), token=({}, None, start))
+    elapsed = now() - start
+    expected = 0 if elapsed <= 0 else (LAST_BUCKET if elapsed >= MAX_TRACKED_NS else None)
+    taken = m.take()
+    assert sum(taken.values()) == 2
+    if expected is not None:
+        assert taken == {expected: 2}
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_exception_types_are_counted_without_running_their_metaclass(meter: Any) -> None:
+    ran: list[str] = []
+
+    class Loud(type):
+        def __hash__(cls) -> int:
+            ran.append("hash")
+            raise RuntimeError("no hashing on the counting path")
+
+        def __eq__(cls, other: object) -> bool:
+            ran.append("eq")
+            return True  # every such type would look like any other
+
+    loud = [Loud(f"Loud{i}", (Exception,), {}) for i in range(3)]
+    kinds = [ValueError, KeyError, TypeError, OSError, *loud]  # past the compiled meter's 4 slots
+    m = meter(CapturingProbe(), 1)
+    for kind in kinds * 2:
+        with pytest.raises(kind):
+            timed(m, raiser(kind("x")))
+    assert ran == []
+    pairs, suppressed = m.take_errors()
+    assert sorted((kind.__name__, n) for kind, n in pairs) == sorted((kind.__name__, 2) for kind in kinds)
+    assert suppressed == len(kinds)
+    assert ran == []
+    assert calls(m) == 2 * len(kinds)

@@ -133,7 +133,7 @@ class PyMeter:
             token = self._failed(token, exc)
         if token.__class__ is int:
             ns = now() - token
-            index = BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)
+            index = BUCKET_OF[ns] if 0 <= ns < TABLE_BELOW else _bucket(ns)
             # Under the GIL this statement runs without a thread switch (no call inside it), so
             # an increment never lands in a list that ``take`` already swapped out.
             self.counts[index] += 1
@@ -148,7 +148,7 @@ class PyMeter:
         that it leaves, and the function's own ``except BaseException`` calls this instead.
         """
         ns = now() - self._failed(token, exc)
-        index = BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)
+        index = BUCKET_OF[ns] if 0 <= ns < TABLE_BELOW else _bucket(ns)
         self.counts[index] += 1  # no call inside: see ``exit``
 
     def _failed(self, token: Any, exc: BaseException) -> int:
@@ -236,15 +236,14 @@ def _on_the_way_out(code: types.CodeType, offset: int) -> bool:
 
 
 def _reraises_after(code: types.CodeType, offset: int) -> bool:
+    import bisect
     import dis  # only here: the rare path of an exception a generator caught
 
     instructions = list(dis.get_instructions(code))
     branches = {*dis.hasjrel, *dis.hasjabs}
     at = {instruction.offset: i for i, instruction in enumerate(instructions)}
-    i = at.get(offset)
-    if i is None:
-        return True
-    i += 1
+    # The call's own instruction: f_lasti may point into its inline cache (3.12).
+    i = bisect.bisect_right([instruction.offset for instruction in instructions], offset)
     for _ in range(64):
         if i >= len(instructions):
             return True
