@@ -839,9 +839,10 @@ typedef struct {
     unsigned int monitor; /* Monitor.id */
 } Started;
 
-typedef struct {
+typedef struct StartStack {
     Started *starts;
     Py_ssize_t depth, capacity;
+    struct StartStack *next, *prev; /* every thread's, for a forked child to free */
 } StartStack;
 
 /* This thread's stack; NULL until its first watched call, and again once the thread has ended
@@ -849,17 +850,34 @@ typedef struct {
 static __thread StartStack *thread_starts;
 static pthread_key_t start_stack_key;
 
+/* Every thread's stack. Linked with the GIL held, unlinked without it (threads end without the
+ * GIL), so under a lock of its own, which is also held across fork(). */
+static StartStack *all_stacks;
+static pthread_mutex_t all_stacks_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Runs when a thread ends, without the GIL. Python code can still run on the thread after it (a
  * later key's destructor, a ctypes or cffi thread-exit callback): the pointer is cleared, so a
  * watched call there makes a new stack, which this destructor frees again. */
 static void
 free_start_stack(void *stack)
 {
-    if (thread_starts == stack) {
+    StartStack *ended = stack;
+    if (thread_starts == ended) {
         thread_starts = NULL;
     }
-    free(((StartStack *)stack)->starts);
-    free(stack);
+    pthread_mutex_lock(&all_stacks_lock);
+    if (ended->prev != NULL) {
+        ended->prev->next = ended->next;
+    }
+    else {
+        all_stacks = ended->next;
+    }
+    if (ended->next != NULL) {
+        ended->next->prev = ended->prev;
+    }
+    pthread_mutex_unlock(&all_stacks_lock);
+    free(ended->starts);
+    free(ended);
 }
 
 static StartStack *
@@ -872,9 +890,50 @@ my_starts(void)
             free(stack);
             return NULL;
         }
+        pthread_mutex_lock(&all_stacks_lock);
+        stack->next = all_stacks;
+        if (all_stacks != NULL) {
+            all_stacks->prev = stack;
+        }
+        all_stacks = stack;
+        pthread_mutex_unlock(&all_stacks_lock);
         thread_starts = stack;
     }
     return stack;
+}
+
+/* fork(): the list is whole on both sides. In the child only the thread that forked lives on;
+ * the other threads' stacks would never be freed (no destructor runs for them), so they are
+ * freed here. */
+static void
+before_fork(void)
+{
+    pthread_mutex_lock(&all_stacks_lock);
+}
+
+static void
+after_fork_in_parent(void)
+{
+    pthread_mutex_unlock(&all_stacks_lock);
+}
+
+static void
+after_fork_in_child(void)
+{
+    StartStack *stack = all_stacks;
+    while (stack != NULL) {
+        StartStack *next = stack->next;
+        if (stack != thread_starts) {
+            free(stack->starts);
+            free(stack);
+        }
+        stack = next;
+    }
+    all_stacks = thread_starts;
+    if (thread_starts != NULL) {
+        thread_starts->next = thread_starts->prev = NULL;
+    }
+    pthread_mutex_unlock(&all_stacks_lock);
 }
 
 /* The depth of the innermost Python frame on this thread: the interpreter counts it down in
@@ -1298,7 +1357,8 @@ PyInit__meter(void)
         return NULL;
     }
 #ifdef HAVE_MONITOR
-    if (PyType_Ready(&MonitorType) < 0 || pthread_key_create(&start_stack_key, free_start_stack) != 0) {
+    if (PyType_Ready(&MonitorType) < 0 || pthread_key_create(&start_stack_key, free_start_stack) != 0 ||
+        pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child) != 0) {
         return NULL;
     }
 #endif

@@ -31,9 +31,11 @@ from __future__ import annotations
 import gc
 import importlib.abc
 import inspect
+import os
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -107,6 +109,8 @@ class MonitoringBackend:
         # so it is switched on with the first watched code object, not before.
         self._unwinding = False
         self._active = True
+        if self._silent_close:
+            _SWEPT.add(self)
 
     def attach(self, found: Found, probe: Probe) -> bool:
         """Enable ``PY_START``/``PY_RETURN`` on the function's code object."""
@@ -147,11 +151,12 @@ class MonitoringBackend:
         self._starts.clear()
         self._samples.clear()
 
-    def sweep(self) -> int:
+    def sweep(self, count: bool = True) -> int:
         """Count the generator and coroutine calls that ended without an event (closed or dropped
         while suspended outside any ``try``, on the Pythons that report nothing then), and forget
         their frames; returns how many. Called before each collect and when ``_starts`` grows;
-        does nothing where the interpreter reports every end.
+        does nothing where the interpreter reports every end. ``count=False`` only forgets them
+        (in a forked child: they ended in the parent, which counts them).
         """
         if not self._silent_close:
             return 0
@@ -167,7 +172,7 @@ class MonitoringBackend:
             t0 = starts.pop(frame, None)
             samples.pop(frame, None)
             probe = probes.get(id(frame.f_code))
-            if t0 is not None and probe is not None:
+            if count and t0 is not None and probe is not None:
                 probe.stats.ok(monotonic_ns() - t0)
                 ended += 1
         self._sweep_above[0] = max(_SWEEP_FLOOR, 2 * len(starts))
@@ -348,6 +353,18 @@ def _close_is_silent(monitoring: Any, tool: int) -> bool:
 
 #: ``_starts`` is swept for silent ends (where there are any) once it holds more than this.
 _SWEEP_FLOOR = 4096
+
+#: The backends that sweep: in a forked child, the silent ends they hold are the parent's calls.
+_SWEPT: weakref.WeakSet[MonitoringBackend] = weakref.WeakSet()
+
+
+def _forget_the_parent_s_ends() -> None:
+    for backend in list(_SWEPT):
+        backend.sweep(count=False)
+
+
+if hasattr(os, "register_at_fork"):  # once per process, not per backend: nothing is kept alive
+    os.register_at_fork(after_in_child=_forget_the_parent_s_ends)
 
 
 def _compiled_monitor(sensor: Sensor, callbacks: tuple[Any, ...]) -> Any:
