@@ -442,3 +442,21 @@ def test_exception_types_are_counted_without_running_their_metaclass(meter: Any)
     assert suppressed == len(kinds)
     assert ran == []
     assert calls(m) == 2 * len(kinds)
+
+
+class InterruptedProbe:
+    """A probe whose capture is interrupted (a signal handler raised KeyboardInterrupt in it)."""
+
+    def raised(self, token: Any, exc: BaseException, depth: int = 1) -> int:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_an_interrupt_in_the_capture_reaches_the_caller_and_the_call_is_counted(meter: Any) -> None:
+    m = meter(InterruptedProbe(), 5)
+    with pytest.raises(KeyboardInterrupt):
+        timed(m, raiser(ValueError("captured")))
+    with pytest.raises(KeyboardInterrupt):
+        m.fail(m.enter(), KeyError("captured"))
+    assert errors_of(m) == ({ValueError: 1, KeyError: 1}, 0)
+    assert calls(m) == 2

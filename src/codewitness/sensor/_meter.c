@@ -479,10 +479,10 @@ Meter_exit(Meter *self, PyObject *token)
         int64_t start;
         int status = failed(self, token, exc, &start);
         Py_DECREF(exc);
-        if (status < 0) {
-            return NULL;
-        }
         self->counts[bucket_of(since(start, now_ns()))]++;
+        if (status < 0) {
+            return NULL; /* the host's, let out by the probe (an interrupt); the call is counted */
+        }
         Py_RETURN_NONE;
     }
     if (Py_IS_TYPE(token, &StartType)) {
@@ -642,10 +642,11 @@ Meter_fail(Meter *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     int64_t start;
-    if (failed(self, args[0], args[1], &start) < 0) {
-        return NULL;
-    }
+    int status = failed(self, args[0], args[1], &start);
     self->counts[bucket_of(since(start, now_ns()))]++;
+    if (status < 0) {
+        return NULL; /* the host's, let out by the probe (an interrupt); the call is counted */
+    }
     Py_RETURN_NONE;
 }
 

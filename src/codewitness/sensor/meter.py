@@ -175,7 +175,14 @@ class PyMeter:
         if seen > self.limit or self.probe is None:
             self.suppressed += 1
             return _start_of(token)
-        return int(self.probe.raised(token, exc, 3))
+        try:
+            return int(self.probe.raised(token, exc, 3))
+        except BaseException:
+            # The host's, let out by the probe (an interrupt): the call is counted all the same.
+            ns = now() - _start_of(token)
+            index = _bucket(ns)
+            self.counts[index] += 1  # no call inside: see ``exit``
+            raise
 
     def take_errors(self) -> tuple[list[tuple[type, int]], int]:
         """This interval's errors as ``(exception type, count)`` pairs (each type once), and how
