@@ -234,10 +234,15 @@ class MonitoringBackend:
                 if code.co_flags & suspending:
                     t0 = starts.pop(getframe(1), None)
                 else:
-                    stack = getattr(local, "stack", None)
-                    if not stack or stack[-1][0] is not code:
+                    try:
+                        stack = local.stack
+                        entry = stack.pop()
+                    except (AttributeError, IndexError):
                         return  # its start was not seen
-                    t0 = stack.pop()[1]
+                    if entry[0] is not code:
+                        stack.append(entry)
+                        return  # its start was not seen
+                    t0 = entry[1]
                 if t0 is None:
                     return
                 ns = t1 - t0
@@ -271,8 +276,15 @@ class MonitoringBackend:
                 if code.co_flags & suspending:
                     t0 = starts.pop(frame, None)
                 else:
-                    stack = getattr(local, "stack", None)
-                    t0 = stack.pop()[1] if stack and stack[-1][0] is code else None
+                    try:
+                        stack = local.stack
+                        entry = stack.pop()
+                    except (AttributeError, IndexError):
+                        return  # its start was not seen
+                    if entry[0] is not code:
+                        stack.append(entry)
+                        return  # its start was not seen
+                    t0 = entry[1]
                 if t0 is None:
                     return
                 probe.failed(t1 - t0, exc, lambda: arguments_of(code, frame.f_locals))
