@@ -328,6 +328,7 @@ def under_valgrind(scale: int, backend: str) -> int:
         "valgrind",
         "--tool=memcheck",
         "--error-limit=no",
+        "--num-callers=40",  # deep enough to see a meter frame under the interpreter's own
         "--leak-check=full",
         "--show-leak-kinds=definite",
         "--child-silent-after-fork=no",
