@@ -196,19 +196,19 @@ def run(scale: int, backend: str) -> int:
 
     # Signal handlers that call watched functions, between any two instructions of the main
     # thread. sys.monitoring fires no event while a callback runs: a handler that interrupts one
-    # of the sensor's Python callbacks (a sampled call's) makes calls it cannot see.
+    # of the sensor's Python monitoring callbacks (a sampled call's) makes calls it cannot see.
     in_handlers: Counter[str] = Counter()
     unseen = 0
-    sensor_code = str(Path(codewitness.sensor.__file__).parent)
+    callbacks = str(Path(codewitness.sensor.__file__).parent / "_monitoring.py")
 
     def on_alarm(signum: int, frame: Any) -> None:
         nonlocal unseen
         stress_before.work(2)
         stress_after.work(2)
         caller = frame
-        while caller is not None and not caller.f_code.co_filename.startswith(sensor_code):
+        while caller is not None and caller.f_code.co_filename != callbacks:
             caller = caller.f_back
-        if caller is not None and sensor.backend.name != "wrapping":
+        if caller is not None:
             unseen += 1
             return
         in_handlers["stress_before.work"] += 1
