@@ -17,12 +17,16 @@ compiled = (
     and os.name == "posix"
     and not sysconfig.get_config_var("Py_GIL_DISABLED")
 )
+# The meter is kept free of warnings at these levels (gcc and clang take the same flags).
+compiler = os.path.basename((os.environ.get("CC") or sysconfig.get_config_var("CC") or "").split(" ")[0])
+warnings = ["-Wall", "-Wextra"] if "gcc" in compiler or "clang" in compiler or compiler == "cc" else []
 
 setup(
     ext_modules=[
         Extension(
             "codewitness.sensor._meter",
             sources=["src/codewitness/sensor/_meter.c"],
+            extra_compile_args=warnings,
             optional=True,
         )
     ]

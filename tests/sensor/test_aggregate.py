@@ -18,6 +18,7 @@ from codewitness.sensor.aggregate import (
     Histogram,
     bucket_index,
     bucket_value,
+    error_name,
     merge_histograms,
 )
 from codewitness.sensor.meter import COMPILED, PyMeter, meter_type
@@ -141,3 +142,29 @@ def test_function_stats_is_exact_under_threads(meter: Any) -> None:
 def test_the_bucket_table_agrees_with_bucket_index_everywhere_it_covers() -> None:
     assert len(BUCKET_OF) == TABLE_BELOW
     assert [ns for ns in range(TABLE_BELOW) if BUCKET_OF[ns] != bucket_index(ns)] == []
+
+
+def test_an_exception_class_is_named_without_running_its_metaclass() -> None:
+    ran: list[str] = []
+
+    class Loud(type):
+        def __hash__(cls) -> int:
+            ran.append("hash")
+            raise RuntimeError("no hashing")
+
+        def __eq__(cls, other: object) -> bool:
+            ran.append("eq")
+            return True
+
+        @property
+        def __module__(cls) -> str:  # type: ignore[override]
+            ran.append("module")
+            return "elsewhere"
+
+    first = Loud("PricingError", (Exception,), {"__module__": "shop.pricing"})
+    second = Loud("PricingError", (Exception,), {"__module__": "shop.billing"})
+    assert error_name(first) == "shop.pricing.PricingError"
+    assert error_name(second) == "shop.billing.PricingError"  # told apart by identity
+    assert error_name(first) == "shop.pricing.PricingError"
+    assert error_name(ValueError) == "ValueError"
+    assert ran == []

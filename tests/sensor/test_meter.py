@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from codewitness.errors import InvariantViolation
 from codewitness.sensor import meter as meter_module
 from codewitness.sensor.aggregate import BUCKETS, LAST_BUCKET, MAX_TRACKED_NS, bucket_index
 from codewitness.sensor.meter import COMPILED, PyMeter, meter_type, now
@@ -215,6 +216,14 @@ def calls(m: Any) -> int:
     return sum(m.take().values())
 
 
+def errors_of(m: Any) -> tuple[dict[type, int], int]:
+    """``m.take_errors()`` with its ``(type, count)`` pairs as a dictionary (each type listed once)."""
+    pairs, suppressed = m.take_errors()
+    by_type = dict(pairs)
+    assert len(by_type) == len(pairs)
+    return by_type, suppressed
+
+
 # More exception types than the compiled meter keeps in slots (4), so some go to its dictionary.
 KINDS = [ValueError, KeyError, TypeError, OSError, ZeroDivisionError, LookupError, RuntimeError]
 
@@ -233,7 +242,7 @@ def test_errors_are_counted_per_type_and_interval_whatever_the_mix(
                 timed(m, raiser(kind("x")))
         expected = {kind: raised.count(kind) for kind in set(raised)}
         captured = sum(min(n, limit) for n in expected.values())
-        assert m.take_errors() == (expected, len(raised) - captured)
+        assert errors_of(m) == (expected, len(raised) - captured)
         assert [type(exc) for _, exc in probe.raised_with] == [
             kind for i, kind in enumerate(raised) if raised[: i + 1].count(kind) <= limit
         ]
@@ -250,7 +259,7 @@ def test_an_exception_class_is_not_kept_alive_past_the_interval(meter: Any) -> N
     with pytest.raises(passing):
         timed(m, raiser(passing()))
     gone = weakref.ref(passing)
-    assert m.take_errors() == ({passing: 1}, 1)
+    assert errors_of(m) == ({passing: 1}, 1)
     del passing
     gc.collect()
     assert gone() is None
@@ -271,11 +280,11 @@ def test_exit_counts_an_exception_leaving_the_call_and_hands_the_first_few_per_t
     with pytest.raises(KeyError):
         timed(m, raiser(KeyError("e")), token=({"x": 1}, None, 77))  # a slow-path token
     assert probe.raised_with[-1][0] == ({"x": 1}, None, 77)
-    by_type, suppressed = m.take_errors()
+    by_type, suppressed = errors_of(m)
     assert by_type == {ValueError: 3, KeyError: 2}  # GeneratorExit is a normal end
     assert suppressed == 1  # the third ValueError
     assert calls(m) == 6  # every call is timed, failed or not
-    assert m.take_errors() == ({}, 0)
+    assert errors_of(m) == ({}, 0)
     with pytest.raises(ValueError):
         timed(m, raiser(ValueError("after the interval")))
     assert len(probe.raised_with) == 5  # the budget starts again with the interval
@@ -290,7 +299,7 @@ def test_a_call_made_while_its_caller_handles_an_exception_returns_normally(mete
         assert timed(m, lambda: 1) == 1
         with pytest.raises(KeyError):
             timed(m, raiser(KeyError("its own")))
-    assert m.take_errors()[0] == {KeyError: 1}
+    assert errors_of(m)[0] == {KeyError: 1}
     assert calls(m) == 2
 
 
@@ -319,7 +328,7 @@ def test_a_generator_finished_while_its_consumer_handles_an_exception_ends_norma
     closed = numbers()
     next(closed)
     closed.close()
-    assert m.take_errors()[0] == {ZeroDivisionError: 1}
+    assert errors_of(m)[0] == {ZeroDivisionError: 1}
     assert calls(m) == 3
 
 
@@ -343,7 +352,7 @@ def test_fail_counts_a_bare_reraise_of_the_caller_s_exception_and_exit_then_does
     except OSError:
         with pytest.raises(OSError):
             reraise()
-    assert m.take_errors()[0] == {OSError: 1}
+    assert errors_of(m)[0] == {OSError: 1}
     assert probe.frames == ["reraise"]
     assert calls(m) == 1
     m.exit(None)
@@ -355,4 +364,99 @@ def test_a_meter_without_a_probe_counts_errors_without_capturing(meter: Any) -> 
     m = meter()
     with pytest.raises(RuntimeError):
         timed(m, raiser(RuntimeError()))
-    assert m.take_errors() == ({RuntimeError: 1}, 1)
+    assert errors_of(m) == ({RuntimeError: 1}, 1)
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_a_generator_that_handles_what_its_consumer_threw_in_ends_normally(meter: Any) -> None:
+    import contextlib
+
+    probe = CapturingProbe()
+    m = meter(probe, 5)
+
+    @contextlib.contextmanager
+    def forgiving() -> Any:  # as the sensor rewrites a generator (_wrapping._INLINE_SOURCE)
+        t0 = m.enter()
+        try:
+            try:  # noqa: SIM105 - the generator itself handles what is thrown in, as the issue's did
+                yield
+            except ValueError:
+                pass
+        finally:
+            try:
+                m.exit(t0)
+            except InvariantViolation:
+                raise
+            except Exception:
+                pass
+
+    for _ in range(10):
+        with forgiving():
+            raise ValueError("swallowed")
+    with pytest.raises(KeyError), forgiving():
+        raise KeyError("passes through")
+    assert errors_of(m) == ({KeyError: 1}, 0)
+    assert [type(exc) for _, exc in probe.raised_with] == [KeyError]
+    assert calls(m) == 11
+
+
+@pytest.mark.parametrize("meter", METERS)
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_a_start_from_any_clock_reading_is_timed_without_overflow(meter: Any, start: int) -> None:
+    # A wrapper's start, or the one a probe's token carries, can be any 64-bit int: a start
+    # after now is an instant call, one further back than the last bucket reaches is in it.
+    m = meter(CapturingProbe(), 5)
+    m.exit(start)
+    with pytest.raises(KeyError):
+        timed(m, raiser(KeyError("k")), token=({}, None, start))
+    elapsed = now() - start
+    expected = 0 if elapsed <= 0 else (LAST_BUCKET if elapsed >= MAX_TRACKED_NS else None)
+    taken = m.take()
+    assert sum(taken.values()) == 2
+    if expected is not None:
+        assert taken == {expected: 2}
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_exception_types_are_counted_without_running_their_metaclass(meter: Any) -> None:
+    ran: list[str] = []
+
+    class Loud(type):
+        def __hash__(cls) -> int:
+            ran.append("hash")
+            raise RuntimeError("no hashing on the counting path")
+
+        def __eq__(cls, other: object) -> bool:
+            ran.append("eq")
+            return True  # every such type would look like any other
+
+    loud = [Loud(f"Loud{i}", (Exception,), {}) for i in range(3)]
+    kinds = [ValueError, KeyError, TypeError, OSError, *loud]  # past the compiled meter's 4 slots
+    m = meter(CapturingProbe(), 1)
+    for kind in kinds * 2:
+        with pytest.raises(kind):
+            timed(m, raiser(kind("x")))
+    assert ran == []
+    pairs, suppressed = m.take_errors()
+    assert sorted((kind.__name__, n) for kind, n in pairs) == sorted((kind.__name__, 2) for kind in kinds)
+    assert suppressed == len(kinds)
+    assert ran == []
+    assert calls(m) == 2 * len(kinds)
+
+
+class InterruptedProbe:
+    """A probe whose capture is interrupted (a signal handler raised KeyboardInterrupt in it)."""
+
+    def raised(self, token: Any, exc: BaseException, depth: int = 1) -> int:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("meter", METERS)
+def test_an_interrupt_in_the_capture_reaches_the_caller_and_the_call_is_counted(meter: Any) -> None:
+    m = meter(InterruptedProbe(), 5)
+    with pytest.raises(KeyboardInterrupt):
+        timed(m, raiser(ValueError("captured")))
+    with pytest.raises(KeyboardInterrupt):
+        m.fail(m.enter(), KeyError("captured"))
+    assert errors_of(m) == ({ValueError: 1, KeyError: 1}, 0)
+    assert calls(m) == 2

@@ -351,7 +351,7 @@ def test_rewriting_preserves_behaviour(
     probe = sensor.probes["hypo_subject.subject"]
     assert sum(probe.meter.take().values()) == 1  # the rewritten run, counted once
     errors, _ = probe.meter.take_errors()  # and what left it, once
-    assert {e.__name__: n for e, n in errors.items()} == ({expected[0][1]: 1} if expected[0][0] == "raised" else {})
+    assert {e.__name__: n for e, n in errors} == ({expected[0][1]: 1} if expected[0][0] == "raised" else {})
     assert not sensor.internal_errors
 
 

@@ -85,7 +85,7 @@ paired_reading(int64_t *ns, uint64_t *tsc)
         uint64_t before = __rdtsc();
         int64_t clock = monotonic_ns();
         uint64_t after = __rdtsc();
-        if (after - before < narrowest) {
+        if (i == 0 || after - before < narrowest) {
             narrowest = after - before;
             *ns = clock;
             *tsc = before + (after - before) / 2;
@@ -162,12 +162,15 @@ now_ns(void)
     return now_ns_slow();
 }
 
-/* Called at each take: a finer scale, at most once a second. */
+/* Called at each take: a finer scale, at most once a second. The kernel may stop keeping time
+ * with the counter while the process runs (its watchdog found it unstable: "Marking clocksource
+ * 'tsc' as unstable"); then so do the meters, from that take on. */
 static void
 refine_clock(void)
 {
-    if (tsc_state == TSC_READY && __rdtsc() - base_tsc >= recalibrate_ticks && !measure_scale()) {
-        tsc_state = TSC_OFF; /* the counter went backwards: CLOCK_MONOTONIC from now on */
+    if (tsc_state == TSC_READY && __rdtsc() - base_tsc >= recalibrate_ticks &&
+        !(kernel_uses_tsc() && measure_scale())) {
+        tsc_state = TSC_OFF; /* CLOCK_MONOTONIC from now on */
     }
 }
 
@@ -222,6 +225,18 @@ bucket_of(int64_t ns)
         return ((Py_ssize_t)shift << SUB_BUCKET_BITS) + (Py_ssize_t)(ns >> shift);
     }
     return LAST_BUCKET;
+}
+
+/* The nanoseconds from `start` to `end`: 0 when `end` is not later, INT64_MAX when the difference
+ * does not fit (a start a caller made up: a probe's token or `exit`'s argument can be any int). */
+static inline int64_t
+since(int64_t start, int64_t end)
+{
+    if (end <= start) {
+        return 0;
+    }
+    uint64_t ns = (uint64_t)end - (uint64_t)start;
+    return ns > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ns;
 }
 
 /* The token `enter` returns on the fast path: the start of the call. Not a Python int, which for
@@ -294,24 +309,36 @@ typedef struct {
     uint64_t counts[BUCKETS];
 } Meter;
 
-static int
-Meter_init(Meter *self, PyObject *args, PyObject *kwargs)
+/* Everything is set here, not in an __init__: `Meter.__new__(Meter)` is a whole meter too, and
+ * calling __init__ again changes nothing. */
+static PyObject *
+Meter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"probe", "limit", NULL};
     PyObject *probe = Py_None;
     long long limit = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OL:Meter", names, &probe, &limit)) {
-        return -1;
+        return NULL;
     }
-    PyObject *errors = PyDict_New();
-    if (errors == NULL) {
-        return -1;
+    Meter *self = (Meter *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
     }
-    Py_INCREF(probe);
-    Py_XSETREF(self->probe, probe);
-    Py_XSETREF(self->errors, errors);
+    self->errors = PyDict_New();
+    if (self->errors == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->probe = Py_NewRef(probe);
     self->limit = limit;
-    return 0;
+    return (PyObject *)self;
+}
+
+/* Whether the meter reports to a probe (a meter the collector cleared has none). */
+static inline int
+has_probe(Meter *self)
+{
+    return self->probe != NULL && self->probe != Py_None;
 }
 
 static int
@@ -345,8 +372,22 @@ tracked_dealloc(PyObject *self)
     Py_TYPE(self)->tp_free(self);
 }
 
-/* The locals of the Python function that called us (C calls push no frame), or NULL with no
- * error set. */
+/* After a call of ours into the C API failed: swallows the error when it is ours (an Exception:
+ * no memory, say) and returns 0; leaves it set and returns -1 when it is the host's, raised by a
+ * signal handler that the call ran (KeyboardInterrupt, SystemExit: some calls check for signals,
+ * PyObject_Repr among them). */
+static int
+swallowed_if_ours(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        return -1;
+    }
+    PyErr_Clear();
+    return 0;
+}
+
+/* The locals of the Python function that called us (C calls push no frame); NULL when they
+ * cannot be had, with an error set only when it is the host's. */
 static PyObject *
 caller_locals(void)
 {
@@ -356,7 +397,7 @@ caller_locals(void)
     }
     PyObject *locals = PyFrame_GetLocals(frame);
     if (locals == NULL) {
-        PyErr_Clear();
+        swallowed_if_ours();
     }
     return locals;
 }
@@ -369,12 +410,13 @@ Meter_enter(Meter *self, PyObject *const *Py_UNUSED(args), Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "enter() takes no arguments");
         return NULL;
     }
-    if (!self->slow || self->probe == Py_None) {
+    if (!self->slow || !has_probe(self)) {
         return new_start(now_ns());
     }
     PyObject *locals = caller_locals();
     if (locals == NULL) {
-        return PyLong_FromLongLong(now_ns()); /* only counted, as when `entered` fails */
+        /* only counted, as when `entered` fails */
+        return PyErr_Occurred() ? NULL : PyLong_FromLongLong(now_ns());
     }
     PyObject *token = PyObject_CallMethodOneArg(self->probe, str_entered, locals);
     Py_DECREF(locals);
@@ -392,34 +434,36 @@ count_since(Meter *self, PyObject *t0)
         return;
     }
     if (!overflow) {
-        self->counts[bucket_of(now_ns() - (int64_t)start)]++;
+        self->counts[bucket_of(since((int64_t)start, now_ns()))]++;
     }
 }
 
 /* The exception that is leaving the caller, when exit runs in the `finally` around its body
  * because of one (a new reference); else NULL, with no error set.
  *
- * In that `finally` the exception is the one being handled (sys.exception()), and its traceback
- * starts at the caller's frame: the interpreter recorded the frame there when the exception
- * reached it. A call that ends normally sees no exception, or, when it was made while its own
- * caller handles one, an exception whose traceback starts in another frame. */
+ * In that `finally` the exception is the one being handled, and its traceback starts at the
+ * caller's frame: the interpreter recorded the frame there when the exception reached it.
+ *
+ * Being handled means set in the innermost entry of the thread's stack of handled exceptions,
+ * where the `finally` put it: not sys.exception(), which looks past an empty entry to the ones
+ * below. A generator or coroutine has an entry of its own, empty unless it handles something,
+ * and below it its consumer's; when the consumer threw an exception in (a `with` block's error
+ * into a contextmanager) that the generator caught, the exception is still handled below, and
+ * its traceback starts at the generator's frame, but the generator ends normally. A plain call
+ * shares its caller's entry: one made while its caller handles an exception sees that one, whose
+ * traceback starts in another frame. */
 static PyObject *
 leaving_exception(void)
 {
-    PyObject *exc = PyErr_GetHandledException();
+    PyObject *exc = PyThreadState_Get()->exc_info->exc_value;
     if (exc == NULL || exc == Py_None) {
-        Py_XDECREF(exc);
         return NULL;
     }
     PyObject *tb = PyException_GetTraceback(exc);
     int here = tb != NULL && PyTraceBack_Check(tb) &&
                (PyObject *)((PyTracebackObject *)tb)->tb_frame == (PyObject *)PyEval_GetFrame();
     Py_XDECREF(tb);
-    if (!here) {
-        Py_DECREF(exc);
-        return NULL;
-    }
-    return exc;
+    return here ? Py_NewRef(exc) : NULL;
 }
 
 static int failed(Meter *self, PyObject *token, PyObject *exc, int64_t *start);
@@ -435,31 +479,40 @@ Meter_exit(Meter *self, PyObject *token)
         int64_t start;
         int status = failed(self, token, exc, &start);
         Py_DECREF(exc);
+        self->counts[bucket_of(since(start, now_ns()))]++;
         if (status < 0) {
-            return NULL;
+            return NULL; /* the host's, let out by the probe (an interrupt); the call is counted */
         }
-        self->counts[bucket_of(now_ns() - start)]++;
         Py_RETURN_NONE;
     }
     if (Py_IS_TYPE(token, &StartType)) {
-        self->counts[bucket_of(now_ns() - ((Start *)token)->ns)]++;
+        self->counts[bucket_of(since(((Start *)token)->ns, now_ns()))]++;
         Py_RETURN_NONE;
     }
     if (PyLong_CheckExact(token)) {
         count_since(self, token); /* a wrapper's start: the clock as an int */
         Py_RETURN_NONE;
     }
-    if (self->probe == Py_None) {
+    if (!has_probe(self)) {
         Py_RETURN_NONE;
     }
     PyObject *result = NULL;
     PyObject *locals = caller_locals();
     if (locals != NULL) {
-        result = PyObject_GetItem(locals, str_result);
-        Py_DECREF(locals);
-        if (result == NULL) {
-            PyErr_Clear(); /* no `return X` ran: the function returned None */
+        /* No `return X` ran when the name is missing: the function returned None. Asked before
+         * looked up: 3.13's KeyError for a missing local takes the name's repr, which runs the
+         * signal handlers. */
+        int returned_a_value = PySequence_Contains(locals, str_result);
+        if (returned_a_value > 0) {
+            result = PyObject_GetItem(locals, str_result);
         }
+        Py_DECREF(locals);
+        if ((returned_a_value < 0 || (returned_a_value > 0 && result == NULL)) && swallowed_if_ours() < 0) {
+            return NULL;
+        }
+    }
+    else if (PyErr_Occurred()) {
+        return NULL;
     }
     if (result == NULL) {
         result = Py_NewRef(Py_None);
@@ -494,7 +547,11 @@ start_of(PyObject *token)
 
 /* This interval's count of `type`, one more: in a slot when the type has one or one is free (no
  * allocation, no dictionary), else in the `errors` dictionary. A type is in one or the other
- * for a whole interval (slots are only freed by take_errors). 0 when counting failed. */
+ * for a whole interval (slots are only freed by take_errors). 0 when counting failed (no memory).
+ *
+ * Types are told apart by identity, never by hashing or comparing them: a metaclass can define
+ * __hash__ and __eq__, and no Python code runs on the counting path. The dictionary's keys are
+ * the types' addresses (ints), its values [type, count] lists that keep the types alive. */
 static long long
 count_error(Meter *self, PyObject *type)
 {
@@ -511,19 +568,28 @@ count_error(Meter *self, PyObject *type)
     if (self->errors == NULL) {
         return 0;
     }
-    PyObject *old = PyDict_GetItemWithError(self->errors, type);
-    if (old == NULL && PyErr_Occurred()) {
-        PyErr_Clear();
-        return 0;
+    long long seen = 0;
+    PyObject *key = PyLong_FromVoidPtr(type);
+    PyObject *entry = key == NULL ? NULL : PyDict_GetItemWithError(self->errors, key); /* borrowed */
+    if (entry != NULL) {
+        seen = PyLong_AsLongLong(PyList_GET_ITEM(entry, 1)) + 1;
+        PyObject *count = PyLong_FromLongLong(seen);
+        if (count == NULL) {
+            seen = 0;
+        }
+        else {
+            PyList_SetItem(entry, 1, count); /* steals count; drops the old int */
+        }
     }
-    long long seen = old == NULL ? 1 : PyLong_AsLongLong(old) + 1;
-    PyObject *count = PyLong_FromLongLong(seen);
-    if (count == NULL || PyDict_SetItem(self->errors, type, count) < 0) {
-        Py_XDECREF(count);
-        PyErr_Clear();
-        return 0;
+    else if (key != NULL && !PyErr_Occurred()) {
+        entry = Py_BuildValue("[Oi]", type, 1);
+        seen = entry != NULL && PyDict_SetItem(self->errors, key, entry) == 0;
+        Py_XDECREF(entry);
     }
-    Py_DECREF(count);
+    Py_XDECREF(key);
+    if (seen == 0) {
+        PyErr_Clear(); /* no memory: ours, not the caller's */
+    }
     return seen;
 }
 
@@ -542,7 +608,7 @@ failed(Meter *self, PyObject *token, PyObject *exc, int64_t *start)
     if (seen == 0) {
         return 0; /* no memory to count it in */
     }
-    if (seen > self->limit || self->probe == Py_None) {
+    if (seen > self->limit || !has_probe(self)) {
         self->suppressed++;
         return 0;
     }
@@ -576,10 +642,11 @@ Meter_fail(Meter *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     int64_t start;
-    if (failed(self, args[0], args[1], &start) < 0) {
-        return NULL;
+    int status = failed(self, args[0], args[1], &start);
+    self->counts[bucket_of(since(start, now_ns()))]++;
+    if (status < 0) {
+        return NULL; /* the host's, let out by the probe (an interrupt); the call is counted */
     }
-    self->counts[bucket_of(now_ns() - start)]++;
     Py_RETURN_NONE;
 }
 
@@ -587,12 +654,15 @@ static PyObject *
 Meter_take_errors(Meter *self, PyObject *Py_UNUSED(ignored))
 {
     PyObject *fresh = PyDict_New();
-    if (fresh == NULL) {
+    PyObject *taken = PyList_New(0);
+    if (fresh == NULL || taken == NULL) {
+        Py_XDECREF(fresh);
+        Py_XDECREF(taken);
         return NULL;
     }
     /* Start the next interval before building anything: building may run Python code (the
      * collector), and a call counted meanwhile belongs to the next one. */
-    PyObject *taken = self->errors ? self->errors : PyDict_New();
+    PyObject *errors = self->errors;
     long long suppressed = self->suppressed;
     PyObject *types[ERROR_SLOTS];
     uint64_t counts[ERROR_SLOTS];
@@ -604,20 +674,28 @@ Meter_take_errors(Meter *self, PyObject *Py_UNUSED(ignored))
     }
     self->errors = fresh;
     self->suppressed = 0;
-    int failed_to_build = taken == NULL;
+    int failed_to_build = 0;
     for (int i = 0; i < ERROR_SLOTS; i++) {
         if (types[i] == NULL) {
             continue;
         }
         if (!failed_to_build) {
-            PyObject *count = PyLong_FromUnsignedLongLong(counts[i]);
-            failed_to_build = count == NULL || PyDict_SetItem(taken, types[i], count) < 0;
-            Py_XDECREF(count);
+            PyObject *pair = Py_BuildValue("(OK)", types[i], (unsigned long long)counts[i]);
+            failed_to_build = pair == NULL || PyList_Append(taken, pair) < 0;
+            Py_XDECREF(pair);
         }
         Py_DECREF(types[i]);
     }
+    Py_ssize_t pos = 0;
+    PyObject *key, *entry;
+    while (!failed_to_build && errors != NULL && PyDict_Next(errors, &pos, &key, &entry)) {
+        PyObject *pair = PyList_AsTuple(entry);
+        failed_to_build = pair == NULL || PyList_Append(taken, pair) < 0;
+        Py_XDECREF(pair);
+    }
+    Py_XDECREF(errors);
     if (failed_to_build) {
-        Py_XDECREF(taken);
+        Py_DECREF(taken);
         return NULL;
     }
     return Py_BuildValue("(NL)", taken, suppressed);
@@ -698,7 +776,8 @@ static PyMethodDef Meter_methods[] = {
     {"fail", (PyCFunction)(void (*)(void))Meter_fail, METH_FASTCALL,
      "fail(token, exc): count the call of `token` and `exc` leaving it; a later exit(None) does nothing."},
     {"take_errors", (PyCFunction)Meter_take_errors, METH_NOARGS,
-     "take_errors() -> ({type: count}, suppressed): this interval's errors; starts again."},
+     "take_errors() -> ([(type, count), ...], suppressed): this interval's errors by exception type "
+     "(each type once); starts again."},
     {"add", (PyCFunction)Meter_add, METH_O, "add(ns): count one call that took `ns` nanoseconds."},
     {"take", (PyCFunction)Meter_take, METH_NOARGS,
      "take() -> {bucket: count}: the counts so far (non-zero buckets only); starts again from zero."},
@@ -718,8 +797,7 @@ static PyTypeObject MeterType = {
     .tp_doc = "Meter(probe=None): call counts and a latency histogram of one function.",
     .tp_basicsize = sizeof(Meter),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Meter_init,
+    .tp_new = Meter_new,
     .tp_dealloc = tracked_dealloc,
     .tp_traverse = (traverseproc)Meter_traverse,
     .tp_clear = (inquiry)Meter_clear,
@@ -742,22 +820,65 @@ static PyTypeObject MeterType = {
  * given the time the call took). PY_UNWIND fires for every frame of the process that an
  * exception leaves, so code that is not watched costs only the lookup.
  *
- * Plain calls nest on their thread, so their start times live on a per-thread stack (freed when
- * the thread ends). Runs with the GIL, like the rest of this module. */
+ * Errors: ours (no memory, a call with the wrong arguments) are swallowed and counted; whatever a
+ * Python callback or the probe lets out is the host's (they swallow and count ours themselves):
+ * an invariant in `raise` mode, or what a signal handler raised (KeyboardInterrupt), and it is
+ * passed on to the function being watched, as the interpreter would have raised it there.
+ *
+ * Plain calls nest on their thread, so their start times live on a per-thread stack. Each start
+ * is marked with the depth of its frame on the thread's Python stack and with the Monitor that
+ * pushed it, and a return or unwind takes only a start of its own depth and Monitor. So an event
+ * that was never seen -- a call that began before its code was watched, a PY_START that another
+ * tool's failing callback kept from us, a PY_RETURN whose callback raised and that the
+ * interpreter then also unwinds, a call still running when its Monitor was replaced -- costs
+ * that call's count, never its caller's. A start deeper than the frame now returning belongs to
+ * a frame that has ended unseen, and is dropped. Runs with the GIL, like the rest of this module. */
 
 typedef struct {
-    int64_t *starts;
+    int64_t ns;
+    int depth;            /* of the frame on its thread's Python stack */
+    unsigned int monitor; /* Monitor.id */
+} Started;
+
+typedef struct StartStack {
+    Started *starts;
     Py_ssize_t depth, capacity;
+    struct StartStack *next, *prev; /* every thread's, for a forked child to free */
 } StartStack;
 
+/* This thread's stack; NULL until its first watched call, and again once the thread has ended
+ * (the destructor below freed it). */
 static __thread StartStack *thread_starts;
 static pthread_key_t start_stack_key;
 
+/* Every thread's stack. Linked with the GIL held, unlinked without it (threads end without the
+ * GIL), so under a lock of its own, which is also held across fork(). */
+static StartStack *all_stacks;
+static pthread_mutex_t all_stacks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Runs when a thread ends, without the GIL. Python code can still run on the thread after it (a
+ * later key's destructor, a ctypes or cffi thread-exit callback): the pointer is cleared, so a
+ * watched call there makes a new stack, which this destructor frees again. */
 static void
 free_start_stack(void *stack)
 {
-    free(((StartStack *)stack)->starts);
-    free(stack);
+    StartStack *ended = stack;
+    if (thread_starts == ended) {
+        thread_starts = NULL;
+    }
+    pthread_mutex_lock(&all_stacks_lock);
+    if (ended->prev != NULL) {
+        ended->prev->next = ended->next;
+    }
+    else {
+        all_stacks = ended->next;
+    }
+    if (ended->next != NULL) {
+        ended->next->prev = ended->prev;
+    }
+    pthread_mutex_unlock(&all_stacks_lock);
+    free(ended->starts);
+    free(ended);
 }
 
 static StartStack *
@@ -770,42 +891,60 @@ my_starts(void)
             free(stack);
             return NULL;
         }
+        pthread_mutex_lock(&all_stacks_lock);
+        stack->next = all_stacks;
+        if (all_stacks != NULL) {
+            all_stacks->prev = stack;
+        }
+        all_stacks = stack;
+        pthread_mutex_unlock(&all_stacks_lock);
         thread_starts = stack;
     }
     return stack;
 }
 
-static int
-push_start(int64_t ns)
+/* fork(): the list is whole on both sides. In the child only the thread that forked lives on;
+ * the other threads' stacks would never be freed (no destructor runs for them), so they are
+ * freed here. */
+static void
+before_fork(void)
 {
-    StartStack *stack = my_starts();
-    if (stack == NULL) {
-        return -1;
-    }
-    if (stack->depth == stack->capacity) {
-        Py_ssize_t capacity = stack->capacity ? stack->capacity * 2 : 64;
-        int64_t *grown = realloc(stack->starts, (size_t)capacity * sizeof(int64_t));
-        if (grown == NULL) {
-            return -1;
-        }
-        stack->starts = grown;
-        stack->capacity = capacity;
-    }
-    stack->starts[stack->depth++] = ns;
-    return 0;
+    pthread_mutex_lock(&all_stacks_lock);
 }
 
-/* The start of the innermost call in progress on this thread; 0 when there is none (a call
- * that began before its code object was watched). */
-static int
-pop_start(int64_t *ns)
+static void
+after_fork_in_parent(void)
 {
-    StartStack *stack = thread_starts;
-    if (stack == NULL || stack->depth == 0) {
-        return 0;
+    pthread_mutex_unlock(&all_stacks_lock);
+}
+
+static void
+after_fork_in_child(void)
+{
+    StartStack *stack = all_stacks;
+    while (stack != NULL) {
+        StartStack *next = stack->next;
+        if (stack != thread_starts) {
+            free(stack->starts);
+            free(stack);
+        }
+        stack = next;
     }
-    *ns = stack->starts[--stack->depth];
-    return 1;
+    all_stacks = thread_starts;
+    if (thread_starts != NULL) {
+        thread_starts->next = thread_starts->prev = NULL;
+    }
+    pthread_mutex_unlock(&all_stacks_lock);
+}
+
+/* The depth of the innermost Python frame on this thread: the interpreter counts it down in
+ * py_recursion_remaining on entering each frame, before PY_START, and up again after PY_RETURN
+ * and PY_UNWIND (sys.setrecursionlimit keeps the difference). */
+static inline int
+frame_depth(void)
+{
+    PyThreadState *tstate = PyThreadState_Get();
+    return tstate->py_recursion_limit - tstate->py_recursion_remaining;
 }
 
 typedef struct {
@@ -822,7 +961,58 @@ typedef struct {
     Py_ssize_t size, used;
     PyObject *callbacks[CALLBACKS];
     long long failures; /* our own errors, swallowed */
+    unsigned int id;    /* marks the starts this Monitor pushed */
 } Monitor;
+
+static unsigned int monitors_made;
+
+static int
+push_start(Monitor *self, int64_t ns)
+{
+    StartStack *stack = my_starts();
+    if (stack == NULL) {
+        return -1;
+    }
+    if (stack->depth == stack->capacity) {
+        Py_ssize_t capacity = stack->capacity ? stack->capacity * 2 : 64;
+        Started *grown = realloc(stack->starts, (size_t)capacity * sizeof(Started));
+        if (grown == NULL) {
+            return -1;
+        }
+        stack->starts = grown;
+        stack->capacity = capacity;
+    }
+    stack->starts[stack->depth++] = (Started){ns, frame_depth(), self->id};
+    return 0;
+}
+
+/* Takes the start of the call returning or unwinding now (its frame's depth, this Monitor);
+ * returns 0 when it has none. */
+static int
+pop_start(Monitor *self, int64_t *ns)
+{
+    StartStack *stack = thread_starts;
+    if (stack == NULL || stack->depth == 0) {
+        return 0;
+    }
+    int depth = frame_depth();
+    Started *starts = stack->starts;
+    Py_ssize_t n = stack->depth;
+    while (n > 0 && starts[n - 1].depth > depth) {
+        n--; /* a deeper frame that ended unseen */
+    }
+    stack->depth = n;
+    /* Usually the top one; another Monitor's start of the same frame can lie above it. */
+    for (Py_ssize_t i = n - 1; i >= 0 && starts[i].depth == depth; i--) {
+        if (starts[i].monitor == self->id) {
+            *ns = starts[i].ns;
+            memmove(&starts[i], &starts[i + 1], (size_t)(n - 1 - i) * sizeof(Started));
+            stack->depth = n - 1;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 #define SUSPENDING (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR | CO_ITERABLE_COROUTINE)
 
@@ -846,18 +1036,30 @@ meter_of(Monitor *self, PyObject *code)
     return self->table[slot_of(self, code)].meter;
 }
 
-static int
-Monitor_init(Monitor *self, PyObject *args, PyObject *kwargs)
+/* Everything is set here, not in an __init__: a Monitor is never without its callbacks. */
+static PyObject *
+Monitor_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"start", "return_", "unwind", "slow_start", "slow_return", "slow_unwind", NULL};
     PyObject *f[CALLBACKS];
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOO:Monitor", names, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5])) {
-        return -1;
+        return NULL;
     }
     for (int i = 0; i < CALLBACKS; i++) {
-        Py_XSETREF(self->callbacks[i], Py_NewRef(f[i]));
+        if (!PyCallable_Check(f[i])) {
+            PyErr_Format(PyExc_TypeError, "Monitor: %s must be callable", names[i]);
+            return NULL;
+        }
     }
-    return 0;
+    Monitor *self = (Monitor *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < CALLBACKS; i++) {
+        self->callbacks[i] = Py_NewRef(f[i]);
+    }
+    self->id = ++monitors_made;
+    return (PyObject *)self;
 }
 
 static int
@@ -953,14 +1155,24 @@ Monitor_take_failures(Monitor *self, PyObject *Py_UNUSED(ignored))
     return PyLong_FromLongLong(failures);
 }
 
-/* An error of ours in a callback: never the host's. An invariant raised on purpose by the slow
- * path is passed on (`slow_return` returns NULL only for that, or for an interrupt). */
+/* An error of ours in a callback: swallowed and counted, never the host's. */
 static PyObject *
 swallowed(Monitor *self)
 {
     PyErr_Clear();
     self->failures++;
     Py_RETURN_NONE;
+}
+
+/* A Python callback, for a code object that may be gone from the table by the time it returns. */
+static inline PyObject *
+callback(Monitor *self, int which, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *f = self->callbacks[which];
+    if (f == NULL) { /* cleared by the collector */
+        Py_RETURN_NONE;
+    }
+    return PyObject_Vectorcall(f, args, (size_t)nargs, NULL);
 }
 
 static PyObject *
@@ -971,18 +1183,20 @@ Monitor_on_start(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *code = args[0];
     if (PyCode_Check(code) && (((PyCodeObject *)code)->co_flags & SUSPENDING)) {
-        return PyObject_Vectorcall(self->callbacks[ON_START], args, (size_t)nargs, NULL);
+        return callback(self, ON_START, args, nargs);
     }
     Meter *meter = meter_of(self, code);
-    if (meter != NULL && meter->slow) {
-        PyObject *done = PyObject_CallOneArg(self->callbacks[SLOW_START], code);
-        if (done == NULL) {
-            PyErr_Clear();
-            self->failures++;
-        }
-        Py_XDECREF(done);
+    if (meter == NULL) {
+        Py_RETURN_NONE;
     }
-    if (push_start(now_ns()) < 0) {
+    if (meter->slow) {
+        PyObject *done = callback(self, SLOW_START, &code, 1);
+        if (done == NULL) {
+            return NULL; /* the host's (an interrupt): the call fails before its first line */
+        }
+        Py_DECREF(done);
+    }
+    if (push_start(self, now_ns()) < 0) {
         return swallowed(self);
     }
     Py_RETURN_NONE;
@@ -997,10 +1211,10 @@ Monitor_on_return(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *code = args[0];
     if (PyCode_Check(code) && (((PyCodeObject *)code)->co_flags & SUSPENDING)) {
-        return PyObject_Vectorcall(self->callbacks[ON_RETURN], args, (size_t)nargs, NULL);
+        return callback(self, ON_RETURN, args, nargs);
     }
     int64_t start;
-    if (!pop_start(&start)) {
+    if (!pop_start(self, &start)) {
         Py_RETURN_NONE;
     }
     Meter *meter = meter_of(self, code);
@@ -1008,16 +1222,17 @@ Monitor_on_return(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     }
     if (!meter->slow) {
-        meter->counts[bucket_of(end - start)]++;
+        meter->counts[bucket_of(since(start, end))]++;
         Py_RETURN_NONE;
     }
-    PyObject *ns = PyLong_FromLongLong(end - start);
+    PyObject *ns = PyLong_FromLongLong(since(start, end));
     if (ns == NULL) {
         return swallowed(self);
     }
-    PyObject *done = PyObject_CallFunctionObjArgs(self->callbacks[SLOW_RETURN], code, args[2], ns, NULL);
+    PyObject *slow_args[3] = {code, args[2], ns};
+    PyObject *done = callback(self, SLOW_RETURN, slow_args, 3);
     Py_DECREF(ns);
-    return done; /* NULL only for an invariant in `raise` mode (or an interrupt): the caller's */
+    return done; /* NULL only for the host's: an invariant in `raise` mode, an interrupt */
 }
 
 static PyObject *
@@ -1032,33 +1247,34 @@ Monitor_on_unwind(Monitor *self, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE; /* not ours: most frames an exception leaves */
     }
     if (((PyCodeObject *)code)->co_flags & SUSPENDING) {
-        return PyObject_Vectorcall(self->callbacks[ON_UNWIND], args, (size_t)nargs, NULL);
+        return callback(self, ON_UNWIND, args, nargs);
     }
     int64_t end = now_ns(), start;
-    if (!pop_start(&start)) {
+    if (!pop_start(self, &start)) {
         Py_RETURN_NONE;
     }
     if (meter->slow) {
-        PyObject *ns = PyLong_FromLongLong(end - start);
+        PyObject *ns = PyLong_FromLongLong(since(start, end));
         if (ns == NULL) {
             return swallowed(self);
         }
-        PyObject *done = PyObject_CallFunctionObjArgs(self->callbacks[SLOW_UNWIND], code, args[2], ns, NULL);
+        PyObject *slow_args[3] = {code, args[2], ns};
+        PyObject *done = callback(self, SLOW_UNWIND, slow_args, 3);
         Py_DECREF(ns);
-        if (done == NULL) {
-            return swallowed(self);
-        }
-        return done;
+        return done; /* NULL only for the host's (an interrupt) */
     }
     PyObject *token = new_start(start); /* as from enter: the probe is handed an int */
     if (token == NULL) {
         return swallowed(self);
     }
+    /* The probe runs Python code, which may forget this code object (the meter's last reference). */
+    Py_INCREF(meter);
     int status = failed(meter, token, args[2], &start);
     Py_DECREF(token);
-    meter->counts[bucket_of(end - start)]++;
+    meter->counts[bucket_of(since(start, end))]++;
+    Py_DECREF(meter);
     if (status < 0) {
-        return swallowed(self);
+        return NULL; /* the host's, let out by the probe (an interrupt); the call is counted */
     }
     Py_RETURN_NONE;
 }
@@ -1082,8 +1298,7 @@ static PyTypeObject MonitorType = {
               "callbacks for watched code objects.",
     .tp_basicsize = sizeof(Monitor),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Monitor_init,
+    .tp_new = Monitor_new,
     .tp_dealloc = tracked_dealloc,
     .tp_traverse = (traverseproc)Monitor_traverse,
     .tp_clear = (inquiry)Monitor_clear,
@@ -1143,7 +1358,8 @@ PyInit__meter(void)
         return NULL;
     }
 #ifdef HAVE_MONITOR
-    if (PyType_Ready(&MonitorType) < 0 || pthread_key_create(&start_stack_key, free_start_stack) != 0) {
+    if (PyType_Ready(&MonitorType) < 0 || pthread_key_create(&start_stack_key, free_start_stack) != 0 ||
+        pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child) != 0) {
         return NULL;
     }
 #endif

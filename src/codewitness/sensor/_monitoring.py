@@ -9,9 +9,21 @@ by decorators, closures, nested ``<locals>`` functions -- is watched, because th
 A call is timed from ``PY_START`` to ``PY_RETURN``/``PY_UNWIND`` of the same frame (the frame is
 the key, so recursion, threads, generators and coroutines interleave correctly); for generators
 and coroutines that includes the time they were suspended, exactly as the 3.11 wrappers measure.
+Plain calls nest on their thread, so their starts are kept on a per-thread stack, each marked
+with its code object: a return or unwind takes only a start of its own code, so one whose
+``PY_START`` was never seen (the call began before its code was watched, another tool's failing
+``PY_START`` callback stopped the event before ours) is not counted, rather than taking its
+caller's start.
 
-The callbacks never raise: an exception in a monitoring callback would surface in the host's
-function, so each one catches everything and counts it.
+On Python 3.13.0 to 3.13.9 and 3.14.0, closing a generator (or coroutine) suspended at a
+``yield`` outside any ``try``, or dropping it, runs no code in it and fires no event (CPython
+gh-140373). There, what the backend keeps per generator frame is swept for frames that have
+ended (:meth:`MonitoringBackend.sweep`: before each collect, and when it grows): such a call is
+counted as a normal end, with its time up to the sweep that found it.
+
+An exception in a monitoring callback surfaces in the host's function, so the callbacks catch
+every error of theirs and count it. What they let through is the host's: an invariant raised
+in ``raise`` mode, and what a signal handler raises while they run (``KeyboardInterrupt``).
 """
 
 from __future__ import annotations
@@ -19,9 +31,11 @@ from __future__ import annotations
 import gc
 import importlib.abc
 import inspect
+import os
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -70,12 +84,17 @@ class MonitoringBackend:
         # The code objects themselves are kept in _codes, so their ids stay theirs.
         self._probes: dict[int, Probe] = {}
         self._codes: list[types.CodeType] = []
+        #: Start times of the generator and coroutine calls in progress, by frame.
         self._starts: dict[types.FrameType, int] = {}
-        #: Per thread: start times of the plain (non-suspending) calls in progress.
+        #: Per thread: ``(code, start time)`` of the plain (non-suspending) calls in progress.
         self._local = threading.local()
         self._samples: dict[types.FrameType, Any] = {}
         events = self._monitoring.events
         self._monitoring.use_tool_id(tool, _TOOL_NAME)
+        #: Whether generator frames must be swept for silent ends (see the module docstring).
+        self._silent_close = _close_is_silent(self._monitoring, tool)
+        #: ``_starts`` is swept when it grows past this (then set to twice what survived).
+        self._sweep_above = [_SWEEP_FLOOR]
         on_start, on_return, on_unwind = self._callbacks()
         #: The compiled callbacks (``_meter.Monitor``), when the probes' meters are compiled ones:
         #: they count plain calls themselves and hand the rest to the Python callbacks.
@@ -90,6 +109,8 @@ class MonitoringBackend:
         # so it is switched on with the first watched code object, not before.
         self._unwinding = False
         self._active = True
+        if self._silent_close:
+            _SWEPT.add(self)
 
     def attach(self, found: Found, probe: Probe) -> bool:
         """Enable ``PY_START``/``PY_RETURN`` on the function's code object."""
@@ -126,8 +147,36 @@ class MonitoringBackend:
         monitoring.free_tool_id(self._tool)
         if self._compiled is not None:
             self._compiled.forget()
+        self.sweep()  # a generator closed silently since the last collect is still counted
         self._starts.clear()
         self._samples.clear()
+
+    def sweep(self, count: bool = True) -> int:
+        """Count the generator and coroutine calls that ended without an event (closed or dropped
+        while suspended outside any ``try``, on the Pythons that report nothing then), and forget
+        their frames; returns how many. Called before each collect and when ``_starts`` grows;
+        does nothing where the interpreter reports every end. ``count=False`` only forgets them
+        (in a forked child: they ended in the parent, which counts them).
+        """
+        if not self._silent_close:
+            return 0
+        ended = 0
+        starts, samples, probes = self._starts, self._samples, self._probes
+        for frame in list(starts):
+            try:
+                # Clearing refuses (RuntimeError) a frame that is suspended or running; a frame
+                # that has ended has nothing left to clear (3.13+ only: 3.12 would close it).
+                frame.clear()
+            except RuntimeError:
+                continue
+            t0 = starts.pop(frame, None)
+            samples.pop(frame, None)
+            probe = probes.get(id(frame.f_code))
+            if count and t0 is not None and probe is not None:
+                probe.stats.ok(monotonic_ns() - t0)
+                ended += 1
+        self._sweep_above[0] = max(_SWEEP_FLOOR, 2 * len(starts))
+        return ended
 
     def _report_failures(self) -> list[dict[str, Any]]:
         """A collector: the compiled callbacks' own errors, counted like every other of ours."""
@@ -139,8 +188,9 @@ class MonitoringBackend:
     # The callbacks are closures over locals: attribute lookups on self would cost on every call.
     #
     # Plain functions nest properly on each thread, so their start times live on a per-thread
-    # stack (cheap: no frame object is materialized). Generators and coroutines suspend and
-    # interleave, so theirs are keyed by their frame, which lives as long as they do.
+    # stack (cheap: no frame object is materialized), each with its code object. Generators and
+    # coroutines suspend and interleave, so theirs are keyed by their frame, which lives as long
+    # as they do.
 
     def _callbacks(self) -> tuple[Any, Any, Any]:
         """The PY_START, PY_RETURN and PY_UNWIND callbacks, sharing their state as closure locals."""
@@ -154,17 +204,21 @@ class MonitoringBackend:
         suspending = _SUSPENDING
         code_id = id
         sampling = self._sensor.sample_rate > 0 and self._sensor.samples_per_interval > 0
+        sweep_above = self._sweep_above if self._silent_close else None
+        sweep = self.sweep
 
         def on_start(code: types.CodeType, offset: int) -> None:
             try:
                 if code.co_flags & suspending:
                     starts[getframe(1)] = clock()
+                    if sweep_above is not None and len(starts) > sweep_above[0]:
+                        sweep()
                 else:
                     try:
                         stack = local.stack
                     except AttributeError:
                         stack = local.stack = []  # this thread's first call
-                    stack.append(clock())
+                    stack.append((code, clock()))
                 if sampling:
                     probe = probes[code_id(code)]
                     if probe.slow and probe.want_sample():
@@ -176,18 +230,34 @@ class MonitoringBackend:
         def on_return(code: types.CodeType, offset: int, retval: Any) -> None:
             t1 = clock()
             try:
+                stack: list[tuple[types.CodeType, int | None]] | None = None
                 if code.co_flags & suspending:
                     t0 = starts.pop(getframe(1), None)
-                    if t0 is None:
-                        return
                 else:
-                    t0 = local.stack.pop()
+                    try:
+                        stack = local.stack
+                        entry = stack.pop()
+                    except (AttributeError, IndexError):
+                        return  # its start was not seen
+                    if entry[0] is not code:
+                        stack.append(entry)
+                        return  # its start was not seen
+                    t0 = entry[1]
+                if t0 is None:
+                    return
                 ns = t1 - t0
                 probe = probes[code_id(code)]
                 if probe.slow:
                     frame = getframe(1)
                     sampled = samples.pop(frame, None)
-                    probe.finish(ns, lambda: arguments_of(code, frame.f_locals), retval, sampled)
+                    try:
+                        probe.finish(ns, lambda: arguments_of(code, frame.f_locals), retval, sampled)
+                    except BaseException:
+                        if stack is not None:
+                            # The interpreter now unwinds this frame too: its PY_UNWIND takes
+                            # this (counted) start, not its caller's.
+                            stack.append((code, None))
+                        raise
                     return
                 probe.meter.add(ns)
             except InvariantViolation:
@@ -206,8 +276,15 @@ class MonitoringBackend:
                 if code.co_flags & suspending:
                     t0 = starts.pop(frame, None)
                 else:
-                    stack = getattr(local, "stack", None)
-                    t0 = stack.pop() if stack else None
+                    try:
+                        stack = local.stack
+                        entry = stack.pop()
+                    except (AttributeError, IndexError):
+                        return  # its start was not seen
+                    if entry[0] is not code:
+                        stack.append(entry)
+                        return  # its start was not seen
+                    t0 = entry[1]
                 if t0 is None:
                     return
                 probe.failed(t1 - t0, exc, lambda: arguments_of(code, frame.f_locals))
@@ -255,6 +332,51 @@ class MonitoringBackend:
                 internal_error("monitoring.unwind")
 
         return slow_start, slow_return, slow_unwind
+
+
+def _close_is_silent(monitoring: Any, tool: int) -> bool:
+    """Whether closing a generator suspended at a ``yield`` outside any ``try`` fires no
+    ``PY_UNWIND`` here (CPython gh-140373: 3.13.0 to 3.13.9, 3.14.0). Tried once, on ``tool``
+    before it watches anything."""
+    if sys.version_info < (3, 13):
+        return False
+
+    def suspends() -> Any:
+        yield
+
+    seen: list[types.CodeType] = []
+
+    def on_unwind(code: types.CodeType, offset: int, exc: BaseException) -> None:
+        if code is suspends.__code__:
+            seen.append(code)
+
+    unwind = monitoring.events.PY_UNWIND
+    monitoring.register_callback(tool, unwind, on_unwind)
+    monitoring.set_events(tool, unwind)
+    try:
+        generator = suspends()
+        next(generator)
+        generator.close()
+    finally:
+        monitoring.set_events(tool, 0)
+        monitoring.register_callback(tool, unwind, None)
+    return not seen
+
+
+#: ``_starts`` is swept for silent ends (where there are any) once it holds more than this.
+_SWEEP_FLOOR = 4096
+
+#: The backends that sweep: in a forked child, the silent ends they hold are the parent's calls.
+_SWEPT: weakref.WeakSet[MonitoringBackend] = weakref.WeakSet()
+
+
+def _forget_the_parent_s_ends() -> None:
+    for backend in list(_SWEPT):
+        backend.sweep(count=False)
+
+
+if hasattr(os, "register_at_fork"):  # once per process, not per backend: nothing is kept alive
+    os.register_at_fork(after_in_child=_forget_the_parent_s_ends)
 
 
 def _compiled_monitor(sensor: Sensor, callbacks: tuple[Any, ...]) -> Any:

@@ -596,6 +596,12 @@ class Sensor:
         """Everything since the last collect, as export records (aggregates, events, health)."""
         start, end = self._interval_start, _now_iso()
         self._interval_start = end
+        sweep = getattr(self.backend, "sweep", None)  # calls that ended unreported, counted now
+        if sweep is not None:
+            try:
+                sweep()
+            except Exception:
+                self.internal_error("sweep")
         records: list[dict[str, Any]] = []
         suppressed = 0
         for probe in list(self.probes.values()):

@@ -155,16 +155,23 @@ class IntervalStats:
         return self.histogram.quantile(q) / 1e6
 
 
-_ERROR_NAMES: dict[type, str] = {}
+#: ``id(cls)`` -> ``(cls, name)``: keyed by identity, so that naming a class never runs its
+#: metaclass's ``__hash__`` or ``__eq__`` (the sensor names exceptions on the host's threads).
+_ERROR_NAMES: dict[int, tuple[type, str]] = {}
+# The class's own module and qualified name, past any property a metaclass defines for them.
+_MODULE_OF = type.__dict__["__module__"].__get__
+_QUALNAME_OF = type.__dict__["__qualname__"].__get__
 
 
 def error_name(cls: type) -> str:
     """How an exception class is named in ``errors``: ``ValueError``, ``shop.pricing.PricingError``."""
-    name = _ERROR_NAMES.get(cls)
-    if name is None:
-        name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-        if len(_ERROR_NAMES) < 4096:  # bounded: exception classes made on the fly must not grow it
-            _ERROR_NAMES[cls] = name
+    known = _ERROR_NAMES.get(id(cls))
+    if known is not None and known[0] is cls:
+        return known[1]
+    module, qualname = _MODULE_OF(cls), _QUALNAME_OF(cls)
+    name = qualname if type(module) is not str or module == "builtins" else f"{module}.{qualname}"
+    if len(_ERROR_NAMES) < 4096:  # bounded: exception classes made on the fly must not grow it
+        _ERROR_NAMES[id(cls)] = (cls, name)
     return name
 
 
@@ -221,7 +228,7 @@ class FunctionStats:
         fresh_errors: defaultdict[str, int] = defaultdict(int)
         errors, self.errors = self.errors, fresh_errors
         by_type, suppressed = self.meter.take_errors()  # what rewritten functions raised
-        for cls, n in by_type.items():
+        for cls, n in by_type:
             errors[error_name(cls)] += n
         histogram = Histogram(self.meter.take())
         if not histogram.buckets:

@@ -19,8 +19,10 @@ Standard library only.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
+import types
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -77,7 +79,11 @@ class Meter(Protocol):
 
     def take(self) -> dict[int, int]: ...
 
-    def take_errors(self) -> tuple[dict[type, int], int]: ...
+    def take_errors(self) -> tuple[list[tuple[type, int]], int]: ...
+
+
+# Code that can suspend: a generator or coroutine has a handled-exception state of its own.
+_SUSPENDING = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
 
 class PyMeter:
@@ -94,7 +100,9 @@ class PyMeter:
         self.slow = False
         self.limit = limit
         self.counts = [0] * BUCKETS
-        self.errors: dict[type, int] = {}
+        #: This interval's errors: ``id(type)`` -> ``[type, count]``. Types are told apart by
+        #: identity, never hashed or compared (a metaclass may define ``__hash__``/``__eq__``).
+        self.errors: dict[int, list[Any]] = {}
         self.suppressed = 0
 
     def enter(self) -> Any:
@@ -110,16 +118,22 @@ class PyMeter:
         ``exit`` runs in the ``finally`` around the caller's body. When an exception is leaving
         the caller, it is the one being handled there, and its traceback starts at the caller's
         frame. A call that returns sees no exception, or one its own caller is handling, whose
-        traceback starts elsewhere.
+        traceback starts elsewhere -- except in a generator or coroutine that caught an
+        exception its consumer threw in (see :func:`_on_the_way_out`).
         """
         if token is None:
             return  # ``fail`` counted the call
         exc = sys.exception()
-        if exc is not None and (tb := exc.__traceback__) is not None and tb.tb_frame is sys._getframe(1):
+        if (
+            exc is not None
+            and (tb := exc.__traceback__) is not None
+            and tb.tb_frame is (frame := sys._getframe(1))
+            and (not frame.f_code.co_flags & _SUSPENDING or _on_the_way_out(frame.f_code, frame.f_lasti))
+        ):
             token = self._failed(token, exc)
         if token.__class__ is int:
             ns = now() - token
-            index = BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)
+            index = BUCKET_OF[ns] if 0 <= ns < TABLE_BELOW else _bucket(ns)
             # Under the GIL this statement runs without a thread switch (no call inside it), so
             # an increment never lands in a list that ``take`` already swapped out.
             self.counts[index] += 1
@@ -134,7 +148,7 @@ class PyMeter:
         that it leaves, and the function's own ``except BaseException`` calls this instead.
         """
         ns = now() - self._failed(token, exc)
-        index = BUCKET_OF[ns] if ns < TABLE_BELOW else _bucket(ns)
+        index = BUCKET_OF[ns] if 0 <= ns < TABLE_BELOW else _bucket(ns)
         self.counts[index] += 1  # no call inside: see ``exit``
 
     def _failed(self, token: Any, exc: BaseException) -> int:
@@ -145,17 +159,36 @@ class PyMeter:
         """
         if isinstance(exc, GeneratorExit):
             return _start_of(token)
-        errors = self.errors
-        seen = errors[exc.__class__] = errors.get(exc.__class__, 0) + 1
+        cls = exc.__class__
+        key = id(cls)
+        while True:
+            try:
+                entry = self.errors[key]
+            except KeyError:
+                self.errors.setdefault(key, [cls, 0])
+                continue
+            # No call since the lookup, so no thread switch: the count lands in the interval
+            # whose dictionary it was looked up in, which ``take_errors`` has not taken yet.
+            entry[1] += 1
+            seen = entry[1]
+            break
         if seen > self.limit or self.probe is None:
             self.suppressed += 1
             return _start_of(token)
-        return int(self.probe.raised(token, exc, 3))
+        try:
+            return int(self.probe.raised(token, exc, 3))
+        except BaseException:
+            # The host's, let out by the probe (an interrupt): the call is counted all the same.
+            ns = now() - _start_of(token)
+            index = _bucket(ns)
+            self.counts[index] += 1  # no call inside: see ``exit``
+            raise
 
-    def take_errors(self) -> tuple[dict[type, int], int]:
-        """This interval's errors by exception type, and how many were not captured; starts again."""
+    def take_errors(self) -> tuple[list[tuple[type, int]], int]:
+        """This interval's errors as ``(exception type, count)`` pairs (each type once), and how
+        many were not captured; starts again."""
         errors, suppressed, self.errors, self.suppressed = self.errors, self.suppressed, {}, 0
-        return errors, suppressed
+        return [(cls, n) for cls, n in errors.values()], suppressed
 
     def add(self, ns: int) -> None:
         """Count one call that took ``ns`` nanoseconds."""
@@ -175,6 +208,65 @@ def _start_of(token: Any) -> int:
     if isinstance(token, tuple) and len(token) == 3 and token[2].__class__ is int:
         return int(token[2])
     return now()
+
+
+#: ``id(code)`` -> ``(code, {offset: on the way out})``: what :func:`_on_the_way_out` found.
+_EXIT_PATHS: dict[int, tuple[types.CodeType, dict[int, bool]]] = {}
+_JUMPS = frozenset({"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT", "JUMP", "JUMP_NO_INTERRUPT"})
+_RETURNS = frozenset({"RETURN_VALUE", "RETURN_CONST"})
+
+
+def _on_the_way_out(code: types.CodeType, offset: int) -> bool:
+    """Whether the ``exit`` call at ``offset`` of a generator or coroutine runs in the copy of
+    its ``finally`` that an exception leaving it takes (the compiler writes the body of a
+    ``finally`` twice: once on the way out of a return, once in the handler of an exception).
+
+    A generator or coroutine has a handled exception of its own only while it handles one, and
+    ``sys.exception()`` looks past it to its consumer's: when the consumer threw an exception in
+    (a ``with`` block's error into a ``contextmanager``) that the generator caught, that exception
+    is still the consumer's, with a traceback that starts at the generator's frame, and the
+    generator then ends normally. The compiled meter reads the generator's own state; here, the
+    code after the call tells the two copies apart: the exception's copy ends in ``RERAISE``, the
+    other in a return. When it cannot tell (code other than the sensor's ``finally``), the
+    exception counts as leaving.
+    """
+    known = _EXIT_PATHS.get(id(code))
+    if known is None or known[0] is not code:
+        if len(_EXIT_PATHS) >= 4096:
+            _EXIT_PATHS.clear()
+        known = _EXIT_PATHS[id(code)] = (code, {})
+    paths = known[1]
+    answer = paths.get(offset)
+    if answer is None:
+        answer = paths[offset] = _reraises_after(code, offset)
+    return answer
+
+
+def _reraises_after(code: types.CodeType, offset: int) -> bool:
+    import bisect
+    import dis  # only here: the rare path of an exception a generator caught
+
+    instructions = list(dis.get_instructions(code))
+    branches = {*dis.hasjrel, *dis.hasjabs}
+    at = {instruction.offset: i for i, instruction in enumerate(instructions)}
+    # The call's own instruction: f_lasti may point into its inline cache (3.12).
+    i = bisect.bisect_right([instruction.offset for instruction in instructions], offset)
+    for _ in range(64):
+        if i >= len(instructions):
+            return True
+        instruction = instructions[i]
+        name = instruction.opname
+        if name == "RERAISE":
+            return True
+        if name in _RETURNS:
+            return False
+        if name in _JUMPS and instruction.argval in at:
+            i = at[instruction.argval]
+        elif instruction.opcode in branches or name.startswith(("RAISE", "YIELD")):
+            return True  # a branch: not the sensor's ``finally``
+        else:
+            i += 1
+    return True
 
 
 def _bucket(ns: int) -> int:
