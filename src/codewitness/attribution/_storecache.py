@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from codewitness.attribution._gitio import BlameRow, CommitInfo
+from codewitness._git import BlameRow, CommitInfo
 from codewitness.attribution.cache import (
     BlameKey,
     commit_from_dict,

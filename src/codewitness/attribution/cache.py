@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from codewitness.attribution._gitio import BlameRow, CommitInfo
+from codewitness._git import BlameRow, CommitInfo
 
 if TYPE_CHECKING:
     from codewitness.store import Store

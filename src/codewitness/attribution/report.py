@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codewitness.attribution._gitio import TreeEntry
+from codewitness._git import TreeEntry
 from codewitness.attribution.blame import Attributor, FileAttribution
 from codewitness.attribution.cache import AttributionCache
 from codewitness.attribution.callgraph import CallGraph

@@ -295,19 +295,11 @@ def _relative(root: str, cwd: str | None, name: str) -> str | None:
 
 
 def _index_text(root: str, rel: str) -> str | None:
-    """The staged text of ``rel`` (``git show :rel``), or ``None`` when git has none."""
-    import subprocess  # only on this fallback path: the hook's common path never starts git
+    """The staged text of ``rel``, or ``None`` when git has none (or takes over 5 s)."""
+    # Imported here: the hook's common path never starts git, nor loads what running it needs.
+    from codewitness._git import blob_text
 
-    try:
-        proc = subprocess.run(["git", "show", f":{rel}"], cwd=root, capture_output=True, check=False, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0 or b"\0" in proc.stdout:
-        return None
-    try:
-        return proc.stdout.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return blob_text(root, "", rel, timeout=5)
 
 
 def _explained(hunk: Hunk, old: Sequence[str], new: Sequence[str], fragments: Sequence[tuple[str, str]]) -> bool:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codewitness._git import run_git
+from codewitness._git import config_values, git_path, repo_root, run_git
 from codewitness.capture import AGENT_MODULES
 from codewitness.errors import InputError, UsageError
 
@@ -186,12 +186,6 @@ def _strip_settings(data: dict[str, Any]) -> None:
         del data["hooks"]
 
 
-def _hooks_dir(root: Path) -> Path:
-    out = run_git(["rev-parse", "--git-path", "hooks"], cwd=root).strip()
-    path = Path(out)
-    return path if path.is_absolute() else root / path
-
-
 def _hook_script(hook: str, python: str) -> str:
     command = hook_command(None, python)
     if hook == "post-rewrite":
@@ -221,7 +215,7 @@ exit $status
 
 
 def _install_git_hooks(root: Path, python: str, manifest: dict[str, Any], report: SetupReport) -> None:
-    folder = _hooks_dir(root)
+    folder = git_path(root, "hooks")
     folder.mkdir(parents=True, exist_ok=True)
     for hook in GIT_HOOKS:
         path = folder / hook
@@ -247,25 +241,20 @@ def _install_git_hooks(root: Path, python: str, manifest: dict[str, Any], report
         report.changed.append(rel)
 
 
-def _config_values(root: Path, key: str) -> list[str]:
-    out = run_git(["config", "--get-all", key], cwd=root, check=False)
-    return [line for line in out.splitlines() if line]
-
-
 def _install_refspecs(root: Path, manifest: dict[str, Any], report: SetupReport) -> None:
     remotes = [r for r in run_git(["remote"], cwd=root).splitlines() if r]
     if not remotes:
         report.notes.append("no remotes yet: run `codewitness init` again after `git remote add` to share notes")
     for remote in remotes:
         wanted = [(f"remote.{remote}.fetch", NOTES_REFSPEC)]
-        pushes = _config_values(root, f"remote.{remote}.push")
+        pushes = config_values(root, f"remote.{remote}.push")
         if NOTES_PUSH not in pushes:
             if not pushes:
                 # A push refspec replaces git's default; HEAD keeps `git push` pushing the branch.
                 wanted.append((f"remote.{remote}.push", "HEAD"))
             wanted.append((f"remote.{remote}.push", NOTES_PUSH))
         for key, value in wanted:
-            if value in _config_values(root, key):
+            if value in config_values(root, key):
                 continue
             run_git(["config", "--add", key, value], cwd=root)
             manifest["config"].append([key, value])
@@ -311,7 +300,7 @@ def install(root: Path, agents: Sequence[str], *, python: str | None = None) -> 
     unknown = [a for a in agents if a not in AGENT_MODULES]
     if unknown:
         raise UsageError(f"unknown agent {', '.join(unknown)}; choose from {', '.join(AGENT_MODULES)}")
-    top = Path(run_git(["rev-parse", "--show-toplevel"], cwd=root).strip())
+    top = repo_root(root)
     if top.resolve() != root.resolve():
         raise UsageError(f"run `codewitness init` at the top of the repository ({top})")
     python = python or sys.executable
@@ -380,7 +369,7 @@ def uninstall(root: Path) -> SetupReport:
             os.replace(chained, path)
             report.notes.append(f"restored the earlier {hook} hook")
     for key, value in manifest["config"]:
-        if value in _config_values(root, key):
+        if value in config_values(root, key):
             run_git(["config", "--fixed-value", "--unset-all", key, value], cwd=root)
             report.changed.append(f"git config --unset {key} {value}")
     (root / MANIFEST).unlink(missing_ok=True)

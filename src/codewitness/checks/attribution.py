@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codewitness._git import git_available, run_git
+from codewitness._git import blame_porcelain, git_available, run_git
 from codewitness.attribution.notes import CommitNote, NoteError, read_note
 from codewitness.attribution.trailers import AgentMark, agent_marks
 from codewitness.errors import CodewitnessError, GitError
@@ -231,23 +231,11 @@ class Attribution:
     def _blame_file(self, rel: str) -> dict[int, tuple[str, str, int]]:
         if rel in self._blame:
             return self._blame[rel]
-        lines: dict[int, tuple[str, str, int]] = {}
         try:
-            out = run_git(["blame", "--porcelain", "--", rel], cwd=self.root)
+            rows = blame_porcelain(self.root, None, rel, detect_moves=False)
         except GitError:
-            out = ""  # untracked file or not in HEAD: nothing is known
-        filenames: dict[str, str] = {}
-        current: tuple[str, int, int] | None = None
-        for text in out.splitlines():
-            if text.startswith("\t"):
-                continue
-            head = text.split(" ")
-            if len(head) >= 3 and len(head[0]) == 40 and head[1].isdigit() and head[2].isdigit():
-                current = (head[0], int(head[1]), int(head[2]))
-                lines[current[2]] = (current[0], filenames.get(current[0], rel), current[1])
-            elif text.startswith("filename ") and current is not None:
-                filenames[current[0]] = text[len("filename ") :]
-                lines[current[2]] = (current[0], filenames[current[0]], current[1])
+            rows = []  # untracked file or not in HEAD: nothing is known
+        lines = {number: (row.commit, row.orig_path, row.orig_line) for number, row in enumerate(rows, 1)}
         self._blame[rel] = lines
         return lines
 
