@@ -24,7 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codewitness._git import git_available, run_git
+from codewitness._git import added_lines, git_available, resolve, run_git
 from codewitness.config import CheckSection
 from codewitness.errors import GitError, InputError
 
@@ -309,9 +309,6 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
-
-
 def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
     """Lines added or changed since ``base`` in the working tree, per repo-relative path.
 
@@ -322,34 +319,10 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
     """
     if not git_available():
         raise GitError("--base needs git, which is not installed or not on PATH")
-    verified = run_git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=root, check=False).strip()
-    if not verified:
+    verified = resolve(root, base)
+    if verified is None:
         raise GitError(f"--base {base!r} is not a commit in {root}")
-    out = run_git(
-        [
-            "-c",
-            "core.quotepath=off",
-            "diff",
-            "--no-color",
-            "--no-ext-diff",
-            "--unified=0",
-            "--no-renames",
-            verified,
-            "--",
-        ],
-        cwd=root,
-    )
-    result: dict[str, set[int]] = {}
-    current: set[int] | None = None
-    for line in out.splitlines():
-        if line.startswith("+++ "):
-            target = line[4:].rstrip("\t")  # git ends names that hold a space with a tab
-            current = None if target == "/dev/null" else result.setdefault(_unquote(target)[2:], set())
-        elif line.startswith("@@") and current is not None:
-            match = _HUNK.match(line)
-            if match:
-                start, count = int(match.group(1)), int(match.group(2) or "1")
-                current.update(range(start, start + count))
+    result = added_lines(root, verified)
     untracked = run_git(["-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"], cwd=root)
     for rel in filter(None, untracked.split("\0")):
         try:
@@ -358,15 +331,3 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
             continue
         result[rel] = set(range(1, count + 1))
     return {path: frozenset(lines) for path, lines in result.items()}
-
-
-def _unquote(path: str) -> str:
-    if path.startswith('"') and path.endswith('"'):
-        return (
-            path[1:-1]
-            .encode("latin-1", "backslashreplace")
-            .decode("unicode_escape")
-            .encode("latin-1")
-            .decode("utf-8", "replace")
-        )
-    return path
