@@ -5,10 +5,12 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from codewitness.attribution._storecache import decode_blame, encode_blame
 from codewitness.attribution.blame import Attributor
-from codewitness.attribution.cache import BlameRow, MemoryCache, decode_blame, encode_blame, store_cache
+from codewitness.attribution.cache import BlameRow, MemoryCache, store_cache
 from codewitness.attribution.report import build_report
 from codewitness.store import Store
+from tests.imports import reaches
 
 from .conftest import CLAUDE_TRAILER, Repo, lines
 
@@ -81,3 +83,9 @@ _rows = st.lists(
 @given(_rows)
 def test_blame_encoding_round_trips(rows: list[BlameRow]) -> None:
     assert decode_blame(encode_blame(rows)) == rows
+
+
+def test_the_store_cache_does_not_import_the_cache_module_back() -> None:
+    # cache.store_cache loads the store's module on first use; that module must not need cache.py.
+    assert reaches("codewitness.attribution.cache", "codewitness.attribution._storecache")
+    assert not reaches("codewitness.attribution._storecache", "codewitness.attribution.cache")
