@@ -243,3 +243,10 @@ def test_claude_transcript_prompt_far_back_is_found(tmp_path: Any) -> None:
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
     assert path.stat().st_size > 600_000
     assert claude.from_transcript(str(path), "toolu_Z") == ("m1", "the real prompt")
+
+
+def test_the_journal_does_not_import_the_hook_base_back() -> None:
+    from tests.imports import reaches
+
+    assert reaches("codewitness.capture._base", "codewitness.capture.journal")
+    assert not reaches("codewitness.capture.journal", "codewitness.capture._base")

@@ -28,7 +28,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from codewitness.capture._lean import NamedTuple
+from codewitness.capture._lean import NamedTuple, StrPath
 from codewitness.capture.checkpoint import (
     Hunk,
     added_ranges,
@@ -42,10 +42,7 @@ from codewitness.capture.journal import Journal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TypeAlias
-
-#: A path as a string or path object (the hook path avoids importing pathlib: it costs milliseconds).
-StrPath: TypeAlias = "str | os.PathLike[str]"
+    from typing import Any
 
 __all__ = [
     "MAX_FILE_BYTES",

@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from codewitness.capture._base import StrPath
+    from codewitness.capture._lean import StrPath
 
 __all__ = ["LOG_NAME", "MAX_PAYLOAD_BYTES", "handle_agent", "handle_git", "log", "main"]
 

@@ -28,11 +28,7 @@ import time
 from collections.abc import Iterator
 from types import TracebackType
 
-from codewitness.capture._lean import NamedTuple
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from codewitness.capture._base import StrPath
+from codewitness.capture._lean import NamedTuple, StrPath
 
 __all__ = ["JOURNAL_NAME", "Journal", "PendingEdit"]
 
