@@ -298,17 +298,13 @@ def complete_details(journal: Journal) -> int:
 
 def _record(root: Path, result: LinkResult, store_url: str | None) -> None:
     from codewitness import ledger
-    from codewitness.capture import links
     from codewitness.config import load_config
     from codewitness.store import open_store
 
-    store = open_store(store_url or load_config(root).database_url)
-    try:
-        for generation in result.generations:
-            ledger.record(store, generation)
-        links.record_commit(store, result.commit, result.checkpoints, result.note)
-    finally:
-        store.close()
+    with open_store(store_url or load_config(root).database_url) as store:
+        ledger.record_commit(
+            store, result.commit, result.note, generations=result.generations, checkpoints=result.checkpoints
+        )
 
 
 def _labels_from_note(note: CommitNote | None, path: str, length: int) -> list[Label]:
