@@ -1,16 +1,11 @@
 """What every agent module shares: the actions a hook payload turns into, and running them.
 
-Each agent module (``claude``, ``cursor``, ``codex``, ``gemini``) has the same shape:
-
-* ``AGENT`` — our agent id (``claude-code``, ...); ``SETTINGS_FILE`` — its project settings file;
-* ``parse(payload) -> Parsed`` — pure: a hook's JSON object to :class:`Snapshot`,
-  :class:`Capture` and :class:`SessionInfo` actions, raising :class:`PayloadError` when the
-  payload is not one it understands;
-* ``hook_settings(command) -> dict`` — the hook entries :mod:`codewitness.capture.setup` merges
-  into the settings file;
-* ``from_transcript(path, tool_call_id, file_path)`` — the model and prompt behind one tool call,
-  read from the agent's transcript when the payload lacks them (``None`` for agents whose
-  payloads carry both).
+Each agent module (``claude``, ``cursor``, ``codex``, ``gemini``) has the same shape, the
+:class:`~codewitness.capture.agent.AgentModule` protocol: an id, payload parsing into the
+:class:`Snapshot`, :class:`Capture` and :class:`SessionInfo` actions defined here, its settings
+file and how our hook entries go in and out of it (:func:`merge_hook_settings`,
+:func:`strip_hook_settings`), transcript reading, the answer format of its hooks
+(:class:`HookOutput`) and the reason it cannot be enabled, if any.
 
 :func:`run` executes the actions against the files on disk and the pending journal. It reads
 each file after the edit and takes the lines the agent wrote from the exact before snapshot
@@ -28,7 +23,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from codewitness.capture._lean import NamedTuple, StrPath
+from codewitness.capture._lean import NamedTuple, StrPath, loads
 from codewitness.capture.checkpoint import (
     Hunk,
     added_ranges,
@@ -49,6 +44,7 @@ __all__ = [
     "Action",
     "Capture",
     "FileEdit",
+    "HookOutput",
     "Outcome",
     "Parsed",
     "PayloadError",
@@ -58,14 +54,18 @@ __all__ = [
     "ToolEvent",
     "TranscriptReader",
     "find_root",
+    "json_file",
+    "merge_hook_settings",
     "prompt_action",
     "read_bytes",
     "read_repo_text",
     "read_tail",
     "read_text",
     "run",
+    "strip_hook_settings",
     "text_field",
     "tool_event",
+    "tool_hook_output",
 ]
 
 #: Files larger than this are not captured (logged and counted instead).
@@ -594,3 +594,101 @@ def tool_event(
     if not isinstance(tool_input, Mapping):
         raise PayloadError("tool_input must be an object")
     return ToolEvent(event == tool_events[0], cwd, session, str(tool), tool_input)
+
+
+class HookOutput(NamedTuple):
+    """What a hook process answers its agent: the exit code, and what it writes to stdout and stderr."""
+
+    exit_code: int
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+def tool_hook_output(event: str, message: str, *, block: bool) -> HookOutput:
+    """The answer of an after-tool hook in Claude Code's contract, which Codex and Gemini CLI follow.
+
+    Args:
+        event: the agent's after-tool event name (``hookSpecificOutput.hookEventName``).
+        message: the text for the model.
+        block: hand ``message`` to the model as the tool call's problem (exit 2, ``message`` on
+            stderr); otherwise add it to the model's context (exit 0, ``additionalContext``).
+    """
+    if block:
+        return HookOutput(2, stderr=message)
+    import json  # only a hook that answers with context needs it; the capture hook answers nothing
+
+    document = {"hookSpecificOutput": {"hookEventName": event, "additionalContext": message}}
+    return HookOutput(0, stdout=json.dumps(document))
+
+
+#: Hook entries of ours are those whose command runs this module.
+HOOK_MODULE = "codewitness.capture.hook"
+
+
+def _mentions(value: Any, text: str) -> bool:
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, Mapping):
+        return any(_mentions(k, text) or _mentions(v, text) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mentions(v, text) for v in value)
+    return False
+
+
+def merge_hook_settings(settings: dict[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` (an agent's parsed settings file) with the ``wanted`` hook entries added where missing.
+
+    Top-level keys other than ``hooks`` (Cursor's ``version``) are set only when absent. Entries
+    of ours that differ from the wanted ones (another interpreter path, an older codewitness)
+    are replaced, so each event runs our hook once. ``settings`` is changed in place.
+
+    Raises:
+        InputError: the settings' ``hooks`` value, or one event's list, has the wrong type.
+    """
+    from codewitness.errors import InputError
+
+    for key, value in wanted.items():
+        if key != "hooks":
+            settings.setdefault(key, value)
+            continue
+        hooks = settings.setdefault("hooks", {})
+        if not isinstance(hooks, dict):
+            raise InputError('the settings\' "hooks" value must be an object')
+        for event, entries in value.items():
+            present = hooks.setdefault(event, [])
+            if not isinstance(present, list):
+                raise InputError(f"the settings' hooks.{event} value must be a list")
+            present[:] = [e for e in present if not _mentions(e, HOOK_MODULE) or e in entries]
+            for entry in entries:
+                if entry not in present:
+                    present.append(entry)
+    return settings
+
+
+def strip_hook_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` without our hook entries (events left empty are removed); changed in place."""
+    hooks = settings.get("hooks")
+    if not isinstance(hooks, dict):
+        return settings
+    for event in list(hooks):
+        entries = hooks[event]
+        if isinstance(entries, list):
+            kept = [e for e in entries if not _mentions(e, HOOK_MODULE)]
+            if kept:
+                hooks[event] = kept
+            else:
+                del hooks[event]
+    if not hooks:
+        del settings["hooks"]
+    return settings
+
+
+def json_file(path: StrPath, max_bytes: int = 4_000_000) -> Any:
+    """The JSON document in ``path``; ``None`` when it is missing, unreadable or not JSON."""
+    data, _problem = read_bytes(path, max_bytes)
+    if data is None:
+        return None
+    try:
+        return loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None

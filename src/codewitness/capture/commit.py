@@ -276,14 +276,9 @@ def complete_details(journal: Journal) -> int:
     The hook reads transcripts too, but an agent may write the transcript line only after the
     hook ran; by commit time it is there. Returns how many edits were completed.
     """
-    import importlib
+    from codewitness.capture.agent import agent_modules
 
-    from codewitness.capture import AGENT_MODULES
-
-    readers = {}
-    for name in AGENT_MODULES.values():
-        module = importlib.import_module(name)
-        readers[module.AGENT] = module.from_transcript
+    readers = {module.AGENT: module.from_transcript for module in agent_modules().values()}
     done = 0
     for edit in journal.edits():
         reader = readers.get(edit.agent)

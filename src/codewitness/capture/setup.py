@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shlex
@@ -37,6 +36,7 @@ from typing import Any
 
 from codewitness._git import config_values, git_path, repo_root, run_git
 from codewitness.capture import AGENT_MODULES
+from codewitness.capture.agent import agent_modules
 from codewitness.errors import InputError, UsageError
 
 __all__ = [
@@ -140,50 +140,6 @@ def _json_object(root: Path, rel: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{rel} must hold a JSON object")
     return data
-
-
-def _merge_settings(data: dict[str, Any], wanted: dict[str, Any]) -> None:
-    """Add our hook entries (and top-level keys such as Cursor's ``version``) when missing.
-
-    Entries of ours that differ from the wanted ones (another interpreter path, an older
-    codewitness) are replaced, so each event runs our hook once.
-    """
-    for key, value in wanted.items():
-        if key != "hooks":
-            data.setdefault(key, value)
-            continue
-        hooks = data.setdefault("hooks", {})
-        if not isinstance(hooks, dict):
-            raise InputError('the settings\' "hooks" value must be an object')
-        for event, entries in value.items():
-            present = hooks.setdefault(event, [])
-            if not isinstance(present, list):
-                raise InputError(f"the settings' hooks.{event} value must be a list")
-            present[:] = [e for e in present if not _is_ours(e) or e in entries]
-            for entry in entries:
-                if entry not in present:
-                    present.append(entry)
-
-
-def _is_ours(entry: Any) -> bool:
-    text = json.dumps(entry)
-    return "codewitness.capture.hook" in text
-
-
-def _strip_settings(data: dict[str, Any]) -> None:
-    hooks = data.get("hooks")
-    if not isinstance(hooks, dict):
-        return
-    for event in list(hooks):
-        entries = hooks[event]
-        if isinstance(entries, list):
-            kept = [e for e in entries if not _is_ours(e)]
-            if kept:
-                hooks[event] = kept
-            else:
-                del hooks[event]
-    if not hooks:
-        del data["hooks"]
 
 
 def _hook_script(hook: str, python: str) -> str:
@@ -300,6 +256,7 @@ def install(root: Path, agents: Sequence[str], *, python: str | None = None) -> 
     unknown = [a for a in agents if a not in AGENT_MODULES]
     if unknown:
         raise UsageError(f"unknown agent {', '.join(unknown)}; choose from {', '.join(AGENT_MODULES)}")
+    modules = agent_modules()
     top = repo_root(root)
     if top.resolve() != root.resolve():
         raise UsageError(f"run `codewitness init` at the top of the repository ({top})")
@@ -308,13 +265,15 @@ def install(root: Path, agents: Sequence[str], *, python: str | None = None) -> 
     report = SetupReport()
     (root / ".codewitness").mkdir(mode=0o700, exist_ok=True)
     for agent in agents:
-        module = importlib.import_module(AGENT_MODULES[agent])
+        module = modules[agent]
         rel = module.SETTINGS_FILE
-        data = _json_object(root, rel)
-        _merge_settings(data, module.hook_settings(hook_command(agent, python)))
+        data = module.install_settings(_json_object(root, rel), hook_command(agent, python))
         _write_tracked(root, rel, json.dumps(data, indent=2) + "\n", manifest, report)
         if agent not in manifest["agents"]:
             manifest["agents"].append(agent)
+        reason = module.cannot_enable(root)
+        if reason is not None:
+            report.notes.append(f"{agent}: hooks installed, but they will not run: {reason}")
     _install_git_hooks(root, python, manifest, report)
     _install_refspecs(root, manifest, report)
     ignore = _gitignore_text(root)
@@ -381,14 +340,14 @@ def _remove_ours(path: Path, rel: str, current: str) -> None:
         kept = [line for line in current.splitlines(keepends=True) if line.strip() != _IGNORE_LINE]
         path.write_text("".join(kept), "utf-8")
         return
-    if rel.endswith(".json"):
+    module = next((m for m in agent_modules().values() if rel == m.SETTINGS_FILE), None)
+    if module is not None:
         try:
             data = json.loads(current)
         except ValueError:
             return
         if isinstance(data, dict):
-            _strip_settings(data)
-            path.write_text(json.dumps(data, indent=2) + "\n", "utf-8")
+            path.write_text(json.dumps(module.uninstall_settings(data), indent=2) + "\n", "utf-8")
 
 
 def installed_agents(root: Path) -> list[str]:
