@@ -177,6 +177,7 @@ def test_hook_is_silent_for_clean_edits_and_other_tools(repo, hook_env):
     app.write_text("import json\nimport requests\n")
     payload = {
         "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
         "tool_name": "Edit",
         "tool_input": {"file_path": str(app), "old_string": "", "new_string": "import requests\n"},
         "tool_response": {"originalFile": "import json\n"},
@@ -238,3 +239,21 @@ def test_cursor_after_file_edit_gets_additional_context(repo, hook_env):
     )
     assert _hook(repo, {"hook_event_name": "afterFileEdit"}, hook_env, agent="cursor").stdout == ""
     assert _hook(repo, payload, hook_env, agent="aider").returncode == 2
+
+
+def test_hook_blames_the_edit_only_for_what_it_added(repo, hook_env):
+    req = repo / "requirements.txt"
+    req.write_text("requests\nno-such-package-xyz\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "an old mistake, not this edit's")
+    req.write_text("requests\nno-such-package-xyz\nflask\n")
+    patch = [{"oldStart": 2, "oldLines": 1, "newStart": 2, "newLines": 2, "lines": [" no-such-package-xyz", "+flask"]}]
+    write = {
+        "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Write",
+        "tool_input": {"file_path": str(req), "content": req.read_text()},
+    }
+    for response in ({"type": "update", "structuredPatch": patch}, {"type": "update"}):  # the patch; the staged text
+        done = _hook(repo, {**write, "tool_response": response}, hook_env)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")

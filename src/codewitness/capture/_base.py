@@ -61,6 +61,7 @@ __all__ = [
     "read_repo_text",
     "read_tail",
     "read_text",
+    "repo_relative",
     "run",
     "strip_hook_settings",
     "text_field",
@@ -279,7 +280,7 @@ def _inside(root: str, real: str) -> str | None:
     return text
 
 
-def _relative(root: str, cwd: str | None, name: str) -> str | None:
+def repo_relative(root: str, cwd: str | None, name: str) -> str | None:
     """``name`` as a ``/``-separated path relative to ``root``, or ``None`` when outside it."""
     if not name or "\0" in name:
         return None
@@ -441,7 +442,7 @@ def run(
 def _read_snapshot(root: str, cwd: str | None, action: Snapshot, max_bytes: int, outcome: Outcome) -> _ReadSnapshot:
     texts: list[tuple[str, str | None]] = []
     for name in action.paths:
-        rel = _relative(root, cwd, name)
+        rel = repo_relative(root, cwd, name)
         if rel is None:
             outcome.skipped.append(f"{name}: outside the repository")
             continue
@@ -467,7 +468,7 @@ def _read_capture(
     """Read the files of ``action`` (and what else it needs) without holding the journal's lock."""
     files: list[_Read] = []
     for edit in action.edits:
-        rel = _relative(root, cwd, edit.path)
+        rel = repo_relative(root, cwd, edit.path)
         if rel is None:
             outcome.skipped.append(f"{edit.path}: outside the repository")
             continue
@@ -475,7 +476,7 @@ def _read_capture(
         if problem or after is None:
             outcome.skipped.append(f"{rel}: {problem or 'no longer exists'}")
             continue
-        named = _relative(root, cwd, edit.source_path) if edit.source_path else None
+        named = repo_relative(root, cwd, edit.source_path) if edit.source_path else None
         source = (_inside(root, os.path.realpath(os.path.join(root, named))) or named) if named else rel
         read = _Read(edit, rel, source, after)
         # Git is asked for the staged text only when the journal knows no text before the edit
