@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from codewitness.checks.index import IndexClient
     from codewitness.model import Generation
 
-__all__ = ["CheckContext", "SourceFile", "changed_lines", "walk_by_type", "write_atomically"]
+__all__ = ["CheckContext", "SourceFile", "changed_lines", "walk_by_type"]
 
 _SKIP_DIRS = frozenset(
     {
@@ -290,23 +290,6 @@ def _git_files(root: Path) -> list[str]:
         check=False,
     )
     return sorted(set(filter(None, out.split("\0"))))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` through a temp file and a rename, so readers never see half a file."""
-    import contextlib
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
