@@ -190,19 +190,11 @@ def read_bytes(path: StrPath, max_bytes: int, *, follow: bool = True) -> tuple[b
             return None, "not a regular file"
         if info.st_size > max_bytes:
             return None, f"{info.st_size} bytes is over the {max_bytes} byte limit"
-        chunks: list[bytes] = []
-        left = max_bytes + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        data = _read_up_to(fd, max_bytes + 1)
     except OSError as exc:
         return None, f"cannot be read ({exc.strerror})"
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if len(data) > max_bytes:
         return None, f"over the {max_bytes} byte limit (it grew while being read)"
     return data, None
@@ -222,17 +214,22 @@ def read_tail(path: StrPath, size: int) -> tuple[bytes, bool]:
             raise OSError(f"{os.fspath(path)!r} is not a regular file")
         total = info.st_size
         os.lseek(fd, max(0, total - size), os.SEEK_SET)
-        chunks: list[bytes] = []
-        left = min(size, total)
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks), total <= size
+        return _read_up_to(fd, min(size, total)), total <= size
     finally:
         os.close(fd)
+
+
+def _read_up_to(fd: int, size: int) -> bytes:
+    """At most ``size`` bytes from ``fd``, fewer at its end (even for a file that grows meanwhile)."""
+    chunks: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def read_text(path: StrPath, max_bytes: int = MAX_FILE_BYTES, *, follow: bool = True) -> tuple[str | None, str | None]:
