@@ -1,12 +1,8 @@
 """The attribution cache kept in the codewitness store (tables from migration ``m0003``).
 
-Blame rows are stored as compact JSON (:func:`encode_blame`), commit metadata as a small dict
-(:func:`commit_to_dict`).
-
 Example:
-    >>> rows = [BlameRow("c" * 40, "a.py", 1), BlameRow("c" * 40, "a.py", 2)]
-    >>> decode_blame(encode_blame(rows)) == rows
-    True
+    >>> with open_store(url) as store:  # doctest: +SKIP
+    ...     report = build_report(root, cache=store_cache(store))
 """
 
 from __future__ import annotations
@@ -19,65 +15,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from codewitness._git import BlameRow, CommitInfo
+from codewitness.attribution.cache import (
+    AttributionCache,
+    BlameKey,
+    commit_from_dict,
+    commit_to_dict,
+    decode_blame,
+    encode_blame,
+)
 from codewitness.model import utcnow
 from codewitness.store import Store, schema
 
-__all__ = ["StoreCache", "commit_from_dict", "commit_to_dict", "decode_blame", "encode_blame"]
+__all__ = ["StoreCache", "store_cache"]
 
 _CHUNK = 400
 _T = TypeVar("_T")
-#: ``(path, blob id)``: the key of one file's blame.
-_BlameKey = tuple[str, str]
-
-
-def encode_blame(rows: Sequence[BlameRow]) -> str:
-    """Rows as compact JSON: runs of consecutive original lines of one commit and path."""
-    commits: dict[str, int] = {}
-    paths: dict[str, int] = {}
-    runs: list[list[int]] = []
-    for row in rows:
-        c = commits.setdefault(row.commit, len(commits))
-        p = paths.setdefault(row.orig_path, len(paths))
-        last = runs[-1] if runs else None
-        if last is not None and last[0] == c and last[1] == p and last[2] + last[3] == row.orig_line:
-            last[3] += 1
-        else:
-            runs.append([c, p, row.orig_line, 1])
-    return json.dumps({"c": list(commits), "p": list(paths), "r": runs}, separators=(",", ":"))
-
-
-def decode_blame(text: str) -> list[BlameRow]:
-    """Inverse of :func:`encode_blame`."""
-    data = json.loads(text)
-    commits, paths = data["c"], data["p"]
-    rows: list[BlameRow] = []
-    for c, p, start, count in data["r"]:
-        commit, path = commits[c], paths[p]
-        rows.extend(BlameRow(commit, path, start + i) for i in range(count))
-    return rows
-
-
-def commit_to_dict(info: CommitInfo) -> dict[str, Any]:
-    """A JSON-ready form of :class:`CommitInfo`."""
-    return {
-        "a": info.author,
-        "t": info.author_time,
-        "c": info.committer,
-        "m": info.message,
-        "p": list(info.parents),
-    }
-
-
-def commit_from_dict(sha: str, data: Mapping[str, Any]) -> CommitInfo:
-    """Inverse of :func:`commit_to_dict`."""
-    return CommitInfo(
-        sha=sha,
-        author=data["a"],
-        author_time=int(data["t"]),
-        committer=data["c"],
-        message=data["m"],
-        parents=tuple(data.get("p", ())),
-    )
 
 
 def _chunks(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
@@ -95,8 +47,8 @@ class StoreCache:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def load_blames(self, keys: Sequence[_BlameKey]) -> dict[_BlameKey, list[BlameRow]]:
-        found: dict[_BlameKey, str] = {}
+    def load_blames(self, keys: Sequence[BlameKey]) -> dict[BlameKey, list[BlameRow]]:
+        found: dict[BlameKey, str] = {}
         t = schema.attr_blame
         with self.store.read() as conn:
             for chunk in _chunks(list(keys)):
@@ -108,7 +60,7 @@ class StoreCache:
                         found[(path, blob)] = data  # later rows (newer) win
         return {k: decode_blame(v) for k, v in found.items()}
 
-    def save_blames(self, items: Mapping[_BlameKey, list[BlameRow]]) -> None:
+    def save_blames(self, items: Mapping[BlameKey, list[BlameRow]]) -> None:
         now = utcnow()
         values = [
             {"path": path, "blob": blob, "data": encode_blame(rows), "created_at": now}
@@ -167,3 +119,7 @@ class StoreCache:
         except IntegrityError:
             pass  # another process cached the same immutable facts first
 
+
+def store_cache(store: Store) -> AttributionCache:
+    """A cache kept in ``store`` for the attribution engine (``build_report(..., cache=...)``)."""
+    return StoreCache(store)
