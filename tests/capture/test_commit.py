@@ -47,26 +47,11 @@ def test_model_and_prompt_missing_at_hook_time_are_completed_at_commit(tmp_path:
         assert edit_generation(edit).model == "claude-haiku-4-5"
 
 
-def _agent_write(installed: Any, hooks: Any, name: str) -> None:
-    pre = {
-        "session_id": "s",
-        "cwd": str(hooks.root),
-        "hook_event_name": "PreToolUse",
-        "tool_name": "Write",
-        "tool_use_id": f"toolu_{name}",
-        "tool_input": {"file_path": str(hooks.root / name), "content": "x = 1\n"},
-    }
-    assert hooks.run("claude", pre) == 0
-    installed.write(name, "x = 1\n")
-    assert hooks.run("claude", {**pre, "hook_event_name": "PostToolUse"}) == 0
-
-
-@pytest.mark.postgres
 def test_post_commit_records_into_the_configured_postgresql(
     installed: Any, hooks: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CODEWITNESS_DB", pg_url)  # the git hook process inherits it
-    _agent_write(installed, hooks, "src/pg.py")
+    hooks.claude_write("src/pg.py")
     commit = installed.commit("pg")
     note = read_note(hooks.root, commit)
     assert note is not None, hooks.log()
@@ -83,7 +68,7 @@ def test_an_unreachable_store_keeps_the_commit_the_note_and_the_pending_edits(
     installed: Any, hooks: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CODEWITNESS_DB", "sqlite:////proc/no/such/dir/witness.db")
-    _agent_write(installed, hooks, "src/lost.py")
+    hooks.claude_write("src/lost.py")
     commit = installed.commit("store down")  # git itself succeeds
     note = read_note(hooks.root, commit)
     assert note is not None and note.entry_for("src/lost.py", 1).origin == "ai"
