@@ -173,8 +173,8 @@ def run_report(root: Path, db: str) -> tuple[float, dict[str, object]]:
 
 def run_in_process(root: Path, db: str) -> float:
     """The same work inside this process: attribution, report and its JSON, no interpreter start."""
-    from codewitness.attribution.cache import store_cache
     from codewitness.attribution.report import build_report
+    from codewitness.attribution.storecache import store_cache
     from codewitness.store import open_store
 
     start = time.perf_counter()

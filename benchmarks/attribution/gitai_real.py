@@ -34,7 +34,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from codewitness.attribution._gitio import CatFile, list_notes
+from codewitness._git import CatFile, list_notes
 from codewitness.attribution.blame import Attributor
 from codewitness.attribution.gitai import GITAI_REF, parse_gitai
 from codewitness.attribution.notes import NoteError

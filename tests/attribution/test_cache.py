@@ -6,9 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codewitness.attribution.blame import Attributor
-from codewitness.attribution.cache import BlameRow, MemoryCache, decode_blame, encode_blame, store_cache
+from codewitness.attribution.cache import BlameRow, MemoryCache, decode_blame, encode_blame
 from codewitness.attribution.report import build_report
+from codewitness.attribution.storecache import store_cache
 from codewitness.store import Store
+from tests.imports import reaches
 
 from .conftest import CLAUDE_TRAILER, Repo, lines
 
@@ -81,3 +83,9 @@ _rows = st.lists(
 @given(_rows)
 def test_blame_encoding_round_trips(rows: list[BlameRow]) -> None:
     assert decode_blame(encode_blame(rows)) == rows
+
+
+def test_the_cache_module_does_not_import_the_store_cache_back() -> None:
+    # The store's cache builds on cache.py; cache.py (what the engine reads) never loads the store's.
+    assert reaches("codewitness.attribution.storecache", "codewitness.attribution.cache")
+    assert not reaches("codewitness.attribution.cache", "codewitness.attribution.storecache")

@@ -172,3 +172,18 @@ def test_generated_sources_spans_are_well_formed(shape: list[str]) -> None:
         assert 1 <= span.start_line <= span.def_line <= span.end_line <= total
     qualnames = [s.qualname for s in spans]
     assert len(set(qualnames)) == len(qualnames)
+
+
+def test_one_complexity_reading_serves_the_report_and_the_check() -> None:
+    from codewitness.attribution.functions import Complexity, cognitive_complexity
+    from codewitness.attribution.report import _complexities
+    from codewitness.checks.complexity import function_complexity
+
+    source = (
+        "class A:\n    @staticmethod\n    def m(x):\n        if x:\n            for i in x:\n"
+        "                if i:\n                    return i\n\n\ndef f():\n    return 1\n"
+    )
+    assert cognitive_complexity(source) == (Complexity("A::m", 2, 7, 6), Complexity("f", 10, 11, 0))
+    assert _complexities(source) == {2: 6, 10: 0}
+    assert function_complexity(source) == {"A::m": (6, 2, 7), "f": (0, 10, 11)}
+    assert cognitive_complexity("def (:") == ()

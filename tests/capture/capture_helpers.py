@@ -62,3 +62,18 @@ class Hooks:
     def log(self) -> str:
         path = self.root / ".codewitness" / "log"
         return path.read_text("utf-8") if path.exists() else ""
+
+    def claude_write(self, name: str, text: str = "x = 1\n", call: str | None = None) -> None:
+        """A Claude Code Write of ``name``: PreToolUse, the file written, PostToolUse."""
+        pre = {
+            "session_id": "s",
+            "cwd": str(self.root),
+            "hook_event_name": "PreToolUse",
+            "tool_name": "Write",
+            "tool_use_id": call or f"toolu_{name}",
+            "tool_input": {"file_path": str(self.root / name), "content": text},
+        }
+        assert self.run("claude", pre) == 0
+        (self.root / name).parent.mkdir(parents=True, exist_ok=True)
+        (self.root / name).write_text(text)
+        assert self.run("claude", {**pre, "hook_event_name": "PostToolUse"}) == 0

@@ -9,7 +9,6 @@ from capture_helpers import Hooks, fixture_text
 
 from codewitness import ledger
 from codewitness.attribution.notes import read_note
-from codewitness.capture import links
 from codewitness.store import open_store
 
 
@@ -79,8 +78,8 @@ def test_claude_write_edit_human_edit_commit(installed: Any, hooks: Hooks) -> No
         assert edited.prompt == "Make sub store its result in a variable first"
         assert edited.output == "    result = a - b\n    return result"
         assert [(r.path, r.start, r.end) for r in edited.files] == [("src/calc.py", 6, 7)]
-        assert links.commits_of(store, edit_gen) == [commit]
-        checkpoints = links.checkpoints_of(store, edit_gen)
+        assert ledger.commits_of(store, edit_gen) == [commit]
+        checkpoints = ledger.checkpoints_of(store, edit_gen)
         assert [(c.path, c.added, c.removed) for c in checkpoints] == [("src/calc.py", ((6, 7),), ((6, 6),))]
     finally:
         store.close()

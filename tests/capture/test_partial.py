@@ -48,17 +48,7 @@ def test_partly_staged_file(installed: Any, hooks: Hooks) -> None:
 
 def test_unusual_file_names_are_attributed(installed: Any, hooks: Hooks) -> None:
     for name in ("src/with space.py", 'src/quote"d.py', "src/ünïcode.py", "src/tab\tname.py"):
-        pre = {
-            "session_id": "s",
-            "cwd": str(hooks.root),
-            "hook_event_name": "PreToolUse",
-            "tool_name": "Write",
-            "tool_use_id": f"toolu_{len(name)}",
-            "tool_input": {"file_path": str(hooks.root / name), "content": "x = 1\n"},
-        }
-        assert hooks.run("claude", pre) == 0
-        installed.write(name, "x = 1\n")
-        assert hooks.run("claude", {**pre, "hook_event_name": "PostToolUse"}) == 0
+        hooks.claude_write(name, call=f"toolu_{len(name)}")
     installed.commit("names")
     note = read_note(hooks.root, "HEAD")
     assert note is not None

@@ -177,6 +177,7 @@ def test_hook_is_silent_for_clean_edits_and_other_tools(repo, hook_env):
     app.write_text("import json\nimport requests\n")
     payload = {
         "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
         "tool_name": "Edit",
         "tool_input": {"file_path": str(app), "old_string": "", "new_string": "import requests\n"},
         "tool_response": {"originalFile": "import json\n"},
@@ -259,3 +260,21 @@ def test_summary_counts_test_code_and_undecided_names(repo, gate_env, monkeypatc
     assert main(["check", "--only", "apis", "--only", "security", "--provenance-since", "base", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["in_tests"] == 1 and data["undecided"] == {"lazymod": 2}
+
+
+def test_hook_blames_the_edit_only_for_what_it_added(repo, hook_env):
+    req = repo / "requirements.txt"
+    req.write_text("requests\nno-such-package-xyz\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "an old mistake, not this edit's")
+    req.write_text("requests\nno-such-package-xyz\nflask\n")
+    patch = [{"oldStart": 2, "oldLines": 1, "newStart": 2, "newLines": 2, "lines": [" no-such-package-xyz", "+flask"]}]
+    write = {
+        "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Write",
+        "tool_input": {"file_path": str(req), "content": req.read_text()},
+    }
+    for response in ({"type": "update", "structuredPatch": patch}, {"type": "update"}):  # the patch; the staged text
+        done = _hook(repo, {**write, "tool_response": response}, hook_env)
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")

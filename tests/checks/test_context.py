@@ -71,3 +71,15 @@ def test_relative_paths_are_relative_to_the_root(repo, monkeypatch):
     (repo / "pkg" / "m.py").write_text("x = 1\n")
     monkeypatch.chdir(repo / "pkg")
     assert rels(CheckContext.build(repo, [Path("m.py")])) == ["pkg/m.py"]
+
+
+def test_changed_lines_of_files_git_quotes_and_lines_that_look_like_headers(repo):
+    names = ["日\tx.py", 'quote"d.py', "back\\slash.py", "new\nline.py"]
+    for name in names:
+        (repo / name).write_text("one\ntwo\n" + "".join(f"{i}\n" for i in range(10)))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "odd names")
+    for name in names:
+        # an added "++ b/y.py" shows as "+++ b/y.py" in the patch; the later hunk stays this file's
+        (repo / name).write_text("one\n++ b/y.py\n" + "".join(f"{i}\n" for i in range(9)) + "changed\n")
+    assert changed_lines(repo, "HEAD") == {name: frozenset({2, 12}) for name in names}

@@ -34,16 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from codewitness._git import repo_root, run_git
-from codewitness.attribution._gitio import (
+from codewitness._git import (
     BlameRow,
     CatFile,
     CommitInfo,
     TreeEntry,
     blame_porcelain,
+    git_path,
     list_notes,
     list_tree,
     parse_commit,
+    repo_root,
+    resolve,
+    run_git,
 )
 from codewitness.attribution.cache import AttributionCache, MemoryCache
 from codewitness.attribution.gitai import GITAI_REF, parse_gitai, to_commit_note
@@ -130,8 +133,7 @@ class _Evidence:
     def load(cls, root: Path, cat: CatFile, cache: AttributionCache) -> _Evidence:
         shallow: frozenset[str] = frozenset()
         if run_git(["rev-parse", "--is-shallow-repository"], cwd=root).strip() == "true":
-            shallow_file = Path(run_git(["rev-parse", "--git-path", "shallow"], cwd=root).strip())
-            shallow_file = shallow_file if shallow_file.is_absolute() else root / shallow_file
+            shallow_file = git_path(root, "shallow")
             shallow = frozenset(shallow_file.read_text().split()) if shallow_file.exists() else frozenset()
         return cls(
             root=root,
@@ -256,11 +258,10 @@ def _is_bot(person: str) -> bool:
 
 
 def _resolve_commit(root: Path, rev: str) -> str:
-    has_head = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd=root, check=False).strip()
-    if not has_head:
+    if resolve(root, "HEAD", commit=False) is None:
         raise GitError(f"the repository at {root} has no commits yet; commit something first")
-    sha = run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root, check=False).strip()
-    if not sha:
+    sha = resolve(root, rev)
+    if sha is None:
         raise NotFoundError(f"no commit {rev!r} in {root}; check the revision name")
     return sha
 

@@ -3,8 +3,10 @@ per-blob analysis (function spans, complexity) by ``(kind, blob id)``.
 
 Everything cached is derived from immutable git objects, so an entry never goes stale by
 itself; the engine still checks that a cached blame's commits are in the revision's history.
-:class:`MemoryCache` lasts one run; :class:`StoreCache` keeps entries in the codewitness store
-(tables ``attr_blame``, ``attr_commit``, ``attr_blob``; migration ``m0003``).
+:class:`MemoryCache` lasts one run; :func:`codewitness.attribution.storecache.store_cache` keeps
+entries in the codewitness store (tables ``attr_blame``, ``attr_commit``, ``attr_blob``; migration
+``m0003``). This module never imports the store's: reading the cache from memory never loads
+SQLAlchemy.
 
 Example:
     >>> cache = MemoryCache()
@@ -17,14 +19,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from codewitness.attribution._gitio import BlameRow, CommitInfo
+from codewitness._git import BlameRow, CommitInfo
 
-if TYPE_CHECKING:
-    from codewitness.store import Store
-
-__all__ = ["AttributionCache", "BlameRow", "MemoryCache", "decode_blame", "encode_blame"]
+__all__ = [
+    "AttributionCache",
+    "BlameKey",
+    "BlameRow",
+    "MemoryCache",
+    "commit_from_dict",
+    "commit_to_dict",
+    "decode_blame",
+    "encode_blame",
+]
 
 BlameKey = tuple[str, str]
 
@@ -123,10 +131,3 @@ class MemoryCache:
     def save_blobs(self, kind: str, items: Mapping[str, Any]) -> None:
         for oid, value in items.items():
             self.blobs[(kind, oid)] = json.dumps(value)
-
-
-def store_cache(store: Store) -> AttributionCache:
-    """A cache kept in the codewitness store (see :mod:`codewitness.attribution._storecache`)."""
-    from codewitness.attribution._storecache import StoreCache
-
-    return StoreCache(store)

@@ -5,7 +5,8 @@ nested functions, ``async def`` — with the span from its first decorator to it
 the ``__qualname__`` Python gives it (``Cart.total``, ``outer.<locals>.inner``).
 :func:`rollup` turns the origins of those lines into a :class:`~codewitness.model.FunctionRef`.
 :func:`edited_lines` is the one definition of a human edit of AI code; the report counts it the
-same way for functions, modules, packages and the repository.
+same way for functions, modules, packages and the repository. :func:`cognitive_complexity` is
+the one reading of complexipy, for the risk ranking and the complexity check.
 
 Shares count non-blank lines only: a blank line says nothing about who wrote the code.
 
@@ -23,11 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from codewitness.attribution.blame import LineAttribution
+from codewitness.errors import MissingExtraError
 from codewitness.model import FunctionRef
 
 __all__ = [
+    "Complexity",
     "FunctionSpan",
     "ModuleFacts",
+    "cognitive_complexity",
     "edited_lines",
     "function_spans",
     "module_facts",
@@ -433,4 +437,36 @@ def rollup(
         generation_ids=tuple(generations),
         models=tuple(models),
         agents=tuple(agents),
+    )
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """The cognitive complexity of one function, as complexipy measures it.
+
+    complexipy folds a nested function into its parent, and names a method ``Class::method``.
+    """
+
+    name: str
+    first: int
+    last: int
+    complexity: int
+
+
+def cognitive_complexity(source: str) -> tuple[Complexity, ...]:
+    """The cognitive complexity of every function and method in ``source``; nothing when it does not parse.
+
+    Raises:
+        MissingExtraError: complexipy is not installed.
+    """
+    try:
+        import complexipy
+    except ImportError:  # pragma: no cover - complexipy is a core dependency
+        raise MissingExtraError("check", "cognitive complexity (complexipy)") from None
+    try:
+        result = complexipy.code_complexity(source)
+    except Exception:  # complexipy raises its own errors on code it cannot parse
+        return ()
+    return tuple(
+        Complexity(str(f.name), int(f.line_start), int(f.line_end), int(f.complexity)) for f in result.functions
     )

@@ -22,9 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codewitness._git import repo_root, run_git
+from codewitness._git import CatFile, CommitInfo, list_notes, parse_commit, repo_root, resolve, write_notes
 from codewitness.attribution import agenttrace, gitai
-from codewitness.attribution._gitio import CatFile, CommitInfo, list_notes, parse_commit, write_notes
 from codewitness.attribution.blame import IMPORT_REF
 from codewitness.attribution.notes import NOTES_REF, CommitNote, NoteError, parse_note
 from codewitness.errors import InputError
@@ -82,7 +81,7 @@ def import_gitai(root: Path, *, ref: str = gitai.GITAI_REF) -> TransferResult:
         InputError: ``ref`` does not exist.
     """
     root = repo_root(root)
-    if not run_git(["rev-parse", "--verify", "--quiet", ref], cwd=root, check=False).strip():
+    if resolve(root, ref, commit=False) is None:
         raise InputError(f"no notes ref {ref} in {root} (fetch it first: git fetch origin '{ref}:{ref}')")
     result = TransferResult()
     existing = _existing_imports(root)
@@ -97,11 +96,6 @@ def import_gitai(root: Path, *, ref: str = gitai.GITAI_REF) -> TransferResult:
         result.imported += 1
     write_notes(root, IMPORT_REF, out, f"codewitness: import {len(out)} git-ai notes from {ref}")
     return result
-
-
-def _known_commit(root: Path, revision: str) -> str | None:
-    sha = run_git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=root, check=False).strip()
-    return sha or None
 
 
 def default_trace_files(root: Path) -> list[Path]:
@@ -137,7 +131,7 @@ def import_agent_trace(root: Path, files: Sequence[Path] = ()) -> TransferResult
             if item.vcs_type not in (None, "git") or not item.revision:
                 result.skip("record without a git revision")
                 continue
-            commit = _known_commit(root, item.revision)
+            commit = resolve(root, item.revision)
             if commit is None:
                 result.skip("record for a revision not in this repository")
                 continue

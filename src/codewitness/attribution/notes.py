@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codewitness._git import run_git
+from codewitness._git import resolve, run_git
 from codewitness.errors import CodewitnessError
 from codewitness.model import ORIGINS, OriginKind
 
@@ -266,8 +266,8 @@ def read_note_text(root: Path, rev: str, ref: str = NOTES_REF) -> str | None:
     Raises:
         GitError: git is missing or ``rev`` does not name a commit.
     """
-    commit = run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root, check=False).strip()
-    if not commit:
+    commit = resolve(root, rev)
+    if commit is None:
         from codewitness.errors import NotFoundError
 
         raise NotFoundError(f"no commit {rev!r} in {root}")

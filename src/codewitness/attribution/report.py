@@ -34,11 +34,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codewitness.attribution._gitio import TreeEntry
+from codewitness._git import TreeEntry
 from codewitness.attribution.blame import Attributor, FileAttribution
 from codewitness.attribution.cache import AttributionCache
 from codewitness.attribution.callgraph import CallGraph
-from codewitness.attribution.functions import ModuleFacts, edited_lines, module_facts, module_name, rollup
+from codewitness.attribution.functions import (
+    ModuleFacts,
+    cognitive_complexity,
+    edited_lines,
+    module_facts,
+    module_name,
+    rollup,
+)
 from codewitness.errors import InputError, MissingExtraError
 from codewitness.model import FunctionRef
 
@@ -308,15 +315,7 @@ class Report:
 
 def _complexities(source: str) -> dict[int, int]:
     """Cognitive complexity by the function's first line (decorators included)."""
-    try:
-        import complexipy
-    except ImportError:  # pragma: no cover - complexipy is a core dependency
-        raise MissingExtraError("report", "the risk ranking (cognitive complexity)") from None
-    try:
-        result = complexipy.code_complexity(source)
-    except Exception:  # complexipy raises its own errors on code it cannot parse
-        return {}
-    return {int(f.line_start): int(f.complexity) for f in result.functions}
+    return {f.first: f.complexity for f in cognitive_complexity(source)}
 
 
 def _load_coverage(path: Path, root: Path) -> dict[str, set[int]]:

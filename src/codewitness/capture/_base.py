@@ -1,16 +1,11 @@
 """What every agent module shares: the actions a hook payload turns into, and running them.
 
-Each agent module (``claude``, ``cursor``, ``codex``, ``gemini``) has the same shape:
-
-* ``AGENT`` — our agent id (``claude-code``, ...); ``SETTINGS_FILE`` — its project settings file;
-* ``parse(payload) -> Parsed`` — pure: a hook's JSON object to :class:`Snapshot`,
-  :class:`Capture` and :class:`SessionInfo` actions, raising :class:`PayloadError` when the
-  payload is not one it understands;
-* ``hook_settings(command) -> dict`` — the hook entries :mod:`codewitness.capture.setup` merges
-  into the settings file;
-* ``from_transcript(path, tool_call_id, file_path)`` — the model and prompt behind one tool call,
-  read from the agent's transcript when the payload lacks them (``None`` for agents whose
-  payloads carry both).
+Each agent module (``claude``, ``cursor``, ``codex``, ``gemini``) has the same shape, the
+:class:`~codewitness.capture.agent.AgentModule` protocol: an id, payload parsing into the
+:class:`Snapshot`, :class:`Capture` and :class:`SessionInfo` actions defined here, its settings
+file and how our hook entries go in and out of it (:func:`merge_hook_settings`,
+:func:`strip_hook_settings`), transcript reading, the answer format of its hooks
+(:class:`HookOutput`) and the reason it cannot be enabled, if any.
 
 :func:`run` executes the actions against the files on disk and the pending journal. It reads
 each file after the edit and takes the lines the agent wrote from the exact before snapshot
@@ -28,7 +23,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from codewitness.capture._lean import NamedTuple
+from codewitness.capture._lean import NamedTuple, StrPath, loads
 from codewitness.capture.checkpoint import (
     Hunk,
     added_ranges,
@@ -42,16 +37,14 @@ from codewitness.capture.journal import Journal
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TypeAlias
-
-#: A path as a string or path object (the hook path avoids importing pathlib: it costs milliseconds).
-StrPath: TypeAlias = "str | os.PathLike[str]"
+    from typing import Any
 
 __all__ = [
     "MAX_FILE_BYTES",
     "Action",
     "Capture",
     "FileEdit",
+    "HookOutput",
     "Outcome",
     "Parsed",
     "PayloadError",
@@ -61,14 +54,19 @@ __all__ = [
     "ToolEvent",
     "TranscriptReader",
     "find_root",
+    "json_file",
+    "merge_hook_settings",
     "prompt_action",
     "read_bytes",
     "read_repo_text",
     "read_tail",
     "read_text",
+    "repo_relative",
     "run",
+    "strip_hook_settings",
     "text_field",
     "tool_event",
+    "tool_hook_output",
 ]
 
 #: Files larger than this are not captured (logged and counted instead).
@@ -192,19 +190,11 @@ def read_bytes(path: StrPath, max_bytes: int, *, follow: bool = True) -> tuple[b
             return None, "not a regular file"
         if info.st_size > max_bytes:
             return None, f"{info.st_size} bytes is over the {max_bytes} byte limit"
-        chunks: list[bytes] = []
-        left = max_bytes + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
+        data = _read_up_to(fd, max_bytes + 1)
     except OSError as exc:
         return None, f"cannot be read ({exc.strerror})"
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if len(data) > max_bytes:
         return None, f"over the {max_bytes} byte limit (it grew while being read)"
     return data, None
@@ -224,17 +214,22 @@ def read_tail(path: StrPath, size: int) -> tuple[bytes, bool]:
             raise OSError(f"{os.fspath(path)!r} is not a regular file")
         total = info.st_size
         os.lseek(fd, max(0, total - size), os.SEEK_SET)
-        chunks: list[bytes] = []
-        left = min(size, total)
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks), total <= size
+        return _read_up_to(fd, min(size, total)), total <= size
     finally:
         os.close(fd)
+
+
+def _read_up_to(fd: int, size: int) -> bytes:
+    """At most ``size`` bytes from ``fd``, fewer at its end (even for a file that grows meanwhile)."""
+    chunks: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def read_text(path: StrPath, max_bytes: int = MAX_FILE_BYTES, *, follow: bool = True) -> tuple[str | None, str | None]:
@@ -282,7 +277,7 @@ def _inside(root: str, real: str) -> str | None:
     return text
 
 
-def _relative(root: str, cwd: str | None, name: str) -> str | None:
+def repo_relative(root: str, cwd: str | None, name: str) -> str | None:
     """``name`` as a ``/``-separated path relative to ``root``, or ``None`` when outside it."""
     if not name or "\0" in name:
         return None
@@ -295,19 +290,11 @@ def _relative(root: str, cwd: str | None, name: str) -> str | None:
 
 
 def _index_text(root: str, rel: str) -> str | None:
-    """The staged text of ``rel`` (``git show :rel``), or ``None`` when git has none."""
-    import subprocess  # only on this fallback path: the hook's common path never starts git
+    """The staged text of ``rel``, or ``None`` when git has none (or takes over 5 s)."""
+    # Imported here: the hook's common path never starts git, nor loads what running it needs.
+    from codewitness._git import blob_text
 
-    try:
-        proc = subprocess.run(["git", "show", f":{rel}"], cwd=root, capture_output=True, check=False, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0 or b"\0" in proc.stdout:
-        return None
-    try:
-        return proc.stdout.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return blob_text(root, "", rel, timeout=5)
 
 
 def _explained(hunk: Hunk, old: Sequence[str], new: Sequence[str], fragments: Sequence[tuple[str, str]]) -> bool:
@@ -452,7 +439,7 @@ def run(
 def _read_snapshot(root: str, cwd: str | None, action: Snapshot, max_bytes: int, outcome: Outcome) -> _ReadSnapshot:
     texts: list[tuple[str, str | None]] = []
     for name in action.paths:
-        rel = _relative(root, cwd, name)
+        rel = repo_relative(root, cwd, name)
         if rel is None:
             outcome.skipped.append(f"{name}: outside the repository")
             continue
@@ -478,7 +465,7 @@ def _read_capture(
     """Read the files of ``action`` (and what else it needs) without holding the journal's lock."""
     files: list[_Read] = []
     for edit in action.edits:
-        rel = _relative(root, cwd, edit.path)
+        rel = repo_relative(root, cwd, edit.path)
         if rel is None:
             outcome.skipped.append(f"{edit.path}: outside the repository")
             continue
@@ -486,7 +473,7 @@ def _read_capture(
         if problem or after is None:
             outcome.skipped.append(f"{rel}: {problem or 'no longer exists'}")
             continue
-        named = _relative(root, cwd, edit.source_path) if edit.source_path else None
+        named = repo_relative(root, cwd, edit.source_path) if edit.source_path else None
         source = (_inside(root, os.path.realpath(os.path.join(root, named))) or named) if named else rel
         read = _Read(edit, rel, source, after)
         # Git is asked for the staged text only when the journal knows no text before the edit
@@ -605,3 +592,101 @@ def tool_event(
     if not isinstance(tool_input, Mapping):
         raise PayloadError("tool_input must be an object")
     return ToolEvent(event == tool_events[0], cwd, session, str(tool), tool_input)
+
+
+class HookOutput(NamedTuple):
+    """What a hook process answers its agent: the exit code, and what it writes to stdout and stderr."""
+
+    exit_code: int
+    stdout: str | None = None
+    stderr: str | None = None
+
+
+def tool_hook_output(event: str, message: str, *, block: bool) -> HookOutput:
+    """The answer of an after-tool hook in Claude Code's contract, which Codex and Gemini CLI follow.
+
+    Args:
+        event: the agent's after-tool event name (``hookSpecificOutput.hookEventName``).
+        message: the text for the model.
+        block: hand ``message`` to the model as the tool call's problem (exit 2, ``message`` on
+            stderr); otherwise add it to the model's context (exit 0, ``additionalContext``).
+    """
+    if block:
+        return HookOutput(2, stderr=message)
+    import json  # only a hook that answers with context needs it; the capture hook answers nothing
+
+    document = {"hookSpecificOutput": {"hookEventName": event, "additionalContext": message}}
+    return HookOutput(0, stdout=json.dumps(document))
+
+
+#: Hook entries of ours are those whose command runs this module.
+HOOK_MODULE = "codewitness.capture.hook"
+
+
+def _mentions(value: Any, text: str) -> bool:
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, Mapping):
+        return any(_mentions(k, text) or _mentions(v, text) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mentions(v, text) for v in value)
+    return False
+
+
+def merge_hook_settings(settings: dict[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` (an agent's parsed settings file) with the ``wanted`` hook entries added where missing.
+
+    Top-level keys other than ``hooks`` (Cursor's ``version``) are set only when absent. Entries
+    of ours that differ from the wanted ones (another interpreter path, an older codewitness)
+    are replaced, so each event runs our hook once. ``settings`` is changed in place.
+
+    Raises:
+        InputError: the settings' ``hooks`` value, or one event's list, has the wrong type.
+    """
+    from codewitness.errors import InputError
+
+    for key, value in wanted.items():
+        if key != "hooks":
+            settings.setdefault(key, value)
+            continue
+        hooks = settings.setdefault("hooks", {})
+        if not isinstance(hooks, dict):
+            raise InputError('the settings\' "hooks" value must be an object')
+        for event, entries in value.items():
+            present = hooks.setdefault(event, [])
+            if not isinstance(present, list):
+                raise InputError(f"the settings' hooks.{event} value must be a list")
+            present[:] = [e for e in present if not _mentions(e, HOOK_MODULE) or e in entries]
+            for entry in entries:
+                if entry not in present:
+                    present.append(entry)
+    return settings
+
+
+def strip_hook_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` without our hook entries (events left empty are removed); changed in place."""
+    hooks = settings.get("hooks")
+    if not isinstance(hooks, dict):
+        return settings
+    for event in list(hooks):
+        entries = hooks[event]
+        if isinstance(entries, list):
+            kept = [e for e in entries if not _mentions(e, HOOK_MODULE)]
+            if kept:
+                hooks[event] = kept
+            else:
+                del hooks[event]
+    if not hooks:
+        del settings["hooks"]
+    return settings
+
+
+def json_file(path: StrPath, max_bytes: int = 4_000_000) -> Any:
+    """The JSON document in ``path``; ``None`` when it is missing, unreadable or not JSON."""
+    data, _problem = read_bytes(path, max_bytes)
+    if data is None:
+        return None
+    try:
+        return loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -1,4 +1,5 @@
-"""Lean stand-ins for :class:`typing.NamedTuple` and :func:`json.loads`, for the hook's fast path.
+"""Lean stand-ins for :class:`typing.NamedTuple` and :func:`json.loads` (and the ``StrPath`` alias), for the
+hook's fast path.
 
 An agent runs the hook on every file edit, so its start-up time is the agent's waiting time.
 Importing :mod:`typing` and :mod:`json` (which pulls in :mod:`re` and :mod:`enum`) costs more
@@ -23,7 +24,8 @@ import collections
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, NamedTuple
+    import os
+    from typing import Any, NamedTuple, TypeAlias
 else:
 
     class _NamedTupleMeta(type):
@@ -43,7 +45,10 @@ else:
         _lean_root = True
 
 
-__all__ = ["NamedTuple", "loads"]
+__all__ = ["NamedTuple", "StrPath", "loads"]
+
+#: A path as a string or path object (the hook path avoids importing pathlib: it costs milliseconds).
+StrPath: TypeAlias = "str | os.PathLike[str]"
 
 _scan: Any = None
 

@@ -37,6 +37,7 @@ __all__ = [
     "Step",
     "added_ranges",
     "apply_hunks",
+    "before_from_structured_patch",
     "carry",
     "compact_lines",
     "diff_hunks",
@@ -135,9 +136,33 @@ def hunks_from_structured_patch(patch: Any, after: Sequence[str]) -> tuple[Hunk,
     ``after`` snapshot at the position the patch gives; otherwise ``None`` (the caller then
     diffs snapshots instead).
     """
+    read = _read_structured_patch(patch, after)
+    return None if read is None else tuple(hunk for hunk, _ in read)
+
+
+def before_from_structured_patch(patch: Any, after: Sequence[str]) -> list[str] | None:
+    """The lines before the edit, rebuilt from ``after`` and the patch's removed lines.
+
+    ``None`` when the patch does not agree with ``after`` (see :func:`hunks_from_structured_patch`).
+    """
+    read = _read_structured_patch(patch, after)
+    if read is None:
+        return None
+    before: list[str] = []
+    at = 0
+    for (_, _, b0, b1), removed in read:
+        before.extend(after[at:b0])
+        before.extend(removed)
+        at = b1
+    before.extend(after[at:])
+    return before
+
+
+def _read_structured_patch(patch: Any, after: Sequence[str]) -> list[tuple[Hunk, list[str]]] | None:
+    """The patch's changes with the old lines each replaced, checked against ``after``."""
     if not isinstance(patch, list):
         return None
-    hunks: list[Hunk] = []
+    hunks: list[tuple[Hunk, list[str]]] = []
     offset = 0  # old position - new position, from the hunks read so far
     for raw in patch:
         if not isinstance(raw, Mapping):
@@ -160,12 +185,13 @@ def hunks_from_structured_patch(patch: Any, after: Sequence[str]) -> tuple[Hunk,
         if a < 0 or b < 0:
             return None
         run: list[int] | None = None  # [a0, a1, b0, b1] of the change being read
+        removed: list[str] = []
         for line in body:
             mark, text = line[0], line[1:]
             if mark == " ":
                 if run is not None:
-                    hunks.append((run[0], run[1], run[2], run[3]))
-                    run = None
+                    hunks.append(((run[0], run[1], run[2], run[3]), removed))
+                    run, removed = None, []
                 if b >= len(after) or after[b] != text:
                     return None
                 a, b = a + 1, b + 1
@@ -175,18 +201,19 @@ def hunks_from_structured_patch(patch: Any, after: Sequence[str]) -> tuple[Hunk,
             if mark == "-":
                 a += 1
                 run[1] = a
+                removed.append(text)
             else:
                 if b >= len(after) or after[b] != text:
                     return None
                 b += 1
                 run[3] = b
         if run is not None:
-            hunks.append((run[0], run[1], run[2], run[3]))
+            hunks.append(((run[0], run[1], run[2], run[3]), removed))
         offset = a - b
-    for (_, pa1, _, pb1), (na0, _, nb0, _) in itertools.pairwise(hunks):
+    for ((_, pa1, _, pb1), _), ((na0, _, nb0, _), _) in itertools.pairwise(hunks):
         if na0 < pa1 or nb0 < pb1:
             return None
-    return tuple(hunks)
+    return hunks
 
 
 class Label(NamedTuple):

@@ -16,28 +16,50 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from codewitness.capture import _lean
 from codewitness.capture._base import (
     Capture,
     FileEdit,
+    HookOutput,
     Parsed,
     PayloadError,
     Snapshot,
+    json_file,
+    merge_hook_settings,
     read_tail,
     text_field,
     tool_event,
+    tool_hook_output,
 )
+from codewitness.capture._base import strip_hook_settings as uninstall_settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["AGENT", "EDIT_TOOLS", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
+    from codewitness.capture._lean import StrPath
+
+__all__ = [
+    "AGENT",
+    "EDIT_TOOLS",
+    "HOOK_CAN_BLOCK",
+    "SETTINGS_FILE",
+    "cannot_enable",
+    "from_transcript",
+    "hook_output",
+    "hook_settings",
+    "install_settings",
+    "parse",
+    "uninstall_settings",
+]
 
 AGENT = "claude-code"
 SETTINGS_FILE = ".claude/settings.json"
+#: PostToolUse exit 2 hands stderr to the model (the edit is done; the model reads the problem).
+HOOK_CAN_BLOCK = True
 EDIT_TOOLS = ("Write", "Edit", "MultiEdit")
 #: Read at most this much of the end of a transcript when looking for a tool call ...
 TRANSCRIPT_TAIL = 16_000_000
@@ -49,6 +71,30 @@ def hook_settings(command: str) -> dict[str, Any]:
     """The ``hooks`` entries to merge into ``.claude/settings.json``."""
     entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
     return {"hooks": {"PreToolUse": [entry], "PostToolUse": [entry]}}
+
+
+def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:
+    """``.claude/settings.json`` (parsed) with our PreToolUse/PostToolUse entries merged in."""
+    return merge_hook_settings(settings, hook_settings(command))
+
+
+def hook_output(message: str, *, block: bool) -> HookOutput:
+    """A PostToolUse answer: exit 2 with ``message`` on stderr, or ``additionalContext``."""
+    return tool_hook_output("PostToolUse", message, block=block)
+
+
+def cannot_enable(root: StrPath) -> str | None:
+    """``disableAllHooks`` in the project's or the user's settings turns every Claude Code hook off."""
+    user = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    for path in (
+        os.path.join(root, SETTINGS_FILE),
+        os.path.join(root, ".claude", "settings.local.json"),
+        os.path.join(user, "settings.json"),
+    ):
+        data = json_file(path)
+        if isinstance(data, dict) and data.get("disableAllHooks") is True:
+            return f"{path} sets disableAllHooks, so Claude Code runs no hooks; remove that setting"
+    return None
 
 
 def _output(tool: str, tool_input: Mapping[str, Any]) -> str:

@@ -14,27 +14,49 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from codewitness.capture._base import (
     Capture,
     FileEdit,
+    HookOutput,
     Parsed,
     PayloadError,
     Snapshot,
     TranscriptReader,
+    merge_hook_settings,
+    read_bytes,
     text_field,
     tool_event,
+    tool_hook_output,
 )
+from codewitness.capture._base import strip_hook_settings as uninstall_settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse", "patch_files"]
+    from codewitness.capture._lean import StrPath
+
+__all__ = [
+    "AGENT",
+    "HOOK_CAN_BLOCK",
+    "SETTINGS_FILE",
+    "cannot_enable",
+    "from_transcript",
+    "hook_output",
+    "hook_settings",
+    "install_settings",
+    "parse",
+    "patch_files",
+    "uninstall_settings",
+]
 
 AGENT = "codex"
 SETTINGS_FILE = ".codex/hooks.json"
+#: PostToolUse follows Claude Code's contract: exit 2 hands stderr to the model as feedback.
+HOOK_CAN_BLOCK = True
 EDIT_TOOLS = ("apply_patch",)
 #: The payload carries the model; UserPromptSubmit carries the prompt.
 from_transcript: TranscriptReader | None = None
@@ -47,6 +69,36 @@ def hook_settings(command: str) -> dict[str, Any]:
     tool_entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
     prompt_entry = {"hooks": [{"type": "command", "command": command}]}
     return {"hooks": {"PreToolUse": [tool_entry], "PostToolUse": [tool_entry], "UserPromptSubmit": [prompt_entry]}}
+
+
+def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:
+    """``.codex/hooks.json`` (parsed) with our entries merged in."""
+    return merge_hook_settings(settings, hook_settings(command))
+
+
+def hook_output(message: str, *, block: bool) -> HookOutput:
+    """A PostToolUse answer: exit 2 with ``message`` on stderr, or ``additionalContext``."""
+    return tool_hook_output("PostToolUse", message, block=block)
+
+
+def cannot_enable(root: StrPath) -> str | None:
+    """Codex runs hooks only while its hooks feature is on: ``[features] hooks`` (earlier
+    ``codex_hooks``) set to false in ``$CODEX_HOME/config.toml`` or the project's
+    ``.codex/config.toml`` turns them off."""
+    import tomllib
+
+    home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+    for path in (os.path.join(home, "config.toml"), os.path.join(root, ".codex", "config.toml")):
+        data, _problem = read_bytes(path, 1_000_000)
+        try:
+            config = tomllib.loads(data.decode("utf-8")) if data is not None else {}
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+        features = config.get("features")
+        for key in ("hooks", "codex_hooks"):
+            if isinstance(features, dict) and features.get(key) is False:
+                return f"{path} turns Codex hooks off ([features] {key} = false); set it to true"
+    return None
 
 
 def patch_files(patch: str) -> dict[str, tuple[str, str]]:

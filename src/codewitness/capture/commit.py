@@ -20,15 +20,14 @@ Example:
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codewitness._git import run_git
+from codewitness import _git
+from codewitness._git import EMPTY_TREE, blob_text, resolve
 from codewitness.attribution.notes import CommitNote, Delta, NoteEntry, compact_lines, read_note, write_note
 from codewitness.capture._base import read_repo_text
 from codewitness.capture.checkpoint import (
@@ -42,11 +41,10 @@ from codewitness.capture.checkpoint import (
     split_lines,
 )
 from codewitness.capture.journal import Journal, PendingEdit
-from codewitness.errors import GitError, NotFoundError
+from codewitness.errors import NotFoundError
 from codewitness.model import Checkpoint, FileRange, Generation
 
 __all__ = [
-    "EMPTY_TREE",
     "LinkResult",
     "added_lines",
     "complete_details",
@@ -58,13 +56,9 @@ __all__ = [
     "rewrite_in_progress",
 ]
 
-#: The id of git's empty tree: the "parent" of a root commit.
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 UNKNOWN_MODEL = "unknown"
 #: Before-snapshots whose tool call never reported back are dropped after a day.
 SNAPSHOT_MAX_AGE = 86_400.0
-
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 
 @dataclass
@@ -79,15 +73,10 @@ class LinkResult:
 
 
 def _resolve(root: Path, rev: str) -> str:
-    sha = run_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=root, check=False).strip()
-    if not sha:
+    sha = resolve(root, rev)
+    if sha is None:
         raise NotFoundError(f"no commit {rev!r} in {root}")
     return sha
-
-
-def _parent(root: Path, commit: str) -> str:
-    parent = run_git(["rev-parse", "--verify", "--quiet", f"{commit}^"], cwd=root, check=False).strip()
-    return parent or EMPTY_TREE
 
 
 def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
@@ -95,67 +84,8 @@ def added_lines(root: Path, commit: str) -> dict[str, set[int]]:
 
     Binary files and deletions are left out.
     """
-    patch = run_git(
-        [
-            "-c",
-            "core.quotepath=off",
-            "diff",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-renames",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            "-U0",
-            _parent(root, commit),
-            commit,
-            "--",
-        ],
-        cwd=root,
-    )
-    result: dict[str, set[int]] = {}
-    current: str | None = None
-    for line in patch.splitlines():
-        if line.startswith("+++ "):
-            name = _unquote(line[4:].rstrip("\t"))  # git adds a tab after names with spaces
-            current = name[2:] if name is not None and name.startswith("b/") else None
-            continue
-        if line.startswith("diff --git "):
-            current = None
-            continue
-        match = _HUNK.match(line)
-        if match and current is not None:
-            start = int(match.group(1))
-            count = int(match.group(2)) if match.group(2) is not None else 1
-            if count:
-                result.setdefault(current, set()).update(range(start, start + count))
-    return result
-
-
-def _unquote(name: str) -> str | None:
-    """A path as git prints it in a diff header: C-quoted (``"b/\\303\\274.py"``) when unusual."""
-    if not name.startswith('"'):
-        return name
-    if len(name) < 2 or not name.endswith('"'):
-        return None
-    try:
-        raw, _ = codecs.escape_decode(name[1:-1].encode("utf-8"))
-        return bytes(raw).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _blob(root: Path, commit: str, path: str) -> str | None:
-    """The UTF-8 text of ``path`` in ``commit``; ``None`` when absent or not text."""
-    try:
-        raw = run_git(["cat-file", "blob", f"{commit}:{path}"], cwd=root, text=False).encode("latin-1")
-    except GitError:
-        return None
-    if b"\0" in raw:
-        return None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    parent = resolve(root, f"{commit}^", commit=False) or EMPTY_TREE
+    return {path: lines for path, lines in _git.added_lines(root, parent, commit).items() if lines}
 
 
 def edit_generation(edit: PendingEdit) -> Generation:
@@ -251,7 +181,7 @@ def label_commit(root: Path, commit: str, journal: Journal) -> LinkResult:
         labels: list[Label] = []  # no captured edit: every added line is a person's
         who: dict[str, Who] = {}
         if edits:
-            text = _blob(root, commit, path)
+            text = blob_text(root, commit, path)
             if text is None:
                 continue
             final = split_lines(text)
@@ -278,8 +208,7 @@ def label_commit(root: Path, commit: str, journal: Journal) -> LinkResult:
 
 def rewrite_in_progress(root: Path) -> bool:
     """True while git is rebasing (post-commit then waits for post-rewrite to carry notes)."""
-    git_dir = Path(run_git(["rev-parse", "--absolute-git-dir"], cwd=root).strip())
-    return (git_dir / "rebase-merge").exists() or (git_dir / "rebase-apply").exists()
+    return _git.git_path(root, "rebase-merge").exists() or _git.git_path(root, "rebase-apply").exists()
 
 
 def link_commit(
@@ -308,7 +237,7 @@ def link_commit(
         for path, seq in result.retired.items():
             current, problem = _work_text(root, path)
             if current is not None:
-                committed_in_full = current == (_blob(root, result.commit, path) or "")
+                committed_in_full = current == (blob_text(root, result.commit, path) or "")
             else:
                 committed_in_full = problem is None  # the file is gone
             if committed_in_full:
@@ -347,14 +276,9 @@ def complete_details(journal: Journal) -> int:
     The hook reads transcripts too, but an agent may write the transcript line only after the
     hook ran; by commit time it is there. Returns how many edits were completed.
     """
-    import importlib
+    from codewitness.capture.agent import agent_modules
 
-    from codewitness.capture import AGENT_MODULES
-
-    readers = {}
-    for name in AGENT_MODULES.values():
-        module = importlib.import_module(name)
-        readers[module.AGENT] = module.from_transcript
+    readers = {module.AGENT: module.from_transcript for module in agent_modules().values()}
     done = 0
     for edit in journal.edits():
         reader = readers.get(edit.agent)
@@ -369,17 +293,13 @@ def complete_details(journal: Journal) -> int:
 
 def _record(root: Path, result: LinkResult, store_url: str | None) -> None:
     from codewitness import ledger
-    from codewitness.capture import links
     from codewitness.config import load_config
     from codewitness.store import open_store
 
-    store = open_store(store_url or load_config(root).database_url)
-    try:
-        for generation in result.generations:
-            ledger.record(store, generation)
-        links.record_commit(store, result.commit, result.checkpoints, result.note)
-    finally:
-        store.close()
+    with open_store(store_url or load_config(root).database_url) as store:
+        ledger.record_commit(
+            store, result.commit, result.note, generations=result.generations, checkpoints=result.checkpoints
+        )
 
 
 def _labels_from_note(note: CommitNote | None, path: str, length: int) -> list[Label]:
@@ -417,11 +337,11 @@ def remap(root: Path, old: str, new: str) -> CommitNote | None:
             files[path] = entries
             totals["human"] += counts["human"]
             continue
-        text = _blob(root, new, path)
+        text = blob_text(root, new, path)
         if text is None:
             continue
         final = split_lines(text)
-        old_text = _blob(root, old, path) if path in old_note.files else None
+        old_text = blob_text(root, old, path) if path in old_note.files else None
         if old_text is not None:
             previous = split_lines(old_text)
             labels = carry(_labels_from_note(old_note, path, len(previous)), previous, final)

@@ -19,26 +19,48 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from codewitness.capture._base import (
     Capture,
     FileEdit,
+    HookOutput,
     Parsed,
     PayloadError,
     TranscriptReader,
+    json_file,
+    merge_hook_settings,
     prompt_action,
     text_field,
 )
+from codewitness.capture._base import strip_hook_settings as uninstall_settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
+    from codewitness.capture._lean import StrPath
+
+__all__ = [
+    "AGENT",
+    "HOOK_CAN_BLOCK",
+    "SETTINGS_FILE",
+    "cannot_enable",
+    "from_transcript",
+    "hook_output",
+    "hook_settings",
+    "install_settings",
+    "parse",
+    "uninstall_settings",
+]
 
 AGENT = "cursor"
 SETTINGS_FILE = ".cursor/hooks.json"
+#: The hooks.json format version whose entries we write.
+HOOKS_VERSION = 1
+#: ``afterFileEdit`` runs once the edit is done and cannot refuse it: it only adds context.
+HOOK_CAN_BLOCK = False
 EDIT_EVENTS = ("afterFileEdit", "afterTabFileEdit")
 #: Cursor payloads carry the model, and ``beforeSubmitPrompt`` the prompt: no transcript needed.
 from_transcript: TranscriptReader | None = None
@@ -48,9 +70,31 @@ def hook_settings(command: str) -> dict[str, Any]:
     """The entries to merge into ``.cursor/hooks.json``."""
     entry = {"command": command}
     return {
-        "version": 1,
+        "version": HOOKS_VERSION,
         "hooks": {"beforeSubmitPrompt": [entry], "afterFileEdit": [entry], "afterTabFileEdit": [entry]},
     }
+
+
+def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:
+    """``.cursor/hooks.json`` (parsed) with our entries merged in (and ``version`` when absent)."""
+    return merge_hook_settings(settings, hook_settings(command))
+
+
+def hook_output(message: str, *, block: bool) -> HookOutput:
+    """An ``afterFileEdit`` answer: ``message`` as top-level ``additional_context`` (it cannot block)."""
+    import json  # only a hook that answers with context needs it; the capture hook answers nothing
+
+    return HookOutput(0, stdout=json.dumps({"additional_context": message}))
+
+
+def cannot_enable(root: StrPath) -> str | None:
+    """A ``hooks.json`` of another format version would hold our version-1 entries."""
+    path = os.path.join(root, SETTINGS_FILE)
+    data = json_file(path)
+    version = data.get("version") if isinstance(data, dict) else None
+    if version is not None and version != HOOKS_VERSION:
+        return f"{path} is hooks.json version {version!r}; codewitness writes version {HOOKS_VERSION} entries"
+    return None
 
 
 def _range(edit: Mapping[str, Any]) -> tuple[int, int] | None:

@@ -16,28 +16,52 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from codewitness.capture import _lean
 from codewitness.capture._base import (
     Capture,
     FileEdit,
+    HookOutput,
     Parsed,
     PayloadError,
     Snapshot,
+    json_file,
+    merge_hook_settings,
     read_bytes,
     text_field,
     tool_event,
+    tool_hook_output,
 )
+from codewitness.capture._base import strip_hook_settings as uninstall_settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["AGENT", "SETTINGS_FILE", "from_transcript", "hook_settings", "parse"]
+    from codewitness.capture._lean import StrPath
+
+__all__ = [
+    "AGENT",
+    "HOOK_CAN_BLOCK",
+    "HOOK_NAME",
+    "SETTINGS_FILE",
+    "cannot_enable",
+    "from_transcript",
+    "hook_output",
+    "hook_settings",
+    "install_settings",
+    "parse",
+    "uninstall_settings",
+]
 
 AGENT = "gemini-cli"
 SETTINGS_FILE = ".gemini/settings.json"
+#: The name our hook entries carry (``hooksConfig.disabled`` lists hooks by name).
+HOOK_NAME = "codewitness"
+#: AfterTool exit 2 replaces the tool's result with stderr: the model reads the problem.
+HOOK_CAN_BLOCK = True
 EDIT_TOOLS = ("write_file", "replace")
 #: Transcripts larger than this are not read for the model.
 TRANSCRIPT_MAX = 32_000_000
@@ -45,9 +69,37 @@ TRANSCRIPT_MAX = 32_000_000
 
 def hook_settings(command: str) -> dict[str, Any]:
     """The ``hooks`` entries to merge into ``.gemini/settings.json``."""
-    hook = {"name": "codewitness", "type": "command", "command": command}
+    hook = {"name": HOOK_NAME, "type": "command", "command": command}
     tool_entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [hook]}
     return {"hooks": {"BeforeTool": [tool_entry], "AfterTool": [tool_entry], "BeforeAgent": [{"hooks": [hook]}]}}
+
+
+def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:
+    """``.gemini/settings.json`` (parsed) with our entries merged in."""
+    return merge_hook_settings(settings, hook_settings(command))
+
+
+def hook_output(message: str, *, block: bool) -> HookOutput:
+    """An AfterTool answer: exit 2 with ``message`` on stderr (it replaces the tool's result for the
+    model), or ``additionalContext`` appended to the result."""
+    return tool_hook_output("AfterTool", message, block=block)
+
+
+def cannot_enable(root: StrPath) -> str | None:
+    """``hooksConfig.enabled: false`` in the project's or the user's settings turns Gemini CLI hooks off;
+    ``hooksConfig.disabled`` listing our hook's name turns ours off."""
+    home = os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~")
+    for path in (os.path.join(root, SETTINGS_FILE), os.path.join(home, ".gemini", "settings.json")):
+        data = json_file(path)
+        config = data.get("hooksConfig") if isinstance(data, dict) else None
+        if not isinstance(config, dict):
+            continue
+        if config.get("enabled") is False:
+            return f"{path} turns Gemini CLI hooks off (hooksConfig.enabled = false)"
+        disabled = config.get("disabled")
+        if isinstance(disabled, list) and HOOK_NAME in disabled:
+            return f"{path} disables the hook named {HOOK_NAME!r} (hooksConfig.disabled)"
+    return None
 
 
 def parse(payload: Mapping[str, Any]) -> Parsed:

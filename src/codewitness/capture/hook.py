@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from codewitness.capture._base import StrPath
+    from codewitness.capture._lean import StrPath
 
 __all__ = ["LOG_NAME", "MAX_PAYLOAD_BYTES", "handle_agent", "handle_git", "log", "main"]
 
@@ -84,15 +84,11 @@ def _max_bytes(root: StrPath) -> int:
     from codewitness.config import load_config
 
     value = load_config(Path(root)).config.capture.max_file_bytes
-    # Written aside and renamed into place: a link planted at the cache's name is replaced,
-    # never written through.
-    aside = f"{cache}.{os.getpid()}"
+    from codewitness._files import write_atomically
+
     try:
         os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
-        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o600)
-        with open(fd, "w", encoding="utf-8") as handle:
-            json.dump({"stamps": stamps, "max_file_bytes": value}, handle)
-        os.replace(aside, cache)
+        write_atomically(cache, json.dumps({"stamps": stamps, "max_file_bytes": value}), private=True)
     except OSError:  # the cache only saves time
         pass
     return value

@@ -28,11 +28,7 @@ import time
 from collections.abc import Iterator
 from types import TracebackType
 
-from codewitness.capture._lean import NamedTuple
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from codewitness.capture._base import StrPath
+from codewitness.capture._lean import NamedTuple, StrPath
 
 __all__ = ["JOURNAL_NAME", "Journal", "PendingEdit"]
 
@@ -237,6 +233,39 @@ class Journal:
             ),
         )
         return int(cur.lastrowid or 0)
+
+    def before_of(self, key: str | None, path: str) -> tuple[str, str | None] | None:
+        """What the journal knows of ``path``'s text just before the tool call ``key``.
+
+        Read in one transaction, so a capture hook writing at the same time is seen either
+        before or after its write, never halfway:
+
+        * ``("snapshot", text)`` — taken by the call's before hook (``None``: the file was absent);
+        * ``("edit", before)`` — the before text of the edit already captured for this call;
+        * ``("last", after)`` — the text after the newest edit of ``path`` by another call;
+        * ``None`` — the journal knows nothing of the file.
+        """
+        self._conn.execute("BEGIN")
+        try:
+            if key is not None:
+                row = self._conn.execute(
+                    "SELECT content FROM snapshots WHERE key = ? AND path = ?", (key, path)
+                ).fetchone()
+                if row is not None:
+                    return "snapshot", row[0]
+                row = self._conn.execute(
+                    "SELECT before FROM edits WHERE tool_call_id = ? AND path = ? ORDER BY seq LIMIT 1", (key, path)
+                ).fetchone()
+                if row is not None:
+                    return "edit", row[0]
+            other = "" if key is None else " AND tool_call_id IS NOT ?"  # IS NOT: a NULL id is another call
+            row = self._conn.execute(
+                f"SELECT after FROM edits WHERE path = ?{other} ORDER BY seq DESC LIMIT 1",  # noqa: S608 - fixed text
+                (path,) if key is None else (path, key),
+            ).fetchone()
+            return None if row is None else ("last", row[0])
+        finally:
+            self._conn.execute("COMMIT")
 
     def last_after(self, path: str) -> tuple[bool, str]:
         """``(found, text)`` of the newest captured edit of ``path``."""

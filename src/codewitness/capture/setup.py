@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shlex
@@ -35,8 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codewitness._git import run_git
+from codewitness._git import config_values, git_path, repo_root, run_git
 from codewitness.capture import AGENT_MODULES
+from codewitness.capture.agent import agent_modules
 from codewitness.errors import InputError, UsageError
 
 __all__ = [
@@ -142,56 +142,6 @@ def _json_object(root: Path, rel: str) -> dict[str, Any]:
     return data
 
 
-def _merge_settings(data: dict[str, Any], wanted: dict[str, Any]) -> None:
-    """Add our hook entries (and top-level keys such as Cursor's ``version``) when missing.
-
-    Entries of ours that differ from the wanted ones (another interpreter path, an older
-    codewitness) are replaced, so each event runs our hook once.
-    """
-    for key, value in wanted.items():
-        if key != "hooks":
-            data.setdefault(key, value)
-            continue
-        hooks = data.setdefault("hooks", {})
-        if not isinstance(hooks, dict):
-            raise InputError('the settings\' "hooks" value must be an object')
-        for event, entries in value.items():
-            present = hooks.setdefault(event, [])
-            if not isinstance(present, list):
-                raise InputError(f"the settings' hooks.{event} value must be a list")
-            present[:] = [e for e in present if not _is_ours(e) or e in entries]
-            for entry in entries:
-                if entry not in present:
-                    present.append(entry)
-
-
-def _is_ours(entry: Any) -> bool:
-    text = json.dumps(entry)
-    return "codewitness.capture.hook" in text
-
-
-def _strip_settings(data: dict[str, Any]) -> None:
-    hooks = data.get("hooks")
-    if not isinstance(hooks, dict):
-        return
-    for event in list(hooks):
-        entries = hooks[event]
-        if isinstance(entries, list):
-            kept = [e for e in entries if not _is_ours(e)]
-            if kept:
-                hooks[event] = kept
-            else:
-                del hooks[event]
-    if not hooks:
-        del data["hooks"]
-
-
-def _hooks_dir(root: Path) -> Path:
-    out = run_git(["rev-parse", "--git-path", "hooks"], cwd=root).strip()
-    path = Path(out)
-    return path if path.is_absolute() else root / path
-
-
 def _hook_script(hook: str, python: str) -> str:
     command = hook_command(None, python)
     if hook == "post-rewrite":
@@ -221,7 +171,7 @@ exit $status
 
 
 def _install_git_hooks(root: Path, python: str, manifest: dict[str, Any], report: SetupReport) -> None:
-    folder = _hooks_dir(root)
+    folder = git_path(root, "hooks")
     folder.mkdir(parents=True, exist_ok=True)
     for hook in GIT_HOOKS:
         path = folder / hook
@@ -247,25 +197,20 @@ def _install_git_hooks(root: Path, python: str, manifest: dict[str, Any], report
         report.changed.append(rel)
 
 
-def _config_values(root: Path, key: str) -> list[str]:
-    out = run_git(["config", "--get-all", key], cwd=root, check=False)
-    return [line for line in out.splitlines() if line]
-
-
 def _install_refspecs(root: Path, manifest: dict[str, Any], report: SetupReport) -> None:
     remotes = [r for r in run_git(["remote"], cwd=root).splitlines() if r]
     if not remotes:
         report.notes.append("no remotes yet: run `codewitness init` again after `git remote add` to share notes")
     for remote in remotes:
         wanted = [(f"remote.{remote}.fetch", NOTES_REFSPEC)]
-        pushes = _config_values(root, f"remote.{remote}.push")
+        pushes = config_values(root, f"remote.{remote}.push")
         if NOTES_PUSH not in pushes:
             if not pushes:
                 # A push refspec replaces git's default; HEAD keeps `git push` pushing the branch.
                 wanted.append((f"remote.{remote}.push", "HEAD"))
             wanted.append((f"remote.{remote}.push", NOTES_PUSH))
         for key, value in wanted:
-            if value in _config_values(root, key):
+            if value in config_values(root, key):
                 continue
             run_git(["config", "--add", key, value], cwd=root)
             manifest["config"].append([key, value])
@@ -311,7 +256,8 @@ def install(root: Path, agents: Sequence[str], *, python: str | None = None) -> 
     unknown = [a for a in agents if a not in AGENT_MODULES]
     if unknown:
         raise UsageError(f"unknown agent {', '.join(unknown)}; choose from {', '.join(AGENT_MODULES)}")
-    top = Path(run_git(["rev-parse", "--show-toplevel"], cwd=root).strip())
+    modules = agent_modules()
+    top = repo_root(root)
     if top.resolve() != root.resolve():
         raise UsageError(f"run `codewitness init` at the top of the repository ({top})")
     python = python or sys.executable
@@ -319,13 +265,15 @@ def install(root: Path, agents: Sequence[str], *, python: str | None = None) -> 
     report = SetupReport()
     (root / ".codewitness").mkdir(mode=0o700, exist_ok=True)
     for agent in agents:
-        module = importlib.import_module(AGENT_MODULES[agent])
+        module = modules[agent]
         rel = module.SETTINGS_FILE
-        data = _json_object(root, rel)
-        _merge_settings(data, module.hook_settings(hook_command(agent, python)))
+        data = module.install_settings(_json_object(root, rel), hook_command(agent, python))
         _write_tracked(root, rel, json.dumps(data, indent=2) + "\n", manifest, report)
         if agent not in manifest["agents"]:
             manifest["agents"].append(agent)
+        reason = module.cannot_enable(root)
+        if reason is not None:
+            report.notes.append(f"{agent}: hooks installed, but they will not run: {reason}")
     _install_git_hooks(root, python, manifest, report)
     _install_refspecs(root, manifest, report)
     ignore = _gitignore_text(root)
@@ -380,7 +328,7 @@ def uninstall(root: Path) -> SetupReport:
             os.replace(chained, path)
             report.notes.append(f"restored the earlier {hook} hook")
     for key, value in manifest["config"]:
-        if value in _config_values(root, key):
+        if value in config_values(root, key):
             run_git(["config", "--fixed-value", "--unset-all", key, value], cwd=root)
             report.changed.append(f"git config --unset {key} {value}")
     (root / MANIFEST).unlink(missing_ok=True)
@@ -392,14 +340,14 @@ def _remove_ours(path: Path, rel: str, current: str) -> None:
         kept = [line for line in current.splitlines(keepends=True) if line.strip() != _IGNORE_LINE]
         path.write_text("".join(kept), "utf-8")
         return
-    if rel.endswith(".json"):
+    module = next((m for m in agent_modules().values() if rel == m.SETTINGS_FILE), None)
+    if module is not None:
         try:
             data = json.loads(current)
         except ValueError:
             return
         if isinstance(data, dict):
-            _strip_settings(data)
-            path.write_text(json.dumps(data, indent=2) + "\n", "utf-8")
+            path.write_text(json.dumps(module.uninstall_settings(data), indent=2) + "\n", "utf-8")
 
 
 def installed_agents(root: Path) -> list[str]:

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codewitness._files import write_atomically
 from codewitness._version import __version__
-from codewitness.checks.context import SourceFile, write_atomically
+from codewitness.checks.context import SourceFile
 from codewitness.checks.findings import Finding
 
 __all__ = ["FileResultCache", "PerFileOutcome", "per_file_findings"]
@@ -204,7 +205,7 @@ class FileResultCache:
         if not self._dirty:
             return
         payload = json.dumps({"version": self.VERSION, "build": self.build, "files": self._entries})
-        write_atomically(self.path, payload)
+        write_atomically(self.path, payload, private=True)
         self._dirty = False
 
 

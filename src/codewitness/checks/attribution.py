@@ -29,9 +29,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codewitness._git import git_available, run_git
-from codewitness.attribution._gitio import BlameRow
-from codewitness.attribution._gitio import CommitInfo as _CommitInfo
+from codewitness._files import write_atomically
+from codewitness._git import BlameRow, blame_porcelain, git_available, run_git
+from codewitness._git import CommitInfo as _CommitInfo
 from codewitness.attribution.cache import MemoryCache, commit_from_dict, commit_to_dict
 from codewitness.attribution.notes import CommitNote, NoteError, read_note
 from codewitness.attribution.trailers import AgentMark, agent_marks
@@ -136,7 +136,6 @@ class GateCache(MemoryCache):
 
     def save(self) -> None:
         """Write what this run used, if anything new was learnt (temp file + rename)."""
-        from codewitness.checks.context import write_atomically
 
         if not self._dirty:
             return
@@ -145,7 +144,7 @@ class GateCache(MemoryCache):
         blobs = {"\0".join(k): v for k, v in self.blobs.items() if "o" + "\0".join(k) in self._used}
         payload = {"version": self.VERSION, "blames": blames, "commits": commits, "blobs": blobs}
         with contextlib.suppress(OSError):  # a cache that cannot be written only costs the next run time
-            write_atomically(self.path, json.dumps(payload, separators=(",", ":")))
+            write_atomically(self.path, json.dumps(payload, separators=(",", ":")), private=True)
         self._dirty = False
 
 
@@ -321,23 +320,11 @@ class Attribution:
     def _blame_file(self, rel: str) -> dict[int, tuple[str, str, int]]:
         if rel in self._blame:
             return self._blame[rel]
-        lines: dict[int, tuple[str, str, int]] = {}
         try:
-            out = run_git(["blame", "--porcelain", "--", rel], cwd=self.root)
+            rows = blame_porcelain(self.root, None, rel, detect_moves=False)
         except GitError:
-            out = ""  # untracked file or not in HEAD: nothing is known
-        filenames: dict[str, str] = {}
-        current: tuple[str, int, int] | None = None
-        for text in out.splitlines():
-            if text.startswith("\t"):
-                continue
-            head = text.split(" ")
-            if len(head) >= 3 and len(head[0]) == 40 and head[1].isdigit() and head[2].isdigit():
-                current = (head[0], int(head[1]), int(head[2]))
-                lines[current[2]] = (current[0], filenames.get(current[0], rel), current[1])
-            elif text.startswith("filename ") and current is not None:
-                filenames[current[0]] = text[len("filename ") :]
-                lines[current[2]] = (current[0], filenames[current[0]], current[1])
+            rows = []  # untracked file or not in HEAD: nothing is known
+        lines = {number: (row.commit, row.orig_path, row.orig_line) for number, row in enumerate(rows, 1)}
         self._blame[rel] = lines
         return lines
 

@@ -12,10 +12,10 @@ Example:
 
 from __future__ import annotations
 
-from codewitness._git import run_git
+from codewitness._git import blob_text
+from codewitness.attribution.functions import cognitive_complexity
 from codewitness.checks.context import CheckContext, SourceFile
 from codewitness.checks.findings import Finding
-from codewitness.errors import MissingExtraError
 
 __all__ = ["function_complexity", "growth", "run"]
 
@@ -33,15 +33,7 @@ def function_complexity(source: str) -> dict[str, tuple[int, int, int]]:
 
     Source that does not parse yields nothing.
     """
-    try:
-        import complexipy
-    except ImportError:
-        raise MissingExtraError("check", "The complexity check (complexipy)") from None
-    try:
-        result = complexipy.code_complexity(source)
-    except ValueError:
-        return {}
-    return {fn.name: (int(fn.complexity), int(fn.line_start), int(fn.line_end)) for fn in result.functions}
+    return {f.name: (f.complexity, f.first, f.last) for f in cognitive_complexity(source)}
 
 
 def _ai_function(ctx: CheckContext, f: SourceFile, first: int, last: int) -> bool:
@@ -66,7 +58,7 @@ def run(ctx: CheckContext) -> list[Finding]:
         }
         if not touched:
             continue
-        old_source = run_git(["show", f"{ctx.base}:{f.rel}"], cwd=ctx.root, check=False)
+        old_source = blob_text(ctx.root, ctx.base, f.rel)
         before = function_complexity(old_source) if old_source else {}
         for name, (after, first, last) in touched.items():
             if name not in before or after < _MIN_COMPLEXITY:

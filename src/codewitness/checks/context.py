@@ -24,7 +24,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codewitness._git import git_available, run_git
+from codewitness._git import added_lines, git_available, resolve, run_git
 from codewitness.config import CheckSection
 from codewitness.errors import GitError, InputError
 
@@ -40,7 +40,6 @@ __all__ = [
     "matches_any",
     "project_roots",
     "walk_by_type",
-    "write_atomically",
 ]
 
 _SKIP_DIRS = frozenset(
@@ -339,26 +338,6 @@ def _git_files(root: Path) -> list[str]:
     return sorted(set(filter(None, out.split("\0"))))
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` through a temp file and a rename, so readers never see half a file."""
-    import contextlib
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
-
-
 def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
     """Lines added or changed since ``base`` in the working tree, per repo-relative path.
 
@@ -369,34 +348,10 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
     """
     if not git_available():
         raise GitError("--base needs git, which is not installed or not on PATH")
-    verified = run_git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], cwd=root, check=False).strip()
-    if not verified:
+    verified = resolve(root, base)
+    if verified is None:
         raise GitError(f"--base {base!r} is not a commit in {root}")
-    out = run_git(
-        [
-            "-c",
-            "core.quotepath=off",
-            "diff",
-            "--no-color",
-            "--no-ext-diff",
-            "--unified=0",
-            "--no-renames",
-            verified,
-            "--",
-        ],
-        cwd=root,
-    )
-    result: dict[str, set[int]] = {}
-    current: set[int] | None = None
-    for line in out.splitlines():
-        if line.startswith("+++ "):
-            target = line[4:].rstrip("\t")  # git ends names that hold a space with a tab
-            current = None if target == "/dev/null" else result.setdefault(_unquote(target)[2:], set())
-        elif line.startswith("@@") and current is not None:
-            match = _HUNK.match(line)
-            if match:
-                start, count = int(match.group(1)), int(match.group(2) or "1")
-                current.update(range(start, start + count))
+    result = added_lines(root, verified)
     untracked = run_git(["-c", "core.quotepath=off", "ls-files", "--others", "--exclude-standard", "-z"], cwd=root)
     for rel in filter(None, untracked.split("\0")):
         try:
@@ -405,15 +360,3 @@ def changed_lines(root: Path, base: str) -> dict[str, frozenset[int]]:
             continue
         result[rel] = set(range(1, count + 1))
     return {path: frozenset(lines) for path, lines in result.items()}
-
-
-def _unquote(path: str) -> str:
-    if path.startswith('"') and path.endswith('"'):
-        return (
-            path[1:-1]
-            .encode("latin-1", "backslashreplace")
-            .decode("unicode_escape")
-            .encode("latin-1")
-            .decode("utf-8", "replace")
-        )
-    return path

@@ -1,12 +1,14 @@
 """Edit-time mode for coding-agent hooks: tell the agent at once when its edit added a bad package.
 
 Claude Code runs ``codewitness check --hook claude`` after ``Write``/``Edit``/``MultiEdit``
-(a ``PostToolUse`` hook). The payload names the file; the edit's new content is read from disk
-and compared with the content before the edit (``tool_response.originalFile`` when present,
-else reconstructed from ``old_string``/``new_string``). Packages the edit added to a manifest, and
-modules it newly imports that nothing installed or declared provides, are checked on the index.
+(a ``PostToolUse`` hook). The agent's module reads the payload
+(:func:`codewitness.capture.edits.edited_files`): the edit's new content is read from disk and
+compared with the exact content before it (what the agent reports, the snapshot our capture hook
+took, or the agent's own patch; else the last known text). Packages the edit added to a
+manifest, and modules it newly imports that nothing installed or declared provides, are checked
+on the index.
 
-The answer follows Claude Code's hook contract:
+The answer follows Claude Code's hook contract (the agent module writes it):
 
 * a package that does not exist -> exit 2, the explanation on stderr (fed back to the model);
 * a suspicious package (new, single version, quarantined, typosquat, vulnerable, not checked)
@@ -32,6 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codewitness.capture._base import PayloadError
+from codewitness.capture.agent import AgentModule, agent_module
+from codewitness.capture.edits import edited_files
 from codewitness.checks.deps import (
     IMPORT_TO_DIST,
     Declared,
@@ -45,9 +50,7 @@ from codewitness.checks.index import IndexClient, normalize
 from codewitness.checks.popular import PopularNames
 from codewitness.errors import InputError
 
-__all__ = ["HookAnswer", "answer_claude", "answer_cursor", "edit_findings", "parse_payload"]
-
-_EDIT_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})
+__all__ = ["HookAnswer", "answer", "answer_claude", "answer_cursor", "edit_findings", "parse_payload"]
 
 
 @dataclass(frozen=True)
@@ -73,23 +76,6 @@ def parse_payload(text: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InputError("hook payload must be a JSON object")
     return payload
-
-
-def _before(tool: str, tool_input: dict[str, Any], response: Any, after: str) -> str | None:
-    if isinstance(response, dict) and isinstance(response.get("originalFile"), str):
-        return str(response["originalFile"])
-    if tool == "Write":
-        return None
-    edits = tool_input.get("edits") if tool == "MultiEdit" else [tool_input]
-    text = after
-    for edit in reversed(edits or []):
-        if not isinstance(edit, dict):
-            return None
-        new, old = edit.get("new_string"), edit.get("old_string")
-        if not isinstance(new, str) or not isinstance(old, str) or new not in text:
-            return None
-        text = text.replace(new, old, 1)
-    return text
 
 
 def _imports(text: str | None) -> dict[str, int]:
@@ -151,47 +137,65 @@ def _summary(path: Path, findings: list[Finding]) -> tuple[str, list[str]]:
     return text, missing
 
 
-def _read(path: Path) -> str | None:
+def answer(
+    agent: str, payload: dict[str, Any], root: Path, client: IndexClient, popular: PopularNames, new_days: int = 90
+) -> HookAnswer:
+    """Decide the hook's answer for one after-edit payload of ``agent`` (``claude``, ``cursor``, ...).
+
+    Raises:
+        UsageError: an unknown agent.
+    """
+    module = agent_module(agent)
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None  # deleted, binary or unreadable: nothing a dependency check can say
+        files = edited_files(module, payload, cwd=str(root))
+    except PayloadError:
+        return HookAnswer(0)  # another event or tool: nothing to check
+    findings: list[Finding] = []
+    messages: list[str] = []
+    block = False
+    for edited in files:
+        path = Path(edited.path)
+        found = edit_findings(path, edited.before, edited.after, client, popular, new_days)
+        if found:
+            text, missing = _summary(path, found)
+            messages.append(_message(module, path, text, missing))
+            block = block or bool(missing)
+            findings.extend(found)
+    if not findings:
+        return HookAnswer(0)
+    out = module.hook_output("\n\n".join(messages), block=block)
+    return HookAnswer(out.exit_code, stdout=out.stdout, stderr=out.stderr, findings=tuple(findings))
+
+
+def _message(module: AgentModule, path: Path, text: str, missing: list[str]) -> str:
+    """The findings of one file for the model: stop-and-fix wording where the hook can block, the
+    headline first where it can only add context."""
+    if missing and module.HOOK_CAN_BLOCK:
+        return (
+            f"codewitness: your edit to {path.name} uses package(s) that do not exist: {', '.join(missing)}.\n"
+            f"{text}\nReplace them with real packages (check the name) before going on."
+        )
+    if missing:
+        return (
+            f"codewitness: your edit to {path.name} uses package(s) that do not exist: {', '.join(missing)}. "
+            f"Replace them with real packages before going on.\n{text}"
+        )
+    if module.HOOK_CAN_BLOCK:
+        return (
+            f"codewitness dependency check of your edit to {path.name}:\n{text}\n"
+            "Verify these packages before relying on them."
+        )
+    return (
+        f"codewitness dependency check of your edit to {path.name}: verify these packages before relying on them.\n"
+        f"{text}"
+    )
 
 
 def answer_claude(
     payload: dict[str, Any], root: Path, client: IndexClient, popular: PopularNames, new_days: int = 90
 ) -> HookAnswer:
     """Decide the hook's answer for one Claude Code ``PostToolUse`` payload."""
-    tool = str(payload.get("tool_name", ""))
-    tool_input = payload.get("tool_input")
-    if tool not in _EDIT_TOOLS or not isinstance(tool_input, dict) or not isinstance(tool_input.get("file_path"), str):
-        return HookAnswer(0)
-    path = Path(tool_input["file_path"])
-    if not path.is_absolute():
-        path = Path(str(payload.get("cwd") or root)) / path
-    after = _read(path)
-    if after is None:
-        return HookAnswer(0)
-    before = _before(tool, tool_input, payload.get("tool_response"), after)
-    findings = edit_findings(path, before, after, client, popular, new_days)
-    if not findings:
-        return HookAnswer(0)
-    text, missing = _summary(path, findings)
-    if missing:
-        return HookAnswer(
-            2,
-            stderr=(
-                f"codewitness: your edit to {path.name} uses package(s) that do not exist: {', '.join(missing)}.\n"
-                f"{text}\nReplace them with real packages (check the name) before going on."
-            ),
-            findings=tuple(findings),
-        )
-    context = (
-        f"codewitness dependency check of your edit to {path.name}:\n{text}\n"
-        "Verify these packages before relying on them."
-    )
-    document = {"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": context}}
-    return HookAnswer(0, stdout=json.dumps(document), findings=tuple(findings))
+    return answer("claude", payload, root, client, popular, new_days)
 
 
 def answer_cursor(
@@ -202,25 +206,4 @@ def answer_cursor(
     Cursor's ``afterFileEdit`` cannot block (the edit is done); its answer adds text to the agent's
     context through a top-level ``additional_context`` field.
     """
-    if not isinstance(payload.get("file_path"), str):
-        return HookAnswer(0)
-    path = Path(payload["file_path"])
-    if not path.is_absolute():
-        roots = payload.get("workspace_roots")
-        base = roots[0] if isinstance(roots, list) and roots and isinstance(roots[0], str) else str(root)
-        path = Path(base) / path
-    after = _read(path)
-    if after is None:
-        return HookAnswer(0)
-    before = _before("MultiEdit", {"edits": payload.get("edits")}, None, after) if payload.get("edits") else None
-    findings = edit_findings(path, before, after, client, popular, new_days)
-    if not findings:
-        return HookAnswer(0)
-    text, missing = _summary(path, findings)
-    head = (
-        f"codewitness: your edit to {path.name} uses package(s) that do not exist: {', '.join(missing)}. "
-        "Replace them with real packages before going on."
-        if missing
-        else f"codewitness dependency check of your edit to {path.name}: verify these packages before relying on them."
-    )
-    return HookAnswer(0, stdout=json.dumps({"additional_context": f"{head}\n{text}"}), findings=tuple(findings))
+    return answer("cursor", payload, root, client, popular, new_days)

@@ -231,9 +231,9 @@ class IndexCache:
                 return
             payload = json.dumps({"version": self.VERSION, "entries": self._entries}, sort_keys=True)
             self._dirty = False
-        from codewitness.checks.context import write_atomically
+        from codewitness._files import write_atomically
 
-        write_atomically(self.path, payload)
+        write_atomically(self.path, payload, private=True)
 
 
 # -- client ------------------------------------------------------------------------------------

@@ -180,6 +180,6 @@ def write_snapshot(path: Path, names: list[str], source: str) -> None:
         "rank\tname",
     ]
     lines += [f"{rank}\t{name}" for rank, name in enumerate(names, start=1)]
-    from codewitness.checks.context import write_atomically
+    from codewitness._files import write_atomically
 
-    write_atomically(path, "\n".join(lines) + "\n")
+    write_atomically(path, "\n".join(lines) + "\n", private=True)

@@ -175,6 +175,6 @@ def _has(entry: object, field: str) -> bool:
 
 
 def _first_file(root: Path, sha: str) -> str:
-    out = run_git(["diff-tree", "--no-commit-id", "--name-only", "-r", "--root", sha], cwd=root, check=False)
-    names = [n for n in out.splitlines() if n]
+    out = run_git(["diff-tree", "-z", "--no-commit-id", "--name-only", "-r", "--root", sha], cwd=root, check=False)
+    names = [n for n in out.split("\0") if n]
     return names[0] if names else "."

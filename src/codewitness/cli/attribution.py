@@ -49,7 +49,7 @@ def _cache(no_cache: bool, db: str | None) -> Iterator[AttributionCache | None]:
     if no_cache:
         yield None
         return
-    from codewitness.attribution.cache import store_cache
+    from codewitness.attribution.storecache import store_cache
 
     store = open_store(db)
     try:

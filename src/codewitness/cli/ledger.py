@@ -11,7 +11,7 @@ import typer
 
 from codewitness.cli._common import console, emit_json, open_store
 from codewitness.errors import InputError
-from codewitness.model import FileRange, Generation, utcnow
+from codewitness.model import utcnow
 
 generations_app = typer.Typer(help="List, show, export and import recorded generations.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Named prompts and their versions.", no_args_is_help=True)
@@ -81,39 +81,38 @@ def record(
     as_json: JsonOpt = False,
 ) -> None:
     """Record one generation; prints its id (the same id for the same content)."""
-    from codewitness import ledger
+    from codewitness.capture import api
 
     if str(prompt_file) == "-" and str(output_file) == "-":
         raise InputError("only one of --prompt-file and --output-file can be '-' (stdin)")
     params = dict(_parse_param(p) for p in param or ())
-    try:
-        ranges = tuple(FileRange.parse(f) for f in file or ())
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    ranges = api.file_ranges(file or ())
     prompt = _read_text(prompt_file, "prompt")
     output = _read_text(output_file, "output")
-    generation = Generation.create(
-        agent=agent,
-        model=model,
-        prompt=prompt,
-        output=output,
-        params=params,
-        prompt_name=prompt_name,
-        session_id=session,
-        request_id=request_id,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        latency_ms=latency_ms,
-        created_at=utcnow(),
-        files=ranges,
-    )
+    now = utcnow()
     with open_store() as store:
-        stored = ledger.record(store, generation, prompt_label=prompt_version)
+        stored = api.record(
+            store,
+            model=model,
+            prompt=prompt,
+            output=output,
+            agent=agent,
+            params=params,
+            prompt_name=prompt_name,
+            prompt_version=prompt_version,
+            files=ranges,
+            session_id=session,
+            request_id=request_id,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            latency_ms=latency_ms,
+            created_at=now,
+        )
     if as_json:
         emit_json(stored.to_dict())
     else:
         typer.echo(stored.id)
-        if stored.created_at != generation.created_at:
+        if stored.created_at != now:
             console.print(f"[dim]already recorded on {stored.created_at:%Y-%m-%d %H:%M} UTC[/dim]")
 
 

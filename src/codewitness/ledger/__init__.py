@@ -1,10 +1,12 @@
-"""The generation ledger: every AI production of code, content-addressed, with its prompt.
+"""The generation ledger: every AI production of code, content-addressed, with its prompt, and the
+commits it reached.
 
 A generation's id is derived from model, prompt, parameters and raw output, so recording
 the same generation twice stores one row. Prompts are stored once by hash; each distinct text
 recorded under a prompt *name* becomes the next version of that name (1, 2, 3, ...), and
 versions are never deleted. A user-facing label (``--prompt-version v3``) is kept beside the
-number.
+number. A commit's links (:func:`record_commit`) say which generations it carries and the
+checkpoints (captured edits) behind them.
 
 Example:
     >>> from codewitness.model import Generation
@@ -17,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from codewitness.ledger._generations import find, get, record
+from codewitness.ledger._links import checkpoints_of, commits_of, record_commit
 from codewitness.ledger._prompts import (
     PromptVersion,
     prompt_diff,
@@ -28,6 +31,8 @@ from codewitness.ledger._transfer import export_jsonl, import_jsonl
 
 __all__ = [
     "PromptVersion",
+    "checkpoints_of",
+    "commits_of",
     "export_jsonl",
     "find",
     "get",
@@ -36,5 +41,6 @@ __all__ = [
     "prompt_history",
     "prompt_names",
     "record",
+    "record_commit",
     "resolve_prompt",
 ]

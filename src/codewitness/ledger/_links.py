@@ -1,4 +1,4 @@
-"""Checkpoints and commit links in the store: which edit wrote which lines, and where it landed.
+"""Commit links: which generations a commit carries, and the checkpoints behind them.
 
 ``checkpoints`` holds one row per captured agent edit (content hashes before and after, the
 line spans written and replaced), linked to its generation; ``commit_generations`` says which
@@ -6,26 +6,47 @@ generations a commit carries, per file, with how many of their lines reached it 
 (``ai``) or changed by a person (``mixed``). Both are insert-only.
 
 Example:
-    >>> commits_of(store, "gen_3f2a")  # doctest: +SKIP
+    >>> record_commit(store, sha, note, generations=[g], checkpoints=[cp])  # doctest: +SKIP
+    >>> commits_of(store, g.id)  # doctest: +SKIP
     ['9c1e...']
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 
 from codewitness.attribution.notes import CommitNote
-from codewitness.model import Checkpoint, utcnow
+from codewitness.ledger._generations import record
+from codewitness.model import Checkpoint, Generation, utcnow
 from codewitness.store import Store, schema
 
 __all__ = ["checkpoints_of", "commits_of", "record_commit"]
 
 
-def record_commit(store: Store, commit: str, checkpoints: Sequence[Checkpoint], note: CommitNote) -> None:
-    """Store the checkpoints behind ``commit`` and the commit's generation links (idempotent)."""
+def record_commit(
+    store: Store,
+    commit: str,
+    note: CommitNote,
+    *,
+    generations: Iterable[Generation] = (),
+    checkpoints: Sequence[Checkpoint] = (),
+) -> None:
+    """Record the generations of ``commit``, the checkpoints behind it and its generation links (idempotent).
+
+    Args:
+        store: the open store.
+        commit: the commit's full id.
+        note: the commit's attribution note; its ``ai`` and ``mixed`` lines give the link counts.
+        generations: the generations the commit carries (stored once, by content address).
+        checkpoints: the captured edits behind those generations.
+
+    A note entry naming a generation the ledger does not hold is not linked.
+    """
+    for generation in generations:
+        record(store, generation)
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for path, entries in note.files.items():
         for entry in entries:

@@ -1,4 +1,9 @@
-"""The attribution cache kept in the codewitness store (tables from migration ``m0003``)."""
+"""The attribution cache kept in the codewitness store (tables from migration ``m0003``).
+
+Example:
+    >>> with open_store(url) as store:  # doctest: +SKIP
+    ...     report = build_report(root, cache=store_cache(store))
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from codewitness.attribution._gitio import BlameRow, CommitInfo
+from codewitness._git import BlameRow, CommitInfo
 from codewitness.attribution.cache import (
+    AttributionCache,
     BlameKey,
     commit_from_dict,
     commit_to_dict,
@@ -19,6 +25,8 @@ from codewitness.attribution.cache import (
 )
 from codewitness.model import utcnow
 from codewitness.store import Store, schema
+
+__all__ = ["StoreCache", "store_cache"]
 
 _CHUNK = 400
 _T = TypeVar("_T")
@@ -112,4 +120,6 @@ class StoreCache:
             pass  # another process cached the same immutable facts first
 
 
-__all__ = ["StoreCache"]
+def store_cache(store: Store) -> AttributionCache:
+    """A cache kept in ``store`` for the attribution engine (``build_report(..., cache=...)``)."""
+    return StoreCache(store)
