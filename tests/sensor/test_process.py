@@ -9,11 +9,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.sensor.servers import RawServer, trickle
 
 from codewitness.config import SensorSection
 from codewitness.model import Manifest, ManifestFunction
@@ -151,6 +153,45 @@ def test_flush_on_sigterm_off_leaves_sigterm_alone(tmp_path: Path) -> None:
     assert status == -signal.SIGTERM
     assert printed.strip() == "True"
     assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 0  # lost, as asked
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
+def test_sigterm_ends_the_process_soon_while_the_collector_trickles(tmp_path: Path) -> None:
+    # A collector that accepts the batch and then answers a byte every 0.2 s, for a minute.
+    server = RawServer(trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n" + b"." * 300))
+    prelude = HOST_PRELUDE.replace(
+        'spool_dir="spool", interval=3600', f'spool_dir="spool", interval=0.2, endpoint="{server.url}"'
+    )
+    assert prelude != HOST_PRELUDE
+    script = tmp_path / "host.py"
+    script.write_text(
+        prelude + "for i in range(7):\n    work(i)\nprint('ready', flush=True)\nimport time\ntime.sleep(120)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "auto"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        waited = time.monotonic()
+        while not server.connections and time.monotonic() - waited < 30:  # the exporter is stuck in it now
+            time.sleep(0.05)
+        assert server.connections
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        try:
+            status = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the process was still running 60 s after SIGTERM")
+        took = time.monotonic() - began
+    finally:
+        proc.kill()
+        proc.communicate()
+        server.close()
+    assert status == -signal.SIGTERM
+    assert took < 10, f"SIGTERM took {took:.1f} s to end the process (docker stop's grace is 10 s)"
+    # The last interval still reached the spool (exporters run in order; HTTP is cut short).
+    assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 7
 
 
 def test_shutdown_gives_sigterm_back(tmp_path: Path) -> None:
@@ -461,6 +502,28 @@ def test_run_passes_options_to_the_program(tmp_path: Path) -> None:
     assert set(functions) == {"runapp.logic.price", "runapp.logic.helper"}
     assert functions["runapp.logic.helper"]["origin"] == "human"
     assert {r["service"] for r in records} == {"checkout"}
+
+
+def test_run_refuses_an_empty_spool_dir_instead_of_writing_into_the_working_directory(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    before = set(root.iterdir())
+    proc = codewitness_cli(root, "run", "--spool-dir", "", "--", sys.executable, "-m", "runapp")
+    assert proc.returncode == 2
+    assert "--spool-dir is empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""  # the program did not run
+    assert set(root.iterdir()) == before
+
+
+def test_an_empty_spool_dir_in_the_configuration_turns_the_spool_off(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    (root / "codewitness.toml").write_text('[sensor]\nspool_dir = ""\n')
+    before = set(root.rglob("*"))
+    proc = codewitness_cli(root, "run", "--", sys.executable, "-m", "runapp")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ran"
+    assert "nowhere to send its records" in proc.stderr
+    assert {p for p in set(root.rglob("*")) - before if "__pycache__" not in p.parts} == set()
 
 
 def test_run_keeps_an_existing_sitecustomize(tmp_path: Path) -> None:
