@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -15,13 +16,16 @@ class RawServer:
     For answers no well-behaved HTTP server gives: trickled a byte at a time, never, or without end.
     """
 
-    def __init__(self, serve: Callable[[socket.socket, RawServer], None]) -> None:
+    def __init__(self, serve: Callable[[socket.socket, RawServer], None], tls: ssl.SSLContext | None = None) -> None:
         self.serve = serve
+        self.tls = tls
         self.closed = threading.Event()
         self.connections = 0
         self.sent = 0
+        self.received: list[bytes] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/v1/runtime"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}/api/v1/runtime"
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
@@ -35,7 +39,10 @@ class RawServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
+        with contextlib.suppress(OSError), contextlib.ExitStack() as close:
+            close.enter_context(conn)
+            if self.tls is not None:
+                conn = close.enter_context(self.tls.wrap_socket(conn, server_side=True))
             read_request(conn)
             self.serve(conn, self)
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -384,11 +385,11 @@ ANSWERS = {
 
 
 @pytest.fixture
-def raw_server() -> Iterator[Callable[[Callable[[socket.socket, RawServer], None]], RawServer]]:
+def raw_server() -> Iterator[Callable[..., RawServer]]:
     made: list[RawServer] = []
 
-    def make(serve: Callable[[socket.socket, RawServer], None]) -> RawServer:
-        made.append(RawServer(serve))
+    def make(serve: Callable[[socket.socket, RawServer], None], tls: ssl.SSLContext | None = None) -> RawServer:
+        made.append(RawServer(serve, tls))
         return made[-1]
 
     yield make
@@ -460,6 +461,47 @@ def test_a_redirect_is_a_failure_and_the_token_never_leaves_its_host(
     assert exporter.health() == {"http_redirected_batches": 2, "http_dropped_records": 3}
     assert caplog.text.count("redirects are not followed") == 1
     assert "s3cr3t" not in caplog.text
+
+
+@pytest.fixture
+def tls_server(raw_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., RawServer]:
+    """A raw server speaking TLS with a certificate of a throwaway CA the exporter is made to trust."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # read by ssl.create_default_context()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+
+    return lambda serve: raw_server(serve, context)
+
+
+def answer(status: bytes) -> Callable[[socket.socket, RawServer], None]:
+    def serve(conn: socket.socket, server: RawServer) -> None:
+        server.received.append(status)
+        conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nLocation: https://elsewhere.example/\r\n\r\n")
+
+    return serve
+
+
+def test_https_sends_and_keeps_its_deadline_and_its_token(tls_server: Any) -> None:
+    good = tls_server(answer(b"202 Accepted"))
+    exporter = HttpExporter(good.url, token="s3cr3t", timeout=1.0, retries=0)
+    exporter.export([rec(1)])
+    assert good.received == [b"202 Accepted"] and exporter.health() == {}
+
+    slow = tls_server(ANSWERS["trickled body"])
+    began = time.monotonic()
+    exporter = HttpExporter(slow.url, timeout=1.0, retries=0)
+    exporter.export([rec(1)])
+    assert time.monotonic() - began < 5
+    assert exporter.health() == {"http_failed_batches": 1, "http_dropped_records": 1}
+
+    moved = tls_server(answer(b"308 Permanent Redirect"))
+    exporter = HttpExporter(moved.url, token="s3cr3t", retries=2, backoff=0.01)
+    exporter.export([rec(1)])
+    assert moved.received == [b"308 Permanent Redirect"]  # once: not retried, not followed
+    assert exporter.health() == {"http_redirected_batches": 1, "http_dropped_records": 1}
 
 
 # -- OpenTelemetry -----------------------------------------------------------------------------
