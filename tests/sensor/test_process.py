@@ -203,6 +203,35 @@ def test_shutdown_gives_sigterm_back(tmp_path: Path) -> None:
     assert run_python(tmp_path, source, "auto").split() == ["True", "True"]
 
 
+def test_the_last_interval_reaches_the_collector_at_exit(tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[int] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(1)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        # No shutdown() of its own: atexit flushes, when the interpreter starts no more threads (3.12+).
+        prelude = HOST_PRELUDE.replace("interval=3600", f'interval=3600, endpoint="{url}"')
+        run_python(tmp_path, prelude + "work(1)\n", "auto")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received == [1]
+
+
 def test_a_stuck_exporter_never_blocks_the_application(tmp_path: Path) -> None:
     # A server that accepts the batch but does not answer until released.
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

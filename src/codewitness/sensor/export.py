@@ -454,8 +454,14 @@ class _Deadline:
                 return
             self._sockets.append(sock)
             if self._watchdog is None:
-                self._watchdog = threading.Thread(target=self._run, name="codewitness-http-deadline", daemon=True)
-                self._watchdog.start()
+                watchdog = threading.Thread(target=self._run, name="codewitness-http-deadline", daemon=True)
+                try:
+                    watchdog.start()
+                except RuntimeError:
+                    # The interpreter is exiting (3.12+ starts no thread then): the last batch goes
+                    # out with the socket timeouts alone, and shutdown() waits for it a bounded time.
+                    return
+                self._watchdog = watchdog
 
     def done(self) -> None:
         """The request is over (its sockets are about to close): the watchdog leaves them alone."""
