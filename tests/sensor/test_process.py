@@ -194,6 +194,37 @@ def test_sigterm_ends_the_process_soon_while_the_collector_trickles(tmp_path: Pa
     assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 7
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
+def test_a_sigterm_during_the_flush_at_exit_lets_the_flush_finish(tmp_path: Path) -> None:
+    # As when Pool.terminate() signals a worker that is already ending: the SIGTERM arrives while
+    # the last interval is being exported at exit.
+    slow = """
+import signal, time
+
+class Slow:
+    def export(self, records):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)
+        with open("slow.txt", "a") as out:
+            out.write(str(sum(r.get("calls", 0) for r in records)))
+
+    def close(self): pass
+    def after_fork(self): pass
+    def health(self): return {}
+
+sensor.exporters.append(Slow())
+for i in range(7):
+    work(i)
+"""
+    script = tmp_path / "host.py"
+    script.write_text(HOST_PRELUDE + slow)
+    proc = subprocess.run(
+        [sys.executable, str(script), "auto"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == -signal.SIGTERM, proc.stderr  # the process still ends as SIGTERM ends it
+    assert (tmp_path / "slow.txt").read_text() == "7"  # after the export finished
+
+
 def test_shutdown_gives_sigterm_back(tmp_path: Path) -> None:
     source = "import signal\n" + HOST_PRELUDE + (
         "taken = signal.getsignal(signal.SIGTERM) != signal.SIG_DFL\n"

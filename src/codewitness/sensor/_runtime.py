@@ -70,6 +70,9 @@ _SENSOR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: them (or ``None``), and the clock.
 Entry = tuple[dict[str, Any], Any, int]
 
+#: How long shutdown() waits for the exporter thread to export the last interval, at most.
+_SHUTDOWN_TIMEOUT = 5.0
+
 # Exceptions that end a generator or coroutine on purpose; they are not the function's errors.
 _NOT_ERRORS = (GeneratorExit,)
 
@@ -410,6 +413,10 @@ class Sensor:
         self._thread: threading.Thread | None = None
         self._flush_lock = threading.Lock()
         self._closed = False
+        #: Set when shutdown() has finished; who runs it, and whether a SIGTERM came meanwhile.
+        self._shut = threading.Event()
+        self._shutting_thread: int | None = None
+        self._sigterm_pending = False
         self._pending_checks: dict[str, list[Check]] = {}
         self._check_factories: list[tuple[str, CheckFactory]] = []
         self._collectors: list[Collector] = []
@@ -742,7 +749,19 @@ class Sensor:
             self.internal_error("sigterm")
 
     def _on_sigterm(self, signum: int, frame: types.FrameType | None) -> None:
+        if self._closed and not self._shut.is_set():
+            # A shutdown is under way (``atexit``, a ``multiprocessing`` child's finalizer, the
+            # program's own call) and still exporting the last interval.
+            if self._shutting_thread == threading.get_ident():
+                # ... beneath this very handler: it ends the process as SIGTERM would when done.
+                self._sigterm_pending = True
+                return
+            self._shut.wait(_SHUTDOWN_TIMEOUT)
         self.shutdown()  # never raises, returns within its timeout; puts the default handler back
+        self._end_by_sigterm()
+
+    @staticmethod
+    def _end_by_sigterm() -> None:
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
@@ -764,6 +783,7 @@ class Sensor:
             self._flush_lock = threading.Lock()
             # The parent's exporter thread may have been inside the stop event's own lock.
             old_stop, self._stop = self._stop, threading.Event()
+            self._shut = threading.Event()
             for exporter in self.exporters:
                 if getattr(exporter, "stop", None) is old_stop:
                     exporter.stop = self._stop  # type: ignore[attr-defined]
@@ -780,7 +800,7 @@ class Sensor:
         except Exception:
             self.internal_error("fork")
 
-    def shutdown(self, timeout: float = 5.0) -> None:
+    def shutdown(self, timeout: float = _SHUTDOWN_TIMEOUT) -> None:
         """Stop watching, flush what is left, close the exporters. Safe to call twice.
 
         Returns within about ``timeout`` seconds whatever the exporters do: the last batch is
@@ -790,6 +810,7 @@ class Sensor:
         """
         if self._closed:
             return
+        self._shutting_thread = threading.get_ident()
         self._closed = True
         _running.discard(self)
         with contextlib.suppress(Exception):
@@ -815,6 +836,9 @@ class Sensor:
         with contextlib.suppress(Exception):
             atexit.unregister(self.shutdown)
         self._give_back_sigterm()
+        self._shut.set()
+        if self._sigterm_pending:
+            self._end_by_sigterm()
 
     @property
     def closed(self) -> bool:
