@@ -4,6 +4,10 @@ It starts :func:`codewitness.sensor.init` with the functions named by ``[[invari
 ``[[review]]`` added to its selection, then binds those rules and exports per-interval invariant
 counts with each batch. A rule that does not compile is logged and skipped here (a running
 service is not taken down for it); ``codewitness run`` and ``codewitness invariants`` refuse it.
+
+``init()`` never raises into the service: anything that goes wrong in our own code while it
+starts (the configuration, the rules, a plug-in, an exporter) is logged and left out, and the
+service carries on, with the sensor where it could start and without it where it could not.
 """
 
 from __future__ import annotations
@@ -27,21 +31,35 @@ P = ParamSpec("P")
 def _with_rules(start: Callable[P, Sensor | None]) -> Callable[P, Sensor | None]:
     @functools.wraps(start)
     def init(*args: P.args, **kwargs: P.kwargs) -> Sensor | None:
-        rules, problems, review_rules, include = _configured_rules(kwargs)
+        try:
+            rules, problems, review_rules, include = _configured_rules(kwargs)
+        except Exception as exc:  # e.g. a rule too deep to compile: no rules, still a sensor
+            log.error(
+                "codewitness: configured invariants and review rules not applied: %s: %s", type(exc).__name__, exc
+            )
+            rules, problems, review_rules, include = [], [], (), ()
         if include:
             options: dict[str, Any] = kwargs
             options["include"] = include
-        sensor = start(*args, **kwargs)
+        try:
+            sensor = start(*args, **kwargs)
+        except Exception as exc:  # the sensor's own guard missed something; still never raise
+            log.warning("codewitness: the runtime sensor did not start: %s: %s", type(exc).__name__, exc)
+            return None
         if sensor is None:
             return None
-        try:
-            for problem in problems:
-                log.error("codewitness: invariant skipped: %s", problem)
-            invariants.install(sensor, rules)
-            review.install(sensor, review_rules)
-            sensor.add_collector(invariants.drain_interval)
-        except Exception:
-            sensor.internal_error("init.rules")
+        for problem in problems:
+            log.error("codewitness: invariant skipped: %s", problem)
+        for what, install in (
+            ("invariants", lambda: invariants.install(sensor, rules)),
+            ("review", lambda: review.install(sensor, review_rules)),
+            ("invariants.counts", lambda: sensor.add_collector(invariants.drain_interval)),
+        ):
+            try:
+                install()
+            except Exception as exc:  # one plug-in's failure costs only that plug-in
+                log.error("codewitness: %s not applied: %s: %s", what, type(exc).__name__, exc)
+                sensor.internal_error(f"init.{what}")
         return sensor
 
     return init

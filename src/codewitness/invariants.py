@@ -27,7 +27,9 @@ Modes: ``record`` (the default: count and capture), ``warn`` (also log a warning
 turns it on). A predicate that itself fails is counted as a rule error, never as a breach, and
 never breaks the call in ``record``/``warn`` mode.
 
-Threading: checks run on the calling thread; counters take one short lock.
+Threading: checks run on the calling thread and take no lock (a signal handler that calls a
+guarded function while its thread is inside a check must not wait for itself); the registry of
+rules takes one reentrant lock, never on the path of a call, and a forked child gets a fresh one.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import collections
 import functools
 import inspect
 import logging
+import os
 import textwrap
 import threading
 import uuid
@@ -146,8 +149,19 @@ class RuleStats:
         return self.counts[2]
 
 
-_lock = threading.Lock()
+# Guards the registry (rules are added at import and bind time, read at export). Reentrant: a
+# signal handler may bind a rule (import a module) while its thread holds it.
+_lock = threading.RLock()
 _stats: dict[tuple[str, str], RuleStats] = {}
+
+
+def _reset_lock_in_child() -> None:
+    global _lock
+    _lock = threading.RLock()  # the parent's exporter thread may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 
 def _register(rule: Rule) -> RuleStats:
@@ -195,8 +209,7 @@ def _breached(
 def _breach(state: RuleStats, arguments: Mapping[str, Any], result: Any, detail: str | None) -> None:
     rule = state.rule
     record = _breach_record(rule, arguments, result, detail)
-    with _lock:
-        state.recent.append(record)
+    state.recent.append(record)  # a bounded deque: one step, no lock
     sensor = _active_sensor()
     if sensor is not None:
         try:
@@ -658,24 +671,25 @@ def drain_interval() -> list[dict[str, Any]]:
     now = datetime.now(UTC).isoformat()
     records = []
     with _lock:
-        for state in _stats.values():
-            now_counts = list(state.counts)
-            passed, breached, errors = (a - b for a, b in zip(now_counts, state.drained, strict=True))
-            if passed or breached or errors:
-                records.append(
-                    {
-                        "kind": "invariant",
-                        "id": uuid.uuid4().hex,
-                        "time": now,
-                        "function": state.rule.function,
-                        "rule": state.rule.name,
-                        "rule_kind": state.rule.kind,
-                        "expression": state.rule.text,
-                        "source": state.rule.source,
-                        "passed": passed,
-                        "breached": breached,
-                        "errors": errors,
-                    }
-                )
-                state.drained = now_counts
+        states = list(_stats.values())
+    for state in states:
+        now_counts = list(state.counts)
+        passed, breached, errors = (a - b for a, b in zip(now_counts, state.drained, strict=True))
+        if passed or breached or errors:
+            records.append(
+                {
+                    "kind": "invariant",
+                    "id": uuid.uuid4().hex,
+                    "time": now,
+                    "function": state.rule.function,
+                    "rule": state.rule.name,
+                    "rule_kind": state.rule.kind,
+                    "expression": state.rule.text,
+                    "source": state.rule.source,
+                    "passed": passed,
+                    "breached": breached,
+                    "errors": errors,
+                }
+            )
+            state.drained = now_counts
     return records

@@ -7,12 +7,14 @@ works through the queue, and a call marked wrong becomes a regression case for l
 
 Runs inside the host process: standard library only; at most :data:`PER_INTERVAL` items per
 function per interval leave the process (further sampled calls of that interval are passed over).
+The budget takes no lock (a signal handler that calls a sampled function while its thread is in
+here must not wait for itself; a forked child inherits no lock another thread held).
 """
 
 from __future__ import annotations
 
+import itertools
 import random
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -28,24 +30,25 @@ PER_INTERVAL = 20
 
 
 class _Budget:
-    """Review items per function in the current interval."""
+    """Review items per function in the current interval.
+
+    Each function's items are numbered by an ``itertools.count``: ``next()`` on it is one step
+    (a C call) that neither a thread switch nor a signal handler can split, so the budget is exact
+    without a lock. ``setdefault`` with a string key is one such step as well.
+    """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.used: dict[str, int] = {}
+        self.used: dict[str, itertools.count[int]] = {}
 
     def take(self, function: str) -> bool:
-        with self.lock:
-            used = self.used.get(function, 0)
-            if used >= PER_INTERVAL:
-                return False
-            self.used[function] = used + 1
-            return True
+        numbers = self.used.get(function)
+        if numbers is None:
+            numbers = self.used.setdefault(function, itertools.count())
+        return next(numbers) < PER_INTERVAL
 
     def reset(self) -> list[dict[str, Any]]:
         """Start a new interval (a collector: it adds no records)."""
-        with self.lock:
-            self.used = {}
+        self.used = {}
         return []
 
 

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.sensor.servers import RawServer, trickle
 
-from codewitness.sensor.export import HttpExporter, OtelExporter, Spool, read_spool
+from codewitness.sensor.export import HttpExporter, OtelExporter, Spool, encode_batch, read_spool
 
 
 def rec(i: int = 0, **extra: Any) -> dict[str, Any]:
@@ -65,6 +76,165 @@ def test_reading_a_spool_skips_torn_and_foreign_lines(tmp_path: Path) -> None:
     ((_path, records, bad),) = list(read_spool(tmp_path))
     assert [r["n"] for r in records] == [1]
     assert bad == 3
+
+
+def test_an_empty_spool_folder_is_refused_rather_than_the_working_directory() -> None:
+    with pytest.raises(ValueError, match="spool folder is empty"):
+        Spool("", max_bytes=1 << 20, segment_bytes=1 << 16)
+
+
+# -- one bad value costs one record, never the batch ------------------------------------------------
+
+
+def test_a_lone_surrogate_costs_nothing_but_its_own_spelling(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=1 << 20)
+    spool.export([rec(1), rec(2, path="/srv/\udcff-upload.csv", **{"key\ud800": "v"}), rec(3)])
+    spool.close()
+    ((_path, records, bad),) = list(read_spool(tmp_path))
+    assert bad == 0
+    assert [r["n"] for r in records] == [1, 2, 3]
+    assert records[1]["path"] == "/srv/\\udcff-upload.csv"  # readable text, valid UTF-8
+    assert records[1]["key\\ud800"] == "v"
+    assert spool.health() == {"spool_repaired_records": 1}
+
+
+def test_a_record_json_cannot_hold_is_left_out_and_counted(tmp_path: Path) -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=1 << 20)
+    spool.export([rec(1), rec(2, deep=deep), rec(3, loop=circular), rec(4)])
+    spool.close()
+    assert [r["n"] for _, records, _ in read_spool(tmp_path) for r in records] == [1, 4]
+    assert spool.health() == {"spool_unencodable_records": 2}
+
+
+# Text with lone surrogates mixed in, as file names and broken decoders produce them.
+ANY_TEXT = st.text(
+    st.one_of(st.characters(), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, categories=["Cs"])),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.tuples(ANY_TEXT, ANY_TEXT), min_size=1, max_size=8))
+def test_every_record_arrives_as_strict_utf8_json_whatever_its_text(values: list[tuple[str, str]]) -> None:
+    records = [
+        {"kind": "exception", "id": str(i), "message": text, "arguments": {key: text}}
+        for i, (key, text) in enumerate(values)
+    ]
+    batch = encode_batch(records)
+    lines = batch.data.split(b"\n")
+    assert lines.pop() == b""
+    decoded = [json.loads(line.decode("utf-8", errors="strict")) for line in lines]
+    assert [r["id"] for r in decoded] == [str(i) for i in range(len(values))]
+
+    def spelled(text: str) -> str:
+        return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
+
+    for (key, text), record in zip(values, decoded, strict=True):
+        assert record["message"] == spelled(text)
+        assert record["arguments"] == {spelled(key): spelled(text)}
+    broken = sum(1 for key, text in values if spelled(key + text) != key + text)
+    assert (batch.repaired, batch.dropped) == (broken, 0)
+
+
+# -- a full disk ------------------------------------------------------------------------------------
+
+
+def _can_mount() -> bool:
+    return sys.platform == "linux" and hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 KiB tmpfs (mounting needs root: skipped elsewhere; the RLIMIT_FSIZE test runs everywhere)."""
+    if not _can_mount():
+        pytest.skip("mounting a small tmpfs needs root on Linux")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill ``disk`` until a write fails, then free ``leave`` bytes again."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as handle:
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 4096)
+        if leave:
+            os.ftruncate(handle.fileno(), max(0, handle.tell() - leave))
+    return filler
+
+
+def test_a_full_disk_leaves_no_empty_segments_and_the_spool_recovers(small_disk: Path) -> None:
+    filler = fill(small_disk)
+    spool = Spool(small_disk / "spool", max_bytes=1 << 20, segment_bytes=1 << 20)
+    for i in range(5):
+        spool.export([rec(i), rec(i)])
+    assert list((small_disk / "spool").iterdir()) == []  # nothing written, nothing left behind
+    assert spool.health() == {"spool_write_failures": 5, "spool_dropped_records": 10}
+    filler.unlink()
+    spool.export([rec(99)])
+    spool.close()
+    assert [r["n"] for _, records, _ in read_spool(small_disk / "spool") for r in records] == [99]
+
+
+def test_a_batch_the_disk_cannot_hold_is_cut_back_not_torn(small_disk: Path) -> None:
+    spool = Spool(small_disk / "spool", max_bytes=1 << 20, segment_bytes=1 << 20)
+    spool.export([rec(1)])
+    fill(small_disk, leave=8192)
+    spool.export([rec(i, pad="y" * 1000) for i in range(100)])  # about 110 kB into 8 kB
+    spool.export([rec(2)])
+    spool.close()
+    ((_path, records, bad),) = list(read_spool(small_disk / "spool"))
+    assert ([r["n"] for r in records], bad) == ([1, 2], 0)
+    assert spool.health() == {"spool_write_failures": 1, "spool_dropped_records": 100}
+
+
+FSIZE_HOST = """
+import json, resource, signal, sys
+from pathlib import Path
+from codewitness.sensor.export import Spool, read_spool
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond the limit fails with EFBIG instead
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+spool = Spool("spool", max_bytes=1 << 20, segment_bytes=1 << 20)
+spool.export([{"kind": "aggregate", "id": "a", "n": 1}])
+spool.export([{"kind": "aggregate", "id": str(i), "n": 2, "pad": "y" * 100} for i in range(20)])
+spool.export([{"kind": "aggregate", "id": "c", "n": 3}])
+spool.close()
+segments = [(p.stat().st_size, [r["n"] for r in records], bad) for p, records, bad in read_spool("spool")]
+print(json.dumps({"segments": segments, "health": spool.health()}))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+@pytest.mark.parametrize("limit", [0, 200])
+def test_a_file_size_limit_leaves_no_empty_or_torn_segments(tmp_path: Path, limit: int) -> None:
+    (tmp_path / "host.py").write_text(FSIZE_HOST)
+    out = subprocess.run(
+        [sys.executable, "host.py", str(limit)], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
+    )
+    result = json.loads(out.stdout)
+    if limit == 0:  # nothing fits: no segment at all (before: one empty segment per batch)
+        assert result == {
+            "segments": [],
+            "health": {"spool_write_failures": 3, "spool_dropped_records": 22},
+        }
+    else:  # the first batch fits; the second is cut back; the third fits again
+        assert result["segments"] == [[72, [1, 3], 0]]
+        assert result["health"] == {"spool_write_failures": 1, "spool_dropped_records": 20}
 
 
 def test_a_child_after_fork_writes_its_own_segment(tmp_path: Path) -> None:
@@ -192,6 +362,148 @@ def test_http_endpoint_must_be_http() -> None:
         HttpExporter("file:///etc/passwd")
 
 
+def never_answer(conn: socket.socket, server: RawServer) -> None:
+    server.closed.wait(60)
+
+
+def endless_answer(conn: socket.socket, server: RawServer) -> None:
+    # 32 MiB then silence, never the end (bounded, so that a client that reads it all fails the test
+    # instead of exhausting the machine's memory).
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+    for _ in range(512):
+        conn.sendall(b"x" * 65536)
+        server.sent += 65536
+    server.closed.wait(60)
+
+
+ANSWERS = {
+    "trickled status line": trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" + b" " * 300),
+    "trickled body": trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n" + b"." * 300),
+    "no answer": never_answer,
+    "endless body": endless_answer,
+}
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[..., RawServer]]:
+    made: list[RawServer] = []
+
+    def make(serve: Callable[[socket.socket, RawServer], None], tls: ssl.SSLContext | None = None) -> RawServer:
+        made.append(RawServer(serve, tls))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.mark.parametrize("answer", list(ANSWERS))
+def test_each_request_has_a_wall_clock_deadline(raw_server: Any, answer: str) -> None:
+    server = raw_server(ANSWERS[answer])
+    exporter = HttpExporter(server.url, timeout=1.0, retries=0)
+    began = time.monotonic()
+    exporter.export([rec(1)])
+    took = time.monotonic() - began
+    assert server.connections == 1
+    if answer == "endless body":  # a 2xx status is an accepted batch; only 64 KiB of the answer are read
+        assert exporter.health() == {}
+        assert server.sent < 16 << 20  # what the socket buffers took, not the 32 MiB offered
+    else:
+        assert exporter.health() == {"http_failed_batches": 1, "http_dropped_records": 1}
+    assert took < 5, f"the request lasted {took:.1f} s past its 1 s deadline"
+
+
+def test_a_stopping_sensor_cuts_a_request_in_flight_short(raw_server: Any) -> None:
+    server = raw_server(ANSWERS["trickled body"])
+    stop = threading.Event()
+    exporter = HttpExporter(server.url, timeout=60.0, retries=3, stop=stop)
+    worker = threading.Thread(target=exporter.export, args=([rec(1)],))
+    worker.start()
+    while not server.connections:
+        worker.join(0.01)
+    stop.set()
+    began = time.monotonic()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert time.monotonic() - began < 5  # at most STOPPING_DEADLINE (2 s) once stopping, not 60 s
+    assert server.connections == 1  # and no retry
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failure_and_the_token_never_leaves_its_host(
+    collector: Any, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    elsewhere = collector()
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(status)
+            self.send_header("Location", elsewhere.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        exporter = HttpExporter(
+            f"http://127.0.0.1:{server.server_address[1]}/", token="s3cr3t", retries=3, backoff=0.01
+        )
+        exporter.export([rec(1), rec(2)])
+        exporter.export([rec(3)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert elsewhere.requests == []  # nothing (and no token) went to the other host
+    assert exporter.health() == {"http_redirected_batches": 2, "http_dropped_records": 3}
+    assert caplog.text.count("redirects are not followed") == 1
+    assert "s3cr3t" not in caplog.text
+
+
+@pytest.fixture
+def tls_server(raw_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., RawServer]:
+    """A raw server speaking TLS with a certificate of a throwaway CA the exporter is made to trust."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # read by ssl.create_default_context()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+
+    return lambda serve: raw_server(serve, context)
+
+
+def answer(status: bytes) -> Callable[[socket.socket, RawServer], None]:
+    def serve(conn: socket.socket, server: RawServer) -> None:
+        server.received.append(status)
+        conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nLocation: https://elsewhere.example/\r\n\r\n")
+
+    return serve
+
+
+def test_https_sends_and_keeps_its_deadline_and_its_token(tls_server: Any) -> None:
+    good = tls_server(answer(b"202 Accepted"))
+    exporter = HttpExporter(good.url, token="s3cr3t", timeout=1.0, retries=0)
+    exporter.export([rec(1)])
+    assert good.received == [b"202 Accepted"] and exporter.health() == {}
+
+    slow = tls_server(ANSWERS["trickled body"])
+    began = time.monotonic()
+    exporter = HttpExporter(slow.url, timeout=1.0, retries=0)
+    exporter.export([rec(1)])
+    assert time.monotonic() - began < 5
+    assert exporter.health() == {"http_failed_batches": 1, "http_dropped_records": 1}
+
+    moved = tls_server(answer(b"308 Permanent Redirect"))
+    exporter = HttpExporter(moved.url, token="s3cr3t", retries=2, backoff=0.01)
+    exporter.export([rec(1)])
+    assert moved.received == [b"308 Permanent Redirect"]  # once: not retried, not followed
+    assert exporter.health() == {"http_redirected_batches": 1, "http_dropped_records": 1}
+
+
 # -- OpenTelemetry -----------------------------------------------------------------------------
 
 
@@ -208,9 +520,7 @@ def test_otel_metrics_and_spans_carry_code_and_origin_attributes() -> None:
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    exporter = OtelExporter(
-        meter_provider=MeterProvider(metric_readers=[reader]), tracer_provider=tracer_provider
-    )
+    exporter = OtelExporter(meter_provider=MeterProvider(metric_readers=[reader]), tracer_provider=tracer_provider)
     hist = Histogram()
     for ns in (1_000_000, 2_000_000, 3_000_000):
         hist.record(ns)
@@ -259,9 +569,7 @@ def test_otel_metrics_and_spans_carry_code_and_origin_attributes() -> None:
     assert calls.attributes["code.file.path"] == "shop/pricing.py"
     (errors,) = points["codewitness.function.errors"]
     assert errors.value == 1 and errors.attributes["exception.type"] == "ValueError"
-    quantiles = {
-        p.attributes["codewitness.quantile"]: p.value for p in points["codewitness.function.duration"]
-    }
+    quantiles = {p.attributes["codewitness.quantile"]: p.value for p in points["codewitness.function.duration"]}
     assert quantiles[0.5] == pytest.approx(0.002, rel=0.02)
     (span,) = spans.get_finished_spans()
     assert span.name == "exception shop.pricing.quote"
@@ -302,9 +610,7 @@ names = {m.name: m for r in data.resource_metrics for s in r.scope_metrics for m
 print(list(names["codewitness.function.calls"].data.data_points)[0].value)
 """
     )
-    out = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, check=True
-    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, check=True)
     assert out.stdout.strip() == "5"
 
 

@@ -140,6 +140,28 @@ def test_init_skips_a_bad_expression_and_keeps_the_service_running(
     assert [(c["rule"], c["passed"]) for c in exporter.of("invariant")] == [("sums", 1)]
 
 
+def test_init_never_raises_for_a_rule_too_deep_to_compile(
+    app: Any,
+    backend: str,
+    memory: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Within the 2000-character limit, and deep enough to exhaust the recursion limit of anything
+    # that walks the expression recursively.
+    deep = "-" * 1990 + "a"
+    project(tmp_path, monkeypatch, f'[[invariants]]\nfunction = "{app.module}:add"\nensure = "{deep} < 0"\n')
+    with caplog.at_level(logging.ERROR, logger="codewitness"):
+        sensor = start(app, backend, memory)  # no exception reaches the service
+    svc = importlib.import_module(app.module)
+    assert svc.add(2, 2) == 4
+    sensor.flush()
+    assert memory.calls(f"{app.module}.add") == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("invariants[0]" in e or "RecursionError" in e for e in errors), errors
+
+
 def test_decorator_breaches_carry_the_origin_when_the_sensor_runs(
     app: Any, backend: str, memory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

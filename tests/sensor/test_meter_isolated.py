@@ -260,7 +260,7 @@ import os, signal
 
 
 class Loud:
-    __slots__ = ()  # a snapshot of an object without attributes takes its repr
+    __slots__ = ()  # with capture_reprs, a snapshot of an object without attributes takes its repr
 
     def __repr__(self):
         os.kill(os.getpid(), signal.SIGINT)
@@ -294,7 +294,7 @@ def test_an_interrupt_raised_inside_the_sensor_reaches_the_program(tmp_path: Pat
         f"""
         import time
         import subject  # loaded before init: watched by code object where the backend does that
-        sensor, memory = start({backend!r}, sample_rate=1.0)
+        sensor, memory = start({backend!r}, sample_rate=1.0, capture_reprs=True)
         outcomes = {{}}
         for name, call in (
             ("sample taken at the start", lambda: subject.takes(subject.Loud())),

@@ -9,11 +9,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.sensor.servers import RawServer, trickle
 
 from codewitness.config import SensorSection
 from codewitness.model import Manifest, ManifestFunction
@@ -153,6 +155,76 @@ def test_flush_on_sigterm_off_leaves_sigterm_alone(tmp_path: Path) -> None:
     assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 0  # lost, as asked
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
+def test_sigterm_ends_the_process_soon_while_the_collector_trickles(tmp_path: Path) -> None:
+    # A collector that accepts the batch and then answers a byte every 0.2 s, for a minute.
+    server = RawServer(trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n" + b"." * 300))
+    prelude = HOST_PRELUDE.replace(
+        'spool_dir="spool", interval=3600', f'spool_dir="spool", interval=0.2, endpoint="{server.url}"'
+    )
+    assert prelude != HOST_PRELUDE
+    script = tmp_path / "host.py"
+    script.write_text(
+        prelude + "for i in range(7):\n    work(i)\nprint('ready', flush=True)\nimport time\ntime.sleep(120)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "auto"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+        waited = time.monotonic()
+        while not server.connections and time.monotonic() - waited < 30:  # the exporter is stuck in it now
+            time.sleep(0.05)
+        assert server.connections
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        try:
+            status = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the process was still running 60 s after SIGTERM")
+        took = time.monotonic() - began
+    finally:
+        proc.kill()
+        proc.communicate()
+        server.close()
+    assert status == -signal.SIGTERM
+    assert took < 10, f"SIGTERM took {took:.1f} s to end the process (docker stop's grace is 10 s)"
+    # The last interval still reached the spool (exporters run in order; HTTP is cut short).
+    assert calls_by_pid(spool_records(tmp_path / "spool"), "__main__.work").total() == 7
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
+def test_a_sigterm_during_the_flush_at_exit_lets_the_flush_finish(tmp_path: Path) -> None:
+    # As when Pool.terminate() signals a worker that is already ending: the SIGTERM arrives while
+    # the last interval is being exported at exit.
+    slow = """
+import signal, time
+
+class Slow:
+    def export(self, records):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)
+        with open("slow.txt", "a") as out:
+            out.write(str(sum(r.get("calls", 0) for r in records)))
+
+    def close(self): pass
+    def after_fork(self): pass
+    def health(self): return {}
+
+sensor.exporters.append(Slow())
+for i in range(7):
+    work(i)
+"""
+    script = tmp_path / "host.py"
+    script.write_text(HOST_PRELUDE + slow)
+    proc = subprocess.run(
+        [sys.executable, str(script), "auto"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == -signal.SIGTERM, proc.stderr  # the process still ends as SIGTERM ends it
+    assert (tmp_path / "slow.txt").read_text() == "7"  # after the export finished
+
+
 def test_shutdown_gives_sigterm_back(tmp_path: Path) -> None:
     source = "import signal\n" + HOST_PRELUDE + (
         "taken = signal.getsignal(signal.SIGTERM) != signal.SIG_DFL\n"
@@ -160,6 +232,35 @@ def test_shutdown_gives_sigterm_back(tmp_path: Path) -> None:
         "print(taken, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)\n"
     )
     assert run_python(tmp_path, source, "auto").split() == ["True", "True"]
+
+
+def test_the_last_interval_reaches_the_collector_at_exit(tmp_path: Path) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[int] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(1)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        # No shutdown() of its own: atexit flushes, when the interpreter starts no more threads (3.12+).
+        prelude = HOST_PRELUDE.replace("interval=3600", f'interval=3600, endpoint="{url}"')
+        run_python(tmp_path, prelude + "work(1)\n", "auto")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received == [1]
 
 
 def test_a_stuck_exporter_never_blocks_the_application(tmp_path: Path) -> None:
@@ -461,6 +562,28 @@ def test_run_passes_options_to_the_program(tmp_path: Path) -> None:
     assert set(functions) == {"runapp.logic.price", "runapp.logic.helper"}
     assert functions["runapp.logic.helper"]["origin"] == "human"
     assert {r["service"] for r in records} == {"checkout"}
+
+
+def test_run_refuses_an_empty_spool_dir_instead_of_writing_into_the_working_directory(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    before = set(root.iterdir())
+    proc = codewitness_cli(root, "run", "--spool-dir", "", "--", sys.executable, "-m", "runapp")
+    assert proc.returncode == 2
+    assert "--spool-dir is empty" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""  # the program did not run
+    assert set(root.iterdir()) == before
+
+
+def test_an_empty_spool_dir_in_the_configuration_turns_the_spool_off(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    (root / "codewitness.toml").write_text('[sensor]\nspool_dir = ""\n')
+    before = set(root.rglob("*"))
+    proc = codewitness_cli(root, "run", "--", sys.executable, "-m", "runapp")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ran"
+    assert "nowhere to send its records" in proc.stderr
+    assert {p for p in set(root.rglob("*")) - before if "__pycache__" not in p.parts} == set()
 
 
 def test_run_keeps_an_existing_sitecustomize(tmp_path: Path) -> None:

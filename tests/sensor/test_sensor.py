@@ -392,6 +392,30 @@ def test_init_with_a_broken_manifest_logs_and_returns_none(
     assert codewitness.sensor.active() is None
 
 
+def test_init_leaves_out_an_exporter_it_cannot_make_and_runs_with_the_others(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture, app: App
+) -> None:
+    with caplog.at_level("WARNING", logger="codewitness.sensor"):
+        sensor = codewitness.sensor.init(
+            manifest=app.manifest(),
+            spool_dir=tmp_path / "spool",
+            endpoint="ftp://collector.example/",  # not an HTTP URL: HttpExporter refuses it
+            interval=3600,
+            settings=SensorSection(),
+        )
+    assert sensor is not None
+    assert "exporter HttpExporter left out" in caplog.text and "http://" in caplog.text
+    svc = importlib.import_module(app.module)
+    assert svc.add(1, 2) == 3
+    codewitness.sensor.shutdown()
+    from codewitness.sensor.export import read_spool
+
+    records = [r for _, batch, _ in read_spool(tmp_path / "spool") for r in batch]
+    assert sum(r["calls"] for r in records if r["kind"] == "aggregate") == 1
+    (health,) = [r for r in records if r["kind"] == "sensor"]
+    assert health["internal_errors"] == {"exporter.HttpExporter": 1}
+
+
 def test_init_replaces_a_running_sensor(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
     first = start(app, memory, backend)
     second = start(app, memory, backend)

@@ -54,7 +54,7 @@ def run(
     ] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Never instrument these globs.")] = None,
     interval: Annotated[float | None, typer.Option("--interval", help="Seconds per interval.", min=0.05)] = None,
-    spool_dir: Annotated[Path | None, typer.Option("--spool-dir", help="Spool folder for records.")] = None,
+    spool_dir: Annotated[str | None, typer.Option("--spool-dir", help="Spool folder for records.")] = None,
     endpoint: Annotated[str | None, typer.Option("--endpoint", help="HTTP endpoint for batches.")] = None,
     otel: Annotated[bool | None, typer.Option("--otel/--no-otel", help="Export through OpenTelemetry.")] = None,
     sample_rate: Annotated[
@@ -68,6 +68,11 @@ def run(
     executable = shutil.which(command[0])
     if executable is None:
         raise InputError(f"cannot find {command[0]!r} on PATH")
+    if spool_dir is not None and not spool_dir.strip():
+        raise InputError(
+            "--spool-dir is empty: give a folder (default .codewitness/spool);"
+            ' sensor.spool_dir = "" in the configuration turns the spool off'
+        )
     get_config()  # a broken configuration is reported here, not inside the application
     from codewitness.cli.invariants_cmd import checked_config_rules
 
@@ -78,7 +83,7 @@ def run(
         "include": ",".join(include) if include else None,
         "exclude": ",".join(exclude) if exclude else None,
         "interval": interval,
-        "spool_dir": str(spool_dir.resolve()) if spool_dir else None,
+        "spool_dir": str(Path(spool_dir).resolve()) if spool_dir else None,
         "endpoint": endpoint,
         "otel": None if otel is None else ("true" if otel else "false"),
         "sample_rate": sample_rate,

@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,8 +39,18 @@ __all__ = ["Check", "Exporter", "Sensor", "active", "init", "shutdown"]
 
 log = logging.getLogger("codewitness.sensor")
 
-_lock = threading.Lock()
+# Reentrant: a signal handler may call ``shutdown()`` while its thread is inside ``init()``.
+_lock = threading.RLock()
 _active: Sensor | None = None
+
+
+def _reset_lock_in_child() -> None:
+    global _lock
+    _lock = threading.RLock()  # another thread of the parent may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_in_child)
 
 BackendName = Literal["auto", "monitoring", "wrapping"]
 
@@ -102,10 +112,38 @@ def init(
 
     Returns:
         The running sensor, or ``None`` when it could not start (the reason is logged on the
-        ``codewitness.sensor`` logger; the application carries on uninstrumented).
+        ``codewitness.sensor`` logger; the application carries on uninstrumented). It never
+        raises: an exporter that cannot be made is logged and left out, the others run.
     """
+    try:
+        return _start(
+            service, manifest, include, exclude, interval, spool_dir, endpoint, token, otel, sample_rate,
+            revision, exporters, backend, settings,
+        )  # fmt: skip
+    except Exception as exc:  # whatever went wrong is ours, never the host's
+        log.warning("codewitness: the runtime sensor did not start: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def _start(
+    service: str | None,
+    manifest: str | os.PathLike[str] | Manifest | None,
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    interval: float | None,
+    spool_dir: str | os.PathLike[str] | None,
+    endpoint: str | None,
+    token: str | None,
+    otel: bool | None,
+    sample_rate: float | None,
+    revision: str | None,
+    exporters: Sequence[Exporter],
+    backend: BackendName,
+    settings: SensorSection | None,
+) -> Sensor | None:
     global _active
     shutdown()
+    problems: list[str] = []
     try:
         cfg = settings if settings is not None else load_config().config.sensor
         loaded_manifest = _load_manifest(manifest if manifest is not None else cfg.manifest)
@@ -130,6 +168,7 @@ def init(
             token=token,
             otel=otel,
             stop=stop,
+            problems=problems,
         )
         chosen_exporters.extend(exporters)
         sensor = Sensor(
@@ -151,9 +190,21 @@ def init(
     except Exception as exc:
         log.warning("codewitness: the runtime sensor did not start: %s", exc)
         return None
+    for problem in problems:
+        sensor.internal_error(problem)
+    if not sensor.exporters:
+        log.warning("codewitness: the sensor has nowhere to send its records (no spool folder, endpoint or exporter)")
     with _lock:
         _active = sensor
-    sensor.activate()
+    try:
+        sensor.activate()
+    except Exception as exc:
+        log.warning("codewitness: the runtime sensor did not start: %s: %s", type(exc).__name__, exc)
+        with _lock:
+            if _active is sensor:
+                _active = None
+        sensor.shutdown(timeout=1.0)  # puts back whatever it had already watched
+        return None
     return sensor
 
 
@@ -178,16 +229,29 @@ def _exporters(
     token: str | None,
     otel: bool | None,
     stop: threading.Event,
+    problems: list[str],
 ) -> list[Exporter]:
+    """The configured exporters; one that cannot be made is logged, named in ``problems`` and left out."""
     chosen: list[Exporter] = []
-    folder = cfg.spool_dir if spool_dir is None else str(spool_dir)
-    if folder:
-        chosen.append(Spool(folder, max_bytes=cfg.spool_max_bytes, segment_bytes=cfg.spool_segment_bytes))
+    folder = cfg.spool_dir if spool_dir is None else os.fspath(spool_dir)
     url = cfg.endpoint if endpoint is None else endpoint
+    makers: list[tuple[str, Callable[[], Exporter]]] = []
+    if folder:
+        makers.append(
+            ("Spool", lambda: Spool(folder, max_bytes=cfg.spool_max_bytes, segment_bytes=cfg.spool_segment_bytes))
+        )
     if url:
-        chosen.append(HttpExporter(url, token=token or os.environ.get("CODEWITNESS_TOKEN"), stop=stop))
+        makers.append(
+            ("HttpExporter", lambda: HttpExporter(url, token=token or os.environ.get("CODEWITNESS_TOKEN"), stop=stop))
+        )
     if cfg.otel if otel is None else otel:
-        chosen.append(OtelExporter())
+        makers.append(("OtelExporter", OtelExporter))
+    for name, make in makers:
+        try:
+            chosen.append(make())
+        except Exception as exc:  # one exporter's problem must not cost the others
+            log.warning("codewitness: sensor exporter %s left out: %s", name, exc)
+            problems.append(f"exporter.{name}")
     return chosen
 
 

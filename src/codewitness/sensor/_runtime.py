@@ -6,9 +6,16 @@ exception-capture budget, its sample reservoir and its checks. The backends (``_
 single exporter thread of :class:`Sensor`, once per interval.
 
 Threading contract: the backends' fast paths, ``Probe.failed`` and ``Probe.finish`` run on
-application threads and never wait for anything but a lock held for a few dictionary operations
-(only on the rare paths: exceptions, samples); exporters run only on the exporter thread (and once more
-at exit) and may block there (HTTP retries) without the application noticing.
+application threads and take no lock at all: a signal handler that runs in the middle of one of
+them and calls a watched function itself must not wait for its own thread (counts and the sample
+reservoir are updated in steps that neither a thread switch nor a signal handler can split, see
+``FunctionStats``). Exporters run only on the exporter thread (the last batch too, at shutdown) and
+may block there (HTTP retries) without the application noticing.
+
+Fork: one handler (registered once, holding sensors weakly) gives every running sensor of a forked
+child fresh locks, empty counters and its own exporter thread; in a ``multiprocessing`` child,
+which ends through ``os._exit`` without running ``atexit``, the last interval is flushed by a
+``multiprocessing.util.Finalize`` instead.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import contextlib
 import fnmatch
 import functools
 import inspect
+import itertools
 import logging
 import os
 import random
@@ -29,6 +37,7 @@ import threading
 import traceback
 import types
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -60,6 +69,9 @@ _SENSOR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: What the slow path of a rewritten function notes at entry: its arguments by name, a sample of
 #: them (or ``None``), and the clock.
 Entry = tuple[dict[str, Any], Any, int]
+
+#: How long shutdown() waits for the exporter thread to export the last interval, at most.
+_SHUTDOWN_TIMEOUT = 5.0
 
 # Exceptions that end a generator or coroutine on purpose; they are not the function's errors.
 _NOT_ERRORS = (GeneratorExit,)
@@ -153,8 +165,6 @@ class Probe:
 
     __slots__ = (
         "_budget",
-        "_lock",
-        "_offered",
         "_reservoir",
         "checks",
         "meter",
@@ -181,20 +191,16 @@ class Probe:
         #: True when a call needs more than counting (checks or sampling): the backends then take
         #: the slower path that names the arguments.
         self.slow = self.meter.slow = bool(self.sample_rate)
-        self._lock = threading.Lock()
         self._budget: dict[str, int] = {}
         self.suppressed = 0
-        self._reservoir: list[dict[str, Any]] = []
-        self._offered = 0
+        self._reservoir = _Reservoir(sensor.samples_per_interval)
 
     def reinit_after_fork(self) -> None:
-        """Fresh locks and empty counters in a forked child."""
+        """Empty counters and reservoir in a forked child."""
         self.stats.reinit_after_fork()
-        self._lock = threading.Lock()
         self._budget = {}
         self.suppressed = 0
-        self._reservoir = []
-        self._offered = 0
+        self._reservoir = _Reservoir(self.sensor.samples_per_interval)
 
     def add_check(self, check: Check) -> None:
         """Run ``check(arguments, result)`` after every successful call of this function."""
@@ -312,31 +318,44 @@ class Probe:
 
     def _offer(self, ns: int, arguments: Mapping[str, Any], result: Any) -> None:
         # Reservoir sampling (algorithm R): every offered call has the same chance to be kept.
-        keep = self.sensor.samples_per_interval
-        with self._lock:
-            self._offered += 1
-            slot = len(self._reservoir) if len(self._reservoir) < keep else random.randrange(self._offered)  # noqa: S311
+        # No lock: this runs on application threads, and in signal handlers that call watched
+        # functions while their thread is in here too (see ``_Reservoir``).
+        reservoir = self._reservoir
+        keep = len(reservoir.slots)
+        offered = next(reservoir.offered)
+        slot = offered if offered < keep else random.randrange(offered + 1)  # noqa: S311 - not security
         if slot >= keep:
             return
-        record = {
+        reservoir.slots[slot] = {
             "kind": "sample",
             "time": _now_iso(),
             "duration_ns": ns,
             "arguments": dict(arguments),
             "result": self.sensor.redactor.snapshot(result),
         }
-        with self._lock:
-            if slot < len(self._reservoir):
-                self._reservoir[slot] = record
-            else:
-                self._reservoir.append(record)
 
     def drain_samples(self) -> list[dict[str, Any]]:
         """The reservoir of this interval; starts a new one (and a new capture budget)."""
-        with self._lock:
-            samples, self._reservoir, self._offered = self._reservoir, [], 0
-            self._budget = {}
-            return samples
+        fresh = _Reservoir(self.sensor.samples_per_interval)
+        reservoir, self._reservoir = self._reservoir, fresh
+        self._budget = {}
+        return [sample for sample in reservoir.slots if sample is not None]
+
+
+class _Reservoir:
+    """One interval's sample slots of one function, filled without a lock.
+
+    ``next(offered)`` numbers each offered call in one step (a C call: no thread switch and no
+    signal handler runs inside it), and a slot is filled by one assignment. A call offered just
+    as the exporter swaps in a new reservoir may land in the old one after it was read: that
+    sample is lost, never a count.
+    """
+
+    __slots__ = ("offered", "slots")
+
+    def __init__(self, keep: int) -> None:
+        self.offered = itertools.count()
+        self.slots: list[dict[str, Any] | None] = [None] * keep
 
 
 def _now_iso() -> str:
@@ -384,9 +403,9 @@ class Sensor:
         self.exporters = list(exporters)
         self.probes: dict[str, Probe] = {}
         self._events: collections.deque[dict[str, Any]] = collections.deque()
-        self._counts_lock = threading.Lock()
         self.dropped_events = 0
-        self.internal_errors: dict[str, int] = {}
+        #: Errors of codewitness's own code, by place. No lock, like every count on the call path.
+        self.internal_errors: collections.defaultdict[str, int] = collections.defaultdict(int)
         self.unreachable: set[str] = set()
         self._interval_start = _now_iso()
         #: Set when the sensor shuts down; exporters stop waiting between retries.
@@ -394,6 +413,10 @@ class Sensor:
         self._thread: threading.Thread | None = None
         self._flush_lock = threading.Lock()
         self._closed = False
+        #: Set when shutdown() has finished; who runs it, and whether a SIGTERM came meanwhile.
+        self._shut = threading.Event()
+        self._shutting_thread: int | None = None
+        self._sigterm_pending = False
         self._pending_checks: dict[str, list[Check]] = {}
         self._check_factories: list[tuple[str, CheckFactory]] = []
         self._collectors: list[Collector] = []
@@ -403,10 +426,9 @@ class Sensor:
     # -- errors of our own -----------------------------------------------------------------
 
     def internal_error(self, where: str) -> None:
-        """Count an error in codewitness's own code; never raises."""
+        """Count an error in codewitness's own code; never raises (and never waits: no lock)."""
         try:
-            with self._counts_lock:
-                self.internal_errors[where] = self.internal_errors.get(where, 0) + 1
+            self.internal_errors[where] += 1
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("codewitness sensor error in %s", where, exc_info=True)
         except Exception:  # noqa: S110 - counting itself failed; nothing more is safe to do
@@ -572,8 +594,7 @@ class Sensor:
     def enqueue(self, record: dict[str, Any]) -> bool:
         """Queue one event for export; when the queue is full it is dropped and counted."""
         if len(self._events) >= self.queue_size:
-            with self._counts_lock:
-                self.dropped_events += 1
+            self.dropped_events += 1
             return False
         self._events.append(record)
         return True
@@ -647,9 +668,10 @@ class Sensor:
         return records
 
     def _health(self, suppressed: int) -> dict[str, Any] | None:
-        with self._counts_lock:
-            dropped, self.dropped_events = self.dropped_events, 0
-            errors, self.internal_errors = self.internal_errors, {}
+        fresh: collections.defaultdict[str, int] = collections.defaultdict(int)
+        # Each swap is one step for the counting threads: a count lands wholly before or after it.
+        dropped, self.dropped_events = self.dropped_events, 0
+        errors, self.internal_errors = self.internal_errors, fresh
         exporter_counts: dict[str, int] = {}
         for exporter in self.exporters:
             try:
@@ -662,22 +684,25 @@ class Sensor:
         return {
             "dropped_events": dropped,
             "suppressed_exceptions": suppressed,
-            "internal_errors": errors,
+            "internal_errors": dict(errors),
             "exporters": exporter_counts,
         }
 
     def flush(self) -> int:
         """Collect and hand one batch to every exporter; returns the number of records."""
         with self._flush_lock:
-            records = self.collect()
-            if not records:
-                return 0
-            for exporter in self.exporters:
-                try:
-                    exporter.export(records)
-                except Exception:
-                    self.internal_error(f"export.{type(exporter).__name__}")
-            return len(records)
+            return self._export_batch()
+
+    def _export_batch(self) -> int:
+        records = self.collect()
+        if not records:
+            return 0
+        for exporter in self.exporters:
+            try:
+                exporter.export(records)
+            except Exception:
+                self.internal_error(f"export.{type(exporter).__name__}")
+        return len(records)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -685,16 +710,35 @@ class Sensor:
                 self.flush()
             except Exception:
                 self.internal_error("loop")
+        self._finish()
+
+    def _finish(self, timeout: float = -1) -> bool:
+        """The last batch, then the exporters close; ``False`` when the flush lock stayed taken."""
+        if not self._flush_lock.acquire(timeout=timeout):
+            return False
+        try:
+            try:
+                self._export_batch()
+            except Exception:
+                self.internal_error("flush")
+            for exporter in self.exporters:
+                try:
+                    exporter.close()
+                except Exception:
+                    self.internal_error("close")
+        finally:
+            self._flush_lock.release()
+        return True
 
     def start(self) -> None:
-        """Start the exporter thread and the fork/exit handlers."""
+        """Start the exporter thread and the exit handlers (fork is handled for every sensor at once)."""
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="codewitness-sensor", daemon=True)
         self._thread.start()
+        _running.add(self)
         if not getattr(self, "_registered", False):
             self._registered = True
             atexit.register(self.shutdown)
-            os.register_at_fork(after_in_child=self._after_fork_in_child)
             if self.flush_on_sigterm:
                 self._take_sigterm()
 
@@ -714,7 +758,19 @@ class Sensor:
             self.internal_error("sigterm")
 
     def _on_sigterm(self, signum: int, frame: types.FrameType | None) -> None:
-        self.shutdown()  # never raises; puts the default handler back
+        if self._closed and not self._shut.is_set():
+            # A shutdown is under way (``atexit``, a ``multiprocessing`` child's finalizer, the
+            # program's own call) and still exporting the last interval.
+            if self._shutting_thread == threading.get_ident():
+                # ... beneath this very handler: it ends the process as SIGTERM would when done.
+                self._sigterm_pending = True
+                return
+            self._shut.wait(_SHUTDOWN_TIMEOUT)
+        self.shutdown()  # never raises, returns within its timeout; puts the default handler back
+        self._end_by_sigterm()
+
+    @staticmethod
+    def _end_by_sigterm() -> None:
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
@@ -727,54 +783,113 @@ class Sensor:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def _after_fork_in_child(self) -> None:
+        """In a forked child: nothing the parent's threads held (locks, the half-written batch,
+        counts the parent reports), an exporter thread of its own, and a flush at its exit."""
         if self._closed:
             return
         try:
             self.pid = os.getpid()
-            self._counts_lock = threading.Lock()
             self._flush_lock = threading.Lock()
+            # The parent's exporter thread may have been inside the stop event's own lock.
+            old_stop, self._stop = self._stop, threading.Event()
+            self._shut = threading.Event()
+            for exporter in self.exporters:
+                if getattr(exporter, "stop", None) is old_stop:
+                    exporter.stop = self._stop  # type: ignore[attr-defined]
             self._events = collections.deque()
             self.dropped_events = 0
-            self.internal_errors = {}
+            self.internal_errors = collections.defaultdict(int)
             self._interval_start = _now_iso()
             for probe in self.probes.values():
                 probe.reinit_after_fork()
             for exporter in self.exporters:
                 exporter.after_fork()
-            self._stop.clear()
             self.start()
+            _flush_at_multiprocessing_exit(self)
         except Exception:
             self.internal_error("fork")
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop watching, flush what is left, close the exporters. Safe to call twice."""
+    def shutdown(self, timeout: float = _SHUTDOWN_TIMEOUT) -> None:
+        """Stop watching, flush what is left, close the exporters. Safe to call twice.
+
+        Returns within about ``timeout`` seconds whatever the exporters do: the last batch is
+        exported on the exporter thread, which is waited for at most that long; one still busy
+        then (a collector that does not answer) is left behind (a daemon thread, it ends with the
+        process) and the last interval is lost (logged). Never waits on the flush lock longer.
+        """
         if self._closed:
             return
+        self._shutting_thread = threading.get_ident()
         self._closed = True
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        _running.discard(self)
         with contextlib.suppress(Exception):
             self._import_hook.remove()
         try:
             self.backend.detach_all()
         except Exception:
             self.internal_error("detach")
-        try:
-            self.flush()
-        except Exception:
-            self.internal_error("flush")
-        for exporter in self.exporters:
-            try:
-                exporter.close()
-            except Exception:
-                self.internal_error("close")
+        thread = self._thread
+        self._stop.set()
+        if thread is threading.current_thread():
+            pass  # called by an exporter or collector: the loop flushes and closes when it returns
+        elif thread is not None and thread.is_alive():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning(
+                    "codewitness: the sensor's exporter was still busy after %.1f s at shutdown; the last"
+                    " interval is not exported",
+                    timeout,
+                )
+        elif not self._finish(timeout):
+            log.warning("codewitness: the sensor's exporter was busy at shutdown; the last interval is not exported")
         with contextlib.suppress(Exception):
             atexit.unregister(self.shutdown)
         self._give_back_sigterm()
+        self._shut.set()
+        if self._sigterm_pending:
+            self._end_by_sigterm()
 
     @property
     def closed(self) -> bool:
         """Whether :meth:`shutdown` ran."""
         return self._closed
 
+
+
+#: Sensors whose exporter thread runs, held weakly: ``os.register_at_fork`` keeps what it is given
+#: forever, so it gets one module-level function, and a sensor that was shut down is forgotten.
+_running: weakref.WeakSet[Sensor] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for sensor in list(_running):
+        sensor._after_fork_in_child()
+
+
+def _flush_at_multiprocessing_exit(sensor: Sensor) -> None:
+    """In a ``multiprocessing`` child (fork start method): shut ``sensor`` down when the process ends.
+
+    Such a child ends through ``os._exit`` once its target returns, so ``atexit`` never runs; it
+    runs ``multiprocessing.util``'s finalizers instead. Those of the parent are cleared as the
+    child starts, after this fork handler ran, and the after-fork callbacks run after that: the
+    finalizer is registered from one. A child of a plain ``os.fork()`` never runs the callback.
+    """
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.register_after_fork(sensor, _register_exit_finalizer)
+
+
+def _register_exit_finalizer(sensor: Sensor) -> None:
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _shutdown_if_alive, args=(weakref.ref(sensor),), exitpriority=0)
+
+
+def _shutdown_if_alive(ref: weakref.ref[Sensor]) -> None:
+    sensor = ref()
+    if sensor is not None:
+        sensor.shutdown()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

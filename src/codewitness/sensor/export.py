@@ -11,7 +11,8 @@ with a unique ``id``); the spool and the HTTP body hold them one per line.
   closed at ``segment_bytes``; beyond ``max_bytes`` the oldest segments are deleted and their
   records counted as dropped. ``codewitness ingest`` reads the folder (:func:`read_spool`).
 * :class:`HttpExporter` -- ``POST`` of a gzip JSON-lines body with a bearer token; retries with
-  exponential backoff on connection errors, 408, 429 and 5xx.
+  exponential backoff on connection errors, 408, 429 and 5xx. Each request has a wall-clock
+  deadline (a server that trickles its answer is cut off); redirects are never followed.
 * :class:`OtelExporter` -- counters, a latency gauge and exception/sample spans through the
   OpenTelemetry API (extra ``otel``), on the host's providers. One OTel call per function per
   interval, never one per function call.
@@ -28,48 +29,102 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
+import http.client
 import json
+import logging
 import os
 import random
+import re
+import socket
+import ssl
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from io import FileIO
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, NamedTuple
 
 from codewitness import semconv
 from codewitness.errors import MissingExtraError
 
-__all__ = ["HttpExporter", "OtelExporter", "Spool", "encode_batch", "read_spool"]
+__all__ = ["Encoded", "HttpExporter", "OtelExporter", "Spool", "encode_batch", "read_spool"]
+
+log = logging.getLogger("codewitness.sensor")
 
 SEGMENT_GLOB = "seg-*.jsonl"
 
+# A code point UTF-8 cannot hold: half of a surrogate pair on its own (a file name decoded with
+# ``surrogateescape``, a slice through an emoji of a UTF-16 string, a C extension's bytes).
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
-def encode_batch(records: Sequence[dict[str, Any]]) -> bytes:
-    """JSON lines, UTF-8; values JSON cannot hold become strings."""
-    return b"".join(
-        json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=str).encode() + b"\n"
-        for record in records
-    )
+
+class Encoded(NamedTuple):
+    """One batch as JSON lines, and what encoding it cost."""
+
+    data: bytes
+    #: Records written with a lone surrogate spelled out as text (``\udc80``: six characters).
+    repaired: int
+    #: Records JSON could not hold at all (nested too deep, a value whose ``str()`` raises): left out.
+    dropped: int
+
+
+def encode_batch(records: Sequence[dict[str, Any]]) -> Encoded:
+    """JSON lines, UTF-8, each record on its own: one bad value costs one record, never the batch.
+
+    Values JSON cannot hold become strings. A lone surrogate is written as the six characters
+    ``\\ud800`` (so the line stays valid UTF-8 and the value readable); a record that cannot be
+    encoded at all is left out. Both are counted in the result.
+    """
+    lines: list[bytes] = []
+    repaired = dropped = 0
+    for record in records:
+        try:
+            text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=str)
+        except Exception:  # RecursionError, a circular value, a str() that raises: one record
+            dropped += 1
+            continue
+        try:
+            line = text.encode()
+        except UnicodeEncodeError:
+            line = _LONE_SURROGATE.sub(_spelled_out, text).encode()
+            repaired += 1
+        lines.append(line + b"\n")
+    return Encoded(b"".join(lines), repaired, dropped)
+
+
+def _spelled_out(match: re.Match[str]) -> str:
+    # Inside a JSON string: an escaped backslash, then ``uXXXX`` as plain text.
+    return f"\\\\u{ord(match.group()):04x}"
 
 
 class _Counters:
-    """Health counters that reset when read."""
+    """Health counters that reset when read.
+
+    No lock: an exporter's ``export`` and ``health`` run only on the sensor's exporter thread (or,
+    with no exporter thread, under the sensor's flush lock), one at a time.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
 
     def add(self, key: str, n: int = 1) -> None:
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + n
+        self._counts[key] = self._counts.get(key, 0) + n
+
+    def encoded(self, prefix: str, batch: Encoded) -> None:
+        """Count the records a batch's encoding repaired or left out."""
+        if batch.repaired:
+            self.add(f"{prefix}_repaired_records", batch.repaired)
+        if batch.dropped:
+            self.add(f"{prefix}_unencodable_records", batch.dropped)
 
     def take(self) -> dict[str, int]:
-        with self._lock:
-            counts, self._counts = self._counts, {}
+        counts, self._counts = self._counts, {}
         return counts
 
 
@@ -80,45 +135,93 @@ class Spool:
         directory: the spool folder (created when missing).
         max_bytes: the folder's size limit; oldest segments are deleted beyond it.
         segment_bytes: a segment is closed once it reaches this size.
+
+    Raises:
+        ValueError: ``directory`` is empty (which would mean the working directory).
     """
 
     def __init__(self, directory: str | os.PathLike[str], *, max_bytes: int, segment_bytes: int) -> None:
+        if not os.fspath(directory):
+            raise ValueError("the spool folder is empty: give a folder (default .codewitness/spool)")
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.segment_bytes = min(segment_bytes, max_bytes)
-        self._file: IO[bytes] | None = None
+        # Unbuffered: every batch is written whole at once, and a failed write leaves nothing
+        # behind in a buffer that closing the file would try (and fail) to write again.
+        self._file: FileIO | None = None
         self._path: Path | None = None
         self._counts = _Counters()
 
     def export(self, records: list[dict[str, Any]]) -> None:
-        """Append one batch; a write failure (disk full, no permission) drops it and counts it."""
-        data = encode_batch(records)
+        """Append one batch; a write failure (disk full, no permission) drops it and counts it.
+
+        A failed write leaves the spool as it was: the segment is cut back to where the batch began
+        (no torn line), and a segment this batch would have begun is removed (a full disk gets no
+        empty segments).
+        """
+        batch = encode_batch(records)
+        self._counts.encoded("spool", batch)
+        if not batch.data:
+            return
+        lines = len(records) - batch.dropped
         try:
             handle = self._open()
-            handle.write(data)
-            handle.flush()
-            if handle.tell() >= self.segment_bytes:
-                self._close_segment()
+        except OSError:
+            self._failed(lines)
+            return
+        start = handle.tell()
+        try:
+            view = memoryview(batch.data)
+            while view:
+                view = view[handle.write(view) :]
+        except OSError:
+            self._failed(lines)
+            self._undo(start)
+            return
+        if start + len(batch.data) >= self.segment_bytes:
+            self._close_segment()
+        try:
             self._enforce_limit()
         except OSError:
-            self._counts.add("spool_write_failures")
-            self._counts.add("spool_dropped_records", len(records))
-            self._close_segment()
+            self._counts.add("spool_limit_failures")
 
-    def _open(self) -> IO[bytes]:
+    def _failed(self, lines: int) -> None:
+        self._counts.add("spool_write_failures")
+        self._counts.add("spool_dropped_records", lines)
+
+    def _open(self) -> FileIO:
         if self._file is None:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._path = self.directory / f"seg-{time.time_ns():020d}-{os.getpid()}.jsonl"
             self._file = _open_private(self._path)
         return self._file
 
+    def _undo(self, start: int) -> None:
+        """After a failed write: cut the segment back to ``start`` (and go on writing it), or
+        remove it when this write would have begun it."""
+        handle, path = self._file, self._path
+        if handle is None or path is None:
+            return
+        try:
+            if start:
+                os.ftruncate(handle.fileno(), start)
+                return
+            path.unlink()
+        except OSError:
+            self._counts.add("spool_write_failures")
+        self._file = self._path = None
+        self._close(handle)
+
     def _close_segment(self) -> None:
         handle, self._file, self._path = self._file, None, None
         if handle is not None:
-            try:
-                handle.close()
-            except OSError:
-                self._counts.add("spool_write_failures")
+            self._close(handle)
+
+    def _close(self, handle: FileIO) -> None:
+        try:
+            handle.close()
+        except OSError:
+            self._counts.add("spool_write_failures")
 
     def _enforce_limit(self) -> None:
         segments = sorted(self.directory.glob(SEGMENT_GLOB))
@@ -146,20 +249,21 @@ class Spool:
     def after_fork(self) -> None:
         """In a child: never write to the parent's open segment; start a new one when needed.
 
-        The inherited handle is closed: that closes only the child's copy of the descriptor, and
-        its buffer is empty because every batch is flushed as it is written.
+        The inherited handle is closed: that closes only the child's copy of the descriptor
+        (nothing is buffered: every batch is written as it comes).
         """
         self._close_segment()
         self._counts = _Counters()
 
     def health(self) -> dict[str, int]:
-        """Write failures and dropped records since the last call."""
+        """Write failures, dropped and repaired records since the last call."""
         return self._counts.take()
 
 
-def _open_private(path: Path) -> IO[bytes]:
-    """A new segment for appending, readable by its owner only (records hold captured values)."""
-    return open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600), "ab")
+def _open_private(path: Path) -> FileIO:
+    """A new segment for appending, unbuffered, readable by its owner only (records hold captured values)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    return open(os.open(path, flags, 0o600), "ab", buffering=0)
 
 
 def _size(path: Path) -> int:
@@ -198,16 +302,32 @@ def read_spool(directory: str | os.PathLike[str]) -> Iterator[tuple[Path, list[d
         yield path, records, bad
 
 
+#: Once the sensor is stopping, no request lasts longer than this from then on: a slow
+#: collector must not hold up the end of the process (see ``Sensor.shutdown``).
+STOPPING_DEADLINE = 2.0
+#: The most of a collector's answer that is read (the status is what counts).
+_ANSWER_BYTES = 64 * 1024
+
+
 class HttpExporter:
     """POSTs batches as gzip JSON lines, with a bearer token and retries.
+
+    Every request has a wall-clock deadline, ``timeout``: connecting, sending and reading the
+    answer together (a server that trickles its answer a byte at a time is cut off there, as is
+    one that never answers). A redirect (3xx) is a failure: it is never followed, so the token
+    never goes to another host; the batch is dropped and counted, and the first one is logged.
 
     Args:
         endpoint: the URL to POST to.
         token: sent as ``Authorization: Bearer <token>`` when given.
-        timeout: seconds per request.
+        timeout: seconds a request may take, all of it.
         retries: further attempts after the first, on retryable failures.
         backoff: the first retry's delay in seconds; each further one doubles (with jitter).
-        stop: when set (the sensor is shutting down), no more waiting between retries.
+        stop: when set (the sensor is shutting down), no more retries, and no request lasts more
+            than :data:`STOPPING_DEADLINE` seconds from then on.
+
+    Raises:
+        ValueError: ``endpoint`` is not an ``http://`` or ``https://`` URL.
     """
 
     _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -231,10 +351,20 @@ class HttpExporter:
         self.backoff = backoff
         self.stop = stop or threading.Event()
         self._counts = _Counters()
+        self._told_redirect = False
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirect(), _DeadlineHTTPHandler()]
+        if endpoint.startswith("https://"):
+            handlers.append(_DeadlineHTTPSHandler(ssl.create_default_context()))
+        self._opener = urllib.request.build_opener(*handlers)
 
     def export(self, records: list[dict[str, Any]]) -> None:
         """Send one batch; after the last failed attempt the batch is dropped and counted."""
-        body = gzip.compress(encode_batch(records), compresslevel=5)
+        batch = encode_batch(records)
+        self._counts.encoded("http", batch)
+        if not batch.data:
+            return
+        lines = len(records) - batch.dropped
+        body = gzip.compress(batch.data, compresslevel=5)
         headers = {
             "Content-Type": "application/x-ndjson",
             "Content-Encoding": "gzip",
@@ -254,23 +384,41 @@ class HttpExporter:
                 self._counts.add("http_sent_batches")
                 return
             if status is not None and status not in self._RETRY_STATUS:
-                self._counts.add("http_rejected_batches")
-                self._counts.add("http_dropped_records", len(records))
+                self._counts.add("http_redirected_batches" if 300 <= status < 400 else "http_rejected_batches")
+                self._counts.add("http_dropped_records", lines)
                 return
         self._counts.add("http_failed_batches")
-        self._counts.add("http_dropped_records", len(records))
+        self._counts.add("http_dropped_records", lines)
 
     def _post(self, body: bytes, headers: dict[str, str]) -> int | None:
-        request = urllib.request.Request(self.endpoint, data=body, headers=headers, method="POST")  # noqa: S310
+        deadline = _Deadline(self.timeout, self.stop)
+        request = _Request(self.endpoint, data=body, headers=headers, method="POST", deadline=deadline)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - checked scheme
-                response.read()
+            with self._opener.open(request, timeout=self.timeout) as response:
+                response.read(_ANSWER_BYTES)
                 status: int = response.status
                 return status
         except urllib.error.HTTPError as exc:
+            exc.close()
+            if 300 <= exc.code < 400:
+                self._redirected(exc.code, exc.headers.get("Location"))
             return exc.code
-        except (OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):
             return None
+        finally:
+            deadline.done()
+
+    def _redirected(self, status: int, location: str | None) -> None:
+        if self._told_redirect:
+            return
+        self._told_redirect = True
+        where = urllib.parse.urlsplit(location).netloc if location else ""
+        log.warning(
+            "codewitness: the sensor endpoint answered %d (a redirect%s); redirects are not followed, so the"
+            " batch was dropped: set sensor.endpoint to the final URL",
+            status,
+            f" to {where}" if where else "",
+        )
 
     def close(self) -> None:
         """Nothing is held open between batches."""
@@ -280,10 +428,135 @@ class HttpExporter:
         self._counts = _Counters()
 
     def health(self) -> dict[str, int]:
-        """Sent, retried, rejected and dropped counts since the last call (``http_sent_batches`` excluded)."""
+        """Retried, rejected, redirected and dropped counts since the last call (``http_sent_batches`` excluded)."""
         counts = self._counts.take()
         counts.pop("http_sent_batches", None)
         return counts
+
+
+class _Deadline:
+    """The wall-clock end of one request: a watchdog thread shuts the request's socket down then.
+
+    Socket timeouts bound each read and write, not their sum: a server that sends one byte every
+    few seconds would hold a request (and with it the exporter thread) forever. Shutting the
+    socket down wakes the blocked read or write, which then fails. Once ``stop`` is set, the end
+    moves to at most :data:`STOPPING_DEADLINE` seconds later.
+    """
+
+    def __init__(self, seconds: float, stop: threading.Event) -> None:
+        self._end = time.monotonic() + seconds
+        self._stop = stop
+        self._finished = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._expired = False
+        self._watchdog: threading.Thread | None = None
+
+    def watch(self, sock: socket.socket) -> None:
+        """Cut ``sock`` at the deadline (called once the connection is made)."""
+        with self._lock:
+            if self._expired:
+                _cut(sock)
+                return
+            self._sockets.append(sock)
+            if self._watchdog is None:
+                watchdog = threading.Thread(target=self._run, name="codewitness-http-deadline", daemon=True)
+                try:
+                    watchdog.start()
+                except RuntimeError:
+                    # The interpreter is exiting (3.12+ starts no thread then): the last batch goes
+                    # out with the socket timeouts alone, and shutdown() waits for it a bounded time.
+                    return
+                self._watchdog = watchdog
+
+    def done(self) -> None:
+        """The request is over (its sockets are about to close): the watchdog leaves them alone."""
+        with self._lock:
+            self._sockets.clear()
+        self._finished.set()
+
+    def _run(self) -> None:
+        end = self._end
+        while True:
+            now = time.monotonic()
+            if self._stop.is_set():
+                end = min(end, now + STOPPING_DEADLINE)
+                stopping = True
+            else:
+                stopping = False
+            if now >= end:
+                break
+            # Wake up now and then to see whether the sensor began stopping.
+            if self._finished.wait(end - now if stopping else min(end - now, 0.25)):
+                return
+        with self._lock:
+            self._expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    # ``socket.socket.shutdown`` on purpose: a TLS socket's own ``shutdown`` would also drop its
+    # TLS state, which the exporter thread is using at this moment.
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Request(urllib.request.Request):
+    def __init__(self, url: str, *, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.deadline = deadline
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx answer is returned as an error, never followed (the token stays with its host)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _DeadlineHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self._deadline.watch(self.sock)
+
+
+class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self._deadline.watch(self.sock)
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(_DeadlineHTTPConnection, deadline=_deadline_of(req))
+        return self.do_open(connection, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._tls = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(_DeadlineHTTPSConnection, deadline=_deadline_of(req))
+        return self.do_open(connection, req, context=self._tls)
+
+
+def _deadline_of(req: urllib.request.Request) -> _Deadline:
+    deadline = getattr(req, "deadline", None)
+    if not isinstance(deadline, _Deadline):
+        raise ValueError("a sensor request without a deadline")
+    return deadline
 
 
 class OtelExporter:
