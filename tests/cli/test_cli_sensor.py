@@ -110,9 +110,9 @@ def test_run_ingest_runtime(project: Path, capsys: pytest.CaptureFixture[str]) -
     code, out, _ = cli(capsys, "runtime", "--function", "shop.pricing.quote", "--since", "1h", "--json")
     assert [s["function"] for s in json.loads(out)] == ["shop.pricing.quote"]
 
-    code, _, err = cli(capsys, "runtime")
+    code, out, _ = cli(capsys, "runtime")
     assert code == 0
-    assert "shop.pricing.quote" in err and "AI-written" in err and "PricingError" in err
+    assert "shop.pricing.quote" in out and "AI-written" in out and "PricingError" in out
 
 
 def test_ingest_without_a_spool_is_a_clear_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
