@@ -468,7 +468,8 @@ class Attributor:
             raise InputError(f"{path} is not a file at {self.rev} ({self.commit[:12]})")
         if entries[0].is_submodule:
             raise InputError(f"{path} is a submodule; run codewitness inside it to attribute its files")
-        return next(iter(self.attribute(entries)))
+        (result,) = self.attribute(entries)  # run to the end: the cache is written after the last file
+        return result
 
 
 def relative_path(root: Path, path: Path | str) -> str:

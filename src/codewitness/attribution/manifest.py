@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from codewitness._statedir import make_dirs
 from codewitness.attribution.cache import AttributionCache
 from codewitness.attribution.report import Report, build_report
 from codewitness.errors import InputError
@@ -79,7 +80,7 @@ def build_manifest(
 
 def write_manifest(manifest: Manifest, path: Path) -> None:
     """Write ``manifest`` atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(manifest.to_json() + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codewitness._git import git_available, run_git
+from codewitness._statedir import make_dirs
 from codewitness.config import CheckSection
 from codewitness.errors import GitError, InputError
 
@@ -297,7 +298,7 @@ def write_atomically(path: Path, text: str) -> None:
     import contextlib
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)  # caches live in .codewitness/, which goes into .gitignore when made here
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

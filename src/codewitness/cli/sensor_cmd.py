@@ -72,10 +72,13 @@ def run(
     executable = shutil.which(command[0])
     if executable is None:
         raise InputError(f"cannot find {command[0]!r} on PATH")
-    get_config()  # a broken configuration is reported here, not inside the application
+    loaded = get_config()  # a broken configuration is reported here, not inside the application
     from codewitness.cli.invariants_cmd import checked_config_rules
 
     checked_config_rules()  # so is a bad [[invariants]] expression: refused before the app starts
+    configured = loaded.config.sensor.spool_dir
+    if spool_dir or configured:
+        _state_dir_for(spool_dir.resolve() if spool_dir else Path(configured).absolute())
     settings: dict[str, Any] = {
         "service": service or _default_service(command),
         "manifest": str(manifest.resolve()) if manifest else None,
@@ -96,6 +99,15 @@ def run(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(executable, command, env)  # noqa: S606 - replacing this process with the user's program is the point
+
+
+def _state_dir_for(spool: Path) -> None:
+    """Make the ``.codewitness/`` folder the spool will live in (kept out of git), before the app runs."""
+    from codewitness._statedir import STATE_DIR, make_dirs
+
+    state = next((p for p in (spool, *spool.parents) if p.name == STATE_DIR), None)
+    if state is not None:
+        make_dirs(state)
 
 
 # Options of the ``python`` command line that take the next argument as their value.

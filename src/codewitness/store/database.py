@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
+from codewitness._statedir import make_dirs
 from codewitness.errors import MissingExtraError, StoreError
 from codewitness.store import migrations
 
@@ -132,11 +133,9 @@ def _create_private(path: Path) -> None:
 
     SQLite would create it with the usual 0644; the store holds prompts, model output and
     captured runtime values. The -wal and -shm files SQLite adds take the database's mode.
-    An existing file keeps its mode.
+    An existing file keeps its mode. A ``.codewitness/`` folder made here is kept out of git.
     """
-    for folder in reversed(path.parents):
-        if not folder.exists():
-            folder.mkdir(mode=0o700, exist_ok=True)
+    make_dirs(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     except FileExistsError:

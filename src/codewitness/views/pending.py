@@ -52,11 +52,13 @@ class PendingStatus:
 
 def pending_status(root: Path) -> PendingStatus:
     """The pending capture of the repository at ``root`` (its top folder)."""
+    from codewitness._statedir import STATE_DIR, make_dirs
     from codewitness.capture.commit import pending_labels
     from codewitness.capture.journal import Journal
     from codewitness.capture.setup import installed_agents
 
-    with Journal.open(root / ".codewitness") as journal:
+    make_dirs(root / STATE_DIR)  # made here, not by the agent hooks, which never write into the work tree
+    with Journal.open(root / STATE_DIR) as journal:
         labels = pending_labels(root, journal)
         edits = journal.edits()
     files: list[PendingFile] = []
