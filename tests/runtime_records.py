@@ -79,3 +79,33 @@ def breach(function: str, rule: str, when: datetime = T0, **kw: Any) -> dict:
         "arguments": {"amount": 1500, "paid": 1000},
         "result": 1500,
     }
+
+
+def invariant(function: str, rule: str, passed: int, breached: int, when: datetime = T0, **kw: Any) -> dict:
+    """One interval's pass and breach counts of a rule."""
+    record = source(function, **kw)
+    return {
+        **{k: record[k] for k in ("id", "service", "revision", "host", "pid")},
+        "kind": "invariant",
+        "time": when.isoformat(),
+        "function": function,
+        "rule": rule,
+        "rule_kind": "ensure",
+        "expression": "result >= 0",
+        "source": "decorator",
+        "passed": passed,
+        "breached": breached,
+        "errors": 0,
+    }
+
+
+def review(function: str, when: datetime = T0, **kw: Any) -> dict:
+    """One sampled call waiting for a verdict."""
+    return {
+        **source(function, **kw),
+        "kind": "review",
+        "time": when.isoformat(),
+        "rule": "",
+        "arguments": {"amount": 3},
+        "result": 6,
+    }

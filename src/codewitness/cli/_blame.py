@@ -113,27 +113,23 @@ def run(args: BlameArgs) -> None:
     Raises:
         CodewitnessError: not a repository, no such revision or file, or the store cannot be opened.
     """
-    from codewitness._git import repo_root
-    from codewitness.attribution.blame import relative_path
     from codewitness.views.files import file_origins
 
     if args.root_db is not None:
         _base.database_override = args.root_db
     start = args.file.parent if args.file.parent.exists() else Path.cwd()
-    root = repo_root(start)
-    path = relative_path(root, args.file)
     if args.no_cache:
-        origins = file_origins(root, path, args.rev)
+        origins = file_origins(start, args.file, args.rev)
     else:
         from codewitness.attribution._litecache import open_cache
 
         with open_cache(_base.database_url(args.db)) as cache:
-            origins = file_origins(root, path, args.rev, cache=cache)
+            origins = file_origins(start, args.file, args.rev, cache=cache)
     if args.as_json:
         _base.emit_json(origins.to_dict())
     else:
         if origins.skipped:
-            sys.stderr.write(f"{path}: {origins.skipped} file, nothing to attribute\n")
+            sys.stderr.write(f"{origins.path}: {origins.skipped} file, nothing to attribute\n")
         sys.stdout.write(render(origins, colour=_base.colour(sys.stdout)))
     for message, count in sorted(origins.warnings.items()):
         _base.warn(message, count)

@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import os
-import pkgutil
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -44,7 +43,8 @@ def sqlite_path(url: str) -> Path | None:
 
 def _shipped_migrations() -> frozenset[str]:
     folder = os.path.join(os.path.dirname(__file__), "migrations")
-    return frozenset(m.name for m in pkgutil.iter_modules([folder]) if _MIGRATION.match(m.name))
+    names = (name.removesuffix(".py") for name in os.listdir(folder) if name.endswith(".py"))
+    return frozenset(name for name in names if _MIGRATION.match(name))
 
 
 def open_readonly(url: str) -> sqlite3.Connection | None:

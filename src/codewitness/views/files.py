@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
-from codewitness.attribution.blame import Attributor, LineAttribution
+from codewitness.attribution.blame import Attributor, LineAttribution, relative_path
 
 if TYPE_CHECKING:
     from codewitness.attribution.cache import AttributionCache
@@ -95,21 +95,26 @@ class FileOrigins:
         }
 
 
-def file_origins(root: Path, path: str, rev: str = "HEAD", *, cache: AttributionCache | None = None) -> FileOrigins:
+def file_origins(
+    root: Path, path: str | Path, rev: str = "HEAD", *, cache: AttributionCache | None = None
+) -> FileOrigins:
     """Attribute one file.
 
     Args:
         root: any folder inside the repository.
-        path: the file, relative to the repository root (``/``-separated).
+        path: the file: a ``str`` is relative to the repository root (``/``-separated); a
+            :class:`~pathlib.Path` is absolute or relative to the current folder.
         rev: the revision.
         cache: the attribution cache to read and fill (default: this call only).
 
     Raises:
         GitError: not a repository, or git failed.
         NotFoundError: ``rev`` is not a commit.
-        InputError: ``path`` is not a file at ``rev``.
+        InputError: ``path`` is not a file at ``rev``, or lies outside the repository.
     """
     with Attributor(root, rev, cache=cache) as engine:
+        if isinstance(path, Path):
+            path = relative_path(engine.root, path)
         result = engine.attribute_path(path)
         warnings = dict(engine.warnings)
     return FileOrigins(path=path, revision=engine.commit, lines=result.lines, skipped=result.skipped, warnings=warnings)
