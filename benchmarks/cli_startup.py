@@ -49,7 +49,7 @@ def _timed(args: list[str], cwd: Path) -> tuple[float, float]:
     processes it waited for -- less sensitive than the wall clock to other work on the machine)."""
     cpu = _cpu()
     start = time.perf_counter()
-    proc = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False, env=_ENV)
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, check=False, env=_ENV)
     elapsed = (time.perf_counter() - start) * 1000
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
