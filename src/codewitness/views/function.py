@@ -167,24 +167,22 @@ def parse_target(target: str) -> tuple[str, int] | str:
     return found["path"], line
 
 
-def _module_of(engine: Attributor, qualname: str) -> tuple[str, str] | None:
-    """The file and module of the longest module prefix of ``qualname`` at the engine's revision."""
+def _module_of(tree: frozenset[str], qualname: str) -> tuple[str, str] | None:
+    """The file and module of the longest module prefix of ``qualname`` among the ``tree``'s paths."""
     from codewitness.attribution.functions import module_name
 
-    entries = engine.files()
-    tree = {e.path for e in entries}
     best: tuple[str, str] | None = None
-    for entry in entries:
-        if not entry.path.endswith(".py"):
+    for path in sorted(tree):
+        if not path.endswith(".py"):
             continue
-        module = module_name(entry.path, tree)
+        module = module_name(path, tree)
         if qualname.startswith(module + ".") and (best is None or len(module) > len(best[1])):
-            best = (entry.path, module)
+            best = (path, module)
     return best
 
 
 def _attributed(
-    engine: Attributor, path: str, *, line: int | None = None, local: str | None = None
+    engine: Attributor, tree: frozenset[str], path: str, *, line: int | None = None, local: str | None = None
 ) -> tuple[str, FunctionRef] | None:
     """The function at ``line`` (innermost) or named ``local`` in ``path``, with its origin roll-up."""
     from codewitness.attribution.functions import edited_lines, function_spans, module_name, rollup
@@ -204,7 +202,7 @@ def _attributed(
         chosen = next((s for s in spans if s.qualname == local), None)
     if chosen is None:
         return None
-    module = module_name(path, {e.path for e in engine.files()})
+    module = module_name(path, tree)
     edited = edited_lines(result.lines, spans, engine.commit_times())
     ref = rollup(module, path, chosen, result.lines, edited)
     return ref.qualname, ref
@@ -255,15 +253,16 @@ def function_context(
 
         with Attributor(root, rev, cache=cache) as engine:
             revision = engine.commit
+            tree = frozenset(e.path for e in engine.files())
             if isinstance(wanted, tuple):
                 path, line = wanted
-                found = _attributed(engine, path, line=line)
+                found = _attributed(engine, tree, path, line=line)
                 if found is None:
                     raise InputError(f"line {line} of {path} is not inside a Python function at {rev}")
             else:
-                located = _module_of(engine, wanted)
+                located = _module_of(tree, wanted)
                 if located is not None:
-                    found = _attributed(engine, located[0], local=wanted[len(located[1]) + 1 :])
+                    found = _attributed(engine, tree, located[0], local=wanted[len(located[1]) + 1 :])
     elif isinstance(wanted, tuple):
         raise InputError(f"{target}: a path:LINE needs the repository; run this inside it, or give module.qualname")
     qualname = found[0] if found else str(wanted)
