@@ -30,13 +30,15 @@ GROUPS: tuple[str, ...] = (
     "capture_cmd",
 )
 
+_HELP_NAMES = ("-h", "--help")
+
 app = typer.Typer(
     name="codewitness",
     help="Observability for AI-generated code: who wrote it, is it safe, what does it do.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": list(_HELP_NAMES)},
 )
 
 
@@ -66,7 +68,6 @@ for _name in GROUPS:
 
 
 _LABELS: dict[Any, str] = {str: "TEXT", int: "INTEGER", float: "FLOAT", Path: "PATH"}
-_HELP_NAMES = ("-h", "--help")
 
 
 class _HelpContext:
