@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
+
+from codewitness._statedir import make_dirs
 
 __all__ = ["write_atomically"]
 
@@ -22,7 +25,8 @@ def write_atomically(path: str | os.PathLike[str], text: str, *, private: bool =
     than following it. When anything fails, ``path`` keeps its old content and no new file stays.
 
     Args:
-        path: the file to replace (its folder is created when missing).
+        path: the file to replace (its folder is created when missing, owner-only when ``private``;
+            a ``.codewitness`` folder made here goes into the ``.gitignore`` beside it).
         text: the whole new content.
         private: owner-only (mode 0600); otherwise the umask decides, as for any new file.
 
@@ -32,7 +36,7 @@ def write_atomically(path: str | os.PathLike[str], text: str, *, private: bool =
     """
     folder, name = os.path.split(os.fspath(path))
     if folder:
-        os.makedirs(folder, exist_ok=True)
+        make_dirs(Path(folder), 0o700 if private else 0o777)
     aside = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     fd = os.open(aside, _FLAGS, 0o600 if private else 0o666)
     try:

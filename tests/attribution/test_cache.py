@@ -38,6 +38,20 @@ def test_rerun_after_one_commit_only_blames_the_changed_file(repo: Repo, store: 
     assert after["m2.py"] == ["human", "human", "human", "ai"]
 
 
+def test_one_file_attributed_alone_is_cached_too(repo: Repo) -> None:
+    """``codewitness blame FILE`` goes through attribute_path: its blame must reach the cache."""
+    repo.write("a.py", lines(3))
+    repo.commit("one")
+    cache = MemoryCache()
+    with Attributor(repo.root, cache=cache) as engine:
+        first = engine.attribute_path("a.py")
+        assert engine.stats["blamed"] == 1
+    assert len(cache.blames) == 1
+    with Attributor(repo.root, cache=cache) as engine:
+        assert engine.attribute_path("a.py") == first
+        assert engine.stats == {"blamed": 0, "cached": 1, "skipped": 0}
+
+
 def test_rewritten_history_is_not_served_from_cache(repo: Repo, store: Store) -> None:
     repo.write("a.py", lines(2))
     repo.commit("first")

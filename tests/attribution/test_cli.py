@@ -52,7 +52,7 @@ def test_blame_json_and_text(project: Repo, cli: CLI) -> None:
     assert data["lines"][4]["evidence"] == "note"
     code, out, err = cli("blame", "svc/core.py", "--no-cache")
     assert code == 0
-    assert "gen_g" in err and "def g(y):" in err and out == ""
+    assert "gen_g" in out and "def g(y):" in out and err == ""
 
 
 def test_report_formats(project: Repo, cli: CLI, tmp_path: Path) -> None:
@@ -87,12 +87,12 @@ def test_export_import_round_trip(project: Repo, cli: CLI, tmp_path: Path) -> No
     assert agenttrace.to_commit_note(records[0]).entry_for("svc/core.py", 5) is not None
     code, out, _ = cli("export", "agent-trace")
     assert code == 0 and json.loads(out.splitlines()[0])["version"] == "0.1"
-    code, _, err = cli("import", "agent-trace", str(out_file))
-    assert code == 0 and "imported 1 records" in err
-    code, _, err = cli("export", "git-ai")
-    assert code == 0 and "exported 1 records" in err
-    code, _, err = cli("import", "git-ai")
-    assert code == 0 and "imported 1 records" in err
+    code, out, _ = cli("import", "agent-trace", str(out_file))
+    assert code == 0 and "imported 1 records" in out
+    code, out, _ = cli("export", "git-ai")
+    assert code == 0 and "exported 1 records" in out
+    code, out, _ = cli("import", "git-ai")
+    assert code == 0 and "imported 1 records" in out
 
 
 def test_clear_errors_not_tracebacks(repo: Repo, cli: CLI, tmp_path: Path) -> None:
@@ -108,8 +108,8 @@ def test_clear_errors_not_tracebacks(repo: Repo, cli: CLI, tmp_path: Path) -> No
     assert code == 2 and "cannot read" in err
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{nope\n")
-    code, _, err = cli("import", "agent-trace", str(bad))
-    assert code == 0 and "skipped 1" in err and "not valid JSON" in err
+    code, out, err = cli("import", "agent-trace", str(bad))
+    assert code == 0 and "skipped 1" in out and "not valid JSON" in err
     repo.raw_note("refs/notes/codewitness", repo.head(), "{corrupt")
     code, _out, err = cli("blame", "a.py", "--json")
     assert code == 0 and "corrupt codewitness note" in err

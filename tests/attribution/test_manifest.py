@@ -140,9 +140,9 @@ def test_one_agent_line_of_three_keeps_its_origin_at_runtime(shop: Any, capsys: 
     assert [e["type"] for e in row["exceptions"]] == ["TypeError"]
     assert [b["rule"] for b in row["breaches"]] == ["discount_not_above_price"]
 
-    code, _, err = cli(capsys, "runtime")
+    code, out, _ = cli(capsys, "runtime")
     assert code == 0
-    assert "mixed 33%" in err and f"written by: {generation}" in err
+    assert "mixed 33%" in out and f"written by: {generation}" in out
 
 
 def test_below_the_watch_threshold_the_origin_still_travels(shop: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,9 +150,9 @@ def test_below_the_watch_threshold_the_origin_still_travels(shop: Any, capsys: p
     selects it, and what is recorded about it carries the manifest's origin, not ``human``."""
     root = shop.root
     generation = _generation(root)
-    code, _, err = cli(capsys, "manifest", "build", "--min-share", "0.5")
+    code, out, err = cli(capsys, "manifest", "build", "--min-share", "0.5")
     assert code == 0, err
-    assert "1 functions with AI-written lines" in err and "0 watched" in err
+    assert "1 functions with AI-written lines" in out and "0 watched" in out
     manifest = Manifest.from_json((root / ".codewitness" / "manifest.json").read_text())
     assert manifest.watch_min_share == 0.5
     assert [f.name for f in manifest.functions] == ["shop.pricing.discount"] and manifest.watched == ()

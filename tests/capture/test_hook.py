@@ -129,7 +129,7 @@ def test_status_and_notes_show(installed: Any, hooks: Hooks, monkeypatch: pytest
         }
     ]
     assert main(["status"]) == 0
-    assert "src/calc.py" in capsys.readouterr().err
+    assert "src/calc.py" in capsys.readouterr().out
     commit = installed.commit("calc")
     assert main(["notes", "show", commit, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
@@ -137,7 +137,7 @@ def test_status_and_notes_show(installed: Any, hooks: Hooks, monkeypatch: pytest
     assert shown["delta"] == {"ai_written": 6, "ai_kept": 5, "ai_edited": 1, "human": 0}
     assert shown["files"]["src/calc.py"][0]["model"] == "unknown"  # no transcript to read it from
     assert main(["notes", "show"]) == 0
-    assert "kept 5" in capsys.readouterr().err
+    assert "kept 5" in capsys.readouterr().out
     assert main(["notes", "show", "HEAD~2"]) == 1  # committed before `codewitness init`
     assert "has no codewitness note" in capsys.readouterr().err
     assert main(["notes", "show", "no-such-rev"]) == 1

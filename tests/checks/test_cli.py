@@ -85,7 +85,7 @@ def test_deps_command_and_offline(repo, gate_env, monkeypatch, capsys):
         "CW101"
     ]
     assert main(["deps"]) == 1
-    table = capsys.readouterr().err
+    table = capsys.readouterr().out
     assert "verdict" in table and "ok" in table and "problem" in table
     asked = len(gate_env.requests)
     assert main(["deps", "--offline", "--json"]) == 1  # the cache knows the answer

@@ -187,7 +187,7 @@ def test_markdown_and_terminal_show_function_and_generation(
     shop: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "report.md"
-    code, _, err = cli(capsys, "check", "--only", "security", "--md", str(target))
+    code, out, _ = cli(capsys, "check", "--only", "security", "--md", str(target))
     assert code == 1
     rows = {
         line.split("|")[3].strip(): line
@@ -198,8 +198,8 @@ def test_markdown_and_terminal_show_function_and_generation(
     assert f"yes: `{shop['fetch']}` (`gpt-5.1-codex`, `prompt sha256:{_sha(FETCH_PROMPT)[:12]}`)" in fetch
     assert "yes" not in rows["`shop/client.py:11` in `ping()`"].split("|")[5]
     assert shop["pick"] in rows["`shop/client.py:16` in `Picker.pick()`"]
-    assert "shop/client.py:6 in fetch()" in err
-    assert f"written by {shop['fetch']} (gpt-5.1-codex, prompt sha256:{_sha(FETCH_PROMPT)[:12]})" in err
+    assert "shop/client.py:6 in fetch()" in out
+    assert f"written by {shop['fetch']} (gpt-5.1-codex, prompt sha256:{_sha(FETCH_PROMPT)[:12]})" in out
 
 
 def test_uncommitted_edits_keep_the_names_of_committed_ai_lines(

@@ -50,7 +50,7 @@ def test_pre_commit_hooks_run(tmp_path):
     command = [sys.executable, "-m", "codewitness", *argv[1:]]
     assert subprocess.run([*command, "good.py"], cwd=tmp_path, env=env, capture_output=True).returncode == 0
     bad = subprocess.run([*command, "bad.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert bad.returncode == 1 and "CW201" in bad.stderr
+    assert bad.returncode == 1 and "CW201" in bad.stdout
     deps = next(h for h in hooks if h["id"] == "codewitness-deps")
     (tmp_path / "requirements.txt").write_text("requests\n")
     done = subprocess.run(

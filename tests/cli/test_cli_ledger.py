@@ -93,8 +93,8 @@ def test_generations_show_and_filters(cli: CLI) -> None:
     gid = out.strip()
     code, out, _ = cli("generations", "show", gid[:12], "--json")
     assert code == 0 and json.loads(out)["id"] == gid
-    code, _, err = cli("generations", "show", gid)
-    assert code == 0 and "Write total() for the cart." in err and "return sum" in err
+    code, out, _ = cli("generations", "show", gid)
+    assert code == 0 and "Write total() for the cart." in out and "return sum" in out
     for args, expected in [
         (("--agent", "cursor"), 1),
         (("--agent", "api"), 0),
@@ -184,10 +184,10 @@ def test_export_import_between_two_projects(cli: CLI, tmp_path: Path) -> None:
     record(cli, "--prompt-name", "pricing")
     dump = cli.file("dump.jsonl", _ledger_dump(cli))
     other = f"sqlite:///{tmp_path / 'other.db'}"
-    code, _, err = cli("--db", other, "generations", "import", dump)
-    assert code == 0 and "imported 1 generation(s)" in err
-    code, _, err = cli("--db", other, "generations", "import", dump)
-    assert "imported 0 generation(s), 1 already present" in err
+    code, out, _ = cli("--db", other, "generations", "import", dump)
+    assert code == 0 and "imported 1 generation(s)" in out
+    code, out, _ = cli("--db", other, "generations", "import", dump)
+    assert "imported 0 generation(s), 1 already present" in out
     code, out, _ = cli("--db", other, "generations", "export")
     assert out == Path(cli.root / dump).read_text()
     cli.file("bad.jsonl", '{"type": "generation"}\n')

@@ -20,6 +20,13 @@ def test_the_demo_runs_every_capability(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     assert "Traceback" not in proc.stderr
+    # The story (stderr) shows each command it runs and what that command printed on stdout.
+    story = proc.stderr
+    blame = story.index("$ codewitness blame shop/pricing.py")
+    assert "| def refund(amount, paid):" in story[blame:]
+    runtime = story.index("$ codewitness runtime")
+    assert "shop.pricing.total" in story[runtime:] and "AI-written:" in story[runtime:]
+    assert "$ codewitness check --offline shop" in story
 
     assert summary["ledger"]["prompt_versions"] == 2 and len(summary["ledger"]["generations"]) == 2
 

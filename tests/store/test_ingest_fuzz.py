@@ -25,7 +25,8 @@ from sqlalchemy import select
 
 from codewitness.sensor.aggregate import LAST_BUCKET
 from codewitness.store import Store, schema
-from codewitness.store.runtime import ingest_spool, summarize
+from codewitness.store.queries import summarize
+from codewitness.store.runtime import ingest_spool
 
 TABLES = {
     "aggregate": schema.runtime_aggregates,

@@ -8,7 +8,8 @@ from typing import Any
 
 from codewitness.sensor.aggregate import Histogram
 from codewitness.store import Store, schema
-from codewitness.store.runtime import ingest, summarize
+from codewitness.store.queries import summarize
+from codewitness.store.runtime import ingest
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -29,10 +29,10 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from codewitness._git import (
     BlameRow,
@@ -392,7 +392,7 @@ class Attributor:
                     continue
             to_blame.append(entry)
         fresh: dict[str, list[BlameRow]] = {}
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        with self._pool(bool(to_blame)) as pool:
             futures = {e.path: pool.submit(self._blame, e) for e in to_blame}
             for entry in entries:
                 reason = self._skip_reason(entry, texts.get(entry.path, b""))
@@ -415,6 +415,14 @@ class Attributor:
                 if progress:
                     progress(entry)
         self._save(fresh, entries)
+
+    def _pool(self, needed: bool) -> AbstractContextManager[Any]:
+        """The blame workers; none (and no thread machinery imported) when everything came from the cache."""
+        if not needed:
+            return nullcontext()
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(max_workers=self.jobs)
 
     def _save(self, fresh: dict[str, list[BlameRow]], entries: Sequence[TreeEntry]) -> None:
         if not fresh:
@@ -469,7 +477,8 @@ class Attributor:
             raise InputError(f"{path} is not a file at {self.rev} ({self.commit[:12]})")
         if entries[0].is_submodule:
             raise InputError(f"{path} is a submodule; run codewitness inside it to attribute its files")
-        return next(iter(self.attribute(entries)))
+        (result,) = self.attribute(entries)  # run to the end: the cache is written after the last file
+        return result
 
 
 def relative_path(root: Path, path: Path | str) -> str:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from codewitness._git import config_values, git_path, repo_root, run_git
+from codewitness._statedir import IGNORE_LINE, ignores_state
 from codewitness.capture import AGENT_MODULES
 from codewitness.capture.agent import agent_modules
 from codewitness.errors import InputError, UsageError
@@ -56,7 +57,7 @@ NOTES_REFSPEC = "+refs/notes/codewitness:refs/notes/codewitness"
 NOTES_PUSH = "refs/notes/codewitness"
 CHAINED = ".codewitness-chained"
 _MARK = "# codewitness: installed by `codewitness init`; `codewitness uninstall` removes it"
-_IGNORE_LINE = ".codewitness/"
+_IGNORE_LINE = IGNORE_LINE
 
 
 @dataclass
@@ -219,8 +220,7 @@ def _install_refspecs(root: Path, manifest: dict[str, Any], report: SetupReport)
 
 def _gitignore_text(root: Path) -> str | None:
     text = _read(root / ".gitignore")
-    lines = (text or "").splitlines()
-    if any(line.strip() in (".codewitness", ".codewitness/", "/.codewitness", "/.codewitness/") for line in lines):
+    if ignores_state(text or ""):
         return None
     prefix = text or ""
     if prefix and not prefix.endswith("\n"):

@@ -1,6 +1,9 @@
 """The ``codewitness`` command line (Typer + Rich).
 
-Human output goes to stderr, machine output (``--json``, ``--sarif``) to stdout. Exit codes:
+Results -- tables, reports, ``--json``, ``--sarif`` -- go to stdout; progress, warnings and notes
+go to stderr, so ``codewitness blame f | less`` and ``codewitness runtime --json | jq`` see only
+the answer. When stdout is not a terminal nothing is wrapped or coloured and a table is one row
+per line. Exit codes:
 
 ====  =========================================================================
 0     success
@@ -8,77 +11,34 @@ Human output goes to stderr, machine output (``--json``, ``--sarif``) to stdout.
 2     a usage error: bad option, malformed input file or value, bad configuration
 ====  =========================================================================
 
-A user mistake prints one line ``codewitness: error: ...`` and never a traceback.
-Each verb group lives in its own module with a ``register(app)`` function; :data:`GROUPS`
-lists them in help order.
+A user mistake prints one line ``codewitness: error: ...`` and never a traceback. Each verb group
+lives in its own module with a ``register(app)`` function (:mod:`codewitness.cli._app` lists
+them). ``codewitness blame FILE`` is answered without loading Typer when its arguments are plain
+(:mod:`codewitness.cli._blame`); everything else, ``--help`` included, goes through Typer.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import Annotated
 
-import typer
-
-from codewitness._version import __version__
-from codewitness.cli import _common
 from codewitness.errors import CodewitnessError
 
-__all__ = ["GROUPS", "app", "main"]
-
-#: The modules under ``codewitness.cli`` whose ``register(app)`` adds commands, in help order.
-GROUPS: tuple[str, ...] = (
-    "demo",
-    "ledger",
-    "attribution",
-    "sensor_cmd",
-    "invariants_cmd",
-    "config_cmd",
-    "check_cmd",
-    "deps_cmd",
-    "capture_cmd",
-)
-
-app = typer.Typer(
-    name="codewitness",
-    help="Observability for AI-generated code: who wrote it, is it safe, what does it do.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"codewitness {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    ] = False,
-    db: Annotated[
-        str | None,
-        typer.Option("--db", metavar="URL", help="Database URL for this run (overrides config and CODEWITNESS_DB)."),
-    ] = None,
-) -> None:
-    """Observability for AI-generated code."""
-    _common.database_override = db
-
-
-for _name in GROUPS:
-    importlib.import_module(f"codewitness.cli.{_name}").register(app)
+__all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used by ``python -m codewitness``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, prog_name="codewitness")
+        from codewitness.cli import _blame
+
+        fast = _blame.fast_args(args)
+        if fast is not None:
+            _blame.run(fast)
+            return 0
+        from codewitness.cli._app import run_app
+
+        run_app(args)
     except CodewitnessError as exc:
         print(f"codewitness: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 git/store errors or a missing revision; 2 bad options o
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from codewitness.cli._common import console, emit_json, open_store
+from codewitness.cli._common import database_url, emit_json, err, open_store, out, styled, warn
 
 if TYPE_CHECKING:
     from codewitness.attribution.cache import AttributionCache
@@ -33,6 +34,7 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL of the cac
 def register(app: typer.Typer) -> None:
     """Add ``blame``, ``report``, ``manifest``, ``import`` and ``export``."""
     app.command("blame")(blame)
+    app.command("function")(function)
     app.command("report")(report)
     app.add_typer(manifest_app, name="manifest")
     app.add_typer(import_app, name="import")
@@ -49,18 +51,15 @@ def _cache(no_cache: bool, db: str | None) -> Iterator[AttributionCache | None]:
     if no_cache:
         yield None
         return
-    from codewitness.attribution.storecache import store_cache
+    from codewitness.attribution._litecache import open_cache
 
-    store = open_store(db)
-    try:
-        yield store_cache(store)
-    finally:
-        store.close()
+    with open_cache(database_url(db)) as cache:
+        yield cache
 
 
 def _warn(warnings: dict[str, int]) -> None:
     for message, count in sorted(warnings.items()):
-        console.print(f"[yellow]warning:[/yellow] {message}" + (f" ({count}x)" if count > 1 else ""))
+        warn(message, count)
 
 
 @contextmanager
@@ -75,7 +74,7 @@ def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None] 
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err,
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -94,61 +93,72 @@ def blame(
     db: DbOpt = None,
 ) -> None:
     """Per line: origin, confidence, evidence, agent, model, generation, commit, author."""
-    from rich.markup import escape
+    from codewitness.cli._blame import BlameArgs, run
 
+    run(BlameArgs(file=file, rev=rev, as_json=as_json, no_cache=no_cache, db=db))
+
+
+def function(
+    target: Annotated[str, typer.Argument(help="module.qualname, or path:LINE of a line inside the function.")],
+    rev: RevOpt = "HEAD",
+    as_json: JsonOpt = False,
+    no_cache: NoCacheOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """One function: who wrote it (generations, prompt, model), how it runs, its exceptions and breaches."""
     from codewitness._git import repo_root
-    from codewitness.attribution.blame import Attributor, relative_path
+    from codewitness.errors import GitError
+    from codewitness.views.function import function_context, parse_target
 
-    start = file.parent if file.parent.exists() else Path.cwd()
-    root = repo_root(start)
-    path = relative_path(root, file)
-    with _cache(no_cache, db) as cache, Attributor(root, rev, cache=cache) as engine:
-        result = engine.attribute_path(path)
-        warnings = dict(engine.warnings)
+    try:
+        root: Path | None = repo_root(Path.cwd())
+    except GitError:
+        root = None  # a store read outside the repository: the origin comes from the runtime records
+    wanted = parse_target(target)
+    if root is not None and isinstance(wanted, tuple):
+        from codewitness.attribution.blame import relative_path
+
+        target = f"{relative_path(root, wanted[0])}:{wanted[1]}"
+    with open_store(db) as store, _cache(no_cache, db) as cache:
+        ctx = function_context(store, target, root=root, rev=rev, cache=cache)
     if as_json:
-        emit_json(
-            {
-                "path": path,
-                "revision": engine.commit,
-                "skipped": result.skipped,
-                "lines": [
-                    {
-                        "line": ln.line,
-                        "origin": ln.origin.kind,
-                        "confidence": ln.origin.confidence,
-                        "evidence": ln.origin.evidence,
-                        "agent": ln.origin.agent,
-                        "model": ln.origin.model,
-                        "session": ln.origin.session_id,
-                        "generations": list(ln.origin.generation_ids),
-                        "commit": ln.commit,
-                        "author": ln.author,
-                        "text": ln.text,
-                    }
-                    for ln in result.lines
-                ],
-                "warnings": warnings,
-            }
+        emit_json(ctx.to_dict())
+        return
+    where = f"{ctx.path}:{ctx.start_line}-{ctx.end_line}" if ctx.path and ctx.start_line else ctx.path or "?"
+    out.print(styled((ctx.qualname, "bold"), f"  {where}"))
+    o = ctx.origin
+    if o is not None:
+        source = f"at {ctx.revision[:12]}" if ctx.revision else "as the sensor's manifest said"
+        out.print(
+            f"origin ({source}): {o.ai_share:.0%} AI-written, {o.human_edit_share:.0%} edited by a person; "
+            f"models: {', '.join(o.models) or '-'}; agents: {', '.join(o.agents) or '-'}"
         )
-    else:
-        if result.skipped:
-            console.print(f"{path}: {result.skipped} file, nothing to attribute")
-        # One row per line, like `git blame`: fixed columns, then the code, never wrapped.
-        colours = {"ai": "magenta", "mixed": "yellow", "human": "green", "unknown": "dim"}
-        width = len(str(len(result.lines)))
-        for ln in result.lines:
-            o = ln.origin
-            who = "/".join(x for x in (o.agent, o.model) if x) or "-"
-            gen = o.generation_ids[0] if o.generation_ids else "-"
-            author = ln.author.split(" <")[0]
-            console.print(
-                f"{ln.line:>{width}} [{colours[o.kind]}]{o.kind:<7}[/] {o.confidence:.2f} {o.evidence:<7} "
-                f"{escape(who[:28]):<28} {gen[:16]:<16} {ln.commit[:8]} {escape(author[:16]):<16}"
-                f" | {escape(ln.text)}",
-                overflow="ignore",
-                crop=False,
-            )
-    _warn(warnings)
+    for g in ctx.generations:
+        prompt = f"prompt {g.prompt_name}@{g.prompt_version}" if g.prompt_name else f"prompt {g.prompt_hash[:12]}"
+        out.print(f"  {g.id}  {g.agent} · {g.model} · {prompt} · {g.created_at:%Y-%m-%d %H:%M} UTC")
+    unrecorded = [gid for gid in (o.generation_ids if o else ()) if gid not in {g.id for g in ctx.generations}]
+    if unrecorded:
+        out.print(f"  not in this ledger: {', '.join(unrecorded)}")
+    r = ctx.runtime
+    if r is None:
+        err.print("no runtime facts for it: run the app with the sensor, then `codewitness ingest`")
+        return
+    out.print(
+        f"runtime: {r['calls']:,} calls, {r['errors']:,} errors ({r['error_rate']:.2%}), "
+        f"p50 {r['p50_ms']:.3f} ms, p95 {r['p95_ms']:.3f} ms, p99 {r['p99_ms']:.3f} ms; "
+        f"services: {', '.join(r['services']) or '-'}"
+    )
+    for e in ctx.exceptions:
+        message = e["message"].replace("\n", "\\n")
+        out.print(styled((e["type"], "red"), f" at {e['time']}: {message}"))
+        out.print(f"    inputs: {json.dumps(e['arguments'], ensure_ascii=False, default=str)[:400]}")
+    if r["breach_count"]:
+        out.print(f"invariant breaches: {r['breach_count']}")
+    for b in ctx.breaches:
+        out.print(
+            styled((f"invariant {b['rule']}", "magenta"), f" broken at {b['time']}: {b['kind']} {b['expression']}")
+        )
+        out.print(f"    inputs: {json.dumps(b['arguments'], ensure_ascii=False, default=str)[:400]}")
 
 
 def report(
@@ -179,13 +189,11 @@ def report(
         result = build_report(root, rev, paths=selected, cache=cache, coverage_file=coverage, progress=tick)
     if html is not None:
         html.write_text(result.to_html(top), encoding="utf-8")
-        console.print(f"wrote {html}")
+        err.print(f"wrote {html}")
     if as_json:
         emit_json(result.to_dict())
-    elif as_md:
+    elif as_md or html is None:
         sys.stdout.write(result.to_markdown(top))
-    elif html is None:
-        console.print(result.to_markdown(top), markup=False)
     _warn(result.warnings)
 
 
@@ -213,14 +221,19 @@ def manifest_build(
         manifest = build_manifest(root, rev, min_share=min_share, cache=cache, progress=tick)
     write_manifest(manifest, output)
     watched = len(manifest.watched)
-    console.print(
+    out.print(
         f"wrote {output}: {len(manifest.functions)} functions with AI-written lines at {manifest.revision}"
         + (f" ({watched} watched: AI share >= {min_share:g})" if watched != len(manifest.functions) else "")
     )
 
 
-def _summary(verb: str, result_imported: int, skipped: int, reasons: dict[str, int]) -> None:
-    console.print(f"{verb} {result_imported} records" + (f", skipped {skipped}" if skipped else ""))
+def _summary(
+    verb: str, result_imported: int, skipped: int, reasons: dict[str, int], *, data_on_stdout: bool = False
+) -> None:
+    """What an import or export did: on stdout, or on stderr when stdout carries the exported data."""
+    (err if data_on_stdout else out).print(
+        f"{verb} {result_imported} records" + (f", skipped {skipped}" if skipped else "")
+    )
     _warn(reasons)
 
 
@@ -270,4 +283,4 @@ def export_agent_trace(
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
-    _summary("exported", result.imported, result.skipped, result.reasons)
+    _summary("exported", result.imported, result.skipped, result.reasons, data_on_stdout=output is None)

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from codewitness.cli._common import console, emit_json, get_config
+from codewitness.cli._common import emit_json, err, get_config, out, styled, table
 
 
 def register(app: typer.Typer) -> None:
@@ -44,11 +44,11 @@ def _print_report(report: object, as_json: bool) -> None:
         emit_json(data)
         return
     for item in data["changed"]:
-        console.print(f"  changed  {item}")
+        out.print(f"  changed  {item}")
     for note in data["notes"]:
-        console.print(f"  [yellow]note[/yellow]     {note}")
+        out.print(styled("  ", ("note", "yellow"), f"     {note}"))
     if not data["changed"]:
-        console.print("  nothing to change")
+        out.print("  nothing to change")
 
 
 def init(
@@ -68,7 +68,7 @@ def init(
         chosen = list(get_config(root).config.capture.agents)
     report = install(root, chosen)
     if not as_json:
-        console.print(f"codewitness capture installed for: {', '.join(chosen)}")
+        out.print(f"codewitness capture installed for: {', '.join(chosen)}")
     _print_report(report, as_json)
 
 
@@ -80,7 +80,7 @@ def uninstall(
 
     report = _uninstall(_root())
     if not as_json:
-        console.print("codewitness capture removed (.codewitness/ data kept)")
+        out.print("codewitness capture removed (.codewitness/ data kept)")
     _print_report(report, as_json)
 
 
@@ -92,47 +92,41 @@ def hook(agent: Annotated[str, typer.Argument(help="claude, cursor, codex or gem
 
 
 def status(
+    limit: Annotated[int | None, typer.Option("--limit", min=1, metavar="N", help="Show at most N files.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Show AI lines captured from agents and not yet committed, per file."""
-    from codewitness.capture.commit import pending_labels
-    from codewitness.capture.journal import Journal
-    from codewitness.capture.setup import installed_agents
+    from codewitness.views.pending import pending_status
 
-    root = _root()
-    with Journal.open(root / ".codewitness") as journal:
-        labels = pending_labels(root, journal)
-        edits = journal.edits()
-    rows = []
-    for path, file_labels in sorted(labels.items()):
-        mine = [e for e in edits if e.path == path]
-        rows.append(
-            {
-                "path": path,
-                "ai_lines": sum(1 for label in file_labels if label.kind == "ai"),
-                "mixed_lines": sum(1 for label in file_labels if label.kind == "mixed"),
-                "edits": len(mine),
-                "agents": sorted({e.agent for e in mine}),
-                "models": sorted({e.model for e in mine if e.model}),
-            }
-        )
-    agents = installed_agents(root)
+    found = pending_status(_root())
     if as_json:
-        emit_json({"root": str(root), "installed_agents": agents, "pending": rows})
+        data = found.to_dict()
+        if limit is not None:
+            data["pending"] = data["pending"][:limit]
+        emit_json(data)
         return
-    from rich.table import Table
-
-    console.print(f"hooks installed for: {', '.join(agents) or 'none (run `codewitness init`)'}")
-    if not rows:
-        console.print("no uncommitted AI lines")
+    out.print(f"hooks installed for: {', '.join(found.installed_agents) or 'none (run `codewitness init`)'}")
+    if not found.files:
+        out.print("no uncommitted AI lines")
         return
-    table = Table("file", "ai lines", "mixed", "edits", "agents", "models")
-    for row in rows:
-        table.add_row(
-            str(row["path"]), str(row["ai_lines"]), str(row["mixed_lines"]), str(row["edits"]),
-            ", ".join(row["agents"]), ", ".join(row["models"]),  # type: ignore[arg-type]
-        )
-    console.print(table)
+    shown = found.files if limit is None else found.files[:limit]
+    table(
+        ["file", "ai lines", "mixed", "edits", "agents", "models"],
+        [
+            [
+                f["path"],
+                str(f["ai_lines"]),
+                str(f["mixed_lines"]),
+                str(f["edits"]),
+                ", ".join(f["agents"]),
+                ", ".join(f["models"]),
+            ]
+            for f in shown
+        ],
+        justify={"ai lines": "right", "mixed": "right", "edits": "right"},
+    )
+    if len(shown) < len(found.files):
+        err.print(f"showing {len(shown)} of {len(found.files)} files (--limit)")
 
 
 def notes_show(
@@ -154,20 +148,21 @@ def notes_show(
     if as_json:
         emit_json(json.loads(note.to_json()))
         return
-    from rich.table import Table
-
-    table = Table("file", "lines", "origin", "agent", "model", "generations")
-    for path, entries in sorted(note.files.items()):
-        for entry in entries:
-            table.add_row(
-                path, ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in entry.spans), entry.origin,
-                entry.agent or "", entry.model or "", " ".join(entry.generation_ids),
-            )
-    console.print(table)
+    rows = [
+        [
+            path,
+            ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in entry.spans),
+            entry.origin,
+            entry.agent or "",
+            entry.model or "",
+            " ".join(entry.generation_ids),
+        ]
+        for path, entries in sorted(note.files.items())
+        for entry in entries
+    ]
+    table(["file", "lines", "origin", "agent", "model", "generations"], rows)
     d = note.delta
-    console.print(
-        f"AI lines written {d.ai_written}, kept {d.ai_kept}, edited by a human {d.ai_edited}; human {d.human}"
-    )
+    out.print(f"AI lines written {d.ai_written}, kept {d.ai_kept}, edited by a human {d.ai_edited}; human {d.human}")
 
 
 def notes_remap(
@@ -188,4 +183,4 @@ def notes_remap(
         emit_json(json.loads(note.to_json()))
         return
     d = note.delta
-    console.print(f"note carried to {new}: {d.ai_kept} ai, {d.ai_edited} mixed, {d.human} human lines")
+    out.print(f"note carried to {new}: {d.ai_kept} ai, {d.ai_edited} mixed, {d.human} human lines")

@@ -8,42 +8,21 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from codewitness.cli._common import console, emit_json, get_config
+from codewitness.cli._common import emit_json, err, get_config, out, styled, table
 from codewitness.errors import CodewitnessError, InputError, UsageError
 
 if TYPE_CHECKING:
-    from codewitness.checks.context import CheckContext
-    from codewitness.checks.index import IndexClient
-    from codewitness.checks.runner import Report
-    from codewitness.config import CheckSection
-    from codewitness.model import Generation
-
-FAIL_LEVELS = ("info", "low", "medium", "high", "never")
+    from codewitness.checks.gate import GateRun
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``check`` command."""
     app.command("check")(check)
-
-
-def index_client(root: Path, settings: CheckSection, *, offline: bool, npm: bool) -> IndexClient:
-    """The package index client configured for ``root`` (pip's and npm's own settings by default)."""
-    from codewitness.checks.index import IndexCache, IndexClient, npm_registry_url, pip_index_url
-
-    npm_url = (settings.npm_registry or npm_registry_url(root)) if npm else None
-    return IndexClient(
-        pypi_url=settings.index_url or pip_index_url(),
-        npm_url=npm_url,
-        cache=IndexCache(root / ".codewitness" / "cache" / "package-index.json", settings.cache_hours),
-        offline=offline,
-        timeout=settings.http_timeout,
-    )
 
 
 def run_gate(
@@ -62,143 +41,44 @@ def run_gate(
     jobs: int = 0,
     provenance_since: str | None = None,
 ) -> None:
-    """Run ``families`` and write the requested outputs; exits 1 when the gate fails."""
-    import dataclasses
+    """Run the gate (:func:`codewitness.checks.gate.run_gate`), write the outputs asked for; exit 1 when it fails."""
+    from codewitness.checks import gate
 
-    from codewitness.checks.baseline import read_baseline
-    from codewitness.checks.baseline import write_baseline as save_baseline
-    from codewitness.checks.context import CheckContext
-    from codewitness.checks.runner import run_checks
-
-    loaded = get_config()
-    settings = loaded.config.check
-    if provenance_since:
-        settings = dataclasses.replace(settings, provenance_since=provenance_since)
-    threshold = fail_on or settings.fail_on
-    if threshold not in FAIL_LEVELS:
-        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_LEVELS)}; got {threshold!r}")
-    ctx = CheckContext.build(loaded.root, paths or [], base=base, settings=settings)
-    if "deps" in families:
-        ctx.index = index_client(
-            loaded.root,
-            settings,
-            offline=offline,
-            npm=any(f.path.name == "package.json" for f in ctx.manifests()),
-        )
-        ctx.generations = _recorded_generations(loaded.database_url, loaded.root, base, ctx)
-    accepted = read_baseline(baseline) if baseline else frozenset()
-    try:
-        report = run_checks(
-            ctx,
-            families,
-            baseline=accepted,
-            ai_only=ai_only,
-            jobs=jobs,
-            result_cache=loaded.root / ".codewitness" / "cache" / "file-results.json",
-            generations=_ledger_lookup(loaded.database_url, ctx),
-        )
-    finally:
-        if ctx.index is not None and ctx.index.cache is not None:
-            ctx.index.cache.save()
-    if write_baseline:
-        save_baseline(write_baseline, report.findings + report.baselined)
-        console.print(
-            f"baseline: {len(report.findings) + len(report.baselined)} finding(s) accepted in {write_baseline}"
-        )
-    _write_outputs(report, ctx, as_json=as_json, sarif=sarif, md=md)
-    if report.failed(threshold) and not write_baseline:
+    run = gate.run_gate(
+        paths,
+        families=families,
+        base=base,
+        fail_on=fail_on,
+        baseline=baseline,
+        write_baseline=write_baseline,
+        offline=offline,
+        ai_only=ai_only,
+        jobs=jobs,
+        provenance_since=provenance_since,
+    )
+    if run.baseline_written is not None:
+        accepted = len(run.report.findings) + len(run.report.baselined)
+        err.print(f"baseline: {accepted} finding(s) accepted in {run.baseline_written}")
+    _write_outputs(run, as_json=as_json, sarif=sarif, md=md)
+    if run.failed:
         raise typer.Exit(1)
 
 
-def _ledger_lookup(url: str, ctx: CheckContext) -> Callable[[Sequence[str]], dict[str, Generation]] | None:
-    """Reads generations by id from the ledger, for the prompts behind findings on AI lines.
-
-    ``None`` when there is no database (a check never creates one); one that cannot be read is
-    noted as skipped, not fatal.
-    """
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
-        return None
-
-    def lookup(ids: Sequence[str]) -> dict[str, Generation]:
-        from codewitness import ledger
-        from codewitness.store import open_store
-
-        try:
-            store = open_store(url)
-        except CodewitnessError as exc:
-            ctx.skipped.append(("database", f"prompts of generations not read: {exc}"))
-            return {}
-        found: dict[str, Generation] = {}
-        try:
-            for gid in ids:
-                try:
-                    generation = ledger.get(store, gid)
-                except CodewitnessError:
-                    continue  # not recorded here (another clone's ledger, an imported note)
-                if generation.id == gid:  # get() also answers a unique prefix; only the exact id counts
-                    found[gid] = generation
-        finally:
-            store.close()
-        return found
-
-    return lookup
-
-
-def _recorded_generations(url: str, root: Path, base: str | None, ctx: CheckContext) -> list[Generation]:
-    """Generations recorded in the ledger (since the base commit's date), if a database exists.
-
-    A check never creates a database; one that cannot be read is noted as skipped, not fatal.
-    """
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
-        return []
-    from datetime import datetime
-
-    from codewitness import ledger
-    from codewitness._git import run_git
-    from codewitness.store import open_store
-
-    since = None
-    if base:
-        stamp = run_git(["show", "-s", "--format=%cI", base], cwd=root, check=False).strip()
-        since = datetime.fromisoformat(stamp) if stamp else None
-    try:
-        store = open_store(url)
-    except CodewitnessError as exc:
-        ctx.skipped.append(("database", f"recorded generations not read: {exc}"))
-        return []
-    try:
-        return ledger.find(store, since=since)
-    finally:
-        store.close()
-
-
-def _write_outputs(report: Report, ctx: CheckContext, *, as_json: bool, sarif: Path | None, md: Path | None) -> None:
+def _write_outputs(run: GateRun, *, as_json: bool, sarif: Path | None, md: Path | None) -> None:
     from codewitness.checks.markdown import to_markdown
     from codewitness.checks.sarif import to_sarif
+    from codewitness.views.gate import gate_json
 
     if sarif:
-        _write(sarif, json.dumps(to_sarif(report.findings), indent=1) + "\n")
+        _write(sarif, json.dumps(to_sarif(run.report.findings), indent=1) + "\n")
     if md:
-        _write(md, to_markdown(report))
+        _write(md, to_markdown(run.report))
     if as_json:
-        emit_json(
-            {
-                "findings": [f.to_dict() for f in report.findings],
-                "counts": report.counts(),
-                "baselined": len(report.baselined),
-                "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
-                "files": report.files,
-                "in_tests": report.in_tests,
-                "undecided": report.undecided,
-                "seconds": report.seconds,
-                "base": ctx.base,
-                "packages": ctx.verdicts,
-            }
-        )
+        emit_json(gate_json(run))
         return
-    if report.families == ("deps",):
-        _print_verdicts(ctx.verdicts)
-    _print_human(report)
+    if run.report.families == ("deps",):
+        _print_verdicts(run.context.verdicts)
+    _print_human(run)
 
 
 def _write(path: Path, text: str) -> None:
@@ -211,66 +91,72 @@ def _write(path: Path, text: str) -> None:
 
 def _print_verdicts(rows: list[dict[str, Any]]) -> None:
     """The package table `codewitness deps` prints: every package's verdict and the facts behind it."""
-    from rich.table import Table
-
     if not rows:
         return
-    table = Table()
-    for header in ("package", "where", "verdict", "first upload", "versions", "status", "rank", "rules"):
-        table.add_column(header, overflow="fold")
     colour = {"ok": "green", "problem": "red", "not checked": "yellow"}
+    cells = []
     for row in sorted(rows, key=lambda r: (r["verdict"] == "ok", r["ecosystem"], r["name"].lower())):
         age = f"{row['age_days']} days ago" if row["age_days"] is not None else "?"
-        table.add_row(
-            f"{row['ecosystem']}:{row['name']}",
-            row["where"],
-            f"[{colour[row['verdict']]}]{row['verdict']}[/]",
-            age if row["state"] == "exists" else row["state"],
-            str(row["versions"] if row["versions"] is not None else "?"),
-            row["status"],
-            str(row["popularity_rank"] or ""),
-            " ".join(row["rules"]),
+        cells.append(
+            [
+                f"{row['ecosystem']}:{row['name']}",
+                row["where"],
+                styled((row["verdict"], colour[row["verdict"]])),
+                age if row["state"] == "exists" else row["state"],
+                str(row["versions"] if row["versions"] is not None else "?"),
+                row["status"],
+                str(row["popularity_rank"] or ""),
+                " ".join(row["rules"]),
+            ]
         )
-    console.print(table)
+    table(["package", "where", "verdict", "first upload", "versions", "status", "rank", "rules"], cells)
 
 
-def _print_human(report: Report) -> None:
-    from rich.markup import escape
+def _print_human(run: GateRun) -> None:
+    from codewitness.views.gate import gate_summary
 
     colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
-    for f in report.findings:
-        ai = " [magenta](AI)[/magenta]" if f.ai_authored else ""
-        where = f" in {escape(f.qualname)}()" if f.qualname else ""
-        console.print(
-            f"{escape(f.path)}:{f.line}{where}: [{colour[f.level]}]{f.level}[/] {f.rule_id} {escape(f.message)}{ai}"
+    for f in run.report.findings:
+        where = f" in {f.qualname}()" if f.qualname else ""
+        out.print(
+            styled(
+                f"{f.path}:{f.line}{where}: ",
+                (f.level, colour[f.level]),
+                f" {f.rule_id} {f.message}",
+                (" (AI)", "magenta") if f.ai_authored else "",
+            )
         )
         for g in f.generations:
-            console.print(f"    written by {escape(g.label())}", highlight=False)
-    counts = report.counts()
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if s in counts)
-    accepted = f" ({len(report.baselined)} accepted by the baseline)" if report.baselined else ""
-    console.print(f"{summary or '[green]no findings[/green]'} in {report.files} file(s){accepted}")
-    if report.in_tests:
-        console.print(f"{report.in_tests} finding(s) in test code not reported (check.test_paths, check.skip_in_tests)")
-    if report.undecided:
-        modules = sorted(report.undecided, key=lambda m: (-report.undecided[m], m))
-        shown = ", ".join(f"{m} ({report.undecided[m]})" for m in modules[:5]) + (", ..." if len(modules) > 5 else "")
-        console.print(
-            f"[yellow]{sum(report.undecided.values())} name(s) undecided[/yellow]: their modules make names "
-            f"dynamically and have no stub: {escape(shown)}"
+            out.print(f"    written by {g.label()}")
+    summary = gate_summary(run)
+    counted = ", ".join(f"{n} {severity}" for severity, n in summary.counts)
+    accepted = f" ({summary.baselined} accepted by the baseline)" if summary.baselined else ""
+    out.print(styled(counted or ("no findings", "green"), f" in {summary.files} file(s){accepted}"))
+    if summary.in_tests:
+        err.print(f"{summary.in_tests} finding(s) in test code not reported (check.test_paths, check.skip_in_tests)")
+    if summary.undecided:
+        more = ", ..." if len(summary.undecided) > 5 else ""
+        shown = ", ".join(f"{m} ({n})" for m, n in summary.undecided[:5]) + more
+        err.print(
+            styled(
+                (f"{sum(n for _, n in summary.undecided)} name(s) undecided", "yellow"),
+                f": their modules make names dynamically and have no stub: {shown}",
+            )
         )
-    for where, why in report.skipped:
-        console.print(f"[yellow]skipped[/yellow] {escape(where)}: {escape(why)}")
-    not_checked = sum(1 for f in report.findings if f.rule_id == "CW107")
-    if not_checked:
-        console.print(
-            f"[yellow]{not_checked} package(s) were not checked[/yellow] (index unreachable or offline without a "
-            "cached answer): this is not a clean result"
+    for where, why in summary.skipped:
+        err.print(styled(("skipped", "yellow"), f" {where}: {why}"))
+    if summary.not_checked:
+        err.print(
+            styled(
+                (f"{summary.not_checked} package(s) were not checked", "yellow"),
+                " (index unreachable or offline without a cached answer): this is not a clean result",
+            )
         )
 
 
 def run_hook(agent: str, offline: bool) -> None:
     """Answer one agent hook payload read from stdin (see :mod:`codewitness.checks.hook`)."""
+    from codewitness.checks.gate import index_client
     from codewitness.checks.hook import answer_claude, answer_cursor, parse_payload
     from codewitness.checks.popular import load_popular
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from codewitness.cli._common import console, emit_json, get_config
+from codewitness.cli._common import emit_json, get_config, out, styled, table
 from codewitness.config import env_name, settings_table
 
 
@@ -19,8 +19,6 @@ def config(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Print the effective configuration and the source of every value."""
-    from rich.table import Table
-
     loaded = get_config()
     rows = settings_table(loaded.config)
     if as_json:
@@ -36,11 +34,19 @@ def config(
             }
         )
         return
-    console.print(f"project root: {loaded.root}")
-    console.print(f"files read: {', '.join(str(f) for f in loaded.files) or 'none'}")
-    table = Table("setting", "value", "source", "meaning", show_lines=False)
-    for key, value, meaning in rows:
-        shown = value if value not in ("", (), None) else "[dim](empty)[/dim]"
-        table.add_row(key, str(shown), loaded.sources.get(key, "default"), meaning)
-    console.print(table)
-    console.print(f"database in use: {loaded.database_url}")
+    out.print(f"project root: {loaded.root}")
+    out.print(f"files read: {', '.join(str(f) for f in loaded.files) or 'none'}")
+    table(
+        ["setting", "value", "source", "meaning"],
+        [
+            [
+                key,
+                str(value) if value not in ("", (), None) else styled(("(empty)", "dim")),
+                loaded.sources.get(key, "default"),
+                meaning,
+            ]
+            for key, value, meaning in rows
+        ],
+        no_wrap=("setting",),
+    )
+    out.print(f"database in use: {loaded.database_url}")

@@ -1,7 +1,9 @@
 """``codewitness demo``: the whole story on a small project, in a folder you can explore afterwards.
 
 Each capability adds one step to :data:`STEPS`; a step gets the demo project folder and the
-open store, prints what it shows (stderr) and returns facts for the ``--json`` summary.
+open store, tells the story on stderr (narration, like progress: stdout stays free for the
+``--json`` summary) -- each command it runs, with what that command printed -- and returns facts
+for the summary.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from codewitness.cli._common import console, emit_json
+from codewitness.cli._common import emit_json, styled
+from codewitness.cli._common import err as console
 from codewitness.model import FileRange, Generation, utcnow
 
 if TYPE_CHECKING:
@@ -48,7 +51,7 @@ def step_ledger(root: Path, store: Store) -> dict[str, Any]:
     """An API pipeline records three generations under one managed prompt that changes once."""
     from codewitness import ledger
 
-    console.rule("[bold]1. The generation ledger")
+    console.rule(styled(("1. The generation ledger", "bold")))
     records = [
         Generation.create(
             agent="api",
@@ -88,7 +91,7 @@ def step_ledger(root: Path, store: Store) -> dict[str, Any]:
     console.print(f"the second recording was the same content: same id ({ids[0] == ids[1]}), one row")
     history = ledger.prompt_history(store, "pricing")
     console.print(f"prompt 'pricing' has {len(history)} versions; what changed between them:")
-    console.print(ledger.prompt_diff(store, "pricing@1", "pricing@2"), markup=False, highlight=False)
+    console.print(ledger.prompt_diff(store, "pricing@1", "pricing@2"))
     return {"generations": sorted(set(ids)), "prompt_versions": len(history)}
 
 
@@ -155,7 +158,7 @@ _SESSION = "0d9f3c2e-5b7a-4e61-9c0d-2a8b4f6e1d37"
 def _cli(root: Path, *args: str, stdin: str | None = None, show: bool = True) -> subprocess.CompletedProcess[str]:
     """Run one real codewitness command in the demo project, showing what it prints (unless ``show`` is off)."""
     if show:
-        console.print(f"[bold cyan]$ codewitness {' '.join(args)}[/bold cyan]")
+        console.print(f"$ codewitness {' '.join(args)}", style="bold cyan")
     proc = subprocess.run(
         [sys.executable, "-m", "codewitness", *args],
         cwd=root,
@@ -165,9 +168,9 @@ def _cli(root: Path, *args: str, stdin: str | None = None, show: bool = True) ->
         check=False,
         env=_demo_env(),
     )
-    shown = (proc.stderr + proc.stdout).rstrip()
+    shown = (proc.stdout + proc.stderr).rstrip()
     if shown and show:
-        console.print(shown, markup=False, highlight=False)
+        console.print(shown)
     return proc
 
 
@@ -253,7 +256,7 @@ def _transcript(root: Path) -> Path:
 
 def step_capture(root: Path, store: Store) -> dict[str, Any]:
     """Claude Code writes shop/pricing.py through its hooks; a person edits one line and adds a function."""
-    console.rule("[bold]2. Capture: who wrote which line, recorded at commit time")
+    console.rule(styled(("2. Capture: who wrote which line, recorded at commit time", "bold")))
     _git(root, "init", "-q", "-b", "main")
     _git(root, "config", "user.name", "Dana Developer")
     _git(root, "config", "user.email", "dana@example.com")
@@ -262,13 +265,13 @@ def step_capture(root: Path, store: Store) -> dict[str, Any]:
     _git(root, "commit", "-q", "-m", "Start the shop")
     _cli(root, "init", "--agents", "claude")
     transcript = _transcript(root)
-    console.print("[dim]replaying Claude Code's PreToolUse/PostToolUse hooks for a Write of shop/pricing.py[/dim]")
+    console.print("replaying Claude Code's PreToolUse/PostToolUse hooks for a Write of shop/pricing.py", style="dim")
     _cli(root, "hook", "claude", stdin=_claude_payload(root, "PreToolUse", _SHOP, transcript))
     (root / "shop").mkdir(exist_ok=True)
     (root / "shop" / "__init__.py").write_text("", encoding="utf-8")
     (root / "shop" / "pricing.py").write_text(_SHOP, encoding="utf-8")
     _cli(root, "hook", "claude", stdin=_claude_payload(root, "PostToolUse", _SHOP, transcript))
-    console.print("[dim]a person changes the discount to 15% and adds describe()[/dim]")
+    console.print("a person changes the discount to 15% and adds describe()", style="dim")
     edited = _SHOP.replace(*_HUMAN_EDIT) + _HUMAN_FUNCTION
     (root / "shop" / "pricing.py").write_text(edited, encoding="utf-8")
     _cli(root, "status")
@@ -280,7 +283,7 @@ def step_capture(root: Path, store: Store) -> dict[str, Any]:
 
 def step_attribution(root: Path, store: Store) -> dict[str, Any]:
     """Line and function origin from the notes; the manifest the runtime sensor reads."""
-    console.rule("[bold]3. Attribution: line, function and repository shares; the manifest")
+    console.rule(styled(("3. Attribution: line, function and repository shares; the manifest", "bold")))
     _cli(root, "blame", "shop/pricing.py")
     _cli(root, "report", "shop")
     _cli(root, "manifest", "build")
@@ -290,7 +293,7 @@ def step_attribution(root: Path, store: Store) -> dict[str, Any]:
 
 def step_runtime(root: Path, store: Store) -> dict[str, Any]:
     """The shop runs under the sensor with one business rule; facts land in the store."""
-    console.rule("[bold]4. Runtime: calls, latency, exceptions with inputs, a broken invariant")
+    console.rule(styled(("4. Runtime: calls, latency, exceptions with inputs, a broken invariant", "bold")))
     with (root / "codewitness.toml").open("a", encoding="utf-8") as handle:
         handle.write(
             '\n[[invariants]]\nfunction = "shop.pricing:refund"\nensure = "result <= paid"\n'
@@ -306,7 +309,7 @@ def step_runtime(root: Path, store: Store) -> dict[str, Any]:
 
 def step_check(root: Path, store: Store) -> dict[str, Any]:
     """An agent adds a module with AI-typical flaws; the merge gate says why it must not land."""
-    console.rule("[bold]5. Merge gate: hallucinated APIs, AI-typical flaws, provenance")
+    console.rule(styled(("5. Merge gate: hallucinated APIs, AI-typical flaws, provenance", "bold")))
     (root / "shop" / "rates.py").write_text(_FLAWED, encoding="utf-8")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "Fetch exchange rates\n\nCo-Authored-By: Claude <noreply@anthropic.com>")
@@ -353,7 +356,7 @@ def demo(
     with open_store(url) as store:
         for step in STEPS:
             if step.__name__ in _NEEDS_GIT and not have_git:
-                console.print(f"[yellow]skipped {step.__name__.removeprefix('step_')}: git is not installed[/yellow]")
+                console.print(f"skipped {step.__name__.removeprefix('step_')}: git is not installed", style="yellow")
                 continue
             summary[step.__name__.removeprefix("step_")] = step(root, store)
     console.rule()

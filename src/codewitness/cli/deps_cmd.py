@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from codewitness.cli._common import console, get_config
+from codewitness.cli._common import get_config, out
 from codewitness.errors import UsageError
 
 deps_app = typer.Typer(
@@ -71,4 +71,4 @@ def refresh_popular(
     names = fetch_ranking(source, timeout=max(loaded.config.check.http_timeout, 30.0))
     target = refreshed_path(loaded.root)
     write_snapshot(target, names, source)
-    console.print(f"{len(names)} popular names from {source} written to {target}")
+    out.print(f"{len(names)} popular names from {source} written to {target}")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from codewitness.cli._common import console, emit_json, get_config, open_store
+from codewitness.cli._common import emit_json, err, get_config, open_store, out, styled, table
 from codewitness.errors import ConfigError
 
 review_app = typer.Typer(help="Sampled calls of high-stakes functions, for a person to judge.", no_args_is_help=True)
@@ -34,117 +34,105 @@ def checked_config_rules() -> list[Any]:
 
 def invariants(
     since: Annotated[str | None, typer.Option("--since", help="Only counts since then: 7d, 24h, 2026-11-01.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, metavar="N", help="Show at most N rules.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the configured rules and list every rule with its pass and breach counts."""
     from codewitness._time import parse_since
-    from codewitness.store.invariants import rule_counts
+    from codewitness.views.invariants import invariant_table
 
-    configured = checked_config_rules()
+    configured = [c.rule for c in checked_config_rules()]
     with open_store() as store:
-        counted = rule_counts(store, since=parse_since(since) if since else None)
-    seen = {(r["function"], r["rule"]) for r in counted}
-    rows = list(counted)
-    for config_rule in configured:
-        rule = config_rule.rule
-        if not any(r["rule"] == rule.name for r in counted):
-            rows.append(
-                {
-                    "function": rule.function,
-                    "rule": rule.name,
-                    "kind": rule.kind,
-                    "expression": rule.text,
-                    "source": "config",
-                    "passed": 0,
-                    "breached": 0,
-                    "errors": 0,
-                    "last_breach": None,
-                }
-            )
+        found = invariant_table(store, configured, since=parse_since(since) if since else None)
+    rows = found.rows if limit is None else found.rows[:limit]
     if as_json:
-        emit_json(rows)
+        emit_json(list(rows))
         return
     if not rows:
-        console.print("no invariants: declare them with @codewitness.ensure / require / returns or [[invariants]]")
+        err.print("no invariants: declare them with @codewitness.ensure / require / returns or [[invariants]]")
         return
-    from rich.table import Table
-
-    table = Table("function", "rule", "check", "passed", "breached", "errors", "last breach", "source")
-    for r in rows:
-        style = "red" if r["breached"] else None
-        table.add_row(
-            r["function"],
-            r["rule"],
-            f"{r['kind']} {r['expression']}",
-            str(r["passed"]),
-            str(r["breached"]),
-            str(r["errors"]),
-            r["last_breach"] or "",
-            r["source"] + ("" if (r["function"], r["rule"]) in seen else " (no calls yet)"),
-            style=style,
-        )
-    console.print(table)
+    table(
+        ["function", "rule", "check", "passed", "breached", "errors", "last breach", "source"],
+        [
+            [
+                r["function"],
+                r["rule"],
+                f"{r['kind']} {r['expression']}",
+                str(r["passed"]),
+                str(r["breached"]),
+                str(r["errors"]),
+                r["last_breach"] or "",
+                r["source"] + ("" if found.has_calls(r) else " (no calls yet)"),
+            ]
+            for r in rows
+        ],
+        justify={"passed": "right", "breached": "right", "errors": "right"},
+        row_styles=["red" if r["breached"] else None for r in rows],
+    )
+    if len(rows) < len(found.rows):
+        err.print(f"showing {len(rows)} of {len(found.rows)} rules (--limit)")
 
 
 @review_app.command("list")
 def review_list(
     status: Annotated[str, typer.Option("--status", help="open, ok, wrong or all.")] = "open",
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="At most this many.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Review items waiting for a verdict (or those with one)."""
-    from codewitness.errors import InputError
-    from codewitness.store.invariants import review_items
+    from codewitness.views.review import review_queue
 
-    if status not in ("open", "ok", "wrong", "all"):
-        raise InputError(f"--status is one of open, ok, wrong, all; not {status!r}")
     with open_store() as store:
-        items = review_items(store, status=status, limit=limit)  # type: ignore[arg-type]
+        queue = review_queue(store, status=status, limit=limit)
     if as_json:
-        emit_json(items)
+        emit_json(list(queue.items))
         return
-    if not items:
-        console.print(f"no {status} review items" if status != "all" else "the review queue is empty")
+    if not queue.items:
+        err.print(f"no {status} review items" if status != "all" else "the review queue is empty")
         return
-    from rich.table import Table
-
-    table = Table("id", "time (UTC)", "function", "origin", "verdict", "inputs")
-    for item in items:
-        table.add_row(
-            item["id"][:12],
-            item["time"][:19],
-            item["function"],
-            item["origin"],
-            item["verdict"] or "open",
-            _short(item["arguments"]),
-        )
-    console.print(table)
+    table(
+        ["id", "time (UTC)", "function", "origin", "verdict", "inputs"],
+        [
+            [
+                item["id"][:12],
+                item["time"][:19],
+                item["function"],
+                item["origin"],
+                item["verdict"] or "open",
+                _short(item["arguments"]),
+            ]
+            for item in queue.items
+        ],
+        no_wrap=("id", "time (UTC)"),
+    )
+    if len(queue.items) < queue.matching:
+        err.print(f"showing {len(queue.items)} of {queue.matching} items (--limit)")
 
 
 @review_app.command("next")
 def review_next(as_json: JsonOpt = False) -> None:
     """Show the oldest open review item in full."""
-    from codewitness.store.invariants import review_items
+    from codewitness.views.review import review_queue
 
     with open_store() as store:
-        items = review_items(store, status="open", limit=1)
-    if not items:
+        queue = review_queue(store, status="open", limit=1)
+    if not queue.items:
         if as_json:
             emit_json(None)
-        console.print("nothing to review")
+        err.print("nothing to review")
         return
-    item = items[0]
+    item = queue.items[0]
     if as_json:
         emit_json(item)
         return
-    console.print(f"[bold]{item['id']}[/bold]  {item['function']}  ({item['origin']})  {item['time']}")
+    out.print(styled((item["id"], "bold"), f"  {item['function']}  ({item['origin']})  {item['time']}"))
     if item["generation_ids"]:
-        console.print(f"written by: {', '.join(item['generation_ids'])}  models: {', '.join(item['models'])}")
-    console.print("inputs:", markup=False)
-    console.print(json.dumps(item["arguments"], indent=2, default=str), markup=False)
-    console.print("output:", markup=False)
-    console.print(json.dumps(item["result"], indent=2, default=str), markup=False)
-    console.print(f"judge it: codewitness review mark {item['id'][:12]} ok|wrong [--note TEXT]")
+        out.print(f"written by: {', '.join(item['generation_ids'])}  models: {', '.join(item['models'])}")
+    out.print("inputs:")
+    out.print(json.dumps(item["arguments"], indent=2, default=str))
+    out.print("output:")
+    out.print(json.dumps(item["result"], indent=2, default=str))
+    err.print(f"judge it: codewitness review mark {item['id'][:12]} ok|wrong [--note TEXT]")
 
 
 @review_app.command("mark")
@@ -163,7 +151,7 @@ def review_mark(
         emit_json(marked)
         return
     extra = " — kept as a regression case" if verdict == "wrong" else ""
-    console.print(f"{marked['id'][:12]} ({marked['function']}): {verdict}{extra}")
+    out.print(f"{marked['id'][:12]} ({marked['function']}): {verdict}{extra}")
 
 
 def _short(value: Any) -> str:

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from codewitness.cli._common import console, emit_json, open_store
+from codewitness.cli._common import emit_json, err, open_store, out, plain, styled, table
 from codewitness.errors import InputError
-from codewitness.model import utcnow
+from codewitness.model import Generation, utcnow
 
 generations_app = typer.Typer(help="List, show, export and import recorded generations.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Named prompts and their versions.", no_args_is_help=True)
@@ -113,7 +113,7 @@ def record(
     else:
         typer.echo(stored.id)
         if stored.created_at != now:
-            console.print(f"[dim]already recorded on {stored.created_at:%Y-%m-%d %H:%M} UTC[/dim]")
+            err.print(f"already recorded on {stored.created_at:%Y-%m-%d %H:%M} UTC", style="dim")
 
 
 # -- generations ---------------------------------------------------------------------------------
@@ -143,18 +143,16 @@ def generations_list(
         emit_json([g.to_dict() for g in found])
         return
     if not found:
-        console.print("no generations match")
+        err.print("no generations match")
         return
-    from rich.table import Table
-
-    table = Table("id", "when (UTC)", "agent", "model", "prompt", "files")
-    table.columns[0].no_wrap = True
+    rows = []
     for g in found:
         prompt_ref = f"{g.prompt_name}@{g.prompt_version}" if g.prompt_name else g.prompt_hash[:10]
         files = ", ".join(str(r) for r in g.files[:3]) + (" ..." if len(g.files) > 3 else "")
-        table.add_row(g.id, f"{g.created_at:%Y-%m-%d %H:%M:%S}", g.agent, g.model, prompt_ref, files)
-    console.print(table)
-    console.print(f"{len(found)} generation(s)")
+        rows.append([g.id, f"{g.created_at:%Y-%m-%d %H:%M:%S}", g.agent, g.model, prompt_ref, files])
+    table(["id", "when (UTC)", "agent", "model", "prompt", "files"], rows, no_wrap=("id", "when (UTC)"))
+    more = " (the --limit; there may be more)" if len(found) == limit else ""
+    err.print(f"{len(found)} generation(s){more}")
 
 
 @generations_app.command("show")
@@ -163,8 +161,6 @@ def generations_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one generation: prompt, parameters and raw output."""
-    from rich.panel import Panel
-
     from codewitness import ledger
 
     with open_store() as store:
@@ -172,7 +168,7 @@ def generations_show(
     if as_json:
         emit_json(g.to_dict())
         return
-    console.print(f"[bold]{g.id}[/bold]  {g.agent} · {g.model} · {g.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    out.print(styled((g.id, "bold"), f"  {g.agent} · {g.model} · {g.created_at:%Y-%m-%d %H:%M:%S} UTC"))
     details = {
         "session": g.session_id,
         "request": g.request_id,
@@ -186,9 +182,67 @@ def generations_show(
     }
     for key, value in details.items():
         if value:
-            console.print(f"  {key:>13}: {value}")
-    console.print(Panel(g.prompt, title="prompt", title_align="left"))
-    console.print(Panel(g.output, title="output", title_align="left"))
+            out.print(f"  {key:>13}: {value}")
+    _section("prompt", g.prompt)
+    _section("output", g.output)
+
+
+def _section(title: str, text: str) -> None:
+    """A titled block of text: a panel on a terminal, plain lines elsewhere."""
+    if plain():
+        out.print(f"--- {title}")
+        out.print(text if text.endswith("\n") else text + "\n", end="")
+        return
+    from rich.panel import Panel
+    from rich.text import Text
+
+    out.print(Panel(Text(text), title=title, title_align="left"))
+
+
+@generations_app.command("fate")
+def generations_fate(
+    generation: Annotated[str, typer.Argument(help="A generation id (or a unique prefix of a recorded one).")],
+    rev: Annotated[str, typer.Option("--rev", help="The revision to read the fate at.")] = "HEAD",
+    as_json: JsonOpt = False,
+) -> None:
+    """What became of a generation's lines: kept, edited by a person, deleted; and the commits."""
+    from codewitness import ledger
+    from codewitness._git import repo_root
+    from codewitness.errors import NotFoundError
+    from codewitness.views.generations import generation_fate
+
+    root = repo_root(Path.cwd())
+    with open_store() as store:
+        try:
+            recorded: Generation | None = ledger.get(store, generation)
+        except NotFoundError:
+            if not (generation.startswith("gen_") and len(generation) == 24):
+                raise
+            recorded = None  # not in this ledger (captured elsewhere): the notes still know it
+    gid = recorded.id if recorded else generation
+    fate = generation_fate(root, gid, rev, generation=recorded)
+    if as_json:
+        emit_json(fate.to_dict())
+        return
+    who = " · ".join(x for x in (fate.agent, fate.model) if x)
+    out.print(styled((fate.id, "bold"), f"  {who}" if who else "", "" if recorded else "  (not in this ledger)"))
+    if not fate.written:
+        err.print(
+            f"no commit up to {rev} credits lines to {fate.id} "
+            "(are the notes fetched? git fetch origin 'refs/notes/*:refs/notes/*')"
+        )
+        return
+    out.print(
+        f"wrote {fate.written} line(s): {fate.kept} kept, {fate.edited} edited by a person before commit, "
+        f"{fate.deleted} deleted or rewritten since (at {fate.revision[:12]})"
+    )
+    table(
+        ["file", "written", "kept", "edited", "deleted"],
+        [[f.path, str(f.written), str(f.kept), str(f.edited), str(f.deleted)] for f in fate.files],
+        justify=dict.fromkeys(("written", "kept", "edited", "deleted"), "right"),
+    )
+    for c in fate.commits:
+        out.print(f"{c.commit[:12]} {c.time:%Y-%m-%d} {c.author}: {c.subject} ({c.lines} line(s))")
 
 
 @generations_app.command("export")
@@ -207,7 +261,7 @@ def generations_export(
         else:
             with output.open("w", encoding="utf-8") as handle:
                 count = ledger.export_jsonl(store, handle)
-    console.print(f"exported {count} record(s)" + (f" to {output}" if output else ""))
+    (err if output is None else out).print(f"exported {count} record(s)" + (f" to {output}" if output else ""))
 
 
 @generations_app.command("import")
@@ -220,7 +274,7 @@ def generations_import(
     text = _read_text(source, "import")
     with open_store() as store:
         result = ledger.import_jsonl(store, text.splitlines())
-    console.print(
+    out.print(
         f"imported {result.added} generation(s), {result.already_present} already present, "
         f"{result.prompt_versions_added} prompt version(s) added"
     )
@@ -230,63 +284,59 @@ def generations_import(
 
 
 @prompts_app.command("list")
-def prompts_list(as_json: JsonOpt = False) -> None:
+def prompts_list(
+    limit: Annotated[int | None, typer.Option("--limit", min=1, metavar="N", help="At most this many.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Every prompt name with its latest version and use count."""
-    from codewitness import ledger
+    from codewitness.views.prompts import prompt_list
 
     with open_store() as store:
-        names = ledger.prompt_names(store)
+        everything = prompt_list(store)
+    names = everything if limit is None else everything[:limit]
     if as_json:
-        emit_json(
-            [{"name": n, "latest_version": v, "changed_at": w.isoformat(), "generations": u} for n, v, w, u in names]
-        )
+        emit_json([p.to_dict() for p in names])
         return
     if not names:
-        console.print("no named prompts recorded (record with --prompt-name)")
+        err.print("no named prompts recorded (record with --prompt-name)")
         return
-    from rich.table import Table
-
-    table = Table("name", "versions", "last change (UTC)", "generations")
-    for name, version, when, uses in names:
-        table.add_row(name, str(version), f"{when:%Y-%m-%d %H:%M}", str(uses))
-    console.print(table)
+    table(
+        ["name", "versions", "last change (UTC)", "generations"],
+        [[p.name, str(p.latest_version), f"{p.changed_at:%Y-%m-%d %H:%M}", str(p.generations)] for p in names],
+        justify={"versions": "right", "generations": "right"},
+    )
+    if len(names) < len(everything):
+        err.print(f"showing {len(names)} of {len(everything)} prompts (--limit)")
 
 
 @prompts_app.command("history")
 def prompts_history(
     name: Annotated[str, typer.Argument(help="The prompt name.")],
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, metavar="N", help="Only the N latest versions.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The versions of a prompt: when each appeared and how often it was used."""
-    from codewitness import ledger
+    from codewitness.views.prompts import PromptHistory, prompt_versions
 
     with open_store() as store:
-        history = ledger.prompt_history(store, name)
+        history = prompt_versions(store, name)
+    shown = history if limit is None else PromptHistory(history.name, history.versions[-limit:])
     if as_json:
-        emit_json(
-            {
-                "name": name,
-                "changes": len(history) - 1,
-                "versions": [
-                    {
-                        "version": v.version,
-                        "label": v.label,
-                        "created_at": v.created_at.isoformat(),
-                        "prompt_hash": v.prompt_hash,
-                        "generations": v.uses,
-                    }
-                    for v in history
-                ],
-            }
-        )
+        data = shown.to_dict()
+        data["changes"] = history.changes
+        emit_json(data)
         return
-    from rich.table import Table
-
-    table = Table("version", "label", "first seen (UTC)", "generations", "hash")
-    for v in history:
-        table.add_row(str(v.version), v.label or "", f"{v.created_at:%Y-%m-%d %H:%M}", str(v.uses), v.prompt_hash[:12])
-    console.print(table)
-    console.print(f"{name}: {len(history)} version(s), changed {len(history) - 1} time(s)")
+    table(
+        ["version", "label", "first seen (UTC)", "generations", "hash"],
+        [
+            [str(v.version), v.label or "", f"{v.created_at:%Y-%m-%d %H:%M}", str(v.uses), v.prompt_hash[:12]]
+            for v in shown.versions
+        ],
+        justify={"version": "right", "generations": "right"},
+    )
+    out.print(f"{name}: {len(history.versions)} version(s), changed {history.changes} time(s)")
 
 
 @prompts_app.command("show")
@@ -300,9 +350,11 @@ def prompts_show(
     with open_store() as store:
         v = ledger.resolve_prompt(store, ref)
     if as_json:
-        emit_json({"name": v.name, "version": v.version, "label": v.label, "text": v.text, "generations": v.uses})
+        from codewitness.views.prompts import prompt_text
+
+        emit_json(prompt_text(v))
         return
-    console.print(f"[bold]{v.ref}[/bold]" + (f" ({v.label})" if v.label else "") + f" · {v.uses} generation(s)")
+    err.print(styled((v.ref, "bold"), (f" ({v.label})" if v.label else "") + f" · {v.uses} generation(s)"))
     sys.stdout.write(v.text if v.text.endswith("\n") else v.text + "\n")
 
 
@@ -319,4 +371,4 @@ def prompts_diff(
     if text:
         sys.stdout.write(text)
     else:
-        console.print("the two versions have the same text")
+        err.print("the two versions have the same text")

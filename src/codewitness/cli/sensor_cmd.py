@@ -14,15 +14,19 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from codewitness.cli._common import console, emit_json, get_config, open_store
+from codewitness.cli._common import emit_json, err, get_config, open_store, out, styled, table
 from codewitness.config import env_name
 from codewitness.errors import InputError
+
+if TYPE_CHECKING:
+    from codewitness.views.runtime import RuntimeView
 
 _BOOTSTRAP = Path(__file__).resolve().parent.parent / "sensor" / "_bootstrap"
 
@@ -73,10 +77,13 @@ def run(
             "--spool-dir is empty: give a folder (default .codewitness/spool);"
             ' sensor.spool_dir = "" in the configuration turns the spool off'
         )
-    get_config()  # a broken configuration is reported here, not inside the application
+    loaded = get_config()  # a broken configuration is reported here, not inside the application
     from codewitness.cli.invariants_cmd import checked_config_rules
 
     checked_config_rules()  # so is a bad [[invariants]] expression: refused before the app starts
+    configured = loaded.config.sensor.spool_dir
+    if spool_dir or configured:
+        _state_dir_for(Path(spool_dir).resolve() if spool_dir else Path(configured).absolute())
     settings: dict[str, Any] = {
         "service": service or _default_service(command),
         "manifest": str(manifest.resolve()) if manifest else None,
@@ -94,8 +101,18 @@ def run(
             env[env_name(f"sensor.{key}")] = str(value)
     command = _through_runner(executable, command, env)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_BOOTSTRAP), env.get("PYTHONPATH", "")) if p)
-    console.file.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.execve(executable, command, env)  # noqa: S606 - replacing this process with the user's program is the point
+
+
+def _state_dir_for(spool: Path) -> None:
+    """Make the ``.codewitness/`` folder the spool will live in (kept out of git), before the app runs."""
+    from codewitness._statedir import STATE_DIR, make_dirs
+
+    state = next((p for p in (spool, *spool.parents) if p.name == STATE_DIR), None)
+    if state is not None:
+        make_dirs(state)
 
 
 # Options of the ``python`` command line that take the next argument as their value.
@@ -163,7 +180,7 @@ def ingest(
     folder = spool or Path(get_config().config.sensor.spool_dir or ".codewitness/spool")
     if not folder.is_dir():
         raise InputError(f"no spool folder at {folder}; run the application with the sensor first")
-    with open_store() as store, Progress(console=console, transient=True, disable=as_json) as progress:
+    with open_store() as store, Progress(console=err, transient=True, disable=as_json) as progress:
         task = progress.add_task("ingesting", total=None)
         total, segments = ingest_spool(store, folder, on_segment=lambda _records: progress.advance(task))
     result = {
@@ -179,11 +196,11 @@ def ingest(
         emit_json(result)
         return
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(total.by_kind.items())) or "nothing new"
-    console.print(f"ingested {segments} segment(s) from {folder}: {kinds}", markup=False)
+    out.print(f"ingested {segments} segment(s) from {folder}: {kinds}")
     if total.duplicates:
-        console.print(f"{total.duplicates} record(s) were already in the store")
+        out.print(f"{total.duplicates} record(s) were already in the store")
     if total.bad:
-        console.print(f"{total.bad} record(s) skipped: {_reasons(total.reasons)}", style="yellow", markup=False)
+        err.print(f"{total.bad} record(s) skipped: {_reasons(total.reasons)}", style="yellow")
 
 
 def _reasons(reasons: dict[str, int], shown: int = 3) -> str:
@@ -199,88 +216,106 @@ def runtime(
         str | None, typer.Option("--function", "-f", help="A module.qualname or a glob (shop.pricing.*).")
     ] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only since then: 1h, 7d, or 2026-11-01.")] = None,
+    service: Annotated[
+        str | None, typer.Option("--service", help="Only this service (by default every service's facts are summed).")
+    ] = None,
+    revision: Annotated[str | None, typer.Option("--revision", help="Only facts of this revision of the code.")] = None,
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort", metavar="calls|errors|p95", help="Largest first by this (default: AI-written first, then calls)."
+        ),
+    ] = "origin",
+    limit: Annotated[
+        int | None, typer.Option("--top", "--limit", metavar="N", min=1, help="Show only the first N functions.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Calls, errors, latency and recent exceptions per function, AI-written beside human code."""
     from codewitness._time import parse_since
-    from codewitness.store.runtime import summarize
+    from codewitness.views.runtime import runtime_view
 
     when = parse_since(since) if since else None
-    skipped: dict[str, int] = {}
-
-    def skip(reason: str) -> None:
-        skipped[reason] = skipped.get(reason, 0) + 1
-
     with open_store() as store:
-        summaries = summarize(store, function=function, since=when, on_skip=skip)
-    if skipped:  # on stderr, with --json too
-        count = sum(skipped.values())
-        console.print(f"{count} stored interval(s) left out: {_reasons(skipped)}", style="yellow", markup=False)
-    if as_json:
-        emit_json(summaries)
-        return
-    if not summaries:
-        console.print("no runtime facts yet: run the app with the sensor, then `codewitness ingest`")
-        return
-    _print_summaries(summaries)
-
-
-def _print_summaries(summaries: list[dict[str, Any]]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("function", overflow="fold")
-    table.add_column("origin", no_wrap=True)
-    for name in ("calls", "errors", "p50 ms", "p95 ms", "p99 ms"):
-        table.add_column(name, justify="right", no_wrap=True)
-    models: dict[str, int] = {}
-    for s in summaries:
-        table.add_row(
-            escape(s["function"]),
-            escape(s["origin"]) if s["origin"] != "mixed" else f"mixed {s['ai_share']:.0%}",
-            f"{s['calls']:,}",
-            f"{s['errors']:,} ({s['error_rate']:.1%})" if s["errors"] else "0",
-            f"{s['p50_ms']:.3f}",
-            f"{s['p95_ms']:.3f}",
-            f"{s['p99_ms']:.3f}",
+        view = runtime_view(
+            store, function=function, since=when, service=service, revision=revision, sort=sort, limit=limit
         )
-        for model in s["models"]:
-            models[model] = models.get(model, 0) + 1
-    console.print(table)
-    if models:
-        written = ", ".join(f"{m} ({n} functions)" for m, n in sorted(models.items()))
-        console.print("written by: " + written, markup=False)
-    groups: dict[str, list[int]] = {}
-    for s in summaries:
-        group = "AI-written" if s["origin"] in ("ai", "mixed") else "human/unknown"
-        calls_errors = groups.setdefault(group, [0, 0])
-        calls_errors[0] += s["calls"]
-        calls_errors[1] += s["errors"]
-    for group, (calls, errors) in groups.items():
-        rate = errors / calls if calls else 0.0
-        console.print(f"{group}: {calls:,} calls, {errors:,} errors ({rate:.2%})")
-    for s in summaries:
+    if view.skipped:  # on stderr, with --json too
+        count = sum(view.skipped.values())
+        err.print(f"{count} stored interval(s) left out: {_reasons(dict(view.skipped))}", style="yellow")
+    if as_json:
+        emit_json(list(view.functions))
+        return
+    if not view.functions:
+        scope = " ".join(
+            f"{name} {value}"
+            for name, value in (
+                ("--function", function),
+                ("--service", service),
+                ("--revision", revision),
+                ("--since", since),
+            )
+            if value
+        )
+        err.print(
+            f"no runtime facts{' for ' + scope if scope else ' yet'}: "
+            "run the app with the sensor (codewitness run -- python app.py), then `codewitness ingest`"
+        )
+        return
+    _print_view(view)
+    if len(view.functions) < view.total:
+        err.print(f"showing {len(view.functions)} of {view.total} functions (--top/--limit)")
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _print_view(view: RuntimeView) -> None:
+    rows = []
+    for s in view.functions:
+        rows.append(
+            [
+                s["function"],
+                s["origin"] if s["origin"] != "mixed" else f"mixed {s['ai_share']:.0%}",
+                f"{s['calls']:,}",
+                f"{s['errors']:,} ({s['error_rate']:.1%})" if s["errors"] else "0",
+                f"{s['p50_ms']:.3f}",
+                f"{s['p95_ms']:.3f}",
+                f"{s['p99_ms']:.3f}",
+            ]
+        )
+    numeric = ("calls", "errors", "p50 ms", "p95 ms", "p99 ms")
+    table(
+        ["function", "origin", *numeric],
+        rows,
+        justify=dict.fromkeys(numeric, "right"),
+        no_wrap=("origin", *numeric),
+    )
+    if view.models:
+        out.print("written by: " + ", ".join(f"{m} ({n} functions)" for m, n in view.models.items()))
+    for group in view.groups:
+        out.print(f"{group.label}: {group.calls:,} calls, {group.errors:,} errors ({group.error_rate:.2%})")
+    for s in view.functions:
+        written = f"    written by: {', '.join(s['generation_ids'])}" if s["generation_ids"] else None
         for e in s["exceptions"]:
-            console.print(
-                f"[red]{escape(e['type'])}[/red] in {escape(s['function'])} at {e['time']}: {escape(e['message'])}",
-                markup=True,
+            out.print(styled((e["type"], "red"), f" in {s['function']} at {e['time']}: {_one_line(e['message'])}"))
+            out.print(f"    inputs: {_shorten(e['arguments'], 400)}")
+            if written:
+                out.print(written)
+        for b in s["breaches"]:
+            out.print(
+                styled(
+                    (f"invariant {b['rule']}", "magenta"),
+                    f" broken in {s['function']} at {b['time']}: {b['kind']} {_one_line(b['expression'])}",
+                )
             )
-            inputs = json.dumps(e["arguments"], ensure_ascii=False, default=str)
-            shown = inputs if len(inputs) <= 400 else inputs[:400] + " ..."
-            console.print(f"    inputs: {shown}", markup=False)
-            if s.get("generation_ids"):
-                console.print(f"    written by: {', '.join(s['generation_ids'])}", markup=False)
-        for b in s.get("breaches", ()):
-            console.print(
-                f"[magenta]invariant {escape(b['rule'])}[/magenta] broken in {escape(s['function'])} at {b['time']}: "
-                f"{escape(b['kind'])} {escape(b['expression'])}",
-                markup=True,
-                highlight=False,
-            )
-            inputs = json.dumps(b["arguments"], ensure_ascii=False, default=str)
-            shown = inputs if len(inputs) <= 400 else inputs[:400] + " ..."
             result = json.dumps(b["result"], ensure_ascii=False, default=str)[:200]
-            console.print(f"    inputs: {shown}  result: {result}", markup=False)
-            if s.get("generation_ids"):
-                console.print(f"    written by: {', '.join(s['generation_ids'])}", markup=False)
+            out.print(f"    inputs: {_shorten(b['arguments'], 400)}  result: {result}")
+            if written:
+                out.print(written)
+
+
+def _shorten(value: Any, limit: int) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + " ..."

@@ -1,21 +1,17 @@
-"""Runtime facts in the store: loading sensor records, and per-function summaries.
+"""Runtime facts in the store: loading sensor records.
 
 :func:`ingest` takes the records the sensor wrote (spool lines or HTTP batches) and inserts the
 ones the store does not have yet -- records carry their own ids, so loading the same batch twice
-adds nothing. :func:`summarize` merges interval aggregates into one view per function: calls,
-errors, latency quantiles from the merged histograms, and recent exceptions with their inputs.
+adds nothing. Reading them back is :mod:`codewitness.store.queries`.
 
 Example:
     >>> counts = ingest(store, records)  # doctest: +SKIP
     >>> counts.inserted, counts.duplicates
     (12, 0)
-    >>> summarize(store, function="shop.pricing.quote")[0]["p95_ms"]  # doctest: +SKIP
-    0.031
 """
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +26,7 @@ from codewitness.model import utcnow
 from codewitness.sensor.aggregate import LAST_BUCKET, Histogram
 from codewitness.store import Store, _first_line, schema
 
-__all__ = ["BadRecord", "IngestCounts", "ingest", "ingest_spool", "summarize"]
+__all__ = ["BadRecord", "IngestCounts", "ingest", "ingest_spool"]
 
 _TABLES: dict[str, Table] = {
     "aggregate": schema.runtime_aggregates,
@@ -464,149 +460,3 @@ def _insert_new(conn: Connection, table: Table, by_id: dict[str, dict[str, Any]]
         except (DataError, IntegrityError, StatementError, ValueError, OverflowError) as exc:
             counts.refuse(f"refused by the database ({_first_line(exc)})")
     return added
-
-
-def _matches(name: str, pattern: str | None) -> bool:
-    if pattern is None:
-        return True
-    if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(name, pattern)
-    return name == pattern
-
-
-def summarize(
-    store: Store,
-    *,
-    function: str | None = None,
-    since: datetime | None = None,
-    exceptions_per_function: int = 5,
-    on_skip: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """One summary per function over the stored intervals (AI-written first, busiest first).
-
-    Args:
-        store: an open store.
-        function: an exact ``module.qualname`` or a glob pattern (``shop.pricing.*``).
-        since: only intervals that ended, and exceptions that happened, at or after this time.
-        exceptions_per_function: how many recent exceptions to include per function.
-        on_skip: called with the reason for each stored interval that cannot be read (one stored
-            by an older version without today's checks, say); it is left out, never fatal.
-
-    Returns:
-        Dicts with ``function``, ``origin``, ``ai_share``, ``calls``, ``errors``, ``error_rate``,
-        ``errors_by_type``, ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``, ``mean_ms``,
-        ``models``, ``generation_ids``, ``services``, ``first_seen``, ``last_seen`` and
-        ``exceptions`` (newest first: ``time``, ``type``, ``message``, ``arguments``, ``where``).
-    """
-    agg = schema.runtime_aggregates
-    exc = schema.runtime_exceptions
-    query = select(agg).order_by(agg.c.interval_start)
-    exc_query = select(exc).order_by(exc.c.time.desc())
-    if function is not None and not any(ch in function for ch in "*?["):
-        query = query.where(agg.c.function == function)
-        exc_query = exc_query.where(exc.c.function == function)
-    if since is not None:
-        query = query.where(agg.c.interval_end >= since)
-        exc_query = exc_query.where(exc.c.time >= since)
-    summaries: dict[str, dict[str, Any]] = {}
-    histograms: dict[str, Histogram] = {}
-    with store.read() as conn:
-        for row in conn.execute(query).mappings():
-            name = row["function"]
-            if not _matches(name, function):
-                continue
-            try:
-                histogram = _histogram(row["histogram"])
-            except BadRecord as exc:
-                if on_skip is not None:
-                    on_skip(str(exc))
-                continue
-            entry = summaries.get(name)
-            if entry is None:
-                entry = summaries[name] = _empty_summary(row)
-                histograms[name] = Histogram()
-            entry["calls"] += row["calls"]
-            entry["errors"] += row["error_count"]
-            for error_type, n in row["errors"].items():
-                entry["errors_by_type"][error_type] = entry["errors_by_type"].get(error_type, 0) + n
-            entry["_total_ns"] += row["total_ns"]
-            entry["_max_ns"] = max(entry["_max_ns"], row["max_ns"])
-            entry["origin"], entry["ai_share"] = row["origin"], row["ai_share"]
-            for key in ("models", "generation_ids"):
-                entry[key] = sorted({*entry[key], *row[key]})
-            entry["services"] = sorted({*entry["services"], row["service"]})
-            entry["last_seen"] = row["interval_end"].isoformat()
-            histograms[name].merge(histogram)
-        for row in conn.execute(exc_query).mappings():
-            entry = summaries.get(row["function"])
-            if entry is None or len(entry["exceptions"]) >= exceptions_per_function:
-                continue
-            stack = row["stack"]
-            top = stack[-1] if isinstance(stack, list) and stack and isinstance(stack[-1], dict) else {}
-            entry["exceptions"].append(
-                {
-                    "time": row["time"].isoformat(),
-                    "type": row["type"],
-                    "message": row["message"],
-                    "arguments": row["arguments"],
-                    "where": f"{top.get('file')}:{top.get('line')}" if top else None,
-                }
-            )
-        breach_query = select(schema.runtime_breaches).order_by(schema.runtime_breaches.c.time.desc())
-        if since is not None:
-            breach_query = breach_query.where(schema.runtime_breaches.c.time >= since)
-        for row in conn.execute(breach_query).mappings():
-            name = row["function"]
-            if not _matches(name, function):
-                continue
-            entry = summaries.get(name)
-            if entry is None:  # a guarded function the sensor does not time (a decorator alone)
-                entry = summaries[name] = _empty_summary(row)
-                histograms[name] = Histogram()
-            entry["breach_count"] += 1
-            if len(entry["breaches"]) < exceptions_per_function:
-                entry["breaches"].append(
-                    {
-                        "time": row["time"].isoformat(),
-                        "rule": row["rule"],
-                        "kind": row["rule_kind"],
-                        "expression": row["expression"],
-                        "arguments": row["arguments"],
-                        "result": row["result"],
-                        "detail": row["detail"],
-                    }
-                )
-    for name, entry in summaries.items():
-        histogram = histograms[name]
-        calls = entry["calls"]
-        entry["error_rate"] = round(entry["errors"] / calls, 6) if calls else 0.0
-        entry["p50_ms"] = round(histogram.quantile(0.5) / 1e6, 6)
-        entry["p95_ms"] = round(histogram.quantile(0.95) / 1e6, 6)
-        entry["p99_ms"] = round(histogram.quantile(0.99) / 1e6, 6)
-        entry["max_ms"] = round(entry.pop("_max_ns") / 1e6, 6)
-        entry["mean_ms"] = round(entry.pop("_total_ns") / calls / 1e6, 6) if calls else 0.0
-    origin_rank = {"ai": 0, "mixed": 1, "human": 2, "unknown": 3}
-    return sorted(summaries.values(), key=lambda e: (origin_rank.get(e["origin"], 4), -e["calls"], e["function"]))
-
-
-def _empty_summary(row: Any) -> dict[str, Any]:
-    return {
-        "function": row["function"],
-        "origin": row["origin"],
-        "ai_share": row["ai_share"],
-        "calls": 0,
-        "errors": 0,
-        "errors_by_type": {},
-        "models": list(row["models"]) if "interval_start" not in row else [],
-        "generation_ids": list(row["generation_ids"]) if "interval_start" not in row else [],
-        "services": [row["service"]] if "interval_start" not in row else [],
-        "path": row["path"],
-        "line": row["line"],
-        "first_seen": (row["interval_start"] if "interval_start" in row else row["time"]).isoformat(),
-        "last_seen": (row["interval_end"] if "interval_end" in row else row["time"]).isoformat(),
-        "exceptions": [],
-        "breach_count": 0,
-        "breaches": [],
-        "_total_ns": 0,
-        "_max_ns": 0,
-    }

@@ -1,0 +1,118 @@
+"""The Typer application: the root options, every verb group, and help without type noise.
+
+:func:`run_app` builds the command tree once, gives every parameter a plain metavar (``TEXT``,
+``PATH``, ``INTEGER``; nothing for a flag, so help never shows ``<bool>`` or ``<list[str]>``) and runs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin
+
+import typer
+
+from codewitness._version import __version__
+from codewitness.cli import _base
+
+__all__ = ["GROUPS", "app", "run_app"]
+
+#: The modules under ``codewitness.cli`` whose ``register(app)`` adds commands, in help order.
+GROUPS: tuple[str, ...] = (
+    "demo",
+    "ledger",
+    "attribution",
+    "sensor_cmd",
+    "invariants_cmd",
+    "config_cmd",
+    "check_cmd",
+    "deps_cmd",
+    "capture_cmd",
+)
+
+_HELP_NAMES = ("-h", "--help")
+
+app = typer.Typer(
+    name="codewitness",
+    help="Observability for AI-generated code: who wrote it, is it safe, what does it do.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": list(_HELP_NAMES)},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"codewitness {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", metavar="URL", help="Database URL for this run (overrides config and CODEWITNESS_DB)."),
+    ] = None,
+) -> None:
+    """Observability for AI-generated code."""
+    _base.database_override = db
+
+
+for _name in GROUPS:
+    importlib.import_module(f"codewitness.cli.{_name}").register(app)
+
+
+_LABELS: dict[Any, str] = {str: "TEXT", int: "INTEGER", float: "FLOAT", Path: "PATH"}
+
+
+class _HelpContext:
+    """What a command needs to make its ``--help`` option ahead of time."""
+
+    def __init__(self) -> None:
+        self.help_option_names = list(_HELP_NAMES)
+
+
+def _label(param: Any) -> str:
+    if param.param_type_name == "argument":
+        return str(param.name).upper()
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    if get_origin(annotation) is list:
+        (annotation,) = get_args(annotation)
+    if annotation in _LABELS:
+        return _LABELS[annotation]
+    return str(getattr(getattr(param, "type", None), "name", "value")).upper()
+
+
+def _no_type(ctx: Any = None) -> None:
+    return None
+
+
+def _plain_metavars(command: Any) -> None:
+    """Give every parameter of ``command`` and its subcommands a plain metavar (flags: none, arguments: no type)."""
+    params = list(command.params)
+    if hasattr(command, "get_help_option"):
+        helper = command.get_help_option(_HelpContext())
+        if helper is not None:
+            params.append(helper)
+    for param in params:
+        if param.metavar is None:
+            flag = getattr(param, "is_flag", False) or getattr(param, "count", False)
+            param.metavar = "" if flag else _label(param)
+        if param.param_type_name == "argument":
+            # Typer shows an argument's Python type (``<list[str]>``) beside its name, and offers no
+            # setting for it; the name and the help say what it is.
+            param.display_type_rich = _no_type
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def run_app(args: list[str]) -> None:
+    """Run the command line on ``args`` (ends with ``SystemExit``, as Typer does)."""
+    command = typer.main.get_command(app)
+    _plain_metavars(command)
+    command(args=args, prog_name="codewitness")

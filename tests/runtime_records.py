@@ -1,0 +1,111 @@
+"""Sensor records as the sensor writes them, for tests that fill a store with runtime facts.
+
+Each function returns one record dict (``kind``, ``id`` and the source fields), ready for
+:func:`codewitness.store.runtime.ingest`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from codewitness.sensor.aggregate import Histogram
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def source(function: str, *, origin: str = "ai", service: str = "shop", revision: str = "r1", **extra: Any) -> dict:
+    """The fields every record of a function carries."""
+    return {
+        "id": uuid.uuid4().hex,
+        "service": service,
+        "revision": revision,
+        "host": "h1",
+        "pid": 42,
+        "function": function,
+        "origin": origin,
+        "ai_share": 1.0 if origin == "ai" else 0.0,
+        "generation_ids": ["gen_1"] if origin == "ai" else [],
+        "models": ["claude-sonnet-4-5"] if origin == "ai" else [],
+        "path": "shop/pricing.py",
+        "line": 10,
+        **extra,
+    }
+
+
+def aggregate(
+    function: str, latencies_ns: list[int], errors: dict[str, int] | None = None, start: datetime = T0, **kw: Any
+) -> dict:
+    """One interval: ``len(latencies_ns)`` calls, ``errors`` by type."""
+    hist = Histogram()
+    for ns in latencies_ns:
+        hist.record(ns)
+    return {
+        **source(function, **kw),
+        "kind": "aggregate",
+        "start": start.isoformat(),
+        "end": (start + timedelta(seconds=10)).isoformat(),
+        "calls": len(latencies_ns),
+        "errors": errors or {},
+        "histogram": hist.to_json(),
+        "total_ns": sum(latencies_ns),
+        "max_ns": max(latencies_ns),
+    }
+
+
+def exception(function: str, message: str, when: datetime = T0, **kw: Any) -> dict:
+    """One captured exception with its arguments."""
+    return {
+        **source(function, **kw),
+        "kind": "exception",
+        "time": when.isoformat(),
+        "type": "ValueError",
+        "message": message,
+        "stack": [{"file": "shop/pricing.py", "line": 14, "function": function}],
+        "arguments": {"sku": "x"},
+    }
+
+
+def breach(function: str, rule: str, when: datetime = T0, **kw: Any) -> dict:
+    """One broken invariant."""
+    return {
+        **source(function, **kw),
+        "kind": "breach",
+        "time": when.isoformat(),
+        "rule": rule,
+        "rule_kind": "ensure",
+        "expression": "result <= paid",
+        "arguments": {"amount": 1500, "paid": 1000},
+        "result": 1500,
+    }
+
+
+def invariant(function: str, rule: str, passed: int, breached: int, when: datetime = T0, **kw: Any) -> dict:
+    """One interval's pass and breach counts of a rule."""
+    record = source(function, **kw)
+    return {
+        **{k: record[k] for k in ("id", "service", "revision", "host", "pid")},
+        "kind": "invariant",
+        "time": when.isoformat(),
+        "function": function,
+        "rule": rule,
+        "rule_kind": "ensure",
+        "expression": "result >= 0",
+        "source": "decorator",
+        "passed": passed,
+        "breached": breached,
+        "errors": 0,
+    }
+
+
+def review(function: str, when: datetime = T0, **kw: Any) -> dict:
+    """One sampled call waiting for a verdict."""
+    return {
+        **source(function, **kw),
+        "kind": "review",
+        "time": when.isoformat(),
+        "rule": "",
+        "arguments": {"amount": 3},
+        "result": 6,
+    }
