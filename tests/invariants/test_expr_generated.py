@@ -1,0 +1,240 @@
+"""Generated expressions against the sandbox: refused at load, or evaluated within the budget and harmless.
+
+Expressions come from the grammar of Python expressions, weighted to the adversarial: huge
+numbers, repetition, nested calls, method calls on the arguments, ``key=`` callables, dunder and
+frame attributes, format strings, comprehensions over everything. Each one is either refused
+when loaded (one line), or evaluated — to a value, a budget stop, a refusal of an unsafe value,
+or an ordinary error — with nothing changed: every argument equal to its copy from before, no
+hook of the host run, no file created, in a fresh temporary working folder.
+
+The figures (how many expressions, and the share of each outcome)::
+
+    EXPR_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest tests/invariants/test_expr_generated.py \\
+        -p no:cacheprovider --hypothesis-show-statistics -q
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from host_objects import RAN, files, state, world
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from codewitness._expr import (
+    FUNCTIONS,
+    METHODS,
+    ExpressionError,
+    ExpressionLimitError,
+    UnsafeValueError,
+    compile_expression,
+)
+
+EXAMPLES = int(os.environ.get("EXPR_FUZZ_EXAMPLES", "400"))
+
+NAMES = sorted(world(Path(tempfile.mkdtemp())).keys())
+LOOP_NAMES = ["v", "w"]
+CONSTANTS = [
+    "0",
+    "1",
+    "-1",
+    "7",
+    "2.5",
+    "1e308",
+    "'x'",
+    "''",
+    "'ab' * 50000",
+    "b'ab'",
+    "None",
+    "True",
+    "...",
+    "9**999",
+    "10**100",
+    "2**64",
+    "[0] * 1000",
+    "(1, 2)",
+    "[1, [2, 3]]",
+    "{'a': 1}",
+    "{1, 2}",
+    "'{0.__class__}'",
+    "'%s%s'",
+    "'%0*d'",
+    "range(10**9)",
+    "x.__class__",
+    "__import__('os')",
+]
+BINARY = ["+", "-", "*", "/", "//", "%", "**", "<<", ">>", "&", "|", "^", "@"]
+COMPARE = ["==", "!=", "<", "<=", ">", ">=", "is", "is not", "in", "not in"]
+CALLABLE = [
+    *FUNCTIONS,
+    "open",
+    "getattr",
+    "setattr",
+    "format",
+    "pow",
+    "eval",
+    "exec",
+    "type",
+    "vars",
+    "iter",
+    "next",
+    "map",
+    "print",
+    "divmod",
+    "callback",
+]
+KEYWORDS = ["key", "default", "start", "reverse", "ndigits", "base", "rel_tol", "x"]
+METHOD_NAMES = [
+    *METHODS,
+    "pop",
+    "append",
+    "clear",
+    "update",
+    "setdefault",
+    "write_text",
+    "read_text",
+    "format",
+    "join",
+    "mro",
+    "save",
+    "mark_paid",
+    "label",
+    "total",
+    "send",
+    "throw",
+    "__reduce__",
+]
+ATTRIBUTES = [
+    "price",
+    "qty",
+    "total",
+    "items",
+    "coupon",
+    "limit",
+    "doubled",
+    "save",
+    "amount",
+    "customer",
+    "x",
+    "value",
+    "name",
+    "year",
+    "numerator",
+    "parent",
+    "answer",
+    "missing",
+    "gi_frame",
+    "f_globals",
+    "__class__",
+    "__dict__",
+    "__globals__",
+    "_private",
+    "real",
+]
+
+leaves = st.one_of(
+    st.sampled_from(NAMES),
+    st.sampled_from(LOOP_NAMES),
+    st.sampled_from(CONSTANTS),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.text(alphabet="ab{}%0.", max_size=6).map(repr),
+)
+
+
+def _call(name: str, args: list[str], keywords: list[tuple[str, str]]) -> str:
+    return f"{name}({', '.join([*args, *(f'{k}={v}' for k, v in keywords)])})"
+
+
+def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    comprehension_target = st.sampled_from(["v", "w", "v, w", "(v, w)"])
+    return st.one_of(
+        st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(BINARY), children),
+        st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(COMPARE), children),
+        st.builds(lambda a, b, c: f"({a} < {b} <= {c})", children, children, children),
+        st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(["and", "or"]), children),
+        st.builds(lambda op, a: f"({op}{a})", st.sampled_from(["-", "+", "~", "not "]), children),
+        st.builds(lambda a, b, c: f"({a} if {b} else {c})", children, children, children),
+        st.builds(
+            _call,
+            st.sampled_from(CALLABLE),
+            st.lists(children, max_size=3),
+            st.lists(st.tuples(st.sampled_from(KEYWORDS), children), max_size=2, unique_by=lambda kv: kv[0]),
+        ),
+        st.builds(
+            lambda a, m, args: f"({a}).{m}({', '.join(args)})",
+            children,
+            st.sampled_from(METHOD_NAMES),
+            st.lists(children, max_size=2),
+        ),
+        st.builds(lambda a, attr: f"({a}).{attr}", children, st.sampled_from(ATTRIBUTES)),
+        st.builds(lambda a, b: f"({a})[{b}]", children, children),
+        st.builds(lambda a, b, c: f"({a})[{b}:{c}]", children, children, children),
+        st.builds(
+            lambda e, t, it, c: f"[{e} for {t} in {it} if {c}]", children, comprehension_target, children, children
+        ),
+        st.builds(
+            lambda f, e, t, it: f"{f}({e} for {t} in {it})",
+            st.sampled_from(["sum", "any", "all", "max", "min", "sorted", "list", "set", "dict", "tuple", "len"]),
+            children,
+            comprehension_target,
+            children,
+        ),
+        st.builds(lambda k, e, it: f"{{{k}: {e} for v in {it}}}", children, children, children),
+        st.builds(lambda a, b: f"[{a}, {b}]", children, children),
+        st.builds(lambda a, b: f"{{{a}, {b}}}", children, children),
+        st.builds(lambda a, b: f"{{{a}: {b}}}", children, children),
+        st.builds(lambda a: f"(lambda: {a})()", children),
+        st.builds(lambda a: f"(w := {a})", children),
+        st.builds(lambda a: f"f'{{{a}}}'", children),
+        st.builds(lambda a: f"[*{a}]", children),
+        st.builds(lambda a, b: f"({a})(*{b})", children, children),
+    )
+
+
+expressions = st.recursive(leaves, _extend, max_leaves=10)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+@given(expressions)
+def test_a_generated_expression_is_refused_at_load_or_evaluated_harmlessly(text: str) -> None:
+    try:
+        rule = compile_expression(text)
+    except ExpressionError as exc:
+        message = str(exc)
+        assert message and "\n" not in message and message == message.strip()
+        event("refused at load")
+        return
+    RAN.clear()
+    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
+        root = Path(folder)
+        variables = world(root)
+        before, present = state(variables), files(root)
+        started = time.perf_counter()
+        try:
+            rule.evaluate(variables)
+        except ExpressionLimitError:
+            outcome = "budget exceeded"
+        except UnsafeValueError:
+            outcome = "refused at run time (unsafe value)"
+        except Exception as exc:  # an ordinary error of the rule on these values: counted as a rule error
+            outcome = f"evaluation error ({type(exc).__name__})"
+        else:
+            outcome = "evaluated to a value"
+        elapsed = time.perf_counter() - started
+        assert RAN == [], f"{text!r} ran the host's code: {RAN}"
+        assert state(variables) == before, f"{text!r} changed an argument"
+        assert list(variables["gen"]) == [1, 2, 3], f"{text!r} consumed a generator"
+        assert files(root) == present, f"{text!r} created or changed a file"
+    event(outcome)
+    event(next(f"evaluation time < {limit}" for limit, bound in _TIMES if elapsed < bound))
+
+
+_TIMES = [("1 ms", 0.001), ("10 ms", 0.01), ("100 ms", 0.1), ("1 s", 1.0), ("10 s (too slow)", 10.0), ("inf", 1e9)]
