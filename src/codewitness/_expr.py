@@ -733,12 +733,11 @@ def _item(budget: _Budget, container: Any, index: Any) -> Any:
             return found
         if info.kind not in _INERT:
             _refuse(container, "subscript")
-    result = container[index]
-    if type(index) is slice:
-        size = _length(result)
-        if size is not None:
-            _charge(budget, size)
-    return result
+    if type(index) is slice and not issubclass(cls, range):
+        size = _length(container)
+        if size is not None:  # a slice copies: its size is known before it is made
+            _build(budget, len(range(*index.indices(size))), "a slice")
+    return container[index]
 
 
 def _slice(budget: _Budget, lower: Any, upper: Any, step: Any) -> slice:
@@ -929,16 +928,41 @@ def _fn_round(budget: _Budget, x: Any, ndigits: Any = None) -> Any:
 def _fn_sorted(budget: _Budget, x: Any, *, reverse: Any = False) -> list[Any]:
     items = _elements(budget, x, "sorted")
     _value(budget, items)
-    return sorted(items, reverse=bool(_truth(budget, reverse)))
+    return sorted(items, reverse=_value(budget, reverse))
 
 
 def _fn_str(budget: _Budget, x: Any = "") -> str:
     _value(budget, x)
-    if _is_int(x) and int(x).bit_length() > MAX_INT_BITS:
-        _over(f"str() of a {int(x).bit_length()}-bit integer (at most {MAX_INT_BITS})")
+    _text_size(x)
     text = str(x)
     _build(budget, len(text), "str()")
     return text
+
+
+def _text_size(value: Any) -> None:
+    """Refuse a ``str()`` whose text would be over MAX_SIZE, before it is made (the value is checked plain)."""
+    size = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        cls = type(item)
+        if cls is str or cls is bytes:
+            size += len(item) + 4
+        elif _is_int(item):
+            bits = int(item).bit_length()
+            if bits > MAX_INT_BITS:
+                _over(f"str() of a {bits}-bit integer (at most {MAX_INT_BITS})")
+            size += bits // 3 + 2
+        else:
+            kind = _info(cls).kind if id(cls) not in _PLAIN else _SCALAR
+            if kind == _SEQ:
+                stack.extend(item)
+            elif kind == _MAP:
+                stack.extend(_DICT_KEYS(item))
+                stack.extend(_DICT_VALUES(item))
+            size += 30
+        if size > MAX_SIZE:
+            _over(f"str() of more than {MAX_SIZE} characters")
 
 
 def _fn_sum(budget: _Budget, x: Any, start: Any = 0) -> Any:
@@ -996,6 +1020,7 @@ METHODS: Mapping[str, tuple[type, ...]] = {
     "values": (dict,),
 }
 _COMPARES_ITEMS = frozenset({(list, "count"), (tuple, "count"), (list, "index"), (tuple, "index")})
+_COPIES = frozenset({"lower", "upper", "strip"})
 
 
 # By the id of the built-in type: each allowed method's own implementation, and whether it compares items.
@@ -1007,7 +1032,8 @@ _METHOD_TABLE: Mapping[int, Mapping[str, tuple[Callable[..., Any], bool]]] = {
 }
 
 
-def _method(budget: _Budget, obj: Any, name: str, *args: Any) -> Any:
+def _method(budget: _Budget, obj: Any, name: str) -> tuple[Any, str, Callable[..., Any], bool]:
+    """Resolve ``obj.name`` to the built-in type's own method (before the arguments, as Python does)."""
     cls = type(obj)
     table = _METHOD_TABLE.get(id(cls))
     if table is None or name not in table:
@@ -1016,16 +1042,24 @@ def _method(budget: _Budget, obj: Any, name: str, *args: Any) -> Any:
                 break
         else:
             allowed = ", ".join(b.__name__ for b in METHODS[name])
-            raise UnsafeValueError(f"{name}() is not available on {_qualname(cls)} (only on {allowed})")
+            message = f"{name}() is not available on {_qualname(cls)} in an invariant (only on {allowed})"
+            raise AttributeError(message) if _info(cls).kind in _INERT else UnsafeValueError(message)
         if _info(cls).kind not in _INERT:
             _refuse(obj, f"{name}()")
         table = _METHOD_TABLE[id(base)]
     method, compares_items = table[name]
+    return obj, name, method, compares_items
+
+
+def _call_method(budget: _Budget, resolved: tuple[Any, str, Callable[..., Any], bool], *args: Any) -> Any:
+    obj, name, method, compares_items = resolved
     for arg in args:
         if id(type(arg)) not in _PLAIN:
             _check(budget, arg)
     if compares_items:
         _value(budget, obj)
+    elif name in _COPIES:
+        _build(budget, len(obj), f"{name}()")
     return method(obj, *args)
 
 
@@ -1067,6 +1101,7 @@ _GLOBALS: dict[str, Any] = {
     "_cw_iter": _iter,
     "_cw_stream": _Stream,
     "_cw_method": _method,
+    "_cw_call_method": _call_method,
     **{name: guard for name, guard in _BINARY.values()},
     **{name: guard for name, guard in _UNARY.values()},
     **{f"_cw_fn_{name}": function for name, function in FUNCTIONS.items()},
@@ -1180,6 +1215,9 @@ class _Compiler:
             test = self.guard("_cw_contains", self.expr(node.left, bound), self.expr(node.comparators[0], bound))
             return ast.UnaryOp(ast.Not(), test) if isinstance(ops[0], ast.NotIn) else test
         operands = [node.left, *node.comparators]
+        for op, left, right in zip(ops, operands[:-1], operands[1:], strict=True):
+            if isinstance(op, (ast.Is, ast.IsNot)) and (_literal(left) or _literal(right)):
+                self.refuse("'is' with a literal compares identity, not value: use '=='")
         emitted: list[ast.expr] = []
         for index, operand in enumerate(operands):
             value = self.expr(operand, bound)
@@ -1211,8 +1249,9 @@ class _Compiler:
         if isinstance(func, ast.Attribute) and func.attr in METHODS:
             if node.keywords:
                 self.refuse(f"{func.attr}() takes no keyword arguments in an invariant")
+            resolved = self.guard("_cw_method", self.expr(func.value, bound), ast.Constant(func.attr))
             args = [self.expr(self.positional(a), bound) for a in node.args]
-            return self.guard("_cw_method", self.expr(func.value, bound), ast.Constant(func.attr), *args)
+            return self.guard("_cw_call_method", resolved, *args)
         shown = ast.unparse(func)
         self.refuse(
             f"calling {shown} is not allowed "
@@ -1285,6 +1324,16 @@ class _Compiler:
             return ast.Name(node.id, ast.Store())
         assert isinstance(node, (ast.Tuple, ast.List))
         return ast.Tuple([self.store(e) for e in node.elts], ast.Store())
+
+
+def _literal(node: ast.expr) -> bool:
+    """A display, or an expression of constants other than None/True/False/...: its identity means
+    nothing (Python warns about ``x is 1`` and ``x is -1``)."""
+    if isinstance(node, ast.Constant):
+        return not any(node.value is singleton for singleton in (None, True, False, ...))
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict, *_COMPREHENSIONS)):
+        return True
+    return not any(isinstance(n, ast.Name) for n in ast.walk(node))
 
 
 def _depth(tree: ast.AST) -> int:

@@ -15,10 +15,12 @@ The figures (how many expressions, and the share of each outcome)::
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from host_objects import RAN, files, state, world
@@ -64,12 +66,19 @@ CONSTANTS = [
     "'%s%s'",
     "'%0*d'",
     "range(10**9)",
+    "range(10**6)",
+    "[0] * 100000",
+    "'x' * 100000",
+    "10**4",
+    "9**999",
     "x.__class__",
     "__import__('os')",
 ]
 BINARY = ["+", "-", "*", "/", "//", "%", "**", "<<", ">>", "&", "|", "^", "@"]
 COMPARE = ["==", "!=", "<", "<=", ">", ">=", "is", "is not", "in", "not in"]
 CALLABLE = [
+    *FUNCTIONS,
+    *FUNCTIONS,
     *FUNCTIONS,
     "open",
     "getattr",
@@ -89,6 +98,7 @@ CALLABLE = [
 ]
 KEYWORDS = ["key", "default", "start", "reverse", "ndigits", "base", "rel_tol", "x"]
 METHOD_NAMES = [
+    *METHODS,
     *METHODS,
     "pop",
     "append",
@@ -138,7 +148,6 @@ ATTRIBUTES = [
 
 leaves = st.one_of(
     st.sampled_from(NAMES),
-    st.sampled_from(LOOP_NAMES),
     st.sampled_from(CONSTANTS),
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
     st.text(alphabet="ab{}%0.", max_size=6).map(repr),
@@ -150,19 +159,22 @@ def _call(name: str, args: list[str], keywords: list[tuple[str, str]]) -> str:
 
 
 def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    comprehension_target = st.sampled_from(["v", "w", "v, w", "(v, w)"])
+    target = st.sampled_from(["v", "w", "v, w", "(v, w)"])
+    inner = st.one_of(st.sampled_from(LOOP_NAMES), children)  # inside a comprehension: its names, or anything
     return st.one_of(
+        # operators and comparisons on anything (the host's objects included)
         st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(BINARY), children),
         st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(COMPARE), children),
         st.builds(lambda a, b, c: f"({a} < {b} <= {c})", children, children, children),
         st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(["and", "or"]), children),
         st.builds(lambda op, a: f"({op}{a})", st.sampled_from(["-", "+", "~", "not "]), children),
         st.builds(lambda a, b, c: f"({a} if {b} else {c})", children, children, children),
+        # calls: the allowed functions (mostly) and others, with any keyword (key= among them)
         st.builds(
             _call,
             st.sampled_from(CALLABLE),
             st.lists(children, max_size=3),
-            st.lists(st.tuples(st.sampled_from(KEYWORDS), children), max_size=2, unique_by=lambda kv: kv[0]),
+            st.lists(st.tuples(st.sampled_from(KEYWORDS), children), max_size=2),
         ),
         st.builds(
             lambda a, m, args: f"({a}).{m}({', '.join(args)})",
@@ -173,20 +185,28 @@ def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.builds(lambda a, attr: f"({a}).{attr}", children, st.sampled_from(ATTRIBUTES)),
         st.builds(lambda a, b: f"({a})[{b}]", children, children),
         st.builds(lambda a, b, c: f"({a})[{b}:{c}]", children, children, children),
-        st.builds(
-            lambda e, t, it, c: f"[{e} for {t} in {it} if {c}]", children, comprehension_target, children, children
-        ),
+        # loops over anything
+        st.builds(lambda e, t, it, c: f"[{e} for {t} in {it} if {c}]", inner, target, children, inner),
         st.builds(
             lambda f, e, t, it: f"{f}({e} for {t} in {it})",
             st.sampled_from(["sum", "any", "all", "max", "min", "sorted", "list", "set", "dict", "tuple", "len"]),
-            children,
-            comprehension_target,
+            inner,
+            target,
             children,
         ),
-        st.builds(lambda k, e, it: f"{{{k}: {e} for v in {it}}}", children, children, children),
+        st.builds(lambda k, e, it: f"{{{k}: {e} for v in {it}}}", inner, inner, children),
+        st.builds(lambda e, a, b: f"[{e} for v in {a} for w in {b}]", inner, children, children),
+        # work that grows: repetition, powers, concatenation, nested loops
+        st.builds(lambda a, b, c: f"sum([{a}] * {b}, {c})", children, children, children),
+        st.builds(lambda a, b, c: f"(({a}) ** ({b})) ** ({c})", children, children, children),
+        st.builds(lambda a, b, c: f"({a}) * ({b}) * ({c})", children, children, children),
+        st.builds(lambda a, b: f"[{a} for v in range({b}) for w in range({b})]", inner, children),
+        st.builds(lambda a: f"str({a}) * 100000 * 10000", children),
+        # displays
         st.builds(lambda a, b: f"[{a}, {b}]", children, children),
         st.builds(lambda a, b: f"{{{a}, {b}}}", children, children),
         st.builds(lambda a, b: f"{{{a}: {b}}}", children, children),
+        # what the grammar must refuse
         st.builds(lambda a: f"(lambda: {a})()", children),
         st.builds(lambda a: f"(w := {a})", children),
         st.builds(lambda a: f"f'{{{a}}}'", children),
@@ -238,3 +258,105 @@ def test_a_generated_expression_is_refused_at_load_or_evaluated_harmlessly(text:
 
 
 _TIMES = [("1 ms", 0.001), ("10 ms", 0.01), ("100 ms", 0.1), ("1 s", 1.0), ("10 s (too slow)", 10.0), ("inf", 1e9)]
+
+
+# -- the sandbox computes what Python computes ----------------------------------------------------
+
+PLAIN = {
+    "a": 7,
+    "b": -3,
+    "f": 2.5,
+    "s": "Hello World",
+    "xs": [3, 1, 2, 3],
+    "t": (1, "x", None),
+    "d": {"a": 1, "b": 2},
+    "flag": True,
+    "none": None,
+    "words": ["b", "a", "c"],
+    "pairs": [(1, "x"), (2, "y")],
+}
+#: The real built-ins the sandbox's functions stand for, for the reference evaluation.
+BUILTINS = {name: getattr(builtins, name) for name in FUNCTIONS if name != "isclose"}
+plain_leaves = st.one_of(
+    st.sampled_from(sorted(PLAIN)),
+    st.sampled_from(["0", "1", "2", "-1", "3.5", "'a'", "''", "None", "True", "False", "[]", "()", "[1, 2]"]),
+    st.integers(min_value=-50, max_value=50).map(str),
+)
+
+
+def _plain_extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    inner = st.one_of(st.just("v"), children)
+    return st.one_of(
+        st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(BINARY[:-1]), children),
+        st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(COMPARE), children),
+        st.builds(lambda a, b, c: f"({a} < {b} == {c})", children, children, children),
+        st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(["and", "or"]), children),
+        st.builds(lambda op, a: f"({op}{a})", st.sampled_from(["-", "+", "not "]), children),
+        st.builds(lambda a, b, c: f"({a} if {b} else {c})", children, children, children),
+        st.builds(
+            _call,
+            st.sampled_from(sorted(set(FUNCTIONS) - {"isclose", "isinstance"})),
+            st.lists(children, max_size=2),
+            st.lists(st.tuples(st.sampled_from(["default", "start", "reverse", "ndigits"]), children), max_size=1),
+        ),
+        st.builds(lambda a, ts: f"isinstance({a}, {ts})", children, st.sampled_from(["int", "str", "(list, tuple)"])),
+        st.builds(
+            lambda a, m, args: f"({a}).{m}({', '.join(args)})",
+            children,
+            st.sampled_from(sorted(METHODS)),
+            st.lists(children, max_size=2),
+        ),
+        st.builds(lambda a, b: f"({a})[{b}]", children, children),
+        st.builds(lambda a, b, c: f"({a})[{b}:{c}]", children, children, children),
+        st.builds(lambda e, it, c: f"[{e} for v in {it} if {c}]", inner, children, inner),
+        st.builds(
+            lambda f, e, it: f"{f}({e} for v in {it})",
+            st.sampled_from(["sum", "any", "all", "max", "sorted"]),
+            inner,
+            children,
+        ),
+        st.builds(lambda k, e, it: f"{{{k}: {e} for v in {it}}}", inner, inner, children),
+        st.builds(lambda e, it: f"{{{e} for v in {it}}}", inner, children),
+        st.builds(lambda it: f"[v + w for v, w in {it}]", children),
+        st.builds(lambda a, b: f"[{a}, {b}]", children, children),
+        st.builds(lambda a, b: f"{{{a}: {b}}}", children, children),
+    )
+
+
+def _same(x: object, y: object) -> bool:
+    return type(x) is type(y) and (x == y or repr(x) == repr(y))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.recursive(plain_leaves, _plain_extend, max_leaves=8))
+def test_on_plain_values_the_sandbox_computes_what_python_computes(text: str) -> None:
+    try:
+        rule = compile_expression(text)
+    except ExpressionError:
+        event("refused at load")
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # Python's own hint ("perhaps you missed a comma?")
+            reference = compile(text, "<reference>", "eval")
+        expected: object = eval(reference, {"__builtins__": {}, **BUILTINS, **PLAIN})
+    except Exception as exc:
+        expected = exc
+    try:
+        got: object = rule.evaluate(dict(PLAIN))
+    except ExpressionLimitError:
+        event("budget exceeded (Python computed it)")
+        return
+    except Exception as exc:
+        got = exc
+    if isinstance(got, UnsafeValueError) and "formatting" in str(got):
+        event("refused at run time: % formatting")
+        return
+    if isinstance(expected, Exception):
+        assert isinstance(got, Exception), f"{text!r}: Python raised {expected!r}, the sandbox gave {got!r}"
+        assert type(got) is type(expected) or isinstance(got, type(expected)), f"{text!r}: {expected!r} != {got!r}"
+        event(f"both raised {type(expected).__name__}")
+    else:
+        assert not isinstance(got, Exception), f"{text!r}: Python gave {expected!r}, the sandbox raised {got!r}"
+        assert _same(got, expected), f"{text!r}: Python gave {expected!r}, the sandbox {got!r}"
+        event("same value")
