@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codewitness._expr import ExpressionError, ExpressionLimitError, compile_expression
+from codewitness._expr import _KEYWORDS, FUNCTIONS, METHODS, ExpressionError, ExpressionLimitError, compile_expression
 
 
 @dataclass
@@ -135,3 +136,11 @@ def test_no_builtins_are_in_reach() -> None:
         compile_expression("open").evaluate({})
     with pytest.raises(NameError):
         compile_expression("[print for x in xs]").evaluate({"xs": [1]})
+
+
+def test_every_function_and_method_is_documented() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "invariants.md").read_text()
+    section = docs[docs.index("### What an expression may say") : docs.index("### What it may do")]
+    missing = [name for name in [*FUNCTIONS, *METHODS] if f"{name}" not in section.replace("`", " ").split()]
+    missing += [f"{name}= of {f}" for f, names in _KEYWORDS.items() for name in names if f"`{name}`" not in section]
+    assert not missing, f"undocumented in docs/invariants.md: {missing}"
