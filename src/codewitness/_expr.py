@@ -315,8 +315,8 @@ def _special_methods(cls: type, trusted: Mapping[int, tuple[type, int | None, bo
     for name, value in _own_dict(cls).items():
         if type(name) is not str or not (name.startswith("__") and name.endswith("__")) or name in _HARMLESS:
             continue
-        if name == "__hash__" and value is None:
-            continue  # unhashable: hashing raises without running anything
+        if not callable(value) and _mro_lookup(type(value), "__get__")[0] is _MISSING:
+            continue  # data (``__hash__ = None``, pydantic's ``__class_vars__``): nothing of it runs
         if (type(value) is types.WrapperDescriptorType or type(value) is types.MethodDescriptorType) and (
             value.__name__ == name
         ):

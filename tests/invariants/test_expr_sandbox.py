@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from host_objects import RAN, Level, Order, Point, Quiet, Row, Slotted, Spy, Status, Zone, numbers
+from sqlalchemy import orm
 
 from codewitness._expr import (
     MAX_DEPTH,
@@ -386,3 +388,67 @@ def test_budgets_are_per_evaluation() -> None:
         assert rule.evaluate({"xs": xs}) is True
     with pytest.raises(ExpressionLimitError):
         rule.evaluate({"xs": xs}, max_steps=1000)
+
+
+# -- real libraries' objects ---------------------------------------------------------------------
+
+
+def test_a_pydantic_model_is_read_by_its_fields_and_never_asked_anything() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Line(pydantic.BaseModel):
+        sku: str
+        qty: int
+
+    class Invoice(pydantic.BaseModel):
+        total: int
+        lines: list[Line]
+
+        @pydantic.computed_field  # type: ignore[prop-decorator]
+        @property
+        def doubled(self) -> int:
+            RAN.append("Invoice.doubled")
+            return self.total * 2
+
+    invoice = Invoice(total=5, lines=[Line(sku="a", qty=2), Line(sku="b", qty=3)])
+    assert evaluate("invoice.total == sum(l.qty for l in invoice.lines)", invoice=invoice) is True
+    assert evaluate("invoice.lines[0].sku == 'a' and invoice is not None and bool(invoice)", invoice=invoice)
+    with pytest.raises(UnsafeValueError, match="computed"):
+        evaluate("invoice.doubled", invoice=invoice)
+    with pytest.raises(UnsafeValueError, match="__eq__"):
+        evaluate("invoice == invoice", invoice=invoice)
+
+
+class _Base(orm.DeclarativeBase):
+    pass
+
+
+class Customer(_Base):
+    __tablename__ = "customer"
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    name: orm.Mapped[str]
+
+
+class Charge(_Base):
+    __tablename__ = "charge"
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    amount: orm.Mapped[int]
+    customer_id: orm.Mapped[int] = orm.mapped_column(sqlalchemy.ForeignKey("customer.id"))
+    customer: orm.Mapped[Customer] = orm.relationship()
+
+
+def test_an_orm_row_is_read_as_loaded_and_never_queries(tmp_path: Path) -> None:
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    _Base.metadata.create_all(engine)
+    queries: list[str] = []
+    sqlalchemy.event.listen(engine, "before_cursor_execute", lambda *args: queries.append(str(args[2])))
+    with orm.Session(engine) as session:
+        session.add(Charge(id=1, amount=30, customer=Customer(id=1, name="dana")))
+        session.commit()
+        charge = session.scalars(sqlalchemy.select(Charge)).one()
+        before = len(queries)
+        assert evaluate("charge.amount > 0 and charge.customer_id == 1", charge=charge) is True
+        with pytest.raises(UnsafeValueError, match="computed"):
+            evaluate("charge.customer.name == 'dana'", charge=charge)
+        assert len(queries) == before, "reading a rule's attributes ran a query"
+        assert "customer" not in vars(charge), "the relationship stayed unloaded"
