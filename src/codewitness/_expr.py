@@ -462,6 +462,15 @@ def _check(budget: _Budget, value: Any, what: str = "this operation") -> None:
         checked[id(value)] = value
 
 
+def _remember(budget: _Budget, value: Any) -> Any:
+    """``value`` was built of checked items (``sorted(xs)``, ``xs + ys``): no need to check it again."""
+    checked = budget[_CHECKED]
+    if checked is None:
+        checked = budget[_CHECKED] = {}
+    checked[id(value)] = value
+    return value
+
+
 def _value(budget: _Budget, value: Any) -> Any:
     """``value`` once checked plain: an operand of a comparison, a key, an argument."""
     if id(type(value)) not in _PLAIN:
@@ -518,7 +527,19 @@ def _reader(cls: type, info: _TypeInfo, name: str) -> Callable[[Any], Any]:
         return read
 
     if found is _MISSING:
-        return lambda obj: _stored(obj, info, name)
+        dict_of = info.instance_dict
+        if dict_of is None:
+            return lambda obj: _stored(obj, info, name)
+
+        def read_stored(obj: Any) -> Any:  # the common case, inlined: an instance attribute
+            own = dict_of.__get__(obj, cls)
+            if type(own) is dict:
+                value = own.get(name, _ABSENT)
+                if value is not _ABSENT:
+                    return value
+            return _stored(obj, info, name)  # raises AttributeError
+
+        return read_stored
     getter = _mro_lookup(type(found), "__get__")[0]
     if getter is _MISSING:  # a plain class-level value, unless the instance has its own
         constant = found
@@ -588,6 +609,8 @@ def _add(budget: _Budget, x: Any, y: Any) -> Any:
     lx, ly = _length(x), _length(y)
     if lx is not None and ly is not None:
         _build(budget, lx + ly, "a concatenation")
+        joined = x + y
+        return joined if id(type(joined)) in _PLAIN else _remember(budget, joined)
     return x + y
 
 
@@ -714,6 +737,11 @@ def _contains(budget: _Budget, needle: Any, haystack: Any) -> bool:
         return needle in haystack
     _value(budget, haystack)
     return needle in haystack
+
+
+def _in_constant(budget: _Budget, needle: Any, haystack: Any) -> bool:
+    """``needle in ('a', 'b')``: the haystack is the rule's own constants."""
+    return _value(budget, needle) in haystack
 
 
 def _item(budget: _Budget, container: Any, index: Any) -> Any:
@@ -893,7 +921,7 @@ def _fn_tuple(budget: _Budget, x: Any = ()) -> tuple[Any, ...]:
 def _fn_set(budget: _Budget, x: Any = ()) -> set[Any]:
     items = _elements(budget, x, "set")
     _value(budget, items)
-    return set(items)
+    return _remember(budget, set(items))
 
 
 def _extreme(which: Callable[..., Any], name: str) -> Callable[..., Any]:
@@ -928,7 +956,7 @@ def _fn_round(budget: _Budget, x: Any, ndigits: Any = None) -> Any:
 def _fn_sorted(budget: _Budget, x: Any, *, reverse: Any = False) -> list[Any]:
     items = _elements(budget, x, "sorted")
     _value(budget, items)
-    return sorted(items, reverse=_value(budget, reverse))
+    return _remember(budget, sorted(items, reverse=_value(budget, reverse)))
 
 
 def _fn_str(budget: _Budget, x: Any = "") -> str:
@@ -1090,6 +1118,11 @@ _COMPARE_OPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _BUDGET = "_cw_b"
 
+
+def _unbound(error: KeyError) -> NoReturn:
+    raise NameError(f"name {error.args[0]!r} is not bound in this invariant") from None
+
+
 _GLOBALS: dict[str, Any] = {
     "__builtins__": {},
     "_cw_attr": _attr,
@@ -1098,10 +1131,13 @@ _GLOBALS: dict[str, Any] = {
     "_cw_value": _value,
     "_cw_truth": _truth,
     "_cw_contains": _contains,
+    "_cw_in_constant": _in_constant,
     "_cw_iter": _iter,
     "_cw_stream": _Stream,
     "_cw_method": _method,
     "_cw_call_method": _call_method,
+    "_cw_unbound": _unbound,
+    "_cw_KeyError": KeyError,
     **{name: guard for name, guard in _BINARY.values()},
     **{name: guard for name, guard in _UNARY.values()},
     **{f"_cw_fn_{name}": function for name, function in FUNCTIONS.items()},
@@ -1212,7 +1248,9 @@ class _Compiler:
         if any(isinstance(op, (ast.In, ast.NotIn)) for op in ops):
             if len(ops) != 1:
                 self.refuse("'in' cannot be chained with other comparisons")
-            test = self.guard("_cw_contains", self.expr(node.left, bound), self.expr(node.comparators[0], bound))
+            haystack = node.comparators[0]
+            guard = "_cw_in_constant" if _constant(haystack) else "_cw_contains"
+            test = self.guard(guard, self.expr(node.left, bound), self.expr(haystack, bound))
             return ast.UnaryOp(ast.Not(), test) if isinstance(ops[0], ast.NotIn) else test
         operands = [node.left, *node.comparators]
         for op, left, right in zip(ops, operands[:-1], operands[1:], strict=True):
@@ -1222,7 +1260,7 @@ class _Compiler:
         for index, operand in enumerate(operands):
             value = self.expr(operand, bound)
             neighbours = ops[max(index - 1, 0) : index + 1]
-            if not all(isinstance(op, (ast.Is, ast.IsNot)) for op in neighbours):
+            if not _constant(operand) and not all(isinstance(op, (ast.Is, ast.IsNot)) for op in neighbours):
                 value = self.guard("_cw_value", value)  # identity needs nothing; everything else is checked
             emitted.append(value)
         return ast.Compare(emitted[0], list(ops), emitted[1:])
@@ -1326,6 +1364,13 @@ class _Compiler:
         return ast.Tuple([self.store(e) for e in node.elts], ast.Store())
 
 
+def _constant(node: ast.expr) -> bool:
+    """A constant, or a tuple/list/set of them: plain by construction, nothing to check."""
+    if isinstance(node, ast.Constant):
+        return True
+    return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and all(_constant(e) for e in node.elts)
+
+
 def _literal(node: ast.expr) -> bool:
     """A display, or an expression of constants other than None/True/False/...: its identity means
     nothing (Python warns about ``x is 1`` and ``x is -1``)."""
@@ -1359,8 +1404,7 @@ class SafeExpression:
 
     text: str
     names: frozenset[str]
-    _function: Callable[..., Any] = field(repr=False, compare=False)
-    _params: tuple[str, ...] = field(repr=False, compare=False)
+    _function: Callable[[_Budget, Mapping[str, Any]], Any] = field(repr=False, compare=False)
 
     def evaluate(self, variables: Mapping[str, Any], *, max_steps: int = MAX_STEPS) -> Any:
         """Evaluate with ``variables`` bound.
@@ -1371,15 +1415,11 @@ class SafeExpression:
             NameError: a name is not bound.
             Exception: whatever the allowed operations raise on these values (``TypeError``, ...).
         """
-        try:
-            values = [variables[name] for name in self._params]
-        except KeyError as exc:
-            raise NameError(f"name {exc.args[0]!r} is not bound in this invariant") from None
-        return self._function([max_steps, MAX_ITEMS, None], *values)
+        return self._function([max_steps, MAX_ITEMS, None], variables)
 
     def holds(self, variables: Mapping[str, Any]) -> bool:
         """True when the expression's value is truthy (its truth checked like any other)."""
-        return bool(_truth(None, self.evaluate(variables)))
+        return bool(_truth(None, self._function([MAX_STEPS, MAX_ITEMS, None], variables)))
 
 
 def compile_expression(text: str) -> SafeExpression:
@@ -1414,12 +1454,20 @@ def _compile(text: str) -> SafeExpression:
     compiler = _Compiler(text)
     body = compiler.expr(tree.body, frozenset())
     params = tuple(sorted(compiler.free))
-    template = ast.parse(f"def _cw_rule({', '.join((_BUDGET, *params))}):\n    return None")
+    # The rule reads its names from the variables itself: one call per evaluation, no argument list.
+    reads = "".join(f"        {name} = _cw_v[{name!r}]\n" for name in params) or "        pass\n"
+    template = ast.parse(
+        f"def _cw_rule({_BUDGET}, _cw_v):\n"
+        f"    try:\n{reads}"
+        f"    except _cw_KeyError as _cw_e:\n"
+        f"        _cw_unbound(_cw_e)\n"
+        f"    return None"
+    )
     function_def = template.body[0]
     assert isinstance(function_def, ast.FunctionDef)
-    function_def.body[0] = ast.Return(body)
+    function_def.body[-1] = ast.Return(body)
     ast.fix_missing_locations(template)
     code = compile(template, "<invariant>", "exec")
     namespace = dict(_GLOBALS)
     exec(code, namespace)  # noqa: S102 - our own code: every operation of the rule is a guard call
-    return SafeExpression(text=text, names=frozenset(params), _function=namespace["_cw_rule"], _params=params)
+    return SafeExpression(text=text, names=frozenset(params), _function=namespace["_cw_rule"])
