@@ -60,7 +60,7 @@ import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from codewitness.errors import ConfigError
 
@@ -130,6 +130,7 @@ _KEYWORDS: Mapping[str, frozenset[str]] = {
     "sum": frozenset({"start"}),
 }
 
+_T = TypeVar("_T")
 _MISSING: Any = object()  # an argument not given
 _ABSENT: Any = object()  # an attribute not stored
 
@@ -462,7 +463,7 @@ def _check(budget: _Budget, value: Any, what: str = "this operation") -> None:
         checked[id(value)] = value
 
 
-def _remember(budget: _Budget, value: Any) -> Any:
+def _remember(budget: _Budget, value: _T) -> _T:
     """``value`` was built of checked items (``sorted(xs)``, ``xs + ys``): no need to check it again."""
     checked = budget[_CHECKED]
     if checked is None:
