@@ -252,7 +252,7 @@ def _trusted() -> dict[int, tuple[type, int | None, bool]]:
                 table[id(cls)] = (cls, kind, exact)
 
     add(None, object)
-    add(_SCALAR, int, float, complex, bool, str, bytes, bytearray, type(None), type(...), range, slice)
+    add(_SCALAR, int, float, complex, bool, str, bytes, bytearray, type(None), type(...), range)
     add(_SEQ, list, tuple, set, frozenset, type({}.keys()), type({}.values()), type({}.items()))
     add(_MAP, dict)
     modules = sys.modules
@@ -432,6 +432,9 @@ def _check(budget: _Budget, value: Any, what: str = "this operation") -> None:
         item = stack.pop()
         cls = type(item)
         if id(cls) in _PLAIN:
+            continue
+        if cls is slice:  # its bounds are whatever the host put in it: checked like any item
+            stack.extend((item.start, item.stop, item.step))
             continue
         info = _info(cls)
         kind = info.kind
@@ -889,7 +892,17 @@ def _fn_int(budget: _Budget, x: Any = 0, base: Any = _MISSING) -> int:
     _value(budget, x)
     if issubclass(type(x), (str, bytes, bytearray)) and len(x) > _MAX_INT_TEXT:
         _over(f"int() of {len(x)} characters (at most {_MAX_INT_TEXT})")
+    _integral_digits(x)
     return int(x) if base is _MISSING else int(x, _value(budget, base))
+
+
+def _integral_digits(x: Any) -> None:
+    """A Decimal's integer part can have a million digits in a short text (``1E+999999``)."""
+    decimal = sys.modules.get("decimal")
+    if decimal is not None and issubclass(type(x), decimal.Decimal) and decimal.Decimal.is_finite(x):
+        digits = decimal.Decimal.adjusted(x) + 1
+        if digits > _MAX_INT_TEXT:
+            _over(f"an integer of {digits} digits from a Decimal (at most {_MAX_INT_TEXT})")
 
 
 def _fn_isclose(budget: _Budget, a: Any, b: Any, *, rel_tol: Any = 1e-09, abs_tol: Any = 0.0) -> bool:
@@ -947,6 +960,7 @@ def _fn_range(budget: _Budget, *args: Any) -> range:
 def _fn_round(budget: _Budget, x: Any, ndigits: Any = None) -> Any:
     _value(budget, x)
     if ndigits is None:
+        _integral_digits(x)
         return round(x)
     _value(budget, ndigits)
     if _is_int(ndigits) and abs(ndigits) > _MAX_NDIGITS:
@@ -1115,7 +1129,6 @@ _DENIED_ATTRIBUTES: frozenset[str] = frozenset(
         "tb_next",
     }
 )
-_COMPARE_OPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _BUDGET = "_cw_b"
 
@@ -1319,6 +1332,8 @@ class _Compiler:
         if isinstance(node, ast.Name):
             if node.id.startswith("_"):
                 self.refuse(f"name {node.id!r} is not allowed (starts with _)")
+            if node.id in FUNCTIONS:
+                self.refuse(f"a loop variable may not be named {node.id} (a function of invariants)")
             return None, {node.id}
         if isinstance(node, (ast.Tuple, ast.List)):
             shapes, names = [], set()

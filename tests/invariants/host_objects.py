@@ -12,8 +12,10 @@ import datetime
 import decimal
 import enum
 import fractions
+import functools
 import types
 import typing
+import unittest.mock
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,6 +198,37 @@ class Zone(datetime.tzinfo):
         return datetime.timedelta(0)
 
 
+class Lazy:
+    """Every attribute computed: __getattribute__, a cached property, a class whose metaclass hashes."""
+
+    def __init__(self) -> None:
+        self.stored = 1
+
+    def __getattribute__(self, name: str) -> Any:
+        RAN.append(f"Lazy.__getattribute__({name})")
+        return object.__getattribute__(self, name)
+
+    @functools.cached_property
+    def cached(self) -> int:
+        RAN.append("Lazy.cached")
+        return 2
+
+
+class Meta(type):
+    def __hash__(cls) -> int:
+        RAN.append("Meta.__hash__")
+        return 1
+
+    def __eq__(cls, other: object) -> bool:
+        RAN.append("Meta.__eq__")
+        return True
+
+
+class Odd(metaclass=Meta):
+    def __init__(self) -> None:
+        self.n = 1
+
+
 def numbers() -> Iterator[int]:
     yield from (1, 2, 3)
 
@@ -249,6 +282,12 @@ def world(folder: Path) -> dict[str, Any]:
         "gen": numbers(),
         "callback": callback,
         "lazy": lazy_module(),
+        "computed": Lazy(),
+        "odd": Odd(),
+        "odds": [Odd(), Odd()],
+        "mock": unittest.mock.MagicMock(),
+        "exponent": decimal.Decimal("1e999999"),
+        "namespace": types.SimpleNamespace(a=1),
     }
 
 
@@ -269,6 +308,9 @@ def state(variables: dict[str, Any]) -> Any:
         "spy": list(vars(variables["spy"])["items"]),
         "spies": [list(vars(s)["items"]) for s in variables["spies"]],
         "lazy": dict(vars(variables["lazy"])),
+        "computed": dict(object.__getattribute__(variables["computed"], "__dict__")),
+        "mock": (variables["mock"].mock_calls, sorted(vars(variables["mock"])["_mock_children"])),
+        "namespace": vars(variables["namespace"]),
         "path": variables["path"].read_text(),
     }
 

@@ -11,6 +11,7 @@ import datetime
 import decimal
 import fractions
 import time
+import unittest.mock
 import uuid
 import zoneinfo
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy
-from host_objects import RAN, Level, Order, Point, Quiet, Row, Slotted, Spy, Status, Zone, numbers
+from host_objects import RAN, Lazy, Level, Order, Point, Quiet, Row, Slotted, Spy, Status, Zone, numbers
 from sqlalchemy import orm
 
 from codewitness._expr import (
@@ -325,6 +326,8 @@ def test_a_metaclass_is_never_asked_either() -> None:
         ("str(n)", {"n": 2**50_000}),
         ("str(xs)", {"xs": [10**50] * 5000}),
         ("xs == xs", {"xs": [[1]] * 2_000_000}),
+        ("int(d) > 0", {"d": decimal.Decimal("1e999999")}),
+        ("round(d) > 0", {"d": decimal.Decimal("1e999999")}),
     ],
 )
 def test_huge_work_stops_at_the_budget(text: str, variables: dict[str, Any]) -> None:
@@ -452,3 +455,30 @@ def test_an_orm_row_is_read_as_loaded_and_never_queries(tmp_path: Path) -> None:
             evaluate("charge.customer.name == 'dana'", charge=charge)
         assert len(queries) == before, "reading a rule's attributes ran a query"
         assert "customer" not in vars(charge), "the relationship stayed unloaded"
+
+
+def test_a_slice_from_the_host_is_checked_like_any_value() -> None:
+    spy = Spy()
+    with pytest.raises(UnsafeValueError):
+        evaluate("xs[cut]", xs=[1, 2, 3], cut=slice(spy, None))
+    assert evaluate("xs[cut] == [2, 3] and xs[1:] == xs[cut]", xs=[1, 2, 3], cut=slice(1, None)) is True
+
+
+def test_a_mock_that_answers_everything_is_never_asked() -> None:
+    mock = unittest.mock.MagicMock()
+    for text in ("mock == 1", "mock.total", "len(mock)", "mock.get(1)", "[x for x in mock]", "not mock", "str(mock)"):
+        with pytest.raises((UnsafeValueError, AttributeError)):
+            evaluate(text, mock=mock)
+    assert mock.mock_calls == []
+    assert vars(mock)["_mock_children"] == {}, "no attribute was created on it"
+
+
+def test_a_class_that_computes_every_attribute_is_read_by_its_storage() -> None:
+    computed = Lazy()
+    assert evaluate("computed.stored == 1", computed=computed) is True
+    with pytest.raises(UnsafeValueError, match="computed"):
+        evaluate("computed.cached", computed=computed)
+
+
+def test_a_loop_variable_may_not_hide_a_function() -> None:
+    assert "loop variable" in refused("[len(x) for len in xs]")
