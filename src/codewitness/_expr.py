@@ -1075,6 +1075,9 @@ _METHOD_TABLE: Mapping[int, Mapping[str, tuple[Callable[..., Any], bool]]] = {
 }
 
 
+_STR_METHODS = _METHOD_TABLE[id(str)]
+
+
 def _method(budget: _Budget, obj: Any, name: str) -> tuple[Any, str, Callable[..., Any], bool]:
     """Resolve ``obj.name`` to the built-in type's own method (before the arguments, as Python does)."""
     cls = type(obj)
@@ -1092,6 +1095,17 @@ def _method(budget: _Budget, obj: Any, name: str) -> tuple[Any, str, Callable[..
         table = _METHOD_TABLE[id(base)]
     method, compares_items = table[name]
     return obj, name, method, compares_items
+
+
+def _call_method_now(budget: _Budget, obj: Any, name: str, *args: Any) -> Any:
+    """``obj.name(constants)``: resolve and call at once (the common ``email.endswith('@x.com')``)."""
+    if type(obj) is str:
+        entry = _STR_METHODS.get(name)
+        if entry is not None:  # str's own method, on the rule's own constants
+            if name in _COPIES:
+                _build(budget, len(obj), f"{name}()")
+            return entry[0](obj, *args)
+    return _call_method(budget, _method(budget, obj, name), *args)
 
 
 def _call_method(budget: _Budget, resolved: tuple[Any, str, Callable[..., Any], bool], *args: Any) -> Any:
@@ -1150,6 +1164,7 @@ _GLOBALS: dict[str, Any] = {
     "_cw_stream": _Stream,
     "_cw_method": _method,
     "_cw_call_method": _call_method,
+    "_cw_call_method_now": _call_method_now,
     "_cw_unbound": _unbound,
     "_cw_KeyError": KeyError,
     **{name: guard for name, guard in _BINARY.values()},
@@ -1301,8 +1316,11 @@ class _Compiler:
         if isinstance(func, ast.Attribute) and func.attr in METHODS:
             if node.keywords:
                 self.refuse(f"{func.attr}() takes no keyword arguments in an invariant")
-            resolved = self.guard("_cw_method", self.expr(func.value, bound), ast.Constant(func.attr))
+            receiver = self.expr(func.value, bound)
             args = [self.expr(self.positional(a), bound) for a in node.args]
+            if all(_constant(a) for a in node.args):  # nothing to evaluate between resolving and calling
+                return self.guard("_cw_call_method_now", receiver, ast.Constant(func.attr), *args)
+            resolved = self.guard("_cw_method", receiver, ast.Constant(func.attr))
             return self.guard("_cw_call_method", resolved, *args)
         shown = ast.unparse(func)
         self.refuse(
