@@ -133,6 +133,7 @@ _KEYWORDS: Mapping[str, frozenset[str]] = {
 _T = TypeVar("_T")
 _MISSING: Any = object()  # an argument not given
 _ABSENT: Any = object()  # an attribute not stored
+_ODD: Any = object()  # a class whose names cannot be looked up safely
 
 
 # What one evaluation may still spend: [loop iterations, items, {id: container already checked}].
@@ -228,6 +229,7 @@ _HARMLESS = frozenset(
 )
 #: Names an enum class of the host may not define: Enum's own special methods read them.
 _ENUM_RESERVED = frozenset({"_name_", "_value_", "_value_repr_"})
+_TRUTH_METHODS = frozenset({"__bool__", "__len__"})
 
 
 @dataclass
@@ -240,6 +242,7 @@ class _TypeInfo:
     instance_dict: Any = None  # the C descriptor that yields an instance's __dict__
     zone: Any = None  # the C getter of ``tzinfo`` (datetime and time)
     readers: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    odd: bool = False  # its namespace has names that are not str: nothing is looked up on it
 
 
 def _trusted() -> dict[int, tuple[type, int | None, bool]]:
@@ -291,9 +294,16 @@ def _info(cls: type) -> _TypeInfo:
     entry = _INFO.get(id(cls))
     if entry is not None and entry[0] is cls:
         return entry[1]
-    info = _classify(cls)
     if len(_INFO) >= _INFO_LIMIT:
         _INFO.clear()
+    # Classifying can ask about other types (the type of a class attribute), even this one again:
+    # meanwhile it is opaque, the safe answer.
+    _INFO[id(cls)] = (cls, _TypeInfo(kind=_OPAQUE, reason=f"{_qualname(cls)} is being classified", truth_ok=False))
+    try:
+        info = _classify(cls)
+    except BaseException:
+        _INFO.pop(id(cls), None)
+        raise
     _INFO[id(cls)] = (cls, info)
     return info
 
@@ -306,15 +316,21 @@ def _qualname(cls: type) -> str:
     return str(_TYPE_QUALNAME.__get__(cls))
 
 
-def _own_dict(cls: type) -> dict[Any, Any]:
-    return dict(_TYPE_DICT.__get__(cls))
+def _own_items(cls: type) -> list[tuple[Any, Any]]:
+    """A class's own namespace, read by iterating it (no lookup: a key is never hashed or compared)."""
+    return list(_TYPE_DICT.__get__(cls).items())
+
+
+def _own_dict(cls: type) -> dict[str, Any]:
+    """A class's own namespace, once its names are known to be plain str."""
+    return dict(_own_items(cls))
 
 
 def _special_methods(cls: type, trusted: Mapping[int, tuple[type, int | None, bool]]) -> list[str]:
     """The special methods ``cls`` itself defines that would run when its instances are used."""
-    found = []
-    for name, value in _own_dict(cls).items():
-        if type(name) is not str or not (name.startswith("__") and name.endswith("__")) or name in _HARMLESS:
+    found: list[str] = []
+    for name, value in _own_items(cls):
+        if not (name.startswith("__") and name.endswith("__")) or name in _HARMLESS:
             continue
         if not callable(value) and _mro_lookup(type(value), "__get__")[0] is _MISSING:
             continue  # data (``__hash__ = None``, pydantic's ``__class_vars__``): nothing of it runs
@@ -338,6 +354,10 @@ def _classify(cls: type) -> _TypeInfo:
     user: list[type] = []
     has_exact_only = False
     mro: tuple[type, ...] = _TYPE_MRO.__get__(cls)
+    if any(type(key) is not str for klass in mro for key, _ in _own_items(klass)):
+        # A name that is a str subclass could answer to "__eq__" with its own __eq__: Python's own
+        # lookups on this class run the host's code, so no lookup of ours is made on it at all.
+        return _TypeInfo(kind=_FOREIGN, reason=f"{name} has attribute names that are not str", truth_ok=False, odd=True)
     foreign: type | None = None
     for klass in mro:
         entry = trusted.get(id(klass))
@@ -377,7 +397,7 @@ def _classify(cls: type) -> _TypeInfo:
                 break
     if info.kind in (_OPAQUE, _FOREIGN):
         info.truth_ok = not any(
-            trusted.get(id(k), (None,))[0] is not k and ("__bool__" in _own_dict(k) or "__len__" in _own_dict(k))
+            trusted.get(id(k), (None,))[0] is not k and any(key in _TRUTH_METHODS for key, _ in _own_items(k))
             for k in mro
         )
     return info
@@ -509,6 +529,9 @@ def _zone_types() -> tuple[type, ...]:
 
 
 def _mro_lookup(cls: type, name: str) -> tuple[Any, type | None]:
+    """``name`` in the class's MRO, as Python finds it; ``_ODD`` when looking would run the host's code."""
+    if _info(cls).odd:
+        return _ODD, None
     for klass in _TYPE_MRO.__get__(cls):
         own = _TYPE_DICT.__get__(klass)
         if name in own:
@@ -518,8 +541,15 @@ def _mro_lookup(cls: type, name: str) -> tuple[Any, type | None]:
 
 def _reader(cls: type, info: _TypeInfo, name: str) -> Callable[[Any], Any]:
     """How to read ``name`` from instances of ``cls`` without running their code (decided once)."""
-    found, owner = _mro_lookup(cls, name)
     shown = f"{_qualname(cls)}.{name}"
+    if info.odd:
+        reason = info.reason
+
+        def refuse(obj: Any) -> Any:
+            raise UnsafeValueError(f"{shown}: {reason}")
+
+        return refuse
+    found, owner = _mro_lookup(cls, name)
 
     def stored_only(why: str) -> Callable[[Any], Any]:
         def read(obj: Any) -> Any:

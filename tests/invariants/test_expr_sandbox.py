@@ -482,3 +482,31 @@ def test_a_class_that_computes_every_attribute_is_read_by_its_storage() -> None:
 
 def test_a_loop_variable_may_not_hide_a_function() -> None:
     assert "loop variable" in refused("[len(x) for len in xs]")
+
+
+def test_a_class_whose_names_answer_for_themselves_is_never_looked_into() -> None:
+    class Name(str):
+        def __hash__(self) -> int:
+            RAN.append("Name.__hash__")
+            return str.__hash__(self)
+
+        def __eq__(self, other: object) -> bool:
+            RAN.append("Name.__eq__")
+            return str.__eq__(self, other)
+
+    weird = type("Weird", (), {Name("x"): 1, "__init__": lambda self: None})()
+    RAN.clear()  # making the class ran them; only the rule must not
+    with pytest.raises(UnsafeValueError, match="not str"):
+        evaluate("w.y", w=weird)
+    with pytest.raises(UnsafeValueError, match="not str"):
+        evaluate("[w] == [w]", w=weird)
+    assert evaluate("w is not None", w=weird) is True
+
+
+def test_a_class_holding_an_instance_of_itself_is_classified() -> None:
+    class Node:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+    Node.__sentinel__ = Node(0)  # type: ignore[attr-defined]
+    assert evaluate("node.value == 1", node=Node(1)) is True
