@@ -57,6 +57,7 @@ import ast
 import math
 import operator
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -287,6 +288,7 @@ def _trusted() -> dict[int, tuple[type, int | None, bool]]:
 
 
 _INFO: dict[int, tuple[type, _TypeInfo]] = {}
+_CLASSIFYING = threading.local()
 _INFO_LIMIT = 4096
 
 
@@ -294,16 +296,18 @@ def _info(cls: type) -> _TypeInfo:
     entry = _INFO.get(id(cls))
     if entry is not None and entry[0] is cls:
         return entry[1]
-    if len(_INFO) >= _INFO_LIMIT:
-        _INFO.clear()
     # Classifying can ask about other types (the type of a class attribute), even this one again:
-    # meanwhile it is opaque, the safe answer.
-    _INFO[id(cls)] = (cls, _TypeInfo(kind=_OPAQUE, reason=f"{_qualname(cls)} is being classified", truth_ok=False))
+    # on this thread, meanwhile, it is opaque, the safe answer.
+    busy: set[int] = _CLASSIFYING.__dict__.setdefault("ids", set())
+    if id(cls) in busy:
+        return _TypeInfo(kind=_OPAQUE, reason=f"{_qualname(cls)} refers to itself", truth_ok=False)
+    busy.add(id(cls))
     try:
         info = _classify(cls)
-    except BaseException:
-        _INFO.pop(id(cls), None)
-        raise
+    finally:
+        busy.discard(id(cls))
+    if len(_INFO) >= _INFO_LIMIT:
+        _INFO.clear()
     _INFO[id(cls)] = (cls, info)
     return info
 
