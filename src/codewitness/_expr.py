@@ -37,8 +37,9 @@ asked to run their own code*:
 * a loop reads only containers, ``str``/``bytes`` and ``range`` — never an iterator or
   generator, which reading would consume.
 
-Every evaluation runs under a budget: at most :data:`MAX_STEPS` loop iterations and
-:data:`MAX_ITEMS` items checked, copied or built; no single string or sequence over
+Every evaluation runs under a budget: at most :data:`MAX_STEPS` steps in loops (an item costs
+the number of operations its loop body evaluates) and :data:`MAX_ITEMS` items checked, copied
+or built (a number costs a unit per 64 bits); no single string or sequence over
 :data:`MAX_SIZE` items, no integer over :data:`MAX_INT_BITS` bits from ``*``, ``**`` or ``<<``.
 Going over raises :class:`ExpressionLimitError` at once, before the work is done. Standard
 library only: the runtime sensor applies these rules inside other people's processes.
@@ -83,7 +84,7 @@ __all__ = [
 
 MAX_TEXT = 2_000  # longest expression text
 MAX_DEPTH = 100  # deepest nesting of the parsed expression
-MAX_STEPS = 100_000  # loop iterations per evaluation
+MAX_STEPS = 100_000  # steps in loops per evaluation: an item costs the operations its loop body evaluates
 MAX_ITEMS = 1_000_000  # items checked, copied or built per evaluation
 MAX_SIZE = 100_000  # longest string or sequence one operation may build
 MAX_INT_BITS = 10_000  # largest integer ``*``, ``**`` or ``<<`` may build
@@ -137,7 +138,7 @@ _ABSENT: Any = object()  # an attribute not stored
 _ODD: Any = object()  # a class whose names cannot be looked up safely
 
 
-# What one evaluation may still spend: [loop iterations, items, {id: container already checked}].
+# What one evaluation may still spend: [steps in loops, items, {id: container already checked}].
 # A list, not a class: it is made on every evaluation, and a list is the cheapest thing to make.
 _Budget = list[Any]
 _STEPS, _ITEMS, _CHECKED = 0, 1, 2
@@ -670,8 +671,8 @@ def _sized_op(budget: _Budget, op: Callable[[Any, Any], Any], x: Any, y: Any) ->
 def _mul(budget: _Budget, x: Any, y: Any) -> Any:
     tx, ty = type(x), type(y)
     if id(tx) in _NUMBERS and id(ty) in _NUMBERS:
-        if tx is not float and ty is not float and x.bit_length() + y.bit_length() > MAX_INT_BITS:
-            _over(f"an integer of about {x.bit_length() + y.bit_length()} bits (at most {MAX_INT_BITS})")
+        if tx is not float and ty is not float:
+            _big_int(budget, x.bit_length() + y.bit_length(), "an integer")
         return x * y
     _value(budget, x)
     _value(budget, y)
@@ -681,9 +682,17 @@ def _mul(budget: _Budget, x: Any, y: Any) -> Any:
             _build(budget, size * max(int(times), 0), "a repetition")
             return x * y
     bx, by = _int_bits(x), _int_bits(y)
-    if bx is not None and by is not None and bx + by > MAX_INT_BITS:
-        _over(f"a number of about {bx + by} bits (at most {MAX_INT_BITS})")
+    if bx is not None and by is not None:
+        _big_int(budget, bx + by, "a number")
     return x * y
+
+
+def _big_int(budget: _Budget, bits: int, what: str) -> None:
+    """About to build a number of ``bits`` bits: at most MAX_INT_BITS, and a unit per 64 bits past 128."""
+    if bits > 128:
+        if bits > MAX_INT_BITS:
+            _over(f"{what} of about {bits} bits (at most {MAX_INT_BITS})")
+        _charge(budget, bits >> 6)
 
 
 def _pow(budget: _Budget, x: Any, y: Any) -> Any:
@@ -691,16 +700,16 @@ def _pow(budget: _Budget, x: Any, y: Any) -> Any:
     _value(budget, y)
     if _is_int(y) and y > 0:
         bits = _int_bits(x)
-        if bits is not None and bits > 1 and (bits - 1) * int(y) > MAX_INT_BITS:
-            _over(f"a power of about {(bits - 1) * int(y)} bits (at most {MAX_INT_BITS})")
+        if bits is not None and bits > 1:
+            _big_int(budget, (bits - 1) * int(y), "a power")
     return x**y
 
 
 def _lshift(budget: _Budget, x: Any, y: Any) -> Any:
     _value(budget, x)
     _value(budget, y)
-    if _is_int(x) and _is_int(y) and x and y > 0 and int(x).bit_length() + int(y) > MAX_INT_BITS:
-        _over(f"a shift to about {int(x).bit_length() + int(y)} bits (at most {MAX_INT_BITS})")
+    if _is_int(x) and _is_int(y) and x and y > 0:
+        _big_int(budget, int(x).bit_length() + int(y), "a shift")
     return x << y
 
 
@@ -849,15 +858,16 @@ def _unpackable(value: Any, shape: tuple[Any, ...]) -> None:
             _unpackable(element, inner)
 
 
-def _iter(budget: _Budget, value: Any, shape: tuple[Any, ...] | None) -> Iterator[Any]:
-    return _ticking(budget, _iterable(value, "a loop"), shape)
+def _iter(budget: _Budget, value: Any, shape: tuple[Any, ...] | None, cost: int = 1) -> Iterator[Any]:
+    """Loop over ``value``; each item costs ``cost`` steps (the operations the loop's body evaluates)."""
+    return _ticking(budget, _iterable(value, "a loop"), shape, cost)
 
 
-def _ticking(budget: _Budget, source: Iterable[Any], shape: tuple[Any, ...] | None) -> Iterator[Any]:
+def _ticking(budget: _Budget, source: Iterable[Any], shape: tuple[Any, ...] | None, cost: int) -> Iterator[Any]:
     for item in source:
-        budget[_STEPS] -= 1
+        budget[_STEPS] -= cost
         if budget[_STEPS] < 0:
-            _over(f"more than {MAX_STEPS} loop iterations")
+            _over(f"more than {MAX_STEPS} steps in loops")
         if shape is not None:
             _unpackable(item, shape)
         yield item
@@ -1407,10 +1417,20 @@ class _Compiler:
             iterable = self.expr(generator.iter, bound if index == 0 else scope, stream_ok=True)
             shape, names = self.target(generator.target)
             scope = scope | names
+            # What one item of this loop evaluates: its conditions, then the next loop's source or
+            # the element (the next loop's items pay for themselves).
+            body: list[ast.AST] = [*generator.ifs]
+            if index + 1 < len(node.generators):
+                body.append(node.generators[index + 1].iter)
+            elif isinstance(node, ast.DictComp):
+                body += [node.key, node.value]
+            else:
+                body.append(node.elt)
+            cost = 1 + sum(isinstance(n, ast.expr) for part in body for n in ast.walk(part))
             generators.append(
                 ast.comprehension(
                     target=self.store(generator.target),
-                    iter=self.guard("_cw_iter", iterable, ast.Constant(shape)),
+                    iter=self.guard("_cw_iter", iterable, ast.Constant(shape), ast.Constant(cost)),
                     ifs=[self.guard("_cw_truth", self.expr(test, scope)) for test in generator.ifs],
                     is_async=0,
                 )

@@ -378,6 +378,17 @@ def test_formatting_and_other_escape_hatches_are_refused(text: str) -> None:
         rule.evaluate({"x": [1], "spy": Spy(), "sorted": [1]})
 
 
+def test_a_loop_pays_for_what_its_body_evaluates() -> None:
+    """A wide body over many items stops at the budget (it once ran 300 guarded products per item)."""
+    body = "[" + ",".join(["v*v"] * 300) + "]"
+    rule = compile_expression(f"[{body} for v in range(100000)]")
+    started = time.perf_counter()
+    with pytest.raises(ExpressionLimitError, match="steps"):
+        rule.evaluate({})
+    assert time.perf_counter() - started < 5
+    assert len(compile_expression(f"[{body} for v in range(100)]").evaluate({})) == 100
+
+
 def test_a_function_name_read_as_a_value_is_a_parameter() -> None:
     rule = compile_expression("min <= result <= max")
     assert rule.names == {"min", "max", "result"}
@@ -386,7 +397,7 @@ def test_a_function_name_read_as_a_value_is_a_parameter() -> None:
 
 def test_budgets_are_per_evaluation() -> None:
     rule = compile_expression("sum(1 for a in xs for b in xs) > 0")
-    xs = list(range(300))
+    xs = list(range(200))  # 200 x 2 + 40,000 x 2 steps, under 100,000
     for _ in range(3):
         assert rule.evaluate({"xs": xs}) is True
     with pytest.raises(ExpressionLimitError):
