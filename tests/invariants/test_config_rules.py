@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import GitRepo
 
 import codewitness
 import codewitness.sensor
@@ -132,3 +135,40 @@ def test_a_rule_that_refuses_a_value_at_run_time_is_a_rule_error_not_a_breach(se
     }
     assert counts == {"ordered": (0, 0, 1), "truthy": (0, 0, 1)}
     assert ran == []
+
+
+def test_under_pytest_a_rule_that_cannot_compile_is_skipped_and_the_others_apply(
+    git_repo: GitRepo, tmp_path: Path
+) -> None:
+    """--codewitness-record starts codewitness.init() in the test session: a deep rule made it raise
+    (the session ran with no rule at all); now it is skipped and the other rules break tests."""
+    git_repo.write("calc.py", "def total(items):\n    return sum(items)\n")
+    git_repo.write("test_calc.py", "from calc import total\n\n\ndef test_total():\n    assert total([1, 2]) == 3\n")
+    git_repo.write(
+        "codewitness.toml",
+        f'[[invariants]]\nfunction = "calc:total"\nensure = "{DEEP}"\nname = "deep"\n'
+        '[[invariants]]\nfunction = "calc:total"\nensure = "result > 100"\nname = "big"\n',
+    )
+    manifest = Manifest(revision="r1", functions=(ManifestFunction("calc", "total", "calc.py", 1, 2, 1.0),))
+    git_repo.write(".codewitness/manifest.json", manifest.to_json())
+    git_repo.commit("calc")
+    env = {
+        **os.environ,
+        "GIT_CEILING_DIRECTORIES": str(tmp_path),
+        "CODEWITNESS_DB": f"sqlite:///{tmp_path / 'witness.db'}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.pop("PYTEST_ADDOPTS", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--codewitness-record", "-rf"],
+        cwd=git_repo.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert "recording not started" not in output, output
+    assert proc.returncode == 1, output
+    assert "invariant 'big' broken" in output, output
