@@ -375,6 +375,7 @@ def _classify(cls: type) -> _TypeInfo:
         else:
             user.append(klass)
     info = _TypeInfo(kind=kind if kind is not None else _RECORD, base=base, exact=not user)
+    metaclass = _custom_metaclass(cls)
     info.instance_dict = _instance_dict_descriptor(mro)
     if kind == _STAMP and base is not None:
         info.zone = _TYPE_DICT.__get__(base)["tzinfo"]
@@ -382,6 +383,11 @@ def _classify(cls: type) -> _TypeInfo:
         info.kind = _FOREIGN
         built_on = f" (it is built on {_qualname(foreign)})" if foreign is not cls else ""
         info.reason = f"{name} is not a plain value{built_on}"
+    elif metaclass is not None:
+        # Trusted code asks about types too (hashing one into an ABC's cache, comparing it): a
+        # metaclass of the host's would answer with its own code.
+        info.kind = _OPAQUE
+        info.reason = f"{name} has a metaclass of its own ({_qualname(metaclass)})"
     else:
         for klass in user:
             special = _special_methods(klass, trusted)
@@ -406,6 +412,18 @@ def _classify(cls: type) -> _TypeInfo:
             for k in mro
         )
     return info
+
+
+def _custom_metaclass(cls: type) -> type | None:
+    """The first class of ``type(cls)``'s MRO that is neither ``type`` nor a standard metaclass."""
+    standard = {id(type), id(object)}
+    for module, names in (("abc", ("ABCMeta",)), ("enum", ("EnumType", "EnumMeta"))):
+        found = sys.modules.get(module)
+        standard.update(id(getattr(found, n)) for n in names if found is not None and hasattr(found, n))
+    for klass in _TYPE_MRO.__get__(type(cls)):
+        if id(klass) not in standard:
+            return klass
+    return None
 
 
 def _enum_class_ok(klass: type) -> bool:
