@@ -420,10 +420,8 @@ def _custom_metaclass(cls: type) -> type | None:
     for module, names in (("abc", ("ABCMeta",)), ("enum", ("EnumType", "EnumMeta"))):
         found = sys.modules.get(module)
         standard.update(id(getattr(found, n)) for n in names if found is not None and hasattr(found, n))
-    for klass in _TYPE_MRO.__get__(type(cls)):
-        if id(klass) not in standard:
-            return klass
-    return None
+    mro: tuple[type, ...] = _TYPE_MRO.__get__(type(cls))
+    return next((klass for klass in mro if id(klass) not in standard), None)
 
 
 def _enum_class_ok(klass: type) -> bool:
