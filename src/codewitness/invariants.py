@@ -583,41 +583,52 @@ def compile_config_rules(entries: Iterable[InvariantRule]) -> tuple[list[ConfigR
     """Check every ``[[invariants]]`` entry of the configuration.
 
     Returns:
-        The rules that compiled, and one message per entry that did not (bad expression, both or
-        neither of ensure/require, unknown mode). ``codewitness run`` and ``codewitness invariants``
-        refuse to start on any message; ``init()`` logs them and goes on without those rules.
+        The rules that compiled, and one one-line message per entry that did not (bad expression,
+        both or neither of ensure/require, unknown mode). ``codewitness run`` and ``codewitness
+        invariants`` refuse to start on any message; ``init()`` and the sensor log them and go on
+        without those rules. Never raises: whatever an entry holds, it is a message, not an error.
     """
     good: list[ConfigRule] = []
     problems: list[str] = []
     for index, entry in enumerate(entries):
-        where = f"invariants[{index}] ({entry.function or '?'})"
-        if not entry.function:
-            problems.append(f"{where}: 'function' is required")
-            continue
-        if bool(entry.ensure) == bool(entry.require):
-            problems.append(f"{where}: give exactly one of 'ensure' or 'require'")
-            continue
-        kind: Kind = "ensure" if entry.ensure else "require"
-        text = entry.ensure or entry.require
+        where = f"invariants[{index}]"
         try:
-            expression = compile_expression(text)
-        except ConfigError as exc:
-            problems.append(f"{where}: {exc}")
-            continue
-        if kind == "require" and "result" in expression.names:
-            problems.append(f"{where}: a 'require' rule runs before the call and cannot use 'result'")
-            continue
-        pattern = function_pattern(entry.function)
-        rule = Rule(
-            name=entry.name or f"{pattern}:{kind}",
-            function=pattern,
-            kind=kind,
-            text=text,
-            mode=entry.mode or None,  # type: ignore[arg-type]
-            source="config",
-        )
-        good.append(ConfigRule(rule=rule, pattern=pattern, expression=expression))
+            where = f"invariants[{index}] ({str(entry.function)[:80] or '?'})"
+            rule, problem = _compile_entry(entry)
+        except Exception as exc:  # a rule is never worth an exception in the host
+            rule, problem = None, f"cannot be compiled ({type(exc).__name__})"
+        if rule is None:
+            problems.append(f"{where}: {' '.join(str(problem).split())}")
+        else:
+            good.append(rule)
     return good, problems
+
+
+def _compile_entry(entry: InvariantRule) -> tuple[ConfigRule | None, str]:
+    if not entry.function:
+        return None, "'function' is required"
+    if bool(entry.ensure) == bool(entry.require):
+        return None, "give exactly one of 'ensure' or 'require'"
+    if entry.mode and entry.mode not in MODES:
+        return None, f"mode must be one of {', '.join(MODES)}"
+    kind: Kind = "ensure" if entry.ensure else "require"
+    text = entry.ensure or entry.require
+    try:
+        expression = compile_expression(text)
+    except ConfigError as exc:
+        return None, str(exc)
+    if kind == "require" and "result" in expression.names:
+        return None, "a 'require' rule runs before the call and cannot use 'result'"
+    pattern = function_pattern(entry.function)
+    rule = Rule(
+        name=entry.name or f"{pattern}:{kind}",
+        function=pattern,
+        kind=kind,
+        text=text,
+        mode=entry.mode or None,
+        source="config",
+    )
+    return ConfigRule(rule=rule, pattern=pattern, expression=expression), ""
 
 
 def install(sensor: Sensor, config_rules: Iterable[ConfigRule]) -> None:
@@ -654,7 +665,7 @@ def _make_check(config_rule: ConfigRule, function: str, parameters: tuple[str, .
         if with_result:
             scope["result"] = result
         try:
-            outcome = expression.evaluate(scope)
+            outcome = expression.holds(scope)  # its truth too is checked: never the host's __bool__
         except Exception as exc:
             _failed_check(state, exc)
             return
