@@ -3,7 +3,7 @@
 A spool of ten segments as the sensor writes them: three in four records are interval
 aggregates, one in four an exception capture with a stack of eight frames and a ten-item cart
 as its arguments. Every record goes through the per-field checks of
-:mod:`codewitness.store.runtime` and one transaction per segment, as ``codewitness ingest`` does.
+:mod:`codewitness.ingest` and one transaction per segment, as ``codewitness ingest`` does.
 
 Run:
     python benchmarks/ingest_speed.py              # 40,000 records, best of 3
@@ -22,9 +22,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from codewitness.sensor.aggregate import Histogram
+from codewitness.facts import Histogram
+from codewitness.ingest import ingest_spool
 from codewitness.store import open_store
-from codewitness.store.runtime import ingest_spool
 
 
 def _aggregate(i: int) -> dict[str, Any]:

@@ -290,7 +290,7 @@ def main() -> None:
             runs[variant].append(rps)
             cpu[variant].append(cpu_us)
             busy[variant].append(share)
-    from codewitness.sensor.export import read_spool
+    from codewitness.ingest import read_spool
 
     spooled = [r for _, records, _ in read_spool(workdir / "sensor") for r in records]
     calls = sum(r["calls"] for r in spooled if r["kind"] == "aggregate")

@@ -1,7 +1,7 @@
 """Sensor records as the sensor writes them, for tests that fill a store with runtime facts.
 
 Each function returns one record dict (``kind``, ``id`` and the source fields), ready for
-:func:`codewitness.store.runtime.ingest`.
+:func:`codewitness.ingest.ingest_batch`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from codewitness.sensor.aggregate import Histogram
+from codewitness.facts import Histogram
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

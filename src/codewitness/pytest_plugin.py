@@ -231,8 +231,8 @@ class _Session:
 
     def _ingest(self) -> None:
         from codewitness.config import load_config
+        from codewitness.ingest import ingest_spool
         from codewitness.store import open_store
-        from codewitness.store.runtime import ingest_spool
 
         if self.spool is None:
             return

@@ -16,9 +16,9 @@ from tests.runtime_records import aggregate, exception
 
 from codewitness import ledger
 from codewitness.config import load_config
+from codewitness.ingest import ingest_batch
 from codewitness.model import Generation
 from codewitness.store import open_store
-from codewitness.store.runtime import ingest
 
 LONG = "shop.pricing." + "a_function_name_long_enough_to_wrap_" * 3 + "total"
 MARKUP = "shop.[bold]odd[/bold].f"
@@ -35,7 +35,7 @@ def project(git_repo: GitRepo) -> Path:
     git_repo.write("shop/pricing.py", f"def f():\n{CODE}\n")
     git_repo.commit("shop")
     with open_store(load_config(root).database_url) as store:
-        ingest(
+        ingest_batch(
             store,
             [
                 aggregate(LONG, [1_000_000] * 5, {"ValueError": 1}),
@@ -43,6 +43,7 @@ def project(git_repo: GitRepo) -> Path:
                 aggregate("shop.pricing.plain", [500_000] * 7, origin="human"),
                 exception(MARKUP, MESSAGE),
             ],
+            source="test",
         )
         ledger.record(store, Generation.create(agent="api", model=MODEL, prompt="p", output="o"))
     return root

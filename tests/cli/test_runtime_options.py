@@ -9,8 +9,8 @@ import pytest
 from tests.runtime_records import aggregate
 
 from codewitness.cli import main
+from codewitness.ingest import ingest_batch
 from codewitness.store import open_store
-from codewitness.store.runtime import ingest
 
 MS = 1_000_000
 
@@ -20,7 +20,7 @@ def facts(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Three functions reported by two services and two revisions."""
     monkeypatch.chdir(tmp_path)
     with open_store(db_url) as store:
-        counts = ingest(
+        counts = ingest_batch(
             store,
             [
                 aggregate("shop.a", [1 * MS] * 100, {"ValueError": 5}, service="shop", revision="r1"),
@@ -28,6 +28,7 @@ def facts(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
                 aggregate("shop.b", [MS // 10] * 300, {"KeyError": 1}, origin="human", service="shop", revision="r1"),
                 aggregate("shop.c", [50 * MS] * 10, {"TypeError": 9}, service="shop", revision="r2"),
             ],
+            source="test",
         )
     assert counts.inserted == 4
     return db_url

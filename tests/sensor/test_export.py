@@ -24,7 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.sensor.servers import RawServer, trickle
 
-from codewitness.sensor.export import HttpExporter, OtelExporter, Spool, encode_batch, read_spool
+from codewitness.facts import encode_batch
+from codewitness.ingest import read_spool
+from codewitness.sensor.export import HttpExporter, OtelExporter, Spool
 
 
 def rec(i: int = 0, **extra: Any) -> dict[str, Any]:
@@ -204,7 +206,8 @@ def test_a_batch_the_disk_cannot_hold_is_cut_back_not_torn(small_disk: Path) -> 
 FSIZE_HOST = """
 import json, resource, signal, sys
 from pathlib import Path
-from codewitness.sensor.export import Spool, read_spool
+from codewitness.ingest import read_spool
+from codewitness.sensor.export import Spool
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond the limit fails with EFBIG instead
 limit = int(sys.argv[1])
@@ -514,7 +517,7 @@ def test_otel_metrics_and_spans_carry_code_and_origin_attributes() -> None:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from codewitness.sensor.aggregate import Histogram
+    from codewitness.facts import Histogram
 
     reader = InMemoryMetricReader()
     spans = InMemorySpanExporter()

@@ -19,7 +19,7 @@ import pytest
 
 import codewitness.sensor
 from codewitness.config import SensorSection
-from codewitness.sensor.export import read_spool
+from codewitness.ingest import read_spool
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 

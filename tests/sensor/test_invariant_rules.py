@@ -18,8 +18,8 @@ import codewitness.sensor
 from codewitness import invariants
 from codewitness.cli import main
 from codewitness.errors import InvariantViolation
+from codewitness.ingest import ingest_batch
 from codewitness.store import open_store
-from codewitness.store.runtime import ingest
 
 
 @pytest.fixture(autouse=True)
@@ -231,8 +231,8 @@ def test_review_sampling_to_regression_case_end_to_end(
 
     url = f"sqlite:///{root / '.codewitness' / 'witness.db'}"
     with open_store(url) as store:
-        first = ingest(store, exporter.records)
-        again = ingest(store, exporter.records)
+        first = ingest_batch(store, exporter.records, source="test")
+        again = ingest_batch(store, exporter.records, source="test")
     assert first.bad == 0 and first.by_kind["review"] == 3 and first.by_kind["breach"] == 1
     assert again.inserted == 0, "ingesting twice adds nothing"
 

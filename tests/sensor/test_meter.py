@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codewitness.errors import InvariantViolation
+from codewitness.facts import BUCKETS, LAST_BUCKET, MAX_TRACKED_NS, bucket_index
 from codewitness.sensor import meter as meter_module
-from codewitness.sensor.aggregate import BUCKETS, LAST_BUCKET, MAX_TRACKED_NS, bucket_index
 from codewitness.sensor.meter import COMPILED, PyMeter, meter_type, now
 
 METERS = [PyMeter, *([meter_type(compiled=True)] if COMPILED else [])]

@@ -18,8 +18,9 @@ import pytest
 from tests.sensor.servers import RawServer, trickle
 
 from codewitness.config import SensorSection
+from codewitness.ingest import read_spool
 from codewitness.model import Manifest, ManifestFunction
-from codewitness.sensor.export import HttpExporter, read_spool
+from codewitness.sensor.export import HttpExporter
 
 BACKENDS = ["wrapping", "monitoring", "auto"] if sys.version_info >= (3, 12) else ["wrapping"]
 
@@ -635,6 +636,7 @@ def test_the_sensor_imports_only_the_standard_library_and_leaf_modules(tmp_path:
         "codewitness._version",
         "codewitness.config",
         "codewitness.errors",
+        "codewitness.facts",
         "codewitness.model",
         "codewitness.semconv",
         # The runtime contracts that ride on the sensor: standard library only as well.

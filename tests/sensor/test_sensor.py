@@ -13,7 +13,7 @@ import pytest
 import codewitness
 import codewitness.sensor
 from codewitness.config import SensorSection
-from codewitness.sensor.aggregate import Histogram
+from codewitness.facts import Histogram
 from codewitness.sensor.meter import COMPILED, PyMeter
 
 App = MemoryExporter = Any  # fixtures from conftest.py
@@ -408,7 +408,7 @@ def test_init_leaves_out_an_exporter_it_cannot_make_and_runs_with_the_others(
     svc = importlib.import_module(app.module)
     assert svc.add(1, 2) == 3
     codewitness.sensor.shutdown()
-    from codewitness.sensor.export import read_spool
+    from codewitness.ingest import read_spool
 
     records = [r for _, batch, _ in read_spool(tmp_path / "spool") for r in batch]
     assert sum(r["calls"] for r in records if r["kind"] == "aggregate") == 1

@@ -18,8 +18,9 @@ from sqlalchemy import insert
 
 from codewitness.capture.journal import Journal
 from codewitness.capture.setup import install
+from codewitness.ingest import read_spool
 from codewitness.model import utcnow
-from codewitness.sensor.export import Spool, read_spool
+from codewitness.sensor.export import Spool
 from codewitness.store import open_store, schema
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")

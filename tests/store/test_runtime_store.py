@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from codewitness.sensor.aggregate import Histogram
+from codewitness.facts import Histogram
+from codewitness.ingest import ingest_batch
 from codewitness.store import Store, schema
 from codewitness.store.queries import summarize
-from codewitness.store.runtime import ingest
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -86,10 +86,10 @@ def test_ingest_twice_adds_nothing(store: Store) -> None:
             "exporters": {},
         },
     ]
-    first = ingest(store, records)
+    first = ingest_batch(store, records, source="test")
     assert (first.inserted, first.duplicates, first.bad) == (4, 0, 0)
     assert first.by_kind == {"aggregate": 1, "exception": 1, "sample": 1, "sensor": 1}
-    second = ingest(store, records)
+    second = ingest_batch(store, records, source="test")
     assert (second.inserted, second.duplicates) == (0, 4)
     with store.read() as conn:
         for table in (
@@ -110,13 +110,13 @@ def test_malformed_records_are_counted_and_skipped(store: Store) -> None:
         {"kind": "mystery", "id": "x4", **header("f")},
         {**good, "id": "x5", "histogram": {"-3": 1}},
     ]
-    counts = ingest(store, [good, *bad])
+    counts = ingest_batch(store, [good, *bad], source="test")
     assert (counts.inserted, counts.bad) == (1, 5)
 
 
 def test_summaries_merge_intervals_and_put_ai_beside_human(store: Store) -> None:
     ai_latencies = [i * 1000 for i in range(1, 1001)]  # 1 us .. 1 ms
-    ingest(
+    ingest_batch(
         store,
         [
             aggregate("shop.quote", ai_latencies[:500], {"ValueError": 2}, T0),
@@ -127,6 +127,7 @@ def test_summaries_merge_intervals_and_put_ai_beside_human(store: Store) -> None
             exception("shop.quote", T0 + timedelta(seconds=1)),
             exception("shop.quote", T0 + timedelta(seconds=12)),
         ],
+        source="test",
     )
     summaries = summarize(store)
     assert [s["function"] for s in summaries] == ["shop.quote", "shop.helper"]

@@ -13,9 +13,9 @@ from codewitness import ledger
 from codewitness.attribution.notes import NoteEntry
 from codewitness.cli import main
 from codewitness.errors import InputError, NotFoundError
+from codewitness.ingest import ingest_batch
 from codewitness.model import Generation
 from codewitness.store import Store, open_store
-from codewitness.store.runtime import ingest
 from codewitness.views.function import function_context, parse_target
 from codewitness.views.generations import generation_fate
 from tests.attribution.conftest import Repo
@@ -67,13 +67,14 @@ def project(tmp_path: Path, db_url: str) -> Iterator[Project]:
     )
     repo.write("shop/pricing.py", PRICING.replace("for i in items:", "for i in list(items):"))
     second = repo.commit("iterate over a copy")
-    ingest(
+    ingest_batch(
         store,
         [
             aggregate("shop.pricing.total", [1_000_000] * 4, {"TypeError": 1}, generation_ids=[generation.id]),
             exception("shop.pricing.total", "unsupported operand", generation_ids=[generation.id]),
             breach("shop.pricing.total", "total_not_negative", generation_ids=[generation.id]),
         ],
+        source="test",
     )
     try:
         yield Project(repo, store, generation.id, first, second)

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 
 from codewitness.errors import InputError, UsageError
+from codewitness.ingest import ingest_batch
 from codewitness.invariants import Rule
 from codewitness.store import Store
 from codewitness.store.invariants import mark_review
-from codewitness.store.runtime import ingest
 from codewitness.views.invariants import invariant_table
 from codewitness.views.review import review_queue
 from codewitness.views.runtime import runtime_view
@@ -18,7 +18,7 @@ from tests.runtime_records import T0, aggregate, invariant, review
 
 
 def test_the_rollup_covers_every_match_while_the_list_is_limited(store: Store) -> None:
-    ingest(
+    ingest_batch(
         store,
         [
             aggregate("a.ai", [1000] * 10, {"E": 2}),
@@ -26,6 +26,7 @@ def test_the_rollup_covers_every_match_while_the_list_is_limited(store: Store) -
             aggregate("h.one", [1000] * 20, {"E": 1}, origin="human"),
             aggregate("u.one", [1000] * 3, origin="unknown"),
         ],
+        source="test",
     )
     view = runtime_view(store, sort="calls", limit=1)
     assert [s["function"] for s in view.functions] == ["h.one"] and view.total == 4
@@ -43,13 +44,14 @@ def test_the_rollup_covers_every_match_while_the_list_is_limited(store: Store) -
 
 
 def test_invariants_reported_and_configured(store: Store) -> None:
-    ingest(
+    ingest_batch(
         store,
         [
             invariant("shop.refund", "refund_cap", passed=3, breached=1),
             invariant("shop.refund", "refund_cap", passed=2, breached=0, when=T0 + timedelta(minutes=1)),
             invariant("shop.total", "total_positive", passed=9, breached=0),
         ],
+        source="test",
     )
     configured = [
         Rule(name="refund_cap", function="shop.refund", kind="ensure", text="result <= paid", source="config"),
@@ -66,7 +68,7 @@ def test_invariants_reported_and_configured(store: Store) -> None:
 
 
 def test_the_review_queue_by_status_with_counts(store: Store) -> None:
-    ingest(store, [review("shop.total", when=T0 + timedelta(minutes=n)) for n in range(4)])
+    ingest_batch(store, [review("shop.total", when=T0 + timedelta(minutes=n)) for n in range(4)], source="test")
     queue = review_queue(store)
     assert len(queue.items) == 4 and queue.counts == {"open": 4, "ok": 0, "wrong": 0}
     first, second = queue.items[0]["id"], queue.items[1]["id"]

@@ -175,7 +175,7 @@ def ingest(
     """Load the sensor's spool folder into the store (idempotent: twice adds nothing)."""
     from rich.progress import Progress
 
-    from codewitness.store.runtime import ingest_spool
+    from codewitness.ingest import ingest_spool
 
     folder = spool or Path(get_config().config.sensor.spool_dir or ".codewitness/spool")
     if not folder.is_dir():

@@ -2,7 +2,7 @@
  * codewitness.sensor._meter: the compiled per-call path of the runtime sensor (optional).
  *
  * A Meter counts the calls of one watched function in a log-linear latency histogram, the same
- * one as codewitness.sensor.aggregate (a test compares them bucket by bucket). A function
+ * one as codewitness.facts (a test compares them bucket by bucket). A function
  * rewritten at import runs
  *
  *     t0 = meter.enter()      at its first instruction
@@ -30,7 +30,7 @@
 #error "the compiled meter relies on the GIL; the pure-Python one is used instead"
 #endif
 
-/* aggregate.py: SUB_BUCKET_BITS, SHIFT_BASE, EXACT_BELOW, MAX_TRACKED_NS, BUCKETS. */
+/* facts.py: SUB_BUCKET_BITS, SHIFT_BASE, EXACT_BELOW, MAX_TRACKED_NS, BUCKETS. */
 #define SUB_BUCKET_BITS 5
 #define SHIFT_BASE (SUB_BUCKET_BITS + 1)
 #define EXACT_BELOW (2 << SUB_BUCKET_BITS)

@@ -1,137 +1,32 @@
 """Per-function, per-interval aggregates: calls, errors by type, and a latency histogram.
 
-The histogram is log-linear (the HDR idea): each power of two is cut into 32 equal buckets, so a
-bucket is never wider than 1/32 of its lower bound. Reporting a bucket's midpoint therefore puts
-any quantile within 1.6% of the true sample value -- inside the 2% the sensor promises.
-Exported histograms are sparse ``{index: count}`` maps, so histograms from many intervals and
-processes merge by adding counts, and the store keeps them as they are.
+A :class:`FunctionStats` holds one watched function's running totals; once per interval the
+exporter thread drains them into an :class:`IntervalStats`, which becomes one ``aggregate``
+record. The per-call counting itself is done by a meter (:mod:`codewitness.sensor.meter`), in
+the buckets of the record format's latency histogram (:class:`codewitness.facts.Histogram`).
 
-Standard library only. The per-call counting itself is done by a meter
-(:mod:`codewitness.sensor.meter`), which fills the same buckets.
+Standard library only.
 
 Example:
-    >>> h = Histogram()
-    >>> for ns in (1_000, 2_000, 3_000, 4_000, 100_000):
-    ...     h.record(ns)
-    >>> round(h.quantile(0.5) / 1_000, 1)
-    3.0
-    >>> h.count
-    5
+    >>> stats = FunctionStats()
+    >>> for ns in (1_000, 2_000, 3_000):
+    ...     stats.ok(ns)
+    >>> stats.error("ValueError")
+    >>> drained = stats.drain()
+    >>> drained.calls, drained.errors
+    (3, {'ValueError': 1})
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = [
-    "BUCKETS",
-    "BUCKET_OF",
-    "EXACT_BELOW",
-    "LAST_BUCKET",
-    "MAX_TRACKED_NS",
-    "SHIFT_BASE",
-    "SUB_BUCKET_BITS",
-    "TABLE_BELOW",
-    "FunctionStats",
-    "Histogram",
-    "IntervalStats",
-    "bucket_index",
-    "bucket_value",
-    "error_name",
-    "merge_histograms",
-]
+from codewitness.facts import Histogram, bucket_value
+from codewitness.sensor.meter import PyMeter
 
-#: log2 of the buckets per power of two. 5 -> 32 buckets: a bucket is at most 1/32 of its lower
-#: bound wide, so its midpoint is within 1/64 (1.6%) of any value in it.
-SUB_BUCKET_BITS = 5
-_SUB = 1 << SUB_BUCKET_BITS
-SHIFT_BASE = SUB_BUCKET_BITS + 1
-#: Values below this get a bucket of their own.
-EXACT_BELOW = 2 * _SUB
-#: Latencies at or above this (2**36 ns, about 69 s) are counted in the last bucket.
-MAX_TRACKED_NS = 1 << 36
-
-
-def bucket_index(value: int) -> int:
-    """The bucket of a non-negative integer (nanoseconds); values below 128 get exact buckets."""
-    if value < EXACT_BELOW:
-        return max(value, 0)
-    shift = value.bit_length() - SHIFT_BASE
-    # (value >> shift) is in [_SUB, 2 * _SUB); each further power of two adds _SUB buckets.
-    return (shift << SUB_BUCKET_BITS) + (value >> shift)
-
-
-def bucket_value(index: int) -> float:
-    """A representative value (the midpoint) of bucket ``index``; inverse of :func:`bucket_index`."""
-    if index < EXACT_BELOW:
-        return float(index)
-    shift, mantissa = divmod(index, _SUB)
-    shift -= 1
-    low = (mantissa + _SUB) << shift
-    return low + ((1 << shift) - 1) / 2
-
-
-@dataclass
-class Histogram:
-    """A sparse log-linear histogram of non-negative integers (latencies in nanoseconds)."""
-
-    buckets: dict[int, int] = field(default_factory=dict)
-
-    @property
-    def count(self) -> int:
-        """How many values were recorded."""
-        return sum(self.buckets.values())
-
-    def record(self, value: int, times: int = 1) -> None:
-        """Add ``value`` (``times`` times)."""
-        index = bucket_index(value)
-        self.buckets[index] = self.buckets.get(index, 0) + times
-
-    def merge(self, other: Histogram | Mapping[int, int]) -> None:
-        """Add every count of ``other`` (a histogram or its bucket map) to this one."""
-        items = other.buckets if isinstance(other, Histogram) else other
-        for index, n in items.items():
-            self.buckets[index] = self.buckets.get(index, 0) + n
-
-    def quantile(self, q: float) -> float:
-        """The ``q``-quantile (0..1, nearest rank) as a bucket midpoint; 0.0 when empty."""
-        total = self.count
-        if total == 0:
-            return 0.0
-        rank = max(1, min(total, _ceil(q * total)))
-        seen = 0
-        for index in sorted(self.buckets):
-            seen += self.buckets[index]
-            if seen >= rank:
-                return bucket_value(index)
-        return bucket_value(max(self.buckets))  # pragma: no cover - rank <= total guarantees a return
-
-    def total(self) -> float:
-        """The sum of all values, from bucket midpoints (within 1.6%, like every value)."""
-        return sum(bucket_value(index) * n for index, n in self.buckets.items())
-
-    def to_json(self) -> dict[str, int]:
-        """The bucket map with string keys (JSON objects need them)."""
-        return {str(k): v for k, v in sorted(self.buckets.items())}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Histogram:
-        """Inverse of :meth:`to_json`; raises ``ValueError``/``TypeError`` on bad data."""
-        buckets: dict[int, int] = {}
-        for key, n in data.items():
-            index, count = int(key), int(n)
-            if index < 0 or count < 0:
-                raise ValueError(f"bad histogram bucket {key}: {n}")
-            buckets[index] = buckets.get(index, 0) + count
-        return cls(buckets)
-
-
-def _ceil(x: float) -> int:
-    whole = int(x)
-    return whole if whole == x else whole + 1
+__all__ = ["FunctionStats", "IntervalStats", "error_name"]
 
 
 @dataclass(frozen=True)
@@ -175,18 +70,6 @@ def error_name(cls: type) -> str:
     return name
 
 
-#: Buckets of a :class:`FunctionStats` (every index below ``MAX_TRACKED_NS``); the last takes the rest.
-BUCKETS = bucket_index(MAX_TRACKED_NS - 1) + 1
-LAST_BUCKET = BUCKETS - 1
-
-#: Latencies below this (about 16 µs) find their bucket in :data:`BUCKET_OF` by one list lookup.
-TABLE_BELOW = 1 << 14
-_INDEXES = list(range(BUCKETS))  # one int object per bucket, shared by the table's entries
-#: ``BUCKET_OF[ns] == bucket_index(ns)`` for ``ns < TABLE_BELOW``: the per-call hot path of the
-#: sensor's rewritten functions (a short call is where a few instructions show the most).
-BUCKET_OF: list[int] = [_INDEXES[bucket_index(ns)] for ns in range(TABLE_BELOW)]
-
-
 class FunctionStats:
     """Running totals for one function since the last :meth:`drain`.
 
@@ -203,11 +86,7 @@ class FunctionStats:
     __slots__ = ("errors", "meter")
 
     def __init__(self, meter: Any = None) -> None:
-        if meter is None:
-            from codewitness.sensor.meter import PyMeter
-
-            meter = PyMeter()
-        self.meter = meter
+        self.meter = meter if meter is not None else PyMeter()
         self.errors: defaultdict[str, int] = defaultdict(int)
 
     def reinit_after_fork(self) -> None:
@@ -241,11 +120,3 @@ class FunctionStats:
             max_ns=int(bucket_value(max(histogram.buckets))),
             suppressed=suppressed,
         )
-
-
-def merge_histograms(maps: Iterable[Mapping[str, Any]]) -> Histogram:
-    """One histogram from several :meth:`Histogram.to_json` maps (e.g. rows of the store)."""
-    merged = Histogram()
-    for data in maps:
-        merged.merge(Histogram.from_json(data))
-    return merged

@@ -4,12 +4,12 @@ Every exporter runs on the sensor's exporter thread only; it may block there (a 
 retry's backoff) without the application noticing, and it never raises into the sensor for an
 outside failure: a full disk, a dead server or a rejected batch is counted in :meth:`health`.
 
-Records are JSON objects (``kind``: ``aggregate``, ``exception``, ``sample`` or ``sensor``, each
-with a unique ``id``); the spool and the HTTP body hold them one per line.
+Records are those of :mod:`codewitness.facts` (JSON objects with a ``kind`` and a unique ``id``);
+the spool and the HTTP body hold them one per line (:func:`codewitness.facts.encode_batch`).
 
 * :class:`Spool` -- append-only segments ``seg-<ns>-<pid>.jsonl`` in one folder; a segment is
   closed at ``segment_bytes``; beyond ``max_bytes`` the oldest segments are deleted and their
-  records counted as dropped. ``codewitness ingest`` reads the folder (:func:`read_spool`).
+  records counted as dropped. ``codewitness ingest`` reads the folder (:mod:`codewitness.ingest`).
 * :class:`HttpExporter` -- ``POST`` of a gzip JSON-lines body with a bearer token; retries with
   exponential backoff on connection errors, 408, 429 and 5xx. Each request has a wall-clock
   deadline (a server that trickles its answer is cut off); redirects are never followed.
@@ -23,7 +23,8 @@ Example:
     >>> spool = Spool(folder, max_bytes=1 << 20, segment_bytes=1 << 16)
     >>> spool.export([{"kind": "aggregate", "id": "a1", "calls": 3}])
     >>> spool.close()
-    >>> [r["calls"] for _, records, _ in read_spool(folder) for r in records]
+    >>> from codewitness.facts import decode_batch
+    >>> [r["calls"] for path in Path(folder).iterdir() for r in decode_batch(path.read_bytes()).records]
     [3]
 """
 
@@ -37,7 +38,6 @@ import json
 import logging
 import os
 import random
-import re
 import socket
 import ssl
 import threading
@@ -45,63 +45,17 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
 from io import FileIO
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from codewitness import semconv
 from codewitness.errors import MissingExtraError
+from codewitness.facts import SEGMENT_GLOB, Encoded, Histogram, Kind, encode_batch, segment_name
 
-__all__ = ["Encoded", "HttpExporter", "OtelExporter", "Spool", "encode_batch", "read_spool"]
+__all__ = ["HttpExporter", "OtelExporter", "Spool"]
 
 log = logging.getLogger("codewitness.sensor")
-
-SEGMENT_GLOB = "seg-*.jsonl"
-
-# A code point UTF-8 cannot hold: half of a surrogate pair on its own (a file name decoded with
-# ``surrogateescape``, a slice through an emoji of a UTF-16 string, a C extension's bytes).
-_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-class Encoded(NamedTuple):
-    """One batch as JSON lines, and what encoding it cost."""
-
-    data: bytes
-    #: Records written with a lone surrogate spelled out as text (``\udc80``: six characters).
-    repaired: int
-    #: Records JSON could not hold at all (nested too deep, a value whose ``str()`` raises): left out.
-    dropped: int
-
-
-def encode_batch(records: Sequence[dict[str, Any]]) -> Encoded:
-    """JSON lines, UTF-8, each record on its own: one bad value costs one record, never the batch.
-
-    Values JSON cannot hold become strings. A lone surrogate is written as the six characters
-    ``\\ud800`` (so the line stays valid UTF-8 and the value readable); a record that cannot be
-    encoded at all is left out. Both are counted in the result.
-    """
-    lines: list[bytes] = []
-    repaired = dropped = 0
-    for record in records:
-        try:
-            text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=str)
-        except Exception:  # RecursionError, a circular value, a str() that raises: one record
-            dropped += 1
-            continue
-        try:
-            line = text.encode()
-        except UnicodeEncodeError:
-            line = _LONE_SURROGATE.sub(_spelled_out, text).encode()
-            repaired += 1
-        lines.append(line + b"\n")
-    return Encoded(b"".join(lines), repaired, dropped)
-
-
-def _spelled_out(match: re.Match[str]) -> str:
-    # Inside a JSON string: an escaped backslash, then ``uXXXX`` as plain text.
-    return f"\\\\u{ord(match.group()):04x}"
-
 
 class _Counters:
     """Health counters that reset when read.
@@ -192,7 +146,7 @@ class Spool:
     def _open(self) -> FileIO:
         if self._file is None:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._path = self.directory / f"seg-{time.time_ns():020d}-{os.getpid()}.jsonl"
+            self._path = self.directory / segment_name(time.time_ns(), os.getpid())
             self._file = _open_private(self._path)
         return self._file
 
@@ -271,35 +225,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def read_spool(directory: str | os.PathLike[str]) -> Iterator[tuple[Path, list[dict[str, Any]], int]]:
-    """Each segment of a spool folder, oldest first, as (path, records, unreadable line count).
-
-    A half-written last line (the process died mid-write) or any line that is not a JSON object
-    with a string ``id`` and ``kind`` is counted, never fatal.
-    """
-    folder = Path(directory)
-    for path in sorted(folder.glob(SEGMENT_GLOB)):
-        records: list[dict[str, Any]] = []
-        bad = 0
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            continue
-        for line in raw.splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                bad += 1
-                continue
-            if isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("kind"), str):
-                records.append(record)
-            else:
-                bad += 1
-        yield path, records, bad
 
 
 #: Once the sensor is stopping, no request lasts longer than this from then on: a slow
@@ -619,12 +544,10 @@ class OtelExporter:
 
     def export(self, records: list[dict[str, Any]]) -> None:
         """Turn one batch into metric points and spans."""
-        from codewitness.sensor.aggregate import Histogram
-
         for record in records:
             kind = record.get("kind")
             try:
-                if kind == "aggregate":
+                if kind == Kind.AGGREGATE:
                     attributes = self._attributes(record)
                     self._calls.add(record["calls"], attributes)
                     for error_type, n in record["errors"].items():
@@ -632,9 +555,9 @@ class OtelExporter:
                     histogram = Histogram.from_json(record["histogram"])
                     for q in (0.5, 0.95, 0.99):
                         self._duration.set(histogram.quantile(q) / 1e9, {**attributes, semconv.CW_QUANTILE: q})
-                elif kind == "exception":
+                elif kind == Kind.EXCEPTION:
                     self._exception_span(record)
-                elif kind == "sample":
+                elif kind == Kind.SAMPLE:
                     attributes = self._attributes(record)
                     attributes[semconv.CW_SAMPLE_ARGUMENTS] = json.dumps(record.get("arguments"), default=str)
                     attributes[semconv.CW_SAMPLE_RESULT] = json.dumps(record.get("result"), default=str)

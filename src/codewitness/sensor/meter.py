@@ -1,6 +1,6 @@
 """The per-call counter of one watched function: compiled when it was built, else pure Python.
 
-A meter counts calls in the log-linear latency histogram of :mod:`codewitness.sensor.aggregate`.
+A meter counts calls in the buckets of the record format's latency histogram (:mod:`codewitness.facts`).
 A function rewritten at import runs ``t0 = meter.enter()`` at its first instruction and
 ``meter.exit(t0)`` in the ``finally`` around its body; that is all a call costs when it only
 needs counting. When its probe needs more (checks or samples: ``meter.slow``), ``enter`` hands
@@ -26,25 +26,31 @@ import types
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from codewitness.sensor.aggregate import (
-    BUCKET_OF,
+from codewitness.facts import (
     BUCKETS,
     EXACT_BELOW,
     LAST_BUCKET,
     MAX_TRACKED_NS,
     SHIFT_BASE,
     SUB_BUCKET_BITS,
-    TABLE_BELOW,
+    bucket_index,
 )
 
-__all__ = ["CLOCK", "COMPILED", "MONITOR", "Meter", "PyMeter", "meter_type", "now"]
+__all__ = ["BUCKET_OF", "CLOCK", "COMPILED", "MONITOR", "TABLE_BELOW", "Meter", "PyMeter", "meter_type", "now"]
+
+#: Latencies below this (about 16 µs) find their bucket in :data:`BUCKET_OF` by one list lookup.
+TABLE_BELOW = 1 << 14
+_INDEXES = list(range(BUCKETS))  # one int object per bucket, shared by the table's entries
+#: ``BUCKET_OF[ns] == bucket_index(ns)`` for ``ns < TABLE_BELOW``: the per-call hot path of the
+#: sensor's rewritten functions (a short call is where a few instructions show the most).
+BUCKET_OF: list[int] = [_INDEXES[bucket_index(ns)] for ns in range(TABLE_BELOW)]
 
 try:
     from codewitness.sensor import _meter as _compiled  # type: ignore[attr-defined]
 except ImportError:  # not built here (no compiler, another interpreter): the pure-Python meter
     _compiled = None
 
-#: True when the compiled meter was built and agrees with :mod:`aggregate`'s histogram.
+#: True when the compiled meter was built and agrees with the histogram layout of :mod:`codewitness.facts`.
 COMPILED: bool = (
     _compiled is not None
     and (_compiled.BUCKETS, _compiled.EXACT_BELOW, _compiled.SUB_BUCKET_BITS, _compiled.MAX_TRACKED_NS)
@@ -270,7 +276,7 @@ def _reraises_after(code: types.CodeType, offset: int) -> bool:
 
 
 def _bucket(ns: int) -> int:
-    # aggregate.bucket_index, with the last bucket for everything beyond MAX_TRACKED_NS.
+    # facts.bucket_index, with the last bucket for everything beyond MAX_TRACKED_NS.
     if ns < EXACT_BELOW:
         return ns if ns > 0 else 0
     if ns < MAX_TRACKED_NS:

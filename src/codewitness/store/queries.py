@@ -20,9 +20,8 @@ from typing import Any, TypedDict
 
 from sqlalchemy import RowMapping, Select, Table, select
 
-from codewitness.sensor.aggregate import Histogram
+from codewitness.facts import BadRecord, Histogram
 from codewitness.store import Store, schema
-from codewitness.store.runtime import BadRecord, _histogram
 
 __all__ = ["BreachSummary", "ExceptionSummary", "FunctionRuntime", "summarize"]
 
@@ -230,7 +229,7 @@ def summarize(
             if not _matches(name, function):
                 continue
             try:
-                histogram = _histogram(row["histogram"])
+                histogram = Histogram.from_json(row["histogram"])
             except BadRecord as bad:
                 if on_skip is not None:
                     on_skip(str(bad))

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from codewitness.sensor.aggregate import LAST_BUCKET
+from codewitness.facts import LAST_BUCKET
+from codewitness.ingest import ingest_spool
 from codewitness.store import Store, schema
 from codewitness.store.queries import summarize
-from codewitness.store.runtime import ingest_spool
 
 TABLES = {
     "aggregate": schema.runtime_aggregates,

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from codewitness.cli import main
-from codewitness.sensor.aggregate import Histogram
+from codewitness.facts import Histogram
+from codewitness.ingest import ingest_batch, ingest_spool
 from codewitness.store import Store, schema
 from codewitness.store.queries import summarize
-from codewitness.store.runtime import ingest, ingest_spool
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -114,7 +114,7 @@ BAD: dict[str, Callable[[], dict[str, Any]]] = {
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_one_bad_record_is_refused_alone(store: Store, case: str) -> None:
     before, bad, after = aggregate(), BAD[case](), exception()
-    counts = ingest(store, [before, bad, after])
+    counts = ingest_batch(store, [before, bad, after], source="test")
     assert (counts.inserted, counts.bad, counts.duplicates) == (2, 1, 0)
     assert sum(counts.reasons.values()) == 1
     assert _stored_ids(store) == {before["id"], after["id"]}
@@ -136,7 +136,7 @@ def test_values_a_database_cannot_hold_are_stored_readably(store: Store, case: s
     record = REPAIRED[case]()
     # An exception is summarised under its function's intervals: give it one.
     records = [record, aggregate()] if record["kind"] == "exception" else [record]
-    counts = ingest(store, records)
+    counts = ingest_batch(store, records, source="test")
     assert (counts.inserted, counts.bad) == (len(records), 0), counts.reasons
     assert _stored_ids(store) == {r["id"] for r in records}
     summaries = summarize(store)
@@ -175,12 +175,12 @@ def test_a_row_the_database_refuses_costs_only_that_row(store: Store) -> None:
                 text("CREATE TRIGGER refuse BEFORE INSERT ON runtime_aggregates FOR EACH ROW EXECUTE FUNCTION refuse()")
             )
     good, refused, other = aggregate(), aggregate("refuse.me"), aggregate("shop.other")
-    counts = ingest(store, [good, refused, other])
+    counts = ingest_batch(store, [good, refused, other], source="test")
     assert (counts.inserted, counts.bad) == (2, 1)
     (reason,) = counts.reasons
     assert reason.startswith("refused by the database") and "refused by trigger" in reason
     assert _stored_ids(store) == {good["id"], other["id"]}
-    again = ingest(store, [good, refused, other])
+    again = ingest_batch(store, [good, refused, other], source="test")
     assert (again.inserted, again.duplicates, again.bad) == (0, 2, 1)
 
 
@@ -239,7 +239,7 @@ def test_runtime_leaves_out_a_stored_interval_it_cannot_read(
     from codewitness.store import open_store
 
     with open_store(db_url) as store:
-        assert ingest(store, [aggregate(), exception()]).inserted == 2
+        assert ingest_batch(store, [aggregate(), exception()], source="test").inserted == 2
         # Stored by a version without today's checks: a bucket no histogram has.
         row = {**aggregate("shop.broken"), "interval_start": T0, "interval_end": T0, "ingested_at": T0}
         row["error_count"] = 1
@@ -262,7 +262,8 @@ def test_runtime_shows_text_from_records_as_text_never_markup(
 
     message = "closing [/red] and [bold]open"
     with open_store(db_url) as store:
-        counts = ingest(store, [aggregate("shop.[/x]quote"), exception(function="shop.[/x]quote", message=message)])
+        records = [aggregate("shop.[/x]quote"), exception(function="shop.[/x]quote", message=message)]
+        counts = ingest_batch(store, records, source="test")
         assert counts.inserted == 2
     code, out, err = _cli(capsys, "runtime")
     assert code == 0, err
