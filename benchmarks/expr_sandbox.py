@@ -1,6 +1,6 @@
 """Cost of evaluating typical configured invariants in the expression sandbox, as ratios in one run.
 
-Each rule is evaluated by :mod:`codewitness._expr` (parsed once, then ``evaluate`` per call, as the
+Each rule is evaluated by :mod:`codewitness.invariants._expr` (parsed once, then ``evaluate`` per call, as the
 sensor does) and, for reference, by a plain Python lambda doing the same work with no checks at
 all. The ratio ``sandbox / lambda`` is what the sandbox's checks cost on this machine, this Python.
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from codewitness._expr import compile_expression
+from codewitness.invariants._expr import compile_expression
 
 
 @dataclass

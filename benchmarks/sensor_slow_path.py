@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import codewitness.sensor
-from codewitness import invariants, review
+from codewitness import invariants
+from codewitness.behavior.review import ReviewPlugin
 from codewitness.config import InvariantRule, ReviewRule, SensorSection
 
 
@@ -56,11 +57,11 @@ def measure(folder: Path, case: str, calls: int, repeats: int) -> float:
     )
     assert sensor is not None
     if case == "review":
-        review.install(sensor, [ReviewRule(function=f"{name}.tiny", rate=1.0)])
+        sensor.add_plugin(ReviewPlugin([ReviewRule(function=f"{name}.tiny", rate=1.0)]))
     elif case == "breach":
         rules, problems = invariants.compile_config_rules([InvariantRule(function=f"{name}.tiny", ensure="result < 0")])
         assert not problems
-        invariants.install(sensor, rules)
+        sensor.add_plugin(invariants.InvariantsPlugin(rules))
     result = per_call_ns(importlib.import_module(name).tiny, calls, repeats)
     codewitness.sensor.shutdown()
     return result

@@ -11,8 +11,21 @@ from codewitness.errors import CodewitnessError, ConfigError, InputError, NotFou
 
 
 def test_all_is_pinned_and_sorted() -> None:
-    assert codewitness.__all__ == ["__version__", "ensure", "init", "record_generation", "require", "returns"]
+    assert codewitness.__all__ == [
+        "InvariantViolation",
+        "Sensor",
+        "__version__",
+        "ensure",
+        "flush",
+        "init",
+        "record_generation",
+        "require",
+        "returns",
+        "shutdown",
+    ]
     assert codewitness.__all__ == sorted(codewitness.__all__)
+    for name in codewitness.__all__:
+        assert getattr(codewitness, name) is not None
 
 
 def test_exit_codes_of_the_error_tree() -> None:

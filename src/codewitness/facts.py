@@ -28,6 +28,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "encode_batch",
     "merge_histograms",
     "segment_name",
+    "timestamp",
 ]
 
 
@@ -90,6 +92,11 @@ class BadRecord(ValueError):
 
 #: The largest count or nanosecond value a record holds (a signed 64-bit integer).
 INT64_MAX = 2**63 - 1
+
+
+def timestamp() -> str:
+    """The time now, as records hold times: ISO 8601 in UTC (``2026-11-01T12:00:00.123456+00:00``)."""
+    return datetime.now(UTC).isoformat()
 
 
 # -- record shapes ---------------------------------------------------------------------------

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codewitness._expr import _KEYWORDS, FUNCTIONS, METHODS, ExpressionError, ExpressionLimitError, compile_expression
+from codewitness.invariants._expr import (
+    _KEYWORDS,
+    FUNCTIONS,
+    METHODS,
+    ExpressionError,
+    ExpressionLimitError,
+    compile_expression,
+)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from host_objects import RAN, files, state, world
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from codewitness._expr import (
+from codewitness.invariants._expr import (
     FUNCTIONS,
     METHODS,
     ExpressionError,

@@ -23,7 +23,7 @@ import sqlalchemy
 from host_objects import RAN, Lazy, Level, Order, Point, Quiet, Row, Slotted, Spy, Status, Zone, numbers
 from sqlalchemy import orm
 
-from codewitness._expr import (
+from codewitness.invariants._expr import (
     MAX_DEPTH,
     ExpressionError,
     ExpressionLimitError,

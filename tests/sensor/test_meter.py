@@ -197,7 +197,7 @@ class CapturingProbe:
 
 
 def timed(m: Any, body: Callable[[], Any], token: Any = None) -> Any:
-    """``body`` run the way a rewritten function runs (``_wrapping._INLINE_SOURCE``)."""
+    """``body`` run the way a rewritten function runs (``_rewriting._INLINE_SOURCE``)."""
     t0 = m.enter() if token is None else token
     try:
         return body()
@@ -375,7 +375,7 @@ def test_a_generator_that_handles_what_its_consumer_threw_in_ends_normally(meter
     m = meter(probe, 5)
 
     @contextlib.contextmanager
-    def forgiving() -> Any:  # as the sensor rewrites a generator (_wrapping._INLINE_SOURCE)
+    def forgiving() -> Any:  # as the sensor rewrites a generator (_rewriting._INLINE_SOURCE)
         t0 = m.enter()
         try:
             try:  # noqa: SIM105 - the generator itself handles what is thrown in, as the issue's did

@@ -1,7 +1,7 @@
 """Functions rewritten at import time themselves: same behaviour, no wrapper frame, same data.
 
 Modules imported after ``init()`` get their selected functions rewritten in the source tree
-(``_wrapping._Instrument``), with the 3.11 backend and with 3.12's ``auto``.
+(``_rewriting._Instrument``), with the 3.11 backend and with 3.12's ``auto``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codewitness.config import SensorSection
-from codewitness.sensor._wrapping import WrappingBackend
+from codewitness.sensor._rewriting import Rewriter
 
 TRICKY = '''
 import sys
@@ -343,7 +343,7 @@ def test_rewriting_preserves_behaviour(
     plain: dict[str, Any] = {}
     exec(compile(source, "<plain>", "exec"), plain)
     module = types.ModuleType("hypo_subject")
-    code = WrappingBackend(sensor).rewrite(module, source, "<rewritten>")
+    code = Rewriter(sensor).rewrite(module, source, "<rewritten>")
     assert code is not None
     exec(code, vars(module))
     expected = _run(plain["subject"], x, handling)

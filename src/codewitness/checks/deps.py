@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import sys
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from codewitness.checks.context import CheckContext, SourceFile
+from codewitness.checks.context import CheckContext, SourceFile, is_manifest
 from codewitness.checks.findings import Finding
 from codewitness.checks.index import PackageInfo, normalize
 from codewitness.checks.popular import PopularNames, load_popular
@@ -31,7 +30,6 @@ from codewitness.checks.popular import PopularNames, load_popular
 __all__ = [
     "Declared",
     "added_packages",
-    "imported_modules",
     "install_commands",
     "module_installed",
     "parse_manifest",
@@ -247,101 +245,6 @@ def _parse(filename: str, text: str) -> Iterator[Declared]:
 
 def _npm_pin(spec: str) -> str | None:
     return spec if re.fullmatch(r"\d+\.\d+\.\d+[\w.+-]*", spec) else None
-
-
-# -- imports -----------------------------------------------------------------------------------
-
-
-#: Names in an ``if`` test choosing code by interpreter version or platform, or for type checkers only.
-_GUARD_NAMES = frozenset(
-    {"version_info", "hexversion", "platform", "python_implementation", "implementation", "TYPE_CHECKING"}
-)
-_GUARD_FLAG = re.compile(r"^(?:PY_?\d\w*|PYPY|IS_[A-Z]\w*|WINDOWS|MACOS|LINUX)$")
-
-
-def _is_version_guard(test: ast.expr) -> bool:
-    """``sys.version_info >= (3, 11)``, ``sys.platform == "win32"``, ``os.name``, ``PY3``, ``TYPE_CHECKING``."""
-    names = {
-        n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(test) if isinstance(n, ast.Name | ast.Attribute)
-    }
-    if names & _GUARD_NAMES or any(_GUARD_FLAG.match(n) for n in names):
-        return True
-    return ("os" in names and "name" in names) or ("sys" in names and "version" in names)
-
-
-_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
-
-
-def _handled_names(types: Iterable[ast.expr | None]) -> set[str]:
-    names: set[str] = set()
-    for htype in types:
-        for n in ast.walk(htype) if htype is not None else [ast.Name("Exception")]:
-            if isinstance(n, ast.Name | ast.Attribute):
-                names.add(n.id if isinstance(n, ast.Name) else n.attr)
-    return names
-
-
-def _optional_import_nodes(nodes: list[ast.AST]) -> set[int]:
-    """ids of import nodes the code expects may fail: optional imports.
-
-    That is imports in a ``try`` that handles ImportError (or broader), in ``with suppress(ImportError)``,
-    and under an ``if`` on the interpreter version or platform (``if sys.version_info >= (3, 11): import
-    tomllib else: import tomli``) or ``TYPE_CHECKING`` — both branches: only one of them runs on any
-    interpreter.
-
-    Args:
-        nodes: the file's nodes (only ``Try``/``TryStar``/``If``/``With`` nodes matter; passing just those is faster).
-    """
-    found: set[int] = set()
-
-    def take(body: Iterable[ast.stmt]) -> None:
-        for stmt in body:
-            found.update(id(n) for n in ast.walk(stmt) if isinstance(n, ast.Import | ast.ImportFrom))
-
-    for node in nodes:
-        if isinstance(node, ast.Try | ast.TryStar):
-            if _handled_names(h.type for h in node.handlers) & _IMPORT_ERRORS:
-                take(node.body)
-        elif isinstance(node, ast.If):
-            if _is_version_guard(node.test):
-                take(node.body)
-                take(node.orelse)
-        elif isinstance(node, ast.With):
-            for item in node.items:
-                call = item.context_expr
-                if (
-                    isinstance(call, ast.Call)
-                    and ast.unparse(call.func).endswith("suppress")
-                    and _handled_names(call.args) & _IMPORT_ERRORS
-                ):
-                    take(node.body)
-    return found
-
-
-def imported_modules(
-    tree: ast.Module, source: SourceFile | None = None, *, full: bool = False
-) -> Iterator[tuple[str, int]]:
-    """Module names imported absolutely, with their line, optional imports left out.
-
-    Args:
-        tree: the parsed file.
-        source: the file, when its nodes are already grouped by type (faster).
-        full: give the whole dotted name (``ruamel.yaml``), not only the top-level one (``ruamel``).
-    """
-    if source is not None:
-        optional = _optional_import_nodes(source.of(ast.Try, ast.TryStar, ast.If, ast.With))
-        nodes: list[Any] = source.of(ast.Import, ast.ImportFrom)
-    else:
-        nodes = list(ast.walk(tree))
-        optional = _optional_import_nodes(nodes)
-    for node in nodes:
-        if id(node) in optional:
-            continue
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name if full else alias.name.split(".")[0], node.lineno
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module if full else node.module.split(".")[0], node.lineno
 
 
 @lru_cache(maxsize=1)
@@ -701,8 +604,6 @@ def _generation_packages(ctx: CheckContext, declared: set[str]) -> list[tuple[De
 
 def _all_manifests(ctx: CheckContext) -> Iterable[Any]:
     """Manifests at the project root, whether in scope or not."""
-    from codewitness.checks.context import is_manifest
-
     for child in sorted(ctx.root.iterdir()) if ctx.root.is_dir() else []:
         if child.is_file() and is_manifest(child.name):
             yield child

@@ -37,11 +37,11 @@ from typing import Any
 from codewitness.capture._base import PayloadError
 from codewitness.capture.agent import AgentModule, agent_module
 from codewitness.capture.edits import edited_files
+from codewitness.checks.context import imported_modules, is_manifest
 from codewitness.checks.deps import (
     IMPORT_TO_DIST,
     Declared,
     added_packages,
-    imported_modules,
     module_installed,
     verdict_findings,
 )
@@ -106,8 +106,6 @@ def edit_findings(
         popular: the popular-names snapshot.
         new_days: packages younger than this are "new".
     """
-    from codewitness.checks.context import is_manifest
-
     wanted: list[Declared] = []
     if is_manifest(path.name):
         wanted = added_packages(path.name, before, after)

@@ -28,7 +28,7 @@ from codewitness.errors import InputError
 if TYPE_CHECKING:
     from codewitness.views.runtime import RuntimeView
 
-_BOOTSTRAP = Path(__file__).resolve().parent.parent / "sensor" / "_bootstrap"
+_BOOTSTRAP = Path(__file__).resolve().parent.parent / "_bootstrap"
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

@@ -37,13 +37,17 @@ import threading
 import types
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codewitness.errors import InvariantViolation
-from codewitness.sensor._runtime import Probe, Sensor, arguments_of
+from codewitness.sensor._probe import Probe, arguments_of
 from codewitness.sensor._select import Found
 from codewitness.sensor.meter import MONITOR, PyMeter
 from codewitness.sensor.meter import now as monotonic_ns
+
+if TYPE_CHECKING:
+    from codewitness.sensor._lifecycle import Sensor
+    from codewitness.sensor._rewriting import Rewriter
 
 __all__ = ["HybridBackend", "MonitoringBackend", "free_tool_id"]
 
@@ -72,6 +76,8 @@ class MonitoringBackend:
     """
 
     name = "monitoring"
+    #: Code objects are watched as they are; nothing is rewritten (see :class:`HybridBackend`).
+    rewriter: Rewriter | None = None
 
     def __init__(self, sensor: Sensor) -> None:
         self._sensor = sensor
@@ -393,7 +399,7 @@ class HybridBackend(MonitoringBackend):
       selected function times itself from its first instruction, whoever holds it (nested
       functions and functions registered by decorators included).
     * Functions already loaded when the sensor starts get the code their module's source
-      compiles to when rewritten (``WrappingBackend.recode``), when that source still matches.
+      compiles to when rewritten (``Rewriter.recode``), when that source still matches.
     * Other functions already loaded are watched by their code object. With the
       compiled meter, the compiled callbacks cost about as much per call as a rewritten function,
       and less than a wrapper. With the pure-Python meter (Python callbacks, about three times a
@@ -408,19 +414,20 @@ class HybridBackend(MonitoringBackend):
     name = "auto"
 
     def __init__(self, sensor: Sensor) -> None:
-        from codewitness.sensor._wrapping import WrappingBackend
+        from codewitness.sensor._wrappers import WrappingBackend
 
         super().__init__(sensor)
-        self._rewriter = WrappingBackend(sensor)
+        self._wrapping = WrappingBackend(sensor)
+        self.rewriter = self._wrapping.rewriter
         self._pending: list[tuple[Found, Probe]] = []
 
     def attach(self, found: Found, probe: Probe) -> bool:
         """Decorated at import: nothing to do; loaded before with its source unchanged: given its
         rewritten code; else, with the compiled callbacks, monitored (they cost less than a
         wrapper); else swappable ones are decided in :meth:`settle`, the rest monitored."""
-        if found.target.name in self._rewriter.decorated:
+        if found.target.name in self._wrapping.rewriter.decorated:
             return True
-        if self._rewriter.recode(found, probe):
+        if self._wrapping.rewriter.recode(found, probe):
             if found.function is None:
                 # A nested function: new ones are made from the rewritten code; those made
                 # before (closures already handed out) still run the old code, watched here.
@@ -438,18 +445,18 @@ class HybridBackend(MonitoringBackend):
             return
         held = _held_elsewhere(pending)
         for found, probe in pending:
-            if id(found.function) in held or not self._rewriter.attach(found, probe):
+            if id(found.function) in held or not self._wrapping.attach(found, probe):
                 super().attach(found, probe)
-        self._rewriter.settle()
+        self._wrapping.settle()
 
     def detach_all(self) -> None:
         """Restore swapped names and switch monitoring off."""
-        self._rewriter.detach_all()
+        self._wrapping.detach_all()
         super().detach_all()
 
     def loader_for(self, inner: Any, on_loaded: Callable[[types.ModuleType], Any]) -> importlib.abc.Loader | None:
         """The wrapping backend's rewriting loader for modules imported from now on."""
-        return self._rewriter.loader_for(inner, on_loaded)
+        return self._wrapping.loader_for(inner, on_loaded)
 
 
 def _held_elsewhere(pending: list[tuple[Found, Probe]]) -> set[int]:

@@ -4,7 +4,7 @@
 instead: the interpreter compiles and runs a script file itself, outside any import, so the
 sensor (started by the ``sitecustomize`` of ``codewitness run``) would never see the script's
 functions. Here the script's source is rewritten like an imported module's (see
-``_wrapping.WrappingBackend.rewrite``) and run in a fresh ``__main__``, with ``sys.argv`` and
+``_rewriting.Rewriter.rewrite``) and run in a fresh ``__main__``, with ``sys.argv`` and
 ``sys.path[0]`` as ``python app.py`` sets them. Its functions are watched under the module name
 the manifest gives the file (else the file's stem, as ``import app`` would name it); inside the
 program ``__name__`` is still ``"__main__"``. Tracebacks of uncaught exceptions start with two
@@ -37,20 +37,19 @@ def module_name_for(script: str, targets: Any) -> str:
 def _code(script: str, source: str) -> types.CodeType:
     """The script's code, rewritten when the sensor is running and selects some of its functions."""
     try:
-        from codewitness.sensor import active
+        from codewitness.sensor._process import active
 
         sensor = active()
-        backend = getattr(sensor, "backend", None)
-        rewriter: Any = getattr(backend, "_rewriter", backend)
-        if sensor is not None and callable(getattr(rewriter, "rewrite", None)):
+        rewriter = getattr(sensor.backend, "rewriter", None) if sensor is not None else None
+        if sensor is not None and rewriter is not None:
             name = module_name_for(script, sensor.selection.known.values())
+            code = None
             try:
                 code = rewriter.rewrite(types.ModuleType(name), source, script, standalone=True)
             except SyntaxError:
-                code = None  # the script's own error: compile() below reports it as python would
+                pass  # the script's own error: compile() below reports it as python would
             except Exception:
                 sensor.internal_error("rewrite")
-                code = None
             if code is not None:
                 return code  # type: ignore[no-any-return]
     except ImportError:  # the sensor cannot be imported: run the script as it is

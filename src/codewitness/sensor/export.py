@@ -47,15 +47,31 @@ import urllib.parse
 import urllib.request
 from io import FileIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from codewitness import semconv
 from codewitness.errors import MissingExtraError
 from codewitness.facts import SEGMENT_GLOB, Encoded, Histogram, Kind, encode_batch, segment_name
 
-__all__ = ["HttpExporter", "OtelExporter", "Spool"]
+__all__ = ["Exporter", "HttpExporter", "OtelExporter", "Spool"]
 
 log = logging.getLogger("codewitness.sensor")
+
+class Exporter(Protocol):
+    """Where records go. Called on the exporter thread only; may block there."""
+
+    def export(self, records: list[dict[str, Any]]) -> None:
+        """Deliver one batch."""
+
+    def close(self) -> None:
+        """Flush and release resources (at shutdown)."""
+
+    def after_fork(self) -> None:
+        """Forget parent-only state in a forked child (open files, connections)."""
+
+    def health(self) -> dict[str, int]:
+        """Counters to report (drops, failures) since the last call."""
+
 
 class _Counters:
     """Health counters that reset when read.

@@ -46,7 +46,7 @@ _INDEXES = list(range(BUCKETS))  # one int object per bucket, shared by the tabl
 BUCKET_OF: list[int] = [_INDEXES[bucket_index(ns)] for ns in range(TABLE_BELOW)]
 
 try:
-    from codewitness.sensor import _meter as _compiled  # type: ignore[attr-defined]
+    import codewitness.sensor._meter as _compiled  # type: ignore[import-not-found]
 except ImportError:  # not built here (no compiler, another interpreter): the pure-Python meter
     _compiled = None
 

@@ -1,16 +1,16 @@
-"""The sensor's state inside the host process: probes, events, the export thread, fork and exit.
+"""The running sensor: its probes, plug-ins, event queue and exporter thread, from start to shutdown.
 
-One :class:`Probe` per instrumented function holds its running :class:`FunctionStats`, its
-exception-capture budget, its sample reservoir and its checks. The backends (``_wrapping`` on
-3.11, ``_monitoring`` on 3.12+) call into a probe on every call; everything else happens on the
-single exporter thread of :class:`Sensor`, once per interval.
+A :class:`Sensor` watches the selected functions through a backend (chosen by
+``codewitness.sensor.init``), makes one :class:`~codewitness.sensor._probe.Probe` per watched
+function, hosts the plug-ins (:mod:`codewitness.sensor.plugins`), and once per interval, on its
+single exporter thread, collects aggregates, events, plug-in records and its own health into one
+batch for its exporters.
 
-Threading contract: the backends' fast paths, ``Probe.failed`` and ``Probe.finish`` run on
-application threads and take no lock at all: a signal handler that runs in the middle of one of
-them and calls a watched function itself must not wait for its own thread (counts and the sample
-reservoir are updated in steps that neither a thread switch nor a signal handler can split, see
-``FunctionStats``). Exporters run only on the exporter thread (the last batch too, at shutdown) and
-may block there (HTTP retries) without the application noticing.
+Threading contract: what the application's threads call here (``report_event``, ``enqueue``,
+``capture_exception``, ``internal_error``) takes no lock. Exporters and collectors run only on
+the exporter thread (the last batch too, at shutdown) and may block there without the
+application noticing. Everything of ours outside the per-call path runs in a
+:class:`~codewitness.sensor._guard.guard`: counted, never raised into the host.
 
 Fork: one handler (registered once, holding sensors weakly) gives every running sensor of a forked
 child fresh locks, empty counters and its own exporter thread; in a ``multiprocessing`` child,
@@ -24,12 +24,8 @@ import atexit
 import collections
 import contextlib
 import fnmatch
-import functools
-import inspect
-import itertools
 import logging
 import os
-import random
 import signal
 import socket
 import sys
@@ -39,62 +35,33 @@ import types
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from codewitness.errors import InvariantViolation
+from codewitness.facts import Kind, timestamp
+from codewitness.sensor._guard import guard
 from codewitness.sensor._imports import ImportHook
+from codewitness.sensor._probe import Probe, parameters_of
 from codewitness.sensor._select import Found, Selection, Target, find_functions
-from codewitness.sensor.aggregate import FunctionStats, error_name
-from codewitness.sensor.meter import Meter, meter_type
-from codewitness.sensor.meter import now as monotonic_ns
-from codewitness.sensor.snapshot import Redactor
+from codewitness.sensor.meter import meter_type
 
-__all__ = ["Backend", "Check", "CheckFactory", "Collector", "Exporter", "Probe", "Sensor"]
+if TYPE_CHECKING:
+    from codewitness.sensor.export import Exporter
+    from codewitness.sensor.plugins import Check, CheckFactory, Collector, Plugin
+    from codewitness.sensor.snapshot import Redactor
+
+__all__ = ["Backend", "Sensor"]
 
 log = logging.getLogger("codewitness.sensor")
 
-#: A per-function check (the invariants hook): called with the call's arguments (name -> value)
-#: and its result after every successful call; it may raise, which is counted, never propagated.
-Check = Callable[[Mapping[str, Any], Any], None]
-#: Makes the check of one function (``module.qualname``, its parameter names when known), or None
-#: when it does not apply there. Registered by glob pattern; called once per matching function.
-CheckFactory = Callable[[str, "tuple[str, ...] | None"], "Check | None"]
-#: Called once per interval on the exporter thread; returns extra records for the batch.
-Collector = Callable[[], "list[dict[str, Any]]"]
-
-# Our own wrapper frames are left out of captured stacks.
+# Our own frames are left out of captured stacks.
 _SENSOR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-#: What the slow path of a rewritten function notes at entry: its arguments by name, a sample of
-#: them (or ``None``), and the clock.
-Entry = tuple[dict[str, Any], Any, int]
 
 #: How long shutdown() waits for the exporter thread to export the last interval, at most.
 _SHUTDOWN_TIMEOUT = 5.0
 
-# Exceptions that end a generator or coroutine on purpose; they are not the function's errors.
-_NOT_ERRORS = (GeneratorExit,)
-
-
-class Exporter(Protocol):
-    """Where records go. Called on the exporter thread only; may block there."""
-
-    def export(self, records: list[dict[str, Any]]) -> None:
-        """Deliver one batch."""
-
-    def close(self) -> None:
-        """Flush and release resources (at shutdown)."""
-
-    def after_fork(self) -> None:
-        """Forget parent-only state in a forked child (open files, connections)."""
-
-    def health(self) -> dict[str, int]:
-        """Counters to report (drops, failures) since the last call."""
-
 
 class Backend(Protocol):
-    """How functions are watched: wrapping (3.11) or ``sys.monitoring`` (3.12+)."""
+    """How functions are watched: rewriting and wrappers (3.11) or ``sys.monitoring`` (3.12+)."""
 
     name: str
 
@@ -108,264 +75,19 @@ class Backend(Protocol):
         """Stop watching everything (restore what was replaced)."""
 
 
-def parameters_of(function: Any, code: types.CodeType | None = None) -> tuple[str, ...] | None:
-    """A function's parameter names, in order (through ``functools.wraps`` wrappers); None if unknown."""
-    if function is not None:
-        try:
-            return tuple(inspect.signature(function).parameters)
-        except (TypeError, ValueError):
-            pass
-    if code is None:
-        return None
-    count = code.co_argcount + code.co_kwonlyargcount
-    count += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
-    return tuple(code.co_varnames[:count])
-
-
-def arguments_of(code: types.CodeType, frame_locals: Mapping[str, Any]) -> dict[str, Any]:
-    """A call's arguments read back from its frame's locals, by the code object's argument names."""
-    count = code.co_argcount + code.co_kwonlyargcount
-    count += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
-    return {name: frame_locals[name] for name in code.co_varnames[:count] if name in frame_locals}
-
-
-@functools.lru_cache(maxsize=4096)
-def _call_shape(function: Callable[..., Any]) -> tuple[inspect.Signature | None, tuple[str, ...] | None]:
-    """A function's signature, and its parameter names when every one is plain positional-or-keyword."""
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):
-        return None, None
-    params = signature.parameters.values()
-    plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
-    return signature, tuple(signature.parameters) if plain else None
-
-
-def bind_arguments(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Name the positional and keyword arguments of one call of ``function`` (best effort).
-
-    The signature is looked up once per function; a positional call of a plain signature is
-    named without ``Signature.bind`` (this runs on every call that has checks or samples).
-    """
-    try:
-        signature, names = _call_shape(function)
-        if names is not None and not kwargs and len(args) <= len(names):
-            return dict(zip(names, args, strict=False))
-        if signature is not None:
-            return dict(signature.bind_partial(*args, **kwargs).arguments)
-    except (TypeError, ValueError):
-        pass
-    named = {f"arg{i}": value for i, value in enumerate(args)}
-    named.update(kwargs)
-    return named
-
-
-class Probe:
-    """One instrumented function: counters, capture budget, reservoir, checks."""
-
-    __slots__ = (
-        "_budget",
-        "_reservoir",
-        "checks",
-        "meter",
-        "params",
-        "sample_rate",
-        "sensor",
-        "slow",
-        "stats",
-        "suppressed",
-        "target",
-    )
-
-    def __init__(self, target: Target, sensor: Sensor) -> None:
-        self.target = target
-        self.sensor = sensor
-        #: Counts every call; rewritten functions call ``meter.enter``/``meter.exit`` themselves.
-        self.meter: Meter = sensor.meter_type(self, sensor.exceptions_per_interval)
-        #: The counters: calls and latencies through the meter, errors by type.
-        self.stats = FunctionStats(self.meter)
-        self.checks: tuple[Check, ...] = ()
-        #: The function's parameter names, when known (rewritten functions name their arguments with them).
-        self.params: tuple[str, ...] | None = None
-        self.sample_rate = sensor.sample_rate if sensor.samples_per_interval > 0 else 0.0
-        #: True when a call needs more than counting (checks or sampling): the backends then take
-        #: the slower path that names the arguments.
-        self.slow = self.meter.slow = bool(self.sample_rate)
-        self._budget: dict[str, int] = {}
-        self.suppressed = 0
-        self._reservoir = _Reservoir(sensor.samples_per_interval)
-
-    def reinit_after_fork(self) -> None:
-        """Empty counters and reservoir in a forked child."""
-        self.stats.reinit_after_fork()
-        self._budget = {}
-        self.suppressed = 0
-        self._reservoir = _Reservoir(self.sensor.samples_per_interval)
-
-    def add_check(self, check: Check) -> None:
-        """Run ``check(arguments, result)`` after every successful call of this function."""
-        self.checks = (*self.checks, check)
-        self.slow = self.meter.slow = True
-
-    def want_sample(self) -> bool:
-        """Decide, before a call, whether it is offered to the sample reservoir."""
-        return self.sample_rate > 0 and random.random() < self.sample_rate  # noqa: S311 - not security
-
-    def failed(self, ns: int, exc: BaseException, arguments: Callable[[], Mapping[str, Any]]) -> None:
-        """Count a call that raised; capture it when the per-type budget allows. Never raises."""
-        try:
-            self.stats.ok(ns)
-            name = self._count_failure(exc)
-            if name is not None:
-                self.sensor.capture_exception(self, exc, name, arguments())
-        except Exception:
-            self.sensor.internal_error("probe.failed")
-
-    def _count_failure(self, exc: BaseException) -> str | None:
-        """Count the error of a call that raised (not the call: the caller counts that); its type
-        name when the exception should be captured, else ``None``."""
-        if isinstance(exc, _NOT_ERRORS):
-            return None
-        name = error_name(exc.__class__)
-        self.stats.error(name)
-        # No lock: the budget is a soft limit (two threads may both take the last capture),
-        # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
-        used = self._budget.get(name, 0)
-        if used >= self.sensor.exceptions_per_interval:
-            self.suppressed += 1
-            return None
-        self._budget[name] = used + 1
-        return name
-
-    def finish(
-        self,
-        ns: int,
-        arguments: Callable[[], Mapping[str, Any]],
-        result: Any,
-        sampled: Mapping[str, Any] | None,
-    ) -> None:
-        """The slow path after a successful call: count, run checks, offer a sample. Never raises."""
-        try:
-            self.stats.ok(ns)
-            if self.checks:
-                named = arguments()
-                for check in self.checks:
-                    try:
-                        check(named, result)
-                    except InvariantViolation:
-                        raise  # an invariant in ``raise`` mode: the one error meant for the caller
-                    except Exception:
-                        self.sensor.internal_error("check")
-            if sampled is not None:
-                self._offer(ns, sampled, result)
-        except InvariantViolation:
-            raise
-        except Exception:
-            self.sensor.internal_error("probe.finish")
-
-    # -- the slow path of a function rewritten at import (through its meter; see ``_wrapping``) ---
-
-    def entered(self, frame_locals: Mapping[str, Any]) -> Entry | int:
-        """At a rewritten function's first instruction, on the slow path: its arguments, a sample
-        of them, and the clock; the meter's ``exit`` hands this token back to :meth:`returned`.
-
-        Just the clock (the call is then only counted) when naming the arguments fails. Never raises.
-        """
-        try:
-            named = self._named(frame_locals)
-            sampled = self.snapshot_arguments(named) if self.want_sample() else None
-            return named, sampled, monotonic_ns()
-        except Exception:
-            self.sensor.internal_error("probe.entered")
-            return monotonic_ns()
-
-    def returned(self, token: Entry, result: Any) -> None:
-        """After a rewritten function returned ``result`` on the slow path: count, checks, sample."""
-        try:
-            named, sampled, t0 = token
-        except Exception:
-            self.sensor.internal_error("probe.returned")
-            return
-        self.finish(monotonic_ns() - t0, lambda: named, result, sampled)
-
-    def raised(self, token: Entry | int, exc: BaseException, depth: int = 1) -> int:
-        """A rewritten (or, through the compiled callbacks, monitored) function is raising ``exc``,
-        and its meter, which counted it, wants it captured (the first few of each type per
-        interval). Returns the call's start.
-
-        The arguments are those named at entry when the slow path named them, else the values
-        the parameters hold now, read from the function's frame, ``depth`` frames up (1: the
-        caller, as for the compiled meter, which has no frame of its own), as the
-        ``sys.monitoring`` backend reads them. Never raises.
-        """
-        try:
-            entry = token if isinstance(token, tuple) else None
-            arguments = entry[0] if entry else self._named(sys._getframe(depth).f_locals)
-            self.sensor.capture_exception(self, exc, error_name(exc.__class__), arguments)
-            return entry[2] if entry else int(token)  # type: ignore[arg-type]
-        except Exception:
-            self.sensor.internal_error("probe.raised")
-            return monotonic_ns()
-
-    def _named(self, frame_locals: Mapping[str, Any]) -> dict[str, Any]:
-        if self.params is None:
-            return {k: v for k, v in frame_locals.items() if not (k.startswith("__cw_") and k.endswith("__"))}
-        return {name: frame_locals[name] for name in self.params if name in frame_locals}
-
-    def snapshot_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """A redacted snapshot taken before the call runs (for samples)."""
-        return self.sensor.redactor.snapshot_arguments(arguments)
-
-    def _offer(self, ns: int, arguments: Mapping[str, Any], result: Any) -> None:
-        # Reservoir sampling (algorithm R): every offered call has the same chance to be kept.
-        # No lock: this runs on application threads, and in signal handlers that call watched
-        # functions while their thread is in here too (see ``_Reservoir``).
-        reservoir = self._reservoir
-        keep = len(reservoir.slots)
-        offered = next(reservoir.offered)
-        slot = offered if offered < keep else random.randrange(offered + 1)  # noqa: S311 - not security
-        if slot >= keep:
-            return
-        reservoir.slots[slot] = {
-            "kind": "sample",
-            "time": _now_iso(),
-            "duration_ns": ns,
-            "arguments": dict(arguments),
-            "result": self.sensor.redactor.snapshot(result),
-        }
-
-    def drain_samples(self) -> list[dict[str, Any]]:
-        """The reservoir of this interval; starts a new one (and a new capture budget)."""
-        fresh = _Reservoir(self.sensor.samples_per_interval)
-        reservoir, self._reservoir = self._reservoir, fresh
-        self._budget = {}
-        return [sample for sample in reservoir.slots if sample is not None]
-
-
-class _Reservoir:
-    """One interval's sample slots of one function, filled without a lock.
-
-    ``next(offered)`` numbers each offered call in one step (a C call: no thread switch and no
-    signal handler runs inside it), and a slot is filled by one assignment. A call offered just
-    as the exporter swaps in a new reservoir may land in the old one after it was read: that
-    sample is lost, never a count.
-    """
-
-    __slots__ = ("offered", "slots")
-
-    def __init__(self, keep: int) -> None:
-        self.offered = itertools.count()
-        self.slots: list[dict[str, Any] | None] = [None] * keep
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 class Sensor:
-    """The running sensor: probes, the bounded event queue, the exporter thread.
+    """The runtime sensor of this process, as :func:`codewitness.init` returns it.
 
-    Created by :func:`codewitness.init`; there is at most one per process.
+    There is at most one running per process. What is yours to use:
+
+    * :meth:`flush` -- export what was collected so far now (returns the number of records);
+    * :meth:`shutdown` -- stop watching, export the last batch, close the exporters (also run at
+      exit and, unless the program handles it, on SIGTERM); :attr:`closed` says whether it ran;
+    * ``service`` and ``revision`` -- what every record it sends names;
+    * :meth:`add_plugin` and the plug-in host's methods (:class:`~codewitness.sensor.plugins.Host`:
+      ``add_check_factory``, ``add_collector``, ``report_event``, ``redactor``, ``internal_error``).
+
+    Everything else (probes, backends, queues, counters) is the sensor's own and may change.
     """
 
     def __init__(
@@ -407,7 +129,7 @@ class Sensor:
         #: Errors of codewitness's own code, by place. No lock, like every count on the call path.
         self.internal_errors: collections.defaultdict[str, int] = collections.defaultdict(int)
         self.unreachable: set[str] = set()
-        self._interval_start = _now_iso()
+        self._interval_start = timestamp()
         #: Set when the sensor shuts down; exporters stop waiting between retries.
         self._stop = stop or threading.Event()
         self._thread: threading.Thread | None = None
@@ -420,6 +142,7 @@ class Sensor:
         self._pending_checks: dict[str, list[Check]] = {}
         self._check_factories: list[tuple[str, CheckFactory]] = []
         self._collectors: list[Collector] = []
+        self.plugins: list[Plugin] = []
         self.backend = backend_factory(self)
         self._import_hook = ImportHook(selection, self.instrument_module, getattr(self.backend, "loader_for", None))
 
@@ -445,9 +168,7 @@ class Sensor:
         if probe is None:
             probe = Probe(target, self)
             probe.params = parameters
-            for check in self._pending_checks.pop(target.name, ()):
-                probe.add_check(check)
-            self._apply_factories(probe, parameters)
+            self._give_checks(probe, parameters)
             self.probes[target.name] = probe
             self.unreachable.discard(target.name)
         return probe
@@ -460,39 +181,29 @@ class Sensor:
         """
         attached = self._instrument(module)
         if settle and attached:
-            try:
+            with guard(self, "settle"):
                 self.backend.settle()
-            except Exception:
-                self.internal_error("settle")
         return attached
 
     def _instrument(self, module: types.ModuleType) -> int:
-        attached = 0
-        try:
+        found_all: list[Found] = []
+        with guard(self, "instrument"):
             found_all = list(find_functions(module, self.selection))
-        except Exception:
-            self.internal_error("instrument")
-            return 0
+        attached = 0
         for found in found_all:
             name = found.target.name
             if name in self.probes:
                 continue
-            try:
+            # One function we cannot instrument must not cost the others.
+            self.unreachable.add(name)
+            with guard(self, "instrument"):
                 probe = Probe(found.target, self)
                 probe.params = parameters_of(found.function, found.code)
                 if self.backend.attach(found, probe):
-                    for check in self._pending_checks.pop(name, ()):
-                        probe.add_check(check)
-                    self._apply_factories(probe, probe.params)
+                    self._give_checks(probe, probe.params)
                     self.probes[name] = probe
                     self.unreachable.discard(name)
                     attached += 1
-                else:
-                    self.unreachable.add(name)
-            except Exception:
-                # One function we cannot instrument must not cost the others.
-                self.internal_error("instrument")
-                self.unreachable.add(name)
         return attached
 
     def activate(self) -> None:
@@ -507,17 +218,30 @@ class Sensor:
         for name, module in list(sys.modules.items()):
             if isinstance(module, types.ModuleType) and self.selection.may_contain(name):
                 attached += self.instrument_module(module, settle=False)
-        try:
+        with guard(self, "settle"):
             self.backend.settle()
-        except Exception:
-            self.internal_error("settle")
         return attached
+
+    # -- plug-ins (see codewitness.sensor.plugins) -----------------------------------------------
+
+    def add_plugin(self, plugin: Plugin) -> bool:
+        """Set up ``plugin`` on this sensor; ``False`` (logged, counted) when its setup failed.
+
+        A plug-in whose setup raises is left out -- whatever it registered before failing stays --
+        and the sensor and the other plug-ins carry on.
+        """
+        name = str(getattr(plugin, "name", type(plugin).__name__))
+        with guard(self, f"plugin.{name}"):
+            plugin.setup(self)
+            self.plugins.append(plugin)
+            return True
+        log.error("codewitness: the sensor plug-in %s was not set up (see internal errors)", name)
+        return False
 
     def add_check(self, function: str, check: Check) -> None:
         """Run ``check(arguments, result)`` after each successful call of ``function`` (``module.qualname``).
 
-        The hook point for runtime invariants. A function not instrumented yet gets the check when
-        its module is imported.
+        A function not instrumented yet gets the check when its module is imported.
         """
         probe = self.probes.get(function)
         if probe is not None:
@@ -536,29 +260,30 @@ class Sensor:
             if fnmatch.fnmatchcase(name, pattern):
                 self._apply_one(probe, factory, None)
 
-    def _apply_factories(self, probe: Probe, parameters: tuple[str, ...] | None) -> None:
+    def _give_checks(self, probe: Probe, parameters: tuple[str, ...] | None) -> None:
+        """A new probe's checks: those waiting for its function, then the factories' that match it."""
+        for check in self._pending_checks.pop(probe.target.name, ()):
+            probe.add_check(check)
         for pattern, factory in self._check_factories:
             if fnmatch.fnmatchcase(probe.target.name, pattern):
                 self._apply_one(probe, factory, parameters)
 
     def _apply_one(self, probe: Probe, factory: CheckFactory, parameters: tuple[str, ...] | None) -> None:
-        try:
+        with guard(self, "check.factory"):
             check = factory(probe.target.name, parameters)
-        except Exception:
-            self.internal_error("check.factory")
-            return
-        if check is not None:
-            probe.add_check(check)
+            if check is not None:
+                probe.add_check(check)
 
     def add_collector(self, collector: Collector) -> None:
         """Add records from ``collector()`` to every interval's batch (called on the exporter thread)."""
         self._collectors.append(collector)
 
-    def report_event(self, function: str, record: dict[str, Any]) -> bool:
+    def report_event(self, function: str, record: dict[str, Any]) -> dict[str, Any]:
         """Queue an event about ``function`` (an invariant breach, a review item) with its origin added.
 
         A function the sensor does not watch gets the origin the manifest gives it (listed below the
-        watch threshold, or not listed at all: ``human``).
+        watch threshold, or not listed at all: ``human``). The record is completed in place and
+        returned; a full queue drops it (counted).
         """
         probe = self.probes.get(function)
         header = self._header(probe)
@@ -566,7 +291,8 @@ class Sensor:
         if known is not None:
             header.update(known.facts())
         record.update({k: v for k, v in header.items() if k not in record})
-        return self.enqueue(record)
+        self.enqueue(record)
+        return record
 
     # -- events ------------------------------------------------------------------------------
 
@@ -608,30 +334,30 @@ class Sensor:
         ][-32:]
         message, shown = self.redactor.exception(exc, arguments)
         record = self._header(probe)
-        record.update(kind="exception", time=_now_iso(), type=type_name, message=message, stack=stack, arguments=shown)
+        record.update(
+            kind=Kind.EXCEPTION, time=timestamp(), type=type_name, message=message, stack=stack, arguments=shown
+        )
         self.enqueue(record)
 
     # -- export ------------------------------------------------------------------------------
 
     def collect(self) -> list[dict[str, Any]]:
         """Everything since the last collect, as export records (aggregates, events, health)."""
-        start, end = self._interval_start, _now_iso()
+        start, end = self._interval_start, timestamp()
         self._interval_start = end
         sweep = getattr(self.backend, "sweep", None)  # calls that ended unreported, counted now
         if sweep is not None:
-            try:
+            with guard(self, "sweep"):
                 sweep()
-            except Exception:
-                self.internal_error("sweep")
         records: list[dict[str, Any]] = []
         suppressed = 0
         for probe in list(self.probes.values()):
-            try:
+            with guard(self, "collect"):
                 stats = probe.stats.drain()
                 if stats is not None:
                     record = self._header(probe)
                     record.update(
-                        kind="aggregate",
+                        kind=Kind.AGGREGATE,
                         start=start,
                         end=end,
                         calls=stats.calls,
@@ -646,24 +372,20 @@ class Sensor:
                     records.append(sample)
                 suppressed, probe.suppressed = suppressed + probe.suppressed, 0
                 suppressed += stats.suppressed if stats is not None else 0
-            except Exception:
-                self.internal_error("collect")
         while self._events:
             try:
                 records.append(self._events.popleft())
             except IndexError:  # pragma: no cover - raced with nothing; deque emptied
                 break
         for collector in self._collectors:
-            try:
+            with guard(self, "collector"):
                 extra = collector()
                 for record in extra:
                     record.update({k: v for k, v in self._header(None).items() if k not in record})
                 records.extend(extra)
-            except Exception:
-                self.internal_error("collector")
         health = self._health(suppressed)
         if health is not None:
-            health.update(self._header(None), kind="sensor", start=start, end=end)
+            health.update(self._header(None), kind=Kind.HEALTH, start=start, end=end)
             records.append(health)
         return records
 
@@ -677,7 +399,7 @@ class Sensor:
             try:
                 for key, n in exporter.health().items():
                     exporter_counts[key] = exporter_counts.get(key, 0) + n
-            except Exception:
+            except Exception:  # counted in this very record, whose counter was just swapped out
                 errors["exporter.health"] = errors.get("exporter.health", 0) + 1
         if not (dropped or errors or suppressed or any(exporter_counts.values())):
             return None
@@ -689,7 +411,7 @@ class Sensor:
         }
 
     def flush(self) -> int:
-        """Collect and hand one batch to every exporter; returns the number of records."""
+        """Collect and hand one batch to every exporter now; returns the number of records."""
         with self._flush_lock:
             return self._export_batch()
 
@@ -698,18 +420,14 @@ class Sensor:
         if not records:
             return 0
         for exporter in self.exporters:
-            try:
+            with guard(self, f"export.{type(exporter).__name__}"):
                 exporter.export(records)
-            except Exception:
-                self.internal_error(f"export.{type(exporter).__name__}")
         return len(records)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
+            with guard(self, "loop"):
                 self.flush()
-            except Exception:
-                self.internal_error("loop")
         self._finish()
 
     def _finish(self, timeout: float = -1) -> bool:
@@ -717,15 +435,11 @@ class Sensor:
         if not self._flush_lock.acquire(timeout=timeout):
             return False
         try:
-            try:
+            with guard(self, "flush"):
                 self._export_batch()
-            except Exception:
-                self.internal_error("flush")
             for exporter in self.exporters:
-                try:
+                with guard(self, "close"):
                     exporter.close()
-                except Exception:
-                    self.internal_error("close")
         finally:
             self._flush_lock.release()
         return True
@@ -787,7 +501,7 @@ class Sensor:
         counts the parent reports), an exporter thread of its own, and a flush at its exit."""
         if self._closed:
             return
-        try:
+        with guard(self, "fork"):
             self.pid = os.getpid()
             self._flush_lock = threading.Lock()
             # The parent's exporter thread may have been inside the stop event's own lock.
@@ -799,15 +513,13 @@ class Sensor:
             self._events = collections.deque()
             self.dropped_events = 0
             self.internal_errors = collections.defaultdict(int)
-            self._interval_start = _now_iso()
+            self._interval_start = timestamp()
             for probe in self.probes.values():
                 probe.reinit_after_fork()
             for exporter in self.exporters:
                 exporter.after_fork()
             self.start()
             _flush_at_multiprocessing_exit(self)
-        except Exception:
-            self.internal_error("fork")
 
     def shutdown(self, timeout: float = _SHUTDOWN_TIMEOUT) -> None:
         """Stop watching, flush what is left, close the exporters. Safe to call twice.
@@ -824,10 +536,11 @@ class Sensor:
         _running.discard(self)
         with contextlib.suppress(Exception):
             self._import_hook.remove()
-        try:
+        with guard(self, "detach"):
             self.backend.detach_all()
-        except Exception:
-            self.internal_error("detach")
+        for plugin in self.plugins:
+            with guard(self, f"plugin.{getattr(plugin, 'name', type(plugin).__name__)}"):
+                plugin.teardown(self)
         thread = self._thread
         self._stop.set()
         if thread is threading.current_thread():
@@ -853,7 +566,6 @@ class Sensor:
     def closed(self) -> bool:
         """Whether :meth:`shutdown` ran."""
         return self._closed
-
 
 
 #: Sensors whose exporter thread runs, held weakly: ``os.register_at_fork`` keeps what it is given

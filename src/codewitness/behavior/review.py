@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from codewitness.facts import Kind
+
 if TYPE_CHECKING:
     from codewitness.config import ReviewRule
-    from codewitness.sensor import Sensor
+    from codewitness.sensor.plugins import Check, CheckFactory, Host
 
-__all__ = ["PER_INTERVAL", "install"]
+__all__ = ["PER_INTERVAL", "ReviewPlugin"]
 
 PER_INTERVAL = 20
 
@@ -52,38 +54,51 @@ class _Budget:
         return []
 
 
-def install(sensor: Sensor, rules: Iterable[ReviewRule], *, chance: Callable[[], float] = random.random) -> int:
-    """Sample calls of the functions the rules name into review records; returns how many rules."""
-    budget = _Budget()
-    count = 0
-    for rule in rules:
-        if not rule.function or rule.rate <= 0:
-            continue
-        pattern = rule.function.replace(":", ".")
-        sensor.add_check_factory(pattern, _factory(sensor, pattern, rule.rate, budget, chance))
-        count += 1
-    if count:
-        sensor.add_collector(budget.reset)
-    return count
+class ReviewPlugin:
+    """Samples calls of the functions the ``[[review]]`` rules name into ``review`` records.
+
+    Args:
+        rules: the configuration's review rules (a rule without a function or with a rate of 0
+            samples nothing).
+        chance: a number in [0, 1) per call; a call is sampled when it is below the rule's rate.
+    """
+
+    name = "review"
+
+    def __init__(self, rules: Iterable[ReviewRule], *, chance: Callable[[], float] = random.random) -> None:
+        self.rules = tuple(rule for rule in rules if rule.function and rule.rate > 0)
+        self._chance = chance
+
+    def setup(self, host: Host) -> None:
+        """A check factory per rule and, when there is any, the budget's reset each interval."""
+        budget = _Budget()
+        for rule in self.rules:
+            pattern = rule.function.replace(":", ".")
+            host.add_check_factory(pattern, _factory(host, pattern, rule.rate, budget, self._chance))
+        if self.rules:
+            host.add_collector(budget.reset)
+
+    def teardown(self, host: Host) -> None:
+        """Nothing to undo: the checks end with the sensor."""
 
 
 def _factory(
-    sensor: Sensor, pattern: str, rate: float, budget: _Budget, chance: Callable[[], float]
-) -> Callable[[str, tuple[str, ...] | None], Callable[[Mapping[str, Any], Any], None]]:
-    def make(function: str, _parameters: tuple[str, ...] | None) -> Callable[[Mapping[str, Any], Any], None]:
+    host: Host, pattern: str, rate: float, budget: _Budget, chance: Callable[[], float]
+) -> CheckFactory:
+    def make(function: str, _parameters: tuple[str, ...] | None) -> Check:
         def check(arguments: Mapping[str, Any], result: Any) -> None:
             if chance() >= rate or not budget.take(function):
                 return
-            record = {
-                "kind": "review",
+            record = {  # a ReviewRecord but for the source and origin fields, which the sensor adds
+                "kind": Kind.REVIEW,
                 "id": uuid.uuid4().hex,
                 "time": datetime.now(UTC).isoformat(),
                 "function": function,
                 "rule": pattern,
-                "arguments": sensor.redactor.snapshot_arguments(arguments),
-                "result": sensor.redactor.snapshot(result),
+                "arguments": host.redactor.snapshot_arguments(arguments),
+                "result": host.redactor.snapshot(result),
             }
-            sensor.report_event(function, record)
+            host.report_event(function, record)
 
         return check
 
