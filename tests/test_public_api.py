@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import codewitness
 from codewitness.errors import CodewitnessError, ConfigError, InputError, NotFoundError, UsageError
 
@@ -52,3 +54,11 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 def test_the_package_is_typed() -> None:
     assert (Path(codewitness.__file__).parent / "py.typed").is_file()
+
+
+def test_init_refuses_an_option_it_does_not_know() -> None:
+    from codewitness.sensor import active
+
+    with pytest.raises(TypeError, match="unexpected keyword argument 'spool'"):
+        codewitness.init(service="x", spool="/tmp/nowhere")  # type: ignore[call-arg]
+    assert active() is None

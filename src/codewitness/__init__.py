@@ -23,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, Unpack
 
     from codewitness.capture.api import record_generation
     from codewitness.config import SensorSection
@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from codewitness.invariants import ensure, require, returns
     from codewitness.model import Manifest
     from codewitness.sensor import Sensor
-    from codewitness.sensor._process import BackendName
-    from codewitness.sensor.export import Exporter
+    from codewitness.sensor._process import Options
     from codewitness.sensor.plugins import Plugin
 
 __all__ = [
@@ -53,34 +52,23 @@ def init(
     service: str | None = None,
     manifest: str | os.PathLike[str] | Manifest | None = None,
     *,
-    include: Sequence[str] | None = None,
-    exclude: Sequence[str] | None = None,
-    interval: float | None = None,
-    spool_dir: str | os.PathLike[str] | None = None,
-    endpoint: str | None = None,
-    token: str | None = None,
-    otel: bool | None = None,
-    sample_rate: float | None = None,
-    revision: str | None = None,
-    exporters: Sequence[Exporter] = (),
-    backend: BackendName = "auto",
-    settings: SensorSection | None = None,
     plugins: Sequence[Plugin] = (),
+    **options: Unpack[Options],
 ) -> Sensor | None:
     """Start the runtime sensor in this process, with the project's invariants and review sampling.
 
-    The sensor (:func:`codewitness.sensor.init`, whose arguments these are) gets two plug-ins: the
-    invariants (the ``[[invariants]]`` rules of the configuration, and every breach of a decorator
-    reported with the function's origin) and review sampling (the ``[[review]]`` rules), then
-    ``plugins``. The functions those rules name are added to the sensor's ``include`` patterns.
-    With ``settings`` given, no rules are read from the configuration.
+    The sensor (:func:`codewitness.sensor.init`, whose arguments and options these are) gets two
+    plug-ins: the invariants (the ``[[invariants]]`` rules of the configuration, and every breach
+    of a decorator reported with the function's origin) and review sampling (the ``[[review]]``
+    rules), then ``plugins``. The functions those rules name are added to the sensor's ``include``
+    patterns. With the ``settings`` option, no rules are read from the configuration.
 
     A rule that does not compile is logged and skipped (a running service is not taken down for
     it; ``codewitness run`` and ``codewitness invariants`` refuse it instead).
 
     Returns:
-        The running :class:`Sensor`, or ``None`` when it could not start. It never raises:
-        whatever goes wrong in our own code (the configuration, a rule, a plug-in, an exporter)
+        The running :class:`Sensor`, or ``None`` when it could not start. It never raises for
+        what goes wrong in our own code (the configuration, a rule, a plug-in, an exporter): that
         is logged and left out, and the application carries on.
     """
     import logging
@@ -91,17 +79,17 @@ def init(
 
     log = logging.getLogger("codewitness")
     try:
-        rules, problems, review_rules, widened = _configured_rules(include, settings)
+        rules, problems, review_rules, widened = _configured_rules(options.get("include"), options.get("settings"))
     except Exception as exc:  # e.g. a rule too deep to compile: no rules, still a sensor
         log.error("codewitness: configured invariants and review rules not applied: %s: %s", type(exc).__name__, exc)
         rules, problems, review_rules, widened = [], [], (), None
+    if widened is not None:
+        options["include"] = widened
     try:
-        sensor = start(
-            service, manifest, include=widened if widened is not None else include, exclude=exclude,
-            interval=interval, spool_dir=spool_dir, endpoint=endpoint, token=token, otel=otel,
-            sample_rate=sample_rate, revision=revision, exporters=exporters, backend=backend, settings=settings,
-            plugins=[InvariantsPlugin(rules), ReviewPlugin(review_rules), *plugins],
-        )  # fmt: skip
+        riding: list[Plugin] = [InvariantsPlugin(rules), ReviewPlugin(review_rules), *plugins]
+        sensor = start(service, manifest, plugins=riding, **options)
+    except TypeError:
+        raise  # an option init() does not take: the calling code's mistake
     except Exception as exc:  # the sensor's own guard missed something; still never raise
         log.warning("codewitness: the runtime sensor did not start: %s: %s", type(exc).__name__, exc)
         return None

@@ -24,23 +24,11 @@ import textwrap
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from codewitness.invariants.registry import (
-    MODES,
-    Mode,
-    Rule,
-    RuleKind,
-    breached,
-    failed_check,
-    register,
-)
+from codewitness.invariants.registry import MODES, Mismatch, Mode, Rule, RuleKind, breached, judge, register
 
 __all__ = ["ensure", "require", "returns"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _TypeMismatch(Exception):
-    """``returns`` found a result of the wrong shape; the message says how."""
 
 
 def _qualified(func: Callable[..., Any]) -> str:
@@ -138,18 +126,9 @@ def _guarded(
 
     def check(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> None:
         arguments = bind(args, kwargs) if needs_arguments else None
-        try:
-            outcome = predicate(arguments or {}, result)
-        except _TypeMismatch as exc:
-            breached(state, lambda: bind(args, kwargs), result, str(exc))
-            return
-        except Exception as exc:
-            failed_check(state, exc)
-            return
-        if outcome:
-            state.counts[0] += 1
-        else:
-            breached(state, lambda: arguments if arguments is not None else bind(args, kwargs), result)
+        detail = judge(state, predicate, arguments or {}, result)
+        if detail is not None:
+            breached(state, lambda: arguments if arguments is not None else bind(args, kwargs), result, detail or None)
 
     if inspect.iscoroutinefunction(func):
 
@@ -193,20 +172,7 @@ def ensure(predicate: Callable[..., Any], *, name: str | None = None, mode: Mode
     Raises:
         TypeError: the predicate names a parameter the function does not have.
     """
-
-    def decorate(func: F) -> F:
-        call, needs_arguments = _predicate_caller(predicate, func, with_result=True)
-        return _guarded(
-            func,
-            kind="ensure",
-            text=_describe(predicate),
-            name=name,
-            mode=mode,
-            predicate=call,
-            needs_arguments=needs_arguments,
-        )
-
-    return decorate
+    return _predicate_rule(predicate, "ensure", name, mode)
 
 
 def require(predicate: Callable[..., Any], *, name: str | None = None, mode: Mode | None = None) -> Callable[[F], F]:
@@ -217,17 +183,17 @@ def require(predicate: Callable[..., Any], *, name: str | None = None, mode: Mod
         name: the rule's name in reports (default ``<function>:require``).
         mode: ``record``, ``warn`` or ``raise``; the process default when omitted.
     """
+    return _predicate_rule(predicate, "require", name, mode)
 
+
+def _predicate_rule(
+    predicate: Callable[..., Any], kind: RuleKind, name: str | None, mode: Mode | None
+) -> Callable[[F], F]:
     def decorate(func: F) -> F:
-        call, _ = _predicate_caller(predicate, func, with_result=False)
+        call, needs_arguments = _predicate_caller(predicate, func, with_result=kind == "ensure")
+        text = _describe(predicate)
         return _guarded(
-            func,
-            kind="require",
-            text=_describe(predicate),
-            name=name,
-            mode=mode,
-            predicate=call,
-            needs_arguments=True,
+            func, kind=kind, text=text, name=name, mode=mode, predicate=call, needs_arguments=needs_arguments
         )
 
     return decorate
@@ -273,7 +239,7 @@ def _validator(expected: Any) -> Callable[[Any], bool]:
             try:
                 model.model_validate(value)
             except pydantic.ValidationError as exc:
-                raise _TypeMismatch(_first_error(exc)) from None
+                raise Mismatch(_first_error(exc)) from None
             return True
 
         return check_model
@@ -283,7 +249,7 @@ def _validator(expected: Any) -> Callable[[Any], bool]:
         def check_type(value: Any) -> bool:
             if isinstance(value, plain):
                 return True
-            raise _TypeMismatch(f"expected {plain.__qualname__}, got {type(value).__qualname__}")
+            raise Mismatch(f"expected {plain.__qualname__}, got {type(value).__qualname__}")
 
         return check_type
     assert pydantic is not None
@@ -293,7 +259,7 @@ def _validator(expected: Any) -> Callable[[Any], bool]:
         try:
             adapter.validate_python(value, strict=True)
         except pydantic.ValidationError as exc:
-            raise _TypeMismatch(_first_error(exc)) from None
+            raise Mismatch(_first_error(exc)) from None
         return True
 
     return check_adapter

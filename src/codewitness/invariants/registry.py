@@ -32,6 +32,7 @@ from codewitness.sensor.plugins import NO_REPORTER, Reporter
 
 __all__ = [
     "MODES",
+    "Mismatch",
     "Mode",
     "Rule",
     "RuleKind",
@@ -39,7 +40,7 @@ __all__ = [
     "breached",
     "default_mode",
     "drain_interval",
-    "failed_check",
+    "judge",
     "register",
     "report_through",
     "rules",
@@ -180,10 +181,32 @@ def report_through(reporter: Reporter | None, *, instead_of: Reporter | None = N
 # -- evaluation ----------------------------------------------------------------------------------
 
 
-def failed_check(state: RuleStats, exc: Exception) -> None:
-    """The predicate itself failed: a rule error, not a breach."""
-    state.counts[2] += 1
-    log.debug("invariant %s on %s could not be evaluated: %r", state.rule.name, state.rule.function, exc)
+class Mismatch(Exception):
+    """Raised by a predicate that found the result of the wrong shape; the message says how (a breach)."""
+
+
+def judge(
+    state: RuleStats, predicate: Callable[[Mapping[str, Any], Any], Any], named: Mapping[str, Any], result: Any
+) -> str | None:
+    """Run one check of ``state``'s rule: ``predicate(named, result)``.
+
+    Returns:
+        ``None`` when the rule held (counted as passed) or the predicate itself failed (counted
+        as a rule error, never a breach); else the breach's detail (``""`` when there is none),
+        for the caller to hand to :func:`breached` with the call's arguments.
+    """
+    try:
+        outcome = predicate(named, result)
+    except Mismatch as exc:
+        return str(exc)
+    except Exception as exc:
+        state.counts[2] += 1
+        log.debug("invariant %s on %s could not be evaluated: %r", state.rule.name, state.rule.function, exc)
+        return None
+    if outcome:
+        state.counts[0] += 1
+        return None
+    return ""
 
 
 def breached(

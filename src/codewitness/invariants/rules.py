@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from codewitness.errors import ConfigError
 from codewitness.invariants._expr import SafeExpression, compile_expression
-from codewitness.invariants.registry import MODES, Rule, RuleKind, breached, failed_check, register
+from codewitness.invariants.registry import MODES, Rule, RuleKind, breached, judge, register
 
 if TYPE_CHECKING:
     from codewitness.config import InvariantRule
@@ -120,18 +120,15 @@ def make_check(config_rule: ConfigRule, function: str, parameters: tuple[str, ..
     expression = config_rule.expression
     with_result = base.kind == "ensure"
 
+    def holds(scope: Mapping[str, Any], _result: Any) -> bool:
+        return expression.holds(scope)  # its truth too is checked: never the host's __bool__
+
     def check(arguments: Mapping[str, Any], result: Any) -> None:
         scope = dict(arguments)
         if with_result:
             scope["result"] = result
-        try:
-            outcome = expression.holds(scope)  # its truth too is checked: never the host's __bool__
-        except Exception as exc:
-            failed_check(state, exc)
-            return
-        if outcome:
-            state.counts[0] += 1
-        else:
-            breached(state, lambda: arguments, result)
+        detail = judge(state, holds, scope, result)
+        if detail is not None:
+            breached(state, lambda: arguments, result, detail or None)
 
     return check

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from codewitness.config import SensorSection, load_config
 from codewitness.model import Manifest
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from codewitness.sensor.export import Exporter
     from codewitness.sensor.plugins import Plugin
 
-__all__ = ["BackendName", "active", "flush", "init", "shutdown"]
+__all__ = ["BackendName", "Options", "active", "flush", "init", "shutdown"]
 
 log = logging.getLogger("codewitness.sensor")
 
@@ -68,61 +68,72 @@ def flush() -> int:
     return sensor.flush() if sensor is not None else 0
 
 
+class Options(TypedDict, total=False):
+    """The sensor's options, besides the service, manifest and plug-ins. Each overrides the
+    ``sensor`` section of the project's configuration (``[tool.codewitness.sensor]``,
+    ``codewitness.toml``, ``CODEWITNESS_SENSOR_*``); left out or ``None``: the configuration's.
+    """
+
+    #: Glob patterns on ``module.qualname`` that add functions (e.g. ``"shop.*"``).
+    include: Sequence[str] | None
+    #: Glob patterns that remove functions.
+    exclude: Sequence[str] | None
+    #: Seconds per aggregation interval.
+    interval: float | None
+    #: The spool folder; ``""`` turns the spool off.
+    spool_dir: str | os.PathLike[str] | None
+    #: An HTTP(S) URL to POST batches to; ``""`` turns HTTP off.
+    endpoint: str | None
+    #: Bearer token for ``endpoint``; default: ``CODEWITNESS_TOKEN``.
+    token: str | None
+    #: Also export through OpenTelemetry (needs the ``otel`` extra).
+    otel: bool | None
+    #: Share of calls offered to the input/output sample reservoir.
+    sample_rate: float | None
+    #: The code revision; default: the manifest's.
+    revision: str | None
+    #: Further exporters (objects with ``export``, ``close``, ``after_fork``, ``health``).
+    exporters: Sequence[Exporter]
+    #: ``auto`` (the default; 3.12+: rewriting at import, else ``sys.monitoring``; 3.11:
+    #: ``wrapping``), ``monitoring`` (3.12+: code objects only) or ``wrapping`` (rewriting, else
+    #: names swapped for wrappers).
+    backend: BackendName
+    #: A complete sensor section to use instead of reading the configuration.
+    settings: SensorSection | None
+
+
 def init(
     service: str | None = None,
     manifest: str | os.PathLike[str] | Manifest | None = None,
     *,
-    include: Sequence[str] | None = None,
-    exclude: Sequence[str] | None = None,
-    interval: float | None = None,
-    spool_dir: str | os.PathLike[str] | None = None,
-    endpoint: str | None = None,
-    token: str | None = None,
-    otel: bool | None = None,
-    sample_rate: float | None = None,
-    revision: str | None = None,
-    exporters: Sequence[Exporter] = (),
-    backend: BackendName = "auto",
-    settings: SensorSection | None = None,
     plugins: Sequence[Plugin] = (),
+    **options: Unpack[Options],
 ) -> Sensor | None:
     """Start the runtime sensor in this process (replacing one already running).
-
-    Arguments left ``None`` come from the ``sensor`` section of the project's configuration
-    (``[tool.codewitness.sensor]``, ``codewitness.toml``, ``CODEWITNESS_SENSOR_*``).
 
     Args:
         service: the service name in every record; default: config, else the script's name.
         manifest: path of the manifest (or a :class:`~codewitness.model.Manifest`); a missing
             file means only ``include`` patterns select functions.
-        include: glob patterns on ``module.qualname`` that add functions (e.g. ``"shop.*"``).
-        exclude: glob patterns that remove functions.
-        interval: seconds per aggregation interval.
-        spool_dir: the spool folder; ``""`` turns the spool off.
-        endpoint: an HTTP(S) URL to POST batches to; ``""`` turns HTTP off.
-        token: bearer token for ``endpoint``; default: ``CODEWITNESS_TOKEN``.
-        otel: also export through OpenTelemetry (needs the ``otel`` extra).
-        sample_rate: share of calls offered to the input/output sample reservoir.
-        revision: the code revision; default: the manifest's.
-        exporters: further exporters (objects with ``export``, ``close``, ``after_fork``, ``health``).
-        backend: ``auto`` (3.12+: ``sys.monitoring`` for modules loaded before ``init()``,
-            import-time decoration for later ones; 3.11: ``wrapping``), ``monitoring`` (3.12+:
-            code objects only) or ``wrapping`` (names swapped, later imports decorated).
-        settings: a complete sensor section to use instead of reading the configuration.
         plugins: plug-ins to set up before anything is watched (:mod:`codewitness.sensor.plugins`);
             one whose setup fails is left out. :func:`codewitness.init` passes invariants and
             review sampling.
+        **options: the sensor's options (:class:`Options`).
 
     Returns:
         The running sensor, or ``None`` when it could not start (the reason is logged on the
         ``codewitness.sensor`` logger; the application carries on uninstrumented). It never
-        raises: an exporter that cannot be made is logged and left out, the others run.
+        raises for what goes wrong in starting: an exporter that cannot be made is logged and
+        left out, the others run.
+
+    Raises:
+        TypeError: an option it does not know (a mistake in the calling code, as with any call).
     """
+    unknown = sorted(set(options) - set(Options.__annotations__))
+    if unknown:
+        raise TypeError(f"init() got an unexpected keyword argument {unknown[0]!r}")
     try:
-        return _start(
-            service, manifest, include, exclude, interval, spool_dir, endpoint, token, otel, sample_rate,
-            revision, exporters, backend, settings, plugins,
-        )  # fmt: skip
+        return _start(service, manifest, plugins, options)
     except Exception as exc:  # whatever went wrong is ours, never the host's
         log.warning("codewitness: the runtime sensor did not start: %s: %s", type(exc).__name__, exc)
         return None
@@ -131,30 +142,20 @@ def init(
 def _start(
     service: str | None,
     manifest: str | os.PathLike[str] | Manifest | None,
-    include: Sequence[str] | None,
-    exclude: Sequence[str] | None,
-    interval: float | None,
-    spool_dir: str | os.PathLike[str] | None,
-    endpoint: str | None,
-    token: str | None,
-    otel: bool | None,
-    sample_rate: float | None,
-    revision: str | None,
-    exporters: Sequence[Exporter],
-    backend: BackendName,
-    settings: SensorSection | None,
     plugins: Sequence[Plugin],
+    options: Options,
 ) -> Sensor | None:
     global _active
     shutdown()
     problems: list[str] = []
     try:
+        settings = options.get("settings")
         cfg = settings if settings is not None else load_config().config.sensor
         loaded_manifest = _load_manifest(manifest if manifest is not None else cfg.manifest)
         selection = select_targets(
             loaded_manifest,
-            include=tuple(include) if include is not None else cfg.include,
-            exclude=tuple(exclude) if exclude is not None else cfg.exclude,
+            include=tuple(_given(options.get("include"), cfg.include)),
+            exclude=tuple(_given(options.get("exclude"), cfg.exclude)),
         )
         redactor = Redactor(
             cfg.redact_names,
@@ -165,27 +166,19 @@ def _start(
             time_budget_ms=cfg.capture_time_ms,
         )
         stop = threading.Event()
-        chosen_exporters = _exporters(
-            cfg,
-            spool_dir=spool_dir,
-            endpoint=endpoint,
-            token=token,
-            otel=otel,
-            stop=stop,
-            problems=problems,
-        )
-        chosen_exporters.extend(exporters)
+        chosen_exporters = _exporters(cfg, options, stop=stop, problems=problems)
+        chosen_exporters.extend(options.get("exporters", ()))
         sensor = Sensor(
             selection=selection,
-            backend_factory=_backend_factory(backend),
+            backend_factory=_backend_factory(options.get("backend", "auto")),
             exporters=chosen_exporters,
             service=service or cfg.service or _script_name(),
-            revision=revision if revision is not None else (loaded_manifest.revision if loaded_manifest else None),
-            interval=interval if interval is not None else cfg.interval,
+            revision=_given(options.get("revision"), loaded_manifest.revision if loaded_manifest else None),
+            interval=_given(options.get("interval"), cfg.interval),
             redactor=redactor,
             queue_size=cfg.queue_size,
             exceptions_per_interval=cfg.exceptions_per_interval,
-            sample_rate=sample_rate if sample_rate is not None else cfg.sample_rate,
+            sample_rate=_given(options.get("sample_rate"), cfg.sample_rate),
             samples_per_interval=cfg.samples_per_interval,
             stop=stop,
             speedups=cfg.speedups,
@@ -227,30 +220,21 @@ def _load_manifest(source: str | os.PathLike[str] | Manifest) -> Manifest | None
         raise ValueError(f"manifest {path} cannot be read: {exc}") from None
 
 
-def _exporters(
-    cfg: SensorSection,
-    *,
-    spool_dir: str | os.PathLike[str] | None,
-    endpoint: str | None,
-    token: str | None,
-    otel: bool | None,
-    stop: threading.Event,
-    problems: list[str],
-) -> list[Exporter]:
+def _exporters(cfg: SensorSection, options: Options, *, stop: threading.Event, problems: list[str]) -> list[Exporter]:
     """The configured exporters; one that cannot be made is logged, named in ``problems`` and left out."""
     chosen: list[Exporter] = []
+    spool_dir, endpoint = options.get("spool_dir"), options.get("endpoint")
     folder = cfg.spool_dir if spool_dir is None else os.fspath(spool_dir)
     url = cfg.endpoint if endpoint is None else endpoint
+    token = options.get("token") or os.environ.get("CODEWITNESS_TOKEN")
     makers: list[tuple[str, Callable[[], Exporter]]] = []
     if folder:
         makers.append(
             ("Spool", lambda: Spool(folder, max_bytes=cfg.spool_max_bytes, segment_bytes=cfg.spool_segment_bytes))
         )
     if url:
-        makers.append(
-            ("HttpExporter", lambda: HttpExporter(url, token=token or os.environ.get("CODEWITNESS_TOKEN"), stop=stop))
-        )
-    if cfg.otel if otel is None else otel:
+        makers.append(("HttpExporter", lambda: HttpExporter(url, token=token, stop=stop)))
+    if _given(options.get("otel"), cfg.otel):
         makers.append(("OtelExporter", OtelExporter))
     for name, make in makers:
         try:
@@ -259,6 +243,11 @@ def _exporters(
             log.warning("codewitness: sensor exporter %s left out: %s", name, exc)
             problems.append(f"exporter.{name}")
     return chosen
+
+
+def _given(value: Any, default: Any) -> Any:
+    """An option's value unless it is ``None``, then the configuration's."""
+    return default if value is None else value
 
 
 def _backend_factory(name: BackendName) -> Any:

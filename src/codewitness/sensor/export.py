@@ -458,6 +458,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class _DeadlineHTTPConnection(http.client.HTTPConnection):
+    """A connection whose socket its request's deadline cuts (the HTTPS one is a subclass)."""
+
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline = deadline
@@ -467,14 +469,8 @@ class _DeadlineHTTPConnection(http.client.HTTPConnection):
         self._deadline.watch(self.sock)
 
 
-class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._deadline = deadline
-
-    def connect(self) -> None:
-        super().connect()
-        self._deadline.watch(self.sock)
+class _DeadlineHTTPSConnection(_DeadlineHTTPConnection, http.client.HTTPSConnection):
+    """``connect`` is HTTPS's (TLS on top of the plain connect, which registers the socket)."""
 
 
 class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
