@@ -324,14 +324,18 @@ def test_an_interrupt_raised_inside_the_sensor_reaches_the_program(tmp_path: Pat
 
 #: A program that runs watched calls (plain, raising, generators; every one sampled, so every
 #: one runs the sensor's Python code) until interrupted, and answers each interrupt with a line.
-#: The answer is written inside the ``try``: the next interrupt may come as soon as it is out.
+#: The answers, and "ready", are written inside the ``try``: the next interrupt may come as soon
+#: as one is out (the first one even before the line after "ready" runs).
 INTERRUPTED_HOST = """
 import subject
 sensor, memory = start(BACKEND, sample_rate=1.0, exceptions_per_interval=1000)
-os.write(1, b"ready\\n")
 seen = answered = 0
+ready = False
 while True:
     try:
+        if not ready:
+            ready = True
+            os.write(1, b"ready\\n")
         while answered < seen:
             answered += 1
             os.write(1, b"interrupted\\n")
