@@ -18,7 +18,7 @@ import pytest
 import codewitness.sensor
 from codewitness.errors import InvariantViolation
 
-# The fixtures' types (tests/sensor/conftest.py); annotations only.
+# The fixtures' types (tests/sensor_app.py); annotations only.
 App = Any
 MemoryExporter = Any
 

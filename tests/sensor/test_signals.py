@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tests.sensor.conftest import BACKENDS
+from tests.sensor_app import BACKENDS
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
 

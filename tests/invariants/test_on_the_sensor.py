@@ -1,9 +1,8 @@
-"""Invariants and review sampling riding on the sensor, on every backend, through to the store and CLI."""
+"""Invariants riding on the sensor (the invariants plug-in), on every backend, through to the store and CLI."""
 
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 import subprocess
 import sys
@@ -18,8 +17,6 @@ import codewitness.sensor
 from codewitness import invariants
 from codewitness.cli import main
 from codewitness.errors import InvariantViolation
-from codewitness.ingest import ingest_batch
-from codewitness.store import open_store
 
 
 @pytest.fixture(autouse=True)
@@ -197,75 +194,6 @@ def test_decorator_breaches_carry_the_origin_when_the_sensor_runs(
     assert breach["rule"] == "discount_never_raises_price"
     assert breach["generation_ids"] == ["gen_pricing0000000001"]
     assert breach["arguments"] == {"price": 100, "pct": -0.1}
-
-
-def test_review_sampling_to_regression_case_end_to_end(
-    app: Any,
-    backend: str,
-    memory: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    root = project(
-        tmp_path,
-        monkeypatch,
-        f'[[review]]\nfunction = "{app.module}:Cart.*"\nrate = 1.0\n'
-        f'[[invariants]]\nfunction = "{app.module}:add"\nensure = "result >= a"\n',
-    )
-    exporter = memory
-    sensor = start(app, backend, exporter)
-    svc = importlib.import_module(app.module)
-    cart = svc.Cart("dana")
-    cart.add_item("sku-1", qty=2)
-    svc.add(3, -5)
-    assert cart.tax(10) == 2.0
-    sensor.flush()
-    reviews = exporter.of("review")
-    # The glob Cart.* matches every method the calls went through, the constructor included.
-    expected = {f"{app.module}.Cart.{m}" for m in ("__init__", "add_item", "tax")}
-    assert {r["function"] for r in reviews} == expected
-    origins = {r["function"].rsplit(".", 1)[1]: (r["origin"], r["generation_ids"]) for r in reviews}
-    assert origins["add_item"] == origins["tax"] == ("ai", ["gen_00000000000000000001"])
-    assert origins["__init__"] == ("human", []), "not in the manifest, which lists every AI function"
-
-    url = f"sqlite:///{root / '.codewitness' / 'witness.db'}"
-    with open_store(url) as store:
-        first = ingest_batch(store, exporter.records, source="test")
-        again = ingest_batch(store, exporter.records, source="test")
-    assert first.bad == 0 and first.by_kind["review"] == 3 and first.by_kind["breach"] == 1
-    assert again.inserted == 0, "ingesting twice adds nothing"
-
-    def cli(*args: str) -> tuple[int, Any]:
-        capsys.readouterr()
-        code = main([*args, "--json"])
-        out = capsys.readouterr().out
-        return code, json.loads(out) if out.strip() else None
-
-    code, items = cli("review", "list")
-    assert code == 0 and len(items) == 3
-    code, nxt = cli("review", "next")
-    target = next(i for i in items if i["function"].endswith("add_item"))
-    assert nxt["id"] == items[0]["id"]
-    assert target["arguments"] == {"self": target["arguments"]["self"], "sku": "sku-1", "qty": 2}
-    code, marked = cli("review", "mark", target["id"][:10], "wrong", "--note", "qty ignored")
-    assert code == 0 and marked["verdict"] == "wrong"
-    code, left = cli("review", "list")
-    assert [i["id"] for i in left] == [i["id"] for i in items if i["id"] != target["id"]]
-    with open_store(url) as store:
-        from codewitness.store.invariants import regression_cases
-
-        (case,) = regression_cases(store)
-    assert case["function"].endswith("Cart.add_item") and case["note"] == "qty ignored"
-    assert case["arguments"]["sku"] == "sku-1" and case["generation_ids"] == ["gen_00000000000000000001"]
-
-    code, rules = cli("invariants")
-    assert code == 0
-    (rule,) = [r for r in rules if r["function"] == f"{app.module}.add"]
-    assert (rule["passed"], rule["breached"]) == (0, 1)
-    code, runtime = cli("runtime", "--function", f"{app.module}.add")
-    (entry,) = runtime
-    assert entry["breach_count"] == 1 and entry["breaches"][0]["arguments"] == {"a": 3, "b": -5}
 
 
 @pytest.mark.parametrize(
