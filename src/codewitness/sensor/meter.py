@@ -15,6 +15,12 @@ service spends its time, each Python instruction the sensor adds costs several t
 in a tight loop, and the compiled meter adds two calls instead of about forty instructions.
 ``meter_type`` picks one; the ``sensor.speedups`` setting can force the pure-Python one.
 Standard library only.
+
+The compiled meter and callbacks read CPython's thread state directly (the exception being
+handled, the depth of the Python stack): fields outside the stable API, which a new Python may
+lay out or use differently. They are tested on 3.11 to :data:`NEWEST_TESTED`; on a newer Python
+``meter_type`` gives the pure-Python meter unless asked for an untested one
+(``sensor.untested_speedups``), and ``codewitness.init()`` says so in one line.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from codewitness.sensor.aggregate import (
     TABLE_BELOW,
 )
 
-__all__ = ["CLOCK", "COMPILED", "MONITOR", "Meter", "PyMeter", "meter_type", "now"]
+__all__ = ["CLOCK", "COMPILED", "MONITOR", "NEWEST_TESTED", "Meter", "PyMeter", "meter_type", "now", "untested_python"]
 
 try:
     from codewitness.sensor import _meter as _compiled  # type: ignore[attr-defined]
@@ -62,6 +68,16 @@ CLOCK: str = _compiled.clock() if COMPILED else "perf_counter"
 
 #: The compiled ``sys.monitoring`` callbacks (``_meter.Monitor``, Python 3.12+), or ``None``.
 MONITOR: Any = getattr(_compiled, "Monitor", None) if COMPILED else None
+
+#: The newest Python (major, minor) the compiled meter and callbacks are tested on (the CI runs
+#: 3.11, 3.12 and 3.13).
+NEWEST_TESTED = (3, 13)
+
+
+def untested_python() -> str | None:
+    """This Python's version (``"3.14"``) when it is newer than :data:`NEWEST_TESTED`, else ``None``."""
+    major, minor = sys.version_info[:2]
+    return f"{major}.{minor}" if (major, minor) > NEWEST_TESTED else None
 
 
 class Meter(Protocol):
@@ -279,8 +295,12 @@ def _bucket(ns: int) -> int:
     return LAST_BUCKET
 
 
-def meter_type(compiled: bool = True) -> Callable[..., Meter]:
-    """The compiled meter when asked for and built, else :class:`PyMeter`."""
-    if compiled and COMPILED:
+def meter_type(compiled: bool = True, untested: bool = False) -> Callable[..., Meter]:
+    """The compiled meter when asked for and built, else :class:`PyMeter`.
+
+    On a Python newer than :data:`NEWEST_TESTED`, the compiled meter only when ``untested``.
+    The backends use the compiled ``sys.monitoring`` callbacks only with the compiled meter.
+    """
+    if compiled and COMPILED and (untested or untested_python() is None):
         return _compiled.Meter  # type: ignore[no-any-return]
     return PyMeter
