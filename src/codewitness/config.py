@@ -279,6 +279,13 @@ class SensorSection:
             "Count calls with the compiled meter when the install built it; false forces the pure-Python one."
         ),
     )
+    untested_speedups: bool = field(
+        default=False,
+        metadata=doc(
+            "Use the compiled meter also on a Python newer than the versions codewitness is tested on"
+            " (3.11 to 3.13); otherwise such a Python counts calls with the pure-Python meter, and init() says so."
+        ),
+    )
     flush_on_sigterm: bool = field(
         default=True,
         metadata=doc(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from typing import Any
 
 import pytest
@@ -77,6 +78,32 @@ def test_a_broken_journal_is_logged_not_raised(hooks: Hooks) -> None:
     payload = hooks.payload("claude_pre_write.json", TRANSCRIPT="/nonexistent")
     assert hooks.run("claude", payload) == 0
     assert "error:" in hooks.log()
+
+
+def test_a_journal_that_cannot_be_opened_leaves_no_file_open(tmp_path: Any) -> None:
+    # The failed open's connection is closed at once, not whenever the garbage collector gets to
+    # it (3.13 warns about a connection collected unclosed); the exception held here keeps the
+    # failed call's frame, and whatever it still referenced, alive.
+    folder = tmp_path / ".codewitness"
+    folder.mkdir()
+    (folder / "pending.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(sqlite3.DatabaseError) as caught:
+        Journal.open(folder)
+    assert caught.value.__traceback__ is not None
+    assert _open_files_under(folder) == []
+
+
+def _open_files_under(folder: Any) -> list[str]:
+    fds = "/proc/self/fd"
+    if not os.path.isdir(fds):
+        pytest.skip("needs /proc to list this process's open files")
+    targets = []
+    for fd in os.listdir(fds):
+        try:
+            targets.append(os.readlink(os.path.join(fds, fd)))
+        except OSError:
+            continue  # the listing's own descriptor, closed by now
+    return [target for target in targets if target.startswith(os.path.realpath(folder))]
 
 
 def test_hook_command_through_the_cli_reads_stdin(hooks: Hooks, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ def test_text_outside_the_repository_is_never_stored(hooks: Hooks, tmp_path: Pat
         _hook(hooks.root, _post(hooks.root, name, f"KEY = '{SECRET}'\n"))
     assert _edits(hooks.root) == []
     assert SECRET.encode() not in _stored_bytes(hooks.root)
-    with sqlite3.connect(hooks.root / ".codewitness" / "pending.db") as conn:
+    with closing(sqlite3.connect(hooks.root / ".codewitness" / "pending.db")) as conn:
         assert conn.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 0
     assert hooks.log().count("a symbolic link to a file outside the repository") == 6
 

@@ -150,6 +150,21 @@ class Point(typing.NamedTuple):
     y: int
 
 
+class Copyable:
+    """A record with the copy hooks: ``copy.copy`` and ``copy.replace`` (3.13) run them, nothing else does."""
+
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+    def __copy__(self) -> Copyable:
+        RAN.append("Copyable.__copy__")
+        return Copyable(self.x)
+
+    def __replace__(self, **changes: int) -> Copyable:
+        RAN.append("Copyable.__replace__")
+        return Copyable(changes.get("x", self.x))
+
+
 class Status(enum.Enum):
     PAID = "paid"
     OPEN = "open"

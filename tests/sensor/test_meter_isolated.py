@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from codewitness.sensor.meter import COMPILED, MONITOR
+from codewitness.sensor.meter import COMPILED, MONITOR, NEWEST_TESTED
 
 #: What a child needs to start a sensor over ``subject`` (a module in the folder given as argv[1])
 #: that exports to memory: ``start(backend, **settings)``.
@@ -77,6 +77,11 @@ needs_monitor = pytest.mark.skipif(MONITOR is None, reason="the compiled sys.mon
 
 def child(tmp_path: Path, subject: str, host: str, env: dict[str, str] | None = None) -> Any:
     """Run ``host`` (after the prelude) in a fresh Python with ``subject`` importable; its JSON line."""
+    return child_and_stderr(tmp_path, subject, host, env)[0]
+
+
+def child_and_stderr(tmp_path: Path, subject: str, host: str, env: dict[str, str] | None = None) -> tuple[Any, str]:
+    """:func:`child`, and what the child wrote on stderr."""
     (tmp_path / "subject.py").write_text(textwrap.dedent(subject))
     script = tmp_path / "host.py"
     script.write_text(PRELUDE + textwrap.dedent(host))
@@ -89,7 +94,7 @@ def child(tmp_path: Path, subject: str, host: str, env: dict[str, str] | None = 
         check=False,
     )
     assert done.returncode == 0, f"the child ended with {done.returncode}:\n{done.stderr}"
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
 # -- the per-thread start stack, freed when its thread ends ---------------------------------------
@@ -430,3 +435,82 @@ def test_a_forked_child_counts_only_its_own_generator_ends(tmp_path: Path, backe
         """,
     )
     assert seen == {"parent": 10, "child": 2}
+
+
+# -- a Python newer than the tested ones ------------------------------------------------------------
+
+#: A child's host that starts the sensor while ``sys.version_info`` says ``VERSION`` (when set),
+#: calls the watched functions, and prints which meter and callbacks counted them, and the counts.
+NEWER_PYTHON_HOST = """
+import collections
+import codewitness.sensor._wrappers
+if sys.version_info >= (3, 12):
+    import codewitness.sensor._monitoring
+import subject
+
+real = sys.version_info
+if VERSION:  # faked only while the sensor starts (and decides which meter to use)
+    sys.version_info = collections.namedtuple("version_info", "major minor micro releaselevel serial")(*VERSION)
+try:
+    sensor, memory = start(BACKEND, **SETTINGS)
+finally:
+    sys.version_info = real
+for i in range(1000):
+    subject.watched(i)
+for i in range(3):
+    try:
+        subject.raises(i)
+    except ValueError:
+        pass
+meters = {type(probe.meter).__name__ for probe in sensor.probes.values()}
+compiled_callbacks = getattr(sensor.backend, "_compiled", None) is not None
+sensor.flush()
+print(json.dumps({
+    "meters": sorted(meters),
+    "compiled callbacks": compiled_callbacks,
+    "calls": [memory.calls("subject.watched"), memory.calls("subject.raises")],
+    "errors": sensor.internal_errors,
+}))
+"""
+
+NEWER_SUBJECT = """
+def watched(x):
+    return x + 1
+
+def raises(x):
+    raise ValueError(x)
+"""
+
+
+def newer_python(tmp_path: Path, backend: str, version: tuple[Any, ...] | None, **settings: Any) -> tuple[Any, str]:
+    host = f"VERSION = {version!r}\nBACKEND = {backend!r}\nSETTINGS = {settings!r}\n" + NEWER_PYTHON_HOST
+    return child_and_stderr(tmp_path, NEWER_SUBJECT, host)
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled meter is not built here")
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if not b.endswith("/py")])
+def test_a_python_newer_than_the_tested_ones_counts_with_the_pure_python_meter(tmp_path: Path, backend: str) -> None:
+    newer = (NEWEST_TESTED[0], NEWEST_TESTED[1] + 1, 0, "final", 0)
+    seen, stderr = newer_python(tmp_path, backend, newer)
+    assert seen == {"meters": ["PyMeter"], "compiled callbacks": False, "calls": [1000, 3], "errors": {}}
+    notice = [line for line in stderr.splitlines() if "codewitness" in line]
+    assert len(notice) == 1, stderr
+    assert f"Python {newer[0]}.{newer[1]} is newer" in notice[0]
+    assert "sensor.untested_speedups = true" in notice[0]
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled meter is not built here")
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if not b.endswith("/py")])
+def test_the_compiled_meter_on_a_newer_python_only_when_the_setting_asks(tmp_path: Path, backend: str) -> None:
+    newer = (NEWEST_TESTED[0], NEWEST_TESTED[1] + 1, 0, "final", 0)
+    monitored = backend != "wrapping"  # both sys.monitoring backends make the compiled callbacks
+    asked, stderr = newer_python(tmp_path, backend, newer, untested_speedups=True)
+    assert asked == {"meters": ["Meter"], "compiled callbacks": monitored, "calls": [1000, 3], "errors": {}}
+    assert "codewitness" not in stderr
+    # Nothing held back, nothing said: this Python (tested), or the pure-Python meter chosen anyway.
+    tested, stderr = newer_python(tmp_path, backend, None)
+    assert tested == asked
+    assert "codewitness" not in stderr
+    chosen, stderr = newer_python(tmp_path, backend, newer, speedups=False)
+    assert chosen == {"meters": ["PyMeter"], "compiled callbacks": False, "calls": [1000, 3], "errors": {}}
+    assert "codewitness" not in stderr

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import string
 from collections import defaultdict
+from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -102,7 +103,7 @@ def _store_text(db: Path) -> tuple[dict[str, str], str]:
     """Every row of every table, as text, by function (and all of it)."""
     pairs: list[tuple[str, str]] = []
     everything: list[str] = []
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
             cursor = conn.execute(f'SELECT * FROM "{table}"')
@@ -386,13 +387,14 @@ SHAPES = [
 def test_generated_secrets_never_leak_from_generated_shapes(
     secret: tuple[str, str], shape: str, before: list[str], after: list[str], cut: int
 ) -> None:
-    from codewitness.sensor.snapshot import Redactor
+    from codewitness.sensor.snapshot import REDACTED, Redactor
 
     text, needle = secret
     around = " ".join(before) + " " + text + " " + " ".join(after)
     pieces = {needle} if len(needle) < 10 else {needle[i : i + 10] for i in range(0, len(needle) - 9)}
     # The secret must not also be a public part of what is shown (a user name equal to the password).
-    public = (around + " lorem x tail settings note error " + "x" * 80).replace(needle, " ", 1)
+    # Nor a piece of the mark that replaces it (a password of "REDACTED").
+    public = (around + " lorem x tail settings note error " + "x" * 80).replace(needle, " ", 1) + REDACTED
     assume(not [p for p in pieces if p in public])
     r = Redactor(max_chars=256)
     shown: Any

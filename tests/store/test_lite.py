@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,10 @@ def test_only_a_current_sqlite_file_is_opened(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         conn.execute("DELETE FROM attr_commit")
     conn.close()
-    with sqlite3.connect(tmp_path / "w.db") as raw:
+    with closing(sqlite3.connect(tmp_path / "w.db")) as raw, raw:
         raw.execute("INSERT INTO cw_migrations (id, applied_at) VALUES ('m9999_from_the_future', '2030-01-01')")
     assert lite.open_readonly(url) is None, "a newer schema is for the full store to refuse"
-    with sqlite3.connect(tmp_path / "w.db") as raw:
+    with closing(sqlite3.connect(tmp_path / "w.db")) as raw, raw:
         raw.execute("DELETE FROM cw_migrations WHERE id IN ('m9999_from_the_future', 'm0006_invariants')")
     assert lite.open_readonly(url) is None, "a pending migration is for the full store to apply"
     (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)

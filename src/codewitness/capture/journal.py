@@ -121,12 +121,16 @@ class Journal:
         path = os.path.join(folder, JOURNAL_NAME)
         _claim(path)
         conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        # Set up once per file: WAL mode persists, and the tables exist from then on. Hooks open
-        # the journal on every edit, so the common path is this one read.
-        if conn.execute("PRAGMA user_version").fetchone()[0] != _VERSION:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA + f"PRAGMA user_version = {_VERSION};")
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            # Set up once per file: WAL mode persists, and the tables exist from then on. Hooks open
+            # the journal on every edit, so the common path is this one read.
+            if conn.execute("PRAGMA user_version").fetchone()[0] != _VERSION:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA + f"PRAGMA user_version = {_VERSION};")
+        except BaseException:
+            conn.close()  # not a journal (or not one we can set up): let go of the file now
+            raise
         return cls(conn)
 
     def close(self) -> None:

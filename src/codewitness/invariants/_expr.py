@@ -221,6 +221,7 @@ _HARMLESS = frozenset(
         "__qualname__",
         "__reduce__",
         "__reduce_ex__",
+        "__replace__",
         "__setstate__",
         "__signature__",
         "__slots__",

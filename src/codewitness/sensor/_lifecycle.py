@@ -107,11 +107,13 @@ class Sensor:
         stop: threading.Event | None = None,
         speedups: bool = True,
         flush_on_sigterm: bool = True,
+        untested_speedups: bool = False,
     ) -> None:
         self.selection = selection
         self.flush_on_sigterm = flush_on_sigterm
-        #: The probes' meter: compiled when built and ``speedups`` allows it, else pure Python.
-        self.meter_type = meter_type(speedups)
+        #: The probes' meter: compiled when built and ``speedups`` allows it (and, on a Python
+        #: newer than the tested ones, ``untested_speedups``), else pure Python.
+        self.meter_type = meter_type(speedups, untested_speedups)
         self.service = service
         self.revision = revision
         self.host = socket.gethostname()

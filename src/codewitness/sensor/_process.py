@@ -22,6 +22,7 @@ from codewitness.model import Manifest
 from codewitness.sensor._lifecycle import Backend, Sensor
 from codewitness.sensor._select import select_targets
 from codewitness.sensor.export import HttpExporter, OtelExporter, Spool
+from codewitness.sensor.meter import COMPILED, NEWEST_TESTED, PyMeter, untested_python
 from codewitness.sensor.snapshot import Redactor
 
 if TYPE_CHECKING:
@@ -183,10 +184,19 @@ def _start(
             stop=stop,
             speedups=cfg.speedups,
             flush_on_sigterm=cfg.flush_on_sigterm,
+            untested_speedups=cfg.untested_speedups,
         )
     except Exception as exc:
         log.warning("codewitness: the runtime sensor did not start: %s", exc)
         return None
+    if COMPILED and cfg.speedups and sensor.meter_type is PyMeter and (version := untested_python()):
+        # The compiled meter was built and wanted, and is held back: say so, once per init().
+        log.warning(
+            "codewitness: Python %s is newer than the versions the sensor is tested on (up to %s): it counts"
+            " calls with its pure-Python meter (set sensor.untested_speedups = true for the compiled one)",
+            version,
+            ".".join(map(str, NEWEST_TESTED)),
+        )
     for problem in problems:
         sensor.internal_error(problem)
     for plugin in plugins:

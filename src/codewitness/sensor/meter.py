@@ -15,6 +15,12 @@ service spends its time, each Python instruction the sensor adds costs several t
 in a tight loop, and the compiled meter adds two calls instead of about forty instructions.
 ``meter_type`` picks one; the ``sensor.speedups`` setting can force the pure-Python one.
 Standard library only.
+
+The compiled meter and callbacks read CPython's thread state directly (the exception being
+handled, the depth of the Python stack): fields outside the stable API, which a new Python may
+lay out or use differently. They are tested on 3.11 to :data:`NEWEST_TESTED`; on a newer Python
+``meter_type`` gives the pure-Python meter unless asked for an untested one
+(``sensor.untested_speedups``), and ``codewitness.init()`` says so in one line.
 """
 
 from __future__ import annotations
@@ -36,7 +42,19 @@ from codewitness.facts import (
     bucket_index,
 )
 
-__all__ = ["BUCKET_OF", "CLOCK", "COMPILED", "MONITOR", "TABLE_BELOW", "Meter", "PyMeter", "meter_type", "now"]
+__all__ = [
+    "BUCKET_OF",
+    "CLOCK",
+    "COMPILED",
+    "MONITOR",
+    "NEWEST_TESTED",
+    "TABLE_BELOW",
+    "Meter",
+    "PyMeter",
+    "meter_type",
+    "now",
+    "untested_python",
+]
 
 #: Latencies below this (about 16 µs) find their bucket in :data:`BUCKET_OF` by one list lookup.
 TABLE_BELOW = 1 << 14
@@ -68,6 +86,16 @@ CLOCK: str = _compiled.clock() if COMPILED else "perf_counter"
 
 #: The compiled ``sys.monitoring`` callbacks (``_meter.Monitor``, Python 3.12+), or ``None``.
 MONITOR: Any = getattr(_compiled, "Monitor", None) if COMPILED else None
+
+#: The newest Python (major, minor) the compiled meter and callbacks are tested on (the CI runs
+#: 3.11, 3.12 and 3.13).
+NEWEST_TESTED = (3, 13)
+
+
+def untested_python() -> str | None:
+    """This Python's version (``"3.14"``) when it is newer than :data:`NEWEST_TESTED`, else ``None``."""
+    major, minor = sys.version_info[:2]
+    return f"{major}.{minor}" if (major, minor) > NEWEST_TESTED else None
 
 
 class Meter(Protocol):
@@ -285,8 +313,12 @@ def _bucket(ns: int) -> int:
     return LAST_BUCKET
 
 
-def meter_type(compiled: bool = True) -> Callable[..., Meter]:
-    """The compiled meter when asked for and built, else :class:`PyMeter`."""
-    if compiled and COMPILED:
+def meter_type(compiled: bool = True, untested: bool = False) -> Callable[..., Meter]:
+    """The compiled meter when asked for and built, else :class:`PyMeter`.
+
+    On a Python newer than :data:`NEWEST_TESTED`, the compiled meter only when ``untested``.
+    The backends use the compiled ``sys.monitoring`` callbacks only with the compiled meter.
+    """
+    if compiled and COMPILED and (untested or untested_python() is None):
         return _compiled.Meter  # type: ignore[no-any-return]
     return PyMeter
