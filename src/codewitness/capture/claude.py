@@ -193,7 +193,9 @@ def _is_call(entry: Any, tool_call_id: str) -> bool:
     )
 
 
-def from_transcript(path: str, tool_call_id: str | None, file_path: str | None = None) -> tuple[str | None, str | None]:
+def from_transcript(
+    path: str, tool_call_id: str | None, file_path: str | None = None
+) -> tuple[str | None, str | None]:
     """``(model, prompt)`` behind the tool call ``tool_call_id``, read from a Claude transcript.
 
     The file is read from its end, in growing pieces (transcripts grow to many megabytes; the

@@ -855,6 +855,7 @@ class Sensor:
         return self._closed
 
 
+
 #: Sensors whose exporter thread runs, held weakly: ``os.register_at_fork`` keeps what it is given
 #: forever, so it gets one module-level function, and a sensor that was shut down is forgotten.
 _running: weakref.WeakSet[Sensor] = weakref.WeakSet()
