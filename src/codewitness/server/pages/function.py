@@ -12,7 +12,7 @@ from codewitness.server.pages._common import scope_params
 router = APIRouter(dependencies=[Depends(reader)])
 
 
-@router.get("/functions/{name}", response_class=HTMLResponse)
+@router.get("/functions/{name:path}", response_class=HTMLResponse)
 def function_page(request: Request, name: str) -> HTMLResponse:
     """The function page."""
     from codewitness._time import parse_since

@@ -63,7 +63,25 @@ def list_functions(
     return page_out(page)
 
 
-@router.get("/functions/{name}", summary="One function: provenance, runtime, exceptions, breaches, samples")
+@router.get("/functions/{name:path}/series", summary="One function's runtime over time")
+def function_series(
+    request: Request,
+    name: str,
+    since: Since = None,
+    service: Service = None,
+    revision: Revision = None,
+    buckets: Annotated[int, Query(ge=1, le=1000, description="At most this many points.")] = 60,
+) -> dict[str, Any]:
+    """Calls, errors, p50/p95/p99 and errors by type in equal time buckets."""
+    from codewitness.views.timeline import runtime_series
+
+    series = runtime_series(
+        store_of(request), name, since=since_of(since), service=service, revision=revision, buckets=buckets
+    )
+    return dict(series.to_dict())
+
+
+@router.get("/functions/{name:path}", summary="One function: provenance, runtime, exceptions, breaches, samples")
 async def function_detail(
     request: Request,
     name: str,
@@ -88,21 +106,3 @@ async def function_detail(
         )
     )
     return dossier.to_dict()
-
-
-@router.get("/functions/{name}/series", summary="One function's runtime over time")
-def function_series(
-    request: Request,
-    name: str,
-    since: Since = None,
-    service: Service = None,
-    revision: Revision = None,
-    buckets: Annotated[int, Query(ge=1, le=1000, description="At most this many points.")] = 60,
-) -> dict[str, Any]:
-    """Calls, errors, p50/p95/p99 and errors by type in equal time buckets."""
-    from codewitness.views.timeline import runtime_series
-
-    series = runtime_series(
-        store_of(request), name, since=since_of(since), service=service, revision=revision, buckets=buckets
-    )
-    return dict(series.to_dict())
