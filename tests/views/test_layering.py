@@ -39,6 +39,20 @@ def test_a_command_holds_no_sql(path: Path) -> None:
     assert not bad, f"{path.name} imports {bad}"
 
 
+@pytest.mark.parametrize(
+    "path", sorted((SRC / "server").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC / "server"))
+)
+def test_the_server_holds_no_sql_and_imports_no_other_face(path: Path) -> None:
+    bad = [
+        (n, m)
+        for n, m in imports(path)
+        if m.split(".")[0] == "sqlalchemy"
+        or m == "codewitness.store.schema"
+        or m.startswith(("codewitness.cli", "codewitness.mcp"))
+    ]
+    assert not bad, f"{path.name} imports {bad}"
+
+
 @pytest.mark.parametrize("path", _modules("store"), ids=lambda p: p.name)
 def test_the_store_never_imports_views_or_faces(path: Path) -> None:
     bad = [(n, m) for n, m in imports(path) if m.startswith((*FACES, "codewitness.views"))]

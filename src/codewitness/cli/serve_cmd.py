@@ -80,15 +80,11 @@ def serve(
             style="yellow",
         )
     shown = f"[{host}]" if ":" in host else host
-    err.print(f"codewitness dashboard on http://{shown}:{port}/  (store: {_safe(settings.database_url)})")
+    with open_store(settings.database_url) as store:  # migrated here; a bad URL fails before uvicorn starts
+        where = store.safe_url
+    err.print(f"codewitness dashboard on http://{shown}:{port}/  (store: {where})")
     err.print(f"repository: {root}" if root else "no repository here: pages show runtime facts only")
     run_server(settings, host=host, port=port, workers=workers)
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @token_app.command("create")
