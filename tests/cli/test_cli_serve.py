@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import requests
+from tests.runtime_records import aggregate
+
 from codewitness.store import open_store
-from codewitness.store.tokens import digest, verify_token
+from codewitness.store.tokens import create_token, digest, verify_token
 
 
 def cw(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -49,3 +53,29 @@ def test_serve_refuses_several_workers_on_sqlite_and_a_bad_auth_mode(tmp_path: P
     assert auth.returncode == 2 and "--auth is write or read" in auth.stderr
     bad_db = cw("serve", "--db", "mysql://x/y", cwd=tmp_path)
     assert bad_db.returncode == 1 and "unsupported database" in bad_db.stderr
+
+
+@pytest.mark.postgres
+def test_serve_runs_several_workers_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    from tests.server.conftest import start_server
+
+    with open_store(pg_url) as store:
+        token = create_token(store, "workers").secret
+    process, url = start_server(pg_url, tmp_path, tmp_path / "server.log", "--workers", "2")
+    try:
+        answers = [
+            requests.post(
+                f"{url}/api/v1/ingest",
+                data=json.dumps(aggregate(f"shop.f{i}", [1000])).encode() + b"\n",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            for i in range(6)
+        ]
+        assert [a.status_code for a in answers] == [200] * 6
+        listed = requests.get(f"{url}/api/v1/functions", timeout=30).json()
+        assert listed["total"] == 6
+    finally:
+        process.terminate()
+        process.wait(20)
+    assert "Started parent process" in (tmp_path / "server.log").read_text()
