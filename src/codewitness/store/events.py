@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, Select, Table, Text, func, select, type_coerce
@@ -29,11 +29,15 @@ __all__ = [
     "AggregatePoint",
     "BreachRow",
     "ExceptionRow",
+    "FunctionTotals",
     "SampleRow",
     "Scope",
     "aggregate_points",
+    "breach_counts",
     "breach_rows",
     "exception_rows",
+    "function_totals",
+    "latency_quantiles",
     "runtime_sources",
     "sample_rows",
 ]
@@ -84,9 +88,22 @@ class AggregatePoint:
 
 
 def aggregate_points(
-    store: Store, scope: Scope, *, on_skip: Callable[[str], None] | None = None
+    store: Store,
+    scope: Scope,
+    *,
+    functions: list[str] | None = None,
+    newest: int | None = None,
+    on_skip: Callable[[str], None] | None = None,
 ) -> list[AggregatePoint]:
-    """The stored intervals in scope, oldest first (an interval with an unreadable histogram is skipped)."""
+    """The stored intervals in scope, oldest first (an interval with an unreadable histogram is skipped).
+
+    Args:
+        store: an open store.
+        scope: which intervals.
+        functions: only these functions' intervals.
+        newest: only the latest this many intervals.
+        on_skip: called with the reason for each interval left out.
+    """
     agg = schema.runtime_aggregates
     # The JSON columns come back as text and are decoded here: errors only for intervals that had
     # some (most have none), which halves the decoding of a chart's thousand intervals.
@@ -100,7 +117,13 @@ def aggregate_points(
         type_coerce(agg.c.histogram, Text).label("histogram"),
         agg.c.total_ns,
     )
-    query = scope.where(select(*columns).order_by(agg.c.interval_start), agg, agg.c.interval_end)
+    query = scope.where(select(*columns), agg, agg.c.interval_end)
+    if functions is not None:
+        query = query.where(agg.c.function.in_(functions))
+    if newest is not None:
+        query = query.order_by(agg.c.interval_start.desc()).limit(newest)
+    else:
+        query = query.order_by(agg.c.interval_start)
     points: list[AggregatePoint] = []
     with store.read() as conn:
         for row in conn.execute(query):
@@ -126,6 +149,8 @@ def aggregate_points(
                     total_ns=int(row.total_ns),
                 )
             )
+    if newest is not None:
+        points.reverse()
     return points
 
 
@@ -280,3 +305,111 @@ def runtime_sources(store: Store) -> tuple[list[str], list[str]]:
         services = sorted(conn.execute(select(agg.c.service).distinct()).scalars())
         revisions = sorted(r for r in conn.execute(select(agg.c.revision).distinct()).scalars() if r)
     return services, revisions
+
+
+class FunctionTotals(TypedDict):
+    """One function's runtime summed in the database (no latency: that needs the histograms)."""
+
+    function: str
+    origin: str
+    ai_share: float
+    generation_ids: list[str]
+    models: list[str]
+    path: str | None
+    line: int | None
+    calls: int
+    errors: int
+    first_seen: str
+    last_seen: str
+    services: list[str]
+
+
+def function_totals(store: Store, scope: Scope) -> list[FunctionTotals]:
+    """Calls, errors, first and last interval per function, summed by the database (cheap on large stores).
+
+    The origin, share, generations and models are those of one interval of the function (the
+    manifest the sensor ran with; the same in every interval unless the code was redeployed).
+    """
+    agg = schema.runtime_aggregates
+    sums = scope.where(
+        select(
+            agg.c.function,
+            func.sum(agg.c.calls).label("calls"),
+            func.sum(agg.c.error_count).label("errors"),
+            func.min(agg.c.interval_start).label("first"),
+            func.max(agg.c.interval_end).label("last"),
+            func.max(agg.c.id).label("sample"),
+        ).group_by(agg.c.function),
+        agg,
+        agg.c.interval_end,
+    )
+    services = scope.where(select(agg.c.function, agg.c.service).distinct(), agg, agg.c.interval_end)
+    with store.read() as conn:
+        totals = conn.execute(sums).all()
+        by_service: dict[str, list[str]] = {}
+        for row in conn.execute(services):
+            by_service.setdefault(row.function, []).append(row.service)
+        details = {}
+        ids = [t.sample for t in totals]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = select(
+                agg.c.id,
+                agg.c.origin,
+                agg.c.ai_share,
+                agg.c.generation_ids,
+                agg.c.models,
+                agg.c.path,
+                agg.c.line,
+            ).where(agg.c.id.in_(chunk))
+            details.update({r.id: r for r in conn.execute(query)})
+    out: list[FunctionTotals] = []
+    for t in totals:
+        d = details[t.sample]
+        out.append(
+            {
+                "function": t.function,
+                "origin": d.origin,
+                "ai_share": float(d.ai_share),
+                "generation_ids": list(d.generation_ids),
+                "models": list(d.models),
+                "path": d.path,
+                "line": d.line,
+                "calls": int(t.calls or 0),
+                "errors": int(t.errors or 0),
+                "first_seen": _aware(t.first).isoformat(),
+                "last_seen": _aware(t.last).isoformat(),
+                "services": sorted(by_service.get(t.function, [])),
+            }
+        )
+    return out
+
+
+def _aware(value: Any) -> datetime:
+    """A group's MIN/MAX time: the column type is not applied to aggregates on every backend."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def breach_counts(store: Store, scope: Scope) -> dict[str, int]:
+    """Breaches per function in scope."""
+    br = schema.runtime_breaches
+    query = scope.where(select(br.c.function, func.count().label("n")).group_by(br.c.function), br, br.c.time)
+    with store.read() as conn:
+        return {row.function: int(row.n) for row in conn.execute(query)}
+
+
+def latency_quantiles(
+    store: Store, scope: Scope, functions: list[str], qs: tuple[float, ...] = (0.95,)
+) -> dict[str, tuple[float, ...]]:
+    """Latency quantiles in milliseconds of the named functions, from their merged histograms."""
+    merged: dict[str, Histogram] = {}
+    for start in range(0, len(functions), 200):
+        chunk = functions[start : start + 200]
+        for name in chunk:
+            merged.setdefault(name, Histogram())
+        for point in aggregate_points(store, scope, functions=chunk):
+            merged[point.function].merge(point.histogram)
+    return {name: tuple(round(h.quantile(q) / 1e6, 6) if h.count else 0.0 for q in qs) for name, h in merged.items()}

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict, get_args
 
 from codewitness.errors import CodewitnessError, UsageError
-from codewitness.store.queries import summarize
 from codewitness.views.paging import Page, check_window
 
 if TYPE_CHECKING:
     from codewitness.attribution.report import Report
     from codewitness.store import Store
+    from codewitness.store.events import FunctionTotals
 
 __all__ = [
     "CATALOG_SORTS",
@@ -41,6 +41,7 @@ __all__ = [
     "code_tree",
     "function_catalog",
     "origin_of_share",
+    "with_latency",
 ]
 
 CatalogSort = Literal["origin", "name", "calls", "errors", "p95", "breaches", "risk"]
@@ -141,8 +142,13 @@ def function_catalog(
         if _matches_origin(e["origin"], origin)
         and (not needle or needle in e["function"].lower() or needle in (e["path"] or "").lower())
     ]
+    if sort == "p95":
+        with_latency(store, chosen, since=since, service=service, revision=revision)  # all of them, to order
     chosen.sort(key=_ORDER[sort])
-    return Page.of(chosen, limit=limit, offset=offset)
+    page = Page.of(chosen, limit=limit, offset=offset)
+    if sort != "p95":
+        with_latency(store, list(page.items), since=since, service=service, revision=revision)
+    return page
 
 
 def catalog_entries(
@@ -152,61 +158,130 @@ def catalog_entries(
     since: datetime | None = None,
     service: str | None = None,
     revision: str | None = None,
+    totals: list[FunctionTotals] | None = None,
 ) -> list[FunctionEntry]:
-    """Every known function, unfiltered and unsorted: the attributed ones joined with their runtime."""
+    """Every known function, unfiltered and unsorted: the attributed ones joined with their runtime.
+
+    Calls, errors and breaches are summed by the database; ``p95_ms`` is left at 0 here (it needs
+    each function's histograms): :func:`with_latency` fills it for the entries shown. ``totals``:
+    :func:`~codewitness.store.events.function_totals` for this scope, when the caller has them.
+    """
+    from codewitness.store.events import Scope, breach_counts, breach_rows, function_totals
+
     entries: dict[str, FunctionEntry] = {}
     if report is not None:
         for f in report.functions:
             r = f.ref
-            entries[r.qualname] = {
-                "function": r.qualname,
-                "path": r.path,
-                "start_line": r.start_line,
-                "end_line": r.end_line,
-                "origin": origin_of_share(r.ai_share),
-                "ai_share": round(r.ai_share, 4),
-                "human_edit_share": round(r.human_edit_share, 4),
-                "generations": list(r.generation_ids),
-                "models": list(r.models),
-                "risk": round(f.risk, 4),
-                "calls": 0,
-                "errors": 0,
-                "error_rate": 0.0,
-                "p95_ms": 0.0,
-                "breaches": 0,
-                "last_seen": None,
-                "services": [],
-            }
-    for s in summarize(store, since=since, service=service, revision=revision, exceptions_per_function=0):
-        entry = entries.get(s["function"])
+            entries[r.qualname] = _entry(
+                r.qualname,
+                path=r.path,
+                start_line=r.start_line,
+                end_line=r.end_line,
+                origin=origin_of_share(r.ai_share),
+                ai_share=r.ai_share,
+                human_edit_share=r.human_edit_share,
+                generations=list(r.generation_ids),
+                models=list(r.models),
+                risk=f.risk,
+            )
+    scope = Scope(since=since, service=service, revision=revision)
+    for t in function_totals(store, scope) if totals is None else totals:
+        entry = entries.get(t["function"])
         if entry is None:
-            entry = entries[s["function"]] = {
-                "function": s["function"],
-                "path": s["path"],
-                "start_line": s["line"],
-                "end_line": None,
-                "origin": s["origin"],
-                "ai_share": round(s["ai_share"], 4),
-                "human_edit_share": 0.0,
-                "generations": list(s["generation_ids"]),
-                "models": list(s["models"]),
-                "risk": 0.0,
-                "calls": 0,
-                "errors": 0,
-                "error_rate": 0.0,
-                "p95_ms": 0.0,
-                "breaches": 0,
-                "last_seen": None,
-                "services": [],
-            }
-        entry["calls"] = s["calls"]
-        entry["errors"] = s["errors"]
-        entry["error_rate"] = s["error_rate"]
-        entry["p95_ms"] = s["p95_ms"]
-        entry["breaches"] = s["breach_count"]
-        entry["last_seen"] = s["last_seen"]
-        entry["services"] = list(s["services"])
+            entry = entries[t["function"]] = _entry(
+                t["function"],
+                path=t["path"],
+                start_line=t["line"],
+                end_line=None,
+                origin=t["origin"],
+                ai_share=t["ai_share"],
+                human_edit_share=0.0,
+                generations=t["generation_ids"],
+                models=t["models"],
+                risk=0.0,
+            )
+        entry["calls"] = t["calls"]
+        entry["errors"] = t["errors"]
+        entry["error_rate"] = round(t["errors"] / t["calls"], 6) if t["calls"] else 0.0
+        entry["last_seen"] = t["last_seen"]
+        entry["services"] = t["services"]
+    for name, n in breach_counts(store, scope).items():
+        entry = entries.get(name)
+        if entry is None:
+            # A guarded function the sensor does not time is known by its breaches alone.
+            (row,), _ = breach_rows(
+                store, Scope(function=name, since=since, service=service, revision=revision), limit=1
+            )
+            entry = entries[name] = _entry(
+                name,
+                path=None,
+                start_line=None,
+                end_line=None,
+                origin=row["origin"],
+                ai_share=1.0 if row["origin"] == "ai" else 0.0,
+                human_edit_share=0.0,
+                generations=[],
+                models=[],
+                risk=0.0,
+            )
+            entry["services"] = [row["service"]]
+            entry["last_seen"] = row["time"]
+        entry["breaches"] = n
     return list(entries.values())
+
+
+def _entry(
+    function: str,
+    *,
+    path: str | None,
+    start_line: int | None,
+    end_line: int | None,
+    origin: str,
+    ai_share: float,
+    human_edit_share: float,
+    generations: list[str],
+    models: list[str],
+    risk: float,
+) -> FunctionEntry:
+    return {
+        "function": function,
+        "path": path,
+        "start_line": start_line,
+        "end_line": end_line,
+        "origin": origin,
+        "ai_share": round(ai_share, 4),
+        "human_edit_share": round(human_edit_share, 4),
+        "generations": generations,
+        "models": models,
+        "risk": round(risk, 4),
+        "calls": 0,
+        "errors": 0,
+        "error_rate": 0.0,
+        "p95_ms": 0.0,
+        "breaches": 0,
+        "last_seen": None,
+        "services": [],
+    }
+
+
+def with_latency(
+    store: Store,
+    entries: list[FunctionEntry],
+    *,
+    since: datetime | None = None,
+    service: str | None = None,
+    revision: str | None = None,
+) -> None:
+    """Fill ``p95_ms`` of ``entries`` (those that ran) from their merged histograms."""
+    from codewitness.store.events import Scope, latency_quantiles
+
+    ran = [e["function"] for e in entries if e["calls"]]
+    if not ran:
+        return
+    quantiles = latency_quantiles(store, Scope(since=since, service=service, revision=revision), ran)
+    for e in entries:
+        if e["function"] in quantiles:
+            e["p95_ms"] = quantiles[e["function"]][0]
 
 
 class TreeNode(TypedDict):

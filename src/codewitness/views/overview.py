@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from codewitness.errors import CodewitnessError
 from codewitness.store.events import BreachRow, ExceptionRow, Scope, breach_rows, exception_rows
-from codewitness.views.catalog import FunctionEntry, catalog_entries
+from codewitness.views.catalog import FunctionEntry, catalog_entries, with_latency
 from codewitness.views.timeline import OriginSide, runtime_sides
 
 if TYPE_CHECKING:
@@ -141,12 +141,16 @@ def overview(
         except CodewitnessError:
             report, history = None, []
     scope = Scope(since=since, service=service, revision=revision)
-    entries = catalog_entries(store, report, since=since, service=service, revision=revision)
+    from codewitness.store.events import function_totals
+
+    sums = function_totals(store, scope)
+    entries = catalog_entries(store, report, since=since, service=service, revision=revision, totals=sums)
     ai_written = [e for e in entries if e["origin"] in ("ai", "mixed")]
     failing = sorted(
         (e for e in ai_written if e["errors"] or e["breaches"]),
         key=lambda e: (-e["errors"], -e["breaches"], e["function"]),
     )[:recent]
+    with_latency(store, failing, since=since, service=service, revision=revision)
     exceptions, _ = exception_rows(store, scope, limit=recent)
     breaches, _ = breach_rows(store, scope, limit=recent)
     totals = report.totals if report is not None else None
@@ -155,7 +159,7 @@ def overview(
         lines=totals.lines if totals else 0,
         ai_share=round(totals.ai_share, 4) if totals else 0.0,
         history=tuple(history),
-        sides=runtime_sides(store, since=since, service=service, revision=revision),
+        sides=runtime_sides(store, since=since, service=service, revision=revision, totals=sums),
         failing=tuple(failing),
         exceptions=tuple(exceptions),
         breaches=tuple(breaches),

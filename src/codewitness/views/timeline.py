@@ -2,8 +2,9 @@
 
 * :func:`runtime_series` -- one function's intervals merged into at most ``buckets`` equal time
   buckets: calls, errors, p50/p95/p99 from the merged histograms, errors by type.
-* :func:`runtime_sides` -- calls, error rate, p95 (over the merged histograms of every call) and
-  breaches of AI-written functions (origin ``ai`` or ``mixed``) beside human/unknown ones.
+* :func:`runtime_sides` -- calls, error rate, p95 (over the merged histograms of the latest
+  :data:`P95_WINDOW` intervals in scope) and breaches of AI-written functions (origin ``ai`` or
+  ``mixed``) beside human/unknown ones; calls and errors are summed by the database.
 
 Example:
     >>> series = runtime_series(store, "shop.pricing.total", buckets=60)  # doctest: +SKIP
@@ -18,12 +19,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
 
 from codewitness.sensor.aggregate import Histogram
-from codewitness.store.events import Scope, aggregate_points, breach_rows
+from codewitness.store.events import FunctionTotals, Scope, aggregate_points, breach_rows, function_totals
 
 if TYPE_CHECKING:
     from codewitness.store import Store
 
 __all__ = ["OriginSide", "RuntimeSeries", "SeriesPoint", "runtime_series", "runtime_sides"]
+
+#: The AI/human p95 is read from the merged histograms of at most the latest this many intervals.
+P95_WINDOW = 20_000
 
 AI_WRITTEN = "AI-written"
 HUMAN_OR_UNKNOWN = "human/unknown"
@@ -169,6 +173,7 @@ def runtime_sides(
     since: datetime | None = None,
     service: str | None = None,
     revision: str | None = None,
+    totals: list[FunctionTotals] | None = None,
 ) -> tuple[OriginSide, OriginSide]:
     """AI-written functions (origin ``ai``/``mixed``) beside human/unknown ones.
 
@@ -177,16 +182,19 @@ def runtime_sides(
         since: only intervals that ended at or after this time.
         service: only this service's facts.
         revision: only this revision's facts.
+        totals: :func:`~codewitness.store.events.function_totals` for this scope, when the caller has them.
     """
-    functions: dict[str, set[str]] = {AI_WRITTEN: set(), HUMAN_OR_UNKNOWN: set()}
-    totals = {AI_WRITTEN: [0, 0], HUMAN_OR_UNKNOWN: [0, 0]}
+    scope = Scope(since=since, service=service, revision=revision)
+    functions = {AI_WRITTEN: 0, HUMAN_OR_UNKNOWN: 0}
+    sums = {AI_WRITTEN: [0, 0], HUMAN_OR_UNKNOWN: [0, 0]}
+    for t in function_totals(store, scope) if totals is None else totals:
+        label = AI_WRITTEN if t["origin"] in ("ai", "mixed") else HUMAN_OR_UNKNOWN
+        functions[label] += 1
+        sums[label][0] += t["calls"]
+        sums[label][1] += t["errors"]
     histograms = {AI_WRITTEN: Histogram(), HUMAN_OR_UNKNOWN: Histogram()}
-    for p in aggregate_points(store, Scope(since=since, service=service, revision=revision)):
-        label = AI_WRITTEN if p.origin in ("ai", "mixed") else HUMAN_OR_UNKNOWN
-        functions[label].add(p.function)
-        totals[label][0] += p.calls
-        totals[label][1] += p.errors
-        histograms[label].merge(p.histogram)
+    for p in aggregate_points(store, scope, newest=P95_WINDOW):
+        histograms[AI_WRITTEN if p.origin in ("ai", "mixed") else HUMAN_OR_UNKNOWN].merge(p.histogram)
     _rows, all_breaches = breach_rows(store, Scope(since=since, service=service, revision=revision), limit=1)
     _rows, ai_breaches = breach_rows(
         store, Scope(since=since, service=service, revision=revision, origin="ai+mixed"), limit=1
@@ -195,9 +203,9 @@ def runtime_sides(
     ai, human = (
         OriginSide(
             label,
-            len(functions[label]),
-            totals[label][0],
-            totals[label][1],
+            functions[label],
+            sums[label][0],
+            sums[label][1],
             _ms(histograms[label], 0.95),
             counted.get(label, 0),
         )
