@@ -81,6 +81,20 @@ def _ago(value: Any) -> str:
     return "just now"
 
 
+def _span(days: Any) -> str:
+    """A number of days as a person says it: ``3.5 days``, ``6 hours``, ``12 minutes``."""
+    try:
+        seconds = float(days) * 86400
+    except (TypeError, ValueError):
+        return "-"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds / size
+            text = f"{n:.1f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}{'' if text == '1' else 's'}"
+    return "less than a minute"
+
+
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -122,6 +136,7 @@ def _environment() -> Environment:
         ago=_ago,
         pretty=_pretty,
         compact=_compact,
+        span=_span,
         short=_short,
         urlpart=lambda v: quote(str(v)),
     )
