@@ -37,6 +37,7 @@ __all__ = [
     "blame_porcelain",
     "blob_text",
     "config_values",
+    "first_parent_log",
     "git_available",
     "git_bytes",
     "git_path",
@@ -116,6 +117,22 @@ def run_git(
     Arguments and errors as :func:`git_bytes`.
     """
     return git_bytes(args, cwd=cwd, input=input, check=check, timeout=timeout).decode("utf-8", "replace")
+
+
+def first_parent_log(root: Path, rev: str, limit: int) -> list[tuple[str, int, str]]:
+    """The last ``limit`` commits on ``rev``'s first-parent line, newest first: (sha, author time, subject).
+
+    Raises:
+        GitError: git failed (``rev`` names no commit, not a repository).
+    """
+    text = run_git(["log", "--first-parent", f"-n{limit}", "--format=%H%x00%at%x00%s", rev, "--"], cwd=root)
+    out = []
+    for line in text.splitlines():
+        sha, _, rest = line.partition("\0")
+        when, _, subject = rest.partition("\0")
+        if sha and when.isdigit():
+            out.append((sha, int(when), subject))
+    return out
 
 
 def repo_root(path: Path) -> Path:

@@ -26,7 +26,11 @@ def test_the_demo_runs_every_capability(tmp_path: Path) -> None:
     assert "| def refund(amount, paid):" in story[blame:]
     runtime = story.index("$ codewitness runtime")
     assert "shop.pricing.total" in story[runtime:] and "AI-written:" in story[runtime:]
-    assert "$ codewitness check --offline shop" in story
+    assert "$ codewitness check --offline --record shop" in story
+    review = story.index("$ codewitness review list")
+    assert story[review:].count("shop.pricing.refund") >= 2, "both refunds are sampled for review"
+    # The story ends by saying how to open the dashboard on the demo's data.
+    assert f"cd {target.resolve()} && codewitness serve" in story.splitlines()[-1]
 
     assert summary["ledger"]["prompt_versions"] == 2 and len(summary["ledger"]["generations"]) == 2
 

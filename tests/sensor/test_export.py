@@ -321,6 +321,16 @@ def test_http_retries_with_backoff_then_succeeds(collector: Any) -> None:
     assert exporter.health() == {"http_retries": 2}
 
 
+def test_http_a_batch_keeps_its_id_across_retries_and_the_next_batch_gets_another(collector: Any) -> None:
+    server = collector([503])
+    exporter = HttpExporter(server.url, retries=3, backoff=0.01)
+    exporter.export([rec(1)])
+    exporter.export([rec(2)])
+    ids = [headers["X-Codewitness-Batch"] for headers, _records in server.requests]
+    assert len(ids) == 3 and ids[0] == ids[1] != ids[2]
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
 def test_http_gives_up_after_the_last_retry_and_counts_the_drop(collector: Any) -> None:
     server = collector([500, 500, 500])
     exporter = HttpExporter(server.url, retries=2, backoff=0.01)

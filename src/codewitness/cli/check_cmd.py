@@ -40,6 +40,7 @@ def run_gate(
     ai_only: bool = False,
     jobs: int = 0,
     provenance_since: str | None = None,
+    record: bool = False,
 ) -> None:
     """Run the gate (:func:`codewitness.checks.gate.run_gate`), write the outputs asked for; exit 1 when it fails."""
     from codewitness.checks import gate
@@ -60,6 +61,8 @@ def run_gate(
         accepted = len(run.report.findings) + len(run.report.baselined)
         err.print(f"baseline: {accepted} finding(s) accepted in {run.baseline_written}")
     _write_outputs(run, as_json=as_json, sarif=sarif, md=md)
+    if record:
+        _record(run)
     if run.failed:
         raise typer.Exit(1)
 
@@ -79,6 +82,22 @@ def _write_outputs(run: GateRun, *, as_json: bool, sarif: Path | None, md: Path 
     if run.report.families == ("deps",):
         _print_verdicts(run.context.verdicts)
     _print_human(run)
+
+
+def _record(run: GateRun) -> None:
+    """Keep the run in the store, for the dashboard's Checks page."""
+    from codewitness._git import resolve
+    from codewitness.cli._common import open_store
+    from codewitness.store.gate_runs import record_gate_run
+    from codewitness.views.gate import gate_json
+
+    try:
+        revision = resolve(run.context.root, "HEAD")
+    except CodewitnessError:
+        revision = None
+    with open_store() as store:
+        run_id = record_gate_run(store, dict(gate_json(run)), revision=revision, source="codewitness check")
+    err.print(f"gate run {run_id[:12]} recorded (codewitness serve shows it under Checks)")
 
 
 def _write(path: Path, text: str) -> None:
@@ -235,6 +254,9 @@ def check(
             "(default: check.provenance_since).",
         ),
     ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Keep this run in the store (the dashboard's Checks page).")
+    ] = False,
 ) -> None:
     """Check code for hallucinated packages and APIs, AI-typical flaws, provenance and complexity drift."""
     if hook:
@@ -263,4 +285,5 @@ def check(
         ai_only=ai_only,
         jobs=jobs,
         provenance_since=provenance_since,
+        record=record,
     )

@@ -292,18 +292,20 @@ def step_attribution(root: Path, store: Store) -> dict[str, Any]:
 
 
 def step_runtime(root: Path, store: Store) -> dict[str, Any]:
-    """The shop runs under the sensor with one business rule; facts land in the store."""
+    """The shop runs under the sensor with one business rule and refunds sampled for review; facts land in the store."""
     console.rule(styled(("4. Runtime: calls, latency, exceptions with inputs, a broken invariant", "bold")))
     with (root / "codewitness.toml").open("a", encoding="utf-8") as handle:
         handle.write(
             '\n[[invariants]]\nfunction = "shop.pricing:refund"\nensure = "result <= paid"\n'
             'name = "refund_never_exceeds_payment"\n'
+            '\n[[review]]\nfunction = "shop.pricing:refund"\nrate = 1.0\n'
         )
     (root / "app.py").write_text(_APP, encoding="utf-8")
     _cli(root, "run", "--service", "shop", "--", sys.executable, "app.py")
     _cli(root, "ingest")
     _cli(root, "runtime")
     _cli(root, "invariants")
+    _cli(root, "review", "list")
     return {"functions": _json(_cli(root, "runtime", "--json", show=False)) or []}
 
 
@@ -313,7 +315,7 @@ def step_check(root: Path, store: Store) -> dict[str, Any]:
     (root / "shop" / "rates.py").write_text(_FLAWED, encoding="utf-8")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "Fetch exchange rates\n\nCo-Authored-By: Claude <noreply@anthropic.com>")
-    result = _cli(root, "check", "--offline", "shop")
+    result = _cli(root, "check", "--offline", "--record", "shop")
     data = _json(_cli(root, "check", "--offline", "--json", "shop", show=False))
     findings = data.get("findings", []) if isinstance(data, dict) else []
     rules = sorted({str(f.get("rule")) for f in findings if isinstance(f, dict)})
@@ -362,5 +364,6 @@ def demo(
     console.rule()
     console.print(f"demo project: {root.resolve()}")
     console.print(f"explore it:   cd {root.resolve()} && codewitness report   (or runtime, invariants, check shop)")
+    console.print(f"dashboard:    cd {root.resolve()} && codewitness serve   then open http://127.0.0.1:8787/")
     if as_json:
         emit_json(summary)

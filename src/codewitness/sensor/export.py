@@ -10,9 +10,10 @@ the spool and the HTTP body hold them one per line (:func:`codewitness.facts.enc
 * :class:`Spool` -- append-only segments ``seg-<ns>-<pid>.jsonl`` in one folder; a segment is
   closed at ``segment_bytes``; beyond ``max_bytes`` the oldest segments are deleted and their
   records counted as dropped. ``codewitness ingest`` reads the folder (:mod:`codewitness.ingest`).
-* :class:`HttpExporter` -- ``POST`` of a gzip JSON-lines body with a bearer token; retries with
-  exponential backoff on connection errors, 408, 429 and 5xx. Each request has a wall-clock
-  deadline (a server that trickles its answer is cut off); redirects are never followed.
+* :class:`HttpExporter` -- ``POST`` of a gzip JSON-lines body with a bearer token and a batch id
+  (``X-Codewitness-Batch``: the same on each retry of a batch, so a server can tell a retry from a
+  new batch); retries with exponential backoff on connection errors, 408, 429 and 5xx. Each
+  request has a wall-clock deadline (a server that trickles its answer is cut off); redirects are never followed.
 * :class:`OtelExporter` -- counters, a latency gauge and exception/sample spans through the
   OpenTelemetry API (extra ``otel``), on the host's providers. One OTel call per function per
   interval, never one per function call.
@@ -248,6 +249,8 @@ def _size(path: Path) -> int:
 STOPPING_DEADLINE = 2.0
 #: The most of a collector's answer that is read (the status is what counts).
 _ANSWER_BYTES = 64 * 1024
+#: The request header carrying a batch's id: random per batch, the same on each of its retries.
+BATCH_HEADER = "X-Codewitness-Batch"
 
 
 class HttpExporter:
@@ -310,6 +313,7 @@ class HttpExporter:
             "Content-Type": "application/x-ndjson",
             "Content-Encoding": "gzip",
             "User-Agent": "codewitness-sensor",
+            BATCH_HEADER: os.urandom(16).hex(),
         }
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"

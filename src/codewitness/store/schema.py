@@ -297,3 +297,50 @@ regression_cases = Table(
     Column("note", LosslessText()),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+
+# -- the server (m0007): API tokens, ingested batches, browser sessions, gate runs ---------------
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("token_id", String(16), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("inserted", Integer, nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("ix_ingest_batches_received", "received_at"),
+)
+
+server_sessions = Table(
+    "server_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+gate_runs = Table(
+    "gate_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revision", String(64)),
+    Column("base", String(200)),
+    Column("source", String(200), nullable=False),
+    Column("findings", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("summary", LosslessText()),
+    Index("ix_gate_runs_created", "created_at"),
+)

@@ -1,0 +1,127 @@
+"""Runtime facts: ``/api/v1/exceptions``, ``/breaches``, ``/samples``, ``/invariants``, ``/overview``, ``/sources``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from codewitness.server.api.v1._common import Limit, Offset, OriginQ, PageOut, Revision, Service, Since, since_of
+from codewitness.server.auth import reader, store_of
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["runtime"], dependencies=[Depends(reader)])
+
+Function = Annotated[str | None, Query(max_length=1000, description="Only this function (module.qualname).")]
+
+
+def _scope(function: str | None, since: str | None, service: str | None, revision: str | None, origin: Any) -> Any:
+    from codewitness.store.events import Scope
+
+    return Scope(function=function, since=since_of(since), service=service, revision=revision, origin=origin)
+
+
+@router.get("/exceptions", response_model=PageOut, summary="Captured exceptions with their redacted inputs")
+def list_exceptions(
+    request: Request,
+    function: Function = None,
+    since: Since = None,
+    origin: OriginQ = None,
+    service: Service = None,
+    revision: Revision = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PageOut:
+    """Exceptions, newest first."""
+    from codewitness.store.events import exception_rows
+
+    rows, total = exception_rows(
+        store_of(request), _scope(function, since, service, revision, origin), limit=limit, offset=offset
+    )
+    return PageOut(items=[dict(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/breaches", response_model=PageOut, summary="Invariant breaches with inputs and result")
+def list_breaches(
+    request: Request,
+    function: Function = None,
+    since: Since = None,
+    origin: OriginQ = None,
+    service: Service = None,
+    revision: Revision = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PageOut:
+    """Breaches, newest first."""
+    from codewitness.store.events import breach_rows
+
+    rows, total = breach_rows(
+        store_of(request), _scope(function, since, service, revision, origin), limit=limit, offset=offset
+    )
+    return PageOut(items=[dict(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/samples", response_model=PageOut, summary="Sampled calls: inputs, output, duration")
+def list_samples(
+    request: Request,
+    function: Function = None,
+    since: Since = None,
+    origin: OriginQ = None,
+    service: Service = None,
+    revision: Revision = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PageOut:
+    """Samples, newest first."""
+    from codewitness.store.events import sample_rows
+
+    rows, total = sample_rows(
+        store_of(request), _scope(function, since, service, revision, origin), limit=limit, offset=offset
+    )
+    return PageOut(items=[dict(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/invariants", response_model=PageOut, summary="Every rule with its pass and breach counts")
+def list_invariants(request: Request, since: Since = None, limit: Limit = 50, offset: Offset = 0) -> PageOut:
+    """Rules the sensor reported, most breached first."""
+    from codewitness.views.invariants import invariant_table
+    from codewitness.views.paging import Page
+
+    table = invariant_table(store_of(request), since=since_of(since))
+    page = Page.of(table.rows, limit=limit, offset=offset)
+    return PageOut(items=[dict(r) for r in page.items], total=page.total, limit=limit, offset=offset)
+
+
+@router.get("/overview", summary="The overview: AI share, AI vs human at runtime, what fails")
+def get_overview(
+    request: Request, since: Since = None, service: Service = None, revision: Revision = None
+) -> dict[str, Any]:
+    """What the dashboard's first page shows."""
+    from codewitness.views.overview import overview
+
+    view = overview(
+        store_of(request), request.app.state.memo, since=since_of(since), service=service, revision=revision
+    )
+    return {
+        "revision": view.revision,
+        "lines": view.lines,
+        "ai_share": view.ai_share,
+        "history": list(view.history),
+        "runtime": [side.to_dict() for side in view.sides],
+        "failing": list(view.failing),
+        "exceptions": list(view.exceptions),
+        "breaches": list(view.breaches),
+        "agents": view.agents,
+        "models": view.models,
+        "counts": dict(view.counts),
+    }
+
+
+@router.get("/sources", summary="The services and revisions that reported runtime facts")
+def list_sources(request: Request) -> dict[str, list[str]]:
+    """For filters."""
+    from codewitness.store.events import runtime_sources
+
+    services, revisions = runtime_sources(store_of(request))
+    return {"services": services, "revisions": revisions}
