@@ -33,8 +33,10 @@ __all__ = [
     "BREACH_COUNTS",
     "EXCEPTION_COUNTS",
     "FUNCTION_FACTS",
+    "FUNCTION_REVISIONS",
     "LATEST_BREACH",
     "LATEST_EXCEPTION",
+    "RECENT_EXCEPTIONS",
     "REVISION_TOTALS",
     "Query",
     "Rows",
@@ -93,6 +95,20 @@ FUNCTION_FACTS = Query(
     "SELECT function, origin, ai_share, generation_ids, models, path, line FROM runtime_aggregates",
     "function = :function AND interval_start >= :since",
     tail="ORDER BY interval_start DESC LIMIT 1",
+)
+
+#: Calls, errors and time of ``:function`` per revision, in intervals that started since ``:since``.
+FUNCTION_REVISIONS = Query(
+    "SELECT function, revision, SUM(calls) AS calls, SUM(error_count) AS errors, SUM(total_ns) AS total_ns, "
+    "MIN(interval_start) AS first, MAX(interval_end) AS last FROM runtime_aggregates",
+    "function = :function AND interval_start >= :since",
+    tail="GROUP BY function, revision",
+)
+#: The newest captured exceptions of ``:function`` since ``:since`` (``:limit`` of them), stacks included.
+RECENT_EXCEPTIONS = Query(
+    f"SELECT {_EVENT_COLUMNS}, type, message, arguments, stack FROM runtime_exceptions",
+    "function = :function AND time >= :since",
+    tail="ORDER BY time DESC LIMIT :limit",
 )
 
 #: Whether the store holds any runtime fact at all (``n`` is 0 or more); ``:since`` is not used.

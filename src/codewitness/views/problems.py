@@ -50,6 +50,9 @@ __all__ = [
     "RevisionChange",
     "file_problems",
     "problems_view",
+    "revision_changes",
+    "stored_json",
+    "stored_time",
 ]
 
 #: Calls each of two revisions needs before their error rates or latencies are compared.
@@ -67,7 +70,7 @@ _NO_RUNTIME = (
 )
 
 
-def _time(value: Any) -> str:
+def stored_time(value: Any) -> str:
     """A stored time as ISO 8601 in UTC (SQLite gives text, PostgreSQL a datetime)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -76,7 +79,7 @@ def _time(value: Any) -> str:
     return str(value)
 
 
-def _json(value: Any) -> Any:
+def stored_json(value: Any) -> Any:
     """A stored JSON value (text on SQLite, decoded already on PostgreSQL)."""
     if isinstance(value, str):
         try:
@@ -330,7 +333,7 @@ def _matches(origin: str, wanted: str) -> bool:
     return origin == wanted
 
 
-def _revision_changes(rows: Iterable[dict[str, Any]]) -> dict[str, RevisionChange]:
+def revision_changes(rows: Iterable[dict[str, Any]]) -> dict[str, RevisionChange]:
     """Per function: its newest revision beside the one before (by when each was last seen)."""
     by_function: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -339,7 +342,7 @@ def _revision_changes(rows: Iterable[dict[str, Any]]) -> dict[str, RevisionChang
     for function, revisions in by_function.items():
         if len(revisions) < 2:
             continue
-        ordered = sorted(revisions, key=lambda r: _time(r["last"]), reverse=True)
+        ordered = sorted(revisions, key=lambda r: stored_time(r["last"]), reverse=True)
         new, old = ordered[0], ordered[1]
         changes[function] = RevisionChange(
             revision=new["revision"],
@@ -355,13 +358,13 @@ def _revision_changes(rows: Iterable[dict[str, Any]]) -> dict[str, RevisionChang
 
 
 def _latest_exception(row: dict[str, Any]) -> LatestExceptionJson:
-    stack = _json(row["stack"])
+    stack = stored_json(row["stack"])
     top = stack[-1] if isinstance(stack, list) and stack and isinstance(stack[-1], dict) else None
     return {
-        "time": _time(row["time"]),
+        "time": stored_time(row["time"]),
         "type": row["type"],
         "message": row["message"],
-        "arguments": _json(row["arguments"]),
+        "arguments": stored_json(row["arguments"]),
         "where": f"{top.get('file')}:{top.get('line')}" if top else None,
         "revision": row["revision"],
         "service": row["service"],
@@ -370,12 +373,12 @@ def _latest_exception(row: dict[str, Any]) -> LatestExceptionJson:
 
 def _latest_breach(row: dict[str, Any]) -> LatestBreachJson:
     return {
-        "time": _time(row["time"]),
+        "time": stored_time(row["time"]),
         "rule": row["rule"],
         "kind": row["rule_kind"],
         "expression": row["expression"],
-        "arguments": _json(row["arguments"]),
-        "result": _json(row["result"]),
+        "arguments": stored_json(row["arguments"]),
+        "result": stored_json(row["result"]),
         "detail": row["detail"],
     }
 
@@ -391,7 +394,7 @@ def _collect(rows: Rows, since: datetime, paths: Sequence[str | None]) -> list[F
         for row in rows(BREACH_COUNTS, since=since, path=path):
             breaches.setdefault(row["function"], {})[row["rule"]] = int(row["n"])
         totals += rows(REVISION_TOTALS, since=since, path=path)
-    changes = _revision_changes(totals)
+    changes = revision_changes(totals)
     worse = {name for name, change in changes.items() if change.regressed or change.slowed}
     found: list[FunctionProblems] = []
     for name in sorted({*exceptions, *breaches, *worse}):
@@ -408,8 +411,8 @@ def _collect(rows: Rows, since: datetime, paths: Sequence[str | None]) -> list[F
                 line=fact["line"],
                 origin=fact["origin"],
                 ai_share=float(fact["ai_share"]),
-                generation_ids=tuple(_json(fact["generation_ids"]) or ()),
-                models=tuple(_json(fact["models"]) or ()),
+                generation_ids=tuple(stored_json(fact["generation_ids"]) or ()),
+                models=tuple(stored_json(fact["models"]) or ()),
                 exception_types=dict(sorted(exceptions.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))),
                 latest_exception=_latest_exception(latest_exc[0]) if latest_exc else None,
                 breach_rules=dict(sorted(breaches.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))),
