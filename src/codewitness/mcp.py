@@ -62,7 +62,7 @@ class _Project:
     def __init__(self, url: str, root: Path | None) -> None:
         self.url = url
         self.root = root
-        self._store: "Store | None" = None
+        self._store: Store | None = None
         self._lock = threading.Lock()
 
     def store(self) -> "Store":

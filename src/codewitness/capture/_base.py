@@ -53,6 +53,7 @@ __all__ = [
     "StrPath",
     "ToolEvent",
     "TranscriptReader",
+    "context_hook_output",
     "find_root",
     "json_file",
     "merge_hook_settings",
@@ -617,6 +618,12 @@ def tool_hook_output(event: str, message: str, *, block: bool) -> HookOutput:
 
     document = {"hookSpecificOutput": {"hookEventName": event, "additionalContext": message}}
     return HookOutput(0, stdout=json.dumps(document))
+
+
+def context_hook_output(event: str, message: str) -> HookOutput:
+    """A before-tool or prompt hook's answer that adds ``message`` to the model's context (Claude Code's
+    ``hookSpecificOutput.additionalContext``, which Codex and Gemini CLI follow)."""
+    return tool_hook_output(event, message, block=False)
 
 
 #: Hook entries of ours are those whose command runs this module.

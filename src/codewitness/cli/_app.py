@@ -28,6 +28,8 @@ GROUPS: tuple[str, ...] = (
     "check_cmd",
     "deps_cmd",
     "capture_cmd",
+    "incidents_cmd",
+    "mcp_cmd",
 )
 
 _HELP_NAMES = ("-h", "--help")

@@ -288,7 +288,8 @@ def breach_samples(store: Store, function: str, rule: str, *, limit: int = 500) 
     """The newest breaches of one function's rule (time, expression, arguments, result, detail, where from)."""
     t = schema.runtime_breaches
     query = (
-        select(t.c.time, t.c.rule_kind, t.c.expression, t.c.arguments, t.c.result, t.c.detail, t.c.revision, t.c.service)
+        select(t.c.time, t.c.rule_kind, t.c.expression, t.c.arguments, t.c.result, t.c.detail)
+        .add_columns(t.c.revision, t.c.service)
         .where(t.c.function == function, t.c.rule == rule)
         .order_by(t.c.time.desc())
         .limit(limit)

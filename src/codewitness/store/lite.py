@@ -47,17 +47,18 @@ def _shipped_migrations() -> frozenset[str]:
     return frozenset(name for name in names if _MIGRATION.match(name))
 
 
-def open_readonly(url: str) -> sqlite3.Connection | None:
+def open_readonly(url: str, *, timeout: float = _BUSY_TIMEOUT_S) -> sqlite3.Connection | None:
     """A read-only connection to the SQLite store at ``url``, or ``None`` when the full store must open it.
 
     ``None`` when ``url`` is not a plain SQLite file URL, the file does not exist or cannot be
-    read, or its applied migrations are not exactly the ones this version ships.
+    read, or its applied migrations are not exactly the ones this version ships. ``timeout`` is
+    how long a read waits for a lock (seconds).
     """
     path = sqlite_path(url)
     if path is None or not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=timeout)
     except sqlite3.Error:
         return None
     try:

@@ -34,6 +34,7 @@ __all__ = [
     "EXCEPTION_COUNTS",
     "FUNCTION_FACTS",
     "FUNCTION_REVISIONS",
+    "GENERATION_PROMPT",
     "LATEST_BREACH",
     "LATEST_EXCEPTION",
     "RECENT_EXCEPTIONS",
@@ -80,13 +81,14 @@ REVISION_TOTALS = Query(
 _EVENT_COLUMNS = "function, origin, ai_share, generation_ids, models, path, line, service, revision, time"
 #: The newest captured exception of ``:function`` since ``:since``.
 LATEST_EXCEPTION = Query(
-    f"SELECT {_EVENT_COLUMNS}, type, message, arguments, stack FROM runtime_exceptions",
+    f"SELECT {_EVENT_COLUMNS}, type, message, arguments, stack FROM runtime_exceptions",  # noqa: S608 - constant columns
     "function = :function AND time >= :since",
     tail="ORDER BY time DESC LIMIT 1",
 )
 #: The newest broken invariant of ``:function`` since ``:since``.
 LATEST_BREACH = Query(
-    f"SELECT {_EVENT_COLUMNS}, rule, rule_kind, expression, arguments, result, detail FROM runtime_breaches",
+    f"SELECT {_EVENT_COLUMNS}, rule, rule_kind, expression, arguments, result, detail "  # noqa: S608 - constant
+    "FROM runtime_breaches",
     "function = :function AND time >= :since",
     tail="ORDER BY time DESC LIMIT 1",
 )
@@ -106,9 +108,16 @@ FUNCTION_REVISIONS = Query(
 )
 #: The newest captured exceptions of ``:function`` since ``:since`` (``:limit`` of them), stacks included.
 RECENT_EXCEPTIONS = Query(
-    f"SELECT {_EVENT_COLUMNS}, type, message, arguments, stack FROM runtime_exceptions",
+    f"SELECT {_EVENT_COLUMNS}, type, message, arguments, stack FROM runtime_exceptions",  # noqa: S608 - constant columns
     "function = :function AND time >= :since",
     tail="ORDER BY time DESC LIMIT :limit",
+)
+
+#: The ledger's record of generation ``:generation``: agent, model and prompt (``:since`` is not used).
+GENERATION_PROMPT = Query(
+    "SELECT g.id AS id, g.agent AS agent, g.model AS model, g.prompt_name AS prompt_name, "
+    "g.prompt_version AS prompt_version, p.text AS prompt FROM generations g JOIN prompts p ON p.hash = g.prompt_hash",
+    "g.id = :generation",
 )
 
 #: Whether the store holds any runtime fact at all (``n`` is 0 or more); ``:since`` is not used.

@@ -334,10 +334,13 @@ def _run_postgres(store: Store, sql: str, max_rows: int, seconds: float, max_cel
             conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
             raw = conn.connection.dbapi_connection
             assert raw is not None
-            with raw.cursor() as cursor:
+            cursor = raw.cursor()
+            try:
                 cursor.execute(sql)
-                fetched = cursor.fetchmany(max_rows + 1) if cursor.description else []
+                fetched = list(cursor.fetchmany(max_rows + 1)) if cursor.description else []
                 columns = [d[0] for d in cursor.description or ()]
+            finally:
+                cursor.close()
     except psycopg.errors.QueryCanceled:
         raise InputError(f"the query ran longer than {seconds:g} s and was stopped; narrow it") from None
     except psycopg.Error as exc:

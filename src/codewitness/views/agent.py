@@ -140,7 +140,7 @@ class FunctionBrief:
         if ctx.runtime is not None:
             r = ctx.runtime
             runtime = {
-                k: r[k]  # type: ignore[literal-required]
+                k: r[k]
                 for k in (
                     "calls",
                     "errors",

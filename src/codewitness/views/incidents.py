@@ -60,6 +60,7 @@ __all__ = [
     "IncidentJson",
     "IncidentList",
     "IncidentStats",
+    "find_incident",
     "incident_detail",
     "incident_id",
     "incident_stats",
@@ -426,7 +427,13 @@ class IncidentDetail:
         }
 
 
-def _find(store: Store, wanted: str) -> Incident:
+def find_incident(store: Store, wanted: str) -> Incident:
+    """The incident with id ``wanted`` (or a unique prefix of at least 6 characters).
+
+    Raises:
+        InputError: an empty or ambiguous id.
+        NotFoundError: no such incident.
+    """
     text = wanted.strip()
     if not text:
         raise InputError("name an incident: its id (inc_...) from `codewitness incidents`")
@@ -471,7 +478,8 @@ def _samples(store: Store, incident: Incident, limit: int) -> tuple[list[SampleJ
                     "time": row["time"].isoformat(),
                     "revision": row["revision"],
                     "service": row["service"],
-                    "message": f"{row['rule_kind']} {row['expression']}" + (f": {row['detail']}" if row["detail"] else ""),
+                    "message": f"{row['rule_kind']} {row['expression']}"
+                    + (f": {row['detail']}" if row["detail"] else ""),
                     "arguments": _decoded(row["arguments"]),
                     "result": _decoded(row["result"]),
                 }
@@ -521,13 +529,11 @@ def _stack_origins(
             "models": [],
         }
         if rel is not None and line is not None and rel == incident.path and incident.function.endswith("." + function):
-            entry.update(
-                qualname=incident.function,
-                origin=incident.origin,
-                ai_share=round(incident.ai_share, 4),
-                generation_ids=list(incident.generation_ids),
-                models=list(incident.models),
-            )
+            entry["qualname"] = incident.function
+            entry["origin"] = incident.origin
+            entry["ai_share"] = round(incident.ai_share, 4)
+            entry["generation_ids"] = list(incident.generation_ids)
+            entry["models"] = list(incident.models)
         if root is not None and rel is not None and line is not None:
             known = seen.get((rel, line))
             if known is None:
@@ -537,13 +543,11 @@ def _stack_origins(
                     ctx = None
                 if ctx is not None and ctx.origin is not None:
                     o = ctx.origin
-                    entry.update(
-                        qualname=ctx.qualname,
-                        origin=origin_label(o.ai_share),
-                        ai_share=round(o.ai_share, 4),
-                        generation_ids=list(o.generation_ids),
-                        models=list(o.models),
-                    )
+                    entry["qualname"] = ctx.qualname
+                    entry["origin"] = origin_label(o.ai_share)
+                    entry["ai_share"] = round(o.ai_share, 4)
+                    entry["generation_ids"] = list(o.generation_ids)
+                    entry["models"] = list(o.models)
                 seen[(rel, line)] = entry
             else:
                 entry = {**known, "file": file, "function": function}
@@ -572,7 +576,7 @@ def incident_detail(
         InputError: an empty or ambiguous id.
         NotFoundError: no such incident.
     """
-    incident = _find(store, wanted)
+    incident = find_incident(store, wanted)
     found, stack = _samples(store, incident, samples)
     notes = []
     reached: Reach | None = None
