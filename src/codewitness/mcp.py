@@ -84,13 +84,13 @@ def _compact(doc: Any) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _cut_strings(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > _LONG_STRING:
-        return value[:_LONG_STRING] + f"... [{len(value) - _LONG_STRING} more characters]"
+def _cut_strings(value: Any, limit: int = _LONG_STRING) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"... [{len(value) - limit} more characters]"
     if isinstance(value, dict):
-        return {k: _cut_strings(v) for k, v in value.items()}
+        return {k: _cut_strings(v, limit) for k, v in value.items()}
     if isinstance(value, list):
-        return [_cut_strings(v) for v in value]
+        return [_cut_strings(v, limit) for v in value]
     return value
 
 
@@ -113,13 +113,15 @@ def _longest_list(value: Any, path: str = "") -> tuple[int, str, list[Any]] | No
 
 
 def bounded(doc: dict[str, Any], limit: int = MAX_ANSWER_CHARS) -> dict[str, Any]:
-    """``doc`` if its JSON fits in ``limit`` characters; otherwise long strings cut, then the longest lists
-    halved until it fits, with a ``truncated`` note naming what was left out."""
+    """``doc`` if its JSON fits in ``limit`` characters (at least 400); otherwise long strings cut, then the
+    longest lists halved until it fits, with a ``truncated`` note naming what was left out. A document
+    that still does not fit is given as the start of its JSON text (``partial``)."""
     if len(_compact(doc)) <= limit:
         return doc
+    room = limit - 300  # for the note
     shaped: dict[str, Any] = _cut_strings(doc)
     notes: dict[str, int] = {}
-    while len(_compact(shaped)) > limit:
+    while len(_compact(shaped)) > room:
         found = _longest_list(shaped)
         if found is None:
             break
@@ -127,8 +129,20 @@ def bounded(doc: dict[str, Any], limit: int = MAX_ANSWER_CHARS) -> dict[str, Any
         drop = max(1, len(items) // 2)
         del items[len(items) - drop :]
         notes[where] = notes.get(where, 0) + drop
-    left_out = ", ".join(f"{n} items of {where}" for where, n in notes.items())
-    shaped["truncated"] = f"the answer was cut to {limit} characters: left out {left_out or 'long text'}"
+    named = [f"{n} items of {where}" for where, n in notes.items()]
+    left_out = ", ".join(named[:4]) + (f" and {len(named) - 4} more lists" if len(named) > 4 else "")
+    note = f"the answer was cut to {limit} characters: left out {left_out or 'the end of long texts'}"
+    note = note.encode("ascii", "backslashreplace").decode("ascii").replace('"', "'")[:150]
+    if len(_compact(shaped)) > room:
+        shaped = _cut_strings(shaped, 40)
+    if len(_compact({**shaped, "truncated": note})) > limit:
+        shaped = {"truncated": note, "partial": _compact(shaped)}
+    else:
+        shaped["truncated"] = note
+    while len(_compact(shaped)) > limit and "partial" in shaped:
+        # Escaping makes the text longer inside JSON: cut by the excess until it fits.
+        excess = len(_compact(shaped)) - limit
+        shaped["partial"] = shaped["partial"][: max(0, len(shaped["partial"]) - excess - 8)]
     return shaped
 
 

@@ -62,6 +62,10 @@ def files_named(root: str, prompt: str) -> list[str]:
     return found
 
 
+def _short_path(where: str, top: str | None) -> str:
+    return where[len(top) :] if top and where.startswith(top) else where
+
+
 def _one_line(text: str, limit: int) -> str:
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -73,8 +77,12 @@ def _json_short(value: Any, limit: int) -> str:
     return _one_line(json.dumps(value, ensure_ascii=False, default=str), limit)
 
 
-def render(found: list[FunctionProblems], prompts: dict[str, Any], paths: list[str], since: str, budget: int) -> str:
-    """The context text: one block per function, worst first, cut to ``budget`` characters."""
+def render(
+    found: list[FunctionProblems], prompts: dict[str, Any], paths: list[str], since: str, budget: int, root: str = ""
+) -> str:
+    """The context text: one block per function, worst first, cut to ``budget`` characters (file names
+    under ``root`` shown relative to it)."""
+    top = os.path.realpath(root) + os.sep if root else None
     head = f"codewitness: live problems in {', '.join(paths)} (last {since}); mind them when changing this code:"
     blocks = []
     for f in found:
@@ -91,9 +99,10 @@ def render(found: list[FunctionProblems], prompts: dict[str, Any], paths: list[s
         e = f.latest_exception
         if e is not None:
             counts = ", ".join(f"{t} x{n}" for t, n in f.exception_types.items())
+            at = f" at {_short_path(e['where'], top)}" if e["where"] else ""
             lines.append(
                 f"  raised {counts}; newest {e['time']}: {e['type']}: {_one_line(e['message'], 120)}"
-                f" with inputs {_json_short(e['arguments'], 240)}" + (f" at {e['where']}" if e["where"] else "")
+                f" with inputs {_json_short(e['arguments'], 240)}{at}"
             )
         b = f.latest_breach
         if b is not None:
@@ -164,4 +173,4 @@ def context_for(root: str, parsed: Parsed, settings: dict[str, Any]) -> str | No
     finally:
         conn.close()
     shown = list(dict.fromkeys(f.path or "?" for f in found))
-    return render(found, prompts, shown, age.group(0).strip(), int(settings["context_chars"]))
+    return render(found, prompts, shown, age.group(0).strip(), int(settings["context_chars"]), root)
