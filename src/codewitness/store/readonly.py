@@ -6,8 +6,8 @@
   an authorizer that allows reading and nothing else (no write, no temporary table, no
   ``ATTACH``, no ``PRAGMA``, no transaction control); a progress handler stops it at the time
   limit. ``sqlite3`` refuses a second statement.
-* **PostgreSQL**: a ``READ ONLY`` transaction with ``statement_timeout``; the driver's extended
-  protocol refuses a second statement. The role the URL names is still the role: give the MCP
+* **PostgreSQL**: a ``READ ONLY`` transaction with ``statement_timeout``; the statement is prepared,
+  and PostgreSQL refuses a second command in a prepared statement. The role the URL names is still the role: give the MCP
   server one that may only read, since a read-only transaction does not stop, say, a superuser's
   ``pg_read_file``. Functions with effects outside the database are refused by name as a second
   line (:data:`PG_REFUSED_FUNCTIONS`).
@@ -104,11 +104,12 @@ VIEWS: dict[str, ViewDoc] = {
             "id": "record id",
             "time": "when it was raised",
             **_SOURCE,
-            **_RUNTIME_FUNCTION,
+            **{k: _RUNTIME_FUNCTION[k] for k in ("function", "origin", "ai_share", "path", "line")},
             "type": "exception type, qualified",
             "message": "the exception's message (redacted)",
             "arguments": "JSON object: the call's arguments, redacted and size-bounded",
             "stack": "JSON list of frames {file, line, function}, innermost last",
+            **{k: _RUNTIME_FUNCTION[k] for k in ("generation_ids", "models")},
         },
     },
     "cw_breaches": {
@@ -117,7 +118,7 @@ VIEWS: dict[str, ViewDoc] = {
             "id": "record id",
             "time": "when it broke",
             **_SOURCE,
-            **_RUNTIME_FUNCTION,
+            **{k: _RUNTIME_FUNCTION[k] for k in ("function", "origin", "ai_share", "path", "line")},
             "rule": "the rule's name",
             "rule_kind": "ensure, require or returns",
             "expression": "the rule's expression",
@@ -125,6 +126,7 @@ VIEWS: dict[str, ViewDoc] = {
             "arguments": "JSON object: the call's arguments (redacted)",
             "result": "JSON: the return value (redacted), for ensure rules",
             "detail": "why it broke, when the rule says",
+            **{k: _RUNTIME_FUNCTION[k] for k in ("generation_ids", "models")},
         },
     },
     "cw_generations": {
@@ -336,13 +338,16 @@ def _run_postgres(store: Store, sql: str, max_rows: int, seconds: float, max_cel
             assert raw is not None
             cursor = raw.cursor()
             try:
-                cursor.execute(sql)
+                # Prepared (the extended protocol): PostgreSQL refuses a second command in it.
+                cursor.execute(sql, prepare=True)
                 fetched = list(cursor.fetchmany(max_rows + 1)) if cursor.description else []
                 columns = [d[0] for d in cursor.description or ()]
             finally:
                 cursor.close()
     except psycopg.errors.QueryCanceled:
         raise InputError(f"the query ran longer than {seconds:g} s and was stopped; narrow it") from None
+    except psycopg.errors.ReadOnlySqlTransaction as exc:
+        raise InputError(f"refused: the query may only read ({_first_line(exc)})") from None
     except psycopg.Error as exc:
         raise InputError(f"the query failed: {_first_line(exc)}") from None
     return _shape(columns, fetched, max_rows, max_cell_chars, started)
