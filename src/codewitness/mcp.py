@@ -267,7 +267,8 @@ def build_server(url: str, root: Path | None, *, token: str | None = None, port:
 
         def work() -> dict[str, Any]:
             when = parse_since(since)
-            view = problems_view(store_rows(project.store()), since=when, origin=origin, limit=limit)
+            with store_rows(project.store()) as rows:
+                view = problems_view(rows, since=when, origin=origin, limit=limit)
             return dict(view.to_dict())
 
         return _answer(_guarded(work))

@@ -23,6 +23,16 @@ from tests.runtime_records import T0, aggregate, breach, exception
 SINCE = T0 - timedelta(days=1)
 
 
+def _view(store: Store, **kw: Any) -> Any:
+    with store_rows(store) as rows:
+        return problems_view(rows, **kw)
+
+
+def _file(store: Store, paths: list[str], **kw: Any) -> Any:
+    with store_rows(store) as rows:
+        return file_problems(rows, paths, **kw)
+
+
 def _exc(function: str, frames: list[tuple[str, int, str]], *, type_: str = "ValueError", **kw: Any) -> dict[str, Any]:
     record = exception(function, "boom", **kw)
     record["type"] = type_
@@ -70,7 +80,7 @@ def facts(store: Store) -> Store:
 
 
 def test_problems_rank_functions_and_say_what_is_wrong(facts: Store) -> None:
-    view = problems_view(store_rows(facts), since=SINCE)
+    view = _view(facts, since=SINCE)
     assert [(f.function, f.kinds) for f in view.functions] == [
         ("shop.pricing.total", ("exception", "breach", "regression")),
         ("shop.pricing.quote", ("slowdown",)),
@@ -86,12 +96,12 @@ def test_problems_rank_functions_and_say_what_is_wrong(facts: Store) -> None:
     assert quote is not None and quote.mean_ms == pytest.approx(5 * quote.previous_mean_ms)
     assert view.total == 2 and view.note is None
 
-    everyone = problems_view(store_rows(facts), since=SINCE, origin="any")
+    everyone = _view(facts, since=SINCE, origin="any")
     # One kind of problem each: the one with events first.
     assert [f.function for f in everyone.functions] == ["shop.pricing.total", "shop.util.tidy", "shop.pricing.quote"]
-    human = problems_view(store_rows(facts), since=SINCE, origin="human")
+    human = _view(facts, since=SINCE, origin="human")
     assert [f.function for f in human.functions] == ["shop.util.tidy"]
-    later = problems_view(store_rows(facts), since=_later(60))
+    later = _view(facts, since=_later(60))
     assert later.functions == () and "no exceptions, broken invariants" in (later.note or "")
 
 
@@ -103,20 +113,20 @@ def test_too_few_calls_are_not_compared(store: Store) -> None:
             aggregate("a.f", [9_000] * (MIN_CALLS - 1), {"E": 5}, revision="r2", start=_later(5)),
         ],
     )
-    assert problems_view(store_rows(store), since=SINCE).functions == ()
+    assert _view(store, since=SINCE).functions == ()
 
 
 def test_an_empty_store_says_why(store: Store) -> None:
-    view = problems_view(store_rows(store), since=SINCE)
+    view = _view(store, since=SINCE)
     assert view.functions == () and "no runtime facts" in (view.note or "")
     with pytest.raises(ValueError, match="origin is one of"):
-        problems_view(store_rows(store), since=SINCE, origin="robots")
+        _view(store, since=SINCE, origin="robots")
 
 
 def test_the_hooks_sqlite3_reader_sees_the_same_problems_by_file(facts: Store, db_url: str) -> None:
-    by_store = file_problems(store_rows(facts), ["shop/pricing.py"], since=SINCE)
+    by_store = _file(facts, ["shop/pricing.py"], since=SINCE)
     assert [f.function for f in by_store] == ["shop.pricing.total", "shop.pricing.quote"]
-    assert file_problems(store_rows(facts), ["shop/other.py"], since=SINCE) == []
+    assert _file(facts, ["shop/other.py"], since=SINCE) == []
     if not db_url.startswith("sqlite"):
         return
     conn = sqlite3.connect(f"file:{db_url.removeprefix('sqlite:///')}?mode=ro", uri=True)

@@ -12,14 +12,15 @@ Every query is bounded by time (``:since``, on an indexed time column) and optio
 file (``:path``, on the ``path`` indexes of migration 0008).
 
 Example:
-    >>> rows = sqlite_rows(conn)  # doctest: +SKIP
+    >>> rows = sqlite_rows(conn)  # or: with store_rows(store) as rows:  # doctest: +SKIP
     >>> rows(EXCEPTION_COUNTS, since=datetime(2026, 11, 1, tzinfo=UTC), path="shop/pricing.py")  # doctest: +SKIP
     [{'function': 'shop.pricing.total', 'type': 'ValueError', 'n': 100, 'last': '2026-11-01 12:00:09.5'}]
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,20 +62,20 @@ class Query:
 
 #: Captured exceptions per function and type since ``:since``.
 EXCEPTION_COUNTS = Query(
-    "SELECT function, type, COUNT(*) AS n, MAX(time) AS last FROM runtime_exceptions",
+    "SELECT function, type, origin, COUNT(*) AS n, MAX(time) AS last FROM runtime_exceptions",
     "time >= :since",
-    tail="GROUP BY function, type",
+    tail="GROUP BY function, type, origin",
 )
 #: Broken invariants per function and rule since ``:since``.
 BREACH_COUNTS = Query(
-    "SELECT function, rule, COUNT(*) AS n, MAX(time) AS last FROM runtime_breaches",
+    "SELECT function, rule, origin, COUNT(*) AS n, MAX(time) AS last FROM runtime_breaches",
     "time >= :since",
-    tail="GROUP BY function, rule",
+    tail="GROUP BY function, rule, origin",
 )
 #: Calls, errors and time per function and revision in intervals that started since ``:since``.
 REVISION_TOTALS = Query(
-    "SELECT function, revision, SUM(calls) AS calls, SUM(error_count) AS errors, SUM(total_ns) AS total_ns, "
-    "MIN(interval_start) AS first, MAX(interval_end) AS last FROM runtime_aggregates",
+    "SELECT function, revision, MAX(origin) AS origin, SUM(calls) AS calls, SUM(error_count) AS errors, "
+    "SUM(total_ns) AS total_ns, MIN(interval_start) AS first, MAX(interval_end) AS last FROM runtime_aggregates",
     "interval_start >= :since",
     tail="GROUP BY function, revision",
 )
@@ -150,15 +151,18 @@ def sqlite_rows(conn: sqlite3.Connection) -> Rows:
     return rows
 
 
-def store_rows(store: Store) -> Rows:
-    """A reader over an open store, SQLite or PostgreSQL (times come back as text or datetimes)."""
+@contextlib.contextmanager
+def store_rows(store: Store) -> Iterator[Rows]:
+    """A reader over an open store, SQLite or PostgreSQL, on one read-only connection (one consistent
+    snapshot) for as long as the ``with`` block lasts. Times come back as text or datetimes."""
     from sqlalchemy import text
 
-    def rows(query: Query, *, since: datetime, path: str | None = None, **params: Any) -> list[dict[str, Any]]:
-        bound: dict[str, Any] = {"since": sqlite_time(since) if store.dialect == "sqlite" else since, **params}
-        if path is not None:
-            bound["path"] = path
-        with store.read() as conn:
+    with store.read() as conn:
+
+        def rows(query: Query, *, since: datetime, path: str | None = None, **params: Any) -> list[dict[str, Any]]:
+            bound: dict[str, Any] = {"since": sqlite_time(since) if store.dialect == "sqlite" else since, **params}
+            if path is not None:
+                bound["path"] = path
             return [dict(row) for row in conn.execute(text(query.sql(path)), bound).mappings()]
 
-    return rows
+        yield rows

@@ -7,8 +7,8 @@
   ``ATTACH``, no ``PRAGMA``, no transaction control); a progress handler stops it at the time
   limit. ``sqlite3`` refuses a second statement.
 * **PostgreSQL**: a ``READ ONLY`` transaction with ``statement_timeout``; the statement is prepared,
-  and PostgreSQL refuses a second command in a prepared statement. The role the URL names is still the role: give the MCP
-  server one that may only read, since a read-only transaction does not stop, say, a superuser's
+  and PostgreSQL refuses a second command in a prepared statement. The role the URL names is still
+  the role: give the MCP server one that may only read, since a read-only transaction does not stop, say, a superuser's
   ``pg_read_file``. Functions with effects outside the database are refused by name as a second
   line (:data:`PG_REFUSED_FUNCTIONS`).
 * **Both**: the statement must start with ``SELECT``, ``WITH``, ``VALUES`` or ``EXPLAIN``.
@@ -334,8 +334,8 @@ def _run_postgres(store: Store, sql: str, max_rows: int, seconds: float, max_cel
     try:
         with store.read() as conn:
             conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}")
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, psycopg.Connection)
             cursor = raw.cursor()
             try:
                 # Prepared (the extended protocol): PostgreSQL refuses a second command in it.

@@ -25,6 +25,7 @@ from codewitness.views.reach import Reach, ReachJson, origin_label
 if TYPE_CHECKING:
     from codewitness.attribution.cache import AttributionCache
     from codewitness.store import Store
+    from codewitness.store.problems import Rows
     from codewitness.views.function import FunctionContext
 
 __all__ = ["FunctionBrief", "FunctionBriefJson", "function_brief"]
@@ -192,18 +193,15 @@ class FunctionBrief:
         }
 
 
-def _trend(store: Store, function: str) -> TrendJson | None:
-    from codewitness.store.problems import FUNCTION_REVISIONS, store_rows
-    from codewitness.store.queries import summarize
+def _trend(store: Store, rows: Rows, function: str) -> TrendJson | None:
+    from codewitness.store.problems import FUNCTION_REVISIONS
+    from codewitness.store.queries import revision_p95
     from codewitness.views.problems import revision_changes
 
-    change = revision_changes(store_rows(store)(FUNCTION_REVISIONS, since=_EPOCH, function=function)).get(function)
+    change = revision_changes(rows(FUNCTION_REVISIONS, since=_EPOCH, function=function)).get(function)
     if change is None:
         return None
-    p95: dict[str | None, float] = {}
-    for revision in (change.revision, change.previous):
-        found = summarize(store, function=function, revision=revision, exceptions_per_function=0) if revision else []
-        p95[revision] = found[0]["p95_ms"] if found else 0.0
+    p95 = revision_p95(store, function, [change.revision, change.previous])
     return {
         "revision": change.revision,
         "previous": change.previous,
@@ -211,17 +209,17 @@ def _trend(store: Store, function: str) -> TrendJson | None:
         "previous_calls": change.previous_calls,
         "error_rate": round(change.error_rate, 6),
         "previous_error_rate": round(change.previous_error_rate, 6),
-        "p95_ms": p95[change.revision],
-        "previous_p95_ms": p95[change.previous],
+        "p95_ms": p95.get(change.revision, 0.0),
+        "previous_p95_ms": p95.get(change.previous, 0.0),
     }
 
 
-def _exceptions(store: Store, function: str) -> list[BriefExceptionJson]:
-    from codewitness.store.problems import RECENT_EXCEPTIONS, store_rows
+def _exceptions(rows: Rows, function: str) -> list[BriefExceptionJson]:
+    from codewitness.store.problems import RECENT_EXCEPTIONS
     from codewitness.views.problems import stored_json, stored_time
 
     found: list[BriefExceptionJson] = []
-    for row in store_rows(store)(RECENT_EXCEPTIONS, since=_EPOCH, function=function, limit=RECENT):
+    for row in rows(RECENT_EXCEPTIONS, since=_EPOCH, function=function, limit=RECENT):
         stack = stored_json(row["stack"])
         frames = [
             f"{f.get('file')}:{f.get('line')} in {f.get('function')}"
@@ -297,10 +295,17 @@ def function_brief(
             "no runtime facts for this function: run the app with the sensor "
             "(codewitness run -- python app.py), then `codewitness ingest`"
         )
+    trend: TrendJson | None = None
+    exceptions: tuple[BriefExceptionJson, ...] = ()
+    if ctx.runtime is not None:
+        from codewitness.store.problems import store_rows
+
+        with store_rows(store) as rows:
+            trend, exceptions = _trend(store, rows, ctx.qualname), tuple(_exceptions(rows, ctx.qualname))
     return FunctionBrief(
         context=ctx,
-        trend=_trend(store, ctx.qualname) if ctx.runtime is not None else None,
-        exceptions=tuple(_exceptions(store, ctx.qualname)) if ctx.runtime is not None else (),
+        trend=trend,
+        exceptions=exceptions,
         reviews=_reviews(store, ctx.qualname),
         reach=reached,
         note="; ".join(notes) or None,

@@ -16,7 +16,8 @@ edit). Both read through :mod:`codewitness.store.problems`, so the hook runs on 
 alone: this module imports only the standard library.
 
 Example:
-    >>> view = problems_view(store_rows(store), since=datetime(2026, 11, 1, tzinfo=UTC))  # doctest: +SKIP
+    >>> with store_rows(store) as rows:  # doctest: +SKIP
+    ...     view = problems_view(rows, since=datetime(2026, 11, 1, tzinfo=UTC))
     >>> [(f.function, f.kinds) for f in view.functions]  # doctest: +SKIP
     [('shop.pricing.total', ('exception', 'regression'))]
 """
@@ -383,45 +384,97 @@ def _latest_breach(row: dict[str, Any]) -> LatestBreachJson:
     }
 
 
-def _collect(rows: Rows, since: datetime, paths: Sequence[str | None]) -> list[FunctionProblems]:
-    """Every function with a live problem in ``paths`` (``[None]``: everywhere)."""
-    exceptions: dict[str, dict[str, int]] = {}
-    breaches: dict[str, dict[str, int]] = {}
+@dataclass
+class _Candidate:
+    """What the grouped counts say about one function, before its details are read."""
+
+    origin: str = "unknown"
+    seen: str = ""
+    exceptions: dict[str, int] = field(default_factory=dict)
+    breaches: dict[str, int] = field(default_factory=dict)
+    change: RevisionChange | None = None
+
+    def saw(self, origin: Any, last: Any) -> None:
+        when = stored_time(last)
+        if origin and when >= self.seen:
+            self.origin, self.seen = str(origin), when
+
+    def kinds(self) -> int:
+        change = self.change
+        worse = bool(change and change.regressed) + bool(change and change.slowed)
+        return bool(self.exceptions) + bool(self.breaches) + worse
+
+    def events(self) -> int:
+        return sum(self.exceptions.values()) + sum(self.breaches.values())
+
+
+def _candidates(rows: Rows, since: datetime, paths: Sequence[str | None]) -> dict[str, _Candidate]:
+    """Every function with a live problem in ``paths`` (``[None]``: everywhere), from grouped counts alone."""
+    found: dict[str, _Candidate] = {}
     totals: list[dict[str, Any]] = []
     for path in paths:
         for row in rows(EXCEPTION_COUNTS, since=since, path=path):
-            exceptions.setdefault(row["function"], {})[row["type"]] = int(row["n"])
+            c = found.setdefault(row["function"], _Candidate())
+            c.exceptions[row["type"]] = c.exceptions.get(row["type"], 0) + int(row["n"])
+            c.saw(row["origin"], row["last"])
         for row in rows(BREACH_COUNTS, since=since, path=path):
-            breaches.setdefault(row["function"], {})[row["rule"]] = int(row["n"])
+            c = found.setdefault(row["function"], _Candidate())
+            c.breaches[row["rule"]] = c.breaches.get(row["rule"], 0) + int(row["n"])
+            c.saw(row["origin"], row["last"])
         totals += rows(REVISION_TOTALS, since=since, path=path)
-    changes = revision_changes(totals)
-    worse = {name for name, change in changes.items() if change.regressed or change.slowed}
-    found: list[FunctionProblems] = []
-    for name in sorted({*exceptions, *breaches, *worse}):
-        latest_exc = rows(LATEST_EXCEPTION, since=since, function=name) if name in exceptions else []
-        latest_breach = rows(LATEST_BREACH, since=since, function=name) if name in breaches else []
-        facts = latest_exc or latest_breach or rows(FUNCTION_FACTS, since=since, function=name)
-        if not facts:
-            continue
-        fact = facts[0]
-        found.append(
-            FunctionProblems(
-                function=name,
-                path=fact["path"],
-                line=fact["line"],
-                origin=fact["origin"],
-                ai_share=float(fact["ai_share"]),
-                generation_ids=tuple(stored_json(fact["generation_ids"]) or ()),
-                models=tuple(stored_json(fact["models"]) or ()),
-                exception_types=dict(sorted(exceptions.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))),
-                latest_exception=_latest_exception(latest_exc[0]) if latest_exc else None,
-                breach_rules=dict(sorted(breaches.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0]))),
-                latest_breach=_latest_breach(latest_breach[0]) if latest_breach else None,
-                revisions=changes.get(name),
-            )
-        )
-    found.sort(key=lambda f: (-len(f.kinds), -(f.exceptions + f.breaches), f.function))
+    newest: dict[str, tuple[str, str]] = {}
+    for row in totals:
+        when = stored_time(row["last"])
+        if when >= newest.get(row["function"], ("", ""))[0]:
+            newest[row["function"]] = (when, row["origin"])
+    for name, change in revision_changes(totals).items():
+        if change.regressed or change.slowed or name in found:
+            c = found.setdefault(name, _Candidate())
+            c.change = change
+            c.saw(newest[name][1], newest[name][0])
     return found
+
+
+def _details(rows: Rows, since: datetime, name: str, c: _Candidate) -> FunctionProblems | None:
+    """One candidate with its newest exception and breach, and where it is and who wrote it."""
+    latest_exc = rows(LATEST_EXCEPTION, since=since, function=name) if c.exceptions else []
+    latest_breach = rows(LATEST_BREACH, since=since, function=name) if c.breaches else []
+    facts = latest_exc or latest_breach or rows(FUNCTION_FACTS, since=since, function=name)
+    if not facts:
+        return None
+    fact = facts[0]
+    return FunctionProblems(
+        function=name,
+        path=fact["path"],
+        line=fact["line"],
+        origin=fact["origin"],
+        ai_share=float(fact["ai_share"]),
+        generation_ids=tuple(stored_json(fact["generation_ids"]) or ()),
+        models=tuple(stored_json(fact["models"]) or ()),
+        exception_types=dict(sorted(c.exceptions.items(), key=lambda kv: (-kv[1], kv[0]))),
+        latest_exception=_latest_exception(latest_exc[0]) if latest_exc else None,
+        breach_rules=dict(sorted(c.breaches.items(), key=lambda kv: (-kv[1], kv[0]))),
+        latest_breach=_latest_breach(latest_breach[0]) if latest_breach else None,
+        revisions=c.change,
+    )
+
+
+def _collect(
+    rows: Rows, since: datetime, paths: Sequence[str | None], *, origin: str = "any", limit: int | None = None
+) -> tuple[list[FunctionProblems], int]:
+    """The functions with live problems, worst first (at most ``limit``), and how many there were.
+
+    Functions are ranked on their grouped counts; only those kept are read in detail.
+    """
+    candidates = {
+        name: c
+        for name, c in _candidates(rows, since, paths).items()
+        if c.kinds() and _matches(c.origin, origin)
+    }
+    ranked = sorted(candidates, key=lambda name: (-candidates[name].kinds(), -candidates[name].events(), name))
+    kept = ranked if limit is None else ranked[:limit]
+    found = [f for f in (_details(rows, since, name, candidates[name]) for name in kept) if f is not None]
+    return found, len(candidates)
 
 
 def problems_view(rows: Rows, *, since: datetime, origin: str = "ai", limit: int = 20) -> ProblemsView:
@@ -440,7 +493,7 @@ def problems_view(rows: Rows, *, since: datetime, origin: str = "ai", limit: int
         raise ValueError(f"origin is one of {', '.join(ORIGINS)}; not {origin!r}")
     if limit < 1:
         raise ValueError(f"limit must be at least 1; got {limit}")
-    found = [f for f in _collect(rows, since, [None]) if _matches(f.origin, origin)]
+    found, total = _collect(rows, since, [None], origin=origin, limit=limit)
     note = None
     if not found:
         if not rows(ANY_RUNTIME, since=since)[0]["n"]:
@@ -448,9 +501,9 @@ def problems_view(rows: Rows, *, since: datetime, origin: str = "ai", limit: int
         else:
             scope = "" if origin == "any" else f" among {'AI-written' if origin == 'ai' else origin} functions"
             note = f"no exceptions, broken invariants, regressions or slowdowns since {since.isoformat()}{scope}"
-    return ProblemsView(since=since, origin=origin, functions=tuple(found[:limit]), total=len(found), note=note)
+    return ProblemsView(since=since, origin=origin, functions=tuple(found), total=total, note=note)
 
 
 def file_problems(rows: Rows, paths: Sequence[str], *, since: datetime) -> list[FunctionProblems]:
     """The functions of ``paths`` (repository-relative) with live problems, worst first; ``[]`` when none."""
-    return _collect(rows, since, list(dict.fromkeys(paths)))
+    return _collect(rows, since, list(dict.fromkeys(paths)))[0]

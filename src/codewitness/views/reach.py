@@ -1,4 +1,4 @@
-"""Blast radius: which entry points reach a function, how much of it tests cover, how risky it is.
+"""Blast radius: which entry points reach a function, and how much of it tests cover.
 
 Read from the attribution report (:func:`codewitness.attribution.report.build_report`) of the
 repository's Python files at one revision: its static call graph gives the entry points (web
@@ -36,7 +36,6 @@ class ReachJson(TypedDict):
     entry_kind: str | None
     coverage: float | None
     complexity: int | None
-    risk: float
 
 
 @dataclass(frozen=True)
@@ -48,14 +47,12 @@ class Reach:
         entry_kind: ``route``, ``cli`` or ``main`` when it is an entry point itself.
         coverage: the share of its statements tests ran (``None``: no coverage data).
         complexity: its cognitive complexity, when known.
-        risk: the report's risk score (0 for code no agent wrote).
     """
 
     entry_points: tuple[str, ...]
     entry_kind: str | None
     coverage: float | None
     complexity: int | None
-    risk: float
 
     def to_dict(self) -> ReachJson:
         """The JSON form."""
@@ -64,8 +61,13 @@ class Reach:
             "entry_kind": self.entry_kind,
             "coverage": None if self.coverage is None else round(self.coverage, 4),
             "complexity": self.complexity,
-            "risk": round(self.risk, 4),
         }
+
+
+#: Reach of every function, per (repository, commit, coverage data): the call graph of a revision does
+#: not change, so a long-lived reader (the MCP server) builds it once per revision.
+_MEMO: dict[tuple[str, str, int | None], dict[str, Reach]] = {}
+_MEMO_SIZE = 4
 
 
 def reach(
@@ -77,20 +79,35 @@ def reach(
         GitError: not a repository, or no commits.
         NotFoundError: ``rev`` is not a commit.
     """
+    from codewitness._git import repo_root, resolve
     from codewitness.attribution.report import build_report
+    from codewitness.errors import NotFoundError
 
     wanted = set(qualnames)
     if not wanted:
         return {}
-    report = build_report(root, rev, cache=cache, python_only=True)
-    return {
-        f.ref.qualname: Reach(
-            entry_points=f.reached_from,
-            entry_kind=f.entry_kind,
-            coverage=f.coverage,
-            complexity=f.complexity,
-            risk=f.risk,
-        )
-        for f in report.functions
-        if f.ref.qualname in wanted
-    }
+    top = repo_root(root)
+    commit = resolve(top, rev)
+    if commit is None:
+        raise NotFoundError(f"{rev} is not a commit in {top}")
+    try:
+        coverage: int | None = (top / ".coverage").stat().st_mtime_ns
+    except OSError:
+        coverage = None
+    key = (str(top), commit, coverage)
+    every = _MEMO.get(key)
+    if every is None:
+        report = build_report(top, commit, cache=cache, python_only=True)
+        every = {
+            f.ref.qualname: Reach(
+                entry_points=f.reached_from,
+                entry_kind=f.entry_kind,
+                coverage=f.coverage,
+                complexity=f.complexity,
+            )
+            for f in report.functions
+        }
+        while len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = every
+    return {name: every[name] for name in wanted if name in every}
