@@ -161,3 +161,18 @@ def test_render_never_exceeds_its_budget(found: list[FunctionProblems], budget: 
     text = render(found, {}, ["a.py"], "7d", budget)
     assert len(text) <= budget
     assert text.startswith("codewitness: live problems in a.py")
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_values)
+def test_the_hooks_json_text_is_what_json_writes(value: Any) -> None:
+    from codewitness.capture.context import _json_text
+
+    assert _json_text(value) == json.dumps(value, ensure_ascii=False)

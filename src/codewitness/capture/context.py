@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 
 from codewitness.capture._base import Parsed, SessionInfo, Snapshot
 
@@ -38,8 +37,16 @@ LOCK_TIMEOUT = 0.1
 #: At most this many files named in one prompt are looked at.
 MAX_PROMPT_FILES = 5
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_PY_FILE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py)\b")
+#: A Python file's name in a prompt (``app/calc.py``); compiled when a prompt is read (re costs a hook milliseconds).
+_PY_FILE = r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py)\b"
+
+
+def _age_seconds(text: str) -> int | None:
+    """``7d`` -> seconds; ``None`` for anything that is not a number and a unit (s, m, h, d, w)."""
+    text = text.replace(" ", "")
+    if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].isascii() or not text[:-1].isdigit():
+        return None
+    return int(text[:-1]) * _UNITS[text[-1]]
 
 
 def _repo_relative(root: str, path: str, cwd: str | None) -> str | None:
@@ -52,8 +59,10 @@ def _repo_relative(root: str, path: str, cwd: str | None) -> str | None:
 
 def files_named(root: str, prompt: str) -> list[str]:
     """Python files of the repository at ``root`` that ``prompt`` names (``app/calc.py``), in order."""
+    import re
+
     found: list[str] = []
-    for name in _PY_FILE.findall(prompt):
+    for name in re.findall(_PY_FILE, prompt):
         rel = _repo_relative(root, name, None)
         if rel is not None and rel not in found and os.path.isfile(os.path.join(root, rel)):
             found.append(rel)
@@ -71,10 +80,29 @@ def _one_line(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _json_short(value: Any, limit: int) -> str:
-    import json
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
-    return _one_line(json.dumps(value, ensure_ascii=False, default=str), limit)
+
+def _json_text(value: Any) -> str:
+    """JSON text of a decoded JSON value, as json.dumps writes it (json itself would import re: milliseconds)."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        text = "".join(_ESCAPES.get(c) or (c if c >= " " else f"\\u{ord(c):04x}") for c in value)
+        return f'"{text}"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_json_text(str(k))}: {_json_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_json_text(v) for v in value) + "]"
+    return _json_text(str(value))
+
+
+def _json_short(value: Any, limit: int) -> str:
+    return _one_line(_json_text(value), limit)
 
 
 def render(
@@ -144,8 +172,9 @@ def context_for(root: str, parsed: Parsed, settings: dict[str, Any]) -> str | No
     paths = [p for p in dict.fromkeys(paths) if p.endswith(".py")]
     if not paths:
         return None
-    age = _AGE.match(str(settings.get("context_since") or "7d"))
-    if age is None:
+    since_text = str(settings.get("context_since") or "7d").strip()
+    seconds = _age_seconds(since_text)
+    if seconds is None:
         return None
     from codewitness.store.lite import open_readonly
 
@@ -159,7 +188,7 @@ def context_for(root: str, parsed: Parsed, settings: dict[str, Any]) -> str | No
         from codewitness.views.problems import file_problems
 
         rows = sqlite_rows(conn)
-        since = datetime.now(UTC) - timedelta(seconds=int(age.group(1)) * _UNITS[age.group(2)])
+        since = datetime.now(UTC) - timedelta(seconds=seconds)
         found = file_problems(rows, paths, since=since)
         if not found:
             return None
@@ -173,4 +202,4 @@ def context_for(root: str, parsed: Parsed, settings: dict[str, Any]) -> str | No
     finally:
         conn.close()
     shown = list(dict.fromkeys(f.path or "?" for f in found))
-    return render(found, prompts, shown, age.group(0).strip(), int(settings["context_chars"]), root)
+    return render(found, prompts, shown, since_text, int(settings["context_chars"]), root)

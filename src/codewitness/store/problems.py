@@ -19,13 +19,15 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing and contextlib cost the agent hook milliseconds it reads this through
 if TYPE_CHECKING:
     import sqlite3
+    from typing import Any
+
+    from sqlalchemy import Connection
 
     from codewitness.store import Store
 
@@ -129,7 +131,7 @@ ANY_RUNTIME = Query(
 )
 
 #: Runs a :class:`Query` with named parameters (``since``, ``path``, ``function``); rows as dicts.
-Rows = Callable[..., list[dict[str, Any]]]
+Rows = Callable[..., "list[dict[str, Any]]"]
 
 
 def sqlite_time(value: datetime) -> str:
@@ -151,18 +153,30 @@ def sqlite_rows(conn: sqlite3.Connection) -> Rows:
     return rows
 
 
-@contextlib.contextmanager
-def store_rows(store: Store) -> Iterator[Rows]:
+class store_rows:
     """A reader over an open store, SQLite or PostgreSQL, on one read-only connection (one consistent
     snapshot) for as long as the ``with`` block lasts. Times come back as text or datetimes."""
-    from sqlalchemy import text
 
-    with store.read() as conn:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._reading: Any = None
+
+    def __enter__(self) -> Rows:
+        from sqlalchemy import text
+
+        self._reading = self.store.read()
+        conn: Connection = self._reading.__enter__()
+        sqlite = self.store.dialect == "sqlite"
 
         def rows(query: Query, *, since: datetime, path: str | None = None, **params: Any) -> list[dict[str, Any]]:
-            bound: dict[str, Any] = {"since": sqlite_time(since) if store.dialect == "sqlite" else since, **params}
+            bound: dict[str, Any] = {"since": sqlite_time(since) if sqlite else since, **params}
             if path is not None:
                 bound["path"] = path
             return [dict(row) for row in conn.execute(text(query.sql(path)), bound).mappings()]
 
-        yield rows
+        return rows
+
+    def __exit__(self, *exc: Any) -> None:
+        reading, self._reading = self._reading, None
+        if reading is not None:
+            reading.__exit__(*exc)

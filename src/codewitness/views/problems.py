@@ -24,12 +24,11 @@ Example:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, TypedDict, get_args
+from types import MappingProxyType
 
+from codewitness.capture._lean import NamedTuple
 from codewitness.store.problems import (
     ANY_RUNTIME,
     BREACH_COUNTS,
@@ -38,15 +37,85 @@ from codewitness.store.problems import (
     LATEST_BREACH,
     LATEST_EXCEPTION,
     REVISION_TOTALS,
-    Rows,
 )
+
+TYPE_CHECKING = False  # typing costs the agent hook milliseconds: the JSON shapes exist for type checkers only
+if TYPE_CHECKING:
+    from typing import Any, Literal, TypedDict
+
+    from codewitness.store.problems import Rows
+
+    #: ``ai``: written by an agent, edited or not (``ai`` and ``mixed``); ``any``: every function.
+    OriginFilter = Literal["ai", "mixed", "human", "unknown", "any"]
+
+    class RevisionChangeJson(TypedDict):
+        """How the newest revision compares with the one before."""
+
+        revision: str | None
+        previous: str | None
+        calls: int
+        previous_calls: int
+        error_rate: float
+        previous_error_rate: float
+        mean_ms: float
+        previous_mean_ms: float
+
+    class LatestExceptionJson(TypedDict):
+        """The newest exception of a function, with the inputs that caused it."""
+
+        time: str
+        type: str
+        message: str
+        arguments: Any
+        where: str | None
+        revision: str | None
+        service: str
+
+    class LatestBreachJson(TypedDict):
+        """The newest broken invariant of a function, with its inputs and result."""
+
+        time: str
+        rule: str
+        kind: str
+        expression: str
+        arguments: Any
+        result: Any
+        detail: str | None
+
+    class FunctionProblemsJson(TypedDict):
+        """One function in the ``problems`` answer."""
+
+        function: str
+        path: str | None
+        line: int | None
+        origin: str
+        ai_share: float
+        generation_ids: list[str]
+        models: list[str]
+        problems: list[str]
+        exceptions: int
+        exception_types: dict[str, int]
+        latest_exception: LatestExceptionJson | None
+        breaches: int
+        breach_rules: dict[str, int]
+        latest_breach: LatestBreachJson | None
+        revisions: RevisionChangeJson | None
+
+    class ProblemsViewJson(TypedDict):
+        """The ``problems`` answer."""
+
+        since: str
+        origin: str
+        functions: list[FunctionProblemsJson]
+        total: int
+        note: str | None
+
 
 __all__ = [
     "MIN_CALLS",
     "ORIGINS",
     "SLOWDOWN_RATIO",
     "FunctionProblems",
-    "OriginFilter",
     "ProblemsView",
     "RevisionChange",
     "file_problems",
@@ -61,9 +130,8 @@ MIN_CALLS = 20
 #: How much slower (mean latency) the newest revision must be to count as a slowdown.
 SLOWDOWN_RATIO = 1.5
 
-#: ``ai``: written by an agent, edited or not (``ai`` and ``mixed``); ``any``: every function.
-OriginFilter = Literal["ai", "mixed", "human", "unknown", "any"]
-ORIGINS: tuple[OriginFilter, ...] = get_args(OriginFilter)
+#: The origin filters: ``ai`` is written by an agent, edited or not (``ai`` and ``mixed``); ``any`` is every function.
+ORIGINS: tuple[OriginFilter, ...] = ("ai", "mixed", "human", "unknown", "any")
 
 _NO_RUNTIME = (
     "the store has no runtime facts: run the application with the sensor "
@@ -83,28 +151,19 @@ def stored_time(value: Any) -> str:
 def stored_json(value: Any) -> Any:
     """A stored JSON value (text on SQLite, decoded already on PostgreSQL)."""
     if isinstance(value, str):
+        # The hook's lean decoder: json would pull in re, and the hook reads this before every edit.
+        from codewitness.capture._lean import loads
+
         try:
-            return json.loads(value)
+            return loads(value)
         except ValueError:
             return value
     return value
 
 
-class RevisionChangeJson(TypedDict):
-    """How the newest revision compares with the one before."""
-
-    revision: str | None
-    previous: str | None
-    calls: int
-    previous_calls: int
-    error_rate: float
-    previous_error_rate: float
-    mean_ms: float
-    previous_mean_ms: float
 
 
-@dataclass(frozen=True)
-class RevisionChange:
+class RevisionChange(NamedTuple):
     """Calls, error rate and mean latency of the newest revision beside the previous one's."""
 
     revision: str | None
@@ -166,52 +225,16 @@ class RevisionChange:
         }
 
 
-class LatestExceptionJson(TypedDict):
-    """The newest exception of a function, with the inputs that caused it."""
-
-    time: str
-    type: str
-    message: str
-    arguments: Any
-    where: str | None
-    revision: str | None
-    service: str
 
 
-class LatestBreachJson(TypedDict):
-    """The newest broken invariant of a function, with its inputs and result."""
-
-    time: str
-    rule: str
-    kind: str
-    expression: str
-    arguments: Any
-    result: Any
-    detail: str | None
 
 
-class FunctionProblemsJson(TypedDict):
-    """One function in the ``problems`` answer."""
-
-    function: str
-    path: str | None
-    line: int | None
-    origin: str
-    ai_share: float
-    generation_ids: list[str]
-    models: list[str]
-    problems: list[str]
-    exceptions: int
-    exception_types: dict[str, int]
-    latest_exception: LatestExceptionJson | None
-    breaches: int
-    breach_rules: dict[str, int]
-    latest_breach: LatestBreachJson | None
-    revisions: RevisionChangeJson | None
 
 
-@dataclass(frozen=True)
-class FunctionProblems:
+_NONE: Mapping[str, int] = MappingProxyType({})
+
+
+class FunctionProblems(NamedTuple):
     """One function's live problems.
 
     Attributes:
@@ -236,9 +259,9 @@ class FunctionProblems:
     ai_share: float
     generation_ids: tuple[str, ...]
     models: tuple[str, ...]
-    exception_types: dict[str, int] = field(default_factory=dict)
+    exception_types: Mapping[str, int] = _NONE
     latest_exception: LatestExceptionJson | None = None
-    breach_rules: dict[str, int] = field(default_factory=dict)
+    breach_rules: Mapping[str, int] = _NONE
     latest_breach: LatestBreachJson | None = None
     revisions: RevisionChange | None = None
 
@@ -278,27 +301,18 @@ class FunctionProblems:
             "models": list(self.models),
             "problems": list(self.kinds),
             "exceptions": self.exceptions,
-            "exception_types": self.exception_types,
+            "exception_types": dict(self.exception_types),
             "latest_exception": self.latest_exception,
             "breaches": self.breaches,
-            "breach_rules": self.breach_rules,
+            "breach_rules": dict(self.breach_rules),
             "latest_breach": self.latest_breach,
             "revisions": self.revisions.to_dict() if self.revisions is not None and self.revisions.comparable else None,
         }
 
 
-class ProblemsViewJson(TypedDict):
-    """The ``problems`` answer."""
-
-    since: str
-    origin: str
-    functions: list[FunctionProblemsJson]
-    total: int
-    note: str | None
 
 
-@dataclass(frozen=True)
-class ProblemsView:
+class ProblemsView(NamedTuple):
     """Functions with live problems, worst first.
 
     Attributes:
@@ -384,15 +398,15 @@ def _latest_breach(row: dict[str, Any]) -> LatestBreachJson:
     }
 
 
-@dataclass
 class _Candidate:
     """What the grouped counts say about one function, before its details are read."""
 
-    origin: str = "unknown"
-    seen: str = ""
-    exceptions: dict[str, int] = field(default_factory=dict)
-    breaches: dict[str, int] = field(default_factory=dict)
-    change: RevisionChange | None = None
+    def __init__(self) -> None:
+        self.origin = "unknown"
+        self.seen = ""
+        self.exceptions: dict[str, int] = {}
+        self.breaches: dict[str, int] = {}
+        self.change: RevisionChange | None = None
 
     def saw(self, origin: Any, last: Any) -> None:
         when = stored_time(last)

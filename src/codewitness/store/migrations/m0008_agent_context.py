@@ -6,8 +6,8 @@
   (:mod:`codewitness.views.incidents`), so an incident id is the same on every machine.
 * ``cw_*`` views: the documented surface of ``codewitness mcp``'s ``query`` tool
   (:mod:`codewitness.store.readonly` describes every column).
-* indexes on ``path`` of the runtime tables: the agent hook asks "what is wrong in this file?"
-  before every edit, and must answer in milliseconds.
+* indexes on ``path`` of the runtime tables (covering, for the interval rows): the agent hook asks
+  "what is wrong in this file?" before every edit, and must answer in milliseconds.
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ Table(
 )
 
 _INDEXES = (
-    "CREATE INDEX ix_runtime_aggregates_path_time ON runtime_aggregates (path, interval_start)",
+    # Covering: the hook sums one file's recent intervals per function and revision without reading
+    # the wide rows (histograms) at all.
+    "CREATE INDEX ix_runtime_aggregates_path_time ON runtime_aggregates "
+    "(path, interval_start, function, revision, origin, calls, error_count, total_ns, interval_end)",
     "CREATE INDEX ix_runtime_exceptions_path_time ON runtime_exceptions (path, time)",
     "CREATE INDEX ix_runtime_breaches_path_time ON runtime_breaches (path, time)",
     "CREATE INDEX ix_runtime_breaches_time ON runtime_breaches (time)",
