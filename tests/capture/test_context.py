@@ -173,6 +173,6 @@ _values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(value=_values)
 def test_the_hooks_json_text_is_what_json_writes(value: Any) -> None:
-    from codewitness.capture.context import _json_text
+    from codewitness.capture._lean import dumps
 
-    assert _json_text(value) == json.dumps(value, ensure_ascii=False)
+    assert dumps(value) == json.dumps(value, ensure_ascii=False)

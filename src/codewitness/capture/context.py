@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 
 from codewitness.capture._base import Parsed, SessionInfo, Snapshot
+from codewitness.capture._lean import dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -80,29 +81,8 @@ def _one_line(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-
-
-def _json_text(value: Any) -> str:
-    """JSON text of a decoded JSON value, as json.dumps writes it (json itself would import re: milliseconds)."""
-    if value is None:
-        return "null"
-    if value is True or value is False:
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        text = "".join(_ESCAPES.get(c) or (c if c >= " " else f"\\u{ord(c):04x}") for c in value)
-        return f'"{text}"'
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_json_text(str(k))}: {_json_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_json_text(v) for v in value) + "]"
-    return _json_text(str(value))
-
-
 def _json_short(value: Any, limit: int) -> str:
-    return _one_line(_json_text(value), limit)
+    return _one_line(dumps(value), limit)
 
 
 def render(
