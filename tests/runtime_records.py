@@ -7,10 +7,13 @@ Each function returns one record dict (``kind``, ``id`` and the source fields), 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from codewitness.facts import Histogram
+from codewitness.ingest import IngestResult, ingest_batch
+from codewitness.store import Store
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -109,3 +112,8 @@ def review(function: str, when: datetime = T0, **kw: Any) -> dict:
         "arguments": {"amount": 3},
         "result": 6,
     }
+
+
+def ingest(store: Store, records: Iterable[Mapping[str, Any]]) -> IngestResult:
+    """Load ``records`` into ``store`` through the one loader every ingest path shares."""
+    return ingest_batch(store, records, source="test")

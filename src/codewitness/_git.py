@@ -32,6 +32,7 @@ __all__ = [
     "BlameRow",
     "CatFile",
     "CommitInfo",
+    "LineChange",
     "TreeEntry",
     "added_lines",
     "blame_porcelain",
@@ -41,6 +42,7 @@ __all__ = [
     "git_available",
     "git_bytes",
     "git_path",
+    "line_history",
     "list_notes",
     "list_tree",
     "parse_commit",
@@ -547,3 +549,39 @@ def blame_porcelain(root: Path, commit: str | None, path: str, *, detect_moves: 
         args.append("-M")
     out = run_git([*args, *([commit] if commit is not None else []), "--", path], cwd=root)
     return parse_porcelain(out)
+
+
+# -- the history of one line ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """A commit that changed a line (``git log -L``): id, author, author time (ISO 8601), subject."""
+
+    commit: str
+    author: str
+    time: str
+    subject: str
+
+
+def parse_line_log(text: str) -> list[LineChange]:
+    """``git log -s --format=%H%x09%an%x09%aI%x09%s -L ...`` output as changes, newest first."""
+    changes = []
+    for line in text.splitlines():
+        parts = line.split("\t", 3)
+        if len(parts) == 4 and len(parts[0]) >= 40:
+            changes.append(LineChange(*parts))
+    return changes
+
+
+def line_history(root: Path, rev: str, path: str, line: int, *, limit: int = 20) -> list[LineChange]:
+    """The commits that changed ``line`` of ``path`` up to ``rev``, newest first (at most ``limit``).
+
+    Raises:
+        GitError: git failed (no such file or line at ``rev``).
+    """
+    text = run_git(
+        ["log", "-s", f"-n{limit}", "--format=%H%x09%an%x09%aI%x09%s", f"-L{line},{line}:{path}", rev, "--"],
+        cwd=root,
+    )
+    return parse_line_log(text)

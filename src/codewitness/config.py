@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -68,6 +69,9 @@ def doc(text: str, **extra: Any) -> dict[str, Any]:
     return {"doc": text, **extra}
 
 
+#: An age: a number and a unit (seconds, minutes, hours, days, weeks).
+_AGE = re.compile(r"^\s*\d+\s*[smhdw]\s*$")
+
 #: The agents ``codewitness init`` knows how to hook.
 CAPTURE_AGENTS = ("claude", "cursor", "codex", "gemini")
 
@@ -84,8 +88,25 @@ class CaptureSection:
         default=2_000_000,
         metadata=doc("Files larger than this are not captured by agent hooks (the skip is logged).", minimum=1),
     )
+    context: bool = field(
+        default=True,
+        metadata=doc(
+            "Before an agent edits a file, its hook adds the live problems of that file's functions (exceptions "
+            "with inputs, broken invariants, regressions) to the agent's context; so do prompts naming files."
+        ),
+    )
+    context_since: str = field(
+        default="7d",
+        metadata=doc("How far back the hook's context looks: an age such as 24h, 7d or 2w."),
+    )
+    context_chars: int = field(
+        default=1500,
+        metadata=doc("The most characters of context one hook answer adds.", minimum=200),
+    )
 
     def __post_init__(self) -> None:
+        if not _AGE.match(self.context_since):
+            raise ConfigError(f"capture.context_since: {self.context_since!r} is not an age such as 24h, 7d or 2w")
         unknown = sorted(set(self.agents) - set(CAPTURE_AGENTS))
         if unknown:
             raise ConfigError(

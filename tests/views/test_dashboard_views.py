@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from hypothesis import given
@@ -12,7 +11,6 @@ from hypothesis import strategies as st
 from codewitness import ledger
 from codewitness.attribution.report import Report, Shares
 from codewitness.errors import NotFoundError, UsageError
-from codewitness.ingest import ingest_batch
 from codewitness.model import Generation, utcnow
 from codewitness.store import Store
 from codewitness.store.events import Scope, exception_rows
@@ -23,12 +21,7 @@ from codewitness.views.checks import gate_run_detail, gate_run_list
 from codewitness.views.ledger_lists import generation_list, prompt_detail
 from codewitness.views.paging import Page
 from codewitness.views.timeline import runtime_series, runtime_sides
-from tests.runtime_records import T0, aggregate, breach, exception
-
-
-def ingest(store: Store, records: list[Any]) -> None:
-    """The records into the store through the one loader every ingest path shares."""
-    ingest_batch(store, records, source="test")
+from tests.runtime_records import T0, aggregate, breach, exception, ingest
 
 
 def test_the_catalog_filters_by_origin_searches_sorts_and_pages(store: Store) -> None:

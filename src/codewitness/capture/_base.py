@@ -23,7 +23,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from codewitness.capture._lean import NamedTuple, StrPath, loads
+from codewitness.capture._lean import NamedTuple, StrPath, dumps, loads
 from codewitness.capture.checkpoint import (
     Hunk,
     added_ranges,
@@ -53,6 +53,7 @@ __all__ = [
     "StrPath",
     "ToolEvent",
     "TranscriptReader",
+    "context_hook_output",
     "find_root",
     "json_file",
     "merge_hook_settings",
@@ -613,10 +614,14 @@ def tool_hook_output(event: str, message: str, *, block: bool) -> HookOutput:
     """
     if block:
         return HookOutput(2, stderr=message)
-    import json  # only a hook that answers with context needs it; the capture hook answers nothing
-
     document = {"hookSpecificOutput": {"hookEventName": event, "additionalContext": message}}
-    return HookOutput(0, stdout=json.dumps(document))
+    return HookOutput(0, stdout=dumps(document))
+
+
+def context_hook_output(event: str, message: str) -> HookOutput:
+    """A before-tool or prompt hook's answer that adds ``message`` to the model's context (Claude Code's
+    ``hookSpecificOutput.additionalContext``, which Codex and Gemini CLI follow)."""
+    return tool_hook_output(event, message, block=False)
 
 
 #: Hook entries of ours are those whose command runs this module.

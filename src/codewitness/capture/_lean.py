@@ -1,5 +1,5 @@
-"""Lean stand-ins for :class:`typing.NamedTuple` and :func:`json.loads` (and the ``StrPath`` alias), for the
-hook's fast path.
+"""Lean stand-ins for :class:`typing.NamedTuple`, :func:`json.loads` and :func:`json.dumps` (and the ``StrPath``
+alias), for the hook's fast path.
 
 An agent runs the hook on every file edit, so its start-up time is the agent's waiting time.
 Importing :mod:`typing` and :mod:`json` (which pulls in :mod:`re` and :mod:`enum`) costs more
@@ -9,6 +9,7 @@ than the hook's whole work; these two stand-ins give the same results without th
   built with :func:`collections.namedtuple` from the class's annotations and defaults.
 * :func:`loads` — strict JSON through the interpreter's own C scanner (``_json``), the one
   :mod:`json` itself uses; :func:`json.loads` when that accelerator is missing.
+* :func:`dumps` — JSON text of plain values, exactly as ``json.dumps(value, ensure_ascii=False)``.
 
 Example:
     >>> class Point(NamedTuple):
@@ -45,7 +46,7 @@ else:
         _lean_root = True
 
 
-__all__ = ["NamedTuple", "StrPath", "loads"]
+__all__ = ["NamedTuple", "StrPath", "dumps", "loads"]
 
 #: A path as a string or path object (the hook path avoids importing pathlib: it costs milliseconds).
 StrPath: TypeAlias = "str | os.PathLike[str]"
@@ -103,6 +104,28 @@ def loads(text: str | bytes) -> Any:
     if end != len(body):
         raise ValueError(f"extra data after the JSON value at position {end}")
     return value
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a JSON value (dicts, lists, strings, numbers, booleans, None), as ``json.dumps(value,
+    ensure_ascii=False)`` writes it; anything else is written as its ``str``."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        text = "".join(_ESCAPES.get(c) or (c if c >= " " else f"\\u{ord(c):04x}") for c in value)
+        return f'"{text}"'
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{dumps(str(k))}: {dumps(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(dumps(v) for v in value) + "]"
+    return dumps(str(value))
 
 
 def _why_invalid(body: str) -> str:

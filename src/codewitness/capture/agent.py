@@ -36,6 +36,8 @@ class AgentModule(Protocol):
         SETTINGS_FILE: the project settings file its hooks are installed in, relative to the root.
         HOOK_CAN_BLOCK: whether its after-edit hook can hand a problem back to the model as the
             tool call's failure (``False``: it can only add context).
+        CONTEXT_EVENTS: the hook events whose answer can add context for the model (before an
+            edit, on a prompt); there the hook answers with the live problems of the files concerned.
         from_transcript: ``(path, tool_call_id, file_path) -> (model, prompt)`` read from the
             agent's transcript when its payloads lack them; ``None`` when payloads carry both.
     """
@@ -43,6 +45,7 @@ class AgentModule(Protocol):
     AGENT: str
     SETTINGS_FILE: str
     HOOK_CAN_BLOCK: bool
+    CONTEXT_EVENTS: tuple[str, ...]
 
     @property
     def from_transcript(self) -> TranscriptReader | None: ...
@@ -61,6 +64,10 @@ class AgentModule(Protocol):
 
     def hook_output(self, message: str, *, block: bool) -> HookOutput:
         """How an after-edit hook hands ``message`` to the model (as a problem when ``block``)."""
+        ...
+
+    def context_output(self, event: str, message: str) -> HookOutput:
+        """How a hook answering ``event`` (one of ``CONTEXT_EVENTS``) adds ``message`` to the model's context."""
         ...
 
     def cannot_enable(self, root: Path) -> str | None:

@@ -34,6 +34,7 @@ from codewitness.capture._base import (
     tool_event,
     tool_hook_output,
 )
+from codewitness.capture._base import context_hook_output as context_output
 from codewitness.capture._base import strip_hook_settings as uninstall_settings
 
 TYPE_CHECKING = False
@@ -44,10 +45,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGENT",
+    "CONTEXT_EVENTS",
     "EDIT_TOOLS",
     "HOOK_CAN_BLOCK",
     "SETTINGS_FILE",
     "cannot_enable",
+    "context_output",
     "from_transcript",
     "hook_output",
     "hook_settings",
@@ -58,6 +61,8 @@ __all__ = [
 
 AGENT = "claude-code"
 SETTINGS_FILE = ".claude/settings.json"
+#: Events whose answer adds context for the model: before an edit, and when a prompt is submitted.
+CONTEXT_EVENTS: tuple[str, ...] = ("PreToolUse", "UserPromptSubmit")
 #: PostToolUse exit 2 hands stderr to the model (the edit is done; the model reads the problem).
 HOOK_CAN_BLOCK = True
 EDIT_TOOLS = ("Write", "Edit", "MultiEdit")
@@ -70,7 +75,8 @@ TRANSCRIPT_FIRST_READ = 256_000
 def hook_settings(command: str) -> dict[str, Any]:
     """The ``hooks`` entries to merge into ``.claude/settings.json``."""
     entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
-    return {"hooks": {"PreToolUse": [entry], "PostToolUse": [entry]}}
+    prompt_entry = {"hooks": [{"type": "command", "command": command}]}
+    return {"hooks": {"PreToolUse": [entry], "PostToolUse": [entry], "UserPromptSubmit": [prompt_entry]}}
 
 
 def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from codewitness.capture._base import (
     tool_event,
     tool_hook_output,
 )
+from codewitness.capture._base import context_hook_output as context_output
 from codewitness.capture._base import strip_hook_settings as uninstall_settings
 
 TYPE_CHECKING = False
@@ -41,9 +42,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGENT",
+    "CONTEXT_EVENTS",
     "HOOK_CAN_BLOCK",
     "SETTINGS_FILE",
     "cannot_enable",
+    "context_output",
     "from_transcript",
     "hook_output",
     "hook_settings",
@@ -55,6 +58,8 @@ __all__ = [
 
 AGENT = "codex"
 SETTINGS_FILE = ".codex/hooks.json"
+#: Events whose answer adds context for the model: before an edit, and when a prompt is submitted.
+CONTEXT_EVENTS: tuple[str, ...] = ("PreToolUse", "UserPromptSubmit")
 #: PostToolUse follows Claude Code's contract: exit 2 hands stderr to the model as feedback.
 HOOK_CAN_BLOCK = True
 EDIT_TOOLS = ("apply_patch",)

@@ -34,6 +34,7 @@ from codewitness.capture._base import (
     prompt_action,
     text_field,
 )
+from codewitness.capture._base import context_hook_output as context_output
 from codewitness.capture._base import strip_hook_settings as uninstall_settings
 
 TYPE_CHECKING = False
@@ -44,9 +45,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGENT",
+    "CONTEXT_EVENTS",
     "HOOK_CAN_BLOCK",
     "SETTINGS_FILE",
     "cannot_enable",
+    "context_output",
     "from_transcript",
     "hook_output",
     "hook_settings",
@@ -59,6 +62,9 @@ AGENT = "cursor"
 SETTINGS_FILE = ".cursor/hooks.json"
 #: The hooks.json format version whose entries we write.
 HOOKS_VERSION = 1
+#: No event can add context before an edit: Cursor has no before-edit hook, and beforeSubmitPrompt
+#: answers only continue/stop.
+CONTEXT_EVENTS: tuple[str, ...] = ()
 #: ``afterFileEdit`` runs once the edit is done and cannot refuse it: it only adds context.
 HOOK_CAN_BLOCK = False
 EDIT_EVENTS = ("afterFileEdit", "afterTabFileEdit")

@@ -34,6 +34,7 @@ from codewitness.capture._base import (
     tool_event,
     tool_hook_output,
 )
+from codewitness.capture._base import context_hook_output as context_output
 from codewitness.capture._base import strip_hook_settings as uninstall_settings
 
 TYPE_CHECKING = False
@@ -44,10 +45,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AGENT",
+    "CONTEXT_EVENTS",
     "HOOK_CAN_BLOCK",
     "HOOK_NAME",
     "SETTINGS_FILE",
     "cannot_enable",
+    "context_output",
     "from_transcript",
     "hook_output",
     "hook_settings",
@@ -60,6 +63,8 @@ AGENT = "gemini-cli"
 SETTINGS_FILE = ".gemini/settings.json"
 #: The name our hook entries carry (``hooksConfig.disabled`` lists hooks by name).
 HOOK_NAME = "codewitness"
+#: Events whose answer adds context: a submitted prompt (BeforeTool can only block or rewrite a call).
+CONTEXT_EVENTS: tuple[str, ...] = ("BeforeAgent",)
 #: AfterTool exit 2 replaces the tool's result with stderr: the model reads the problem.
 HOOK_CAN_BLOCK = True
 EDIT_TOOLS = ("write_file", "replace")

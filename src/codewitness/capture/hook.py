@@ -24,6 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from codewitness.capture._base import HookOutput
     from codewitness.capture._lean import StrPath
 
 __all__ = ["LOG_NAME", "MAX_PAYLOAD_BYTES", "handle_agent", "handle_git", "log", "main"]
@@ -52,30 +53,36 @@ def log(folder: StrPath, source: str, message: str) -> None:
         pass
 
 
-def _max_bytes(root: StrPath) -> int:
-    """``capture.max_file_bytes``: from the environment, else from the project config.
+#: The settings the hook needs, as the project's configuration gives them (see :func:`_settings`).
+_SETTINGS = ("max_file_bytes", "database", "context", "context_since", "context_chars")
 
-    Loading the config costs more than a hook may spend, so the value is cached in
-    ``.codewitness/hook-settings.json`` together with the modification times of the config
-    files it came from; a changed file invalidates the cache.
+
+def _settings(root: StrPath) -> dict[str, Any]:
+    """``capture.max_file_bytes``, the database URL and the ``capture.context*`` settings of the project.
+
+    Loading the config costs more than a hook may spend, so the values are cached in
+    ``.codewitness/hook-settings.json`` together with the modification times of the config files
+    and the ``CODEWITNESS_*`` variables they came from; a change to either invalidates the cache.
     """
-    raw = os.environ.get("CODEWITNESS_CAPTURE_MAX_FILE_BYTES")
-    if raw is not None:
-        return int(raw)
-    stamps: dict[str, int | None] = {}
+    stamps: dict[str, Any] = {}
     for name in ("pyproject.toml", "codewitness.toml"):
         try:
             stamps[name] = os.stat(os.path.join(root, name)).st_mtime_ns
         except OSError:
             stamps[name] = None
+    import zlib
+
+    # A checksum of the variables, not the variables: one of them may hold a token.
+    env = "\x00".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("CODEWITNESS_"))
+    stamps["env"] = zlib.crc32(env.encode("utf-8", "surrogateescape"))
     cache = os.path.join(root, ".codewitness", "hook-settings.json")
     from codewitness.capture._base import read_bytes
 
     data, _problem = read_bytes(cache, 65_536, follow=False)
     try:
         cached = _lean.loads(data) if data is not None else None
-        if isinstance(cached, dict) and cached["stamps"] == stamps:
-            return int(cached["max_file_bytes"])
+        if isinstance(cached, dict) and cached["stamps"] == stamps and all(k in cached for k in _SETTINGS):
+            return cached
     except (ValueError, KeyError, TypeError):
         pass
     import json
@@ -83,19 +90,34 @@ def _max_bytes(root: StrPath) -> int:
 
     from codewitness.config import load_config
 
-    value = load_config(Path(root)).config.capture.max_file_bytes
+    loaded = load_config(Path(root))
+    section = loaded.config.capture
+    values: dict[str, Any] = {
+        "stamps": stamps,
+        "max_file_bytes": section.max_file_bytes,
+        "database": loaded.database_url,
+        "context": section.context,
+        "context_since": section.context_since,
+        "context_chars": section.context_chars,
+    }
     from codewitness._files import write_atomically
 
     try:
         os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
-        write_atomically(cache, json.dumps({"stamps": stamps, "max_file_bytes": value}), private=True)
+        write_atomically(cache, json.dumps(values), private=True)
     except OSError:  # the cache only saves time
         pass
-    return value
+    return values
 
 
-def handle_agent(agent: str, data: bytes, cwd: str) -> str:
-    """Capture one agent hook payload; returns a one-line summary (also logged when notable).
+def _max_bytes(root: StrPath) -> int:
+    """``capture.max_file_bytes`` of the project (from the cached settings)."""
+    return int(_settings(root)["max_file_bytes"])
+
+
+def handle_agent(agent: str, data: bytes, cwd: str) -> tuple[str, HookOutput | None]:
+    """Capture one agent hook payload; returns a one-line summary (also logged when notable) and,
+    for an event whose answer can carry context, the live problems of the files concerned.
 
     Raises:
         Exception: anything; :func:`main` catches and logs it.
@@ -114,19 +136,36 @@ def handle_agent(agent: str, data: bytes, cwd: str) -> str:
     except (ValueError, PayloadError) as exc:
         if root is not None:
             log(folder, agent, f"ignored payload: {exc}")
-        return f"ignored: {exc}"
+        return f"ignored: {exc}", None
     if parsed.cwd:
         root = find_root(parsed.cwd) or root
     if root is None:
-        return "not in a git repository"
+        return "not in a git repository", None
     folder = os.path.join(root, ".codewitness")
+    settings = _settings(root)
     with Journal.open(folder) as journal:
         outcome = run(
-            module.AGENT, parsed, journal, root, transcript=module.from_transcript, max_bytes=_max_bytes(root)
+            module.AGENT,
+            parsed,
+            journal,
+            root,
+            transcript=module.from_transcript,
+            max_bytes=int(settings["max_file_bytes"]),
         )
     for reason in outcome.skipped:
         log(folder, agent, f"skipped {reason}")
-    return f"{outcome.snapshots} snapshots, {outcome.edits} edits, {len(outcome.skipped)} skipped"
+    summary = f"{outcome.snapshots} snapshots, {outcome.edits} edits, {len(outcome.skipped)} skipped"
+    event = payload.get("hook_event_name")
+    if not settings["context"] or event not in module.CONTEXT_EVENTS:
+        return summary, None
+    try:
+        from codewitness.capture.context import context_for
+
+        text = context_for(root, parsed, settings)
+    except Exception as exc:  # context is a courtesy: never let it cost the capture or the agent
+        log(folder, agent, f"context not given: {type(exc).__name__}: {exc}")
+        return summary, None
+    return summary, (module.context_output(event, text) if text else None)
 
 
 def handle_git(hook: str, args: list[str], stdin: str, cwd: str) -> str:
@@ -172,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         if len(data) > MAX_PAYLOAD_BYTES:
             _log_near(cwd, source, f"payload over {MAX_PAYLOAD_BYTES} bytes ignored")
             return 0
-        handle_agent(args[0], data, cwd)
+        _summary, answer = handle_agent(args[0], data, cwd)
+        if answer is not None and answer.exit_code == 0 and answer.stdout:
+            sys.stdout.write(answer.stdout)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             return 0

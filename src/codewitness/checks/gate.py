@@ -30,7 +30,10 @@ if TYPE_CHECKING:
     from codewitness.config import CheckSection
     from codewitness.model import Generation
 
-__all__ = ["FAIL_LEVELS", "GateRun", "index_client", "run_gate"]
+__all__ = ["CONTENT_FAMILIES", "FAIL_LEVELS", "GateRun", "check_content", "index_client", "run_gate"]
+
+#: The families that judge one file's text on its own (provenance and complexity need its history).
+CONTENT_FAMILIES = ("deps", "apis", "security")
 
 FAIL_LEVELS = ("info", "low", "medium", "high", "never")
 
@@ -192,3 +195,62 @@ def _recorded_generations(url: str, root: Path, base: str | None, ctx: CheckCont
         return ledger.find(store, since=since)
     finally:
         store.close()
+
+
+def check_content(
+    root: Path,
+    path: str,
+    content: str,
+    *,
+    families: tuple[str, ...] = CONTENT_FAMILIES,
+    offline: bool = False,
+) -> GateRun:
+    """The gate on text an agent proposes for ``path``, before it is written.
+
+    The text is checked as the file it would become: imports against the project's own modules,
+    the installed packages and the package index (cached; ``offline`` asks no index), names
+    against the modules they come from, and the security rules. The file on disk is not read or
+    changed; the text goes to a private temporary file for the linters. Findings are not
+    attributed (the lines are not in the repository yet).
+
+    Args:
+        root: the project (its configuration, its own modules, the index cache).
+        path: where the text would go, relative to ``root`` or absolute inside it.
+        content: the proposed text.
+        families: which of :data:`CONTENT_FAMILIES` to run.
+        offline: ask no package index (cached verdicts only).
+
+    Raises:
+        InputError: ``path`` is outside ``root``, or a family is not one of :data:`CONTENT_FAMILIES`.
+        CodewitnessError: the configuration cannot be read.
+    """
+    import tempfile
+
+    from codewitness.checks.context import CheckContext, SourceFile
+    from codewitness.checks.runner import run_checks
+    from codewitness.errors import InputError
+
+    unknown = [f for f in families if f not in CONTENT_FAMILIES]
+    if unknown:
+        raise InputError(f"{', '.join(unknown)}: proposed content is checked by {', '.join(CONTENT_FAMILIES)} only")
+    loaded = load_config(root)
+    project = loaded.root.resolve()
+    target = Path(path)
+    target = (target if target.is_absolute() else project / target).resolve()
+    try:
+        rel = target.relative_to(project).as_posix()
+    except ValueError:
+        raise InputError(f"{path} is outside the project at {project}") from None
+    settings = loaded.config.check
+    with tempfile.TemporaryDirectory(prefix="codewitness-check-") as folder:
+        staged = Path(folder) / (target.name or "proposed.py")
+        staged.write_text(content, encoding="utf-8")
+        ctx = CheckContext(root=project, files=[SourceFile(staged, rel)], settings=settings)
+        if "deps" in families:
+            ctx.index = index_client(project, settings, offline=offline, npm=target.name == "package.json")
+        try:
+            report = run_checks(ctx, families, attribute=False)
+        finally:
+            if ctx.index is not None and ctx.index.cache is not None:
+                ctx.index.cache.save()
+    return GateRun(report=report, context=ctx, threshold=settings.fail_on)

@@ -120,6 +120,7 @@ def run_checks(
     parallel_min_files: int = 300,
     result_cache: Path | None = None,
     generations: GenerationLookup | None = None,
+    attribute: bool = True,
 ) -> Report:
     """Run ``families`` over ``ctx``; mark AI-written lines; drop disabled rules and baselined findings.
 
@@ -140,6 +141,8 @@ def run_checks(
         result_cache: a file keeping per-file results between runs (see :mod:`codewitness.checks._perfile`).
         generations: looks recorded generations up by id, for their prompts (``None``: ids, models
             and agents from the attribution only).
+        attribute: read who wrote each flagged line from the repository (off for content that is
+            not in it yet: proposed text checked before an agent writes it).
 
     Raises:
         ConfigError: ``check.high_on_ai`` names a rule that does not exist.
@@ -153,7 +156,7 @@ def run_checks(
         raise ConfigError(
             f"check.skip_in_tests: {', '.join(unknown)} is neither a rule id nor a ruff S code (S, S1, S105)"
         )
-    if ctx.attribution is None and (ctx.root / ".git").exists():
+    if attribute and ctx.attribution is None and (ctx.root / ".git").exists():
         kept_between_runs = GateCache(result_cache.with_name("attribution.json")) if result_cache else None
         ctx.attribution = Attribution(ctx.root, kept_between_runs)
     raw: list[Finding] = []

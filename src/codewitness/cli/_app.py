@@ -29,6 +29,8 @@ GROUPS: tuple[str, ...] = (
     "deps_cmd",
     "capture_cmd",
     "serve_cmd",
+    "incidents_cmd",
+    "mcp_cmd",
 )
 
 _HELP_NAMES = ("-h", "--help")

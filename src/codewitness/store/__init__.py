@@ -17,10 +17,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing and importlib are imported when needed: the agent hook reads the store through here
 if TYPE_CHECKING:
+    from typing import Any
+
     from codewitness.store import migrations as migrations
     from codewitness.store import schema as schema
     from codewitness.store.database import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
@@ -35,6 +35,8 @@ _SUBMODULES = frozenset({"migrations", "schema"})
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
     if name in _FROM_DATABASE:
         return getattr(importlib.import_module("codewitness.store.database"), name)
     if name in _SUBMODULES:

@@ -16,15 +16,16 @@ Example:
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
-from urllib.parse import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["blame_rows", "blob_rows", "commit_rows", "open_readonly", "sqlite_path"]
 
-_MIGRATION = re.compile(r"^m\d{4}_[a-z0-9_]+$")
+# pathlib, urllib and re are left out: the agent hook opens the store through here before every edit.
 _CHUNK = 400
 _BUSY_TIMEOUT_S = 10.0
 
@@ -32,32 +33,61 @@ _BUSY_TIMEOUT_S = 10.0
 def sqlite_path(url: str) -> Path | None:
     """The file of a plain ``sqlite:///path`` URL; ``None`` for anything else (other databases,
     URLs with a query, in-memory databases)."""
+    from pathlib import Path
+
+    found = _sqlite_file(url)
+    return None if found is None else Path(found)
+
+
+def _sqlite_file(url: str) -> str | None:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or "?" in url:
         return None
     path = url[len(prefix) :]
     if not path or path == ":memory:":
         return None
-    return Path(path).expanduser()
+    return os.path.expanduser(path)
+
+
+def _is_migration(name: str) -> bool:
+    """``mNNNN_slug`` (lower-case letters, digits and underscores), as the migrations package names them."""
+    return (
+        len(name) > 6
+        and name[0] == "m"
+        and name[1:5].isascii()
+        and name[1:5].isdigit()
+        and name[5] == "_"
+        and all(c == "_" or (c.isascii() and (c.isdigit() or c.islower())) for c in name[6:])
+    )
 
 
 def _shipped_migrations() -> frozenset[str]:
     folder = os.path.join(os.path.dirname(__file__), "migrations")
     names = (name.removesuffix(".py") for name in os.listdir(folder) if name.endswith(".py"))
-    return frozenset(name for name in names if _MIGRATION.match(name))
+    return frozenset(name for name in names if _is_migration(name))
 
 
-def open_readonly(url: str) -> sqlite3.Connection | None:
+def _uri(path: str) -> str:
+    """A read-only ``file:`` URI for ``path`` (the characters a URI gives meaning to escaped)."""
+    kept = "/._-~"
+    escaped = "".join(
+        c if (c.isascii() and c.isalnum()) or c in kept else "".join(f"%{b:02X}" for b in c.encode()) for c in path
+    )
+    return f"file:{escaped}?mode=ro"
+
+
+def open_readonly(url: str, *, timeout: float = _BUSY_TIMEOUT_S) -> sqlite3.Connection | None:
     """A read-only connection to the SQLite store at ``url``, or ``None`` when the full store must open it.
 
     ``None`` when ``url`` is not a plain SQLite file URL, the file does not exist or cannot be
-    read, or its applied migrations are not exactly the ones this version ships.
+    read, or its applied migrations are not exactly the ones this version ships. ``timeout`` is
+    how long a read waits for a lock (seconds).
     """
-    path = sqlite_path(url)
-    if path is None or not path.is_file():
+    path = _sqlite_file(url)
+    if path is None or not os.path.isfile(path):
         return None
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(_uri(path), uri=True, timeout=timeout)
     except sqlite3.Error:
         return None
     try:

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypedDict
@@ -23,7 +23,7 @@ from sqlalchemy import RowMapping, Select, Table, select
 from codewitness.facts import BadRecord, Histogram
 from codewitness.store import Store, schema
 
-__all__ = ["BreachSummary", "ExceptionSummary", "FunctionRuntime", "summarize"]
+__all__ = ["BreachSummary", "ExceptionSummary", "FunctionRuntime", "revision_p95", "summarize"]
 
 
 class ExceptionSummary(TypedDict):
@@ -287,3 +287,27 @@ def summarize(
     origin_rank = {"ai": 0, "mixed": 1, "human": 2, "unknown": 3}
     ordered = sorted(found.values(), key=lambda a: (origin_rank.get(a.origin, 4), -a.calls, a.function))
     return [acc.result() for acc in ordered]
+
+
+def revision_p95(store: Store, function: str, revisions: Sequence[str | None]) -> dict[str | None, float]:
+    """The p95 latency (ms) of ``function`` at each of ``revisions``, from their merged histograms, in one read.
+
+    A revision with no readable interval is left out.
+    """
+    agg = schema.runtime_aggregates
+    from sqlalchemy import or_
+
+    wanted = [r for r in revisions if r is not None]
+    conditions = [agg.c.revision.in_(wanted)] if wanted else []
+    if None in revisions:
+        conditions.append(agg.c.revision.is_(None))
+    query = select(agg.c.revision, agg.c.histogram).where(agg.c.function == function, or_(*conditions))
+    merged: dict[str | None, Histogram] = {}
+    with store.read() as conn:
+        for revision, histogram in conn.execute(query):
+            try:
+                parsed = Histogram.from_json(histogram)
+            except BadRecord:
+                continue
+            merged.setdefault(revision, Histogram()).merge(parsed)
+    return {revision: round(h.quantile(0.95) / 1e6, 6) for revision, h in merged.items()}

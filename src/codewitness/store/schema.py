@@ -344,3 +344,18 @@ gate_runs = Table(
     Column("summary", LosslessText()),
     Index("ix_gate_runs_created", "created_at"),
 )
+
+
+# -- the agent face (m0008): incident tags; m0008 also adds the cw_* views and indexes by path --
+
+incident_tags = Table(
+    "incident_tags",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("cause", String(10), nullable=False),
+    Column("note", LosslessText()),
+    Column("link", String(2000)),
+    Column("tagged_at", UTCDateTime(), nullable=False),
+    Index("ix_incident_tags_incident", "incident_id", "tagged_at"),
+)
