@@ -217,10 +217,11 @@ class _Evidence:
             key = (kind, id(entry))
             found = self._entry_origins.get(key)
             if found is None:
+                evidence: EvidenceKind = entry.evidence or kind  # a line carried from weaker evidence keeps it
                 found = self._entry_origins[key] = Origin(
                     entry.origin,
-                    kind,
-                    CONFIDENCE[kind],
+                    evidence,
+                    CONFIDENCE[evidence],
                     generation_ids=entry.generation_ids,
                     agent=entry.agent,
                     model=entry.model,

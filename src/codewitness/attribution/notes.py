@@ -14,11 +14,16 @@ Shape (``schema`` is versioned; readers refuse what they do not know)::
           {"lines": "1-10,15", "origin": "ai", "generations": ["gen_..."],
            "agent": "claude-code", "model": "claude-opus-4-5", "session": "9f1c..."},
           {"lines": "11", "origin": "mixed", "generations": ["gen_..."], "agent": "claude-code", ...},
-          {"lines": "12-14", "origin": "human"}
+          {"lines": "12-14", "origin": "human"},
+          {"lines": "16", "origin": "ai", "agent": "copilot", "evidence": "trailer"}
         ]
       },
       "delta": {"ai_written": 13, "ai_kept": 11, "ai_edited": 1, "human": 3}
     }
+
+An entry carried from elsewhere (a squash merge, a cherry-pick) on weaker evidence than a note
+names that evidence (``"evidence": "trailer"`` or ``"import"``), so a reader gives the line the
+confidence of where it came from; an entry without it is as exact as a note.
 
 ``delta`` is the developer delta of the commit: AI lines the agents wrote for it, how many
 reached the commit verbatim, how many a human changed first, and lines a human wrote.
@@ -35,16 +40,18 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from codewitness._git import resolve, run_git
 from codewitness.errors import CodewitnessError
 from codewitness.model import ORIGINS, OriginKind
 
 __all__ = [
+    "CARRIED_EVIDENCE",
     "MAX_JSON_DEPTH",
     "NOTES_REF",
     "SCHEMA",
+    "CarriedEvidence",
     "CommitNote",
     "Delta",
     "NoteEntry",
@@ -62,6 +69,10 @@ __all__ = [
 
 NOTES_REF = "refs/notes/codewitness"
 SCHEMA = "codewitness.note/1"
+
+#: Evidence weaker than a note that an entry carried from another commit may name.
+CarriedEvidence = Literal["import", "trailer"]
+CARRIED_EVIDENCE: tuple[CarriedEvidence, ...] = ("import", "trailer")
 
 
 class NoteError(CodewitnessError):
@@ -163,6 +174,7 @@ class NoteEntry:
     agent: str | None = None
     model: str | None = None
     session_id: str | None = None
+    evidence: CarriedEvidence | None = None
 
     def covers(self, line: int) -> bool:
         """True when ``line`` falls in one of the spans."""
@@ -177,7 +189,12 @@ class NoteEntry:
         data: dict[str, Any] = {"lines": format_ranges(self.spans), "origin": self.origin}
         if self.generation_ids:
             data["generations"] = list(self.generation_ids)
-        for key, value in (("agent", self.agent), ("model", self.model), ("session", self.session_id)):
+        for key, value in (
+            ("agent", self.agent),
+            ("model", self.model),
+            ("session", self.session_id),
+            ("evidence", self.evidence),
+        ):
             if value is not None:
                 data[key] = value
         return data
@@ -250,6 +267,7 @@ def parse_note(text: str) -> CommitNote:
                         agent=raw.get("agent"),
                         model=raw.get("model"),
                         session_id=raw.get("session"),
+                        evidence=raw["evidence"] if raw.get("evidence") in CARRIED_EVIDENCE else None,
                     )
                 )
             files[str(path)] = tuple(parsed)

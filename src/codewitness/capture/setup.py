@@ -4,9 +4,9 @@
 
 * the agents' project hook settings (``.claude/settings.json``, ``.cursor/hooks.json``,
   ``.codex/hooks.json``, ``.gemini/settings.json``), merged into what is there;
-* git hooks ``post-commit`` and ``post-rewrite`` in the hooks folder git uses
-  (``core.hooksPath`` honoured); an existing hook is kept, renamed ``<hook>.codewitness-chained``,
-  and run first by ours with the same arguments and input;
+* git hooks ``post-commit``, ``post-merge``, ``post-rewrite`` and ``prepare-commit-msg`` in the
+  hooks folder git uses (``core.hooksPath`` honoured); an existing hook is kept, renamed
+  ``<hook>.codewitness-chained``, and run first by ours with the same arguments and input;
 * fetch (and push) refspecs for ``refs/notes/codewitness`` on every remote;
 * a ``.codewitness/`` line in ``.gitignore`` and a ``codewitness.toml`` when there is no config.
 
@@ -38,6 +38,7 @@ from codewitness._git import config_values, git_path, repo_root, run_git
 from codewitness._statedir import IGNORE_LINE, ignores_state
 from codewitness.capture import AGENT_MODULES
 from codewitness.capture.agent import agent_modules
+from codewitness.capture.commit import SOURCES_FILE, STATE_FILES
 from codewitness.errors import InputError, UsageError
 
 __all__ = [
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 MANIFEST = ".codewitness/install.json"
-GIT_HOOKS = ("post-commit", "post-rewrite")
+GIT_HOOKS = ("post-commit", "post-merge", "post-rewrite", "prepare-commit-msg")
 NOTES_REFSPEC = "+refs/notes/codewitness:refs/notes/codewitness"
 NOTES_PUSH = "refs/notes/codewitness"
 CHAINED = ".codewitness-chained"
@@ -156,6 +157,27 @@ if [ -x "$chained" ]; then
     status=$?
 fi
 printf '%s\\n' "$input" | {command} {hook} "$@" || true
+exit $status
+"""
+    if hook == "prepare-commit-msg":
+        # Runs before every commit: Python starts only when git is finishing a cherry-pick, revert,
+        # merge or squash (or an earlier record must be cleared).
+        states = " ".join(STATE_FILES)
+        return f"""#!/bin/sh
+{_MARK}
+status=0
+chained="$(dirname "$0")/{hook}{CHAINED}"
+if [ -x "$chained" ]; then
+    "$chained" "$@"
+    status=$?
+fi
+gitdir=$(git rev-parse --git-dir 2>/dev/null)
+for state in {states}; do
+    if [ -f "$gitdir/$state" ] || [ -f .codewitness/{SOURCES_FILE} ]; then
+        {command} {hook} "$@" </dev/null || true
+        break
+    fi
+done
 exit $status
 """
     return f"""#!/bin/sh
