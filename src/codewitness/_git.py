@@ -632,7 +632,9 @@ def patch_ids(root: Path, commits: Iterable[str]) -> dict[str, str]:
     if not listed:
         return {}
     patches = git_bytes(
-        ["diff-tree", "-p", "--no-color", "--no-ext-diff", "--stdin"], cwd=root, input="\n".join(listed)
+        ["diff-tree", "-p", "--no-color", "--no-ext-diff", "--stdin"],
+        cwd=root,
+        input="".join(f"{sha}\n" for sha in listed),
     )
     found: dict[str, str] = {}
     for line in run_git(["patch-id", "--stable"], cwd=root, input=patches).splitlines():

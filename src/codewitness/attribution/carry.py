@@ -179,9 +179,8 @@ def _outside(root: Path, commits: Iterable[str], history_of: str | None) -> list
     listed = set(commits)
     if history_of is None:
         return sorted(listed)
-    reachable_new = set(
-        _git.run_git(["rev-list", "--stdin", "--not", history_of], cwd=root, input="\n".join(sorted(listed))).split()
-    )
+    wanted = "".join(f"{sha}\n" for sha in sorted(listed)) + f"^{history_of}\n"
+    reachable_new = set(_git.run_git(["rev-list", "--stdin"], cwd=root, input=wanted).split())
     return [sha for sha in sorted(listed) if sha in reachable_new]
 
 
