@@ -39,6 +39,8 @@ __all__ = [
     "blob_text",
     "cherry_picked_from",
     "config_values",
+    "existing_commits",
+    "fetch_ref",
     "file_diffs",
     "for_each_ref",
     "git_available",
@@ -48,13 +50,17 @@ __all__ = [
     "is_ancestor",
     "list_notes",
     "list_tree",
+    "merge_notes",
+    "outside_history",
     "parse_commit",
     "parse_file_diffs",
     "parse_porcelain",
     "parse_raw_renames",
     "patch_ids",
+    "push_ref",
     "read_commit",
     "reflog_subject",
+    "remotes",
     "renamed_paths",
     "repo_root",
     "resolve",
@@ -599,9 +605,40 @@ def read_commit(root: Path, rev: str) -> CommitInfo | None:
     return parse_commit(sha, git_bytes(["cat-file", "commit", sha], cwd=root))
 
 
+def existing_commits(root: Path, shas: Iterable[str]) -> list[str]:
+    """The ids of ``shas`` that name commits present in this repository, in the given order.
+
+    A clone may hold notes of commits it never fetched (a deleted branch, a pull request's
+    commits); those are left out.
+    """
+    listed = [sha for sha in dict.fromkeys(shas) if sha and "\n" not in sha]
+    if not listed:
+        return []
+    out = run_git(["cat-file", "--batch-check"], cwd=root, input="".join(f"{sha}\n" for sha in listed))
+    present = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "commit":
+            present.add(parts[0])
+    return [sha for sha in listed if sha in present]
+
+
 def rev_list(root: Path, *args: str) -> list[str]:
     """The commit ids ``git rev-list ARGS`` prints (revisions, ``--not``, ``--first-parent``, ...)."""
     return run_git(["rev-list", *args, "--"], cwd=root).split()
+
+
+def outside_history(root: Path, commits: Iterable[str], history_of: str | None) -> list[str]:
+    """The commits of ``commits`` (present ones) that are not in the history of ``history_of``, sorted.
+
+    One ``rev-list`` for any number of commits (they are passed on standard input).
+    """
+    listed = sorted(set(commits))
+    if history_of is None or not listed:
+        return listed
+    wanted = "".join(f"{sha}\n" for sha in listed) + f"^{history_of}\n"
+    outside = set(run_git(["rev-list", "--stdin"], cwd=root, input=wanted).split())
+    return [sha for sha in listed if sha in outside]
 
 
 def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
@@ -653,6 +690,61 @@ def for_each_ref(root: Path, *patterns: str) -> dict[str, str]:
         if name:
             refs[name] = oid
     return refs
+
+
+def fetch_ref(root: Path, remote: str, source: str, target: str, *, timeout: float = 120.0) -> bool:
+    """``git fetch REMOTE +SOURCE:TARGET``; True when it worked (a ref the remote lacks is False, not an error)."""
+    if not git_available():
+        raise _not_installed()
+    try:
+        proc = subprocess.run(
+            ["git", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, f"+{source}:{target}"],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0
+
+
+def remotes(root: Path) -> list[str]:
+    """The names of the repository's remotes."""
+    return [name for name in run_git(["remote"], cwd=root).splitlines() if name]
+
+
+def push_ref(root: Path, remote: str, refspec: str, *, timeout: float = 120.0) -> tuple[bool, str]:
+    """``git push --no-verify REMOTE REFSPEC`` (no hooks: it may run inside one).
+
+    Returns:
+        ``(worked, the last line git wrote to stderr)``.
+    """
+    if not git_available():
+        raise _not_installed()
+    try:
+        proc = subprocess.run(
+            ["git", "push", "--quiet", "--no-verify", remote, refspec],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"git push took longer than {timeout} s"
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    return proc.returncode == 0, lines[-1] if lines else ""
+
+
+def merge_notes(root: Path, ref: str, other: str) -> None:
+    """Merge the notes of ``other`` into ``ref`` (``git notes merge -s ours``): notes only ``other``
+    has are added; where both have a note on a commit, ``ref``'s stays. Creates ``ref`` if needed.
+
+    Raises:
+        GitError: git failed.
+    """
+    who = ["-c", "user.name=codewitness", "-c", "user.email=codewitness@localhost"]
+    run_git([*who, "notes", "--ref", ref, "merge", "--quiet", "-s", "ours", other], cwd=root)
 
 
 def reflog_subject(root: Path, ref: str = "HEAD") -> str:

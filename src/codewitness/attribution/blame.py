@@ -50,7 +50,7 @@ from codewitness._git import (
 )
 from codewitness.attribution.cache import AttributionCache, MemoryCache
 from codewitness.attribution.gitai import GITAI_REF, parse_gitai, to_commit_note
-from codewitness.attribution.notes import NOTES_REF, CommitNote, NoteError, parse_note
+from codewitness.attribution.notes import CommitNote, NoteError, all_notes, parse_note
 from codewitness.attribution.trailers import agent_marks
 from codewitness.errors import GitError, InputError, NotFoundError
 from codewitness.model import EvidenceKind, Origin
@@ -139,7 +139,7 @@ class _Evidence:
             root=root,
             cat=cat,
             cache=cache,
-            notes=list_notes(root, NOTES_REF),
+            notes=all_notes(root),
             imports=list_notes(root, IMPORT_REF),
             gitai=list_notes(root, GITAI_REF),
             shallow=shallow,

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,18 +37,21 @@ from typing import Literal
 
 from codewitness import _git
 from codewitness._git import CommitInfo, blob_text, list_tree, resolve
-from codewitness.attribution.notes import NOTES_REF
+from codewitness.attribution.notes import CARRIED_EVIDENCE, CommitNote, Delta, NoteEntry, all_notes, compact_lines
 from codewitness.capture.checkpoint import pair_lines
 from codewitness.model import Origin
 
 __all__ = [
+    "HUMAN",
     "MIN_BLOCK_CHARS",
     "Carried",
     "How",
     "Source",
+    "carried_note",
     "carry_onto",
     "commit_sources",
     "file_origins",
+    "origin_entries",
     "same_change",
 ]
 
@@ -148,10 +152,12 @@ def same_change(root: Path, info: CommitInfo, candidates: Iterable[str] | None =
             is not in the history of ``info``'s parent).
     """
     if candidates is None:
-        noted = _git.list_notes(root, NOTES_REF)
+        noted = all_notes(root)
         if not noted:
             return None
-        outside = _outside(root, noted, info.parents[0] if info.parents else None)
+        outside = _git.outside_history(
+            root, _git.existing_commits(root, noted), info.parents[0] if info.parents else None
+        )
         candidates = [sha for sha in outside if sha != info.sha]
     matches: list[CommitInfo] = []
     subject = info.message.split("\n", 1)[0].strip()
@@ -172,16 +178,6 @@ def same_change(root: Path, info: CommitInfo, candidates: Iterable[str] | None =
         mine = ids.get(info.sha)
         matches = [c for c in same_author if mine is not None and ids.get(c.sha) == mine]
     return matches[0].sha if len(matches) == 1 else None
-
-
-def _outside(root: Path, commits: Iterable[str], history_of: str | None) -> list[str]:
-    """The commits of ``commits`` that are not in the history of ``history_of``."""
-    listed = set(commits)
-    if history_of is None:
-        return sorted(listed)
-    wanted = "".join(f"{sha}\n" for sha in sorted(listed)) + f"^{history_of}\n"
-    reachable_new = set(_git.run_git(["rev-list", "--stdin"], cwd=root, input=wanted).split())
-    return [sha for sha in sorted(listed) if sha in reachable_new]
 
 
 # -- origins of the lines of a revision -----------------------------------------------------------
@@ -363,3 +359,65 @@ def _carry_moved(
         for k in range(length):
             if start + k < len(old_origins):
                 found[target][first + k] = Carried(old_origins[start + k], "moved", parent, src, start + k + 1)
+
+
+# -- notes from origins ---------------------------------------------------------------------------
+
+
+#: A person's line, as a note says it.
+HUMAN = Origin("human", "note", 1.0)
+
+
+def origin_entries(origins: Mapping[int, Origin]) -> tuple[tuple[NoteEntry, ...], dict[str, int]]:
+    """Note entries for the given lines (line number -> origin), grouped by everything a note says
+    about a line; and how many lines of each origin there are.
+
+    An origin carried from evidence weaker than a note (a trailer, an imported record) keeps
+    that evidence in its entry. Generations, agent, model and session are dropped from
+    ``human`` lines.
+    """
+    groups: dict[NoteEntry, list[int]] = defaultdict(list)
+    for line, origin in origins.items():
+        if origin.kind == "human":
+            key = NoteEntry("human", ())
+        else:
+            evidence = next((e for e in CARRIED_EVIDENCE if e == origin.evidence), None)
+            key = NoteEntry(
+                origin.kind, (), origin.generation_ids, origin.agent, origin.model, origin.session_id, evidence
+            )
+        groups[key].append(line)
+    counts: dict[str, int] = defaultdict(int)
+    entries = []
+    for key, members in groups.items():
+        counts[key.origin] += len(members)
+        entries.append(replace(key, spans=compact_lines(members)))
+    entries.sort(key=lambda e: e.spans[0])
+    return tuple(entries), counts
+
+
+def carried_note(
+    root: Path, commit: str, sources: Sequence[Source], *, moves: bool = True
+) -> tuple[CommitNote, dict[str, dict[int, Carried]]]:
+    """The note of a commit none of whose lines a local agent edit wrote: each line the commit
+    adds keeps the origin it had in ``sources`` (or in the commit's parent, for moved code);
+    the rest are a person's. Nothing is written.
+
+    Returns:
+        The note and, per file, the lines an origin was found for.
+    """
+    parent = resolve(root, f"{commit}^") or _git.EMPTY_TREE
+    added = {path: lines for path, lines in _git.added_lines(root, parent, commit).items() if lines}
+    carried = carry_onto(root, commit, added, sources, moves=moves)
+    files: dict[str, tuple[NoteEntry, ...]] = {}
+    totals: dict[str, int] = defaultdict(int)
+    moved = 0
+    for path, lines in sorted(added.items()):
+        found = carried.get(path, {})
+        origins = {line: found[line].origin if line in found else HUMAN for line in lines}
+        moved += sum(1 for c in found.values() if c.origin.kind in ("ai", "mixed"))
+        entries, counts = origin_entries(origins)
+        files[path] = entries
+        for kind, count in counts.items():
+            totals[kind] += count
+    delta = Delta(ai_written=moved, ai_kept=totals["ai"], ai_edited=totals["mixed"], human=totals["human"])
+    return CommitNote(files=files, delta=delta), carried

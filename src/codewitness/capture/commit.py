@@ -22,20 +22,18 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import get_args
 
 from codewitness import _git
 from codewitness._git import EMPTY_TREE, blob_text, read_commit, resolve
-from codewitness.attribution.carry import How, Source, carry_onto, commit_sources
+from codewitness.attribution.carry import HUMAN, How, Source, carry_onto, commit_sources, origin_entries
 from codewitness.attribution.notes import (
-    CARRIED_EVIDENCE,
     CommitNote,
     Delta,
     NoteEntry,
-    compact_lines,
     read_note,
     read_note_text,
     write_note,
@@ -66,7 +64,6 @@ __all__ = [
     "link_commit",
     "link_merge",
     "local_sources",
-    "origin_entries",
     "pending_labels",
     "record_sources",
     "remap",
@@ -173,40 +170,10 @@ def _entries(
 def _label_origin(label: Label, who: dict[str, Who]) -> Origin:
     """A replayed label as an origin (``base`` lines, there before any agent, are a person's)."""
     if label.kind in (BASE, "human"):
-        return _HUMAN
+        return HUMAN
     agent, model, session = next((who[g] for g in label.generations if g in who), (None, None, None))
     kind: OriginKind = "mixed" if label.kind == "mixed" else "ai"
     return Origin(kind, "note", 1.0, label.generations, agent, model, session)
-
-
-_HUMAN = Origin("human", "note", 1.0)
-
-
-def origin_entries(origins: Mapping[int, Origin]) -> tuple[tuple[NoteEntry, ...], dict[str, int]]:
-    """Note entries for the given lines (line number -> origin), grouped by everything a note says
-    about a line; and how many lines of each origin there are.
-
-    An origin carried from evidence weaker than a note (a trailer, an imported record) keeps
-    that evidence in its entry. Generations, agent, model and session are dropped from
-    ``human`` lines.
-    """
-    groups: dict[NoteEntry, list[int]] = defaultdict(list)
-    for line, origin in origins.items():
-        if origin.kind == "human":
-            key = NoteEntry("human", ())
-        else:
-            evidence = next((e for e in CARRIED_EVIDENCE if e == origin.evidence), None)
-            key = NoteEntry(
-                origin.kind, (), origin.generation_ids, origin.agent, origin.model, origin.session_id, evidence
-            )
-        groups[key].append(line)
-    counts: dict[str, int] = defaultdict(int)
-    entries = []
-    for key, members in groups.items():
-        counts[key.origin] += len(members)
-        entries.append(replace(key, spans=compact_lines(members)))
-    entries.sort(key=lambda e: e.spans[0])
-    return tuple(entries), counts
 
 
 def label_commit(

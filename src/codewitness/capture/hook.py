@@ -5,7 +5,8 @@ capture modules only — never SQLAlchemy, Typer or Rich — and it never fails 
 problem (malformed payload, file outside the repository, binary file, a bug of ours) is written
 as one line to ``.codewitness/log`` and the process exits 0. Slow work (the ledger, the git
 note) happens in the git hooks: ``python -m codewitness.capture.hook --git post-commit``,
-``--git post-merge <squash>``, ``--git prepare-commit-msg ...`` (which remembers the cherry-pick,
+``--git post-merge <squash>``, ``--git pre-push <remote> <url>`` (which pushes the notes too),
+``--git prepare-commit-msg ...`` (which remembers the cherry-pick,
 revert, merge or squash a commit finishes) and ``--git post-rewrite <amend|rebase>`` (which
 reads ``OLD NEW`` pairs on stdin).
 
@@ -148,8 +149,16 @@ def handle_git(hook: str, args: list[str], stdin: str, cwd: str) -> str:
         result = linking.link_commit(root, sources=linking.local_sources(root))
         return _summary(result)
     if hook == "post-merge":
+        from codewitness.capture.sync import merge_remote_notes
+
         merged = linking.link_merge(root, squash=args[:1] == ["1"])
-        return _summary(merged) if merged is not None else "no merge commit to link"
+        fetched = merge_remote_notes(root)  # a `git pull` fetched the remote's notes to its tracking ref
+        summary = _summary(merged) if merged is not None else "no merge commit to link"
+        return summary + "".join(f"; merged {ref}" for ref in fetched)
+    if hook == "pre-push":
+        from codewitness.capture.sync import push_notes
+
+        return push_notes(root, args[0] if args else "", stdin)
     if hook == "post-rewrite":
         done = 0
         for line in stdin.splitlines():
@@ -174,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args[:1] == ["--git"] and len(args) >= 2:
             source = f"git {args[1]}"
-            stdin = sys.stdin.read() if args[1] == "post-rewrite" else ""
+            stdin = sys.stdin.read() if args[1] in ("post-rewrite", "pre-push") else ""
             summary = handle_git(args[1], args[2:], stdin, cwd)
             _log_near(cwd, source, summary)
             return 0

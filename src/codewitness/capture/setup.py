@@ -4,10 +4,12 @@
 
 * the agents' project hook settings (``.claude/settings.json``, ``.cursor/hooks.json``,
   ``.codex/hooks.json``, ``.gemini/settings.json``), merged into what is there;
-* git hooks ``post-commit``, ``post-merge``, ``post-rewrite`` and ``prepare-commit-msg`` in the
-  hooks folder git uses (``core.hooksPath`` honoured); an existing hook is kept, renamed
+* git hooks ``post-commit``, ``post-merge``, ``post-rewrite``, ``pre-push`` and
+  ``prepare-commit-msg`` in the hooks folder git uses (``core.hooksPath`` honoured); an existing hook is kept, renamed
   ``<hook>.codewitness-chained``, and run first by ours with the same arguments and input;
-* fetch (and push) refspecs for ``refs/notes/codewitness`` on every remote;
+* on every remote, a fetch refspec that keeps the remote's notes in
+  ``refs/notes/remotes/<remote>/codewitness`` (:mod:`codewitness.capture.sync`) and a push refspec
+  for ``refs/notes/codewitness``;
 * a ``.codewitness/`` line in ``.gitignore`` and a ``codewitness.toml`` when there is no config.
 
 Every change is recorded in ``.codewitness/install.json`` together with the original bytes of
@@ -39,12 +41,12 @@ from codewitness._statedir import IGNORE_LINE, ignores_state
 from codewitness.capture import AGENT_MODULES
 from codewitness.capture.agent import agent_modules
 from codewitness.capture.commit import SOURCES_FILE, STATE_FILES
+from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec
 from codewitness.errors import InputError, UsageError
 
 __all__ = [
     "GIT_HOOKS",
     "MANIFEST",
-    "NOTES_REFSPEC",
     "SetupReport",
     "hook_command",
     "install",
@@ -53,9 +55,10 @@ __all__ = [
 ]
 
 MANIFEST = ".codewitness/install.json"
-GIT_HOOKS = ("post-commit", "post-merge", "post-rewrite", "prepare-commit-msg")
-NOTES_REFSPEC = "+refs/notes/codewitness:refs/notes/codewitness"
+GIT_HOOKS = ("post-commit", "post-merge", "post-rewrite", "pre-push", "prepare-commit-msg")
 NOTES_PUSH = "refs/notes/codewitness"
+#: Hooks that get input on stdin (passed on to a chained hook and to ours).
+_STDIN_HOOKS = ("post-rewrite", "pre-push")
 CHAINED = ".codewitness-chained"
 _MARK = "# codewitness: installed by `codewitness init`; `codewitness uninstall` removes it"
 _IGNORE_LINE = IGNORE_LINE
@@ -146,7 +149,7 @@ def _json_object(root: Path, rel: str) -> dict[str, Any]:
 
 def _hook_script(hook: str, python: str) -> str:
     command = hook_command(None, python)
-    if hook == "post-rewrite":
+    if hook in _STDIN_HOOKS:
         return f"""#!/bin/sh
 {_MARK}
 input=$(cat)
@@ -225,7 +228,13 @@ def _install_refspecs(root: Path, manifest: dict[str, Any], report: SetupReport)
     if not remotes:
         report.notes.append("no remotes yet: run `codewitness init` again after `git remote add` to share notes")
     for remote in remotes:
-        wanted = [(f"remote.{remote}.fetch", NOTES_REFSPEC)]
+        fetch_key = f"remote.{remote}.fetch"
+        if [fetch_key, LEGACY_FETCH_REFSPEC] in manifest["config"]:
+            # An earlier init's refspec fetched over the local notes: replace it with the tracking one.
+            run_git(["config", "--fixed-value", "--unset-all", fetch_key, LEGACY_FETCH_REFSPEC], cwd=root)
+            manifest["config"].remove([fetch_key, LEGACY_FETCH_REFSPEC])
+            report.changed.append(f"git config --unset {fetch_key} {LEGACY_FETCH_REFSPEC}")
+        wanted = [(fetch_key, fetch_refspec(remote))]
         pushes = config_values(root, f"remote.{remote}.push")
         if NOTES_PUSH not in pushes:
             if not pushes:
