@@ -60,6 +60,7 @@ __all__ = [
     "push_ref",
     "read_commit",
     "reflog_subject",
+    "remote_ref",
     "remotes",
     "renamed_paths",
     "repo_root",
@@ -69,6 +70,7 @@ __all__ = [
     "run_git",
     "squashed_commits",
     "unquote_path",
+    "unset_config",
     "write_notes",
 ]
 
@@ -179,6 +181,14 @@ def git_path(root: Path, name: str) -> Path:
 def config_values(root: Path, key: str) -> list[str]:
     """Every value of the git setting ``key`` (``config --get-all``); empty when it is not set."""
     return [line for line in run_git(["config", "--get-all", key], cwd=root, check=False).splitlines() if line]
+
+
+def unset_config(root: Path, key: str, value: str) -> bool:
+    """Remove every ``key`` setting whose value is exactly ``value``; True when there was one."""
+    if value not in config_values(root, key):
+        return False
+    run_git(["config", "--fixed-value", "--unset-all", key, value], cwd=root)
+    return True
 
 
 def blob_text(root: Path | str, rev: str, path: str, *, timeout: float | None = None) -> str | None:
@@ -712,6 +722,20 @@ def fetch_ref(root: Path, remote: str, source: str, target: str, *, timeout: flo
 def remotes(root: Path) -> list[str]:
     """The names of the repository's remotes."""
     return [name for name in run_git(["remote"], cwd=root).splitlines() if name]
+
+
+def remote_ref(root: Path, remote: str, ref: str, *, timeout: float = 60.0) -> str | None:
+    """The object ``ref`` names on ``remote`` (``git ls-remote``), or ``None`` when the remote lacks it.
+
+    Raises:
+        GitError: the remote cannot be reached (or git is missing).
+    """
+    out = run_git(["ls-remote", "--refs", remote, ref], cwd=root, timeout=timeout)
+    for line in out.splitlines():
+        oid, _, name = line.partition("\t")
+        if name.strip() == ref:
+            return oid.strip()
+    return None
 
 
 def push_ref(root: Path, remote: str, refspec: str, *, timeout: float = 120.0) -> tuple[bool, str]:

@@ -46,10 +46,13 @@ from codewitness.errors import InputError, UsageError
 
 __all__ = [
     "GIT_HOOKS",
+    "HOOK_MARK",
     "MANIFEST",
     "SetupReport",
     "hook_command",
+    "hook_script",
     "install",
+    "install_git",
     "installed_agents",
     "uninstall",
 ]
@@ -319,6 +322,37 @@ def install(root: Path, agents: Sequence[str], *, python: str | None = None) -> 
         _write_tracked(root, "codewitness.toml", text, manifest, report)
     _save_manifest(root, manifest)
     return report
+
+
+def install_git(root: Path, *, python: str | None = None) -> SetupReport:
+    """Install only the git side of capture: the git hooks and the notes refspecs (idempotent).
+
+    What ``codewitness doctor --fix`` does in a teammate's clone: the agent settings travel with
+    the repository, the git hooks and remote settings do not. Recorded like :func:`install`, so
+    ``codewitness uninstall`` takes them away.
+
+    Raises:
+        UsageError: ``root`` is not the top of a git work tree.
+    """
+    top = repo_root(root)
+    if top.resolve() != root.resolve():
+        raise UsageError(f"run this at the top of the repository ({top})")
+    manifest = _load_manifest(root)
+    report = SetupReport()
+    (root / ".codewitness").mkdir(mode=0o700, exist_ok=True)
+    _install_git_hooks(root, python or sys.executable, manifest, report)
+    _install_refspecs(root, manifest, report)
+    _save_manifest(root, manifest)
+    return report
+
+
+def hook_script(hook: str, python: str) -> str:
+    """The text :func:`install` writes into the git hook ``hook`` for the interpreter ``python``."""
+    return _hook_script(hook, python)
+
+
+#: The line of every git hook we write; a hook holding it is ours.
+HOOK_MARK = _MARK
 
 
 def uninstall(root: Path) -> SetupReport:
