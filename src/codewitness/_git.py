@@ -29,6 +29,7 @@ from codewitness.errors import GitError
 
 __all__ = [
     "EMPTY_TREE",
+    "FALLBACK_IDENTITY",
     "BlameRow",
     "CatFile",
     "CommitInfo",
@@ -46,6 +47,7 @@ __all__ = [
     "git_available",
     "git_bytes",
     "git_path",
+    "identity_args",
     "independent_tips",
     "is_ancestor",
     "list_notes",
@@ -189,6 +191,19 @@ def unset_config(root: Path, key: str, value: str) -> bool:
         return False
     run_git(["config", "--fixed-value", "--unset-all", key, value], cwd=root)
     return True
+
+
+#: Who writes notes commits where git knows no one (a fresh CI container).
+FALLBACK_IDENTITY = ("-c", "user.name=codewitness", "-c", "user.email=codewitness@localhost")
+
+
+def identity_args(root: Path) -> tuple[str, ...]:
+    """``-c user.name=... -c user.email=...`` when git has no committer identity here, else nothing.
+
+    ``git notes add`` makes a commit and refuses to without an identity; a CI job often has none.
+    """
+    proc = git_bytes(["var", "GIT_COMMITTER_IDENT"], cwd=root, check=False)
+    return () if proc.strip() else FALLBACK_IDENTITY
 
 
 def blob_text(root: Path | str, rev: str, path: str, *, timeout: float | None = None) -> str | None:
@@ -767,8 +782,7 @@ def merge_notes(root: Path, ref: str, other: str) -> None:
     Raises:
         GitError: git failed.
     """
-    who = ["-c", "user.name=codewitness", "-c", "user.email=codewitness@localhost"]
-    run_git([*who, "notes", "--ref", ref, "merge", "--quiet", "-s", "ours", other], cwd=root)
+    run_git([*identity_args(root), "notes", "--ref", ref, "merge", "--quiet", "-s", "ours", other], cwd=root)
 
 
 def reflog_subject(root: Path, ref: str = "HEAD") -> str:

@@ -42,7 +42,7 @@ from codewitness._git import CommitInfo, blob_text, read_commit, resolve
 from codewitness.attribution.carry import Source, carried_note, same_change
 from codewitness.attribution.notes import CommitNote, all_notes, read_note_text, write_note
 from codewitness.capture.checkpoint import pair_lines, split_lines
-from codewitness.errors import NotFoundError
+from codewitness.errors import NotFoundError, UsageError
 
 __all__ = [
     "ConsolidateReport",
@@ -146,11 +146,13 @@ class ConsolidateReport:
 
     consolidated: list[Consolidated] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (commit, why)
+    shared: str | None = None  # what pushing the notes did
 
     def to_dict(self) -> dict[str, object]:
         return {
             "consolidated": [c.to_dict() for c in self.consolidated],
             "skipped": [{"commit": c, "reason": why} for c, why in self.skipped],
+            "shared": self.shared,
         }
 
 
@@ -212,7 +214,7 @@ def _by_content(root: Path, info: CommitInfo) -> _Branch | None:
 
 def _landed(root: Path, merged: str, since: str | None) -> list[str]:
     """The commits to consolidate, oldest first."""
-    if since is None:
+    if since is None or set(since) == {"0"}:  # a push that created the branch names no "before"
         return [merged]
     base = resolve(root, since)
     if base is None:
@@ -228,6 +230,7 @@ def consolidate(
     since: str | None = None,
     remote: str | None = None,
     fetch: bool = False,
+    push: bool = False,
     store_url: str | None = None,
 ) -> ConsolidateReport:
     """Write notes on commits that landed on main without a local hook (forge squash, rebase, merge).
@@ -240,8 +243,11 @@ def consolidate(
         since: consolidate every commit on main's first-parent line after this one up to
             ``merged`` (a push of several commits); only ``merged`` and, for a rebase merge, the
             rebased commits just below it otherwise.
-        remote: the remote to fetch pull request refs from (with ``fetch``).
-        fetch: fetch a named pull request's forge ref when the clone lacks it.
+        remote: the remote to fetch notes and pull request refs from and push notes to.
+        fetch: first fetch ``remote``'s notes (and merge them in); fetch a named pull request's
+            forge ref when the clone lacks it.
+        push: push the notes to ``remote`` afterwards (merging and retrying when someone pushed
+            notes meanwhile).
         store_url: also link the landed commits to the generations in this ledger.
 
     Returns:
@@ -258,6 +264,12 @@ def consolidate(
         head = resolve(root, pr_head)
         if head is None:
             raise NotFoundError(f"no commit {pr_head!r}: fetch the pull request's head first")
+    from codewitness.capture import sync
+
+    if (fetch or push) and remote is None:
+        raise UsageError("name the remote to fetch from or push to (--remote)")
+    if fetch and remote is not None and sync.fetch_notes(root, remote):
+        sync.merge_remote_notes(root)
     report = ConsolidateReport()
     walk_back = since is None
     below: str | None = None
@@ -276,6 +288,8 @@ def consolidate(
     report.consolidated = report.consolidated[landed:][::-1] + report.consolidated[:landed]
     if store_url is not None and report.consolidated:
         _record(store_url, report.consolidated)
+    if push and remote is not None:
+        report.shared = sync.publish_notes(root, remote)
     return report
 
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from codewitness._git import for_each_ref, list_notes, resolve, run_git
+from codewitness._git import for_each_ref, identity_args, list_notes, resolve, run_git
 from codewitness.errors import CodewitnessError
 from codewitness.model import ORIGINS, OriginKind
 
@@ -346,4 +346,5 @@ def read_note(root: Path, rev: str) -> CommitNote | None:
 
 def write_note(root: Path, rev: str, note: CommitNote) -> None:
     """Attach ``note`` to ``rev`` under ``refs/notes/codewitness``, replacing any earlier note."""
-    run_git(["notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", rev], cwd=root, input=note.to_json())
+    args = [*identity_args(root), "notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", rev]
+    run_git(args, cwd=root, input=note.to_json())

@@ -31,6 +31,7 @@ __all__ = [
     "fetch_notes",
     "fetch_refspec",
     "merge_remote_notes",
+    "publish_notes",
     "push_notes",
     "tracking_ref",
 ]
@@ -84,14 +85,23 @@ def push_notes(root: Path, remote: str, pushed: str) -> str:
         return "the push carries the notes already"
     if _git.resolve(root, NOTES_REF, commit=False) is None:
         return "no local notes to push"
+    return publish_notes(root, remote)
+
+
+def publish_notes(root: Path, remote: str, *, attempts: int = 3) -> str:
+    """Push the local notes to ``remote``, first merging what was fetched; when the remote has notes
+    this clone lacks (someone pushed meanwhile), fetch, merge and try again, up to ``attempts`` times.
+
+    Returns:
+        What happened, in one line.
+    """
     merge_remote_notes(root)
-    ok, error = _git.push_ref(root, remote, f"{NOTES_REF}:{NOTES_REF}")
-    if ok:
-        return f"notes pushed to {remote}"
-    # The remote has notes we lack (a teammate's, CI's consolidated ones): take them, push again.
-    if fetch_notes(root, remote):
-        merge_remote_notes(root)
+    error = ""
+    for attempt in range(attempts):
         ok, error = _git.push_ref(root, remote, f"{NOTES_REF}:{NOTES_REF}")
         if ok:
-            return f"notes merged with {remote}'s and pushed"
+            return f"notes pushed to {remote}" if attempt == 0 else f"notes merged with {remote}'s and pushed"
+        if not fetch_notes(root, remote):
+            break
+        merge_remote_notes(root)
     return f"notes not pushed to {remote}: {error}"

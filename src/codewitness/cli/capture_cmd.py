@@ -208,14 +208,20 @@ def notes_consolidate(
     since: Annotated[
         str | None,
         typer.Option(
-            "--since", metavar="REV", help="Consolidate every commit main gained after REV (a push's 'before')."
+            "--since",
+            metavar="REV",
+            help="Consolidate every commit main gained after REV (a push's 'before'; all zeros: none).",
         ),
     ] = None,
-    remote: Annotated[
-        str, typer.Option("--remote", help="The remote to fetch a pull request's forge ref from (with --fetch).")
-    ] = "origin",
+    remote: Annotated[str, typer.Option("--remote", help="The remote of --fetch and --push.")] = "origin",
     fetch: Annotated[
-        bool, typer.Option("--fetch", help="Fetch refs/pull/N/head or refs/merge-requests/N/head when missing.")
+        bool,
+        typer.Option(
+            "--fetch", help="Fetch the remote's notes first, and a pull request's forge ref when it is missing."
+        ),
+    ] = False,
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the notes to the remote afterwards (merging, retrying on a race).")
     ] = False,
     db: Annotated[
         str | None, typer.Option("--db", help="Also link the landed commits to their generations in this ledger.")
@@ -225,7 +231,9 @@ def notes_consolidate(
     """Write notes on commits a forge made (squash, rebase, merge) from the pull request's notes."""
     from codewitness.attribution.consolidate import consolidate
 
-    report = consolidate(_root(), merged, pr_head=pr_head, since=since, remote=remote, fetch=fetch, store_url=db)
+    report = consolidate(
+        _root(), merged, pr_head=pr_head, since=since, remote=remote, fetch=fetch, push=push, store_url=db
+    )
     if as_json:
         emit_json(report.to_dict())
         return
@@ -250,5 +258,7 @@ def notes_consolidate(
         out.print("no notes written")
     for commit, why in report.skipped:
         err.print(f"{commit[:12]}: skipped, {why}")
-    if report.consolidated:
-        err.print("share them: git push origin refs/notes/codewitness")
+    if report.shared is not None:
+        err.print(report.shared)
+    elif report.consolidated:
+        err.print(f"share them: git push {remote} refs/notes/codewitness (or --push)")
