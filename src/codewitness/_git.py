@@ -38,6 +38,7 @@ __all__ = [
     "added_lines",
     "blame_porcelain",
     "blob_text",
+    "blob_texts",
     "cherry_picked_from",
     "config_values",
     "existing_commits",
@@ -221,6 +222,27 @@ def blob_text(root: Path | str, rev: str, path: str, *, timeout: float | None = 
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def blob_texts(root: Path | str, rev: str, paths: Iterable[str]) -> dict[str, str]:
+    """The UTF-8 texts of ``paths`` at ``rev``, read through one ``git cat-file`` process.
+
+    Paths that are missing at ``rev``, binary or not UTF-8 are left out.
+    """
+    found: dict[str, str] = {}
+    wanted = [p for p in dict.fromkeys(paths) if "\n" not in p]
+    if not wanted:
+        return found
+    with CatFile(Path(root)) as cat:
+        for path in wanted:
+            got = cat.read(f"{rev}:{path}")
+            if got is None or got[0] != "blob" or b"\0" in got[1]:
+                continue
+            try:
+                found[path] = got[1].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+    return found
 
 
 # -- quoted path names --------------------------------------------------------------------------

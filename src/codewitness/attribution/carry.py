@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Literal
 
 from codewitness import _git
-from codewitness._git import CommitInfo, blob_text, list_tree, resolve
+from codewitness._git import CommitInfo, list_tree, resolve
 from codewitness.attribution.notes import CARRIED_EVIDENCE, CommitNote, Delta, NoteEntry, all_notes, compact_lines
 from codewitness.capture.checkpoint import pair_lines
 from codewitness.model import Origin
@@ -234,11 +234,7 @@ def carry_onto(
     found: dict[str, dict[int, Carried]] = {path: {} for path in todo}
     if not todo:
         return found
-    texts: dict[str, list[str]] = {}
-    for path in todo:
-        text = blob_text(root, commit, path)
-        if text is not None:
-            texts[path] = _lines(text)
+    texts = {path: _lines(text) for path, text in _git.blob_texts(root, commit, todo).items()}
     for source in sources:
         open_lines = {p: lines - found[p].keys() for p, lines in todo.items() if p in texts}
         open_lines = {p: lines for p, lines in open_lines.items() if lines}
@@ -309,13 +305,9 @@ def _carry_moved(
     if not open_lines:
         return
     touched = [d.old_path for d in _git.file_diffs(root, parent, commit) if d.old_path is not None and not d.binary]
-    before: dict[str, list[str]] = {}
+    before = {path: _lines(text) for path, text in _git.blob_texts(root, parent, touched).items()}
     index: dict[str, list[tuple[str, int]]] = {}
-    for path in touched:
-        text = blob_text(root, parent, path)
-        if text is None:
-            continue
-        lines = before[path] = _lines(text)
+    for path, lines in before.items():
         for i, line in enumerate(lines):
             if line.strip():
                 spots = index.setdefault(line, [])
