@@ -14,7 +14,7 @@ Per pull request (merge commit ``M``: main before ``M^1``, branch head ``M^2``):
 
    ``merge``         ``git merge --no-ff`` (post-merge hook);
    ``squash``        ``git merge --squash`` and ``git commit -m`` (prepare-commit-msg, post-commit);
-   ``rebase``        ``git rebase`` of the branch onto ``M^1`` (post-rewrite);
+   ``rebase``        ``git rebase --force-rebase`` of the branch onto ``M^1`` (post-rewrite);
    ``cherry-pick``   ``git cherry-pick`` of each branch commit (post-commit);
    ``forge-squash``  a squash commit made without hooks, as GitHub makes it (``Title (#N)``), then
                      ``codewitness notes consolidate`` with ``refs/pull/N/head`` present;
@@ -24,9 +24,10 @@ Per pull request (merge commit ``M``: main before ``M^1``, branch head ``M^2``):
 
    A conflict in ``merge`` or ``squash`` is resolved with the real merge's tree; ``rebase`` and
    ``cherry-pick`` flows that conflict are skipped and counted;
-3. blame with notes at the branch head and at the landed commit; lines paired unchanged by a line
-   diff are compared. For the forge flows the landed commit is also measured before
-   ``notes consolidate`` runs (the "without" column: what main knew before this existed).
+3. blame with notes at the branch head and at the landed commit; the lines the pull request's own
+   commits wrote, paired unchanged by a line diff, are compared. For the forge flows the landed
+   commit is also measured before ``notes consolidate`` runs (the "without" column: what main
+   knew before this existed).
 
 Run it::
 
@@ -229,8 +230,11 @@ def seed_notes(root: Path, prs: list[PullRequest], seed: int) -> None:
             for path, lines in _git.added_lines(root, parent, sha).items():
                 ai: list[int] = []
                 human: list[int] = []
+                text = (_git.blob_text(root, sha, path) or "").split("\n")
                 for first, last in compact_lines(lines):
-                    key = hashlib.sha256(f"{seed}:{sha}:{path}:{first}".encode()).digest()
+                    # Decided by the content, so a generated history splits the same way every run.
+                    run_text = "\n".join(text[first - 1 : last])
+                    key = hashlib.sha256(f"{seed}:{path}:{first}:{run_text}".encode()).digest()
                     (ai if key[0] < 256 * AI_SHARE else human).extend(range(first, last + 1))
                 entries = []
                 if ai:
@@ -360,9 +364,8 @@ FLOW_FUNCTIONS: dict[str, Callable[[Path, PullRequest], str]] = {
 # -- measuring ----------------------------------------------------------------------------------------
 
 
-def _attribution(
-    root: Path, rev: str, paths: list[str]
-) -> dict[str, tuple[list[str], list[tuple[str, str, tuple[str, ...]]]]]:
+def _attribution(root: Path, rev: str, paths: list[str]) -> dict[str, tuple[list[str], list[tuple[str, ...]]]]:
+    """Per file: its lines at ``rev``, and per line (commit, kind, evidence, generations...)."""
     found = {}
     with Attributor(root, rev) as engine:
         entries = [e for e in engine.files(paths) if e.path in set(paths)]
@@ -370,25 +373,30 @@ def _attribution(
             if result.lines:
                 found[result.path] = (
                     [line.text for line in result.lines],
-                    [(line.origin.kind, line.origin.evidence, line.origin.generation_ids) for line in result.lines],
+                    [
+                        (line.commit, line.origin.kind, line.origin.evidence, *line.origin.generation_ids)
+                        for line in result.lines
+                    ],
                 )
     return found
 
 
 def measure(root: Path, pr: PullRequest, landed: str, tally: Tally) -> None:
+    """Compare the lines the pull request's own commits wrote, at its head, with the landed commit."""
     fork = git(root, "merge-base", pr.base, pr.head).strip()
     paths = sorted(p for p in git(root, "diff", "--name-only", "--no-renames", fork, pr.head).split() if p)
     before = _attribution(root, pr.head, paths)
     after = _attribution(root, landed, list(before))
+    own = set(pr.commits)
     for path, (old_text, old_origins) in before.items():
         if path not in after:
             continue
         new_text, new_origins = after[path]
         for index, (old, same) in enumerate(pair_lines(old_text, new_text)):
-            if old is None or not same:
+            if old is None or not same or old_origins[old][0] not in own:
                 continue
-            kind, evidence, gens = old_origins[old]
-            new_kind, _evidence, new_gens = new_origins[index]
+            _commit, kind, evidence, *gens = old_origins[old]
+            _landed_commit, new_kind, _evidence, *new_gens = new_origins[index]
             if kind == "ai" and evidence == "note":
                 tally.ai_as_text += 1
                 if new_kind == "ai" and new_gens == gens:

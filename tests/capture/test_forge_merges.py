@@ -128,6 +128,25 @@ def test_a_rebase_merge_gets_a_note_on_every_rebased_commit(forge: Forge, tmp_pa
     assert [c.commit for c in consolidate(other, "origin/main").consolidated] == rebased
 
 
+def test_a_rebase_merge_of_a_change_copied_twice(forge: Forge) -> None:
+    """The developer rebased the branch locally too (noted copies, never pushed): two noted commits
+    match each landed one; either carries the same attribution."""
+    dev = forge.dev
+    dev.git("fetch", "-q", "origin")
+    dev.git("rebase", "-q", "--force-rebase", "origin/main")  # post-rewrite notes the copies
+    before = forge.before()
+    git(forge.server, "checkout", "-q", "-b", "landing", "origin/feature")
+    git(forge.server, "rebase", "-q", "--force-rebase", "main", env={"GIT_COMMITTER_NAME": "GitHub"})
+    git(forge.server, "checkout", "-q", "main")
+    tip = forge.land("merge", "-q", "--ff-only", "landing")
+    forge.push_main()
+    dev.git("fetch", "-q", "origin")
+    report = consolidate(dev.root, "origin/main", since=before)
+    assert [c.how for c in report.consolidated] == ["rebase", "rebase"], report.skipped
+    assert report.consolidated[-1].commit == tip
+    assert _ai(read_note(dev.root, report.consolidated[0].commit)) == SQUASHED
+
+
 def test_a_github_merge_commit(forge: Forge, tmp_path: Path) -> None:
     forge.before()
     merge = forge.land("merge", "-q", "--no-ff", "-m", "Merge pull request #12 from dana/feature", "origin/feature")

@@ -159,7 +159,6 @@ def same_change(root: Path, info: CommitInfo, candidates: Iterable[str] | None =
             root, _git.existing_commits(root, noted), info.parents[0] if info.parents else None
         )
         candidates = [sha for sha in outside if sha != info.sha]
-    matches: list[CommitInfo] = []
     subject = info.message.split("\n", 1)[0].strip()
     same_author: list[CommitInfo] = []
     with _git.CatFile(root) as cat:
@@ -170,14 +169,16 @@ def same_change(root: Path, info: CommitInfo, candidates: Iterable[str] | None =
             other = _git.parse_commit(sha, got[1])
             if other.author == info.author and other.author_time == info.author_time:
                 same_author.append(other)
-    for other in same_author:
-        if other.message.split("\n", 1)[0].strip() == subject:
-            matches.append(other)
-    if not matches and same_author:
+    matches = [c for c in same_author if c.message.split("\n", 1)[0].strip() == subject]
+    if len(matches) != 1 and same_author:
+        # None, or several (copies of one change: a rebase here, another on the forge): the patch decides.
         ids = _git.patch_ids(root, [info.sha, *(c.sha for c in same_author)])
         mine = ids.get(info.sha)
-        matches = [c for c in same_author if mine is not None and ids.get(c.sha) == mine]
-    return matches[0].sha if len(matches) == 1 else None
+        by_patch = [c for c in (matches or same_author) if mine is not None and ids.get(c.sha) == mine]
+        if by_patch or not matches:
+            matches = by_patch
+    # Copies of one change carry the same attribution: any of them will do, the same one every time.
+    return min(c.sha for c in matches) if matches else None
 
 
 # -- origins of the lines of a revision -----------------------------------------------------------
