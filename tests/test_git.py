@@ -17,12 +17,25 @@ from hypothesis import strategies as st
 from codewitness._git import (
     BlameRow,
     CatFile,
+    FileDiff,
     added_lines,
     blame_porcelain,
+    cherry_picked_from,
+    file_diffs,
+    independent_tips,
+    is_ancestor,
     parse_added_lines,
     parse_commit,
+    parse_file_diffs,
     parse_porcelain,
+    parse_raw_renames,
+    patch_ids,
+    read_commit,
+    renamed_paths,
     resolve,
+    rev_list,
+    reverted_commit,
+    squashed_commits,
     unquote_path,
 )
 from tests.attribution.conftest import Repo
@@ -209,3 +222,127 @@ def test_cat_file_reads_commits_and_reports_missing(repo: Repo) -> None:
         assert "Co-authored-by: Codex" in info.message
         assert cat.read("0" * 40) is None
         assert cat.read("bad\nname") is None
+
+
+# -- file diffs, renames, patch ids and what git writes into messages ---------------------------
+
+
+def _numstat(repo: Repo, base: str, target: str, *detect: str) -> dict[tuple[str | None, str], tuple[int, int]]:
+    """An independent reading: ``--numstat -z`` counts lines per file and names renames without quoting."""
+    fields = repo.git("diff", "--numstat", "-z", *detect, base, target).split("\0")
+    found: dict[tuple[str | None, str], tuple[int, int]] = {}
+    i = 0
+    while i < len(fields) and fields[i]:
+        added, removed, name = fields[i].split("\t", 2)
+        if name:
+            found[(None, name)] = (int(added), int(removed))
+            i += 1
+        else:
+            found[(fields[i + 1], fields[i + 2])] = (int(added), int(removed))
+            i += 3
+    return found
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    names=st.lists(_odd_name, min_size=2, max_size=3, unique=True),
+    edits=st.lists(st.integers(0, 9), min_size=1, max_size=4),
+)
+def test_file_diffs_agree_with_numstat(shared_repo: Repo, names: list[str], edits: list[int]) -> None:
+    folder = f"f{next(_folders)}"
+    body = [f"line {i} of a file long enough to be found again after a rename" for i in range(10)]
+    for name in names:
+        shared_repo.write(f"{folder}/{name}", "\n".join(body) + "\n")
+    base = shared_repo.commit(f"add {folder}")
+    changed = list(body)
+    for at in edits:
+        changed[at] = f"changed {at}"
+    shared_repo.write(f"{folder}/{names[0]}", "\n".join(changed) + "\n")
+    shared_repo.git("mv", f"{folder}/{names[1]}", f"{folder}/moved {names[1]}")
+    target = shared_repo.commit(f"edit {folder}")
+    for renames, detect in ((False, ["--no-renames"]), (True, ["-M"])):
+        diffs = file_diffs(shared_repo.root, base, target, renames=renames)
+        got = {
+            (d.old_path if d.renamed else None, d.new_path or d.old_path or ""): (len(d.added), len(d.removed))
+            for d in diffs
+        }
+        assert got == _numstat(shared_repo, base, target, *detect)
+    with_renames = {d.new_path: d for d in file_diffs(shared_repo.root, base, target, renames=True)}
+    moved = with_renames[f"{folder}/moved {names[1]}"]
+    assert (moved.old_path, moved.renamed, moved.hunks) == (f"{folder}/{names[1]}", True, ())
+    assert renamed_paths(shared_repo.root, base, target) == {f"{folder}/moved {names[1]}": f"{folder}/{names[1]}"}
+    edited = with_renames[f"{folder}/{names[0]}"]
+    assert edited.added == {at + 1 for at in edits}
+    assert edited.added == added_lines(shared_repo.root, base, target)[f"{folder}/{names[0]}"]
+
+
+def test_file_diffs_of_hunks_whose_lines_look_like_headers() -> None:
+    patch = "\n".join(
+        [
+            "diff --git a/a.py b/a.py",
+            "--- a/a.py",
+            "+++ b/a.py",
+            "@@ -2,2 +2,3 @@",
+            "--- a/gone.py",
+            "-rename from x",
+            "+++ b/elsewhere.py",
+            "+diff --git a/x b/x",
+            "+@@ -1 +1 @@",
+            "diff --git a/old name.py b/new name.py",
+            "similarity index 100%",
+            'rename from "old name.py"',
+            "rename to new name.py",
+            "diff --git a/mode.sh b/mode.sh",
+            "old mode 100644",
+            "new mode 100755",
+            "diff --git a/img.png b/img.png",
+            "Binary files a/img.png and b/img.png differ",
+            "",
+        ]
+    )
+    assert parse_file_diffs(patch) == [
+        FileDiff("a.py", "a.py", ((2, 2, 2, 3),)),
+        FileDiff("old name.py", "new name.py", (), renamed=True),
+    ]
+
+
+def test_raw_renames_read_names_as_they_are() -> None:
+    raw = ":100644 100644 aaa bbb R090\0old\tname\0new\nname\0:100644 100644 ccc ddd M\0kept\0"
+    assert parse_raw_renames(raw) == {"new\nname": "old\tname"}
+
+
+def test_patch_ids_find_a_cherry_pick(repo: Repo) -> None:
+    repo.write("a.py", "one\n")
+    repo.commit("start")
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("b.py", "two\n")
+    original = repo.commit("side change")
+    repo.git("checkout", "-q", "main")
+    repo.write("c.py", "three\n")
+    other = repo.commit("main change")
+    repo.git("cherry-pick", original)
+    picked = repo.git("rev-parse", "HEAD").strip()
+    ids = patch_ids(repo.root, [original, picked, other])
+    assert ids[original] == ids[picked] != ids[other]
+    assert independent_tips(repo.root, [original, picked, other, f"{other}"]) == sorted([original, picked])
+    assert is_ancestor(repo.root, other, picked) and not is_ancestor(repo.root, original, picked)
+    info = read_commit(repo.root, picked)
+    assert info is not None and info.parents == (other,) and info.message.startswith("side change")
+    assert rev_list(repo.root, picked, "--not", other) == [picked]
+    assert read_commit(repo.root, "no-such-branch") is None
+
+
+_sha = st.text("0123456789abcdef", min_size=40, max_size=40)
+
+
+@given(_sha, _sha, st.text(max_size=40).filter(lambda t: "\n" not in t and "commit" not in t))
+def test_messages_git_writes(first: str, second: str, subject: str) -> None:
+    picked = f"{subject}\n\nbody\n\n(cherry picked from commit {first})\n(cherry picked from commit {second})\n"
+    assert cherry_picked_from(picked) == list(dict.fromkeys([first, second]))
+    assert cherry_picked_from(f"{subject}\n\nsee (cherry picked from commit {first})\n") == []
+    assert reverted_commit(f'Revert "{subject}"\n\nThis reverts commit {first}.\n') == first
+    assert reverted_commit(f"This reverts commit {first}, reversing\nchanges made to {second}.\n") == first
+    assert reverted_commit(f"{subject}\n") is None
+    squash = f"Squashed commit of the following:\n\ncommit {first}\nAuthor: A <a@b>\n\n    commit {second}\n"
+    assert squashed_commits(f"{subject}\n\n{squash}") == [first]
+    assert squashed_commits(f"{subject}\n\ncommit {first}\n") == []

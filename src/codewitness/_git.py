@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -29,28 +29,54 @@ from codewitness.errors import GitError
 
 __all__ = [
     "EMPTY_TREE",
+    "FALLBACK_IDENTITY",
     "BlameRow",
     "CatFile",
     "CommitInfo",
+    "FileDiff",
     "LineChange",
     "TreeEntry",
     "added_lines",
     "blame_porcelain",
     "blob_text",
+    "blob_texts",
+    "cherry_picked_from",
     "config_values",
+    "existing_commits",
+    "fetch_ref",
+    "file_diffs",
     "first_parent_log",
+    "for_each_ref",
     "git_available",
     "git_bytes",
     "git_path",
+    "identity_args",
+    "independent_tips",
+    "is_ancestor",
     "line_history",
     "list_notes",
     "list_tree",
+    "merge_notes",
+    "outside_history",
     "parse_commit",
+    "parse_file_diffs",
     "parse_porcelain",
+    "parse_raw_renames",
+    "patch_ids",
+    "push_ref",
+    "read_commit",
+    "reflog_subject",
+    "remote_ref",
+    "remotes",
+    "renamed_paths",
     "repo_root",
     "resolve",
+    "rev_list",
+    "reverted_commit",
     "run_git",
+    "squashed_commits",
     "unquote_path",
+    "unset_config",
     "write_notes",
 ]
 
@@ -179,6 +205,27 @@ def config_values(root: Path, key: str) -> list[str]:
     return [line for line in run_git(["config", "--get-all", key], cwd=root, check=False).splitlines() if line]
 
 
+def unset_config(root: Path, key: str, value: str) -> bool:
+    """Remove every ``key`` setting whose value is exactly ``value``; True when there was one."""
+    if value not in config_values(root, key):
+        return False
+    run_git(["config", "--fixed-value", "--unset-all", key, value], cwd=root)
+    return True
+
+
+#: Who writes notes commits where git knows no one (a fresh CI container).
+FALLBACK_IDENTITY = ("-c", "user.name=codewitness", "-c", "user.email=codewitness@localhost")
+
+
+def identity_args(root: Path) -> tuple[str, ...]:
+    """``-c user.name=... -c user.email=...`` when git has no committer identity here, else nothing.
+
+    ``git notes add`` makes a commit and refuses to without an identity; a CI job often has none.
+    """
+    proc = git_bytes(["var", "GIT_COMMITTER_IDENT"], cwd=root, check=False)
+    return () if proc.strip() else FALLBACK_IDENTITY
+
+
 def blob_text(root: Path | str, rev: str, path: str, *, timeout: float | None = None) -> str | None:
     """The UTF-8 text of ``path`` at ``rev`` (``""``: the staged text); ``None`` when there is none.
 
@@ -194,6 +241,27 @@ def blob_text(root: Path | str, rev: str, path: str, *, timeout: float | None = 
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def blob_texts(root: Path | str, rev: str, paths: Iterable[str]) -> dict[str, str]:
+    """The UTF-8 texts of ``paths`` at ``rev``, read through one ``git cat-file`` process.
+
+    Paths that are missing at ``rev``, binary or not UTF-8 are left out.
+    """
+    found: dict[str, str] = {}
+    wanted = [p for p in dict.fromkeys(paths) if "\n" not in p]
+    if not wanted:
+        return found
+    with CatFile(Path(root)) as cat:
+        for path in wanted:
+            got = cat.read(f"{rev}:{path}")
+            if got is None or got[0] != "blob" or b"\0" in got[1]:
+                continue
+            try:
+                found[path] = got[1].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+    return found
 
 
 # -- quoted path names --------------------------------------------------------------------------
@@ -316,6 +384,185 @@ def parse_added_lines(patch: str) -> dict[str, set[int]]:
     return result
 
 
+#: One change of a file, as a unified diff's hunk header gives it: ``(old_start, old_count,
+#: new_start, new_count)``, 1-based; a side with count 0 names the line before the change.
+HunkHeader = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """One file of a diff: its path on each side (``None``: absent there) and its hunks.
+
+    A renamed or copied file has both paths (``renamed`` / ``copied`` says which); a binary
+    file has no hunks and ``binary`` set.
+    """
+
+    old_path: str | None
+    new_path: str | None
+    hunks: tuple[HunkHeader, ...] = ()
+    binary: bool = False
+    renamed: bool = False
+    copied: bool = False
+
+    @property
+    def added(self) -> set[int]:
+        """Line numbers of the new side that the diff adds or changes."""
+        return {line for _, _, start, count in self.hunks for line in range(start, start + count)}
+
+    @property
+    def removed(self) -> set[int]:
+        """Line numbers of the old side that the diff deletes or changes."""
+        return {line for start, count, _, _ in self.hunks for line in range(start, start + count)}
+
+
+def file_diffs(root: Path, base: str, target: str, *, renames: bool = False, copies: bool = False) -> list[FileDiff]:
+    """The files that differ from ``base`` to ``target`` (two revisions), with ``-U0`` hunks.
+
+    Args:
+        root: the repository.
+        base: the old revision (or :data:`EMPTY_TREE`).
+        target: the new revision.
+        renames: pair a deleted file with an added one of similar content (``-M``).
+        copies: also find copies of files the diff modifies (``-C``; implies ``renames``).
+
+    Raises:
+        GitError: git failed (for example a revision does not exist).
+    """
+    detect = ["-M", "-C"] if copies else ["-M"] if renames else ["--no-renames"]
+    args = [
+        "-c",
+        "core.quotePath=true",
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        *detect,
+        "--no-textconv",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        "-U0",
+        base,
+        target,
+        "--",
+    ]
+    return parse_file_diffs(git_bytes(args, cwd=root).decode("utf-8", "replace"))
+
+
+def renamed_paths(root: Path, base: str, target: str) -> dict[str, str]:
+    """``{new path: old path}`` of the files git finds renamed from ``base`` to ``target`` (``-M``)."""
+    out = run_git(["diff", "--raw", "-z", "-M", "--diff-filter=R", "--no-ext-diff", base, target, "--"], cwd=root)
+    return parse_raw_renames(out)
+
+
+def parse_raw_renames(raw: str) -> dict[str, str]:
+    """``{new path: old path}`` of the renames in ``git diff --raw -z`` output (names are never quoted with ``-z``)."""
+    fields = raw.split("\0")
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(fields):
+        meta = fields[i]
+        if not meta.startswith(":"):
+            i += 1
+            continue
+        status = meta.rsplit(" ", 1)[-1]
+        if status[:1] in ("R", "C") and i + 2 < len(fields):
+            if status[0] == "R":
+                found[fields[i + 2]] = fields[i + 1]
+            i += 3
+        else:
+            i += 2
+    return found
+
+
+def _side(text: str, prefix: str) -> str | None:
+    """A path of a ``---`` / ``+++`` line: ``None`` for ``/dev/null``; ``prefix`` stripped."""
+    name = unquote_path(text.rstrip("\t"))  # git adds a tab after a name holding a space
+    if name == "/dev/null":
+        return None
+    if not name.startswith(prefix):
+        raise ValueError(f"unexpected path {text!r}")
+    return name[len(prefix) :]
+
+
+@dataclass
+class _FileBlock:
+    """What the headers of one ``diff --git`` block said so far."""
+
+    sides: list[str | None] = field(default_factory=list)  # from "---" then "+++"
+    moved: tuple[str, str | None, str | None] | None = None  # ("rename" | "copy", from, to)
+    hunks: list[HunkHeader] = field(default_factory=list)
+    binary: bool = False
+    bad: bool = False
+
+    def result(self) -> FileDiff | None:
+        if self.bad:
+            return None
+        kind, source, target = self.moved or ("", None, None)
+        if len(self.sides) == 2:
+            old, new = self.sides
+        elif source is not None and target is not None:
+            old, new = source, target
+        else:
+            return None  # a mode change, or a binary file git names only in prose
+        return FileDiff(old, new, tuple(self.hunks), self.binary, kind == "rename", kind == "copy")
+
+
+def parse_file_diffs(patch: str) -> list[FileDiff]:
+    """The files of a unified ``git diff`` with ``a/`` and ``b/`` prefixes (see :func:`file_diffs`).
+
+    Hunk bodies are skipped by the line counts of their headers, as in :func:`parse_added_lines`.
+    Names come from the ``---`` / ``+++`` lines, or from the ``rename``/``copy from``/``to``
+    lines of a file whose content did not change. A block with neither (a mode change, a binary
+    file that was not moved) and a file whose name cannot be decoded are left out.
+    """
+    result: list[FileDiff] = []
+    block: _FileBlock | None = None
+    body = 0  # lines of the current hunk still to skip
+
+    def close() -> None:
+        found = block.result() if block is not None else None
+        if found is not None:
+            result.append(found)
+
+    for line in patch.split("\n"):
+        if body:
+            if not line.startswith("\\"):  # "\ No newline at end of file" is not a line of the hunk
+                body -= 1
+            continue
+        if line.startswith("diff --git "):
+            close()
+            block = _FileBlock()
+            continue
+        if block is None or block.bad:
+            continue
+        try:
+            if line.startswith("--- ") and not block.sides and not block.hunks:
+                block.sides.append(_side(line[4:], "a/"))
+            elif line.startswith("+++ ") and len(block.sides) == 1 and not block.hunks:
+                block.sides.append(_side(line[4:], "b/"))
+            elif line.startswith(("rename from ", "copy from ")) and not block.hunks:
+                kind, _, name = line.partition(" from ")
+                block.moved = (kind, unquote_path(name), None)
+            elif line.startswith(("rename to ", "copy to ")) and block.moved is not None and not block.hunks:
+                block.moved = (block.moved[0], block.moved[1], unquote_path(line.partition(" to ")[2]))
+            elif line.startswith("Binary files ") and not block.hunks:
+                block.binary = True
+            elif line.startswith("@@ "):
+                match = _HUNK_FULL.match(line)
+                if match is None:
+                    continue
+                old_count = int(match.group(2)) if match.group(2) is not None else 1
+                new_count = int(match.group(4)) if match.group(4) is not None else 1
+                block.hunks.append((int(match.group(1)), old_count, int(match.group(3)), new_count))
+                body = old_count + new_count
+        except ValueError:
+            block.bad = True
+    close()
+    return result
+
+
+_HUNK_FULL = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
 # -- objects ------------------------------------------------------------------------------------
 
 
@@ -414,6 +661,202 @@ def parse_commit(sha: str, raw: bytes) -> CommitInfo:
     return CommitInfo(
         sha=sha, author=author, author_time=when, committer=committer, message=message, parents=tuple(parents)
     )
+
+
+def read_commit(root: Path, rev: str) -> CommitInfo | None:
+    """The commit ``rev`` names, parsed; ``None`` when it names no commit."""
+    sha = resolve(root, rev)
+    if sha is None:
+        return None
+    return parse_commit(sha, git_bytes(["cat-file", "commit", sha], cwd=root))
+
+
+def existing_commits(root: Path, shas: Iterable[str]) -> list[str]:
+    """The ids of ``shas`` that name commits present in this repository, in the given order.
+
+    A clone may hold notes of commits it never fetched (a deleted branch, a pull request's
+    commits); those are left out.
+    """
+    listed = [sha for sha in dict.fromkeys(shas) if sha and "\n" not in sha]
+    if not listed:
+        return []
+    out = run_git(["cat-file", "--batch-check"], cwd=root, input="".join(f"{sha}\n" for sha in listed))
+    present = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "commit":
+            present.add(parts[0])
+    return [sha for sha in listed if sha in present]
+
+
+def rev_list(root: Path, *args: str) -> list[str]:
+    """The commit ids ``git rev-list ARGS`` prints (revisions, ``--not``, ``--first-parent``, ...)."""
+    return run_git(["rev-list", *args, "--"], cwd=root).split()
+
+
+def outside_history(root: Path, commits: Iterable[str], history_of: str | None) -> list[str]:
+    """The commits of ``commits`` (present ones) that are not in the history of ``history_of``, sorted.
+
+    One ``rev-list`` for any number of commits (they are passed on standard input).
+    """
+    listed = sorted(set(commits))
+    if history_of is None or not listed:
+        return listed
+    wanted = "".join(f"{sha}\n" for sha in listed) + f"^{history_of}\n"
+    outside = set(run_git(["rev-list", "--stdin"], cwd=root, input=wanted).split())
+    return [sha for sha in listed if sha in outside]
+
+
+def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
+    """True when ``ancestor`` is in the history of ``descendant`` (a commit is its own ancestor)."""
+    if not git_available():
+        raise _not_installed()
+    proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", ancestor, descendant], cwd=root, capture_output=True, check=False
+    )
+    if proc.returncode not in (0, 1):
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git merge-base failed: {detail[-1] if detail else proc.returncode}")
+    return proc.returncode == 0
+
+
+def independent_tips(root: Path, commits: Iterable[str]) -> list[str]:
+    """The commits of ``commits`` that are in no other one's history (``merge-base --independent``)."""
+    listed = sorted(set(commits))
+    if len(listed) < 2:
+        return listed
+    return run_git(["merge-base", "--independent", *listed], cwd=root).split()
+
+
+def patch_ids(root: Path, commits: Iterable[str]) -> dict[str, str]:
+    """``{commit: stable patch id}``: the same change applied elsewhere (a cherry-pick, a rebase)
+    has the same id. Merge commits and commits that change nothing have none."""
+    listed = list(dict.fromkeys(commits))
+    if not listed:
+        return {}
+    patches = git_bytes(
+        ["diff-tree", "-p", "--no-color", "--no-ext-diff", "--stdin"],
+        cwd=root,
+        input="".join(f"{sha}\n" for sha in listed),
+    )
+    found: dict[str, str] = {}
+    for line in run_git(["patch-id", "--stable"], cwd=root, input=patches).splitlines():
+        pid, _, commit = line.partition(" ")
+        if commit:
+            found[commit.strip()] = pid
+    return found
+
+
+def for_each_ref(root: Path, *patterns: str) -> dict[str, str]:
+    """``{ref name: object id}`` of the refs matching ``patterns`` (``refs/pull/*/head``, ...)."""
+    out = run_git(["for-each-ref", "--format=%(objectname) %(refname)", *patterns], cwd=root)
+    refs: dict[str, str] = {}
+    for line in out.splitlines():
+        oid, _, name = line.partition(" ")
+        if name:
+            refs[name] = oid
+    return refs
+
+
+def fetch_ref(root: Path, remote: str, source: str, target: str, *, timeout: float = 120.0) -> bool:
+    """``git fetch REMOTE +SOURCE:TARGET``; True when it worked (a ref the remote lacks is False, not an error)."""
+    if not git_available():
+        raise _not_installed()
+    try:
+        proc = subprocess.run(
+            ["git", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, f"+{source}:{target}"],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return proc.returncode == 0
+
+
+def remotes(root: Path) -> list[str]:
+    """The names of the repository's remotes."""
+    return [name for name in run_git(["remote"], cwd=root).splitlines() if name]
+
+
+def remote_ref(root: Path, remote: str, ref: str, *, timeout: float = 60.0) -> str | None:
+    """The object ``ref`` names on ``remote`` (``git ls-remote``), or ``None`` when the remote lacks it.
+
+    Raises:
+        GitError: the remote cannot be reached (or git is missing).
+    """
+    out = run_git(["ls-remote", "--refs", remote, ref], cwd=root, timeout=timeout)
+    for line in out.splitlines():
+        oid, _, name = line.partition("\t")
+        if name.strip() == ref:
+            return oid.strip()
+    return None
+
+
+def push_ref(root: Path, remote: str, refspec: str, *, timeout: float = 120.0) -> tuple[bool, str]:
+    """``git push --no-verify REMOTE REFSPEC`` (no hooks: it may run inside one).
+
+    Returns:
+        ``(worked, the last line git wrote to stderr)``.
+    """
+    if not git_available():
+        raise _not_installed()
+    try:
+        proc = subprocess.run(
+            ["git", "push", "--quiet", "--no-verify", remote, refspec],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"git push took longer than {timeout} s"
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    return proc.returncode == 0, lines[-1] if lines else ""
+
+
+def merge_notes(root: Path, ref: str, other: str) -> None:
+    """Merge the notes of ``other`` into ``ref`` (``git notes merge -s ours``): notes only ``other``
+    has are added; where both have a note on a commit, ``ref``'s stays. Creates ``ref`` if needed.
+
+    Raises:
+        GitError: git failed.
+    """
+    run_git([*identity_args(root), "notes", "--ref", ref, "merge", "--quiet", "-s", "ours", other], cwd=root)
+
+
+def reflog_subject(root: Path, ref: str = "HEAD") -> str:
+    """The message of the newest reflog entry of ``ref`` (``merge feature: Fast-forward``); ``""`` if none."""
+    return run_git(["reflog", "show", "-1", "--format=%gs", ref], cwd=root, check=False).strip()
+
+
+# -- what git writes into messages --------------------------------------------------------------
+
+_SHA = r"[0-9a-f]{40}(?:[0-9a-f]{24})?"
+_PICKED = re.compile(rf"^\(cherry picked from commit ({_SHA})\)\s*$", re.MULTILINE)
+_REVERTS = re.compile(rf"^This reverts commit ({_SHA})[.,]", re.MULTILINE)
+_SQUASHED = re.compile(rf"^commit ({_SHA})\s*$", re.MULTILINE)
+
+
+def cherry_picked_from(message: str) -> list[str]:
+    """The commits ``git cherry-pick -x`` named in ``message`` (``(cherry picked from commit X)``), in order."""
+    return list(dict.fromkeys(_PICKED.findall(message)))
+
+
+def reverted_commit(message: str) -> str | None:
+    """The commit ``git revert`` named in ``message`` (``This reverts commit X.``), if any."""
+    match = _REVERTS.search(message)
+    return match.group(1) if match else None
+
+
+def squashed_commits(message: str) -> list[str]:
+    """The commits listed by ``git merge --squash`` (``Squashed commit of the following:`` then
+    ``commit X`` lines, as ``git log`` prints them); empty for any other message."""
+    _head, sep, rest = message.partition("Squashed commit of the following:")
+    if not sep:
+        return []
+    return list(dict.fromkeys(_SQUASHED.findall(rest)))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from codewitness.attribution.notes import (
     NoteError,
     load_json,
     parse_note,
+    tracking_ref,
 )
 from codewitness.cli import main
 
@@ -63,10 +64,10 @@ def victim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Repo, str, 
     clone.git("remote", "add", "origin", str(origin.root))
     monkeypatch.chdir(clone.root)
     assert main(["init", "--agents", "claude"]) == 0
-    clone.git("fetch", "-q", "origin")  # the notes refspec init installed brings the planted note
+    clone.git("fetch", "-q", "origin")  # the notes refspec init installed brings the planted note (tracked)
     clone.git("fetch", "-q", "origin", f"+{gitai.GITAI_REF}:{gitai.GITAI_REF}")
     clone.git("checkout", "-q", "-b", "main", "origin/main")
-    assert clone.git("notes", "--ref", NOTES_REF, "list", planted).strip()
+    assert clone.git("notes", "--ref", tracking_ref("origin"), "list", planted).strip()
     return clone, sound, planted
 
 
@@ -103,7 +104,7 @@ def test_notes_show_names_the_problem_and_the_fix(
     code, _out, err = _run(capsys, "notes", "show", planted)
     assert code == 1
     assert len(err.strip().splitlines()) == 1, err
-    assert "nested too deeply" in err and f"git notes --ref {NOTES_REF} remove {planted}" in err
+    assert "nested too deeply" in err and f"git notes --ref {tracking_ref('origin')} remove {planted}" in err
     code, out, err = _run(capsys, "notes", "show", sound, "--json")
     assert code == 0, err
     assert json.loads(out)["files"]["svc/core.py"][0]["generations"] == ["gen_g"]

@@ -1,9 +1,10 @@
-"""Helpers for the capture tests: payload fixtures and a runner that plays an agent's hooks."""
+"""Helpers for the capture tests: payload fixtures, a runner that plays an agent's hooks, and a simulated forge."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from codewitness.capture import hook
+from codewitness.capture.setup import install
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -77,3 +79,90 @@ class Hooks:
         (self.root / name).parent.mkdir(parents=True, exist_ok=True)
         (self.root / name).write_text(text)
         assert self.run("claude", {**pre, "hook_event_name": "PostToolUse"}) == 0
+
+
+def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+@dataclass
+class Forge:
+    """The bare origin, the developer's clone (``dev``) and the server's own clone (``server``)."""
+
+    origin: Path
+    dev: Any
+    server: Path
+    branch_commits: list[str]
+
+    def land(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run git in the server clone (no hooks there) and return its HEAD."""
+        git(self.server, *args, env=env)
+        return git(self.server, "rev-parse", "HEAD").strip()
+
+    def before(self) -> str:
+        git(self.server, "fetch", "-q", "origin")
+        git(self.server, "reset", "-q", "--hard", "origin/main")
+        return git(self.server, "rev-parse", "HEAD").strip()
+
+    def squash(self, message: str, author: str = "Dana Developer <dana@example.com>") -> str:
+        """Land the branch as one commit, as GitHub's "Squash and merge" does."""
+        git(self.server, "merge", "-q", "--squash", "origin/feature")
+        name, email = author[:-1].split(" <")
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": "GitHub"}
+        return self.land("commit", "-q", "-m", message, env=env)
+
+    def push_main(self) -> None:
+        git(self.server, "push", "-q", "origin", "HEAD:main")
+
+    def ci_clone(self, tmp: Path, *refs: str) -> Path:
+        """A fresh clone as a CI job makes it: full history, notes fetched, chosen extra refs."""
+        clone = tmp / f"ci{len(list(tmp.glob('ci*')))}"
+        git(tmp, "clone", "-q", self.origin.as_uri(), str(clone))
+        git(clone, "config", "user.name", "CI")
+        git(clone, "config", "user.email", "ci@example.com")
+        git(clone, "fetch", "-q", "origin", "+refs/notes/*:refs/notes/*", *refs)
+        return clone
+
+
+def make_forge(installed: Any, hooks: Hooks, tmp_path: Path) -> Forge:
+    """Origin, the developer's clone with an agent's branch pushed (notes too), a server clone; main moved on."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    url = origin.as_uri()  # file://: a clone over a transport, not a copy of every object
+    installed.git("remote", "add", "origin", url)
+    install(installed.root, ("claude",))  # again, now that there is a remote: the notes refspecs
+    installed.git("push", "-q", "origin", "main")
+    installed.git("checkout", "-q", "-b", "feature")
+    hooks.claude_write("src/net.py", PARSER)
+    hooks.claude_write("src/util.py", "def clamp(x, lo, hi):\n    return max(lo, min(hi, x))\n")
+    first = installed.commit("Parse ports; clamp")
+    installed.write("src/net.py", PARSER + "\n\nDEFAULT = parse_port('8080')\n")
+    second = installed.commit("A default port")
+    installed.git("push", "-q", "origin", "feature")  # the push refspecs send the notes too
+    assert installed.git("ls-remote", str(origin), "refs/notes/codewitness").strip(), "notes were not pushed"
+    server = tmp_path / "server"
+    git(tmp_path, "clone", "-q", url, str(server))
+    git(server, "config", "user.name", "Forge")
+    git(server, "config", "user.email", "noreply@forge.example")
+    git(server, "config", "core.hooksPath", "/dev/null")
+    # Main moves on meanwhile.
+    (server / "CHANGES.txt").write_text("1.1\n")
+    git(server, "add", "CHANGES.txt")
+    git(server, "commit", "-q", "-m", "changes")
+    git(server, "push", "-q", "origin", "HEAD:main")
+    return Forge(origin, installed, server, [first, second])
+
+
+#: What the agent wrote on the forge's feature branch (src/net.py; src/util.py is two lines).
+PARSER = (
+    "def parse_port(text):\n"
+    "    port = int(text.strip())\n"
+    "    if not 0 < port < 65536:\n"
+    "        raise ValueError(f'port out of range: {port}')\n"
+    "    return port\n"
+)

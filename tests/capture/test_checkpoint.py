@@ -13,8 +13,10 @@ from codewitness.capture.checkpoint import (
     Step,
     added_ranges,
     apply_hunks,
+    carry,
     diff_hunks,
     hunks_from_structured_patch,
+    pair_lines,
     removed_ranges,
     replay,
     split_lines,
@@ -117,3 +119,30 @@ def test_an_ai_label_always_means_the_agents_verbatim_text(
             assert text in agent_text
         if label.kind == "base":
             assert text in start
+
+
+@given(texts, texts)
+def test_pair_lines_pairs_every_new_line_in_order(old: list[str], new: list[str]) -> None:
+    pairs = pair_lines(old, new)
+    assert len(pairs) == len(new)
+    indexes = [i for i, _ in pairs if i is not None]
+    assert indexes == sorted(set(indexes))  # each old line at most once, in order
+    for (index, same), line in zip(pairs, new, strict=True):
+        if same:
+            assert index is not None and old[index] == line
+    # Unchanged lines are exactly the ones the diff leaves alone.
+    unchanged = sum(1 for _, same in pairs if same)
+    assert unchanged == len(new) - sum(b - a + 1 for a, b in added_ranges(diff_hunks(old, new)))
+
+
+@given(texts, texts)
+def test_pair_lines_is_the_pairing_carry_uses(old: list[str], new: list[str]) -> None:
+    labels = [Label("ai", (f"g{i}",)) for i in range(len(old))]
+    carried = carry(labels, old, new)
+    for (index, same), label in zip(pair_lines(old, new), carried, strict=True):
+        if same:
+            assert label == labels[index]  # type: ignore[index]
+        elif index is not None:
+            assert label == Label("mixed", labels[index].generations)
+        else:
+            assert label == Label("human")

@@ -78,7 +78,7 @@ def test_init_then_uninstall_restores_every_byte(project: Any) -> None:
     assert 'agents = ["claude", "cursor", "codex", "gemini"]' in (project.root / "codewitness.toml").read_text("utf-8")
     assert project.git("config", "--get-all", "remote.origin.fetch").splitlines() == [
         "+refs/heads/*:refs/remotes/origin/*",
-        "+refs/notes/codewitness:refs/notes/codewitness",
+        "+refs/notes/codewitness:refs/notes/remotes/origin/codewitness",
     ]
     assert project.git("config", "--get-all", "remote.origin.push").splitlines() == ["HEAD", "refs/notes/codewitness"]
     hooks = project.root / ".git" / "hooks"

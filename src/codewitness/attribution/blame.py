@@ -50,7 +50,7 @@ from codewitness._git import (
 )
 from codewitness.attribution.cache import AttributionCache, MemoryCache
 from codewitness.attribution.gitai import GITAI_REF, parse_gitai, to_commit_note
-from codewitness.attribution.notes import NOTES_REF, CommitNote, NoteError, parse_note
+from codewitness.attribution.notes import CommitNote, NoteError, all_notes, parse_note
 from codewitness.attribution.trailers import agent_marks
 from codewitness.errors import GitError, InputError, NotFoundError
 from codewitness.model import EvidenceKind, Origin
@@ -139,7 +139,7 @@ class _Evidence:
             root=root,
             cat=cat,
             cache=cache,
-            notes=list_notes(root, NOTES_REF),
+            notes=all_notes(root),
             imports=list_notes(root, IMPORT_REF),
             gitai=list_notes(root, GITAI_REF),
             shallow=shallow,
@@ -217,10 +217,11 @@ class _Evidence:
             key = (kind, id(entry))
             found = self._entry_origins.get(key)
             if found is None:
+                evidence: EvidenceKind = entry.evidence or kind  # a line carried from weaker evidence keeps it
                 found = self._entry_origins[key] = Origin(
                     entry.origin,
-                    kind,
-                    CONFIDENCE[kind],
+                    evidence,
+                    CONFIDENCE[evidence],
                     generation_ids=entry.generation_ids,
                     agent=entry.agent,
                     model=entry.model,

@@ -14,11 +14,16 @@ Shape (``schema`` is versioned; readers refuse what they do not know)::
           {"lines": "1-10,15", "origin": "ai", "generations": ["gen_..."],
            "agent": "claude-code", "model": "claude-opus-4-5", "session": "9f1c..."},
           {"lines": "11", "origin": "mixed", "generations": ["gen_..."], "agent": "claude-code", ...},
-          {"lines": "12-14", "origin": "human"}
+          {"lines": "12-14", "origin": "human"},
+          {"lines": "16", "origin": "ai", "agent": "copilot", "evidence": "trailer"}
         ]
       },
       "delta": {"ai_written": 13, "ai_kept": 11, "ai_edited": 1, "human": 3}
     }
+
+An entry carried from elsewhere (a squash merge, a cherry-pick) on weaker evidence than a note
+names that evidence (``"evidence": "trailer"`` or ``"import"``), so a reader gives the line the
+confidence of where it came from; an entry without it is as exact as a note.
 
 ``delta`` is the developer delta of the commit: AI lines the agents wrote for it, how many
 reached the commit verbatim, how many a human changed first, and lines a human wrote.
@@ -32,24 +37,29 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from codewitness._git import resolve, run_git
+from codewitness._git import for_each_ref, identity_args, list_notes, resolve, run_git
 from codewitness.errors import CodewitnessError
 from codewitness.model import ORIGINS, OriginKind
 
 __all__ = [
+    "CARRIED_EVIDENCE",
     "MAX_JSON_DEPTH",
     "NOTES_REF",
     "SCHEMA",
+    "TRACKING_PATTERN",
+    "CarriedEvidence",
     "CommitNote",
     "Delta",
     "NoteEntry",
     "NoteError",
+    "all_notes",
     "compact_lines",
+    "find_note",
     "format_ranges",
     "load_json",
     "load_json_object",
@@ -57,11 +67,35 @@ __all__ = [
     "parse_ranges",
     "read_note",
     "read_note_text",
+    "tracking_ref",
     "write_note",
 ]
 
 NOTES_REF = "refs/notes/codewitness"
 SCHEMA = "codewitness.note/1"
+
+#: Where ``git fetch`` keeps each remote's notes (``codewitness init`` sets the refspec), and a
+#: pattern matching all of them. Readers see them after the local notes.
+TRACKING_PATTERN = "refs/notes/remotes/*/codewitness"
+
+
+def tracking_ref(remote: str) -> str:
+    """The ref holding ``remote``'s notes as last fetched."""
+    return f"refs/notes/remotes/{remote}/codewitness"
+
+
+def all_notes(root: Path) -> dict[str, str]:
+    """``{commit: note blob}`` of the local notes and, for commits they lack, every remote's fetched notes."""
+    found: dict[str, str] = {}
+    for ref in sorted(for_each_ref(root, TRACKING_PATTERN)):
+        found.update(list_notes(root, ref))
+    found.update(list_notes(root, NOTES_REF))
+    return found
+
+
+#: Evidence weaker than a note that an entry carried from another commit may name.
+CarriedEvidence = Literal["import", "trailer"]
+CARRIED_EVIDENCE: tuple[CarriedEvidence, ...] = ("import", "trailer")
 
 
 class NoteError(CodewitnessError):
@@ -163,6 +197,7 @@ class NoteEntry:
     agent: str | None = None
     model: str | None = None
     session_id: str | None = None
+    evidence: CarriedEvidence | None = None
 
     def covers(self, line: int) -> bool:
         """True when ``line`` falls in one of the spans."""
@@ -177,7 +212,12 @@ class NoteEntry:
         data: dict[str, Any] = {"lines": format_ranges(self.spans), "origin": self.origin}
         if self.generation_ids:
             data["generations"] = list(self.generation_ids)
-        for key, value in (("agent", self.agent), ("model", self.model), ("session", self.session_id)):
+        for key, value in (
+            ("agent", self.agent),
+            ("model", self.model),
+            ("session", self.session_id),
+            ("evidence", self.evidence),
+        ):
             if value is not None:
                 data[key] = value
         return data
@@ -250,6 +290,7 @@ def parse_note(text: str) -> CommitNote:
                         agent=raw.get("agent"),
                         model=raw.get("model"),
                         session_id=raw.get("session"),
+                        evidence=raw["evidence"] if raw.get("evidence") in CARRIED_EVIDENCE else None,
                     )
                 )
             files[str(path)] = tuple(parsed)
@@ -260,22 +301,41 @@ def parse_note(text: str) -> CommitNote:
     return CommitNote(files=files, delta=delta)
 
 
-def read_note_text(root: Path, rev: str, ref: str = NOTES_REF) -> str | None:
-    """The raw text of the note on ``rev`` under ``ref``, or ``None`` when there is none.
+def read_note_text(root: Path, rev: str, ref: str | None = None) -> str | None:
+    """The raw text of the note on ``rev``, or ``None`` when there is none.
+
+    Args:
+        root: the repository.
+        rev: the commit.
+        ref: the notes ref to read; by default the local notes, then each remote's fetched notes
+            (as :func:`all_notes` sees them).
 
     Raises:
         GitError: git is missing or ``rev`` does not name a commit.
+    """
+    found = find_note(root, rev, (ref,) if ref is not None else None)
+    return None if found is None else found[1]
+
+
+def find_note(root: Path, rev: str, refs: Sequence[str] | None = None) -> tuple[str, str] | None:
+    """``(ref, text)`` of the first note on ``rev`` among ``refs`` (default: local, then fetched notes).
+
+    Raises:
+        NotFoundError: ``rev`` does not name a commit.
     """
     commit = resolve(root, rev)
     if commit is None:
         from codewitness.errors import NotFoundError
 
         raise NotFoundError(f"no commit {rev!r} in {root}")
-    # `git notes show` exits 1 both for "no note" and for errors; `notes list` tells them apart.
-    listed = run_git(["notes", "--ref", ref, "list", commit], cwd=root, check=False).strip()
-    if not listed:
-        return None
-    return run_git(["cat-file", "blob", listed.split()[0]], cwd=root)
+    if refs is None:
+        refs = [NOTES_REF, *sorted(for_each_ref(root, TRACKING_PATTERN))]
+    for ref in refs:
+        # `git notes show` exits 1 both for "no note" and for errors; `notes list` tells them apart.
+        listed = run_git(["notes", "--ref", ref, "list", commit], cwd=root, check=False).strip()
+        if listed:
+            return ref, run_git(["cat-file", "blob", listed.split()[0]], cwd=root)
+    return None
 
 
 def read_note(root: Path, rev: str) -> CommitNote | None:
@@ -286,4 +346,5 @@ def read_note(root: Path, rev: str) -> CommitNote | None:
 
 def write_note(root: Path, rev: str, note: CommitNote) -> None:
     """Attach ``note`` to ``rev`` under ``refs/notes/codewitness``, replacing any earlier note."""
-    run_git(["notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", rev], cwd=root, input=note.to_json())
+    args = [*identity_args(root), "notes", "--ref", NOTES_REF, "add", "-f", "-F", "-", rev]
+    run_git(args, cwd=root, input=note.to_json())

@@ -4,8 +4,10 @@ One module per agent, all of the same shape (see :mod:`codewitness.capture._base
 :mod:`~codewitness.capture.claude`, :mod:`~codewitness.capture.cursor`,
 :mod:`~codewitness.capture.codex`, :mod:`~codewitness.capture.gemini`. The hook entry point is
 :mod:`codewitness.capture.hook` (standard library only, so agents wait milliseconds);
-:mod:`codewitness.capture.commit` links captured edits to commits as git notes;
-:mod:`codewitness.capture.setup` installs and removes the hooks.
+:mod:`codewitness.capture.commit` links captured edits to commits as git notes (and carries
+notes to picked, merged and squashed commits); :mod:`codewitness.capture.setup` installs and
+removes the hooks; :mod:`codewitness.capture.sync` shares notes with remotes;
+:mod:`codewitness.capture.doctor` checks a clone.
 
 Example:
     >>> AGENT_MODULES["claude"]

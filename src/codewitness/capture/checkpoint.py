@@ -42,6 +42,7 @@ __all__ = [
     "compact_lines",
     "diff_hunks",
     "hunks_from_structured_patch",
+    "pair_lines",
     "removed_ranges",
     "replay",
     "split_lines",
@@ -90,6 +91,26 @@ def _opcodes(old: Sequence[str], new: Sequence[str]) -> list[tuple[str, int, int
 def diff_hunks(old: Sequence[str], new: Sequence[str]) -> tuple[Hunk, ...]:
     """The changed regions of a line diff of ``old`` and ``new`` (difflib, no junk heuristic)."""
     return tuple((a0, a1, b0, b1) for tag, a0, a1, b0, b1 in _opcodes(old, new) if tag != "equal")
+
+
+def pair_lines(old: Sequence[str], new: Sequence[str]) -> list[tuple[int | None, bool]]:
+    """For each line of ``new``, the 0-based index of the ``old`` line it came from and whether it is unchanged.
+
+    Unchanged lines pair with their old line (``(i, True)``); in a replaced stretch the k-th new
+    line pairs with the k-th old one (``(i, False)``); inserted lines pair with nothing
+    (``(None, False)``). The same pairing as :func:`carry`.
+
+    >>> pair_lines(["a", "b", "c"], ["a", "B", "x", "c"])
+    [(0, True), (1, False), (None, False), (2, True)]
+    """
+    pairs: list[tuple[int | None, bool]] = []
+    for tag, a0, a1, b0, b1 in _opcodes(old, new):
+        if tag == "equal":
+            pairs.extend((a0 + k, True) for k in range(b1 - b0))
+            continue
+        for k in range(b1 - b0):
+            pairs.append((a0 + k, False) if tag == "replace" and a0 + k < a1 else (None, False))
+    return pairs
 
 
 def compact_lines(lines: Iterable[int]) -> tuple[tuple[int, int], ...]:

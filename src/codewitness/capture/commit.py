@@ -25,10 +25,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 from codewitness import _git
-from codewitness._git import EMPTY_TREE, blob_text, resolve
-from codewitness.attribution.notes import CommitNote, Delta, NoteEntry, compact_lines, read_note, write_note
+from codewitness._git import EMPTY_TREE, blob_text, read_commit, resolve
+from codewitness.attribution.carry import HUMAN, How, Source, carry_onto, commit_sources, origin_entries
+from codewitness.attribution.notes import (
+    CommitNote,
+    Delta,
+    NoteEntry,
+    read_note,
+    read_note_text,
+    write_note,
+)
 from codewitness.capture._base import read_repo_text
 from codewitness.capture.checkpoint import (
     BASE,
@@ -42,16 +51,21 @@ from codewitness.capture.checkpoint import (
 )
 from codewitness.capture.journal import Journal, PendingEdit
 from codewitness.errors import NotFoundError
-from codewitness.model import Checkpoint, FileRange, Generation
+from codewitness.model import Checkpoint, FileRange, Generation, Origin, OriginKind
 
 __all__ = [
+    "SOURCES_FILE",
+    "STATE_FILES",
     "LinkResult",
     "added_lines",
     "complete_details",
     "edit_generation",
     "label_commit",
     "link_commit",
+    "link_merge",
+    "local_sources",
     "pending_labels",
+    "record_sources",
     "remap",
     "rewrite_in_progress",
 ]
@@ -70,6 +84,8 @@ class LinkResult:
     generations: list[Generation] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     retired: dict[str, int] = field(default_factory=dict)
+    sources: list[Source] = field(default_factory=list)
+    carried: int = 0  # AI lines whose origin came from a source, not from the journal
 
 
 def _resolve(root: Path, rev: str) -> str:
@@ -144,38 +160,47 @@ def _entries(
     lines: Iterable[int], labels: Sequence[Label], who: dict[str, Who]
 ) -> tuple[tuple[NoteEntry, ...], dict[str, int]]:
     """Group committed lines by origin and generations into note entries; count each origin."""
-    groups: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
+    origins: dict[int, Origin] = {}
     for line in lines:
         label = labels[line - 1] if 0 < line <= len(labels) else Label("human")
-        kind = "human" if label.kind == BASE else label.kind
-        groups[(kind, label.generations if kind != "human" else ())].append(line)
-    counts: dict[str, int] = defaultdict(int)
-    entries = []
-    for (kind, gens), members in groups.items():
-        counts[kind] += len(members)
-        agent, model, session = next((who[g] for g in gens if g in who), (None, None, None))
-        entries.append(
-            NoteEntry(
-                origin=kind,  # type: ignore[arg-type]
-                spans=compact_lines(members),
-                generation_ids=gens,
-                agent=agent,
-                model=model,
-                session_id=session,
-            )
-        )
-    entries.sort(key=lambda e: e.spans[0])
-    return tuple(entries), counts
+        origins[line] = _label_origin(label, who)
+    return origin_entries(origins)
 
 
-def label_commit(root: Path, commit: str, journal: Journal) -> LinkResult:
-    """Compute the note of ``commit`` from the pending edits, without writing anything."""
+def _label_origin(label: Label, who: dict[str, Who]) -> Origin:
+    """A replayed label as an origin (``base`` lines, there before any agent, are a person's)."""
+    if label.kind in (BASE, "human"):
+        return HUMAN
+    agent, model, session = next((who[g] for g in label.generations if g in who), (None, None, None))
+    kind: OriginKind = "mixed" if label.kind == "mixed" else "ai"
+    return Origin(kind, "note", 1.0, label.generations, agent, model, session)
+
+
+def label_commit(
+    root: Path, commit: str, journal: Journal, *, sources: Sequence[Source] | None = None, moves: bool = True
+) -> LinkResult:
+    """Compute the note of ``commit`` from the pending edits and the commits it took lines from.
+
+    A line an agent edit wrote (the journal's replay) is ``ai`` or ``mixed``; any other line keeps
+    the origin it had in a source (a picked or merged commit, code moved within the commit; see
+    :func:`codewitness.attribution.carry.carry_onto`); the rest are a person's. Nothing is written.
+
+    Args:
+        root: the repository.
+        commit: the commit.
+        journal: the pending edits.
+        sources: where the commit's lines came from (default: what the commit itself names,
+            :func:`codewitness.attribution.carry.commit_sources`).
+        moves: look for code moved or copied within the commit.
+    """
     commit = _resolve(root, commit)
+    if sources is None:
+        info = read_commit(root, commit)
+        sources = commit_sources(root, info) if info is not None else []
     added = added_lines(root, commit)
-    files: dict[str, tuple[NoteEntry, ...]] = {}
-    totals: dict[str, int] = defaultdict(int)
+    result = LinkResult(commit=commit, note=CommitNote(files={}), sources=list(sources))
+    replayed: dict[str, dict[int, Origin]] = {}
     written = 0
-    result = LinkResult(commit=commit, note=CommitNote(files={}))
     for path, lines in sorted(added.items()):
         edits = journal.edits(path)
         labels: list[Label] = []  # no captured edit: every added line is a person's
@@ -197,13 +222,130 @@ def label_commit(root: Path, commit: str, journal: Journal) -> LinkResult:
                     result.checkpoints.append(_checkpoint(edit, generation))
                     written += sum(b - a + 1 for a, b in edit.ai_lines)
             result.retired[path] = edits[-1].seq
-        entries, counts = _entries(lines, labels, who)
+        replayed[path] = {
+            line: _label_origin(labels[line - 1] if 0 < line <= len(labels) else Label("human"), who) for line in lines
+        }
+    open_lines = {
+        path: {line for line, origin in origins.items() if origin.kind == "human"} for path, origins in replayed.items()
+    }
+    carried = carry_onto(root, commit, open_lines, sources, moves=moves)
+    files: dict[str, tuple[NoteEntry, ...]] = {}
+    totals: dict[str, int] = defaultdict(int)
+    for path, origins in replayed.items():
+        for line, found in carried.get(path, {}).items():
+            origins[line] = found.origin
+            if found.origin.kind in ("ai", "mixed"):
+                result.carried += 1
+        entries, counts = origin_entries(origins)
         files[path] = entries
         for kind, count in counts.items():
             totals[kind] += count
-    delta = Delta(ai_written=written, ai_kept=totals["ai"], ai_edited=totals["mixed"], human=totals["human"])
+    delta = Delta(
+        ai_written=written + result.carried, ai_kept=totals["ai"], ai_edited=totals["mixed"], human=totals["human"]
+    )
     result.note = CommitNote(files=files, delta=delta)
     return result
+
+
+#: Where ``prepare-commit-msg`` leaves the sources of the commit being made (in ``.codewitness/``).
+SOURCES_FILE = "carry.json"
+
+#: git's files that say which operation a commit finishes.
+STATE_FILES = ("CHERRY_PICK_HEAD", "REVERT_HEAD", "MERGE_HEAD", "SQUASH_MSG")
+
+
+def _sources_path(root: Path) -> Path:
+    return root / ".codewitness" / SOURCES_FILE
+
+
+def record_sources(root: Path) -> list[Source]:
+    """Remember what the commit being made finishes (``prepare-commit-msg``); returns the sources.
+
+    git removes ``CHERRY_PICK_HEAD``, ``MERGE_HEAD`` and ``SQUASH_MSG`` before ``post-commit``
+    runs when a conflict was resolved by hand, so they are read here, written next to HEAD's id
+    to ``.codewitness/carry.json``, and taken by :func:`local_sources` when the new commit's
+    parent is that HEAD. Without any of them an earlier record is removed.
+    """
+    import json
+
+    from codewitness._files import write_atomically
+
+    found: list[Source] = []
+    pick = resolve(root, "CHERRY_PICK_HEAD")
+    if pick is not None:
+        found.append(Source(pick, "cherry-pick"))
+    reverted = resolve(root, "REVERT_HEAD")
+    if reverted is not None:
+        parent = resolve(root, f"{reverted}^")
+        if parent is not None:
+            found.append(Source(parent, "revert"))
+    merge_head = _git.git_path(root, "MERGE_HEAD")
+    if merge_head.is_file():
+        heads = [resolve(root, line.strip()) for line in merge_head.read_text("utf-8", "replace").split()]
+        found += [Source(sha, "merge") for sha in heads if sha is not None]
+    squash = _git.git_path(root, "SQUASH_MSG")
+    if squash.is_file():
+        listed = _git.squashed_commits(squash.read_text("utf-8", "replace"))
+        known = [sha for sha in listed if resolve(root, sha) is not None]
+        found += [Source(tip, "squash") for tip in _git.independent_tips(root, known)]
+    path = _sources_path(root)
+    head = resolve(root, "HEAD")
+    if not found or head is None:
+        path.unlink(missing_ok=True)
+        return []
+    record = {"head": head, "sources": [[s.how, s.rev] for s in found]}
+    write_atomically(path, json.dumps(record) + "\n", private=True)
+    return found
+
+
+def _take_recorded(root: Path, parent: str | None) -> list[Source]:
+    """The sources :func:`record_sources` left for a commit on ``parent`` (the record is used up)."""
+    import json
+
+    path = _sources_path(root)
+    try:
+        record = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    path.unlink(missing_ok=True)
+    if not isinstance(record, dict) or record.get("head") != parent:
+        return []
+    found: list[Source] = []
+    for item in record.get("sources", ()):
+        if isinstance(item, list) and len(item) == 2 and item[0] in get_args(How) and isinstance(item[1], str):
+            found.append(Source(item[1], item[0]))
+    return found
+
+
+def local_sources(root: Path, commit: str = "HEAD") -> list[Source]:
+    """The sources of a commit just made here: what ``prepare-commit-msg`` recorded,
+    ``CHERRY_PICK_HEAD``, and what the commit names (see :func:`~codewitness.attribution.carry.commit_sources`).
+
+    An amended commit is not compared with the commit it replaces: ``post-rewrite`` carries that note.
+    """
+    info = read_commit(root, commit)
+    if info is None:
+        return []
+    recorded = _take_recorded(root, info.parents[0] if info.parents else None)
+    pick_head = resolve(root, "CHERRY_PICK_HEAD")
+    amend = _git.reflog_subject(root).startswith("commit (amend)")
+    return commit_sources(root, info, recorded=recorded, pick_head=pick_head, guess=not amend)
+
+
+def link_merge(root: Path, squash: bool, *, store_url: str | None = None) -> LinkResult | None:
+    """The ``post-merge`` hook: link the merge commit ``git merge`` just made (it runs no ``post-commit``).
+
+    Nothing happens for a fast-forward (no new commit), a squash (the commit comes later, and
+    ``post-commit`` links it) or a merge commit that already has a note.
+    """
+    if squash:
+        return None
+    info = read_commit(root, "HEAD")
+    if info is None or len(info.parents) < 2 or "Fast-forward" in _git.reflog_subject(root):
+        return None
+    if read_note_text(root, info.sha) is not None:
+        return None
+    return link_commit(root, info.sha, store_url=store_url, sources=local_sources(root, info.sha))
 
 
 def rewrite_in_progress(root: Path) -> bool:
@@ -212,7 +354,12 @@ def rewrite_in_progress(root: Path) -> bool:
 
 
 def link_commit(
-    root: Path, commit: str = "HEAD", *, journal: Journal | None = None, store_url: str | None = None
+    root: Path,
+    commit: str = "HEAD",
+    *,
+    journal: Journal | None = None,
+    store_url: str | None = None,
+    sources: Sequence[Source] | None = None,
 ) -> LinkResult:
     """Write the note of ``commit``, record its generations, and retire committed edits.
 
@@ -221,6 +368,8 @@ def link_commit(
         commit: the commit to link (``HEAD`` in the post-commit hook).
         journal: the pending journal (opened from ``root/.codewitness`` when omitted).
         store_url: the ledger database (the project's configured store when omitted).
+        sources: the commits it took lines from (default: those the commit names; the git
+            hooks pass :func:`local_sources`).
 
     Returns:
         The note written and the generations recorded.
@@ -230,9 +379,9 @@ def link_commit(
     try:
         complete_details(journal)
         journal.prune_snapshots(SNAPSHOT_MAX_AGE)
-        result = label_commit(root, commit, journal)
+        result = label_commit(root, commit, journal, sources=sources)
         write_note(root, result.commit, result.note)
-        if result.generations:
+        if result.generations or result.carried:
             _record(root, result, store_url)
         for path, seq in result.retired.items():
             current, problem = _work_text(root, path)

@@ -4,8 +4,11 @@ Agent hooks run this on every file edit, so it imports the standard library and 
 capture modules only — never SQLAlchemy, Typer or Rich — and it never fails the agent: every
 problem (malformed payload, file outside the repository, binary file, a bug of ours) is written
 as one line to ``.codewitness/log`` and the process exits 0. Slow work (the ledger, the git
-note) happens in the git hooks: ``python -m codewitness.capture.hook --git post-commit`` and
-``--git post-rewrite <amend|rebase>`` (which reads ``OLD NEW`` pairs on stdin).
+note) happens in the git hooks: ``python -m codewitness.capture.hook --git post-commit``,
+``--git post-merge <squash>``, ``--git pre-push <remote> <url>`` (which pushes the notes too),
+``--git prepare-commit-msg ...`` (which remembers the cherry-pick,
+revert, merge or squash a commit finishes) and ``--git post-rewrite <amend|rebase>`` (which
+reads ``OLD NEW`` pairs on stdin).
 
 Example:
     $ echo '{"hook_event_name": "PostToolUse", ...}' | python -m codewitness.capture.hook claude
@@ -169,19 +172,32 @@ def handle_agent(agent: str, data: bytes, cwd: str) -> tuple[str, HookOutput | N
 
 
 def handle_git(hook: str, args: list[str], stdin: str, cwd: str) -> str:
-    """Run the work of one git hook (``post-commit`` or ``post-rewrite``)."""
+    """Run the work of one git hook (``post-commit``, ``post-merge``, ``post-rewrite``, ``prepare-commit-msg``)."""
     from pathlib import Path
 
     from codewitness._git import repo_root
     from codewitness.capture import commit as linking
 
     root = repo_root(Path(cwd))
+    if hook == "prepare-commit-msg":
+        sources = linking.record_sources(root)
+        return f"finishing {', '.join(f'{s.how} of {s.rev[:12]}' for s in sources) or 'nothing'}"
     if hook == "post-commit":
         if linking.rewrite_in_progress(root):
             return "rebase in progress: notes are carried by post-rewrite"
-        result = linking.link_commit(root)
-        d = result.note.delta
-        return f"{result.commit[:12]}: {d.ai_kept} ai, {d.ai_edited} mixed, {d.human} human lines"
+        result = linking.link_commit(root, sources=linking.local_sources(root))
+        return _summary(result)
+    if hook == "post-merge":
+        from codewitness.capture.sync import merge_remote_notes
+
+        merged = linking.link_merge(root, squash=args[:1] == ["1"])
+        fetched = merge_remote_notes(root)  # a `git pull` fetched the remote's notes to its tracking ref
+        summary = _summary(merged) if merged is not None else "no merge commit to link"
+        return summary + "".join(f"; merged {ref}" for ref in fetched)
+    if hook == "pre-push":
+        from codewitness.capture.sync import push_notes
+
+        return push_notes(root, args[0] if args else "", stdin)
     if hook == "post-rewrite":
         done = 0
         for line in stdin.splitlines():
@@ -192,6 +208,12 @@ def handle_git(hook: str, args: list[str], stdin: str, cwd: str) -> str:
     raise ValueError(f"unknown git hook {hook!r}")
 
 
+def _summary(result: Any) -> str:
+    d = result.note.delta
+    carried = "".join(f"; {s.how} of {s.rev[:12]}" for s in result.sources)
+    return f"{result.commit[:12]}: {d.ai_kept} ai, {d.ai_edited} mixed, {d.human} human lines{carried}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; always returns 0 so that neither the agent nor git is ever blocked."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -200,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args[:1] == ["--git"] and len(args) >= 2:
             source = f"git {args[1]}"
-            stdin = sys.stdin.read() if args[1] == "post-rewrite" else ""
+            stdin = sys.stdin.read() if args[1] in ("post-rewrite", "pre-push") else ""
             summary = handle_git(args[1], args[2:], stdin, cwd)
             _log_near(cwd, source, summary)
             return 0

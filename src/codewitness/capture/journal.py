@@ -299,6 +299,14 @@ class Journal:
             (model, prompt, seq),
         )
 
+    def health(self) -> tuple[str | None, int, float | None]:
+        """``(problem, pending edits, creation time of the oldest)``; ``problem`` is ``None`` when
+        SQLite's quick check finds the file sound."""
+        verdict = [str(row[0]) for row in self._conn.execute("PRAGMA quick_check")]
+        count, oldest = self._conn.execute("SELECT COUNT(*), MIN(created) FROM edits").fetchone()
+        problem = None if verdict == ["ok"] else "; ".join(verdict)[:300]
+        return problem, int(count), None if oldest is None else float(oldest)
+
     @staticmethod
     def _row(row: tuple[object, ...]) -> PendingEdit:
         (

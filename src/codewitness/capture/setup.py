@@ -4,10 +4,12 @@
 
 * the agents' project hook settings (``.claude/settings.json``, ``.cursor/hooks.json``,
   ``.codex/hooks.json``, ``.gemini/settings.json``), merged into what is there;
-* git hooks ``post-commit`` and ``post-rewrite`` in the hooks folder git uses
-  (``core.hooksPath`` honoured); an existing hook is kept, renamed ``<hook>.codewitness-chained``,
-  and run first by ours with the same arguments and input;
-* fetch (and push) refspecs for ``refs/notes/codewitness`` on every remote;
+* git hooks ``post-commit``, ``post-merge``, ``post-rewrite``, ``pre-push`` and
+  ``prepare-commit-msg`` in the hooks folder git uses (``core.hooksPath`` honoured); an existing hook is kept, renamed
+  ``<hook>.codewitness-chained``, and run first by ours with the same arguments and input;
+* on every remote, a fetch refspec that keeps the remote's notes in
+  ``refs/notes/remotes/<remote>/codewitness`` (:mod:`codewitness.capture.sync`) and a push refspec
+  for ``refs/notes/codewitness``;
 * a ``.codewitness/`` line in ``.gitignore`` and a ``codewitness.toml`` when there is no config.
 
 Every change is recorded in ``.codewitness/install.json`` together with the original bytes of
@@ -38,23 +40,28 @@ from codewitness._git import config_values, git_path, repo_root, run_git
 from codewitness._statedir import IGNORE_LINE, ignores_state
 from codewitness.capture import AGENT_MODULES
 from codewitness.capture.agent import agent_modules
+from codewitness.capture.commit import SOURCES_FILE, STATE_FILES
+from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec
 from codewitness.errors import InputError, UsageError
 
 __all__ = [
     "GIT_HOOKS",
+    "HOOK_MARK",
     "MANIFEST",
-    "NOTES_REFSPEC",
     "SetupReport",
     "hook_command",
+    "hook_script",
     "install",
+    "install_git",
     "installed_agents",
     "uninstall",
 ]
 
 MANIFEST = ".codewitness/install.json"
-GIT_HOOKS = ("post-commit", "post-rewrite")
-NOTES_REFSPEC = "+refs/notes/codewitness:refs/notes/codewitness"
+GIT_HOOKS = ("post-commit", "post-merge", "post-rewrite", "pre-push", "prepare-commit-msg")
 NOTES_PUSH = "refs/notes/codewitness"
+#: Hooks that get input on stdin (passed on to a chained hook and to ours).
+_STDIN_HOOKS = ("post-rewrite", "pre-push")
 CHAINED = ".codewitness-chained"
 _MARK = "# codewitness: installed by `codewitness init`; `codewitness uninstall` removes it"
 _IGNORE_LINE = IGNORE_LINE
@@ -145,7 +152,7 @@ def _json_object(root: Path, rel: str) -> dict[str, Any]:
 
 def _hook_script(hook: str, python: str) -> str:
     command = hook_command(None, python)
-    if hook == "post-rewrite":
+    if hook in _STDIN_HOOKS:
         return f"""#!/bin/sh
 {_MARK}
 input=$(cat)
@@ -156,6 +163,27 @@ if [ -x "$chained" ]; then
     status=$?
 fi
 printf '%s\\n' "$input" | {command} {hook} "$@" || true
+exit $status
+"""
+    if hook == "prepare-commit-msg":
+        # Runs before every commit: Python starts only when git is finishing a cherry-pick, revert,
+        # merge or squash (or an earlier record must be cleared).
+        states = " ".join(STATE_FILES)
+        return f"""#!/bin/sh
+{_MARK}
+status=0
+chained="$(dirname "$0")/{hook}{CHAINED}"
+if [ -x "$chained" ]; then
+    "$chained" "$@"
+    status=$?
+fi
+gitdir=$(git rev-parse --git-dir 2>/dev/null)
+for state in {states}; do
+    if [ -f "$gitdir/$state" ] || [ -f .codewitness/{SOURCES_FILE} ]; then
+        {command} {hook} "$@" </dev/null || true
+        break
+    fi
+done
 exit $status
 """
     return f"""#!/bin/sh
@@ -203,7 +231,13 @@ def _install_refspecs(root: Path, manifest: dict[str, Any], report: SetupReport)
     if not remotes:
         report.notes.append("no remotes yet: run `codewitness init` again after `git remote add` to share notes")
     for remote in remotes:
-        wanted = [(f"remote.{remote}.fetch", NOTES_REFSPEC)]
+        fetch_key = f"remote.{remote}.fetch"
+        if [fetch_key, LEGACY_FETCH_REFSPEC] in manifest["config"]:
+            # An earlier init's refspec fetched over the local notes: replace it with the tracking one.
+            run_git(["config", "--fixed-value", "--unset-all", fetch_key, LEGACY_FETCH_REFSPEC], cwd=root)
+            manifest["config"].remove([fetch_key, LEGACY_FETCH_REFSPEC])
+            report.changed.append(f"git config --unset {fetch_key} {LEGACY_FETCH_REFSPEC}")
+        wanted = [(fetch_key, fetch_refspec(remote))]
         pushes = config_values(root, f"remote.{remote}.push")
         if NOTES_PUSH not in pushes:
             if not pushes:
@@ -288,6 +322,37 @@ def install(root: Path, agents: Sequence[str], *, python: str | None = None) -> 
         _write_tracked(root, "codewitness.toml", text, manifest, report)
     _save_manifest(root, manifest)
     return report
+
+
+def install_git(root: Path, *, python: str | None = None) -> SetupReport:
+    """Install only the git side of capture: the git hooks and the notes refspecs (idempotent).
+
+    What ``codewitness doctor --fix`` does in a teammate's clone: the agent settings travel with
+    the repository, the git hooks and remote settings do not. Recorded like :func:`install`, so
+    ``codewitness uninstall`` takes them away.
+
+    Raises:
+        UsageError: ``root`` is not the top of a git work tree.
+    """
+    top = repo_root(root)
+    if top.resolve() != root.resolve():
+        raise UsageError(f"run this at the top of the repository ({top})")
+    manifest = _load_manifest(root)
+    report = SetupReport()
+    (root / ".codewitness").mkdir(mode=0o700, exist_ok=True)
+    _install_git_hooks(root, python or sys.executable, manifest, report)
+    _install_refspecs(root, manifest, report)
+    _save_manifest(root, manifest)
+    return report
+
+
+def hook_script(hook: str, python: str) -> str:
+    """The text :func:`install` writes into the git hook ``hook`` for the interpreter ``python``."""
+    return _hook_script(hook, python)
+
+
+#: The line of every git hook we write; a hook holding it is ours.
+HOOK_MARK = _MARK
 
 
 def uninstall(root: Path) -> SetupReport:

@@ -31,6 +31,7 @@ GROUPS: tuple[str, ...] = (
     "serve_cmd",
     "incidents_cmd",
     "mcp_cmd",
+    "doctor_cmd",
 )
 
 _HELP_NAMES = ("-h", "--help")

@@ -5,7 +5,8 @@
 * ``hook AGENT`` is what agent hooks run (reads the payload on stdin; always exits 0);
 * ``status`` shows the AI lines captured but not yet committed;
 * ``notes show [REV]`` prints a commit's attribution note; ``notes remap OLD NEW`` carries a
-  note to a commit that replaced another (cherry-pick, squash merge).
+  note to a commit that replaced another by hand; ``notes consolidate`` writes notes on commits a
+  forge made (squash and rebase merges, merge commits) from the branch's notes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def register(app: typer.Typer) -> None:
     notes = typer.Typer(help="Read and repair codewitness git notes.", no_args_is_help=True)
     notes.command("show")(notes_show)
     notes.command("remap")(notes_remap)
+    notes.command("consolidate")(notes_consolidate)
     app.add_typer(notes, name="notes")
 
 
@@ -136,15 +138,20 @@ def notes_show(
     """Print the attribution note of one commit."""
     import json
 
-    from codewitness.attribution.notes import NOTES_REF, NoteError, read_note
+    from codewitness.attribution.notes import NoteError, find_note, parse_note
     from codewitness.errors import NotFoundError
 
+    found = find_note(_root(), rev)
+    if found is None:
+        raise NotFoundError(
+            f"commit {rev} has no codewitness note (was `codewitness init` run before it? "
+            "`codewitness doctor` checks that notes are fetched)"
+        )
+    ref, text = found
     try:
-        note = read_note(_root(), rev)
+        note = parse_note(text)
     except NoteError as exc:
-        raise NoteError(f"{exc}; remove it with `git notes --ref {NOTES_REF} remove {rev}`") from None
-    if note is None:
-        raise NotFoundError(f"commit {rev} has no codewitness note (was `codewitness init` run before it?)")
+        raise NoteError(f"{exc}; remove it with `git notes --ref {ref} remove {rev}`") from None
     if as_json:
         emit_json(json.loads(note.to_json()))
         return
@@ -184,3 +191,74 @@ def notes_remap(
         return
     d = note.delta
     out.print(f"note carried to {new}: {d.ai_kept} ai, {d.ai_edited} mixed, {d.human} human lines")
+
+
+def notes_consolidate(
+    merged: Annotated[
+        str, typer.Option("--merged", metavar="REV", help="The commit the forge made on main (or the newest of them).")
+    ] = "HEAD",
+    pr_head: Annotated[
+        str | None,
+        typer.Option(
+            "--pr-head",
+            metavar="REV",
+            help="The pull request's head commit (default: found from the message, forge refs or notes).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="REV",
+            help="Consolidate every commit main gained after REV (a push's 'before'; all zeros: none).",
+        ),
+    ] = None,
+    remote: Annotated[str, typer.Option("--remote", help="The remote of --fetch and --push.")] = "origin",
+    fetch: Annotated[
+        bool,
+        typer.Option(
+            "--fetch", help="Fetch the remote's notes first, and a pull request's forge ref when it is missing."
+        ),
+    ] = False,
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the notes to the remote afterwards (merging, retrying on a race).")
+    ] = False,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Also link the landed commits to their generations in this ledger.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON on stdout.")] = False,
+) -> None:
+    """Write notes on commits a forge made (squash, rebase, merge) from the pull request's notes."""
+    from codewitness.attribution.consolidate import consolidate
+
+    report = consolidate(
+        _root(), merged, pr_head=pr_head, since=since, remote=remote, fetch=fetch, push=push, store_url=db
+    )
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    if report.consolidated:
+        table(
+            ["commit", "how", "from", "found by", "ai", "mixed", "human"],
+            [
+                [
+                    c.commit[:12],
+                    c.how + (f" {c.pull_request}" if c.pull_request else ""),
+                    c.source[:12],
+                    c.found_by,
+                    str(c.note.delta.ai_kept),
+                    str(c.note.delta.ai_edited),
+                    str(c.note.delta.human),
+                ]
+                for c in report.consolidated
+            ],
+            justify={"ai": "right", "mixed": "right", "human": "right"},
+        )
+    else:
+        out.print("no notes written")
+    for commit, why in report.skipped:
+        err.print(f"{commit[:12]}: skipped, {why}")
+    if report.shared is not None:
+        err.print(report.shared)
+    elif report.consolidated:
+        err.print(f"share them: git push {remote} refs/notes/codewitness (or --push)")
