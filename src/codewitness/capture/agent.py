@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.capture import AGENT_MODULES
-from codewitness.capture._base import HookOutput, Parsed, TranscriptReader
+from codewitness.capture._base import HookOutput, Parsed, TranscriptReader, UsageReader
 from codewitness.errors import UsageError
 
 __all__ = ["AgentModule", "agent_module", "agent_modules"]
@@ -38,6 +38,8 @@ class AgentModule(Protocol):
             tool call's failure (``False``: it can only add context).
         from_transcript: ``(path, tool_call_id, file_path) -> (model, prompt)`` read from the
             agent's transcript when its payloads lack them; ``None`` when payloads carry both.
+        usage_from_transcript: ``(path, tool_call_id) -> Usage`` (tokens and latency of the model
+            response behind a tool call) where the agent's transcript records them, else ``None``.
     """
 
     AGENT: str
@@ -46,6 +48,9 @@ class AgentModule(Protocol):
 
     @property
     def from_transcript(self) -> TranscriptReader | None: ...
+
+    @property
+    def usage_from_transcript(self) -> UsageReader | None: ...
 
     def parse(self, payload: Mapping[str, Any]) -> Parsed:
         """One hook payload as actions; raises ``PayloadError`` for one it does not capture."""

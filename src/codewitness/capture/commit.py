@@ -24,10 +24,12 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from codewitness import _git
 from codewitness._git import EMPTY_TREE, blob_text, resolve
+from codewitness._syntax import CompileVerdict, check_syntax
 from codewitness.attribution.notes import CommitNote, Delta, NoteEntry, compact_lines, read_note, write_note
 from codewitness.capture._base import read_repo_text
 from codewitness.capture.checkpoint import (
@@ -41,6 +43,7 @@ from codewitness.capture.checkpoint import (
     split_lines,
 )
 from codewitness.capture.journal import Journal, PendingEdit
+from codewitness.capture.usage import with_usage
 from codewitness.errors import NotFoundError
 from codewitness.model import Checkpoint, FileRange, Generation
 
@@ -70,6 +73,7 @@ class LinkResult:
     generations: list[Generation] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     retired: dict[str, int] = field(default_factory=dict)
+    compiles: list[CompileVerdict] = field(default_factory=list)
 
 
 def _resolve(root: Path, rev: str) -> str:
@@ -98,6 +102,7 @@ def edit_generation(edit: PendingEdit) -> Generation:
         session_id=edit.session_id,
         tool_call_id=edit.tool_call_id,
         files=tuple(FileRange(edit.path, a, b) for a, b in edit.ai_lines),
+        created_at=datetime.fromtimestamp(edit.created, UTC),  # when the agent wrote it, not the commit
     )
 
 
@@ -195,6 +200,7 @@ def label_commit(root: Path, commit: str, journal: Journal) -> LinkResult:
                 if generation.id in used:
                     result.generations.append(generation)
                     result.checkpoints.append(_checkpoint(edit, generation))
+                    result.compiles.extend(_compiles(generation.id, path, edit.after, text, commit))
                     written += sum(b - a + 1 for a, b in edit.ai_lines)
             result.retired[path] = edits[-1].seq
         entries, counts = _entries(lines, labels, who)
@@ -204,6 +210,14 @@ def label_commit(root: Path, commit: str, journal: Journal) -> LinkResult:
     delta = Delta(ai_written=written, ai_kept=totals["ai"], ai_edited=totals["mixed"], human=totals["human"])
     result.note = CommitNote(files=files, delta=delta)
     return result
+
+
+def _compiles(generation: str, path: str, raw: str, committed: str, commit: str) -> list[CompileVerdict]:
+    """Whether the file parses as the agent left it and as committed (nothing for a language not checked)."""
+    before, after = check_syntax(path, raw), check_syntax(path, committed)
+    if before is None or after is None:
+        return []
+    return [CompileVerdict(generation, path, before.language, before.ok, after.ok, before.error, after.error, commit)]
 
 
 def rewrite_in_progress(root: Path) -> bool:
@@ -233,6 +247,7 @@ def link_commit(
         result = label_commit(root, commit, journal)
         write_note(root, result.commit, result.note)
         if result.generations:
+            result.generations = with_usage(result.generations, journal.edits())
             _record(root, result, store_url)
         for path, seq in result.retired.items():
             current, problem = _work_text(root, path)
@@ -295,11 +310,13 @@ def _record(root: Path, result: LinkResult, store_url: str | None) -> None:
     from codewitness import ledger
     from codewitness.config import load_config
     from codewitness.store import open_store
+    from codewitness.store.metrics import record_compiles
 
     with open_store(store_url or load_config(root).database_url) as store:
         ledger.record_commit(
             store, result.commit, result.note, generations=result.generations, checkpoints=result.checkpoints
         )
+        record_compiles(store, result.compiles)
 
 
 def _labels_from_note(note: CommitNote | None, path: str, length: int) -> list[Label]:

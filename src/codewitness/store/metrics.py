@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from codewitness._syntax import CompileVerdict
 from codewitness.errors import InputError, NotFoundError
 from codewitness.model import utcnow
 from codewitness.store import Store, schema
@@ -47,23 +48,6 @@ __all__ = [
 
 
 # -- compile verdicts -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CompileVerdict:
-    """Whether one file a generation wrote parses: as the agent left it (``raw``) and as committed.
-
-    ``None`` means not known (the file was not there to read). The errors are one line each.
-    """
-
-    generation_id: str
-    path: str
-    language: str
-    raw_ok: bool | None
-    committed_ok: bool | None
-    raw_error: str | None = None
-    committed_error: str | None = None
-    commit: str | None = None
 
 
 def record_compiles(store: Store, verdicts: Iterable[CompileVerdict]) -> int:
@@ -306,7 +290,7 @@ class Alert:
         }
 
 
-def _alert(row: Mapping[str, Any]) -> Alert:
+def _alert(row: Mapping[Any, Any]) -> Alert:
     return Alert(
         id=row["id"],
         condition=row["condition"],
