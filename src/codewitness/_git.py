@@ -32,6 +32,7 @@ __all__ = [
     "BlameRow",
     "CatFile",
     "CommitInfo",
+    "PathCommit",
     "TreeEntry",
     "added_lines",
     "blame_porcelain",
@@ -42,6 +43,8 @@ __all__ = [
     "git_path",
     "list_notes",
     "list_tree",
+    "log_paths",
+    "origin_url",
     "parse_commit",
     "parse_porcelain",
     "repo_root",
@@ -530,3 +533,58 @@ def blame_porcelain(root: Path, commit: str | None, path: str, *, detect_moves: 
         args.append("-M")
     out = run_git([*args, *([commit] if commit is not None else []), "--", path], cwd=root)
     return parse_porcelain(out)
+
+
+# -- history of chosen paths (change markers) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathCommit:
+    """A commit that changed some of the paths asked about: when, by whom, which of them."""
+
+    sha: str
+    time: str  # ISO 8601, the committer's date
+    author: str
+    subject: str
+    files: tuple[str, ...]
+
+
+def parse_log_paths(text: str) -> list[PathCommit]:
+    """Parse ``git log -z --format=%x1e%H%x00%cI%x00%an%x00%s --name-only`` output."""
+    found: list[PathCommit] = []
+    for record in text.split("\x1e"):
+        if not record.strip("\x00\n"):
+            continue
+        fields = record.split("\x00")
+        if len(fields) < 4:
+            continue
+        sha, when, author = fields[0].strip(), fields[1], fields[2]
+        subject, _, first = fields[3].partition("\n")
+        names = [first.strip("\n"), *(f.strip("\n") for f in fields[4:])]
+        found.append(PathCommit(sha, when, author, subject, tuple(n for n in names if n)))
+    return found
+
+
+def log_paths(root: Path, since: str, globs: Sequence[str], rev: str = "HEAD") -> list[PathCommit]:
+    """The commits of ``rev`` since ``since`` (ISO 8601) that changed a file matching one of ``globs``
+    (git's ``:(glob)`` pathspecs: ``**/`` any folders), newest first; empty outside a repository."""
+    if not globs:
+        return []
+    specs = [f":(glob){g}" for g in globs]
+    out = run_git(
+        ["log", "-z", f"--since={since}", "--format=%x1e%H%x00%cI%x00%an%x00%s", "--name-only", rev, "--", *specs],
+        cwd=root,
+        check=False,
+    )
+    return parse_log_paths(out)
+
+
+def origin_url(root: Path | str) -> str | None:
+    """The URL of the ``origin`` remote, without credentials; ``None`` when there is none."""
+    out = run_git(["config", "--get", "remote.origin.url"], cwd=root, check=False).strip()
+    if not out:
+        return None
+    scheme, sep, rest = out.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]  # https://user:token@host/... -> https://host/...
+    return f"{scheme}{sep}{rest}" if sep else out

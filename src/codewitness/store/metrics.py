@@ -30,12 +30,14 @@ from codewitness.store import Store, schema
 
 __all__ = [
     "Alert",
+    "CommitLink",
     "CompileVerdict",
     "Firing",
     "TestResult",
     "TestRun",
     "ack",
     "clear",
+    "commit_links",
     "compiles",
     "fire",
     "list_alerts",
@@ -107,6 +109,47 @@ def compiles(store: Store, generation_ids: Sequence[str]) -> dict[str, list[Comp
                         raw_error=row["raw_error"],
                         committed_error=row["committed_error"],
                         commit=row["commit_sha"],
+                    )
+                )
+    return found
+
+
+# -- commit links, as the metrics read them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitLink:
+    """One commit that carries lines of a generation in one file (a ``commit_generations`` row)."""
+
+    commit: str
+    generation_id: str
+    path: str
+    ai_lines: int
+    mixed_lines: int
+    linked_at: datetime
+
+
+def commit_links(store: Store, generation_ids: Sequence[str]) -> dict[str, list[CommitLink]]:
+    """The commit links of ``generation_ids``, per generation, oldest link first."""
+    table = schema.commit_generations
+    found: dict[str, list[CommitLink]] = {}
+    with store.read() as conn:
+        for start in range(0, len(generation_ids), 500):
+            chunk = list(generation_ids[start : start + 500])
+            query = (
+                select(table)
+                .where(table.c.generation_id.in_(chunk))
+                .order_by(table.c.linked_at, table.c.commit_sha, table.c.path)
+            )
+            for row in conn.execute(query).mappings():
+                found.setdefault(row["generation_id"], []).append(
+                    CommitLink(
+                        commit=row["commit_sha"],
+                        generation_id=row["generation_id"],
+                        path=row["path"],
+                        ai_lines=int(row["ai_lines"]),
+                        mixed_lines=int(row["mixed_lines"]),
+                        linked_at=row["linked_at"],
                     )
                 )
     return found
