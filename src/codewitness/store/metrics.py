@@ -40,6 +40,7 @@ __all__ = [
     "commit_links",
     "compiles",
     "fire",
+    "function_revisions",
     "list_alerts",
     "open_alerts",
     "record_compiles",
@@ -152,6 +153,31 @@ def commit_links(store: Store, generation_ids: Sequence[str]) -> dict[str, list[
                         linked_at=row["linked_at"],
                     )
                 )
+    return found
+
+
+# -- runtime revisions ----------------------------------------------------------------------------
+
+
+def function_revisions(store: Store, since: datetime | None = None) -> dict[str, list[tuple[str, datetime]]]:
+    """Per function, the revisions that reported it (intervals ending at or after ``since``),
+    each with when it was first seen, oldest first. Facts without a revision are left out."""
+    from sqlalchemy import func
+
+    table = schema.runtime_aggregates
+    query = (
+        select(table.c.function, table.c.revision, func.min(table.c.interval_start))
+        .where(table.c.revision.is_not(None))
+        .group_by(table.c.function, table.c.revision)
+    )
+    if since is not None:
+        query = query.where(table.c.interval_end >= since)
+    found: dict[str, list[tuple[str, datetime]]] = {}
+    with store.read() as conn:
+        for function, revision, first in conn.execute(query):
+            found.setdefault(function, []).append((revision, first))
+    for revisions in found.values():
+        revisions.sort(key=lambda pair: (pair[1], pair[0]))
     return found
 
 
