@@ -322,7 +322,7 @@ def export_generations(
     try:
         outcome = exporter.export(spans)
     finally:
-        exporter.shutdown()
+        exporter.shutdown()  # type: ignore[no-untyped-call]
     result.spans = len(spans)
     if outcome is not SpanExportResult.SUCCESS:
         result.ok = False
@@ -395,7 +395,7 @@ def export_metrics(view: MetricsView, root: Path, config: Config) -> ExportResul
     try:
         outcome = exporter.export(data)
     finally:
-        exporter.shutdown()  # type: ignore[no-untyped-call]
+        exporter.shutdown()
     if outcome is not MetricExportResult.SUCCESS:
         result.ok = False
         result.error = f"the collector at {result.endpoint}/v1/metrics did not accept the metrics"
