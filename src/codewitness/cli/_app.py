@@ -28,6 +28,7 @@ GROUPS: tuple[str, ...] = (
     "check_cmd",
     "deps_cmd",
     "capture_cmd",
+    "metrics_cmd",
 )
 
 _HELP_NAMES = ("-h", "--help")
