@@ -91,7 +91,7 @@ def test_slack_compatible_payload(project: Project, receiver: Receiver) -> None:
     body = hook.json()
     assert set(body) == {"text"}
     assert body["text"].startswith("codewitness alert [high] in repo: hallucination rate 2.5%")
-    assert hook.headers["Content-Type"] == "application/json"
+    assert hook.headers["content-type"] == "application/json"
 
 
 def _closed_port() -> int:
