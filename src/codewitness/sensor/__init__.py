@@ -169,6 +169,7 @@ def _start(
             otel=otel,
             stop=stop,
             problems=problems,
+            repository=loaded_manifest.repository if loaded_manifest else None,
         )
         chosen_exporters.extend(exporters)
         sensor = Sensor(
@@ -230,6 +231,7 @@ def _exporters(
     otel: bool | None,
     stop: threading.Event,
     problems: list[str],
+    repository: str | None = None,
 ) -> list[Exporter]:
     """The configured exporters; one that cannot be made is logged, named in ``problems`` and left out."""
     chosen: list[Exporter] = []
@@ -245,7 +247,7 @@ def _exporters(
             ("HttpExporter", lambda: HttpExporter(url, token=token or os.environ.get("CODEWITNESS_TOKEN"), stop=stop))
         )
     if cfg.otel if otel is None else otel:
-        makers.append(("OtelExporter", OtelExporter))
+        makers.append(("OtelExporter", lambda: OtelExporter(repository=repository)))
     for name, make in makers:
         try:
             chosen.append(make())
