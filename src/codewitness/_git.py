@@ -34,6 +34,7 @@ __all__ = [
     "CommitInfo",
     "PathCommit",
     "TreeEntry",
+    "add_trailers",
     "added_lines",
     "blame_porcelain",
     "blob_text",
@@ -588,3 +589,15 @@ def origin_url(root: Path | str) -> str | None:
     if sep and "@" in rest.split("/", 1)[0]:
         rest = rest.split("@", 1)[1]  # https://user:token@host/... -> https://host/...
     return f"{scheme}{sep}{rest}" if sep else out
+
+
+def add_trailers(root: Path | str, message_file: Path | str, trailers: Sequence[tuple[str, str]]) -> None:
+    """Add ``(key, value)`` trailers to a commit message file in place (one not already there).
+
+    Raises:
+        GitError: git failed.
+    """
+    args = ["interpret-trailers", "--in-place", "--if-exists", "addIfDifferent"]
+    for key, value in trailers:
+        args += ["--trailer", f"{key}: {value}"]
+    run_git([*args, str(message_file)], cwd=root)

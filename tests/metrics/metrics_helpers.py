@@ -55,7 +55,8 @@ def serve(state: Receiver) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            state.requests.append(Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            state.requests.append(Request(self.command, self.path, headers, body))
             status, data, ctype = state.answers.get(self.path, (state.status, b"{}", "application/json"))
             if self.path.startswith("/simple/") and self.path not in state.answers:
                 status, data = 404, b'{"message": "not found"}'

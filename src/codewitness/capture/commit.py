@@ -57,6 +57,7 @@ __all__ = [
     "pending_labels",
     "remap",
     "rewrite_in_progress",
+    "staged_generations",
 ]
 
 UNKNOWN_MODEL = "unknown"
@@ -377,6 +378,26 @@ def remap(root: Path, old: str, new: str) -> CommitNote | None:
     )
     write_note(root, new, note)
     return note
+
+
+def staged_generations(root: Path, journal: Journal) -> list[str]:
+    """The generations whose lines the index holds now (what the next commit's note will credit).
+
+    Used by the prepare-commit-msg hook for the ``Codewitness-Generation`` trailers.
+    """
+    complete_details(journal)  # the ids must be those post-commit records
+    found: dict[str, None] = {}
+    for path in journal.pending_paths():
+        staged = blob_text(root, "", path)
+        if staged is None:
+            continue
+        edits = journal.edits(path)
+        generations = {e.seq: edit_generation(e) for e in edits}
+        start, steps = _steps(edits, generations)
+        for label in replay(start, steps, split_lines(staged)):
+            if label.kind in ("ai", "mixed"):
+                found.update(dict.fromkeys(label.generations))
+    return list(found)
 
 
 def pending_labels(root: Path, journal: Journal) -> dict[str, list[Label]]:

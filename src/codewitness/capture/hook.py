@@ -4,8 +4,9 @@ Agent hooks run this on every file edit, so it imports the standard library and 
 capture modules only — never SQLAlchemy, Typer or Rich — and it never fails the agent: every
 problem (malformed payload, file outside the repository, binary file, a bug of ours) is written
 as one line to ``.codewitness/log`` and the process exits 0. Slow work (the ledger, the git
-note) happens in the git hooks: ``python -m codewitness.capture.hook --git post-commit`` and
-``--git post-rewrite <amend|rebase>`` (which reads ``OLD NEW`` pairs on stdin).
+note) happens in the git hooks: ``python -m codewitness.capture.hook --git post-commit``,
+``--git post-rewrite <amend|rebase>`` (which reads ``OLD NEW`` pairs on stdin) and
+``--git prepare-commit-msg FILE [SOURCE]`` (the ``Codewitness-Generation`` trailers, when configured).
 
 Example:
     $ echo '{"hook_event_name": "PostToolUse", ...}' | python -m codewitness.capture.hook claude
@@ -22,6 +23,7 @@ from codewitness.capture import AGENT_MODULES, _lean
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from codewitness.capture._lean import StrPath
@@ -130,13 +132,16 @@ def handle_agent(agent: str, data: bytes, cwd: str) -> str:
 
 
 def handle_git(hook: str, args: list[str], stdin: str, cwd: str) -> str:
-    """Run the work of one git hook (``post-commit`` or ``post-rewrite``)."""
+    """Run the work of one git hook (``post-commit``, ``post-rewrite`` or ``prepare-commit-msg``)."""
     from pathlib import Path
 
     from codewitness._git import repo_root
-    from codewitness.capture import commit as linking
 
     root = repo_root(Path(cwd))
+    if hook == "prepare-commit-msg":
+        return _generation_trailers(root, args)
+    from codewitness.capture import commit as linking
+
     if hook == "post-commit":
         if linking.rewrite_in_progress(root):
             return "rebase in progress: notes are carried by post-rewrite"
@@ -151,6 +156,26 @@ def handle_git(hook: str, args: list[str], stdin: str, cwd: str) -> str:
                 done += 1
         return f"{done} notes carried ({args[0] if args else 'rewrite'})"
     raise ValueError(f"unknown git hook {hook!r}")
+
+
+def _generation_trailers(root: Path, args: list[str]) -> str:
+    """``capture.commit_trailer``: add a ``Codewitness-Generation`` trailer per staged generation."""
+    from codewitness.config import load_config
+
+    if not args or (len(args) > 1 and args[1] == "merge"):
+        return "no message file, or a merge: no trailers"
+    if not load_config(root).config.capture.commit_trailer:
+        return "capture.commit_trailer is off"
+    from codewitness._git import add_trailers
+    from codewitness.attribution.trailers import GENERATION_TRAILER
+    from codewitness.capture.commit import staged_generations
+    from codewitness.capture.journal import Journal
+
+    with Journal.open(os.path.join(root, ".codewitness")) as journal:
+        generations = staged_generations(root, journal)
+    if generations:
+        add_trailers(root, args[0], [(GENERATION_TRAILER, g) for g in generations])
+    return f"{len(generations)} generation trailer(s)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@
 
 * the agents' project hook settings (``.claude/settings.json``, ``.cursor/hooks.json``,
   ``.codex/hooks.json``, ``.gemini/settings.json``), merged into what is there;
-* git hooks ``post-commit`` and ``post-rewrite`` in the hooks folder git uses
+* git hooks ``post-commit``, ``post-rewrite`` and ``prepare-commit-msg`` in the hooks folder git uses
   (``core.hooksPath`` honoured); an existing hook is kept, renamed ``<hook>.codewitness-chained``,
   and run first by ours with the same arguments and input;
 * fetch (and push) refspecs for ``refs/notes/codewitness`` on every remote;
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 MANIFEST = ".codewitness/install.json"
-GIT_HOOKS = ("post-commit", "post-rewrite")
+GIT_HOOKS = ("post-commit", "post-rewrite", "prepare-commit-msg")
 NOTES_REFSPEC = "+refs/notes/codewitness:refs/notes/codewitness"
 NOTES_PUSH = "refs/notes/codewitness"
 CHAINED = ".codewitness-chained"
