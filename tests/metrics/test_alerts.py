@@ -14,6 +14,7 @@ from metrics_helpers import Project, Receiver
 from codewitness.config import load_config
 from codewitness.metrics.alerts import check
 from codewitness.store.metrics import list_alerts
+from codewitness.views.metrics import metrics_view
 
 
 def _forty(bad: bool) -> str:
@@ -107,7 +108,8 @@ def test_a_dead_webhook_is_reported_and_never_blocks_the_check(project: Project,
     waits: list[float] = []
     started = time.monotonic()
     with project.store() as store:
-        result = check(store, project.root, loaded.config, sleep=waits.append)
+        view = metrics_view(store, project.root, loaded.config.metrics)
+        result = check(store, project.root, loaded.config, view, sleep=waits.append)
     assert time.monotonic() - started < 120
     assert result.fired and len(result.new) == 1
     webhook = [d for d in result.deliveries if d.channel == "webhook"]
@@ -126,7 +128,8 @@ def test_a_failing_webhook_is_retried_with_doubling_backoff(project: Project, re
     loaded = load_config(project.root, environ={"CODEWITNESS_ALERTS_BACKOFF": "0.25"})
     waits: list[float] = []
     with project.store() as store:
-        result = check(store, project.root, loaded.config, sleep=waits.append)
+        view = metrics_view(store, project.root, loaded.config.metrics)
+        result = check(store, project.root, loaded.config, view, sleep=waits.append)
     assert len(receiver.posts("/hook")) == 4
     assert waits == [0.25, 0.5, 1.0]
     assert result.deliveries[0].error == "HTTP 500 from the webhook"

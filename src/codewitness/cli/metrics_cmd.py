@@ -179,11 +179,13 @@ def alerts_check(
 ) -> None:
     """Judge every metric and runtime rule; store and deliver new firings; exit 1 when any condition holds."""
     from codewitness.metrics.alerts import check
+    from codewitness.views.metrics import metrics_view
 
     loaded = get_config()
     skip = {"stdout": "--json: the alerts are in the JSON document"} if as_json else None
     with open_store() as store:
-        result = check(store, loaded.root, loaded.config, since=since, offline=offline, skip_channels=skip)
+        view = metrics_view(store, loaded.root, loaded.config.metrics, since=since, offline=offline)
+        result = check(store, loaded.root, loaded.config, view, skip_channels=skip)
     if as_json:
         emit_json(result.to_dict())
     else:

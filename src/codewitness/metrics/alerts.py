@@ -16,7 +16,7 @@ evidence (:mod:`codewitness.store.metrics`), clears the open alerts whose condit
 and delivers the *new* ones through the configured channels (:mod:`codewitness.metrics.channels`).
 
 Example:
-    >>> result = check(store, Path("."), config, offline=True)  # doctest: +SKIP
+    >>> result = check(store, Path("."), config, metrics_view(store, Path("."), config.metrics))  # doctest: +SKIP
     >>> [a.condition for a in result.new], result.fired  # doctest: +SKIP
     (['metric:hallucination_rate'], True)
 """
@@ -212,30 +212,27 @@ def check(
     store: Store,
     root: Path,
     config: Config,
+    view: MetricsView,
     *,
-    since: str | None = None,
-    offline: bool = False,
     skip_channels: dict[str, str] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> CheckResult:
     """Judge every rule, store the firings, clear what no longer holds, deliver the new alerts.
 
     Args:
-        store: the store (metrics' sources, runtime facts, alerts).
+        store: the store (runtime facts, alerts).
         root: the project root.
         config: the whole configuration (``metrics`` and ``alerts``).
-        since: the window (``metrics.window`` when ``None``).
-        offline: the merge gate answers from its package-index cache only.
+        view: the quality metrics of the window (:func:`codewitness.views.metrics.metrics_view`); the
+            runtime rules look at the same window.
         skip_channels: channels not to use this time, with the reason.
         sleep: how to wait between delivery attempts (tests pass a recorder).
     """
     import time
 
     from codewitness.store.metrics import clear, fire, record_delivery
-    from codewitness.views.metrics import metrics_view
 
     result = CheckResult()
-    view = metrics_view(store, root, config.metrics, since=since, offline=offline)
     result.view = view
     firings, judged = _metric_firings(view)
     for m in view.metrics:

@@ -369,7 +369,7 @@ def _complexity(ctx: _Context) -> Gathered:
             keys = ctx.keys(generations) if generations else _keys_of_function(f)
             when = _newest(generations) if generations else ctx.window.since
             out.samples.append(Sample(when, float(f.complexity), keys, f.ref.qualname, side=side))
-    out.notes.append(f"compared with {start[:12]}, the last commit before the window")
+    out.notes.append(f"compared with {start}, the last commit before the window")
     return out
 
 
