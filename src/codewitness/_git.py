@@ -35,7 +35,9 @@ __all__ = [
     "CommitInfo",
     "FileDiff",
     "LineChange",
+    "PathCommit",
     "TreeEntry",
+    "add_trailers",
     "added_lines",
     "blame_porcelain",
     "blob_text",
@@ -56,7 +58,9 @@ __all__ = [
     "line_history",
     "list_notes",
     "list_tree",
+    "log_paths",
     "merge_notes",
+    "origin_url",
     "outside_history",
     "parse_commit",
     "parse_file_diffs",
@@ -1028,3 +1032,68 @@ def line_history(root: Path, rev: str, path: str, line: int, *, limit: int = 20)
         cwd=root,
     )
     return parse_line_log(text)
+# -- history of chosen paths (change markers) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathCommit:
+    """A commit that changed some of the paths asked about: when, by whom, which of them."""
+
+    sha: str
+    time: str  # ISO 8601, the committer's date
+    author: str
+    subject: str
+    files: tuple[str, ...]
+
+
+def parse_log_paths(text: str) -> list[PathCommit]:
+    """Parse ``git log -z --format=%x1e%H%x00%cI%x00%an%x00%s --name-only`` output."""
+    found: list[PathCommit] = []
+    for record in text.split("\x1e"):
+        if not record.strip("\x00\n"):
+            continue
+        fields = record.split("\x00")
+        if len(fields) < 4:
+            continue
+        sha, when, author = fields[0].strip(), fields[1], fields[2]
+        subject, _, first = fields[3].partition("\n")
+        names = [first.strip("\n"), *(f.strip("\n") for f in fields[4:])]
+        found.append(PathCommit(sha, when, author, subject, tuple(n for n in names if n)))
+    return found
+
+
+def log_paths(root: Path, since: str, globs: Sequence[str], rev: str = "HEAD") -> list[PathCommit]:
+    """The commits of ``rev`` since ``since`` (ISO 8601) that changed a file matching one of ``globs``
+    (git's ``:(glob)`` pathspecs: ``**/`` any folders), newest first; empty outside a repository."""
+    if not globs:
+        return []
+    specs = [f":(glob){g}" for g in globs]
+    out = run_git(
+        ["log", "-z", f"--since={since}", "--format=%x1e%H%x00%cI%x00%an%x00%s", "--name-only", rev, "--", *specs],
+        cwd=root,
+        check=False,
+    )
+    return parse_log_paths(out)
+
+
+def origin_url(root: Path | str) -> str | None:
+    """The URL of the ``origin`` remote, without credentials; ``None`` when there is none."""
+    out = run_git(["config", "--get", "remote.origin.url"], cwd=root, check=False).strip()
+    if not out:
+        return None
+    scheme, sep, rest = out.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]  # https://user:token@host/... -> https://host/...
+    return f"{scheme}{sep}{rest}" if sep else out
+
+
+def add_trailers(root: Path | str, message_file: Path | str, trailers: Sequence[tuple[str, str]]) -> None:
+    """Add ``(key, value)`` trailers to a commit message file in place (one not already there).
+
+    Raises:
+        GitError: git failed.
+    """
+    args = ["interpret-trailers", "--in-place", "--if-exists", "addIfDifferent"]
+    for key, value in trailers:
+        args += ["--trailer", f"{key}: {value}"]
+    run_git([*args, str(message_file)], cwd=root)

@@ -42,9 +42,14 @@ from typing import Any
 from codewitness.errors import ConfigError
 
 __all__ = [
+    "METRIC_IDS",
+    "AlertsSection",
     "CheckSection",
     "Config",
     "LoadedConfig",
+    "MetricsSection",
+    "OtelSection",
+    "Price",
     "SensorSection",
     "default_database_url",
     "doc",
@@ -102,6 +107,13 @@ class CaptureSection:
     context_chars: int = field(
         default=1500,
         metadata=doc("The most characters of context one hook answer adds.", minimum=200),
+    )
+    commit_trailer: bool = field(
+        default=False,
+        metadata=doc(
+            "The prepare-commit-msg hook adds a 'Codewitness-Generation: gen_...' trailer for each generation"
+            " whose lines are staged."
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -323,6 +335,197 @@ class SensorSection:
             )
 
 
+#: The quality metrics, in report order (see :mod:`codewitness.metrics`).
+METRIC_IDS = (
+    "hallucination_rate",
+    "compilation_success_rate",
+    "test_pass_rate",
+    "security_vulnerability_rate",
+    "complexity_drift",
+    "context_adherence",
+    "latency_p95",
+    "human_edit_distance",
+)
+
+
+@dataclass(frozen=True)
+class Price:
+    """One ``[[metrics.prices]]`` entry: what a model's tokens cost, in US dollars per million."""
+
+    model: str = field(default="", metadata=doc("A model string, or a glob on it ('claude-sonnet-4-5*')."))
+    input: float = field(default=0.0, metadata=doc("Dollars per million input (prompt) tokens.", minimum=0.0))
+    output: float = field(default=0.0, metadata=doc("Dollars per million output tokens.", minimum=0.0))
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """``[tool.codewitness.metrics]``: the eight quality metrics and their alert thresholds."""
+
+    window: str = field(
+        default="14d",
+        metadata=doc("Default window of `codewitness metrics` and `alerts check` (an age: 14d, 2w); the sprint."),
+    )
+    min_samples: int = field(
+        default=5,
+        metadata=doc("A metric with fewer samples than this in the window is n/a (with the count).", minimum=1),
+    )
+    trend_points: int = field(
+        default=4, metadata=doc("Equal parts of the window the trend is computed over.", minimum=2, maximum=24)
+    )
+    hallucination_rate: float = field(
+        default=0.02,
+        metadata=doc("Alert above this share of AI functions with a hallucinated package or API finding.", minimum=0),
+    )
+    compilation_success_rate: float = field(
+        default=0.98,
+        metadata=doc("Alert below this share of generations whose raw output and committed result compile.", minimum=0),
+    )
+    test_pass_rate: float = field(
+        default=0.95,
+        metadata=doc(
+            "Alert below this share of generations whose tests passed on their first run after them.", minimum=0
+        ),
+    )
+    security_vulnerability_rate: float = field(
+        default=0.0,
+        metadata=doc("Alert above this many high-severity security findings on AI lines per generation.", minimum=0),
+    )
+    complexity_drift: float = field(
+        default=0.15,
+        metadata=doc(
+            "Alert above this growth of AI functions' mean cognitive complexity since the window's start (0.15 = 15%)."
+        ),
+    )
+    context_adherence: float = field(
+        default=0.85,
+        metadata=doc("Alert below this mean similarity between a generation's prompt and its code (0..1).", minimum=0),
+    )
+    latency_p95: float = field(
+        default=5000.0, metadata=doc("Alert above this 95th percentile of generation latency, in ms.", minimum=0)
+    )
+    human_edit_distance: float = field(
+        default=0.10,
+        metadata=doc(
+            "Alert above this median share of a generation's lines a person changed or removed before commit.",
+            minimum=0,
+        ),
+    )
+    disable: tuple[str, ...] = field(default=(), metadata=doc("Metric ids not computed (e.g. context_adherence)."))
+    hallucination_rules: tuple[str, ...] = field(
+        default=("CW101", "CW105", "CW201", "CW202", "CW203"),
+        metadata=doc("Merge-gate rules whose findings count as a hallucinated package or API."),
+    )
+    security_severity: str = field(
+        default="high",
+        metadata=doc(
+            "Lowest severity of a security finding (CW3xx) that counts as a vulnerability.",
+            choices=("low", "medium", "high"),
+        ),
+    )
+    adherence: str = field(
+        default="auto",
+        metadata=doc(
+            "Context adherence measure: embedding (the metrics extra's local model), lexical, or auto"
+            " (embedding when the extra is installed).",
+            choices=("auto", "embedding", "lexical"),
+        ),
+    )
+    context_files: tuple[str, ...] = field(
+        default=(
+            "CLAUDE.md",
+            "**/CLAUDE.md",
+            "AGENTS.md",
+            "**/AGENTS.md",
+            ".cursorrules",
+            ".cursor/rules/**",
+            "GEMINI.md",
+            "**/GEMINI.md",
+            ".github/copilot-instructions.md",
+        ),
+        metadata=doc("Agent context files whose changes are shown as change markers (globs on repository paths)."),
+    )
+    prices: tuple[Price, ...] = field(
+        default=(),
+        metadata=doc("[[metrics.prices]] entries: model (a glob), input and output dollars per million tokens."),
+    )
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.disable) - set(METRIC_IDS))
+        if unknown:
+            raise ConfigError(
+                f"metrics.disable: unknown metric {', '.join(unknown)}; choose from {', '.join(METRIC_IDS)}"
+            )
+
+
+#: The alert channels (one module each under ``codewitness.metrics.channels``).
+ALERT_CHANNELS = ("stdout", "log", "webhook")
+
+
+@dataclass(frozen=True)
+class AlertsSection:
+    """``[tool.codewitness.alerts]``: runtime alert rules and where firings are delivered."""
+
+    channels: tuple[str, ...] = field(
+        default=("stdout",),
+        metadata=doc("Where new firings go: any of stdout, log, webhook."),
+    )
+    webhook_url: str = field(default="", metadata=doc("URL the webhook channel POSTs each firing to."))
+    webhook_format: str = field(
+        default="json",
+        metadata=doc(
+            "Payload of the webhook: json (our document) or slack (Slack's text payload).", choices=("json", "slack")
+        ),
+    )
+    webhook_timeout: float = field(default=5.0, metadata=doc("Seconds one webhook attempt may take.", minimum=0.1))
+    retries: int = field(default=3, metadata=doc("Further attempts after a failed delivery.", minimum=0, maximum=10))
+    backoff: float = field(
+        default=0.5, metadata=doc("Seconds before the first retry; each next wait doubles.", minimum=0.0)
+    )
+    log_file: str = field(
+        default=".codewitness/alerts.log",
+        metadata=doc("File the log channel appends one JSON line per firing to (relative to the project root)."),
+    )
+    error_rate: float = field(
+        default=0.05,
+        metadata=doc("Alert when AI-written functions' errors per call in the window exceed this.", minimum=0),
+    )
+    p95_regression: float = field(
+        default=0.5,
+        metadata=doc("Alert when a function's p95 latency grew more than this share against the previous revision."),
+    )
+    min_calls: int = field(
+        default=50, metadata=doc("Runtime rules judge only functions with at least this many calls.", minimum=1)
+    )
+    breaches: bool = field(default=True, metadata=doc("Alert on invariant breaches seen in the window."))
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.channels) - set(ALERT_CHANNELS))
+        if unknown:
+            raise ConfigError(
+                f"alerts.channels: unknown channel {', '.join(unknown)}; choose from {', '.join(ALERT_CHANNELS)}"
+            )
+
+
+@dataclass(frozen=True)
+class OtelSection:
+    """``[tool.codewitness.otel]``: generation events and quality metrics sent over OTLP."""
+
+    endpoint: str = field(
+        default="",
+        metadata=doc(
+            "OTLP/HTTP base URL (spans go to <endpoint>/v1/traces); empty means OTEL_EXPORTER_OTLP_ENDPOINT,"
+            " else http://localhost:4318."
+        ),
+    )
+    service: str = field(default="codewitness", metadata=doc("service.name of the exported generation events."))
+    capture_prompts: bool = field(
+        default=False,
+        metadata=doc("Put the prompt (redacted, cut to prompt_chars) on spans as gen_ai.input.messages."),
+    )
+    prompt_chars: int = field(default=2000, metadata=doc("Longest prompt text a span carries.", minimum=16))
+    timeout: float = field(default=10.0, metadata=doc("Seconds an OTLP request may take.", minimum=0.1))
+
+
 @dataclass(frozen=True)
 class InvariantRule:
     """One ``[[invariants]]`` entry: a safe expression that must hold for matching functions."""
@@ -369,6 +572,9 @@ class Config:
         default_factory=SensorSection,
         metadata=doc("The runtime sensor (codewitness.init / codewitness run)."),
     )
+    metrics: MetricsSection = field(default_factory=MetricsSection, metadata=doc("Quality metrics."))
+    alerts: AlertsSection = field(default_factory=AlertsSection, metadata=doc("Alert rules and channels."))
+    otel: OtelSection = field(default_factory=OtelSection, metadata=doc("Generation events over OTLP."))
     invariants: tuple[InvariantRule, ...] = field(
         default=(),
         metadata=doc("[[invariants]] rules applied by the sensor: function, ensure or require, name, mode."),

@@ -51,7 +51,7 @@ from codewitness._git import (
 from codewitness.attribution.cache import AttributionCache, MemoryCache
 from codewitness.attribution.gitai import GITAI_REF, parse_gitai, to_commit_note
 from codewitness.attribution.notes import CommitNote, NoteError, all_notes, parse_note
-from codewitness.attribution.trailers import agent_marks
+from codewitness.attribution.trailers import agent_marks, generation_trailers
 from codewitness.errors import GitError, InputError, NotFoundError
 from codewitness.model import EvidenceKind, Origin
 
@@ -246,8 +246,10 @@ class _Evidence:
         # Without a line-precise record, every line a commit introduced shares one origin.
         info = self.commit(sha)
         marks = agent_marks(info.message, author=info.author, committer=info.committer)
-        if marks:
-            return Origin("ai", "trailer", CONFIDENCE["trailer"], agent=marks[0].agent, model=marks[0].model)
+        generations = generation_trailers(info.message)  # written by our prepare-commit-msg hook
+        if marks or generations:
+            agent, model = (marks[0].agent, marks[0].model) if marks else (None, None)
+            return Origin("ai", "trailer", CONFIDENCE["trailer"], generation_ids=generations, agent=agent, model=model)
         if info.author and not _is_bot(info.author):
             return Origin("human", "author", CONFIDENCE["author"])
         return _UNKNOWN

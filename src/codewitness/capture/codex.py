@@ -25,6 +25,7 @@ from codewitness.capture._base import (
     PayloadError,
     Snapshot,
     TranscriptReader,
+    UsageReader,
     merge_hook_settings,
     read_bytes,
     text_field,
@@ -54,6 +55,7 @@ __all__ = [
     "parse",
     "patch_files",
     "uninstall_settings",
+    "usage_from_transcript",
 ]
 
 AGENT = "codex"
@@ -65,6 +67,8 @@ HOOK_CAN_BLOCK = True
 EDIT_TOOLS = ("apply_patch",)
 #: The payload carries the model; UserPromptSubmit carries the prompt.
 from_transcript: TranscriptReader | None = None
+#: The transcript keeps no token counts we read.
+usage_from_transcript: UsageReader | None = None
 
 _ADD, _UPDATE, _DELETE, _MOVE = "*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** Move to: "
 

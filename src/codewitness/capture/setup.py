@@ -5,7 +5,8 @@
 * the agents' project hook settings (``.claude/settings.json``, ``.cursor/hooks.json``,
   ``.codex/hooks.json``, ``.gemini/settings.json``), merged into what is there;
 * git hooks ``post-commit``, ``post-merge``, ``post-rewrite``, ``pre-push`` and
-  ``prepare-commit-msg`` in the hooks folder git uses (``core.hooksPath`` honoured); an existing hook is kept, renamed
+  ``prepare-commit-msg`` (sources of a commit being finished; ``Codewitness-Generation`` trailers when
+  configured) in the hooks folder git uses (``core.hooksPath`` honoured); an existing hook is kept, renamed
   ``<hook>.codewitness-chained``, and run first by ours with the same arguments and input;
 * on every remote, a fetch refspec that keeps the remote's notes in
   ``refs/notes/remotes/<remote>/codewitness`` (:mod:`codewitness.capture.sync`) and a push refspec
@@ -41,6 +42,7 @@ from codewitness._statedir import IGNORE_LINE, ignores_state
 from codewitness.capture import AGENT_MODULES
 from codewitness.capture.agent import agent_modules
 from codewitness.capture.commit import SOURCES_FILE, STATE_FILES
+from codewitness.capture.journal import JOURNAL_NAME
 from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec
 from codewitness.errors import InputError, UsageError
 
@@ -167,7 +169,8 @@ exit $status
 """
     if hook == "prepare-commit-msg":
         # Runs before every commit: Python starts only when git is finishing a cherry-pick, revert,
-        # merge or squash (or an earlier record must be cleared).
+        # merge or squash (or an earlier record must be cleared), or when agents' edits are pending
+        # (the commit may take Codewitness-Generation trailers, capture.commit_trailer).
         states = " ".join(STATE_FILES)
         return f"""#!/bin/sh
 {_MARK}
@@ -178,12 +181,14 @@ if [ -x "$chained" ]; then
     status=$?
 fi
 gitdir=$(git rev-parse --git-dir 2>/dev/null)
+run=
+[ -f .codewitness/{SOURCES_FILE} ] || [ -f .codewitness/{JOURNAL_NAME} ] && run=1
 for state in {states}; do
-    if [ -f "$gitdir/$state" ] || [ -f .codewitness/{SOURCES_FILE} ]; then
-        {command} {hook} "$@" </dev/null || true
-        break
-    fi
+    [ -f "$gitdir/$state" ] && run=1
 done
+if [ -n "$run" ]; then
+    {command} {hook} "$@" </dev/null || true
+fi
 exit $status
 """
     return f"""#!/bin/sh

@@ -912,8 +912,12 @@ def check_file(f: SourceFile, index: ModuleIndex, undecided: list[tuple[str, int
     aliases: dict[str, set[str]] = {}
     version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
+    stub = f.rel.endswith(".pyi")
+
     def report(rule_id: str, node: ast.expr | ast.stmt, message: str, module: str, name: str) -> None:
         line = node.lineno
+        if stub and name.startswith("_"):
+            return  # stubs name stub-only helpers of other stubs (typeshed's _EnumTypeWrapper), never run
         if f.in_scope(line):
             props = {"module": module, "name": name}
             findings.append(

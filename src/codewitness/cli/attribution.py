@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 manifest_app = typer.Typer(help="The AI-attributed functions the runtime sensor reads.", no_args_is_help=True)
 import_app = typer.Typer(help="Import attribution records of other tools.", no_args_is_help=True)
-export_app = typer.Typer(help="Export codewitness notes in other tools' formats.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export codewitness records in other tools' formats (git-ai, Agent Trace, OpenTelemetry).",
+    no_args_is_help=True,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 RevOpt = Annotated[str, typer.Option("--rev", help="The revision to attribute.")]

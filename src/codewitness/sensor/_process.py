@@ -167,7 +167,13 @@ def _start(
             time_budget_ms=cfg.capture_time_ms,
         )
         stop = threading.Event()
-        chosen_exporters = _exporters(cfg, options, stop=stop, problems=problems)
+        chosen_exporters = _exporters(
+            cfg,
+            options,
+            stop=stop,
+            problems=problems,
+            repository=loaded_manifest.repository if loaded_manifest else None,
+        )
         chosen_exporters.extend(options.get("exporters", ()))
         sensor = Sensor(
             selection=selection,
@@ -230,8 +236,18 @@ def _load_manifest(source: str | os.PathLike[str] | Manifest) -> Manifest | None
         raise ValueError(f"manifest {path} cannot be read: {exc}") from None
 
 
-def _exporters(cfg: SensorSection, options: Options, *, stop: threading.Event, problems: list[str]) -> list[Exporter]:
-    """The configured exporters; one that cannot be made is logged, named in ``problems`` and left out."""
+def _exporters(
+    cfg: SensorSection,
+    options: Options,
+    *,
+    stop: threading.Event,
+    problems: list[str],
+    repository: str | None = None,
+) -> list[Exporter]:
+    """The configured exporters; one that cannot be made is logged, named in ``problems`` and left out.
+
+    ``repository`` (the manifest's origin URL) names the code's repository in OpenTelemetry attributes.
+    """
     chosen: list[Exporter] = []
     spool_dir, endpoint = options.get("spool_dir"), options.get("endpoint")
     folder = cfg.spool_dir if spool_dir is None else os.fspath(spool_dir)
@@ -245,7 +261,7 @@ def _exporters(cfg: SensorSection, options: Options, *, stop: threading.Event, p
     if url:
         makers.append(("HttpExporter", lambda: HttpExporter(url, token=token, stop=stop)))
     if _given(options.get("otel"), cfg.otel):
-        makers.append(("OtelExporter", OtelExporter))
+        makers.append(("OtelExporter", lambda: OtelExporter(repository=repository)))
     for name, make in makers:
         try:
             chosen.append(make())
