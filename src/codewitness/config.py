@@ -301,8 +301,9 @@ class SensorSection:
     capture_time_ms: float = field(
         default=5.0,
         metadata=doc(
-            "Longest time one capture (an exception, a sample, a breach) may spend copying values on the"
-            " application's thread; values past it are marked, not kept.",
+            "Most CPU time one capture (an exception, a sample, a breach) may spend copying values on the"
+            " application's thread (its own CPU time: a busy machine that preempts the thread does not cut"
+            " the capture short); values past it are marked, not kept.",
             minimum=0.1,
         ),
     )

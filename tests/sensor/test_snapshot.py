@@ -355,3 +355,22 @@ def test_split_urls_show_their_url_redacted() -> None:
     assert r.snapshot(split) == {"__type__": "urllib.parse.SplitResult", "url": f"postgres://app:{REDACTED}@db/shop"}
     assert "Hunter2" not in r.exception_message(ValueError(f"bad url {split}"))  # netloc='app:...@db' in its repr
     assert r.snapshot("redis://:pa#ss?w0rd@cache:6379") == f"redis://:{REDACTED}@cache:6379"
+
+
+def test_a_preempted_thread_keeps_its_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a busy machine the capturing thread waits for a CPU: the wall clock runs on while the
+    # capture costs the host nothing. Here every reading of the wall clock is 10 ms after the last
+    # (a thread preempted between any two values); the budget counts the thread's CPU time only.
+    import time
+    import types
+
+    import codewitness.sensor.snapshot as snapshot
+
+    wall = iter(range(0, 10**15, 10_000_000))
+    preempted = types.SimpleNamespace(perf_counter_ns=lambda: next(wall), thread_time_ns=time.thread_time_ns)
+    monkeypatch.setattr(snapshot, "time", preempted)
+    wide = {f"k{i}": [f"value {i} {j}" for j in range(8)] for i in range(8)}
+    assert Redactor(time_budget_ms=5).snapshot(wide) == {k: list(v) for k, v in wide.items()}
+    spent = types.SimpleNamespace(perf_counter_ns=lambda: next(wall), thread_time_ns=lambda: next(wall))
+    monkeypatch.setattr(snapshot, "time", spent)  # the thread's own time runs on as fast: cut
+    assert "...[capture time limit]" in json.dumps(Redactor(time_budget_ms=5).snapshot(wide))

@@ -38,7 +38,6 @@ import http.client
 import json
 import logging
 import os
-import random
 import socket
 import ssl
 import threading
@@ -53,6 +52,7 @@ from typing import Any, Protocol
 from codewitness import semconv
 from codewitness.errors import MissingExtraError
 from codewitness.facts import SEGMENT_GLOB, Encoded, Histogram, Kind, encode_batch, segment_name
+from codewitness.sensor._rng import RNG
 
 __all__ = ["Exporter", "HttpExporter", "OtelExporter", "Spool"]
 
@@ -321,7 +321,7 @@ class HttpExporter:
         for attempt in range(attempts):
             if attempt:
                 self._counts.add("http_retries")
-                delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311
+                delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + RNG.random())
                 if self.stop.wait(delay):
                     break
             status = self._post(body, headers)
