@@ -15,11 +15,12 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Column, Connection, select, update
 
@@ -27,6 +28,9 @@ from codewitness._syntax import CompileVerdict
 from codewitness.errors import InputError, NotFoundError
 from codewitness.model import utcnow
 from codewitness.store import Store, schema
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "Alert",
@@ -50,6 +54,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 # -- compile verdicts -----------------------------------------------------------------------------
@@ -101,16 +106,12 @@ def compiles(store: Store, generation_ids: Sequence[str]) -> dict[str, list[Comp
 
 
 def _verdict(row: Mapping[Any, Any]) -> CompileVerdict:
-    return CompileVerdict(
-        generation_id=row["generation_id"],
-        path=row["path"],
-        language=row["language"],
-        raw_ok=row["raw_ok"],
-        committed_ok=row["committed_ok"],
-        raw_error=row["raw_error"],
-        committed_error=row["committed_error"],
-        commit=row["commit_sha"],
-    )
+    return _record(CompileVerdict, row, commit=row["commit_sha"])
+
+
+def _record(cls: type[_D], row: Mapping[Any, Any], **given: Any) -> _D:
+    """The dataclass ``cls`` made from ``row`` by field name: each field its column's value, but those ``given``."""
+    return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name not in given}, **given)
 
 
 def _grouped(
@@ -152,13 +153,8 @@ def commit_links(store: Store, generation_ids: Sequence[str]) -> dict[str, list[
 
 
 def _link(row: Mapping[Any, Any]) -> CommitLink:
-    return CommitLink(
-        commit=row["commit_sha"],
-        generation_id=row["generation_id"],
-        path=row["path"],
-        ai_lines=int(row["ai_lines"]),
-        mixed_lines=int(row["mixed_lines"]),
-        linked_at=row["linked_at"],
+    return _record(
+        CommitLink, row, commit=row["commit_sha"], ai_lines=int(row["ai_lines"]), mixed_lines=int(row["mixed_lines"])
     )
 
 
@@ -287,9 +283,9 @@ def recorded_runs(store: Store, since: datetime | None = None) -> list[TestRun]:
 
 
 def _test_result(row: Mapping[Any, Any]) -> TestResult:
-    return TestResult(
-        nodeid=row["nodeid"],
-        outcome=row["outcome"],
+    return _record(
+        TestResult,
+        row,
         duration_ms=float(row["duration_ms"]),
         functions=tuple(row["functions"]),
         generation_ids=tuple(row["generation_ids"]),
@@ -363,22 +359,7 @@ class Alert:
 
 
 def _alert(row: Mapping[Any, Any]) -> Alert:
-    return Alert(
-        id=row["id"],
-        condition=row["condition"],
-        rule=row["rule"],
-        subject=row["subject"],
-        severity=row["severity"],
-        message=row["message"],
-        evidence=dict(row["evidence"] or {}),
-        status=row["status"],
-        fired_at=row["fired_at"],
-        last_seen_at=row["last_seen_at"],
-        cleared_at=row["cleared_at"],
-        acked_at=row["acked_at"],
-        ack_note=row["ack_note"],
-        deliveries=dict(row["deliveries"] or {}),
-    )
+    return _record(Alert, row, evidence=dict(row["evidence"] or {}), deliveries=dict(row["deliveries"] or {}))
 
 
 def open_alerts(store: Store) -> list[Alert]:
