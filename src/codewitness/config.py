@@ -34,7 +34,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,15 @@ def doc(text: str, **extra: Any) -> dict[str, Any]:
 
 #: An age: a number and a unit (seconds, minutes, hours, days, weeks).
 _AGE = re.compile(r"^\s*\d+\s*[smhdw]\s*$")
+
+
+def _known_only(setting: str, values: Iterable[str], known: Sequence[str], what: str = "") -> None:
+    """Raise :class:`ConfigError` naming each of ``values`` that ``known`` lacks (``what``: ``agent``, ...)."""
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        noun = f"{what} " if what else ""
+        raise ConfigError(f"{setting}: unknown {noun}{', '.join(unknown)}; choose from {', '.join(known)}")
+
 
 #: The agents ``codewitness init`` knows how to hook.
 CAPTURE_AGENTS = ("claude", "cursor", "codex", "gemini")
@@ -119,11 +128,7 @@ class CaptureSection:
     def __post_init__(self) -> None:
         if not _AGE.match(self.context_since):
             raise ConfigError(f"capture.context_since: {self.context_since!r} is not an age such as 24h, 7d or 2w")
-        unknown = sorted(set(self.agents) - set(CAPTURE_AGENTS))
-        if unknown:
-            raise ConfigError(
-                f"capture.agents: unknown agent {', '.join(unknown)}; choose from {', '.join(CAPTURE_AGENTS)}"
-            )
+        _known_only("capture.agents", self.agents, CAPTURE_AGENTS, "agent")
 
 
 @dataclass(frozen=True)
@@ -329,11 +334,7 @@ class SensorSection:
     )
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.request_parts) - set(REQUEST_PARTS))
-        if unknown:
-            raise ConfigError(
-                f"sensor.request_parts: unknown {', '.join(unknown)}; choose from {', '.join(REQUEST_PARTS)}"
-            )
+        _known_only("sensor.request_parts", self.request_parts, REQUEST_PARTS)
 
 
 #: The quality metrics, in report order (see :mod:`codewitness.metrics`).
@@ -451,11 +452,7 @@ class MetricsSection:
     )
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.disable) - set(METRIC_IDS))
-        if unknown:
-            raise ConfigError(
-                f"metrics.disable: unknown metric {', '.join(unknown)}; choose from {', '.join(METRIC_IDS)}"
-            )
+        _known_only("metrics.disable", self.disable, METRIC_IDS, "metric")
 
 
 #: The alert channels (one module each under ``codewitness.metrics.channels``).
@@ -500,11 +497,7 @@ class AlertsSection:
     breaches: bool = field(default=True, metadata=doc("Alert on invariant breaches seen in the window."))
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.channels) - set(ALERT_CHANNELS))
-        if unknown:
-            raise ConfigError(
-                f"alerts.channels: unknown channel {', '.join(unknown)}; choose from {', '.join(ALERT_CHANNELS)}"
-            )
+        _known_only("alerts.channels", self.channels, ALERT_CHANNELS, "channel")
 
 
 @dataclass(frozen=True)

@@ -649,6 +649,14 @@ def context_hook_output(event: str, message: str) -> HookOutput:
 HOOK_MODULE = "codewitness.capture.hook"
 
 
+def tool_hook_settings(command: str, matcher: str) -> dict[str, Any]:
+    """Hook entries in Claude Code's settings shape, which Codex follows: ``command`` before and after
+    each tool call matching ``matcher`` (the edit tools), and when a prompt is submitted."""
+    tool_entry = {"matcher": matcher, "hooks": [{"type": "command", "command": command}]}
+    prompt_entry = {"hooks": [{"type": "command", "command": command}]}
+    return {"hooks": {"PreToolUse": [tool_entry], "PostToolUse": [tool_entry], "UserPromptSubmit": [prompt_entry]}}
+
+
 def _mentions(value: Any, text: str) -> bool:
     if isinstance(value, str):
         return text in value

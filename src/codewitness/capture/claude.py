@@ -35,6 +35,7 @@ from codewitness.capture._base import (
     text_field,
     tool_event,
     tool_hook_output,
+    tool_hook_settings,
 )
 from codewitness.capture._base import context_hook_output as context_output
 from codewitness.capture._base import strip_hook_settings as uninstall_settings
@@ -77,9 +78,7 @@ TRANSCRIPT_FIRST_READ = 256_000
 
 def hook_settings(command: str) -> dict[str, Any]:
     """The ``hooks`` entries to merge into ``.claude/settings.json``."""
-    entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
-    prompt_entry = {"hooks": [{"type": "command", "command": command}]}
-    return {"hooks": {"PreToolUse": [entry], "PostToolUse": [entry], "UserPromptSubmit": [prompt_entry]}}
+    return tool_hook_settings(command, "|".join(EDIT_TOOLS))
 
 
 def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:

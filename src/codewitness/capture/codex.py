@@ -31,6 +31,7 @@ from codewitness.capture._base import (
     text_field,
     tool_event,
     tool_hook_output,
+    tool_hook_settings,
 )
 from codewitness.capture._base import context_hook_output as context_output
 from codewitness.capture._base import strip_hook_settings as uninstall_settings
@@ -75,9 +76,7 @@ _ADD, _UPDATE, _DELETE, _MOVE = "*** Add File: ", "*** Update File: ", "*** Dele
 
 def hook_settings(command: str) -> dict[str, Any]:
     """The ``hooks`` entries to merge into ``.codex/hooks.json``."""
-    tool_entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
-    prompt_entry = {"hooks": [{"type": "command", "command": command}]}
-    return {"hooks": {"PreToolUse": [tool_entry], "PostToolUse": [tool_entry], "UserPromptSubmit": [prompt_entry]}}
+    return tool_hook_settings(command, "|".join(EDIT_TOOLS))
 
 
 def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:

@@ -155,32 +155,16 @@ def _json_object(root: Path, rel: str) -> dict[str, Any]:
 def _hook_script(hook: str, python: str) -> str:
     command = hook_command(None, python)
     if hook in _STDIN_HOOKS:
-        return f"""#!/bin/sh
-{_MARK}
-input=$(cat)
-status=0
-chained="$(dirname "$0")/{hook}{CHAINED}"
-if [ -x "$chained" ]; then
-    printf '%s\\n' "$input" | "$chained" "$@"
-    status=$?
-fi
-printf '%s\\n' "$input" | {command} {hook} "$@" || true
-exit $status
-"""
+        feed = """printf '%s\\n' "$input" | """
+        return _sh(hook, f"""{feed}{command} {hook} "$@" || true\n""", before=feed, first="input=$(cat)\n")
     if hook == "prepare-commit-msg":
         # Runs before every commit: Python starts only when git is finishing a cherry-pick, revert,
         # merge or squash (or an earlier record must be cleared), or when agents' edits are pending
         # (the commit may take Codewitness-Generation trailers, capture.commit_trailer).
         states = " ".join(STATE_FILES)
-        return f"""#!/bin/sh
-{_MARK}
-status=0
-chained="$(dirname "$0")/{hook}{CHAINED}"
-if [ -x "$chained" ]; then
-    "$chained" "$@"
-    status=$?
-fi
-gitdir=$(git rev-parse --git-dir 2>/dev/null)
+        return _sh(
+            hook,
+            f"""gitdir=$(git rev-parse --git-dir 2>/dev/null)
 run=
 [ -f .codewitness/{SOURCES_FILE} ] || [ -f .codewitness/{JOURNAL_NAME} ] && run=1
 for state in {states}; do
@@ -189,18 +173,23 @@ done
 if [ -n "$run" ]; then
     {command} {hook} "$@" </dev/null || true
 fi
-exit $status
-"""
+""",
+        )
+    return _sh(hook, f"""{command} {hook} "$@" </dev/null || true\n""")
+
+
+def _sh(hook: str, body: str, *, before: str = "", first: str = "") -> str:
+    """A git hook script that runs the hook that was there before ours (``before`` its command
+    line), keeps its exit status, and then runs ``body`` (``first`` runs before everything)."""
     return f"""#!/bin/sh
 {_MARK}
-status=0
+{first}status=0
 chained="$(dirname "$0")/{hook}{CHAINED}"
 if [ -x "$chained" ]; then
-    "$chained" "$@"
+    {before}"$chained" "$@"
     status=$?
 fi
-{command} {hook} "$@" </dev/null || true
-exit $status
+{body}exit $status
 """
 
 

@@ -577,20 +577,13 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str | None
 
 def _spec_in(name: str, locations: list[str]) -> ModuleSpec | None:
     """Find module ``name`` (its last part) in ``locations`` by looking at files, without importing."""
-    from importlib.util import spec_from_file_location
-
     leaf = name.rpartition(".")[2]
     for location in locations:
         folder = Path(location) / leaf
         if folder.is_dir():
-            init = folder / "__init__.py"
-            if init.is_file():
-                return spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
-            spec = ModuleSpec(name, None, origin="namespace", is_package=True)
-            spec.submodule_search_locations = [str(folder)]
-            return spec
+            return _spec_at(name, folder)
         if (folder.parent / f"{leaf}.py").is_file():
-            return spec_from_file_location(name, folder.parent / f"{leaf}.py")
+            return _spec_at(name, folder.parent / f"{leaf}.py")
     return None
 
 

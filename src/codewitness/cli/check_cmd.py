@@ -25,38 +25,8 @@ def register(app: typer.Typer) -> None:
     app.command("check")(check)
 
 
-def run_gate(
-    paths: list[Path] | None,
-    *,
-    families: tuple[str, ...],
-    base: str | None,
-    as_json: bool,
-    sarif: Path | None,
-    md: Path | None,
-    fail_on: str | None,
-    baseline: Path | None,
-    write_baseline: Path | None,
-    offline: bool,
-    ai_only: bool = False,
-    jobs: int = 0,
-    provenance_since: str | None = None,
-    record: bool = False,
-) -> None:
-    """Run the gate (:func:`codewitness.checks.gate.run_gate`), write the outputs asked for; exit 1 when it fails."""
-    from codewitness.checks import gate
-
-    run = gate.run_gate(
-        paths,
-        families=families,
-        base=base,
-        fail_on=fail_on,
-        baseline=baseline,
-        write_baseline=write_baseline,
-        offline=offline,
-        ai_only=ai_only,
-        jobs=jobs,
-        provenance_since=provenance_since,
-    )
+def finish(run: GateRun, *, as_json: bool, sarif: Path | None, md: Path | None, record: bool = False) -> None:
+    """Render a run of :func:`codewitness.checks.gate.run_gate`, write the outputs asked for; exit 1 when it fails."""
     if run.baseline_written is not None:
         accepted = len(run.report.findings) + len(run.report.baselined)
         err.print(f"baseline: {accepted} finding(s) accepted in {run.baseline_written}")
@@ -271,13 +241,12 @@ def check(
             f"--only: unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
             f"choose from {', '.join(FAMILIES)}"
         )
-    run_gate(
+    from codewitness.checks.gate import run_gate
+
+    run = run_gate(
         paths,
         families=families,
         base=base,
-        as_json=as_json,
-        sarif=sarif,
-        md=md,
         fail_on=fail_on,
         baseline=baseline,
         write_baseline=write_baseline,
@@ -285,5 +254,5 @@ def check(
         ai_only=ai_only,
         jobs=jobs,
         provenance_since=provenance_since,
-        record=record,
     )
+    finish(run, as_json=as_json, sarif=sarif, md=md, record=record)

@@ -47,47 +47,39 @@ _OUTPUT_V2 = """def total(items):
 """
 
 
+def _pricing(
+    prompt: str,
+    output: str,
+    *,
+    files: tuple[FileRange, ...] = (),
+    tokens: tuple[int | None, int | None] = (None, None),
+    latency: float | None = None,
+) -> Generation:
+    """One generation of the demo's pipeline: the managed prompt ``pricing``, at temperature 0.2."""
+    return Generation.create(
+        agent="api",
+        model="claude-sonnet-4-5-20250929",
+        prompt=prompt,
+        output=output,
+        params={"temperature": 0.2},
+        prompt_name="pricing",
+        files=files,
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        latency_ms=latency,
+        created_at=utcnow(),
+    )
+
+
 def step_ledger(root: Path, store: Store) -> dict[str, Any]:
     """An API pipeline records three generations under one managed prompt that changes once."""
     from codewitness import ledger
 
     console.rule(styled(("1. The generation ledger", "bold")))
     records = [
-        Generation.create(
-            agent="api",
-            model="claude-sonnet-4-5-20250929",
-            prompt=_PROMPT_V1,
-            output=_OUTPUT_V1,
-            params={"temperature": 0.2},
-            prompt_name="pricing",
-            files=(FileRange("shop/pricing.py", 1, 2),),
-            input_tokens=412,
-            output_tokens=38,
-            latency_ms=1840.0,
-            created_at=utcnow(),
-        ),
-        Generation.create(
-            agent="api",
-            model="claude-sonnet-4-5-20250929",
-            prompt=_PROMPT_V1,
-            output=_OUTPUT_V1,
-            params={"temperature": 0.2},
-            prompt_name="pricing",
-            created_at=utcnow(),
-        ),
-        Generation.create(
-            agent="api",
-            model="claude-sonnet-4-5-20250929",
-            prompt=_PROMPT_V2,
-            output=_OUTPUT_V2,
-            params={"temperature": 0.2},
-            prompt_name="pricing",
-            files=(FileRange("shop/pricing.py", 1, 5),),
-            input_tokens=465,
-            output_tokens=71,
-            latency_ms=2630.0,
-            created_at=utcnow(),
-        ),
+        _pricing(_PROMPT_V1, _OUTPUT_V1, files=(FileRange("shop/pricing.py", 1, 2),), tokens=(412, 38), latency=1840.0),
+        _pricing(_PROMPT_V1, _OUTPUT_V1),
+        _pricing(_PROMPT_V2, _OUTPUT_V2, files=(FileRange("shop/pricing.py", 1, 5),), tokens=(465, 71), latency=2630.0),
     ]
     ids = []
     for number, generation in enumerate(records, 1):

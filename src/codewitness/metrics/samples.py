@@ -94,6 +94,12 @@ class Gathered:
     problem: str | None = None
     method: str | None = None
 
+    def left_out(self, count: int, what: str) -> Gathered:
+        """This, with the note ``"<count> <what>"`` when ``count`` things were left out."""
+        if count:
+            self.notes.append(f"{count} {what}")
+        return self
+
 
 def group_keys(generations: Iterable[Generation], authors: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """The groups of a sample made of ``generations`` (distinct values, in first-seen order)."""
@@ -217,10 +223,9 @@ def _hallucination(ctx: _Context) -> Gathered:
     """One sample per AI-written function at HEAD written by a generation of the window."""
     from codewitness._git import blob_text
 
-    out = Gathered()
     if not ctx.has_git:
-        out.problem = "not in a git repository with commits: AI functions come from the attribution of HEAD"
-        return out
+        return Gathered(problem="not in a git repository with commits: AI functions come from the attribution of HEAD")
+    out = Gathered()
     functions = _ai_functions(ctx.report("HEAD"))
     rules = set(ctx.settings.hallucination_rules)
     hits: dict[str, set[str]] = {}
@@ -245,9 +250,7 @@ def _hallucination(ctx: _Context) -> Gathered:
             continue
         value = 1.0 if f.ref.qualname in hits else 0.0
         out.samples.append(Sample(_newest(generations), value, ctx.keys(generations), f.ref.qualname))
-    if unrecorded:
-        out.notes.append(f"{unrecorded} AI function(s) written outside the window or by unrecorded generations")
-    return out
+    return out.left_out(unrecorded, "AI function(s) written outside the window or by unrecorded generations")
 
 
 def _compilation(ctx: _Context) -> Gathered:
@@ -272,12 +275,11 @@ def _compilation(ctx: _Context) -> Gathered:
             unknown += 1
             continue
         out.samples.append(Sample(g.created_at, 1.0 if all(oks) else 0.0, ctx.keys([g]), g.id))
-    if unknown:
-        out.notes.append(
-            f"{unknown} generation(s) without a verdict (files in no checked language, not committed, "
-            "or committed before verdicts were recorded)"
-        )
-    return out
+    return out.left_out(
+        unknown,
+        "generation(s) without a verdict (files in no checked language, not committed, "
+        "or committed before verdicts were recorded)",
+    )
 
 
 _FENCE = re.compile(r"^```[\w+-]*\n(.*?)^```\s*$", re.DOTALL | re.MULTILINE)
@@ -293,14 +295,13 @@ def _test_pass(ctx: _Context) -> Gathered:
     """One sample per generation with a test run after it whose tests ran its functions: did they all pass?"""
     from codewitness.store.metrics import recorded_runs
 
-    out = Gathered()
     runs = recorded_runs(ctx.store, since=ctx.window.since)
     if not runs:
-        out.problem = (
-            "no test runs recorded in the window: run `pytest --codewitness-tests` (or set "
+        return Gathered(
+            problem="no test runs recorded in the window: run `pytest --codewitness-tests` (or set "
             "codewitness_tests = true in pytest's ini) so outcomes are stored"
         )
-        return out
+    out = Gathered()
     untested = 0
     for g in ctx.generations:
         verdict = None
@@ -315,19 +316,16 @@ def _test_pass(ctx: _Context) -> Gathered:
             untested += 1
             continue
         out.samples.append(Sample(g.created_at, 1.0 if verdict else 0.0, ctx.keys([g]), g.id))
-    if untested:
-        out.notes.append(f"{untested} generation(s) whose functions no recorded test ran afterwards")
-    return out
+    return out.left_out(untested, "generation(s) whose functions no recorded test ran afterwards")
 
 
 def _security(ctx: _Context) -> Gathered:
     """One sample per generation of the window with lines in AI functions at HEAD: its security findings."""
     from codewitness.checks.rules import rule, severity_at_least
 
-    out = Gathered()
     if not ctx.has_git:
-        out.problem = "not in a git repository with commits: findings are read at HEAD"
-        return out
+        return Gathered(problem="not in a git repository with commits: findings are read at HEAD")
+    out = Gathered()
     present = {g for f in _ai_functions(ctx.report("HEAD")) for g in f.ref.generation_ids}
     counts: dict[str, int] = {}
     for finding in ctx.findings():
@@ -343,24 +341,22 @@ def _security(ctx: _Context) -> Gathered:
         if g.id in present:
             out.samples.append(Sample(g.created_at, float(counts.get(g.id, 0)), ctx.keys([g]), g.id))
     gone = len(ctx.generations) - len(out.samples)
-    if gone:
-        out.notes.append(f"{gone} generation(s) with no lines left in the code at HEAD")
-    return out
+    return out.left_out(gone, "generation(s) with no lines left in the code at HEAD")
 
 
 def _complexity(ctx: _Context) -> Gathered:
     """The AI-written functions at HEAD (``now``) and at the window's first revision (``start``)."""
     from codewitness._git import run_git
 
-    out = Gathered()
     if not ctx.has_git:
-        out.problem = "not in a git repository with commits"
-        return out
+        return Gathered(problem="not in a git repository with commits")
+    out = Gathered()
     stamp = ctx.window.since.astimezone(UTC).isoformat()
     start = run_git(["rev-list", "-1", f"--before={stamp}", "HEAD"], cwd=ctx.root, check=False).strip()
     if not start:
-        out.problem = f"no commit before the window's start ({ctx.window.since:%Y-%m-%d}): nothing to compare with"
-        return out
+        return Gathered(
+            problem=f"no commit before the window's start ({ctx.window.since:%Y-%m-%d}): nothing to compare with"
+        )
     for side, rev in (("start", start), ("now", "HEAD")):
         for f in _ai_functions(ctx.report(rev)):
             if f.complexity is None:
@@ -386,13 +382,11 @@ def _keys_of_function(f: FunctionReport) -> dict[str, tuple[str, ...]]:
 def _adherence(ctx: _Context) -> Gathered:
     from codewitness.metrics.adherence import scorer
 
-    out = Gathered()
     try:
         measure = scorer(ctx.settings.adherence)
     except CodewitnessError as exc:
-        out.problem = str(exc)
-        return out
-    out.method = measure.method
+        return Gathered(problem=str(exc))
+    out = Gathered(method=measure.method)
     if measure.note:
         out.notes.append(measure.note)
     pairs = [(g, g.prompt, _unfenced(g.output)) for g in ctx.generations if g.prompt.strip() and g.output.strip()]
@@ -404,9 +398,7 @@ def _adherence(ctx: _Context) -> Gathered:
         return out
     for (g, _, _), score in zip(pairs, scores, strict=True):
         out.samples.append(Sample(g.created_at, score, ctx.keys([g]), g.id))
-    if empty:
-        out.notes.append(f"{empty} generation(s) without a recorded prompt")
-    return out
+    return out.left_out(empty, "generation(s) without a recorded prompt")
 
 
 def _latency(ctx: _Context) -> Gathered:
@@ -415,9 +407,7 @@ def _latency(ctx: _Context) -> Gathered:
         if g.latency_ms is not None:
             out.samples.append(Sample(g.created_at, float(g.latency_ms), ctx.keys([g]), g.id))
     missing = len(ctx.generations) - len(out.samples)
-    if missing:
-        out.notes.append(f"{missing} generation(s) without a recorded latency")
-    return out
+    return out.left_out(missing, "generation(s) without a recorded latency")
 
 
 def _edit_distance(ctx: _Context) -> Gathered:
@@ -438,9 +428,7 @@ def _edit_distance(ctx: _Context) -> Gathered:
         total = sum(written.values())
         verbatim = sum(min(kept.get(path, 0), n) for path, n in written.items())
         out.samples.append(Sample(g.created_at, (total - verbatim) / total, ctx.keys([g]), g.id))
-    if uncommitted:
-        out.notes.append(f"{uncommitted} generation(s) not committed (or with no lines recorded)")
-    return out
+    return out.left_out(uncommitted, "generation(s) not committed (or with no lines recorded)")
 
 
 _GATHERERS: dict[str, Callable[[_Context], Gathered]] = {

@@ -15,18 +15,22 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Column, Connection, select, update
 
 from codewitness._syntax import CompileVerdict
 from codewitness.errors import InputError, NotFoundError
 from codewitness.model import utcnow
 from codewitness.store import Store, schema
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "Alert",
@@ -48,6 +52,9 @@ __all__ = [
     "record_test_run",
     "recorded_runs",
 ]
+
+_T = TypeVar("_T")
+_D = TypeVar("_D", bound="DataclassInstance")
 
 
 # -- compile verdicts -----------------------------------------------------------------------------
@@ -94,24 +101,30 @@ def record_compiles(store: Store, verdicts: Iterable[CompileVerdict]) -> int:
 def compiles(store: Store, generation_ids: Sequence[str]) -> dict[str, list[CompileVerdict]]:
     """The stored verdicts of ``generation_ids``, per generation."""
     table = schema.generation_compiles
-    found: dict[str, list[CompileVerdict]] = {}
     with store.read() as conn:
-        for start in range(0, len(generation_ids), 500):
-            chunk = list(generation_ids[start : start + 500])
-            query = select(table).where(table.c.generation_id.in_(chunk)).order_by(table.c.path)
-            for row in conn.execute(query).mappings():
-                found.setdefault(row["generation_id"], []).append(
-                    CompileVerdict(
-                        generation_id=row["generation_id"],
-                        path=row["path"],
-                        language=row["language"],
-                        raw_ok=row["raw_ok"],
-                        committed_ok=row["committed_ok"],
-                        raw_error=row["raw_error"],
-                        committed_error=row["committed_error"],
-                        commit=row["commit_sha"],
-                    )
-                )
+        return _grouped(conn, table.c.generation_id, generation_ids, _verdict, table.c.path)
+
+
+def _verdict(row: Mapping[Any, Any]) -> CompileVerdict:
+    return _record(CompileVerdict, row, commit=row["commit_sha"])
+
+
+def _record(cls: type[_D], row: Mapping[Any, Any], **given: Any) -> _D:
+    """The dataclass ``cls`` made from ``row`` by field name: each field its column's value, but those ``given``."""
+    return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls) if f.name not in given}, **given)
+
+
+def _grouped(
+    conn: Connection, column: Column[Any], keys: Sequence[str], make: Callable[[Mapping[Any, Any]], _T], *order: Any
+) -> dict[str, list[_T]]:
+    """The rows of ``column``'s table whose ``column`` is one of ``keys``, each made into a record by ``make``,
+    grouped by that key and ordered by ``order`` within a group."""
+    found: dict[str, list[_T]] = {}
+    # Chunk the IN lists: SQLite limits bound parameters per statement.
+    for start in range(0, len(keys), 500):
+        query = select(column.table).where(column.in_(list(keys[start : start + 500]))).order_by(*order)
+        for row in conn.execute(query).mappings():
+            found.setdefault(row[column.name], []).append(make(row))
     return found
 
 
@@ -133,27 +146,16 @@ class CommitLink:
 def commit_links(store: Store, generation_ids: Sequence[str]) -> dict[str, list[CommitLink]]:
     """The commit links of ``generation_ids``, per generation, oldest link first."""
     table = schema.commit_generations
-    found: dict[str, list[CommitLink]] = {}
     with store.read() as conn:
-        for start in range(0, len(generation_ids), 500):
-            chunk = list(generation_ids[start : start + 500])
-            query = (
-                select(table)
-                .where(table.c.generation_id.in_(chunk))
-                .order_by(table.c.linked_at, table.c.commit_sha, table.c.path)
-            )
-            for row in conn.execute(query).mappings():
-                found.setdefault(row["generation_id"], []).append(
-                    CommitLink(
-                        commit=row["commit_sha"],
-                        generation_id=row["generation_id"],
-                        path=row["path"],
-                        ai_lines=int(row["ai_lines"]),
-                        mixed_lines=int(row["mixed_lines"]),
-                        linked_at=row["linked_at"],
-                    )
-                )
-    return found
+        return _grouped(
+            conn, table.c.generation_id, generation_ids, _link, table.c.linked_at, table.c.commit_sha, table.c.path
+        )
+
+
+def _link(row: Mapping[Any, Any]) -> CommitLink:
+    return _record(
+        CommitLink, row, commit=row["commit_sha"], ai_lines=int(row["ai_lines"]), mixed_lines=int(row["mixed_lines"])
+    )
 
 
 # -- runtime revisions ----------------------------------------------------------------------------
@@ -267,20 +269,7 @@ def recorded_runs(store: Store, since: datetime | None = None) -> list[TestRun]:
         query = query.where(runs.c.started_at >= since)
     with store.read() as conn:
         found = list(conn.execute(query).mappings())
-        by_run: dict[str, list[TestResult]] = {}
-        ids = [r["id"] for r in found]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            for row in conn.execute(select(results).where(results.c.run_id.in_(chunk))).mappings():
-                by_run.setdefault(row["run_id"], []).append(
-                    TestResult(
-                        nodeid=row["nodeid"],
-                        outcome=row["outcome"],
-                        duration_ms=float(row["duration_ms"]),
-                        functions=tuple(row["functions"]),
-                        generation_ids=tuple(row["generation_ids"]),
-                    )
-                )
+        by_run = _grouped(conn, results.c.run_id, [r["id"] for r in found], _test_result)
     return [
         TestRun(
             id=r["id"],
@@ -291,6 +280,16 @@ def recorded_runs(store: Store, since: datetime | None = None) -> list[TestRun]:
         )
         for r in found
     ]
+
+
+def _test_result(row: Mapping[Any, Any]) -> TestResult:
+    return _record(
+        TestResult,
+        row,
+        duration_ms=float(row["duration_ms"]),
+        functions=tuple(row["functions"]),
+        generation_ids=tuple(row["generation_ids"]),
+    )
 
 
 # -- alerts ---------------------------------------------------------------------------------------
@@ -360,22 +359,7 @@ class Alert:
 
 
 def _alert(row: Mapping[Any, Any]) -> Alert:
-    return Alert(
-        id=row["id"],
-        condition=row["condition"],
-        rule=row["rule"],
-        subject=row["subject"],
-        severity=row["severity"],
-        message=row["message"],
-        evidence=dict(row["evidence"] or {}),
-        status=row["status"],
-        fired_at=row["fired_at"],
-        last_seen_at=row["last_seen_at"],
-        cleared_at=row["cleared_at"],
-        acked_at=row["acked_at"],
-        ack_note=row["ack_note"],
-        deliveries=dict(row["deliveries"] or {}),
-    )
+    return _record(Alert, row, evidence=dict(row["evidence"] or {}), deliveries=dict(row["deliveries"] or {}))
 
 
 def open_alerts(store: Store) -> list[Alert]:
