@@ -19,12 +19,14 @@ Run it with each interpreter::
     .venv/bin/python benchmarks/sensor_overhead.py
     .venv312/bin/python benchmarks/sensor_overhead.py
 
-It prints nanoseconds per call (best of several repeats) and the ratios the issue asks for.
+It prints nanoseconds per call (best of several repeats) and the ratios the issue asks for;
+``benchmarks/by_python.py`` runs it under each Python at hand and puts the figures side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import textwrap
@@ -149,6 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures (by_python.py)")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
@@ -186,6 +189,10 @@ def main() -> None:
             f"  => {backend}: added {added:.0f} ns/call; "
             f"an OTel span per call adds {otel_added / added:.1f}x more"
         )
+    if args.json:
+        rows = {"uninstrumented": base} | {f"added: {b}": v - base for b, v in sensor.items()}
+        rows |= {"added: an exception leaving it": raise_watched - raise_plain, "added: an OTel span": otel_added}
+        print(json.dumps({"python": version, "compiled": COMPILED, "unit": "ns per call", "rows": rows}))
 
 
 if __name__ == "__main__":
