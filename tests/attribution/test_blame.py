@@ -133,6 +133,41 @@ def test_codewitness_note_beats_gitai_note_on_one_commit(repo: Repo) -> None:
     ]
 
 
+def test_our_note_beats_an_imported_note_which_beats_git_ai_on_one_commit(repo: Repo) -> None:
+    """All three line-precise records on one commit: ours, then the imported one, then git-ai's.
+
+    Issue 25's first survivor: putting the imported notes (git-ai / Agent Trace) ahead of ours made
+    the lines the agent hook saw come out as the imported record said (here: human).
+    """
+    repo.write("a.py", lines(3))
+    repo.write("b.py", lines(3))
+    repo.write("c.py", lines(3))
+    commit = repo.commit("three tools")
+    repo.note(commit, {"a.py": [NoteEntry("ai", ((1, 2),), ("gen_ours",), agent="claude-code")]})
+    repo.raw_note(
+        IMPORT_REF,
+        commit,
+        '{"schema": "codewitness.note/1", "files": {'
+        '"a.py": [{"lines": "3", "origin": "ai", "agent": "codex"}], '
+        '"b.py": [{"lines": "1", "origin": "ai", "agent": "codex"}]}}',
+    )
+    repo.raw_note(
+        GITAI_REF,
+        commit,
+        "a.py\n  s_0123456789abcd::t_0123456789abcd 1-3\nb.py\n  s_0123456789abcd::t_0123456789abcd 2-3\n"
+        "c.py\n  s_0123456789abcd::t_0123456789abcd 3\n---\n"
+        '{"schema_version": "authorship/3.0.0", "sessions": {"s_0123456789abcd": '
+        '{"agent_id": {"tool": "cursor", "id": "c", "model": "gpt-5"}}}}',
+    )
+
+    def seen(path: str) -> list[tuple[str, str, str | None]]:
+        return [(o.kind, o.evidence, o.agent) for o in line_origins(repo.root, path)]
+
+    assert seen("a.py") == [("ai", "note", "claude-code"), ("ai", "note", "claude-code"), ("human", "note", None)]
+    assert seen("b.py") == [("ai", "import", "codex"), ("human", "import", None), ("human", "import", None)]
+    assert seen("c.py") == [("human", "import", None), ("human", "import", None), ("ai", "import", "cursor")]
+
+
 def test_import_ref_note_is_read(repo: Repo) -> None:
     repo.write("a.py", lines(2))
     commit = repo.commit("x")
