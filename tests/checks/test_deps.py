@@ -192,3 +192,32 @@ def test_install_commands_never_crash(text):
 
     for ecosystem, name in install_commands("pip install " + text):
         assert ecosystem in ("pypi", "npm") and name
+
+
+def test_typosquat_is_one_edit_away_never_two():
+    """Issue 25 survivor checks/popular.py: the cutoff 1 -> 2 flagged names two edits away."""
+    from codewitness.checks.popular import PopularNames
+
+    popular = PopularNames({"requests": 1, "django": 2, "six": 3, "obscure-thing": 5001}, "test", "2026-01-01")
+    found = {
+        name: (near.name, near.kind) if near else None
+        for name in ("reqests", "rqeuests", "requestz", "requestss", "requezsts", "srequests", "djangoo", "dja-ngo")
+        for near in [popular.closest(name)]
+    }
+    assert found == {
+        "reqests": ("requests", "omitted"),
+        "rqeuests": ("requests", "swapped"),
+        "requestz": ("requests", "substituted"),
+        "requestss": ("requests", "repeated"),
+        "requezsts": ("requests", "inserted"),
+        "srequests": ("requests", "inserted"),  # its first letter equals its last: still not a repeat
+        "djangoo": ("django", "repeated"),
+        "dja-ngo": ("django", "separators"),
+    }
+    # Two edits away: another name, not an imitation.
+    for name in ("reqsts", "rqeustss", "requ3stz", "djangooo", "jdango1"):
+        assert popular.closest(name) is None, name
+    # Popular names themselves, names too short to compare, short targets and unpopular targets.
+    for name in ("requests", "Requests", "djn", "sixx", "six", "obscure-thinq"):
+        assert popular.closest(name) is None, name
+    assert popular.rank("Django") == 2 and popular.rank("flask") is None
