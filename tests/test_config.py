@@ -113,7 +113,10 @@ def own_file(tmp_path: Path, text: str) -> Path:
         ("sensor = 5\n", "'sensor' must be a table"),
         ("[capture]\ncontext_since = 'soon'\n", "capture.context_since: 'soon' is not an age such as 24h, 7d or 2w"),
         ("[capture]\nagents = ['vim', 'claude', 'ed']\n", "unknown agent ed, vim; choose from claude, cursor, codex"),
-        ("[sensor]\nrequest_parts = ['body']\n", "sensor.request_parts: unknown body; choose from method, route"),
+        (
+            "[sensor]\nrequest_parts = ['method', 'cookies', 'body']\n",
+            "sensor.request_parts: unknown body, cookies; choose from method, route, path_params, path, query, headers",
+        ),
     ],
 )
 def test_every_kind_of_bad_value_is_named_with_its_file(tmp_path: Path, text: str, message: str) -> None:
@@ -204,7 +207,11 @@ def test_environment_falsehoods(tmp_path: Path, text: str) -> None:
             "env CODEWITNESS_CAPTURE_MAX_FILE_BYTES: 'capture.max_file_bytes' must be at least 1; got 0",
         ),
         ({"CODEWITNESS_INVARIANTS": "x"}, "env CODEWITNESS_INVARIANTS: a list of tables cannot be set"),
-        ({"CODEWITNESS_SENSOR": "x"}, "unknown environment variable CODEWITNESS_SENSOR; `codewitness config`"),
+        (
+            {"CODEWITNESS_SENSOR": "x"},
+            "unknown environment variable CODEWITNESS_SENSOR; `codewitness config` lists the settings "
+            "(set CODEWITNESS_<SECTION>_<KEY>)",
+        ),
         ({"CODEWITNESS_CHECK_FAIL_ON": "loud"}, "env CODEWITNESS_CHECK_FAIL_ON: 'check.fail_on' must be one of"),
     ],
 )
