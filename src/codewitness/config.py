@@ -847,7 +847,6 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
     if choices is not None and value not in choices:
         shown = ", ".join('""' if c == "" else str(c) for c in choices)
         raise ConfigError(f"{source}: {dotted!r} must be one of {shown}; got {value!r}")
-        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")

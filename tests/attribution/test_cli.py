@@ -84,7 +84,10 @@ def test_export_import_round_trip(project: Repo, cli: CLI, tmp_path: Path) -> No
     code, _, err = cli("export", "agent-trace", "-o", str(out_file))
     assert code == 0, err
     records = [agenttrace.parse_record(x) for x in out_file.read_text().splitlines()]
-    assert agenttrace.to_commit_note(records[0]).entry_for("svc/core.py", 5) is not None
+    note = agenttrace.to_commit_note(records[0])
+    entry = note.entry_for("svc/core.py", 5)
+    assert (entry.origin, entry.agent, entry.model, entry.generation_ids) == ("ai", "claude-code", "opus", ("gen_g",))
+    assert note.entry_for("svc/core.py", 6) is entry
     code, out, _ = cli("export", "agent-trace")
     assert code == 0 and json.loads(out.splitlines()[0])["version"] == "0.1"
     code, out, _ = cli("import", "agent-trace", str(out_file))

@@ -198,3 +198,39 @@ def test_generation_id_changes_with_any_part(model, prompt, output, extra) -> No
         params={},
         output=extra + output if prompt.endswith(extra) else output,
     )
+
+
+def test_find_edges(store: Store) -> None:
+    a = ledger.record(store, gen(output="a", files=(FileRange("my_pkg/a.py", 1, 2),)))
+    b = ledger.record(store, gen(output="b", prompt_name="team@cart", created_at=T0 + timedelta(days=1)))
+    c = ledger.record(
+        store, gen(output="c", files=(FileRange("myXpkg/b.py", 1, 1),), created_at=T0 - timedelta(days=1))
+    )
+    ids = lambda found: [g.id for g in found]  # noqa: E731
+    assert ids(ledger.find(store, since=T0)) == [b.id, a.id], "created exactly at `since` is included"
+    assert ids(ledger.find(store, file="/my_pkg/")) == [a.id], "slashes around a folder are ignored; _ is no wildcard"
+    assert ids(ledger.find(store, file="myXpkg")) == [c.id]
+    assert ids(ledger.find(store, prompt="team@cart")) == [b.id], "an @ not followed by a version is part of the name"
+    assert ids(ledger.find(store, prompt="team@cart@1")) == [b.id]
+    assert ids(ledger.find(store, prompt="team@cart@2")) == []
+    assert ids(ledger.find(store, prompt="team")) == []
+
+
+def test_a_prefix_shared_by_two_generations_is_ambiguous(store: Store) -> None:
+    by_prefix: dict[str, Generation] = {}
+    for n in range(200_000):  # two ids sharing 6 hex digits turn up after a few thousand
+        candidate = gen(output=f"o{n}")
+        other = by_prefix.setdefault(candidate.id[:10], candidate)
+        if other is not candidate:
+            break
+    else:
+        raise AssertionError("no two ids share a prefix")
+    first, second = ledger.record(store, other), ledger.record(store, candidate)
+    prefix = first.id[:10]
+    with pytest.raises(InputError) as info:
+        ledger.get(store, prefix)
+    message = str(info.value)
+    head, tail = f"{prefix!r} matches several generations (", "); give more characters"
+    assert message.startswith(head) and message.endswith(tail), message
+    assert sorted(message[len(head) : -len(tail)].split(", ")) == sorted([first.id, second.id])
+    assert ledger.get(store, first.id).id == first.id

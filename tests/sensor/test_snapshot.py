@@ -146,11 +146,88 @@ values: Any = st.recursive(
 )
 
 
+def _is_card(number: int) -> bool:
+    digits = str(abs(number))
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(map(int, reversed(digits))))
+    return total % 10 == 0
+
+
+def _check_text(original: str, shown: Any, limit: int) -> None:
+    assert isinstance(shown, str)
+    if len(original) > limit:
+        assert shown.endswith(f"...[cut: {len(original)} chars]"), shown
+        assert len(shown) <= limit + len(f"...[cut: {len(original)} chars]")
+    else:  # kept whole, or with a credential-looking part replaced
+        assert shown == original or REDACTED in shown
+
+
+def _check(r: Redactor, value: Any, shown: Any, depth: int = 0) -> None:
+    """``shown`` is what the snapshot contract says ``value`` becomes (redaction of text aside)."""
+    if value is None or isinstance(value, bool):
+        assert shown is value
+    elif isinstance(value, int):
+        if 10**12 <= abs(value) < 10**19 and _is_card(value):
+            assert shown == REDACTED
+        elif value.bit_length() <= 64:
+            assert shown == value and type(shown) is int
+        elif value.bit_length() > 10_000:
+            assert shown == f"<int of {value.bit_length()} bits>"
+        else:
+            _check_text(str(value), shown, r.max_chars)
+    elif isinstance(value, float):
+        assert shown == (value if value == value and abs(value) != float("inf") else repr(value))
+    elif isinstance(value, str):
+        _check_text(value, shown, r.max_chars)
+    elif isinstance(value, bytes):
+        assert set(shown) == {"__bytes__", "len"} and shown["len"] == len(value)
+        assert isinstance(shown["__bytes__"], str)
+    elif depth >= r.max_depth:
+        assert shown == f"<builtins.{type(value).__name__}>"
+    elif isinstance(value, dict):
+        assert isinstance(shown, dict)
+        items = list(value.items())
+        extra = {"...": f"{len(items) - r.max_items} more"} if len(items) > r.max_items else {}
+        assert len(shown) == min(len(items), r.max_items) + len(extra)
+        assert {k: v for k, v in shown.items() if k == "..."} == extra
+        for (_, item), (name, kept) in zip(items, shown.items(), strict=False):
+            if name != "...":
+                if r.secret_name(name):
+                    assert kept == REDACTED
+                else:
+                    _check(r, item, kept, depth + 1)
+    else:  # list, tuple, frozenset
+        if isinstance(value, list):
+            kept = shown
+        else:
+            key = "__tuple__" if isinstance(value, tuple) else "__frozenset__"
+            assert isinstance(shown, dict) and list(shown) == [key]
+            kept = shown[key]
+        assert isinstance(kept, list)
+        more = [f"...[{len(value) - r.max_items} more]"] if len(value) > r.max_items else []
+        assert len(kept) == min(len(value), r.max_items) + len(more)
+        assert kept[len(kept) - len(more) :] == more
+        originals = list(value)[: r.max_items]
+        if isinstance(value, frozenset):  # the first items met, shown sorted
+            originals.sort()
+        for item, item_shown in zip(originals, kept[: len(kept) - len(more)], strict=True):
+            pair = isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], (str, bytes))
+            if pair and isinstance(item[0], str) and r.secret_name(item[0]):
+                assert item_shown in ([item[0], REDACTED], {"__tuple__": [item[0], REDACTED]})
+            elif not pair or isinstance(item[0], str):
+                _check(r, item, item_shown, depth + 1)
+
+
 @given(values)
 @settings(max_examples=200, deadline=None)
-def test_any_value_gives_json(value: Any) -> None:
-    out = Redactor(max_chars=64, max_items=8).snapshot(value)
+def test_any_value_gives_bounded_json_of_the_same_shape(value: Any) -> None:
+    # A generous time budget: this checks shapes, not speed (a loaded machine must not mark values spent).
+    r = Redactor(max_chars=64, max_items=8, max_depth=2, time_budget_ms=60_000)
+    out = r.snapshot(value)
     json.dumps(out, allow_nan=False)
+    _check(r, value, out)
+    assert r.snapshot(value) == out  # the same value, the same snapshot
 
 
 # -- every shape is redacted by name and by value -------------------------------------------------

@@ -19,7 +19,7 @@ only blames the files that changed.
 
 Example:
     >>> origins = line_origins(Path("."), "src/app.py", "HEAD")  # doctest: +SKIP
-    >>> origins[0].kind, origins[0].evidence
+    >>> origins[0].kind, origins[0].evidence  # doctest: +SKIP
     ('ai', 'note')
 """
 
