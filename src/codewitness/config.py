@@ -29,6 +29,7 @@ dataclass; the loader, ``codewitness config`` and the environment mapping follow
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tomllib
@@ -48,8 +49,10 @@ __all__ = [
     "SensorSection",
     "default_database_url",
     "doc",
+    "env_settable",
     "find_project_root",
     "load_config",
+    "plain_value",
 ]
 
 ENV_PREFIX = "CODEWITNESS_"
@@ -478,6 +481,24 @@ def settings_table(config: Config) -> list[tuple[str, Any, str]]:
     return rows
 
 
+def plain_value(value: Any) -> Any:
+    """A setting's value as JSON has it: rules as objects, lists as lists (for ``config --json``)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [plain_value(item) for item in value]
+    return value
+
+
+def env_settable(dotted_key: str) -> bool:
+    """Whether a ``CODEWITNESS_*`` variable can set ``dotted_key`` (arrays of tables cannot)."""
+    cls: Any = Config
+    parts = dotted_key.split(".")
+    for part in parts[:-1]:
+        cls = _hints(cls)[part]
+    return _table_list_item(_hints(cls)[parts[-1]]) is None
+
+
 def env_name(dotted_key: str) -> str:
     """The environment variable that sets ``dotted_key`` (``sensor.interval`` -> ``CODEWITNESS_SENSOR_INTERVAL``)."""
     return ENV_PREFIX + dotted_key.replace(".", "_").replace("-", "_").upper()
@@ -593,8 +614,30 @@ def _parse_env(tp: Any, text: str, name: str) -> Any:
     if typing.get_origin(base) is tuple:
         if _table_list_item(base) is not None:
             raise ConfigError(f"env {name}: a list of tables cannot be set from the environment")
-        return tuple(part.strip() for part in text.split(",") if part.strip())
+        return _parse_env_list(text, name)
     return text
+
+
+def _parse_env_list(text: str, name: str) -> tuple[str, ...]:
+    """A list from an environment variable: a JSON array of strings, or a comma-separated list.
+
+    Anything else that looks like JSON (an object, a broken array, quoted text) is refused rather
+    than split at its commas into pieces nobody meant.
+    """
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped)
+        except ValueError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ConfigError(
+                f'env {name}: not a JSON array of strings: {text!r} (write ["a", "b"], or a comma list: a,b)'
+            )
+        return tuple(items)
+    if stripped.startswith(("{", '"', "'")):
+        raise ConfigError(f'env {name}: expected a JSON array (["a", "b"]) or a comma list (a,b), got {text!r}')
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _strip_optional(tp: Any) -> Any:
@@ -647,7 +690,6 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
     if choices is not None and value not in choices:
         shown = ", ".join('""' if c == "" else str(c) for c in choices)
         raise ConfigError(f"{source}: {dotted!r} must be one of {shown}; got {value!r}")
-        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")

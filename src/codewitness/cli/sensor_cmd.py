@@ -87,8 +87,8 @@ def run(
     settings: dict[str, Any] = {
         "service": service or _default_service(command),
         "manifest": str(manifest.resolve()) if manifest else None,
-        "include": ",".join(include) if include else None,
-        "exclude": ",".join(exclude) if exclude else None,
+        "include": json.dumps(include) if include else None,  # a JSON array: a glob may hold a comma
+        "exclude": json.dumps(exclude) if exclude else None,
         "interval": interval,
         "spool_dir": str(Path(spool_dir).resolve()) if spool_dir else None,
         "endpoint": endpoint,
