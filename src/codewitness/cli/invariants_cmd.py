@@ -126,8 +126,10 @@ def review_next(as_json: JsonOpt = False) -> None:
         emit_json(item)
         return
     out.print(styled((item["id"], "bold"), f"  {item['function']}  ({item['origin']})  {item['time']}"))
-    if item["generation_ids"]:
-        out.print(f"written by: {', '.join(item['generation_ids'])}  models: {', '.join(item['models'])}")
+    if item["generation_ids"] or item["models"]:
+        # A commit trailer names the model but no generation: say who wrote it all the same.
+        generations = ", ".join(item["generation_ids"]) or "no recorded generation"
+        out.print(f"written by: {generations}  models: {', '.join(item['models']) or 'unknown'}")
     out.print("inputs:")
     out.print(json.dumps(item["arguments"], indent=2, default=str))
     out.print("output:")
