@@ -213,7 +213,9 @@ class SensorSection:
     )
     manifest: str = field(
         default=".codewitness/manifest.json",
-        metadata=doc("The manifest of AI-written functions to instrument (relative to the working directory)."),
+        metadata=doc(
+            "The manifest of AI-written functions to instrument (a relative path starts at the project root)."
+        ),
     )
     include: tuple[str, ...] = field(
         default=(),
@@ -226,7 +228,10 @@ class SensorSection:
         default=10.0, metadata=doc("Seconds per aggregation interval (one export batch each).", minimum=0.05)
     )
     spool_dir: str = field(
-        default=".codewitness/spool", metadata=doc("Append-only spool folder; empty turns the spool off.")
+        default=".codewitness/spool",
+        metadata=doc(
+            "Append-only spool folder (a relative path starts at the project root); empty turns the spool off."
+        ),
     )
     spool_max_bytes: int = field(
         default=64 * 1024 * 1024,
@@ -402,6 +407,11 @@ class LoadedConfig:
     def database_url(self) -> str:
         """The database URL, with the default filled in."""
         return self.config.database or default_database_url(self.root)
+
+    def path(self, value: str) -> Path:
+        """A path setting (``sensor.manifest``, ``sensor.spool_dir``) as a path: relative ones start
+        at the project root, so a command run from a subfolder finds the same files."""
+        return self.root / value
 
 
 def default_database_url(root: Path) -> str:

@@ -285,7 +285,9 @@ def test_hook_reports_invented_apis_and_security_flaws_on_the_lines_the_edit_wro
     # Before: only package findings (CW1xx); an invented json.parse passed the hook silently.
     app = repo / "app.py"
     before = "import json\nimport subprocess\n\nOLD = json.parse\n"
-    after = before + "\n\ndef load(text, name):\n    subprocess.run(f'ls {name}', shell=True)\n    return json.parse(text)\n"
+    after = before + (
+        "\n\ndef load(text, name):\n    subprocess.run(f'ls {name}', shell=True)\n    return json.parse(text)\n"
+    )
     app.write_text(after)
     payload = {
         "cwd": str(repo),
