@@ -71,14 +71,28 @@ class GitError(CodewitnessError):
 class MissingExtraError(CodewitnessError):
     """An optional dependency group is not installed.
 
+    The message names the command that installs it into the running interpreter, from where this
+    copy of codewitness came (a checkout, a git URL, a wheel or an index; see :mod:`codewitness._install`).
+
     Args:
-        extra: the name of the extra that provides it, e.g. ``"postgres"``.
+        extra: the name of the extra that provides it, e.g. ``"postgres"``; or, with ``package``,
+            what to call the missing piece.
         feature: what the user tried to do.
+        package: a package to install on its own instead of an extra (one no extra of ours holds).
     """
 
-    def __init__(self, extra: str, feature: str) -> None:
+    def __init__(self, extra: str, feature: str, *, package: str | None = None) -> None:
+        import shlex
+        import sys
+
+        from codewitness._install import install_command
+
         self.extra = extra
-        super().__init__(f'{feature} needs the "{extra}" extra: pip install "codewitness[{extra}]"')
+        if package is not None:
+            command = f"{shlex.quote(sys.executable or 'python')} -m pip install {shlex.quote(package)}"
+            super().__init__(f"{feature} needs {extra}: {command}")
+        else:
+            super().__init__(f'{feature} needs the "{extra}" extra: {install_command(extra)}')
 
 
 class InvariantViolation(CodewitnessError):
