@@ -164,3 +164,21 @@ def test_cli_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     assert main(["init"]) == 1
     assert "not inside a git repository" in capsys.readouterr().err
+
+
+def test_uninstall_in_a_copied_repository_leaves_the_original_alone(project: Any, tmp_path: Path) -> None:
+    # Found by running docs/privacy.md on a copy of the demo project: uninstall there removed the
+    # original's git hooks (the install record held their absolute paths) and kept the copy's.
+    import shutil
+
+    install(project.root, ("claude",))
+    original = _git_state(project)
+    copy = tmp_path / "copy"
+    shutil.copytree(project.root, copy, symlinks=True)
+    uninstall(copy)
+    assert _git_state(project) == original, "the original keeps its hooks"
+    hooks = copy / ".git" / "hooks"
+    assert (hooks / "post-commit").read_text("utf-8") == (
+        project.root / ".git" / "hooks" / "post-commit.codewitness-chained"
+    ).read_text("utf-8"), "the copy's own chained hook is back"
+    assert not (hooks / "pre-push").exists() and not (hooks / "post-commit.codewitness-chained").exists()

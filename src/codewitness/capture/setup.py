@@ -382,14 +382,17 @@ def uninstall(root: Path) -> SetupReport:
             report.changed.append(rel)
             report.notes.append(f"{rel} changed since `codewitness init`: removed only our entries")
             _remove_ours(path, rel, current)
+    # The hooks this repository runs now: a copied or moved repository's record names the hooks of the
+    # folder `init` ran in, which are not this one's to remove.
+    folder = git_path(root, "hooks")
     for hook, record in sorted(manifest["git_hooks"].items()):
-        path = Path(record["path"])
+        path = folder / hook
         current = _read(path) if path.exists() else None
         if current is not None and _MARK in current:
             path.unlink()
             report.changed.append(os.path.relpath(path, root))
-        chained = record.get("chained")
-        if chained and Path(chained).exists():
+        chained = folder / Path(record["chained"]).name if record.get("chained") else None
+        if chained is not None and chained.exists():
             os.replace(chained, path)
             report.notes.append(f"restored the earlier {hook} hook")
     for key, value in manifest["config"]:
