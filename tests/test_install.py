@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codewitness._install import install_command, install_source
-from codewitness.errors import MissingExtraError
+from codewitness.errors import MissingExtraError, install_command, install_source
 
 ROOT = Path(__file__).resolve().parents[1]
 
