@@ -106,6 +106,13 @@ class CaptureSection:
         default=1500,
         metadata=doc("The most characters of context one hook answer adds.", minimum=200),
     )
+    push_notes: bool = field(
+        default=True,
+        metadata=doc(
+            "Push the attribution notes to the remotes: `init` sets a push refspec and the pre-push hook pushes"
+            " them with every push. false keeps them in this clone (capture goes on)."
+        ),
+    )
 
     def __post_init__(self) -> None:
         if not _AGE.match(self.context_since):

@@ -41,7 +41,7 @@ from codewitness._statedir import IGNORE_LINE, ignores_state
 from codewitness.capture import AGENT_MODULES
 from codewitness.capture.agent import agent_modules
 from codewitness.capture.commit import SOURCES_FILE, STATE_FILES
-from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec
+from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec, push_enabled
 from codewitness.errors import InputError, UsageError
 
 __all__ = [
@@ -239,7 +239,15 @@ def _install_refspecs(root: Path, manifest: dict[str, Any], report: SetupReport)
             report.changed.append(f"git config --unset {fetch_key} {LEGACY_FETCH_REFSPEC}")
         wanted = [(fetch_key, fetch_refspec(remote))]
         pushes = config_values(root, f"remote.{remote}.push")
-        if NOTES_PUSH not in pushes:
+        push_key = f"remote.{remote}.push"
+        if not push_enabled(root):
+            # capture.push_notes = false: take back the push refspecs an earlier init set.
+            for value in (NOTES_PUSH, "HEAD"):
+                if [push_key, value] in manifest["config"] and value in pushes:
+                    run_git(["config", "--fixed-value", "--unset-all", push_key, value], cwd=root)
+                    manifest["config"].remove([push_key, value])
+                    report.changed.append(f"git config --unset {push_key} {value}")
+        elif NOTES_PUSH not in pushes:
             if not pushes:
                 # A push refspec replaces git's default; HEAD keeps `git push` pushing the branch.
                 wanted.append((f"remote.{remote}.push", "HEAD"))
