@@ -180,3 +180,16 @@ def test_review_next_names_the_model_also_without_a_generation(
     lines = capsys.readouterr().out.splitlines()
     assert "shop.pricing.total  (ai)" in lines[0]
     assert lines[1] == shown
+
+
+def test_an_empty_review_queue_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "no open review items" / "nothing to review", rules or not.
+    root = project(tmp_path, monkeypatch, "")
+    capsys.readouterr()
+    assert main(["review", "list"]) == 0
+    assert "no open review items: no [[review]] rules in the configuration" in capsys.readouterr().err
+    (root / "codewitness.toml").write_text('[[review]]\nfunction = "shop.*"\nrate = 0.1\n')
+    assert main(["review", "next"]) == 0
+    assert "nothing to review: the sensor samples the [[review]] functions' calls" in capsys.readouterr().err
