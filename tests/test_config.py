@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from codewitness.config import Config, env_name, find_project_root, load_config, settings_table
 from codewitness.errors import ConfigError
@@ -292,3 +295,37 @@ def test_root_is_the_nearest_folder_with_git_or_our_file(tmp_path: Path) -> None
     if any((folder / m).exists() for folder in tmp_path.resolve().parents for m in markers):
         pytest.skip("a folder above the temporary folder is a project")
     assert find_project_root(tmp_path / "inner" / "deep") == (tmp_path / "inner" / "deep").resolve()
+# -- lists from the environment --------------------------------------------------------------
+
+_LIST_ITEMS = st.lists(
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(lambda s: s.strip()),
+    max_size=5,
+)
+
+
+@given(items=_LIST_ITEMS)
+def test_a_json_array_in_a_list_variable_is_its_items(items: list[str]) -> None:
+    # Before: the text was split at commas, so '["a", "b"]' became '["a"' and '"b"]'.
+    loaded = load_config(Path("/nonexistent-cw"), environ={"CODEWITNESS_SENSOR_INCLUDE": json.dumps(items)})
+    assert loaded.config.sensor.include == tuple(items)
+    assert loaded.sources["sensor.include"] == "env CODEWITNESS_SENSOR_INCLUDE"
+
+
+@given(items=st.lists(st.from_regex(r"[a-z_.*]{1,10}", fullmatch=True), min_size=1, max_size=5))
+def test_a_comma_list_in_a_list_variable_is_its_items(items: list[str]) -> None:
+    loaded = load_config(Path("/nonexistent-cw"), environ={"CODEWITNESS_SENSOR_EXCLUDE": " , ".join(items)})
+    assert loaded.config.sensor.exclude == tuple(items)
+
+
+def test_a_regular_expression_with_a_comma_travels_in_a_json_array() -> None:
+    loaded = load_config(Path("/nonexistent-cw"), environ={"CODEWITNESS_SENSOR_REDACT_PATTERNS": '["\\\\d{3,4}"]'})
+    assert loaded.config.sensor.redact_patterns == ("\\d{3,4}",)
+
+
+@pytest.mark.parametrize(
+    "text", ['["a", "b"', '["a", 3]', "[a, b]", '{"a": 1}', '"a,b"', "[0-9]{16}", "'a'", "[]x"]
+)
+def test_anything_else_in_a_list_variable_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="CODEWITNESS_CHECK_DISABLE") as info:
+        load_config(Path("/nonexistent-cw"), environ={"CODEWITNESS_CHECK_DISABLE": text})
+    assert "\n" not in str(info.value)

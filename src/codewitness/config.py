@@ -29,6 +29,7 @@ dataclass; the loader, ``codewitness config`` and the environment mapping follow
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tomllib
@@ -53,8 +54,10 @@ __all__ = [
     "SensorSection",
     "default_database_url",
     "doc",
+    "env_settable",
     "find_project_root",
     "load_config",
+    "plain_value",
 ]
 
 ENV_PREFIX = "CODEWITNESS_"
@@ -122,6 +125,13 @@ class CaptureSection:
         metadata=doc(
             "The prepare-commit-msg hook adds a 'Codewitness-Generation: gen_...' trailer for each generation"
             " whose lines are staged."
+        ),
+    )
+    push_notes: bool = field(
+        default=True,
+        metadata=doc(
+            "Push the attribution notes to the remotes: `init` sets a push refspec and the pre-push hook pushes"
+            " them with every push. false keeps them in this clone (capture goes on)."
         ),
     )
 
@@ -227,7 +237,9 @@ class SensorSection:
     )
     manifest: str = field(
         default=".codewitness/manifest.json",
-        metadata=doc("The manifest of AI-written functions to instrument (relative to the working directory)."),
+        metadata=doc(
+            "The manifest of AI-written functions to instrument (a relative path starts at the project root)."
+        ),
     )
     include: tuple[str, ...] = field(
         default=(),
@@ -240,7 +252,10 @@ class SensorSection:
         default=10.0, metadata=doc("Seconds per aggregation interval (one export batch each).", minimum=0.05)
     )
     spool_dir: str = field(
-        default=".codewitness/spool", metadata=doc("Append-only spool folder; empty turns the spool off.")
+        default=".codewitness/spool",
+        metadata=doc(
+            "Append-only spool folder (a relative path starts at the project root); empty turns the spool off."
+        ),
     )
     spool_max_bytes: int = field(
         default=64 * 1024 * 1024,
@@ -600,6 +615,11 @@ class LoadedConfig:
         """The database URL, with the default filled in."""
         return self.config.database or default_database_url(self.root)
 
+    def path(self, value: str) -> Path:
+        """A path setting (``sensor.manifest``, ``sensor.spool_dir``) as a path: relative ones start
+        at the project root, so a command run from a subfolder finds the same files."""
+        return self.root / value
+
 
 def default_database_url(root: Path) -> str:
     """The default store: a SQLite file under the project's ``.codewitness`` folder."""
@@ -676,6 +696,24 @@ def settings_table(config: Config) -> list[tuple[str, Any, str]]:
 
     walk(config, "")
     return rows
+
+
+def plain_value(value: Any) -> Any:
+    """A setting's value as JSON has it: rules as objects, lists as lists (for ``config --json``)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [plain_value(item) for item in value]
+    return value
+
+
+def env_settable(dotted_key: str) -> bool:
+    """Whether a ``CODEWITNESS_*`` variable can set ``dotted_key`` (arrays of tables cannot)."""
+    cls: Any = Config
+    parts = dotted_key.split(".")
+    for part in parts[:-1]:
+        cls = _hints(cls)[part]
+    return _table_list_item(_hints(cls)[parts[-1]]) is None
 
 
 def env_name(dotted_key: str) -> str:
@@ -793,8 +831,30 @@ def _parse_env(tp: Any, text: str, name: str) -> Any:
     if typing.get_origin(base) is tuple:
         if _table_list_item(base) is not None:
             raise ConfigError(f"env {name}: a list of tables cannot be set from the environment")
-        return tuple(part.strip() for part in text.split(",") if part.strip())
+        return _parse_env_list(text, name)
     return text
+
+
+def _parse_env_list(text: str, name: str) -> tuple[str, ...]:
+    """A list from an environment variable: a JSON array of strings, or a comma-separated list.
+
+    Anything else that looks like JSON (an object, a broken array, quoted text) is refused rather
+    than split at its commas into pieces nobody meant.
+    """
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped)
+        except ValueError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ConfigError(
+                f'env {name}: not a JSON array of strings: {text!r} (write ["a", "b"], or a comma list: a,b)'
+            )
+        return tuple(items)
+    if stripped.startswith(("{", '"', "'")):
+        raise ConfigError(f'env {name}: expected a JSON array (["a", "b"]) or a comma list (a,b), got {text!r}')
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _strip_optional(tp: Any) -> Any:

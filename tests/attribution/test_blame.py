@@ -26,6 +26,18 @@ def kinds(repo: Repo, path: str, rev: str = "HEAD") -> list[str]:
     return [o.kind for o in line_origins(repo.root, path, rev)]
 
 
+def test_line_origins_takes_text_paths_as_the_docs_show(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: a str repository path failed with AttributeError: 'str' object has no attribute 'is_dir'.
+    repo.write("src/a.py", lines(3))
+    repo.commit("add a" + CLAUDE_TRAILER)
+    expected = [o.kind for o in line_origins(repo.root, "src/a.py")]
+    assert expected == ["ai", "ai", "ai"]
+    assert [o.kind for o in line_origins(str(repo.root), "src/a.py", "HEAD")] == expected
+    assert [o.kind for o in line_origins(str(repo.root / "src"), Path("src") / "a.py")] == expected
+    monkeypatch.chdir(repo.root)
+    assert [o.kind for o in line_origins(".", "src/a.py")] == expected
+
+
 def test_author_and_trailer_evidence(repo: Repo) -> None:
     repo.write("a.py", lines(2))
     repo.commit("human start")

@@ -112,10 +112,32 @@ def test_get_by_prefix(store: Store) -> None:
     g = ledger.record(store, gen())
     assert ledger.get(store, g.id[:10]).id == g.id
     assert ledger.get(store, g.id[4:14]).id == g.id
-    with pytest.raises(InputError, match="too short"):
-        ledger.get(store, "gen_ab")
+    # Any unique prefix, however short (six characters were required before).
+    assert ledger.get(store, g.id[:5]).id == g.id
+    assert ledger.get(store, g.id[4]).id == g.id
+    with pytest.raises(InputError, match="give a generation id"):
+        ledger.get(store, "gen_")
     with pytest.raises(NotFoundError):
         ledger.get(store, "gen_" + "0" * 20 if not g.id.startswith("gen_0000") else "gen_" + "f" * 20)
+
+
+def test_a_short_prefix_shared_by_two_generations_asks_for_more(store: Store) -> None:
+    ids = {ledger.record(store, gen(output=str(n))).id for n in range(40)}
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(f"gen_{c}") for i in ids) > 1)
+    with pytest.raises(InputError, match="matches several generations"):
+        ledger.get(store, shared)
+
+
+def test_find_by_prompt_label_as_prompts_show_reads_it(store: Store) -> None:
+    # Before: "cart@v2" was taken as a prompt named "cart@v2" and found nothing.
+    first = ledger.record(store, gen(prompt="one", output="a", prompt_name="cart"), prompt_label="v1")
+    second = ledger.record(store, gen(prompt="two", output="b", prompt_name="cart"), prompt_label="v2")
+    assert [g.id for g in ledger.find(store, prompt="cart@v2")] == [second.id]
+    assert [g.id for g in ledger.find(store, prompt="cart@v1")] == [first.id]
+    assert [g.id for g in ledger.find(store, prompt="cart@2")] == [second.id]
+    assert ledger.resolve_prompt(store, "cart@v2").version == 2
+    with pytest.raises(NotFoundError, match="no version 'v9'"):
+        ledger.find(store, prompt="cart@v9")
 
 
 def test_prefix_ids_with_like_wildcards_do_not_match_everything(store: Store) -> None:

@@ -498,14 +498,20 @@ def relative_path(root: Path, path: Path | str) -> str:
         raise InputError(f"{path} is outside the repository at {root}") from None
 
 
-def line_origins(repo: Path, path: str, rev: str = "HEAD", *, cache: AttributionCache | None = None) -> list[Origin]:
+def line_origins(
+    repo: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    rev: str = "HEAD",
+    *,
+    cache: AttributionCache | None = None,
+) -> list[Origin]:
     """The origin of each line of ``path`` at ``rev`` (index 0 is line 1).
 
     A small entry point for other stages (the merge gate uses it to review AI-written lines first).
 
     Args:
-        repo: any folder inside the repository.
-        path: the file, relative to the repository root (``/``-separated).
+        repo: any folder inside the repository (a ``str`` or a path).
+        path: the file, relative to the repository root (``/``-separated text, or a relative path).
         rev: the revision (default ``HEAD``).
         cache: an attribution cache to reuse across calls.
 
@@ -517,5 +523,5 @@ def line_origins(repo: Path, path: str, rev: str = "HEAD", *, cache: Attribution
         NotFoundError: ``rev`` is not a commit.
         InputError: ``path`` is not a file at ``rev``.
     """
-    with Attributor(repo, rev, cache=cache) as engine:
-        return [line.origin for line in engine.attribute_path(path).lines]
+    with Attributor(Path(repo), rev, cache=cache) as engine:
+        return [line.origin for line in engine.attribute_path(Path(path).as_posix()).lines]

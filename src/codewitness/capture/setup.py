@@ -43,7 +43,7 @@ from codewitness.capture import AGENT_MODULES
 from codewitness.capture.agent import agent_modules
 from codewitness.capture.commit import SOURCES_FILE, STATE_FILES
 from codewitness.capture.journal import JOURNAL_NAME
-from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec
+from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec, push_enabled
 from codewitness.errors import InputError, UsageError
 
 __all__ = [
@@ -233,7 +233,15 @@ def _install_refspecs(root: Path, manifest: dict[str, Any], report: SetupReport)
             report.changed.append(f"git config --unset {fetch_key} {LEGACY_FETCH_REFSPEC}")
         wanted = [(fetch_key, fetch_refspec(remote))]
         pushes = config_values(root, f"remote.{remote}.push")
-        if NOTES_PUSH not in pushes:
+        push_key = f"remote.{remote}.push"
+        if not push_enabled(root):
+            # capture.push_notes = false: take back the push refspecs an earlier init set.
+            for value in (NOTES_PUSH, "HEAD"):
+                if [push_key, value] in manifest["config"] and value in pushes:
+                    run_git(["config", "--fixed-value", "--unset-all", push_key, value], cwd=root)
+                    manifest["config"].remove([push_key, value])
+                    report.changed.append(f"git config --unset {push_key} {value}")
+        elif NOTES_PUSH not in pushes:
             if not pushes:
                 # A push refspec replaces git's default; HEAD keeps `git push` pushing the branch.
                 wanted.append((f"remote.{remote}.push", "HEAD"))
@@ -376,14 +384,17 @@ def uninstall(root: Path) -> SetupReport:
             report.changed.append(rel)
             report.notes.append(f"{rel} changed since `codewitness init`: removed only our entries")
             _remove_ours(path, rel, current)
+    # The hooks this repository runs now: a copied or moved repository's record names the hooks of the
+    # folder `init` ran in, which are not this one's to remove.
+    folder = git_path(root, "hooks")
     for hook, record in sorted(manifest["git_hooks"].items()):
-        path = Path(record["path"])
+        path = folder / hook
         current = _read(path) if path.exists() else None
         if current is not None and _MARK in current:
             path.unlink()
             report.changed.append(os.path.relpath(path, root))
-        chained = record.get("chained")
-        if chained and Path(chained).exists():
+        chained = folder / Path(record["chained"]).name if record.get("chained") else None
+        if chained is not None and chained.exists():
             os.replace(chained, path)
             report.notes.append(f"restored the earlier {hook} hook")
     for key, value in manifest["config"]:

@@ -151,8 +151,13 @@ def _start(
     problems: list[str] = []
     try:
         settings = options.get("settings")
-        cfg = settings if settings is not None else load_config().config.sensor
-        loaded_manifest = _load_manifest(manifest if manifest is not None else cfg.manifest)
+        if settings is not None:
+            cfg, root = settings, Path.cwd()
+        else:
+            # Relative paths of the configuration start at the project root, not the working folder.
+            loaded = load_config()
+            cfg, root = loaded.config.sensor, loaded.root
+        loaded_manifest = _load_manifest(manifest if manifest is not None else root / cfg.manifest)
         selection = select_targets(
             loaded_manifest,
             include=tuple(_given(options.get("include"), cfg.include)),
@@ -173,6 +178,7 @@ def _start(
             stop=stop,
             problems=problems,
             repository=loaded_manifest.repository if loaded_manifest else None,
+            root=root,
         )
         chosen_exporters.extend(options.get("exporters", ()))
         sensor = Sensor(
@@ -242,6 +248,7 @@ def _exporters(
     *,
     stop: threading.Event,
     problems: list[str],
+    root: Path,
     repository: str | None = None,
 ) -> list[Exporter]:
     """The configured exporters; one that cannot be made is logged, named in ``problems`` and left out.
@@ -250,7 +257,7 @@ def _exporters(
     """
     chosen: list[Exporter] = []
     spool_dir, endpoint = options.get("spool_dir"), options.get("endpoint")
-    folder = cfg.spool_dir if spool_dir is None else os.fspath(spool_dir)
+    folder = (str(root / cfg.spool_dir) if cfg.spool_dir else "") if spool_dir is None else os.fspath(spool_dir)
     url = cfg.endpoint if endpoint is None else endpoint
     token = options.get("token") or os.environ.get("CODEWITNESS_TOKEN")
     makers: list[tuple[str, Callable[[], Exporter]]] = []
