@@ -142,7 +142,7 @@ def test_an_unknown_key_in_a_section_lists_the_known_ones(tmp_path: Path) -> Non
         load_config(root, environ={})
     assert str(info.value) == (
         "codewitness.toml: unknown setting 'capture.bogus' "
-        "(known here: agents, context, context_chars, context_since, max_file_bytes)"
+        "(known here: agents, commit_trailer, context, context_chars, context_since, max_file_bytes, push_notes)"
     )
 
 
