@@ -66,42 +66,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Mode of invariant rules that name none (default: ini codewitness_invariants, else raise).",
     )
     parser.addini("codewitness_invariants", "Mode of invariant rules that name none under pytest.", default="raise")
-    _switch(
-        parser,
-        "coverage",
-        "Report test coverage of AI-written lines beside human lines at the end of the run.",
-        "Report AI-code coverage at the end of the run.",
+    group.addoption(
+        "--codewitness-coverage",
+        action="store_true",
+        default=None,
+        help="Report test coverage of AI-written lines beside human lines at the end of the run.",
     )
+    parser.addini("codewitness_coverage", "Report AI-code coverage at the end of the run.", type="bool", default=False)
     group.addoption(
         "--codewitness-json",
         metavar="FILE",
         default=None,
         help="Also write the AI-code coverage as JSON to FILE (implies --codewitness-coverage).",
     )
-    _switch(
-        parser,
-        "record",
-        "Record input/output pairs of AI-written functions during the run into the store.",
-        "Record AI functions' input/output pairs.",
+    group.addoption(
+        "--codewitness-record",
+        action="store_true",
+        default=None,
+        help="Record input/output pairs of AI-written functions during the run into the store.",
     )
-    _switch(
-        parser,
-        "tests",
-        "Store each test's outcome with the AI-written functions it ran (for `codewitness metrics`).",
-        "Store test outcomes for the test pass rate.",
+    parser.addini("codewitness_record", "Record AI functions' input/output pairs.", type="bool", default=False)
+    group.addoption(
+        "--codewitness-tests",
+        action="store_true",
+        default=None,
+        help="Store each test's outcome with the AI-written functions it ran (for `codewitness metrics`).",
     )
+    parser.addini("codewitness_tests", "Store test outcomes for the test pass rate.", type="bool", default=False)
     group.addoption(
         "--codewitness-manifest",
         metavar="FILE",
         default=None,
         help="Manifest of AI-written functions for --codewitness-record (default: sensor.manifest).",
     )
-
-
-def _switch(parser: pytest.Parser, name: str, help: str, ini_help: str) -> None:
-    """The switch ``--codewitness-NAME`` and its ini setting ``codewitness_NAME`` (false by default)."""
-    parser.getgroup("codewitness").addoption(f"--codewitness-{name}", action="store_true", default=None, help=help)
-    parser.addini(f"codewitness_{name}", ini_help, type="bool", default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
