@@ -234,7 +234,8 @@ def test_find_edges(store: Store) -> None:
     assert ids(ledger.find(store, file="myXpkg")) == [c.id]
     assert ids(ledger.find(store, prompt="team@cart")) == [b.id], "an @ not followed by a version is part of the name"
     assert ids(ledger.find(store, prompt="team@cart@1")) == [b.id]
-    assert ids(ledger.find(store, prompt="team@cart@2")) == []
+    with pytest.raises(NotFoundError, match="no version '2'"):
+        ledger.find(store, prompt="team@cart@2")
     assert ids(ledger.find(store, prompt="team")) == []
 
 

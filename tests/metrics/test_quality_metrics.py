@@ -12,6 +12,7 @@ import pytest
 from metrics_helpers import Project, Receiver
 
 from codewitness.config import load_config
+from codewitness.errors import install_command
 from codewitness.metrics.adherence import lexical_similarity
 from codewitness.views.metrics import MetricsView, metrics_view
 
@@ -228,11 +229,11 @@ def test_the_embedding_extra_missing_is_explained(project: Project, monkeypatch:
     project.commit("e")
     auto = _metric(_view(project), "context_adherence")
     assert auto.method == "lexical" and auto.status != "n/a"
-    assert any('pip install "codewitness[metrics]"' in note for note in auto.notes)
+    assert any(install_command("metrics") in note for note in auto.notes)
     project.config('[metrics]\nadherence = "embedding"\n')
     asked = _metric(_view(project), "context_adherence")
     assert asked.status == "n/a" and asked.value is None
-    assert 'pip install "codewitness[metrics]"' in (asked.reason or "")
+    assert install_command("metrics") in (asked.reason or "")
 
 
 def test_context_adherence_by_the_packaged_embedding_model(project: Project) -> None:

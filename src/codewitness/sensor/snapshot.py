@@ -192,6 +192,7 @@ class Redactor:
         """Snapshot a name -> value mapping (a call's arguments), redacting by name first; never raises."""
         deadline = self._deadline() if deadline is None else deadline
         out: dict[str, Any] = {}
+        spent = False
         try:
             for count, (name, value) in enumerate(arguments.items()):
                 if count >= self.max_items:
@@ -201,11 +202,14 @@ class Redactor:
                 if self.secret_name(key):
                     out[key] = REDACTED
                     continue
+                if spent:  # every name stays; numbers and flags cost nothing to keep
+                    out[key] = value if _cheap(value) else _TIME_SPENT
+                    continue
                 try:
                     out[key] = self._walk(value, 0, deadline)
                 except _Spent:
                     out[key] = _TIME_SPENT
-                    break
+                    spent = True
                 except Exception as exc:
                     out[key] = {"__unrepresentable__": type(exc).__name__}
         except Exception as exc:
@@ -573,6 +577,18 @@ def _decoded_pairs(pairs: list[Any]) -> Iterable[tuple[Any, Any]]:
                 name.decode("latin-1") if isinstance(name, bytes) else name,
                 value.decode("latin-1") if isinstance(value, bytes) else value,
             )
+
+
+def _cheap(value: Any) -> bool:
+    """A value kept as it is even when the capture's time is spent: None, a bool, a finite float, a small int.
+
+    Ints stop below 10**12: longer ones may be card numbers, which :meth:`Redactor._int` checks.
+    """
+    if value is None or type(value) is bool:
+        return True
+    if type(value) is int:
+        return abs(value) < 10**12
+    return type(value) is float and value == value and value not in (float("inf"), float("-inf"))
 
 
 def _name_of(cls: type) -> str:
