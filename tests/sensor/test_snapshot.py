@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.sensor_app import redactor
 
 from codewitness.sensor import snapshot
 from codewitness.sensor.snapshot import REDACTED
@@ -45,14 +46,14 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_X
     ],
 )
 def test_secret_names_are_redacted(name: str) -> None:
-    r = Redactor()
+    r = redactor()
     assert r.snapshot_arguments({name: "value-123"}) == {name: REDACTED}
     assert r.snapshot({"nested": {name: "value-123"}}) == {"nested": {name: REDACTED}}
 
 
 @pytest.mark.parametrize("name", ["user", "quantity", "monkey", "compass", "passenger", "keyboard_layout", "sku"])
 def test_ordinary_names_are_kept(name: str) -> None:
-    assert Redactor().snapshot_arguments({name: "plain"}) == {name: "plain"}
+    assert redactor().snapshot_arguments({name: "plain"}) == {name: "plain"}
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_ordinary_names_are_kept(name: str) -> None:
     ],
 )
 def test_secret_values_are_redacted_inside_text(secret: str) -> None:
-    out = Redactor().snapshot(f"before {secret} after")
+    out = redactor().snapshot(f"before {secret} after")
     assert secret not in out
     assert REDACTED in out
     assert out.startswith("before ")
@@ -80,11 +81,11 @@ def test_secret_values_are_redacted_inside_text(secret: str) -> None:
 
 @pytest.mark.parametrize("text", ["order 1234567890123 shipped", "call +44 20 7946 0958", "4111 1111 1111 1112"])
 def test_numbers_that_are_not_cards_are_kept(text: str) -> None:
-    assert Redactor().snapshot(text) == text
+    assert redactor().snapshot(text) == text
 
 
 def test_user_patterns_from_config() -> None:
-    r = Redactor(names=[r"^ssn_"], patterns=[r"EMP-\d{6}"])
+    r = redactor(names=[r"^ssn_"], patterns=[r"EMP-\d{6}"])
     assert r.snapshot_arguments({"ssn_last4": "1234", "employee": "EMP-123456 on leave"}) == {
         "ssn_last4": REDACTED,
         "employee": f"{REDACTED} on leave",
@@ -93,11 +94,11 @@ def test_user_patterns_from_config() -> None:
 
 def test_a_bad_user_pattern_is_an_error() -> None:
     with pytest.raises(re.error):
-        Redactor(patterns=["(unclosed"])
+        redactor(patterns=["(unclosed"])
 
 
 def test_size_bounds() -> None:
-    r = Redactor(max_chars=32, max_items=4, max_depth=2)
+    r = redactor(max_chars=32, max_items=4, max_depth=2)
     long = r.snapshot("x" * 10_000)
     assert len(long) < 80 and long.endswith("...[cut: 10000 chars]")
     words = r.snapshot("word " * 100)
@@ -126,7 +127,7 @@ def test_objects_are_walked_without_their_repr() -> None:
         def __repr__(self) -> str:
             raise RuntimeError("repr explodes")
 
-    r = Redactor()
+    r = redactor()
     card = r.snapshot(Card("ann", "4111111111111111"))
     assert card["holder"] == "ann" and card["card_number"] == REDACTED
     assert card["__type__"].endswith("Card")
@@ -140,7 +141,7 @@ def test_objects_are_walked_without_their_repr() -> None:
             raise RuntimeError("repr explodes")
 
     assert r.snapshot(NoDict()) == {"__type__": f"{__name__}.{NoDict.__qualname__}"}  # its repr is not run
-    assert Redactor(capture_reprs=True).snapshot(NoDict()) == {"__unrepresentable__": "RuntimeError"}
+    assert redactor(capture_reprs=True).snapshot(NoDict()) == {"__unrepresentable__": "RuntimeError"}
     assert r.snapshot(float("nan")) == "nan"
 
 
@@ -254,7 +255,7 @@ class Slotted:
 
 
 def test_named_tuples_and_slots_are_walked_by_field() -> None:
-    r = Redactor()
+    r = redactor()
     assert r.snapshot(Login("ann", "hunter2")) == {
         "__type__": f"{__name__}.Login",
         "user": "ann",
@@ -272,7 +273,7 @@ def test_pydantic_models_and_their_secret_types() -> None:
         key: pydantic.SecretStr
         body: pydantic.SecretBytes
 
-    shown = Redactor().snapshot(
+    shown = redactor().snapshot(
         {"c": Client(name="b", secret_value="x", key=pydantic.SecretStr("q"), body=pydantic.SecretBytes(b"z"))}
     )
     assert shown["c"]["name"] == "b"
@@ -280,7 +281,7 @@ def test_pydantic_models_and_their_secret_types() -> None:
 
 
 def test_pairs_are_redacted_by_their_name() -> None:
-    r = Redactor()
+    r = redactor()
     headers = [("Accept", "json"), ("Authorization", "Token abc"), ["cookie", "a=1"]]
     assert r.snapshot(headers) == [
         {"__tuple__": ["Accept", "json"]},
@@ -295,14 +296,14 @@ def test_pairs_are_redacted_by_their_name() -> None:
 
 def test_keys_are_redacted_by_value_and_never_collide() -> None:
     a, b = "ghp_" + "a1B2c3D4" * 5, "ghp_" + "Z9y8X7w6" * 5
-    shown = Redactor().snapshot({a: 1, b: 2, ("api", a): 3, 7: "seven"})
+    shown = redactor().snapshot({a: 1, b: 2, ("api", a): 3, 7: "seven"})
     assert sorted(shown.values(), key=str) == [1, 2, 3, "seven"]
     assert all("a1B2" not in k and "Z9y8" not in k for k in shown)
     assert "7" in shown
 
 
 def test_card_numbers_as_int_and_text() -> None:
-    r = Redactor()
+    r = redactor()
     assert r.snapshot(4111111111111111) == REDACTED
     assert r.snapshot(4111111111111112) == 4111111111111112  # fails the Luhn check: an ordinary number
     assert r.snapshot(1234567890123) == 1234567890123
@@ -313,19 +314,19 @@ def test_unknown_objects_show_their_type_unless_reprs_are_allowed() -> None:
     import re as regex
 
     pattern = regex.compile("token=(.*)")
-    assert Redactor().snapshot(pattern) == {"__type__": "re.Pattern"}
-    allowed = Redactor(capture_reprs=True).snapshot(pattern)
+    assert redactor().snapshot(pattern) == {"__type__": "re.Pattern"}
+    allowed = redactor(capture_reprs=True).snapshot(pattern)
     assert allowed["__type__"] == "re.Pattern" and allowed["repr"].startswith("re.compile(")
     import decimal
     import uuid
 
-    assert Redactor().snapshot(decimal.Decimal("1.50")) == {"__type__": "decimal.Decimal", "repr": "Decimal('1.50')"}
+    assert redactor().snapshot(decimal.Decimal("1.50")) == {"__type__": "decimal.Decimal", "repr": "Decimal('1.50')"}
     some = uuid.UUID(int=5)
-    assert Redactor().snapshot(some)["repr"] == repr(some)
+    assert redactor().snapshot(some)["repr"] == repr(some)
 
 
 def test_exception_messages_do_not_print_objects() -> None:
-    r = Redactor()
+    r = redactor()
     message = r.exception_message(KeyError({"user": "ann", "token": "t-1"}))
     assert json.loads(message) == {"user": "ann", "token": REDACTED}
     assert r.exception_message(ValueError("ok", 3)) == "('ok', 3)"
@@ -357,7 +358,7 @@ def test_pydantic_validation_errors_keep_the_error_not_the_secret_input() -> Non
     with pytest.raises(pydantic.ValidationError) as caught:
         Signup(email="a@example.com", password="hunter2", age="x")  # type: ignore[arg-type]
     assert "hunter2" in str(caught.value)  # what str() would have captured
-    message = Redactor().exception_message(caught.value)
+    message = redactor().exception_message(caught.value)
     assert "hunter2" not in message
     assert message.startswith("2 validation error(s) for Signup")
     assert '[password] String should have at least 12 characters (type=string_too_short, input="[REDACTED]")' in message
@@ -374,7 +375,7 @@ def test_a_token_straddling_the_cut_leaves_no_half(limit: int, offset: int) -> N
     token = "ghp_" + "Qw3rTy7UiOp9AsDfGh1JkLzXcVbNm0Pq2W"
     start = max(0, limit + offset)
     text = ("lorem ipsum " * 100)[:start] + token + " and more words after it"
-    shown = Redactor(max_chars=limit).snapshot(text)
+    shown = redactor(max_chars=limit).snapshot(text)
     for i in range(len(token) - 5):
         assert token[i : i + 6] not in shown, (token[i : i + 6], shown)
     assert "...[cut:" in shown or REDACTED in shown
@@ -383,14 +384,14 @@ def test_a_token_straddling_the_cut_leaves_no_half(limit: int, offset: int) -> N
 def test_a_token_cut_by_the_old_order_is_redacted_whole() -> None:
     # Redacting after the cut saw "ghp_Qw3rT" -- too short to be a token -- and kept it.
     text = "x " * 250 + "ghp_" + "Qw3rTy7UiOp9AsDfGh1JkLzXcVbNm0Pq2W"
-    shown = Redactor(max_chars=512).snapshot(text)
+    shown = redactor(max_chars=512).snapshot(text)
     assert "Qw3r" not in shown and "ghp_" not in shown
 
 
 def test_a_long_message_costs_no_more_than_its_window() -> None:
     import time
 
-    r = Redactor()
+    r = redactor()
     start = time.perf_counter()
     shown = r.exception_message(ValueError("eyJ" * 350_000))
     assert time.perf_counter() - start < 0.05  # the old order took minutes here; see benchmarks/capture_cost.py
@@ -450,9 +451,9 @@ def test_the_arguments_after_the_budget_keep_their_names_and_plain_numbers(monke
 @pytest.mark.parametrize("pattern", [r"(a+)+b", r"(x{1,9}){1,9}", r"(?:a|ab)*c", r"(a?){20}a{20}", r"((ab)*c)*"])
 def test_patterns_that_can_backtrack_exponentially_are_refused(pattern: str) -> None:
     with pytest.raises(ValueError, match="exponential"):
-        Redactor(patterns=[pattern])
+        redactor(patterns=[pattern])
     with pytest.raises(ValueError, match="redact_names"):
-        Redactor(names=[pattern])
+        redactor(names=[pattern])
 
 
 @pytest.mark.parametrize(
@@ -460,13 +461,13 @@ def test_patterns_that_can_backtrack_exponentially_are_refused(pattern: str) -> 
     [r"EMP-\d{6}", r"[A-Z]{2}\d+-\w+", r"(?:ab){1,4}x", r"internal-[a-z0-9]{8,64}", r"(a|b)c", r"(?:\w|\d)*@"],
 )
 def test_ordinary_patterns_are_accepted(pattern: str) -> None:
-    Redactor(patterns=[pattern])
+    redactor(patterns=[pattern])
 
 
 def test_split_urls_show_their_url_redacted() -> None:
     import urllib.parse
 
-    r = Redactor()
+    r = redactor()
     split = urllib.parse.urlsplit("postgres://app:Hunter2xyzq@db/shop")
     assert r.snapshot(split) == {"__type__": "urllib.parse.SplitResult", "url": f"postgres://app:{REDACTED}@db/shop"}
     assert "Hunter2" not in r.exception_message(ValueError(f"bad url {split}"))  # netloc='app:...@db' in its repr
