@@ -278,3 +278,25 @@ def test_ingest_spool_counts_unreadable_lines_with_refused_records(store: Store,
         "pid: not an integer from -2147483648 to 2**31-1": 1,
         "not a JSON record with a kind and an id": 1,
     }
+
+
+def test_a_spool_entry_that_is_a_fifo_or_a_link_is_passed_over_not_waited_on(tmp_path: Path) -> None:
+    # Before: a FIFO named like a segment made `codewitness ingest` wait for a writer forever, and a
+    # link named like one was followed (to /dev/zero: read until memory ran out). In a subprocess,
+    # so a hang fails the test instead of the suite.
+    import os
+    import subprocess
+    import sys
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    _segment(spool, 2, [json.dumps(aggregate())])
+    os.mkfifo(spool / "seg-00000000000000000001.jsonl")
+    (spool / "seg-00000000000000000003.jsonl").symlink_to("/dev/zero")
+    code = (
+        "import json, sys\nfrom codewitness.ingest import read_spool\n"
+        "print(json.dumps([[p.name, len(r), u] for p, r, u in read_spool(sys.argv[1])]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(spool)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [["seg-00000000000000000002-1.jsonl", 1, 0]]

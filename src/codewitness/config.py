@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codewitness._read import read_bytes
 from codewitness.errors import ConfigError
 
 __all__ = [
@@ -662,16 +663,18 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
     files: list[Path] = []
 
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("codewitness")
+    read = _read_toml(pyproject)
+    if read is not None:
+        table = read.get("tool", {}).get("codewitness")
         if table is not None:
             if not isinstance(table, dict):
                 raise ConfigError(f"{pyproject}: [tool.codewitness] must be a table")
             _merge(Config, table, values, sources, source="pyproject.toml", prefix="")
             files.append(pyproject)
     own = root / "codewitness.toml"
-    if own.is_file():
-        _merge(Config, _read_toml(own), values, sources, source="codewitness.toml", prefix="")
+    read = _read_toml(own)
+    if read is not None:
+        _merge(Config, read, values, sources, source="codewitness.toml", prefix="")
         files.append(own)
     _merge_environment(env, values, sources)
 
@@ -724,14 +727,28 @@ def env_name(dotted_key: str) -> str:
 # -- internals -------------------------------------------------------------------------------
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+#: The largest configuration file read (a pyproject.toml is a few kilobytes).
+CONFIG_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    """The TOML table in ``path``, or ``None`` when there is no such file.
+
+    Raises:
+        ConfigError: it is not a regular file (a link to ``/dev/zero``, a FIFO, a folder: refused at
+            once, never read forever or waited on), too large, unreadable, not UTF-8 or not TOML.
+    """
+    data, problem = read_bytes(path, CONFIG_MAX_BYTES)
+    if data is None:
+        if problem is None:
+            return None
+        raise ConfigError(f"{path}: {problem}")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 def _hints(cls: type) -> dict[str, Any]:

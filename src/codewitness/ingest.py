@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from codewitness._read import read_bytes
 from codewitness.facts import INT64_MAX, SEGMENT_GLOB, BadRecord, Decoded, Histogram, Kind, decode_batch
 from codewitness.model import utcnow
 
@@ -33,6 +34,9 @@ __all__ = ["IngestResult", "Segment", "ingest_batch", "ingest_spool", "read_spoo
 
 log = logging.getLogger("codewitness.ingest")
 
+#: The largest spool segment read (the sensor closes one at ``sensor.spool_segment_bytes``, 4 MiB
+#: by default, plus at most one batch).
+SEGMENT_MAX_BYTES = 1 << 30
 #: The refusal reason of a line that is not a record at all.
 UNREADABLE = "not a JSON record with a kind and an id"
 
@@ -139,9 +143,8 @@ def read_spool(folder: str | Path) -> Iterator[Segment]:
     counted in ``unreadable``, never fatal.
     """
     for path in sorted(Path(folder).glob(SEGMENT_GLOB)):
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data, _problem = read_bytes(path, SEGMENT_MAX_BYTES, follow=False)
+        if data is None:  # gone, unreadable, too large, or not a regular file (a FIFO would block)
             continue
         yield Segment(path, *decode_batch(data))
 
