@@ -91,6 +91,20 @@ def test_vulnerabilities_from_json_api(index_server, tmp_path):
     assert c.vulnerabilities("django", "5.0.0") == []
 
 
+def test_a_version_the_index_does_not_know_is_asked_about_once(index_server, tmp_path):
+    # Before: a 404 was not cached, so every warm `check` asked again (datasette pins five versions
+    # PyPI's JSON API does not know: 0.3 s of every warm run).
+    c = client(index_server, tmp_path)
+    assert c.vulnerabilities("nope-nope", "1.0") is None  # the JSON API answers 404
+    assert c.vulnerabilities("django", "4.2.0")
+    c.cache.save()
+    before = len(index_server.requests)
+    again = client(index_server, tmp_path)
+    assert again.vulnerabilities("nope-nope", "1.0") is None
+    assert again.vulnerabilities("django", "4.2.0")  # a known version, cached with its findings
+    assert len(index_server.requests) == before
+
+
 def test_pip_index_url_honours_env_and_config(tmp_path):
     assert (
         pip_index_url({"PIP_INDEX_URL": "http://mirror.invalid/simple", "HOME": str(tmp_path)})

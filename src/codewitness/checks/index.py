@@ -298,13 +298,18 @@ class IndexClient:
         key = f"vulns {url}"
         entry = self.cache.get(key, allow_stale=self.offline) if self.cache else None
         if entry is not None:
-            return list(entry.get("vulnerabilities", []))
+            known = entry.get("vulnerabilities")
+            return list(known) if isinstance(known, list) else None
         if self.offline:
             return None
         try:
             status, _, body = self._get(url, "application/json")
             data = json.loads(body) if status == 200 else None
         except (OSError, ValueError):
+            return None
+        if status == 404:  # a version the index does not have: remembered, not asked again on every run
+            if self.cache:
+                self.cache.put(key, {"vulnerabilities": None, "fetched_at": time.time()})
             return None
         if not isinstance(data, dict) or not isinstance(data.get("vulnerabilities"), list):
             return None
