@@ -634,6 +634,7 @@ def test_the_sensor_imports_only_the_standard_library_and_leaf_modules(tmp_path:
     allowed = {
         "codewitness",
         "codewitness._version",
+        "codewitness._read",
         "codewitness.config",
         "codewitness.errors",
         "codewitness.facts",

@@ -135,6 +135,39 @@ def test_exceptions_are_counted_captured_and_redacted(
     assert "hunter2" not in repr(memory.records)
 
 
+class Alarm(Exception):
+    """What a host's SIGALRM-style handler raises (as timeout decorators do)."""
+
+
+def test_an_exception_from_the_hosts_signal_handler_reaches_the_host(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    # Before: a signal landing while the sensor captured an exception's inputs had its handler's
+    # exception swallowed as an error of ours: the host's timeout never happened.
+    import signal
+
+    def on_signal(signum: int, frame: Any) -> None:
+        raise Alarm("deadline")
+
+    class Hostile:  # reading its fields is where the signal lands, inside the capture
+        @property
+        def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+            signal.raise_signal(signal.SIGUSR1)
+            return {}
+
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    try:
+        with pytest.raises(Alarm, match="deadline") as raised:
+            svc.divide(Hostile(), 0)
+        if backend.startswith("wrapping"):  # caught in the wrapper's handler; sys.monitoring sees it unwinding
+            assert isinstance(raised.value.__context__, TypeError), "the call's own error stays as its context"
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert not sensor.internal_errors, "the host's exception is not counted as ours"
+
+
 def test_exception_captures_are_rate_limited_and_the_rest_counted(
     start: Any, app: App, memory: MemoryExporter, backend: str
 ) -> None:

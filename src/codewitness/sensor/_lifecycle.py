@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.facts import Kind, timestamp
-from codewitness.sensor._guard import guard
+from codewitness.sensor._guard import guard, raised_by_signal_handler
 from codewitness.sensor._imports import ImportHook
 from codewitness.sensor._probe import Probe, parameters_of
 from codewitness.sensor._select import Found, Selection, Target, find_functions
@@ -151,7 +151,19 @@ class Sensor:
     # -- errors of our own -----------------------------------------------------------------
 
     def internal_error(self, where: str) -> None:
-        """Count an error in codewitness's own code; never raises (and never waits: no lock)."""
+        """Count an error in codewitness's own code (never waits: no lock).
+
+        Called while an exception is handled. When that exception came out of one of the host's
+        signal handlers (it interrupted our code), it is not ours: it is raised again, as if we
+        had not been there; nothing else is ever raised.
+        """
+        handled = sys.exc_info()[1]
+        if handled is not None and raised_by_signal_handler(handled):
+            raise handled
+        self.count_error(where)
+
+    def count_error(self, where: str) -> None:
+        """Count an error of ours found without an exception (never raises, never waits)."""
         try:
             self.internal_errors[where] += 1
             if log.isEnabledFor(logging.DEBUG):

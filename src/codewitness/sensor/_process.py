@@ -209,8 +209,8 @@ def _start(
             version,
             ".".join(map(str, NEWEST_TESTED)),
         )
-    for problem in problems:
-        sensor.internal_error(problem)
+    for problem in problems:  # no exception of ours is being handled here (the host may be handling one)
+        sensor.count_error(problem)
     for plugin in plugins:
         sensor.add_plugin(plugin)
     if not sensor.exporters:

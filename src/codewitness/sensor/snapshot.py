@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from codewitness.config import REQUEST_PARTS, REQUEST_PARTS_DEFAULT
+from codewitness.sensor._guard import raised_by_signal_handler
 from codewitness.sensor._secrets import (
     NAME_PATTERNS,
     REDACTED,
@@ -186,6 +187,8 @@ class Redactor:
         except _Spent:
             return _TIME_SPENT
         except Exception as exc:  # a hostile __dict__/__getattr__ must not escape
+            if raised_by_signal_handler(exc):
+                raise  # the host's own (a SIGALRM timeout landing here), not the value's
             return {"__unrepresentable__": type(exc).__name__}
 
     def snapshot_arguments(self, arguments: Mapping[str, Any], deadline: int | None = None) -> dict[str, Any]:
@@ -211,8 +214,12 @@ class Redactor:
                     out[key] = _TIME_SPENT
                     spent = True
                 except Exception as exc:
+                    if raised_by_signal_handler(exc):
+                        raise
                     out[key] = {"__unrepresentable__": type(exc).__name__}
         except Exception as exc:
+            if raised_by_signal_handler(exc):
+                raise
             out["..."] = {"__unrepresentable__": type(exc).__name__}
         return out
 
@@ -244,7 +251,9 @@ class Redactor:
             return self._cut(_safe_str(exc), None, limit)
         except _Spent:
             return _TIME_SPENT
-        except Exception:
+        except Exception as failed:
+            if raised_by_signal_handler(failed):
+                raise
             return f"<unprintable {type(exc).__name__}>"
 
     # -- strings -------------------------------------------------------------------------------
