@@ -252,7 +252,8 @@ class SensorSection:
     exceptions_per_interval: int = field(
         default=5,
         metadata=doc(
-            "Exception captures kept per function and exception type per interval; the rest are counted.",
+            "Exception captures kept per function per interval: each distinct failure (type, message pattern,"
+            " innermost frames) is captured once, repeats while fewer than this many were; all are counted.",
             minimum=0,
         ),
     )
@@ -312,6 +313,29 @@ class SensorSection:
         metadata=doc(
             "On SIGTERM, when the program has no handler of its own, flush the last interval before the"
             " process ends (as SIGTERM would end it); false leaves SIGTERM alone."
+        ),
+    )
+    distinct_exceptions_per_interval: int = field(
+        default=20,
+        metadata=doc(
+            "Distinct failures captured and counted per function per interval; further ones are counted by type only.",
+            minimum=1,
+        ),
+    )
+    exception_bytes_per_interval: int = field(
+        default=1 << 20,
+        metadata=doc(
+            "Bytes the exception captures of one interval may take in all; past it a new failure is reported"
+            " by type, message pattern and count, without arguments.",
+            minimum=4096,
+        ),
+    )
+    capture_max_bytes: int = field(
+        default=4096,
+        metadata=doc(
+            "Bytes one capture's values (arguments, result) may take as JSON; self and objects with many fields"
+            " are summarised (type, field count, first fields), the rest is cut and marked.",
+            minimum=256,
         ),
     )
 

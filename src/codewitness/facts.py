@@ -148,13 +148,17 @@ class AggregateRecord(FunctionFields):
 
 
 class ExceptionRecord(FunctionFields):
-    """:attr:`Kind.EXCEPTION`."""
+    """:attr:`Kind.EXCEPTION`: one capture of a failure. ``fingerprint`` tells failures apart
+    (function, type, message pattern, innermost frames); ``count`` is how many occurrences in its
+    interval the capture stands for (summed over a fingerprint's captures: all of them)."""
 
     time: str
     type: str
     message: NotRequired[str]
     stack: NotRequired[list[StackFrame]]
     arguments: NotRequired[dict[str, Any]]
+    fingerprint: NotRequired[str]
+    count: NotRequired[int]
 
 
 class SampleRecord(FunctionFields):

@@ -608,6 +608,29 @@ def test_run_keeps_an_existing_sitecustomize(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "yes"
 
 
+def test_run_without_a_manifest_or_include_patterns_says_nothing_will_be_watched(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    (root / ".codewitness" / "manifest.json").unlink()
+    proc = codewitness_cli(root, "run", "--", sys.executable, "-m", "runapp")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ran"  # the program runs all the same
+    (line,) = proc.stderr.strip().splitlines()
+    assert "watches nothing" in line and "no manifest at .codewitness/manifest.json" in line
+    assert "codewitness manifest build" in line and "--include" in line
+    # With a pattern, or with the manifest back, nothing is said.
+    quiet = codewitness_cli(root, "run", "--include", "runapp.logic.*", "--", sys.executable, "-m", "runapp")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_a_manifest_that_watches_nothing_is_named_as_such(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    (root / ".codewitness" / "manifest.json").write_text(Manifest(revision="abc123", functions=()).to_json())
+    proc = codewitness_cli(root, "run", "--", sys.executable, "-m", "runapp")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "watches nothing (the manifest lists no function to watch, and no include patterns)" in line
+
+
 def test_run_reports_a_missing_program(tmp_path: Path) -> None:
     root = write_app(tmp_path)
     proc = codewitness_cli(root, "run", "--", "no-such-program-xyz")
