@@ -45,6 +45,7 @@ __all__ = [
     "CheckSection",
     "Config",
     "LoadedConfig",
+    "RetentionSection",
     "SensorSection",
     "default_database_url",
     "doc",
@@ -376,6 +377,53 @@ class ReviewRule:
     )
 
 
+#: A rollup step: intervals older than an age are merged into rows spanning a time (``1d:1m``).
+_ROLLUP = re.compile(r"^\s*\d+\s*[smhdw]\s*:\s*\d+\s*[smhdw]\s*$")
+
+
+@dataclass(frozen=True)
+class RetentionSection:
+    """``[tool.codewitness.retention]``: how long runtime facts are kept, and how finely."""
+
+    keep_spool: bool = field(
+        default=False,
+        metadata=doc(
+            "Keep spool segments after `codewitness ingest` stored them; by default a segment its sensor has"
+            " finished with is deleted once stored."
+        ),
+    )
+    rollup: tuple[str, ...] = field(
+        default=("1d:1m", "7d:1h"),
+        metadata=doc(
+            "AGE:SPAN steps: runtime intervals older than AGE are merged into one row per SPAN (per function,"
+            " service, revision and host); calls, errors and latency histograms are kept exactly."
+        ),
+    )
+    events: str = field(
+        default="30d",
+        metadata=doc(
+            "Captured exceptions, breaches, samples and sensor health older than this are deleted; empty keeps them."
+        ),
+    )
+    aggregates: str = field(
+        default="",
+        metadata=doc("Runtime intervals (and invariant counts) older than this are deleted; empty keeps them."),
+    )
+    on_ingest: bool = field(
+        default=True,
+        metadata=doc("`codewitness ingest` applies this retention after loading (as `codewitness store prune`)."),
+    )
+
+    def __post_init__(self) -> None:
+        for step in self.rollup:
+            if not _ROLLUP.match(step):
+                raise ConfigError(f"retention.rollup: {step!r} is not AGE:SPAN such as 1d:1m or 7d:1h")
+        for key in ("events", "aggregates"):
+            value = getattr(self, key)
+            if value and not _AGE.match(value):
+                raise ConfigError(f"retention.{key}: {value!r} is not an age such as 30d or 2w (empty keeps forever)")
+
+
 @dataclass(frozen=True)
 class Config:
     """The effective configuration. Sections are nested frozen dataclasses."""
@@ -400,6 +448,10 @@ class Config:
     review: tuple[ReviewRule, ...] = field(
         default=(),
         metadata=doc("[[review]] rules: function and rate; sampled calls go to the review queue."),
+    )
+    retention: RetentionSection = field(
+        default_factory=RetentionSection,
+        metadata=doc("How long runtime facts are kept, and how finely (codewitness ingest, codewitness store prune)."),
     )
 
 
