@@ -42,12 +42,14 @@ COMMANDS: dict[str, list[str]] = {
     "notes-show-capture": ["notes", "show", "HEAD~1", "--json"],
     "deps": ["deps", "--offline", "--json"],
     "doctor": ["doctor", "--offline", "--json"],
+    "store-stats": ["store", "stats", "--json"],
 }
 
 #: Keys whose values are measured or dated rather than computed: replaced by a placeholder of their type.
 _VOLATILE_KEYS = re.compile(
     r"(^|_)(seconds|ns|ms|us|p50|p90|p95|p99|mean|min|max|total_ns|latency.*|duration.*|elapsed.*|"
     r"first_seen|last_seen|last_breach|created_at|changed_at|recorded_at|at|time|timestamp|started|ended|when)$"
+    r"|^(free_)?bytes$"  # a database's size on disk
 )
 _SHA = re.compile(r"\b[0-9a-f]{40}\b")
 _PYTHON = re.compile(r"\bPython 3\.\d+")
