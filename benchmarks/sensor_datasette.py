@@ -126,7 +126,8 @@ def _database(path: Path) -> None:
 def _manifest(python: Path, workdir: Path) -> Path:
     from codewitness.model import Manifest, ManifestFunction
 
-    found = json.loads(subprocess.run([str(python), "-c", FUNCTIONS], capture_output=True, text=True, check=True).stdout)
+    listed = subprocess.run([str(python), "-c", FUNCTIONS], capture_output=True, text=True, check=True)
+    found = json.loads(listed.stdout)
     chosen = found[::15][:30]
     manifest = Manifest(
         revision="bench",
@@ -226,7 +227,8 @@ def spool_report(python: Path, workdir: Path, spool: Path, requests: int, label:
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     stored = db.stat().st_size
-    print(f"  {label}: store after ingest: {stored / 1e6:.2f} MB ({stored / requests * 1000 / 1e3:.1f} kB per 1,000 requests)")
+    per_1000 = stored / requests * 1000 / 1e3
+    print(f"  {label}: store after ingest: {stored / 1e6:.2f} MB ({per_1000:.1f} kB per 1,000 requests)")
 
 
 def main() -> None:
@@ -240,7 +242,7 @@ def main() -> None:
     args = parser.parse_args()
     python = _venv(args.venv, args.python)
     version = subprocess.run(
-        [str(python), "-c", "import sys, datasette, uvicorn; print(sys.version.split()[0], datasette.__version__, uvicorn.__version__)"],
+        [str(python), "-c", "import sys, datasette as d, uvicorn as u; print(sys.version.split()[0], d.__version__, u.__version__)"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     print(f"Python {version[0]}, datasette {version[1]}, uvicorn {version[2]}")
