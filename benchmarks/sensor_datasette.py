@@ -39,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("plain", "manifest", "all")
+VERSIONS = "import sys, datasette as d, uvicorn as u; print(sys.version.split()[0], d.__version__, u.__version__)"
 
 LOAD = r"""
 import http.client, sys, threading, time
@@ -242,7 +243,7 @@ def main() -> None:
     args = parser.parse_args()
     python = _venv(args.venv, args.python)
     version = subprocess.run(
-        [str(python), "-c", "import sys, datasette as d, uvicorn as u; print(sys.version.split()[0], d.__version__, u.__version__)"],
+        [str(python), "-c", VERSIONS],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     print(f"Python {version[0]}, datasette {version[1]}, uvicorn {version[2]}")
