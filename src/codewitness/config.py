@@ -393,10 +393,11 @@ class RetentionSection:
         ),
     )
     rollup: tuple[str, ...] = field(
-        default=("1d:1m", "7d:1h"),
+        default=("1h:1m", "1d:1h"),
         metadata=doc(
             "AGE:SPAN steps: runtime intervals older than AGE are merged into one row per SPAN (per function,"
-            " service, revision and host); calls, errors and latency histograms are kept exactly."
+            " service, revision and host), keeping calls, errors and latency histograms exact; exception"
+            " captures older than AGE keep one per failure and SPAN, with the summed count."
         ),
     )
     events: str = field(

@@ -92,7 +92,12 @@ def test_run_ingest_runtime(project: Path, capsys: pytest.CaptureFixture[str]) -
     # The program ended: its segments are finished, and go once stored.
     assert again["deleted_segments"] == again["segments"] == first["segments"]
     assert list((project / ".codewitness" / "spool").glob("seg-*")) == []
-    assert again["pruned"] == {"merged": 0, "written": 0, "deleted": {k: 0 for k in again["pruned"]["deleted"]}}
+    assert again["pruned"] == {
+        "merged": 0,
+        "written": 0,
+        "captures_merged": 0,
+        "deleted": {k: 0 for k in again["pruned"]["deleted"]},
+    }
 
     code, out, _ = cli(capsys, "runtime", "--json")
     assert code == 0

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from tests.runtime_records import aggregate, exception, ingest, review, source
 
+from codewitness.config import RetentionSection
 from codewitness.errors import InputError
 from codewitness.facts import Histogram
 from codewitness.store import Store, schema
 from codewitness.store.queries import summarize
-from codewitness.store.retention import Retention, parse_rollups, prune, stats, vacuum
+from codewitness.store.retention import Retention, parse_rollups, prune, retention_of, stats, vacuum
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 DEFAULT = Retention(rollups=parse_rollups(["1d:1m", "7d:1h"]), events=timedelta(days=30))
@@ -122,6 +123,39 @@ def test_events_past_their_age_are_deleted_and_review_items_are_kept(store: Stor
     assert messages == ["recent"]
     assert reviews == 1  # a person's queue: never pruned
     assert intervals == 0
+
+
+def test_captures_older_than_a_step_keep_one_per_failure_and_span_with_the_summed_count(store: Store) -> None:
+    old = NOW - timedelta(days=3)
+    hour = old.replace(minute=0, second=0, microsecond=0)
+    records = []
+    for minute, (fingerprint, count) in enumerate(
+        [("aaaa", 7), ("aaaa", 1), ("bbbb", 2), ("aaaa", 4), (None, 1), (None, 1)]
+    ):
+        record = exception("shop.a", f"failure {fingerprint}", when=hour + timedelta(minutes=minute * 5), count=count)
+        if fingerprint:
+            record["fingerprint"] = fingerprint
+        records.append(record)
+    records.append({**exception("shop.a", "failure aaaa", when=hour + timedelta(hours=1)), "fingerprint": "aaaa"})
+    records.append(
+        {**exception("shop.a", "recent", when=NOW - timedelta(minutes=5)), "fingerprint": "aaaa", "count": 3}
+    )
+    ingest(store, records)
+    result = prune(store, retention_of(RetentionSection()), now=NOW)
+    assert result.captures_merged == 3  # two of aaaa and one of the old sensor's, in that hour
+    exc = schema.runtime_exceptions
+    with store.read() as conn:
+        rows = conn.execute(select(exc.c.fingerprint, exc.c.message, exc.c.count, exc.c.time)).all()
+    kept = sorted((r.fingerprint or "-", r.message, r.count) for r in rows)
+    assert kept == [
+        ("-", "failure None", 2),  # a sensor before fingerprints: told apart by type and message
+        ("aaaa", "failure aaaa", 1),  # the next hour: a span of its own
+        ("aaaa", "failure aaaa", 12),  # 7 + 1 + 4, kept as the newest of them
+        ("aaaa", "recent", 3),  # younger than a day
+        ("bbbb", "failure bbbb", 2),
+    ]
+    assert sum(r.count for r in rows) == sum(int(r.get("count", 1)) for r in records)
+    assert (prune(store, retention_of(RetentionSection()), now=NOW).captures_merged, len(rows)) == (0, 5)
 
 
 def test_stats_say_what_is_stored_and_vacuum_gives_space_back(store: Store) -> None:

@@ -215,7 +215,7 @@ def ingest(
         out.print(f"{total.duplicates} record(s) were already in the store")
     if total.deleted:
         out.print(f"deleted {total.deleted} stored segment(s) (retention.keep_spool keeps them)")
-    if pruned is not None and (pruned.merged or any(pruned.deleted.values())):
+    if pruned is not None and (pruned.merged or pruned.captures_merged or any(pruned.deleted.values())):
         out.print(describe_prune(pruned))
     if total.bad:
         err.print(f"{total.bad} record(s) skipped: {_reasons(total.reasons)}", style="yellow")

@@ -111,7 +111,12 @@ def prune_command(as_json: JsonOpt = False) -> None:
 
 def prune_json(result: PruneResult) -> dict[str, Any]:
     """What ``prune --json`` (and ``ingest --json``) says of a prune."""
-    return {"merged": result.merged, "written": result.written, "deleted": dict(sorted(result.deleted.items()))}
+    return {
+        "merged": result.merged,
+        "written": result.written,
+        "captures_merged": result.captures_merged,
+        "deleted": dict(sorted(result.deleted.items())),
+    }
 
 
 def describe_prune(result: PruneResult) -> str:
@@ -120,6 +125,8 @@ def describe_prune(result: PruneResult) -> str:
     rolled = (
         f"{result.merged:,} interval(s) merged into {result.written:,}" if result.merged else "no interval to merge"
     )
+    if result.captures_merged:
+        rolled += f", {result.captures_merged:,} exception capture(s) merged into newer ones"
     return f"pruned: {rolled}; {'deleted ' + deleted if deleted else 'nothing past its retention'}"
 
 

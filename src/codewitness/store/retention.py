@@ -135,6 +135,8 @@ class PruneResult:
     merged: int = 0
     #: Merged rows written.
     written: int = 0
+    #: Exception captures merged away into a newer capture of the same failure in the same span.
+    captures_merged: int = 0
     #: Rows deleted for their age, by table.
     deleted: dict[str, int] = field(default_factory=dict)
 
@@ -155,6 +157,7 @@ def prune(store: Store, retention: Retention, *, now: datetime | None = None) ->
         merged, written = _rollup(store, step.span_s, now - step.after, tuple(earlier))
         result.merged += merged
         result.written += written
+        result.captures_merged += _rollup_captures(store, step.span_s, now - step.after)
         earlier.append(step.span_s)
     if retention.events is not None:
         cutoff = now - retention.events
@@ -213,6 +216,59 @@ def _rollup(store: Store, span: int, cutoff: datetime, finer: tuple[int, ...]) -
                 ).scalar()
             start = _aware(following) if following is not None else None
     return merged, written
+
+
+def _rollup_captures(store: Store, span: int, cutoff: datetime) -> int:
+    """Keep one capture per failure and ``span`` among exceptions older than ``cutoff``: the newest,
+    its ``count`` the sum of the captures it replaces (so ``SUM(count)`` stays exact)."""
+    exc = schema.runtime_exceptions
+    with store.read() as conn:
+        functions = conn.execute(
+            select(exc.c.function, func.min(exc.c.time)).where(exc.c.time < cutoff).group_by(exc.c.function)
+        ).all()
+    chunk = max(span, _DAY)
+    merged = 0
+    for function, first in functions:
+        start: datetime | None = _aware(first)
+        while start is not None and start < cutoff:
+            low = _floor(start, chunk)
+            high = min(low + timedelta(seconds=chunk), cutoff)
+            with store.write() as conn:
+                merged += _merge_captures(conn, function, span, low, high)
+                following = conn.execute(
+                    select(func.min(exc.c.time)).where(
+                        exc.c.function == function, exc.c.time >= high, exc.c.time < cutoff
+                    )
+                ).scalar()
+            start = _aware(following) if following is not None else None
+    return merged
+
+
+def _merge_captures(conn: Connection, function: str, span: int, low: datetime, high: datetime) -> int:
+    exc = schema.runtime_exceptions
+    rows = conn.execute(
+        select(
+            exc.c.id, exc.c.service, exc.c.revision, exc.c.host, exc.c.fingerprint, exc.c.type, exc.c.message,
+            exc.c.time, exc.c.count,
+        ).where(exc.c.function == function, exc.c.time >= low, exc.c.time < high)
+    ).all()  # fmt: skip
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        bucket = int((_aware(row.time) - _EPOCH).total_seconds()) // span * span
+        # A capture from a sensor before fingerprints is known by its type and message.
+        failure = row.fingerprint or (row.type, row.message)
+        groups.setdefault((row.service, row.revision, row.host, failure, bucket), []).append(row)
+    gone: list[str] = []
+    for members in groups.values():
+        if len(members) == 1:
+            continue
+        newest = max(members, key=lambda m: (_aware(m.time), m.id))
+        total = min(INT64_MAX, sum(int(m.count) for m in members))
+        conn.execute(exc.update().where(exc.c.id == newest.id).values(count=total))
+        gone.extend(m.id for m in members if m.id != newest.id)
+    for start in range(0, len(gone), _CHUNK):
+        conn.execute(delete(exc).where(exc.c.id.in_(gone[start : start + _CHUNK])))
+    return len(gone)
 
 
 def _merge_chunk(
