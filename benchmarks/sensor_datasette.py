@@ -73,7 +73,11 @@ from datasette.app import Datasette
 from codewitness.sensor.snapshot import Redactor
 ds = Datasette([sys.argv[1]])
 for budget in (1024, 4096, 16384):
-    shown = Redactor(max_bytes=budget).snapshot_arguments({"self": ds, "datasette": ds, "request": None})
+    try:
+        redactor = Redactor(max_bytes=budget, time_budget_ms=1000)
+    except TypeError:  # a codewitness before capture budgets: one capture, as it was
+        redactor, budget = Redactor(time_budget_ms=1000), "none"
+    shown = redactor.snapshot_arguments({"self": ds, "datasette": ds, "request": None})
     print(budget, len(json.dumps(shown, separators=(",", ":"), ensure_ascii=False).encode()))
 """
 
