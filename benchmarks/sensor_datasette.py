@@ -225,10 +225,9 @@ def spool_report(python: Path, workdir: Path, spool: Path, requests: int, label:
     db = workdir / f"{label}.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
     env["CODEWITNESS_DB"] = f"sqlite:///{db}"
-    subprocess.run(
-        [str(python), "-m", "codewitness", "ingest", "--keep", "--spool", str(spool), "--json"],
-        cwd=workdir, env=env, capture_output=True, check=True,
-    )  # fmt: skip
+    ingest = [str(python), "-m", "codewitness", "ingest", "--keep", "--spool", str(spool), "--json"]
+    if subprocess.run(ingest, cwd=workdir, env=env, capture_output=True).returncode:  # before --keep: kept anyway
+        subprocess.run([a for a in ingest if a != "--keep"], cwd=workdir, env=env, capture_output=True, check=True)
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     stored = db.stat().st_size
