@@ -34,7 +34,7 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Failure", "Failures", "message_pattern"]
+__all__ = ["Failure", "Failures", "innermost_frames", "message_pattern"]
 
 #: Innermost frames of the traceback that are part of a fingerprint.
 FRAMES = 3
@@ -82,32 +82,72 @@ def message_pattern(exc: BaseException) -> str:
 
 
 def _innermost(tb: types.TracebackType | None) -> tuple[Any, ...]:
-    """``(file, function, instruction)`` of the innermost :data:`FRAMES` frames of ``tb``."""
-    last: list[types.TracebackType] = []
-    while tb is not None:
-        last.append(tb)
-        if len(last) > FRAMES:
-            del last[0]
-        tb = tb.tb_next
-    return tuple((t.tb_frame.f_code.co_filename, t.tb_frame.f_code.co_qualname, t.tb_lasti) for t in last)
+    """The innermost :data:`FRAMES` frames of ``tb``: ``(code, instruction)`` pairs, innermost last.
+
+    Walked with three names, not a list (this runs for each watched function an exception leaves).
+    """
+    if tb is None:
+        return ()
+    first = second = None
+    while tb.tb_next is not None:
+        first, second, tb = second, tb, tb.tb_next
+    last = (tb.tb_frame.f_code, tb.tb_lasti)
+    if second is None:
+        return (last,)
+    if first is None:
+        return ((second.tb_frame.f_code, second.tb_lasti), last)
+    return ((first.tb_frame.f_code, first.tb_lasti), (second.tb_frame.f_code, second.tb_lasti), last)
+
+
+#: The exception last looked at: ``(id(exc), id(its traceback's head), frames, their key)``. One
+#: exception leaves many watched functions on its way out, and its innermost frames stay the
+#: same: the next look walks only from the new head to the old one. Nothing is kept alive but code
+#: objects; a tuple assigned whole, so threads see one look or another, never a mix.
+_LAST: tuple[int, int, tuple[Any, ...], tuple[int, ...]] = (0, 0, (), ())
+#: The most frames walked looking for the last head before walking the whole traceback.
+_LOOK_BACK = 64
+
+
+def innermost_frames(exc: BaseException) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    """The innermost frames of ``exc``'s traceback, and a key of them (code ids and instructions)."""
+    global _LAST
+    tb = exc.__traceback__
+    if tb is None:
+        return (), ()
+    exc_id, head, frames, key = _LAST
+    if exc_id == id(exc):
+        step: types.TracebackType | None = tb
+        for _ in range(_LOOK_BACK):
+            if step is None:
+                break
+            if id(step) == head:  # still alive (it is in the chain): the same way out
+                _LAST = (exc_id, id(tb), frames, key)
+                return frames, key
+            step = step.tb_next
+    frames = _innermost(tb)
+    key = tuple(n for code, at in frames for n in (id(code), at))
+    _LAST = (id(exc), id(tb), frames, key)
+    return frames, key
 
 
 class Failure:
     """One distinct failure in one interval: how often it happened, and the records captured of it."""
 
-    __slots__ = ("count", "key", "records", "type_name")
+    __slots__ = ("count", "frames", "pattern", "records", "type_name")
 
-    def __init__(self, key: tuple[Any, ...], type_name: str) -> None:
-        self.key = key
+    def __init__(self, type_name: str, pattern: str, frames: tuple[Any, ...]) -> None:
         self.type_name = type_name
+        self.pattern = pattern
+        #: ``(code, instruction)`` of its innermost frames, innermost last.
+        self.frames = frames
         self.count = 1
         #: The capture records made of it (the first is completed with the count at collect).
         self.records: list[dict[str, Any]] = []
 
     def fingerprint(self, function: str) -> str:
         """A short stable id of this failure of ``function`` (the same across processes and runs)."""
-        _, pattern, frames = self.key
-        text = "\x1f".join([function, self.type_name, pattern, *(f"{file}:{name}" for file, name, _ in frames)])
+        places = (f"{code.co_filename}:{code.co_qualname}" for code, _ in self.frames)
+        text = "\x1f".join([function, self.type_name, self.pattern, *places])
         return hashlib.blake2b(text.encode("utf-8", "backslashreplace"), digest_size=8).hexdigest()
 
 
@@ -134,7 +174,11 @@ class Failures:
 
     def seen(self, exc: BaseException, type_name: str) -> Failure | None:
         """Count one occurrence of ``exc``; its :class:`Failure`, or ``None`` past ``distinct``."""
-        key = (type_name, message_pattern(exc), _innermost(exc.__traceback__))
+        # Code objects are in the key by identity (hashing one hashes its constants); the failure
+        # keeps them alive for the interval.
+        frames, places = innermost_frames(exc)
+        pattern = message_pattern(exc)
+        key = (type_name, pattern, places)
         failure = self._table.get(key)
         if failure is not None:
             failure.count += 1  # no call between the lookup and this store: see the module docstring
@@ -142,7 +186,7 @@ class Failures:
         if len(self._table) >= self.distinct:
             self.untracked += 1
             return None
-        failure = self._table[key] = Failure(key, type_name)
+        failure = self._table[key] = Failure(type_name, pattern, frames)
         return failure
 
     def wants_capture(self, failure: Failure) -> bool:

@@ -351,8 +351,8 @@ class Sensor:
         if self._exception_bytes >= self.exception_bytes_per_interval:
             if failure.records:
                 return
-            message = self.redactor.text(failure.key[1], 500)
-            stack = [{"file": file, "line": None, "function": name} for file, name, _ in failure.key[2]]
+            message = self.redactor.text(failure.pattern, 500)
+            stack = [{"file": code.co_filename, "line": None, "function": code.co_name} for code, _ in failure.frames]
         else:
             frames = traceback.extract_tb(exc.__traceback__, limit=40)
             stack = [
