@@ -173,9 +173,16 @@ def _pinned(cpu: int | None):  # type: ignore[no-untyped-def]
     return None if cpu is None else (lambda: os.sched_setaffinity(0, {cpu}))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc): what a request costs the server,
+    which other work on the machine moves less than it moves throughput."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def one_run(
     python: Path, variant: str, args: argparse.Namespace, workdir: Path, manifest: Path, spool: Path
-) -> tuple[float, int]:
+) -> tuple[float, int, float]:
     port = _free_port()
     serve = [str(python), "-m", "datasette", "serve", str(workdir / "fixture.db"), "--port", str(port)]
     if variant != "plain":
@@ -190,12 +197,14 @@ def one_run(
     )  # fmt: skip
     try:
         _wait_for(port, server)
+        before = _cpu_seconds(server.pid)
         load = subprocess.run(
             [str(python), "-c", LOAD, str(port), str(args.seconds), str(args.connections)],
             capture_output=True, text=True, check=True, preexec_fn=_pinned(load_cpu),
         )  # fmt: skip
+        used = _cpu_seconds(server.pid) - before
         rps, requests = load.stdout.split()
-        return float(rps), int(requests)
+        return float(rps), int(requests), used / int(requests) * 1e6
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=30)
@@ -263,14 +272,17 @@ def main() -> None:
             f"{budget[i]}->{budget[i + 1]}" for i in range(0, len(budget), 2)
         ))  # fmt: skip
         rps: dict[str, list[float]] = {v: [] for v in variants}
+        cpu: dict[str, list[float]] = {v: [] for v in variants}
         requests: dict[str, int] = dict.fromkeys(variants, 0)
         for r in range(args.rounds):
             order = variants[r % len(variants) :] + variants[: r % len(variants)]
             for variant in order:
-                rate, n = one_run(python, variant, args, workdir, manifest, workdir / f"spool-{variant}")
+                rate, n, us = one_run(python, variant, args, workdir, manifest, workdir / f"spool-{variant}")
                 rps[variant].append(rate)
+                cpu[variant].append(us)
                 requests[variant] += n
-            print(f"round {r + 1}: " + ", ".join(f"{v} {rps[v][-1]:.0f}/s" for v in variants), flush=True)
+            shown = ", ".join(f"{v} {rps[v][-1]:.0f}/s {cpu[v][-1]:.0f} us CPU/request" for v in variants)
+            print(f"round {r + 1}: {shown}", flush=True)
         print(f"throughput, requests per second (median of {args.rounds} rounds of {args.seconds:g} s):")
         for variant in variants:
             print(f"  {variant}: median {statistics.median(rps[variant]):.0f}, best {max(rps[variant]):.0f}")
@@ -282,6 +294,12 @@ def main() -> None:
                 print(
                     f"  {variant}: throughput loss paired by round: median {statistics.median(losses):.1%},"
                     f" mean {statistics.mean(losses):.1%} (each round: {', '.join(f'{x:.1%}' for x in losses)})"
+                )
+                extra = [s / p - 1 for s, p in zip(cpu[variant], cpu["plain"], strict=True)]
+                print(
+                    f"  {variant}: server CPU per request, paired by round: median {statistics.median(extra):+.1%}"
+                    f" (each round: {', '.join(f'{x:+.1%}' for x in extra)}); as a throughput loss at full CPU:"
+                    f" {1 - 1 / (1 + statistics.median(extra)):.1%}"
                 )
         for variant in variants:
             if variant != "plain":
