@@ -99,35 +99,15 @@ def _innermost(tb: types.TracebackType | None) -> tuple[Any, ...]:
     return ((first.tb_frame.f_code, first.tb_lasti), (second.tb_frame.f_code, second.tb_lasti), last)
 
 
-#: The exception last looked at: ``(id(exc), id(its traceback's head), frames, their key)``. One
-#: exception leaves many watched functions on its way out, and its innermost frames stay the
-#: same: the next look walks only from the new head to the old one. Nothing is kept alive but code
-#: objects; a tuple assigned whole, so threads see one look or another, never a mix.
-_LAST: tuple[int, int, tuple[Any, ...], tuple[int, ...]] = (0, 0, (), ())
-#: The most frames walked looking for the last head before walking the whole traceback.
-_LOOK_BACK = 64
-
-
 def innermost_frames(exc: BaseException) -> tuple[tuple[Any, ...], tuple[int, ...]]:
-    """The innermost frames of ``exc``'s traceback, and a key of them (code ids and instructions)."""
-    global _LAST
-    tb = exc.__traceback__
-    if tb is None:
-        return (), ()
-    exc_id, head, frames, key = _LAST
-    if exc_id == id(exc):
-        step: types.TracebackType | None = tb
-        for _ in range(_LOOK_BACK):
-            if step is None:
-                break
-            if id(step) == head:  # still alive (it is in the chain): the same way out
-                _LAST = (exc_id, id(tb), frames, key)
-                return frames, key
-            step = step.tb_next
-    frames = _innermost(tb)
-    key = tuple(n for code, at in frames for n in (id(code), at))
-    _LAST = (id(exc), id(tb), frames, key)
-    return frames, key
+    """The innermost frames of ``exc``'s traceback, and a key of them (code ids and instructions).
+
+    Nothing is remembered from one exception to the next: an id seen before can be a new object
+    at the same address. A flood of one failure is counted by the compiled meter without coming
+    here (see ``Probe.raised``).
+    """
+    frames = _innermost(exc.__traceback__)
+    return frames, tuple(n for code, at in frames for n in (id(code), at))
 
 
 class Failure:

@@ -127,6 +127,7 @@ class Probe:
     """One instrumented function: counters, capture budget, reservoir, checks."""
 
     __slots__ = (
+        "_muted",
         "_reservoir",
         "checks",
         "failures",
@@ -159,6 +160,8 @@ class Probe:
         #: Exceptions not captured this interval (repeats past the budget, failures past the
         #: distinct ones tracked).
         self.suppressed = 0
+        #: The failure the meter counts by itself for now (see :meth:`raised`).
+        self._muted: Failure | None = None
         self._reservoir = _Reservoir(sensor.samples_per_interval)
 
     def _new_failures(self) -> Failures:
@@ -169,6 +172,8 @@ class Probe:
         self.stats.reinit_after_fork()
         self.failures = self._new_failures()
         self.suppressed = 0
+        self._muted = None
+        self.meter.unmute()
         self._reservoir = _Reservoir(self.sensor.samples_per_interval)
 
     def add_check(self, check: Check) -> None:
@@ -273,10 +278,22 @@ class Probe:
         try:
             entry = token if isinstance(token, tuple) else None
             start = entry[2] if entry else int(token)  # type: ignore[arg-type]
-            failure = self._to_capture(exc, error_name(exc.__class__))
-            if failure is not None:
+            if self._muted is not None:  # another failure: the muted one's repeats are its count
+                self._muted.count += self.meter.unmute()
+                self._muted = None
+            name = error_name(exc.__class__)
+            failures = self.failures
+            failure = failures.seen(exc, name)
+            if failure is not None and failures.wants_capture(failure):
+                failures.captured += 1
                 arguments = entry[0] if entry else self._named(sys._getframe(depth).f_locals)
                 self.sensor.capture_exception(self, exc, failure, arguments)
+            else:
+                # Not captured, nor will its repeats be: until another failure comes, the compiled
+                # meter counts them without calling here (a flood of one failure costs no Python).
+                self.suppressed += 1
+                self._muted = failure
+                self.meter.mute(exc)
             return int(start)
         except Exception:
             self.sensor.internal_error("probe.raised")
@@ -321,6 +338,10 @@ class Probe:
         other captures, which stand for one each). Runs on the exporter thread, before the
         records leave the event queue."""
         failures, self.failures = self.failures, self._new_failures()
+        muted, self._muted = self._muted, None
+        repeats = self.meter.unmute()
+        if muted is not None:
+            muted.count += repeats
         for failure in failures:
             if failure.records:
                 failure.records[0]["count"] = max(1, failure.count - (len(failure.records) - 1))
