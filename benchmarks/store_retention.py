@@ -98,6 +98,9 @@ def main() -> None:
         records = 0
         for i in range(intervals):
             connection.serve(per_interval)
+            # The next interval goes on with the next requests of the mix (serve() starts from the first).
+            shift = per_interval % len(connection.requests)
+            connection.requests = connection.requests[shift:] + connection.requests[:shift]
             sensor.flush()
             pending.extend(_restamp(keep.records, first + timedelta(seconds=i * INTERVAL)))
             records += len(keep.records)
