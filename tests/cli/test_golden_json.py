@@ -43,6 +43,7 @@ COMMANDS: dict[str, list[str]] = {
     "deps": ["deps", "--offline", "--json"],
     "doctor": ["doctor", "--offline", "--json"],
     "store-stats": ["store", "stats", "--json"],
+    "metrics": ["metrics", "--offline", "--json"],
 }
 
 #: Keys whose values are measured or dated rather than computed: replaced by a placeholder of their type.

@@ -43,6 +43,7 @@ import ipaddress
 import itertools
 import json
 import pathlib
+import threading
 import time
 import types
 import uuid
@@ -137,7 +138,9 @@ class Redactor:
         max_depth: how deep containers and objects are walked.
         capture_reprs: show other objects by their (redacted, cut) ``repr`` instead of their type.
         request_parts: which parts of a web framework request to keep (of :data:`REQUEST_PARTS`).
-        time_budget_ms: the longest one capture may walk values; what is left is marked, not kept.
+        time_budget_ms: the most CPU time one capture may spend walking values (the capturing
+            thread's own time: a thread the machine preempts is not cut short for it); what is
+            left is marked, not kept.
         max_bytes: the most bytes one capture's values take as JSON (UTF-8); what is left is
             marked, not kept.
 
@@ -177,6 +180,7 @@ class Redactor:
             )
         self.time_budget_ns = int(time_budget_ms * 1e6)
         self.max_bytes = max_bytes
+        self._started = threading.local()  # the capturing thread's CPU time when its capture began
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -231,6 +235,7 @@ class Redactor:
         cap = self._capture() if cap is None else cap
         limit = cap.left
         out: dict[str, Any] = {}
+        spent = False
         try:
             size = len(arguments)
             for count, (name, value) in enumerate(arguments.items()):
@@ -240,6 +245,9 @@ class Redactor:
                 key = self._key(name)
                 if self.secret_name(key):
                     out[key] = REDACTED
+                    continue
+                if spent:  # every name stays; numbers and flags cost nothing to keep
+                    out[key] = value if _cheap(value) else _TIME_SPENT
                     continue
                 cap.left -= len(key) + _OVERHEAD
                 granted = cap.left // max(1, min(size, self.max_items) - count)
@@ -251,7 +259,7 @@ class Redactor:
                         out[key] = self._walk(value, 0, share)
                 except _Spent:
                     out[key] = _TIME_SPENT
-                    break
+                    spent = True
                 except _Full:
                     out[key] = _BYTES_SPENT
                 except Exception as exc:
@@ -352,13 +360,19 @@ class Redactor:
     # -- walking -------------------------------------------------------------------------------
 
     def _deadline(self) -> int:
+        # The cheap wall clock is read per value; only once it passes the budget is the thread's CPU
+        # time read (a system call), which decides whether the budget is really spent.
+        self._started.cpu = time.thread_time_ns()
         return time.perf_counter_ns() + self.time_budget_ns
+
+    def _out_of_time(self) -> bool:
+        return time.thread_time_ns() - getattr(self._started, "cpu", 0) > self.time_budget_ns
 
     def _capture(self) -> _Capture:
         return _Capture(self._deadline(), self.max_bytes)
 
     def _walk(self, value: Any, depth: int, cap: _Capture) -> Any:
-        if time.perf_counter_ns() > cap.deadline:
+        if time.perf_counter_ns() > cap.deadline and self._out_of_time():
             raise _Spent
         if cap.left <= _OVERHEAD:
             raise _Full
@@ -749,6 +763,18 @@ def _decoded_pairs(pairs: list[Any]) -> Iterable[tuple[Any, Any]]:
                 name.decode("latin-1") if isinstance(name, bytes) else name,
                 value.decode("latin-1") if isinstance(value, bytes) else value,
             )
+
+
+def _cheap(value: Any) -> bool:
+    """A value kept as it is even when the capture's time is spent: None, a bool, a finite float, a small int.
+
+    Ints stop below 10**12: longer ones may be card numbers, which :meth:`Redactor._int` checks.
+    """
+    if value is None or type(value) is bool:
+        return True
+    if type(value) is int:
+        return abs(value) < 10**12
+    return type(value) is float and value == value and value not in (float("inf"), float("-inf"))
 
 
 def _name_of(cls: type) -> str:
