@@ -52,6 +52,7 @@ __all__ = [
     "MetricsSection",
     "OtelSection",
     "Price",
+    "RetentionSection",
     "SensorSection",
     "default_database_url",
     "doc",
@@ -65,7 +66,7 @@ ENV_PREFIX = "CODEWITNESS_"
 #: Environment variables that are not settings but are read by codewitness on purpose.
 ENV_ALIASES = {"CODEWITNESS_DB": "database"}
 #: CODEWITNESS_* variables that are not configuration keys (set by and for our own processes).
-ENV_RESERVED = frozenset({"CODEWITNESS_TOKEN", "CODEWITNESS_HOOK_LOG"})
+ENV_RESERVED = frozenset({"CODEWITNESS_TOKEN", "CODEWITNESS_HOOK_LOG", "CODEWITNESS_RUN_SAID_WATCHED"})
 
 
 def doc(text: str, **extra: Any) -> dict[str, Any]:
@@ -285,7 +286,8 @@ class SensorSection:
     exceptions_per_interval: int = field(
         default=5,
         metadata=doc(
-            "Exception captures kept per function and exception type per interval; the rest are counted.",
+            "Exception captures kept per function per interval: each distinct failure (type, message pattern,"
+            " innermost frames) is captured once, repeats while fewer than this many were; all are counted.",
             minimum=0,
         ),
     )
@@ -346,6 +348,29 @@ class SensorSection:
         metadata=doc(
             "On SIGTERM, when the program has no handler of its own, flush the last interval before the"
             " process ends (as SIGTERM would end it); false leaves SIGTERM alone."
+        ),
+    )
+    distinct_exceptions_per_interval: int = field(
+        default=20,
+        metadata=doc(
+            "Distinct failures captured and counted per function per interval; further ones are counted by type only.",
+            minimum=1,
+        ),
+    )
+    exception_bytes_per_interval: int = field(
+        default=1 << 20,
+        metadata=doc(
+            "Bytes the exception captures of one interval may take in all; past it a new failure is reported"
+            " by type, message pattern and count, without arguments.",
+            minimum=4096,
+        ),
+    )
+    capture_max_bytes: int = field(
+        default=4096,
+        metadata=doc(
+            "Bytes one capture's values (arguments, result) may take as JSON; self and objects with many fields"
+            " are summarised (type, field count, first fields), the rest is cut and marked.",
+            minimum=256,
         ),
     )
 
@@ -565,6 +590,54 @@ class ReviewRule:
     )
 
 
+#: A rollup step: intervals older than an age are merged into rows spanning a time (``1d:1m``).
+_ROLLUP = re.compile(r"^\s*\d+\s*[smhdw]\s*:\s*\d+\s*[smhdw]\s*$")
+
+
+@dataclass(frozen=True)
+class RetentionSection:
+    """``[tool.codewitness.retention]``: how long runtime facts are kept, and how finely."""
+
+    keep_spool: bool = field(
+        default=False,
+        metadata=doc(
+            "Keep spool segments after `codewitness ingest` stored them; by default a segment its sensor has"
+            " finished with is deleted once stored."
+        ),
+    )
+    rollup: tuple[str, ...] = field(
+        default=("1h:1m", "1d:1h"),
+        metadata=doc(
+            "AGE:SPAN steps: runtime intervals older than AGE are merged into one row per SPAN (per function,"
+            " service, revision and host), keeping calls, errors and latency histograms exact; exception"
+            " captures older than AGE keep one per failure and SPAN, with the summed count."
+        ),
+    )
+    events: str = field(
+        default="30d",
+        metadata=doc(
+            "Captured exceptions, breaches, samples and sensor health older than this are deleted; empty keeps them."
+        ),
+    )
+    aggregates: str = field(
+        default="",
+        metadata=doc("Runtime intervals (and invariant counts) older than this are deleted; empty keeps them."),
+    )
+    on_ingest: bool = field(
+        default=True,
+        metadata=doc("`codewitness ingest` applies this retention after loading (as `codewitness store prune`)."),
+    )
+
+    def __post_init__(self) -> None:
+        for step in self.rollup:
+            if not _ROLLUP.match(step):
+                raise ConfigError(f"retention.rollup: {step!r} is not AGE:SPAN such as 1d:1m or 7d:1h")
+        for key in ("events", "aggregates"):
+            value = getattr(self, key)
+            if value and not _AGE.match(value):
+                raise ConfigError(f"retention.{key}: {value!r} is not an age such as 30d or 2w (empty keeps forever)")
+
+
 @dataclass(frozen=True)
 class Config:
     """The effective configuration. Sections are nested frozen dataclasses."""
@@ -592,6 +665,10 @@ class Config:
     review: tuple[ReviewRule, ...] = field(
         default=(),
         metadata=doc("[[review]] rules: function and rate; sampled calls go to the review queue."),
+    )
+    retention: RetentionSection = field(
+        default_factory=RetentionSection,
+        metadata=doc("How long runtime facts are kept, and how finely (codewitness ingest, codewitness store prune)."),
     )
 
 
