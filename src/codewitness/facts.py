@@ -182,6 +182,7 @@ class FlowContext(TypedDict):
     statements: list[FlowStatement]
     statements_dropped: int
     path: NotRequired[str]
+    headers: NotRequired[dict[str, Any]]
 
 
 class ExceptionRecord(FunctionFields):

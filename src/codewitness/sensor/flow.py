@@ -7,6 +7,13 @@ literals out, outbound HTTP calls), bounded. An exception, a broken invariant or
 during the request carries a redacted copy of that context (the ``flow`` field of the record), so
 whoever reads it sees the route, the parameters and the queries that came before the failure.
 
+What the context holds, redacted like every captured value: the method, the route template (never
+the raw path, which may hold a token, unless ``sensor.request_parts`` names ``path``), the path
+parameters, the query parameter names with their values redacted (a secret-looking name's value
+never shows), and each statement with its literals out. Headers, cookies and bodies are never
+captured by default; ``sensor.request_parts`` with ``headers`` adds the headers, redacted by name
+and value (``Authorization``, ``Cookie`` and other secret names whole).
+
 Once per interval the :class:`FlowRecorder` adds two kinds of record to the batch:
 
 * ``route`` -- per route (method, route template, handler function): requests, server errors,
@@ -66,8 +73,10 @@ __all__ = [
     "FlowRecorder",
     "Integration",
     "Resolved",
+    "count_error",
     "current",
     "job",
+    "recorder",
 ]
 
 log = logging.getLogger("codewitness.sensor")
@@ -260,6 +269,7 @@ class FlowRecorder:
             is the innermost watched function on the stack).
         meter_type: makes the latency histogram of a route (the sensor's meter).
         max_statements: the statements one flow keeps in order.
+        internal_error: counts an error of ours (the sensor's ``internal_error``); never raises.
     """
 
     def __init__(
@@ -269,9 +279,11 @@ class FlowRecorder:
         *,
         meter_type: Callable[..., Any] = PyMeter,
         max_statements: int = DEFAULT_STATEMENTS,
+        internal_error: Callable[[str], None] = lambda where: None,
     ) -> None:
         self.redactor = redactor
         self.watches = watches
+        self.internal_error = internal_error
         self.meter_type = meter_type
         self.max_statements = max_statements
         self.normalize = Normalizer(redactor.redact_text)
@@ -313,7 +325,7 @@ class FlowRecorder:
         try:
             self._count(flow, ns)
         except Exception:  # a resolver that tripped over a framework we did not expect
-            log.debug("codewitness: counting a request failed", exc_info=True)
+            self.internal_error("flow.end")
 
     def _count(self, flow: Flow, ns: int) -> None:
         route, _, function = flow.resolved(final=True)
@@ -474,6 +486,10 @@ class FlowRecorder:
             path = _path_of(flow.source)
             if path is not None:
                 shown["path"] = r.text(path)
+        if "headers" in r.request_parts:
+            headers = _headers_of(flow.source)
+            if headers:
+                shown["headers"] = r.snapshot_arguments(headers)
         return shown
 
     def _query(self, query: str | bytes) -> dict[str, Any]:
@@ -566,10 +582,29 @@ def _max_of(counts: Mapping[int, int]) -> int:
 
 
 def _path_of(source: Any) -> str | None:
-    if isinstance(source, dict):
-        path = source.get("path") or source.get("PATH_INFO")
-        return path if isinstance(path, str) else None
-    return None
+    """The request's path: from an ASGI scope, a WSGI environ, or a Django request."""
+    path = (source.get("path") or source.get("PATH_INFO")) if isinstance(source, dict) else getattr(source, "path", 0)
+    return path if isinstance(path, str) else None
+
+
+def _headers_of(source: Any) -> dict[str, str]:
+    """The request's headers by lower-case name: from an ASGI scope, a WSGI environ, a Django request."""
+    found: dict[str, str] = {}
+    if isinstance(source, dict) and isinstance(source.get("headers"), list | tuple):
+        for pair in source["headers"][:100]:
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                name, value = (p.decode("latin-1") if isinstance(p, bytes) else str(p) for p in pair)
+                found[name.lower()] = value
+    elif isinstance(source, dict):
+        for key, value in list(source.items())[:200]:
+            if isinstance(key, str) and key.startswith("HTTP_") and isinstance(value, str):
+                found[key[5:].lower().replace("_", "-")] = value
+    else:
+        headers = getattr(source, "headers", None)
+        if headers is not None:
+            for name, value in list(headers.items())[:100]:
+                found[str(name).lower()] = str(value)
+    return found
 
 
 @contextlib.contextmanager
@@ -620,6 +655,13 @@ def recorder() -> FlowRecorder | None:
     return _recorder
 
 
+def count_error(where: str) -> None:
+    """Count an error of ours in an integration (``where``: its place); never raises."""
+    running = _recorder
+    if running is not None:
+        running.internal_error(where)
+
+
 class FlowPlugin:
     """The sensor plug-in that sets up the integrations and reports flows (see the module docstring).
 
@@ -660,6 +702,7 @@ class FlowPlugin:
             watches,
             meter_type=getattr(host, "meter_type", PyMeter),
             max_statements=self.max_statements,
+            internal_error=host.internal_error,
         )
         host.add_collector(self._drain)
         add_context = getattr(host, "add_event_context", None)

@@ -77,5 +77,5 @@ def report_call(
             details["no_timeout"] = 1
         error = status is None or status >= 500
         recorder.note(flow, SYSTEM, shape, fp, ns, -1, error, details)
-    except Exception:  # noqa: S110 - never the host's problem; the call itself was made
-        pass
+    except Exception:  # never the host's problem (the call itself was made): counted
+        recorder.internal_error("flow.http")

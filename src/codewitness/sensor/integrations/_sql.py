@@ -8,10 +8,11 @@ placeholders (``?``, ``%s``, ``%(name)s``, ``:name``, ``$1``) stay as they are: 
 values. Quoted identifiers stay too. What is left goes through the sensor's redaction like
 every other text, and is cut to :data:`MAX_CHARS`.
 
-A statement whose quote never closes is treated as a literal to its end, so a broken statement
-never lets a value through. The work is one regular-expression pass, linear in the statement's
-length; :class:`Normalizer` remembers the shapes of recent statement texts, so a parameterised
-query (the same text every time) costs one dictionary lookup.
+A statement whose string quote never closes is treated as a literal to its end, so a broken
+statement never lets a value through (an identifier quote that never closes protects nothing).
+The work is one regular-expression pass, linear in the statement's length; :class:`Normalizer`
+remembers the shapes of recent statement texts, so a parameterised query (the same text every
+time) costs one dictionary lookup.
 
 Standard library only.
 
@@ -38,8 +39,8 @@ _TOKENS = re.compile(
     r"""
     [\"`'\-/$0-9.]
     (?:
-      (?<=")(?P<quoted>(?:[^"]|"")*(?:"|\Z))                    # "identifier": kept
-    | (?<=`)(?P<backquoted>[^`]*(?:`|\Z))                       # `identifier`: kept
+      (?<=")(?P<quoted>(?:[^"]|"")*")                           # "identifier": kept (if it closes)
+    | (?<=`)(?P<backquoted>[^`]*`)                              # `identifier`: kept (if it closes)
     | (?<=-)(?P<line>-[^\n]*)                                  # -- comment
     | (?<=/)(?P<block>\*.*?(?:\*/|\Z))                         # /* comment */ (or to the end)
     | (?<=\$)(?P<dollar>(?P<tag>(?:[A-Za-z_][A-Za-z0-9_]{0,62})?)\$.*?(?:\$(?P=tag)\$|\Z))  # $$..$$, $x$..$x$

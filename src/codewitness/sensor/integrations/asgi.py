@@ -84,6 +84,7 @@ async def serve(app: App, scope: Scope, receive: Receive, send: Send, resolver: 
             request_id=request_id(scope),
         )
     except Exception:
+        _flow.count_error("flow.asgi")
         await app(scope, receive, send)
         return
 

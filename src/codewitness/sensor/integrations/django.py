@@ -49,6 +49,7 @@ def _begin(request: Any) -> tuple[Flow, Any] | None:
             request_id=meta.get("HTTP_X_REQUEST_ID") or None,
         )
     except Exception:
+        _flow.count_error("flow.django")
         return None
 
 

@@ -31,8 +31,8 @@ def _before(conn: Any, cursor: Any, statement: Any, parameters: Any, context: An
     try:
         conn.info.setdefault(_STARTS, []).append((flow, now()))
         flow.outer += 1
-    except Exception:  # noqa: S110 - a connection without info: not counted
-        pass
+    except Exception:  # a connection without info: not counted
+        _flow.count_error("flow.sqlalchemy")
 
 
 def _after(conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool) -> None:
@@ -54,8 +54,8 @@ def _finish(conn: Any, statement: Any, rows: Any, error: bool) -> None:
         flow.outer = max(0, flow.outer - 1)
         system = str(getattr(getattr(conn, "dialect", None), "name", "sql"))
         report(flow, system, statement if statement is not None else "", t0, rows, error)
-    except Exception:  # noqa: S110 - never the host's problem
-        pass
+    except Exception:  # never the host's problem: counted
+        _flow.count_error("flow.sqlalchemy")
 
 
 class Integration:

@@ -51,6 +51,7 @@ def serve(
             app=owner,
         )
     except Exception:
+        _flow.count_error("flow.wsgi")
         return app(environ, start_response)
 
     def starting(status: str, headers: Any, exc_info: Any = None) -> Any:
@@ -58,8 +59,8 @@ def serve(
             flow.status = int(status[:3])
             # Routed by now, and still inside the framework's request (Flask forgets it after).
             flow.resolved(final=True)
-        except Exception:  # noqa: S110 - a status or a route we cannot read: counted without
-            pass
+        except Exception:  # a status or a route we cannot read: the request is counted without
+            _flow.count_error("flow.wsgi")
         return start_response(status, headers, exc_info) if exc_info is not None else start_response(status, headers)
 
     try:
