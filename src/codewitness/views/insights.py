@@ -555,7 +555,8 @@ def _note(store: Store, result: list[Insight], hidden: int, since: datetime | No
     if hidden:
         return f"no insights but {hidden} acknowledged one(s) (--all shows them)"
     window = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
-    if not route_loads(store, since=since) and not revision_totals(store, since=since):
+    facts = route_loads(store, since=since) or revision_totals(store, since=since)
+    if not facts and not statement_groups(store, since=since, min_repeated=0):
         return (
             f"no runtime facts{window}: run the app with the sensor (codewitness run -- python app.py),"
             " then `codewitness ingest`"
