@@ -166,7 +166,6 @@ class Flow:
         source: Any,
         resolver: Resolver,
         query: str | bytes = "",
-        *,
         request_id: str | None = None,
         app: Any = None,
     ) -> None:
@@ -184,12 +183,13 @@ class Flow:
         self.failed = False
         self.outer = 0
         self._resolved: Resolved | None = None
-        #: The statements in the order they ran: ``[system, statement, duration_ns, rows, error]``.
-        self.statements: list[list[Any]] = []
+        #: The statements in the order they ran: ``[system, statement, duration_ns, rows, error]``
+        #: (made at the first statement: most requests of most services run none).
+        self.statements: list[list[Any]] | None = None
         self.dropped = 0
         #: Per distinct statement: ``fingerprint -> [system, statement, count, errors, total_ns,
         #: max_ns, rows, function, details]``.
-        self.distinct: dict[str, list[Any]] = {}
+        self.distinct: dict[str, list[Any]] | None = None
 
     def resolved(self, final: bool = False) -> Resolved:
         """Route template, path parameters and handler, as the framework routed the request so far.
@@ -215,6 +215,10 @@ class _Seen:
     SYSTEM, STATEMENT, COUNT, ERRORS, TOTAL, MAX, ROWS, FUNCTION, DETAILS = range(9)
 
 
+#: Status classes by ``status // 100`` (0: no status was sent).
+_STATUS_LABELS = ("none", "1xx", "2xx", "3xx", "4xx", "5xx", "other")
+
+
 class _RouteStats:
     __slots__ = ("concurrency", "errors", "function", "meter", "requests", "statuses")
 
@@ -223,7 +227,8 @@ class _RouteStats:
         self.function = function
         self.requests = 0
         self.errors = 0
-        self.statuses: dict[str, int] = {}
+        #: Requests by status class (see ``_STATUS_LABELS``).
+        self.statuses = [0] * len(_STATUS_LABELS)
         self.concurrency = [[0, 0] for _ in range(CONCURRENCY_BUCKETS)]
 
 
@@ -309,7 +314,7 @@ class FlowRecorder:
         app: Any = None,
     ) -> tuple[Flow, contextvars.Token[Flow | None]]:
         """Open a flow and make it the current one; hand both to :meth:`end`."""
-        flow = Flow(kind, method, source, resolver, query, request_id=request_id, app=app)
+        flow = Flow(kind, method, source, resolver, query, request_id, app)
         active = self.active
         active.add(flow)
         flow.in_flight = len(active)
@@ -319,8 +324,10 @@ class FlowRecorder:
         """Close ``flow`` (put the previous one back) and count it. Never raises."""
         ns = now() - flow.started
         if token is not None:
-            with contextlib.suppress(ValueError):  # reset from another context: leave it
+            try:  # noqa: SIM105 - a try costs nothing on the request path, suppress() is a call
                 _current.reset(token)
+            except ValueError:  # reset from another context (a task the flow was copied into): leave it
+                pass
         self.active.discard(flow)
         try:
             self._count(flow, ns)
@@ -340,16 +347,19 @@ class FlowRecorder:
                 stats = self._routes.setdefault(key, _RouteStats(self.meter_type(None, 0), key[3]))
         stats.meter.add(ns)
         stats.requests += 1
-        status = flow.status
-        if flow.failed or status >= 500:
+        status = flow.status // 100
+        if status > 5 or status < 0:
+            status = 6
+        stats.statuses[status] += 1
+        if flow.failed or status >= 5:
             stats.errors += 1
-        label = f"{status // 100}xx" if status else "none"
-        stats.statuses[label] = stats.statuses.get(label, 0) + 1
-        bucket = stats.concurrency[min((flow.in_flight - 1).bit_length(), CONCURRENCY_BUCKETS - 1)]
+        load = (flow.in_flight - 1).bit_length()
+        bucket = stats.concurrency[load if load < CONCURRENCY_BUCKETS else CONCURRENCY_BUCKETS - 1]
         bucket[0] += 1
         bucket[1] += ns
-        for fp, seen in flow.distinct.items():
-            self._fold(route, flow.method, fp, seen)
+        if flow.distinct:
+            for fp, seen in flow.distinct.items():
+                self._fold(route, flow.method, fp, seen)
 
     def _fold(self, route: str | None, method: str | None, fp: str, seen: list[Any]) -> None:
         key = (route, method, seen[_Seen.FUNCTION], fp)
@@ -411,13 +421,17 @@ class FlowRecorder:
         function: the statement's issuer (the frames of the sensor and the library on the way are
         skipped, as no watched function is theirs).
         """
-        seen = flow.distinct.get(fp)
+        distinct = flow.distinct
+        if distinct is None:
+            distinct = flow.distinct = {}
+            flow.statements = []
+        seen = distinct.get(fp)
         if seen is None:
-            if len(flow.distinct) >= MAX_DISTINCT:
+            if len(distinct) >= MAX_DISTINCT:
                 fp, shape = OTHER, OTHER
-                seen = flow.distinct.get(fp)
+                seen = distinct.get(fp)
             if seen is None:
-                seen = flow.distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(), None]
+                seen = distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(), None]
         seen[2] += 1
         if error:
             seen[3] += 1
@@ -430,8 +444,9 @@ class FlowRecorder:
             counts = seen[8] = seen[8] or {}
             for name, n in details.items():
                 counts[name] = counts.get(name, 0) + n
-        if len(flow.statements) < self.max_statements:
-            flow.statements.append([system, shape, ns, rows, error])
+        statements = flow.statements
+        if statements is not None and len(statements) < self.max_statements:
+            statements.append([system, shape, ns, rows, error])
         else:
             flow.dropped += 1
 
@@ -478,7 +493,7 @@ class FlowRecorder:
             "elapsed_ns": now() - flow.started,
             "statements": [
                 {"system": s[0], "statement": s[1], "duration_ns": s[2], "rows": s[3], "error": s[4]}
-                for s in list(flow.statements)
+                for s in list(flow.statements or ())
             ],
             "statements_dropped": flow.dropped,
         }
@@ -534,7 +549,7 @@ class FlowRecorder:
                     "route": route,
                     "requests": calls,
                     "errors": r.errors,
-                    "statuses": dict(r.statuses),
+                    "statuses": {label: n for label, n in zip(_STATUS_LABELS, r.statuses, strict=True) if n},
                     "histogram": histogram,
                     "total_ns": sum(ns for ns in (b[1] for b in r.concurrency)),
                     "max_ns": _max_of(counts),

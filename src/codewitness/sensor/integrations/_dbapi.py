@@ -24,7 +24,9 @@ def report(flow: _flow.Flow, system: str, statement: Any, t0: int, rows: Any, er
     if recorder is None:
         return
     try:
-        recorder.statement(flow, system, statement, now() - t0, rows if type(rows) is int else -1, error)
+        ns = now() - t0
+        shape, fp = recorder.normalize(statement)
+        recorder.note(flow, system, shape, fp, ns, rows if type(rows) is int else -1, error)
     except Exception:  # never the host's problem (the statement itself ran): counted
         recorder.internal_error(f"flow.{system}")
 

@@ -25,10 +25,6 @@ __all__ = ["Integration"]
 SYSTEM = "sqlite"
 
 
-def _report(flow: _flow.Flow, statement: Any, t0: int, rows: int, error: bool) -> None:
-    report(flow, SYSTEM, statement, t0, rows, error)
-
-
 def _make_cursor(base: Any) -> type:
     class Cursor(base):  # type: ignore[misc]
         """A cursor that reports its statements to the current flow."""
@@ -41,9 +37,9 @@ def _make_cursor(base: Any) -> type:
             try:
                 result = base.execute(self, sql, parameters)
             except BaseException:
-                _report(flow, sql, t0, -1, True)
+                report(flow, SYSTEM, sql, t0, -1, True)
                 raise
-            _report(flow, sql, t0, self.rowcount, False)
+            report(flow, SYSTEM, sql, t0, self.rowcount, False)
             return result
 
         def executemany(self, sql: Any, seq_of_parameters: Any, /) -> Any:
@@ -54,9 +50,9 @@ def _make_cursor(base: Any) -> type:
             try:
                 result = base.executemany(self, sql, seq_of_parameters)
             except BaseException:
-                _report(flow, sql, t0, -1, True)
+                report(flow, SYSTEM, sql, t0, -1, True)
                 raise
-            _report(flow, sql, t0, self.rowcount, False)
+            report(flow, SYSTEM, sql, t0, self.rowcount, False)
             return result
 
         def executescript(self, sql_script: Any, /) -> Any:
@@ -67,9 +63,9 @@ def _make_cursor(base: Any) -> type:
             try:
                 result = base.executescript(self, sql_script)
             except BaseException:
-                _report(flow, sql_script, t0, -1, True)
+                report(flow, SYSTEM, sql_script, t0, -1, True)
                 raise
-            _report(flow, sql_script, t0, -1, False)
+            report(flow, SYSTEM, sql_script, t0, -1, False)
             return result
 
     Cursor.__qualname__ = Cursor.__name__ = f"Flow{base.__name__}"
