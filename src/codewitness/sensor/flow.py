@@ -299,6 +299,8 @@ class FlowRecorder:
         #: ``id(code) -> (code, module.qualname or None)``: which code objects are watched functions.
         self._code_names: dict[int, tuple[types.CodeType, str | None]] = {}
         self.overflow = 0
+        #: The identifiers of the integrations set up (one integration may stand aside for another).
+        self.enabled: set[str] = set()
 
     # -- flows ---------------------------------------------------------------------------------
 
@@ -757,6 +759,7 @@ class FlowPlugin:
                     self._host.internal_error(f"integration.{identifier}")
                 continue
             self.enabled[identifier] = integration
+            recorder.enabled.add(identifier)
 
     def _drain(self) -> list[dict[str, Any]]:
         recorder = self.recorder
@@ -776,6 +779,8 @@ class FlowPlugin:
             except Exception:
                 host.internal_error(f"integration.{identifier}")
         self.enabled.clear()
+        if self.recorder is not None:
+            self.recorder.enabled.clear()
         if _recorder is self.recorder:
             _recorder = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -150,13 +151,21 @@ def test_psycopg2_reports_through_any_cursor_factory(sensor: Any, memory: Any, p
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_sqlalchemy_reports_each_statement_once_as_its_dialect(
-    sensor: Any, memory: Any, tmp_path: Path, request: pytest.FixtureRequest, backend: str
-) -> None:
-    from sqlalchemy import create_engine, text
+@pytest.mark.parametrize("integrations", [ONLY_DB, ("sqlalchemy",)], ids=["with-driver", "sqlalchemy-alone"])
+def test_sqlalchemy_statements_are_reported_once_by_the_driver_or_by_sqlalchemy(
+    app: Any, memory: Any, start: Any, tmp_path: Path, request: pytest.FixtureRequest, backend: str,
+    integrations: tuple[str, ...],
+) -> None:  # fmt: skip
+    sensor = start(app, memory, "wrapping", settings=SensorSection(integrations=integrations))
+    from sqlalchemy import create_engine, event, text  # after the sensor started, as under `codewitness run`
 
     url = f"sqlite:///{tmp_path / 'sa.db'}" if backend == "sqlite" else request.getfixturevalue("pg_url")
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    # With the driver's integration on, SQLAlchemy is left without statement listeners (its slower path).
+    listened = event.contains(engine, "before_cursor_execute", sys.modules[
+        "codewitness.sensor.integrations.sqlalchemy"
+    ]._before)  # fmt: skip
+    assert listened == (integrations == ("sqlalchemy",))
     with job("orm"), engine.begin() as conn:
         conn.execute(text("CREATE TABLE t3 (id INTEGER PRIMARY KEY, name TEXT)"))
         for i in range(6):
@@ -173,3 +182,4 @@ def test_sqlalchemy_reports_each_statement_once_as_its_dialect(
     failed = [r for r in seen.values() if r["errors"]]
     assert [r["statement"] for r in failed] == ["SELECT nope FROM t3"]
     assert all(r["system"] == system for r in seen.values())
+    assert "SELECT count(*) FROM t3 WHERE name <> ?" in seen
