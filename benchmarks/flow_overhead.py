@@ -14,7 +14,9 @@ the integration's own cost, not lost in a network round trip:
 * ``wsgi`` -- a bare WSGI callable wrapped in ``FlowMiddleware``;
 * ``flask`` -- a Flask app with one route (the patched ``Flask.__call__``), called through Werkzeug's test environ;
 * ``sqlite3`` -- ``cursor.execute("SELECT ?", ...)`` on an in-memory database, 10 per flow;
-* ``sqlalchemy`` -- ``conn.execute(text(...))`` on SQLite through SQLAlchemy Core, 10 per flow;
+* ``sqlalchemy`` -- ``conn.execute(text(...))`` on SQLite through SQLAlchemy Core, 10 per flow, with
+  the sqlite3 integration reporting (the default); ``sa-listeners`` -- the same with SQLAlchemy's own
+  statement listeners (as for a driver no integration watches);
 * ``httpx`` -- ``client.get`` through httpx's ``MockTransport`` (httpx's own code, no socket).
 
 Run::
@@ -271,7 +273,10 @@ def main(argv: list[str] | None = None) -> int:
         ("wsgi", "request", wsgi_runner(make_wsgi), (), 1, 1),
         ("flask", "request", wsgi_runner(make_flask), ("flask",), 1, 2),
         ("sqlite3", "statement", sqlite_runner, ("sqlite3",), PER_FLOW, 4),
-        ("sqlalchemy", "statement", sqlalchemy_runner, ("sqlalchemy",), PER_FLOW, 20),
+        # SQLAlchemy over a driver with an integration (the default: the driver reports), and with
+        # its own statement listeners, as for a driver without one (simulated on sqlite3).
+        ("sqlalchemy", "statement", sqlalchemy_runner, ("sqlite3", "sqlalchemy"), PER_FLOW, 20),
+        ("sa-listeners", "statement", sqlalchemy_runner, ("sqlalchemy",), PER_FLOW, 20),
         ("httpx", "call", httpx_runner, ("httpx",), 1, 10),
     ]
     results = []

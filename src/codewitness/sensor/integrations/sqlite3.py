@@ -105,6 +105,8 @@ class Integration:
 
             class FlowConnection(base):  # type: ignore[misc]
                 def cursor(self, factory: Any = cursor_type) -> Any:
+                    if factory is cursor_type:  # the usual case (SQLAlchemy's too): no lookup
+                        return base.cursor(self, plain_cursor)
                     return base.cursor(self, cursor_for(factory))
 
                 def execute(self, sql: Any, parameters: Any = (), /) -> Any:
