@@ -318,3 +318,7 @@ def test_a_failing_request_an_n_plus_one_and_a_slower_revision_are_told_with_the
         assert slower.evidence["previous"] == "r1" and slower.evidence["ratio"] > 5
         assert slower.evidence["p95_ci_ms"][0] > slower.evidence["previous_p95_ci_ms"][1]
         assert not [i for i in found if i.function == "shopflow.orders.order_total"]
+    stored = b"".join(p.read_bytes() for p in shop.glob("witness.db*"))  # the database and its WAL
+    assert b"SELECT percent FROM coupons WHERE code = ?" in stored
+    for secret in (b"SECRET-13", b"sk_live_51HxQ2", b"tok_9f8e7d6c5b4a39281706"):
+        assert secret not in stored
