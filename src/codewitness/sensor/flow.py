@@ -205,8 +205,9 @@ class Flow:
 
     @property
     def id(self) -> str:
-        """The request id: the client's ``X-Request-ID`` when the integration read one, else ours."""
-        return self.request_id or f"{_prefix}-{self.number:x}"
+        """The request id: the one the integration gave, else the client's ``X-Request-ID``
+        (read only now: most requests never need it), else ours."""
+        return self.request_id or _client_request_id(self.source) or f"{_prefix}-{self.number:x}"
 
 
 class _Seen:
@@ -602,6 +603,21 @@ def _path_of(source: Any) -> str | None:
     """The request's path: from an ASGI scope, a WSGI environ, or a Django request."""
     path = (source.get("path") or source.get("PATH_INFO")) if isinstance(source, dict) else getattr(source, "path", 0)
     return path if isinstance(path, str) else None
+
+
+def _client_request_id(source: Any) -> str | None:
+    """The ``X-Request-ID`` header of the request: from an ASGI scope, a WSGI environ, a Django request."""
+    if isinstance(source, dict):
+        if isinstance(source.get("headers"), list | tuple):
+            for pair in source["headers"]:
+                if isinstance(pair, list | tuple) and len(pair) == 2 and pair[0] == b"x-request-id":
+                    value = pair[1]
+                    return value.decode("latin-1") if isinstance(value, bytes) else None
+            return None
+        found = source.get("HTTP_X_REQUEST_ID")
+    else:
+        found = (getattr(source, "META", None) or {}).get("HTTP_X_REQUEST_ID")
+    return found if isinstance(found, str) and found else None
 
 
 def _headers_of(source: Any) -> dict[str, str]:

@@ -175,6 +175,7 @@ SECRET_HEADERS = {
     "Cookie": "session=s3cr3t-cookie-value",
     "X-Api-Key": "key_live_0123456789abcdef",
     "User-Agent": "pytest",
+    "X-Request-ID": "req-7f3a",
 }
 
 
@@ -205,6 +206,7 @@ def test_the_context_of_a_request_never_holds_a_secret_and_holds_headers_and_pat
     sensor.flush()
     (captured,) = memory.of("exception")
     flow = captured["flow"]
+    assert flow["id"] == "req-7f3a"  # the client's request id
     assert flow["query"] == {"q": ["shoes", "boots"], "page": "2", "access_token": "[REDACTED]", "card": "[REDACTED]"}
     if parts is None:
         assert "headers" not in flow and "path" not in flow

@@ -1,9 +1,9 @@
 """ASGI: a flow per HTTP request of any ASGI application.
 
-:func:`serve` runs one ASGI call inside a flow: the request's method, query string and client
-``X-Request-ID`` from the scope, the status from the ``http.response.start`` message, the route
-from what the framework's resolver reads in the scope once it routed the request. The Starlette
-integration (and so FastAPI) uses it; for any other ASGI application, wrap it::
+:func:`serve` runs one ASGI call inside a flow: the request's method and query string from the
+scope (its ``X-Request-ID`` when an event needs it), the status from the ``http.response.start``
+message, the route from what the framework's resolver reads in the scope once it routed the
+request. The Starlette integration (and so FastAPI) uses it; for any other ASGI application, wrap it::
 
     from codewitness.sensor.integrations.asgi import FlowMiddleware
 
@@ -21,21 +21,13 @@ from typing import Any
 from codewitness.sensor import flow as _flow
 from codewitness.sensor.flow import Resolved, Resolver
 
-__all__ = ["FlowMiddleware", "request_id", "serve"]
+__all__ = ["FlowMiddleware", "function_name", "serve"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def request_id(scope: Scope) -> str | None:
-    """The client's ``X-Request-ID`` header, when the request has one."""
-    for name, value in scope.get("headers") or ():
-        if name == b"x-request-id":
-            return value.decode("latin-1")[:128] if isinstance(value, bytes) else None
-    return None
 
 
 def _scope_route(flow: _flow.Flow) -> Resolved:
@@ -81,7 +73,6 @@ async def serve(app: App, scope: Scope, receive: Receive, send: Send, resolver: 
             scope,
             resolver,
             scope.get("query_string") or b"",
-            request_id=request_id(scope),
         )
     except Exception:
         _flow.count_error("flow.asgi")

@@ -46,7 +46,6 @@ def _begin(request: Any) -> tuple[Flow, Any] | None:
             request,
             resolve,
             meta.get("QUERY_STRING") or "",
-            request_id=meta.get("HTTP_X_REQUEST_ID") or None,
         )
     except Exception:
         _flow.count_error("flow.django")

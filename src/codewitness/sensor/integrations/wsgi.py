@@ -1,7 +1,7 @@
 """WSGI: a flow per request of any WSGI application.
 
-:func:`serve` runs one WSGI call inside a flow: method, query string and client
-``X-Request-ID`` from the environ, the status from ``start_response``, the route from what the
+:func:`serve` runs one WSGI call inside a flow: method and query string from the environ (its
+``X-Request-ID`` when an event needs it), the status from ``start_response``, the route from what the
 framework's resolver reads once it routed the request. The Flask integration uses it; for any
 other WSGI application, wrap it::
 
@@ -47,7 +47,6 @@ def serve(
             environ,
             resolver,
             environ.get("QUERY_STRING") or "",
-            request_id=(environ.get("HTTP_X_REQUEST_ID") or None),
             app=owner,
         )
     except Exception:
