@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 import wsgiref.util
 from pathlib import Path
 from typing import Any
@@ -352,3 +353,35 @@ def test_an_integration_whose_library_it_does_not_know_is_left_out_with_its_reas
     assert "sqlite3" in plugin.enabled
     sensor.flush()
     assert memory.of("sensor") == []  # not an error: a reason, logged
+
+
+def test_requests_are_counted_by_how_many_were_in_flight_as_each_began(app: Any, memory: Any, start: Any) -> None:
+    import threading
+
+    sensor = start(app, memory, "wrapping")
+    everyone_in = threading.Barrier(4, timeout=10)
+
+    def slow(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        everyone_in.wait()  # four requests in flight at once
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    application = FlowMiddleware(slow)
+    # One at a time, so that each begins with one more in flight than the one before.
+    started: list[threading.Thread] = []
+    recorder = flow_module.recorder()
+    assert recorder is not None
+    for _ in range(4):
+        thread = threading.Thread(target=_call, args=(application, _environ("", {})), daemon=True)
+        thread.start()
+        started.append(thread)
+        deadline = time.monotonic() + 10
+        while len(started) < 4 and len(recorder.active) < len(started):  # the fourth lets them all go
+            assert time.monotonic() < deadline, f"{len(recorder.active)} in flight, {len(started)} started"
+            time.sleep(0.001)
+    for thread in started:
+        thread.join(10)
+    sensor.flush()
+    (route,) = memory.of("route")
+    assert {label: n for label, (n, _) in route["concurrency"].items()} == {"1": 1, "2": 1, "3-4": 2}
+    assert route["requests"] == 4 and route["statuses"] == {"2xx": 4}
