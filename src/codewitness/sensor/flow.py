@@ -108,9 +108,13 @@ def current() -> Flow | None:
 
 
 def _after_fork() -> None:
+    """In a forked child: ids of its own, and none of the parent's counts (the parent reports those)."""
     global _prefix, _numbers
     _prefix = uuid.uuid4().hex[:8]
     _numbers = itertools.count(1)
+    running = _recorder
+    if running is not None:
+        running.reinit_after_fork()
 
 
 if hasattr(os, "register_at_fork"):
@@ -302,6 +306,13 @@ class FlowRecorder:
         self.overflow = 0
         #: The identifiers of the integrations set up (one integration may stand aside for another).
         self.enabled: set[str] = set()
+
+    def reinit_after_fork(self) -> None:
+        """Forget the parent's counts and requests in flight (in a forked child)."""
+        self._routes = {}
+        self._dependencies = {}
+        self.active = set()
+        self._start = timestamp()
 
     # -- flows ---------------------------------------------------------------------------------
 

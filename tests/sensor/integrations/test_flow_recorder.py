@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -385,3 +386,41 @@ def test_requests_are_counted_by_how_many_were_in_flight_as_each_began(app: Any,
     (route,) = memory.of("route")
     assert {label: n for label, (n, _) in route["concurrency"].items()} == {"1": 1, "2": 1, "3-4": 2}
     assert route["requests"] == 4 and route["statuses"] == {"2xx": 4}
+
+
+FORKED = """
+import json, os, sqlite3, sys
+import codewitness.sensor
+from codewitness.config import SensorSection
+from codewitness.sensor.flow import job
+
+sensor = codewitness.sensor.init(service="t", manifest="none.json", spool_dir="spool", endpoint="",
+                                 interval=3600, settings=SensorSection())
+conn = sqlite3.connect(":memory:")
+with job("parent"):
+    conn.execute("SELECT 1").fetchone()
+pid = os.fork()
+if pid == 0:
+    with job("child"):
+        conn.execute("SELECT 2 AS two").fetchone()
+    codewitness.sensor.shutdown()
+    os._exit(0)
+os.waitpid(pid, 0)
+codewitness.sensor.shutdown()
+print(json.dumps({"parent": os.getpid(), "child": pid}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_reports_its_own_flows_only(tmp_path: Path) -> None:
+    (tmp_path / "host.py").write_text(FORKED)
+    out = subprocess.run([sys.executable, "host.py"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    pids = json.loads(out.stdout.splitlines()[-1])
+    seen: dict[int, list[str]] = {}
+    for segment in (tmp_path / "spool").glob("seg-*.jsonl"):
+        for line in segment.read_text().splitlines():
+            record = json.loads(line)
+            if record["kind"] in ("route", "dependency"):
+                seen.setdefault(record["pid"], []).append(f"{record['kind']} {record['route']}")
+    assert sorted(seen[pids["parent"]]) == ["dependency parent", "route parent"]
+    assert sorted(seen[pids["child"]]) == ["dependency child", "route child"]
