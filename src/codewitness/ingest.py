@@ -454,8 +454,8 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             interval_start=_time(record, "start"),
             interval_end=_time(record, "end"),
             flow_kind=_str(record, "flow", 20),
-            method=_opt_str(record, "method", 20),
-            route=_opt_str(record, "route", 1000),
+            method=_nullable_str(record, "method", 20),
+            route=_nullable_str(record, "route", 1000),
             requests=requests,
             errors=_int(record, "errors"),
             statuses=_counts(record, "statuses"),
@@ -469,8 +469,8 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             _maybe_function(record),
             interval_start=_time(record, "start"),
             interval_end=_time(record, "end"),
-            route=_opt_str(record, "route", 1000),
-            method=_opt_str(record, "method", 20),
+            route=_nullable_str(record, "route", 1000),
+            method=_nullable_str(record, "method", 20),
             system=_str(record, "system", 40),
             statement=_long_text(record, "statement"),
             fingerprint=_str(record, "fingerprint", 64),
@@ -485,6 +485,12 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             details=_counts(record, "details") if record.get("details") is not None else {},
         )
     return kind, row
+
+
+def _nullable_str(record: Mapping[str, Any], key: str, limit: int) -> str | None:
+    """A field that must be there but may be ``null`` (a route no router matched, a job's method)."""
+    _get(record, key)
+    return _opt_str(record, key, limit)
 
 
 def _maybe_function(record: Mapping[str, Any]) -> dict[str, Any]:
