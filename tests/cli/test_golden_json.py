@@ -42,6 +42,7 @@ COMMANDS: dict[str, list[str]] = {
     "notes-show-capture": ["notes", "show", "HEAD~1", "--json"],
     "deps": ["deps", "--offline", "--json"],
     "doctor": ["doctor", "--offline", "--json"],
+    "metrics": ["metrics", "--offline", "--json"],
     "insights": ["insights", "--json"],
 }
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-import random
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.errors import InvariantViolation
 from codewitness.facts import Kind, timestamp
+from codewitness.sensor._rng import RNG
 from codewitness.sensor.aggregate import FunctionStats, error_name
 from codewitness.sensor.meter import Meter
 from codewitness.sensor.meter import now as monotonic_ns
@@ -165,7 +165,7 @@ class Probe:
 
     def want_sample(self) -> bool:
         """Decide, before a call, whether it is offered to the sample reservoir."""
-        return self.sample_rate > 0 and random.random() < self.sample_rate  # noqa: S311 - not security
+        return self.sample_rate > 0 and RNG.random() < self.sample_rate
 
     def failed(self, ns: int, exc: BaseException, arguments: Callable[[], Mapping[str, Any]]) -> None:
         """Count a call that raised; capture it when the per-type budget allows. Never raises."""
@@ -279,7 +279,7 @@ class Probe:
         reservoir = self._reservoir
         keep = len(reservoir.slots)
         offered = next(reservoir.offered)
-        slot = offered if offered < keep else random.randrange(offered + 1)  # noqa: S311 - not security
+        slot = offered if offered < keep else RNG.randrange(offered + 1)
         if slot >= keep:
             return
         reservoir.slots[slot] = {

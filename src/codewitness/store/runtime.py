@@ -6,7 +6,7 @@ inserts the ones the store does not have yet (records carry their own ids). Read
 
 Example:
     >>> written = write_rows(store, {Kind.AGGREGATE: {row["id"]: row}})  # doctest: +SKIP
-    >>> written.inserted, written.duplicates
+    >>> written.inserted, written.duplicates  # doctest: +SKIP
     ({<Kind.AGGREGATE: 'aggregate'>: 1}, 0)
 """
 
