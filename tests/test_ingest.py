@@ -22,18 +22,20 @@ from codewitness.facts import SHAPES, Kind, decode_batch, encode_batch
 from codewitness.ingest import UNREADABLE, ingest_batch, ingest_spool
 from codewitness.store import Store
 from codewitness.store.runtime import TABLES
-from tests.runtime_records import T0, aggregate, breach, exception, invariant, review, source
+from tests.runtime_records import T0, aggregate, breach, dependency, exception, flow, invariant, review, route, source
 
 
 def full_record(kind: Kind) -> dict[str, Any]:
     """A record of ``kind`` with every field its shape names."""
     when = T0.isoformat()
+    context = flow(statements=["SELECT 1"], path="/orders/7")
     if kind is Kind.AGGREGATE:
         return aggregate("shop.quote", [1_000, 2_000])
     if kind is Kind.EXCEPTION:
-        return {**exception("shop.quote", "bad sku"), "fingerprint": "5d41402abc4b2a76", "count": 3}
+        return {**exception("shop.quote", "bad sku"), "fingerprint": "5d41402abc4b2a76", "count": 3, "flow": context}
     if kind is Kind.SAMPLE:
-        return {**source("shop.quote"), "kind": "sample", "time": when, "duration_ns": 5, "arguments": {}, "result": 1}
+        fields = {"kind": "sample", "time": when, "duration_ns": 5, "arguments": {}, "result": 1, "flow": context}
+        return {**source("shop.quote"), **fields}
     if kind is Kind.HEALTH:
         fields = {k: v for k, v in source("x").items() if k in ("id", "service", "revision", "host", "pid")}
         return {
@@ -47,10 +49,14 @@ def full_record(kind: Kind) -> dict[str, Any]:
             "exporters": {},
         }
     if kind is Kind.BREACH:
-        return {**breach("shop.refund", "cap"), "mode": "record", "detail": None}
+        return {**breach("shop.refund", "cap"), "mode": "record", "detail": None, "flow": context}
     if kind is Kind.INVARIANT:
         return invariant("shop.refund", "cap", passed=3, breached=1)
-    return review("shop.pay")
+    if kind is Kind.ROUTE:
+        return route("/orders/{order_id}", [1_000_000, 2_000_000])
+    if kind is Kind.DEPENDENCY:
+        return dependency("SELECT name FROM items WHERE id = ?")
+    return {**review("shop.pay"), "flow": context}
 
 
 @pytest.mark.parametrize("kind", list(Kind), ids=str)

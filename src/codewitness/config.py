@@ -228,6 +228,19 @@ class CheckSection:
 #: The parts of a web request a capture can keep, and those it keeps by default.
 REQUEST_PARTS = ("method", "route", "path_params", "path", "query", "headers")
 REQUEST_PARTS_DEFAULT = ("method", "route", "path_params")
+#: The sensor's flow integrations (:mod:`codewitness.sensor.integrations`), all on by default.
+INTEGRATIONS = (
+    "starlette",
+    "flask",
+    "django",
+    "sqlite3",
+    "psycopg",
+    "psycopg2",
+    "sqlalchemy",
+    "urllib3",
+    "httpx",
+    "httpx2",
+)
 
 
 @dataclass(frozen=True)
@@ -373,9 +386,25 @@ class SensorSection:
             minimum=256,
         ),
     )
+    integrations: tuple[str, ...] = field(
+        default=INTEGRATIONS,
+        metadata=doc(
+            "Flow integrations set up when their library is imported (each request's route and the queries"
+            " and outbound calls it made): any of " + ", ".join(INTEGRATIONS) + "; an empty list turns flows off."
+        ),
+    )
+    flow_statements: int = field(
+        default=50,
+        metadata=doc(
+            "Statements (queries, outbound calls) one request keeps in order for the context of an exception;"
+            " the rest are counted.",
+            minimum=0,
+        ),
+    )
 
     def __post_init__(self) -> None:
         _known_only("sensor.request_parts", self.request_parts, REQUEST_PARTS)
+        _known_only("sensor.integrations", self.integrations, INTEGRATIONS, "integration")
 
 
 #: The quality metrics, in report order (see :mod:`codewitness.metrics`).

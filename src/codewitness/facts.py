@@ -54,14 +54,18 @@ __all__ = [
     "BadRecord",
     "BreachRecord",
     "Decoded",
+    "DependencyRecord",
     "Encoded",
     "ExceptionRecord",
+    "FlowContext",
+    "FlowStatement",
     "FunctionFields",
     "HealthRecord",
     "Histogram",
     "InvariantRecord",
     "Kind",
     "ReviewRecord",
+    "RouteRecord",
     "SampleRecord",
     "SourceFields",
     "StackFrame",
@@ -94,6 +98,11 @@ class Kind(enum.StrEnum):
     INVARIANT = "invariant"
     #: A sampled call of a high-stakes function, for a person to review.
     REVIEW = "review"
+    #: One route's requests over one interval: statuses, a latency histogram, latency by load.
+    ROUTE = "route"
+    #: One statement (or outbound call) over one interval, per route and issuing function:
+    #: executions, time, and how often one request ran it (N+1 evidence).
+    DEPENDENCY = "dependency"
 
 
 class BadRecord(ValueError):
@@ -158,6 +167,35 @@ class AggregateRecord(FunctionFields):
     max_ns: int
 
 
+class FlowStatement(TypedDict):
+    """One statement a flow ran: SQL with its literals out, or an outbound call (``GET host/path``)."""
+
+    system: str
+    statement: str
+    duration_ns: int
+    rows: int
+    error: bool
+
+
+class FlowContext(TypedDict):
+    """The request (or job) an event happened in, redacted: the ``flow`` field of exceptions,
+    samples, breaches and review items captured inside one."""
+
+    kind: str
+    id: str
+    method: str | None
+    route: str | None
+    function: str | None
+    path_params: dict[str, Any]
+    query: dict[str, Any]
+    in_flight: int
+    elapsed_ns: int
+    statements: list[FlowStatement]
+    statements_dropped: int
+    path: NotRequired[str]
+    headers: NotRequired[dict[str, Any]]
+
+
 class ExceptionRecord(FunctionFields):
     """:attr:`Kind.EXCEPTION`: one capture of a failure. ``fingerprint`` tells failures apart
     (function, type, message pattern, innermost frames); ``count`` is how many occurrences in its
@@ -170,6 +208,7 @@ class ExceptionRecord(FunctionFields):
     arguments: NotRequired[dict[str, Any]]
     fingerprint: NotRequired[str]
     count: NotRequired[int]
+    flow: NotRequired[FlowContext]
 
 
 class SampleRecord(FunctionFields):
@@ -179,6 +218,7 @@ class SampleRecord(FunctionFields):
     duration_ns: int
     arguments: NotRequired[dict[str, Any]]
     result: NotRequired[Any]
+    flow: NotRequired[FlowContext]
 
 
 class HealthRecord(SourceFields):
@@ -203,6 +243,7 @@ class BreachRecord(FunctionFields):
     arguments: NotRequired[dict[str, Any]]
     result: NotRequired[Any]
     detail: NotRequired[str | None]
+    flow: NotRequired[FlowContext]
 
 
 class InvariantRecord(SourceFields):
@@ -226,6 +267,68 @@ class ReviewRecord(FunctionFields):
     rule: NotRequired[str]
     arguments: NotRequired[dict[str, Any]]
     result: NotRequired[Any]
+    flow: NotRequired[FlowContext]
+
+
+class RouteRecord(SourceFields):
+    """:attr:`Kind.ROUTE`. ``function`` is the route's handler (``None`` when not known), with its
+    origin; ``flow`` is ``http`` or ``job``; ``errors`` counts server errors (5xx, or an exception
+    that left the application); ``statuses`` counts by class (``2xx``, ..., ``none``);
+    ``concurrency`` maps requests in flight at the start (``1``, ``2``, ``3-4``, ... ``129+``) to
+    ``[requests, total_ns]``; ``requests`` equals the histogram's count."""
+
+    start: str
+    end: str
+    function: str | None
+    origin: NotRequired[str]
+    ai_share: NotRequired[float]
+    generation_ids: NotRequired[list[str]]
+    models: NotRequired[list[str]]
+    path: NotRequired[str | None]
+    line: NotRequired[int | None]
+    flow: str
+    method: str | None
+    route: str | None
+    requests: int
+    errors: int
+    statuses: dict[str, int]
+    histogram: dict[str, int]
+    total_ns: int
+    max_ns: int
+    concurrency: dict[str, list[int]]
+
+
+class DependencyRecord(SourceFields):
+    """:attr:`Kind.DEPENDENCY`: one normalised statement (``system`` ``sqlite``, ``postgresql``,
+    ...) or outbound call (``system`` ``http``) per route and issuing function (the innermost
+    watched function on the stack, ``None`` when there was none) over one interval. ``requests``
+    counts the flows that ran it, ``repeated`` those that ran it more than once,
+    ``max_per_request`` the most runs in one flow; ``details`` holds system-specific counts (an
+    outbound call's ``2xx``/``4xx``/... and ``no_timeout``)."""
+
+    start: str
+    end: str
+    function: str | None
+    origin: NotRequired[str]
+    ai_share: NotRequired[float]
+    generation_ids: NotRequired[list[str]]
+    models: NotRequired[list[str]]
+    path: NotRequired[str | None]
+    line: NotRequired[int | None]
+    route: str | None
+    method: str | None
+    system: str
+    statement: str
+    fingerprint: str
+    calls: int
+    errors: int
+    total_ns: int
+    max_ns: int
+    rows: int
+    requests: int
+    repeated: int
+    max_per_request: int
+    details: NotRequired[dict[str, int]]
 
 
 #: The shape of each kind.
@@ -237,6 +340,8 @@ SHAPES: dict[Kind, type[SourceFields]] = {
     Kind.BREACH: BreachRecord,
     Kind.INVARIANT: InvariantRecord,
     Kind.REVIEW: ReviewRecord,
+    Kind.ROUTE: RouteRecord,
+    Kind.DEPENDENCY: DependencyRecord,
 }
 
 

@@ -120,9 +120,11 @@ def ingest_batch(
         records, unreadable = records
     now = utcnow()
     rows: dict[Kind, dict[str, dict[str, Any]]] = {kind: {} for kind in Kind}
+    flows: dict[str, dict[str, Any]] = {}
     for record in records:
         try:
             kind, row = _row(record, now)
+            flow = _flow_row(record, kind, row) if isinstance(record, Mapping) and "flow" in record else None
         except BadRecord as exc:
             result.refuse(str(exc))
             continue
@@ -133,7 +135,9 @@ def ingest_batch(
         if row["id"] in by_id:
             result.duplicates += 1
         by_id[row["id"]] = row
-    written = write_rows(store, rows)
+        if flow is not None:
+            flows[row["id"]] = flow
+    written = write_rows(store, rows, flows)
     result.inserted += sum(written.inserted.values())
     result.by_kind.update({kind.value: n for kind, n in written.inserted.items() if n})
     result.duplicates += written.duplicates
@@ -479,7 +483,7 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             breached=_int(record, "breached"),
             errors=_int(record, "errors", default=0),
         )
-    else:  # Kind.REVIEW
+    elif kind is Kind.REVIEW:
         row.update(
             _function(record),
             time=_time(record, "time"),
@@ -487,4 +491,114 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             arguments=_object(record, "arguments"),
             result=_value(record.get("result"), "result"),
         )
+    elif kind is Kind.ROUTE:
+        histogram = Histogram.from_json(_get(record, "histogram"))
+        requests = _int(record, "requests")
+        if histogram.count != requests:
+            raise BadRecord("histogram: its counts do not add up to requests")
+        row.update(
+            _maybe_function(record),
+            interval_start=_time(record, "start"),
+            interval_end=_time(record, "end"),
+            flow_kind=_str(record, "flow", 20),
+            method=_nullable_str(record, "method", 20),
+            route=_nullable_str(record, "route", 1000),
+            requests=requests,
+            errors=_int(record, "errors"),
+            statuses=_counts(record, "statuses"),
+            histogram=histogram.to_json(),
+            total_ns=_int(record, "total_ns"),
+            max_ns=_int(record, "max_ns"),
+            concurrency=_concurrency(record),
+        )
+    else:  # Kind.DEPENDENCY
+        row.update(
+            _maybe_function(record),
+            interval_start=_time(record, "start"),
+            interval_end=_time(record, "end"),
+            route=_nullable_str(record, "route", 1000),
+            method=_nullable_str(record, "method", 20),
+            system=_str(record, "system", 40),
+            statement=_long_text(record, "statement"),
+            fingerprint=_str(record, "fingerprint", 64),
+            calls=_int(record, "calls"),
+            errors=_int(record, "errors"),
+            total_ns=_int(record, "total_ns"),
+            max_ns=_int(record, "max_ns"),
+            rows=_int(record, "rows"),
+            requests=_int(record, "requests"),
+            repeated=_int(record, "repeated"),
+            max_per_request=_int(record, "max_per_request"),
+            details=_counts(record, "details") if record.get("details") is not None else {},
+        )
     return kind, row
+
+
+def _nullable_str(record: Mapping[str, Any], key: str, limit: int) -> str | None:
+    """A field that must be there but may be ``null`` (a route no router matched, a job's method)."""
+    _get(record, key)
+    return _opt_str(record, key, limit)
+
+
+def _maybe_function(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The function fields of a record whose function may be unknown (``None``, never left out)."""
+    if _get(record, "function") is None:
+        return {
+            "function": None,
+            "origin": "unknown",
+            "ai_share": 0.0,
+            "generation_ids": [],
+            "models": [],
+            "path": None,
+            "line": None,
+        }
+    return _function(record)
+
+
+def _concurrency(record: Mapping[str, Any]) -> dict[str, list[int]]:
+    """A route's ``{in flight: [requests, total_ns]}``."""
+    value = _get(record, "concurrency")
+    if not isinstance(value, dict):
+        raise BadRecord("concurrency: not an object")
+    out: dict[str, list[int]] = {}
+    for label, pair in value.items():
+        if not (isinstance(label, str) and len(label) <= 20):
+            raise BadRecord("concurrency: a label that is not a short string")
+        if not (isinstance(pair, list) and len(pair) == 2 and all(type(n) is int and 0 <= n <= INT64[1] for n in pair)):
+            raise BadRecord("concurrency: not [requests, total_ns] integers from 0 to 2**63-1")
+        out[_safe_text(label)] = list(pair)
+    return out
+
+
+#: The kinds of record that may carry the request they happened in.
+_WITH_FLOW = frozenset({Kind.EXCEPTION, Kind.SAMPLE, Kind.BREACH, Kind.REVIEW})
+
+
+def _flow_row(record: Mapping[str, Any], kind: Kind, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The :data:`~codewitness.store.runtime.FLOWS` row of an event's ``flow`` context, or ``None``.
+
+    Raises:
+        BadRecord: the context is not an object with the fields a flow has.
+    """
+    flow = record.get("flow")
+    if flow is None or kind not in _WITH_FLOW:
+        return None
+    if not isinstance(flow, dict):
+        raise BadRecord("flow: not an object")
+    statements = flow.get("statements", [])
+    if not isinstance(statements, list):
+        raise BadRecord("flow: statements is not a list")
+    return {
+        "id": row["id"],
+        "event_kind": kind.value,
+        "time": row["time"],
+        "service": row["service"],
+        "revision": row["revision"],
+        "function": row.get("function"),
+        "request_id": _str(flow, "id", 200),
+        "flow_kind": _str(flow, "kind", 20),
+        "method": _opt_str(flow, "method", 20),
+        "route": _opt_str(flow, "route", 1000),
+        "flow": _value(flow, "flow"),
+        "ingested_at": row["ingested_at"],
+    }

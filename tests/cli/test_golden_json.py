@@ -44,6 +44,7 @@ COMMANDS: dict[str, list[str]] = {
     "doctor": ["doctor", "--offline", "--json"],
     "store-stats": ["store", "stats", "--json"],
     "metrics": ["metrics", "--offline", "--json"],
+    "insights": ["insights", "--json"],
 }
 
 #: Keys whose values are measured or dated rather than computed: replaced by a placeholder of their type.

@@ -34,6 +34,7 @@ GROUPS: tuple[str, ...] = (
     "doctor_cmd",
     "metrics_cmd",
     "store_cmd",
+    "insights_cmd",
 )
 
 _HELP_NAMES = ("-h", "--help")

@@ -153,6 +153,7 @@ class Sensor:
         self._pending_checks: dict[str, list[Check]] = {}
         self._check_factories: list[tuple[str, CheckFactory]] = []
         self._collectors: list[Collector] = []
+        self._contexts: list[tuple[str, Callable[[], Any]]] = []
         self.plugins: list[Plugin] = []
         self.backend = backend_factory(self)
         self._import_hook = ImportHook(selection, self.instrument_module, getattr(self.backend, "loader_for", None))
@@ -305,17 +306,55 @@ class Sensor:
         """Queue an event about ``function`` (an invariant breach, a review item) with its origin added.
 
         A function the sensor does not watch gets the origin the manifest gives it (listed below the
-        watch threshold, or not listed at all: ``human``). The record is completed in place and
-        returned; a full queue drops it (counted).
+        watch threshold, or not listed at all: ``human``). The record is completed in place (with
+        the plug-ins' event context too) and returned; a full queue drops it (counted).
         """
         probe = self.probes.get(function)
         header = self._header(probe)
         known = self.selection.about(function) if probe is None else None
         if known is not None:
             header.update(known.facts())
+        header.update(self.event_context())
         record.update({k: v for k, v in header.items() if k not in record})
         self.enqueue(record)
         return record
+
+    def add_event_context(self, name: str, provider: Callable[[], Any]) -> None:
+        """Add ``provider()`` (unless ``None``) as the field ``name`` of every event captured from now on.
+
+        It runs on the application's thread as the event is captured (an exception, a breach, a
+        sample): it must be quick and must not block; an exception from it is counted.
+        """
+        self._contexts.append((name, provider))
+
+    def event_context(self) -> dict[str, Any]:
+        """The fields the plug-ins' context providers add to an event captured now."""
+        found: dict[str, Any] = {}
+        for name, provider in self._contexts:
+            with guard(self, f"context.{name}"):
+                value = provider()
+                if value is not None:
+                    found[name] = value
+        return found
+
+    def watches(self, function: str) -> bool:
+        """Whether ``function`` (``module.qualname``) is watched now."""
+        return function in self.probes
+
+    def function_facts(self, function: str | None) -> dict[str, Any]:
+        """``function`` and its origin fields (as events carry them), from its probe or the manifest."""
+        facts: dict[str, Any] = {"function": function, "origin": "unknown"}
+        if function is None:
+            return facts
+        probe = self.probes.get(function)
+        if probe is not None:
+            header = self._header(probe)
+            facts.update({k: header[k] for k in ("origin", "ai_share", "generation_ids", "models", "path", "line")})
+            return facts
+        known = self.selection.about(function)
+        if known is not None:
+            facts.update(known.facts())
+        return facts
 
     # -- events ------------------------------------------------------------------------------
 
@@ -385,6 +424,8 @@ class Sensor:
             fingerprint=failure.fingerprint(probe.target.name),
             count=1,
         )
+        if self._contexts:
+            record.update(self.event_context())
         if self.enqueue(record):
             failure.records.append(record)
 

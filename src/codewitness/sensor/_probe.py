@@ -70,6 +70,9 @@ class Owner(Protocol):
     ) -> None:
         """Queue a redacted capture of ``exc`` (an occurrence of ``failure``) leaving ``probe``'s function."""
 
+    def event_context(self) -> dict[str, Any]:
+        """The plug-ins' context for an event captured now (the request being served)."""
+
 
 def parameters_of(function: Any, code: types.CodeType | None = None) -> tuple[str, ...] | None:
     """A function's parameter names, in order (through ``functools.wraps`` wrappers); None if unknown."""
@@ -324,6 +327,7 @@ class Probe:
             "duration_ns": ns,
             "arguments": dict(arguments),
             "result": self.sensor.redactor.snapshot(result),
+            **self.sensor.event_context(),
         }
 
     def drain_samples(self) -> list[dict[str, Any]]:

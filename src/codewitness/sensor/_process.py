@@ -118,7 +118,8 @@ def init(
             file means only ``include`` patterns select functions.
         plugins: plug-ins to set up before anything is watched (:mod:`codewitness.sensor.plugins`);
             one whose setup fails is left out. :func:`codewitness.init` passes invariants and
-            review sampling.
+            review sampling. The flow plug-in (:mod:`codewitness.sensor.flow`: each request's
+            route, queries and outbound calls) comes first, unless ``sensor.integrations`` is empty.
         **options: the sensor's options (:class:`Options`).
 
     Returns:
@@ -226,6 +227,11 @@ def _start(
         )
     for problem in problems:  # no exception of ours is being handled here (the host may be handling one)
         sensor.count_error(problem)
+    if cfg.integrations:
+        # Flows first, so that every other plug-in's events carry the request they happened in.
+        from codewitness.sensor.flow import FlowPlugin
+
+        plugins = [FlowPlugin(cfg.integrations, max_statements=cfg.flow_statements), *plugins]
     for plugin in plugins:
         sensor.add_plugin(plugin)
     if not sensor.exporters:

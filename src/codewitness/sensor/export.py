@@ -60,6 +60,7 @@ __all__ = ["Exporter", "HttpExporter", "OtelExporter", "Spool"]
 
 log = logging.getLogger("codewitness.sensor")
 
+
 class Exporter(Protocol):
     """Where records go. Called on the exporter thread only; may block there."""
 

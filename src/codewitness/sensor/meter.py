@@ -69,11 +69,12 @@ except ImportError:  # not built here (no compiler, another interpreter): the pu
     _compiled = None
 
 #: True when the compiled meter was built and agrees with the histogram layout of :mod:`codewitness.facts`.
-COMPILED: bool = (
-    _compiled is not None
-    and (_compiled.BUCKETS, _compiled.EXACT_BELOW, _compiled.SUB_BUCKET_BITS, _compiled.MAX_TRACKED_NS)
-    == (BUCKETS, EXACT_BELOW, SUB_BUCKET_BITS, MAX_TRACKED_NS)
-)
+COMPILED: bool = _compiled is not None and (
+    _compiled.BUCKETS,
+    _compiled.EXACT_BELOW,
+    _compiled.SUB_BUCKET_BITS,
+    _compiled.MAX_TRACKED_NS,
+) == (BUCKETS, EXACT_BELOW, SUB_BUCKET_BITS, MAX_TRACKED_NS)
 
 #: The sensor's clock (nanoseconds; only differences mean anything): the compiled meter's own when
 #: it is built, so that a ``t0`` taken on either side of the boundary means the same. That clock

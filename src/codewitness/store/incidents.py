@@ -275,10 +275,11 @@ def tags(store: Store, incident_ids: list[str] | None = None) -> dict[str, list[
 
 
 def exception_samples(store: Store, function: str, type_name: str, *, limit: int = 500) -> list[dict[str, Any]]:
-    """The newest captured exceptions of one function and type (time, message, arguments, stack, where from)."""
+    """The newest captured exceptions of one function and type (time, message, arguments, stack, where
+    from, id)."""
     t = schema.runtime_exceptions
     query = (
-        select(t.c.time, t.c.message, t.c.arguments, t.c.stack, t.c.revision, t.c.service)
+        select(t.c.time, t.c.message, t.c.arguments, t.c.stack, t.c.revision, t.c.service, t.c.id)
         .where(t.c.function == function, t.c.type == type_name)
         .order_by(t.c.time.desc())
         .limit(limit)
@@ -288,11 +289,11 @@ def exception_samples(store: Store, function: str, type_name: str, *, limit: int
 
 
 def breach_samples(store: Store, function: str, rule: str, *, limit: int = 500) -> list[dict[str, Any]]:
-    """The newest breaches of one function's rule (time, expression, arguments, result, detail, where from)."""
+    """The newest breaches of one function's rule (time, expression, arguments, result, detail, where from, id)."""
     t = schema.runtime_breaches
     query = (
         select(t.c.time, t.c.rule_kind, t.c.expression, t.c.arguments, t.c.result, t.c.detail)
-        .add_columns(t.c.revision, t.c.service)
+        .add_columns(t.c.revision, t.c.service, t.c.id)
         .where(t.c.function == function, t.c.rule == rule)
         .order_by(t.c.time.desc())
         .limit(limit)
