@@ -29,7 +29,22 @@ def full_record(kind: Kind) -> dict[str, Any]:
     if kind is Kind.EXCEPTION:
         return exception("shop.quote", "bad sku")
     if kind is Kind.SAMPLE:
-        return {**source("shop.quote"), "kind": "sample", "time": when, "duration_ns": 5, "arguments": {}, "result": 1}
+        return {
+            **source("shop.quote"),
+            "kind": "sample",
+            "time": when,
+            "duration_ns": 5,
+            "arguments": {},
+            "result": 1,
+            "shape": "",
+            "shape_calls": 1,
+            "source": "sensor",
+            "input": {},
+            "input_digest": "0" * 32,
+            "output": {"ok": 1},
+            "output_unkept": "",
+            "not_replayable": "",
+        }
     if kind is Kind.HEALTH:
         fields = {k: v for k, v in source("x").items() if k in ("id", "service", "revision", "host", "pid")}
         return {
@@ -46,7 +61,7 @@ def full_record(kind: Kind) -> dict[str, Any]:
         return {**breach("shop.refund", "cap"), "mode": "record", "detail": None}
     if kind is Kind.INVARIANT:
         return invariant("shop.refund", "cap", passed=3, breached=1)
-    return review("shop.pay")
+    return {**review("shop.pay"), "not_replayable": ""}
 
 
 @pytest.mark.parametrize("kind", list(Kind), ids=str)

@@ -243,11 +243,26 @@ class SensorSection:
     )
     sample_rate: float = field(
         default=0.0,
-        metadata=doc("Share of calls offered to the input/output sample reservoir (0 turns sampling off)."),
+        metadata=doc(
+            "Share of calls offered for an input/output sample (0 turns sampling off); one call per input"
+            " shape is kept per function and interval (the replay corpus)."
+        ),
     )
     samples_per_interval: int = field(
-        default=5,
-        metadata=doc("Reservoir size: sampled input/output pairs kept per function per interval.", minimum=0),
+        default=16,
+        metadata=doc(
+            "Input shapes sampled per function per interval (one call kept for each); calls of further"
+            " shapes are not kept.",
+            minimum=0,
+        ),
+    )
+    sample_max_bytes: int = field(
+        default=16_384,
+        metadata=doc(
+            "Largest exact (replayable) encoding of one sampled call's inputs or output; a larger one is"
+            " kept as a redacted snapshot only, marked not replayable.",
+            minimum=256,
+        ),
     )
     exceptions_per_interval: int = field(
         default=5,

@@ -103,7 +103,8 @@ class Sensor:
         queue_size: int = 10_000,
         exceptions_per_interval: int = 5,
         sample_rate: float = 0.0,
-        samples_per_interval: int = 5,
+        samples_per_interval: int = 16,
+        sample_max_bytes: int = 16_384,
         stop: threading.Event | None = None,
         speedups: bool = True,
         flush_on_sigterm: bool = True,
@@ -124,6 +125,7 @@ class Sensor:
         self.exceptions_per_interval = exceptions_per_interval
         self.sample_rate = sample_rate
         self.samples_per_interval = samples_per_interval
+        self.sample_max_bytes = sample_max_bytes
         self.exporters = list(exporters)
         self.probes: dict[str, Probe] = {}
         self._events: collections.deque[dict[str, Any]] = collections.deque()

@@ -7,7 +7,20 @@ events, so they map onto a columnar engine unchanged.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from codewitness.store.types import LosslessText, UTCDateTime
 
@@ -203,6 +216,14 @@ runtime_samples = Table(
     Column("arguments", JSON, nullable=False),
     Column("result", JSON),
     Column("ingested_at", UTCDateTime(), nullable=False),
+    # m0010: the input shape, the exact (replayable) encoding, or why there is none
+    Column("shape", String(500)),
+    Column("shape_calls", BigInteger),
+    Column("source", String(20)),
+    Column("input", JSON),
+    Column("input_digest", String(64)),
+    Column("output", JSON),
+    Column("not_replayable", LosslessText()),
     Index("ix_runtime_samples_function_time", "function", "time"),
 )
 runtime_sensor_health = Table(
@@ -270,6 +291,8 @@ review_items = Table(
     Column("arguments", JSON, nullable=False),
     Column("result", JSON),
     Column("ingested_at", UTCDateTime(), nullable=False),
+    Column("input", JSON),  # m0010
+    Column("not_replayable", LosslessText()),  # m0010
     Index("ix_review_items_time", "time"),
 )
 
@@ -296,6 +319,8 @@ regression_cases = Table(
     Column("wrong_result", JSON),
     Column("note", LosslessText()),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("input", JSON),  # m0010
+    Column("expect", JSON),  # m0010: the corrected expectation a reviewer gave
 )
 
 
@@ -358,4 +383,95 @@ incident_tags = Table(
     Column("link", String(2000)),
     Column("tagged_at", UTCDateTime(), nullable=False),
     Index("ix_incident_tags_incident", "incident_id", "tagged_at"),
+)
+
+
+# -- behaviour (m0010): the replay corpus, baselines, their checks, replay history ----------------
+
+corpus_entries = Table(
+    "corpus_entries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("function", String(1000), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("shape", String(500)),
+    Column("input", JSON),
+    Column("arguments", JSON, nullable=False),
+    Column("not_replayable", LosslessText()),
+    Column("observed", JSON),
+    Column("expect", JSON),
+    Column("expect_source", String(20)),
+    Column("revisions", JSON, nullable=False),
+    Column("seen", BigInteger, nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("note", LosslessText()),
+    Index("ix_corpus_entries_function", "function", "input_hash", unique=True),
+    Index("ix_corpus_entries_last_seen", "last_seen"),
+)
+
+baselines = Table(
+    "baselines",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revision", String(64)),
+    Column("dirty", Boolean, nullable=False),
+    Column("functions", JSON, nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("skipped", JSON, nullable=False),
+    Column("note", LosslessText()),
+)
+
+baseline_cases = Table(
+    "baseline_cases",
+    metadata,
+    Column("baseline", String(200), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("function", String(1000), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("input", JSON, nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("outcome", JSON, nullable=False),
+    Column("outcome_hash", String(64), nullable=False),
+    Index("ix_baseline_cases_function", "baseline", "function"),
+)
+
+baseline_checks = Table(
+    "baseline_checks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("baseline", String(200), nullable=False),
+    Column("checked_at", UTCDateTime(), nullable=False),
+    Column("revision", String(64)),
+    Column("dirty", Boolean, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("compared", Integer, nullable=False),
+    Column("equal", Integer, nullable=False),
+    Column("differing", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("nondeterministic", Integer, nullable=False),
+    Column("share", Float, nullable=False),
+    Column("alarm", Boolean, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Index("ix_baseline_checks_baseline", "baseline", "checked_at"),
+)
+
+replay_functions = Table(
+    "replay_functions",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("function", String(1000), primary_key=True),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("against", String(64)),
+    Column("revision", String(64)),
+    Column("replayed", Integer, nullable=False),
+    Column("equal", Integer, nullable=False),
+    Column("differing", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("nondeterministic", Integer, nullable=False),
+    Column("not_replayable", Integer, nullable=False),
+    Index("ix_replay_functions_function", "function", "time"),
 )
