@@ -42,6 +42,7 @@ from typing import Any
 from codewitness.errors import ConfigError
 
 __all__ = [
+    "BehaviorSection",
     "CheckSection",
     "Config",
     "LoadedConfig",
@@ -367,6 +368,89 @@ class ReviewRule:
     )
 
 
+#: Files that steer coding agents: a commit that changes one is a context change.
+CONTEXT_FILES = (
+    "CLAUDE.md",
+    "**/CLAUDE.md",
+    "AGENTS.md",
+    "**/AGENTS.md",
+    "GEMINI.md",
+    "**/GEMINI.md",
+    ".cursorrules",
+    ".cursor/rules/**",
+    ".github/copilot-instructions.md",
+)
+
+
+@dataclass(frozen=True)
+class BehaviorSection:
+    """``[tool.codewitness.behavior]``: replaying captured inputs against other revisions."""
+
+    python: str = field(
+        default="",
+        metadata=doc("The interpreter replays run the project's code with; empty means the one running codewitness."),
+    )
+    paths: tuple[str, ...] = field(
+        default=("", "src"),
+        metadata=doc("Folders (relative to the checkout) put first on sys.path in a replay, when they exist."),
+    )
+    timeout: float = field(
+        default=10.0, metadata=doc("Seconds one replayed call may take before it is stopped.", minimum=0.1)
+    )
+    import_timeout: float = field(
+        default=60.0, metadata=doc("Seconds importing the function's module may take in a replay.", minimum=1)
+    )
+    budget: float = field(
+        default=600.0,
+        metadata=doc("Seconds one replay (every function, both sides) may take; inputs left are counted.", minimum=1),
+    )
+    repeat: int = field(
+        default=2,
+        metadata=doc(
+            "Runs of each input on each side, each in its own process with its own hash seed; inputs whose"
+            " runs disagree are non-deterministic.",
+            minimum=1,
+        ),
+    )
+    max_inputs: int = field(
+        default=1000,
+        metadata=doc("The most corpus inputs replayed per function (the most recently seen first).", minimum=1),
+    )
+    numbers: str = field(
+        default="strict",
+        metadata=doc("strict: 2 and 2.0 differ; loose: numbers compare by value.", choices=("strict", "loose")),
+    )
+    float_rel: float = field(default=0.0, metadata=doc("Relative tolerance for comparing floats.", minimum=0))
+    float_abs: float = field(default=0.0, metadata=doc("Absolute tolerance for comparing floats.", minimum=0))
+    ignore: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Paths left out of comparisons: result.id, result.items[*].created_at, raised.message."),
+    )
+    ignore_keys: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Regular expressions on key and field names left out of comparisons anywhere, e.g. '^trace_'."),
+    )
+    exclude: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Functions never replayed (side effects): glob patterns on module.qualname."),
+    )
+    shown: int = field(
+        default=5, metadata=doc("Differing inputs shown per function in a replay report.", minimum=1)
+    )
+    threshold: float = field(
+        default=0.0,
+        metadata=doc(
+            "Share of a baseline's inputs that may differ before `baseline check` alarms (0.02 = 2%).",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+    )
+    context_files: tuple[str, ...] = field(
+        default=CONTEXT_FILES,
+        metadata=doc("Agent context files (globs on repository paths); commits changing them are context changes."),
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The effective configuration. Sections are nested frozen dataclasses."""
@@ -391,6 +475,10 @@ class Config:
     review: tuple[ReviewRule, ...] = field(
         default=(),
         metadata=doc("[[review]] rules: function and rate; sampled calls go to the review queue."),
+    )
+    behavior: BehaviorSection = field(
+        default_factory=BehaviorSection,
+        metadata=doc("Replay, baselines and drift: how inputs are replayed and outcomes compared."),
     )
 
 

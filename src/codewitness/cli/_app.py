@@ -32,6 +32,7 @@ GROUPS: tuple[str, ...] = (
     "incidents_cmd",
     "mcp_cmd",
     "doctor_cmd",
+    "behavior_cmd",
 )
 
 _HELP_NAMES = ("-h", "--help")
