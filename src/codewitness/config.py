@@ -252,8 +252,8 @@ class SensorSection:
     samples_per_interval: int = field(
         default=16,
         metadata=doc(
-            "Input shapes sampled per function per interval (one call kept for each); calls of further"
-            " shapes are not kept.",
+            "Sampled calls kept per function per interval: one of each input shape first (so at most this"
+            " many shapes), the rest of the room for other calls at random.",
             minimum=0,
         ),
     )

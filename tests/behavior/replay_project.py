@@ -5,10 +5,11 @@
 
 1. ``shop/pricing.py`` v1, written by a person, committed and tagged ``v1``; the capture hooks
    installed (``codewitness init`` for Cursor, git hooks);
-2. ``drive.py`` calls the functions under ``codewitness run`` with half of the calls offered for a
+2. ``drive.py`` calls the functions under ``codewitness run`` (with a manifest built first, so the
+   records carry the revision) with half of the calls offered for a
    sample: ``price`` 180 times in euros and 20 times in yen (10%), ``units``, ``stamp``,
    ``discount``, ``pick`` (an unseeded ``random.choice``) and ``login`` (a password argument:
-   never replayable); ``codewitness ingest`` stores the samples and so the corpus;
+   never replayable, 20 calls); ``codewitness ingest`` stores the samples and so the corpus;
 3. four agent edits, each with its own prompt, through the Cursor hooks (:data:`EDITS`): yen
    amounts rounded to whole yen, ``units`` returning a float, ``stamp`` dropping its time zone,
    ``discount`` refusing large amounts; committed as v2 (the post-commit hook writes the note and
@@ -104,8 +105,9 @@ for i in range(30):
     units(rng.randint(0, 50))
     stamp(rng.randint(1990, 2030))
     discount(Decimal(rng.choice([10, 250, 800, 1200])))
-    pick(["a", "b", "c", "d", "e", "f"])
-login("dana", "hunter2hunter2")
+    pick(list("abcdefghijklmnopqrstuvwxyz"))
+for _ in range(20):
+    login("dana", "hunter2hunter2")
 print("driven")
 """
 
@@ -116,7 +118,21 @@ interval = 60
 
 [behavior]
 timeout = 20
+# five runs per input and side: an unseeded choice among 26 letters repeats itself five times
+# with a chance of 26**-4 (the default, two runs, misses it one time in 26)
+repeat = 5
 """
+
+
+def new_repo(folder: Path) -> GitRepo:
+    """An empty repository with an identity (``GIT_CONFIG_GLOBAL`` must point away from the developer's)."""
+    folder.mkdir(parents=True)
+    repo = GitRepo(folder)
+    repo.git("init", "-q", "-b", "main")
+    repo.git("config", "user.name", "Dana Developer")
+    repo.git("config", "user.email", "dana@example.com")
+    repo.git("config", "commit.gpgsign", "false")
+    return repo
 
 
 @dataclass(frozen=True)
@@ -164,6 +180,7 @@ def build(repo: GitRepo, *, edits: tuple[tuple[str, str, str], ...] = EDITS) -> 
     install_hooks(root)
     repo.write("drive.py", DRIVER)
     repo.commit("the traffic driver and the hooks")
+    cli(root, "manifest", "build")  # the revision every runtime record carries
     done = cli(root, "run", "--", sys.executable, "drive.py")
     assert done.stdout.strip() == "driven", done.stderr[-2000:]
     ingested = cli(root, "ingest")

@@ -83,7 +83,7 @@ def test_a_shape_seen_in_one_call_of_ten_is_kept_every_interval() -> None:
     for _ in range(intervals):
         calls = [{"amount": decimal.Decimal(rng.randint(1, 99)), "coupon": None} for _ in range(9)]
         calls.insert(rng.randrange(10), {"amount": decimal.Decimal(5), "coupon": "HALF"})
-        kept = _interval(calls, Strata(max_shapes=5, max_bytes=4096))
+        kept = _interval(calls, Strata(max_samples=5, max_bytes=4096))
         assert kept["amount=Decimal+ coupon=None"]["shape_calls"] == 9
         kept_rare += "amount=Decimal+ coupon=str" in kept
     assert kept_rare == intervals  # a reservoir of 5 random calls keeps it in about half of them
@@ -93,18 +93,32 @@ def test_the_kept_call_of_a_shape_is_one_of_its_calls_chosen_fairly() -> None:
     random.seed(11)
     picks: dict[int, int] = {}
     for _ in range(3000):
-        kept = _interval([{"amount": i + 1} for i in range(6)], Strata(max_shapes=5, max_bytes=4096))
+        kept = _interval([{"amount": i + 1} for i in range(6)], Strata(max_samples=1, max_bytes=4096))
         (record,) = kept.values()
         picks[record["input"]["amount"]] = picks.get(record["input"]["amount"], 0) + 1
     assert sorted(picks) == [1, 2, 3, 4, 5, 6]
     assert all(380 < n < 620 for n in picks.values()), picks  # 500 each when fair
 
 
+def test_the_room_shapes_leave_goes_to_other_calls_once_each() -> None:
+    redactor = Redactor()
+    strata = Strata(max_samples=5, max_bytes=4096)
+    redaction = redaction_of(redactor)
+    for value in [3, 3, 3, 7, 9, 11, 13, 15, 17, 19, 21, 23]:  # one shape, int+
+        token = strata.take({"amount": value}, redactor, redaction)
+        if token is not None:
+            strata.keep(1000, token, value, redactor, redaction)
+    records = strata.drain()
+    inputs = [r["input"]["amount"] for r in records]
+    assert len(records) == 5 and len(set(inputs)) == 5  # the bound, and no input twice
+    assert all(r["shape_calls"] == 12 for r in records)
+
+
 def test_shapes_and_bytes_are_bounded() -> None:
     calls = [{"amount": v} for v in (1, 0, -1, 1.5, "x", None)]
-    kept = _interval(calls, Strata(max_shapes=3, max_bytes=4096))
+    kept = _interval(calls, Strata(max_samples=3, max_bytes=4096))
     assert sorted(kept) == ["amount=int+", "amount=int-", "amount=int0"]
-    big = _interval([{"amount": "y" * 10_000}], Strata(max_shapes=3, max_bytes=1000))
+    big = _interval([{"amount": "y" * 10_000}], Strata(max_samples=3, max_bytes=1000))
     (record,) = big.values()
     assert "input" not in record and record["not_replayable"] == "arguments.amount: larger than 1000 bytes"
     assert record["arguments"]["amount"].endswith("...[cut: 10000 chars]")  # the snapshot is still there

@@ -196,7 +196,9 @@ def to_source(data: Any, imports: Imports) -> str:
     if tag == "type":
         return imports.type(data["type"])
     if tag == "enum":
-        return f"{imports.type(data['type'])}[{data['name']!r}]"
+        name = data["name"]
+        cls = imports.type(data["type"])
+        return f"{cls}.{name}" if str(name).isidentifier() and not str(name).startswith("_") else f"{cls}[{name!r}]"
     if tag == "namedtuple":
         return f"{imports.type(data['type'])}({_fields(data['fields'], imports)})"
     if tag in ("dataclass", "object"):

@@ -1,12 +1,13 @@
 """Stratified sampling of calls: every input *shape* seen in an interval is kept at least once.
 
-A reservoir that keeps 5 random calls per interval loses the input that comes once in ten calls
-most of the time -- and the rare input is the one that finds the rounding bug. So the sampler
-keeps one call per input shape per interval instead: the first call of a shape is always kept,
-later calls of that shape replace it with equal chance (a reservoir of one per shape, so the kept
-call is a fair pick among its shape's calls), and the number of calls of each shape is sent with
-the sample. At most ``sensor.samples_per_interval`` shapes are kept per function per interval
-(calls of further shapes are counted, not kept), and each sample's exact encoding is bounded by
+A reservoir that keeps a few random calls per interval loses the input that comes once in ten
+calls much of the time -- and the rare input is the one that finds the rounding bug. So the
+sampler keeps one call of every input shape seen in an interval first: a shape's first call is
+always kept, later calls of that shape replace it with equal chance (a reservoir of one per shape:
+the kept call is a fair pick among its shape's calls). The room the shapes leave under the bound
+(``sensor.samples_per_interval`` samples per function per interval, and so as many shapes at
+most) goes to the other calls, picked uniformly at random, identical inputs kept once. Each
+sample carries how many calls of its shape the interval saw, and its exact encoding is bounded by
 ``sensor.sample_max_bytes``.
 
 **The shape** (:func:`shape_of`) is a cheap structural signature of a call's arguments, by name::
@@ -44,6 +45,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import itertools
 import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -167,9 +169,10 @@ def _redacted(snapshot: Any) -> bool:
     return False
 
 
-#: What a call chosen for a sample carries from its start to its end: its shape, the redacted
-#: snapshot of its arguments, and their exact encoding (or why there is none).
-Token = tuple[str, dict[str, Any], "dict[str, Any] | None", "str | None"]
+#: What a call chosen for a sample carries from its start to its end: its shape, where it is kept
+#: (-1: its shape's slot; else a slot of the reservoir of other calls), the redacted snapshot of
+#: its arguments, and their exact encoding (or why there is none).
+Token = tuple[str, int, dict[str, Any], "dict[str, Any] | None", "str | None"]
 
 
 class _Count:
@@ -180,44 +183,55 @@ class _Count:
 
 
 class Strata:
-    """One interval's samples of one function, one per input shape (see the module docstring).
+    """One interval's samples of one function: one per input shape first, then others at random
+    (see the module docstring).
 
     Args:
-        max_shapes: the most shapes kept (``sensor.samples_per_interval``).
+        max_samples: the most samples kept (``sensor.samples_per_interval``), and so the most shapes.
         max_bytes: the largest exact encoding of one call's inputs (or output) kept.
     """
 
-    __slots__ = ("calls", "kept", "max_bytes", "max_shapes")
+    __slots__ = ("calls", "extra", "kept", "max_bytes", "max_samples", "offered")
 
-    def __init__(self, max_shapes: int, max_bytes: int) -> None:
-        self.max_shapes = max_shapes
+    def __init__(self, max_samples: int, max_bytes: int) -> None:
+        self.max_samples = max_samples
         self.max_bytes = max_bytes
         self.calls: dict[str, _Count] = {}
         self.kept: dict[str, dict[str, Any]] = {}
+        #: A reservoir of the calls of shapes already kept, for the room the shapes leave.
+        self.extra: list[dict[str, Any] | None] = [None] * max(0, max_samples - 1)
+        self.offered = itertools.count()
 
-    def admit(self, shape: str) -> bool:
-        """Count a call of ``shape``; whether it should replace the shape's kept sample."""
+    def admit(self, shape: str) -> int | None:
+        """Count a call of ``shape``; where to keep it: ``-1`` (its shape's slot), a slot of the
+        reservoir of other calls, or ``None`` (not kept)."""
         count = self.calls.get(shape)
         if count is None:
-            if len(self.calls) >= self.max_shapes:
-                return False
+            if len(self.calls) >= self.max_samples:
+                return None
             count = self.calls.setdefault(shape, _Count())
         count.n += 1
         n = count.n
-        return n <= 1 or random.randrange(n) == 0  # noqa: S311 - not security
+        if n <= 1 or random.randrange(n) == 0:  # noqa: S311 - not security
+            return -1  # a fair pick among the shape's calls holds its slot
+        # Algorithm R over the calls the shape slots passed over.
+        offered = next(self.offered)
+        slot = offered if offered < len(self.extra) else random.randrange(offered + 1)  # noqa: S311
+        return slot if slot < len(self.extra) else None
 
     def take(self, arguments: Mapping[str, Any], redactor: Redactor, redaction: Redaction) -> Token | None:
         """Before a call: its token when it is to be kept, else ``None``."""
         shape = shape_of(arguments)
-        if not self.admit(shape):
+        slot = self.admit(shape)
+        if slot is None:
             return None
         snapshot = redactor.snapshot_arguments(arguments)
         exact, reason = exact_arguments(arguments, snapshot, redaction, self.max_bytes)
-        return shape, snapshot, exact, reason
+        return shape, slot, snapshot, exact, reason
 
     def keep(self, ns: int, token: Token, result: Any, redactor: Redactor, redaction: Redaction) -> None:
-        """After the call returned ``result``: make its sample record and keep it for its shape."""
-        shape, snapshot, exact, reason = token
+        """After the call returned ``result``: make its sample record and keep it where its token says."""
+        shape, slot, snapshot, exact, reason = token
         record: dict[str, Any] = {
             "kind": Kind.SAMPLE,
             "time": timestamp(),
@@ -237,13 +251,26 @@ class Strata:
                 record["output_unkept"] = str(exc)
         else:
             record["not_replayable"] = reason
-        self.kept[shape] = record
+        if slot < 0:
+            self.kept[shape] = record
+        elif slot < len(self.extra):
+            self.extra[slot] = record
 
     def drain(self) -> list[dict[str, Any]]:
-        """The kept samples, each with the number of calls of its shape seen this interval."""
-        out = []
-        for shape, record in list(self.kept.items()):
-            count = self.calls.get(shape)
-            record["shape_calls"] = count.n if count is not None else 1
+        """The kept samples -- one per shape, then as many others as leave the total within the
+        bound, identical inputs once -- each with the number of calls of its shape this interval."""
+        out = list(self.kept.values())
+        seen = {record.get("input_digest") for record in out}
+        room = self.max_samples - len(out)
+        for record in self.extra:
+            if room <= 0:
+                break
+            if record is None or record.get("input_digest") in seen or "input_digest" not in record:
+                continue
+            seen.add(record["input_digest"])
             out.append(record)
+            room -= 1
+        for record in out:
+            count = self.calls.get(record["shape"])
+            record["shape_calls"] = count.n if count is not None else 1
         return out
