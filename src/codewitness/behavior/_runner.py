@@ -59,33 +59,34 @@ def _resolve(target: str) -> tuple[Any, Any]:
     if ":" in target:
         module_name, _, qualname = target.partition(":")
         module = importlib.import_module(module_name)
-    else:
-        parts = target.split(".")
-        module = None
-        error: BaseException | None = None
-        for cut in range(len(parts) - 1, 0, -1):
-            try:
-                module = importlib.import_module(".".join(parts[:cut]))
-            except ModuleNotFoundError as exc:
-                if exc.name is not None and not ".".join(parts[:cut]).startswith(exc.name):
-                    raise  # the module exists but imports something missing: that is the answer
-                error = exc
-                continue
-            qualname = ".".join(parts[cut:])
-            break
-        if module is None:
-            raise error or ImportError(f"no module in {target!r}")
+        return module, _walk(module, qualname)
+    parts = target.split(".")
+    missing: ModuleNotFoundError | None = None
+    for cut in range(len(parts) - 1, 0, -1):
+        name = ".".join(parts[:cut])
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and not name.startswith(exc.name):
+                raise  # the module exists but imports something missing: that is the answer
+            missing = missing or exc
+            continue
+        try:
+            return module, _walk(module, ".".join(parts[cut:]))
+        except AttributeError:
+            if missing is not None:
+                raise missing from None  # "no module named shop.newmod" says more than "shop has no newmod"
+            raise
+    raise missing or ImportError(f"no module in {target!r}")
+
+
+def _walk(module: Any, qualname: str) -> Any:
     found: Any = module
-    owner: Any = None
     for part in qualname.split("."):
-        owner = found
         found = inspect.getattr_static(found, part) if isinstance(found, type) else getattr(found, part)
-    if isinstance(found, staticmethod):
-        found = found.__func__
-    elif isinstance(found, classmethod):
-        found = found.__func__  # its first argument, the class, is among the recorded inputs
-    del owner
-    return module, found
+    if isinstance(found, staticmethod | classmethod):
+        found = found.__func__  # a classmethod's first argument, the class, is among the recorded inputs
+    return found
 
 
 def _load_file(path: str, name: str) -> Any:
