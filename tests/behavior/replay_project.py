@@ -68,12 +68,12 @@ def login(user: str, password: str) -> bool:
 #: (old text, new text, prompt) of each agent edit of v2.
 EDITS = (
     (
-        '''    total = amount * qty
-    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)''',
-        '''    total = amount * qty
+        """    total = amount * qty
+    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)""",
+        """    total = amount * qty
     if currency is Currency.JPY:
         return total.quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)''',
+    return total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)""",
         "Yen has no minor unit: round JPY prices to whole yen",
     ),
     ("    return count * 2\n", "    return count * 2.0\n", "units: make the result a float for the charts"),
@@ -83,10 +83,10 @@ EDITS = (
         "stamp: simplify the datetime construction",
     ),
     (
-        '''    return (amount * Decimal("0.9")).quantize(Decimal("0.01"))''',
-        '''    if amount > 500:
+        """    return (amount * Decimal("0.9")).quantize(Decimal("0.01"))""",
+        """    if amount > 500:
         raise ValueError("discounts stop at 500")
-    return (amount * Decimal("0.9")).quantize(Decimal("0.01"))''',
+    return (amount * Decimal("0.9")).quantize(Decimal("0.01"))""",
         "discount: cap discounted amounts at 500",
     ),
 )

@@ -27,12 +27,15 @@ TYPES_V1 = """from dataclasses import dataclass
 class Money:
     cents: int
 """
-TYPES_V2 = TYPES_V1 + """
+TYPES_V2 = (
+    TYPES_V1
+    + """
 
 @dataclass(frozen=True)
 class Money2:
     cents: int
 """
+)
 CALC_V1 = """import os
 
 
@@ -192,7 +195,7 @@ def test_a_mistake_is_one_line_and_an_exit_code(
 
 def test_a_budget_that_runs_out_counts_what_was_not_run(project: tuple[GitRepo, Path]) -> None:
     repo, _ = project
-    (repo.root / "codewitness.toml").write_text('[behavior]\ntimeout = 3\nrepeat = 1\nbudget = 2\n')
+    (repo.root / "codewitness.toml").write_text("[behavior]\ntimeout = 3\nrepeat = 1\nbudget = 2\n")
     proc = cli(repo.root, "replay", "shop.calc.slow", "shop.calc.add", "--against", "v1", "--json")
     report = json.loads(proc.stdout)
     assert report["budget_spent"] is True

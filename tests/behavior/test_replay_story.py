@@ -116,9 +116,7 @@ def test_redacted_inputs_are_counted_not_replayed(replayed: dict[str, Any]) -> N
     assert list(login["not_replayable_by_reason"]) == ["redacted: its snapshot hides a secret"]
 
 
-def test_the_report_names_both_sides_exits_1_and_leaves_no_worktree(
-    project: Project, replayed: dict[str, Any]
-) -> None:
+def test_the_report_names_both_sides_exits_1_and_leaves_no_worktree(project: Project, replayed: dict[str, Any]) -> None:
     assert replayed["exit_code"] == 1 and replayed["mode"] == "against"
     assert replayed["old"]["commit"] == project.v1 and replayed["old"]["label"].startswith("v1 (")
     assert replayed["new"] == {"label": "working tree", "commit": None, "working_tree": True}
