@@ -199,7 +199,7 @@ class _Walk:
                 return
             raw = (left.get(key) or right[key])[0]
             name = raw if isinstance(raw, str) else None
-            where = f"{path}.{raw}" if name is not None and _IDENT.match(name) else f"{path}[{display(raw, 60)}]"
+            where = f"{path}.{raw}" if name is not None and _IDENT.fullmatch(name) else f"{path}[{display(raw, 60)}]"
             if self.rules.ignored(where, name):
                 continue
             if key not in right:

@@ -161,7 +161,8 @@ def _same(got, want, path="result"):
         keys = sorted(map(repr, got)), sorted(map(repr, want))
         assert keys[0] == keys[1], f"{{path}}: keys {{keys[0]}} != {{keys[1]}}"
         for key, value in want.items():
-            where = f"{{path}}.{{key}}" if isinstance(key, str) and key.isidentifier() else f"{{path}}[{{key!r}}]"
+            ident = isinstance(key, str) and key.isascii() and key.isidentifier()
+            where = f"{{path}}.{{key}}" if ident else f"{{path}}[{{key!r}}]"
             if not _ignored(where, key if isinstance(key, str) else None):
                 _same(got[key], value, where)
     elif dataclasses.is_dataclass(want) or hasattr(want, "_fields") or (

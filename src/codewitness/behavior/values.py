@@ -189,6 +189,7 @@ def to_source(data: Any, imports: Imports) -> str:
         while len(parts) > 1 and parts[-1] == 0:
             parts.pop()
         extra = "" if data.get("tz") is None else f", tzinfo={_zone(data['tz'], imports)}"
+        extra += ", fold=1" if data.get("fold") else ""
         return f"{imports.name('datetime', 'time')}({', '.join(map(str, parts))}{extra})"
     if tag == "timedelta":
         days, seconds, micro = data["v"]

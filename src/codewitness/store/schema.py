@@ -25,6 +25,8 @@ from sqlalchemy import (
 from codewitness.store.types import LosslessText, UTCDateTime
 
 metadata = MetaData()
+#: A JSON column whose ``None`` is SQL NULL (not JSON ``null``), so ``IS NULL`` finds it.
+_NULLABLE_JSON = JSON(none_as_null=True)
 
 migrations = Table(
     "cw_migrations",
@@ -220,9 +222,9 @@ runtime_samples = Table(
     Column("shape", String(500)),
     Column("shape_calls", BigInteger),
     Column("source", String(20)),
-    Column("input", JSON),
+    Column("input", _NULLABLE_JSON),
     Column("input_digest", String(64)),
-    Column("output", JSON),
+    Column("output", _NULLABLE_JSON),
     Column("not_replayable", LosslessText()),
     Index("ix_runtime_samples_function_time", "function", "time"),
 )
@@ -291,7 +293,7 @@ review_items = Table(
     Column("arguments", JSON, nullable=False),
     Column("result", JSON),
     Column("ingested_at", UTCDateTime(), nullable=False),
-    Column("input", JSON),  # m0010
+    Column("input", _NULLABLE_JSON),  # m0010
     Column("not_replayable", LosslessText()),  # m0010
     Index("ix_review_items_time", "time"),
 )
@@ -319,8 +321,8 @@ regression_cases = Table(
     Column("wrong_result", JSON),
     Column("note", LosslessText()),
     Column("created_at", UTCDateTime(), nullable=False),
-    Column("input", JSON),  # m0010
-    Column("expect", JSON),  # m0010: the corrected expectation a reviewer gave
+    Column("input", _NULLABLE_JSON),  # m0010
+    Column("expect", _NULLABLE_JSON),  # m0010: the corrected expectation a reviewer gave
 )
 
 
@@ -396,11 +398,11 @@ corpus_entries = Table(
     Column("input_hash", String(64), nullable=False),
     Column("source", String(20), nullable=False),
     Column("shape", String(500)),
-    Column("input", JSON),
+    Column("input", _NULLABLE_JSON),
     Column("arguments", JSON, nullable=False),
     Column("not_replayable", LosslessText()),
-    Column("observed", JSON),
-    Column("expect", JSON),
+    Column("observed", _NULLABLE_JSON),
+    Column("expect", _NULLABLE_JSON),
     Column("expect_source", String(20)),
     Column("revisions", JSON, nullable=False),
     Column("seen", BigInteger, nullable=False),

@@ -35,6 +35,8 @@ from sqlalchemy import (
 from codewitness.store.types import LosslessText, UTCDateTime
 
 _md = MetaData()
+#: A JSON column whose ``None`` is SQL NULL (not JSON ``null``), so ``IS NULL`` finds it.
+_NULLABLE_JSON = JSON(none_as_null=True)
 
 Table(
     "corpus_entries",
@@ -44,11 +46,11 @@ Table(
     Column("input_hash", String(64), nullable=False),
     Column("source", String(20), nullable=False),
     Column("shape", String(500)),
-    Column("input", JSON),
+    Column("input", _NULLABLE_JSON),
     Column("arguments", JSON, nullable=False),
     Column("not_replayable", LosslessText()),
-    Column("observed", JSON),
-    Column("expect", JSON),
+    Column("observed", _NULLABLE_JSON),
+    Column("expect", _NULLABLE_JSON),
     Column("expect_source", String(20)),
     Column("revisions", JSON, nullable=False),
     Column("seen", BigInteger, nullable=False),
@@ -125,14 +127,14 @@ _ADDED: tuple[tuple[str, Column[Any]], ...] = (
     ("runtime_samples", Column("shape", String(500))),
     ("runtime_samples", Column("shape_calls", BigInteger)),
     ("runtime_samples", Column("source", String(20))),
-    ("runtime_samples", Column("input", JSON)),
+    ("runtime_samples", Column("input", _NULLABLE_JSON)),
     ("runtime_samples", Column("input_digest", String(64))),
-    ("runtime_samples", Column("output", JSON)),
+    ("runtime_samples", Column("output", _NULLABLE_JSON)),
     ("runtime_samples", Column("not_replayable", LosslessText())),
-    ("review_items", Column("input", JSON)),
+    ("review_items", Column("input", _NULLABLE_JSON)),
     ("review_items", Column("not_replayable", LosslessText())),
-    ("regression_cases", Column("input", JSON)),
-    ("regression_cases", Column("expect", JSON)),
+    ("regression_cases", Column("input", _NULLABLE_JSON)),
+    ("regression_cases", Column("expect", _NULLABLE_JSON)),
 )
 
 
