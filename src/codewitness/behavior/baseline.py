@@ -67,10 +67,11 @@ def parse_threshold(text: str) -> float:
 
 
 def _where(root: Path, side: Side) -> tuple[str | None, bool]:
-    """The commit a side stands for, and whether it is the working tree with uncommitted changes."""
+    """The commit a side stands for, and whether it is the working tree with uncommitted changes
+    to Python files."""
     if side.commit is not None:
         return side.commit, False
-    return resolve(root, "HEAD"), bool(dirty_paths(root))
+    return resolve(root, "HEAD"), bool(dirty_paths(root, ["*.py"]))
 
 
 @dataclass
@@ -217,7 +218,6 @@ class CheckResult:
             "compared": self.compared,
             "share": round(self.share, 6),
             "alarm": self.alarm,
-            "check_id": self.stored["id"],
             "replay": self.report.to_dict(),
             "exit_code": self.exit_code,
         }

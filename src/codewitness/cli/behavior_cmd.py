@@ -362,7 +362,7 @@ def baseline_pin(
         emit_json(result.to_dict())
         return
     b = result.baseline
-    where = (b["revision"] or "?")[:10] + (" with uncommitted changes" if b["dirty"] else "")
+    where = (b["revision"] or "?")[:10] + (" with uncommitted changes to Python files" if b["dirty"] else "")
     out.print(f"pinned {b['name']}: {b['cases']} input(s) of {len(b['functions'])} function(s) at {where}")
     for reason, n in sorted(result.skipped.items()):
         out.print(f"  left out ({n}): {reason}")

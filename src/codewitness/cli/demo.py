@@ -325,10 +325,32 @@ def step_check(root: Path, store: Store) -> dict[str, Any]:
     return {"exit_code": result.returncode, "rules": rules}
 
 
+def step_behavior(root: Path, store: Store) -> dict[str, Any]:
+    """A reviewer's verdict and a person's case make a corpus; a baseline is pinned and checked; a replay."""
+    console.rule(styled(("6. Behaviour: a corpus of real inputs, a baseline, replay", "bold")))
+    items = _json(_cli(root, "review", "list", "--json", show=False)) or []
+    wrong = next((i for i in items if i.get("arguments", {}).get("amount") == 1500), None)
+    if wrong is not None:
+        console.print("a reviewer marks the refund larger than the payment wrong, with the right result", style="dim")
+        note = ("--note", "never more than paid", "--expect-json", "1000")
+        _cli(root, "review", "mark", wrong["id"][:12], "wrong", *note)
+    case = '{"items": [[1999, 2], [500, 1]], "coupon": "HALF"}'
+    _cli(root, "corpus", "add", "shop.pricing:total", "--args-json", case)
+    _cli(root, "corpus", "list")
+    _cli(root, "baseline", "pin", "demo")
+    _cli(root, "baseline", "check", "demo", "--threshold", "0%")
+    _cli(root, "replay", "--all", "--same-rev")
+    console.print(
+        "after a change: `codewitness replay --all --against HEAD` shows what behaves differently and who wrote it",
+        style="dim",
+    )
+    return {"corpus": _json(_cli(root, "corpus", "list", "--json", show=False)) or []}
+
+
 #: The demo's steps, in order. Later capabilities append theirs.
-STEPS: list[Step] = [step_ledger, step_capture, step_attribution, step_runtime, step_check]
+STEPS: list[Step] = [step_ledger, step_capture, step_attribution, step_runtime, step_check, step_behavior]
 #: Steps that need git (the rest of the story is about repositories).
-_NEEDS_GIT = {"step_capture", "step_attribution", "step_runtime", "step_check"}
+_NEEDS_GIT = {"step_capture", "step_attribution", "step_runtime", "step_check", "step_behavior"}
 
 
 def register(app: typer.Typer) -> None:

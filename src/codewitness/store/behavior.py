@@ -54,7 +54,7 @@ def _baseline_dict(row: Mapping[Any, Any], last_check: Mapping[Any, Any] | None 
         "cases": int(row["cases"]),
         "skipped": dict(row["skipped"]),
         "note": row["note"],
-        "last_check": _check_dict(last_check) if last_check is not None else None,
+        "last_check": _check_dict(last_check, summary=False) if last_check is not None else None,
     }
 
 
@@ -162,9 +162,8 @@ def delete_baseline(store: Store, name: str) -> int:
     return int(found)
 
 
-def _check_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
+def _check_dict(row: Mapping[Any, Any], *, summary: bool = True) -> dict[str, Any]:
+    found = {
         "baseline": row["baseline"],
         "checked_at": row["checked_at"].isoformat(),
         "revision": row["revision"],
@@ -179,6 +178,9 @@ def _check_dict(row: Mapping[Any, Any]) -> dict[str, Any]:
         "alarm": bool(row["alarm"]),
         "summary": row["summary"],
     }
+    if not summary:
+        del found["summary"]
+    return found
 
 
 def record_check(store: Store, check: Mapping[str, Any]) -> dict[str, Any]:
