@@ -19,6 +19,7 @@ import zoneinfo
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
+import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -243,3 +244,24 @@ def test_a_type_that_is_gone_is_a_reason_not_a_crash() -> None:
 def test_uuid_and_fraction_round_trip() -> None:
     for value in (uuid.UUID(int=5), fractions.Fraction(-7, 3), range(1, 9, 2)):
         assert same(decode(encode(value)), value)
+
+
+class Order(pydantic.BaseModel):
+    sku: str
+    qty: int
+    price: decimal.Decimal
+
+
+class Login(pydantic.BaseModel):
+    user: str
+    secret: pydantic.SecretStr
+
+
+def test_a_pydantic_model_comes_back_as_its_model_and_a_secret_field_is_refused() -> None:
+    order = Order(sku="A-1", qty=2, price=decimal.Decimal("9.90"))
+    data = encode(order)
+    assert data["$"] == "pydantic" and data["type"] == f"{__name__}:Order"
+    back = decode(json.loads(json.dumps(data)))
+    assert type(back) is Order and back == order and str(back.price) == "9.90"
+    with pytest.raises(NotReplayable, match=r"value.secret: redacted \(a secret type\)"):
+        encode(Login(user="ann", secret=pydantic.SecretStr("hunter2")))
