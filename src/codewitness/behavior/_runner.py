@@ -32,6 +32,7 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import sys
 import typing
 from typing import Any
@@ -166,8 +167,9 @@ def _message(exc: BaseException) -> str:
 
 
 def _repr(value: Any) -> str:
+    """The ``repr`` an opaque result is compared by, without memory addresses (they differ per run)."""
     try:
-        return repr(value)[:500]
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))[:500]
     except Exception:
         return f"<unprintable {type(value).__name__}>"
 

@@ -157,6 +157,7 @@ class _Lines:
     """The runner's answers, read on a thread so that waiting for one can time out."""
 
     def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
         self._queue: queue.Queue[bytes | None] = queue.Queue()
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
@@ -165,8 +166,15 @@ class _Lines:
         try:
             for line in stream:
                 self._queue.put(line)
+        except (OSError, ValueError):  # the stream was closed under us: the process is gone
+            pass
         finally:
             self._queue.put(None)
+
+    def close(self) -> None:
+        """After the process ended: let the reader finish, then close the pipe."""
+        self._thread.join(timeout=5)
+        self._stream.close()
 
     def next(self, timeout: float) -> dict[str, Any] | None:
         """The next answer; ``None`` when the runner ended. Raises ``queue.Empty`` on timeout."""
@@ -271,6 +279,7 @@ def _one_process(
         except OSError as exc:
             raise InputError(f"cannot start {python} for a replay (behavior.python): {exc.strerror}") from None
         assert proc.stdin is not None and proc.stdout is not None
+        lines: _Lines | None = None
         try:
             proc.stdin.write(json.dumps(setup).encode() + b"\n")
             proc.stdin.close()
@@ -308,6 +317,10 @@ def _one_process(
             return []
         finally:
             _stop(proc)
+            if lines is not None:
+                lines.close()
+            else:
+                proc.stdout.close()
 
 
 class Session:
@@ -340,12 +353,18 @@ class Session:
 
     def close(self) -> None:
         """Stop the process."""
+        self._drop()
+        self._scratch.cleanup()
+
+    def _drop(self) -> None:
+        """Stop the current process and close its pipes (the next call starts a new one)."""
         if self._proc is not None:
             if self._proc.stdin is not None:
                 self._proc.stdin.close()
             _stop(self._proc)
-            self._proc = None
-        self._scratch.cleanup()
+            if self._lines is not None:
+                self._lines.close()
+            self._proc, self._lines = None, None
 
     def _start(self) -> bool:
         python = self.limits.python or sys.executable
@@ -376,7 +395,9 @@ class Session:
             first = {"fatal": f"starting took longer than {self.limits.import_timeout:g} s (behavior.import_timeout)"}
         if first is None or "fatal" in first:
             self.fatal = (first or {}).get("fatal") or f"the runner ended at start: {_last_words(log)}"
+            proc.stdin.close()
             _stop(proc)
+            lines.close()
             return False
         self._proc, self._lines = proc, lines
         self._loaded = set()  # a new process imports again
@@ -404,10 +425,8 @@ class Session:
                 if answer.get("id") == job["id"]:
                     return answer
         except queue.Empty:
-            _stop(self._proc)
-            self._proc = None
+            self._drop()
             return {"error": f"timed out after {self.limits.timeout:g} s (behavior.timeout)"}
         except (BrokenPipeError, OSError):
-            _stop(self._proc)
-            self._proc = None
+            self._drop()
             return {"error": "the process ended during the call"}
