@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from codewitness.behavior.compare import Rules
 from codewitness.behavior.replay import Case, judge, run_side
 from codewitness.behavior.sides import Limits, working_tree
@@ -87,3 +89,16 @@ def test_a_classmethod_gets_its_class_from_the_recorded_inputs(tmp_path: Path) -
     case = Case("c", "shapes.Account.fee", "h", {"cls": {"$": "type", "type": "shapes:Account"}, "amount": 5})
     runs = run_side(working_tree(tmp_path), [case], Limits(timeout=20, import_timeout=60), 1)
     assert runs["c"] == [{"ok": 15}]
+
+
+def test_a_module_found_outside_the_checkout_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed copy of the project must not stand in for the revision being replayed."""
+    checkout, installed = tmp_path / "checkout", tmp_path / "site"
+    checkout.mkdir()
+    installed.mkdir()
+    (installed / "elsewhere.py").write_text("def f(x):\n    return x\n")
+    monkeypatch.setenv("PYTHONPATH", str(installed))
+    case = Case("e", "elsewhere.f", "h", {"x": 1})
+    runs = run_side(working_tree(checkout), [case], Limits(timeout=20, import_timeout=60), 1)
+    (outcome,) = runs["e"]
+    assert outcome == {"error": f"elsewhere was imported from {installed / 'elsewhere.py'}, not from the checkout"}
