@@ -122,3 +122,12 @@ def test_shapes_and_bytes_are_bounded() -> None:
     (record,) = big.values()
     assert "input" not in record and record["not_replayable"] == "arguments.amount: larger than 1000 bytes"
     assert record["arguments"]["amount"].endswith("...[cut: 10000 chars]")  # the snapshot is still there
+
+
+def test_a_large_bound_costs_nothing_until_it_is_used() -> None:
+    # The secrets corpus test runs with samples_per_interval = 100,000 on hundreds of functions:
+    # room reserved up front (a list per function and interval) kept its exporter busy past shutdown.
+    strata = Strata(max_samples=100_000, max_bytes=4096)
+    assert strata.room == 99_999 and len(strata.extra) == 0
+    kept = _interval([{"amount": n} for n in range(1, 50)], strata)
+    assert len(strata.drain()) == 49 and len(kept) == 1  # every call kept (room enough), one shape

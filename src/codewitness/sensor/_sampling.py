@@ -191,15 +191,17 @@ class Strata:
         max_bytes: the largest exact encoding of one call's inputs (or output) kept.
     """
 
-    __slots__ = ("calls", "extra", "kept", "max_bytes", "max_samples", "offered")
+    __slots__ = ("calls", "extra", "kept", "max_bytes", "max_samples", "offered", "room")
 
     def __init__(self, max_samples: int, max_bytes: int) -> None:
         self.max_samples = max_samples
         self.max_bytes = max_bytes
         self.calls: dict[str, _Count] = {}
         self.kept: dict[str, dict[str, Any]] = {}
-        #: A reservoir of the calls of shapes already kept, for the room the shapes leave.
-        self.extra: list[dict[str, Any] | None] = [None] * max(0, max_samples - 1)
+        #: A reservoir of the calls of shapes already kept, for the room the shapes leave: slots
+        #: by number, filled as calls come (a bound of 100,000 costs nothing until it is used).
+        self.room = max(0, max_samples - 1)
+        self.extra: dict[int, dict[str, Any]] = {}
         self.offered = itertools.count()
 
     def admit(self, shape: str) -> int | None:
@@ -214,10 +216,13 @@ class Strata:
         n = count.n
         if n <= 1 or random.randrange(n) == 0:  # noqa: S311 - not security
             return -1  # a fair pick among the shape's calls holds its slot
-        # Algorithm R over the calls the shape slots passed over.
+        return self._other()
+
+    def _other(self) -> int | None:
+        """A slot of the reservoir of other calls for one more call (algorithm R), or ``None``."""
         offered = next(self.offered)
-        slot = offered if offered < len(self.extra) else random.randrange(offered + 1)  # noqa: S311
-        return slot if slot < len(self.extra) else None
+        slot = offered if offered < self.room else random.randrange(offered + 1)  # noqa: S311
+        return slot if slot < self.room else None
 
     def take(self, arguments: Mapping[str, Any], redactor: Redactor, redaction: Redaction) -> Token | None:
         """Before a call: its token when it is to be kept, else ``None``."""
@@ -252,8 +257,13 @@ class Strata:
         else:
             record["not_replayable"] = reason
         if slot < 0:
+            displaced = self.kept.get(shape)
             self.kept[shape] = record
-        elif slot < len(self.extra):
+            if displaced is not None:  # the call it replaces is one of the other calls now
+                slot = self._other() if self.room else None
+                if slot is not None:
+                    self.extra[slot] = displaced
+        elif slot < self.room:
             self.extra[slot] = record
 
     def drain(self) -> list[dict[str, Any]]:
@@ -262,10 +272,11 @@ class Strata:
         out = list(self.kept.values())
         seen = {record.get("input_digest") for record in out}
         room = self.max_samples - len(out)
-        for record in self.extra:
+        for slot in sorted(self.extra):
             if room <= 0:
                 break
-            if record is None or record.get("input_digest") in seen or "input_digest" not in record:
+            record = self.extra[slot]
+            if record.get("input_digest") in seen or "input_digest" not in record:
                 continue
             seen.add(record["input_digest"])
             out.append(record)
