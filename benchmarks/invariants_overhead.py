@@ -16,12 +16,14 @@ Run::
     .venv/bin/python benchmarks/invariants_overhead.py [--calls 200000] [--repeats 5]
 
 It prints nanoseconds per call (best of the repeats) and each variant's ratio to the baseline,
-plus the added cost of the rule in nanoseconds.
+plus the added cost of the rule in nanoseconds; ``benchmarks/by_python.py`` runs it under each
+Python at hand and puts the figures side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -36,6 +38,7 @@ import codewitness.sensor
 from codewitness import invariants
 from codewitness.config import SensorSection
 from codewitness.model import Manifest, ManifestFunction
+from codewitness.sensor.meter import COMPILED
 
 SOURCE = """
 class Item:
@@ -71,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures (by_python.py)")
     args = parser.parse_args()
     invariants.set_default_mode("record")
 
@@ -132,6 +136,10 @@ def main() -> None:
         print(f"{name:<26}{ns:>10.0f}{ns / base:>8.2f}x{ns - base:>10.0f}")
     rule_cost = results["sensor + config rule"] - results["sensor, no rule"]
     print(f"one configured rule on top of the sensor: +{rule_cost:.0f} ns/call")
+    if args.json:
+        rows = {"bare": base} | {f"added: {name}": ns - base for name, ns in results.items() if name != "bare"}
+        rows["added: a configured rule on top of the sensor"] = rule_cost
+        print(json.dumps({"python": version, "compiled": COMPILED, "unit": "ns per call", "rows": rows}))
 
 
 if __name__ == "__main__":

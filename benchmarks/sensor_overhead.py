@@ -19,12 +19,14 @@ Run it with each interpreter::
     .venv/bin/python benchmarks/sensor_overhead.py
     .venv312/bin/python benchmarks/sensor_overhead.py
 
-It prints nanoseconds per call (best of several repeats) and the ratios the issue asks for.
+It prints nanoseconds per call (best of several repeats) and the ratios the issue asks for;
+``benchmarks/by_python.py`` runs it under each Python at hand and puts the figures side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import textwrap
@@ -121,7 +123,12 @@ def measure_sensor(
     return result
 
 
-def measure_otel(folder: Path, calls: int, repeats: int) -> float:
+def measure_otel(folder: Path, calls: int, repeats: int) -> float | None:
+    """ns per call with an OpenTelemetry span around it; ``None`` without the OpenTelemetry SDK."""
+    try:
+        import opentelemetry.sdk.trace  # noqa: F401 - the SDK is a test dependency, not part of any extra
+    except ImportError:
+        return None
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -149,6 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures (by_python.py)")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-"))
@@ -166,7 +174,6 @@ def main() -> None:
             )
     raise_plain, raise_watched = measure_raise(folder, args.calls // 4, args.repeats)
     otel = measure_otel(folder, args.calls // 4, args.repeats)
-    otel_added = otel - base
 
     version = sys.version.split()[0]
     meter = "compiled meter built" if COMPILED else "compiled meter NOT built: both rows use the pure-Python one"
@@ -179,6 +186,13 @@ def main() -> None:
         f"  an exception leaving it    {raise_plain:8.1f} unwatched, {raise_watched:.1f} watched "
         f"(+{raise_watched - raise_plain:.1f} ns)"
     )
+    if otel is None:
+        print(
+            "  OpenTelemetry span         not measured: the OpenTelemetry SDK is not installed"
+            " (python -m pip install opentelemetry-sdk, or the test extra)"
+        )
+        return
+    otel_added = otel - base
     print(f"  OpenTelemetry span         {otel:8.1f}   (+{otel_added:.1f} ns, {otel / base:.2f}x baseline)")
     for backend, value in sensor.items():
         added = value - base
@@ -186,6 +200,10 @@ def main() -> None:
             f"  => {backend}: added {added:.0f} ns/call; "
             f"an OTel span per call adds {otel_added / added:.1f}x more"
         )
+    if args.json:
+        rows = {"uninstrumented": base} | {f"added: {b}": v - base for b, v in sensor.items()}
+        rows |= {"added: an exception leaving it": raise_watched - raise_plain, "added: an OTel span": otel_added}
+        print(json.dumps({"python": version, "compiled": COMPILED, "unit": "ns per call", "rows": rows}))
 
 
 if __name__ == "__main__":

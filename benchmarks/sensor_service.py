@@ -17,7 +17,8 @@ between runs cannot move.
     .venv-test/3.12/bin/python benchmarks/sensor_service.py --rounds 3 --seconds 5
 
 ``--ab-runs N`` runs only the in-process comparison, N times (``--batches 150`` for the figures in
-docs/sensor.md), and ``--control`` makes it watch neither copy, which shows the method's noise.
+docs/sensor.md), and ``--control`` makes it watch neither copy, which shows the method's noise;
+``benchmarks/by_python.py`` runs it (``--ab-runs 1 --json``) under each Python at hand, side by side.
 """
 
 from __future__ import annotations
@@ -238,20 +239,31 @@ def report_in_process(seconds: dict[str, list[float]]) -> dict[str, float]:
     return {"plain_us": best["plain"], "sensor_us": best["sensor"], "paired_cost_median": cost}
 
 
-def repeated_in_process(runs: int, batches: int, batch: int, control: bool) -> None:
+def repeated_in_process(runs: int, batches: int, batch: int, control: bool, as_json: bool = False) -> None:
     """The in-process comparison in ``runs`` fresh children: each run's figure, and their mean."""
     workdir = Path(tempfile.mkdtemp(prefix="cw-shop-"))
     (workdir / ".git").mkdir()
-    costs = []
+    figures = []
     what = "neither copy watched (control)" if control else "every shop function watched"
-    print(f"Python {sys.version.split()[0]}, {runs} runs of {batches} alternating batches x {batch} requests, {what}")
+    version = sys.version.split()[0]
+    print(f"Python {version}, {runs} runs of {batches} alternating batches x {batch} requests, {what}")
     for _ in range(runs):
-        costs.append(report_in_process(in_process(workdir, batches, batch, control))["paired_cost_median"])
+        figures.append(report_in_process(in_process(workdir, batches, batch, control)))
+    costs = [figure["paired_cost_median"] for figure in figures]
     mean = statistics.mean(costs)
     shown = ", ".join(f"{c * 100:+.2f}%" for c in costs)
     spread = f", sd {statistics.stdev(costs) * 100:.2f}%" if len(costs) > 1 else ""
     print(f"added time per request, median of paired batches: {shown}")
     print(f"  mean {mean * 100:+.2f}%{spread}; throughput loss {(1 - 1 / (1 + mean)) * 100:.2f}%")
+    if as_json:
+        from codewitness.sensor.meter import COMPILED
+
+        rows = {
+            "added time per request (%)": mean * 100,
+            "plain copy, us per request (best batch)": min(f["plain_us"] for f in figures),
+            "watched copy, us per request (best batch)": min(f["sensor_us"] for f in figures),
+        }
+        print(json.dumps({"python": version, "compiled": COMPILED, "unit": "in one process", "rows": rows}))
 
 
 def main() -> None:
@@ -267,13 +279,16 @@ def main() -> None:
     parser.add_argument(
         "--control", action="store_true", help="with --ab-runs: watch neither copy (the method's own noise)"
     )
+    parser.add_argument(
+        "--json", action="store_true", help="with --ab-runs: end with one JSON line of the figures (by_python.py)"
+    )
     parser.add_argument("--ab-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ab_child:
         ab_child(args.ab_child, args.batches, args.batch, args.control)
         return
     if args.ab_runs:
-        repeated_in_process(args.ab_runs, args.batches, args.batch, args.control)
+        repeated_in_process(args.ab_runs, args.batches, args.batch, args.control, args.json)
         return
     available = sorted(os.sched_getaffinity(0))
     cpus = (available[0], available[1]) if len(available) >= 2 and not args.no_pin else None

@@ -13,13 +13,15 @@ Run it with each interpreter::
 
     .venv/bin/python benchmarks/sensor_slow_path.py
 
-It prints nanoseconds per call (best of several repeats).
+It prints nanoseconds per call (best of several repeats); ``benchmarks/by_python.py`` runs it under
+each Python at hand and puts the figures side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import tempfile
 import time
@@ -30,6 +32,7 @@ import codewitness.sensor
 from codewitness import invariants
 from codewitness.behavior.review import ReviewPlugin
 from codewitness.config import InvariantRule, ReviewRule, SensorSection
+from codewitness.sensor.meter import COMPILED
 
 
 def per_call_ns(fn: Any, calls: int, repeats: int) -> float:
@@ -87,12 +90,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures (by_python.py)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="cw-bench-slow-"))
     sys.path.insert(0, str(folder))
-    print(f"Python {sys.version.split()[0]}, {args.calls:,} calls x {args.repeats} repeats (best), ns per call")
+    version = sys.version.split()[0]
+    print(f"Python {version}, {args.calls:,} calls x {args.repeats} repeats (best), ns per call")
+    rows = {}
     for case in ("sample", "review", "breach"):
-        print(f"  {case:<8} {measure(folder, case, args.calls, args.repeats):10.0f}")
+        rows[case] = measure(folder, case, args.calls, args.repeats)
+        print(f"  {case:<8} {rows[case]:10.0f}")
+    if args.json:
+        print(json.dumps({"python": version, "compiled": COMPILED, "unit": "ns per call", "rows": rows}))
 
 
 if __name__ == "__main__":

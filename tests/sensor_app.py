@@ -23,6 +23,7 @@ import codewitness.sensor
 from codewitness.config import SensorSection
 from codewitness.model import Manifest, ManifestFunction
 from codewitness.sensor import Sensor
+from codewitness.sensor.snapshot import Redactor
 
 #: ``monitoring/py``: the monitoring backend with the pure-Python meter, so with the Python
 #: callbacks (the compiled meter brings compiled ones).
@@ -105,6 +106,15 @@ AI_FUNCTIONS = (
     "Cart.total",
     "Cart.total.<locals>.line",
 )
+
+
+def redactor(**settings: Any) -> Redactor:
+    """A :class:`Redactor` for tests of what a capture keeps: its time limit (5 ms by default) set out
+    of reach of the pauses of a test process -- a full garbage collection of the suite's heap took
+    up to 680 ms here, a loaded machine takes the core away -- which otherwise cut a capture short
+    ("...[capture time limit]") in whichever test ran then. The limit has tests of its own."""
+    settings.setdefault("time_budget_ms", 60_000.0)
+    return Redactor(**settings)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from hypothesis import given
@@ -147,3 +148,44 @@ def test_manifest_round_trip_and_errors() -> None:
 def test_generation_dict_round_trip() -> None:
     g = Generation.create(agent="api", model="m", prompt="p", output="o", files=(FileRange("a.py", 1, 2),))
     assert Generation.from_dict(g.to_dict()) == g
+
+
+def test_manifest_keeps_agents_models_and_the_watch_share_and_checks_the_share() -> None:
+    function = ManifestFunction(
+        "shop.cart", "add", "shop/cart.py", 1, 4, 0.123456, ("gen_1", "gen_2"), ("m1",), ("codex",)
+    )
+    m = Manifest(revision=None, functions=(function,), watch_min_share=0.333333)
+    text = m.to_json()
+    data = json.loads(text)
+    assert text.startswith('{\n  "version": 1,\n  "revision": null,')  # two-space indent, stable key order
+    assert data["watch_min_share"] == 0.3333
+    assert data["functions"][0] == {
+        "module": "shop.cart",
+        "qualname": "add",
+        "path": "shop/cart.py",
+        "start_line": 1,
+        "end_line": 4,
+        "ai_share": 0.1235,
+        "generation_ids": ["gen_1", "gen_2"],
+        "models": ["m1"],
+        "agents": ["codex"],
+    }
+    back = Manifest.from_json(text)
+    assert (back.watch_min_share, back.functions[0].agents, back.functions[0].models) == (0.3333, ("codex",), ("m1",))
+    # Written before the optional fields existed: empty, and a share of 0 (watch every function).
+    del data["watch_min_share"]
+    for key in ("generation_ids", "models", "agents"):
+        del data["functions"][0][key]
+    old = Manifest.from_json(json.dumps(data))
+    assert old.watch_min_share == 0.0
+    assert (old.functions[0].generation_ids, old.functions[0].models, old.functions[0].agents) == ((), (), ())
+    for share, ok in ((0, True), (1, True), (1.0, True), (1.5, False), (-0.1, False), (True, False), ("0.5", False)):
+        data["watch_min_share"] = share
+        if ok:
+            assert Manifest.from_json(json.dumps(data)).watch_min_share == float(share)
+        else:
+            with pytest.raises(ValueError, match=r"watch_min_share must be a number between 0 and 1, got "):
+                Manifest.from_json(json.dumps(data))
+    with pytest.raises(ValueError) as info:
+        Manifest.from_json('{"version": 1, "functions": [{"module": "m"}]}')
+    assert str(info.value) == "not a codewitness manifest (KeyError: 'qualname')"

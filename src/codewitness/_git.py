@@ -27,6 +27,18 @@ from types import TracebackType
 
 from codewitness.errors import GitError
 
+TYPE_CHECKING = False  # typing is not imported at run time: agent hooks import this module
+if TYPE_CHECKING:
+    from typing import TypedDict, Unpack
+
+    class _GitOptions(TypedDict, total=False):
+        """The options :func:`git_bytes` takes beside the arguments and the folder."""
+
+        input: str | bytes | None
+        check: bool
+        timeout: float | None
+
+
 __all__ = [
     "EMPTY_TREE",
     "FALLBACK_IDENTITY",
@@ -35,7 +47,9 @@ __all__ = [
     "CommitInfo",
     "FileDiff",
     "LineChange",
+    "PathCommit",
     "TreeEntry",
+    "add_trailers",
     "added_lines",
     "blame_porcelain",
     "blob_text",
@@ -58,7 +72,9 @@ __all__ = [
     "line_history",
     "list_notes",
     "list_tree",
+    "log_paths",
     "merge_notes",
+    "origin_url",
     "outside_history",
     "parse_commit",
     "parse_file_diffs",
@@ -136,19 +152,12 @@ def git_bytes(
     return proc.stdout
 
 
-def run_git(
-    args: Sequence[str],
-    *,
-    cwd: Path | str,
-    input: str | bytes | None = None,
-    check: bool = True,
-    timeout: float | None = None,
-) -> str:
+def run_git(args: Sequence[str], *, cwd: Path | str, **options: Unpack[_GitOptions]) -> str:
     """Run ``git ARGS`` in ``cwd`` and return its standard output, decoded as UTF-8 (with replacement).
 
     Arguments and errors as :func:`git_bytes`.
     """
-    return git_bytes(args, cwd=cwd, input=input, check=check, timeout=timeout).decode("utf-8", "replace")
+    return git_bytes(args, cwd=cwd, **options).decode("utf-8", "replace")
 
 
 def first_parent_log(root: Path, rev: str, limit: int) -> list[tuple[str, int, str]]:
@@ -317,8 +326,6 @@ def unquote_path(text: str) -> str:
 
 # -- diffs --------------------------------------------------------------------------------------
 
-_HUNK = re.compile(r"@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-
 
 def added_lines(root: Path, base: str, target: str | None = None) -> dict[str, set[int]]:
     """The lines each file gained from ``base`` to ``target`` (the work tree when ``None``).
@@ -332,60 +339,40 @@ def added_lines(root: Path, base: str, target: str | None = None) -> dict[str, s
     Raises:
         GitError: git failed (for example ``base`` is not a revision).
     """
+    return parse_added_lines(_diff_u0(root, ["--no-renames"], [base, *([target] if target is not None else [])]))
+
+
+def _diff_u0(root: Path, detect: Sequence[str], revisions: Sequence[str]) -> str:
+    """``git diff -U0`` of ``revisions`` (with ``detect``: the rename flags), as the parsers here read it.
+
+    The diff ignores the user's diff settings (prefixes, external drivers, text conversion, colour)
+    and quotes every unusual name, so each name is read back exactly.
+    """
     args = [
         "-c",
         "core.quotePath=true",
         "diff",
         "--no-color",
         "--no-ext-diff",
-        "--no-renames",
+        *detect,
         "--no-textconv",
         "--src-prefix=a/",
         "--dst-prefix=b/",
         "-U0",
-        base,
-        *([target] if target is not None else []),
+        *revisions,
         "--",
     ]
-    return parse_added_lines(git_bytes(args, cwd=root).decode("utf-8", "replace"))
+    return git_bytes(args, cwd=root).decode("utf-8", "replace")
 
 
 def parse_added_lines(patch: str) -> dict[str, set[int]]:
     """The new-side line numbers of each file in a unified diff with ``b/`` prefixes (see :func:`added_lines`).
 
-    Hunk bodies are skipped by the line counts of their headers, so a content line that looks
-    like a header (an added ``++ x`` shows as ``+++ x``) is never read as one. A file whose
-    name cannot be decoded is left out.
+    The files are those :func:`parse_file_diffs` reads that have a new side and are not binary:
+    a content line that looks like a header is never read as one, and a file whose name cannot
+    be decoded is left out.
     """
-    result: dict[str, set[int]] = {}
-    current: set[int] | None = None
-    body = 0  # lines of the current hunk still to skip
-    for line in patch.split("\n"):
-        if body:
-            if not line.startswith("\\"):  # "\ No newline at end of file" is not a line of the hunk
-                body -= 1
-            continue
-        if line.startswith("diff --git "):
-            current = None
-        elif line.startswith("+++ "):
-            current = None
-            try:
-                name = unquote_path(line[4:].rstrip("\t"))  # git adds a tab after a name holding a space
-            except ValueError:
-                continue
-            if name.startswith("b/"):
-                current = result.setdefault(name[2:], set())
-        elif line.startswith("@@ "):
-            match = _HUNK.match(line)
-            if match is None:
-                continue
-            old = int(match.group(1)) if match.group(1) is not None else 1
-            start = int(match.group(2))
-            new = int(match.group(3)) if match.group(3) is not None else 1
-            body = old + new
-            if current is not None:
-                current.update(range(start, start + new))
-    return result
+    return {d.new_path: d.added for d in parse_file_diffs(patch) if d.new_path is not None and not d.binary}
 
 
 #: One change of a file, as a unified diff's hunk header gives it: ``(old_start, old_count,
@@ -433,22 +420,7 @@ def file_diffs(root: Path, base: str, target: str, *, renames: bool = False, cop
         GitError: git failed (for example a revision does not exist).
     """
     detect = ["-M", "-C"] if copies else ["-M"] if renames else ["--no-renames"]
-    args = [
-        "-c",
-        "core.quotePath=true",
-        "diff",
-        "--no-color",
-        "--no-ext-diff",
-        *detect,
-        "--no-textconv",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        "-U0",
-        base,
-        target,
-        "--",
-    ]
-    return parse_file_diffs(git_bytes(args, cwd=root).decode("utf-8", "replace"))
+    return parse_file_diffs(_diff_u0(root, detect, [base, target]))
 
 
 def renamed_paths(root: Path, base: str, target: str) -> dict[str, str]:
@@ -513,7 +485,7 @@ class _FileBlock:
 def parse_file_diffs(patch: str) -> list[FileDiff]:
     """The files of a unified ``git diff`` with ``a/`` and ``b/`` prefixes (see :func:`file_diffs`).
 
-    Hunk bodies are skipped by the line counts of their headers, as in :func:`parse_added_lines`.
+    Hunk bodies are skipped by the line counts of their headers.
     Names come from the ``---`` / ``+++`` lines, or from the ``rename``/``copy from``/``to``
     lines of a file whose content did not change. A block with neither (a mode change, a binary
     file that was not moved) and a file whose name cannot be decoded are left out.
@@ -1070,3 +1042,70 @@ def dirty_paths(root: Path, paths: Sequence[str] = ()) -> list[str]:
     """Tracked files (of ``paths``) whose working-tree content differs from ``HEAD``."""
     out = run_git(["diff", "--name-only", "HEAD", "--", *paths], cwd=root, check=False)
     return [unquote_path(line) for line in out.splitlines() if line]
+
+
+# -- history of chosen paths (change markers) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathCommit:
+    """A commit that changed some of the paths asked about: when, by whom, which of them."""
+
+    sha: str
+    time: str  # ISO 8601, the committer's date
+    author: str
+    subject: str
+    files: tuple[str, ...]
+
+
+def parse_log_paths(text: str) -> list[PathCommit]:
+    """Parse ``git log -z --format=%x1e%H%x00%cI%x00%an%x00%s --name-only`` output."""
+    found: list[PathCommit] = []
+    for record in text.split("\x1e"):
+        if not record.strip("\x00\n"):
+            continue
+        fields = record.split("\x00")
+        if len(fields) < 4:
+            continue
+        sha, when, author = fields[0].strip(), fields[1], fields[2]
+        subject, _, first = fields[3].partition("\n")
+        names = [first.strip("\n"), *(f.strip("\n") for f in fields[4:])]
+        found.append(PathCommit(sha, when, author, subject, tuple(n for n in names if n)))
+    return found
+
+
+def log_paths(root: Path, since: str, globs: Sequence[str], rev: str = "HEAD") -> list[PathCommit]:
+    """The commits of ``rev`` since ``since`` (ISO 8601) that changed a file matching one of ``globs``
+    (git's ``:(glob)`` pathspecs: ``**/`` any folders), newest first; empty outside a repository."""
+    if not globs:
+        return []
+    specs = [f":(glob){g}" for g in globs]
+    out = run_git(
+        ["log", "-z", f"--since={since}", "--format=%x1e%H%x00%cI%x00%an%x00%s", "--name-only", rev, "--", *specs],
+        cwd=root,
+        check=False,
+    )
+    return parse_log_paths(out)
+
+
+def origin_url(root: Path | str) -> str | None:
+    """The URL of the ``origin`` remote, without credentials; ``None`` when there is none."""
+    out = run_git(["config", "--get", "remote.origin.url"], cwd=root, check=False).strip()
+    if not out:
+        return None
+    scheme, sep, rest = out.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]  # https://user:token@host/... -> https://host/...
+    return f"{scheme}{sep}{rest}" if sep else out
+
+
+def add_trailers(root: Path | str, message_file: Path | str, trailers: Sequence[tuple[str, str]]) -> None:
+    """Add ``(key, value)`` trailers to a commit message file in place (one not already there).
+
+    Raises:
+        GitError: git failed.
+    """
+    args = ["interpret-trailers", "--in-place", "--if-exists", "addIfDifferent"]
+    for key, value in trailers:
+        args += ["--trailer", f"{key}: {value}"]
+    run_git([*args, str(message_file)], cwd=root)

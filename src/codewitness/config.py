@@ -29,12 +29,13 @@ dataclass; the loader, ``codewitness config`` and the environment mapping follow
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,15 +43,22 @@ from typing import Any
 from codewitness.errors import ConfigError
 
 __all__ = [
+    "METRIC_IDS",
+    "AlertsSection",
     "BehaviorSection",
     "CheckSection",
     "Config",
     "LoadedConfig",
+    "MetricsSection",
+    "OtelSection",
+    "Price",
     "SensorSection",
     "default_database_url",
     "doc",
+    "env_settable",
     "find_project_root",
     "load_config",
+    "plain_value",
 ]
 
 ENV_PREFIX = "CODEWITNESS_"
@@ -72,6 +80,15 @@ def doc(text: str, **extra: Any) -> dict[str, Any]:
 
 #: An age: a number and a unit (seconds, minutes, hours, days, weeks).
 _AGE = re.compile(r"^\s*\d+\s*[smhdw]\s*$")
+
+
+def _known_only(setting: str, values: Iterable[str], known: Sequence[str], what: str = "") -> None:
+    """Raise :class:`ConfigError` naming each of ``values`` that ``known`` lacks (``what``: ``agent``, ...)."""
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        noun = f"{what} " if what else ""
+        raise ConfigError(f"{setting}: unknown {noun}{', '.join(unknown)}; choose from {', '.join(known)}")
+
 
 #: The agents ``codewitness init`` knows how to hook.
 CAPTURE_AGENTS = ("claude", "cursor", "codex", "gemini")
@@ -104,15 +121,25 @@ class CaptureSection:
         default=1500,
         metadata=doc("The most characters of context one hook answer adds.", minimum=200),
     )
+    commit_trailer: bool = field(
+        default=False,
+        metadata=doc(
+            "The prepare-commit-msg hook adds a 'Codewitness-Generation: gen_...' trailer for each generation"
+            " whose lines are staged."
+        ),
+    )
+    push_notes: bool = field(
+        default=True,
+        metadata=doc(
+            "Push the attribution notes to the remotes: `init` sets a push refspec and the pre-push hook pushes"
+            " them with every push. false keeps them in this clone (capture goes on)."
+        ),
+    )
 
     def __post_init__(self) -> None:
         if not _AGE.match(self.context_since):
             raise ConfigError(f"capture.context_since: {self.context_since!r} is not an age such as 24h, 7d or 2w")
-        unknown = sorted(set(self.agents) - set(CAPTURE_AGENTS))
-        if unknown:
-            raise ConfigError(
-                f"capture.agents: unknown agent {', '.join(unknown)}; choose from {', '.join(CAPTURE_AGENTS)}"
-            )
+        _known_only("capture.agents", self.agents, CAPTURE_AGENTS, "agent")
 
 
 @dataclass(frozen=True)
@@ -211,7 +238,9 @@ class SensorSection:
     )
     manifest: str = field(
         default=".codewitness/manifest.json",
-        metadata=doc("The manifest of AI-written functions to instrument (relative to the working directory)."),
+        metadata=doc(
+            "The manifest of AI-written functions to instrument (a relative path starts at the project root)."
+        ),
     )
     include: tuple[str, ...] = field(
         default=(),
@@ -224,7 +253,10 @@ class SensorSection:
         default=10.0, metadata=doc("Seconds per aggregation interval (one export batch each).", minimum=0.05)
     )
     spool_dir: str = field(
-        default=".codewitness/spool", metadata=doc("Append-only spool folder; empty turns the spool off.")
+        default=".codewitness/spool",
+        metadata=doc(
+            "Append-only spool folder (a relative path starts at the project root); empty turns the spool off."
+        ),
     )
     spool_max_bytes: int = field(
         default=64 * 1024 * 1024,
@@ -305,8 +337,9 @@ class SensorSection:
     capture_time_ms: float = field(
         default=5.0,
         metadata=doc(
-            "Longest time one capture (an exception, a sample, a breach) may spend copying values on the"
-            " application's thread; values past it are marked, not kept.",
+            "Most CPU time one capture (an exception, a sample, a breach) may spend copying values on the"
+            " application's thread (its own CPU time: a busy machine that preempts the thread does not cut"
+            " the capture short); values past it are marked, not kept.",
             minimum=0.1,
         ),
     )
@@ -332,11 +365,190 @@ class SensorSection:
     )
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.request_parts) - set(REQUEST_PARTS))
-        if unknown:
-            raise ConfigError(
-                f"sensor.request_parts: unknown {', '.join(unknown)}; choose from {', '.join(REQUEST_PARTS)}"
-            )
+        _known_only("sensor.request_parts", self.request_parts, REQUEST_PARTS)
+
+
+#: The quality metrics, in report order (see :mod:`codewitness.metrics`).
+METRIC_IDS = (
+    "hallucination_rate",
+    "compilation_success_rate",
+    "test_pass_rate",
+    "security_vulnerability_rate",
+    "complexity_drift",
+    "context_adherence",
+    "latency_p95",
+    "human_edit_distance",
+)
+
+
+@dataclass(frozen=True)
+class Price:
+    """One ``[[metrics.prices]]`` entry: what a model's tokens cost, in US dollars per million."""
+
+    model: str = field(default="", metadata=doc("A model string, or a glob on it ('claude-sonnet-4-5*')."))
+    input: float = field(default=0.0, metadata=doc("Dollars per million input (prompt) tokens.", minimum=0.0))
+    output: float = field(default=0.0, metadata=doc("Dollars per million output tokens.", minimum=0.0))
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """``[tool.codewitness.metrics]``: the eight quality metrics and their alert thresholds."""
+
+    window: str = field(
+        default="14d",
+        metadata=doc("Default window of `codewitness metrics` and `alerts check` (an age: 14d, 2w); the sprint."),
+    )
+    min_samples: int = field(
+        default=5,
+        metadata=doc("A metric with fewer samples than this in the window is n/a (with the count).", minimum=1),
+    )
+    trend_points: int = field(
+        default=4, metadata=doc("Equal parts of the window the trend is computed over.", minimum=2, maximum=24)
+    )
+    hallucination_rate: float = field(
+        default=0.02,
+        metadata=doc("Alert above this share of AI functions with a hallucinated package or API finding.", minimum=0),
+    )
+    compilation_success_rate: float = field(
+        default=0.98,
+        metadata=doc("Alert below this share of generations whose raw output and committed result compile.", minimum=0),
+    )
+    test_pass_rate: float = field(
+        default=0.95,
+        metadata=doc(
+            "Alert below this share of generations whose tests passed on their first run after them.", minimum=0
+        ),
+    )
+    security_vulnerability_rate: float = field(
+        default=0.0,
+        metadata=doc("Alert above this many high-severity security findings on AI lines per generation.", minimum=0),
+    )
+    complexity_drift: float = field(
+        default=0.15,
+        metadata=doc(
+            "Alert above this growth of AI functions' mean cognitive complexity since the window's start (0.15 = 15%)."
+        ),
+    )
+    context_adherence: float = field(
+        default=0.85,
+        metadata=doc("Alert below this mean similarity between a generation's prompt and its code (0..1).", minimum=0),
+    )
+    latency_p95: float = field(
+        default=5000.0, metadata=doc("Alert above this 95th percentile of generation latency, in ms.", minimum=0)
+    )
+    human_edit_distance: float = field(
+        default=0.10,
+        metadata=doc(
+            "Alert above this median share of a generation's lines a person changed or removed before commit.",
+            minimum=0,
+        ),
+    )
+    disable: tuple[str, ...] = field(default=(), metadata=doc("Metric ids not computed (e.g. context_adherence)."))
+    hallucination_rules: tuple[str, ...] = field(
+        default=("CW101", "CW105", "CW201", "CW202", "CW203"),
+        metadata=doc("Merge-gate rules whose findings count as a hallucinated package or API."),
+    )
+    security_severity: str = field(
+        default="high",
+        metadata=doc(
+            "Lowest severity of a security finding (CW3xx) that counts as a vulnerability.",
+            choices=("low", "medium", "high"),
+        ),
+    )
+    adherence: str = field(
+        default="auto",
+        metadata=doc(
+            "Context adherence measure: embedding (the metrics extra's local model), lexical, or auto"
+            " (embedding when the extra is installed).",
+            choices=("auto", "embedding", "lexical"),
+        ),
+    )
+    context_files: tuple[str, ...] = field(
+        default=(
+            "CLAUDE.md",
+            "**/CLAUDE.md",
+            "AGENTS.md",
+            "**/AGENTS.md",
+            ".cursorrules",
+            ".cursor/rules/**",
+            "GEMINI.md",
+            "**/GEMINI.md",
+            ".github/copilot-instructions.md",
+        ),
+        metadata=doc("Agent context files whose changes are shown as change markers (globs on repository paths)."),
+    )
+    prices: tuple[Price, ...] = field(
+        default=(),
+        metadata=doc("[[metrics.prices]] entries: model (a glob), input and output dollars per million tokens."),
+    )
+
+    def __post_init__(self) -> None:
+        _known_only("metrics.disable", self.disable, METRIC_IDS, "metric")
+
+
+#: The alert channels (one module each under ``codewitness.metrics.channels``).
+ALERT_CHANNELS = ("stdout", "log", "webhook")
+
+
+@dataclass(frozen=True)
+class AlertsSection:
+    """``[tool.codewitness.alerts]``: runtime alert rules and where firings are delivered."""
+
+    channels: tuple[str, ...] = field(
+        default=("stdout",),
+        metadata=doc("Where new firings go: any of stdout, log, webhook."),
+    )
+    webhook_url: str = field(default="", metadata=doc("URL the webhook channel POSTs each firing to."))
+    webhook_format: str = field(
+        default="json",
+        metadata=doc(
+            "Payload of the webhook: json (our document) or slack (Slack's text payload).", choices=("json", "slack")
+        ),
+    )
+    webhook_timeout: float = field(default=5.0, metadata=doc("Seconds one webhook attempt may take.", minimum=0.1))
+    retries: int = field(default=3, metadata=doc("Further attempts after a failed delivery.", minimum=0, maximum=10))
+    backoff: float = field(
+        default=0.5, metadata=doc("Seconds before the first retry; each next wait doubles.", minimum=0.0)
+    )
+    log_file: str = field(
+        default=".codewitness/alerts.log",
+        metadata=doc("File the log channel appends one JSON line per firing to (relative to the project root)."),
+    )
+    error_rate: float = field(
+        default=0.05,
+        metadata=doc("Alert when AI-written functions' errors per call in the window exceed this.", minimum=0),
+    )
+    p95_regression: float = field(
+        default=0.5,
+        metadata=doc("Alert when a function's p95 latency grew more than this share against the previous revision."),
+    )
+    min_calls: int = field(
+        default=50, metadata=doc("Runtime rules judge only functions with at least this many calls.", minimum=1)
+    )
+    breaches: bool = field(default=True, metadata=doc("Alert on invariant breaches seen in the window."))
+
+    def __post_init__(self) -> None:
+        _known_only("alerts.channels", self.channels, ALERT_CHANNELS, "channel")
+
+
+@dataclass(frozen=True)
+class OtelSection:
+    """``[tool.codewitness.otel]``: generation events and quality metrics sent over OTLP."""
+
+    endpoint: str = field(
+        default="",
+        metadata=doc(
+            "OTLP/HTTP base URL (spans go to <endpoint>/v1/traces); empty means OTEL_EXPORTER_OTLP_ENDPOINT,"
+            " else http://localhost:4318."
+        ),
+    )
+    service: str = field(default="codewitness", metadata=doc("service.name of the exported generation events."))
+    capture_prompts: bool = field(
+        default=False,
+        metadata=doc("Put the prompt (redacted, cut to prompt_chars) on spans as gen_ai.input.messages."),
+    )
+    prompt_chars: int = field(default=2000, metadata=doc("Longest prompt text a span carries.", minimum=16))
+    timeout: float = field(default=10.0, metadata=doc("Seconds an OTLP request may take.", minimum=0.1))
 
 
 @dataclass(frozen=True)
@@ -468,6 +680,9 @@ class Config:
         default_factory=SensorSection,
         metadata=doc("The runtime sensor (codewitness.init / codewitness run)."),
     )
+    metrics: MetricsSection = field(default_factory=MetricsSection, metadata=doc("Quality metrics."))
+    alerts: AlertsSection = field(default_factory=AlertsSection, metadata=doc("Alert rules and channels."))
+    otel: OtelSection = field(default_factory=OtelSection, metadata=doc("Generation events over OTLP."))
     invariants: tuple[InvariantRule, ...] = field(
         default=(),
         metadata=doc("[[invariants]] rules applied by the sensor: function, ensure or require, name, mode."),
@@ -502,6 +717,11 @@ class LoadedConfig:
     def database_url(self) -> str:
         """The database URL, with the default filled in."""
         return self.config.database or default_database_url(self.root)
+
+    def path(self, value: str) -> Path:
+        """A path setting (``sensor.manifest``, ``sensor.spool_dir``) as a path: relative ones start
+        at the project root, so a command run from a subfolder finds the same files."""
+        return self.root / value
 
 
 def default_database_url(root: Path) -> str:
@@ -579,6 +799,24 @@ def settings_table(config: Config) -> list[tuple[str, Any, str]]:
 
     walk(config, "")
     return rows
+
+
+def plain_value(value: Any) -> Any:
+    """A setting's value as JSON has it: rules as objects, lists as lists (for ``config --json``)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [plain_value(item) for item in value]
+    return value
+
+
+def env_settable(dotted_key: str) -> bool:
+    """Whether a ``CODEWITNESS_*`` variable can set ``dotted_key`` (arrays of tables cannot)."""
+    cls: Any = Config
+    parts = dotted_key.split(".")
+    for part in parts[:-1]:
+        cls = _hints(cls)[part]
+    return _table_list_item(_hints(cls)[parts[-1]]) is None
 
 
 def env_name(dotted_key: str) -> str:
@@ -696,8 +934,30 @@ def _parse_env(tp: Any, text: str, name: str) -> Any:
     if typing.get_origin(base) is tuple:
         if _table_list_item(base) is not None:
             raise ConfigError(f"env {name}: a list of tables cannot be set from the environment")
-        return tuple(part.strip() for part in text.split(",") if part.strip())
+        return _parse_env_list(text, name)
     return text
+
+
+def _parse_env_list(text: str, name: str) -> tuple[str, ...]:
+    """A list from an environment variable: a JSON array of strings, or a comma-separated list.
+
+    Anything else that looks like JSON (an object, a broken array, quoted text) is refused rather
+    than split at its commas into pieces nobody meant.
+    """
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped)
+        except ValueError:
+            items = None
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ConfigError(
+                f'env {name}: not a JSON array of strings: {text!r} (write ["a", "b"], or a comma list: a,b)'
+            )
+        return tuple(items)
+    if stripped.startswith(("{", '"', "'")):
+        raise ConfigError(f'env {name}: expected a JSON array (["a", "b"]) or a comma list (a,b), got {text!r}')
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _strip_optional(tp: Any) -> Any:
@@ -750,7 +1010,6 @@ def _coerce(tp: Any, raw: Any, f: dataclasses.Field[Any], dotted: str, source: s
     if choices is not None and value not in choices:
         shown = ", ".join('""' if c == "" else str(c) for c in choices)
         raise ConfigError(f"{source}: {dotted!r} must be one of {shown}; got {value!r}")
-        raise ConfigError(f"{source}: {dotted!r} must be one of {', '.join(map(str, choices))}; got {value!r}")
     minimum = f.metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{source}: {dotted!r} must be at least {minimum}; got {value!r}")

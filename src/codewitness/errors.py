@@ -23,6 +23,11 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib import metadata
+
 __all__ = [
     "CodewitnessError",
     "ConfigError",
@@ -71,14 +76,26 @@ class GitError(CodewitnessError):
 class MissingExtraError(CodewitnessError):
     """An optional dependency group is not installed.
 
+    The message names the command that installs it into the running interpreter, from where this
+    copy of codewitness came (a checkout, a git URL, a wheel or an index; see :func:`install_command`).
+
     Args:
-        extra: the name of the extra that provides it, e.g. ``"postgres"``.
+        extra: the name of the extra that provides it, e.g. ``"postgres"``; or, with ``package``,
+            what to call the missing piece.
         feature: what the user tried to do.
+        package: a package to install on its own instead of an extra (one no extra of ours holds).
     """
 
-    def __init__(self, extra: str, feature: str) -> None:
+    def __init__(self, extra: str, feature: str, *, package: str | None = None) -> None:
         self.extra = extra
-        super().__init__(f'{feature} needs the "{extra}" extra: pip install "codewitness[{extra}]"')
+        if package is not None:
+            import shlex
+            import sys
+
+            command = f"{shlex.quote(sys.executable or 'python')} -m pip install {shlex.quote(package)}"
+            super().__init__(f"{feature} needs {extra}: {command}")
+        else:
+            super().__init__(f'{feature} needs the "{extra}" extra: {install_command(extra)}')
 
 
 class InvariantViolation(CodewitnessError):
@@ -87,3 +104,69 @@ class InvariantViolation(CodewitnessError):
     The message names the rule, the function, the inputs and the result. The runtime sensor
     lets this one exception through to the caller; every other error of ours is swallowed.
     """
+
+
+# -- how this copy was installed, for the hint of a missing extra ------------------------------
+#
+# A hint such as ``pip install "codewitness[server]"`` only works once the package is on an index
+# the user's pip reads. A copy installed from a checkout, a git URL or a wheel file says where it
+# came from in its ``direct_url.json`` (PEP 610); :func:`install_command` builds the command that
+# installs the extra from the same place, into the same interpreter. Standard library only: the
+# runtime sensor imports this module.
+
+
+def _direct_url(dist: metadata.Distribution | None) -> dict[str, Any] | None:
+    # Imported here: every process that imports this module (the sensor's hosts, the CLI's fast
+    # path) pays for importlib.metadata only when an extra is missing.
+    import json
+    from importlib import metadata
+
+    try:
+        text = (dist or metadata.distribution("codewitness")).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return None
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("url"), str) else None
+
+
+def install_source(extra: str | None = None, dist: metadata.Distribution | None = None) -> list[str]:
+    """The ``pip install`` arguments that install codewitness (with ``extra``) from where this copy came.
+
+    A local folder (a checkout, editable or not) is named by its path; a git checkout by its URL
+    and commit; a wheel or archive by its URL; anything else (an index) by the name.
+
+    Args:
+        extra: the extra to add, e.g. ``"server"``.
+        dist: the installed distribution to read (default: the one this interpreter imports).
+    """
+    from urllib.parse import unquote, urlparse
+
+    suffix = f"[{extra}]" if extra else ""
+    data = _direct_url(dist)
+    if data is None:
+        return [f"codewitness{suffix}"]
+    url: str = data["url"]
+    vcs = data.get("vcs_info")
+    if isinstance(vcs, dict):
+        commit = vcs.get("requested_revision") or vcs.get("commit_id")
+        return [f"codewitness{suffix} @ {vcs.get('vcs', 'git')}+{url}" + (f"@{commit}" if commit else "")]
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and isinstance(data.get("dir_info"), dict):
+        folder = unquote(parsed.path)
+        editable = bool(data["dir_info"].get("editable"))
+        return ["-e", f"{folder}{suffix}"] if editable else [f"{folder}{suffix}"]
+    return [f"codewitness{suffix} @ {url}"]
+
+
+def install_command(extra: str | None = None) -> str:
+    """A shell command installing codewitness with ``extra`` into this interpreter, from where it came."""
+    import shlex
+    import sys
+
+    args = [sys.executable or "python", "-m", "pip", "install", *install_source(extra)]
+    return " ".join(shlex.quote(a) for a in args)

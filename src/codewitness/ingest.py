@@ -8,7 +8,7 @@ and the rest are stored. Records carry their own ids, so loading the same batch 
 
 Example:
     >>> result = ingest_batch(store, decode_batch(body), source="http 10.0.0.7")  # doctest: +SKIP
-    >>> result.inserted, result.duplicates, result.bad
+    >>> result.inserted, result.duplicates, result.bad  # doctest: +SKIP
     (12, 0, 1)
     >>> total, segments = ingest_spool(store, Path(".codewitness/spool"))  # doctest: +SKIP
 """

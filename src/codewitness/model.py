@@ -292,6 +292,9 @@ class Manifest:
     created_at: datetime = field(default_factory=utcnow)
     version: int = MANIFEST_VERSION
     watch_min_share: float = 0.0
+    #: The repository's URL (``origin``, without credentials) when known at build time; runtime
+    #: telemetry names it as ``vcs.repository.url.full``.
+    repository: str | None = None
 
     @property
     def watched(self) -> tuple[ManifestFunction, ...]:
@@ -304,6 +307,7 @@ class Manifest:
             {
                 "version": self.version,
                 "revision": self.revision,
+                **({"repository": self.repository} if self.repository else {}),
                 "created_at": self.created_at.isoformat(),
                 "watch_min_share": round(self.watch_min_share, 4),
                 "functions": [
@@ -358,4 +362,5 @@ class Manifest:
             created_at=created,
             version=version,
             watch_min_share=float(watch),
+            repository=data["repository"] if isinstance(data.get("repository"), str) else None,
         )

@@ -15,6 +15,9 @@ a rule that does not compile is skipped and named in one summary line. The rest 
   test process with every call of an AI-written function offered for sampling; the input/output
   pairs are loaded into the store at the end, as ``codewitness ingest`` would, and join the
   replay corpus as inputs of source ``pytest``.
+* ``--codewitness-tests`` (or ini ``codewitness_tests = true``): each test's outcome is stored with
+  the AI-written functions it ran and their generations (committed ones, and those of captured edits
+  not yet committed), for the first-pass test pass rate of ``codewitness metrics``.
 
 Nothing here fails a test run: an error of ours becomes one ``codewitness:`` line in the summary.
 
@@ -23,6 +26,7 @@ Example::
     pytest --cov=shop --codewitness-coverage --codewitness-json ai-coverage.json
     pytest --codewitness-invariants=record     # count breaches instead of failing
     pytest --codewitness-record --codewitness-manifest .codewitness/manifest.json
+    pytest --codewitness-tests                 # outcomes of tests that run AI-written code
 """
 
 from __future__ import annotations
@@ -41,12 +45,15 @@ import pytest
 from codewitness.errors import CodewitnessError, MissingExtraError
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from codewitness.attribution.aicoverage import AICoverage
+    from codewitness.metrics.testruns import Tracker
     from codewitness.sensor import Sensor
 
 _MODES = ("record", "warn", "raise")
 _PLUGIN_NAME = "codewitness-session"
-#: Seconds per sensor interval while recording: the sample reservoir refills every interval.
+#: Seconds per sensor interval while recording: the samples (one per input shape first) start afresh every interval.
 _RECORD_INTERVAL = 1.0
 
 
@@ -81,6 +88,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("codewitness_record", "Record AI functions' input/output pairs.", type="bool", default=False)
     group.addoption(
+        "--codewitness-tests",
+        action="store_true",
+        default=None,
+        help="Store each test's outcome with the AI-written functions it ran (for `codewitness metrics`).",
+    )
+    parser.addini("codewitness_tests", "Store test outcomes for the test pass rate.", type="bool", default=False)
+    group.addoption(
         "--codewitness-manifest",
         metavar="FILE",
         default=None,
@@ -102,6 +116,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Give the process back as it was: the previous invariant mode, no sensor of ours running."""
     session = config.pluginmanager.get_plugin(_PLUGIN_NAME)
     if isinstance(session, _Session):
+        if session.tracker is not None:
+            session.tracker.stop()
         session.stop_sensor()
         session.restore_mode()
         config.pluginmanager.unregister(session, _PLUGIN_NAME)
@@ -125,6 +141,12 @@ class _Session:
             config.getoption("codewitness_coverage") or config.getini("codewitness_coverage") or self.json_path
         )
         self.record_on = bool(config.getoption("codewitness_record") or config.getini("codewitness_record"))
+        self.tests_on = bool(config.getoption("codewitness_tests") or config.getini("codewitness_tests"))
+        self.tracker: Tracker | None = None
+        self.test_started: Any = None
+        self.outcomes: dict[str, str] = {}
+        self.durations: dict[str, float] = {}
+        self.touched: dict[str, list[Any]] = {}
         self.lines: list[str] = []  # the summary section
         self.table: list[str] = []
         self.sensor: Sensor | None = None
@@ -164,6 +186,8 @@ class _Session:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.tests_on:
+            self.guard("test outcomes not recorded", self._start_tests)
         if self.record_on:
             self.guard("recording not started", self._start_recording)
         else:
@@ -266,6 +290,81 @@ class _Session:
             + (f"; {total.bad} unreadable record(s) skipped" if total.bad else "")
         )
 
+    # -- test outcomes ----------------------------------------------------------------------
+
+    def _start_tests(self) -> None:
+        from codewitness.metrics.testruns import Tracker, ai_targets
+        from codewitness.model import utcnow
+
+        self.test_started = utcnow()
+        targets = ai_targets(self.config.rootpath)
+        tracker = Tracker(targets)
+        tracker.start()
+        self.tracker = tracker
+        if not targets:
+            self.lines.append("test outcomes: no AI-written functions in this work tree; outcomes stored without them")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+        tracker = self.tracker
+        if tracker is not None:
+            tracker.begin()
+        yield
+        if tracker is not None:
+            self.touched[item.nodeid] = tracker.end()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.tracker is None:
+            return
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration * 1000
+        before = self.outcomes.get(report.nodeid, "passed")
+        if report.failed:
+            now = "failed" if report.when == "call" else "error"
+            self.outcomes[report.nodeid] = before if before in ("failed", "error") else now
+        elif report.skipped and before == "passed":
+            self.outcomes[report.nodeid] = "skipped"
+        else:
+            self.outcomes.setdefault(report.nodeid, before)
+
+    def _store_tests(self) -> None:
+        import uuid
+
+        from codewitness._git import resolve
+        from codewitness.config import load_config
+        from codewitness.model import utcnow
+        from codewitness.store import open_store
+        from codewitness.store.metrics import TestResult, TestRun, record_test_run
+
+        tracker, self.tracker = self.tracker, None
+        if tracker is None:
+            return
+        tracker.stop()
+        results = []
+        for nodeid, outcome in sorted(self.outcomes.items()):
+            touched = self.touched.get(nodeid, [])
+            generations = sorted({g for t in touched for g in t.generation_ids})
+            results.append(
+                TestResult(
+                    nodeid, outcome, self.durations.get(nodeid, 0.0), tuple(t.name for t in touched), tuple(generations)
+                )
+            )
+        root = self.config.rootpath
+        run = TestRun(
+            id=f"tr_{uuid.uuid4().hex[:20]}",
+            started_at=self.test_started or utcnow(),
+            finished_at=utcnow(),
+            revision=resolve(root, "HEAD") if (root / ".git").exists() else None,
+            results=tuple(results),
+        )
+        url = load_config(root).database_url
+        with open_store(url) as store:
+            record_test_run(store, run)
+        ran_ai = sum(1 for r in results if r.functions)
+        self.lines.append(
+            f"test outcomes: {len(results)} test(s) stored, {ran_ai} of them ran AI-written functions"
+            f" ({tracker.method}) into {_safe_url(url)}"
+        )
+
     # -- AI coverage -----------------------------------------------------------------------
 
     def _coverage(self) -> None:
@@ -303,6 +402,8 @@ class _Session:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.tracker is not None:
+            self.guard("test outcomes not stored", self._store_tests)
         if self.spool is not None:
             self.guard("recording not stored", self._ingest)
         if self.coverage_on and not self.worker:

@@ -23,6 +23,23 @@ GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
 GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
 GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+#: Opt-in content: the prompt (truncated and redacted), as the conventions' message list.
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+#: ``gen_ai.operation.name`` values.
+GEN_AI_OP_INVOKE_AGENT = "invoke_agent"
+GEN_AI_OP_EXECUTE_TOOL = "execute_tool"
+GEN_AI_OP_CHAT = "chat"
+GEN_AI_OP_TEXT_COMPLETION = "text_completion"
+
+# -- OpenTelemetry: version control (incubating) ----------------------------------------------
+VCS_REF_HEAD_REVISION = "vcs.ref.head.revision"
+VCS_REPOSITORY_URL_FULL = "vcs.repository.url.full"
 
 # -- OpenTelemetry: general -------------------------------------------------------------------
 SERVICE_NAME = "service.name"
@@ -38,6 +55,23 @@ CW_AGENT = "codewitness.agent"
 CW_REVISION = "codewitness.revision"
 CW_PROMPT_NAME = "codewitness.prompt.name"
 CW_PROMPT_VERSION = "codewitness.prompt.version"
+CW_PROMPT_HASH = "codewitness.prompt.sha256"
+CW_MODEL = "codewitness.model"
+CW_SESSION_ID = "codewitness.session.id"
+CW_FILES_WRITTEN = "codewitness.files.written"
+CW_LINES_WRITTEN = "codewitness.lines.written"
+CW_CONTEXT_FILES = "codewitness.context.files"
+CW_COMMITS = "codewitness.commits"
+CW_COST_USD = "codewitness.cost.usd"
+
+# -- quality metrics (exported as OpenTelemetry gauges, one per metric) ------------------------
+#: The metric's name is ``codewitness.quality.<metric id>``; its attributes name the grouping.
+METRIC_QUALITY_PREFIX = "codewitness.quality."
+CW_METRIC_STATUS = "codewitness.metric.status"
+CW_METRIC_THRESHOLD = "codewitness.metric.threshold"
+CW_METRIC_SAMPLES = "codewitness.metric.samples"
+CW_GROUP_BY = "codewitness.group.by"
+CW_GROUP = "codewitness.group"
 
 # -- runtime sensor ---------------------------------------------------------------------------
 EXCEPTION_STACKTRACE = "exception.stacktrace"

@@ -12,7 +12,7 @@ from codewitness.attribution.gitai import GITAI_REF
 from codewitness.attribution.notes import NoteEntry
 from codewitness.errors import GitError, InputError, NotFoundError
 
-from .conftest import CLAUDE_TRAILER, Repo, lines
+from .conftest import CLAUDE_TRAILER, HUMAN, Repo, lines
 
 GITAI_NOTE = """{path}
   s_0123456789abcd::t_0123456789abcd {ranges}
@@ -24,6 +24,18 @@ GITAI_NOTE = """{path}
 
 def kinds(repo: Repo, path: str, rev: str = "HEAD") -> list[str]:
     return [o.kind for o in line_origins(repo.root, path, rev)]
+
+
+def test_line_origins_takes_text_paths_as_the_docs_show(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: a str repository path failed with AttributeError: 'str' object has no attribute 'is_dir'.
+    repo.write("src/a.py", lines(3))
+    repo.commit("add a" + CLAUDE_TRAILER)
+    expected = [o.kind for o in line_origins(repo.root, "src/a.py")]
+    assert expected == ["ai", "ai", "ai"]
+    assert [o.kind for o in line_origins(str(repo.root), "src/a.py", "HEAD")] == expected
+    assert [o.kind for o in line_origins(str(repo.root / "src"), Path("src") / "a.py")] == expected
+    monkeypatch.chdir(repo.root)
+    assert [o.kind for o in line_origins(".", "src/a.py")] == expected
 
 
 def test_author_and_trailer_evidence(repo: Repo) -> None:
@@ -131,6 +143,41 @@ def test_codewitness_note_beats_gitai_note_on_one_commit(repo: Repo) -> None:
         ("ai", "import", "cursor"),
         ("human", "import", None),
     ]
+
+
+def test_our_note_beats_an_imported_note_which_beats_git_ai_on_one_commit(repo: Repo) -> None:
+    """All three line-precise records on one commit: ours, then the imported one, then git-ai's.
+
+    Issue 25's first survivor: putting the imported notes (git-ai / Agent Trace) ahead of ours made
+    the lines the agent hook saw come out as the imported record said (here: human).
+    """
+    repo.write("a.py", lines(3))
+    repo.write("b.py", lines(3))
+    repo.write("c.py", lines(3))
+    commit = repo.commit("three tools")
+    repo.note(commit, {"a.py": [NoteEntry("ai", ((1, 2),), ("gen_ours",), agent="claude-code")]})
+    repo.raw_note(
+        IMPORT_REF,
+        commit,
+        '{"schema": "codewitness.note/1", "files": {'
+        '"a.py": [{"lines": "3", "origin": "ai", "agent": "codex"}], '
+        '"b.py": [{"lines": "1", "origin": "ai", "agent": "codex"}]}}',
+    )
+    repo.raw_note(
+        GITAI_REF,
+        commit,
+        "a.py\n  s_0123456789abcd::t_0123456789abcd 1-3\nb.py\n  s_0123456789abcd::t_0123456789abcd 2-3\n"
+        "c.py\n  s_0123456789abcd::t_0123456789abcd 3\n---\n"
+        '{"schema_version": "authorship/3.0.0", "sessions": {"s_0123456789abcd": '
+        '{"agent_id": {"tool": "cursor", "id": "c", "model": "gpt-5"}}}}',
+    )
+
+    def seen(path: str) -> list[tuple[str, str, str | None]]:
+        return [(o.kind, o.evidence, o.agent) for o in line_origins(repo.root, path)]
+
+    assert seen("a.py") == [("ai", "note", "claude-code"), ("ai", "note", "claude-code"), ("human", "note", None)]
+    assert seen("b.py") == [("ai", "import", "codex"), ("human", "import", None), ("human", "import", None)]
+    assert seen("c.py") == [("human", "import", None), ("human", "import", None), ("ai", "import", "cursor")]
 
 
 def test_import_ref_note_is_read(repo: Repo) -> None:
@@ -275,3 +322,90 @@ def test_missing_git_is_a_clear_error(repo: Repo, tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(GitError, match="git is not installed"):
         line_origins(repo.root, "a.py")
+
+
+def test_bot_accounts_are_told_from_people(repo: Repo) -> None:
+    """A ``[bot]`` account, or a GitHub noreply address with "bot" in it, is no person; "bot" alone is."""
+    authors = {
+        "a.py": "renovate[bot] <29139614+renovate[bot]@users.noreply.github.com>",
+        "b.py": "Release Bot <noreply@github.com>",
+        "c.py": "Abbot Smith <abbot@example.com>",  # "bot" in a person's name
+        "d.py": "Dana Dev <noreply@github.com>",  # GitHub's noreply address, a person's commit
+    }
+    for path, author in authors.items():
+        repo.write(path, lines(1))
+        repo.commit(f"add {path}", author=author)
+    got = {path: line_origins(repo.root, path)[0].kind for path in authors}
+    assert got == {"a.py": "unknown", "b.py": "unknown", "c.py": "human", "d.py": "human"}
+
+
+def test_an_agent_committer_marks_the_commit(repo: Repo) -> None:
+    repo.write("a.py", lines(2))
+    repo.git("add", "-A")
+    # Authored by a person, committed by aider (which commits as "Name (aider)").
+    repo.git("-c", "user.name=Dana Dev (aider)", "commit", "-q", "--author", HUMAN, "-m", "refactor")
+    origin = line_origins(repo.root, "a.py")[0]
+    assert (origin.kind, origin.evidence, origin.agent) == ("ai", "trailer", "aider")
+
+
+def test_a_note_with_bytes_that_are_not_utf8_is_read(repo: Repo, tmp_path: Path) -> None:
+    repo.write("a.py", lines(2))
+    commit = repo.commit("agent")
+    note = b'{"schema": "codewitness.note/1", "files": {"a.py": [{"lines": "1", "origin": "ai", "model": "m\xff"}]}}'
+    (tmp_path / "note").write_bytes(note)
+    repo.git("notes", "--ref", "refs/notes/codewitness", "add", "-f", "-F", str(tmp_path / "note"), commit)
+    origins = line_origins(repo.root, "a.py")
+    assert [(o.kind, o.model) for o in origins] == [("ai", "m\ufffd"), ("human", None)]
+
+
+def test_corrupt_imported_and_git_ai_notes_are_named_and_counted(repo: Repo) -> None:
+    repo.write("a.py", lines(2))
+    first = repo.commit("one")
+    repo.write("a.py", lines(3))
+    second = repo.commit("two")
+    for commit in (first, second):
+        repo.raw_note(IMPORT_REF, commit, "{not json")
+        repo.raw_note(GITAI_REF, commit, "a.py\n  zz 1\n---\n{}")
+    with Attributor(repo.root) as engine:
+        engine.attribute_path("a.py")
+        engine.attribute_path("a.py")  # the second time from what the first one read
+        warnings = engine.warnings
+    assert sorted(warnings) == sorted(
+        f"skipped a corrupt {label} note on commit {commit[:12]}: {text}"
+        for commit in (first, second)
+        for label, text in (("imported", _note_error("{not json")), ("git-ai", _note_error("a.py\n  zz 1\n---\n{}")))
+    )
+    assert set(warnings.values()) == {1}  # each record is read (and warned about) once
+
+
+def _note_error(text: str) -> str:
+    from codewitness.attribution.gitai import parse_gitai
+    from codewitness.attribution.notes import NoteError, parse_note
+
+    try:
+        parse_gitai(text) if "---" in text else parse_note(text)
+    except NoteError as exc:
+        return str(exc)
+    raise AssertionError(f"{text!r} is not corrupt")
+
+
+def test_the_shallow_boundary_warning_is_counted_per_line(repo: Repo, tmp_path: Path) -> None:
+    repo.write("a.py", lines(2))
+    repo.commit("old human work")
+    repo.write("a.py", lines(3))
+    repo.commit("newest by hand")
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.root}", str(clone)], check=True)
+    with Attributor(clone) as engine:
+        engine.attribute_path("a.py")
+        assert list(engine.warnings.values()) == [3]
+
+
+def test_line_origins_fills_the_cache_it_is_given(repo: Repo) -> None:
+    from codewitness.attribution.cache import MemoryCache
+
+    repo.write("a.py", lines(2))
+    commit = repo.commit("x")
+    cache = MemoryCache()
+    assert [o.kind for o in line_origins(repo.root, "a.py", cache=cache)] == ["human", "human"]
+    assert list(cache.load_commits([commit])) == [commit]

@@ -84,7 +84,10 @@ def test_export_import_round_trip(project: Repo, cli: CLI, tmp_path: Path) -> No
     code, _, err = cli("export", "agent-trace", "-o", str(out_file))
     assert code == 0, err
     records = [agenttrace.parse_record(x) for x in out_file.read_text().splitlines()]
-    assert agenttrace.to_commit_note(records[0]).entry_for("svc/core.py", 5) is not None
+    note = agenttrace.to_commit_note(records[0])
+    entry = note.entry_for("svc/core.py", 5)
+    assert (entry.origin, entry.agent, entry.model, entry.generation_ids) == ("ai", "claude-code", "opus", ("gen_g",))
+    assert note.entry_for("svc/core.py", 6) is entry
     code, out, _ = cli("export", "agent-trace")
     assert code == 0 and json.loads(out.splitlines()[0])["version"] == "0.1"
     code, out, _ = cli("import", "agent-trace", str(out_file))
@@ -113,3 +116,44 @@ def test_clear_errors_not_tracebacks(repo: Repo, cli: CLI, tmp_path: Path) -> No
     repo.raw_note("refs/notes/codewitness", repo.head(), "{corrupt")
     code, _out, err = cli("blame", "a.py", "--json")
     assert code == 0 and "corrupt codewitness note" in err
+
+
+def test_an_empty_report_and_manifest_say_why_and_what_to_do(repo: Repo, cli: CLI) -> None:
+    # Before: 0% and "0 functions" with no word on why.
+    repo.write("svc/core.py", "def f(x):\n    return x\n")
+    repo.commit("human start")
+    repo.write("svc/more.py", "def g(y):\n    return y\n")
+    repo.commit("human more")
+    code, out, err = cli("report", "--json")
+    assert code == 0 and json.loads(out)["totals"]["ai"] == 0
+    assert "no AI evidence in the 2 commit(s) of HEAD" in err
+    assert "codewitness init" in err and "refs/notes/*" in err
+    code, out, err = cli("manifest", "build")
+    assert code == 0 and "0 functions" in out
+    assert "no AI evidence in the 2 commit(s) of HEAD" in err and "--include" in err
+
+
+def test_evidence_that_no_longer_reaches_the_code_is_named(repo: Repo, cli: CLI) -> None:
+    repo.write("svc/core.py", "def f(x):\n    return x + 1\n")
+    repo.commit("agent f" + CLAUDE_TRAILER)
+    repo.write("svc/core.py", "def f(x):\n    return x + 2\n")
+    repo.commit("person rewrites f")
+    repo.write("svc/core.py", "def f(y):\n    return y + 2\n")
+    repo.commit("person renames")
+    code, _out, err = cli("report", "svc")
+    assert code == 0
+    assert "no AI-written line under svc at HEAD, although 1 marked by an agent of the 3 commit(s) of HEAD" in err
+
+
+def test_manifest_build_from_a_subfolder_writes_where_the_sensor_reads(
+    project: Repo, cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: `.codewitness/manifest.json` under the current folder, which the sensor never reads.
+    (project.root / "svc" / "sub").mkdir()
+    monkeypatch.chdir(project.root / "svc" / "sub")
+    code, out, err = cli("manifest", "build")
+    assert code == 0, err
+    written = project.root / ".codewitness" / "manifest.json"
+    assert f"wrote {written}" in out
+    assert [f.qualname for f in Manifest.from_json(written.read_text()).functions] == ["g"]
+    assert not (project.root / "svc" / "sub" / ".codewitness").exists()

@@ -285,7 +285,9 @@ def test_export_then_import_gitai_round_trip_in_git(repo: Repo) -> None:
     imported = import_gitai(repo.root)
     assert imported.imported == 2
     stored = parse_note(repo.git("notes", "--ref", IMPORT_REF, "show", first))
-    assert stored.entry_for("a.py", 1) is not None
+    entry = stored.entry_for("a.py", 1)
+    assert (entry.origin, entry.agent, entry.model, entry.session_id) == ("ai", "cursor", "gpt-5", "s1")
+    assert stored.entry_for("a.py", 3) is None  # a line the note leaves out is not AI
 
 
 def test_import_gitai_needs_the_ref(repo: Repo) -> None:

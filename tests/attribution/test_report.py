@@ -149,7 +149,8 @@ def test_report_reads_coverage_data(service: Repo) -> None:
     functions = {f.ref.qualname: f for f in report.functions}
     assert functions["pkg.logic.compute"].coverage == pytest.approx(3 / 7)
     assert functions["pkg.logic.unused"].coverage == 0.0
-    assert report.coverage_file is not None
+    assert report.coverage_file == str(service.root / ".coverage")
+    assert report.to_dict()["coverage_file"] == report.coverage_file
 
 
 def test_report_rejects_a_missing_coverage_file_and_unknown_paths(service: Repo, tmp_path: Path) -> None:

@@ -150,3 +150,44 @@ def test_the_budget_holds_per_function_per_interval_and_the_rate_is_a_chance(app
     item = memory.of("review", f"{app.module}.add")[0]
     assert item["rule"] == f"{app.module}.add" and item["arguments"] == {"a": 0, "b": 1} and item["result"] == 1
     assert uuid.UUID(item["id"]).hex == item["id"]
+
+
+@pytest.mark.parametrize(
+    ("generation_ids", "models", "shown"),
+    [
+        ([], ["Claude Opus 4.5"], "written by: no recorded generation  models: Claude Opus 4.5"),
+        (["gen_00000000000000000007"], ["gpt-5"], "written by: gen_00000000000000000007  models: gpt-5"),
+    ],
+)
+def test_review_next_names_the_model_also_without_a_generation(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    generation_ids: list[str],
+    models: list[str],
+    shown: str,
+) -> None:
+    # Before: a function only a commit trailer attributes (no generation ids) showed "(ai)" and no model.
+    from tests.runtime_records import ingest, review
+
+    root = project(tmp_path, monkeypatch, "")
+    with open_store(f"sqlite:///{root / '.codewitness' / 'witness.db'}") as store:
+        ingest(store, [review("shop.pricing.total", generation_ids=generation_ids, models=models)])
+    capsys.readouterr()
+    assert main(["review", "next"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "shop.pricing.total  (ai)" in lines[0]
+    assert lines[1] == shown
+
+
+def test_an_empty_review_queue_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "no open review items" / "nothing to review", rules or not.
+    root = project(tmp_path, monkeypatch, "")
+    capsys.readouterr()
+    assert main(["review", "list"]) == 0
+    assert "no open review items: no [[review]] rules in the configuration" in capsys.readouterr().err
+    (root / "codewitness.toml").write_text('[[review]]\nfunction = "shop.*"\nrate = 0.1\n')
+    assert main(["review", "next"]) == 0
+    assert "nothing to review: the sensor samples the [[review]] functions' calls" in capsys.readouterr().err

@@ -126,3 +126,29 @@ def test_claude_edit_without_pre_hook_uses_original_file_and_patch(installed: An
     }
     assert hooks.run("claude", payload) == 0
     assert _spans(hooks) == {"src/size.py": [(5, 5)]}
+
+
+def test_claude_write_that_creates_a_file_without_pre_hook_is_all_ai(installed: Any, hooks: Hooks) -> None:
+    """Issue 25 survivor capture/claude.py: ``tool_response.type == "create"`` says there was no file.
+
+    Without that signal the hook fell back to the text git has staged: a file a person deleted and the
+    agent wrote again, with the same lines, counted 0 AI lines (an AI-written file counted as not AI).
+    """
+    installed.write("src/size.py", BASE)
+    installed.commit("size")
+    (hooks.root / "src" / "size.py").unlink()  # deleted by hand; git's index still holds it
+    written = BASE + "\n\ndef twice(path):\n    return 2 * size(path)\n"
+    installed.write("src/size.py", written)
+    payload = {
+        "session_id": "s",
+        "cwd": str(hooks.root),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Write",
+        "tool_use_id": "toolu_create",
+        "tool_input": {"file_path": "src/size.py", "content": written},
+        "tool_response": {"type": "create", "filePath": "src/size.py", "content": written, "structuredPatch": []},
+    }
+    assert hooks.run("claude", payload) == 0
+    assert _spans(hooks) == {"src/size.py": [(1, 9)]}
+    with Journal.open(hooks.root / ".codewitness") as journal:
+        assert [e.before for e in journal.edits()] == [None]

@@ -146,3 +146,24 @@ def test_pair_lines_is_the_pairing_carry_uses(old: list[str], new: list[str]) ->
             assert label == Label("mixed", labels[index].generations)
         else:
             assert label == Label("human")
+
+
+def test_line_ends_are_dropped_whatever_the_line_length() -> None:
+    assert split_lines("ab\r\ncd\r\ne") == ["ab", "cd", "e"]
+    assert split_lines("one\n\ntwo\n") == ["one", "", "two"]
+
+
+def test_hunks_that_do_not_turn_old_into_new_are_refused() -> None:
+    """Each condition of apply_hunks on its own (an agent-reported hunk is checked before it is used)."""
+    assert apply_hunks(["a", "b"], ["a", "B"], [(1, 2, 1, 2)])
+    assert not apply_hunks(["a"], ["b"], [])  # same length, other text
+    assert not apply_hunks(["a", "b"], ["z", "B"], [(1, 2, 1, 2)])  # the unchanged stretch before differs
+    # A hunk that ends before it starts, on either side, though everything else would line up.
+    assert not apply_hunks(["x", "y"], ["x", "p", "q", "x", "y"], [(1, 0, 1, 3)])
+    assert not apply_hunks(["x", "p", "q", "x", "y"], ["x", "y"], [(1, 3, 1, 0)])
+
+
+def test_a_pure_insertion_removes_nothing_and_a_pure_deletion_adds_nothing() -> None:
+    insertion, deletion = (1, 1, 1, 3), (2, 4, 2, 2)
+    assert added_ranges([insertion, deletion]) == ((2, 3),)
+    assert removed_ranges([insertion, deletion]) == ((3, 4),)

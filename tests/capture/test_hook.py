@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from capture_helpers import Hooks, fixture_text
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codewitness.attribution.notes import read_note
@@ -172,11 +172,23 @@ def test_status_and_notes_show(installed: Any, hooks: Hooks, monkeypatch: pytest
 
 def test_transcript_readers_survive_missing_and_corrupt_files(tmp_path: Any) -> None:
     bad = tmp_path / "t.jsonl"
-    bad.write_text('{"type": "assistant", "message": {"content": [{"type": "tool_use", "id": "x"\n', "utf-8")
+    truncated = '{"type": "assistant", "message": {"content": [{"type": "tool_use", "id": "x"\n'
+    bad.write_text(truncated, "utf-8")
     assert claude.from_transcript(str(bad), "x") == (None, None)
     assert claude.from_transcript(str(tmp_path / "missing"), "x") == (None, None)
+    assert claude.from_transcript(str(tmp_path), "x") == (None, None)  # a folder
     assert gemini.from_transcript(str(bad), None, "a.py") == (None, None)
-    assert os.path.exists(bad)
+    assert bad.read_text("utf-8") == truncated  # read, never repaired or truncated
+    # A corrupt line among good ones is skipped; the good ones still answer.
+    good = [
+        {"type": "user", "message": {"role": "user", "content": "make it faster"}},
+        {
+            "type": "assistant",
+            "message": {"role": "assistant", "model": "m2", "content": [{"type": "tool_use", "id": "x"}]},
+        },
+    ]
+    bad.write_text(json.dumps(good[0]) + "\n" + truncated + "\xff not json\n" + json.dumps(good[1]) + "\n", "utf-8")
+    assert claude.from_transcript(str(bad), "x") == ("m2", "make it faster")
 
 
 def test_max_file_bytes_comes_from_the_config_and_follows_its_changes(hooks: Hooks) -> None:
@@ -191,17 +203,25 @@ def test_max_file_bytes_comes_from_the_config_and_follows_its_changes(hooks: Hoo
     assert _max_bytes(hooks.root) == 1234  # now from the cache
 
 
+_texts = st.sampled_from(["fix it", "add tests", "", "uses toolu_A in a sentence"])
+_text_part = st.builds(lambda text: {"type": "text", "text": text}, _texts)
+_result_part = st.builds(
+    lambda tid: {"type": "tool_result", "tool_use_id": tid, "content": "<system-reminder>ok</system-reminder>"},
+    st.sampled_from(["toolu_A", "toolu_B"]),
+)
+_other_part = st.just({"type": "image", "source": {"type": "base64", "data": "AAAA"}})
+
 _entries = st.one_of(
     st.builds(
-        lambda text: {"type": "user", "message": {"role": "user", "content": text}},
-        st.sampled_from(["fix it", "add tests", "", "uses toolu_A in a sentence"]),
+        lambda text, meta: {"type": "user", "message": {"role": "user", "content": text}, **meta},
+        _texts,
+        st.sampled_from([{}, {"isMeta": True}, {"isMeta": False}]),
     ),
+    # A person's prompt as a list of parts (text, images), and tool results, alone or mixed with text
+    # (Claude Code appends system reminders as text parts beside a tool result).
     st.builds(
-        lambda tid: {
-            "type": "user",
-            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tid}]},
-        },
-        st.sampled_from(["toolu_A", "toolu_B"]),
+        lambda parts: {"type": "user", "message": {"role": "user", "content": parts}},
+        st.lists(st.one_of(_text_part, _result_part, _other_part), max_size=3),
     ),
     st.builds(
         lambda tid, model: {
@@ -219,6 +239,18 @@ _entries = st.one_of(
 )
 
 
+def _typed(entry: Any) -> str | None:
+    """What a person typed in a user entry, read plainly (``None``: not a prompt)."""
+    if not isinstance(entry, dict) or entry["type"] != "user" or entry.get("isMeta"):
+        return None
+    content = entry["message"]["content"]
+    if isinstance(content, str):
+        return content or None
+    if any(part["type"] == "tool_result" for part in content):
+        return None
+    return "\n".join(part["text"] for part in content if part["type"] == "text") or None
+
+
 def _reference(entries: list[Any], tool_id: str) -> tuple[str | None, str | None]:
     """The plain reading: parse every line, take the last matching call, the user text before it."""
     for index in range(len(entries) - 1, -1, -1):
@@ -228,21 +260,48 @@ def _reference(entries: list[Any], tool_id: str) -> tuple[str | None, str | None
         if entry["message"]["content"][0]["id"] != tool_id:
             continue
         for earlier in reversed(entries[:index]):
-            if (
-                isinstance(earlier, dict)
-                and earlier["type"] == "user"
-                and isinstance(earlier["message"]["content"], str)
-            ) and earlier["message"]["content"]:
-                return entry["message"]["model"], earlier["message"]["content"]
+            typed = _typed(earlier)
+            if typed is not None:
+                return entry["message"]["model"], typed
         return entry["message"]["model"], None
     return None, None
 
 
 @given(entries=st.lists(_entries, max_size=12))
+@settings(max_examples=300)
 def test_claude_transcript_reader_matches_a_plain_reading(tmp_path_factory: Any, entries: list[Any]) -> None:
     path = tmp_path_factory.mktemp("t") / "t.jsonl"
     path.write_text("".join((json.dumps(e) if isinstance(e, dict) else e) + "\n" for e in entries), "utf-8")
     assert claude.from_transcript(str(path), "toolu_A") == _reference(entries, "toolu_A")
+
+
+def test_a_tool_result_with_a_system_reminder_beside_it_is_not_the_prompt(tmp_path: Any) -> None:
+    """Issue 25 survivor capture/claude.py: a typo in ``"tool_result"`` made the reminder the prompt
+    (and so changed the generation id)."""
+    entries = [
+        {"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": "rename the helper"}]}},
+        {
+            "type": "assistant",
+            "message": {"role": "assistant", "model": "m1", "content": [{"type": "tool_use", "id": "toolu_1"}]},
+        },
+        {
+            "type": "user",
+            "message": {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"},
+                    {"type": "text", "text": "<system-reminder>the file changed</system-reminder>"},
+                ],
+            },
+        },
+        {
+            "type": "assistant",
+            "message": {"role": "assistant", "model": "m1", "content": [{"type": "tool_use", "id": "toolu_2"}]},
+        },
+    ]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries), "utf-8")
+    assert claude.from_transcript(str(path), "toolu_2") == ("m1", "rename the helper")
 
 
 def test_claude_transcript_prompt_far_back_is_found(tmp_path: Any) -> None:

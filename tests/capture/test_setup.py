@@ -164,3 +164,54 @@ def test_cli_outside_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     assert main(["init"]) == 1
     assert "not inside a git repository" in capsys.readouterr().err
+
+
+def test_uninstall_in_a_copied_repository_leaves_the_original_alone(project: Any, tmp_path: Path) -> None:
+    # Found by running docs/privacy.md on a copy of the demo project: uninstall there removed the
+    # original's git hooks (the install record held their absolute paths) and kept the copy's.
+    import shutil
+
+    install(project.root, ("claude",))
+    original = _git_state(project)
+    copy = tmp_path / "copy"
+    shutil.copytree(project.root, copy, symlinks=True)
+    uninstall(copy)
+    assert _git_state(project) == original, "the original keeps its hooks"
+    hooks = copy / ".git" / "hooks"
+    assert (hooks / "post-commit").read_text("utf-8") == (
+        project.root / ".git" / "hooks" / "post-commit.codewitness-chained"
+    ).read_text("utf-8"), "the copy's own chained hook is back"
+    assert not (hooks / "pre-push").exists() and not (hooks / "post-commit.codewitness-chained").exists()
+
+
+def test_push_notes_false_keeps_the_notes_in_this_clone(git_repo: Any, tmp_path: Path) -> None:
+    # docs/privacy.md: the notes leave the machine with `git push` unless capture.push_notes is false.
+    from codewitness._git import config_values, run_git
+    from codewitness.capture.doctor import diagnose
+    from codewitness.capture.sync import push_notes
+
+    remote = tmp_path / "remote.git"
+    run_git(["init", "-q", "--bare", str(remote)], cwd=tmp_path)
+    git_repo.write("a.py", "x = 1\n")
+    git_repo.commit("first")
+    git_repo.git("remote", "add", "origin", str(remote))
+    install(git_repo.root, ("claude",))
+    assert "refs/notes/codewitness" in config_values(git_repo.root, "remote.origin.push")
+
+    (git_repo.root / "codewitness.toml").write_text("[capture]\npush_notes = false\n", "utf-8")
+    report = install(git_repo.root, ("claude",))
+    assert "git config --unset remote.origin.push refs/notes/codewitness" in report.changed
+    assert config_values(git_repo.root, "remote.origin.push") == []  # the HEAD it had added went too
+    recorded = json.loads((git_repo.root / ".codewitness/install.json").read_text())["config"]
+    assert [key for key, _ in recorded] == ["remote.origin.fetch"]
+
+    git_repo.git("notes", "--ref", "codewitness", "add", "-m", "{}", "HEAD")
+    assert push_notes(git_repo.root, "origin", "") == "capture.push_notes is false: notes not pushed"
+    git_repo.git("push", "-q", "origin", "main")  # the pre-push hook runs too
+    assert run_git(["for-each-ref", "refs/notes"], cwd=remote) == ""
+    (refspecs,) = [c for c in diagnose(git_repo.root, network=False).checks if c.name == "refspecs"]
+    assert refspecs.status == "ok" and "push_notes is false" in refspecs.detail
+
+    (git_repo.root / "codewitness.toml").write_text("[capture]\npush_notes = true\n", "utf-8")
+    assert push_notes(git_repo.root, "origin", "") == "notes pushed to origin"
+    assert "refs/notes/codewitness" in run_git(["for-each-ref", "refs/notes"], cwd=remote)

@@ -83,6 +83,15 @@ def test_dynamic_modules_are_unknown_not_reported(tmp_path):
     assert got == [("CW201", 5, "nope")]
 
 
+def test_a_stub_may_name_stub_only_private_helpers(tmp_path):
+    # Generated .pyi files (mypy-protobuf, as opentelemetry-proto ships) use typeshed-only helpers such
+    # as google.protobuf.internal.enum_type_wrapper._EnumTypeWrapper; a stub is never run.
+    (tmp_path / "gen_pb2.pyi").write_text("import json\n\nclass W(json._StubOnlyHelper): ...\n")
+    (tmp_path / "run.py").write_text("import json\n\njson._StubOnlyHelper\njson.nothing_here\n")
+    report = run_checks(CheckContext.build(tmp_path), families=("apis",))
+    assert sorted((f.path, f.line) for f in report.findings) == [("run.py", 3), ("run.py", 4)]
+
+
 # Real code: the installed sources of popular libraries use their dependencies and the standard
 # library in every ordinary way. Not one of those uses may be reported.
 REAL = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -278,3 +279,74 @@ def test_hook_blames_the_edit_only_for_what_it_added(repo, hook_env):
     for response in ({"type": "update", "structuredPatch": patch}, {"type": "update"}):  # the patch; the staged text
         done = _hook(repo, {**write, "tool_response": response}, hook_env)
         assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_hook_reports_invented_apis_and_security_flaws_on_the_lines_the_edit_wrote(repo, hook_env):
+    # Before: only package findings (CW1xx); an invented json.parse passed the hook silently.
+    app = repo / "app.py"
+    before = "import json\nimport subprocess\n\nOLD = json.parse\n"
+    after = before + (
+        "\n\ndef load(text, name):\n    subprocess.run(f'ls {name}', shell=True)\n    return json.parse(text)\n"
+    )
+    app.write_text(after)
+    payload = {
+        "cwd": str(repo),
+        "hook_event_name": "PostToolUse",
+        "tool_name": "Edit",
+        "tool_input": {"file_path": str(app), "old_string": "", "new_string": ""},
+        "tool_response": {"filePath": str(app), "originalFile": before},
+    }
+    done = _hook(repo, payload, hook_env)
+    assert done.returncode == 2, done.stderr  # a high finding blocks, as the gate would fail
+    assert "would fail the merge gate" in done.stderr
+    assert "CW201" in done.stderr and "(app.py:9)" in done.stderr
+    assert "(app.py:4)" not in done.stderr, "the line the edit did not write is not the edit's problem"
+    assert re.search(r"CW30\d.*\(app\.py:8\)", done.stderr), done.stderr
+    # --fail-on never: the same findings come back as context, nothing blocks.
+    done = subprocess.run(
+        [sys.executable, "-m", "codewitness", "check", "--hook", "claude", "--fail-on", "never"],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env=hook_env,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    context = json.loads(done.stdout)["hookSpecificOutput"]["additionalContext"]
+    assert "CW201" in context and "(app.py:9)" in context
+
+
+def test_hook_answers_codex_and_gemini_too(repo, hook_env):
+    app = repo / "tool.py"
+    app.write_text("import json\n\nvalue = json.parse('{}')\n")
+    gemini = {
+        "hook_event_name": "AfterTool",
+        "tool_name": "write_file",
+        "session_id": "s1",
+        "cwd": str(repo),
+        "tool_input": {"file_path": str(app), "content": app.read_text()},
+    }
+    done = _hook(repo, gemini, hook_env, agent="gemini")
+    assert done.returncode == 2 and "CW201" in done.stderr, (done.returncode, done.stderr)
+    codex = {
+        "hook_event_name": "PostToolUse",
+        "tool_name": "apply_patch",
+        "tool_use_id": "call_1",
+        "session_id": "s1",
+        "cwd": str(repo),
+        "tool_input": {
+            "command": "*** Begin Patch\n*** Add File: tool.py\n+import json\n+\n+value = json.parse('{}')\n"
+            "*** End Patch\n"
+        },
+    }
+    done = _hook(repo, codex, hook_env, agent="codex")
+    assert done.returncode == 2 and "CW201" in done.stderr and "(tool.py:3)" in done.stderr, done.stderr
+    help_text = subprocess.run(
+        [sys.executable, "-m", "codewitness", "check", "--help"],
+        capture_output=True,
+        text=True,
+        env={**hook_env, "COLUMNS": "200"},
+        check=True,
+    ).stdout
+    assert all(agent in help_text for agent in ("claude", "cursor", "codex", "gemini"))

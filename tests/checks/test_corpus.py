@@ -1,8 +1,14 @@
-"""The corpus: AI-typical flawed snippets must raise exactly their rule ids; clean snippets nothing."""
+"""The corpus: AI-typical flawed snippets must raise exactly their findings; clean snippets nothing.
+
+Each snippet's first line names its rule ids (``# expect: CW303 CW304`` or ``# expect: none``), and
+every line that must be reported ends with ``# finding: <rule ids>``: the report has to match those
+line by line, finding for finding (a rule that fires on one line too many or too few fails).
+"""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,19 @@ def expected(path: Path) -> set[str]:
     match = re.match(r"# expect: (.*)$", first)
     assert match, f"{path.name} must start with '# expect: ...'"
     return set() if match.group(1).strip() == "none" else set(match.group(1).split())
+
+
+_MARK = re.compile(r"# finding: (CW\d+(?: CW\d+)*)$")
+
+
+def marked(path: Path) -> Counter[tuple[int, str]]:
+    """``(line, rule id)`` of every ``# finding:`` mark in the snippet."""
+    found: Counter[tuple[int, str]] = Counter()
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        match = _MARK.search(text)
+        if match:
+            found.update((number, rule) for rule in match.group(1).split())
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +59,19 @@ def test_corpus_has_both_kinds():
 def test_snippet_raises_exactly_its_rules(snippet: Path, corpus_report):
     _, by_file = corpus_report
     assert by_file.get(snippet.name, set()) == expected(snippet)
+
+
+@pytest.mark.parametrize("snippet", SNIPPETS, ids=lambda p: p.stem)
+def test_snippet_raises_exactly_its_findings_line_by_line(snippet: Path, corpus_report):
+    """Issue 25: sets of rule ids hid a rule that stopped firing on a second line of a file.
+
+    Killed by it: dropping ``"admin" in path`` from CW303 (flawed_admin_get.py has only GET handlers
+    under /admin) and no longer counting ``except BaseException:`` as swallowing (flawed_swallowed.py).
+    """
+    report, _ = corpus_report
+    got = Counter((f.line, f.rule_id) for f in report.findings if f.path == snippet.name)
+    assert got == marked(snippet)
+    assert {rule for _, rule in marked(snippet)} == expected(snippet)
 
 
 def test_findings_name_the_invented_api(corpus_report):

@@ -192,3 +192,65 @@ def test_install_commands_never_crash(text):
 
     for ecosystem, name in install_commands("pip install " + text):
         assert ecosystem in ("pypi", "npm") and name
+
+
+def test_typosquat_is_one_edit_away_never_two():
+    """Issue 25 survivor checks/popular.py: the cutoff 1 -> 2 flagged names two edits away."""
+    from codewitness.checks.popular import PopularNames
+
+    popular = PopularNames({"requests": 1, "django": 2, "six": 3, "obscure-thing": 5001}, "test", "2026-01-01")
+    found = {
+        name: (near.name, near.kind) if near else None
+        for name in ("reqests", "rqeuests", "requestz", "requestss", "requezsts", "srequests", "djangoo", "dja-ngo")
+        for near in [popular.closest(name)]
+    }
+    assert found == {
+        "reqests": ("requests", "omitted"),
+        "rqeuests": ("requests", "swapped"),
+        "requestz": ("requests", "substituted"),
+        "requestss": ("requests", "repeated"),
+        "requezsts": ("requests", "inserted"),
+        "srequests": ("requests", "inserted"),  # its first letter equals its last: still not a repeat
+        "djangoo": ("django", "repeated"),
+        "dja-ngo": ("django", "separators"),
+    }
+    # Two edits away: another name, not an imitation.
+    for name in ("reqsts", "rqeustss", "requ3stz", "djangooo", "jdango1"):
+        assert popular.closest(name) is None, name
+    # Popular names themselves, names too short to compare, short targets and unpopular targets.
+    for name in ("requests", "Requests", "djn", "sixx", "six", "obscure-thinq"):
+        assert popular.closest(name) is None, name
+    assert popular.rank("Django") == 2 and popular.rank("flask") is None
+
+
+def test_typosquat_edges_rank_length_and_ties():
+    from codewitness.checks.popular import Near, PopularNames
+
+    popular = PopularNames(
+        {"yaml": 7, "typing-extensions": 3, "zzzz-b": 1, "zzzz-a": 2, "edge-of-ranks": 5000}, "test", "2026-01-01"
+    )
+    assert popular.closest("yanl") == Near("yaml", 7, "substituted")  # four letters, both sides: compared
+    assert popular.closest("typingextensions") == Near("typing-extensions", 3, "separators")
+    assert popular.closest("zzzz-c") == Near("zzzz-b", 1, "substituted")  # a tie goes to the more popular
+    assert popular.closest("edge-of-rankz") == Near("edge-of-ranks", 5000, "substituted")  # the last rank counted
+    assert PopularNames({"requests": 1}, "t", "d").closest("rrequests") == Near("requests", 1, "repeated")
+
+
+def test_a_refreshed_snapshot_is_read_back_with_its_source_and_date(tmp_path):
+    from datetime import UTC, datetime
+
+    from codewitness.checks.popular import refreshed_path, write_snapshot
+
+    path = refreshed_path(tmp_path)
+    assert path == tmp_path / ".codewitness" / "cache" / "popular-pypi.tsv"
+    write_snapshot(path, ["Requests", "boto3", "my_pkg"], "a test ranking: with a colon")
+    text = path.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "# Popular PyPI project names with their download rank (1 = most downloaded)."
+    assert text.splitlines()[3:] == ["rank\tname", "1\tRequests", "2\tboto3", "3\tmy_pkg"]
+    popular = load_popular(tmp_path)
+    assert (popular.source, popular.date) == ("a test ranking: with a colon", datetime.now(UTC).date().isoformat())
+    assert (popular.rank("requests"), popular.rank("boto3"), popular.rank("my-pkg")) == (1, 2, 3)
+    # Damaged lines and unknown header keys are skipped; a file without a header says "unknown".
+    path.write_text("#version: 2\n2\tdjango\nnot a line\nx\tflask\n1\tdjango\n", encoding="utf-8")
+    popular = load_popular(tmp_path)
+    assert (popular.source, popular.date, popular.ranks) == ("unknown", "unknown", {"django": 2})

@@ -211,3 +211,14 @@ def test_config_command_shows_sources(cli: CLI, monkeypatch: pytest.MonkeyPatch)
 def test_version(cli: CLI) -> None:
     code, out, _ = cli("--version")
     assert code == 0 and out.startswith("codewitness ")
+
+
+def test_an_empty_list_says_why(cli: CLI) -> None:
+    # Before: "no generations match", whether the ledger was empty or a filter left nothing.
+    code, out, err = cli("generations", "list")
+    assert (code, out) == (0, "")
+    assert "no generations recorded yet" in err and "codewitness init" in err and "codewitness record" in err
+    record(cli)
+    code, out, err = cli("generations", "list", "--model", "gpt-5", "--since", "7d")
+    assert (code, out) == (0, "")
+    assert "no generations match --model gpt-5 --since 7d (without them: codewitness generations list)" in err

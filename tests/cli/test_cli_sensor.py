@@ -131,3 +131,67 @@ def test_runtime_with_a_bad_since_is_a_clear_error(project: Path, capsys: pytest
 def test_runtime_before_any_facts(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "runtime", "--json")
     assert (code, json.loads(out)) == (0, [])
+
+
+def _run_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    env["PYTHONPATH"] = str(EXAMPLE)
+    return subprocess.run(
+        [sys.executable, "-m", "codewitness", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_run_and_ingest_from_subfolders_use_the_project_roots_manifest_and_spool(project: Path) -> None:
+    # Before: from a subfolder the manifest and the spool were looked up under that folder: nothing
+    # was watched, nothing said so, and `ingest` found no spool.
+    (project / "scripts").mkdir()
+    (project / "drive.py").rename(project / "scripts" / "drive.py")
+    proc = _run_in(project / "scripts", "run", "--", sys.executable, "drive.py")
+    assert proc.returncode == 0, proc.stderr
+    assert "no manifest" not in proc.stderr
+    assert not (project / "scripts" / ".codewitness").exists()
+    assert list((project / ".codewitness" / "spool").iterdir())
+    (project / "docs").mkdir()
+    done = _run_in(project / "docs", "--db", f"sqlite:///{project / 'w.db'}", "ingest", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["spool"] == str(project / ".codewitness" / "spool")
+    assert result["by_kind"]["aggregate"] >= 6
+
+
+def test_run_without_a_manifest_says_that_nothing_will_be_watched(project: Path) -> None:
+    (project / ".codewitness" / "manifest.json").unlink()
+    proc = _run_in(project, "run", "--", sys.executable, "drive.py")
+    assert proc.returncode == 0
+    assert f"no manifest at {project / '.codewitness' / 'manifest.json'}" in proc.stderr
+    assert "codewitness manifest build" in proc.stderr
+    proc = _run_in(project, "run", "--include", "shop.pricing.*", "--", sys.executable, "drive.py")
+    assert "watching only what shop.pricing.* select(s)" in proc.stderr
+
+
+def test_an_include_pattern_with_a_comma_reaches_the_program_whole(project: Path) -> None:
+    # --include travels to the program as a JSON array: a comma in a pattern no longer splits it.
+    (project / ".codewitness" / "manifest.json").unlink()
+    proc = _run_in(project, "run", "--include", "shop.pricing.[q,x]uote", "--", sys.executable, "drive.py")
+    assert proc.returncode == 0, proc.stderr
+    done = _run_in(project, "--db", f"sqlite:///{project / 'w.db'}", "ingest", "--json")
+    runtime = _run_in(project, "--db", f"sqlite:///{project / 'w.db'}", "runtime", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [f["function"] for f in json.loads(runtime.stdout)] == ["shop.pricing.quote"], proc.stderr
+
+
+def test_ingest_says_why_there_is_nothing(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "ingest")
+    assert code == 2 and "nothing was recorded yet" in err and "codewitness run" in err
+    (project / ".codewitness" / "spool").mkdir()
+    code, _, err = cli(capsys, "ingest")
+    assert code == 0 and "the spool holds no records" in err
+    (project / "codewitness.toml").write_text('[sensor]\nspool_dir = ""\n')
+    code, _, err = cli(capsys, "ingest")
+    assert code == 2 and "sensor.spool_dir is empty" in err

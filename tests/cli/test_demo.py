@@ -56,6 +56,33 @@ def test_the_demo_runs_every_capability(tmp_path: Path) -> None:
     assert summary["check"]["exit_code"] == 1
     assert {"CW201", "CW301", "CW304", "CW306", "CW307"} <= set(summary["check"]["rules"])
 
+    # `codewitness metrics` prints all eight with their status.
+    metrics = story[story.index("$ codewitness metrics --offline --cost") :]
+    for title in (
+        "hallucination rate",
+        "compilation success rate",
+        "test pass rate (first pass)",
+        "security vulnerability rate",
+        "cognitive complexity drift",
+        "context adherence",
+        "generation latency p95",
+        "human edit distance",
+    ):
+        assert title in metrics
+    statuses = summary["metrics"]["statuses"]
+    assert statuses == {
+        "hallucination_rate": "ok",
+        "compilation_success_rate": "ok",
+        "test_pass_rate": "ok",
+        "security_vulnerability_rate": "ok",
+        "complexity_drift": "ok",
+        "context_adherence": "breach",
+        "latency_p95": "ok",
+        "human_edit_distance": "ok",
+    }
+    assert "prompt pricing version 2" in metrics and "$0.0509" in metrics
+    assert summary["metrics"]["alerts_exit_code"] == 1
+
 
 def test_the_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")

@@ -42,6 +42,7 @@ COMMANDS: dict[str, list[str]] = {
     "notes-show-capture": ["notes", "show", "HEAD~1", "--json"],
     "deps": ["deps", "--offline", "--json"],
     "doctor": ["doctor", "--offline", "--json"],
+    "metrics": ["metrics", "--offline", "--json"],
     "corpus-list": ["corpus", "list", "--json"],
     "corpus-show": ["corpus", "show", "shop.pricing.refund", "--json"],
     "baseline-list": ["baseline", "list", "--json"],

@@ -42,3 +42,30 @@ def test_flags_show_no_metavar_and_values_a_plain_one(capsys: pytest.CaptureFixt
     (json_row,) = [line for line in shown.splitlines() if "--json" in line]
     assert re.search(r"--json\s+Print JSON", json_row), json_row
     assert re.search(r"--since\s+TEXT\s", shown) and re.search(r"--top,--limit\s+N\s", shown)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["generations", "list", "--bogus"], "No such option: --bogus (see `codewitness generations list --help`)"),
+        (["generations", "list", "--limit", "x"], "Invalid value for '--limit'"),
+        (["generations", "show"], "Missing argument 'GENERATION'"),
+        (["nosuch"], "No such command 'nosuch'. (see `codewitness --help`)"),
+        (["runtime", "--top", "0"], "'--top'"),
+        (["--db"], "Option '--db' requires an argument"),
+    ],
+)
+def test_a_usage_mistake_is_one_error_line(args: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: the framework's multi-line box (╭─ Error ─...) after a usage line.
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("codewitness: error: ") and says in line, line
+
+
+def test_a_group_named_alone_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generations"]) == 2
+    captured = capsys.readouterr()
+    assert "Usage: codewitness generations" in captured.out and "list" in captured.out
+    assert "error" not in captured.err

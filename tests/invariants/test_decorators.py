@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -178,3 +179,20 @@ def test_secrets_in_inputs_are_redacted() -> None:
     arguments = stats_of("login_ok").recent[-1]["arguments"]
     assert arguments["user"] == "dana"
     assert "hunter2" not in str(arguments)
+
+
+def test_returns_without_pydantic_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: 'needs the "invariants" extra: pip install "codewitness[invariants]"', an extra that does not exist.
+    import codewitness
+    from codewitness.errors import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "pydantic", None)  # what an environment without Pydantic imports
+    with pytest.raises(MissingExtraError) as info:
+
+        @codewitness.returns(list[int])
+        def ids() -> list[int]:
+            return [1]
+
+        ids()
+    assert str(info.value).endswith("-m pip install pydantic")
+    assert "codewitness[" not in str(info.value)

@@ -112,10 +112,32 @@ def test_get_by_prefix(store: Store) -> None:
     g = ledger.record(store, gen())
     assert ledger.get(store, g.id[:10]).id == g.id
     assert ledger.get(store, g.id[4:14]).id == g.id
-    with pytest.raises(InputError, match="too short"):
-        ledger.get(store, "gen_ab")
+    # Any unique prefix, however short (six characters were required before).
+    assert ledger.get(store, g.id[:5]).id == g.id
+    assert ledger.get(store, g.id[4]).id == g.id
+    with pytest.raises(InputError, match="give a generation id"):
+        ledger.get(store, "gen_")
     with pytest.raises(NotFoundError):
         ledger.get(store, "gen_" + "0" * 20 if not g.id.startswith("gen_0000") else "gen_" + "f" * 20)
+
+
+def test_a_short_prefix_shared_by_two_generations_asks_for_more(store: Store) -> None:
+    ids = {ledger.record(store, gen(output=str(n))).id for n in range(40)}
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(f"gen_{c}") for i in ids) > 1)
+    with pytest.raises(InputError, match="matches several generations"):
+        ledger.get(store, shared)
+
+
+def test_find_by_prompt_label_as_prompts_show_reads_it(store: Store) -> None:
+    # Before: "cart@v2" was taken as a prompt named "cart@v2" and found nothing.
+    first = ledger.record(store, gen(prompt="one", output="a", prompt_name="cart"), prompt_label="v1")
+    second = ledger.record(store, gen(prompt="two", output="b", prompt_name="cart"), prompt_label="v2")
+    assert [g.id for g in ledger.find(store, prompt="cart@v2")] == [second.id]
+    assert [g.id for g in ledger.find(store, prompt="cart@v1")] == [first.id]
+    assert [g.id for g in ledger.find(store, prompt="cart@2")] == [second.id]
+    assert ledger.resolve_prompt(store, "cart@v2").version == 2
+    with pytest.raises(NotFoundError, match="no version 'v9'"):
+        ledger.find(store, prompt="cart@v9")
 
 
 def test_prefix_ids_with_like_wildcards_do_not_match_everything(store: Store) -> None:
@@ -198,3 +220,40 @@ def test_generation_id_changes_with_any_part(model, prompt, output, extra) -> No
         params={},
         output=extra + output if prompt.endswith(extra) else output,
     )
+
+
+def test_find_edges(store: Store) -> None:
+    a = ledger.record(store, gen(output="a", files=(FileRange("my_pkg/a.py", 1, 2),)))
+    b = ledger.record(store, gen(output="b", prompt_name="team@cart", created_at=T0 + timedelta(days=1)))
+    c = ledger.record(
+        store, gen(output="c", files=(FileRange("myXpkg/b.py", 1, 1),), created_at=T0 - timedelta(days=1))
+    )
+    ids = lambda found: [g.id for g in found]  # noqa: E731
+    assert ids(ledger.find(store, since=T0)) == [b.id, a.id], "created exactly at `since` is included"
+    assert ids(ledger.find(store, file="/my_pkg/")) == [a.id], "slashes around a folder are ignored; _ is no wildcard"
+    assert ids(ledger.find(store, file="myXpkg")) == [c.id]
+    assert ids(ledger.find(store, prompt="team@cart")) == [b.id], "an @ not followed by a version is part of the name"
+    assert ids(ledger.find(store, prompt="team@cart@1")) == [b.id]
+    with pytest.raises(NotFoundError, match="no version '2'"):
+        ledger.find(store, prompt="team@cart@2")
+    assert ids(ledger.find(store, prompt="team")) == []
+
+
+def test_a_prefix_shared_by_two_generations_is_ambiguous(store: Store) -> None:
+    by_prefix: dict[str, Generation] = {}
+    for n in range(200_000):  # two ids sharing 6 hex digits turn up after a few thousand
+        candidate = gen(output=f"o{n}")
+        other = by_prefix.setdefault(candidate.id[:10], candidate)
+        if other is not candidate:
+            break
+    else:
+        raise AssertionError("no two ids share a prefix")
+    first, second = ledger.record(store, other), ledger.record(store, candidate)
+    prefix = first.id[:10]
+    with pytest.raises(InputError) as info:
+        ledger.get(store, prefix)
+    message = str(info.value)
+    head, tail = f"{prefix!r} matches several generations (", "); give more characters"
+    assert message.startswith(head) and message.endswith(tail), message
+    assert sorted(message[len(head) : -len(tail)].split(", ")) == sorted([first.id, second.id])
+    assert ledger.get(store, first.id).id == first.id

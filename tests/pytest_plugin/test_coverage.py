@@ -98,7 +98,10 @@ def test_without_git_one_line_and_the_run_passes(tmp_path: Path, run_pytest: Run
     lines = [line for line in proc.stdout.splitlines() if line.startswith("codewitness: ")]
     assert len(lines) == 1, proc.stdout
     assert lines[0].startswith("codewitness: AI coverage not reported:")
-    assert "not a git repository" in lines[0] or "git" in lines[0]
+    assert lines[0] == (
+        f"codewitness: AI coverage not reported: {project.resolve()} is not inside a git repository "
+        "(run `git init` first)"
+    )
     assert not out.exists()
 
 

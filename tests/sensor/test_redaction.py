@@ -235,13 +235,16 @@ def test_a_1mb_message_of_every_patterns_prefix_costs_the_host_under_5ms(app: Ap
     slow = {}
     for prefix, message in messages.items():
         best = float("inf")
-        for _ in range(5):  # the best of five: a shared machine may preempt any one call
-            start = time.perf_counter()
+        for _ in range(5):  # the best of five
+            # The thread's CPU time: what the call costs the host. Wall time measured the machine
+            # as well: with the load at 12 on two cores every one of five calls took 8 to 16 ms
+            # wall for the 2.2 to 3.6 ms of work they did.
+            start = time.thread_time()
             try:  # noqa: SIM105 - a context manager would be timed with the call
                 render(message, message)
             except ValueError:
                 pass
-            best = min(best, time.perf_counter() - start)
+            best = min(best, time.thread_time() - start)
         if best >= 0.005:
             slow[prefix] = round(best * 1000, 2)
     captured = memory.records + list(codewitness.sensor.active()._events)  # type: ignore[union-attr]

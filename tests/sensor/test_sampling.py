@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from codewitness.sensor._rng import RNG
 from codewitness.sensor._sampling import MAX_SHAPE, Strata, redaction_of, shape_of
 from codewitness.sensor.snapshot import Redactor
 
@@ -90,7 +91,7 @@ def test_a_shape_seen_in_one_call_of_ten_is_kept_every_interval() -> None:
 
 
 def test_the_kept_call_of_a_shape_is_one_of_its_calls_chosen_fairly() -> None:
-    random.seed(11)
+    RNG.seed(11)  # the sampler draws from the sensor's own generator, never from ``random``
     picks: dict[int, int] = {}
     for _ in range(3000):
         kept = _interval([{"amount": i + 1} for i in range(6)], Strata(max_samples=1, max_bytes=4096))
@@ -100,17 +101,31 @@ def test_the_kept_call_of_a_shape_is_one_of_its_calls_chosen_fairly() -> None:
     assert all(380 < n < 620 for n in picks.values()), picks  # 500 each when fair
 
 
-def test_the_room_shapes_leave_goes_to_other_calls_once_each() -> None:
+def _one_shape(values: list[int]) -> list[dict[str, Any]]:
     redactor = Redactor()
     strata = Strata(max_samples=5, max_bytes=4096)
     redaction = redaction_of(redactor)
-    for value in [3, 3, 3, 7, 9, 11, 13, 15, 17, 19, 21, 23]:  # one shape, int+
+    for value in values:  # one shape, int+
         token = strata.take({"amount": value}, redactor, redaction)
         if token is not None:
             strata.keep(1000, token, value, redactor, redaction)
-    records = strata.drain()
+    return strata.drain()
+
+
+def test_the_room_shapes_leave_goes_to_other_calls() -> None:
+    records = _one_shape([3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25])
+    assert len({r["input"]["amount"] for r in records}) == len(records) == 5  # distinct calls fill the bound
+    assert all(r["shape_calls"] == 12 for r in records)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_identical_inputs_are_kept_once(seed: int) -> None:
+    # Which calls take the room is random: the same input drawn twice is kept once, so the room may
+    # hold fewer calls than the bound (never more, never an input twice).
+    RNG.seed(seed)
+    records = _one_shape([3, 3, 3, 7, 9, 11, 13, 15, 17, 19, 21, 23])
     inputs = [r["input"]["amount"] for r in records]
-    assert len(records) == 5 and len(set(inputs)) == 5  # the bound, and no input twice
+    assert 1 <= len(records) <= 5 and len(set(inputs)) == len(inputs)
     assert all(r["shape_calls"] == 12 for r in records)
 
 

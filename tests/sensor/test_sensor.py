@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import random
 import sys
 import threading
 from typing import Any
@@ -389,6 +390,26 @@ def test_sampled_inputs_and_outputs_are_one_per_input_shape_and_bounded_per_inte
     assert div["result"] == 0.25
     assert "input" not in div and div["not_replayable"] == "redacted: its snapshot hides a secret"
     assert memory.calls(f"{app.module}.add") == 21
+
+
+def test_the_sensor_leaves_the_host_s_random_sequence_alone(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    # A host that seeds ``random`` (a simulation, a test suite) gets the same numbers with the
+    # sensor sampling its calls: the sensor draws from a generator of its own.
+    random.seed(2026)
+    alone = [random.random() for _ in range(40)]
+    sensor = start(app, memory, backend, settings=SensorSection(sample_rate=0.5, samples_per_interval=3))
+    svc = importlib.import_module(app.module)
+    random.seed(2026)
+    watched = []
+    for i in range(40):
+        svc.add(i, 1)
+        watched.append(random.random())
+    sensor.flush()
+    assert watched == alone
+    assert memory.calls(f"{app.module}.add") == 40
+    assert 0 < len(memory.of("sample", f"{app.module}.add")) <= 3
 
 
 def test_init_with_a_broken_manifest_logs_and_returns_none(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -10,8 +11,15 @@ from typing import Any, NamedTuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.sensor_app import redactor
 
-from codewitness.sensor.snapshot import REDACTED, Redactor
+from codewitness.sensor import snapshot
+from codewitness.sensor.snapshot import REDACTED
+
+#: A capture's 5 ms budget protects a host; on a test machine under heavy load a plain snapshot can
+#: overrun it and read "...[capture time limit]". These tests are about what is kept and redacted, so
+#: they get a generous budget; test_a_capture_stops_at_its_time_budget sets its own.
+Redactor = functools.partial(snapshot.Redactor, time_budget_ms=60_000)
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 
@@ -38,14 +46,14 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_X
     ],
 )
 def test_secret_names_are_redacted(name: str) -> None:
-    r = Redactor()
+    r = redactor()
     assert r.snapshot_arguments({name: "value-123"}) == {name: REDACTED}
     assert r.snapshot({"nested": {name: "value-123"}}) == {"nested": {name: REDACTED}}
 
 
 @pytest.mark.parametrize("name", ["user", "quantity", "monkey", "compass", "passenger", "keyboard_layout", "sku"])
 def test_ordinary_names_are_kept(name: str) -> None:
-    assert Redactor().snapshot_arguments({name: "plain"}) == {name: "plain"}
+    assert redactor().snapshot_arguments({name: "plain"}) == {name: "plain"}
 
 
 @pytest.mark.parametrize(
@@ -65,7 +73,7 @@ def test_ordinary_names_are_kept(name: str) -> None:
     ],
 )
 def test_secret_values_are_redacted_inside_text(secret: str) -> None:
-    out = Redactor().snapshot(f"before {secret} after")
+    out = redactor().snapshot(f"before {secret} after")
     assert secret not in out
     assert REDACTED in out
     assert out.startswith("before ")
@@ -73,11 +81,11 @@ def test_secret_values_are_redacted_inside_text(secret: str) -> None:
 
 @pytest.mark.parametrize("text", ["order 1234567890123 shipped", "call +44 20 7946 0958", "4111 1111 1111 1112"])
 def test_numbers_that_are_not_cards_are_kept(text: str) -> None:
-    assert Redactor().snapshot(text) == text
+    assert redactor().snapshot(text) == text
 
 
 def test_user_patterns_from_config() -> None:
-    r = Redactor(names=[r"^ssn_"], patterns=[r"EMP-\d{6}"])
+    r = redactor(names=[r"^ssn_"], patterns=[r"EMP-\d{6}"])
     assert r.snapshot_arguments({"ssn_last4": "1234", "employee": "EMP-123456 on leave"}) == {
         "ssn_last4": REDACTED,
         "employee": f"{REDACTED} on leave",
@@ -86,11 +94,11 @@ def test_user_patterns_from_config() -> None:
 
 def test_a_bad_user_pattern_is_an_error() -> None:
     with pytest.raises(re.error):
-        Redactor(patterns=["(unclosed"])
+        redactor(patterns=["(unclosed"])
 
 
 def test_size_bounds() -> None:
-    r = Redactor(max_chars=32, max_items=4, max_depth=2)
+    r = redactor(max_chars=32, max_items=4, max_depth=2)
     long = r.snapshot("x" * 10_000)
     assert len(long) < 80 and long.endswith("...[cut: 10000 chars]")
     words = r.snapshot("word " * 100)
@@ -119,7 +127,7 @@ def test_objects_are_walked_without_their_repr() -> None:
         def __repr__(self) -> str:
             raise RuntimeError("repr explodes")
 
-    r = Redactor()
+    r = redactor()
     card = r.snapshot(Card("ann", "4111111111111111"))
     assert card["holder"] == "ann" and card["card_number"] == REDACTED
     assert card["__type__"].endswith("Card")
@@ -133,7 +141,7 @@ def test_objects_are_walked_without_their_repr() -> None:
             raise RuntimeError("repr explodes")
 
     assert r.snapshot(NoDict()) == {"__type__": f"{__name__}.{NoDict.__qualname__}"}  # its repr is not run
-    assert Redactor(capture_reprs=True).snapshot(NoDict()) == {"__unrepresentable__": "RuntimeError"}
+    assert redactor(capture_reprs=True).snapshot(NoDict()) == {"__unrepresentable__": "RuntimeError"}
     assert r.snapshot(float("nan")) == "nan"
 
 
@@ -146,11 +154,88 @@ values: Any = st.recursive(
 )
 
 
+def _is_card(number: int) -> bool:
+    digits = str(abs(number))
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(map(int, reversed(digits))))
+    return total % 10 == 0
+
+
+def _check_text(original: str, shown: Any, limit: int) -> None:
+    assert isinstance(shown, str)
+    if len(original) > limit:
+        assert shown.endswith(f"...[cut: {len(original)} chars]"), shown
+        assert len(shown) <= limit + len(f"...[cut: {len(original)} chars]")
+    else:  # kept whole, or with a credential-looking part replaced
+        assert shown == original or REDACTED in shown
+
+
+def _check(r: snapshot.Redactor, value: Any, shown: Any, depth: int = 0) -> None:
+    """``shown`` is what the snapshot contract says ``value`` becomes (redaction of text aside)."""
+    if value is None or isinstance(value, bool):
+        assert shown is value
+    elif isinstance(value, int):
+        if 10**12 <= abs(value) < 10**19 and _is_card(value):
+            assert shown == REDACTED
+        elif value.bit_length() <= 64:
+            assert shown == value and type(shown) is int
+        elif value.bit_length() > 10_000:
+            assert shown == f"<int of {value.bit_length()} bits>"
+        else:
+            _check_text(str(value), shown, r.max_chars)
+    elif isinstance(value, float):
+        assert shown == (value if value == value and abs(value) != float("inf") else repr(value))
+    elif isinstance(value, str):
+        _check_text(value, shown, r.max_chars)
+    elif isinstance(value, bytes):
+        assert set(shown) == {"__bytes__", "len"} and shown["len"] == len(value)
+        assert isinstance(shown["__bytes__"], str)
+    elif depth >= r.max_depth:
+        assert shown == f"<builtins.{type(value).__name__}>"
+    elif isinstance(value, dict):
+        assert isinstance(shown, dict)
+        items = list(value.items())
+        extra = {"...": f"{len(items) - r.max_items} more"} if len(items) > r.max_items else {}
+        assert len(shown) == min(len(items), r.max_items) + len(extra)
+        assert {k: v for k, v in shown.items() if k == "..."} == extra
+        for (_, item), (name, kept) in zip(items, shown.items(), strict=False):
+            if name != "...":
+                if r.secret_name(name):
+                    assert kept == REDACTED
+                else:
+                    _check(r, item, kept, depth + 1)
+    else:  # list, tuple, frozenset
+        if isinstance(value, list):
+            kept = shown
+        else:
+            key = "__tuple__" if isinstance(value, tuple) else "__frozenset__"
+            assert isinstance(shown, dict) and list(shown) == [key]
+            kept = shown[key]
+        assert isinstance(kept, list)
+        more = [f"...[{len(value) - r.max_items} more]"] if len(value) > r.max_items else []
+        assert len(kept) == min(len(value), r.max_items) + len(more)
+        assert kept[len(kept) - len(more) :] == more
+        originals = list(value)[: r.max_items]
+        if isinstance(value, frozenset):  # the first items met, shown sorted
+            originals.sort()
+        for item, item_shown in zip(originals, kept[: len(kept) - len(more)], strict=True):
+            pair = isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], (str, bytes))
+            if pair and isinstance(item[0], str) and r.secret_name(item[0]):
+                assert item_shown in ([item[0], REDACTED], {"__tuple__": [item[0], REDACTED]})
+            elif not pair or isinstance(item[0], str):
+                _check(r, item, item_shown, depth + 1)
+
+
 @given(values)
 @settings(max_examples=200, deadline=None)
-def test_any_value_gives_json(value: Any) -> None:
-    out = Redactor(max_chars=64, max_items=8).snapshot(value)
+def test_any_value_gives_bounded_json_of_the_same_shape(value: Any) -> None:
+    # A generous time budget: this checks shapes, not speed (a loaded machine must not mark values spent).
+    r = Redactor(max_chars=64, max_items=8, max_depth=2, time_budget_ms=60_000)
+    out = r.snapshot(value)
     json.dumps(out, allow_nan=False)
+    _check(r, value, out)
+    assert r.snapshot(value) == out  # the same value, the same snapshot
 
 
 # -- every shape is redacted by name and by value -------------------------------------------------
@@ -170,7 +255,7 @@ class Slotted:
 
 
 def test_named_tuples_and_slots_are_walked_by_field() -> None:
-    r = Redactor()
+    r = redactor()
     assert r.snapshot(Login("ann", "hunter2")) == {
         "__type__": f"{__name__}.Login",
         "user": "ann",
@@ -188,7 +273,7 @@ def test_pydantic_models_and_their_secret_types() -> None:
         key: pydantic.SecretStr
         body: pydantic.SecretBytes
 
-    shown = Redactor().snapshot(
+    shown = redactor().snapshot(
         {"c": Client(name="b", secret_value="x", key=pydantic.SecretStr("q"), body=pydantic.SecretBytes(b"z"))}
     )
     assert shown["c"]["name"] == "b"
@@ -196,7 +281,7 @@ def test_pydantic_models_and_their_secret_types() -> None:
 
 
 def test_pairs_are_redacted_by_their_name() -> None:
-    r = Redactor()
+    r = redactor()
     headers = [("Accept", "json"), ("Authorization", "Token abc"), ["cookie", "a=1"]]
     assert r.snapshot(headers) == [
         {"__tuple__": ["Accept", "json"]},
@@ -211,14 +296,14 @@ def test_pairs_are_redacted_by_their_name() -> None:
 
 def test_keys_are_redacted_by_value_and_never_collide() -> None:
     a, b = "ghp_" + "a1B2c3D4" * 5, "ghp_" + "Z9y8X7w6" * 5
-    shown = Redactor().snapshot({a: 1, b: 2, ("api", a): 3, 7: "seven"})
+    shown = redactor().snapshot({a: 1, b: 2, ("api", a): 3, 7: "seven"})
     assert sorted(shown.values(), key=str) == [1, 2, 3, "seven"]
     assert all("a1B2" not in k and "Z9y8" not in k for k in shown)
     assert "7" in shown
 
 
 def test_card_numbers_as_int_and_text() -> None:
-    r = Redactor()
+    r = redactor()
     assert r.snapshot(4111111111111111) == REDACTED
     assert r.snapshot(4111111111111112) == 4111111111111112  # fails the Luhn check: an ordinary number
     assert r.snapshot(1234567890123) == 1234567890123
@@ -229,19 +314,19 @@ def test_unknown_objects_show_their_type_unless_reprs_are_allowed() -> None:
     import re as regex
 
     pattern = regex.compile("token=(.*)")
-    assert Redactor().snapshot(pattern) == {"__type__": "re.Pattern"}
-    allowed = Redactor(capture_reprs=True).snapshot(pattern)
+    assert redactor().snapshot(pattern) == {"__type__": "re.Pattern"}
+    allowed = redactor(capture_reprs=True).snapshot(pattern)
     assert allowed["__type__"] == "re.Pattern" and allowed["repr"].startswith("re.compile(")
     import decimal
     import uuid
 
-    assert Redactor().snapshot(decimal.Decimal("1.50")) == {"__type__": "decimal.Decimal", "repr": "Decimal('1.50')"}
+    assert redactor().snapshot(decimal.Decimal("1.50")) == {"__type__": "decimal.Decimal", "repr": "Decimal('1.50')"}
     some = uuid.UUID(int=5)
-    assert Redactor().snapshot(some)["repr"] == repr(some)
+    assert redactor().snapshot(some)["repr"] == repr(some)
 
 
 def test_exception_messages_do_not_print_objects() -> None:
-    r = Redactor()
+    r = redactor()
     message = r.exception_message(KeyError({"user": "ann", "token": "t-1"}))
     assert json.loads(message) == {"user": "ann", "token": REDACTED}
     assert r.exception_message(ValueError("ok", 3)) == "('ok', 3)"
@@ -273,7 +358,7 @@ def test_pydantic_validation_errors_keep_the_error_not_the_secret_input() -> Non
     with pytest.raises(pydantic.ValidationError) as caught:
         Signup(email="a@example.com", password="hunter2", age="x")  # type: ignore[arg-type]
     assert "hunter2" in str(caught.value)  # what str() would have captured
-    message = Redactor().exception_message(caught.value)
+    message = redactor().exception_message(caught.value)
     assert "hunter2" not in message
     assert message.startswith("2 validation error(s) for Signup")
     assert '[password] String should have at least 12 characters (type=string_too_short, input="[REDACTED]")' in message
@@ -290,7 +375,7 @@ def test_a_token_straddling_the_cut_leaves_no_half(limit: int, offset: int) -> N
     token = "ghp_" + "Qw3rTy7UiOp9AsDfGh1JkLzXcVbNm0Pq2W"
     start = max(0, limit + offset)
     text = ("lorem ipsum " * 100)[:start] + token + " and more words after it"
-    shown = Redactor(max_chars=limit).snapshot(text)
+    shown = redactor(max_chars=limit).snapshot(text)
     for i in range(len(token) - 5):
         assert token[i : i + 6] not in shown, (token[i : i + 6], shown)
     assert "...[cut:" in shown or REDACTED in shown
@@ -299,14 +384,14 @@ def test_a_token_straddling_the_cut_leaves_no_half(limit: int, offset: int) -> N
 def test_a_token_cut_by_the_old_order_is_redacted_whole() -> None:
     # Redacting after the cut saw "ghp_Qw3rT" -- too short to be a token -- and kept it.
     text = "x " * 250 + "ghp_" + "Qw3rTy7UiOp9AsDfGh1JkLzXcVbNm0Pq2W"
-    shown = Redactor(max_chars=512).snapshot(text)
+    shown = redactor(max_chars=512).snapshot(text)
     assert "Qw3r" not in shown and "ghp_" not in shown
 
 
 def test_a_long_message_costs_no_more_than_its_window() -> None:
     import time
 
-    r = Redactor()
+    r = redactor()
     start = time.perf_counter()
     shown = r.exception_message(ValueError("eyJ" * 350_000))
     assert time.perf_counter() - start < 0.05  # the old order took minutes here; see benchmarks/capture_cost.py
@@ -328,15 +413,47 @@ def test_a_capture_stops_at_its_time_budget() -> None:
     assert Redactor(time_budget_ms=1000).snapshot(wide) == {k: list(v) for k, v in wide.items()}
 
 
+def test_the_arguments_after_the_budget_keep_their_names_and_plain_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: the arguments after the one that spent the budget were dropped, names and all.
+    import types
+
+    import codewitness.sensor.snapshot as snapshot
+
+    clock = iter(range(0, 10**15, 10_000_000))  # every reading 10 ms on: spent at the first value
+    monkeypatch.setattr(
+        snapshot, "time", types.SimpleNamespace(perf_counter_ns=lambda: next(clock), thread_time_ns=lambda: next(clock))
+    )
+    shown = Redactor(time_budget_ms=5).snapshot_arguments(
+        {
+            "items": [1, 2],
+            "discount": 0.1,
+            "qty": 3,
+            "number": 4111111111111111,
+            "note": "x",
+            "flag": None,
+            "token": "t",
+        },
+    )
+    assert shown == {
+        "items": "...[capture time limit]",
+        "discount": 0.1,
+        "qty": 3,
+        "number": "...[capture time limit]",  # an int that may be a card number is not kept unchecked
+        "note": "...[capture time limit]",
+        "flag": None,
+        "token": REDACTED,
+    }
+
+
 # -- user patterns ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("pattern", [r"(a+)+b", r"(x{1,9}){1,9}", r"(?:a|ab)*c", r"(a?){20}a{20}", r"((ab)*c)*"])
 def test_patterns_that_can_backtrack_exponentially_are_refused(pattern: str) -> None:
     with pytest.raises(ValueError, match="exponential"):
-        Redactor(patterns=[pattern])
+        redactor(patterns=[pattern])
     with pytest.raises(ValueError, match="redact_names"):
-        Redactor(names=[pattern])
+        redactor(names=[pattern])
 
 
 @pytest.mark.parametrize(
@@ -344,14 +461,33 @@ def test_patterns_that_can_backtrack_exponentially_are_refused(pattern: str) -> 
     [r"EMP-\d{6}", r"[A-Z]{2}\d+-\w+", r"(?:ab){1,4}x", r"internal-[a-z0-9]{8,64}", r"(a|b)c", r"(?:\w|\d)*@"],
 )
 def test_ordinary_patterns_are_accepted(pattern: str) -> None:
-    Redactor(patterns=[pattern])
+    redactor(patterns=[pattern])
 
 
 def test_split_urls_show_their_url_redacted() -> None:
     import urllib.parse
 
-    r = Redactor()
+    r = redactor()
     split = urllib.parse.urlsplit("postgres://app:Hunter2xyzq@db/shop")
     assert r.snapshot(split) == {"__type__": "urllib.parse.SplitResult", "url": f"postgres://app:{REDACTED}@db/shop"}
     assert "Hunter2" not in r.exception_message(ValueError(f"bad url {split}"))  # netloc='app:...@db' in its repr
     assert r.snapshot("redis://:pa#ss?w0rd@cache:6379") == f"redis://:{REDACTED}@cache:6379"
+
+
+def test_a_preempted_thread_keeps_its_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a busy machine the capturing thread waits for a CPU: the wall clock runs on while the
+    # capture costs the host nothing. Here every reading of the wall clock is 10 ms after the last
+    # (a thread preempted between any two values); the budget counts the thread's CPU time only.
+    import time
+    import types
+
+    import codewitness.sensor.snapshot as snapshot
+
+    wall = iter(range(0, 10**15, 10_000_000))
+    preempted = types.SimpleNamespace(perf_counter_ns=lambda: next(wall), thread_time_ns=time.thread_time_ns)
+    monkeypatch.setattr(snapshot, "time", preempted)
+    wide = {f"k{i}": [f"value {i} {j}" for j in range(8)] for i in range(8)}
+    assert Redactor(time_budget_ms=5).snapshot(wide) == {k: list(v) for k, v in wide.items()}
+    spent = types.SimpleNamespace(perf_counter_ns=lambda: next(wall), thread_time_ns=lambda: next(wall))
+    monkeypatch.setattr(snapshot, "time", spent)  # the thread's own time runs on as fast: cut
+    assert "...[capture time limit]" in json.dumps(Redactor(time_budget_ms=5).snapshot(wide))

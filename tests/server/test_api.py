@@ -134,7 +134,8 @@ def test_generations_and_prompts(seeded: LiveServer) -> None:
     one = ok(seeded, f"/api/v1/generations/{page['items'][0]['id'][:12]}")
     assert one["output"].startswith("def total") and one["params"] == {"temperature": 0.2}
     assert seeded.get("/api/v1/generations/gen_0000000000").status_code == 404
-    assert seeded.get("/api/v1/generations/gen_no").status_code == 400
+    assert seeded.get("/api/v1/generations/gen_no").status_code == 404, "any prefix is looked up"
+    assert seeded.get("/api/v1/generations/gen_").status_code == 400, "an empty prefix is no reference"
     prompts = ok(seeded, "/api/v1/prompts")
     assert prompts["items"] == [
         {"name": "pricing", "latest_version": 2, "changed_at": prompts["items"][0]["changed_at"], "generations": 2}

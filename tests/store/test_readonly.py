@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import timedelta
 
@@ -123,17 +124,17 @@ def test_postgres_refuses_functions_that_act_outside_the_query(pg_url: str) -> N
 
 def test_the_sqlite_authorizer_allows_reading_only(tmp_path: object) -> None:
     # The layer under the keyword check: what SQLite itself is told to refuse.
-    conn = sqlite3.connect(":memory:")
-    conn.execute("CREATE TABLE t (x)")
-    conn.set_authorizer(_sqlite_authorizer)
-    assert conn.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
-    for sql in (
-        "INSERT INTO t VALUES (1)",
-        "ATTACH DATABASE ':memory:' AS other",
-        "PRAGMA user_version = 3",
-        "CREATE TEMP TABLE u (x)",
-        "SELECT load_extension('x')",
-        "BEGIN",
-    ):
-        with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
-            conn.execute(sql)
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:  # 3.13 warns about one left open
+        conn.execute("CREATE TABLE t (x)")
+        conn.set_authorizer(_sqlite_authorizer)
+        assert conn.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
+        for sql in (
+            "INSERT INTO t VALUES (1)",
+            "ATTACH DATABASE ':memory:' AS other",
+            "PRAGMA user_version = 3",
+            "CREATE TEMP TABLE u (x)",
+            "SELECT load_extension('x')",
+            "BEGIN",
+        ):
+            with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
+                conn.execute(sql)

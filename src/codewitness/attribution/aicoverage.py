@@ -13,7 +13,7 @@ commit does not hold at all is wholly ``uncommitted``.
 
 Example:
     >>> result = measure(Path("."), {"app.py": ({1, 2, 3}, {1, 2})}, source="pytest-cov")  # doctest: +SKIP
-    >>> result.total["ai"].statements, result.total["ai"].covered
+    >>> result.total["ai"].statements, result.total["ai"].covered  # doctest: +SKIP
     (3, 2)
     >>> print("\\n".join(result.table()))  # doctest: +SKIP
 """

@@ -19,7 +19,7 @@ only blames the files that changed.
 
 Example:
     >>> origins = line_origins(Path("."), "src/app.py", "HEAD")  # doctest: +SKIP
-    >>> origins[0].kind, origins[0].evidence
+    >>> origins[0].kind, origins[0].evidence  # doctest: +SKIP
     ('ai', 'note')
 """
 
@@ -51,7 +51,7 @@ from codewitness._git import (
 from codewitness.attribution.cache import AttributionCache, MemoryCache
 from codewitness.attribution.gitai import GITAI_REF, parse_gitai, to_commit_note
 from codewitness.attribution.notes import CommitNote, NoteError, all_notes, parse_note
-from codewitness.attribution.trailers import agent_marks
+from codewitness.attribution.trailers import agent_marks, generation_trailers
 from codewitness.errors import GitError, InputError, NotFoundError
 from codewitness.model import EvidenceKind, Origin
 
@@ -246,8 +246,10 @@ class _Evidence:
         # Without a line-precise record, every line a commit introduced shares one origin.
         info = self.commit(sha)
         marks = agent_marks(info.message, author=info.author, committer=info.committer)
-        if marks:
-            return Origin("ai", "trailer", CONFIDENCE["trailer"], agent=marks[0].agent, model=marks[0].model)
+        generations = generation_trailers(info.message)  # written by our prepare-commit-msg hook
+        if marks or generations:
+            agent, model = (marks[0].agent, marks[0].model) if marks else (None, None)
+            return Origin("ai", "trailer", CONFIDENCE["trailer"], generation_ids=generations, agent=agent, model=model)
         if info.author and not _is_bot(info.author):
             return Origin("human", "author", CONFIDENCE["author"])
         return _UNKNOWN
@@ -496,14 +498,20 @@ def relative_path(root: Path, path: Path | str) -> str:
         raise InputError(f"{path} is outside the repository at {root}") from None
 
 
-def line_origins(repo: Path, path: str, rev: str = "HEAD", *, cache: AttributionCache | None = None) -> list[Origin]:
+def line_origins(
+    repo: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    rev: str = "HEAD",
+    *,
+    cache: AttributionCache | None = None,
+) -> list[Origin]:
     """The origin of each line of ``path`` at ``rev`` (index 0 is line 1).
 
     A small entry point for other stages (the merge gate uses it to review AI-written lines first).
 
     Args:
-        repo: any folder inside the repository.
-        path: the file, relative to the repository root (``/``-separated).
+        repo: any folder inside the repository (a ``str`` or a path).
+        path: the file, relative to the repository root (``/``-separated text, or a relative path).
         rev: the revision (default ``HEAD``).
         cache: an attribution cache to reuse across calls.
 
@@ -515,5 +523,5 @@ def line_origins(repo: Path, path: str, rev: str = "HEAD", *, cache: Attribution
         NotFoundError: ``rev`` is not a commit.
         InputError: ``path`` is not a file at ``rev``.
     """
-    with Attributor(repo, rev, cache=cache) as engine:
-        return [line.origin for line in engine.attribute_path(path).lines]
+    with Attributor(Path(repo), rev, cache=cache) as engine:
+        return [line.origin for line in engine.attribute_path(Path(path).as_posix()).lines]

@@ -236,18 +236,30 @@ def carry_onto(
     if not todo:
         return found
     texts = {path: _lines(text) for path, text in _git.blob_texts(root, commit, todo).items()}
+    work = _Work(texts, todo, found)
     for source in sources:
-        open_lines = {p: lines - found[p].keys() for p, lines in todo.items() if p in texts}
-        open_lines = {p: lines for p, lines in open_lines.items() if lines}
-        if not open_lines:
+        if not work.open_lines():
             break
-        _carry_from(root, commit, source, open_lines, texts, found)
+        _carry_from(root, commit, source, work)
     if moves:
         parent = resolve(root, f"{commit}^")
         if parent is not None:
-            open_lines = {p: lines - found[p].keys() for p, lines in todo.items() if p in texts}
-            _carry_moved(root, parent, commit, {p: s for p, s in open_lines.items() if s}, texts, found)
+            _carry_moved(root, parent, commit, work)
     return found
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What :func:`carry_onto` works through, source after source."""
+
+    texts: Mapping[str, list[str]]  # each file's lines at the commit
+    todo: Mapping[str, set[int]]  # the lines to find origins for
+    found: dict[str, dict[int, Carried]]  # the origins found so far
+
+    def open_lines(self) -> dict[str, set[int]]:
+        """Per file, the lines still without an origin (a file with none left is left out)."""
+        left = {path: lines - self.found[path].keys() for path, lines in self.todo.items() if path in self.texts}
+        return {path: lines for path, lines in left.items() if lines}
 
 
 def _source_paths(root: Path, rev: str, commit: str, paths: Iterable[str]) -> dict[str, str]:
@@ -262,14 +274,8 @@ def _source_paths(root: Path, rev: str, commit: str, paths: Iterable[str]) -> di
     return mapping
 
 
-def _carry_from(
-    root: Path,
-    commit: str,
-    source: Source,
-    open_lines: Mapping[str, set[int]],
-    texts: Mapping[str, list[str]],
-    found: dict[str, dict[int, Carried]],
-) -> None:
+def _carry_from(root: Path, commit: str, source: Source, work: _Work) -> None:
+    open_lines = work.open_lines()
     paths = _source_paths(root, source.rev, commit, open_lines)
     if not paths:
         return
@@ -279,7 +285,7 @@ def _carry_from(
             continue
         old, old_origins = origins[src]
         wanted = open_lines[target]
-        for number, (index, same) in enumerate(pair_lines(old, texts[target]), 1):
+        for number, (index, same) in enumerate(pair_lines(old, work.texts[target]), 1):
             if number not in wanted or index is None:
                 continue
             origin = old_origins[index]
@@ -287,22 +293,16 @@ def _carry_from(
                 if origin.kind not in ("ai", "mixed"):
                     continue
                 origin = replace(origin, kind="mixed")
-            found[target][number] = Carried(origin, source.how, source.rev, src, index + 1)
+            work.found[target][number] = Carried(origin, source.how, source.rev, src, index + 1)
 
 
 def _significant(lines: Sequence[str]) -> bool:
     return sum(len("".join(line.split())) for line in lines) >= MIN_BLOCK_CHARS
 
 
-def _carry_moved(
-    root: Path,
-    parent: str,
-    commit: str,
-    open_lines: Mapping[str, set[int]],
-    texts: Mapping[str, list[str]],
-    found: dict[str, dict[int, Carried]],
-) -> None:
+def _carry_moved(root: Path, parent: str, commit: str, work: _Work) -> None:
     """Lines of runs that equal, line for line, text of a file the commit touched (as its parent had it)."""
+    open_lines = work.open_lines()
     if not open_lines:
         return
     touched = [d.old_path for d in _git.file_diffs(root, parent, commit) if d.old_path is not None and not d.binary]
@@ -318,7 +318,7 @@ def _carry_moved(
         return
     blocks: list[tuple[str, int, str, int, int]] = []  # (target, first line, source path, first index, length)
     for target, wanted in open_lines.items():
-        new = texts[target]
+        new = work.texts[target]
         number = min(wanted)
         last = max(wanted)
         while number <= last:
@@ -351,7 +351,7 @@ def _carry_moved(
         old_origins = origins[src][1]
         for k in range(length):
             if start + k < len(old_origins):
-                found[target][first + k] = Carried(old_origins[start + k], "moved", parent, src, start + k + 1)
+                work.found[target][first + k] = Carried(old_origins[start + k], "moved", parent, src, start + k + 1)
 
 
 # -- notes from origins ---------------------------------------------------------------------------

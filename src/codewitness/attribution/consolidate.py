@@ -271,10 +271,11 @@ def consolidate(
     if fetch and remote is not None and sync.fetch_notes(root, remote):
         sync.merge_remote_notes(root)
     report = ConsolidateReport()
+    walk = _Walk(root, head, remote, fetch, report)
     walk_back = since is None
     below: str | None = None
     for sha in _landed(root, tip, since):
-        done = _one(root, sha, head, remote, fetch, report)
+        done = _one(walk, sha)
         below = done.commit if done is not None and done.how == "rebase" else None
     landed = len(report.consolidated)
     for _ in range(WALK_LIMIT if walk_back else 0):
@@ -282,7 +283,7 @@ def consolidate(
         info = read_commit(root, below) if below is not None else None
         if info is None or not info.parents:
             break
-        done = _one(root, info.parents[0], head, remote, fetch, report, rebase_only=True)
+        done = _one(walk, info.parents[0], rebase_only=True)
         below = done.commit if done is not None else None
     # Walked down from the tip: those are older than everything else; list oldest first.
     report.consolidated = report.consolidated[landed:][::-1] + report.consolidated[:landed]
@@ -293,44 +294,36 @@ def consolidate(
     return report
 
 
-def _one(
-    root: Path,
-    sha: str,
-    head: str | None,
-    remote: str | None,
-    fetch: bool,
-    report: ConsolidateReport,
-    *,
-    rebase_only: bool = False,
-    named_in: str = "",
-) -> Consolidated | None:
-    """Write the note of one landed commit and add it to ``report`` (or why it gets none, unless walking down).
+@dataclass(frozen=True)
+class _Walk:
+    """What stays the same while the landed commits are consolidated one by one."""
+
+    root: Path
+    head: str | None  # the pull request's head, when given
+    remote: str | None
+    fetch: bool
+    report: ConsolidateReport  # filled as the walk goes
+
+
+def _one(walk: _Walk, sha: str, *, rebase_only: bool = False, named_in: str = "") -> Consolidated | None:
+    """Write the note of one landed commit and add it to the report (or why it gets none, unless walking down).
 
     Args:
         rebase_only: only a rebased copy of a branch commit is consolidated (walking down a rebase merge).
         named_in: more text naming the pull request (a GitLab merge commit above its squash commit).
     """
-    result = _consolidate_one(root, sha, head, remote, fetch, report, rebase_only=rebase_only, named_in=named_in)
+    result = _consolidate_one(walk, sha, rebase_only=rebase_only, named_in=named_in)
     if isinstance(result, str):
         if not rebase_only:
-            report.skipped.append((sha, result))
+            walk.report.skipped.append((sha, result))
         return None
-    write_note(root, result.commit, result.note)
-    report.consolidated.append(result)
+    write_note(walk.root, result.commit, result.note)
+    walk.report.consolidated.append(result)
     return result
 
 
-def _consolidate_one(
-    root: Path,
-    sha: str,
-    head: str | None,
-    remote: str | None,
-    fetch: bool,
-    report: ConsolidateReport,
-    *,
-    rebase_only: bool,
-    named_in: str,
-) -> Consolidated | str:
+def _consolidate_one(walk: _Walk, sha: str, *, rebase_only: bool, named_in: str) -> Consolidated | str:
+    root, head = walk.root, walk.head
     if read_note_text(root, sha) is not None:
         return "it already has a note"
     info = read_commit(root, sha)
@@ -345,7 +338,7 @@ def _consolidate_one(
             # GitLab's "merge commit with squash": the second parent is a squash commit no hook saw.
             side = read_commit(root, parent)
             if side is not None and len(side.parents) == 1 and read_note_text(root, parent) is None:
-                _one(root, parent, head, remote, fetch, report, named_in=info.message)
+                _one(walk, parent, named_in=info.message)
         sources = [Source(parent, "merge") for parent in info.parents[1:]]
         note, _ = carried_note(root, sha, sources)
         return Consolidated(sha, "merge", info.parents[1], "merge parents", note, label)
@@ -361,7 +354,7 @@ def _consolidate_one(
     if head is not None:
         branch = _Branch(head, "given")
     else:
-        found = _by_pull_request(root, info, remote, fetch, named_in) or _by_content(root, info)
+        found = _by_pull_request(root, info, walk.remote, walk.fetch, named_in) or _by_content(root, info)
         if found is None:
             return "no pull request or branch with notes found for it"
         branch = found

@@ -12,7 +12,7 @@ Bad records are skipped and counted, never fatal; good ones are still imported.
 
 Example:
     >>> result = import_agent_trace(Path("."), [Path(".agent-trace/traces.jsonl")])  # doctest: +SKIP
-    >>> result.imported, result.skipped
+    >>> result.imported, result.skipped  # doctest: +SKIP
     (12, 0)
 """
 

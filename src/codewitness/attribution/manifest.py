@@ -73,8 +73,12 @@ def build_manifest(
     """
     if not 0.0 <= min_share <= 1.0:
         raise InputError(f"--min-share must be between 0 and 1, got {min_share}")
+    import dataclasses
+
+    from codewitness._git import origin_url
+
     report = build_report(root, rev, paths=paths, cache=cache, progress=progress, python_only=True)
-    return manifest_from_report(report, min_share=min_share)
+    return dataclasses.replace(manifest_from_report(report, min_share=min_share), repository=origin_url(root))
 
 
 def write_manifest(manifest: Manifest, path: Path) -> None:

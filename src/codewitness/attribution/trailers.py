@@ -26,7 +26,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["RULES", "AgentMark", "AgentRule", "agent_marks"]
+__all__ = ["GENERATION_TRAILER", "RULES", "AgentMark", "AgentRule", "agent_marks", "generation_trailers"]
+
+#: The trailer codewitness's prepare-commit-msg hook writes (``capture.commit_trailer``), one per generation.
+GENERATION_TRAILER = "Codewitness-Generation"
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,21 @@ RULES: tuple[AgentRule, ...] = (
     # Generic provenance trailers name a tool but not which agent.
     _message("unknown-ai", r"^\s*(?:generated-by|assisted-by):\s*(?P<model>[^\n]+?)\s*$"),
 )
+
+_GENERATION = re.compile(
+    r"^[ \t]*codewitness-generation:[ \t]*(gen_[0-9a-f]{6,64})[ \t]*$", re.IGNORECASE | re.MULTILINE
+)
+
+
+def generation_trailers(message: str) -> tuple[str, ...]:
+    """The generation ids a commit message names in ``Codewitness-Generation:`` trailers, in order, once each.
+
+    Example:
+        >>> generation_trailers("Fix\\n\\nCodewitness-Generation: gen_0123456789abcdef0123\\n")
+        ('gen_0123456789abcdef0123',)
+    """
+    return tuple(dict.fromkeys(m.group(1).lower() for m in _GENERATION.finditer(message)))
+
 
 _CO_AUTHOR = re.compile(r"^[ \t]*co-authored-by:[ \t]*(?P<person>[^\n]*?)[ \t]*$", re.IGNORECASE | re.MULTILINE)
 

@@ -17,13 +17,13 @@ here must not wait for itself; a forked child inherits no lock another thread he
 from __future__ import annotations
 
 import itertools
-import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from codewitness.facts import Kind
+from codewitness.sensor._rng import RNG
 from codewitness.sensor._sampling import exact_arguments, redaction_of
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class ReviewPlugin:
 
     name = "review"
 
-    def __init__(self, rules: Iterable[ReviewRule], *, chance: Callable[[], float] = random.random) -> None:
+    def __init__(self, rules: Iterable[ReviewRule], *, chance: Callable[[], float] = RNG.random) -> None:
         self.rules = tuple(rule for rule in rules if rule.function and rule.rate > 0)
         self._chance = chance
 

@@ -53,6 +53,8 @@ __all__ = [
     "StrPath",
     "ToolEvent",
     "TranscriptReader",
+    "Usage",
+    "UsageReader",
     "context_hook_output",
     "find_root",
     "json_file",
@@ -140,6 +142,25 @@ class Parsed(NamedTuple):
 
 
 TranscriptReader = Callable[[str, str | None, str | None], tuple[str | None, str | None]]
+
+
+class Usage(NamedTuple):
+    """What an agent's transcript says about the model response behind one tool call.
+
+    Attributes:
+        input_tokens: prompt tokens, cached ones included (``None`` when another tool call of the
+            same response already carries the response's tokens, so they count once).
+        output_tokens: tokens the model produced in that response (``None`` likewise).
+        latency_ms: from the message the response answered to the tool call, when both are dated.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+
+
+#: ``(transcript path, tool_call_id) -> Usage or None``, read at commit time (never in the hook).
+UsageReader = Callable[[str, str | None], Usage | None]
 
 
 class Outcome:
@@ -626,6 +647,14 @@ def context_hook_output(event: str, message: str) -> HookOutput:
 
 #: Hook entries of ours are those whose command runs this module.
 HOOK_MODULE = "codewitness.capture.hook"
+
+
+def tool_hook_settings(command: str, matcher: str) -> dict[str, Any]:
+    """Hook entries in Claude Code's settings shape, which Codex follows: ``command`` before and after
+    each tool call matching ``matcher`` (the edit tools), and when a prompt is submitted."""
+    tool_entry = {"matcher": matcher, "hooks": [{"type": "command", "command": command}]}
+    prompt_entry = {"hooks": [{"type": "command", "command": command}]}
+    return {"hooks": {"PreToolUse": [tool_entry], "PostToolUse": [tool_entry], "UserPromptSubmit": [prompt_entry]}}
 
 
 def _mentions(value: Any, text: str) -> bool:

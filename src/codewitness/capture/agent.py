@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.capture import AGENT_MODULES
-from codewitness.capture._base import HookOutput, Parsed, TranscriptReader
+from codewitness.capture._base import HookOutput, Parsed, TranscriptReader, UsageReader
 from codewitness.errors import UsageError
 
 __all__ = ["AgentModule", "agent_module", "agent_modules"]
@@ -40,6 +40,8 @@ class AgentModule(Protocol):
             edit, on a prompt); there the hook answers with the live problems of the files concerned.
         from_transcript: ``(path, tool_call_id, file_path) -> (model, prompt)`` read from the
             agent's transcript when its payloads lack them; ``None`` when payloads carry both.
+        usage_from_transcript: ``(path, tool_call_id) -> Usage`` (tokens and latency of the model
+            response behind a tool call) where the agent's transcript records them, else ``None``.
     """
 
     AGENT: str
@@ -49,6 +51,9 @@ class AgentModule(Protocol):
 
     @property
     def from_transcript(self) -> TranscriptReader | None: ...
+
+    @property
+    def usage_from_transcript(self) -> UsageReader | None: ...
 
     def parse(self, payload: Mapping[str, Any]) -> Parsed:
         """One hook payload as actions; raises ``PayloadError`` for one it does not capture."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 from codewitness import ledger
 from codewitness.errors import InputError
@@ -25,7 +25,7 @@ from codewitness.model import FileRange, Generation, utcnow
 if TYPE_CHECKING:
     from codewitness.store import Store
 
-__all__ = ["file_ranges", "record", "record_generation"]
+__all__ = ["GenerationFields", "file_ranges", "record", "record_generation"]
 
 
 def file_ranges(specs: Iterable[str | FileRange]) -> tuple[FileRange, ...]:
@@ -40,23 +40,29 @@ def file_ranges(specs: Iterable[str | FileRange]) -> tuple[FileRange, ...]:
         raise InputError(str(exc)) from None
 
 
+class GenerationFields(TypedDict, total=False):
+    """The details of a generation :func:`record` takes as they are (see :func:`record_generation`)."""
+
+    model: Required[str]
+    prompt: Required[str]
+    output: Required[str]
+    params: Mapping[str, Any] | None
+    prompt_name: str | None
+    session_id: str | None
+    request_id: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: float | None
+
+
 def record(
     store: Store,
     *,
-    model: str,
-    prompt: str,
-    output: str,
     agent: str = "api",
-    params: Mapping[str, Any] | None = None,
-    prompt_name: str | None = None,
     prompt_version: str | None = None,
     files: Iterable[str | FileRange] = (),
-    session_id: str | None = None,
-    request_id: str | None = None,
-    input_tokens: int | None = None,
-    output_tokens: int | None = None,
-    latency_ms: float | None = None,
     created_at: datetime | None = None,
+    **fields: Unpack[GenerationFields],
 ) -> Generation:
     """Record one generation in an open store (arguments as :func:`record_generation`).
 
@@ -67,21 +73,7 @@ def record(
     Raises:
         InputError: a file range is malformed.
     """
-    generation = Generation.create(
-        agent=agent,
-        model=model,
-        prompt=prompt,
-        output=output,
-        params=params,
-        prompt_name=prompt_name,
-        session_id=session_id,
-        request_id=request_id,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        latency_ms=latency_ms,
-        created_at=created_at or utcnow(),
-        files=file_ranges(files),
-    )
+    generation = Generation.create(agent=agent, files=file_ranges(files), created_at=created_at or utcnow(), **fields)
     return ledger.record(store, generation, prompt_label=prompt_version)
 
 

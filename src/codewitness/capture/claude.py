@@ -6,7 +6,8 @@ Claude Code runs ``.claude/settings.json`` hook commands with one JSON object on
 ``structuredPatch`` is the exact patch when present). PreToolUse snapshots the file; PostToolUse
 diffs it. The model is not in the payload: it is read from the transcript (JSONL), on the
 assistant line whose ``tool_use`` block has our ``tool_use_id``; the prompt is the nearest user
-message before it.
+message before it. At commit time the same line gives the response's token ``usage`` and, with the
+timestamp of the message it answered, its latency (:func:`usage_from_transcript`).
 
 Example:
     >>> parse({"hook_event_name": "PreToolUse", "tool_name": "Write", "tool_use_id": "t1",
@@ -27,12 +28,14 @@ from codewitness.capture._base import (
     Parsed,
     PayloadError,
     Snapshot,
+    Usage,
     json_file,
     merge_hook_settings,
     read_tail,
     text_field,
     tool_event,
     tool_hook_output,
+    tool_hook_settings,
 )
 from codewitness.capture._base import context_hook_output as context_output
 from codewitness.capture._base import strip_hook_settings as uninstall_settings
@@ -57,6 +60,7 @@ __all__ = [
     "install_settings",
     "parse",
     "uninstall_settings",
+    "usage_from_transcript",
 ]
 
 AGENT = "claude-code"
@@ -74,9 +78,7 @@ TRANSCRIPT_FIRST_READ = 256_000
 
 def hook_settings(command: str) -> dict[str, Any]:
     """The ``hooks`` entries to merge into ``.claude/settings.json``."""
-    entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
-    prompt_entry = {"hooks": [{"type": "command", "command": command}]}
-    return {"hooks": {"PreToolUse": [entry], "PostToolUse": [entry], "UserPromptSubmit": [prompt_entry]}}
+    return tool_hook_settings(command, "|".join(EDIT_TOOLS))
 
 
 def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:
@@ -199,9 +201,7 @@ def _is_call(entry: Any, tool_call_id: str) -> bool:
     )
 
 
-def from_transcript(
-    path: str, tool_call_id: str | None, file_path: str | None = None
-) -> tuple[str | None, str | None]:
+def from_transcript(path: str, tool_call_id: str | None, file_path: str | None = None) -> tuple[str | None, str | None]:
     """``(model, prompt)`` behind the tool call ``tool_call_id``, read from a Claude transcript.
 
     The file is read from its end, in growing pieces (transcripts grow to many megabytes; the
@@ -252,3 +252,88 @@ def _search(data: bytes, tool_call_id: str) -> tuple[str | None, str | None, boo
             if text is not None:
                 return model, text, True
     return model, None, False
+
+
+def usage_from_transcript(path: str, tool_call_id: str | None) -> Usage | None:
+    """Tokens and latency of the model response that made the tool call ``tool_call_id``.
+
+    Read at commit time, never in the hook. The tokens are the ``usage`` of the assistant message
+    holding the tool call (``input_tokens`` plus the cache-creation and cache-read tokens, and
+    ``output_tokens``); a response that made several tool calls carries them on its first one only.
+    The latency runs from the newest earlier line of another message (the prompt or tool result the
+    response answered) to the tool call's line. ``None`` when the call is not in the transcript.
+    """
+    if not tool_call_id:
+        return None
+    size = TRANSCRIPT_FIRST_READ
+    while True:
+        try:
+            data, whole = _tail(path, size)
+        except OSError:
+            return None
+        found = _usage(data, tool_call_id)
+        if found is not None or whole or size >= TRANSCRIPT_TAIL:
+            return found
+        size = min(size * 8, TRANSCRIPT_TAIL)
+
+
+def _count(usage: Mapping[str, Any], *keys: str) -> int | None:
+    values = [usage.get(key) for key in keys]
+    numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+    return sum(numbers) if numbers else None
+
+
+def _message_id(entry: Any) -> Any:
+    message = entry.get("message") if isinstance(entry, dict) else None
+    return message.get("id") if isinstance(message, dict) else None
+
+
+def _has_tool_use(entry: Any) -> bool:
+    message = entry.get("message") if isinstance(entry, dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == "tool_use" for p in content)
+
+
+def _usage(data: bytes, tool_call_id: str) -> Usage | None:
+    from datetime import datetime
+
+    needle = tool_call_id.encode("utf-8")
+    at = len(data)
+    while True:
+        at = data.rfind(needle, 0, at)
+        if at < 0:
+            return None
+        start, entry = _line_at(data, at)
+        if _is_call(entry, tool_call_id):
+            break
+        at = start
+    usage = entry["message"].get("usage")
+    usage = usage if isinstance(usage, Mapping) else {}
+    tokens_in = _count(usage, "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    tokens_out = _count(usage, "output_tokens")
+    own_id = _message_id(entry)
+    answered: Any = None
+    end = start - 1
+    while end > 0 and answered is None:
+        begin = data.rfind(b"\n", 0, end) + 1
+        try:
+            earlier = _lean.loads(data[begin:end])
+        except (ValueError, UnicodeDecodeError):
+            earlier = None
+        end = begin - 1
+        if not isinstance(earlier, dict):
+            continue
+        if own_id is not None and _message_id(earlier) == own_id:
+            if _has_tool_use(earlier):  # an earlier tool call of the same response carries its tokens
+                tokens_in = tokens_out = None
+            continue
+        if isinstance(earlier.get("timestamp"), str):
+            answered = earlier["timestamp"]
+    latency = None
+    try:
+        if answered is not None and isinstance(entry.get("timestamp"), str):
+            delta = datetime.fromisoformat(entry["timestamp"]) - datetime.fromisoformat(answered)
+            latency = delta.total_seconds() * 1000 if delta.total_seconds() >= 0 else None
+    except (ValueError, TypeError):  # an odd timestamp, or one with and one without a zone
+        latency = None
+    return Usage(tokens_in, tokens_out, latency)

@@ -25,11 +25,13 @@ from codewitness.capture._base import (
     PayloadError,
     Snapshot,
     TranscriptReader,
+    UsageReader,
     merge_hook_settings,
     read_bytes,
     text_field,
     tool_event,
     tool_hook_output,
+    tool_hook_settings,
 )
 from codewitness.capture._base import context_hook_output as context_output
 from codewitness.capture._base import strip_hook_settings as uninstall_settings
@@ -54,6 +56,7 @@ __all__ = [
     "parse",
     "patch_files",
     "uninstall_settings",
+    "usage_from_transcript",
 ]
 
 AGENT = "codex"
@@ -65,15 +68,15 @@ HOOK_CAN_BLOCK = True
 EDIT_TOOLS = ("apply_patch",)
 #: The payload carries the model; UserPromptSubmit carries the prompt.
 from_transcript: TranscriptReader | None = None
+#: The transcript keeps no token counts we read.
+usage_from_transcript: UsageReader | None = None
 
 _ADD, _UPDATE, _DELETE, _MOVE = "*** Add File: ", "*** Update File: ", "*** Delete File: ", "*** Move to: "
 
 
 def hook_settings(command: str) -> dict[str, Any]:
     """The ``hooks`` entries to merge into ``.codex/hooks.json``."""
-    tool_entry = {"matcher": "|".join(EDIT_TOOLS), "hooks": [{"type": "command", "command": command}]}
-    prompt_entry = {"hooks": [{"type": "command", "command": command}]}
-    return {"hooks": {"PreToolUse": [tool_entry], "PostToolUse": [tool_entry], "UserPromptSubmit": [prompt_entry]}}
+    return tool_hook_settings(command, "|".join(EDIT_TOOLS))
 
 
 def install_settings(settings: dict[str, Any], command: str) -> dict[str, Any]:

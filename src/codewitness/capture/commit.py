@@ -24,11 +24,13 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import get_args
 
 from codewitness import _git
 from codewitness._git import EMPTY_TREE, blob_text, read_commit, resolve
+from codewitness._syntax import CompileVerdict, check_syntax
 from codewitness.attribution.carry import HUMAN, How, Source, carry_onto, commit_sources, origin_entries
 from codewitness.attribution.notes import (
     CommitNote,
@@ -50,6 +52,7 @@ from codewitness.capture.checkpoint import (
     split_lines,
 )
 from codewitness.capture.journal import Journal, PendingEdit
+from codewitness.capture.usage import with_usage
 from codewitness.errors import NotFoundError
 from codewitness.model import Checkpoint, FileRange, Generation, Origin, OriginKind
 
@@ -68,6 +71,7 @@ __all__ = [
     "record_sources",
     "remap",
     "rewrite_in_progress",
+    "staged_generations",
 ]
 
 UNKNOWN_MODEL = "unknown"
@@ -86,6 +90,7 @@ class LinkResult:
     retired: dict[str, int] = field(default_factory=dict)
     sources: list[Source] = field(default_factory=list)
     carried: int = 0  # AI lines whose origin came from a source, not from the journal
+    compiles: list[CompileVerdict] = field(default_factory=list)
 
 
 def _resolve(root: Path, rev: str) -> str:
@@ -114,6 +119,7 @@ def edit_generation(edit: PendingEdit) -> Generation:
         session_id=edit.session_id,
         tool_call_id=edit.tool_call_id,
         files=tuple(FileRange(edit.path, a, b) for a, b in edit.ai_lines),
+        created_at=datetime.fromtimestamp(edit.created, UTC),  # when the agent wrote it, not the commit
     )
 
 
@@ -220,6 +226,7 @@ def label_commit(
                 if generation.id in used:
                     result.generations.append(generation)
                     result.checkpoints.append(_checkpoint(edit, generation))
+                    result.compiles.extend(_compiles(generation.id, path, edit.after, text, commit))
                     written += sum(b - a + 1 for a, b in edit.ai_lines)
             result.retired[path] = edits[-1].seq
         replayed[path] = {
@@ -348,6 +355,14 @@ def link_merge(root: Path, squash: bool, *, store_url: str | None = None) -> Lin
     return link_commit(root, info.sha, store_url=store_url, sources=local_sources(root, info.sha))
 
 
+def _compiles(generation: str, path: str, raw: str, committed: str, commit: str) -> list[CompileVerdict]:
+    """Whether the file parses as the agent left it and as committed (nothing for a language not checked)."""
+    before, after = check_syntax(path, raw), check_syntax(path, committed)
+    if before is None or after is None:
+        return []
+    return [CompileVerdict(generation, path, before.language, before.ok, after.ok, before.error, after.error, commit)]
+
+
 def rewrite_in_progress(root: Path) -> bool:
     """True while git is rebasing (post-commit then waits for post-rewrite to carry notes)."""
     return _git.git_path(root, "rebase-merge").exists() or _git.git_path(root, "rebase-apply").exists()
@@ -381,6 +396,8 @@ def link_commit(
         journal.prune_snapshots(SNAPSHOT_MAX_AGE)
         result = label_commit(root, commit, journal, sources=sources)
         write_note(root, result.commit, result.note)
+        if result.generations:
+            result.generations = with_usage(result.generations, journal.edits())
         if result.generations or result.carried:
             _record(root, result, store_url)
         for path, seq in result.retired.items():
@@ -444,11 +461,13 @@ def _record(root: Path, result: LinkResult, store_url: str | None) -> None:
     from codewitness import ledger
     from codewitness.config import load_config
     from codewitness.store import open_store
+    from codewitness.store.metrics import record_compiles
 
     with open_store(store_url or load_config(root).database_url) as store:
         ledger.record_commit(
             store, result.commit, result.note, generations=result.generations, checkpoints=result.checkpoints
         )
+        record_compiles(store, result.compiles)
 
 
 def _labels_from_note(note: CommitNote | None, path: str, length: int) -> list[Label]:
@@ -509,6 +528,26 @@ def remap(root: Path, old: str, new: str) -> CommitNote | None:
     )
     write_note(root, new, note)
     return note
+
+
+def staged_generations(root: Path, journal: Journal) -> list[str]:
+    """The generations whose lines the index holds now (what the next commit's note will credit).
+
+    Used by the prepare-commit-msg hook for the ``Codewitness-Generation`` trailers.
+    """
+    complete_details(journal)  # the ids must be those post-commit records
+    found: dict[str, None] = {}
+    for path in journal.pending_paths():
+        staged = blob_text(root, "", path)
+        if staged is None:
+            continue
+        edits = journal.edits(path)
+        generations = {e.seq: edit_generation(e) for e in edits}
+        start, steps = _steps(edits, generations)
+        for label in replay(start, steps, split_lines(staged)):
+            if label.kind in ("ai", "mixed"):
+                found.update(dict.fromkeys(label.generations))
+    return list(found)
 
 
 def pending_labels(root: Path, journal: Journal) -> dict[str, list[Label]]:

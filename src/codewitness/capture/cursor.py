@@ -29,6 +29,7 @@ from codewitness.capture._base import (
     Parsed,
     PayloadError,
     TranscriptReader,
+    UsageReader,
     json_file,
     merge_hook_settings,
     prompt_action,
@@ -56,6 +57,7 @@ __all__ = [
     "install_settings",
     "parse",
     "uninstall_settings",
+    "usage_from_transcript",
 ]
 
 AGENT = "cursor"
@@ -70,6 +72,8 @@ HOOK_CAN_BLOCK = False
 EDIT_EVENTS = ("afterFileEdit", "afterTabFileEdit")
 #: Cursor payloads carry the model, and ``beforeSubmitPrompt`` the prompt: no transcript needed.
 from_transcript: TranscriptReader | None = None
+#: The transcript keeps no token counts we read.
+usage_from_transcript: UsageReader | None = None
 
 
 def hook_settings(command: str) -> dict[str, Any]:

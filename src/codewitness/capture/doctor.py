@@ -159,10 +159,11 @@ def _refspecs(root: Path) -> Check:
             problems.append(f"{remote} fetches notes over the local ones ({sync.LEGACY_FETCH_REFSPEC})")
         if sync.fetch_refspec(remote) not in fetches:
             problems.append(f"{remote} does not fetch notes")
-        if NOTES_PUSH not in _git.config_values(root, f"remote.{remote}.push"):
+        if sync.push_enabled(root) and NOTES_PUSH not in _git.config_values(root, f"remote.{remote}.push"):
             problems.append(f"{remote} does not push notes")
     if not problems:
-        return Check("refspecs", "ok", f"notes fetched and pushed on {', '.join(remotes)}")
+        pushed = "fetched and pushed" if sync.push_enabled(root) else "fetched (capture.push_notes is false)"
+        return Check("refspecs", "ok", f"notes {pushed} on {', '.join(remotes)}")
     return Check("refspecs", "fail", "; ".join(problems), "set the notes refspecs (`codewitness doctor --fix`)")
 
 

@@ -27,6 +27,7 @@ from codewitness.capture._base import (
     Parsed,
     PayloadError,
     Snapshot,
+    UsageReader,
     json_file,
     merge_hook_settings,
     read_bytes,
@@ -57,6 +58,7 @@ __all__ = [
     "install_settings",
     "parse",
     "uninstall_settings",
+    "usage_from_transcript",
 ]
 
 AGENT = "gemini-cli"
@@ -130,6 +132,10 @@ def parse(payload: Mapping[str, Any]) -> Parsed:
     edit = FileEdit(path=path, output=output, fragments=((old if isinstance(old, str) else "", output),))
     transcript = text_field(payload, "transcript_path")
     return Parsed(found.cwd, (Capture((edit,), key, found.session, transcript_path=transcript),))
+
+
+#: Gemini CLI's chat files are not read for token counts.
+usage_from_transcript: UsageReader | None = None
 
 
 def from_transcript(path: str, tool_call_id: str | None, file_path: str | None = None) -> tuple[str | None, str | None]:

@@ -6,8 +6,9 @@ problem (malformed payload, file outside the repository, binary file, a bug of o
 as one line to ``.codewitness/log`` and the process exits 0. Slow work (the ledger, the git
 note) happens in the git hooks: ``python -m codewitness.capture.hook --git post-commit``,
 ``--git post-merge <squash>``, ``--git pre-push <remote> <url>`` (which pushes the notes too),
-``--git prepare-commit-msg ...`` (which remembers the cherry-pick,
-revert, merge or squash a commit finishes) and ``--git post-rewrite <amend|rebase>`` (which
+``--git prepare-commit-msg FILE [SOURCE]`` (which remembers the cherry-pick,
+revert, merge or squash a commit finishes, and adds the ``Codewitness-Generation`` trailers when
+configured) and ``--git post-rewrite <amend|rebase>`` (which
 reads ``OLD NEW`` pairs on stdin).
 
 Example:
@@ -25,6 +26,7 @@ from codewitness.capture import AGENT_MODULES, _lean
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from codewitness.capture._base import HookOutput
@@ -181,7 +183,8 @@ def handle_git(hook: str, args: list[str], stdin: str, cwd: str) -> str:
     root = repo_root(Path(cwd))
     if hook == "prepare-commit-msg":
         sources = linking.record_sources(root)
-        return f"finishing {', '.join(f'{s.how} of {s.rev[:12]}' for s in sources) or 'nothing'}"
+        finishing = f"finishing {', '.join(f'{s.how} of {s.rev[:12]}' for s in sources) or 'nothing'}"
+        return f"{finishing}; {_generation_trailers(root, args)}"
     if hook == "post-commit":
         if linking.rewrite_in_progress(root):
             return "rebase in progress: notes are carried by post-rewrite"
@@ -212,6 +215,26 @@ def _summary(result: Any) -> str:
     d = result.note.delta
     carried = "".join(f"; {s.how} of {s.rev[:12]}" for s in result.sources)
     return f"{result.commit[:12]}: {d.ai_kept} ai, {d.ai_edited} mixed, {d.human} human lines{carried}"
+
+
+def _generation_trailers(root: Path, args: list[str]) -> str:
+    """``capture.commit_trailer``: add a ``Codewitness-Generation`` trailer per staged generation."""
+    from codewitness.config import load_config
+
+    if not args or (len(args) > 1 and args[1] == "merge"):
+        return "no message file, or a merge: no trailers"
+    if not load_config(root).config.capture.commit_trailer:
+        return "capture.commit_trailer is off"
+    from codewitness._git import add_trailers
+    from codewitness.attribution.trailers import GENERATION_TRAILER
+    from codewitness.capture.commit import staged_generations
+    from codewitness.capture.journal import Journal
+
+    with Journal.open(os.path.join(root, ".codewitness")) as journal:
+        generations = staged_generations(root, journal)
+    if generations:
+        add_trailers(root, args[0], [(GENERATION_TRAILER, g) for g in generations])
+    return f"{len(generations)} generation trailer(s)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -309,34 +309,6 @@ class Journal:
 
     @staticmethod
     def _row(row: tuple[object, ...]) -> PendingEdit:
-        (
-            seq,
-            agent,
-            session_id,
-            tool_call_id,
-            path,
-            before,
-            after,
-            ai_lines,
-            output,
-            model,
-            prompt,
-            transcript_path,
-            created,
-        ) = row
-        spans = _spans(str(ai_lines))
-        return PendingEdit(
-            seq=int(str(seq)),
-            agent=str(agent),
-            session_id=None if session_id is None else str(session_id),
-            tool_call_id=None if tool_call_id is None else str(tool_call_id),
-            path=str(path),
-            before=None if before is None else str(before),
-            after=str(after),
-            ai_lines=spans,
-            output=str(output),
-            model=None if model is None else str(model),
-            prompt=None if prompt is None else str(prompt),
-            transcript_path=None if transcript_path is None else str(transcript_path),
-            created=float(str(created)),
-        )
+        # ``SELECT *`` gives the columns in PendingEdit's order; the column types hold the field types.
+        edit = PendingEdit._make(row)
+        return edit._replace(ai_lines=_spans(str(edit.ai_lines)))

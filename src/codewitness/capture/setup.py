@@ -5,7 +5,8 @@
 * the agents' project hook settings (``.claude/settings.json``, ``.cursor/hooks.json``,
   ``.codex/hooks.json``, ``.gemini/settings.json``), merged into what is there;
 * git hooks ``post-commit``, ``post-merge``, ``post-rewrite``, ``pre-push`` and
-  ``prepare-commit-msg`` in the hooks folder git uses (``core.hooksPath`` honoured); an existing hook is kept, renamed
+  ``prepare-commit-msg`` (sources of a commit being finished; ``Codewitness-Generation`` trailers when
+  configured) in the hooks folder git uses (``core.hooksPath`` honoured); an existing hook is kept, renamed
   ``<hook>.codewitness-chained``, and run first by ours with the same arguments and input;
 * on every remote, a fetch refspec that keeps the remote's notes in
   ``refs/notes/remotes/<remote>/codewitness`` (:mod:`codewitness.capture.sync`) and a push refspec
@@ -41,7 +42,8 @@ from codewitness._statedir import IGNORE_LINE, ignores_state
 from codewitness.capture import AGENT_MODULES
 from codewitness.capture.agent import agent_modules
 from codewitness.capture.commit import SOURCES_FILE, STATE_FILES
-from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec
+from codewitness.capture.journal import JOURNAL_NAME
+from codewitness.capture.sync import LEGACY_FETCH_REFSPEC, fetch_refspec, push_enabled
 from codewitness.errors import InputError, UsageError
 
 __all__ = [
@@ -153,49 +155,41 @@ def _json_object(root: Path, rel: str) -> dict[str, Any]:
 def _hook_script(hook: str, python: str) -> str:
     command = hook_command(None, python)
     if hook in _STDIN_HOOKS:
-        return f"""#!/bin/sh
-{_MARK}
-input=$(cat)
-status=0
-chained="$(dirname "$0")/{hook}{CHAINED}"
-if [ -x "$chained" ]; then
-    printf '%s\\n' "$input" | "$chained" "$@"
-    status=$?
-fi
-printf '%s\\n' "$input" | {command} {hook} "$@" || true
-exit $status
-"""
+        feed = """printf '%s\\n' "$input" | """
+        return _sh(hook, f"""{feed}{command} {hook} "$@" || true\n""", before=feed, first="input=$(cat)\n")
     if hook == "prepare-commit-msg":
         # Runs before every commit: Python starts only when git is finishing a cherry-pick, revert,
-        # merge or squash (or an earlier record must be cleared).
+        # merge or squash (or an earlier record must be cleared), or when agents' edits are pending
+        # (the commit may take Codewitness-Generation trailers, capture.commit_trailer).
         states = " ".join(STATE_FILES)
-        return f"""#!/bin/sh
-{_MARK}
-status=0
-chained="$(dirname "$0")/{hook}{CHAINED}"
-if [ -x "$chained" ]; then
-    "$chained" "$@"
-    status=$?
-fi
-gitdir=$(git rev-parse --git-dir 2>/dev/null)
+        return _sh(
+            hook,
+            f"""gitdir=$(git rev-parse --git-dir 2>/dev/null)
+run=
+[ -f .codewitness/{SOURCES_FILE} ] || [ -f .codewitness/{JOURNAL_NAME} ] && run=1
 for state in {states}; do
-    if [ -f "$gitdir/$state" ] || [ -f .codewitness/{SOURCES_FILE} ]; then
-        {command} {hook} "$@" </dev/null || true
-        break
-    fi
+    [ -f "$gitdir/$state" ] && run=1
 done
-exit $status
-"""
+if [ -n "$run" ]; then
+    {command} {hook} "$@" </dev/null || true
+fi
+""",
+        )
+    return _sh(hook, f"""{command} {hook} "$@" </dev/null || true\n""")
+
+
+def _sh(hook: str, body: str, *, before: str = "", first: str = "") -> str:
+    """A git hook script that runs the hook that was there before ours (``before`` its command
+    line), keeps its exit status, and then runs ``body`` (``first`` runs before everything)."""
     return f"""#!/bin/sh
 {_MARK}
-status=0
+{first}status=0
 chained="$(dirname "$0")/{hook}{CHAINED}"
 if [ -x "$chained" ]; then
-    "$chained" "$@"
+    {before}"$chained" "$@"
     status=$?
 fi
-{command} {hook} "$@" </dev/null || true
-exit $status
+{body}exit $status
 """
 
 
@@ -239,7 +233,15 @@ def _install_refspecs(root: Path, manifest: dict[str, Any], report: SetupReport)
             report.changed.append(f"git config --unset {fetch_key} {LEGACY_FETCH_REFSPEC}")
         wanted = [(fetch_key, fetch_refspec(remote))]
         pushes = config_values(root, f"remote.{remote}.push")
-        if NOTES_PUSH not in pushes:
+        push_key = f"remote.{remote}.push"
+        if not push_enabled(root):
+            # capture.push_notes = false: take back the push refspecs an earlier init set.
+            for value in (NOTES_PUSH, "HEAD"):
+                if [push_key, value] in manifest["config"] and value in pushes:
+                    run_git(["config", "--fixed-value", "--unset-all", push_key, value], cwd=root)
+                    manifest["config"].remove([push_key, value])
+                    report.changed.append(f"git config --unset {push_key} {value}")
+        elif NOTES_PUSH not in pushes:
             if not pushes:
                 # A push refspec replaces git's default; HEAD keeps `git push` pushing the branch.
                 wanted.append((f"remote.{remote}.push", "HEAD"))
@@ -382,14 +384,17 @@ def uninstall(root: Path) -> SetupReport:
             report.changed.append(rel)
             report.notes.append(f"{rel} changed since `codewitness init`: removed only our entries")
             _remove_ours(path, rel, current)
+    # The hooks this repository runs now: a copied or moved repository's record names the hooks of the
+    # folder `init` ran in, which are not this one's to remove.
+    folder = git_path(root, "hooks")
     for hook, record in sorted(manifest["git_hooks"].items()):
-        path = Path(record["path"])
+        path = folder / hook
         current = _read(path) if path.exists() else None
         if current is not None and _MARK in current:
             path.unlink()
             report.changed.append(os.path.relpath(path, root))
-        chained = record.get("chained")
-        if chained and Path(chained).exists():
+        chained = folder / Path(record["chained"]).name if record.get("chained") else None
+        if chained is not None and chained.exists():
             os.replace(chained, path)
             report.notes.append(f"restored the earlier {hook} hook")
     for key, value in manifest["config"]:

@@ -32,12 +32,24 @@ __all__ = [
     "fetch_refspec",
     "merge_remote_notes",
     "publish_notes",
+    "push_enabled",
     "push_notes",
     "tracking_ref",
 ]
 
 #: What ``codewitness init`` set before notes were tracked per remote: it overwrote local notes.
 LEGACY_FETCH_REFSPEC = f"+{NOTES_REF}:{NOTES_REF}"
+
+
+def push_enabled(root: Path) -> bool:
+    """``capture.push_notes`` of the project (true unless set false; a broken configuration pushes as before)."""
+    from codewitness.config import load_config
+    from codewitness.errors import ConfigError
+
+    try:
+        return load_config(root).config.capture.push_notes
+    except ConfigError:
+        return True
 
 
 def fetch_refspec(remote: str) -> str:
@@ -79,6 +91,8 @@ def push_notes(root: Path, remote: str, pushed: str) -> str:
     Returns:
         What happened, for the hook log.
     """
+    if not push_enabled(root):
+        return "capture.push_notes is false: notes not pushed"
     if remote not in _git.remotes(root):
         return f"push to {remote}: not a configured remote, notes not pushed"
     if any(line.split()[:1] == [NOTES_REF] for line in pushed.splitlines()):

@@ -577,20 +577,13 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str | None
 
 def _spec_in(name: str, locations: list[str]) -> ModuleSpec | None:
     """Find module ``name`` (its last part) in ``locations`` by looking at files, without importing."""
-    from importlib.util import spec_from_file_location
-
     leaf = name.rpartition(".")[2]
     for location in locations:
         folder = Path(location) / leaf
         if folder.is_dir():
-            init = folder / "__init__.py"
-            if init.is_file():
-                return spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
-            spec = ModuleSpec(name, None, origin="namespace", is_package=True)
-            spec.submodule_search_locations = [str(folder)]
-            return spec
+            return _spec_at(name, folder)
         if (folder.parent / f"{leaf}.py").is_file():
-            return spec_from_file_location(name, folder.parent / f"{leaf}.py")
+            return _spec_at(name, folder.parent / f"{leaf}.py")
     return None
 
 
@@ -912,8 +905,12 @@ def check_file(f: SourceFile, index: ModuleIndex, undecided: list[tuple[str, int
     aliases: dict[str, set[str]] = {}
     version = f"Python {sys.version_info.major}.{sys.version_info.minor}"
 
+    stub = f.rel.endswith(".pyi")
+
     def report(rule_id: str, node: ast.expr | ast.stmt, message: str, module: str, name: str) -> None:
         line = node.lineno
+        if stub and name.startswith("_"):
+            return  # stubs name stub-only helpers of other stubs (typeshed's _EnumTypeWrapper), never run
         if f.in_scope(line):
             props = {"module": module, "name": name}
             findings.append(

@@ -15,9 +15,15 @@ The answer follows Claude Code's hook contract (the agent module writes it):
   -> exit 0 and ``{"hookSpecificOutput": {"hookEventName": "PostToolUse", "additionalContext": ...}}``;
 * nothing to say -> exit 0, no output.
 
+A Python file the edit changed is also put through the gate's content rules
+(:func:`codewitness.checks.gate.check_content`: names a module does not have, CW2xx, and the
+security rules, CW3xx); the findings on the lines the edit wrote are reported with the package
+findings, and one at or above ``check.fail_on`` blocks as a missing package does.
+
 Cursor runs ``codewitness check --hook cursor`` on ``afterFileEdit`` (payload: ``file_path``,
 ``edits``, ``workspace_roots``). That event cannot block; findings go back as a top-level
-``additional_context`` text, exit 0.
+``additional_context`` text, exit 0. Codex (``--hook codex``, PostToolUse on ``apply_patch``) and
+Gemini CLI (``--hook gemini``, AfterTool) are read through their agent modules the same way.
 
 Example:
     >>> HookAnswer(0).stdout is None
@@ -36,6 +42,7 @@ from typing import Any
 
 from codewitness.capture._base import PayloadError
 from codewitness.capture.agent import AgentModule, agent_module
+from codewitness.capture.checkpoint import pair_lines, split_lines
 from codewitness.capture.edits import edited_files
 from codewitness.checks.context import imported_modules, is_manifest
 from codewitness.checks.deps import (
@@ -48,9 +55,10 @@ from codewitness.checks.deps import (
 from codewitness.checks.findings import Finding
 from codewitness.checks.index import IndexClient, normalize
 from codewitness.checks.popular import PopularNames
+from codewitness.checks.rules import severity_at_least
 from codewitness.errors import InputError
 
-__all__ = ["HookAnswer", "answer", "answer_claude", "answer_cursor", "edit_findings", "parse_payload"]
+__all__ = ["HookAnswer", "answer", "answer_claude", "answer_cursor", "code_findings", "edit_findings", "parse_payload"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,29 @@ def edit_findings(
     return findings
 
 
+def code_findings(root: Path, path: Path, before: str | None, after: str, *, offline: bool = False) -> list[Finding]:
+    """The gate's content rules (APIs, security) on a Python file an edit changed, on the lines it wrote.
+
+    Args:
+        root: the project.
+        path: the edited file (inside ``root``; any other file has no findings here).
+        before: its text before the edit (``None``: every line is the edit's).
+        after: its text now.
+        offline: passed on (the content families ask no package index).
+    """
+    if path.suffix != ".py":
+        return []
+    from codewitness.checks.gate import check_content
+
+    try:
+        run = check_content(root, str(path), after, families=("apis", "security"), offline=offline)
+    except InputError:
+        return []  # outside the project: not ours to judge
+    pairs = pair_lines(split_lines(before or ""), split_lines(after))
+    written = {number for number, (_old, same) in enumerate(pairs, 1) if not same}
+    return [f for f in run.report.findings if f.line in written]
+
+
 def _summary(path: Path, findings: list[Finding]) -> tuple[str, list[str]]:
     """The findings as agent-readable lines, and the packages that do not exist."""
     text = "\n".join(f"- {f.rule_id}: {f.message} ({path.name}:{f.line})" for f in findings)
@@ -136,9 +167,19 @@ def _summary(path: Path, findings: list[Finding]) -> tuple[str, list[str]]:
 
 
 def answer(
-    agent: str, payload: dict[str, Any], root: Path, client: IndexClient, popular: PopularNames, new_days: int = 90
+    agent: str,
+    payload: dict[str, Any],
+    root: Path,
+    client: IndexClient,
+    popular: PopularNames,
+    new_days: int = 90,
+    *,
+    fail_on: str = "high",
 ) -> HookAnswer:
     """Decide the hook's answer for one after-edit payload of ``agent`` (``claude``, ``cursor``, ...).
+
+    A package that does not exist, or a finding of the content rules at or above ``fail_on``,
+    blocks where the agent's hook can block; everything else is added context.
 
     Raises:
         UsageError: an unknown agent.
@@ -154,10 +195,12 @@ def answer(
     for edited in files:
         path = Path(edited.path)
         found = edit_findings(path, edited.before, edited.after, client, popular, new_days)
+        found += code_findings(root, path, edited.before, edited.after, offline=client.offline)
         if found:
             text, missing = _summary(path, found)
-            messages.append(_message(module, path, text, missing))
-            block = block or bool(missing)
+            failing = fail_on != "never" and any(severity_at_least(f.level, fail_on) for f in found)
+            messages.append(_message(module, path, text, missing, failing))
+            block = block or bool(missing) or failing
             findings.extend(found)
     if not findings:
         return HookAnswer(0)
@@ -165,7 +208,7 @@ def answer(
     return HookAnswer(out.exit_code, stdout=out.stdout, stderr=out.stderr, findings=tuple(findings))
 
 
-def _message(module: AgentModule, path: Path, text: str, missing: list[str]) -> str:
+def _message(module: AgentModule, path: Path, text: str, missing: list[str], failing: bool = False) -> str:
     """The findings of one file for the model: stop-and-fix wording where the hook can block, the
     headline first where it can only add context."""
     if missing and module.HOOK_CAN_BLOCK:
@@ -178,15 +221,13 @@ def _message(module: AgentModule, path: Path, text: str, missing: list[str]) -> 
             f"codewitness: your edit to {path.name} uses package(s) that do not exist: {', '.join(missing)}. "
             f"Replace them with real packages before going on.\n{text}"
         )
+    if failing and module.HOOK_CAN_BLOCK:
+        return f"codewitness: your edit to {path.name} would fail the merge gate:\n{text}\nFix these before going on."
+    if failing:
+        return f"codewitness: your edit to {path.name} would fail the merge gate; fix these before going on.\n{text}"
     if module.HOOK_CAN_BLOCK:
-        return (
-            f"codewitness dependency check of your edit to {path.name}:\n{text}\n"
-            "Verify these packages before relying on them."
-        )
-    return (
-        f"codewitness dependency check of your edit to {path.name}: verify these packages before relying on them.\n"
-        f"{text}"
-    )
+        return f"codewitness check of your edit to {path.name}:\n{text}\nVerify these before relying on them."
+    return f"codewitness check of your edit to {path.name}: verify these before relying on them.\n{text}"
 
 
 def answer_claude(

@@ -9,7 +9,10 @@ For every commit in ``--base..HEAD``:
   have its records: those commits are counted as not judged, never reported;
 * a codewitness note whose AI entries lack a field that ``check.required_metadata`` demands
   (``agent``, ``model``, ``session``, ``generations``) -> CW402;
-* a codewitness note that cannot be read -> CW403.
+* a codewitness note that cannot be read -> CW403;
+* ``Codewitness-Generation`` trailers (written by the prepare-commit-msg hook when
+  ``capture.commit_trailer`` is on) that name generations the note does not credit, or a note
+  without them when trailers are on, or trailers on a commit with no note -> CW404.
 
 Commit-level findings point at line 1 of the first file the commit changed, so code-scanning
 tools can show them.
@@ -24,7 +27,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from codewitness._git import git_available, run_git
-from codewitness.attribution.notes import NOTES_REF, NoteError, read_note, read_note_text
+from codewitness.attribution.notes import NOTES_REF, CommitNote, NoteError, read_note, read_note_text
+from codewitness.attribution.trailers import generation_trailers
 from codewitness.checks.attribution import commits_between
 from codewitness.checks.context import CheckContext
 from codewitness.checks.findings import Finding
@@ -47,6 +51,7 @@ def run(ctx: CheckContext) -> list[Finding]:
             f"check.required_metadata: unknown field(s) {', '.join(unknown)}; use {', '.join(METADATA_FIELDS)}"
         )
     findings: list[Finding] = []
+    trailers_on = _trailers_on(ctx.root)
     commits = commits_between(ctx.root, ctx.base)
     judged = _judged(ctx, [c.sha for c in commits if c.marks])
     for commit in commits:
@@ -68,6 +73,9 @@ def run(ctx: CheckContext) -> list[Finding]:
                 )
             )
             continue
+        trailer = _trailer_finding(commit.sha, commit.message, note, trailers_on, path)
+        if trailer is not None:
+            findings.append(trailer)
         if note is None:
             if marks and read_note_text(ctx.root, commit.sha, ref=GITAI_REF) is None:
                 agents = ", ".join(sorted({m.agent for m in marks}))
@@ -178,3 +186,56 @@ def _first_file(root: Path, sha: str) -> str:
     out = run_git(["diff-tree", "-z", "--no-commit-id", "--name-only", "-r", "--root", sha], cwd=root, check=False)
     names = [n for n in out.split("\0") if n]
     return names[0] if names else "."
+
+
+def _trailers_on(root: Path) -> bool:
+    """``capture.commit_trailer`` of the project (off when its configuration cannot be read)."""
+    from codewitness.config import load_config
+    from codewitness.errors import ConfigError
+
+    try:
+        return load_config(root).config.capture.commit_trailer
+    except ConfigError:
+        return False
+
+
+def _trailer_finding(sha: str, message: str, note: CommitNote | None, trailers_on: bool, path: str) -> Finding | None:
+    """CW404 for one commit: its ``Codewitness-Generation`` trailers against its note."""
+    named = set(generation_trailers(message))
+    short = sha[:12]
+    if note is None:
+        if not named:
+            return None
+        text = f"commit {short} names {len(named)} generation(s) in Codewitness-Generation trailers but has no note"
+    else:
+        credited = {
+            g
+            for entries in note.files.values()
+            for e in entries
+            if e.origin in ("ai", "mixed")
+            for g in e.generation_ids
+        }
+        if not named and not (trailers_on and credited):
+            return None
+        missing, extra = sorted(credited - named), sorted(named - credited)
+        if not missing and not extra:
+            return None
+        parts = []
+        if missing:
+            parts.append(
+                f"the note credits {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''} with no trailer"
+            )
+        if extra:
+            parts.append(
+                f"trailers name {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''} the note does not credit"
+            )
+        text = f"commit {short}: " + "; ".join(parts)
+    return Finding(
+        "CW404",
+        path,
+        1,
+        text,
+        ai_authored=True,
+        snippet=f"commit {sha} trailers",
+        properties={"commit": sha, "trailers": sorted(named)},
+    )

@@ -254,6 +254,16 @@ RULES: tuple[Rule, ...] = (
         "A commit's codewitness note cannot be read.",
         "Rewrite the note; a corrupt note hides who wrote the commit.",
     ),
+    Rule(
+        "CW404",
+        "provenance",
+        "generation-trailer-mismatch",
+        "medium",
+        "A commit's Codewitness-Generation trailers and its attribution note disagree, or one is missing.",
+        "With capture.commit_trailer on, the prepare-commit-msg hook names every staged generation and the "
+        "post-commit hook writes the note: fetch the notes (refs/notes/codewitness) if the note is missing, "
+        "and check that the hooks ran (`codewitness status`).",
+    ),
     # -- complexity drift --------------------------------------------------------------------------
     Rule(
         "CW501",

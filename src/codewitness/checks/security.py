@@ -16,7 +16,7 @@
 
 Example:
     >>> src = SourceFile(Path("x.py"), "x.py")
-    >>> src.__dict__["text"] = "try:\\n    work()\\nexcept Exception:\\n    return_value = None\\n"
+    >>> src.__dict__["text"] = "try:\\n    work()\\nexcept Exception:\\n    pass\\n"
     >>> [f.rule_id for f in ast_findings(src)]
     ['CW305']
 """

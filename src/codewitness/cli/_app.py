@@ -32,6 +32,7 @@ GROUPS: tuple[str, ...] = (
     "incidents_cmd",
     "mcp_cmd",
     "doctor_cmd",
+    "metrics_cmd",
     "behavior_cmd",
 )
 
@@ -117,7 +118,43 @@ def _plain_metavars(command: Any) -> None:
 
 
 def run_app(args: list[str]) -> None:
-    """Run the command line on ``args`` (ends with ``SystemExit``, as Typer does)."""
+    """Run the command line on ``args`` (ends with ``SystemExit``, as Typer does).
+
+    A usage mistake (an unknown option, a value of the wrong type, a missing argument) becomes one
+    :class:`~codewitness.errors.UsageError` line naming the command's help, not the framework's box.
+
+    Raises:
+        UsageError: the command line is malformed.
+        CodewitnessError: the framework refused the command for another reason (exit code kept).
+    """
+    from codewitness.errors import CodewitnessError, UsageError
+
     command = typer.main.get_command(app)
     _plain_metavars(command)
-    command(args=args, prog_name="codewitness")
+    try:
+        # Not standalone: the framework raises instead of printing its multi-line error box.
+        result = command.main(args=args, prog_name="codewitness", standalone_mode=False)
+    except CodewitnessError:
+        raise
+    except Exception as exc:
+        # Click's exceptions, known by name: Typer releases differ in where click lives (its own copy or click).
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        if "NoArgsIsHelpError" in kinds:
+            raise SystemExit(2) from None  # a group named alone: its help is already printed
+        if "UsageError" in kinds:
+            context = getattr(exc, "ctx", None)
+            where = getattr(context, "command_path", None) or "codewitness"
+            raise UsageError(f"{_one_line(exc.format_message())} (see `{where} --help`)") from None  # type: ignore[attr-defined]
+        if "ClickException" in kinds:
+            error = CodewitnessError(_one_line(exc.format_message()))  # type: ignore[attr-defined]
+            error.exit_code = int(getattr(exc, "exit_code", 1))
+            raise error from None
+        if "Abort" in kinds:
+            raise CodewitnessError("aborted") from None
+        raise
+    # Commands return nothing; an int is the code of a ``typer.Exit``.
+    raise SystemExit(result if isinstance(result, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from codewitness.cli._common import database_url, emit_json, err, open_store, out, styled, warn
+from codewitness.cli._common import database_url, emit_json, err, get_config, open_store, out, styled, warn
 
 if TYPE_CHECKING:
     from codewitness.attribution.cache import AttributionCache
 
 manifest_app = typer.Typer(help="The AI-attributed functions the runtime sensor reads.", no_args_is_help=True)
 import_app = typer.Typer(help="Import attribution records of other tools.", no_args_is_help=True)
-export_app = typer.Typer(help="Export codewitness notes in other tools' formats.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export codewitness records in other tools' formats (git-ai, Agent Trace, OpenTelemetry).",
+    no_args_is_help=True,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 RevOpt = Annotated[str, typer.Option("--rev", help="The revision to attribute.")]
@@ -195,6 +198,16 @@ def report(
     elif as_md or html is None:
         sys.stdout.write(result.to_markdown(top))
     _warn(result.warnings)
+    totals = result.to_dict()["totals"]
+    if not (totals["ai"] or totals["mixed"]):
+        _why_no_ai(root, rev, ", ".join(selected))
+
+
+def _why_no_ai(root: Path, rev: str, scope: str = "") -> None:
+    """Say on stderr why an answer holds no AI-written code, and what to run (an empty answer says why)."""
+    from codewitness.attribution.evidence import census
+
+    err.print(styled(("note:", "yellow"), " " + census(root, rev).explain(rev, scope=scope)))
 
 
 def manifest_build(
@@ -205,9 +218,15 @@ def manifest_build(
             help="Smallest AI share the sensor watches by default (every function with AI lines is listed).",
         ),
     ] = 0.0,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the manifest.")] = Path(
-        ".codewitness/manifest.json"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where to write the manifest (default: sensor.manifest under the project root, where the sensor"
+            " reads it).",
+        ),
+    ] = None,
     rev: RevOpt = "HEAD",
     no_cache: NoCacheOpt = False,
     db: DbOpt = None,
@@ -217,6 +236,8 @@ def manifest_build(
     from codewitness.attribution.manifest import build_manifest, write_manifest
 
     root = repo_root(Path.cwd())
+    if output is None:
+        output = get_config(root).path(get_config(root).config.sensor.manifest)
     with _cache(no_cache, db) as cache, _progress("attributing", sys.stderr.isatty()) as tick:
         manifest = build_manifest(root, rev, min_share=min_share, cache=cache, progress=tick)
     write_manifest(manifest, output)
@@ -225,6 +246,11 @@ def manifest_build(
         f"wrote {output}: {len(manifest.functions)} functions with AI-written lines at {manifest.revision}"
         + (f" ({watched} watched: AI share >= {min_share:g})" if watched != len(manifest.functions) else "")
     )
+    if not manifest.functions:
+        _why_no_ai(root, rev)
+        err.print("until the manifest lists functions, `codewitness run` watches only what --include selects")
+    elif not watched:
+        err.print(f"no function has an AI share of at least {min_share:g}: the sensor watches none by default")
 
 
 def _summary(

@@ -25,38 +25,8 @@ def register(app: typer.Typer) -> None:
     app.command("check")(check)
 
 
-def run_gate(
-    paths: list[Path] | None,
-    *,
-    families: tuple[str, ...],
-    base: str | None,
-    as_json: bool,
-    sarif: Path | None,
-    md: Path | None,
-    fail_on: str | None,
-    baseline: Path | None,
-    write_baseline: Path | None,
-    offline: bool,
-    ai_only: bool = False,
-    jobs: int = 0,
-    provenance_since: str | None = None,
-    record: bool = False,
-) -> None:
-    """Run the gate (:func:`codewitness.checks.gate.run_gate`), write the outputs asked for; exit 1 when it fails."""
-    from codewitness.checks import gate
-
-    run = gate.run_gate(
-        paths,
-        families=families,
-        base=base,
-        fail_on=fail_on,
-        baseline=baseline,
-        write_baseline=write_baseline,
-        offline=offline,
-        ai_only=ai_only,
-        jobs=jobs,
-        provenance_since=provenance_since,
-    )
+def finish(run: GateRun, *, as_json: bool, sarif: Path | None, md: Path | None, record: bool = False) -> None:
+    """Render a run of :func:`codewitness.checks.gate.run_gate`, write the outputs asked for; exit 1 when it fails."""
     if run.baseline_written is not None:
         accepted = len(run.report.findings) + len(run.report.baselined)
         err.print(f"baseline: {accepted} finding(s) accepted in {run.baseline_written}")
@@ -173,15 +143,17 @@ def _print_human(run: GateRun) -> None:
         )
 
 
-def run_hook(agent: str, offline: bool) -> None:
+def run_hook(agent: str, offline: bool, fail_on: str | None = None) -> None:
     """Answer one agent hook payload read from stdin (see :mod:`codewitness.checks.hook`)."""
-    from codewitness.checks.gate import index_client
-    from codewitness.checks.hook import answer_claude, answer_cursor, parse_payload
+    from codewitness.capture import AGENT_MODULES
+    from codewitness.checks.gate import FAIL_LEVELS, index_client
+    from codewitness.checks.hook import answer, parse_payload
     from codewitness.checks.popular import load_popular
 
-    answerers = {"claude": answer_claude, "cursor": answer_cursor}
-    if agent not in answerers:
-        raise UsageError(f"--hook supports {', '.join(answerers)}; got {agent!r}")
+    if agent not in AGENT_MODULES:
+        raise UsageError(f"--hook supports {', '.join(AGENT_MODULES)}; got {agent!r}")
+    if fail_on is not None and fail_on not in FAIL_LEVELS:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_LEVELS)}; got {fail_on!r}")
     try:
         payload = parse_payload(sys.stdin.read())
         roots = payload.get("workspace_roots")
@@ -189,18 +161,26 @@ def run_hook(agent: str, offline: bool) -> None:
         root = get_config(Path(start) if isinstance(start, str) and start else None).root
         settings = get_config(root).config.check
         client = index_client(root, settings, offline=offline, npm=True)
-        answer = answerers[agent](payload, root, client, load_popular(root), settings.new_package_days)
+        answer_ = answer(
+            agent,
+            payload,
+            root,
+            client,
+            load_popular(root),
+            settings.new_package_days,
+            fail_on=fail_on or settings.fail_on,
+        )
         if client.cache is not None:
             client.cache.save()
     except CodewitnessError as exc:
         # Exit 1: a non-blocking hook error. Exit 2 would hand our own failure to the agent as its fault.
         print(f"codewitness: error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
-    if answer.stdout:
-        sys.stdout.write(answer.stdout + "\n")
-    if answer.stderr:
-        print(answer.stderr, file=sys.stderr)
-    raise typer.Exit(answer.exit_code)
+    if answer_.stdout:
+        sys.stdout.write(answer_.stdout + "\n")
+    if answer_.stderr:
+        print(answer_.stderr, file=sys.stderr)
+    raise typer.Exit(answer_.exit_code)
 
 
 def check(
@@ -244,7 +224,12 @@ def check(
     ] = 0,
     hook: Annotated[
         str | None,
-        typer.Option("--hook", help="Agent hook mode: read a hook payload on stdin (supported: claude)."),
+        typer.Option(
+            "--hook",
+            metavar="AGENT",
+            help="Agent hook mode: read one after-edit hook payload on stdin and answer as the agent expects"
+            " (claude, cursor, codex, gemini).",
+        ),
     ] = None,
     provenance_since: Annotated[
         str | None,
@@ -260,7 +245,7 @@ def check(
 ) -> None:
     """Check code for hallucinated packages and APIs, AI-typical flaws, provenance and complexity drift."""
     if hook:
-        run_hook(hook, offline)
+        run_hook(hook, offline, fail_on)
         return
     from codewitness.checks.runner import FAMILIES
 
@@ -271,13 +256,12 @@ def check(
             f"--only: unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
             f"choose from {', '.join(FAMILIES)}"
         )
-    run_gate(
+    from codewitness.checks.gate import run_gate
+
+    run = run_gate(
         paths,
         families=families,
         base=base,
-        as_json=as_json,
-        sarif=sarif,
-        md=md,
         fail_on=fail_on,
         baseline=baseline,
         write_baseline=write_baseline,
@@ -285,5 +269,5 @@ def check(
         ai_only=ai_only,
         jobs=jobs,
         provenance_since=provenance_since,
-        record=record,
     )
+    finish(run, as_json=as_json, sarif=sarif, md=md, record=record)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 
 from codewitness.cli._common import emit_json, get_config, out, styled, table
-from codewitness.config import env_name, settings_table
+from codewitness.config import env_name, env_settable, plain_value, settings_table
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +29,11 @@ def config(
                 "files": [str(f) for f in loaded.files],
                 "database_url": loaded.database_url,
                 "settings": {
-                    key: {"value": value, "source": loaded.sources.get(key, "default"), "env": env_name(key)}
+                    key: {
+                        "value": plain_value(value),
+                        "source": loaded.sources.get(key, "default"),
+                        "env": env_name(key) if env_settable(key) else None,
+                    }
                     for key, value, _ in rows
                 },
             }
@@ -41,7 +46,7 @@ def config(
         [
             [
                 key,
-                str(value) if value not in ("", (), None) else styled(("(empty)", "dim")),
+                _shown(value) if value not in ("", (), None) else styled(("(empty)", "dim")),
                 loaded.sources.get(key, "default"),
                 meaning,
             ]
@@ -50,3 +55,8 @@ def config(
         no_wrap=("setting",),
     )
     out.print(f"database in use: {loaded.database_url}")
+
+
+def _shown(value: object) -> str:
+    """A value as a person writes it in TOML: text as it is, lists and rules as JSON."""
+    return value if isinstance(value, str) else json.dumps(plain_value(value), ensure_ascii=False)

@@ -47,41 +47,39 @@ _OUTPUT_V2 = """def total(items):
 """
 
 
+def _pricing(
+    prompt: str,
+    output: str,
+    *,
+    files: tuple[FileRange, ...] = (),
+    tokens: tuple[int | None, int | None] = (None, None),
+    latency: float | None = None,
+) -> Generation:
+    """One generation of the demo's pipeline: the managed prompt ``pricing``, at temperature 0.2."""
+    return Generation.create(
+        agent="api",
+        model="claude-sonnet-4-5-20250929",
+        prompt=prompt,
+        output=output,
+        params={"temperature": 0.2},
+        prompt_name="pricing",
+        files=files,
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        latency_ms=latency,
+        created_at=utcnow(),
+    )
+
+
 def step_ledger(root: Path, store: Store) -> dict[str, Any]:
     """An API pipeline records three generations under one managed prompt that changes once."""
     from codewitness import ledger
 
     console.rule(styled(("1. The generation ledger", "bold")))
     records = [
-        Generation.create(
-            agent="api",
-            model="claude-sonnet-4-5-20250929",
-            prompt=_PROMPT_V1,
-            output=_OUTPUT_V1,
-            params={"temperature": 0.2},
-            prompt_name="pricing",
-            files=(FileRange("shop/pricing.py", 1, 2),),
-            created_at=utcnow(),
-        ),
-        Generation.create(
-            agent="api",
-            model="claude-sonnet-4-5-20250929",
-            prompt=_PROMPT_V1,
-            output=_OUTPUT_V1,
-            params={"temperature": 0.2},
-            prompt_name="pricing",
-            created_at=utcnow(),
-        ),
-        Generation.create(
-            agent="api",
-            model="claude-sonnet-4-5-20250929",
-            prompt=_PROMPT_V2,
-            output=_OUTPUT_V2,
-            params={"temperature": 0.2},
-            prompt_name="pricing",
-            files=(FileRange("shop/pricing.py", 1, 5),),
-            created_at=utcnow(),
-        ),
+        _pricing(_PROMPT_V1, _OUTPUT_V1, files=(FileRange("shop/pricing.py", 1, 2),), tokens=(412, 38), latency=1840.0),
+        _pricing(_PROMPT_V1, _OUTPUT_V1),
+        _pricing(_PROMPT_V2, _OUTPUT_V2, files=(FileRange("shop/pricing.py", 1, 5),), tokens=(465, 71), latency=2630.0),
     ]
     ids = []
     for number, generation in enumerate(records, 1):
@@ -188,8 +186,14 @@ def _demo_env() -> dict[str, str]:
     return env
 
 
-def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, env=_demo_env())
+def _git(root: Path, *args: str, days_ago: int | None = None) -> str:
+    env = _demo_env()
+    if days_ago is not None:  # the shop's history began before the metrics window
+        from datetime import timedelta
+
+        stamp = (utcnow() - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        env.update(GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, env=env)
     return proc.stdout
 
 
@@ -237,8 +241,10 @@ def _transcript(root: Path) -> Path:
             "timestamp": "2026-11-22T10:00:04Z",
             "requestId": "req_demo_1",
             "message": {
+                "id": "msg_demo_1",
                 "role": "assistant",
                 "model": _MODEL,
+                "usage": {"input_tokens": 2104, "cache_read_input_tokens": 11873, "output_tokens": 312},
                 "content": [
                     {
                         "type": "tool_use",
@@ -262,7 +268,7 @@ def step_capture(root: Path, store: Store) -> dict[str, Any]:
     _git(root, "config", "user.email", "dana@example.com")
     (root / ".gitignore").write_text(".claude-demo-transcript.jsonl\n", encoding="utf-8")
     _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "Start the shop")
+    _git(root, "commit", "-q", "-m", "Start the shop", days_ago=21)
     _cli(root, "init", "--agents", "claude")
     transcript = _transcript(root)
     console.print("replaying Claude Code's PreToolUse/PostToolUse hooks for a Write of shop/pricing.py", style="dim")
@@ -276,7 +282,7 @@ def step_capture(root: Path, store: Store) -> dict[str, Any]:
     (root / "shop" / "pricing.py").write_text(edited, encoding="utf-8")
     _cli(root, "status")
     _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", "Pricing and refunds")
+    _git(root, "commit", "-q", "-m", "Pricing and refunds", days_ago=20)
     _cli(root, "notes", "show", "HEAD")
     return {"note": _json(_cli(root, "notes", "show", "HEAD", "--json", show=False)) or {}}
 
@@ -325,11 +331,70 @@ def step_check(root: Path, store: Store) -> dict[str, Any]:
     return {"exit_code": result.returncode, "rules": rules}
 
 
+_TESTS = """\
+from shop.pricing import refund, total
+
+
+def test_total_applies_the_discount():
+    assert total([(6000, 2)]) == 10200
+
+
+def test_refund():
+    assert refund(500, paid=1000) == 500
+"""
+_METRICS_CONFIG = """
+[metrics]
+# A small demo: one sample is enough to show a value here (the default, 5, would say n/a).
+min_samples = 1
+# The lexical measure, so the demo shows the same numbers with or without the metrics extra.
+adherence = "lexical"
+
+[[metrics.prices]]
+model = "claude-sonnet-4-5*"
+input = 3.0
+output = 15.0
+"""
+
+
+def step_metrics(root: Path, store: Store) -> dict[str, Any]:
+    """The eight quality metrics over the window, the changes beside them, cost, and the alert check."""
+    import importlib.util
+
+    console.rule(styled(("6. Quality metrics and alerts: how the AI code fares over time", "bold")))
+    with (root / "codewitness.toml").open("a", encoding="utf-8") as handle:
+        handle.write(_METRICS_CONFIG)
+    if importlib.util.find_spec("pytest") is not None:
+        (root / "tests").mkdir(exist_ok=True)
+        (root / "tests" / "test_pricing.py").write_text(_TESTS, encoding="utf-8")
+        console.print("$ pytest --codewitness-tests tests", style="bold cyan")
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--codewitness-tests", "tests"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=_demo_env(),
+        )
+        console.print((proc.stdout + proc.stderr).rstrip())
+    else:
+        console.print("pytest is not installed: no test run is recorded (the test pass rate says n/a)", style="dim")
+    _cli(root, "metrics", "--offline", "--cost")
+    data = _json(_cli(root, "metrics", "--offline", "--json", show=False)) or {}
+    check = _cli(root, "alerts", "check", "--offline")
+    console.print(f"`codewitness alerts check` exits {check.returncode}: 1 when an alert fires (for CI or cron)")
+    statuses = {m["id"]: m["status"] for m in data.get("metrics", [])}
+    return {"statuses": statuses, "alerts_exit_code": check.returncode}
+
+
 def step_behavior(root: Path, store: Store) -> dict[str, Any]:
-    """A reviewer's verdict and a person's case make a corpus; a baseline is pinned and checked; a replay."""
-    console.rule(styled(("6. Behaviour: a corpus of real inputs, a baseline, replay", "bold")))
-    items = _json(_cli(root, "review", "list", "--json", show=False)) or []
-    wrong = next((i for i in items if i.get("arguments", {}).get("amount") == 1500), None)
+    """A reviewer's verdict and a person's case make a corpus; a baseline is pinned and checked."""
+    from codewitness.views.behavior import corpus_table
+    from codewitness.views.review import review_queue
+
+    console.rule(styled(("7. Behaviour: a corpus of real inputs, a baseline, replay", "bold")))
+    # Read in-process: each hidden command would cost a CLI start (the demo's time is mostly those).
+    items = review_queue(store).items
+    wrong = next((i for i in items if i["arguments"].get("amount") == 1500), None)
     if wrong is not None:
         console.print("a reviewer marks the refund larger than the payment wrong, with the right result", style="dim")
         note = ("--note", "never more than paid", "--expect-json", "1000")
@@ -339,18 +404,30 @@ def step_behavior(root: Path, store: Store) -> dict[str, Any]:
     _cli(root, "corpus", "list")
     _cli(root, "baseline", "pin", "demo")
     _cli(root, "baseline", "check", "demo", "--threshold", "0%")
-    _cli(root, "replay", "--all", "--same-rev")
+    console.print(
+        "each input runs twice on each side: one whose runs disagree is non-deterministic, kept apart from changes"
+        " (`codewitness replay --same-rev` looks for only those)",
+        style="dim",
+    )
     console.print(
         "after a change: `codewitness replay --all --against HEAD` shows what behaves differently and who wrote it",
         style="dim",
     )
-    return {"corpus": _json(_cli(root, "corpus", "list", "--json", show=False)) or []}
+    return {"corpus": corpus_table(store)}
 
 
 #: The demo's steps, in order. Later capabilities append theirs.
-STEPS: list[Step] = [step_ledger, step_capture, step_attribution, step_runtime, step_check, step_behavior]
+STEPS: list[Step] = [
+    step_ledger,
+    step_capture,
+    step_attribution,
+    step_runtime,
+    step_check,
+    step_metrics,
+    step_behavior,
+]
 #: Steps that need git (the rest of the story is about repositories).
-_NEEDS_GIT = {"step_capture", "step_attribution", "step_runtime", "step_check", "step_behavior"}
+_NEEDS_GIT = {"step_capture", "step_attribution", "step_runtime", "step_check", "step_metrics", "step_behavior"}
 
 
 def register(app: typer.Typer) -> None:

@@ -41,20 +41,13 @@ def deps(
     """Check dependencies: existence, age, versions, status, typosquats, vulnerabilities, imports."""
     if ctx.invoked_subcommand is not None:
         return
-    from codewitness.cli.check_cmd import run_gate
+    from codewitness.checks.gate import run_gate
+    from codewitness.cli.check_cmd import finish
 
-    run_gate(
-        path,
-        families=("deps",),
-        base=base,
-        as_json=as_json,
-        sarif=sarif,
-        md=md,
-        fail_on=fail_on,
-        baseline=None,
-        write_baseline=None,
-        offline=offline,
+    run = run_gate(
+        path, families=("deps",), base=base, fail_on=fail_on, baseline=None, write_baseline=None, offline=offline
     )
+    finish(run, as_json=as_json, sarif=sarif, md=md)
 
 
 @deps_app.command("refresh-popular")

@@ -88,7 +88,8 @@ def review_list(
         emit_json(list(queue.items))
         return
     if not queue.items:
-        err.print(f"no {status} review items" if status != "all" else "the review queue is empty")
+        what = f"no {status} review items" if status != "all" else "the review queue is empty"
+        err.print(f"{what}{_why_no_review(sum(queue.counts.values()))}")
         return
     table(
         ["id", "time (UTC)", "function", "origin", "verdict", "inputs"],
@@ -119,15 +120,17 @@ def review_next(as_json: JsonOpt = False) -> None:
     if not queue.items:
         if as_json:
             emit_json(None)
-        err.print("nothing to review")
+        err.print(f"nothing to review{_why_no_review(sum(queue.counts.values()))}")
         return
     item = queue.items[0]
     if as_json:
         emit_json(item)
         return
     out.print(styled((item["id"], "bold"), f"  {item['function']}  ({item['origin']})  {item['time']}"))
-    if item["generation_ids"]:
-        out.print(f"written by: {', '.join(item['generation_ids'])}  models: {', '.join(item['models'])}")
+    if item["generation_ids"] or item["models"]:
+        # A commit trailer names the model but no generation: say who wrote it all the same.
+        generations = ", ".join(item["generation_ids"]) or "no recorded generation"
+        out.print(f"written by: {generations}  models: {', '.join(item['models']) or 'unknown'}")
     out.print("inputs:")
     out.print(json.dumps(item["arguments"], indent=2, default=str))
     out.print("output:")
@@ -167,6 +170,18 @@ def review_mark(
         return
     extra = " — kept as a regression case" if verdict == "wrong" else ""
     out.print(f"{marked['id'][:12]} ({marked['function']}): {verdict}{extra}")
+
+
+def _why_no_review(stored: int) -> str:
+    """Why the queue holds nothing to show (an empty answer says why): no rules, or nothing ingested."""
+    if stored:
+        return ""
+    if not get_config().config.review:
+        return (
+            ": no [[review]] rules in the configuration; a rule (function, rate) sends a share of that function's"
+            " calls here (docs/invariants.md, Review sampling)"
+        )
+    return ": the sensor samples the [[review]] functions' calls; run the program with it, then `codewitness ingest`"
 
 
 def _short(value: Any) -> str:

@@ -143,7 +143,25 @@ def generations_list(
         emit_json([g.to_dict() for g in found])
         return
     if not found:
-        err.print("no generations match")
+        given = [
+            f"{flag} {value}"
+            for flag, value in (
+                ("--model", model),
+                ("--agent", agent),
+                ("--since", since),
+                ("--file", file),
+                ("--prompt", prompt),
+                ("--session", session),
+            )
+            if value
+        ]
+        if given:
+            err.print(f"no generations match {' '.join(given)} (without them: codewitness generations list)")
+        else:
+            err.print(
+                "no generations recorded yet: agent hooks record them at each commit after `codewitness init`, "
+                "pipelines with `codewitness record` or codewitness.record_generation()"
+            )
         return
     rows = []
     for g in found:

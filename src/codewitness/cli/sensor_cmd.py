@@ -26,6 +26,7 @@ from codewitness.config import env_name
 from codewitness.errors import InputError
 
 if TYPE_CHECKING:
+    from codewitness.config import LoadedConfig
     from codewitness.views.runtime import RuntimeView
 
 _BOOTSTRAP = Path(__file__).resolve().parent.parent / "_bootstrap"
@@ -83,12 +84,14 @@ def run(
     checked_config_rules()  # so is a bad [[invariants]] expression: refused before the app starts
     configured = loaded.config.sensor.spool_dir
     if spool_dir or configured:
-        _state_dir_for(Path(spool_dir).resolve() if spool_dir else Path(configured).absolute())
+        _state_dir_for(Path(spool_dir).resolve() if spool_dir else loaded.path(configured).absolute())
+    watched = manifest.resolve() if manifest else loaded.path(loaded.config.sensor.manifest)
+    _say_what_is_watched(loaded, watched, include)
     settings: dict[str, Any] = {
         "service": service or _default_service(command),
         "manifest": str(manifest.resolve()) if manifest else None,
-        "include": ",".join(include) if include else None,
-        "exclude": ",".join(exclude) if exclude else None,
+        "include": json.dumps(include) if include else None,  # a JSON array: a glob may hold a comma
+        "exclude": json.dumps(exclude) if exclude else None,
         "interval": interval,
         "spool_dir": str(Path(spool_dir).resolve()) if spool_dir else None,
         "endpoint": endpoint,
@@ -104,6 +107,35 @@ def run(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(executable, command, env)  # noqa: S606 - replacing this process with the user's program is the point
+
+
+def _say_what_is_watched(loaded: LoadedConfig, manifest: Path, include: list[str] | None) -> None:
+    """Warn before the program starts when the sensor would watch nothing (an empty answer says why)."""
+    from codewitness.model import Manifest
+
+    patterns = list(include or ()) + list(loaded.config.sensor.include)
+    rules = len(loaded.config.invariants) + len(loaded.config.review)
+    if not manifest.is_file():
+        problem = f"no manifest at {manifest}"
+    else:
+        try:
+            listed = Manifest.from_json(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(
+                f"the manifest {manifest} cannot be read ({exc}); rebuild it: codewitness manifest build"
+            ) from None
+        if listed.watched:
+            return
+        problem = f"the manifest {manifest} lists no function to watch"
+    if patterns:
+        err.print(f"codewitness: {problem}: watching only what {', '.join(patterns)} select(s)", style="yellow")
+        return
+    also = f" (only the functions of {rules} [[invariants]]/[[review]] rule(s))" if rules else ""
+    err.print(
+        f"codewitness: {problem}: no AI-written function will be watched{also}. Build it first with "
+        "`codewitness manifest build` (from anywhere in the project), or select functions with --include 'pkg.*'",
+        style="yellow",
+    )
 
 
 def _state_dir_for(spool: Path) -> None:
@@ -177,9 +209,19 @@ def ingest(
 
     from codewitness.ingest import ingest_spool
 
-    folder = spool or Path(get_config().config.sensor.spool_dir or ".codewitness/spool")
+    loaded = get_config()
+    configured = loaded.config.sensor.spool_dir
+    if spool is None and not configured:
+        raise InputError(
+            "sensor.spool_dir is empty, so the sensor writes no spool to ingest; give --spool FOLDER, or set "
+            "sensor.endpoint to send records to `codewitness serve` instead"
+        )
+    folder = spool or loaded.path(configured)
     if not folder.is_dir():
-        raise InputError(f"no spool folder at {folder}; run the application with the sensor first")
+        raise InputError(
+            f"no spool folder at {folder}: nothing was recorded yet. Run the program with the sensor "
+            "(`codewitness run -- python app.py`, after `codewitness manifest build`), then ingest again"
+        )
     with open_store() as store, Progress(console=err, transient=True, disable=as_json) as progress:
         task = progress.add_task("ingesting", total=None)
         total, segments = ingest_spool(store, folder, on_segment=lambda _records: progress.advance(task))
@@ -197,6 +239,11 @@ def ingest(
         return
     kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(total.by_kind.items())) or "nothing new"
     out.print(f"ingested {segments} segment(s) from {folder}: {kinds}")
+    if not segments:
+        err.print(
+            "the spool holds no records: the sensor writes one batch per sensor.interval (10 s) and at exit; "
+            "was a function watched? (`codewitness run` warns when the manifest lists none)"
+        )
     if total.duplicates:
         out.print(f"{total.duplicates} record(s) were already in the store")
     if total.bad:

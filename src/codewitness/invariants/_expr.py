@@ -46,8 +46,8 @@ library only: the runtime sensor applies these rules inside other people's proce
 
 Example:
     >>> rule = compile_expression("result >= sum(i * 2 for i in items)")
-    >>> rule.names
-    frozenset({'items', 'result'})
+    >>> sorted(rule.names)
+    ['items', 'result']
     >>> rule.evaluate({"items": [1, 2], "result": 6})
     True
 """

@@ -281,6 +281,8 @@ def _pydantic(*, required: bool) -> Any:
         if required:
             from codewitness.errors import MissingExtraError
 
-            raise MissingExtraError("invariants", "Validating results against a typing form or model") from None
+            raise MissingExtraError(
+                "Pydantic", "Validating results against a typing form or model", package="pydantic"
+            ) from None
         return None
     return pydantic

@@ -11,13 +11,11 @@ from sqlalchemy import Connection, Row, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from codewitness.errors import InputError, NotFoundError
-from codewitness.ledger._prompts import ensure_prompt, ensure_version
+from codewitness.ledger._prompts import ensure_prompt, ensure_version, resolve_prompt
 from codewitness.model import FileRange, Generation
 from codewitness.store import Store, schema
 
 __all__ = ["find", "get", "record"]
-
-_MIN_PREFIX = 6
 
 
 def record(store: Store, generation: Generation, *, prompt_label: str | None = None) -> Generation:
@@ -77,10 +75,10 @@ def _record(conn: Connection, generation: Generation, prompt_label: str | None) 
 
 
 def get(store: Store, ref: str) -> Generation:
-    """The generation with id ``ref``, or the only one whose id starts with it.
+    """The generation with id ``ref``, or the only one whose id starts with it (any length, ``gen_`` optional).
 
     Raises:
-        InputError: the prefix is too short or matches several generations.
+        InputError: the prefix is empty or matches several generations.
         NotFoundError: nothing matches.
     """
     ref = ref.strip()
@@ -90,8 +88,8 @@ def get(store: Store, ref: str) -> Generation:
         if found:
             return found[0]
         bare = ref.removeprefix("gen_")
-        if len(bare) < _MIN_PREFIX:
-            raise InputError(f"generation id {ref!r} is too short; give at least {_MIN_PREFIX} characters after gen_")
+        if not bare:
+            raise InputError("give a generation id, or the first characters of one after gen_")
         ids = (
             conn.execute(select(g.c.id).where(g.c.id.like(f"gen_{_escape_like(bare)}%", escape="\\")).limit(6))
             .scalars()
@@ -122,9 +120,12 @@ def find(
         agent: agent id (``api``, ``claude-code``, ...).
         since: only those created at or after this aware datetime.
         file: a repository-relative path; a folder matches every file below it.
-        prompt: a prompt name, or ``NAME@VERSION``.
+        prompt: a prompt name, or ``NAME@VERSION`` (a version number or label, as in ``prompts show``).
         session: the agent session id.
         limit: at most this many.
+
+    Raises:
+        NotFoundError: ``NAME@VERSION`` names an existing prompt and a version it does not have.
     """
     g, gf = schema.generations, schema.generation_files
     query = select(g.c.id).order_by(g.c.created_at.desc(), g.c.id)
@@ -137,9 +138,12 @@ def find(
     if session:
         query = query.where(g.c.session_id == session)
     if prompt:
-        name, sep, version = prompt.rpartition("@")
-        if sep and version.isdigit():
-            query = query.where(and_(g.c.prompt_name == name, g.c.prompt_version == int(version)))
+        name, sep, _wanted = prompt.rpartition("@")
+        if sep and name and _is_prompt(store, name):
+            # A version number or a label, read as `prompts show` reads it (an unknown one is NotFoundError).
+            # When no prompt has the name before the @, the @ is part of a name ("team@cart").
+            version = resolve_prompt(store, prompt).version
+            query = query.where(and_(g.c.prompt_name == name, g.c.prompt_version == version))
         else:
             query = query.where(g.c.prompt_name == prompt)
     if file:
@@ -197,3 +201,9 @@ def _to_generation(row: Row, files: list[FileRange]) -> Generation:  # type: ign
         latency_ms=row.latency_ms,
         files=tuple(files),
     )
+
+
+def _is_prompt(store: Store, name: str) -> bool:
+    pv = schema.prompt_versions
+    with store.read() as conn:
+        return conn.execute(select(pv.c.version).where(pv.c.name == name).limit(1)).first() is not None

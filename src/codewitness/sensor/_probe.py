@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import random
 import sys
 import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.errors import InvariantViolation
+from codewitness.sensor._rng import RNG
 from codewitness.sensor._sampling import Strata, Token, redaction_of
 from codewitness.sensor.aggregate import FunctionStats, error_name
 from codewitness.sensor.meter import Meter
@@ -115,7 +115,7 @@ def bind_arguments(function: Callable[..., Any], args: tuple[Any, ...], kwargs: 
 
 
 class Probe:
-    """One instrumented function: counters, capture budget, reservoir, checks."""
+    """One instrumented function: counters, capture budget, samples by input shape, checks."""
 
     __slots__ = (
         "_budget",
@@ -168,7 +168,7 @@ class Probe:
 
     def want_sample(self) -> bool:
         """Decide, before a call, whether it is offered for a sample (``sample_rate``)."""
-        return self.sample_rate > 0 and random.random() < self.sample_rate  # noqa: S311 - not security
+        return self.sample_rate > 0 and RNG.random() < self.sample_rate
 
     def failed(self, ns: int, exc: BaseException, arguments: Callable[[], Mapping[str, Any]]) -> None:
         """Count a call that raised; capture it when the per-type budget allows. Never raises."""

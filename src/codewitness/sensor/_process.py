@@ -151,8 +151,13 @@ def _start(
     problems: list[str] = []
     try:
         settings = options.get("settings")
-        cfg = settings if settings is not None else load_config().config.sensor
-        loaded_manifest = _load_manifest(manifest if manifest is not None else cfg.manifest)
+        if settings is not None:
+            cfg, root = settings, Path.cwd()
+        else:
+            # Relative paths of the configuration start at the project root, not the working folder.
+            loaded = load_config()
+            cfg, root = loaded.config.sensor, loaded.root
+        loaded_manifest = _load_manifest(manifest if manifest is not None else root / cfg.manifest)
         selection = select_targets(
             loaded_manifest,
             include=tuple(_given(options.get("include"), cfg.include)),
@@ -167,7 +172,14 @@ def _start(
             time_budget_ms=cfg.capture_time_ms,
         )
         stop = threading.Event()
-        chosen_exporters = _exporters(cfg, options, stop=stop, problems=problems)
+        chosen_exporters = _exporters(
+            cfg,
+            options,
+            stop=stop,
+            problems=problems,
+            repository=loaded_manifest.repository if loaded_manifest else None,
+            root=root,
+        )
         chosen_exporters.extend(options.get("exporters", ()))
         sensor = Sensor(
             selection=selection,
@@ -231,11 +243,22 @@ def _load_manifest(source: str | os.PathLike[str] | Manifest) -> Manifest | None
         raise ValueError(f"manifest {path} cannot be read: {exc}") from None
 
 
-def _exporters(cfg: SensorSection, options: Options, *, stop: threading.Event, problems: list[str]) -> list[Exporter]:
-    """The configured exporters; one that cannot be made is logged, named in ``problems`` and left out."""
+def _exporters(
+    cfg: SensorSection,
+    options: Options,
+    *,
+    stop: threading.Event,
+    problems: list[str],
+    root: Path,
+    repository: str | None = None,
+) -> list[Exporter]:
+    """The configured exporters; one that cannot be made is logged, named in ``problems`` and left out.
+
+    ``repository`` (the manifest's origin URL) names the code's repository in OpenTelemetry attributes.
+    """
     chosen: list[Exporter] = []
     spool_dir, endpoint = options.get("spool_dir"), options.get("endpoint")
-    folder = cfg.spool_dir if spool_dir is None else os.fspath(spool_dir)
+    folder = (str(root / cfg.spool_dir) if cfg.spool_dir else "") if spool_dir is None else os.fspath(spool_dir)
     url = cfg.endpoint if endpoint is None else endpoint
     token = options.get("token") or os.environ.get("CODEWITNESS_TOKEN")
     makers: list[tuple[str, Callable[[], Exporter]]] = []
@@ -246,7 +269,7 @@ def _exporters(cfg: SensorSection, options: Options, *, stop: threading.Event, p
     if url:
         makers.append(("HttpExporter", lambda: HttpExporter(url, token=token, stop=stop)))
     if _given(options.get("otel"), cfg.otel):
-        makers.append(("OtelExporter", OtelExporter))
+        makers.append(("OtelExporter", lambda: OtelExporter(repository=repository)))
     for name, make in makers:
         try:
             chosen.append(make())

@@ -46,11 +46,11 @@ import datetime
 import decimal
 import enum
 import itertools
-import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from codewitness.facts import Kind, timestamp
+from codewitness.sensor._rng import RNG
 from codewitness.sensor._secrets import REDACTED, luhn_ok
 from codewitness.sensor.exact import NotReplayable, Redaction, digest, encode, encode_arguments
 
@@ -214,14 +214,14 @@ class Strata:
             count = self.calls.setdefault(shape, _Count())
         count.n += 1
         n = count.n
-        if n <= 1 or random.randrange(n) == 0:  # noqa: S311 - not security
+        if n <= 1 or RNG.randrange(n) == 0:
             return -1  # a fair pick among the shape's calls holds its slot
         return self._other()
 
     def _other(self) -> int | None:
         """A slot of the reservoir of other calls for one more call (algorithm R), or ``None``."""
         offered = next(self.offered)
-        slot = offered if offered < self.room else random.randrange(offered + 1)  # noqa: S311
+        slot = offered if offered < self.room else RNG.randrange(offered + 1)
         return slot if slot < self.room else None
 
     def take(self, arguments: Mapping[str, Any], redactor: Redactor, redaction: Redaction) -> Token | None:
@@ -260,9 +260,9 @@ class Strata:
             displaced = self.kept.get(shape)
             self.kept[shape] = record
             if displaced is not None:  # the call it replaces is one of the other calls now
-                slot = self._other() if self.room else None
-                if slot is not None:
-                    self.extra[slot] = displaced
+                other = self._other() if self.room else None
+                if other is not None:
+                    self.extra[other] = displaced
         elif slot < self.room:
             self.extra[slot] = record
 

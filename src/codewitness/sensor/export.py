@@ -38,7 +38,6 @@ import http.client
 import json
 import logging
 import os
-import random
 import socket
 import ssl
 import threading
@@ -53,6 +52,7 @@ from typing import Any, Protocol
 from codewitness import semconv
 from codewitness.errors import MissingExtraError
 from codewitness.facts import SEGMENT_GLOB, Encoded, Histogram, Kind, encode_batch, segment_name
+from codewitness.sensor._rng import RNG
 
 __all__ = ["Exporter", "HttpExporter", "OtelExporter", "Spool"]
 
@@ -321,7 +321,7 @@ class HttpExporter:
         for attempt in range(attempts):
             if attempt:
                 self._counts.add("http_retries")
-                delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311
+                delay = self.backoff * (2 ** (attempt - 1)) * (0.5 + RNG.random())
                 if self.stop.wait(delay):
                     break
             status = self._post(body, headers)
@@ -516,7 +516,8 @@ class OtelExporter:
         MissingExtraError: ``opentelemetry-api`` is not installed.
     """
 
-    def __init__(self, meter_provider: Any = None, tracer_provider: Any = None) -> None:
+    def __init__(self, meter_provider: Any = None, tracer_provider: Any = None, repository: str | None = None) -> None:
+        self._repository = repository
         try:
             from opentelemetry import metrics, trace
         except ImportError:
@@ -539,8 +540,7 @@ class OtelExporter:
         )
         self._counts = _Counters()
 
-    @staticmethod
-    def _attributes(record: dict[str, Any]) -> dict[str, Any]:
+    def _attributes(self, record: dict[str, Any]) -> dict[str, Any]:
         attributes: dict[str, Any] = {
             semconv.CODE_FUNCTION_NAME: record.get("function", ""),
             semconv.CW_ORIGIN: record.get("origin", "unknown"),
@@ -556,6 +556,9 @@ class OtelExporter:
             attributes[semconv.GEN_AI_REQUEST_MODEL] = record["models"][0]
         if record.get("revision"):
             attributes[semconv.CW_REVISION] = record["revision"]
+            attributes[semconv.VCS_REF_HEAD_REVISION] = record["revision"]
+        if self._repository:
+            attributes[semconv.VCS_REPOSITORY_URL_FULL] = self._repository
         return attributes
 
     def export(self, records: list[dict[str, Any]]) -> None:

@@ -52,28 +52,29 @@ def _num(value: Any) -> str:
         return "-"
 
 
-def _when(value: Any) -> str:
-    """An ISO time as ``2026-11-22 10:04 UTC`` (``-`` when missing)."""
+def _moment(value: Any) -> datetime | str | None:
+    """A time as an aware datetime (a naive one is UTC); the text itself when it is no ISO time; ``None`` if missing."""
     if not value:
-        return "-"
+        return None
     try:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _when(value: Any) -> str:
+    """An ISO time as ``2026-11-22 10:04 UTC`` (``-`` when missing)."""
+    moment = _moment(value)
+    if not isinstance(moment, datetime):
+        return moment or "-"
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _ago(value: Any) -> str:
-    if not value:
-        return "-"
-    try:
-        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = _moment(value)
+    if not isinstance(moment, datetime):
+        return moment or "-"
     seconds = (datetime.now(UTC) - moment).total_seconds()
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 from sqlalchemy import ColumnElement, Select, Table, Text, func, select, type_coerce
 
@@ -162,8 +162,8 @@ def _json(text: Any) -> Any:
         raise BadRecord("not JSON") from None
 
 
-class ExceptionRow(TypedDict):
-    """One captured exception with its redacted inputs and innermost frame."""
+class _EventHead(TypedDict):
+    """What every exception and breach row starts with."""
 
     id: str
     time: str
@@ -171,6 +171,11 @@ class ExceptionRow(TypedDict):
     origin: str
     service: str
     revision: str | None
+
+
+class ExceptionRow(_EventHead):
+    """One captured exception with its redacted inputs and innermost frame."""
+
     type: str
     message: str
     arguments: dict[str, Any]
@@ -180,15 +185,9 @@ class ExceptionRow(TypedDict):
     models: list[str]
 
 
-class BreachRow(TypedDict):
+class BreachRow(_EventHead):
     """One invariant breach: the rule, the inputs and the result."""
 
-    id: str
-    time: str
-    function: str
-    origin: str
-    service: str
-    revision: str | None
     rule: str
     kind: str
     expression: str
@@ -211,9 +210,18 @@ class SampleRow(TypedDict):
     result: Any
 
 
-def _count(conn: Any, table: Table, scope: Scope, time: Any) -> int:
-    query = scope.where(select(func.count()).select_from(table), table, time)
-    return int(conn.execute(query).scalar_one())
+_Row = TypeVar("_Row")
+
+
+def _page(
+    store: Store, table: Table, scope: Scope, limit: int, offset: int, row: Callable[[Any], _Row]
+) -> tuple[list[_Row], int]:
+    """One page of ``table``'s events in scope, newest first, each made by ``row``; and how many there are in all."""
+    time = table.c.time
+    query = scope.where(select(table), table, time).order_by(time.desc(), table.c.id).limit(limit).offset(offset)
+    with store.read() as conn:
+        total = int(conn.execute(scope.where(select(func.count()).select_from(table), table, time)).scalar_one())
+        return [row(r) for r in conn.execute(query).mappings()], total
 
 
 def _where(stack: Any) -> str | None:
@@ -221,80 +229,69 @@ def _where(stack: Any) -> str | None:
     return f"{top.get('file')}:{top.get('line')}" if top else None
 
 
+def _head(r: Any) -> _EventHead:
+    return {
+        "id": r["id"],
+        "time": r["time"].isoformat(),
+        "function": r["function"],
+        "origin": r["origin"],
+        "service": r["service"],
+        "revision": r["revision"],
+    }
+
+
+def _exception_row(r: Any) -> ExceptionRow:
+    return {
+        **_head(r),
+        "type": r["type"],
+        "message": r["message"],
+        "arguments": r["arguments"],
+        "stack": r["stack"] if isinstance(r["stack"], list) else [],
+        "where": _where(r["stack"]),
+        "generation_ids": list(r["generation_ids"]),
+        "models": list(r["models"]),
+    }
+
+
+def _breach_row(r: Any) -> BreachRow:
+    return {
+        **_head(r),
+        "rule": r["rule"],
+        "kind": r["rule_kind"],
+        "expression": r["expression"],
+        "mode": r["mode"],
+        "arguments": r["arguments"],
+        "result": r["result"],
+        "detail": r["detail"],
+    }
+
+
+def _sample_row(r: Any) -> SampleRow:
+    return {
+        "id": r["id"],
+        "time": r["time"].isoformat(),
+        "function": r["function"],
+        "service": r["service"],
+        "revision": r["revision"],
+        "duration_ms": round(int(r["duration_ns"]) / 1e6, 6),
+        "arguments": r["arguments"],
+        "result": r["result"],
+    }
+
+
 def exception_rows(store: Store, scope: Scope, *, limit: int, offset: int = 0) -> tuple[list[ExceptionRow], int]:
     """Exceptions in scope, newest first: one page and how many there are in all."""
-    exc = schema.runtime_exceptions
-    query = scope.where(select(exc), exc, exc.c.time).order_by(exc.c.time.desc(), exc.c.id).limit(limit).offset(offset)
-    with store.read() as conn:
-        total = _count(conn, exc, scope, exc.c.time)
-        rows: list[ExceptionRow] = [
-            {
-                "id": r["id"],
-                "time": r["time"].isoformat(),
-                "function": r["function"],
-                "origin": r["origin"],
-                "service": r["service"],
-                "revision": r["revision"],
-                "type": r["type"],
-                "message": r["message"],
-                "arguments": r["arguments"],
-                "stack": r["stack"] if isinstance(r["stack"], list) else [],
-                "where": _where(r["stack"]),
-                "generation_ids": list(r["generation_ids"]),
-                "models": list(r["models"]),
-            }
-            for r in conn.execute(query).mappings()
-        ]
-    return rows, total
+    return _page(store, schema.runtime_exceptions, scope, limit, offset, _exception_row)
 
 
 def breach_rows(store: Store, scope: Scope, *, limit: int, offset: int = 0) -> tuple[list[BreachRow], int]:
     """Invariant breaches in scope, newest first: one page and how many there are in all."""
-    br = schema.runtime_breaches
-    query = scope.where(select(br), br, br.c.time).order_by(br.c.time.desc(), br.c.id).limit(limit).offset(offset)
-    with store.read() as conn:
-        total = _count(conn, br, scope, br.c.time)
-        rows: list[BreachRow] = [
-            {
-                "id": r["id"],
-                "time": r["time"].isoformat(),
-                "function": r["function"],
-                "origin": r["origin"],
-                "service": r["service"],
-                "revision": r["revision"],
-                "rule": r["rule"],
-                "kind": r["rule_kind"],
-                "expression": r["expression"],
-                "mode": r["mode"],
-                "arguments": r["arguments"],
-                "result": r["result"],
-                "detail": r["detail"],
-            }
-            for r in conn.execute(query).mappings()
-        ]
-    return rows, total
+    return _page(store, schema.runtime_breaches, scope, limit, offset, _breach_row)
 
 
 def sample_rows(store: Store, scope: Scope, *, limit: int, offset: int = 0) -> tuple[list[SampleRow], int]:
     """Sampled calls in scope, newest first: one page and how many there are in all."""
-    s = schema.runtime_samples
-    query = scope.where(select(s), s, s.c.time).order_by(s.c.time.desc(), s.c.id).limit(limit).offset(offset)
-    with store.read() as conn:
-        total = _count(conn, s, scope, s.c.time)
-        rows: list[SampleRow] = [
-            {
-                "id": r["id"],
-                "time": r["time"].isoformat(),
-                "function": r["function"],
-                "service": r["service"],
-                "revision": r["revision"],
-                "duration_ms": round(int(r["duration_ns"]) / 1e6, 6),
-                "arguments": r["arguments"],
-                "result": r["result"],
-            }
-            for r in conn.execute(query).mappings()
-        ]
-    return rows, total
+    return _page(store, schema.runtime_samples, scope, limit, offset, _sample_row)
 
 
 def runtime_sources(store: Store) -> tuple[list[str], list[str]]:

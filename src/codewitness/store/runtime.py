@@ -7,7 +7,7 @@ Reading them back is :mod:`codewitness.store.queries`.
 
 Example:
     >>> written = write_rows(store, {Kind.AGGREGATE: {row["id"]: row}})  # doctest: +SKIP
-    >>> written.inserted, written.duplicates
+    >>> written.inserted, written.duplicates  # doctest: +SKIP
     ({<Kind.AGGREGATE: 'aggregate'>: 1}, 0)
 """
 

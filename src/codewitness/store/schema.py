@@ -388,6 +388,67 @@ incident_tags = Table(
 )
 
 
+# -- quality metrics and alerts (m0009) ---------------------------------------------------------
+
+generation_compiles = Table(
+    "generation_compiles",
+    metadata,
+    Column("generation_id", String(40), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("language", String(20), nullable=False),
+    Column("raw_ok", Boolean),
+    Column("raw_error", LosslessText()),
+    Column("committed_ok", Boolean),
+    Column("committed_error", LosslessText()),
+    Column("commit_sha", String(64)),
+    Column("checked_at", UTCDateTime(), nullable=False),
+)
+
+test_runs = Table(
+    "test_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=False),
+    Column("revision", String(64)),
+    Column("tests", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Index("ix_test_runs_started", "started_at"),
+)
+
+test_results = Table(
+    "test_results",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("nodeid", String(1000), primary_key=True),
+    Column("outcome", String(10), nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("functions", JSON, nullable=False),
+    Column("generation_ids", JSON, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("condition", String(1000), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("subject", String(1000), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("message", LosslessText(), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("fired_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("cleared_at", UTCDateTime()),
+    Column("acked_at", UTCDateTime()),
+    Column("ack_note", LosslessText()),
+    Column("deliveries", JSON, nullable=False),
+    Index("ix_alerts_condition", "condition", "status"),
+    Index("ix_alerts_fired", "fired_at"),
+)
+
+
 # -- behaviour (m0010): the replay corpus, baselines, their checks, replay history ----------------
 
 corpus_entries = Table(

@@ -6,7 +6,7 @@ attribution cache is read through :mod:`codewitness.store.lite`.
 
 Example:
     >>> origins = file_origins(Path("."), "shop/pricing.py")  # doctest: +SKIP
-    >>> origins.lines[0].origin.kind, origins.to_dict()["lines"][0]["generations"]
+    >>> origins.lines[0].origin.kind, origins.to_dict()["lines"][0]["generations"]  # doctest: +SKIP
     ('ai', ['gen_bce685ec1a2817389667'])
 """
 

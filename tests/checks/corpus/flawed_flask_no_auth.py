@@ -7,7 +7,7 @@ ORDERS: dict[int, dict] = {}
 
 
 @app.route("/orders/<int:order_id>", methods=["DELETE"])
-def delete_order(order_id: int):
-    print(request)
+def delete_order(order_id: int):  # finding: CW303
+    print(request)  # finding: CW304
     ORDERS.pop(order_id, None)
     return jsonify(ok=True)

@@ -5,8 +5,8 @@ import subprocess
 
 
 def find_user(conn: sqlite3.Connection, name: str):
-    return conn.execute(f"SELECT * FROM users WHERE name = '{name}'").fetchall()
+    return conn.execute(f"SELECT * FROM users WHERE name = '{name}'").fetchall()  # finding: CW310
 
 
 def archive(folder: str) -> None:
-    subprocess.run(f"tar czf backup.tgz {folder}", shell=True, check=True)
+    subprocess.run(f"tar czf backup.tgz {folder}", shell=True, check=True)  # finding: CW301

@@ -6,7 +6,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 
-async def wipe_cache(request):
+async def wipe_cache(request):  # finding: CW303
     return JSONResponse({"wiped": True})
 
 
@@ -18,5 +18,5 @@ app = Starlette(routes=[Route("/cache", wipe_cache, methods=["DELETE"]), Route("
 
 
 @require_POST
-def transfer(request):
+def transfer(request):  # finding: CW303
     return JsonResponse({"done": True})

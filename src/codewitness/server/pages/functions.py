@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from codewitness.server._render import render
 from codewitness.server.auth import reader, store_of
-from codewitness.server.pages._common import report_of, scope_params
+from codewitness.server.pages._common import offset_param, report_of, scope_params
 
 router = APIRouter(dependencies=[Depends(reader)])
 
@@ -18,15 +18,11 @@ PAGE = 50
 def functions_page(request: Request) -> HTMLResponse:
     """The function catalog."""
     from codewitness._time import parse_since
-    from codewitness.errors import UsageError
     from codewitness.views.catalog import CATALOG_SORTS, ORIGIN_FILTERS, function_catalog
 
     q = request.query_params
     scope = scope_params(request)
-    try:
-        offset = max(int(q.get("offset") or 0), 0)
-    except ValueError:
-        raise UsageError("offset must be a whole number") from None
+    offset = offset_param(request)
     page = function_catalog(
         store_of(request),
         report_of(request),

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from codewitness.server._render import render
 from codewitness.server.auth import reader, store_of
+from codewitness.server.pages._common import offset_param
 
 router = APIRouter(dependencies=[Depends(reader)])
 
@@ -16,14 +17,10 @@ PAGE = 50
 @router.get("/generations", response_class=HTMLResponse)
 def generations_page(request: Request) -> HTMLResponse:
     """The generation list."""
-    from codewitness.errors import UsageError
     from codewitness.views.ledger_lists import generation_list
 
     q = request.query_params
-    try:
-        offset = max(int(q.get("offset") or 0), 0)
-    except ValueError:
-        raise UsageError("offset must be a whole number") from None
+    offset = offset_param(request)
     page = generation_list(
         store_of(request),
         model=q.get("model") or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,70 +17,61 @@ router = APIRouter(tags=["runtime"], dependencies=[Depends(reader)])
 Function = Annotated[str | None, Query(max_length=1000, description="Only this function (module.qualname).")]
 
 
-def _scope(function: str | None, since: str | None, service: str | None, revision: str | None, origin: Any) -> Any:
+@dataclass(frozen=True)
+class _EventQuery:
+    """The parameters every event list takes: which events, and which page of them."""
+
+    scope: Any
+    limit: int
+    offset: int
+
+
+def _event_query(
+    function: Function = None,
+    since: Since = None,
+    origin: OriginQ = None,
+    service: Service = None,
+    revision: Revision = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> _EventQuery:
     from codewitness.store.events import Scope
 
-    return Scope(function=function, since=since_of(since), service=service, revision=revision, origin=origin)
+    scope = Scope(function=function, since=since_of(since), service=service, revision=revision, origin=origin)
+    return _EventQuery(scope, limit, offset)
+
+
+EventQuery = Annotated[_EventQuery, Depends(_event_query)]
+
+
+def _event_page(request: Request, query: _EventQuery, read: Any) -> PageOut:
+    """One page of events: ``read`` is one of the store's ``*_rows`` readers."""
+    rows, total = read(store_of(request), query.scope, limit=query.limit, offset=query.offset)
+    return PageOut(items=[dict(r) for r in rows], total=total, limit=query.limit, offset=query.offset)
 
 
 @router.get("/exceptions", response_model=PageOut, summary="Captured exceptions with their redacted inputs")
-def list_exceptions(
-    request: Request,
-    function: Function = None,
-    since: Since = None,
-    origin: OriginQ = None,
-    service: Service = None,
-    revision: Revision = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> PageOut:
+def list_exceptions(request: Request, query: EventQuery) -> PageOut:
     """Exceptions, newest first."""
     from codewitness.store.events import exception_rows
 
-    rows, total = exception_rows(
-        store_of(request), _scope(function, since, service, revision, origin), limit=limit, offset=offset
-    )
-    return PageOut(items=[dict(r) for r in rows], total=total, limit=limit, offset=offset)
+    return _event_page(request, query, exception_rows)
 
 
 @router.get("/breaches", response_model=PageOut, summary="Invariant breaches with inputs and result")
-def list_breaches(
-    request: Request,
-    function: Function = None,
-    since: Since = None,
-    origin: OriginQ = None,
-    service: Service = None,
-    revision: Revision = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> PageOut:
+def list_breaches(request: Request, query: EventQuery) -> PageOut:
     """Breaches, newest first."""
     from codewitness.store.events import breach_rows
 
-    rows, total = breach_rows(
-        store_of(request), _scope(function, since, service, revision, origin), limit=limit, offset=offset
-    )
-    return PageOut(items=[dict(r) for r in rows], total=total, limit=limit, offset=offset)
+    return _event_page(request, query, breach_rows)
 
 
 @router.get("/samples", response_model=PageOut, summary="Sampled calls: inputs, output, duration")
-def list_samples(
-    request: Request,
-    function: Function = None,
-    since: Since = None,
-    origin: OriginQ = None,
-    service: Service = None,
-    revision: Revision = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> PageOut:
+def list_samples(request: Request, query: EventQuery) -> PageOut:
     """Samples, newest first."""
     from codewitness.store.events import sample_rows
 
-    rows, total = sample_rows(
-        store_of(request), _scope(function, since, service, revision, origin), limit=limit, offset=offset
-    )
-    return PageOut(items=[dict(r) for r in rows], total=total, limit=limit, offset=offset)
+    return _event_page(request, query, sample_rows)
 
 
 @router.get("/invariants", response_model=PageOut, summary="Every rule with its pass and breach counts")
