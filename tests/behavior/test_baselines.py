@@ -92,6 +92,60 @@ def test_pin_then_check_with_a_threshold_alarms_and_keeps_every_check(repo: GitR
     assert [b["name"] for b in listed] == ["v1"] and listed[0]["last_check"]["alarm"] is False
 
 
+def test_an_alarm_is_an_alert_delivered_once_and_cleared_within_the_threshold(repo: GitRepo) -> None:
+    log = repo.root / ".codewitness" / "alerts.log"
+    with (repo.root / "codewitness.toml").open("a") as handle:
+        handle.write('\n[alerts]\nchannels = ["log", "stdout"]\n')
+    assert cli(repo.root, "baseline", "pin", "v1", "--rev", "v1").returncode == 0
+
+    first = cli(repo.root, "baseline", "check", "v1", "--threshold", "2%")
+    assert first.returncode == 1
+    (alert,) = json.loads(cli(repo.root, "alerts", "list", "--json").stdout)
+    assert (alert["rule"], alert["condition"], alert["subject"], alert["status"]) == (
+        "baseline",
+        "baseline:v1",
+        "v1",
+        "firing",
+    )
+    head = repo.git("rev-parse", "HEAD").strip()
+    assert alert["message"] == (
+        f"baseline v1: 1 of 21 pinned input(s) behave differently at {head[:12]} (4.8%; alert > 2.0%)"
+    )
+    evidence = alert["evidence"]
+    assert (evidence["differing"], evidence["compared"], evidence["threshold"]) == (1, 21, 0.02)
+    assert evidence["functions"] == [{"function": "shop.pricing.total", "differing": 1, "errors": 0}]
+    assert alert["deliveries"]["log"]["ok"] is True and alert["deliveries"]["stdout"]["ok"] is True
+    assert f"alert {alert['id']} fired" in first.stderr
+    assert "ALERT high baseline v1: baseline v1: 1 of 21" in first.stdout  # the stdout channel
+    (line,) = log.read_text().splitlines()
+    assert json.loads(line)["id"] == alert["id"]
+
+    # The same alarm again: the same alert, still firing, nobody told twice; stdout holds only JSON.
+    again = cli(repo.root, "baseline", "check", "v1", "--threshold", "2%", "--json")
+    assert again.returncode == 1
+    assert json.loads(again.stdout)["alert"] == {"id": alert["id"], "new": False, "cleared": [], "deliveries": []}
+    assert len(log.read_text().splitlines()) == 1
+    judged = cli(repo.root, "alerts", "check", "--offline", "--json")
+    assert judged.returncode == 1
+    assert [a["id"] for a in json.loads(judged.stdout)["firing"]] == [alert["id"]]
+
+    calm = cli(repo.root, "baseline", "check", "v1", "--threshold", "0.1", "--json")
+    assert calm.returncode == 0
+    assert json.loads(calm.stdout)["alert"] == {"id": None, "new": False, "cleared": [alert["id"]], "deliveries": []}
+    (stored,) = json.loads(cli(repo.root, "alerts", "list", "--json").stdout)
+    assert stored["status"] == "cleared" and stored["cleared_at"] is not None
+
+    # A new alarm is a new alert; deleting the baseline clears it at the next `alerts check`.
+    assert cli(repo.root, "baseline", "check", "v1", "--threshold", "2%", "--json").returncode == 1
+    assert len(log.read_text().splitlines()) == 2
+    assert cli(repo.root, "baseline", "delete", "v1").returncode == 0
+    after = cli(repo.root, "alerts", "check", "--offline", "--json")
+    assert after.returncode == 0, after.stdout
+    assert [a["condition"] for a in json.loads(after.stdout)["cleared"]] == ["baseline:v1"]
+    statuses = [a["status"] for a in json.loads(cli(repo.root, "alerts", "list", "--json").stdout)]
+    assert statuses == ["cleared", "cleared"]
+
+
 def test_a_pinned_baseline_is_never_rewritten(repo: GitRepo) -> None:
     assert cli(repo.root, "baseline", "pin", "v1", "--rev", "v1").returncode == 0
     again = cli(repo.root, "baseline", "pin", "v1", check=False)

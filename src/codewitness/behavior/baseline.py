@@ -8,7 +8,9 @@ out are counted by reason (non-deterministic, could not run, not replayable, exc
 ``check`` replays the pinned inputs at the working tree (or ``--rev``) and compares each outcome
 with the pinned one. It **alarms** when the share of differing inputs among those compared exceeds
 the threshold (``--threshold``, default ``behavior.threshold``), or when nothing could be compared
-at all; every check is kept with its counts and verdict (the history a dashboard draws).
+at all; every check is kept with its counts and verdict (the history a dashboard draws). An alarm
+is also an alert (rule ``baseline``, one per baseline while it lasts: :mod:`codewitness.metrics.alerts`),
+delivered through the ``alerts`` channels when it is new; a check within the threshold clears it.
 
 Example:
     >>> pinned = pin(store, root, "v1", ["shop.pricing.total"], settings=config.behavior)  # doctest: +SKIP
@@ -44,7 +46,8 @@ from codewitness.behavior.sides import Side, checkout, here
 from codewitness.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
-    from codewitness.config import BehaviorSection
+    from codewitness.config import AlertsSection, BehaviorSection
+    from codewitness.metrics.alerts import BaselineAlert
     from codewitness.store import Store
 
 __all__ = ["CheckResult", "PinResult", "check", "parse_threshold", "pin"]
@@ -188,6 +191,7 @@ class CheckResult:
     threshold: float
     report: ReplayReport
     stored: dict[str, Any]
+    alert: BaselineAlert
 
     @property
     def compared(self) -> int:
@@ -219,6 +223,7 @@ class CheckResult:
             "share": round(self.share, 6),
             "alarm": self.alarm,
             "replay": self.report.to_dict(),
+            "alert": self.alert.to_dict(),
             "exit_code": self.exit_code,
         }
 
@@ -231,13 +236,19 @@ def check(
     settings: BehaviorSection,
     threshold: float | None = None,
     rev: str | None = None,
+    alerts: AlertsSection | None = None,
+    skip_channels: dict[str, str] | None = None,
 ) -> CheckResult:
     """Replay the inputs pinned in baseline ``name`` at the working tree (or ``rev``) and judge them.
+
+    The check is stored, and the baseline's alert fired or cleared with it; a new alert goes through
+    the channels of ``alerts`` (none when it is ``None``), less ``skip_channels``.
 
     Raises:
         NotFoundError: no such baseline, or ``rev`` names no commit.
     """
     from codewitness.behavior.changes import changed_by
+    from codewitness.metrics.alerts import judge_baseline
     from codewitness.store.behavior import baseline as get_baseline
     from codewitness.store.behavior import baseline_cases, record_check, record_replay
 
@@ -300,4 +311,5 @@ def check(
         revision=commit,
         functions=[{"function": f.function, **f.counts()} for f in reports],
     )
-    return CheckResult(baseline=pinned, threshold=limit, report=report_all, stored=stored)
+    alert = judge_baseline(store, root, stored, alerts, skip_channels=skip_channels)
+    return CheckResult(baseline=pinned, threshold=limit, report=report_all, stored=stored, alert=alert)

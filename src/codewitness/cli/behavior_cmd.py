@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from codewitness.cli._common import emit_json, err, get_config, open_store, out, plain, styled, table
+from codewitness.cli._common import emit_json, err, get_config, open_store, out, plain, styled, table, warn
 from codewitness.errors import InputError
 
 if TYPE_CHECKING:
@@ -386,8 +386,21 @@ def baseline_check(
     if as_json and as_md:
         raise InputError("choose one of --json and --md")
     limit = parse_threshold(threshold) if threshold is not None else None
+    config = get_config().config
+    skip = {"stdout": "--json: the alert is in the JSON document"} if as_json else None
+    if as_md:
+        skip = {"stdout": "--md: standard output holds the comment"}
     with open_store() as store:
-        result = check(store, _root(), name, settings=get_config().config.behavior, threshold=limit, rev=rev)
+        result = check(
+            store,
+            _root(),
+            name,
+            settings=config.behavior,
+            threshold=limit,
+            rev=rev,
+            alerts=config.alerts,
+            skip_channels=skip,
+        )
     if as_json:
         emit_json(result.to_dict())
     elif as_md:
@@ -402,6 +415,15 @@ def baseline_check(
         )
         if result.compared == 0:
             err.print("nothing could be compared: that is an alarm too (see the errors above)")
+        alert = result.alert
+        if alert.alert is not None:
+            state = "fired" if alert.new else f"still firing since {alert.alert.fired_at:%Y-%m-%d %H:%M}"
+            err.print(f"alert {alert.alert.id} {state} (`codewitness alerts list`)")
+        for cleared in alert.cleared:
+            err.print(f"alert {cleared.id} cleared: within the threshold again")
+    for delivery in result.alert.deliveries:
+        if not delivery.ok:
+            warn(f"alert {delivery.alert_id} not delivered by {delivery.channel}: {delivery.error}")
     raise typer.Exit(result.exit_code)
 
 
