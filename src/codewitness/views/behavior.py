@@ -1,7 +1,8 @@
 """Read models of behaviour: the corpus per function, baselines with their check history, flakiness.
 
 Every face shows the same numbers from here: ``codewitness corpus list | show``, ``baseline list |
-show``, ``codewitness flaky``.
+show``, ``codewitness flaky``, and the dashboard's behaviour pages (``/behavior``, whose read models
+carry counts and check histories but no replayed outcome: those are not redacted).
 
 Example:
     >>> [row["function"] for row in corpus_table(store)]  # doctest: +SKIP
@@ -20,7 +21,19 @@ from codewitness.behavior.values import display
 if TYPE_CHECKING:
     from codewitness.store import Store
 
-__all__ = ["baseline_detail", "baseline_table", "corpus_detail", "corpus_table", "flakiness_table"]
+__all__ = [
+    "BEHAVIOR_COUNTS",
+    "baseline_detail",
+    "baseline_history",
+    "baseline_table",
+    "behavior_overview",
+    "corpus_detail",
+    "corpus_table",
+    "flakiness_table",
+]
+
+#: The per-function counts of a replay or a baseline check.
+BEHAVIOR_COUNTS = ("replayed", "equal", "differing", "errors", "nondeterministic", "not_replayable")
 
 
 def corpus_table(store: Store) -> list[dict[str, Any]]:
@@ -121,3 +134,27 @@ def flakiness_table(store: Store, *, since: datetime | None = None) -> list[dict
     from codewitness.store.behavior import flakiness
 
     return flakiness(store, since=since)
+
+
+def behavior_overview(store: Store) -> dict[str, Any]:
+    """The dashboard's behaviour page: baselines with their latest check, the corpus per function,
+    and flakiness -- counts only."""
+    return {"baselines": baseline_table(store), "corpus": corpus_table(store), "flaky": flakiness_table(store)}
+
+
+def baseline_history(store: Store, name: str, *, checks: int = 100) -> dict[str, Any]:
+    """One baseline and its checks, newest first, each with its counts per function -- no inputs
+    and no outcomes (a replay's outcomes are not redacted; ``baseline show`` has them).
+
+    Raises:
+        NotFoundError: no such baseline.
+    """
+    from codewitness.store.behavior import baseline, baseline_checks
+
+    found = baseline(store, name)
+    history = []
+    for check in baseline_checks(store, name, limit=checks):
+        functions = (check.pop("summary") or {}).get("functions", [])
+        check["functions"] = [{"function": f["function"], **{k: f[k] for k in BEHAVIOR_COUNTS}} for f in functions]
+        history.append(check)
+    return {**found, "checks": history}
