@@ -475,7 +475,10 @@ class MetricsSection:
             "**/GEMINI.md",
             ".github/copilot-instructions.md",
         ),
-        metadata=doc("Agent context files whose changes are shown as change markers (globs on repository paths)."),
+        metadata=doc(
+            "Agent context files (globs on repository paths): commits changing them are change markers"
+            " beside the metrics and the context changes of `replay --since-context-change`."
+        ),
     )
     prices: tuple[Price, ...] = field(
         default=(),
@@ -580,19 +583,6 @@ class ReviewRule:
     )
 
 
-#: Files that steer coding agents: a commit that changes one is a context change.
-CONTEXT_FILES = (
-    "CLAUDE.md",
-    "**/CLAUDE.md",
-    "AGENTS.md",
-    "**/AGENTS.md",
-    "GEMINI.md",
-    "**/GEMINI.md",
-    ".cursorrules",
-    ".cursor/rules/**",
-    ".github/copilot-instructions.md",
-)
-
 
 @dataclass(frozen=True)
 class BehaviorSection:
@@ -656,10 +646,6 @@ class BehaviorSection:
             minimum=0.0,
             maximum=1.0,
         ),
-    )
-    context_files: tuple[str, ...] = field(
-        default=CONTEXT_FILES,
-        metadata=doc("Agent context files (globs on repository paths); commits changing them are context changes."),
     )
 
 

@@ -64,5 +64,16 @@ def test_without_a_context_change_it_says_so(git_repo: GitRepo) -> None:
     proc = cli(git_repo.root, "replay", "--since-context-change", check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith(
-        "codewitness: error: no commit changes an agent context file (behavior.context_files:"
+        "codewitness: error: no commit changes an agent context file (metrics.context_files: CLAUDE.md,"
+    )
+    # The project names its own context file: one list for the metrics' markers and for replay.
+    git_repo.write("codewitness.toml", '[metrics]\ncontext_files = ["team/agent-notes.txt"]\n')
+    git_repo.write("team/agent-notes.txt", "Weights are in kilograms.\n")
+    change = git_repo.commit("agent notes")
+    found = cli(git_repo.root, "replay", "--since-context-change", "--json")
+    assert found.returncode == 0, found.stderr
+    report = json.loads(found.stdout)
+    assert (report["context_change"]["commit"], report["context_change"]["files"]) == (
+        change,
+        ["team/agent-notes.txt"],
     )

@@ -8,7 +8,7 @@ attributed: nothing records them yet).
 
 :func:`last_context_change` finds the newest commit that changed an agent context file
 (``CLAUDE.md``, ``AGENTS.md``, ``.cursorrules``, ``.cursor/rules/*``, ``GEMINI.md``; configurable as
-``behavior.context_files``), and :func:`ai_functions_since` the functions whose AI-written lines
+``metrics.context_files``), and :func:`ai_functions_since` the functions whose AI-written lines
 came after it.
 
 Example:

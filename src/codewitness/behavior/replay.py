@@ -347,6 +347,7 @@ def replay(
     all_functions: bool = False,
     same_rev: bool = False,
     since_context_change: bool = False,
+    context_files: Sequence[str] = (),
     record: bool = True,
 ) -> ReplayReport:
     """Replay the corpus of ``functions`` (or all of them) against ``against`` (see the module docstring).
@@ -363,6 +364,8 @@ def replay(
         same_rev: only look for non-deterministic inputs, on the new side.
         since_context_change: the functions AI-written after the newest change of an agent
             context file, against the revision before that change.
+        context_files: the agent context files, globs on repository paths (``metrics.context_files``:
+            one list for the metrics' change markers and for this).
         record: keep the per-function counts in the replay history.
 
     Raises:
@@ -385,12 +388,12 @@ def replay(
 
         if against is not None:
             raise InputError("--since-context-change picks the revision to replay against itself: leave out --against")
-        context = last_context_change(root, settings.context_files)
+        context = last_context_change(root, tuple(context_files)) if context_files else None
         if context is None:
             raise InputError(
-                "no commit changes an agent context file (behavior.context_files: "
-                + ", ".join(settings.context_files[:4])
-                + ", ...)"
+                "no commit changes an agent context file (metrics.context_files: "
+                + (", ".join(context_files[:4]) + (", ..." if len(context_files) > 4 else "") or "none")
+                + ")"
             )
         against = context.parent
         picked = ai_functions_since(root, context.commit)

@@ -152,7 +152,8 @@ def replay(
 
     if as_json and as_md:
         raise InputError("choose one of --json and --md")
-    settings = get_config().config.behavior
+    config = get_config().config
+    settings = config.behavior
     root = _root()
     with open_store() as store:
         report = run_replay(
@@ -166,6 +167,7 @@ def replay(
             all_functions=all_functions,
             same_rev=same_rev,
             since_context_change=since_context_change,
+            context_files=config.metrics.context_files,
         )
     if as_json:
         emit_json(report.to_dict())
