@@ -381,7 +381,7 @@ def baseline_check(
     as_json: JsonOpt = False,
     as_md: MdOpt = False,
 ) -> None:
-    """Replay the pinned inputs; exit 1 (an alarm, kept in the store) when too many differ."""
+    """Replay the pinned inputs; exit 1 and fire an alert (rule baseline) when too many differ."""
     from codewitness.behavior.baseline import check, parse_threshold
     from codewitness.behavior.markdown import check_markdown
 
