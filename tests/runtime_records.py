@@ -103,7 +103,7 @@ def invariant(function: str, rule: str, passed: int, breached: int, when: dateti
 
 
 def review(function: str, when: datetime = T0, **kw: Any) -> dict:
-    """One sampled call waiting for a verdict."""
+    """One sampled call waiting for a verdict (with the exact encoding of its input)."""
     return {
         **source(function, **kw),
         "kind": "review",
@@ -111,6 +111,36 @@ def review(function: str, when: datetime = T0, **kw: Any) -> dict:
         "rule": "",
         "arguments": {"amount": 3},
         "result": 6,
+        "input": {"amount": 3},
+    }
+
+
+def sample(
+    function: str,
+    arguments: Mapping[str, Any],
+    result: Any = None,
+    *,
+    when: datetime = T0,
+    shape: str | None = None,
+    **kw: Any,
+) -> dict:
+    """One sampled call as the sensor keeps it: snapshot, exact encodings, shape (values JSON-plain
+    or already encoded by :mod:`codewitness.sensor.exact`)."""
+    from codewitness.sensor.exact import digest, encode, encode_arguments
+
+    exact = encode_arguments(arguments)
+    return {
+        **source(function, **kw),
+        "kind": "sample",
+        "time": when.isoformat(),
+        "duration_ns": 1_000,
+        "arguments": {k: repr(v) for k, v in arguments.items()},
+        "result": repr(result),
+        "shape": shape or " ".join(f"{k}={type(v).__name__}" for k, v in arguments.items()),
+        "shape_calls": 1,
+        "input": exact,
+        "input_digest": digest(exact),
+        "output": {"ok": encode(result)},
     }
 
 

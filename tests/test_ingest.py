@@ -34,8 +34,23 @@ def full_record(kind: Kind) -> dict[str, Any]:
     if kind is Kind.EXCEPTION:
         return {**exception("shop.quote", "bad sku"), "fingerprint": "5d41402abc4b2a76", "count": 3, "flow": context}
     if kind is Kind.SAMPLE:
-        fields = {"kind": "sample", "time": when, "duration_ns": 5, "arguments": {}, "result": 1, "flow": context}
-        return {**source("shop.quote"), **fields}
+        return {
+            **source("shop.quote"),
+            "kind": "sample",
+            "time": when,
+            "duration_ns": 5,
+            "arguments": {},
+            "result": 1,
+            "shape": "",
+            "shape_calls": 1,
+            "source": "sensor",
+            "input": {},
+            "input_digest": "0" * 32,
+            "output": {"ok": 1},
+            "output_unkept": "",
+            "not_replayable": "",
+            "flow": context,
+        }
     if kind is Kind.HEALTH:
         fields = {k: v for k, v in source("x").items() if k in ("id", "service", "revision", "host", "pid")}
         return {
@@ -56,7 +71,7 @@ def full_record(kind: Kind) -> dict[str, Any]:
         return route("/orders/{order_id}", [1_000_000, 2_000_000])
     if kind is Kind.DEPENDENCY:
         return dependency("SELECT name FROM items WHERE id = ?")
-    return {**review("shop.pay"), "flow": context}
+    return {**review("shop.pay"), "not_replayable": "", "flow": context}
 
 
 @pytest.mark.parametrize("kind", list(Kind), ids=str)

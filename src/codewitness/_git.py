@@ -56,6 +56,7 @@ __all__ = [
     "blob_texts",
     "cherry_picked_from",
     "config_values",
+    "dirty_paths",
     "existing_commits",
     "fetch_ref",
     "file_diffs",
@@ -67,6 +68,7 @@ __all__ = [
     "identity_args",
     "independent_tips",
     "is_ancestor",
+    "last_commit_touching",
     "line_history",
     "list_notes",
     "list_tree",
@@ -93,6 +95,8 @@ __all__ = [
     "squashed_commits",
     "unquote_path",
     "unset_config",
+    "worktree_add",
+    "worktree_remove",
     "write_notes",
 ]
 
@@ -1000,6 +1004,44 @@ def line_history(root: Path, rev: str, path: str, line: int, *, limit: int = 20)
         cwd=root,
     )
     return parse_line_log(text)
+
+
+# -- worktrees (behaviour replay) ------------------------------------------------------------------
+
+
+def worktree_add(root: Path, folder: Path, commit: str) -> None:
+    """Check ``commit`` out, detached, into the new folder ``folder`` (``git worktree add``).
+
+    Raises:
+        GitError: git failed (the folder exists, the commit is unknown).
+    """
+    run_git(["worktree", "add", "--detach", "--quiet", str(folder), commit], cwd=root)
+
+
+def worktree_remove(root: Path, folder: Path) -> None:
+    """Remove the worktree at ``folder`` and forget it, whatever state it is in; never raises."""
+    try:
+        run_git(["worktree", "remove", "--force", "--force", str(folder)], cwd=root, check=False)
+        run_git(["worktree", "prune"], cwd=root, check=False)
+    except GitError:
+        pass
+
+
+def last_commit_touching(root: Path, rev: str, pathspecs: Sequence[str]) -> str | None:
+    """The newest commit reachable from ``rev`` that changed a path matching ``pathspecs`` (globs).
+
+    Raises:
+        GitError: git failed.
+    """
+    specs = [f":(glob){spec}" for spec in pathspecs]
+    out = run_git(["log", "-n1", "--format=%H", rev, "--", *specs], cwd=root).strip()
+    return out or None
+
+
+def dirty_paths(root: Path, paths: Sequence[str] = ()) -> list[str]:
+    """Tracked files (of ``paths``) whose working-tree content differs from ``HEAD``."""
+    out = run_git(["diff", "--name-only", "HEAD", "--", *paths], cwd=root, check=False)
+    return [unquote_path(line) for line in out.splitlines() if line]
 
 
 # -- history of chosen paths (change markers) -----------------------------------------------------

@@ -46,6 +46,7 @@ from codewitness.errors import ConfigError
 __all__ = [
     "METRIC_IDS",
     "AlertsSection",
+    "BehaviorSection",
     "CheckSection",
     "Config",
     "LoadedConfig",
@@ -290,11 +291,26 @@ class SensorSection:
     )
     sample_rate: float = field(
         default=0.0,
-        metadata=doc("Share of calls offered to the input/output sample reservoir (0 turns sampling off)."),
+        metadata=doc(
+            "Share of calls offered for an input/output sample (0 turns sampling off); one call per input"
+            " shape is kept per function and interval (the replay corpus)."
+        ),
     )
     samples_per_interval: int = field(
-        default=5,
-        metadata=doc("Reservoir size: sampled input/output pairs kept per function per interval.", minimum=0),
+        default=16,
+        metadata=doc(
+            "Sampled calls kept per function per interval: one of each input shape first (so at most this"
+            " many shapes), the rest of the room for other calls at random.",
+            minimum=0,
+        ),
+    )
+    sample_max_bytes: int = field(
+        default=16_384,
+        metadata=doc(
+            "Largest exact (replayable) encoding of one sampled call's inputs or output; a larger one is"
+            " kept as a redacted snapshot only, marked not replayable.",
+            minimum=256,
+        ),
     )
     exceptions_per_interval: int = field(
         default=5,
@@ -514,7 +530,10 @@ class MetricsSection:
             "**/GEMINI.md",
             ".github/copilot-instructions.md",
         ),
-        metadata=doc("Agent context files whose changes are shown as change markers (globs on repository paths)."),
+        metadata=doc(
+            "Agent context files (globs on repository paths): commits changing them are change markers"
+            " beside the metrics and the context changes of `replay --since-context-change`."
+        ),
     )
     prices: tuple[Price, ...] = field(
         default=(),
@@ -668,6 +687,71 @@ class RetentionSection:
 
 
 @dataclass(frozen=True)
+class BehaviorSection:
+    """``[tool.codewitness.behavior]``: replaying captured inputs against other revisions."""
+
+    python: str = field(
+        default="",
+        metadata=doc("The interpreter replays run the project's code with; empty means the one running codewitness."),
+    )
+    paths: tuple[str, ...] = field(
+        default=("", "src"),
+        metadata=doc("Folders (relative to the checkout) put first on sys.path in a replay, when they exist."),
+    )
+    timeout: float = field(
+        default=10.0, metadata=doc("Seconds one replayed call may take before it is stopped.", minimum=0.1)
+    )
+    import_timeout: float = field(
+        default=60.0, metadata=doc("Seconds importing the function's module may take in a replay.", minimum=1)
+    )
+    budget: float = field(
+        default=600.0,
+        metadata=doc("Seconds one replay (every function, both sides) may take; inputs left are counted.", minimum=1),
+    )
+    repeat: int = field(
+        default=2,
+        metadata=doc(
+            "Runs of each input on each side, each in its own process with its own hash seed; inputs whose"
+            " runs disagree are non-deterministic.",
+            minimum=1,
+        ),
+    )
+    max_inputs: int = field(
+        default=1000,
+        metadata=doc("The most corpus inputs replayed per function (the most recently seen first).", minimum=1),
+    )
+    numbers: str = field(
+        default="strict",
+        metadata=doc("strict: 2 and 2.0 differ; loose: numbers compare by value.", choices=("strict", "loose")),
+    )
+    float_rel: float = field(default=0.0, metadata=doc("Relative tolerance for comparing floats.", minimum=0))
+    float_abs: float = field(default=0.0, metadata=doc("Absolute tolerance for comparing floats.", minimum=0))
+    ignore: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Paths left out of comparisons: result.id, result.items[*].created_at, raised.message."),
+    )
+    ignore_keys: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Regular expressions on key and field names left out of comparisons anywhere, e.g. '^trace_'."),
+    )
+    exclude: tuple[str, ...] = field(
+        default=(),
+        metadata=doc("Functions never replayed (side effects): glob patterns on module.qualname."),
+    )
+    shown: int = field(
+        default=5, metadata=doc("Differing inputs shown per function in a replay report.", minimum=1)
+    )
+    threshold: float = field(
+        default=0.0,
+        metadata=doc(
+            "Share of a baseline's inputs that may differ before `baseline check` alarms (0.02 = 2%).",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration. Sections are nested frozen dataclasses."""
 
@@ -698,6 +782,10 @@ class Config:
     retention: RetentionSection = field(
         default_factory=RetentionSection,
         metadata=doc("How long runtime facts are kept, and how finely (codewitness ingest, codewitness store prune)."),
+    )
+    behavior: BehaviorSection = field(
+        default_factory=BehaviorSection,
+        metadata=doc("Replay, baselines and drift: how inputs are replayed and outcomes compared."),
     )
 
 

@@ -212,13 +212,29 @@ class ExceptionRecord(FunctionFields):
 
 
 class SampleRecord(FunctionFields):
-    """:attr:`Kind.SAMPLE`."""
+    """:attr:`Kind.SAMPLE`: one call kept for its input shape.
+
+    ``arguments`` and ``result`` are redacted snapshots for people. ``input`` (arguments by
+    name) and ``output`` (``{"ok": value}``) are exact encodings for replay
+    (:mod:`codewitness.sensor.exact`), and ``input_digest`` names the input; a call without them
+    says why in ``not_replayable`` (an output left out says why in ``output_unkept``).
+    ``shape_calls`` is how many calls of the ``shape`` the interval saw; ``source`` is
+    ``sensor`` (the default) or ``pytest`` (``--codewitness-record``).
+    """
 
     time: str
     duration_ns: int
     arguments: NotRequired[dict[str, Any]]
     result: NotRequired[Any]
     flow: NotRequired[FlowContext]
+    shape: NotRequired[str]
+    shape_calls: NotRequired[int]
+    source: NotRequired[str]
+    input: NotRequired[dict[str, Any]]
+    input_digest: NotRequired[str]
+    output: NotRequired[dict[str, Any]]
+    output_unkept: NotRequired[str]
+    not_replayable: NotRequired[str]
 
 
 class HealthRecord(SourceFields):
@@ -261,13 +277,16 @@ class InvariantRecord(SourceFields):
 
 
 class ReviewRecord(FunctionFields):
-    """:attr:`Kind.REVIEW`. ``rule`` is the review rule's function pattern."""
+    """:attr:`Kind.REVIEW`. ``rule`` is the review rule's function pattern; ``input`` is the exact
+    encoding of the arguments (for replay), or ``not_replayable`` says why there is none."""
 
     time: str
     rule: NotRequired[str]
     arguments: NotRequired[dict[str, Any]]
     result: NotRequired[Any]
     flow: NotRequired[FlowContext]
+    input: NotRequired[dict[str, Any]]
+    not_replayable: NotRequired[str]
 
 
 class RouteRecord(SourceFields):

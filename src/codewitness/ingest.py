@@ -448,6 +448,11 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             duration_ns=_int(record, "duration_ns"),
             arguments=_object(record, "arguments"),
             result=_value(record.get("result"), "result"),
+            **_replayable(record),
+            shape=_opt_str(record, "shape", 500),
+            shape_calls=None if record.get("shape_calls") is None else _int(record, "shape_calls"),
+            source=_opt_str(record, "source", 20) or "sensor",
+            output=_opt_object(record, "output"),
         )
     elif kind is Kind.HEALTH:
         row.update(
@@ -484,12 +489,15 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             errors=_int(record, "errors", default=0),
         )
     elif kind is Kind.REVIEW:
+        replayable = _replayable(record)
+        replayable.pop("input_digest")
         row.update(
             _function(record),
             time=_time(record, "time"),
             rule=_str(record, "rule", 1000, ""),
             arguments=_object(record, "arguments"),
             result=_value(record.get("result"), "result"),
+            **replayable,
         )
     elif kind is Kind.ROUTE:
         histogram = Histogram.from_json(_get(record, "histogram"))
@@ -602,3 +610,19 @@ def _flow_row(record: Mapping[str, Any], kind: Kind, row: Mapping[str, Any]) -> 
         "flow": _value(flow, "flow"),
         "ingested_at": row["ingested_at"],
     }
+def _opt_object(record: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    return None if record.get(key) is None else _object(record, key)
+
+
+def _replayable(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact encoding of a call's inputs, its digest, or why it has none (samples, review items).
+
+    An input that is not an object is refused with the record; a record with neither an input
+    nor a reason is stored as not replayable (it came from a sensor that predates replay).
+    """
+    exact = _opt_object(record, "input")
+    reason = _opt_str(record, "not_replayable", 2000)
+    digest = _opt_str(record, "input_digest", 64)
+    if exact is None and reason is None:
+        reason = "recorded without an exact encoding (a sensor older than replay)"
+    return {"input": exact, "input_digest": digest if exact is not None else None, "not_replayable": reason}

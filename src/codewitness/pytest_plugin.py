@@ -13,7 +13,8 @@ a rule that does not compile is skipped and named in one summary line. The rest 
   attribution of ``HEAD``. ``--codewitness-json FILE`` also writes it as JSON (and implies it).
 * ``--codewitness-record`` (or ini ``codewitness_record = true``): the runtime sensor runs in the
   test process with every call of an AI-written function offered for sampling; the input/output
-  pairs are loaded into the store at the end, as ``codewitness ingest`` would.
+  pairs are loaded into the store at the end, as ``codewitness ingest`` would, and join the
+  replay corpus as inputs of source ``pytest``.
 * ``--codewitness-tests`` (or ini ``codewitness_tests = true``): each test's outcome is stored with
   the AI-written functions it ran and their generations (committed ones, and those of captured edits
   not yet committed), for the first-pass test pass rate of ``codewitness metrics``.
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
 _MODES = ("record", "warn", "raise")
 _PLUGIN_NAME = "codewitness-session"
-#: Seconds per sensor interval while recording: the sample reservoir refills every interval.
+#: Seconds per sensor interval while recording: the samples (one per input shape first) start afresh every interval.
 _RECORD_INTERVAL = 1.0
 
 
@@ -255,7 +256,8 @@ class _Session:
 
     def _ingest(self) -> None:
         from codewitness.config import load_config
-        from codewitness.ingest import ingest_spool
+        from codewitness.facts import Decoded
+        from codewitness.ingest import IngestResult, ingest_batch, read_spool
         from codewitness.store import open_store
 
         if self.spool is None:
@@ -269,7 +271,13 @@ class _Session:
 
         store = open_store(url)
         try:
-            total, _segments = ingest_spool(store, self.spool, on_segment=note_functions)
+            total = IngestResult()
+            for segment in read_spool(self.spool):
+                note_functions(segment.records)
+                for record in segment.records:
+                    if record.get("kind") == "sample":
+                        record["source"] = "pytest"  # the corpus tells test inputs from production ones
+                total.add(ingest_batch(store, Decoded(segment.records, segment.unreadable), source=str(segment.path)))
         finally:
             store.close()
             shutil.rmtree(self.spool, ignore_errors=True)

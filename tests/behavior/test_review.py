@@ -121,9 +121,7 @@ def test_review_sampling_to_regression_case_end_to_end(
     assert entry["breach_count"] == 1 and entry["breaches"][0]["arguments"] == {"a": 3, "b": -5}
 
 
-def test_the_budget_holds_per_function_per_interval_and_the_rate_is_a_chance(
-    app: Any, memory: Any, start: Any
-) -> None:
+def test_the_budget_holds_per_function_per_interval_and_the_rate_is_a_chance(app: Any, memory: Any, start: Any) -> None:
     draws = random.Random(7)
     rules = [
         ReviewRule(function=f"{app.module}:add", rate=1.0),

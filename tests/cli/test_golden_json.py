@@ -45,6 +45,13 @@ COMMANDS: dict[str, list[str]] = {
     "store-stats": ["store", "stats", "--json"],
     "metrics": ["metrics", "--offline", "--json"],
     "insights": ["insights", "--json"],
+    "corpus-list": ["corpus", "list", "--json"],
+    "corpus-show": ["corpus", "show", "shop.pricing.refund", "--json"],
+    "baseline-list": ["baseline", "list", "--json"],
+    "baseline-show": ["baseline", "show", "demo", "--json"],
+    "flaky": ["flaky", "--json"],
+    # writes a replay row, which `flaky` would show: it sorts after it
+    "replay-same-rev": ["replay", "--all", "--same-rev", "--json"],
 }
 
 #: Keys whose values are measured or dated rather than computed: replaced by a placeholder of their type.

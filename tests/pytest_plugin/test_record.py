@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from codewitness.model import Manifest, ManifestFunction
 from codewitness.store import open_store, schema
+from codewitness.store.corpus import corpus_entries
 from tests.conftest import GitRepo
 from tests.pytest_plugin.conftest import RunPytest
 
@@ -51,6 +52,19 @@ def test_samples_of_ai_functions_are_stored(calc_repo: GitRepo, run_pytest: RunP
     assert rows[0]["function"] == "calc.ai_clamp"
     assert rows[0]["arguments"] == {"value": 5, "low": 0, "high": 10}
     assert rows[0]["result"] == 5
+    # ...and it is a replayable input of the corpus, known to come from the tests.
+    assert rows[0]["source"] == "pytest" and rows[0]["input"] == {"value": 5, "low": 0, "high": 10}
+    store = open_store(db)
+    try:
+        (entry,) = corpus_entries(store)
+    finally:
+        store.close()
+    assert (entry.function, entry.source, entry.input, entry.observed) == (
+        "calc.ai_clamp",
+        "pytest",
+        {"value": 5, "low": 0, "high": 10},
+        {"ok": 5},
+    )
     # Only the manifest's function was sampled: human_add ran too, but is not AI-written.
     assert "human_add" not in proc.stdout
 

@@ -493,25 +493,35 @@ def test_the_check_hook_sees_arguments_and_result(
     assert memory.of("sensor")[0]["internal_errors"] == {"check": 1}
 
 
-def test_sampled_inputs_and_outputs_are_bounded_per_interval(
+def test_sampled_inputs_and_outputs_are_one_per_input_shape_and_bounded_per_interval(
     start: Any, app: App, memory: MemoryExporter, backend: str
 ) -> None:
     settings = SensorSection(sample_rate=1.0, samples_per_interval=3)
     sensor = start(app, memory, backend, settings=settings)
     svc = importlib.import_module(app.module)
-    for i in range(20):
+    svc.add(0, 100)
+    for i in range(1, 19):
         svc.add(i, 100)
+    svc.add(-5, 100)  # a rare shape: seen once in 21 calls, kept
+    svc.add(1.5, 100)  # a fourth shape: past the bound of three, not kept
     assert svc.divide(1, 4, password="s3cret") == 0.25
     sensor.flush()
     samples = memory.of("sample", f"{app.module}.add")
-    assert len(samples) == 3
+    assert sorted((s["shape"], s["shape_calls"]) for s in samples) == [
+        ("a=int+ b=int+", 18),
+        ("a=int- b=int+", 1),
+        ("a=int0 b=int+", 1),
+    ]
     for sample in samples:
         assert sample["result"] == sample["arguments"]["a"] + 100
         assert sample["arguments"]["b"] == 100
+        assert sample["input"] == {"a": sample["arguments"]["a"], "b": 100}  # exact, replayable
+        assert sample["output"] == {"ok": sample["result"]}
     (div,) = memory.of("sample", f"{app.module}.divide")
     assert div["arguments"]["password"] == "[REDACTED]"
     assert div["result"] == 0.25
-    assert memory.calls(f"{app.module}.add") == 20
+    assert "input" not in div and div["not_replayable"] == "redacted: its snapshot hides a secret"
+    assert memory.calls(f"{app.module}.add") == 21
 
 
 def test_the_sensor_leaves_the_host_s_random_sequence_alone(

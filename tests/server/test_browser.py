@@ -243,6 +243,7 @@ def test_pages_without_data_say_what_to_run(browser: Any, tmp_path: Path) -> Non
             ("/generations", "codewitness init --agents claude"),
             ("/checks", "codewitness check --record"),
             ("/review", "[[tool.codewitness.review]]"),
+            ("/behavior", "codewitness baseline pin NAME"),
             ("/code", "codewitness serve"),
         ):
             view.goto(path)

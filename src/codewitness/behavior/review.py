@@ -1,9 +1,12 @@
 """Review sampling: a share of the calls of high-stakes functions goes to a human review queue.
 
 ``[[tool.codewitness.review]] function = "payments.*"  rate = 0.01`` makes the runtime sensor copy
-1% of the calls of matching functions — inputs and output, redacted like every capture — into
-``review`` records. ``codewitness ingest`` stores them; ``codewitness review list | next | mark``
-works through the queue, and a call marked wrong becomes a regression case for later replay.
+1% of the calls of matching functions — inputs and output, redacted like every capture, and the
+inputs' exact encoding for replay (:mod:`codewitness.sensor.exact`; none when a value would be
+redacted or has no exact form, with the reason) — into ``review`` records. ``codewitness ingest``
+stores them; ``codewitness review list | next | mark`` works through the queue, and a call marked
+wrong becomes a regression case and a corpus entry (with the corrected expectation, when the
+reviewer gives one) for replay.
 
 Runs inside the host process: standard library only; at most :data:`PER_INTERVAL` items per
 function per interval leave the process (further sampled calls of that interval are passed over).
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from codewitness.facts import Kind
 from codewitness.sensor._rng import RNG
+from codewitness.sensor._sampling import exact_arguments, redaction_of
 
 if TYPE_CHECKING:
     from codewitness.config import ReviewRule
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["PER_INTERVAL", "ReviewPlugin"]
 
 PER_INTERVAL = 20
+#: The largest exact encoding of one review item's inputs.
+_MAX_BYTES = 65_536
 
 
 class _Budget:
@@ -82,21 +88,25 @@ class ReviewPlugin:
         """Nothing to undo: the checks end with the sensor."""
 
 
-def _factory(
-    host: Host, pattern: str, rate: float, budget: _Budget, chance: Callable[[], float]
-) -> CheckFactory:
+def _factory(host: Host, pattern: str, rate: float, budget: _Budget, chance: Callable[[], float]) -> CheckFactory:
+    redaction = redaction_of(host.redactor)
+
     def make(function: str, _parameters: tuple[str, ...] | None) -> Check:
         def check(arguments: Mapping[str, Any], result: Any) -> None:
             if chance() >= rate or not budget.take(function):
                 return
+            snapshot = host.redactor.snapshot_arguments(arguments)
+            encoded, reason = exact_arguments(arguments, snapshot, redaction, _MAX_BYTES)
+            exact = {"input": encoded} if encoded is not None else {"not_replayable": reason}
             record = {  # a ReviewRecord but for the source and origin fields, which the sensor adds
                 "kind": Kind.REVIEW,
                 "id": uuid.uuid4().hex,
                 "time": datetime.now(UTC).isoformat(),
                 "function": function,
                 "rule": pattern,
-                "arguments": host.redactor.snapshot_arguments(arguments),
+                "arguments": snapshot,
                 "result": host.redactor.snapshot(result),
+                **exact,
             }
             host.report_event(function, record)
 

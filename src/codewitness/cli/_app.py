@@ -35,6 +35,7 @@ GROUPS: tuple[str, ...] = (
     "metrics_cmd",
     "store_cmd",
     "insights_cmd",
+    "behavior_cmd",
 )
 
 _HELP_NAMES = ("-h", "--help")

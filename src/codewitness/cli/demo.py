@@ -386,10 +386,48 @@ def step_metrics(root: Path, store: Store) -> dict[str, Any]:
     return {"statuses": statuses, "alerts_exit_code": check.returncode}
 
 
+def step_behavior(root: Path, store: Store) -> dict[str, Any]:
+    """A reviewer's verdict and a person's case make a corpus; a baseline is pinned and checked."""
+    from codewitness.views.behavior import corpus_table
+    from codewitness.views.review import review_queue
+
+    console.rule(styled(("7. Behaviour: a corpus of real inputs, a baseline, replay", "bold")))
+    # Read in-process: each hidden command would cost a CLI start (the demo's time is mostly those).
+    items = review_queue(store).items
+    wrong = next((i for i in items if i["arguments"].get("amount") == 1500), None)
+    if wrong is not None:
+        console.print("a reviewer marks the refund larger than the payment wrong, with the right result", style="dim")
+        note = ("--note", "never more than paid", "--expect-json", "1000")
+        _cli(root, "review", "mark", wrong["id"][:12], "wrong", *note)
+    case = '{"items": [[1999, 2], [500, 1]], "coupon": "HALF"}'
+    _cli(root, "corpus", "add", "shop.pricing:total", "--args-json", case)
+    _cli(root, "corpus", "list")
+    _cli(root, "baseline", "pin", "demo")
+    _cli(root, "baseline", "check", "demo", "--threshold", "0%")
+    console.print(
+        "each input runs twice on each side: one whose runs disagree is non-deterministic, kept apart from changes"
+        " (`codewitness replay --same-rev` looks for only those)",
+        style="dim",
+    )
+    console.print(
+        "after a change: `codewitness replay --all --against HEAD` shows what behaves differently and who wrote it",
+        style="dim",
+    )
+    return {"corpus": corpus_table(store)}
+
+
 #: The demo's steps, in order. Later capabilities append theirs.
-STEPS: list[Step] = [step_ledger, step_capture, step_attribution, step_runtime, step_check, step_metrics]
+STEPS: list[Step] = [
+    step_ledger,
+    step_capture,
+    step_attribution,
+    step_runtime,
+    step_check,
+    step_metrics,
+    step_behavior,
+]
 #: Steps that need git (the rest of the story is about repositories).
-_NEEDS_GIT = {"step_capture", "step_attribution", "step_runtime", "step_check", "step_metrics"}
+_NEEDS_GIT = {"step_capture", "step_attribution", "step_runtime", "step_check", "step_metrics", "step_behavior"}
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from codewitness.cli._common import emit_json, err, get_config, open_store, out, styled, table
-from codewitness.errors import ConfigError
+from codewitness.errors import ConfigError, InputError
 
 review_app = typer.Typer(help="Sampled calls of high-stakes functions, for a person to judge.", no_args_is_help=True)
 
@@ -143,13 +143,28 @@ def review_mark(
     item: Annotated[str, typer.Argument(help="The review item id (or a unique prefix).")],
     verdict: Annotated[str, typer.Argument(help="ok or wrong.")],
     note: Annotated[str | None, typer.Option("--note", help="Why; kept with the verdict.")] = None,
+    expect_json: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-json",
+            metavar="JSON",
+            help='With wrong: the correct result, as JSON ({"$": "decimal", "v": "9.99"} for non-JSON types).',
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a verdict; a call marked wrong becomes a regression case for replay."""
+    """Record a verdict; a call marked wrong becomes a regression case and a corpus input for replay."""
+    from codewitness.behavior.corpus import expectation
     from codewitness.store.invariants import mark_review
 
+    expect = None
+    if expect_json is not None:
+        try:
+            expect = expectation(json.loads(expect_json))
+        except ValueError as exc:
+            raise InputError(f"--expect-json: not valid JSON ({exc})") from None
     with open_store() as store:
-        marked = mark_review(store, item, verdict, note)  # type: ignore[arg-type]
+        marked = mark_review(store, item, verdict, note, expect=expect)  # type: ignore[arg-type]
     if as_json:
         emit_json(marked)
         return

@@ -177,7 +177,7 @@ def alerts_check(
     offline: OfflineOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Judge every metric and runtime rule; store and deliver new firings; exit 1 when any condition holds."""
+    """Judge every metric, runtime and baseline rule; store and deliver new firings; exit 1 when any condition holds."""
     from codewitness.metrics.alerts import check
     from codewitness.views.metrics import metrics_view
 

@@ -9,11 +9,16 @@ Rules (each firing names a *condition*; one alert stays open per condition until
 * ``p95_regression`` -- a function's p95 latency at its newest revision more than ``alerts.p95_regression``
   above its previous revision's (both with at least ``alerts.min_calls`` calls; condition
   ``p95_regression:<function>@<revision>``);
-* ``breach`` -- invariant breaches of a function in the window (``alerts.breaches``).
+* ``breach`` -- invariant breaches of a function in the window (``alerts.breaches``);
+* ``baseline`` -- a behaviour baseline whose latest check alarmed: more of its pinned inputs differ
+  than the check's threshold allows, or none could be compared (condition ``baseline:<name>``). It
+  clears when a later check is within the threshold (or, at the next ``alerts check``, once the
+  baseline is deleted). ``codewitness baseline check`` judges its own baseline at once
+  (:func:`judge_baseline`), so an alarm is an alert, delivered, the moment it is found.
 
-Baseline drift joins these once behaviour baselines exist. :func:`check` stores each firing with its
-evidence (:mod:`codewitness.store.metrics`), clears the open alerts whose condition no longer holds,
-and delivers the *new* ones through the configured channels (:mod:`codewitness.metrics.channels`).
+:func:`check` stores each firing with its evidence (:mod:`codewitness.store.metrics`), clears the open
+alerts whose condition no longer holds, and delivers the *new* ones through the configured channels
+(:mod:`codewitness.metrics.channels`).
 
 Example:
     >>> result = check(store, Path("."), config, metrics_view(store, Path("."), config.metrics))  # doctest: +SKIP
@@ -23,7 +28,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,10 +42,19 @@ if TYPE_CHECKING:
     from codewitness.store.metrics import Alert, Firing
     from codewitness.views.metrics import MetricsView
 
-__all__ = ["RULES", "CheckResult", "check", "runtime_firings"]
+__all__ = [
+    "RULES",
+    "BaselineAlert",
+    "CheckResult",
+    "baseline_firing",
+    "baseline_firings",
+    "check",
+    "judge_baseline",
+    "runtime_firings",
+]
 
 #: Every rule id, in the order they are judged.
-RULES = ("metric", "ai_error_rate", "p95_regression", "breach")
+RULES = ("metric", "ai_error_rate", "p95_regression", "breach", "baseline")
 
 
 @dataclass
@@ -208,6 +222,123 @@ def runtime_firings(store: Store, settings: AlertsSection, since: Any) -> list[F
     return firings
 
 
+def baseline_firing(check: Mapping[str, Any]) -> Firing | None:
+    """The firing of one stored baseline check (:func:`codewitness.store.behavior.record_check`),
+    or ``None`` when it did not alarm."""
+    from codewitness.store.metrics import Firing
+
+    if not check["alarm"]:
+        return None
+    name = check["baseline"]
+    where = (check["revision"] or "")[:12] or "an unknown revision"
+    if check["dirty"]:
+        where += " with uncommitted changes"
+    if check["compared"]:
+        message = (
+            f"baseline {name}: {check['differing']} of {check['compared']} pinned input(s) behave differently"
+            f" at {where} ({check['share']:.1%}; alert > {check['threshold']:.1%})"
+        )
+    else:
+        message = f"baseline {name}: no pinned input could be compared at {where} ({check['errors']} error(s))"
+    functions = (check.get("summary") or {}).get("functions", [])
+    return Firing(
+        condition=f"baseline:{name}",
+        rule="baseline",
+        subject=name,
+        severity="high",
+        message=message,
+        evidence={
+            **{k: check[k] for k in ("checked_at", "revision", "dirty", "threshold", "share")},
+            **{k: check[k] for k in ("compared", "equal", "differing", "errors", "nondeterministic")},
+            "functions": [
+                {"function": f["function"], "differing": f["differing"], "errors": f["errors"]}
+                for f in functions
+                if f["differing"] or f["errors"]
+            ],
+        },
+    )
+
+
+def baseline_firings(store: Store) -> list[Firing]:
+    """Firings of the baselines whose latest check alarmed."""
+    from codewitness.store.behavior import baseline_checks, baselines
+
+    firings = []
+    for pinned in baselines(store):
+        last = pinned["last_check"]
+        if last is None or not last["alarm"]:
+            continue
+        firing = baseline_firing(baseline_checks(store, pinned["name"], limit=1)[0])
+        if firing is not None:
+            firings.append(firing)
+    return firings
+
+
+@dataclass
+class BaselineAlert:
+    """What judging one baseline check did to its alert.
+
+    Attributes:
+        alert: the baseline's alert while it fires (``None`` when the check was within its threshold).
+        new: the alert fired with this check (and was delivered now).
+        cleared: the baseline's alert, cleared by this check (within its threshold again).
+        deliveries: how the new alert went through each channel.
+    """
+
+    alert: Alert | None = None
+    new: bool = False
+    cleared: list[Alert] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``alert`` part of ``baseline check --json``."""
+        return {
+            "id": self.alert.id if self.alert is not None else None,
+            "new": self.new,
+            "cleared": [a.id for a in self.cleared],
+            "deliveries": [d.to_dict() for d in self.deliveries],
+        }
+
+
+def judge_baseline(
+    store: Store,
+    root: Path,
+    check: Mapping[str, Any],
+    settings: AlertsSection | None,
+    *,
+    skip_channels: dict[str, str] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> BaselineAlert:
+    """Fire or clear the alert of the baseline ``check`` judged (only that baseline's), and deliver
+    it when it is new.
+
+    Args:
+        store: the store.
+        root: the project root (the log channel's file is relative to it).
+        check: the stored check (:func:`codewitness.store.behavior.record_check`).
+        settings: the channels to deliver a new alert through; ``None`` stores it without delivering.
+        skip_channels: channels not to use this time, with the reason.
+        sleep: how to wait between delivery attempts (tests pass a recorder).
+    """
+    import time
+
+    from codewitness.store.metrics import clear, fire, open_alerts, record_delivery
+
+    result = BaselineAlert()
+    firing = baseline_firing(check)
+    condition = f"baseline:{check['baseline']}"
+    if firing is not None:
+        result.alert, result.new = fire(store, firing)
+    others = {a.condition for a in open_alerts(store) if a.rule == "baseline" and a.condition != condition}
+    result.cleared = clear(store, others | ({condition} if firing is not None else set()), rules=("baseline",))
+    if result.new and result.alert is not None and settings is not None:
+        wait = sleep if sleep is not None else time.sleep
+        result.deliveries = deliver([result.alert], settings, root, skip=skip_channels, sleep=wait)
+        for delivery in result.deliveries:
+            record_delivery(store, delivery.alert_id, delivery.channel, delivery.to_dict())
+    return result
+
+
 def check(
     store: Store,
     root: Path,
@@ -239,6 +370,7 @@ def check(
         if m.status == "n/a":
             result.notes.append(f"{m.id} not judged: {m.reason}")
     firings.extend(runtime_firings(store, config.alerts, view.window.since))
+    firings.extend(baseline_firings(store))
     holding = {f.condition for f in firings}
     for firing in firings:
         alert, new = fire(store, firing)

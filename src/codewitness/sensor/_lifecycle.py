@@ -107,7 +107,8 @@ class Sensor:
         distinct_exceptions_per_interval: int = 20,
         exception_bytes_per_interval: int = 1 << 20,
         sample_rate: float = 0.0,
-        samples_per_interval: int = 5,
+        samples_per_interval: int = 16,
+        sample_max_bytes: int = 16_384,
         stop: threading.Event | None = None,
         speedups: bool = True,
         flush_on_sigterm: bool = True,
@@ -133,6 +134,7 @@ class Sensor:
         self._exception_bytes = 0
         self.sample_rate = sample_rate
         self.samples_per_interval = samples_per_interval
+        self.sample_max_bytes = sample_max_bytes
         self.exporters = list(exporters)
         self.probes: dict[str, Probe] = {}
         self._events: collections.deque[dict[str, Any]] = collections.deque()

@@ -229,7 +229,7 @@ class MonitoringBackend:
                     probe = probes[code_id(code)]
                     if probe.slow and probe.want_sample():
                         frame = getframe(1)
-                        samples[frame] = probe.snapshot_arguments(arguments_of(code, frame.f_locals))
+                        samples[frame] = probe.sample_arguments(arguments_of(code, frame.f_locals))
             except Exception:
                 internal_error("monitoring.start")
 
@@ -314,7 +314,7 @@ class MonitoringBackend:
                 probe = probes[code_id(code)]
                 if probe.want_sample():
                     frame = getframe(1)
-                    samples[frame] = probe.snapshot_arguments(arguments_of(code, frame.f_locals))
+                    samples[frame] = probe.sample_arguments(arguments_of(code, frame.f_locals))
             except Exception:
                 internal_error("monitoring.start")
 

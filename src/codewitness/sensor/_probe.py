@@ -4,7 +4,8 @@ A :class:`Probe` is made per watched function. The backends (rewriting and wrapp
 ``sys.monitoring`` on 3.12+) call into it on every call; it counts through its meter, tells
 exceptions apart by fingerprint and captures each distinct failure at least once per interval
 (:mod:`codewitness.sensor._failures`; the capture itself is made by its owner, the sensor), keeps
-a reservoir of sampled calls, and runs the plug-ins' checks after each successful call.
+one sampled call per input shape (:mod:`codewitness.sensor._sampling`), and runs the plug-ins'
+checks after each successful call.
 
 Threading: ``failed``, ``finish``, ``entered``, ``returned`` and ``raised`` run on application
 threads, on every call that needs more than counting, and take no lock at all (a signal
@@ -18,16 +19,15 @@ from __future__ import annotations
 
 import functools
 import inspect
-import itertools
 import sys
 import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.errors import InvariantViolation
-from codewitness.facts import Kind, timestamp
 from codewitness.sensor._failures import Failure, Failures
 from codewitness.sensor._rng import RNG
+from codewitness.sensor._sampling import Strata, Token, redaction_of
 from codewitness.sensor.aggregate import FunctionStats, error_name
 from codewitness.sensor.meter import Meter
 from codewitness.sensor.meter import now as monotonic_ns
@@ -60,6 +60,7 @@ class Owner(Protocol):
     distinct_exceptions_per_interval: int
     sample_rate: float
     samples_per_interval: int
+    sample_max_bytes: int
     redactor: Redactor
 
     def internal_error(self, where: str) -> None:
@@ -131,7 +132,8 @@ class Probe:
 
     __slots__ = (
         "_muted",
-        "_reservoir",
+        "_redaction",
+        "_strata",
         "checks",
         "failures",
         "meter",
@@ -165,19 +167,23 @@ class Probe:
         self.suppressed = 0
         #: The failure the meter counts by itself for now (see :meth:`raised`).
         self._muted: Failure | None = None
-        self._reservoir = _Reservoir(sensor.samples_per_interval)
+        self._strata = self._new_strata()
+        self._redaction = redaction_of(sensor.redactor)
+
+    def _new_strata(self) -> Strata:
+        return Strata(self.sensor.samples_per_interval, self.sensor.sample_max_bytes)
 
     def _new_failures(self) -> Failures:
         return Failures(self.sensor.exceptions_per_interval, self.sensor.distinct_exceptions_per_interval)
 
     def reinit_after_fork(self) -> None:
-        """Empty counters and reservoir in a forked child."""
+        """Empty counters and samples in a forked child."""
         self.stats.reinit_after_fork()
         self.failures = self._new_failures()
         self.suppressed = 0
         self._muted = None
         self.meter.unmute()
-        self._reservoir = _Reservoir(self.sensor.samples_per_interval)
+        self._strata = self._new_strata()
 
     def add_check(self, check: Check) -> None:
         """Run ``check(arguments, result)`` after every successful call of this function."""
@@ -221,7 +227,7 @@ class Probe:
         ns: int,
         arguments: Callable[[], Mapping[str, Any]],
         result: Any,
-        sampled: Mapping[str, Any] | None,
+        sampled: Token | None,
     ) -> None:
         """The slow path after a successful call: count, run checks, offer a sample. Never raises."""
         try:
@@ -236,7 +242,8 @@ class Probe:
                     except Exception:
                         self.sensor.internal_error("check")
             if sampled is not None:
-                self._offer(ns, sampled, result)
+                context = self.sensor.event_context()
+                self._strata.keep(ns, sampled, result, self.sensor.redactor, self._redaction, context)
         except InvariantViolation:
             raise
         except Exception:
@@ -252,7 +259,7 @@ class Probe:
         """
         try:
             named = self._named(frame_locals)
-            sampled = self.snapshot_arguments(named) if self.want_sample() else None
+            sampled = self.sample_arguments(named) if self.want_sample() else None
             return named, sampled, monotonic_ns()
         except Exception:
             self.sensor.internal_error("probe.entered")
@@ -307,34 +314,16 @@ class Probe:
             return {k: v for k, v in frame_locals.items() if not (k.startswith("__cw_") and k.endswith("__"))}
         return {name: frame_locals[name] for name in self.params if name in frame_locals}
 
-    def snapshot_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """A redacted snapshot taken before the call runs (for samples)."""
-        return self.sensor.redactor.snapshot_arguments(arguments)
-
-    def _offer(self, ns: int, arguments: Mapping[str, Any], result: Any) -> None:
-        # Reservoir sampling (algorithm R): every offered call has the same chance to be kept.
-        # No lock: this runs on application threads, and in signal handlers that call watched
-        # functions while their thread is in here too (see ``_Reservoir``).
-        reservoir = self._reservoir
-        keep = len(reservoir.slots)
-        offered = next(reservoir.offered)
-        slot = offered if offered < keep else RNG.randrange(offered + 1)
-        if slot >= keep:
-            return
-        reservoir.slots[slot] = {
-            "kind": Kind.SAMPLE,
-            "time": timestamp(),
-            "duration_ns": ns,
-            "arguments": dict(arguments),
-            "result": self.sensor.redactor.snapshot(result),
-            **self.sensor.event_context(),
-        }
+    def sample_arguments(self, arguments: Mapping[str, Any]) -> Token | None:
+        """Before a call offered for a sample: what the sample keeps of its arguments (a redacted
+        snapshot and the exact encoding, taken now, before the call may change them), or ``None``
+        when the call's input shape has its sample already (see :class:`~codewitness.sensor._sampling.Strata`)."""
+        return self._strata.take(arguments, self.sensor.redactor, self._redaction)
 
     def drain_samples(self) -> list[dict[str, Any]]:
-        """The reservoir of this interval; starts a new one."""
-        fresh = _Reservoir(self.sensor.samples_per_interval)
-        reservoir, self._reservoir = self._reservoir, fresh
-        return [sample for sample in reservoir.slots if sample is not None]
+        """The samples of this interval; starts a new interval."""
+        strata, self._strata = self._strata, self._new_strata()
+        return strata.drain()
 
     def drain_failures(self) -> None:
         """End this interval's failures (a new capture budget starts): each failure's first
@@ -349,19 +338,3 @@ class Probe:
         for failure in failures:
             if failure.records:
                 failure.records[0]["count"] = max(1, failure.count - (len(failure.records) - 1))
-
-
-class _Reservoir:
-    """One interval's sample slots of one function, filled without a lock.
-
-    ``next(offered)`` numbers each offered call in one step (a C call: no thread switch and no
-    signal handler runs inside it), and a slot is filled by one assignment. A call offered just
-    as the exporter swaps in a new reservoir may land in the old one after it was read: that
-    sample is lost, never a count.
-    """
-
-    __slots__ = ("offered", "slots")
-
-    def __init__(self, keep: int) -> None:
-        self.offered = itertools.count()
-        self.slots: list[dict[str, Any] | None] = [None] * keep

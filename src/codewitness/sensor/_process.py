@@ -89,7 +89,7 @@ class Options(TypedDict, total=False):
     token: str | None
     #: Also export through OpenTelemetry (needs the ``otel`` extra).
     otel: bool | None
-    #: Share of calls offered to the input/output sample reservoir.
+    #: Share of calls offered for an input/output sample (one kept per input shape and interval).
     sample_rate: float | None
     #: The code revision; default: the manifest's.
     revision: str | None
@@ -197,6 +197,7 @@ def _start(
             exception_bytes_per_interval=cfg.exception_bytes_per_interval,
             sample_rate=_given(options.get("sample_rate"), cfg.sample_rate),
             samples_per_interval=cfg.samples_per_interval,
+            sample_max_bytes=cfg.sample_max_bytes,
             stop=stop,
             speedups=cfg.speedups,
             flush_on_sigterm=cfg.flush_on_sigterm,

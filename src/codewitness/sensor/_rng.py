@@ -1,4 +1,4 @@
-"""The sensor's own random numbers (sampling, reservoirs, retry jitter).
+"""The sensor's own random numbers (sampling, retry jitter).
 
 The sensor never draws from the ``random`` module's shared generator: a host that seeds it (a
 simulation, a test suite, a reproducible job) gets the same sequence with the sensor running as

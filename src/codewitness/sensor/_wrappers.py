@@ -155,7 +155,7 @@ def _signature_source(code: types.CodeType) -> str | None:
 def _prepare_sample(fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     try:
         if probe.want_sample():
-            return probe.snapshot_arguments(bind_arguments(fn, args, kwargs))
+            return probe.sample_arguments(bind_arguments(fn, args, kwargs))
     except Exception:
         probe.sensor.internal_error("sample")
     return None

@@ -96,15 +96,31 @@ def review_items(
     return out
 
 
-def mark_review(store: Store, ref: str, verdict: Verdict, note: str | None = None) -> dict[str, Any]:
-    """Record a verdict on a review item (by id or unique prefix); ``wrong`` makes it a regression case.
+def mark_review(
+    store: Store, ref: str, verdict: Verdict, note: str | None = None, *, expect: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Record a verdict on a review item (by id or unique prefix); ``wrong`` makes it a regression
+    case and a corpus entry (source ``review``) for replay.
+
+    Args:
+        store: an open store.
+        ref: the item's id or a unique prefix (4 characters or more).
+        verdict: ``ok`` or ``wrong``.
+        note: why, kept with the verdict.
+        expect: for ``wrong``, the corrected expectation (``{"ok": exact encoding}``), kept
+            with the case and the corpus entry (``codewitness gen-tests`` asserts it).
 
     Raises:
-        InputError: the verdict is not ok/wrong, or the prefix is ambiguous or too short.
+        InputError: the verdict is not ok/wrong, an expectation comes with ``ok``, or the prefix
+            is ambiguous or too short.
         NotFoundError: no item has that id.
     """
+    from codewitness.store.corpus import add_entry, entry_id, input_hash
+
     if verdict not in ("ok", "wrong"):
         raise InputError(f"a verdict is 'ok' or 'wrong', not {verdict!r}")
+    if expect is not None and verdict != "wrong":
+        raise InputError("a corrected expectation goes with the verdict 'wrong'")
     if len(ref) < 4:
         raise InputError("give at least 4 characters of the review item id")
     items = schema.review_items
@@ -136,10 +152,29 @@ def mark_review(store: Store, ref: str, verdict: Verdict, note: str | None = Non
                         wrong_result=item["result"],
                         note=note,
                         created_at=now,
+                        input=item["input"],
+                        expect=expect,
                     )
                 )
+            elif expect is not None:
+                conn.execute(cases.update().where(cases.c.item_id == item["id"]).values(expect=expect))
+            add_entry(
+                conn,
+                function=item["function"],
+                source="review",
+                input=item["input"],
+                arguments=item["arguments"],
+                not_replayable=item["not_replayable"],
+                expect=expect,
+                expect_source="corrected" if expect is not None else None,
+                revision=item["revision"],
+                note=note,
+            )
         else:
             conn.execute(cases.delete().where(cases.c.item_id == item["id"]))
+            corpus = schema.corpus_entries
+            own = entry_id(item["function"], input_hash(item["input"], item["arguments"]))
+            conn.execute(corpus.delete().where(corpus.c.id == own, corpus.c.source == "review"))
     return {"id": item["id"], "function": item["function"], "verdict": verdict, "note": note}
 
 
@@ -156,6 +191,8 @@ def regression_cases(store: Store) -> list[dict[str, Any]]:
                 "generation_ids": r["generation_ids"],
                 "arguments": r["arguments"],
                 "wrong_result": r["wrong_result"],
+                "input": r["input"],
+                "expect": r["expect"],
                 "note": r["note"],
                 "created_at": r["created_at"].isoformat(),
             }

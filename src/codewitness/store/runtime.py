@@ -1,8 +1,9 @@
 """Runtime facts in the store: writing checked rows, one table per record kind.
 
 :func:`write_rows` takes the rows :mod:`codewitness.ingest` made of the sensor's records and
-inserts the ones the store does not have yet (records carry their own ids). Reading them back is
-:mod:`codewitness.store.queries`.
+inserts the ones the store does not have yet (records carry their own ids); the samples among them
+join the replay corpus in the same transaction (:func:`codewitness.store.corpus.absorb_samples`).
+Reading them back is :mod:`codewitness.store.queries`.
 
 Example:
     >>> written = write_rows(store, {Kind.AGGREGATE: {row["id"]: row}})  # doctest: +SKIP
@@ -66,11 +67,16 @@ def write_rows(
     Raises:
         StoreError: the store cannot be written.
     """
+    from codewitness.store.corpus import absorb_samples
+
     written = Written()
     with store.write() as conn:
         for kind, by_id in rows.items():
             if by_id:
-                written.inserted[kind] = _insert_new(conn, TABLES[kind], by_id, written)
+                fresh = _insert_new(conn, TABLES[kind], by_id, written)
+                written.inserted[kind] = len(fresh)
+                if kind is Kind.SAMPLE and fresh:
+                    absorb_samples(conn, fresh)
         if flows:
             stored = Written()
             _insert_new(conn, FLOWS, flows, stored)
@@ -78,8 +84,10 @@ def write_rows(
     return written
 
 
-def _insert_new(conn: Connection, table: Table, by_id: Mapping[str, dict[str, Any]], written: Written) -> int:
-    """Insert the rows whose ids the table lacks; returns how many were inserted.
+def _insert_new(
+    conn: Connection, table: Table, by_id: Mapping[str, dict[str, Any]], written: Written
+) -> list[dict[str, Any]]:
+    """Insert the rows whose ids the table lacks; returns the rows inserted.
 
     Rows the table already has are counted as duplicates. The rows go in one statement inside a
     savepoint; should the database refuse it, each row is tried on its own and the refused ones
@@ -93,19 +101,19 @@ def _insert_new(conn: Connection, table: Table, by_id: Mapping[str, dict[str, An
     written.duplicates += len(present)
     fresh = [row for key, row in by_id.items() if key not in present]
     if not fresh:
-        return 0
+        return []
     try:
         with conn.begin_nested():
             conn.execute(table.insert(), fresh)
-        return len(fresh)
+        return fresh
     except (DataError, IntegrityError, StatementError, ValueError, OverflowError):
         pass
-    added = 0
+    added = []
     for row in fresh:
         try:
             with conn.begin_nested():
                 conn.execute(table.insert(), [row])
-            added += 1
+            added.append(row)
         except (DataError, IntegrityError, StatementError, ValueError, OverflowError) as exc:
             written.refused.append(f"refused by the database ({_first_line(exc)})")
     return added

@@ -25,6 +25,8 @@ from sqlalchemy import (
 from codewitness.store.types import LosslessText, UTCDateTime
 
 metadata = MetaData()
+#: A JSON column whose ``None`` is SQL NULL (not JSON ``null``), so ``IS NULL`` finds it.
+_NULLABLE_JSON = JSON(none_as_null=True)
 
 migrations = Table(
     "cw_migrations",
@@ -223,6 +225,14 @@ runtime_samples = Table(
     Column("arguments", JSON, nullable=False),
     Column("result", JSON),
     Column("ingested_at", UTCDateTime(), nullable=False),
+    # m0010: the input shape, the exact (replayable) encoding, or why there is none
+    Column("shape", String(500)),
+    Column("shape_calls", BigInteger),
+    Column("source", String(20)),
+    Column("input", _NULLABLE_JSON),
+    Column("input_digest", String(64)),
+    Column("output", _NULLABLE_JSON),
+    Column("not_replayable", LosslessText()),
     Index("ix_runtime_samples_function_time", "function", "time"),
 )
 runtime_sensor_health = Table(
@@ -290,6 +300,8 @@ review_items = Table(
     Column("arguments", JSON, nullable=False),
     Column("result", JSON),
     Column("ingested_at", UTCDateTime(), nullable=False),
+    Column("input", _NULLABLE_JSON),  # m0010
+    Column("not_replayable", LosslessText()),  # m0010
     Index("ix_review_items_time", "time"),
 )
 
@@ -316,6 +328,8 @@ regression_cases = Table(
     Column("wrong_result", JSON),
     Column("note", LosslessText()),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("input", _NULLABLE_JSON),  # m0010
+    Column("expect", _NULLABLE_JSON),  # m0010: the corrected expectation a reviewer gave
 )
 
 
@@ -535,4 +549,95 @@ insight_acks = Table(
     Column("note", LosslessText()),
     Column("acknowledged_at", UTCDateTime(), nullable=False),
     Index("ix_insight_acks_insight", "insight_id", "acknowledged_at"),
+)
+
+
+# -- behaviour (m0010): the replay corpus, baselines, their checks, replay history ----------------
+
+corpus_entries = Table(
+    "corpus_entries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("function", String(1000), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("shape", String(500)),
+    Column("input", _NULLABLE_JSON),
+    Column("arguments", JSON, nullable=False),
+    Column("not_replayable", LosslessText()),
+    Column("observed", _NULLABLE_JSON),
+    Column("expect", _NULLABLE_JSON),
+    Column("expect_source", String(20)),
+    Column("revisions", JSON, nullable=False),
+    Column("seen", BigInteger, nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("note", LosslessText()),
+    Index("ix_corpus_entries_function", "function", "input_hash", unique=True),
+    Index("ix_corpus_entries_last_seen", "last_seen"),
+)
+
+baselines = Table(
+    "baselines",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revision", String(64)),
+    Column("dirty", Boolean, nullable=False),
+    Column("functions", JSON, nullable=False),
+    Column("cases", Integer, nullable=False),
+    Column("skipped", JSON, nullable=False),
+    Column("note", LosslessText()),
+)
+
+baseline_cases = Table(
+    "baseline_cases",
+    metadata,
+    Column("baseline", String(200), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("function", String(1000), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("input", JSON, nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("outcome", JSON, nullable=False),
+    Column("outcome_hash", String(64), nullable=False),
+    Index("ix_baseline_cases_function", "baseline", "function"),
+)
+
+baseline_checks = Table(
+    "baseline_checks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("baseline", String(200), nullable=False),
+    Column("checked_at", UTCDateTime(), nullable=False),
+    Column("revision", String(64)),
+    Column("dirty", Boolean, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("compared", Integer, nullable=False),
+    Column("equal", Integer, nullable=False),
+    Column("differing", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("nondeterministic", Integer, nullable=False),
+    Column("share", Float, nullable=False),
+    Column("alarm", Boolean, nullable=False),
+    Column("summary", JSON, nullable=False),
+    Index("ix_baseline_checks_baseline", "baseline", "checked_at"),
+)
+
+replay_functions = Table(
+    "replay_functions",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("function", String(1000), primary_key=True),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("against", String(64)),
+    Column("revision", String(64)),
+    Column("replayed", Integer, nullable=False),
+    Column("equal", Integer, nullable=False),
+    Column("differing", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("nondeterministic", Integer, nullable=False),
+    Column("not_replayable", Integer, nullable=False),
+    Index("ix_replay_functions_function", "function", "time"),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from codewitness.server.pages import (
+    behavior,
     checks,
     code,
     file,
@@ -25,5 +26,18 @@ from codewitness.server.pages import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (overview, code, file, functions, function, generations, generation, prompts, checks, review, session):
+for _module in (
+    overview,
+    code,
+    file,
+    functions,
+    function,
+    generations,
+    generation,
+    prompts,
+    checks,
+    review,
+    behavior,
+    session,
+):
     router.include_router(_module.router)

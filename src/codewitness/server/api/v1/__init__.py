@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from codewitness.server.api.v1 import checks, code, functions, ingest, ledger, review, runtime
+from codewitness.server.api.v1 import behavior, checks, code, functions, ingest, ledger, review, runtime
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
-for _module in (ingest, functions, code, runtime, ledger, review, checks):
+for _module in (ingest, functions, code, runtime, ledger, review, checks, behavior):
     router.include_router(_module.router)
