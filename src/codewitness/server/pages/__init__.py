@@ -16,6 +16,7 @@ from codewitness.server.pages import (
     functions,
     generation,
     generations,
+    insights,
     overview,
     prompts,
     review,
@@ -25,5 +26,18 @@ from codewitness.server.pages import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-for _module in (overview, code, file, functions, function, generations, generation, prompts, checks, review, session):
+for _module in (
+    overview,
+    code,
+    file,
+    functions,
+    function,
+    generations,
+    generation,
+    prompts,
+    checks,
+    review,
+    insights,
+    session,
+):
     router.include_router(_module.router)
