@@ -424,3 +424,36 @@ def test_a_forked_child_reports_its_own_flows_only(tmp_path: Path) -> None:
                 seen.setdefault(record["pid"], []).append(f"{record['kind']} {record['route']}")
     assert sorted(seen[pids["parent"]]) == ["dependency parent", "route parent"]
     assert sorted(seen[pids["child"]]) == ["dependency child", "route child"]
+
+
+def test_two_flask_apps_with_the_same_rule_each_name_their_own_handler_and_status_lines_are_read_each_time(
+    app: Any, memory: Any, start: Any
+) -> None:
+    # The Flask integration remembers what each URL rule routes to, and the WSGI one each status
+    # line it parsed: neither may hand one application's answer to another.
+    import flask
+
+    sensor = start(app, memory, "wrapping")
+
+    def make(name: str, status: int) -> Any:
+        application = flask.Flask(name)
+
+        def item(item_id: int) -> Any:
+            return ("ok", status)
+
+        item.__qualname__ = f"{name}_item"
+        application.add_url_rule("/items/<int:item_id>", view_func=item)
+        return application
+
+    first, second = make("first", 200), make("second", 599)
+    one, two = first.test_client(), second.test_client()
+    for _ in range(3):
+        assert one.get("/items/1").status_code == 200
+        assert two.get("/items/2").status_code == 599
+    sensor.flush()
+    routes = {r["function"]: r for r in memory.of("route")}
+    assert set(routes) == {f"{__name__}.first_item", f"{__name__}.second_item"}
+    assert {r["route"] for r in routes.values()} == {"/items/<int:item_id>"}
+    assert routes[f"{__name__}.first_item"]["statuses"] == {"2xx": 3}
+    assert routes[f"{__name__}.second_item"]["statuses"] == {"5xx": 3}
+    assert routes[f"{__name__}.second_item"]["errors"] == 3 and routes[f"{__name__}.first_item"]["errors"] == 0
