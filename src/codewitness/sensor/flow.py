@@ -77,6 +77,7 @@ __all__ = [
     "current",
     "job",
     "recorder",
+    "stop_searching_at",
 ]
 
 log = logging.getLogger("codewitness.sensor")
@@ -100,6 +101,16 @@ _current: contextvars.ContextVar[Flow | None] = contextvars.ContextVar("codewitn
 #: One value per process, so request ids of two processes never collide.
 _prefix = uuid.uuid4().hex[:8]
 _numbers = itertools.count(1)
+#: ``id(code) -> code`` of the functions that open flows around the application (an integration's
+#: ``serve``): the search for a statement's issuer stops there.
+_STOPS: dict[int, types.CodeType] = {}
+
+
+def stop_searching_at(function: Callable[..., Any]) -> None:
+    """Mark ``function`` as one that opens flows: no statement's issuer is searched above its frame."""
+    code = getattr(function, "__code__", None)
+    if isinstance(code, types.CodeType):
+        _STOPS[id(code)] = code
 
 
 def current() -> Flow | None:
@@ -161,6 +172,7 @@ class Flow:
         "started",
         "statements",
         "status",
+        "top",
     )
 
     def __init__(
@@ -191,6 +203,9 @@ class Flow:
         #: (made at the first statement: most requests of most services run none).
         self.statements: list[list[Any]] | None = None
         self.dropped = 0
+        #: The frame a job was opened in: the search for a statement's issuer goes no higher. (A
+        #: request's search stops at the integration's own frame, see :func:`stop_searching_at`.)
+        self.top: types.FrameType | None = None
         #: Per distinct statement: ``fingerprint -> [system, statement, count, errors, total_ns,
         #: max_ns, rows, function, details]``.
         self.distinct: dict[str, list[Any]] | None = None
@@ -300,8 +315,9 @@ class FlowRecorder:
         self._routes: dict[tuple[Any, ...], _RouteStats] = {}
         self._dependencies: dict[tuple[Any, ...], _DependencyStats] = {}
         self._start = timestamp()
-        #: ``id(code) -> (code, module.qualname or None)``: which code objects are watched functions.
-        self._code_names: dict[int, tuple[types.CodeType, str | None]] = {}
+        #: ``id(code) -> (code, module.qualname or None, a flow's boundary)``: which code objects are
+        #: watched functions, and which open flows (the issuer search stops there).
+        self._code_names: dict[int, tuple[types.CodeType, str | None, bool]] = {}
         self.overflow = 0
         #: The identifiers of the integrations set up (one integration may stand aside for another).
         self.enabled: set[str] = set()
@@ -452,7 +468,7 @@ class FlowRecorder:
                 fp, shape = OTHER, OTHER
                 seen = distinct.get(fp)
             if seen is None:
-                seen = distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(), None]
+                seen = distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(flow), None]
         seen[2] += 1
         if error:
             seen[3] += 1
@@ -471,27 +487,45 @@ class FlowRecorder:
         else:
             flow.dropped += 1
 
-    def _issuer(self) -> str | None:
-        """The innermost watched function on the stack."""
+    def _issuer(self, flow: Flow) -> str | None:
+        """The innermost watched function on the stack, below where ``flow`` began.
+
+        The search stops at the frame of the integration that opened the flow (its code is in
+        :data:`_STOPS`) or at the frame a job was opened in: what runs above a request is the
+        server, never its issuer, and on a deep stack that is most of the frames.
+        """
         frame: types.FrameType | None = sys._getframe(2)
         names = self._code_names
+        top = flow.top
         for _ in range(MAX_DEPTH):
             if frame is None:
                 return None
             code = frame.f_code
             known = names.get(id(code))
             if known is None or known[0] is not code:
-                module = frame.f_globals.get("__name__")
-                name = f"{module}.{code.co_qualname}" if isinstance(module, str) else None
-                if name is not None and not self.watches(name):
-                    name = None
-                if len(names) >= 8192:
-                    names.clear()
-                known = names[id(code)] = (code, name)
+                known = self._learn(code, frame)
             if known[1] is not None:
                 return known[1]
+            if known[2] or frame is top:
+                return None
             frame = frame.f_back
         return None
+
+    def _learn(self, code: types.CodeType, frame: types.FrameType) -> tuple[types.CodeType, str | None, bool]:
+        """Remember whether ``code`` is a watched function's (its name) or a flow's boundary."""
+        names = self._code_names
+        if len(names) >= 8192:
+            names.clear()
+        known: tuple[types.CodeType, str | None, bool]
+        if id(code) in _STOPS and _STOPS[id(code)] is code:
+            known = names[id(code)] = (code, None, True)
+            return known
+        module = frame.f_globals.get("__name__")
+        name: str | None = f"{module}.{code.co_qualname}" if isinstance(module, str) else None
+        if name is not None and not self.watches(name):
+            name = None
+        known = names[id(code)] = (code, name, False)
+        return known
 
     # -- the context of events ---------------------------------------------------------------------
 
@@ -670,6 +704,8 @@ def job(name: str) -> Iterator[Flow | None]:
         yield _current.get()
         return
     flow, token = recorder.begin("job", None, None, _named(name))
+    # The frame with the ``with job(...)``: above the generator and contextlib's ``__enter__``.
+    flow.top = sys._getframe(2)
     try:
         yield flow
     except BaseException:
@@ -677,6 +713,7 @@ def job(name: str) -> Iterator[Flow | None]:
         raise
     finally:
         recorder.end(flow, token)
+        flow.top = None  # no cycle through the caller's frame (it holds the flow)
 
 
 def _named(name: str) -> Resolver:

@@ -457,3 +457,49 @@ def test_two_flask_apps_with_the_same_rule_each_name_their_own_handler_and_statu
     assert routes[f"{__name__}.first_item"]["statuses"] == {"2xx": 3}
     assert routes[f"{__name__}.second_item"]["statuses"] == {"5xx": 3}
     assert routes[f"{__name__}.second_item"]["errors"] == 3 and routes[f"{__name__}.first_item"]["errors"] == 0
+
+
+AROUND = """
+from codewitness.sensor.flow import job
+
+
+def around(run):
+    return run()
+
+
+def opener(conn):
+    with job("own"):
+        return conn.execute("SELECT 2 AS own").fetchone()
+"""
+
+
+def test_a_watched_function_above_where_the_flow_began_is_not_its_statements_issuer(
+    app: Any, memory: Any, start: Any, db: Path
+) -> None:
+    # A watched function that calls a whole request (a test harness, a server) or that calls code
+    # which opens a job did not issue the statements run inside: the issuer search stops at the
+    # frame the flow began in. The function with the ``with job(...)`` itself still counts.
+    module = app.write("around", AROUND)
+    sensor = start(app, memory, "wrapping", manifest=_manifest_with(app, module, ("around", "opener")))
+    around = importlib.import_module(module)
+    conn = sqlite3.connect(db)
+
+    def queries(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        conn.execute("SELECT 1 AS request").fetchone()
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    def nightly() -> None:
+        with job("nightly"):
+            conn.execute("SELECT 1 AS nightly").fetchone()
+
+    assert around.around(lambda: _call(FlowMiddleware(queries), _environ("", {}))) == ("200 OK", b"ok")
+    around.around(nightly)
+    assert around.opener(conn) == (2,)
+    sensor.flush()
+    issuers = {d["statement"]: d["function"] for d in memory.of("dependency")}
+    assert issuers == {
+        "SELECT ? AS request": None,
+        "SELECT ? AS nightly": None,
+        "SELECT ? AS own": f"{module}.opener",
+    }

@@ -69,7 +69,7 @@ def test_the_normalizer_redacts_remembers_and_reads_composed_statements() -> Non
     assert len(seen) == 1  # the second time, remembered
     normalizer("SELECT 1")
     normalizer("SELECT 2")  # the memory was full: emptied, never grown past its size
-    assert len(normalizer._known) <= 2
+    assert len(normalizer.known) <= 2
 
     class Composed:  # psycopg's sql.Composed and SQLAlchemy's TextClause give their text, never a repr
         text = "SELECT * FROM t WHERE code = 'x'"

@@ -25,8 +25,11 @@ def report(flow: _flow.Flow, system: str, statement: Any, t0: int, rows: Any, er
         return
     try:
         ns = now() - t0
-        shape, fp = recorder.normalize(statement)
-        recorder.note(flow, system, shape, fp, ns, rows if type(rows) is int else -1, error)
+        # A statement text seen lately is looked up here: one call less on every statement.
+        found = recorder.normalize.known.get(statement) if type(statement) is str else None
+        if found is None:
+            found = recorder.normalize(statement)
+        recorder.note(flow, system, found[0], found[1], ns, rows if type(rows) is int else -1, error)
     except Exception:  # never the host's problem (the statement itself ran): counted
         recorder.internal_error(f"flow.{system}")
 

@@ -97,6 +97,9 @@ async def serve(app: App, scope: Scope, receive: Receive, send: Send, resolver: 
         recorder.end(flow, token)
 
 
+_flow.stop_searching_at(serve)
+
+
 class FlowMiddleware:
     """Wraps any ASGI application: each HTTP request becomes a flow (see the module docstring).
 

@@ -81,6 +81,9 @@ def serve(
         recorder.end(flow, token)
 
 
+_flow.stop_searching_at(serve)
+
+
 class FlowMiddleware:
     """Wraps any WSGI application: each request becomes a flow (see the module docstring).
 
