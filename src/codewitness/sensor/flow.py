@@ -439,7 +439,7 @@ class FlowRecorder:
         """Note one statement ``flow`` ran: ``statement`` is its text (normalised here), ``rows``
         the row count when the driver knows it (-1 otherwise)."""
         shape, fp = self.normalize(statement)
-        self.note(flow, system, shape, fp, ns, rows, error)
+        self.note(flow, system, shape, fp, ns, rows, error, ours=1)
 
     def note(
         self,
@@ -451,12 +451,16 @@ class FlowRecorder:
         rows: int = -1,
         error: bool = False,
         details: Mapping[str, int] | None = None,
+        ours: int = 0,
     ) -> None:
         """Note one already normalised statement or outbound call (``fp``: its fingerprint).
 
         The first time a flow runs a statement, the stack is searched for the innermost watched
         function: the statement's issuer (the frames of the sensor and the library on the way are
-        skipped, as no watched function is theirs).
+        skipped, as no watched function is theirs). ``ours``: how many frames from the caller up
+        are the integration's own (the caller, the wrapper that called it, ...): the search
+        starts above them, as reading a frame costs (one fewer too many is harmless; one too many
+        would skip the issuer).
         """
         distinct = flow.distinct
         if distinct is None:
@@ -468,7 +472,7 @@ class FlowRecorder:
                 fp, shape = OTHER, OTHER
                 seen = distinct.get(fp)
             if seen is None:
-                seen = distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(flow), None]
+                seen = distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(flow, ours), None]
         seen[2] += 1
         if error:
             seen[3] += 1
@@ -487,14 +491,20 @@ class FlowRecorder:
         else:
             flow.dropped += 1
 
-    def _issuer(self, flow: Flow) -> str | None:
+    def _issuer(self, flow: Flow, ours: int = 0) -> str | None:
         """The innermost watched function on the stack, below where ``flow`` began.
 
         The search stops at the frame of the integration that opened the flow (its code is in
         :data:`_STOPS`) or at the frame a job was opened in: what runs above a request is the
-        server, never its issuer, and on a deep stack that is most of the frames.
+        server, never its issuer, and on a deep stack that is most of the frames. It starts
+        above the ``ours`` frames of the integration that reported the statement:
+        ``sys._getframe`` skips frames without making an object of each, ``f_back`` does not.
         """
-        frame: types.FrameType | None = sys._getframe(2)
+        frame: types.FrameType | None
+        try:
+            frame = sys._getframe(2 + ours)
+        except ValueError:  # not that many frames: nobody above issued it
+            return None
         names = self._code_names
         top = flow.top
         for _ in range(MAX_DEPTH):

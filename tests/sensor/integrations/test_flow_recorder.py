@@ -470,6 +470,13 @@ def around(run):
 def opener(conn):
     with job("own"):
         return conn.execute("SELECT 2 AS own").fetchone()
+
+
+def direct(conn):
+    with job("direct"):
+        cursor = conn.cursor()
+        cursor.execute("SELECT 3 AS direct")  # right above the driver's execute: the search starts here
+        return cursor.fetchone()
 """
 
 
@@ -480,7 +487,7 @@ def test_a_watched_function_above_where_the_flow_began_is_not_its_statements_iss
     # which opens a job did not issue the statements run inside: the issuer search stops at the
     # frame the flow began in. The function with the ``with job(...)`` itself still counts.
     module = app.write("around", AROUND)
-    sensor = start(app, memory, "wrapping", manifest=_manifest_with(app, module, ("around", "opener")))
+    sensor = start(app, memory, "wrapping", manifest=_manifest_with(app, module, ("around", "opener", "direct")))
     around = importlib.import_module(module)
     conn = sqlite3.connect(db)
 
@@ -496,10 +503,12 @@ def test_a_watched_function_above_where_the_flow_began_is_not_its_statements_iss
     assert around.around(lambda: _call(FlowMiddleware(queries), _environ("", {}))) == ("200 OK", b"ok")
     around.around(nightly)
     assert around.opener(conn) == (2,)
+    assert around.direct(conn) == (3,)
     sensor.flush()
     issuers = {d["statement"]: d["function"] for d in memory.of("dependency")}
     assert issuers == {
         "SELECT ? AS request": None,
         "SELECT ? AS nightly": None,
         "SELECT ? AS own": f"{module}.opener",
+        "SELECT ? AS direct": f"{module}.direct",
     }
