@@ -96,10 +96,12 @@ def literal(draw: st.DrawFn, value: st.SearchStrategy[str], kind: str) -> str:
         return "'" + text.replace("'", "''") + "'"
     if kind in ("E", "N"):
         return kind + "'" + text.replace("'", "''") + "'"
+    # A dollar-quoted string ends at the first closing tag: a ``$`` next to it (``$$a$$$``) would
+    # end it early and leave a ``$`` behind, which is no literal at all.
     if kind == "dollar":
-        return "$$" + text.replace("$$", "") + "$$"
+        return "$$" + text.replace("$", "") + "$$"
     if kind == "tagged":
-        return "$q$" + text.replace("$q$", "") + "$q$"
+        return "$q$" + text.replace("$", "") + "$q$"
     if kind == "comment":
         return "-- " + text.replace("\n", " ") + "\n"
     return "/* " + text.replace("*/", "") + " */"
