@@ -15,8 +15,9 @@ the integration's own cost, not lost in a network round trip:
 * ``flask`` -- a Flask app with one route (the patched ``Flask.__call__``), called through Werkzeug's test environ;
 * ``sqlite3`` -- ``cursor.execute("SELECT ?", ...)`` on an in-memory database, 10 per flow;
 * ``sqlalchemy`` -- ``conn.execute(text(...))`` on SQLite through SQLAlchemy Core, 10 per flow, with
-  the sqlite3 integration reporting (the default); ``sa-listeners`` -- the same with SQLAlchemy's own
-  statement listeners (as for a driver no integration watches);
+  the sqlite3 integration reporting (the default); ``sa-alone`` -- the same with the SQLAlchemy
+  integration alone reporting (its dialect's calls to the driver wrapped, as for a driver no
+  integration watches);
 * ``httpx`` -- ``client.get`` through httpx's ``MockTransport`` (httpx's own code, no socket).
 
 Run::
@@ -276,10 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         ("wsgi", "request", wsgi_runner(make_wsgi), (), 1, 1),
         ("flask", "request", wsgi_runner(make_flask), ("flask",), 1, 2),
         ("sqlite3", "statement", sqlite_runner, ("sqlite3",), PER_FLOW, 4),
-        # SQLAlchemy over a driver with an integration (the default: the driver reports), and with
-        # its own statement listeners, as for a driver without one (simulated on sqlite3).
+        # SQLAlchemy over a driver with an integration (the default: the driver reports), and
+        # reporting itself, as for a driver without one (simulated on sqlite3).
         ("sqlalchemy", "statement", sqlalchemy_runner, ("sqlite3", "sqlalchemy"), PER_FLOW, 20),
-        ("sa-listeners", "statement", sqlalchemy_runner, ("sqlalchemy",), PER_FLOW, 20),
+        ("sa-alone", "statement", sqlalchemy_runner, ("sqlalchemy",), PER_FLOW, 20),
         ("httpx", "call", httpx_runner, ("httpx",), 1, 10),
     ]
     results = []
