@@ -23,13 +23,22 @@ Example:
 # No ``from __future__ import annotations`` here: the record shapes' ``NotRequired`` fields are
 # told apart from the required ones at runtime (``__optional_keys__``), from evaluated annotations.
 
+import contextlib
 import enum
 import json
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from io import FileIO
+from pathlib import Path
 from typing import Any, NamedTuple, NotRequired, TypedDict
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: segments are never known to be finished there
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "BUCKETS",
@@ -62,8 +71,10 @@ __all__ = [
     "StackFrame",
     "bucket_index",
     "bucket_value",
+    "create_segment",
     "decode_batch",
     "encode_batch",
+    "finished_segment",
     "merge_histograms",
     "segment_name",
     "timestamp",
@@ -186,13 +197,17 @@ class FlowContext(TypedDict):
 
 
 class ExceptionRecord(FunctionFields):
-    """:attr:`Kind.EXCEPTION`."""
+    """:attr:`Kind.EXCEPTION`: one capture of a failure. ``fingerprint`` tells failures apart
+    (function, type, message pattern, innermost frames); ``count`` is how many occurrences in its
+    interval the capture stands for (summed over a fingerprint's captures: all of them)."""
 
     time: str
     type: str
     message: NotRequired[str]
     stack: NotRequired[list[StackFrame]]
     arguments: NotRequired[dict[str, Any]]
+    fingerprint: NotRequired[str]
+    count: NotRequired[int]
     flow: NotRequired[FlowContext]
 
 
@@ -457,6 +472,61 @@ SEGMENT_GLOB = "seg-*.jsonl"
 def segment_name(time_ns: int, pid: int) -> str:
     """The file name of a spool segment begun at ``time_ns`` (epoch nanoseconds) by process ``pid``."""
     return f"seg-{time_ns:020d}-{pid}.jsonl"
+
+
+# A segment's writer holds an exclusive ``flock`` on it from before it has its name (it is made
+# under a hidden name, locked, then renamed) until it is closed for good: a reader that can take
+# the lock knows nothing more will be written, and may delete the segment once it stored it. The
+# lock belongs to the open file, so it holds across processes, containers sharing the folder, and
+# a forked child that inherited the file. Where ``fcntl`` is missing, no segment is ever finished.
+
+
+def create_segment(directory: Path, name: str) -> FileIO:
+    """A new segment ``name`` in ``directory``, open for appending (unbuffered, owner-only), locked
+    by its writer before it appears under its name.
+
+    Raises:
+        OSError: it cannot be made.
+    """
+    hidden = directory / f".{name}.new"
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(hidden, flags, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(hidden, directory / name)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(hidden)
+        raise
+    return open(fd, "ab", buffering=0)
+
+
+@contextlib.contextmanager
+def finished_segment(path: Path) -> Iterator[bool]:
+    """Whether the writer of segment ``path`` has closed it for good; while the block runs, it
+    cannot begin writing it again (nothing can: the segment is never reopened). ``False`` when
+    the segment cannot be opened or locked, or the platform has no ``flock``."""
+    if fcntl is None:
+        yield False
+        return
+    try:
+        # Non-blocking and not through a link: a FIFO named like a segment must not wait for a writer.
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finished = True
+        except OSError:
+            finished = False
+        yield finished
+    finally:
+        os.close(fd)
 
 
 # A code point UTF-8 cannot hold: half of a surrogate pair on its own (a file name decoded with

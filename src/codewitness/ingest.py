@@ -23,7 +23,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from codewitness.facts import INT64_MAX, SEGMENT_GLOB, BadRecord, Decoded, Histogram, Kind, decode_batch
+from codewitness._read import read_bytes
+from codewitness.facts import (
+    INT64_MAX,
+    SEGMENT_GLOB,
+    BadRecord,
+    Decoded,
+    Histogram,
+    Kind,
+    decode_batch,
+    finished_segment,
+)
 from codewitness.model import utcnow
 
 if TYPE_CHECKING:
@@ -32,6 +42,12 @@ if TYPE_CHECKING:
 __all__ = ["IngestResult", "Segment", "ingest_batch", "ingest_spool", "read_spool"]
 
 log = logging.getLogger("codewitness.ingest")
+
+#: The largest spool segment read (the sensor closes one at ``sensor.spool_segment_bytes``, 4 MiB
+#: by default, plus at most one batch).
+SEGMENT_MAX_BYTES = 1 << 30
+#: A finished segment with refused records is kept under its name with this before it.
+REJECTED_PREFIX = "rejected-"
 
 #: The refusal reason of a line that is not a record at all.
 UNREADABLE = "not a JSON record with a kind and an id"
@@ -50,12 +66,18 @@ class IngestResult:
     bad: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
+    #: Spool segments deleted once stored, and set aside for their refused records
+    #: (:func:`ingest_spool` with ``delete``).
+    deleted: int = 0
+    rejected: int = 0
 
     def add(self, other: IngestResult) -> None:
         """Fold ``other`` into this one."""
         self.inserted += other.inserted
         self.duplicates += other.duplicates
         self.bad += other.bad
+        self.deleted += other.deleted
+        self.rejected += other.rejected
         for kind, n in other.by_kind.items():
             self.by_kind[kind] = self.by_kind.get(kind, 0) + n
         for reason, n in other.reasons.items():
@@ -143,9 +165,8 @@ def read_spool(folder: str | Path) -> Iterator[Segment]:
     counted in ``unreadable``, never fatal.
     """
     for path in sorted(Path(folder).glob(SEGMENT_GLOB)):
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data, _problem = read_bytes(path, SEGMENT_MAX_BYTES, follow=False)
+        if data is None:  # gone, unreadable, too large, or not a regular file (a FIFO would block)
             continue
         yield Segment(path, *decode_batch(data))
 
@@ -155,6 +176,7 @@ def ingest_spool(
     folder: Path,
     *,
     on_segment: Callable[[list[dict[str, Any]]], None] | None = None,
+    delete: bool = False,
 ) -> tuple[IngestResult, int]:
     """Load every segment of a sensor spool folder, oldest first, one transaction per segment.
 
@@ -162,18 +184,41 @@ def ingest_spool(
         store: an open store.
         folder: the spool folder the sensor wrote.
         on_segment: called with each segment's records before they are stored (progress, summaries).
+        delete: delete each segment once it is stored, when its sensor has closed it for good (it
+            holds a lock on the one it writes: that one is read, and kept for the next ingest). A
+            finished segment with refused records or unreadable lines is kept, renamed
+            ``rejected-<name>`` so that it is not read again.
 
     Returns:
-        The summed result (unreadable lines counted as refused, with their reason) and how many
-        segments were read.
+        The summed result (unreadable lines counted as refused, with their reason; ``deleted``
+        and ``rejected``: the segments deleted and set aside) and how many segments were read.
+
+    Raises:
+        StoreError: the store cannot be written (the segment being stored is kept).
     """
     total = IngestResult()
     segments = 0
-    for path, records, unreadable in read_spool(folder):
-        segments += 1
-        if on_segment is not None:
-            on_segment(records)
-        total.add(ingest_batch(store, Decoded(records, unreadable), source=str(path)))
+    for path in sorted(Path(folder).glob(SEGMENT_GLOB)):
+        with finished_segment(path) as finished:
+            data, _problem = read_bytes(path, SEGMENT_MAX_BYTES, follow=False)
+            if data is None:  # gone, unreadable, too large, or not a regular file (a FIFO would block)
+                continue
+            records, unreadable = decode_batch(data)
+            segments += 1
+            if on_segment is not None:
+                on_segment(records)
+            result = ingest_batch(store, Decoded(records, unreadable), source=str(path))
+            total.add(result)
+            if delete and finished:
+                try:
+                    if result.bad:
+                        path.rename(path.with_name(REJECTED_PREFIX + path.name))
+                        total.rejected += 1
+                    else:
+                        path.unlink()
+                        total.deleted += 1
+                except OSError:
+                    log.debug("codewitness: %s was stored but could not be deleted", path, exc_info=True)
     return total, segments
 
 
@@ -393,6 +438,8 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             message=_long_text(record, "message", ""),
             stack=_value(stack, "stack"),
             arguments=_object(record, "arguments"),
+            fingerprint=_opt_str(record, "fingerprint", 32),
+            count=_int(record, "count", (1, INT64[1]), default=1),
         )
     elif kind is Kind.SAMPLE:
         row.update(

@@ -24,6 +24,7 @@ import atexit
 import collections
 import contextlib
 import fnmatch
+import json
 import logging
 import os
 import signal
@@ -38,13 +39,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.facts import Kind, timestamp
-from codewitness.sensor._guard import guard
+from codewitness.sensor._guard import guard, raised_by_signal_handler
 from codewitness.sensor._imports import ImportHook
 from codewitness.sensor._probe import Probe, parameters_of
 from codewitness.sensor._select import Found, Selection, Target, find_functions
 from codewitness.sensor.meter import meter_type
 
 if TYPE_CHECKING:
+    from codewitness.sensor._failures import Failure
     from codewitness.sensor.export import Exporter
     from codewitness.sensor.plugins import Check, CheckFactory, Collector, Plugin
     from codewitness.sensor.snapshot import Redactor
@@ -102,6 +104,8 @@ class Sensor:
         redactor: Redactor,
         queue_size: int = 10_000,
         exceptions_per_interval: int = 5,
+        distinct_exceptions_per_interval: int = 20,
+        exception_bytes_per_interval: int = 1 << 20,
         sample_rate: float = 0.0,
         samples_per_interval: int = 5,
         stop: threading.Event | None = None,
@@ -122,6 +126,11 @@ class Sensor:
         self.redactor = redactor
         self.queue_size = queue_size
         self.exceptions_per_interval = exceptions_per_interval
+        self.distinct_exceptions_per_interval = distinct_exceptions_per_interval
+        #: What the exception captures of one interval may take in all (their values as JSON);
+        #: past it a failure is reported by its type, message pattern and count alone.
+        self.exception_bytes_per_interval = exception_bytes_per_interval
+        self._exception_bytes = 0
         self.sample_rate = sample_rate
         self.samples_per_interval = samples_per_interval
         self.exporters = list(exporters)
@@ -152,7 +161,19 @@ class Sensor:
     # -- errors of our own -----------------------------------------------------------------
 
     def internal_error(self, where: str) -> None:
-        """Count an error in codewitness's own code; never raises (and never waits: no lock)."""
+        """Count an error in codewitness's own code (never waits: no lock).
+
+        Called while an exception is handled. When that exception came out of one of the host's
+        signal handlers (it interrupted our code), it is not ours: it is raised again, as if we
+        had not been there; nothing else is ever raised.
+        """
+        handled = sys.exc_info()[1]
+        if handled is not None and raised_by_signal_handler(handled):
+            raise handled
+        self.count_error(where)
+
+    def count_error(self, where: str) -> None:
+        """Count an error of ours found without an exception (never raises, never waits)."""
         try:
             self.internal_errors[where] += 1
             if log.isEnabledFor(logging.DEBUG):
@@ -366,21 +387,47 @@ class Sensor:
         self._events.append(record)
         return True
 
-    def capture_exception(self, probe: Probe, exc: BaseException, type_name: str, arguments: Mapping[str, Any]) -> None:
-        """Queue a redacted capture of an exception escaping ``probe``'s function."""
-        stack = [
-            {"file": frame.filename, "line": frame.lineno, "function": frame.name}
-            for frame in traceback.extract_tb(exc.__traceback__, limit=40)
-            if not frame.filename.startswith(_SENSOR_DIR)
-        ][-32:]
-        message, shown = self.redactor.exception(exc, arguments)
+    def capture_exception(
+        self, probe: Probe, exc: BaseException, failure: Failure, arguments: Mapping[str, Any]
+    ) -> None:
+        """Queue a redacted capture of an exception escaping ``probe``'s function, an occurrence of
+        ``failure`` (whose first capture is given its count at collect).
+
+        Past this interval's byte budget for captures (``exception_bytes_per_interval``), a
+        failure's first occurrence is still reported, by its type, message pattern and
+        innermost frames, without arguments; a repeat is not.
+        """
+        shown: dict[str, Any] = {}
+        stack: list[dict[str, Any]]
+        if self._exception_bytes >= self.exception_bytes_per_interval:
+            if failure.records:
+                return
+            message = self.redactor.text(failure.pattern, 500)
+            stack = [{"file": code.co_filename, "line": None, "function": code.co_name} for code, _ in failure.frames]
+        else:
+            frames = traceback.extract_tb(exc.__traceback__, limit=40)
+            stack = [
+                {"file": frame.filename, "line": frame.lineno, "function": frame.name}
+                for frame in frames
+                if not frame.filename.startswith(_SENSOR_DIR)
+            ][-32:]
+            message, shown = self.redactor.exception(exc, arguments)
+            self._exception_bytes += len(message) + sum(len(f.filename) + 40 for f in frames) + _json_size(shown)
         record = self._header(probe)
         record.update(
-            kind=Kind.EXCEPTION, time=timestamp(), type=type_name, message=message, stack=stack, arguments=shown
+            kind=Kind.EXCEPTION,
+            time=timestamp(),
+            type=failure.type_name,
+            message=message,
+            stack=stack,
+            arguments=shown,
+            fingerprint=failure.fingerprint(probe.target.name),
+            count=1,
         )
         if self._contexts:
             record.update(self.event_context())
-        self.enqueue(record)
+        if self.enqueue(record):
+            failure.records.append(record)
 
     # -- export ------------------------------------------------------------------------------
 
@@ -394,8 +441,10 @@ class Sensor:
                 sweep()
         records: list[dict[str, Any]] = []
         suppressed = 0
+        self._exception_bytes = 0
         for probe in list(self.probes.values()):
             with guard(self, "collect"):
+                probe.drain_failures()  # their captures are in the event queue, read below
                 stats = probe.stats.drain()
                 if stats is not None:
                     record = self._header(probe)
@@ -609,6 +658,13 @@ class Sensor:
     def closed(self) -> bool:
         """Whether :meth:`shutdown` ran."""
         return self._closed
+
+
+def _json_size(value: Any) -> int:
+    try:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str))
+    except Exception:
+        return 0
 
 
 #: Sensors whose exporter thread runs, held weakly: ``os.register_at_fork`` keeps what it is given

@@ -116,6 +116,10 @@ class Meter(Protocol):
 
     def take_errors(self) -> tuple[list[tuple[type, int]], int]: ...
 
+    def mute(self, exc: BaseException) -> None: ...
+
+    def unmute(self) -> int: ...
+
 
 # Code that can suspend: a generator or coroutine has a handled-exception state of its own.
 _SUSPENDING = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
@@ -224,6 +228,14 @@ class PyMeter:
         many were not captured; starts again."""
         errors, suppressed, self.errors, self.suppressed = self.errors, self.suppressed, {}, 0
         return [(cls, n) for cls, n in errors.values()], suppressed
+
+    def mute(self, exc: BaseException) -> None:
+        """The compiled meter stops handing over exceptions that are the same failure as ``exc``
+        (counting them as repeats); this one hands every exception over, and the probe counts them."""
+
+    def unmute(self) -> int:
+        """Hand every exception over again; the repeats counted while muted (none here)."""
+        return 0
 
     def add(self, ns: int) -> None:
         """Count one call that took ``ns`` nanoseconds."""

@@ -91,7 +91,9 @@ def _period(store: Store, column: Any) -> Any:
     return func.to_char(func.timezone("UTC", column), "YYYY-MM")
 
 
-def _groups(store: Store, table: Any, key: Any, stack: Any, since: datetime | None, by_month: bool) -> Iterator[Any]:
+def _groups(
+    store: Store, table: Any, key: Any, stack: Any, since: datetime | None, by_month: bool, count: Any
+) -> Iterator[Any]:
     columns = [
         table.c.function,
         key.label("key"),
@@ -112,7 +114,7 @@ def _groups(store: Store, table: Any, key: Any, stack: Any, since: datetime | No
         grouped.append(period)
     query = select(
         *columns,
-        func.count().label("count"),
+        count.label("count"),
         func.min(table.c.time).label("first"),
         func.max(table.c.time).label("last"),
     ).group_by(*grouped)
@@ -152,9 +154,10 @@ def _aware(value: Any) -> datetime:
 
 
 def exception_groups(store: Store, *, since: datetime | None = None, by_month: bool = False) -> list[EventGroup]:
-    """Captured exceptions grouped by function, type, exact stack, revision, service and origin."""
+    """Captured exceptions grouped by function, type, exact stack, revision, service and origin; the
+    count is of the occurrences the captures stand for (each counts its interval's repeats)."""
     t = schema.runtime_exceptions
-    rows = _groups(store, t, t.c.type, cast(t.c.stack, String), since, by_month)
+    rows = _groups(store, t, t.c.type, cast(t.c.stack, String), since, by_month, func.sum(t.c.count))
     return [_event_group(row) for row in rows]
 
 
@@ -163,7 +166,7 @@ def breach_groups(store: Store, *, since: datetime | None = None, by_month: bool
     from sqlalchemy import literal
 
     t = schema.runtime_breaches
-    rows = _groups(store, t, t.c.rule, literal(""), since, by_month)
+    rows = _groups(store, t, t.c.rule, literal(""), since, by_month, func.count())
     return [_event_group(row) for row in rows]
 
 

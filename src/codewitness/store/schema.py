@@ -187,8 +187,11 @@ runtime_aggregates = Table(
     Column("total_ns", BigInteger, nullable=False),
     Column("max_ns", BigInteger, nullable=False),
     Column("ingested_at", UTCDateTime(), nullable=False),
+    # m0011: 0 as the sensor sent it; else the seconds of the span retention merged it into.
+    Column("rollup", Integer, nullable=False, server_default="0"),
     Index("ix_runtime_aggregates_function_time", "function", "interval_start"),
     Index("ix_runtime_aggregates_time", "interval_start"),
+    Index("ix_runtime_aggregates_rollup", "rollup", "interval_start"),
 )
 runtime_exceptions = Table(
     "runtime_exceptions",
@@ -202,8 +205,12 @@ runtime_exceptions = Table(
     Column("stack", JSON, nullable=False),
     Column("arguments", JSON, nullable=False),
     Column("ingested_at", UTCDateTime(), nullable=False),
+    # m0011: the failure's fingerprint, and how many occurrences in its interval the row stands for.
+    Column("fingerprint", String(32)),
+    Column("count", BigInteger, nullable=False, server_default="1"),
     Index("ix_runtime_exceptions_function_time", "function", "time"),
     Index("ix_runtime_exceptions_time", "time"),
+    Index("ix_runtime_exceptions_fingerprint", "function", "fingerprint"),
 )
 runtime_samples = Table(
     "runtime_samples",

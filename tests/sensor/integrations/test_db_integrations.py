@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.sensor_db import connect
 
 from codewitness.config import SensorSection
 from codewitness.sensor.flow import job
@@ -37,7 +38,7 @@ def test_sqlite3_reports_execute_executemany_executescript_and_failures(
     class Mine(sqlite3.Connection):  # the application's own factory is kept, and seen
         pass
 
-    conn = sqlite3.connect(tmp_path / "a.db", factory=Mine)
+    conn = connect(tmp_path / "a.db", factory=Mine)
     assert isinstance(conn, Mine)
     with job("db"):
         conn.executescript("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT); CREATE INDEX ix ON t (name);")
@@ -71,7 +72,7 @@ def test_a_cursor_factory_of_the_application_is_seen_too(sensor: Any, memory: An
             super().__init__(connection)
             Counting.made += 1
 
-    conn = sqlite3.connect(tmp_path / "b.db")
+    conn = connect(tmp_path / "b.db")
     with job("db"):
         cursor = conn.cursor(Counting)
         cursor.execute("SELECT 42")

@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from tests.sensor_db import connect
 
 pytest.importorskip("django")
 
@@ -83,10 +84,9 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("interface", ["wsgi", "asgi"])
 def test_a_django_view_s_requests_and_queries_are_flows(tmp_path: Path, interface: str) -> None:
-    import sqlite3
 
     db = tmp_path / "books.db"
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     conn.execute("CREATE TABLE books (id INTEGER PRIMARY KEY, shelf INTEGER, title TEXT)")
     conn.executemany("INSERT INTO books (shelf, title) VALUES (3, ?)", [(f"t{i}",) for i in range(6)])
     conn.commit()

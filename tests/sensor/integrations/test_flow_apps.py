@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -29,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.sensor_db import connect
 
 from codewitness.ingest import ingest_spool
 from codewitness.model import Manifest, ManifestFunction
@@ -198,7 +198,7 @@ def shop(tmp_path: Path) -> Path:
     (package / "db.py").write_text(textwrap.dedent(DB))
     (package / "api.py").write_text(textwrap.dedent(FASTAPI_APP))
     (package / "web.py").write_text(textwrap.dedent(FLASK_APP))
-    conn = sqlite3.connect(tmp_path / "shop.db")
+    conn = connect(tmp_path / "shop.db")
     conn.executescript(
         """
         CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT);

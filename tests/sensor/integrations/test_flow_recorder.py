@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.sensor_db import connect
 
 import codewitness.sensor
 from codewitness.config import SensorSection
@@ -52,7 +53,7 @@ def helper(conn):
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "shop.db"
-    conn = sqlite3.connect(path)
+    conn = connect(path)
     conn.executescript(
         "CREATE TABLE items (id INTEGER PRIMARY KEY, order_id INTEGER, name TEXT, price REAL, note TEXT);"
         "CREATE TABLE orders (id INTEGER PRIMARY KEY);"
@@ -76,7 +77,7 @@ def test_a_job_counts_its_statements_per_run_and_names_the_watched_function_that
     module = app.write("loader", LOADER)
     sensor = start(app, memory, backend, manifest=_manifest_with(app, module, ("load", "total", "helper")))
     loader = importlib.import_module(module)
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     with job("nightly-report") as flow:
         assert flow is not None and flow_module.current() is flow
         assert len(loader.load(conn, range(1, 8))) == 7
@@ -105,7 +106,7 @@ def test_an_inner_function_s_statement_is_issued_by_the_innermost_watched_functi
     sensor = start(app, memory, "wrapping", manifest=_manifest_with(app, module, ("helper",)))
     loader = importlib.import_module(module)
     with job("j"):
-        loader.helper(sqlite3.connect(db))
+        loader.helper(connect(db))
     sensor.flush()
     (statement,) = memory.of("dependency")
     assert statement["function"] == f"{module}.helper"  # inner() is not watched; helper is
@@ -117,7 +118,7 @@ def test_an_exception_inside_a_flow_carries_the_flow_with_its_statements_literal
     module = app.write("loader", LOADER)
     sensor = start(app, memory, backend, manifest=_manifest_with(app, module, ("total",)))
     loader = importlib.import_module(module)
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     with pytest.raises(LookupError), job("checkout"):
         loader.total(conn, 7)
     with pytest.raises(LookupError):
@@ -143,7 +144,7 @@ def test_a_flow_keeps_its_first_statements_and_counts_the_rest(
     sensor = start(app, memory, "wrapping", manifest=_manifest_with(app, module, ("total",)), settings=settings)
     monkeypatch.setattr(flow_module, "MAX_DISTINCT", 4)
     loader = importlib.import_module(module)
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     with pytest.raises(LookupError), job("busy"):
         for i in range(6):
             conn.execute(f"SELECT {i} AS n{i}").fetchone()  # six distinct statements
@@ -197,7 +198,7 @@ def test_the_context_of_a_request_never_holds_a_secret_and_holds_headers_and_pat
 
     def application(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         try:
-            loader.total(sqlite3.connect(db), 7)
+            loader.total(connect(db), 7)
         except LookupError:
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
             return [b"sorry"]
@@ -274,7 +275,7 @@ def test_shutdown_takes_every_patch_back_and_connections_made_meanwhile_keep_wor
         sqlalchemy.engine.create.create_engine,
     )
     assert all(a is not b for a, b in zip(before, during, strict=True))
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     codewitness.sensor.shutdown()
     after = (
         sqlite3.connect,
@@ -302,7 +303,7 @@ def test_an_error_of_ours_is_counted_and_the_application_never_notices(
         raise RuntimeError("normaliser bug")
 
     monkeypatch.setattr(recorder, "normalize", broken)
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     with job("nightly"):
         assert loader.load(conn, [1, 2]) == [("n0",), ("n1",)]
 
