@@ -490,7 +490,7 @@ def test_a_watched_function_above_where_the_flow_began_is_not_its_statements_iss
     module = app.write("around", AROUND)
     sensor = start(app, memory, "wrapping", manifest=_manifest_with(app, module, ("around", "opener", "direct")))
     around = importlib.import_module(module)
-    conn = sqlite3.connect(db)
+    conn = connect(db)
 
     def queries(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         conn.execute("SELECT 1 AS request").fetchone()
