@@ -77,6 +77,7 @@ __all__ = [
     "current",
     "job",
     "recorder",
+    "stop_searching_at",
 ]
 
 log = logging.getLogger("codewitness.sensor")
@@ -100,6 +101,16 @@ _current: contextvars.ContextVar[Flow | None] = contextvars.ContextVar("codewitn
 #: One value per process, so request ids of two processes never collide.
 _prefix = uuid.uuid4().hex[:8]
 _numbers = itertools.count(1)
+#: ``id(code) -> code`` of the functions that open flows around the application (an integration's
+#: ``serve``): the search for a statement's issuer stops there.
+_STOPS: dict[int, types.CodeType] = {}
+
+
+def stop_searching_at(function: Callable[..., Any]) -> None:
+    """Mark ``function`` as one that opens flows: no statement's issuer is searched above its frame."""
+    code = getattr(function, "__code__", None)
+    if isinstance(code, types.CodeType):
+        _STOPS[id(code)] = code
 
 
 def current() -> Flow | None:
@@ -161,6 +172,7 @@ class Flow:
         "started",
         "statements",
         "status",
+        "top",
     )
 
     def __init__(
@@ -191,6 +203,9 @@ class Flow:
         #: (made at the first statement: most requests of most services run none).
         self.statements: list[list[Any]] | None = None
         self.dropped = 0
+        #: The frame a job was opened in: the search for a statement's issuer goes no higher. (A
+        #: request's search stops at the integration's own frame, see :func:`stop_searching_at`.)
+        self.top: types.FrameType | None = None
         #: Per distinct statement: ``fingerprint -> [system, statement, count, errors, total_ns,
         #: max_ns, rows, function, details]``.
         self.distinct: dict[str, list[Any]] | None = None
@@ -225,12 +240,11 @@ _STATUS_LABELS = ("none", "1xx", "2xx", "3xx", "4xx", "5xx", "other")
 
 
 class _RouteStats:
-    __slots__ = ("concurrency", "errors", "function", "meter", "requests", "statuses")
+    __slots__ = ("concurrency", "errors", "function", "meter", "statuses")
 
     def __init__(self, meter: Any, function: str | None) -> None:
-        self.meter = meter
+        self.meter = meter  # its count is the number of requests
         self.function = function
-        self.requests = 0
         self.errors = 0
         #: Requests by status class (see ``_STATUS_LABELS``).
         self.statuses = [0] * len(_STATUS_LABELS)
@@ -301,8 +315,9 @@ class FlowRecorder:
         self._routes: dict[tuple[Any, ...], _RouteStats] = {}
         self._dependencies: dict[tuple[Any, ...], _DependencyStats] = {}
         self._start = timestamp()
-        #: ``id(code) -> (code, module.qualname or None)``: which code objects are watched functions.
-        self._code_names: dict[int, tuple[types.CodeType, str | None]] = {}
+        #: ``id(code) -> (code, module.qualname or None, a flow's boundary)``: which code objects are
+        #: watched functions, and which open flows (the issuer search stops there).
+        self._code_names: dict[int, tuple[types.CodeType, str | None, bool]] = {}
         self.overflow = 0
         #: The identifiers of the integrations set up (one integration may stand aside for another).
         self.enabled: set[str] = set()
@@ -335,7 +350,11 @@ class FlowRecorder:
         return flow, _current.set(flow)
 
     def end(self, flow: Flow, token: contextvars.Token[Flow | None] | None) -> None:
-        """Close ``flow`` (put the previous one back) and count it. Never raises."""
+        """Close ``flow`` (put the previous one back) and count it. Never raises.
+
+        One frame: what counting a request needs is written out here rather than in helpers,
+        as it runs on every request (and, after the application's own work, with cold caches).
+        """
         ns = now() - flow.started
         if token is not None:
             try:  # noqa: SIM105 - a try costs nothing on the request path, suppress() is a call
@@ -344,36 +363,40 @@ class FlowRecorder:
                 pass
         self.active.discard(flow)
         try:
-            self._count(flow, ns)
+            found = flow._resolved
+            if found is None:
+                found = flow._resolved = flow.resolver(flow)
+            route, function = found[0], found[2]
+            key = (flow.kind, flow.method, route, function)
+            stats = self._routes.get(key)
+            if stats is None:
+                stats = self._route_stats(key)
+            stats.meter.add(ns)
+            status = flow.status // 100
+            if status > 5 or status < 0:
+                status = 6
+            stats.statuses[status] += 1
+            if status >= 5 or flow.failed:
+                stats.errors += 1
+            load = (flow.in_flight - 1).bit_length()
+            bucket = stats.concurrency[load if load < CONCURRENCY_BUCKETS else CONCURRENCY_BUCKETS - 1]
+            bucket[0] += 1
+            bucket[1] += ns
+            if flow.distinct:
+                for fp, seen in flow.distinct.items():
+                    self._fold(route, flow.method, fp, seen)
         except Exception:  # a resolver that tripped over a framework we did not expect
             self.internal_error("flow.end")
 
-    def _count(self, flow: Flow, ns: int) -> None:
-        route, _, function = flow.resolved(final=True)
-        key = (flow.kind, flow.method, route, function)
+    def _route_stats(self, key: tuple[Any, ...]) -> _RouteStats:
+        """The statistics of a route seen the first time this interval (or of ``(other)``)."""
+        if len(self._routes) >= MAX_ROUTES:
+            key = (key[0], key[1], OTHER, None)
+            self.overflow += 1
         stats = self._routes.get(key)
         if stats is None:
-            if len(self._routes) >= MAX_ROUTES:
-                key = (flow.kind, flow.method, OTHER, None)
-                self.overflow += 1
-            stats = self._routes.get(key)
-            if stats is None:
-                stats = self._routes.setdefault(key, _RouteStats(self.meter_type(None, 0), key[3]))
-        stats.meter.add(ns)
-        stats.requests += 1
-        status = flow.status // 100
-        if status > 5 or status < 0:
-            status = 6
-        stats.statuses[status] += 1
-        if flow.failed or status >= 5:
-            stats.errors += 1
-        load = (flow.in_flight - 1).bit_length()
-        bucket = stats.concurrency[load if load < CONCURRENCY_BUCKETS else CONCURRENCY_BUCKETS - 1]
-        bucket[0] += 1
-        bucket[1] += ns
-        if flow.distinct:
-            for fp, seen in flow.distinct.items():
-                self._fold(route, flow.method, fp, seen)
+            stats = self._routes.setdefault(key, _RouteStats(self.meter_type(None, 0), key[3]))
+        return stats
 
     def _fold(self, route: str | None, method: str | None, fp: str, seen: list[Any]) -> None:
         key = (route, method, seen[_Seen.FUNCTION], fp)
@@ -416,7 +439,7 @@ class FlowRecorder:
         """Note one statement ``flow`` ran: ``statement`` is its text (normalised here), ``rows``
         the row count when the driver knows it (-1 otherwise)."""
         shape, fp = self.normalize(statement)
-        self.note(flow, system, shape, fp, ns, rows, error)
+        self.note(flow, system, shape, fp, ns, rows, error, ours=1)
 
     def note(
         self,
@@ -428,12 +451,16 @@ class FlowRecorder:
         rows: int = -1,
         error: bool = False,
         details: Mapping[str, int] | None = None,
+        ours: int = 0,
     ) -> None:
         """Note one already normalised statement or outbound call (``fp``: its fingerprint).
 
         The first time a flow runs a statement, the stack is searched for the innermost watched
         function: the statement's issuer (the frames of the sensor and the library on the way are
-        skipped, as no watched function is theirs).
+        skipped, as no watched function is theirs). ``ours``: how many frames from the caller up
+        are the integration's own (the caller, the wrapper that called it, ...): the search
+        starts above them, as reading a frame costs (one fewer too many is harmless; one too many
+        would skip the issuer).
         """
         distinct = flow.distinct
         if distinct is None:
@@ -445,7 +472,7 @@ class FlowRecorder:
                 fp, shape = OTHER, OTHER
                 seen = distinct.get(fp)
             if seen is None:
-                seen = distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(), None]
+                seen = distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(flow, ours), None]
         seen[2] += 1
         if error:
             seen[3] += 1
@@ -464,27 +491,51 @@ class FlowRecorder:
         else:
             flow.dropped += 1
 
-    def _issuer(self) -> str | None:
-        """The innermost watched function on the stack."""
-        frame: types.FrameType | None = sys._getframe(2)
+    def _issuer(self, flow: Flow, ours: int = 0) -> str | None:
+        """The innermost watched function on the stack, below where ``flow`` began.
+
+        The search stops at the frame of the integration that opened the flow (its code is in
+        :data:`_STOPS`) or at the frame a job was opened in: what runs above a request is the
+        server, never its issuer, and on a deep stack that is most of the frames. It starts
+        above the ``ours`` frames of the integration that reported the statement:
+        ``sys._getframe`` skips frames without making an object of each, ``f_back`` does not.
+        """
+        frame: types.FrameType | None
+        try:
+            frame = sys._getframe(2 + ours)
+        except ValueError:  # not that many frames: nobody above issued it
+            return None
         names = self._code_names
+        top = flow.top
         for _ in range(MAX_DEPTH):
             if frame is None:
                 return None
             code = frame.f_code
             known = names.get(id(code))
             if known is None or known[0] is not code:
-                module = frame.f_globals.get("__name__")
-                name = f"{module}.{code.co_qualname}" if isinstance(module, str) else None
-                if name is not None and not self.watches(name):
-                    name = None
-                if len(names) >= 8192:
-                    names.clear()
-                known = names[id(code)] = (code, name)
+                known = self._learn(code, frame)
             if known[1] is not None:
                 return known[1]
+            if known[2] or frame is top:
+                return None
             frame = frame.f_back
         return None
+
+    def _learn(self, code: types.CodeType, frame: types.FrameType) -> tuple[types.CodeType, str | None, bool]:
+        """Remember whether ``code`` is a watched function's (its name) or a flow's boundary."""
+        names = self._code_names
+        if len(names) >= 8192:
+            names.clear()
+        known: tuple[types.CodeType, str | None, bool]
+        if id(code) in _STOPS and _STOPS[id(code)] is code:
+            known = names[id(code)] = (code, None, True)
+            return known
+        module = frame.f_globals.get("__name__")
+        name: str | None = f"{module}.{code.co_qualname}" if isinstance(module, str) else None
+        if name is not None and not self.watches(name):
+            name = None
+        known = names[id(code)] = (code, name, False)
+        return known
 
     # -- the context of events ---------------------------------------------------------------------
 
@@ -663,6 +714,8 @@ def job(name: str) -> Iterator[Flow | None]:
         yield _current.get()
         return
     flow, token = recorder.begin("job", None, None, _named(name))
+    # The frame with the ``with job(...)``: above the generator and contextlib's ``__enter__``.
+    flow.top = sys._getframe(2)
     try:
         yield flow
     except BaseException:
@@ -670,6 +723,7 @@ def job(name: str) -> Iterator[Flow | None]:
         raise
     finally:
         recorder.end(flow, token)
+        flow.top = None  # no cycle through the caller's frame (it holds the flow)
 
 
 def _named(name: str) -> Resolver:

@@ -68,6 +68,7 @@ __all__ = [
     "InsightJson",
     "InsightList",
     "acknowledge_insight",
+    "insight_by_id",
     "insights",
     "quantile_interval",
 ]
@@ -576,11 +577,22 @@ def acknowledge_insight(
         InputError: the prefix matches several insights.
         NotFoundError: no current insight has that id.
     """
+    found = insight_by_id(store, insight, since=since)
+    ack = acknowledge(store, found.id, note=note)
+    return replace(found, acknowledged=ack)
+
+
+def insight_by_id(store: Store, insight: str, *, since: datetime | None = None) -> Insight:
+    """The current insight with this id (or a unique prefix of it), acknowledged or not.
+
+    Raises:
+        InputError: the prefix matches several insights.
+        NotFoundError: no current insight has that id (its evidence is gone, or outside ``since``).
+    """
     everything = insights(store, since=since, include_acknowledged=True).insights
     matches = [i for i in everything if i.id == insight] or [i for i in everything if i.id.startswith(insight)]
     if not matches:
         raise NotFoundError(f"no insight {insight!r}: `codewitness insights --all` lists them")
     if len(matches) > 1:
         raise InputError(f"{insight!r} matches {len(matches)} insights; give more of the id")
-    ack = acknowledge(store, matches[0].id, note=note)
-    return replace(matches[0], acknowledged=ack)
+    return matches[0]

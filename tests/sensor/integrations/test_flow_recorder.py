@@ -425,3 +425,91 @@ def test_a_forked_child_reports_its_own_flows_only(tmp_path: Path) -> None:
                 seen.setdefault(record["pid"], []).append(f"{record['kind']} {record['route']}")
     assert sorted(seen[pids["parent"]]) == ["dependency parent", "route parent"]
     assert sorted(seen[pids["child"]]) == ["dependency child", "route child"]
+
+
+def test_two_flask_apps_with_the_same_rule_each_name_their_own_handler_and_status_lines_are_read_each_time(
+    app: Any, memory: Any, start: Any
+) -> None:
+    # The Flask integration remembers what each URL rule routes to, and the WSGI one each status
+    # line it parsed: neither may hand one application's answer to another.
+    import flask
+
+    sensor = start(app, memory, "wrapping")
+
+    def make(name: str, status: int) -> Any:
+        application = flask.Flask(name)
+
+        def item(item_id: int) -> Any:
+            return ("ok", status)
+
+        item.__qualname__ = f"{name}_item"
+        application.add_url_rule("/items/<int:item_id>", view_func=item)
+        return application
+
+    first, second = make("first", 200), make("second", 599)
+    one, two = first.test_client(), second.test_client()
+    for _ in range(3):
+        assert one.get("/items/1").status_code == 200
+        assert two.get("/items/2").status_code == 599
+    sensor.flush()
+    routes = {r["function"]: r for r in memory.of("route")}
+    assert set(routes) == {f"{__name__}.first_item", f"{__name__}.second_item"}
+    assert {r["route"] for r in routes.values()} == {"/items/<int:item_id>"}
+    assert routes[f"{__name__}.first_item"]["statuses"] == {"2xx": 3}
+    assert routes[f"{__name__}.second_item"]["statuses"] == {"5xx": 3}
+    assert routes[f"{__name__}.second_item"]["errors"] == 3 and routes[f"{__name__}.first_item"]["errors"] == 0
+
+
+AROUND = """
+from codewitness.sensor.flow import job
+
+
+def around(run):
+    return run()
+
+
+def opener(conn):
+    with job("own"):
+        return conn.execute("SELECT 2 AS own").fetchone()
+
+
+def direct(conn):
+    with job("direct"):
+        cursor = conn.cursor()
+        cursor.execute("SELECT 3 AS direct")  # right above the driver's execute: the search starts here
+        return cursor.fetchone()
+"""
+
+
+def test_a_watched_function_above_where_the_flow_began_is_not_its_statements_issuer(
+    app: Any, memory: Any, start: Any, db: Path
+) -> None:
+    # A watched function that calls a whole request (a test harness, a server) or that calls code
+    # which opens a job did not issue the statements run inside: the issuer search stops at the
+    # frame the flow began in. The function with the ``with job(...)`` itself still counts.
+    module = app.write("around", AROUND)
+    sensor = start(app, memory, "wrapping", manifest=_manifest_with(app, module, ("around", "opener", "direct")))
+    around = importlib.import_module(module)
+    conn = connect(db)
+
+    def queries(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        conn.execute("SELECT 1 AS request").fetchone()
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    def nightly() -> None:
+        with job("nightly"):
+            conn.execute("SELECT 1 AS nightly").fetchone()
+
+    assert around.around(lambda: _call(FlowMiddleware(queries), _environ("", {}))) == ("200 OK", b"ok")
+    around.around(nightly)
+    assert around.opener(conn) == (2,)
+    assert around.direct(conn) == (3,)
+    sensor.flush()
+    issuers = {d["statement"]: d["function"] for d in memory.of("dependency")}
+    assert issuers == {
+        "SELECT ? AS request": None,
+        "SELECT ? AS nightly": None,
+        "SELECT ? AS own": f"{module}.opener",
+        "SELECT ? AS direct": f"{module}.direct",
+    }

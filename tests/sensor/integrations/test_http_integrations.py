@@ -7,7 +7,9 @@ carry) left out -- with its status class and whether it had a timeout.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.server
+import importlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -120,3 +122,62 @@ def test_a_call_outside_any_flow_is_not_recorded(sensor: Any, memory: Any, serve
     assert requests.get(f"http://{server}/users/1", timeout=1).ok
     sensor.flush()
     assert calls(memory) == {}
+
+
+CALLERS = """
+def with_requests(session, url):
+    return session.get(url, timeout=2).status_code
+
+
+def with_urllib3(pool, path):
+    return pool.urlopen("GET", path).status
+
+
+def with_httpx(client, url):
+    return client.send(client.build_request("GET", url)).status_code
+
+
+async def with_httpx_async(client, url):
+    return (await client.send(client.build_request("GET", url))).status_code
+"""
+
+
+def test_each_call_names_the_watched_function_that_made_it(
+    app: Any, memory: Any, start: Any, server: str
+) -> None:
+    # The search for a call's issuer starts above the integration's own frames: it must not start
+    # above the function that made the call (here right above the patched method, but for requests).
+    requests = pytest.importorskip("requests")
+    httpx = pytest.importorskip("httpx")
+    import urllib3
+
+    module = app.write("callers", CALLERS)
+    manifest = app.manifest(("with_requests", "with_urllib3", "with_httpx", "with_httpx_async"))
+    manifest = dataclasses.replace(
+        manifest, functions=tuple(dataclasses.replace(f, module=module) for f in manifest.functions)
+    )
+    settings = SensorSection(integrations=("urllib3", "httpx"))
+    sensor = start(app, memory, "wrapping", manifest=manifest, settings=settings)
+    callers = importlib.import_module(module)
+    with job("requests"), requests.Session() as session:
+        assert callers.with_requests(session, f"http://{server}/a/1") == 200
+    host, port = server.split(":")
+    with job("urllib3"), urllib3.HTTPConnectionPool(host, int(port)) as pool:
+        assert callers.with_urllib3(pool, "/b/1") == 200
+    with job("httpx"), httpx.Client() as client:
+        assert callers.with_httpx(client, f"http://{server}/c/1") == 200
+
+    async def run() -> None:
+        async with httpx.AsyncClient() as client:
+            with job("httpx async"):
+                assert await callers.with_httpx_async(client, f"http://{server}/d/1") == 200
+
+    asyncio.run(run())
+    sensor.flush()
+    issuers = {statement: call["function"] for statement, call in calls(memory).items()}
+    assert issuers == {
+        f"GET {server}/a/{{id}}": f"{module}.with_requests",
+        f"GET {server}/b/{{id}}": f"{module}.with_urllib3",
+        f"GET {server}/c/{{id}}": f"{module}.with_httpx",
+        f"GET {server}/d/{{id}}": f"{module}.with_httpx_async",
+    }

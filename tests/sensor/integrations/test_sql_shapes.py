@@ -69,7 +69,7 @@ def test_the_normalizer_redacts_remembers_and_reads_composed_statements() -> Non
     assert len(seen) == 1  # the second time, remembered
     normalizer("SELECT 1")
     normalizer("SELECT 2")  # the memory was full: emptied, never grown past its size
-    assert len(normalizer._known) <= 2
+    assert len(normalizer.known) <= 2
 
     class Composed:  # psycopg's sql.Composed and SQLAlchemy's TextClause give their text, never a repr
         text = "SELECT * FROM t WHERE code = 'x'"
@@ -96,10 +96,12 @@ def literal(draw: st.DrawFn, value: st.SearchStrategy[str], kind: str) -> str:
         return "'" + text.replace("'", "''") + "'"
     if kind in ("E", "N"):
         return kind + "'" + text.replace("'", "''") + "'"
+    # A dollar-quoted string ends at the first closing tag: a ``$`` next to it (``$$a$$$``) would
+    # end it early and leave a ``$`` behind, which is no literal at all.
     if kind == "dollar":
-        return "$$" + text.replace("$$", "") + "$$"
+        return "$$" + text.replace("$", "") + "$$"
     if kind == "tagged":
-        return "$q$" + text.replace("$q$", "") + "$q$"
+        return "$q$" + text.replace("$", "") + "$q$"
     if kind == "comment":
         return "-- " + text.replace("\n", " ") + "\n"
     return "/* " + text.replace("*/", "") + " */"

@@ -19,14 +19,22 @@ __all__ = ["report", "wrap_async_execute", "wrap_execute"]
 
 
 def report(flow: _flow.Flow, system: str, statement: Any, t0: int, rows: Any, error: bool) -> None:
-    """Note a statement that began at ``t0`` (the sensor's clock); never raises."""
+    """Note a statement that began at ``t0`` (the sensor's clock); never raises.
+
+    Called by the replacement of the driver's ``execute`` itself (the issuer search starts above
+    both frames).
+    """
     recorder = _flow._recorder
     if recorder is None:
         return
     try:
         ns = now() - t0
-        shape, fp = recorder.normalize(statement)
-        recorder.note(flow, system, shape, fp, ns, rows if type(rows) is int else -1, error)
+        # A statement text seen lately is looked up here: one call less on every statement.
+        found = recorder.normalize.known.get(statement) if type(statement) is str else None
+        if found is None:
+            found = recorder.normalize(statement)
+        # Ours above the statement: this function and the wrapper of ``execute`` that called it.
+        recorder.note(flow, system, found[0], found[1], ns, rows if type(rows) is int else -1, error, None, 2)
     except Exception:  # never the host's problem (the statement itself ran): counted
         recorder.internal_error(f"flow.{system}")
 

@@ -64,8 +64,13 @@ def report_call(
     path: str,
     status: int | None,
     timeout_set: bool | None,
+    ours: int = 2,
 ) -> None:
-    """Note one outbound call that began at ``t0`` (``status`` ``None``: it failed); never raises."""
+    """Note one outbound call that began at ``t0`` (``status`` ``None``: it failed); never raises.
+
+    ``ours``: the frames of the integration from this one up to the client library's own (this
+    function and the wrapper that called it: 2; the issuer search starts above them).
+    """
     recorder = _flow._recorder
     if recorder is None:
         return
@@ -76,6 +81,6 @@ def report_call(
         if timeout_set is False:
             details["no_timeout"] = 1
         error = status is None or status >= 500
-        recorder.note(flow, SYSTEM, shape, fp, ns, -1, error, details)
+        recorder.note(flow, SYSTEM, shape, fp, ns, -1, error, details, ours)
     except Exception:  # never the host's problem (the call itself was made): counted
         recorder.internal_error("flow.http")

@@ -114,16 +114,18 @@ class Normalizer:
     Safe to share between threads: a lost race costs one more normalisation, never a wrong answer.
     """
 
-    __slots__ = ("_known", "_redact", "_size")
+    __slots__ = ("_redact", "_size", "known")
 
     def __init__(self, redact: Callable[[str], str], size: int = 2048) -> None:
         self._redact = redact
         self._size = size
-        self._known: dict[str, tuple[str, str]] = {}
+        #: Statement text -> (normalised statement, fingerprint), for the texts seen lately. Callers
+        #: on a hot path may look a text up here themselves (one call less); only this class writes it.
+        self.known: dict[str, tuple[str, str]] = {}
 
     def __call__(self, statement: object) -> tuple[str, str]:
         """The normalised, redacted statement and its fingerprint."""
-        known = self._known
+        known = self.known
         if type(statement) is str:
             try:
                 return known[statement]

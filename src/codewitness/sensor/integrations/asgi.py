@@ -79,12 +79,14 @@ async def serve(app: App, scope: Scope, receive: Receive, send: Send, resolver: 
         await app(scope, receive, send)
         return
 
-    async def sending(message: Message) -> None:
+    def sending(message: Message) -> Awaitable[None]:
+        # Not a coroutine of its own: the application awaits what ``send`` returns, one frame less
+        # per message.
         if message.get("type") == "http.response.start":
             status = message.get("status")
             if type(status) is int:
                 flow.status = status
-        await send(message)
+        return send(message)
 
     try:
         await app(scope, receive, sending)
@@ -93,6 +95,9 @@ async def serve(app: App, scope: Scope, receive: Receive, send: Send, resolver: 
         raise
     finally:
         recorder.end(flow, token)
+
+
+_flow.stop_searching_at(serve)
 
 
 class FlowMiddleware:

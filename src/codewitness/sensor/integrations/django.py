@@ -109,8 +109,10 @@ class Integration:
             return get_response_async
 
         self._patches.replace(handler, "get_response", wrap)
+        _flow.stop_searching_at(vars(handler)["get_response"])
         if "get_response_async" in vars(handler):
             self._patches.replace(handler, "get_response_async", wrap_async)
+            _flow.stop_searching_at(vars(handler)["get_response_async"])
 
     def teardown(self) -> None:
         self._patches.restore()

@@ -20,15 +20,25 @@ from codewitness.sensor.integrations.wsgi import Environ, StartResponse, serve
 __all__ = ["Integration", "resolve"]
 
 
+#: ``id(rule) -> (rule, template, handler)``: what a URL rule routes to, read once per rule (an
+#: application has a fixed set of them, and a rule is bound to one application's map only).
+_RULES: dict[int, tuple[Any, str | None, str | None]] = {}
+
+
 def resolve(flow: Flow) -> Resolved:
     """The URL rule, view arguments and view function of the request Flask is serving in ``flow``."""
     request = flow.source.get("werkzeug.request")
     rule = getattr(request, "url_rule", None)
     if rule is None:
         return (None, None, None)
-    views = getattr(flow.app, "view_functions", None) or {}
-    view = views.get(rule.endpoint)
-    return (rule.rule, getattr(request, "view_args", None), function_name(view) if view is not None else None)
+    known = _RULES.get(id(rule))
+    if known is None or known[0] is not rule:
+        views = getattr(flow.app, "view_functions", None) or {}
+        view = views.get(rule.endpoint)
+        if len(_RULES) >= 4096:
+            _RULES.clear()
+        known = _RULES[id(rule)] = (rule, rule.rule, function_name(view) if view is not None else None)
+    return (known[1], getattr(request, "view_args", None), known[2])
 
 
 class Integration:

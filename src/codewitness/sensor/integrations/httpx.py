@@ -40,6 +40,7 @@ def _report(flow: _flow.Flow, t0: int, request: Any, response: Any) -> None:
             str(url.path),
             status if type(status) is int else None,
             timeout_set,
+            3,  # report_call, this function, the wrapper of ``send``
         )
     except Exception:  # never the host's problem: counted
         _flow.count_error("flow.httpx")

@@ -29,6 +29,11 @@ StartResponse = Callable[..., Any]
 App = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
+#: Status lines seen (``"200 OK"`` -> 200): an application sends the same few, and a lookup is
+#: cheaper than parsing one on every request.
+_CODES: dict[str, int] = {}
+
+
 def _unrouted(flow: _flow.Flow) -> Resolved:
     return (None, None, None)
 
@@ -55,7 +60,12 @@ def serve(
 
     def starting(status: str, headers: Any, exc_info: Any = None) -> Any:
         try:
-            flow.status = int(status[:3])
+            code = _CODES.get(status)
+            if code is None:
+                code = int(status[:3])
+                if len(_CODES) < 512:
+                    _CODES[status] = code
+            flow.status = code
             # Routed by now, and still inside the framework's request (Flask forgets it after).
             flow.resolved(final=True)
         except Exception:  # a status or a route we cannot read: the request is counted without
@@ -69,6 +79,9 @@ def serve(
         raise
     finally:
         recorder.end(flow, token)
+
+
+_flow.stop_searching_at(serve)
 
 
 class FlowMiddleware:

@@ -17,6 +17,7 @@ from codewitness.server.pages import (
     functions,
     generation,
     generations,
+    insights,
     overview,
     prompts,
     review,
@@ -38,6 +39,7 @@ for _module in (
     checks,
     review,
     behavior,
+    insights,
     session,
 ):
     router.include_router(_module.router)
