@@ -11,7 +11,13 @@ variants, each round in a rotating order:
 
 A load process sends keep-alive GETs as fast as it can over a mix of pages: table pages as HTML
 and JSON, a row, SQL queries, and two kinds of failing SQL (``no such table`` and ``malformed
-JSON``, the rare and the frequent failure of the same type). On two or more CPUs the server and
+JSON``, the rare and the frequent failure of the same type). datasette's time limits are
+lifted, so that every variant does the same work: with them, a query that a slower run (a busier
+machine, or the sensor) takes past a limit is interrupted, which changes both the work done and
+the exceptions raised. With ``--baseline REV``, the sensor variants also run
+with the sensor of that git revision (``manifest@base``, ``all@base``: its tree extracted and its
+compiled meter built for the venv's Python), in the same rounds, so that a change is measured
+against what it changes under the same machine load. On two or more CPUs the server and
 the load get one CPU each. The loss is paired round by round (each sensor run against the same
 round's plain run), so that machine noise lasting a round hits both.
 
@@ -21,6 +27,7 @@ capture, the store's size after ``codewitness ingest`` of it, and the size of a 
 real ``Datasette`` object as ``self``.
 
     python benchmarks/sensor_datasette.py --python python3.12 --rounds 5 --seconds 10
+    python benchmarks/sensor_datasette.py --python python3.12 --variants plain,all,all@base --baseline 7ac48c5
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("plain", "manifest", "all")
+#: datasette's wall-clock limits: a query that runs past one is interrupted (and raises), so a
+#: slower run (a busier machine, or a sensor) would do less work and raise more than a faster one.
+TIME_LIMITS = ("sql_time_limit_ms", "facet_time_limit_ms", "facet_suggest_time_limit_ms")
 VERSIONS = "import sys, datasette as d, uvicorn as u; print(sys.version.split()[0], d.__version__, u.__version__)"
 
 LOAD = r"""
@@ -180,16 +190,33 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _baseline(python: Path, revision: str, workdir: Path) -> Path:
+    """The ``src`` folder of ``revision``'s tree, its compiled meter built in place for ``python``."""
+    tree = workdir / "baseline"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    if subprocess.run([str(python), "-c", "import setuptools"], capture_output=True).returncode:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "setuptools"], check=True)
+    subprocess.run([str(python), "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, capture_output=True, check=True)
+    return tree / "src"
+
+
 def one_run(
     python: Path, variant: str, args: argparse.Namespace, workdir: Path, manifest: Path, spool: Path
 ) -> tuple[float, int, float]:
     port = _free_port()
     serve = [str(python), "-m", "datasette", "serve", str(workdir / "fixture.db"), "--port", str(port)]
-    if variant != "plain":
+    for limit in TIME_LIMITS:  # the same work in every variant, however slow the machine or the sensor
+        serve += ["--setting", limit, "600000"]
+    kind, _, at = variant.partition("@")
+    if kind != "plain":
         cli = [str(python), "-m", "codewitness", "run", "--spool-dir", str(spool)]
-        cli += ["--manifest", str(manifest)] if variant == "manifest" else ["--include", "datasette.*"]
+        cli += ["--manifest", str(manifest)] if kind == "manifest" else ["--include", "datasette.*"]
         serve = [*cli, "--", *serve]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    if at:  # the baseline's codewitness, ahead of the venv's (`run` keeps PYTHONPATH for the program)
+        env["PYTHONPATH"] = str(workdir / "baseline" / "src")
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, load_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
     server = subprocess.Popen(
@@ -251,7 +278,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="plain, manifest, all, X@base")
+    parser.add_argument("--baseline", help="git revision whose sensor the @base variants run")
     args = parser.parse_args()
     python = _venv(args.venv, args.python)
     version = subprocess.run(
@@ -264,6 +292,11 @@ def main() -> None:
         workdir = Path(tmp)
         (workdir / ".git").mkdir()  # the project root codewitness run looks for
         _database(workdir / "fixture.db")
+        if any("@" in v for v in variants):
+            if not args.baseline:
+                raise SystemExit("the @base variants need --baseline REV")
+            _baseline(python, args.baseline, workdir)
+            print(f"baseline: the sensor of {args.baseline}")
         manifest = _manifest(python, workdir)
         budget = subprocess.run(
             [str(python), "-c", BUDGET, str(workdir / "fixture.db")], capture_output=True, text=True, check=True

@@ -12,12 +12,14 @@ rollup, and how long ``codewitness runtime``'s view takes over everything.
 
     python benchmarks/store_retention.py                      # 1,000,000 requests at 10 per second
     python benchmarks/store_retention.py --rate 2 --requests 200000
+    python benchmarks/store_retention.py --rate 2 --requests 200000 --keep /tmp/shop-store.db   # for runtime_view.py
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -48,6 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=10.0, help="requests per second the shop serves")
+    parser.add_argument("--keep", type=Path, help="copy the store here at the end (before vacuum), to time views on")
     args = parser.parse_args()
 
     from sensor_service import _Connection  # type: ignore[import-not-found]
@@ -116,6 +119,8 @@ def main() -> None:
         with sqlite3.connect(db) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         size = db.stat().st_size
+        if args.keep is not None:
+            shutil.copyfile(db, args.keep)
         found = stats(store)
         timings = []
         for _ in range(3):

@@ -236,6 +236,36 @@ def test_two_messages_of_one_exception_type_are_both_kept_with_their_counts(
     assert health["suppressed_exceptions"] == 50 - 2 + 3 - 1
 
 
+def test_failures_that_take_turns_are_counted_exactly_and_cost_no_python_once_muted(
+    start: Any, app: App, memory: MemoryExporter, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on datasette under load: two failures of one function taking turns. Before, the compiled
+    # meter muted one failure at a time, so each turn handed the other over to the probe again.
+    from codewitness.sensor._probe import Probe
+
+    handed: list[str] = []
+    real_raised = Probe.raised
+
+    def raised(self: Probe, token: Any, exc: BaseException, depth: int = 1) -> int:
+        handed.append(str(exc))
+        return real_raised(self, token, exc, depth + 1)
+
+    monkeypatch.setattr(Probe, "raised", raised)
+    module = app.write("db", QUERY)
+    sensor = start(app, memory, backend, include=[f"{module}.query"], settings=SensorSection(exceptions_per_interval=1))
+    db = importlib.import_module(module)
+    for i in range(40):
+        for sql in (f"json_extract({i})", "t1"):
+            with pytest.raises(db.OperationalError):
+                db.query(sql)
+    sensor.flush()
+    assert memory.of("aggregate", f"{module}.query")[0]["errors"] == {f"{module}.OperationalError": 80}
+    counts = {r["message"]: r["count"] for r in memory.of("exception", f"{module}.query")}
+    assert counts == {"malformed JSON": 40, "no such table: t1": 40}
+    if sensor.meter_type is not PyMeter:
+        assert len(handed) <= 4  # each failure: its capture, then it is muted (was: all 80)
+
+
 def test_distinct_failures_are_bounded_per_interval(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
     module = app.write("db", QUERY.replace('f"no such table: {sql}"', "sql"))
     sensor = start(

@@ -154,3 +154,65 @@ def test_summaries_merge_intervals_and_put_ai_beside_human(store: Store) -> None
     assert [s["function"] for s in pattern] == ["shop.quote"]
     later = summarize(store, since=T0 + timedelta(seconds=11))
     assert later[0]["calls"] == 500 and len(later[0]["exceptions"]) == 1
+
+
+def test_a_summary_over_many_intervals_is_summed_by_the_database(store: Store, monkeypatch: Any) -> None:
+    # Before: every stored interval was read as a row and its histogram parsed and checked in
+    # Python (Histogram.from_json once per interval), which made `runtime` take seconds on a
+    # store of a day of intervals. Now the database sums the counts and the maps are merged from
+    # their JSON text in bulk: no interval is parsed one by one, and the answer is the same.
+    records: list[dict[str, Any]] = []
+    expected: dict[str, dict[str, Any]] = {}
+    for i in range(240):
+        name = ("shop.quote", "shop.total", "shop.tax")[i % 3]
+        latencies = [1_000 * (1 + (i * 7 + k) % 50) for k in range(1 + i % 4)]
+        errors = {"ValueError": 1} if i % 5 == 0 else ({"KeyError": 2} if i % 7 == 0 else {})
+        origin = "human" if name == "shop.tax" and i > 200 else "ai"
+        record = aggregate(name, latencies, errors, T0 + timedelta(seconds=10 * i), origin=origin)
+        if i % 11 == 0:
+            record["service"], record["models"] = "shop-worker", ["gpt-5"]
+        records.append(record)
+        want = expected.setdefault(name, {"calls": 0, "hist": Histogram(), "errors": {}, "models": set()})
+        want["calls"] += len(latencies)
+        want["hist"].merge(Histogram.from_json(record["histogram"]))
+        for error_type, n in errors.items():
+            want["errors"][error_type] = want["errors"].get(error_type, 0) + n
+        want["models"].update(record["models"])
+        want["origin"], want["last"] = origin, record["end"]
+        want.setdefault("first", record["start"])
+    assert ingest_batch(store, records, source="test").inserted == 240
+    parsed = []
+    real_from_json = Histogram.from_json.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Histogram], value: Any) -> Histogram:
+        parsed.append(value)
+        return real_from_json(cls, value)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Histogram, "from_json", classmethod(counted))
+    summaries = {s["function"]: s for s in summarize(store)}
+    assert parsed == []
+    assert set(summaries) == set(expected)
+    for name, want in expected.items():
+        got = summaries[name]
+        assert got["calls"] == want["calls"]
+        assert got["errors_by_type"] == dict(sorted(want["errors"].items()))
+        assert got["models"] == sorted(want["models"])
+        assert got["services"] == ["shop", "shop-worker"]
+        assert got["origin"] == want["origin"]
+        assert (got["first_seen"], got["last_seen"]) == (want["first"], want["last"])
+        for q, key in ((0.5, "p50_ms"), (0.95, "p95_ms"), (0.99, "p99_ms")):
+            assert got[key] == round(want["hist"].quantile(q) / 1e6, 6)
+
+
+def test_a_sum_past_64_bits_is_still_exact(store: Store) -> None:
+    # SQLite's SUM stops at 2**63-1 with an error; the summary then reads the rows one by one.
+    big = 2**62 + 5
+    records = []
+    for i in range(3):
+        record = aggregate("shop.quote", [1_000], {}, T0 + timedelta(seconds=10 * i))
+        record["calls"], record["total_ns"] = big, big
+        record["histogram"] = {"10": big}
+        records.append(record)
+    assert ingest_batch(store, records, source="test").inserted == 3
+    (summary,) = summarize(store)
+    assert summary["calls"] == 3 * big and summary["mean_ms"] == round(1 / 1e6, 6)

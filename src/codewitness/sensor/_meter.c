@@ -296,6 +296,8 @@ new_start(int64_t ns)
 
 /* Exception types a meter counts without a dictionary per interval (most functions raise one). */
 #define ERROR_SLOTS 4
+/* Failures of one function muted at once (see Meter_mute). */
+#define MUTED_SLOTS 8
 
 typedef struct {
     PyObject_HEAD
@@ -305,10 +307,11 @@ typedef struct {
     uint64_t error_counts[ERROR_SLOTS];
     long long limit;  /* exceptions captured per type per interval; the rest are only counted */
     long long suppressed;
-    /* The failure the probe no longer wants handed over (its signature, see failure_signature;
-     * 0: none), and how many of it were counted here since (see Meter_mute). */
-    Py_hash_t muted;
-    long long repeats;
+    /* The failures the probe no longer wants handed over this interval (their signatures, see
+     * failure_signature), and how many of each were counted here since (see Meter_mute). */
+    Py_hash_t muted[MUTED_SLOTS];
+    long long repeats[MUTED_SLOTS];
+    int muted_count;
     char slow;
     uint64_t counts[BUCKETS];
 } Meter;
@@ -656,12 +659,16 @@ failed(Meter *self, PyObject *token, PyObject *exc, int64_t *start)
         self->suppressed++;
         return 0;
     }
-    /* The same failure as the one the probe muted: counted here, handed over as a number. */
-    Py_hash_t sig = self->muted ? failure_signature(exc) : -1;
-    if (sig != -1 && sig == self->muted) {
-        self->repeats++;
-        self->suppressed++;
-        return 0;
+    /* The same failure as one the probe muted: counted here, handed over as a number. */
+    if (self->muted_count > 0) {
+        Py_hash_t sig = failure_signature(exc);
+        for (int i = 0; sig != -1 && i < self->muted_count; i++) {
+            if (self->muted[i] == sig) {
+                self->repeats[i]++;
+                self->suppressed++;
+                return 0;
+            }
+        }
     }
     /* The probe sees the start as an int (as from a wrapper), or its own token. */
     PyObject *handed = Py_IS_TYPE(token, &StartType) ? PyLong_FromLongLong(*start) : Py_NewRef(token);
@@ -752,9 +759,12 @@ Meter_take_errors(Meter *self, PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("(NL)", taken, suppressed);
 }
 
-/* mute(exc): hand no more exceptions that are the same failure as `exc` to the probe (until
- * unmute); count them in `repeats` instead. The probe calls it from `raised`, with the exception
- * it is being handed, when it wants no more captures of that failure this interval. */
+/* mute(exc) -> slot: hand no more exceptions that are the same failure as `exc` to the probe
+ * (until unmute); count them in their slot of `repeats` instead. The probe calls it from `raised`,
+ * with the exception it is being handed, when it wants no more captures of that failure this
+ * interval. Up to MUTED_SLOTS failures are muted at once, so failures that take turns are all
+ * counted here. Returns the slot (the index of its count in what unmute returns), or -1 when the
+ * exception has no signature or every slot is taken (it is then handed over as before). */
 static PyObject *
 Meter_mute(Meter *self, PyObject *exc)
 {
@@ -763,19 +773,42 @@ Meter_mute(Meter *self, PyObject *exc)
         return NULL;
     }
     Py_hash_t sig = failure_signature(exc);
-    self->muted = sig == -1 ? 0 : sig;
-    Py_RETURN_NONE;
+    if (sig == -1) {
+        return PyLong_FromLong(-1);
+    }
+    for (int i = 0; i < self->muted_count; i++) {
+        if (self->muted[i] == sig) {
+            return PyLong_FromLong(i);
+        }
+    }
+    if (self->muted_count == MUTED_SLOTS) {
+        return PyLong_FromLong(-1);
+    }
+    int slot = self->muted_count++;
+    self->muted[slot] = sig;
+    self->repeats[slot] = 0;
+    return PyLong_FromLong(slot);
 }
 
-/* unmute() -> int: hand every exception over again; returns the repeats counted while muted
- * (and starts them again from zero). */
+/* unmute() -> (repeats, ...): hand every exception over again; returns the repeats counted in each
+ * slot while muted, in slot order (and frees the slots). */
 static PyObject *
 Meter_unmute(Meter *self, PyObject *Py_UNUSED(ignored))
 {
-    long long repeats = self->repeats;
-    self->muted = 0;
-    self->repeats = 0;
-    return PyLong_FromLongLong(repeats);
+    PyObject *repeats = PyTuple_New(self->muted_count);
+    if (repeats == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < self->muted_count; i++) {
+        PyObject *n = PyLong_FromLongLong(self->repeats[i]);
+        if (n == NULL) {
+            Py_DECREF(repeats);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(repeats, i, n);
+    }
+    self->muted_count = 0;
+    return repeats;
 }
 
 static PyObject *
@@ -857,9 +890,10 @@ static PyMethodDef Meter_methods[] = {
      "(each type once); starts again."},
     {"add", (PyCFunction)Meter_add, METH_O, "add(ns): count one call that took `ns` nanoseconds."},
     {"mute", (PyCFunction)Meter_mute, METH_O,
-     "mute(exc): count exceptions that are the same failure as `exc` here, no more handed to the probe."},
+     "mute(exc) -> slot: count exceptions that are the same failure as `exc` here, no more handed to the "
+     "probe (-1: not muted)."},
     {"unmute", (PyCFunction)Meter_unmute, METH_NOARGS,
-     "unmute() -> int: hand every exception over again; the repeats counted while muted."},
+     "unmute() -> (repeats, ...): hand every exception over again; the repeats counted in each slot."},
     {"take", (PyCFunction)Meter_take, METH_NOARGS,
      "take() -> {bucket: count}: the counts so far (non-zero buckets only); starts again from zero."},
     {NULL, NULL, 0, NULL},

@@ -165,8 +165,9 @@ class Probe:
         #: Exceptions not captured this interval (repeats past the budget, failures past the
         #: distinct ones tracked).
         self.suppressed = 0
-        #: The failure the meter counts by itself for now (see :meth:`raised`).
-        self._muted: Failure | None = None
+        #: The failures the compiled meter counts by itself this interval, by their slot there
+        #: (see :meth:`raised`).
+        self._muted: dict[int, Failure | None] = {}
         self._strata = self._new_strata()
         self._redaction = redaction_of(sensor.redactor)
 
@@ -181,7 +182,7 @@ class Probe:
         self.stats.reinit_after_fork()
         self.failures = self._new_failures()
         self.suppressed = 0
-        self._muted = None
+        self._muted = {}
         self.meter.unmute()
         self._strata = self._new_strata()
 
@@ -288,9 +289,6 @@ class Probe:
         try:
             entry = token if isinstance(token, tuple) else None
             start = entry[2] if entry else int(token)  # type: ignore[arg-type]
-            if self._muted is not None:  # another failure: the muted one's repeats are its count
-                self._muted.count += self.meter.unmute()
-                self._muted = None
             name = error_name(exc.__class__)
             failures = self.failures
             failure = failures.seen(exc, name)
@@ -299,11 +297,13 @@ class Probe:
                 arguments = entry[0] if entry else self._named(sys._getframe(depth).f_locals)
                 self.sensor.capture_exception(self, exc, failure, arguments)
             else:
-                # Not captured, nor will its repeats be: until another failure comes, the compiled
-                # meter counts them without calling here (a flood of one failure costs no Python).
+                # Not captured, nor will its repeats be: until the interval ends, the compiled
+                # meter counts them without calling here (a flood of a few failures, taking turns
+                # or not, costs no Python); their number is added to the failure's at the end.
                 self.suppressed += 1
-                self._muted = failure
-                self.meter.mute(exc)
+                slot = self.meter.mute(exc)
+                if slot >= 0:
+                    self._muted[slot] = failure
             return int(start)
         except Exception:
             self.sensor.internal_error("probe.raised")
@@ -331,10 +331,11 @@ class Probe:
         other captures, which stand for one each). Runs on the exporter thread, before the
         records leave the event queue."""
         failures, self.failures = self.failures, self._new_failures()
-        muted, self._muted = self._muted, None
-        repeats = self.meter.unmute()
-        if muted is not None:
-            muted.count += repeats
+        muted, self._muted = self._muted, {}
+        for slot, repeats in enumerate(self.meter.unmute()):
+            failure = muted.get(slot)
+            if failure is not None:
+                failure.count += repeats
         for failure in failures:
             if failure.records:
                 failure.records[0]["count"] = max(1, failure.count - (len(failure.records) - 1))

@@ -116,9 +116,9 @@ class Meter(Protocol):
 
     def take_errors(self) -> tuple[list[tuple[type, int]], int]: ...
 
-    def mute(self, exc: BaseException) -> None: ...
+    def mute(self, exc: BaseException) -> int: ...
 
-    def unmute(self) -> int: ...
+    def unmute(self) -> tuple[int, ...]: ...
 
 
 # Code that can suspend: a generator or coroutine has a handled-exception state of its own.
@@ -229,13 +229,15 @@ class PyMeter:
         errors, suppressed, self.errors, self.suppressed = self.errors, self.suppressed, {}, 0
         return [(cls, n) for cls, n in errors.values()], suppressed
 
-    def mute(self, exc: BaseException) -> None:
+    def mute(self, exc: BaseException) -> int:
         """The compiled meter stops handing over exceptions that are the same failure as ``exc``
-        (counting them as repeats); this one hands every exception over, and the probe counts them."""
+        (counting them as repeats in a slot it returns); this one hands every exception over, and
+        the probe counts them: no slot (-1)."""
+        return -1
 
-    def unmute(self) -> int:
-        """Hand every exception over again; the repeats counted while muted (none here)."""
-        return 0
+    def unmute(self) -> tuple[int, ...]:
+        """Hand every exception over again; the repeats counted in each slot while muted (none here)."""
+        return ()
 
     def add(self, ns: int) -> None:
         """Count one call that took ``ns`` nanoseconds."""

@@ -13,14 +13,25 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import RowMapping, Select, Table, select
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    Table,
+    Text,
+    cast,
+    func,
+    select,
+)
+from sqlalchemy.exc import OperationalError
 
-from codewitness.facts import BadRecord, Histogram
+from codewitness.facts import INT64_MAX, LAST_BUCKET, BadRecord, Histogram
 from codewitness.store import Store, schema
 
 __all__ = ["BreachSummary", "ExceptionSummary", "FunctionRuntime", "revision_p95", "summarize"]
@@ -204,6 +215,12 @@ def summarize(
 ) -> list[FunctionRuntime]:
     """One summary per function over the stored intervals (AI-written first, busiest first).
 
+    The database does the summing (calls, errors, latency histograms bucket by bucket, errors by
+    type) and picks each function's newest exceptions and breaches, so the answer costs a few
+    rows per function, however many intervals are stored. A function with a stored interval the
+    sums cannot trust (a histogram that is not a map of bucket numbers to counts, stored by an
+    older version) is read row by row instead, and that interval is left out.
+
     Args:
         store: an open store.
         function: an exact ``module.qualname`` or a glob pattern (``shop.pricing.*``).
@@ -217,76 +234,260 @@ def summarize(
     Returns:
         One :class:`FunctionRuntime` per function; exceptions and breaches newest first.
     """
-    agg, exc, breach = schema.runtime_aggregates, schema.runtime_exceptions, schema.runtime_breaches
     scope: dict[str, Any] = {"function": function, "since": since, "service": service, "revision": revision}
-    query = _where(select(agg).order_by(agg.c.interval_start), agg, agg.c.interval_end, **scope)
-    exc_query = _where(select(exc).order_by(exc.c.time.desc()), exc, exc.c.time, **scope)
-    breach_query = _where(select(breach).order_by(breach.c.time.desc()), breach, breach.c.time, **scope)
-    found: dict[str, _Acc] = {}
     with store.read() as conn:
-        for row in conn.execute(query).mappings():
-            name = row["function"]
-            if not _matches(name, function):
-                continue
-            try:
-                histogram = Histogram.from_json(row["histogram"])
-            except BadRecord as bad:
-                if on_skip is not None:
-                    on_skip(str(bad))
-                continue
-            acc = found.get(name)
-            if acc is None:
-                acc = found[name] = _Acc.from_aggregate(row)
-            acc.calls += row["calls"]
-            acc.errors += row["error_count"]
-            for error_type, n in row["errors"].items():
-                acc.errors_by_type[error_type] = acc.errors_by_type.get(error_type, 0) + n
-            acc.total_ns += row["total_ns"]
-            acc.max_ns = max(acc.max_ns, row["max_ns"])
-            acc.origin, acc.ai_share = row["origin"], row["ai_share"]
-            acc.models = sorted({*acc.models, *row["models"]})
-            acc.generation_ids = sorted({*acc.generation_ids, *row["generation_ids"]})
-            acc.services = sorted({*acc.services, row["service"]})
-            acc.last_seen = row["interval_end"].isoformat()
-            acc.histogram.merge(histogram)
-        for row in conn.execute(exc_query).mappings():
-            acc = found.get(row["function"])
-            if acc is None or len(acc.exceptions) >= exceptions_per_function:
-                continue
-            stack = row["stack"]
-            top = stack[-1] if isinstance(stack, list) and stack and isinstance(stack[-1], dict) else {}
-            acc.exceptions.append(
-                {
-                    "time": row["time"].isoformat(),
-                    "type": row["type"],
-                    "message": row["message"],
-                    "arguments": row["arguments"],
-                    "where": f"{top.get('file')}:{top.get('line')}" if top else None,
-                }
-            )
-        for row in conn.execute(breach_query).mappings():
-            name = row["function"]
-            if not _matches(name, function):
-                continue
-            acc = found.get(name)
-            if acc is None:
-                acc = found[name] = _Acc.from_event(row)
-            acc.breach_count += 1
-            if len(acc.breaches) < exceptions_per_function:
-                acc.breaches.append(
-                    {
-                        "time": row["time"].isoformat(),
-                        "rule": row["rule"],
-                        "kind": row["rule_kind"],
-                        "expression": row["expression"],
-                        "arguments": row["arguments"],
-                        "result": row["result"],
-                        "detail": row["detail"],
-                    }
-                )
+        found, doubtful = _summed(conn, scope)
+        if doubtful is None or doubtful:
+            found.update(_read_rows(conn, scope, doubtful, on_skip))
+        _add_exceptions(conn, scope, found, exceptions_per_function)
+        _add_breaches(conn, scope, found, exceptions_per_function)
     origin_rank = {"ai": 0, "mixed": 1, "human": 2, "unknown": 3}
     ordered = sorted(found.values(), key=lambda a: (origin_rank.get(a.origin, 4), -a.calls, a.function))
     return [acc.result() for acc in ordered]
+
+
+def _summed(conn: Connection, scope: dict[str, Any]) -> tuple[dict[str, _Acc], set[str] | None]:
+    """Each function's intervals summed; and the functions to read row by row instead.
+
+    The database sums the counts; the histograms and error maps are merged here from their JSON
+    text (no row objects, no per-value checks once a map's keys and values pass in bulk). A
+    function goes to the second set when one of its histograms is not a map of bucket numbers to
+    counts from 0 to 2**63-1, or an error map not one of counts; every function does (``None``)
+    when SQLite's sum of a column leaves 64 bits.
+    """
+    agg = schema.runtime_aggregates
+    pattern = scope["function"]
+    totals = _where(
+        select(
+            agg.c.function,
+            func.sum(agg.c.calls),
+            func.sum(agg.c.error_count),
+            func.sum(agg.c.total_ns),
+            func.max(agg.c.max_ns),
+            func.min(agg.c.interval_start),
+            func.max(agg.c.interval_end),
+        ).group_by(agg.c.function),
+        agg,
+        agg.c.interval_end,
+        **scope,
+    )
+    found: dict[str, _Acc] = {}
+    try:
+        for name, calls, errors, total_ns, max_ns, first, last in conn.execute(totals):
+            if _matches(name, pattern):
+                found[name] = _Acc(
+                    function=name,
+                    origin="unknown",
+                    ai_share=0.0,
+                    models=[],
+                    generation_ids=[],
+                    services=[],
+                    path=None,
+                    line=None,
+                    first_seen=first.isoformat(),
+                    last_seen=last.isoformat(),
+                    calls=int(calls),
+                    errors=int(errors),
+                    total_ns=int(total_ns),
+                    max_ns=int(max_ns),
+                )
+    except OperationalError as exc:  # SQLite: "integer overflow" (PostgreSQL sums as numeric)
+        if "overflow" not in str(exc):
+            raise
+        return {}, None
+    _describe(conn, scope, found)
+    doubtful = _merge_maps(conn, scope, found)
+    for name in doubtful:
+        found.pop(name, None)
+    return found, doubtful
+
+
+_BUCKET_KEYS = frozenset(str(index) for index in range(LAST_BUCKET + 1))
+
+
+def _counts(value: Any) -> bool:
+    """Whether ``value``'s values are all integers from 0 to 2**63-1 (checked in bulk)."""
+    counts = value.values()
+    return not counts or (set(map(type, counts)) == {int} and min(counts) >= 0 and max(counts) <= INT64_MAX)
+
+
+def _merge_maps(conn: Connection, scope: dict[str, Any], found: dict[str, _Acc]) -> set[str]:
+    """Merge each found function's histograms and errors by type into it; the functions one of
+    whose maps is not as :meth:`Histogram.from_json` and ingest would have it."""
+    agg = schema.runtime_aggregates
+    query = _where(
+        select(agg.c.function, cast(agg.c.histogram, Text), cast(agg.c.errors, Text)), agg, agg.c.interval_end, **scope
+    )
+    buckets: dict[str, dict[str, int]] = {name: {} for name in found}
+    errors: dict[str, dict[str, int]] = {name: {} for name in found}
+    error_maps: dict[str, dict[str, int] | None] = {}  # the same few texts again and again ("{}" most)
+    doubtful: set[str] = set()
+    loads = json.loads
+    for name, histogram_text, errors_text in conn.execute(query):
+        merged = buckets.get(name)
+        if merged is None or name in doubtful:
+            continue
+        histogram = loads(histogram_text)
+        if not (type(histogram) is dict and histogram.keys() <= _BUCKET_KEYS and _counts(histogram)):
+            doubtful.add(name)
+            continue
+        for key, n in histogram.items():
+            merged[key] = merged.get(key, 0) + n
+        if errors_text not in error_maps:
+            read = loads(errors_text)
+            error_maps[errors_text] = read if type(read) is dict and _counts(read) else None
+        by_type = error_maps[errors_text]
+        if by_type is None:
+            doubtful.add(name)
+            continue
+        if by_type:
+            into = errors[name]
+            for error_type, n in by_type.items():
+                into[error_type] = into.get(error_type, 0) + n
+    for name, acc in found.items():
+        acc.histogram = Histogram({int(key): n for key, n in buckets[name].items()})
+        acc.errors_by_type = dict(sorted(errors[name].items()))
+    return doubtful
+
+
+def _describe(conn: Connection, scope: dict[str, Any], found: dict[str, _Acc]) -> None:
+    """What each function is (origin, AI share, place, models, generations, services): from each
+    distinct description its intervals carry, the newest origin and the oldest place."""
+    agg = schema.runtime_aggregates
+    models, generation_ids = cast(agg.c.models, Text), cast(agg.c.generation_ids, Text)
+    described = _where(
+        select(
+            agg.c.function,
+            agg.c.service,
+            agg.c.origin,
+            agg.c.ai_share,
+            agg.c.path,
+            agg.c.line,
+            models,
+            generation_ids,
+            func.min(agg.c.interval_start),
+            func.max(agg.c.interval_start),
+        ).group_by(
+            agg.c.function, agg.c.service, agg.c.origin, agg.c.ai_share, agg.c.path, agg.c.line, models, generation_ids
+        ),
+        agg,
+        agg.c.interval_end,
+        **scope,
+    )
+    oldest: dict[str, datetime] = {}
+    newest: dict[str, datetime] = {}
+    for name, service, origin, ai_share, path, line, model_text, generation_text, first, last in conn.execute(
+        described
+    ):
+        acc = found.get(name)
+        if acc is None:
+            continue
+        acc.models = sorted({*acc.models, *json.loads(model_text)})
+        acc.generation_ids = sorted({*acc.generation_ids, *json.loads(generation_text)})
+        acc.services = sorted({*acc.services, service})
+        if name not in newest or last > newest[name]:
+            newest[name] = last
+            acc.origin, acc.ai_share = origin, ai_share
+        if name not in oldest or first < oldest[name]:
+            oldest[name] = first
+            acc.path, acc.line = path, line
+
+
+def _read_rows(
+    conn: Connection, scope: dict[str, Any], names: set[str] | None, on_skip: Callable[[str], None] | None
+) -> dict[str, _Acc]:
+    """The intervals of ``names`` (``None``: of every function in scope) read and checked one by one,
+    each unreadable one reported and left out."""
+    agg = schema.runtime_aggregates
+    query = _where(select(agg).order_by(agg.c.interval_start), agg, agg.c.interval_end, **scope)
+    if names is not None:
+        query = query.where(agg.c.function.in_(sorted(names)))
+    found: dict[str, _Acc] = {}
+    for row in conn.execute(query).mappings():
+        name = row["function"]
+        if not _matches(name, scope["function"]):
+            continue
+        try:
+            histogram = Histogram.from_json(row["histogram"])
+        except BadRecord as bad:
+            if on_skip is not None:
+                on_skip(str(bad))
+            continue
+        acc = found.get(name)
+        if acc is None:
+            acc = found[name] = _Acc.from_aggregate(row)
+        acc.calls += row["calls"]
+        acc.errors += row["error_count"]
+        for error_type, n in row["errors"].items():
+            acc.errors_by_type[error_type] = acc.errors_by_type.get(error_type, 0) + n
+        acc.total_ns += row["total_ns"]
+        acc.max_ns = max(acc.max_ns, row["max_ns"])
+        acc.origin, acc.ai_share = row["origin"], row["ai_share"]
+        acc.models = sorted({*acc.models, *row["models"]})
+        acc.generation_ids = sorted({*acc.generation_ids, *row["generation_ids"]})
+        acc.services = sorted({*acc.services, row["service"]})
+        acc.last_seen = max(acc.last_seen, row["interval_end"].isoformat())
+        acc.histogram.merge(histogram)
+    for acc in found.values():
+        acc.errors_by_type = dict(sorted(acc.errors_by_type.items()))
+    return found
+
+
+def _newest(table: Table, time: Any, scope: dict[str, Any], keep: int) -> Select[Any]:
+    """The scope's rows of ``table``, the newest ``keep`` of each function, with each function's count."""
+    ranked = _where(
+        select(
+            table,
+            func.row_number().over(partition_by=table.c.function, order_by=time.desc()).label("newness"),
+            func.count().over(partition_by=table.c.function).label("of_function"),
+        ),
+        table,
+        time,
+        **scope,
+    ).subquery()
+    return select(ranked).where(ranked.c.newness <= keep).order_by(ranked.c.function, ranked.c.newness)
+
+
+def _add_exceptions(conn: Connection, scope: dict[str, Any], found: dict[str, _Acc], keep: int) -> None:
+    exc = schema.runtime_exceptions
+    for row in conn.execute(_newest(exc, exc.c.time, scope, keep)).mappings():
+        acc = found.get(row["function"])
+        if acc is None:
+            continue
+        stack = row["stack"]
+        top = stack[-1] if isinstance(stack, list) and stack and isinstance(stack[-1], dict) else {}
+        acc.exceptions.append(
+            {
+                "time": row["time"].isoformat(),
+                "type": row["type"],
+                "message": row["message"],
+                "arguments": row["arguments"],
+                "where": f"{top.get('file')}:{top.get('line')}" if top else None,
+            }
+        )
+
+
+def _add_breaches(conn: Connection, scope: dict[str, Any], found: dict[str, _Acc], keep: int) -> None:
+    breach = schema.runtime_breaches
+    for row in conn.execute(_newest(breach, breach.c.time, scope, keep)).mappings():
+        name = row["function"]
+        if not _matches(name, scope["function"]):
+            continue
+        acc = found.get(name)
+        if acc is None:
+            acc = found[name] = _Acc.from_event(row)
+        acc.breach_count = row["of_function"]
+        acc.breaches.append(
+            {
+                "time": row["time"].isoformat(),
+                "rule": row["rule"],
+                "kind": row["rule_kind"],
+                "expression": row["expression"],
+                "arguments": row["arguments"],
+                "result": row["result"],
+                "detail": row["detail"],
+            }
+        )
 
 
 def revision_p95(store: Store, function: str, revisions: Sequence[str | None]) -> dict[str | None, float]:
