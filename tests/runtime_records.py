@@ -144,6 +144,102 @@ def sample(
     }
 
 
+def flow(route: str = "/orders/{order_id}", statements: Iterable[str] = (), **extra: Any) -> dict:
+    """The ``flow`` context of an event: a GET request of ``route`` that ran ``statements``."""
+    return {
+        "kind": "http",
+        "id": uuid.uuid4().hex[:12],
+        "method": "GET",
+        "route": route,
+        "function": "shop.api.order",
+        "path_params": {"order_id": 7},
+        "query": {"page": "2"},
+        "in_flight": 1,
+        "elapsed_ns": 1_500_000,
+        "statements": [
+            {"system": "sqlite", "statement": s, "duration_ns": 20_000, "rows": -1, "error": False} for s in statements
+        ],
+        "statements_dropped": 0,
+        **extra,
+    }
+
+
+def route(
+    route: str,
+    latencies_ns: list[int],
+    *,
+    function: str | None = "shop.api.order",
+    errors: int = 0,
+    concurrency: dict[str, list[int]] | None = None,
+    start: datetime = T0,
+    **kw: Any,
+) -> dict:
+    """One interval of a route: ``len(latencies_ns)`` requests."""
+    hist = Histogram()
+    for ns in latencies_ns:
+        hist.record(ns)
+    fields = source(function or "x", **kw)
+    if function is None:
+        fields = {k: v for k, v in fields.items() if k in ("id", "service", "revision", "host", "pid")}
+        fields["function"] = None
+    return {
+        **fields,
+        "kind": "route",
+        "start": start.isoformat(),
+        "end": (start + timedelta(seconds=10)).isoformat(),
+        "flow": "http",
+        "method": "GET",
+        "route": route,
+        "requests": len(latencies_ns),
+        "errors": errors,
+        "statuses": {"2xx": len(latencies_ns) - errors, **({"5xx": errors} if errors else {})},
+        "histogram": hist.to_json(),
+        "total_ns": sum(latencies_ns),
+        "max_ns": max(latencies_ns),
+        "concurrency": concurrency if concurrency is not None else {"1": [len(latencies_ns), sum(latencies_ns)]},
+    }
+
+
+def dependency(
+    statement: str,
+    *,
+    function: str | None = "shop.orders.load_items",
+    route: str | None = "/orders/{order_id}",
+    calls: int = 10,
+    requests: int = 1,
+    max_per_request: int | None = None,
+    system: str = "sqlite",
+    start: datetime = T0,
+    **kw: Any,
+) -> dict:
+    """One interval of one statement issued by ``function`` in ``route``: ``calls`` runs over ``requests``."""
+    fields = source(function or "x", **kw)
+    if function is None:
+        fields = {k: v for k, v in fields.items() if k in ("id", "service", "revision", "host", "pid")}
+        fields["function"] = None
+    per_request = max_per_request if max_per_request is not None else -(-calls // max(requests, 1))
+    return {
+        **fields,
+        "kind": "dependency",
+        "start": start.isoformat(),
+        "end": (start + timedelta(seconds=10)).isoformat(),
+        "route": route,
+        "method": "GET",
+        "system": system,
+        "statement": statement,
+        "fingerprint": uuid.uuid5(uuid.NAMESPACE_URL, statement).hex[:16],
+        "calls": calls,
+        "errors": 0,
+        "total_ns": calls * 20_000,
+        "max_ns": 40_000,
+        "rows": 0,
+        "requests": requests,
+        "repeated": requests if per_request > 1 else 0,
+        "max_per_request": per_request,
+        "details": {},
+    }
+
+
 def ingest(store: Store, records: Iterable[Mapping[str, Any]]) -> IngestResult:
     """Load ``records`` into ``store`` through the one loader every ingest path shares."""
     return ingest_batch(store, records, source="test")

@@ -6,7 +6,7 @@ relative ones are resolved. A broken rule fails with the offending import named 
 
 - ``sensor/`` runs inside other people's processes: it imports the standard library, the
   ``opentelemetry`` API (its OTel exporter, behind the ``otel`` extra) and our light leaf modules
-  only (``model``, ``semconv``, ``config``, ``errors``, ``facts``, ``_version``), which themselves
+  only (``model``, ``semconv``, ``config``, ``errors``, ``facts``, ``_version``, ``_read``), which themselves
   import only each other and the standard library;
 - ``store/`` never imports ``sensor``, ``cli``, ``server``, ``mcp`` or ``views``;
 - ``views/`` never imports a face and renders nothing (no ``rich``, no ``typer``);
@@ -35,6 +35,7 @@ LEAVES = frozenset(
         "codewitness.errors",
         "codewitness.facts",
         "codewitness._version",
+        "codewitness._read",
     }
 )
 #: Not the standard library, yet allowed in the sensor: the OpenTelemetry API (extra ``otel``).
@@ -62,7 +63,7 @@ def broken_rule(i: Import) -> str | None:
     ours = within(target, "codewitness")
     if within(source, "codewitness.sensor"):
         if ours and not (target in LEAVES or within(target, "codewitness.sensor")):
-            return "the sensor imports only the standard library and model, semconv, config, errors, facts, _version"
+            return "the sensor imports only the standard library and " + ", ".join(sorted(LEAVES))
         if not ours and not _stdlib(target) and target.split(".")[0] not in SENSOR_THIRD_PARTY:
             return "the sensor imports only the standard library (and the OpenTelemetry API)"
     if source in LEAVES and ((ours and target not in LEAVES) or (not ours and not _stdlib(target))):
@@ -128,7 +129,8 @@ def test_a_lazy_import_of_the_store_in_the_sensor_is_named(copy: Path) -> None:
     line = _add(copy / "sensor" / "_probe.py", lazy)
     assert violations(read_tree(copy)) == [
         f"codewitness/sensor/_probe.py:{line + 3} -> codewitness.store: the sensor imports only the standard"
-        " library and model, semconv, config, errors, facts, _version"
+        " library and codewitness._read, codewitness._version, codewitness.config, codewitness.errors,"
+        " codewitness.facts, codewitness.model, codewitness.semconv"
     ]
 
 

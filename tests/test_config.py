@@ -329,3 +329,38 @@ def test_anything_else_in_a_list_variable_is_refused(text: str) -> None:
     with pytest.raises(ConfigError, match="CODEWITNESS_CHECK_DISABLE") as info:
         load_config(Path("/nonexistent-cw"), environ={"CODEWITNESS_CHECK_DISABLE": text})
     assert "\n" not in str(info.value)
+
+
+# -- configuration files that are not files --------------------------------------------------------
+
+_LOAD = """import pathlib, sys
+from codewitness.config import load_config
+try:
+    load_config(pathlib.Path(sys.argv[1]))
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_configuration_file_that_is_a_device_or_a_fifo_is_refused_at_once(tmp_path: Path, kind: str) -> None:
+    # Before: a codewitness.toml linked to /dev/zero was read until memory ran out; a FIFO waited
+    # for a writer forever (an init() in the host hung). In a subprocess, so a hang fails the test.
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    own = tmp_path / "codewitness.toml"
+    if kind == "device":
+        own.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(own)
+    done = subprocess.run([sys.executable, "-c", _LOAD, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == f"ConfigError {own}: not a regular file", done.stderr
+
+
+def test_a_configuration_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "codewitness.toml").write_bytes(b'[sensor]\nservice = "\xff\xfe"\n')
+    with pytest.raises(ConfigError, match=r"codewitness.toml: not UTF-8 text \(invalid start byte at byte 20\)"):
+        load_config(tmp_path)

@@ -28,7 +28,7 @@ from codewitness.facts import (
 
 
 def test_a_kind_is_its_plain_string_on_the_wire() -> None:
-    wire = ["aggregate", "exception", "sample", "sensor", "breach", "invariant", "review"]
+    wire = ["aggregate", "exception", "sample", "sensor", "breach", "invariant", "review", "route", "dependency"]
     assert [kind.value for kind in Kind] == wire
     assert json.dumps({"kind": Kind.HEALTH}) == '{"kind": "sensor"}'
     assert Kind("breach") is Kind.BREACH

@@ -204,8 +204,9 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 
 def test_ingest_never_stops_at_a_bad_record_and_later_segments_load(
-    spool_project: Path, capsys: pytest.CaptureFixture[str]
+    spool_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("CODEWITNESS_RETENTION_ON_INGEST", "false")  # the records are older than the default's 30 days
     spool = spool_project / "spool"
     spool.mkdir()
     first, huge, bucket, last = aggregate(), aggregate(calls=2**63), aggregate(histogram={"4096": 3}), exception()
@@ -213,7 +214,7 @@ def test_ingest_never_stops_at_a_bad_record_and_later_segments_load(
     _segment(spool, 2, [json.dumps(huge), json.dumps(aggregate("shop.ok")), json.dumps(bucket)])
     _segment(spool, 3, ["[" * 100_000 + "]" * 100_000, json.dumps(last), '{"kind": "aggregate", "id": "x", "calls'])
     for run in range(2):
-        code, out, err = _cli(capsys, "ingest", "--spool", str(spool), "--json")
+        code, out, err = _cli(capsys, "ingest", "--spool", str(spool), "--keep", "--json")
         assert code == 0, err
         result = json.loads(out)
         assert result["segments"] == 3
@@ -226,11 +227,17 @@ def test_ingest_never_stops_at_a_bad_record_and_later_segments_load(
         }
     code, _out, err = _cli(capsys, "ingest", "--spool", str(spool))
     assert code == 0
-    (line,) = [line for line in err.splitlines() if "skipped" in line]
+    (line, kept) = [line for line in err.splitlines() if "skipped" in line]
     assert line == (
         "4 record(s) skipped: 2 not a JSON record with a kind and an id; 1 calls: not an integer from 0 to "
         "2**63-1; 1 histogram: a bucket out of range (0 to 1023)"
     )
+    # Stored and finished (no sensor writes them): the clean one goes; those with skipped records
+    # are set aside, never read again, never lost.
+    assert kept == f"kept 2 segment(s) with skipped records as {spool}/rejected-*.jsonl"
+    assert sorted(p.name.split("-")[0] for p in spool.iterdir()) == ["rejected", "rejected"]
+    code, out, _err = _cli(capsys, "ingest", "--spool", str(spool), "--json")
+    assert (code, json.loads(out)["segments"]) == (0, 0)
 
 
 def test_runtime_leaves_out_a_stored_interval_it_cannot_read(
@@ -278,3 +285,40 @@ def test_ingest_spool_counts_unreadable_lines_with_refused_records(store: Store,
         "pid: not an integer from -2147483648 to 2**31-1": 1,
         "not a JSON record with a kind and an id": 1,
     }
+
+
+def test_a_spool_entry_that_is_a_fifo_or_a_link_is_passed_over_not_waited_on(tmp_path: Path) -> None:
+    # Before: a FIFO named like a segment made `codewitness ingest` wait for a writer forever, and a
+    # link named like one was followed (to /dev/zero: read until memory ran out). In a subprocess,
+    # so a hang fails the test instead of the suite.
+    import os
+    import subprocess
+    import sys
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    _segment(spool, 2, [json.dumps(aggregate())])
+    os.mkfifo(spool / "seg-00000000000000000001.jsonl")
+    (spool / "seg-00000000000000000003.jsonl").symlink_to("/dev/zero")
+    code = (
+        "import json, sys\nfrom codewitness.ingest import read_spool\n"
+        "print(json.dumps([[p.name, len(r), u] for p, r, u in read_spool(sys.argv[1])]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(spool)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [["seg-00000000000000000002-1.jsonl", 1, 0]]
+    load = (
+        "import sys\nfrom pathlib import Path\nfrom codewitness.ingest import ingest_spool\n"
+        "from codewitness.store import open_store\n"
+        "with open_store(sys.argv[2]) as store:\n"
+        "    total, segments = ingest_spool(store, Path(sys.argv[1]), delete=True)\n"
+        "print(total.inserted, segments, total.deleted)"
+    )
+    url = f"sqlite:///{tmp_path / 'cw.db'}"
+    done = subprocess.run([sys.executable, "-c", load, str(spool), url], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1", "1"]
+    assert sorted(p.name for p in spool.iterdir()) == [
+        "seg-00000000000000000001.jsonl",  # the FIFO and the link are left alone
+        "seg-00000000000000000003.jsonl",
+    ]

@@ -32,7 +32,7 @@ from tests import agent_project
 from tests.agent_project import BAD_CALLS, MODEL, PROMPT, AgentProject
 from tests.conftest import GitRepo
 
-TOOLS = {"function_context", "why", "problems", "check_code", "incidents", "schema", "query"}
+TOOLS = {"function_context", "why", "problems", "check_code", "incidents", "insights", "schema", "query"}
 
 
 @pytest.fixture(scope="module")
@@ -283,17 +283,39 @@ def test_a_store_without_runtime_facts_says_why(git_repo: GitRepo) -> None:
     git_repo.write("app/__init__.py", "")
     git_repo.write("app/calc.py", "def half(x):\n    return x / 2\n")
     git_repo.commit("calc")
-    problems, context, incidents = calls(
+    problems, context, incidents, insights = calls(
         server(git_repo.root, f"sqlite:///{git_repo.root / '.codewitness' / 'witness.db'}"),
         ("problems", {}),
         ("function_context", {"file": "app/calc.py", "line": 2}),
         ("incidents", {}),
+        ("insights", {}),
     )
     assert data(problems)["functions"] == [] and "no runtime facts" in data(problems)["note"]
     ctx = data(context)
     assert ctx["function"] == "app.calc.half" and ctx["runtime"] is None and ctx["origin"] == "human"
     assert "no runtime facts for this function" in ctx["note"]
     assert data(incidents)["incidents"] == [] and "runtime sensor" in data(incidents)["note"]
+    assert data(insights)["insights"] == [] and "no runtime facts" in data(insights)["note"]
+
+
+def test_insights_name_the_n_plus_one_and_its_function(git_repo: GitRepo) -> None:
+    from codewitness.store import open_store
+    from tests.runtime_records import dependency, ingest
+
+    url = f"sqlite:///{git_repo.root / 'witness.db'}"
+    with open_store(url) as store:
+        ingest(store, [dependency("SELECT name FROM items WHERE id = ?", calls=30, requests=3)])
+    listed, only_slower, bad = calls(
+        server(git_repo.root, url),
+        ("insights", {"since": None}),
+        ("insights", {"since": None, "kind": "slower"}),
+        ("insights", {"kind": "fast"}),
+    )
+    (found,) = data(listed)["insights"]
+    assert (found["kind"], found["function"], found["origin"]) == ("n_plus_one", "shop.orders.load_items", "ai")
+    assert found["evidence"]["per_request"] == 10 and found["generation_ids"] == ["gen_1"]
+    assert data(only_slower)["insights"] == []
+    assert "unknown insight kind fast" in error(bad)
 
 
 def test_a_corrupt_store_is_a_clear_error(git_repo: GitRepo) -> None:

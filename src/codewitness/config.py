@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codewitness._read import read_bytes
 from codewitness.errors import ConfigError
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "MetricsSection",
     "OtelSection",
     "Price",
+    "RetentionSection",
     "SensorSection",
     "default_database_url",
     "doc",
@@ -65,7 +67,7 @@ ENV_PREFIX = "CODEWITNESS_"
 #: Environment variables that are not settings but are read by codewitness on purpose.
 ENV_ALIASES = {"CODEWITNESS_DB": "database"}
 #: CODEWITNESS_* variables that are not configuration keys (set by and for our own processes).
-ENV_RESERVED = frozenset({"CODEWITNESS_TOKEN", "CODEWITNESS_HOOK_LOG"})
+ENV_RESERVED = frozenset({"CODEWITNESS_TOKEN", "CODEWITNESS_HOOK_LOG", "CODEWITNESS_RUN_SAID_WATCHED"})
 
 
 def doc(text: str, **extra: Any) -> dict[str, Any]:
@@ -227,6 +229,19 @@ class CheckSection:
 #: The parts of a web request a capture can keep, and those it keeps by default.
 REQUEST_PARTS = ("method", "route", "path_params", "path", "query", "headers")
 REQUEST_PARTS_DEFAULT = ("method", "route", "path_params")
+#: The sensor's flow integrations (:mod:`codewitness.sensor.integrations`), all on by default.
+INTEGRATIONS = (
+    "starlette",
+    "flask",
+    "django",
+    "sqlite3",
+    "psycopg",
+    "psycopg2",
+    "sqlalchemy",
+    "urllib3",
+    "httpx",
+    "httpx2",
+)
 
 
 @dataclass(frozen=True)
@@ -300,7 +315,8 @@ class SensorSection:
     exceptions_per_interval: int = field(
         default=5,
         metadata=doc(
-            "Exception captures kept per function and exception type per interval; the rest are counted.",
+            "Exception captures kept per function per interval: each distinct failure (type, message pattern,"
+            " innermost frames) is captured once, repeats while fewer than this many were; all are counted.",
             minimum=0,
         ),
     )
@@ -363,9 +379,48 @@ class SensorSection:
             " process ends (as SIGTERM would end it); false leaves SIGTERM alone."
         ),
     )
+    distinct_exceptions_per_interval: int = field(
+        default=20,
+        metadata=doc(
+            "Distinct failures captured and counted per function per interval; further ones are counted by type only.",
+            minimum=1,
+        ),
+    )
+    exception_bytes_per_interval: int = field(
+        default=1 << 20,
+        metadata=doc(
+            "Bytes the exception captures of one interval may take in all; past it a new failure is reported"
+            " by type, message pattern and count, without arguments.",
+            minimum=4096,
+        ),
+    )
+    capture_max_bytes: int = field(
+        default=4096,
+        metadata=doc(
+            "Bytes one capture's values (arguments, result) may take as JSON; self and objects with many fields"
+            " are summarised (type, field count, first fields), the rest is cut and marked.",
+            minimum=256,
+        ),
+    )
+    integrations: tuple[str, ...] = field(
+        default=INTEGRATIONS,
+        metadata=doc(
+            "Flow integrations set up when their library is imported (each request's route and the queries"
+            " and outbound calls it made): any of " + ", ".join(INTEGRATIONS) + "; an empty list turns flows off."
+        ),
+    )
+    flow_statements: int = field(
+        default=50,
+        metadata=doc(
+            "Statements (queries, outbound calls) one request keeps in order for the context of an exception;"
+            " the rest are counted.",
+            minimum=0,
+        ),
+    )
 
     def __post_init__(self) -> None:
         _known_only("sensor.request_parts", self.request_parts, REQUEST_PARTS)
+        _known_only("sensor.integrations", self.integrations, INTEGRATIONS, "integration")
 
 
 #: The quality metrics, in report order (see :mod:`codewitness.metrics`).
@@ -583,6 +638,53 @@ class ReviewRule:
     )
 
 
+#: A rollup step: intervals older than an age are merged into rows spanning a time (``1d:1m``).
+_ROLLUP = re.compile(r"^\s*\d+\s*[smhdw]\s*:\s*\d+\s*[smhdw]\s*$")
+
+
+@dataclass(frozen=True)
+class RetentionSection:
+    """``[tool.codewitness.retention]``: how long runtime facts are kept, and how finely."""
+
+    keep_spool: bool = field(
+        default=False,
+        metadata=doc(
+            "Keep spool segments after `codewitness ingest` stored them; by default a segment its sensor has"
+            " finished with is deleted once stored."
+        ),
+    )
+    rollup: tuple[str, ...] = field(
+        default=("1h:1m", "1d:1h"),
+        metadata=doc(
+            "AGE:SPAN steps: runtime intervals older than AGE are merged into one row per SPAN (per function,"
+            " service, revision and host), keeping calls, errors and latency histograms exact; exception"
+            " captures older than AGE keep one per failure and SPAN, with the summed count."
+        ),
+    )
+    events: str = field(
+        default="30d",
+        metadata=doc(
+            "Captured exceptions, breaches, samples and sensor health older than this are deleted; empty keeps them."
+        ),
+    )
+    aggregates: str = field(
+        default="",
+        metadata=doc("Runtime intervals (and invariant counts) older than this are deleted; empty keeps them."),
+    )
+    on_ingest: bool = field(
+        default=True,
+        metadata=doc("`codewitness ingest` applies this retention after loading (as `codewitness store prune`)."),
+    )
+
+    def __post_init__(self) -> None:
+        for step in self.rollup:
+            if not _ROLLUP.match(step):
+                raise ConfigError(f"retention.rollup: {step!r} is not AGE:SPAN such as 1d:1m or 7d:1h")
+        for key in ("events", "aggregates"):
+            value = getattr(self, key)
+            if value and not _AGE.match(value):
+                raise ConfigError(f"retention.{key}: {value!r} is not an age such as 30d or 2w (empty keeps forever)")
+
 
 @dataclass(frozen=True)
 class BehaviorSection:
@@ -677,6 +779,10 @@ class Config:
         default=(),
         metadata=doc("[[review]] rules: function and rate; sampled calls go to the review queue."),
     )
+    retention: RetentionSection = field(
+        default_factory=RetentionSection,
+        metadata=doc("How long runtime facts are kept, and how finely (codewitness ingest, codewitness store prune)."),
+    )
     behavior: BehaviorSection = field(
         default_factory=BehaviorSection,
         metadata=doc("Replay, baselines and drift: how inputs are replayed and outcomes compared."),
@@ -751,16 +857,18 @@ def load_config(start: Path | None = None, environ: Mapping[str, str] | None = N
     files: list[Path] = []
 
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("codewitness")
+    read = _read_toml(pyproject)
+    if read is not None:
+        table = read.get("tool", {}).get("codewitness")
         if table is not None:
             if not isinstance(table, dict):
                 raise ConfigError(f"{pyproject}: [tool.codewitness] must be a table")
             _merge(Config, table, values, sources, source="pyproject.toml", prefix="")
             files.append(pyproject)
     own = root / "codewitness.toml"
-    if own.is_file():
-        _merge(Config, _read_toml(own), values, sources, source="codewitness.toml", prefix="")
+    read = _read_toml(own)
+    if read is not None:
+        _merge(Config, read, values, sources, source="codewitness.toml", prefix="")
         files.append(own)
     _merge_environment(env, values, sources)
 
@@ -813,14 +921,28 @@ def env_name(dotted_key: str) -> str:
 # -- internals -------------------------------------------------------------------------------
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+#: The largest configuration file read (a pyproject.toml is a few kilobytes).
+CONFIG_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    """The TOML table in ``path``, or ``None`` when there is no such file.
+
+    Raises:
+        ConfigError: it is not a regular file (a link to ``/dev/zero``, a FIFO, a folder: refused at
+            once, never read forever or waited on), too large, unreadable, not UTF-8 or not TOML.
+    """
+    data, problem = read_bytes(path, CONFIG_MAX_BYTES)
+    if data is None:
+        if problem is None:
+            return None
+        raise ConfigError(f"{path}: {problem}")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -23,13 +23,22 @@ Example:
 # No ``from __future__ import annotations`` here: the record shapes' ``NotRequired`` fields are
 # told apart from the required ones at runtime (``__optional_keys__``), from evaluated annotations.
 
+import contextlib
 import enum
 import json
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from io import FileIO
+from pathlib import Path
 from typing import Any, NamedTuple, NotRequired, TypedDict
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: segments are never known to be finished there
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "BUCKETS",
@@ -45,21 +54,27 @@ __all__ = [
     "BadRecord",
     "BreachRecord",
     "Decoded",
+    "DependencyRecord",
     "Encoded",
     "ExceptionRecord",
+    "FlowContext",
+    "FlowStatement",
     "FunctionFields",
     "HealthRecord",
     "Histogram",
     "InvariantRecord",
     "Kind",
     "ReviewRecord",
+    "RouteRecord",
     "SampleRecord",
     "SourceFields",
     "StackFrame",
     "bucket_index",
     "bucket_value",
+    "create_segment",
     "decode_batch",
     "encode_batch",
+    "finished_segment",
     "merge_histograms",
     "segment_name",
     "timestamp",
@@ -83,6 +98,11 @@ class Kind(enum.StrEnum):
     INVARIANT = "invariant"
     #: A sampled call of a high-stakes function, for a person to review.
     REVIEW = "review"
+    #: One route's requests over one interval: statuses, a latency histogram, latency by load.
+    ROUTE = "route"
+    #: One statement (or outbound call) over one interval, per route and issuing function:
+    #: executions, time, and how often one request ran it (N+1 evidence).
+    DEPENDENCY = "dependency"
 
 
 class BadRecord(ValueError):
@@ -147,14 +167,48 @@ class AggregateRecord(FunctionFields):
     max_ns: int
 
 
+class FlowStatement(TypedDict):
+    """One statement a flow ran: SQL with its literals out, or an outbound call (``GET host/path``)."""
+
+    system: str
+    statement: str
+    duration_ns: int
+    rows: int
+    error: bool
+
+
+class FlowContext(TypedDict):
+    """The request (or job) an event happened in, redacted: the ``flow`` field of exceptions,
+    samples, breaches and review items captured inside one."""
+
+    kind: str
+    id: str
+    method: str | None
+    route: str | None
+    function: str | None
+    path_params: dict[str, Any]
+    query: dict[str, Any]
+    in_flight: int
+    elapsed_ns: int
+    statements: list[FlowStatement]
+    statements_dropped: int
+    path: NotRequired[str]
+    headers: NotRequired[dict[str, Any]]
+
+
 class ExceptionRecord(FunctionFields):
-    """:attr:`Kind.EXCEPTION`."""
+    """:attr:`Kind.EXCEPTION`: one capture of a failure. ``fingerprint`` tells failures apart
+    (function, type, message pattern, innermost frames); ``count`` is how many occurrences in its
+    interval the capture stands for (summed over a fingerprint's captures: all of them)."""
 
     time: str
     type: str
     message: NotRequired[str]
     stack: NotRequired[list[StackFrame]]
     arguments: NotRequired[dict[str, Any]]
+    fingerprint: NotRequired[str]
+    count: NotRequired[int]
+    flow: NotRequired[FlowContext]
 
 
 class SampleRecord(FunctionFields):
@@ -180,6 +234,7 @@ class SampleRecord(FunctionFields):
     output: NotRequired[dict[str, Any]]
     output_unkept: NotRequired[str]
     not_replayable: NotRequired[str]
+    flow: NotRequired[FlowContext]
 
 
 class HealthRecord(SourceFields):
@@ -204,6 +259,7 @@ class BreachRecord(FunctionFields):
     arguments: NotRequired[dict[str, Any]]
     result: NotRequired[Any]
     detail: NotRequired[str | None]
+    flow: NotRequired[FlowContext]
 
 
 class InvariantRecord(SourceFields):
@@ -230,6 +286,68 @@ class ReviewRecord(FunctionFields):
     result: NotRequired[Any]
     input: NotRequired[dict[str, Any]]
     not_replayable: NotRequired[str]
+    flow: NotRequired[FlowContext]
+
+
+class RouteRecord(SourceFields):
+    """:attr:`Kind.ROUTE`. ``function`` is the route's handler (``None`` when not known), with its
+    origin; ``flow`` is ``http`` or ``job``; ``errors`` counts server errors (5xx, or an exception
+    that left the application); ``statuses`` counts by class (``2xx``, ..., ``none``);
+    ``concurrency`` maps requests in flight at the start (``1``, ``2``, ``3-4``, ... ``129+``) to
+    ``[requests, total_ns]``; ``requests`` equals the histogram's count."""
+
+    start: str
+    end: str
+    function: str | None
+    origin: NotRequired[str]
+    ai_share: NotRequired[float]
+    generation_ids: NotRequired[list[str]]
+    models: NotRequired[list[str]]
+    path: NotRequired[str | None]
+    line: NotRequired[int | None]
+    flow: str
+    method: str | None
+    route: str | None
+    requests: int
+    errors: int
+    statuses: dict[str, int]
+    histogram: dict[str, int]
+    total_ns: int
+    max_ns: int
+    concurrency: dict[str, list[int]]
+
+
+class DependencyRecord(SourceFields):
+    """:attr:`Kind.DEPENDENCY`: one normalised statement (``system`` ``sqlite``, ``postgresql``,
+    ...) or outbound call (``system`` ``http``) per route and issuing function (the innermost
+    watched function on the stack, ``None`` when there was none) over one interval. ``requests``
+    counts the flows that ran it, ``repeated`` those that ran it more than once,
+    ``max_per_request`` the most runs in one flow; ``details`` holds system-specific counts (an
+    outbound call's ``2xx``/``4xx``/... and ``no_timeout``)."""
+
+    start: str
+    end: str
+    function: str | None
+    origin: NotRequired[str]
+    ai_share: NotRequired[float]
+    generation_ids: NotRequired[list[str]]
+    models: NotRequired[list[str]]
+    path: NotRequired[str | None]
+    line: NotRequired[int | None]
+    route: str | None
+    method: str | None
+    system: str
+    statement: str
+    fingerprint: str
+    calls: int
+    errors: int
+    total_ns: int
+    max_ns: int
+    rows: int
+    requests: int
+    repeated: int
+    max_per_request: int
+    details: NotRequired[dict[str, int]]
 
 
 #: The shape of each kind.
@@ -241,6 +359,8 @@ SHAPES: dict[Kind, type[SourceFields]] = {
     Kind.BREACH: BreachRecord,
     Kind.INVARIANT: InvariantRecord,
     Kind.REVIEW: ReviewRecord,
+    Kind.ROUTE: RouteRecord,
+    Kind.DEPENDENCY: DependencyRecord,
 }
 
 
@@ -371,6 +491,61 @@ SEGMENT_GLOB = "seg-*.jsonl"
 def segment_name(time_ns: int, pid: int) -> str:
     """The file name of a spool segment begun at ``time_ns`` (epoch nanoseconds) by process ``pid``."""
     return f"seg-{time_ns:020d}-{pid}.jsonl"
+
+
+# A segment's writer holds an exclusive ``flock`` on it from before it has its name (it is made
+# under a hidden name, locked, then renamed) until it is closed for good: a reader that can take
+# the lock knows nothing more will be written, and may delete the segment once it stored it. The
+# lock belongs to the open file, so it holds across processes, containers sharing the folder, and
+# a forked child that inherited the file. Where ``fcntl`` is missing, no segment is ever finished.
+
+
+def create_segment(directory: Path, name: str) -> FileIO:
+    """A new segment ``name`` in ``directory``, open for appending (unbuffered, owner-only), locked
+    by its writer before it appears under its name.
+
+    Raises:
+        OSError: it cannot be made.
+    """
+    hidden = directory / f".{name}.new"
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(hidden, flags, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(hidden, directory / name)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(hidden)
+        raise
+    return open(fd, "ab", buffering=0)
+
+
+@contextlib.contextmanager
+def finished_segment(path: Path) -> Iterator[bool]:
+    """Whether the writer of segment ``path`` has closed it for good; while the block runs, it
+    cannot begin writing it again (nothing can: the segment is never reopened). ``False`` when
+    the segment cannot be opened or locked, or the platform has no ``flock``."""
+    if fcntl is None:
+        yield False
+        return
+    try:
+        # Non-blocking and not through a link: a FIFO named like a segment must not wait for a writer.
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finished = True
+        except OSError:
+            finished = False
+        yield finished
+    finally:
+        os.close(fd)
 
 
 # A code point UTF-8 cannot hold: half of a surrogate pair on its own (a file name decoded with

@@ -23,7 +23,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from codewitness.facts import INT64_MAX, SEGMENT_GLOB, BadRecord, Decoded, Histogram, Kind, decode_batch
+from codewitness._read import read_bytes
+from codewitness.facts import (
+    INT64_MAX,
+    SEGMENT_GLOB,
+    BadRecord,
+    Decoded,
+    Histogram,
+    Kind,
+    decode_batch,
+    finished_segment,
+)
 from codewitness.model import utcnow
 
 if TYPE_CHECKING:
@@ -32,6 +42,12 @@ if TYPE_CHECKING:
 __all__ = ["IngestResult", "Segment", "ingest_batch", "ingest_spool", "read_spool"]
 
 log = logging.getLogger("codewitness.ingest")
+
+#: The largest spool segment read (the sensor closes one at ``sensor.spool_segment_bytes``, 4 MiB
+#: by default, plus at most one batch).
+SEGMENT_MAX_BYTES = 1 << 30
+#: A finished segment with refused records is kept under its name with this before it.
+REJECTED_PREFIX = "rejected-"
 
 #: The refusal reason of a line that is not a record at all.
 UNREADABLE = "not a JSON record with a kind and an id"
@@ -50,12 +66,18 @@ class IngestResult:
     bad: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
+    #: Spool segments deleted once stored, and set aside for their refused records
+    #: (:func:`ingest_spool` with ``delete``).
+    deleted: int = 0
+    rejected: int = 0
 
     def add(self, other: IngestResult) -> None:
         """Fold ``other`` into this one."""
         self.inserted += other.inserted
         self.duplicates += other.duplicates
         self.bad += other.bad
+        self.deleted += other.deleted
+        self.rejected += other.rejected
         for kind, n in other.by_kind.items():
             self.by_kind[kind] = self.by_kind.get(kind, 0) + n
         for reason, n in other.reasons.items():
@@ -98,9 +120,11 @@ def ingest_batch(
         records, unreadable = records
     now = utcnow()
     rows: dict[Kind, dict[str, dict[str, Any]]] = {kind: {} for kind in Kind}
+    flows: dict[str, dict[str, Any]] = {}
     for record in records:
         try:
             kind, row = _row(record, now)
+            flow = _flow_row(record, kind, row) if isinstance(record, Mapping) and "flow" in record else None
         except BadRecord as exc:
             result.refuse(str(exc))
             continue
@@ -111,7 +135,9 @@ def ingest_batch(
         if row["id"] in by_id:
             result.duplicates += 1
         by_id[row["id"]] = row
-    written = write_rows(store, rows)
+        if flow is not None:
+            flows[row["id"]] = flow
+    written = write_rows(store, rows, flows)
     result.inserted += sum(written.inserted.values())
     result.by_kind.update({kind.value: n for kind, n in written.inserted.items() if n})
     result.duplicates += written.duplicates
@@ -139,9 +165,8 @@ def read_spool(folder: str | Path) -> Iterator[Segment]:
     counted in ``unreadable``, never fatal.
     """
     for path in sorted(Path(folder).glob(SEGMENT_GLOB)):
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data, _problem = read_bytes(path, SEGMENT_MAX_BYTES, follow=False)
+        if data is None:  # gone, unreadable, too large, or not a regular file (a FIFO would block)
             continue
         yield Segment(path, *decode_batch(data))
 
@@ -151,6 +176,7 @@ def ingest_spool(
     folder: Path,
     *,
     on_segment: Callable[[list[dict[str, Any]]], None] | None = None,
+    delete: bool = False,
 ) -> tuple[IngestResult, int]:
     """Load every segment of a sensor spool folder, oldest first, one transaction per segment.
 
@@ -158,18 +184,41 @@ def ingest_spool(
         store: an open store.
         folder: the spool folder the sensor wrote.
         on_segment: called with each segment's records before they are stored (progress, summaries).
+        delete: delete each segment once it is stored, when its sensor has closed it for good (it
+            holds a lock on the one it writes: that one is read, and kept for the next ingest). A
+            finished segment with refused records or unreadable lines is kept, renamed
+            ``rejected-<name>`` so that it is not read again.
 
     Returns:
-        The summed result (unreadable lines counted as refused, with their reason) and how many
-        segments were read.
+        The summed result (unreadable lines counted as refused, with their reason; ``deleted``
+        and ``rejected``: the segments deleted and set aside) and how many segments were read.
+
+    Raises:
+        StoreError: the store cannot be written (the segment being stored is kept).
     """
     total = IngestResult()
     segments = 0
-    for path, records, unreadable in read_spool(folder):
-        segments += 1
-        if on_segment is not None:
-            on_segment(records)
-        total.add(ingest_batch(store, Decoded(records, unreadable), source=str(path)))
+    for path in sorted(Path(folder).glob(SEGMENT_GLOB)):
+        with finished_segment(path) as finished:
+            data, _problem = read_bytes(path, SEGMENT_MAX_BYTES, follow=False)
+            if data is None:  # gone, unreadable, too large, or not a regular file (a FIFO would block)
+                continue
+            records, unreadable = decode_batch(data)
+            segments += 1
+            if on_segment is not None:
+                on_segment(records)
+            result = ingest_batch(store, Decoded(records, unreadable), source=str(path))
+            total.add(result)
+            if delete and finished:
+                try:
+                    if result.bad:
+                        path.rename(path.with_name(REJECTED_PREFIX + path.name))
+                        total.rejected += 1
+                    else:
+                        path.unlink()
+                        total.deleted += 1
+                except OSError:
+                    log.debug("codewitness: %s was stored but could not be deleted", path, exc_info=True)
     return total, segments
 
 
@@ -389,6 +438,8 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             message=_long_text(record, "message", ""),
             stack=_value(stack, "stack"),
             arguments=_object(record, "arguments"),
+            fingerprint=_opt_str(record, "fingerprint", 32),
+            count=_int(record, "count", (1, INT64[1]), default=1),
         )
     elif kind is Kind.SAMPLE:
         row.update(
@@ -437,7 +488,7 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             breached=_int(record, "breached"),
             errors=_int(record, "errors", default=0),
         )
-    else:  # Kind.REVIEW
+    elif kind is Kind.REVIEW:
         replayable = _replayable(record)
         replayable.pop("input_digest")
         row.update(
@@ -447,6 +498,46 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             arguments=_object(record, "arguments"),
             result=_value(record.get("result"), "result"),
             **replayable,
+        )
+    elif kind is Kind.ROUTE:
+        histogram = Histogram.from_json(_get(record, "histogram"))
+        requests = _int(record, "requests")
+        if histogram.count != requests:
+            raise BadRecord("histogram: its counts do not add up to requests")
+        row.update(
+            _maybe_function(record),
+            interval_start=_time(record, "start"),
+            interval_end=_time(record, "end"),
+            flow_kind=_str(record, "flow", 20),
+            method=_nullable_str(record, "method", 20),
+            route=_nullable_str(record, "route", 1000),
+            requests=requests,
+            errors=_int(record, "errors"),
+            statuses=_counts(record, "statuses"),
+            histogram=histogram.to_json(),
+            total_ns=_int(record, "total_ns"),
+            max_ns=_int(record, "max_ns"),
+            concurrency=_concurrency(record),
+        )
+    else:  # Kind.DEPENDENCY
+        row.update(
+            _maybe_function(record),
+            interval_start=_time(record, "start"),
+            interval_end=_time(record, "end"),
+            route=_nullable_str(record, "route", 1000),
+            method=_nullable_str(record, "method", 20),
+            system=_str(record, "system", 40),
+            statement=_long_text(record, "statement"),
+            fingerprint=_str(record, "fingerprint", 64),
+            calls=_int(record, "calls"),
+            errors=_int(record, "errors"),
+            total_ns=_int(record, "total_ns"),
+            max_ns=_int(record, "max_ns"),
+            rows=_int(record, "rows"),
+            requests=_int(record, "requests"),
+            repeated=_int(record, "repeated"),
+            max_per_request=_int(record, "max_per_request"),
+            details=_counts(record, "details") if record.get("details") is not None else {},
         )
     return kind, row
 
@@ -467,3 +558,73 @@ def _replayable(record: Mapping[str, Any]) -> dict[str, Any]:
     if exact is None and reason is None:
         reason = "recorded without an exact encoding (a sensor older than replay)"
     return {"input": exact, "input_digest": digest if exact is not None else None, "not_replayable": reason}
+
+
+def _nullable_str(record: Mapping[str, Any], key: str, limit: int) -> str | None:
+    """A field that must be there but may be ``null`` (a route no router matched, a job's method)."""
+    _get(record, key)
+    return _opt_str(record, key, limit)
+
+
+def _maybe_function(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The function fields of a record whose function may be unknown (``None``, never left out)."""
+    if _get(record, "function") is None:
+        return {
+            "function": None,
+            "origin": "unknown",
+            "ai_share": 0.0,
+            "generation_ids": [],
+            "models": [],
+            "path": None,
+            "line": None,
+        }
+    return _function(record)
+
+
+def _concurrency(record: Mapping[str, Any]) -> dict[str, list[int]]:
+    """A route's ``{in flight: [requests, total_ns]}``."""
+    value = _get(record, "concurrency")
+    if not isinstance(value, dict):
+        raise BadRecord("concurrency: not an object")
+    out: dict[str, list[int]] = {}
+    for label, pair in value.items():
+        if not (isinstance(label, str) and len(label) <= 20):
+            raise BadRecord("concurrency: a label that is not a short string")
+        if not (isinstance(pair, list) and len(pair) == 2 and all(type(n) is int and 0 <= n <= INT64[1] for n in pair)):
+            raise BadRecord("concurrency: not [requests, total_ns] integers from 0 to 2**63-1")
+        out[_safe_text(label)] = list(pair)
+    return out
+
+
+#: The kinds of record that may carry the request they happened in.
+_WITH_FLOW = frozenset({Kind.EXCEPTION, Kind.SAMPLE, Kind.BREACH, Kind.REVIEW})
+
+
+def _flow_row(record: Mapping[str, Any], kind: Kind, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The :data:`~codewitness.store.runtime.FLOWS` row of an event's ``flow`` context, or ``None``.
+
+    Raises:
+        BadRecord: the context is not an object with the fields a flow has.
+    """
+    flow = record.get("flow")
+    if flow is None or kind not in _WITH_FLOW:
+        return None
+    if not isinstance(flow, dict):
+        raise BadRecord("flow: not an object")
+    statements = flow.get("statements", [])
+    if not isinstance(statements, list):
+        raise BadRecord("flow: statements is not a list")
+    return {
+        "id": row["id"],
+        "event_kind": kind.value,
+        "time": row["time"],
+        "service": row["service"],
+        "revision": row["revision"],
+        "function": row.get("function"),
+        "request_id": _str(flow, "id", 200),
+        "flow_kind": _str(flow, "kind", 20),
+        "method": _opt_str(flow, "method", 20),
+        "route": _opt_str(flow, "route", 1000),
+        "flow": _value(flow, "flow"),
+        "ingested_at": row["ingested_at"],
+    }

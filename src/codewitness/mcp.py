@@ -13,6 +13,8 @@ answers compact JSON of at most :data:`MAX_ANSWER_CHARS` characters (longer list
                                        regressions, slowdowns)
 ``check_code(path, content)``          the merge gate on proposed text, before it is written
 ``incidents(since, origin, id)``       incidents by fingerprint, tagged with the origin of the code
+``insights(since, kind, origin)``      N+1 queries, chatty calls, slowdowns and error jumps after a
+                                       change, routes that slow under load
 ``schema()`` / ``query(sql)``          read-only SQL over the documented ``cw_*`` views
 =====================================  ================================================================
 
@@ -316,6 +318,31 @@ def build_server(url: str, root: Path | None, *, token: str | None = None, port:
                 return dict(detail.to_dict())
             when = parse_since(since) if since else None
             return dict(list_incidents(store, since=when, origin=origin, limit=limit).to_dict())
+
+        return _answer(_guarded(work))
+
+    @server.tool(annotations=reads)
+    def insights(
+        since: Annotated[str | None, Field(description="An age (7d, 24h) or an ISO date; none: everything")] = "7d",
+        kind: Annotated[
+            str | None, Field(description="Only one kind: n_plus_one, chatty, slower, error_jump or scaling")
+        ] = None,
+        origin: Annotated[
+            str | None, Field(description="Only about ai (incl. mixed), mixed, human or unknown code")
+        ] = None,
+    ) -> Answer:
+        """What got slower, chattier or flakier in the running code: N+1 queries and repeated outbound
+        calls per request (the statement, how many times per request, the function issuing it),
+        functions slower (p95, with confidence intervals) or failing more at their newest revision (and
+        the generation that changed them), routes that slow down under load. Each names the function's
+        origin (ai, mixed, human; generations, models) and its evidence; acknowledged ones are left out."""
+        from codewitness._time import parse_since
+        from codewitness.views.insights import insights as find
+
+        def work() -> dict[str, Any]:
+            when = parse_since(since) if since else None
+            found = find(project.store(), since=when, kinds=[kind] if kind else None, origin=origin)
+            return dict(found.to_dict())
 
         return _answer(_guarded(work))
 

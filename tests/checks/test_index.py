@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from codewitness.checks.index import DEFAULT_PYPI, IndexCache, IndexClient, npm_registry_url, pip_index_url
 
@@ -91,6 +94,20 @@ def test_vulnerabilities_from_json_api(index_server, tmp_path):
     assert c.vulnerabilities("django", "5.0.0") == []
 
 
+def test_a_version_the_index_does_not_know_is_asked_about_once(index_server, tmp_path):
+    # Before: a 404 was not cached, so every warm `check` asked again (datasette pins five versions
+    # PyPI's JSON API does not know: 0.3 s of every warm run).
+    c = client(index_server, tmp_path)
+    assert c.vulnerabilities("nope-nope", "1.0") is None  # the JSON API answers 404
+    assert c.vulnerabilities("django", "4.2.0")
+    c.cache.save()
+    before = len(index_server.requests)
+    again = client(index_server, tmp_path)
+    assert again.vulnerabilities("nope-nope", "1.0") is None
+    assert again.vulnerabilities("django", "4.2.0")  # a known version, cached with its findings
+    assert len(index_server.requests) == before
+
+
 def test_pip_index_url_honours_env_and_config(tmp_path):
     assert (
         pip_index_url({"PIP_INDEX_URL": "http://mirror.invalid/simple", "HOME": str(tmp_path)})
@@ -107,3 +124,27 @@ def test_npm_registry_from_npmrc(tmp_path):
     (tmp_path / ".npmrc").write_text("registry=http://npm.invalid/\n")
     assert npm_registry_url(tmp_path, {"HOME": str(tmp_path)}) == "http://npm.invalid/"
     assert npm_registry_url(tmp_path, {"npm_config_registry": "http://env.invalid/"}) == "http://env.invalid/"
+
+
+def test_npms_own_answer_is_cached_with_the_index_answers(tmp_path, monkeypatch):
+    # Before: every `check` of a repository with a package.json started npm (a third of a second)
+    # to learn its default registry. Here npm is the real one, started through a script that logs.
+    import shutil
+
+    real = shutil.which("npm")
+    if real is None:
+        pytest.skip("npm is not installed")
+    bin_dir, log = tmp_path / "bin", tmp_path / "npm.log"
+    bin_dir.mkdir()
+    (bin_dir / "npm").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
+    (bin_dir / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    env = {"HOME": str(tmp_path)}
+    first = IndexCache(tmp_path / "cache.json")
+    registry = npm_registry_url(tmp_path, env, cache=first)
+    assert registry and registry.startswith("https://")
+    first.save()
+    assert npm_registry_url(tmp_path, env, cache=IndexCache(tmp_path / "cache.json")) == registry
+    assert log.read_text().splitlines() == ["config get registry"]
+    assert npm_registry_url(tmp_path, env, cache=IndexCache(tmp_path / "cache.json", max_age_hours=0)) == registry
+    assert len(log.read_text().splitlines()) == 2, "a stale answer is asked again"

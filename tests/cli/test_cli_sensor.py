@@ -79,15 +79,25 @@ def drive(root: Path) -> None:
 
 def test_run_ingest_runtime(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     drive(project)
-    code, out, _ = cli(capsys, "ingest", "--json")
+    code, out, _ = cli(capsys, "ingest", "--keep", "--json")
     assert code == 0
     first = json.loads(out)
     assert first["inserted"] > 0 and first["bad"] == 0
     assert first["by_kind"]["aggregate"] >= 6
     assert first["by_kind"]["exception"] >= 4
+    assert first["deleted_segments"] == 0 and first["segments"] >= 1
     code, out, _ = cli(capsys, "ingest", "--json")
     again = json.loads(out)
     assert again["inserted"] == 0 and again["duplicates"] == first["inserted"]
+    # The program ended: its segments are finished, and go once stored.
+    assert again["deleted_segments"] == again["segments"] == first["segments"]
+    assert list((project / ".codewitness" / "spool").glob("seg-*")) == []
+    assert again["pruned"] == {
+        "merged": 0,
+        "written": 0,
+        "captures_merged": 0,
+        "deleted": {k: 0 for k in again["pruned"]["deleted"]},
+    }
 
     code, out, _ = cli(capsys, "runtime", "--json")
     assert code == 0
@@ -133,6 +143,33 @@ def test_runtime_before_any_facts(project: Path, capsys: pytest.CaptureFixture[s
     assert (code, json.loads(out)) == (0, [])
 
 
+def test_store_stats_prune_and_vacuum(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drive(project)
+    assert cli(capsys, "ingest")[0] == 0
+    code, out, _ = cli(capsys, "store", "stats", "--json")
+    assert code == 0
+    found = json.loads(out)
+    tables = {t["table"]: t for t in found["tables"]}
+    assert tables["runtime_aggregates"]["rows"] >= 6 and tables["runtime_exceptions"]["rows"] >= 4
+    assert found["intervals_by_rollup"] == {"0": tables["runtime_aggregates"]["rows"]}
+    code, out, _ = cli(capsys, "store", "stats")
+    assert code == 0 and "runtime_aggregates" in out and "database:" in out
+    code, out, _ = cli(capsys, "store", "prune")
+    assert (code, out.strip()) == (0, "pruned: no interval to merge; nothing past its retention")
+    (project / "codewitness.toml").write_text('[retention]\nevents = "0d"\n')
+    code, out, _ = cli(capsys, "store", "prune", "--json")
+    assert code == 0 and json.loads(out)["deleted"]["runtime_exceptions"] == tables["runtime_exceptions"]["rows"]
+    code, out, _ = cli(capsys, "store", "vacuum", "--json")
+    assert code == 0 and set(json.loads(out)) == {"bytes_before", "bytes_after"}
+
+
+def test_a_bad_retention_setting_is_a_clear_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "codewitness.toml").write_text('[retention]\nrollup = ["1d:7m"]\n')
+    code, _, err = cli(capsys, "store", "prune")
+    assert code == 2 and "divide a day" in err and "Traceback" not in err
+    (project / "codewitness.toml").write_text('[retention]\nevents = "soon"\n')
+    code, _, err = cli(capsys, "store", "prune")
+    assert code == 2 and "retention.events" in err
 def _run_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
     env["PYTHONPATH"] = str(EXAMPLE)

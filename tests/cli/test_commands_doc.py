@@ -14,11 +14,20 @@ from codewitness.cli._app import app
 DOC = Path(__file__).resolve().parents[2] / "docs" / "commands.md"
 
 
+def _runs_alone(group: Any) -> bool:
+    # A group that does something without a subcommand (``codewitness incidents`` lists them) has options
+    # of its own, documented like a command's.
+    return bool(getattr(group, "invoke_without_command", False)) and any(
+        option not in ("-h", "--help") for param in group.params for option in param.opts
+    )
+
+
 def _leaves(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
     subs = getattr(command, "commands", {})
     if not subs:
         return [(path, command)]
-    return [leaf for name, sub in sorted(subs.items()) for leaf in _leaves(sub, (*path, name))]
+    own = [(path, command)] if path and _runs_alone(command) else []
+    return own + [leaf for name, sub in sorted(subs.items()) for leaf in _leaves(sub, (*path, name))]
 
 
 ROOT_COMMAND = typer.main.get_command(app)

@@ -42,7 +42,9 @@ COMMANDS: dict[str, list[str]] = {
     "notes-show-capture": ["notes", "show", "HEAD~1", "--json"],
     "deps": ["deps", "--offline", "--json"],
     "doctor": ["doctor", "--offline", "--json"],
+    "store-stats": ["store", "stats", "--json"],
     "metrics": ["metrics", "--offline", "--json"],
+    "insights": ["insights", "--json"],
     "corpus-list": ["corpus", "list", "--json"],
     "corpus-show": ["corpus", "show", "shop.pricing.refund", "--json"],
     "baseline-list": ["baseline", "list", "--json"],
@@ -56,6 +58,7 @@ COMMANDS: dict[str, list[str]] = {
 _VOLATILE_KEYS = re.compile(
     r"(^|_)(seconds|ns|ms|us|p50|p90|p95|p99|mean|min|max|total_ns|latency.*|duration.*|elapsed.*|"
     r"first_seen|last_seen|last_breach|created_at|changed_at|recorded_at|at|time|timestamp|started|ended|when)$"
+    r"|^(free_)?bytes$"  # a database's size on disk
 )
 _SHA = re.compile(r"\b[0-9a-f]{40}\b")
 _PYTHON = re.compile(r"\bPython 3\.\d+")

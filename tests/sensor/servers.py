@@ -16,15 +16,23 @@ class RawServer:
     For answers no well-behaved HTTP server gives: trickled a byte at a time, never, or without end.
     """
 
-    def __init__(self, serve: Callable[[socket.socket, RawServer], None], tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        serve: Callable[[socket.socket, RawServer], None],
+        tls: ssl.SSLContext | None = None,
+        *,
+        reads_request: bool = True,
+    ) -> None:
         self.serve = serve
         self.tls = tls
+        self.reads_request = reads_request
         self.closed = threading.Event()
         self.connections = 0
         self.sent = 0
         self.received: list[bytes] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         scheme = "https" if tls else "http"
+        scheme = "https" if tls or not reads_request else scheme
         self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}/api/v1/runtime"
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
@@ -43,7 +51,8 @@ class RawServer:
             close.enter_context(conn)
             if self.tls is not None:
                 conn = close.enter_context(self.tls.wrap_socket(conn, server_side=True))
-            read_request(conn)
+            if self.reads_request:
+                read_request(conn)
             self.serve(conn, self)
 
     def close(self) -> None:

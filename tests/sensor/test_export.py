@@ -517,6 +517,29 @@ def test_https_sends_and_keeps_its_deadline_and_its_token(tls_server: Any) -> No
     assert exporter.health() == {"http_redirected_batches": 1, "http_dropped_records": 1}
 
 
+def trickled_handshake(conn: socket.socket, server: RawServer) -> None:
+    conn.recv(65536)  # the client's hello; the answer is a TLS record announcing 16 KiB, sent a byte at a time
+    trickle(b"\x16\x03\x03\x40\x00" + b"\x02" + b"\x00" * 16383)(conn, server)
+
+
+def test_the_tls_handshake_is_under_the_deadline_too(raw_server: Any) -> None:
+    # The deadline's watchdog begins watching the socket once TLS is up; before that, the handshake
+    # is bounded by the socket timeout, which CPython's ssl module applies to the whole handshake,
+    # not to each read: a trickled one (16 KiB at 0.2 s a byte, nearly an hour) ends at 1 s.
+    server = RawServer(trickled_handshake, reads_request=False)
+    try:
+        exporter = HttpExporter(server.url, timeout=1.0, retries=0)
+        worker = threading.Thread(target=exporter.export, args=([rec(1)],), daemon=True)
+        began = time.monotonic()
+        worker.start()
+        worker.join(15)
+        assert not worker.is_alive(), "the handshake outlived the 1 s deadline by 14 s"
+        assert time.monotonic() - began < 5
+        assert exporter.health() == {"http_failed_batches": 1, "http_dropped_records": 1}
+    finally:
+        server.close()
+
+
 # -- OpenTelemetry -----------------------------------------------------------------------------
 
 

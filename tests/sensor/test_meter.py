@@ -460,3 +460,60 @@ def test_an_interrupt_in_the_capture_reaches_the_caller_and_the_call_is_counted(
         m.fail(m.enter(), KeyError("captured"))
     assert errors_of(m) == ({ValueError: 1, KeyError: 1}, 0)
     assert calls(m) == 2
+
+
+def _raise_at_one_place(message: str) -> Callable[[], Any]:
+    def body() -> Any:
+        raise ValueError(message)
+
+    return body
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled meter was not built")
+def test_a_muted_failure_is_counted_by_the_compiled_meter_and_handed_over_as_a_number() -> None:
+    probe = CapturingProbe()
+    m = meter_type(compiled=True)(probe, 1000)
+    flood, rare = _raise_at_one_place("malformed JSON"), _raise_at_one_place("no such table: t1")
+    with pytest.raises(ValueError):
+        timed(m, flood)
+    m.mute(probe.raised_with[-1][1])
+    for _ in range(50):
+        with pytest.raises(ValueError):
+            timed(m, flood)
+    assert len(probe.raised_with) == 1  # the repeats were counted here
+    with pytest.raises(ValueError):
+        timed(m, rare)  # another message: another failure, handed over
+    def elsewhere() -> Any:
+        raise ValueError("malformed JSON")
+
+    with pytest.raises(ValueError):
+        timed(m, elsewhere)  # the same message raised elsewhere: handed over
+    with pytest.raises(KeyError):
+        timed(m, raiser(KeyError("malformed JSON")))  # another type
+    assert [str(exc) for _, exc in probe.raised_with] == [
+        "malformed JSON",
+        "no such table: t1",
+        "malformed JSON",
+        "'malformed JSON'",
+    ]
+    assert m.unmute() == 50 and m.unmute() == 0
+    by_type, suppressed = errors_of(m)
+    assert by_type == {ValueError: 53, KeyError: 1} and suppressed == 50  # every one counted by type
+    assert calls(m) == 54
+    with pytest.raises(ValueError):
+        timed(m, flood)  # unmuted: handed over again
+    assert len(probe.raised_with) == 5
+    with pytest.raises(TypeError):
+        m.mute("not an exception")
+
+
+def test_the_pure_python_meter_hands_every_exception_over_muted_or_not() -> None:
+    probe = CapturingProbe()
+    m = PyMeter(probe, 1000)
+    flood = _raise_at_one_place("malformed JSON")
+    for i in range(3):
+        with pytest.raises(ValueError):
+            timed(m, flood)
+        if i == 0:
+            m.mute(probe.raised_with[-1][1])
+    assert len(probe.raised_with) == 3 and m.unmute() == 0

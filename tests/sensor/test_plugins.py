@@ -86,7 +86,7 @@ def test_a_plugin_sees_calls_adds_records_and_reports_events(app: Any, memory: A
     assert event["generation_ids"] == ["gen_00000000000000000001"]
     (health,) = memory.of("sensor")
     assert health["internal_errors"] == {"plugin.broken": 1}  # counted, and the others carried on
-    assert sensor.plugins == [recorder]
+    assert sensor.plugins[0].name == "flow" and sensor.plugins[1:] == [recorder]  # flows first, by default
     codewitness.sensor.shutdown()
     assert recorder.torn_down == [sensor]
 
@@ -142,7 +142,7 @@ def test_codewitness_init_sets_up_invariants_and_review(app: Any, memory: Any, b
         exporters=[memory], backend=backend,  # type: ignore[arg-type]
     )  # fmt: skip
     assert isinstance(sensor, codewitness.Sensor)
-    assert [plugin.name for plugin in sensor.plugins] == ["invariants", "review"]
+    assert [plugin.name for plugin in sensor.plugins] == ["flow", "invariants", "review"]
     importlib.import_module(app.module).add(1, 2)
     assert codewitness.flush() >= 1
     assert memory.calls(f"{app.module}.add") == 1

@@ -608,6 +608,39 @@ def test_run_keeps_an_existing_sitecustomize(tmp_path: Path) -> None:
     assert proc.stdout.strip() == "yes"
 
 
+def test_run_without_a_manifest_or_include_patterns_says_nothing_will_be_watched(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    (root / ".codewitness" / "manifest.json").unlink()
+    proc = codewitness_cli(root, "run", "--", sys.executable, "-m", "runapp")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ran"  # the program runs all the same
+    # One line: the runner says it before the program starts; the sensor inside does not repeat it.
+    (line,) = proc.stderr.strip().splitlines()
+    assert "no manifest at" in line and "will be watched" in line
+    assert "codewitness manifest build" in line and "--include" in line
+    with_pattern = codewitness_cli(root, "run", "--include", "runapp.logic.*", "--", sys.executable, "-m", "runapp")
+    assert with_pattern.returncode == 0
+    (line,) = with_pattern.stderr.strip().splitlines()
+    assert "watching only what runapp.logic.* select(s)" in line
+
+
+def test_a_sensor_started_by_the_program_says_once_that_it_watches_nothing(tmp_path: Path) -> None:
+    root = write_app(tmp_path)
+    (root / ".codewitness" / "manifest.json").write_text(Manifest(revision="abc123", functions=()).to_json())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    program = "import codewitness; codewitness.init(); import runapp.__main__"
+    proc = subprocess.run(
+        [sys.executable, "-c", program], cwd=root, capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "watches nothing (the manifest lists no function to watch, and no include patterns)" in line
+    assert "codewitness manifest build" in line and "--include" in line
+    under_run = codewitness_cli(root, "run", "--", sys.executable, "-m", "runapp")
+    (line,) = under_run.stderr.strip().splitlines()
+    assert "lists no function to watch" in line and "watches nothing" not in line
+
+
 def test_run_reports_a_missing_program(tmp_path: Path) -> None:
     root = write_app(tmp_path)
     proc = codewitness_cli(root, "run", "--", "no-such-program-xyz")
@@ -634,6 +667,7 @@ def test_the_sensor_imports_only_the_standard_library_and_leaf_modules(tmp_path:
     allowed = {
         "codewitness",
         "codewitness._version",
+        "codewitness._read",
         "codewitness.config",
         "codewitness.errors",
         "codewitness.facts",

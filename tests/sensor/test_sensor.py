@@ -135,6 +135,39 @@ def test_exceptions_are_counted_captured_and_redacted(
     assert "hunter2" not in repr(memory.records)
 
 
+class Alarm(Exception):
+    """What a host's SIGALRM-style handler raises (as timeout decorators do)."""
+
+
+def test_an_exception_from_the_hosts_signal_handler_reaches_the_host(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    # Before: a signal landing while the sensor captured an exception's inputs had its handler's
+    # exception swallowed as an error of ours: the host's timeout never happened.
+    import signal
+
+    def on_signal(signum: int, frame: Any) -> None:
+        raise Alarm("deadline")
+
+    class Hostile:  # reading its fields is where the signal lands, inside the capture
+        @property
+        def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+            signal.raise_signal(signal.SIGUSR1)
+            return {}
+
+    sensor = start(app, memory, backend)
+    svc = importlib.import_module(app.module)
+    previous = signal.signal(signal.SIGUSR1, on_signal)
+    try:
+        with pytest.raises(Alarm, match="deadline") as raised:
+            svc.divide(Hostile(), 0)
+        if backend.startswith("wrapping"):  # caught in the wrapper's handler; sys.monitoring sees it unwinding
+            assert isinstance(raised.value.__context__, TypeError), "the call's own error stays as its context"
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert not sensor.internal_errors, "the host's exception is not counted as ours"
+
+
 def test_exception_captures_are_rate_limited_and_the_rest_counted(
     start: Any, app: App, memory: MemoryExporter, backend: str
 ) -> None:
@@ -153,6 +186,105 @@ def test_exception_captures_are_rate_limited_and_the_rest_counted(
         svc.divide(1, 0)
     sensor.flush()
     assert len(memory.of("exception", f"{app.module}.divide")) == 3
+
+
+QUERY = """
+class OperationalError(Exception):
+    pass
+
+
+def execute(sql):
+    if sql.startswith("json"):
+        raise OperationalError("malformed JSON")
+    raise OperationalError(f"no such table: {sql}")
+
+
+def query(sql, db=None):
+    return execute(sql)
+"""
+
+
+def test_two_messages_of_one_exception_type_are_both_kept_with_their_counts(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    # As on datasette: a flood of one failure must not starve a rarer one of the same type.
+    module = app.write("db", QUERY)
+    sensor = start(app, memory, backend, include=[f"{module}.query"], settings=SensorSection(exceptions_per_interval=2))
+    db = importlib.import_module(module)
+    for i in range(50):
+        with pytest.raises(db.OperationalError):
+            db.query(f"json_extract({i})")
+    for table in ("t1", "t22", "t333"):
+        with pytest.raises(db.OperationalError):
+            db.query(table)
+    sensor.flush()
+    (agg,) = memory.of("aggregate", f"{module}.query")
+    assert agg["errors"] == {f"{module}.OperationalError": 53}
+    captured = memory.of("exception", f"{module}.query")
+    by_message: dict[str, list[dict[str, Any]]] = {}
+    for record in captured:
+        by_message.setdefault(record["message"], []).append(record)
+    assert set(by_message) == {"malformed JSON", "no such table: t1"}  # t22 and t333: the same failure
+    json_records, table_records = by_message["malformed JSON"], by_message["no such table: t1"]
+    assert len(json_records) == 2  # the budget: two captures, then only counted
+    assert sum(r["count"] for r in json_records) == 50
+    assert [r["count"] for r in table_records] == [3]  # past the budget, yet kept, with its count
+    assert table_records[0]["arguments"] == {"sql": "t1", "db": None}
+    assert len({r["fingerprint"] for r in captured}) == 2
+    assert {r["fingerprint"] for r in json_records} != {r["fingerprint"] for r in table_records}
+    (health,) = memory.of("sensor")
+    assert health["suppressed_exceptions"] == 50 - 2 + 3 - 1
+
+
+def test_distinct_failures_are_bounded_per_interval(start: Any, app: App, memory: MemoryExporter, backend: str) -> None:
+    module = app.write("db", QUERY.replace('f"no such table: {sql}"', "sql"))
+    sensor = start(
+        app,
+        memory,
+        backend,
+        include=[f"{module}.query"],
+        settings=SensorSection(exceptions_per_interval=1, distinct_exceptions_per_interval=3),
+    )
+    db = importlib.import_module(module)
+    for word in ("alpha", "beta", "gamma", "delta", "epsilon", "alpha"):
+        with pytest.raises(db.OperationalError):
+            db.query(word)
+    sensor.flush()
+    captured = memory.of("exception", f"{module}.query")
+    assert {r["message"]: r["count"] for r in captured} == {"alpha": 2, "beta": 1, "gamma": 1}
+    assert memory.of("aggregate", f"{module}.query")[0]["errors"] == {f"{module}.OperationalError": 6}
+    # A new interval tracks anew.
+    with pytest.raises(db.OperationalError):
+        db.query("delta")
+    sensor.flush()
+    assert [r["message"] for r in memory.of("exception", f"{module}.query")][-1] == "delta"
+
+
+def test_past_the_byte_budget_a_new_failure_is_still_reported_without_its_arguments(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    module = app.write("db", QUERY)
+    sensor = start(
+        app,
+        memory,
+        backend,
+        include=[f"{module}.query"],
+        settings=SensorSection(exception_bytes_per_interval=4096, capture_max_bytes=4096, max_value_chars=4000),
+    )
+    db = importlib.import_module(module)
+    for _ in range(3):
+        with pytest.raises(db.OperationalError):
+            db.query("json", db="data " * 600)
+    with pytest.raises(db.OperationalError):
+        db.query("users", db="more " * 600)
+    sensor.flush()
+    captured = memory.of("exception", f"{module}.query")
+    full = [r for r in captured if r["message"] == "malformed JSON"]
+    assert full[0]["arguments"]["db"].startswith("data data")
+    assert sum(r["count"] for r in full) == 3
+    (brief,) = [r for r in captured if r["message"] == "no such table: users"]  # its message's pattern
+    assert brief["arguments"] == {} and brief["count"] == 1
+    assert brief["stack"][-1]["function"] == "execute"
 
 
 def test_modules_imported_before_init_are_instrumented(

@@ -238,6 +238,96 @@ def test_any_value_gives_bounded_json_of_the_same_shape(value: Any) -> None:
     assert r.snapshot(value) == out  # the same value, the same snapshot
 
 
+def _bytes(value: Any) -> int:
+    """What a value takes in a batch (as the sensor writes records)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+class Warehouse:
+    """About 50 MB: blobs, a long list of long strings, a wide nested index, many fields."""
+
+    def __init__(self) -> None:
+        self.name = "main"
+        self.blob = b"\x00" * (20 << 20)
+        self.labels = [f"label {i} " * 20 for i in range(50_000)]
+        self.index = {f"sku-{i}": {"name": f"item {i}", "tags": [f"t{j}" for j in range(20)]} for i in range(60_000)}
+        self.text = "word " * (2 << 20)
+        for i in range(200):
+            setattr(self, f"setting_{i}", i)
+
+
+@pytest.fixture(scope="module")
+def warehouse() -> Warehouse:
+    return Warehouse()
+
+
+@pytest.mark.parametrize("budget", [256, 1024, 4096, 16384])
+def test_a_capture_of_a_50mb_object_stays_within_the_byte_budget(warehouse: Warehouse, budget: int) -> None:
+    import sys
+    import time
+
+    assert sys.getsizeof(warehouse.blob) + sys.getsizeof(warehouse.text) + 60_000 * 600 > 50_000_000
+    r = Redactor(max_bytes=budget, time_budget_ms=1000)
+    for shown in (
+        r.snapshot(warehouse),
+        r.snapshot(vars(warehouse)),
+        r.snapshot_arguments({"self": warehouse, "stock": warehouse, "index": warehouse.index, "n": 3}),
+        r.snapshot([warehouse.index, warehouse.labels, warehouse.text, warehouse.blob]),
+    ):
+        assert _bytes(shown) <= budget
+    start = time.perf_counter()
+    r.snapshot_arguments({"self": warehouse, "stock": warehouse.labels})
+    assert time.perf_counter() - start < 0.05  # never walked whole (walking it takes seconds)
+
+
+def test_self_and_objects_with_many_fields_are_summarised(warehouse: Warehouse) -> None:
+    # A time budget no busy machine runs out of: what is checked here is the shape and the size.
+    shown = Redactor(time_budget_ms=1000).snapshot_arguments({"self": warehouse, "sku": "sku-1"})
+    summary = shown["self"]
+    assert summary["__type__"].endswith("Warehouse")
+    assert summary["__fields__"] == 205
+    assert summary["name"] == "main"
+    assert summary["blob"] == f"<builtins.bytes len={20 << 20}>"
+    assert summary["labels"] == "<builtins.list len=50000>"
+    assert summary["index"] == "<builtins.dict len=60000>"
+    assert summary["setting_0"] == 0
+    assert len(summary) < 24  # the first fields only
+    assert shown["sku"] == "sku-1"
+    # The same object as any other argument: more fields than max_items, so summarised too.
+    assert Redactor(time_budget_ms=1000).snapshot(warehouse)["__fields__"] == 205
+
+    class Small:
+        def __init__(self) -> None:
+            self.owner = "bob"
+            self.items = [("apple", 2)]
+            self.password = "hunter2"
+
+    small = Redactor(time_budget_ms=1000).snapshot_arguments({"self": Small()})["self"]
+    assert small == {
+        "__type__": f"{__name__}.{Small.__qualname__}",
+        "__fields__": 3,
+        "owner": "bob",
+        "items": "<builtins.list len=1>",
+        "password": REDACTED,
+    }
+    assert Redactor(time_budget_ms=1000).snapshot(Small())["items"] == [{"__tuple__": ["apple", 2]}]  # not self: walked
+
+
+def test_arguments_share_the_budget_and_a_small_one_after_a_large_one_is_kept() -> None:
+    r = Redactor(max_bytes=1024, max_chars=4000, time_budget_ms=1000)
+    shown = r.snapshot_arguments({"blob": "word " * 2000, "user": "ann", "qty": 3})
+    assert shown["user"] == "ann" and shown["qty"] == 3
+    assert _bytes(shown) <= 1024
+
+
+@given(values, st.integers(min_value=256, max_value=4096))
+@settings(max_examples=200, deadline=None)
+def test_any_value_stays_within_the_byte_budget(value: Any, budget: int) -> None:
+    r = Redactor(max_bytes=budget, max_chars=2000, max_items=64, max_depth=6, time_budget_ms=1000)
+    assert _bytes(r.snapshot(value)) <= budget
+    assert _bytes(r.snapshot_arguments({"a": value, "b": [value, value], "c": {"d": value}})) <= budget
+
+
 # -- every shape is redacted by name and by value -------------------------------------------------
 
 
@@ -410,7 +500,7 @@ def test_a_capture_stops_at_its_time_budget() -> None:
     shown = r.snapshot_arguments({"first": wide, "second": wide})
     assert time.perf_counter() - start < 0.05
     assert "...[capture time limit]" in json.dumps(shown)
-    assert Redactor(time_budget_ms=1000).snapshot(wide) == {k: list(v) for k, v in wide.items()}
+    assert Redactor(time_budget_ms=1000, max_bytes=1 << 20).snapshot(wide) == {k: list(v) for k, v in wide.items()}
 
 
 def test_the_arguments_after_the_budget_keep_their_names_and_plain_numbers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from codewitness import ledger
 from codewitness.model import FileRange, Generation, utcnow
 from codewitness.store import open_store
 from tests.conftest import GitRepo
-from tests.runtime_records import T0, aggregate, breach, exception, invariant, review
+from tests.runtime_records import T0, aggregate, breach, dependency, exception, invariant, review
 
 from .conftest import LiveServer
 
@@ -59,6 +59,7 @@ def seeded(db_url: str, git_repo: GitRepo, live_server: Any) -> LiveServer:
         breach("shop.pricing.refund", "refund_never_exceeds_payment"),
         invariant("shop.pricing.refund", "refund_never_exceeds_payment", passed=1, breached=1),
         review("shop.pricing.refund"),
+        dependency("SELECT name FROM items WHERE id = ?", function="shop.pricing.total", calls=30, requests=3),
         {
             **aggregate("shop.pricing.refund", [10]),
             "kind": "sample",
@@ -163,6 +164,15 @@ def test_runtime_events_and_overview(seeded: LiveServer) -> None:
     assert ok(seeded, "/api/v1/sources") == {"services": ["admin", "shop"], "revisions": ["r1", "r2"]}
 
 
+def test_insights_through_the_api(seeded: LiveServer) -> None:
+    (found,) = ok(seeded, "/api/v1/insights")["insights"]
+    assert (found["kind"], found["function"], found["origin"]) == ("n_plus_one", "shop.pricing.total", "ai")
+    assert found["evidence"]["per_request"] == 10
+    assert ok(seeded, "/api/v1/insights", kind="slower")["insights"] == []
+    assert ok(seeded, "/api/v1/insights", origin="human")["insights"] == []
+    assert seeded.get("/api/v1/insights", params={"kind": "fast"}).status_code == 400  # the API's "bad input"
+
+
 def test_review_queue_and_verdicts_need_a_token(seeded: LiveServer) -> None:
     queue = ok(seeded, "/api/v1/review")
     (item,) = queue["items"]
@@ -223,6 +233,7 @@ def test_openapi_schema_lists_every_route(seeded: LiveServer) -> None:
         "/api/v1/checks/{run_id}",
         "/api/v1/overview",
         "/api/v1/sources",
+        "/api/v1/insights",
     } <= paths
     assert not any(p.startswith(("/functions", "/code", "/review")) for p in paths), "pages stay out of the schema"
 

@@ -296,17 +296,19 @@ def _is_main_guard(node: ast.stmt) -> bool:
     )
 
 
-def module_facts(source: str, module: str = "") -> ModuleFacts:
+def module_facts(source: str, module: str = "", *, tree: ast.Module | None = None) -> ModuleFacts:
     """Parse ``source`` once and return its :class:`ModuleFacts`.
 
     Args:
         source: the module text.
         module: its dotted name, to resolve relative imports (``from . import x``).
+        tree: ``source`` already parsed, when the caller has it (it is only read).
 
     Raises:
         SyntaxError: the source is not valid Python.
     """
-    tree = ast.parse(source)
+    if tree is None:
+        tree = ast.parse(source)
     walker = _Walker(module.split(".")[:-1])
     walker.run(tree)
     walker.scan_calls(source.split("\n"))

@@ -81,7 +81,7 @@ def _settings(root: StrPath) -> dict[str, Any]:
     env = "\x00".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("CODEWITNESS_"))
     stamps["env"] = zlib.crc32(env.encode("utf-8", "surrogateescape"))
     cache = os.path.join(root, ".codewitness", "hook-settings.json")
-    from codewitness.capture._base import read_bytes
+    from codewitness._read import read_bytes
 
     data, _problem = read_bytes(cache, 65_536, follow=False)
     try:

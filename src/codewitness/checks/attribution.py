@@ -39,6 +39,9 @@ from codewitness.errors import CodewitnessError, GitError
 from codewitness.model import Origin
 
 if TYPE_CHECKING:
+    import ast
+    from collections.abc import Callable
+
     from codewitness.attribution.blame import Attributor
 
 __all__ = ["Attribution", "CommitInfo", "GateCache", "commits_between"]
@@ -156,8 +159,12 @@ class Attribution:
         cache: where blames, commit metadata and function spans are kept between runs (default: this run only).
     """
 
-    def __init__(self, root: Path, cache: GateCache | None = None) -> None:
+    def __init__(
+        self, root: Path, cache: GateCache | None = None, parsed: Callable[[str], ast.Module | None] | None = None
+    ) -> None:
         self.root = root
+        #: The syntax tree the checks already made of a file, if any (parsing it again costs as much).
+        self._parsed = parsed
         self.usable = git_available() and (root / ".git").exists()
         self._blame: dict[str, dict[int, tuple[str, str, int]]] = {}
         self._engine: Attributor | None = None
@@ -198,7 +205,7 @@ class Attribution:
         return module, qualname, start, end
 
     def _read_spans(self, rel: str) -> tuple[str, list[tuple[str, int, int]]]:
-        from codewitness.attribution.functions import function_spans, module_name
+        from codewitness.attribution.functions import module_facts, module_name
 
         parts = rel.split("/")[:-1]
         packages = {
@@ -217,7 +224,9 @@ class Attribution:
             if isinstance(hit, list):
                 return module, [(str(q), int(a), int(b)) for q, a, b in hit]
         try:
-            spans = [(s.qualname, s.start_line, s.end_line) for s in function_spans(data.decode("utf-8"))]
+            text = data.decode("utf-8")
+            tree = self._parsed(rel) if self._parsed is not None else None
+            spans = [(s.qualname, s.start_line, s.end_line) for s in module_facts(text, tree=tree).spans]
         except (UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
             return "", []  # not readable as Python: the finding names no function
         if self._cache is not None:

@@ -159,6 +159,7 @@ class CheckContext:
     generations: list[Generation] = field(default_factory=list)
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    _by_rel: dict[str, SourceFile] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -199,6 +200,14 @@ class CheckContext:
             else:
                 files.append(SourceFile(resolved, rel))
         return cls(root=root, files=files, settings=settings or CheckSection(), base=base)
+
+    def parsed_tree(self, rel: str) -> ast.Module | None:
+        """The syntax tree of in-scope file ``rel`` when this process has parsed it already, else ``None``."""
+        if self._by_rel is None:
+            self._by_rel = {f.rel: f for f in self.files}
+        found = self._by_rel.get(rel)
+        tree = found.__dict__.get("tree") if found is not None else None  # never parses: a cached_property's value
+        return tree if isinstance(tree, ast.Module) else None
 
     def python_files(self) -> Iterator[SourceFile]:
         """The in-scope ``.py`` files that parse, in path order."""

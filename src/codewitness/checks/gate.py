@@ -64,11 +64,12 @@ def index_client(root: Path, settings: CheckSection, *, offline: bool, npm: bool
     """The package index client configured for ``root`` (pip's and npm's own settings by default)."""
     from codewitness.checks.index import IndexCache, IndexClient, npm_registry_url, pip_index_url
 
-    npm_url = (settings.npm_registry or npm_registry_url(root)) if npm else None
+    cache = IndexCache(root / ".codewitness" / "cache" / "package-index.json", settings.cache_hours)
+    npm_url = (settings.npm_registry or npm_registry_url(root, cache=cache)) if npm else None
     return IndexClient(
         pypi_url=settings.index_url or pip_index_url(),
         npm_url=npm_url,
-        cache=IndexCache(root / ".codewitness" / "cache" / "package-index.json", settings.cache_hours),
+        cache=cache,
         offline=offline,
         timeout=settings.http_timeout,
     )

@@ -158,7 +158,7 @@ def run_checks(
         )
     if attribute and ctx.attribution is None and (ctx.root / ".git").exists():
         kept_between_runs = GateCache(result_cache.with_name("attribution.json")) if result_cache else None
-        ctx.attribution = Attribution(ctx.root, kept_between_runs)
+        ctx.attribution = Attribution(ctx.root, kept_between_runs, parsed=ctx.parsed_tree)
     raw: list[Finding] = []
     seconds: dict[str, float] = {}
     done: dict[str, list[Finding]] = {}

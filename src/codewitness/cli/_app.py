@@ -33,6 +33,8 @@ GROUPS: tuple[str, ...] = (
     "mcp_cmd",
     "doctor_cmd",
     "metrics_cmd",
+    "store_cmd",
+    "insights_cmd",
     "behavior_cmd",
 )
 

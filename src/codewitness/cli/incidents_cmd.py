@@ -133,6 +133,13 @@ def show(
         out.print(styled((sample["time"], "dim"), f"  {sample['message'] or ''}"))
         result = f"  result: {_short(sample['result'], 120)}" if sample["result"] is not None else ""
         out.print(f"    inputs: {_short(sample['arguments'])}{result}")
+        flow = sample.get("flow")
+        if flow:
+            params = f" {_short(flow.get('path_params'), 120)}" if flow.get("path_params") else ""
+            out.print(f"    request: {flow.get('method') or ''} {flow.get('route') or '(no route)'}{params}".rstrip())
+            for statement in flow.get("statements") or ():
+                ms = (statement.get("duration_ns") or 0) / 1e6
+                out.print(f"      {statement.get('system')}: {statement.get('statement')}  ({ms:.2f} ms)")
     if detail.reach is not None:
         out.print(f"reached from: {', '.join(detail.reach.entry_points) or 'no entry point found'}")
     for tag in detail.tags:

@@ -99,6 +99,7 @@ def run(
         "sample_rate": sample_rate,
     }
     env = dict(os.environ)
+    env["CODEWITNESS_RUN_SAID_WATCHED"] = "1"  # the sensor need not say again what it watches
     for key, value in settings.items():
         if value is not None:
             env[env_name(f"sensor.{key}")] = str(value)
@@ -202,15 +203,23 @@ def _through_runner(executable: str, command: list[str], env: dict[str, str]) ->
 
 def ingest(
     spool: Annotated[Path | None, typer.Option("--spool", help="Spool folder (default: sensor.spool_dir).")] = None,
+    keep: Annotated[
+        bool | None,
+        typer.Option("--keep/--no-keep", help="Keep the stored segments (default: retention.keep_spool)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load the sensor's spool folder into the store (idempotent: twice adds nothing)."""
+    """Load the sensor's spool folder into the store (idempotent: twice adds nothing), delete the
+    segments stored that their sensor has finished with, and apply the retention settings."""
     from rich.progress import Progress
 
+    from codewitness.cli.store_cmd import describe_prune, prune_json
     from codewitness.ingest import ingest_spool
+    from codewitness.store.retention import prune, retention_of
 
     loaded = get_config()
-    configured = loaded.config.sensor.spool_dir
+    config = loaded.config
+    configured = config.sensor.spool_dir
     if spool is None and not configured:
         raise InputError(
             "sensor.spool_dir is empty, so the sensor writes no spool to ingest; give --spool FOLDER, or set "
@@ -222,9 +231,12 @@ def ingest(
             f"no spool folder at {folder}: nothing was recorded yet. Run the program with the sensor "
             "(`codewitness run -- python app.py`, after `codewitness manifest build`), then ingest again"
         )
+    retention = retention_of(config.retention) if config.retention.on_ingest else None
+    delete = not (config.retention.keep_spool if keep is None else keep)
     with open_store() as store, Progress(console=err, transient=True, disable=as_json) as progress:
         task = progress.add_task("ingesting", total=None)
-        total, segments = ingest_spool(store, folder, on_segment=lambda _records: progress.advance(task))
+        total, segments = ingest_spool(store, folder, on_segment=lambda _records: progress.advance(task), delete=delete)
+        pruned = prune(store, retention) if retention is not None else None
     result = {
         "spool": str(folder),
         "segments": segments,
@@ -233,6 +245,9 @@ def ingest(
         "duplicates": total.duplicates,
         "bad": total.bad,
         "bad_reasons": total.reasons,
+        "deleted_segments": total.deleted,
+        "rejected_segments": total.rejected,
+        "pruned": prune_json(pruned) if pruned is not None else None,
     }
     if as_json:
         emit_json(result)
@@ -246,8 +261,14 @@ def ingest(
         )
     if total.duplicates:
         out.print(f"{total.duplicates} record(s) were already in the store")
+    if total.deleted:
+        out.print(f"deleted {total.deleted} stored segment(s) (retention.keep_spool keeps them)")
+    if pruned is not None and (pruned.merged or pruned.captures_merged or any(pruned.deleted.values())):
+        out.print(describe_prune(pruned))
     if total.bad:
         err.print(f"{total.bad} record(s) skipped: {_reasons(total.reasons)}", style="yellow")
+    if total.rejected:
+        err.print(f"kept {total.rejected} segment(s) with skipped records as {folder}/rejected-*.jsonl", style="yellow")
 
 
 def _reasons(reasons: dict[str, int], shown: int = 3) -> str:

@@ -23,8 +23,10 @@ This package imports only the standard library and codewitness's leaf modules (`
 holds it to that. Its parts: ``_process`` (init, shutdown), ``_lifecycle`` (the Sensor), ``_probe``
 (one watched function), ``plugins``, ``_rewriting`` and ``_wrappers`` (3.11, and modules imported
 after ``init()`` on 3.12+), ``_monitoring`` (3.12+), ``meter`` and ``_meter.c`` (the per-call
-count), ``aggregate``, ``snapshot`` (safe repr and redaction), ``export``, and ``_script`` with the
-``sitecustomize`` of ``codewitness run`` (``codewitness/_bootstrap``).
+count), ``aggregate``, ``snapshot`` (safe repr and redaction), ``export``, ``flow`` (the request each
+call ran in, with its queries and outbound calls) and ``integrations`` (one module per web
+framework, database driver and HTTP client, patching only what the host imported), and ``_script``
+with the ``sitecustomize`` of ``codewitness run`` (``codewitness/_bootstrap``).
 """
 
 from __future__ import annotations

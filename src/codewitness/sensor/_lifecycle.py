@@ -24,6 +24,7 @@ import atexit
 import collections
 import contextlib
 import fnmatch
+import json
 import logging
 import os
 import signal
@@ -38,13 +39,14 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.facts import Kind, timestamp
-from codewitness.sensor._guard import guard
+from codewitness.sensor._guard import guard, raised_by_signal_handler
 from codewitness.sensor._imports import ImportHook
 from codewitness.sensor._probe import Probe, parameters_of
 from codewitness.sensor._select import Found, Selection, Target, find_functions
 from codewitness.sensor.meter import meter_type
 
 if TYPE_CHECKING:
+    from codewitness.sensor._failures import Failure
     from codewitness.sensor.export import Exporter
     from codewitness.sensor.plugins import Check, CheckFactory, Collector, Plugin
     from codewitness.sensor.snapshot import Redactor
@@ -102,6 +104,8 @@ class Sensor:
         redactor: Redactor,
         queue_size: int = 10_000,
         exceptions_per_interval: int = 5,
+        distinct_exceptions_per_interval: int = 20,
+        exception_bytes_per_interval: int = 1 << 20,
         sample_rate: float = 0.0,
         samples_per_interval: int = 16,
         sample_max_bytes: int = 16_384,
@@ -123,6 +127,11 @@ class Sensor:
         self.redactor = redactor
         self.queue_size = queue_size
         self.exceptions_per_interval = exceptions_per_interval
+        self.distinct_exceptions_per_interval = distinct_exceptions_per_interval
+        #: What the exception captures of one interval may take in all (their values as JSON);
+        #: past it a failure is reported by its type, message pattern and count alone.
+        self.exception_bytes_per_interval = exception_bytes_per_interval
+        self._exception_bytes = 0
         self.sample_rate = sample_rate
         self.samples_per_interval = samples_per_interval
         self.sample_max_bytes = sample_max_bytes
@@ -146,6 +155,7 @@ class Sensor:
         self._pending_checks: dict[str, list[Check]] = {}
         self._check_factories: list[tuple[str, CheckFactory]] = []
         self._collectors: list[Collector] = []
+        self._contexts: list[tuple[str, Callable[[], Any]]] = []
         self.plugins: list[Plugin] = []
         self.backend = backend_factory(self)
         self._import_hook = ImportHook(selection, self.instrument_module, getattr(self.backend, "loader_for", None))
@@ -153,7 +163,19 @@ class Sensor:
     # -- errors of our own -----------------------------------------------------------------
 
     def internal_error(self, where: str) -> None:
-        """Count an error in codewitness's own code; never raises (and never waits: no lock)."""
+        """Count an error in codewitness's own code (never waits: no lock).
+
+        Called while an exception is handled. When that exception came out of one of the host's
+        signal handlers (it interrupted our code), it is not ours: it is raised again, as if we
+        had not been there; nothing else is ever raised.
+        """
+        handled = sys.exc_info()[1]
+        if handled is not None and raised_by_signal_handler(handled):
+            raise handled
+        self.count_error(where)
+
+    def count_error(self, where: str) -> None:
+        """Count an error of ours found without an exception (never raises, never waits)."""
         try:
             self.internal_errors[where] += 1
             if log.isEnabledFor(logging.DEBUG):
@@ -286,17 +308,55 @@ class Sensor:
         """Queue an event about ``function`` (an invariant breach, a review item) with its origin added.
 
         A function the sensor does not watch gets the origin the manifest gives it (listed below the
-        watch threshold, or not listed at all: ``human``). The record is completed in place and
-        returned; a full queue drops it (counted).
+        watch threshold, or not listed at all: ``human``). The record is completed in place (with
+        the plug-ins' event context too) and returned; a full queue drops it (counted).
         """
         probe = self.probes.get(function)
         header = self._header(probe)
         known = self.selection.about(function) if probe is None else None
         if known is not None:
             header.update(known.facts())
+        header.update(self.event_context())
         record.update({k: v for k, v in header.items() if k not in record})
         self.enqueue(record)
         return record
+
+    def add_event_context(self, name: str, provider: Callable[[], Any]) -> None:
+        """Add ``provider()`` (unless ``None``) as the field ``name`` of every event captured from now on.
+
+        It runs on the application's thread as the event is captured (an exception, a breach, a
+        sample): it must be quick and must not block; an exception from it is counted.
+        """
+        self._contexts.append((name, provider))
+
+    def event_context(self) -> dict[str, Any]:
+        """The fields the plug-ins' context providers add to an event captured now."""
+        found: dict[str, Any] = {}
+        for name, provider in self._contexts:
+            with guard(self, f"context.{name}"):
+                value = provider()
+                if value is not None:
+                    found[name] = value
+        return found
+
+    def watches(self, function: str) -> bool:
+        """Whether ``function`` (``module.qualname``) is watched now."""
+        return function in self.probes
+
+    def function_facts(self, function: str | None) -> dict[str, Any]:
+        """``function`` and its origin fields (as events carry them), from its probe or the manifest."""
+        facts: dict[str, Any] = {"function": function, "origin": "unknown"}
+        if function is None:
+            return facts
+        probe = self.probes.get(function)
+        if probe is not None:
+            header = self._header(probe)
+            facts.update({k: header[k] for k in ("origin", "ai_share", "generation_ids", "models", "path", "line")})
+            return facts
+        known = self.selection.about(function)
+        if known is not None:
+            facts.update(known.facts())
+        return facts
 
     # -- events ------------------------------------------------------------------------------
 
@@ -329,19 +389,47 @@ class Sensor:
         self._events.append(record)
         return True
 
-    def capture_exception(self, probe: Probe, exc: BaseException, type_name: str, arguments: Mapping[str, Any]) -> None:
-        """Queue a redacted capture of an exception escaping ``probe``'s function."""
-        stack = [
-            {"file": frame.filename, "line": frame.lineno, "function": frame.name}
-            for frame in traceback.extract_tb(exc.__traceback__, limit=40)
-            if not frame.filename.startswith(_SENSOR_DIR)
-        ][-32:]
-        message, shown = self.redactor.exception(exc, arguments)
+    def capture_exception(
+        self, probe: Probe, exc: BaseException, failure: Failure, arguments: Mapping[str, Any]
+    ) -> None:
+        """Queue a redacted capture of an exception escaping ``probe``'s function, an occurrence of
+        ``failure`` (whose first capture is given its count at collect).
+
+        Past this interval's byte budget for captures (``exception_bytes_per_interval``), a
+        failure's first occurrence is still reported, by its type, message pattern and
+        innermost frames, without arguments; a repeat is not.
+        """
+        shown: dict[str, Any] = {}
+        stack: list[dict[str, Any]]
+        if self._exception_bytes >= self.exception_bytes_per_interval:
+            if failure.records:
+                return
+            message = self.redactor.text(failure.pattern, 500)
+            stack = [{"file": code.co_filename, "line": None, "function": code.co_name} for code, _ in failure.frames]
+        else:
+            frames = traceback.extract_tb(exc.__traceback__, limit=40)
+            stack = [
+                {"file": frame.filename, "line": frame.lineno, "function": frame.name}
+                for frame in frames
+                if not frame.filename.startswith(_SENSOR_DIR)
+            ][-32:]
+            message, shown = self.redactor.exception(exc, arguments)
+            self._exception_bytes += len(message) + sum(len(f.filename) + 40 for f in frames) + _json_size(shown)
         record = self._header(probe)
         record.update(
-            kind=Kind.EXCEPTION, time=timestamp(), type=type_name, message=message, stack=stack, arguments=shown
+            kind=Kind.EXCEPTION,
+            time=timestamp(),
+            type=failure.type_name,
+            message=message,
+            stack=stack,
+            arguments=shown,
+            fingerprint=failure.fingerprint(probe.target.name),
+            count=1,
         )
-        self.enqueue(record)
+        if self._contexts:
+            record.update(self.event_context())
+        if self.enqueue(record):
+            failure.records.append(record)
 
     # -- export ------------------------------------------------------------------------------
 
@@ -355,8 +443,10 @@ class Sensor:
                 sweep()
         records: list[dict[str, Any]] = []
         suppressed = 0
+        self._exception_bytes = 0
         for probe in list(self.probes.values()):
             with guard(self, "collect"):
+                probe.drain_failures()  # their captures are in the event queue, read below
                 stats = probe.stats.drain()
                 if stats is not None:
                     record = self._header(probe)
@@ -570,6 +660,13 @@ class Sensor:
     def closed(self) -> bool:
         """Whether :meth:`shutdown` ran."""
         return self._closed
+
+
+def _json_size(value: Any) -> int:
+    try:
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str))
+    except Exception:
+        return 0
 
 
 #: Sensors whose exporter thread runs, held weakly: ``os.register_at_fork`` keeps what it is given

@@ -305,6 +305,10 @@ typedef struct {
     uint64_t error_counts[ERROR_SLOTS];
     long long limit;  /* exceptions captured per type per interval; the rest are only counted */
     long long suppressed;
+    /* The failure the probe no longer wants handed over (its signature, see failure_signature;
+     * 0: none), and how many of it were counted here since (see Meter_mute). */
+    Py_hash_t muted;
+    long long repeats;
     char slow;
     uint64_t counts[BUCKETS];
 } Meter;
@@ -468,6 +472,46 @@ leaving_exception(void)
 
 static int failed(Meter *self, PyObject *token, PyObject *exc, int64_t *start);
 
+/* What tells one failure from another cheaply, before any Python code runs: the exception's
+ * type, the code and instruction of the innermost frame of its traceback, and the hash of its
+ * message when its first argument is a str. Two exceptions with the same signature are the same
+ * failure to the probe (it also reads the message's pattern and more frames; it can only merge
+ * more). -1 when there is none to be had (no traceback; the exception is then handed over). */
+static Py_hash_t
+failure_signature(PyObject *exc)
+{
+    PyObject *tb = PyException_GetTraceback(exc);
+    if (tb == NULL || !PyTraceBack_Check(tb)) {
+        Py_XDECREF(tb);
+        return -1;
+    }
+    PyTracebackObject *inner = (PyTracebackObject *)tb;
+    while (inner->tb_next != NULL) {
+        inner = inner->tb_next;
+    }
+    Py_uhash_t sig = (Py_uhash_t)(uintptr_t)Py_TYPE(exc) * 1000003u;
+    PyCodeObject *code = PyFrame_GetCode(inner->tb_frame);
+    sig = (sig ^ (Py_uhash_t)(uintptr_t)code) * 1000003u;
+    Py_DECREF(code);
+    sig = (sig ^ (Py_uhash_t)inner->tb_lasti) * 1000003u;
+    Py_DECREF(tb);
+    PyObject *args = ((PyBaseExceptionObject *)exc)->args;
+    if (args != NULL && PyTuple_Check(args) && PyTuple_GET_SIZE(args) >= 1 &&
+        PyUnicode_CheckExact(PyTuple_GET_ITEM(args, 0))) {
+        Py_hash_t text = PyObject_Hash(PyTuple_GET_ITEM(args, 0)); /* a str: no Python code runs */
+        if (text == -1) {
+            PyErr_Clear();
+            return -1;
+        }
+        sig = (sig ^ (Py_uhash_t)text) * 1000003u;
+    }
+    else if (args != NULL && PyTuple_Check(args)) {
+        sig = (sig ^ (Py_uhash_t)PyTuple_GET_SIZE(args)) * 1000003u;
+    }
+    Py_hash_t found = (Py_hash_t)sig;
+    return found == -1 || found == 0 ? 1 : found;
+}
+
 static PyObject *
 Meter_exit(Meter *self, PyObject *token)
 {
@@ -612,6 +656,13 @@ failed(Meter *self, PyObject *token, PyObject *exc, int64_t *start)
         self->suppressed++;
         return 0;
     }
+    /* The same failure as the one the probe muted: counted here, handed over as a number. */
+    Py_hash_t sig = self->muted ? failure_signature(exc) : -1;
+    if (sig != -1 && sig == self->muted) {
+        self->repeats++;
+        self->suppressed++;
+        return 0;
+    }
     /* The probe sees the start as an int (as from a wrapper), or its own token. */
     PyObject *handed = Py_IS_TYPE(token, &StartType) ? PyLong_FromLongLong(*start) : Py_NewRef(token);
     if (handed == NULL) {
@@ -701,6 +752,32 @@ Meter_take_errors(Meter *self, PyObject *Py_UNUSED(ignored))
     return Py_BuildValue("(NL)", taken, suppressed);
 }
 
+/* mute(exc): hand no more exceptions that are the same failure as `exc` to the probe (until
+ * unmute); count them in `repeats` instead. The probe calls it from `raised`, with the exception
+ * it is being handed, when it wants no more captures of that failure this interval. */
+static PyObject *
+Meter_mute(Meter *self, PyObject *exc)
+{
+    if (!PyExceptionInstance_Check(exc)) {
+        PyErr_SetString(PyExc_TypeError, "mute(exc) takes an exception");
+        return NULL;
+    }
+    Py_hash_t sig = failure_signature(exc);
+    self->muted = sig == -1 ? 0 : sig;
+    Py_RETURN_NONE;
+}
+
+/* unmute() -> int: hand every exception over again; returns the repeats counted while muted
+ * (and starts them again from zero). */
+static PyObject *
+Meter_unmute(Meter *self, PyObject *Py_UNUSED(ignored))
+{
+    long long repeats = self->repeats;
+    self->muted = 0;
+    self->repeats = 0;
+    return PyLong_FromLongLong(repeats);
+}
+
 static PyObject *
 Meter_add(Meter *self, PyObject *ns)
 {
@@ -779,6 +856,10 @@ static PyMethodDef Meter_methods[] = {
      "take_errors() -> ([(type, count), ...], suppressed): this interval's errors by exception type "
      "(each type once); starts again."},
     {"add", (PyCFunction)Meter_add, METH_O, "add(ns): count one call that took `ns` nanoseconds."},
+    {"mute", (PyCFunction)Meter_mute, METH_O,
+     "mute(exc): count exceptions that are the same failure as `exc` here, no more handed to the probe."},
+    {"unmute", (PyCFunction)Meter_unmute, METH_NOARGS,
+     "unmute() -> int: hand every exception over again; the repeats counted while muted."},
     {"take", (PyCFunction)Meter_take, METH_NOARGS,
      "take() -> {bucket: count}: the counts so far (non-zero buckets only); starts again from zero."},
     {NULL, NULL, 0, NULL},

@@ -1,9 +1,10 @@
 """One watched function inside the host: its counters, exception captures, samples and checks.
 
 A :class:`Probe` is made per watched function. The backends (rewriting and wrappers on 3.11,
-``sys.monitoring`` on 3.12+) call into it on every call; it counts through its meter, captures
-the first few exceptions of each type per interval (through its owner, the sensor), keeps one
-sampled call per input shape (:mod:`codewitness.sensor._sampling`), and runs the plug-ins'
+``sys.monitoring`` on 3.12+) call into it on every call; it counts through its meter, tells
+exceptions apart by fingerprint and captures each distinct failure at least once per interval
+(:mod:`codewitness.sensor._failures`; the capture itself is made by its owner, the sensor), keeps
+one sampled call per input shape (:mod:`codewitness.sensor._sampling`), and runs the plug-ins'
 checks after each successful call.
 
 Threading: ``failed``, ``finish``, ``entered``, ``returned`` and ``raised`` run on application
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from codewitness.errors import InvariantViolation
+from codewitness.sensor._failures import Failure, Failures
 from codewitness.sensor._rng import RNG
 from codewitness.sensor._sampling import Strata, Token, redaction_of
 from codewitness.sensor.aggregate import FunctionStats, error_name
@@ -36,6 +38,11 @@ if TYPE_CHECKING:
     from codewitness.sensor.snapshot import Redactor
 
 __all__ = ["Entry", "Owner", "Probe", "arguments_of", "bind_arguments", "parameters_of"]
+
+#: Exceptions of one type per function and interval that the meter hands to the probe to be told
+#: apart by fingerprint; past it they are only counted by type (a function that raises as its way
+#: of answering, a ``__getattr__`` under ``hasattr``, pays for no more than this).
+FINGERPRINTED_PER_TYPE = 10_000
 
 #: What the slow path of a rewritten function notes at entry: its arguments by name, a sample of
 #: them (or ``None``), and the clock.
@@ -50,6 +57,7 @@ class Owner(Protocol):
 
     meter_type: Callable[..., Meter]
     exceptions_per_interval: int
+    distinct_exceptions_per_interval: int
     sample_rate: float
     samples_per_interval: int
     sample_max_bytes: int
@@ -58,8 +66,13 @@ class Owner(Protocol):
     def internal_error(self, where: str) -> None:
         """Count an error of the sensor's own; never raises."""
 
-    def capture_exception(self, probe: Probe, exc: BaseException, type_name: str, arguments: Mapping[str, Any]) -> None:
-        """Queue a redacted capture of ``exc`` leaving ``probe``'s function."""
+    def capture_exception(
+        self, probe: Probe, exc: BaseException, failure: Failure, arguments: Mapping[str, Any]
+    ) -> None:
+        """Queue a redacted capture of ``exc`` (an occurrence of ``failure``) leaving ``probe``'s function."""
+
+    def event_context(self) -> dict[str, Any]:
+        """The plug-ins' context for an event captured now (the request being served)."""
 
 
 def parameters_of(function: Any, code: types.CodeType | None = None) -> tuple[str, ...] | None:
@@ -118,10 +131,11 @@ class Probe:
     """One instrumented function: counters, capture budget, samples by input shape, checks."""
 
     __slots__ = (
-        "_budget",
+        "_muted",
         "_redaction",
         "_strata",
         "checks",
+        "failures",
         "meter",
         "params",
         "sample_rate",
@@ -136,7 +150,7 @@ class Probe:
         self.target = target
         self.sensor = sensor
         #: Counts every call; rewritten functions call ``meter.enter``/``meter.exit`` themselves.
-        self.meter: Meter = sensor.meter_type(self, sensor.exceptions_per_interval)
+        self.meter: Meter = sensor.meter_type(self, FINGERPRINTED_PER_TYPE)
         #: The counters: calls and latencies through the meter, errors by type.
         self.stats = FunctionStats(self.meter)
         self.checks: tuple[Check, ...] = ()
@@ -146,19 +160,29 @@ class Probe:
         #: True when a call needs more than counting (checks or sampling): the backends then take
         #: the slower path that names the arguments.
         self.slow = self.meter.slow = bool(self.sample_rate)
-        self._budget: dict[str, int] = {}
+        #: This interval's distinct failures.
+        self.failures = self._new_failures()
+        #: Exceptions not captured this interval (repeats past the budget, failures past the
+        #: distinct ones tracked).
         self.suppressed = 0
+        #: The failure the meter counts by itself for now (see :meth:`raised`).
+        self._muted: Failure | None = None
         self._strata = self._new_strata()
         self._redaction = redaction_of(sensor.redactor)
 
     def _new_strata(self) -> Strata:
         return Strata(self.sensor.samples_per_interval, self.sensor.sample_max_bytes)
 
+    def _new_failures(self) -> Failures:
+        return Failures(self.sensor.exceptions_per_interval, self.sensor.distinct_exceptions_per_interval)
+
     def reinit_after_fork(self) -> None:
         """Empty counters and samples in a forked child."""
         self.stats.reinit_after_fork()
-        self._budget = {}
+        self.failures = self._new_failures()
         self.suppressed = 0
+        self._muted = None
+        self.meter.unmute()
         self._strata = self._new_strata()
 
     def add_check(self, check: Check) -> None:
@@ -171,30 +195,32 @@ class Probe:
         return self.sample_rate > 0 and RNG.random() < self.sample_rate
 
     def failed(self, ns: int, exc: BaseException, arguments: Callable[[], Mapping[str, Any]]) -> None:
-        """Count a call that raised; capture it when the per-type budget allows. Never raises."""
+        """Count a call that raised; capture it when it is a new failure or the budget allows. Never raises."""
         try:
             self.stats.ok(ns)
-            name = self._count_failure(exc)
-            if name is not None:
-                self.sensor.capture_exception(self, exc, name, arguments())
+            if isinstance(exc, _NOT_ERRORS):
+                return
+            name = error_name(exc.__class__)
+            self.stats.error(name)
+            failure = self._to_capture(exc, name)
+            if failure is not None:
+                self.sensor.capture_exception(self, exc, failure, arguments())
         except Exception:
             self.sensor.internal_error("probe.failed")
 
-    def _count_failure(self, exc: BaseException) -> str | None:
-        """Count the error of a call that raised (not the call: the caller counts that); its type
-        name when the exception should be captured, else ``None``."""
-        if isinstance(exc, _NOT_ERRORS):
-            return None
-        name = error_name(exc.__class__)
-        self.stats.error(name)
-        # No lock: the budget is a soft limit (two threads may both take the last capture),
-        # and ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
-        used = self._budget.get(name, 0)
-        if used >= self.sensor.exceptions_per_interval:
+    def _to_capture(self, exc: BaseException, name: str) -> Failure | None:
+        """Count ``exc`` under its fingerprint; its failure when this occurrence is to be captured.
+
+        No lock: the budget is a soft limit (two threads may both take the last capture), and
+        ``suppressed += 1`` cannot be interrupted under the GIL (see FunctionStats).
+        """
+        failures = self.failures
+        failure = failures.seen(exc, name)
+        if failure is None or not failures.wants_capture(failure):
             self.suppressed += 1
             return None
-        self._budget[name] = used + 1
-        return name
+        failures.captured += 1
+        return failure
 
     def finish(
         self,
@@ -216,7 +242,7 @@ class Probe:
                     except Exception:
                         self.sensor.internal_error("check")
             if sampled is not None:
-                self._strata.keep(ns, sampled, result, self.sensor.redactor, self._redaction)
+                self._strata.keep(ns, sampled, result, self.sensor.redactor, self._redaction, self.sensor.event_context)
         except InvariantViolation:
             raise
         except Exception:
@@ -252,16 +278,32 @@ class Probe:
         and its meter, which counted it, wants it captured (the first few of each type per
         interval). Returns the call's start.
 
-        The arguments are those named at entry when the slow path named them, else the values
-        the parameters hold now, read from the function's frame, ``depth`` frames up (1: the
-        caller, as for the compiled meter, which has no frame of its own), as the
+        It is counted under its fingerprint, and captured when it is a new failure or the budget
+        allows. The arguments are those named at entry when the slow path named them, else the
+        values the parameters hold now, read from the function's frame, ``depth`` frames up (1:
+        the caller, as for the compiled meter, which has no frame of its own), as the
         ``sys.monitoring`` backend reads them. Never raises.
         """
         try:
             entry = token if isinstance(token, tuple) else None
-            arguments = entry[0] if entry else self._named(sys._getframe(depth).f_locals)
-            self.sensor.capture_exception(self, exc, error_name(exc.__class__), arguments)
-            return entry[2] if entry else int(token)  # type: ignore[arg-type]
+            start = entry[2] if entry else int(token)  # type: ignore[arg-type]
+            if self._muted is not None:  # another failure: the muted one's repeats are its count
+                self._muted.count += self.meter.unmute()
+                self._muted = None
+            name = error_name(exc.__class__)
+            failures = self.failures
+            failure = failures.seen(exc, name)
+            if failure is not None and failures.wants_capture(failure):
+                failures.captured += 1
+                arguments = entry[0] if entry else self._named(sys._getframe(depth).f_locals)
+                self.sensor.capture_exception(self, exc, failure, arguments)
+            else:
+                # Not captured, nor will its repeats be: until another failure comes, the compiled
+                # meter counts them without calling here (a flood of one failure costs no Python).
+                self.suppressed += 1
+                self._muted = failure
+                self.meter.mute(exc)
+            return int(start)
         except Exception:
             self.sensor.internal_error("probe.raised")
             return monotonic_ns()
@@ -278,7 +320,21 @@ class Probe:
         return self._strata.take(arguments, self.sensor.redactor, self._redaction)
 
     def drain_samples(self) -> list[dict[str, Any]]:
-        """The samples of this interval; starts a new interval (and a new capture budget)."""
+        """The samples of this interval; starts a new one."""
         strata, self._strata = self._strata, self._new_strata()
-        self._budget = {}
         return strata.drain()
+
+    def drain_failures(self) -> None:
+        """End this interval's failures (a new capture budget starts): each failure's first
+        capture record is given how many occurrences it stands for (the failure's count less its
+        other captures, which stand for one each). Runs on the exporter thread, before the
+        records leave the event queue."""
+        failures, self.failures = self.failures, self._new_failures()
+        muted, self._muted = self._muted, None
+        repeats = self.meter.unmute()
+        if muted is not None:
+            muted.count += repeats
+        for failure in failures:
+            if failure.records:
+                failure.records[0]["count"] = max(1, failure.count - (len(failure.records) - 1))
+

@@ -118,7 +118,8 @@ def init(
             file means only ``include`` patterns select functions.
         plugins: plug-ins to set up before anything is watched (:mod:`codewitness.sensor.plugins`);
             one whose setup fails is left out. :func:`codewitness.init` passes invariants and
-            review sampling.
+            review sampling. The flow plug-in (:mod:`codewitness.sensor.flow`: each request's
+            route, queries and outbound calls) comes first, unless ``sensor.integrations`` is empty.
         **options: the sensor's options (:class:`Options`).
 
     Returns:
@@ -170,6 +171,7 @@ def _start(
             capture_reprs=cfg.capture_reprs,
             request_parts=cfg.request_parts,
             time_budget_ms=cfg.capture_time_ms,
+            max_bytes=cfg.capture_max_bytes,
         )
         stop = threading.Event()
         chosen_exporters = _exporters(
@@ -191,6 +193,8 @@ def _start(
             redactor=redactor,
             queue_size=cfg.queue_size,
             exceptions_per_interval=cfg.exceptions_per_interval,
+            distinct_exceptions_per_interval=cfg.distinct_exceptions_per_interval,
+            exception_bytes_per_interval=cfg.exception_bytes_per_interval,
             sample_rate=_given(options.get("sample_rate"), cfg.sample_rate),
             samples_per_interval=cfg.samples_per_interval,
             sample_max_bytes=cfg.sample_max_bytes,
@@ -202,6 +206,18 @@ def _start(
     except Exception as exc:
         log.warning("codewitness: the runtime sensor did not start: %s", exc)
         return None
+    if not selection.by_name and not selection.include and not os.environ.get("CODEWITNESS_RUN_SAID_WATCHED"):
+        # Nothing can be selected: say so once, with what to do (on stderr when the program
+        # configured no logging). ``codewitness run`` has said it already, before the program started.
+        if loaded_manifest is not None:
+            found = "the manifest lists no function to watch"
+        else:
+            found = f"no manifest at {manifest if manifest is not None else cfg.manifest}"
+        log.warning(
+            "codewitness: the sensor watches nothing (%s, and no include patterns): run `codewitness manifest"
+            " build`, or select functions with --include 'myapp.*' (sensor.include)",
+            found,
+        )
     if COMPILED and cfg.speedups and sensor.meter_type is PyMeter and (version := untested_python()):
         # The compiled meter was built and wanted, and is held back: say so, once per init().
         log.warning(
@@ -210,8 +226,13 @@ def _start(
             version,
             ".".join(map(str, NEWEST_TESTED)),
         )
-    for problem in problems:
-        sensor.internal_error(problem)
+    for problem in problems:  # no exception of ours is being handled here (the host may be handling one)
+        sensor.count_error(problem)
+    if cfg.integrations:
+        # Flows first, so that every other plug-in's events carry the request they happened in.
+        from codewitness.sensor.flow import FlowPlugin
+
+        plugins = [FlowPlugin(cfg.integrations, max_statements=cfg.flow_statements), *plugins]
     for plugin in plugins:
         sensor.add_plugin(plugin)
     if not sensor.exporters:

@@ -46,7 +46,7 @@ import datetime
 import decimal
 import enum
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from codewitness.facts import Kind, timestamp
@@ -234,8 +234,17 @@ class Strata:
         exact, reason = exact_arguments(arguments, snapshot, redaction, self.max_bytes)
         return shape, slot, snapshot, exact, reason
 
-    def keep(self, ns: int, token: Token, result: Any, redactor: Redactor, redaction: Redaction) -> None:
-        """After the call returned ``result``: make its sample record and keep it where its token says."""
+    def keep(
+        self,
+        ns: int,
+        token: Token,
+        result: Any,
+        redactor: Redactor,
+        redaction: Redaction,
+        context: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        """After the call returned ``result``: make its sample record and keep it where its token
+        says, with what ``context`` adds (the plug-ins' event context: the request being served)."""
         shape, slot, snapshot, exact, reason = token
         record: dict[str, Any] = {
             "kind": Kind.SAMPLE,
@@ -245,6 +254,8 @@ class Strata:
             "result": redactor.snapshot(result),
             "shape": shape,
         }
+        if context is not None:
+            record.update(context())
         if exact is not None:
             record["input"] = exact
             record["input_digest"] = digest(exact)

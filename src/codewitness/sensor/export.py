@@ -9,7 +9,9 @@ the spool and the HTTP body hold them one per line (:func:`codewitness.facts.enc
 
 * :class:`Spool` -- append-only segments ``seg-<ns>-<pid>.jsonl`` in one folder; a segment is
   closed at ``segment_bytes``; beyond ``max_bytes`` the oldest segments are deleted and their
-  records counted as dropped. ``codewitness ingest`` reads the folder (:mod:`codewitness.ingest`).
+  records counted as dropped. The open segment is locked (:func:`codewitness.facts.create_segment`):
+  ``codewitness ingest`` reads the folder (:mod:`codewitness.ingest`) and deletes the segments it
+  stored whose writer has closed them.
 * :class:`HttpExporter` -- ``POST`` of a gzip JSON-lines body with a bearer token and a batch id
   (``X-Codewitness-Batch``: the same on each retry of a batch, so a server can tell a retry from a
   new batch); retries with exponential backoff on connection errors, 408, 429 and 5xx. Each
@@ -51,12 +53,13 @@ from typing import Any, Protocol
 
 from codewitness import semconv
 from codewitness.errors import MissingExtraError
-from codewitness.facts import SEGMENT_GLOB, Encoded, Histogram, Kind, encode_batch, segment_name
+from codewitness.facts import SEGMENT_GLOB, Encoded, Histogram, Kind, create_segment, encode_batch, segment_name
 from codewitness.sensor._rng import RNG
 
 __all__ = ["Exporter", "HttpExporter", "OtelExporter", "Spool"]
 
 log = logging.getLogger("codewitness.sensor")
+
 
 class Exporter(Protocol):
     """Where records go. Called on the exporter thread only; may block there."""
@@ -163,8 +166,9 @@ class Spool:
     def _open(self) -> FileIO:
         if self._file is None:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._path = self.directory / segment_name(time.time_ns(), os.getpid())
-            self._file = _open_private(self._path)
+            name = segment_name(time.time_ns(), os.getpid())
+            self._file = create_segment(self.directory, name)
+            self._path = self.directory / name
         return self._file
 
     def _undo(self, start: int) -> None:
@@ -229,12 +233,6 @@ class Spool:
     def health(self) -> dict[str, int]:
         """Write failures, dropped and repaired records since the last call."""
         return self._counts.take()
-
-
-def _open_private(path: Path) -> FileIO:
-    """A new segment for appending, unbuffered, readable by its owner only (records hold captured values)."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-    return open(os.open(path, flags, 0o600), "ab", buffering=0)
 
 
 def _size(path: Path) -> int:

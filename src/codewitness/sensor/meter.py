@@ -69,11 +69,12 @@ except ImportError:  # not built here (no compiler, another interpreter): the pu
     _compiled = None
 
 #: True when the compiled meter was built and agrees with the histogram layout of :mod:`codewitness.facts`.
-COMPILED: bool = (
-    _compiled is not None
-    and (_compiled.BUCKETS, _compiled.EXACT_BELOW, _compiled.SUB_BUCKET_BITS, _compiled.MAX_TRACKED_NS)
-    == (BUCKETS, EXACT_BELOW, SUB_BUCKET_BITS, MAX_TRACKED_NS)
-)
+COMPILED: bool = _compiled is not None and (
+    _compiled.BUCKETS,
+    _compiled.EXACT_BELOW,
+    _compiled.SUB_BUCKET_BITS,
+    _compiled.MAX_TRACKED_NS,
+) == (BUCKETS, EXACT_BELOW, SUB_BUCKET_BITS, MAX_TRACKED_NS)
 
 #: The sensor's clock (nanoseconds; only differences mean anything): the compiled meter's own when
 #: it is built, so that a ``t0`` taken on either side of the boundary means the same. That clock
@@ -114,6 +115,10 @@ class Meter(Protocol):
     def take(self) -> dict[int, int]: ...
 
     def take_errors(self) -> tuple[list[tuple[type, int]], int]: ...
+
+    def mute(self, exc: BaseException) -> None: ...
+
+    def unmute(self) -> int: ...
 
 
 # Code that can suspend: a generator or coroutine has a handled-exception state of its own.
@@ -223,6 +228,14 @@ class PyMeter:
         many were not captured; starts again."""
         errors, suppressed, self.errors, self.suppressed = self.errors, self.suppressed, {}, 0
         return [(cls, n) for cls, n in errors.values()], suppressed
+
+    def mute(self, exc: BaseException) -> None:
+        """The compiled meter stops handing over exceptions that are the same failure as ``exc``
+        (counting them as repeats); this one hands every exception over, and the probe counts them."""
+
+    def unmute(self) -> int:
+        """Hand every exception over again; the repeats counted while muted (none here)."""
+        return 0
 
     def add(self, ns: int) -> None:
         """Count one call that took ``ns`` nanoseconds."""

@@ -46,6 +46,12 @@ What the host (the running sensor) offers:
 * ``redactor`` -- what every value that leaves the process goes through
   (:class:`~codewitness.sensor.snapshot.Redactor`).
 * ``internal_error(where)`` -- count an error of the plug-in's own.
+* ``add_event_context(name, provider)`` -- every event captured from now on (exceptions,
+  breaches, samples, review items) gets ``provider()`` as its field ``name`` unless it returns
+  ``None``; it runs on the application's thread as the event is captured, so it must be quick
+  (the flow plug-in gives events the request they happened in this way).
+* ``watches(function)`` -- whether a ``module.qualname`` is watched now; ``function_facts(function)``
+  -- its name and origin fields as events carry them (``origin`` ``unknown`` when nothing is known).
 
 ``setup`` runs once, before the sensor watches anything; an exception from it leaves that plug-in
 out (logged, counted as ``plugin.<name>``), never the others or the sensor. ``teardown`` runs when
@@ -99,6 +105,15 @@ class Host(Reporter, Protocol):
 
     def add_collector(self, collector: Collector) -> None:
         """Add the records ``collector()`` returns to every interval's batch."""
+
+    def add_event_context(self, name: str, provider: Callable[[], Any]) -> None:
+        """Add ``provider()`` as the field ``name`` of every event captured from now on."""
+
+    def watches(self, function: str) -> bool:
+        """Whether ``function`` (``module.qualname``) is watched now."""
+
+    def function_facts(self, function: str | None) -> dict[str, Any]:
+        """``function`` and its origin fields, as events about it carry them."""
 
 
 class Plugin(Protocol):

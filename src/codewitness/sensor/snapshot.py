@@ -6,7 +6,12 @@ avoided: built-in containers and scalars are walked directly; dataclasses, named
 (Starlette/FastAPI, Django, Flask/Werkzeug) are reduced to their safe parts (method, route, path
 parameters); a few standard value types (dates, decimals, UUIDs, paths, ...) are shown by their
 ``repr``. Any other object is shown by its type alone, unless ``capture_reprs`` allows its
-``repr``. Depth, item counts, string lengths and the time one capture may take are bounded.
+``repr``. Depth, item counts, string lengths and the time one capture may take are bounded, and
+so is its size: one capture's values take at most ``max_bytes`` bytes as JSON (the walk spends a
+byte budget as it goes, stops where it runs out, and the result is measured and cut to fit).
+``self`` and objects with more fields than ``max_items`` are summarised, never walked whole: their
+type, how many fields they have, and each of their first fields as a short scalar or
+``<type len=N>``.
 
 Redaction happens here, before anything leaves the process, and before anything is cut:
 
@@ -42,11 +47,12 @@ import threading
 import time
 import types
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from typing import Any
 from urllib.parse import parse_qsl
 
 from codewitness.config import REQUEST_PARTS, REQUEST_PARTS_DEFAULT
+from codewitness.sensor._guard import raised_by_signal_handler
 from codewitness.sensor._secrets import (
     NAME_PATTERNS,
     REDACTED,
@@ -93,10 +99,33 @@ _SAFE_REPR = (
 )
 _SCALARS = (str, int, float, bool, type(None), bytes)
 _TIME_SPENT = "...[capture time limit]"
+_BYTES_SPENT = "...[capture size limit]"
+#: Arguments summarised rather than walked: the object a method runs on is usually the
+#: application's whole state (a framework's app object, a service with its clients and caches).
+_SUMMARISED_NAMES = frozenset({"self", "cls", "mcs"})
+#: Fields a summary shows, and the longest text shown for one.
+_SUMMARY_FIELDS = 16
+_SUMMARY_CHARS = 64
+#: What a value costs the byte budget beyond its text (quotes, separators, a key's colon).
+_OVERHEAD = 4
 
 
 class _Spent(Exception):
     """The capture's time ran out."""
+
+
+class _Full(Exception):
+    """The capture's byte budget ran out."""
+
+
+class _Capture:
+    """What is left of one capture: the clock's deadline and the bytes it may still take."""
+
+    __slots__ = ("deadline", "left")
+
+    def __init__(self, deadline: int, left: int) -> None:
+        self.deadline = deadline
+        self.left = left
 
 
 class Redactor:
@@ -113,6 +142,8 @@ class Redactor:
         time_budget_ms: the most CPU time one capture may spend walking values (the capturing
             thread's own time: a thread the machine preempts is not cut short for it); what is
             left is marked, not kept.
+        max_bytes: the most bytes one capture's values take as JSON (UTF-8); what is left is
+            marked, not kept.
 
     Raises:
         re.error: a user pattern is not a valid regular expression.
@@ -130,6 +161,7 @@ class Redactor:
         capture_reprs: bool = False,
         request_parts: Iterable[str] = DEFAULT_REQUEST_PARTS,
         time_budget_ms: float = 5.0,
+        max_bytes: int = 4096,
     ) -> None:
         self._names = compile_names(names)
         self._extra = compile_extra(patterns)
@@ -148,6 +180,7 @@ class Redactor:
                 f"sensor.request_parts: unknown {', '.join(unknown)}; choose from {', '.join(REQUEST_PARTS)}"
             )
         self.time_budget_ns = int(time_budget_ms * 1e6)
+        self.max_bytes = max_bytes
         self._started = threading.local()  # the capturing thread's CPU time when its capture began
 
     # -- public ----------------------------------------------------------------------------------
@@ -180,23 +213,37 @@ class Redactor:
         return self._cut(text, len(text), self.max_chars if limit is None else limit)
 
     def snapshot(self, value: Any) -> Any:
-        """A JSON-ready, redacted, bounded copy of ``value``; never raises."""
+        """A JSON-ready, redacted, bounded copy of ``value`` (at most ``max_bytes`` as JSON); never raises."""
+        cap = self._capture()
         try:
-            return self._walk(value, 0, self._deadline())
+            shown = self._walk(value, 0, cap)
         except _Spent:
             return _TIME_SPENT
+        except _Full:
+            return _BYTES_SPENT
         except Exception as exc:  # a hostile __dict__/__getattr__ must not escape
+            if raised_by_signal_handler(exc):
+                raise  # the host's own (a SIGALRM timeout landing here), not the value's
             return {"__unrepresentable__": type(exc).__name__}
+        if _may_exceed(self.max_bytes, cap) and _size(shown) > self.max_bytes:
+            return {"__type__": _name_of(type(value)), "...": _BYTES_SPENT}
+        return shown
 
-    def snapshot_arguments(self, arguments: Mapping[str, Any], deadline: int | None = None) -> dict[str, Any]:
-        """Snapshot a name -> value mapping (a call's arguments), redacting by name first; never raises."""
-        deadline = self._deadline() if deadline is None else deadline
+    def snapshot_arguments(self, arguments: Mapping[str, Any], cap: _Capture | None = None) -> dict[str, Any]:
+        """Snapshot a name -> value mapping (a call's arguments), redacting by name first; never raises.
+
+        Together they take at most ``max_bytes`` as JSON: each argument may spend its share of
+        what is left (what one leaves unspent goes to the next). ``self`` is summarised.
+        """
+        cap = self._capture() if cap is None else cap
+        limit = cap.left
         out: dict[str, Any] = {}
         spent = False
         try:
+            size = len(arguments)
             for count, (name, value) in enumerate(arguments.items()):
                 if count >= self.max_items:
-                    out["..."] = f"{len(arguments) - count} more"
+                    out["..."] = f"{size - count} more"
                     break
                 key = self._key(name)
                 if self.secret_name(key):
@@ -205,24 +252,39 @@ class Redactor:
                 if spent:  # every name stays; numbers and flags cost nothing to keep
                     out[key] = value if _cheap(value) else _TIME_SPENT
                     continue
+                cap.left -= len(key) + _OVERHEAD
+                granted = cap.left // max(1, min(size, self.max_items) - count)
+                share = _Capture(cap.deadline, granted)
                 try:
-                    out[key] = self._walk(value, 0, deadline)
+                    if key in _SUMMARISED_NAMES and not isinstance(value, type):
+                        out[key] = self._summary(value, share)
+                    else:
+                        out[key] = self._walk(value, 0, share)
                 except _Spent:
                     out[key] = _TIME_SPENT
                     spent = True
+                except _Full:
+                    out[key] = _BYTES_SPENT
                 except Exception as exc:
+                    if raised_by_signal_handler(exc):
+                        raise
                     out[key] = {"__unrepresentable__": type(exc).__name__}
+                cap.left -= granted - max(share.left, 0)
         except Exception as exc:
+            if raised_by_signal_handler(exc):
+                raise
             out["..."] = {"__unrepresentable__": type(exc).__name__}
-        return out
+        return _fit(out, limit) if _may_exceed(limit, cap) else out
 
     def exception(
         self, exc: BaseException, arguments: Mapping[str, Any], limit: int = 2000
     ) -> tuple[str, dict[str, Any]]:
         """An exception's redacted message and the redacted arguments of the call that raised it,
-        within one capture's time. Never raises."""
-        deadline = self._deadline()
-        return self.exception_message(exc, limit, deadline), self.snapshot_arguments(arguments, deadline)
+        within one capture's time and size (the message takes at most a quarter of the size). Never raises."""
+        cap = self._capture()
+        message = self.exception_message(exc, min(limit, max(64, self.max_bytes // 4)), cap.deadline)
+        cap.left -= len(message)
+        return message, self.snapshot_arguments(arguments, cap)
 
     def exception_message(self, exc: BaseException, limit: int = 2000, deadline: int | None = None) -> str:
         """``str(exc)``, redacted and cut -- without the ``repr`` of non-text arguments.
@@ -232,19 +294,23 @@ class Redactor:
         snapshot instead. A pydantic ``ValidationError`` is told from its errors, each input
         redacted under its field's name. Never raises.
         """
-        deadline = self._deadline() if deadline is None else deadline
+        cap = _Capture(self._deadline() if deadline is None else deadline, limit + _LOOKAHEAD)
         try:
             cls = type(exc)
             if any(_name_of(c) == "pydantic_core._pydantic_core.ValidationError" for c in cls.__mro__):
-                return self._cut(self._validation_message(exc, deadline), None, limit)
+                return self._cut(self._validation_message(exc, cap), None, limit)
             args = exc.args
             if isinstance(cls.__str__, types.WrapperDescriptorType) and not all(isinstance(a, _SCALARS) for a in args):
-                shown = self._walk(args[0] if len(args) == 1 else list(args), 1, deadline)
+                shown = self._walk(args[0] if len(args) == 1 else list(args), 1, cap)
                 return _json(shown)[:limit]
             return self._cut(_safe_str(exc), None, limit)
         except _Spent:
             return _TIME_SPENT
-        except Exception:
+        except _Full:
+            return _BYTES_SPENT
+        except Exception as failed:
+            if raised_by_signal_handler(failed):
+                raise
             return f"<unprintable {type(exc).__name__}>"
 
     # -- strings -------------------------------------------------------------------------------
@@ -308,109 +374,184 @@ class Redactor:
         self._started.cpu = time.thread_time_ns()
         return time.perf_counter_ns() + self.time_budget_ns
 
-    def _spent(self) -> bool:
+    def _out_of_time(self) -> bool:
         return time.thread_time_ns() - getattr(self._started, "cpu", 0) > self.time_budget_ns
 
-    def _walk(self, value: Any, depth: int, deadline: int) -> Any:
-        if time.perf_counter_ns() > deadline and self._spent():
+    def _capture(self) -> _Capture:
+        return _Capture(self._deadline(), self.max_bytes)
+
+    def _walk(self, value: Any, depth: int, cap: _Capture) -> Any:
+        if time.perf_counter_ns() > cap.deadline and self._out_of_time():
             raise _Spent
-        if type(value) is str and len(value) <= self.max_chars:  # the commonest value, first
+        if cap.left <= _OVERHEAD:
+            raise _Full
+        if type(value) is str and len(value) <= self.max_chars and len(value) < cap.left:  # the commonest value
+            cap.left -= len(value) + _OVERHEAD
             return scrub(value, self._extra)
         if value is None or isinstance(value, bool):
+            cap.left -= _OVERHEAD + 1
             return value
         if isinstance(value, int):
-            return self._int(value)
+            shown = self._int(value, cap)
+            cap.left -= (len(shown) if isinstance(shown, str) else 8) + _OVERHEAD
+            return shown
         if isinstance(value, float):
+            cap.left -= 8 + _OVERHEAD
             return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
         if isinstance(value, str):
-            return self._cut(value, len(value), self.max_chars)
+            return self._text(value, len(value), cap)
         if isinstance(value, bytes | bytearray | memoryview):
-            raw = bytes(value[: self.max_chars + _LOOKAHEAD])
-            text = self._cut(raw.decode("utf-8", "backslashreplace"), len(value), self.max_chars)
+            raw = bytes(value[: min(self.max_chars, cap.left) + _LOOKAHEAD])
+            cap.left -= 16
+            text = self._text(raw.decode("utf-8", "backslashreplace"), len(value), cap)
             return {"__bytes__": text, "len": len(value)}
         kind = _kind(type(value))
         if kind == "proxy":  # werkzeug's LocalProxy (flask.request): look at what it stands for
             value = value._get_current_object()
             kind = _kind(type(value))
         if kind == "secret":
+            cap.left -= len(REDACTED) + _OVERHEAD
             return REDACTED
         if kind in ("starlette", "django", "werkzeug"):
-            return self._request(value, kind, depth, deadline)
+            return self._request(value, kind, depth, cap)
         if kind == "url":  # a split URL's netloc holds "user:password@host": show it whole, redacted
-            return {"__type__": _name_of(type(value)), "url": self._walk(value.geturl(), depth + 1, deadline)}
+            return {"__type__": self._type(type(value), cap), "url": self._walk(value.geturl(), depth + 1, cap)}
         if depth >= self.max_depth:
-            return f"<{_name_of(type(value))}>"
+            return self._type_only(value, cap)
         if isinstance(value, Mapping):
-            return self._mapping(value.items(), len(value), depth, deadline)
+            return self._mapping(value.items(), len(value), depth, cap)
         if isinstance(value, tuple) and kind == "namedtuple":
             fields = getattr(type(value), "_fields", ())
             return {
-                "__type__": _name_of(type(value)),
-                **self._mapping(zip(fields, value, strict=False), len(value), depth, deadline),
+                "__type__": self._type(type(value), cap),
+                **self._mapping(zip(fields, value, strict=False), len(value), depth, cap),
             }
         if isinstance(value, _SEQUENCES):
-            return self._sequence(value, depth, deadline)
+            return self._sequence(value, depth, cap)
         if isinstance(value, type):
+            cap.left -= len(_name_of(value)) + 8 + _OVERHEAD
             return f"<class {_name_of(value)}>"
         if isinstance(value, enum.Enum):
-            return {"__type__": _name_of(type(value)), "name": value.name}
+            return {"__type__": self._type(type(value), cap), "name": self._walk(value.name, depth + 1, cap)}
         if isinstance(value, _SAFE_REPR):
-            return {"__type__": _name_of(type(value)), "repr": self._cut(repr(value), None, self.max_chars)}
+            return {"__type__": self._type(type(value), cap), "repr": self._text(repr(value), None, cap)}
         if isinstance(value, BaseException):
             return {
-                "__type__": _name_of(type(value)),
-                "message": self.exception_message(value, self.max_chars, deadline),
+                "__type__": self._type(type(value), cap),
+                "message": self._spent(self.exception_message(value, min(self.max_chars, cap.left), cap.deadline), cap),
             }
         if isinstance(value, types.ModuleType):
-            return f"<module {value.__name__}>"
+            return self._spent(f"<module {value.__name__}>", cap)
         if isinstance(value, _CALLABLES):
-            return (
-                f"<{type(value).__name__} {getattr(value, '__module__', None)}.{getattr(value, '__qualname__', '?')}>"
+            return self._spent(
+                f"<{type(value).__name__} {getattr(value, '__module__', None)}.{getattr(value, '__qualname__', '?')}>",
+                cap,
             )
         if dataclasses.is_dataclass(value):
-            fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
-            count = len(dataclasses.fields(value))
-            return {"__type__": _name_of(type(value)), **self._mapping(fields, count, depth, deadline)}
-        attributes = _fields_of(value)
+            described = dataclasses.fields(value)
+            if len(described) > self.max_items:
+                return self._summary(value, cap)
+            fields = ((f.name, getattr(value, f.name)) for f in described)
+            return {"__type__": self._type(type(value), cap), **self._mapping(fields, len(described), depth, cap)}
+        attributes, count = _fields_of(value, self.max_items + 1)
         if attributes is not None:
-            return {"__type__": _name_of(type(value)), **self._mapping(attributes, len(attributes), depth, deadline)}
-        shown: dict[str, Any] = {"__type__": _name_of(type(value))}
+            if count > self.max_items:
+                return self._summary(value, cap)
+            return {"__type__": self._type(type(value), cap), **self._mapping(attributes, count, depth, cap)}
+        plain: dict[str, Any] = {"__type__": self._type(type(value), cap)}
         if self.capture_reprs:
-            shown["repr"] = self._cut(repr(value), None, self.max_chars)
+            plain["repr"] = self._text(repr(value), None, cap)
+        return plain
+
+    def _spent(self, text: str, cap: _Capture) -> str:
+        """``text`` (already bounded), with what it takes taken from the budget."""
+        cap.left -= len(text) + _OVERHEAD
+        return text
+
+    def _type(self, cls: type, cap: _Capture) -> str:
+        return self._spent(_name_of(cls), cap)
+
+    def _type_only(self, value: Any, cap: _Capture) -> str:
+        return self._spent(f"<{_name_of(type(value))}>", cap)
+
+    def _text(self, text: str, total: int | None, cap: _Capture) -> str:
+        """A string redacted and cut to what the budget leaves (at most ``max_chars``)."""
+        limit = min(self.max_chars, cap.left - _OVERHEAD)
+        if limit < 16:
+            raise _Full
+        shown = self._cut(text, total, limit)
+        cap.left -= len(shown) + _OVERHEAD
         return shown
 
-    def _int(self, value: int) -> Any:
+    def _summary(self, value: Any, cap: _Capture) -> Any:
+        """``value`` in brief: its type, how many fields it has, and its first fields, each a short
+        scalar or ``<type len=N>``. Never walks deeper than that."""
+        if cap.left <= _OVERHEAD:
+            raise _Full
+        if isinstance(value, _SCALARS) or value is None or (not hasattr(value, "__dict__") and not _has_slots(value)):
+            return self._walk(value, self.max_depth - 1, cap)
+        attributes, count = _fields_of(value, _SUMMARY_FIELDS)
+        shown: dict[str, Any] = {"__type__": self._type(type(value), cap), "__fields__": count}
+        cap.left -= 16
+        for name, item in attributes or ():
+            key = self._key(name)
+            if cap.left <= len(key) + 2 * _OVERHEAD + 16:
+                shown["..."] = _BYTES_SPENT
+                break
+            cap.left -= len(key) + _OVERHEAD
+            if self.secret_name(key):
+                shown[key] = self._spent(REDACTED, cap)
+            elif isinstance(item, str):
+                shown[key] = self._cut(item, len(item), min(_SUMMARY_CHARS, cap.left))
+                cap.left -= len(shown[key]) + _OVERHEAD
+            elif item is None or isinstance(item, bool | int | float):
+                shown[key] = self._walk(item, self.max_depth, cap)
+            else:
+                shown[key] = self._spent(_brief(item), cap)
+        return shown
+
+    def _int(self, value: int, cap: _Capture) -> Any:
         if 10**12 <= abs(value) < 10**19 and luhn_ok(str(abs(value))):
             return REDACTED  # a card number passed as an int
         if value.bit_length() <= 64:
             return value
         if value.bit_length() > 10_000:
             return f"<int of {value.bit_length()} bits>"
-        return self._cut(str(value), None, self.max_chars)
+        return self._cut(str(value), None, max(16, min(self.max_chars, cap.left)))
 
-    def _sequence(self, value: Any, depth: int, deadline: int) -> Any:
+    def _sequence(self, value: Any, depth: int, cap: _Capture) -> Any:
         items = list(itertools.islice(value, self.max_items))
         if isinstance(value, set | frozenset):
             items.sort(key=_order)
-        kept = [self._item(item, depth, deadline) for item in items]
         size = len(value)
-        if size > self.max_items:
-            kept.append(f"...[{size - self.max_items} more]")
+        cap.left -= 2 + _OVERHEAD
+        kept: list[Any] = []
+        for item in items:
+            try:
+                kept.append(self._item(item, depth, cap))
+            except _Full:
+                kept.append(f"...[{size - len(kept)} more: capture size limit]")
+                break
+        else:
+            if size > self.max_items:
+                kept.append(f"...[{size - self.max_items} more]")
         if isinstance(value, list):
             return kept
         return {"__" + type(value).__name__ + "__": kept}
 
-    def _item(self, item: Any, depth: int, deadline: int) -> Any:
+    def _item(self, item: Any, depth: int, cap: _Capture) -> Any:
         # A (name, value) pair -- a header list, ASGI headers, parse_qsl, dict.items() -- is
         # redacted by the name like a mapping entry.
         if isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str | bytes | bytearray):
             name = self._key(item[0])
             if self.secret_name(name):
+                cap.left -= len(name) + len(REDACTED) + 2 * _OVERHEAD
                 return [name, REDACTED] if isinstance(item, list) else {"__tuple__": [name, REDACTED]}
-        return self._walk(item, depth + 1, deadline)
+        return self._walk(item, depth + 1, cap)
 
-    def _mapping(self, items: Iterable[tuple[Any, Any]], size: int, depth: int, deadline: int) -> dict[str, Any]:
+    def _mapping(self, items: Iterable[tuple[Any, Any]], size: int, depth: int, cap: _Capture) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        cap.left -= 2
         for count, (key, item) in enumerate(items):
             if count >= self.max_items:
                 out["..."] = f"{size - count} more"
@@ -418,16 +559,24 @@ class Redactor:
             name = self._key(key)
             while name in out:  # two keys shown alike (both redacted, both cut): keep both
                 name += "'"
-            out[name] = REDACTED if self.secret_name(name) else self._walk(item, depth + 1, deadline)
+            cap.left -= len(name) + _OVERHEAD
+            if cap.left <= _OVERHEAD:
+                out["..."] = f"{size - count} more: capture size limit"
+                break
+            try:
+                out[name] = REDACTED if self.secret_name(name) else self._walk(item, depth + 1, cap)
+            except _Full:
+                out["..."] = f"{size - count} more: capture size limit"
+                break
         return out
 
-    def _validation_message(self, exc: Any, deadline: int) -> str:
+    def _validation_message(self, exc: Any, cap: _Capture) -> str:
         errors = exc.errors(include_url=False)
         lines = [f"{exc.error_count()} validation error(s) for {exc.title}"]
         for error in errors[: self.max_items]:
             location = [str(part) for part in error.get("loc", ())]
             field = location[-1] if location else ""
-            shown = REDACTED if field and self.secret_name(field) else self._walk(error.get("input"), 1, deadline)
+            shown = REDACTED if field and self.secret_name(field) else self._walk(error.get("input"), 1, cap)
             # "[password] ..." rather than "password: ...": the message is redacted by value
             # next, and a secret-looking name followed by ":" would take the text after it.
             lines.append(
@@ -437,9 +586,9 @@ class Redactor:
 
     # -- web framework requests ------------------------------------------------------------------
 
-    def _request(self, request: Any, kind: str, depth: int, deadline: int) -> dict[str, Any]:
+    def _request(self, request: Any, kind: str, depth: int, cap: _Capture) -> dict[str, Any]:
         parts = _REQUEST_READERS[kind](request)
-        shown: dict[str, Any] = {"__type__": _name_of(type(request))}
+        shown: dict[str, Any] = {"__type__": self._type(type(request), cap)}
         for part in REQUEST_PARTS:
             if part not in self.request_parts:
                 continue
@@ -449,13 +598,14 @@ class Redactor:
                 continue
             if value is None:
                 continue
+            cap.left -= len(part) + _OVERHEAD
             if part == "path":
-                shown[part] = self._cut(str(value), None, self.max_chars)
+                shown[part] = self._text(str(value), None, cap)
             elif part in ("query", "headers", "path_params"):
                 pairs = list(value.items()) if isinstance(value, Mapping) else list(value)
-                shown[part] = self._mapping(_decoded_pairs(pairs), len(pairs), depth, deadline)
+                shown[part] = self._mapping(_decoded_pairs(pairs), len(pairs), depth, cap)
             else:
-                shown[part] = self._walk(value, depth + 1, deadline)
+                shown[part] = self._walk(value, depth + 1, cap)
         return shown
 
 
@@ -543,16 +693,20 @@ def _kind(cls: type) -> str | None:
 _KIND_CACHE: dict[type, str | None] = {}
 
 
-def _fields_of(value: Any) -> list[tuple[str, Any]] | None:
-    """An object's attributes from its ``__dict__`` and its ``__slots__``; None when it has neither.
+def _fields_of(value: Any, limit: int) -> tuple[list[tuple[str, Any]] | None, int]:
+    """An object's first ``limit`` attributes from its ``__dict__`` and its ``__slots__``, and how
+    many it has; ``(None, 0)`` when it has neither.
 
-    Slots are read through their member descriptors, so no ``__getattr__`` of the object runs.
+    Slots are read through their member descriptors, so no ``__getattr__`` of the object runs. A
+    ``__dict__`` is never copied whole.
     """
     found: list[tuple[str, Any]] = []
     attributes = getattr(value, "__dict__", None)
     has_dict = isinstance(attributes, dict)
+    count = 0
     if has_dict:
-        found.extend(attributes.items())  # type: ignore[union-attr]
+        count = len(attributes)  # type: ignore[arg-type]
+        found.extend(itertools.islice(attributes.items(), limit))  # type: ignore[union-attr]
     has_slots = False
     for cls in type(value).__mro__:
         slots = cls.__dict__.get("__slots__")
@@ -563,10 +717,51 @@ def _fields_of(value: Any) -> list[tuple[str, Any]] | None:
             if isinstance(descriptor, types.MemberDescriptorType):
                 has_slots = True
                 try:
-                    found.append((name, descriptor.__get__(value, cls)))
+                    slot_value = descriptor.__get__(value, cls)
                 except AttributeError:  # a slot never set
                     continue
-    return found if has_dict or has_slots else None
+                count += 1
+                if len(found) < limit:
+                    found.append((name, slot_value))
+    return (found, count) if has_dict or has_slots else (None, 0)
+
+
+def _has_slots(value: Any) -> bool:
+    return any("__slots__" in cls.__dict__ for cls in type(value).__mro__[:-1])
+
+
+def _brief(value: Any) -> str:
+    """``<type>``, or ``<type len=N>`` for a value with a length: what a summary shows of a field."""
+    name = _name_of(type(value))
+    try:
+        size = len(value) if isinstance(value, Sized) and not isinstance(value, type) else None
+    except Exception:
+        size = None
+    return f"<{name}>" if size is None else f"<{name} len={size}>"
+
+
+def _size(value: Any) -> int:
+    """The bytes ``value`` takes as JSON in a batch (UTF-8, no spaces)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8", "replace"))
+
+
+def _may_exceed(limit: int, cap: _Capture) -> bool:
+    """Whether a capture that was given ``limit`` bytes may take more as JSON than its walk
+    counted: it counts characters, and one character takes at most 6 bytes (``\\u0001``)."""
+    return (limit - cap.left) * 6 > limit
+
+
+def _fit(shown: dict[str, Any], limit: int) -> dict[str, Any]:
+    """``shown`` within ``limit`` bytes as JSON: the largest values are replaced by a mark until it
+    fits (the walk's own count is close, not exact: escapes, non-ASCII text)."""
+    if _size(shown) <= limit:
+        return shown
+    sizes = sorted(((_size(item), key) for key, item in shown.items()), reverse=True)
+    for _, key in sizes:
+        shown[key] = _BYTES_SPENT
+        if _size(shown) <= limit:
+            return shown
+    return {"...": _BYTES_SPENT}
 
 
 def _decoded_pairs(pairs: list[Any]) -> Iterable[tuple[Any, Any]]:

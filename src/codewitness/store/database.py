@@ -60,6 +60,28 @@ class Store:
             except OperationalError as exc:
                 raise StoreError(f"cannot write to {self.safe_url}: {_first_line(exc)}") from None
 
+    def outside_transaction(self, *statements: str) -> None:
+        """Run statements that cannot run inside a transaction (``VACUUM``), in order, under the write lock."""
+        with self._write_lock:
+            try:
+                if self.dialect == "sqlite":
+                    raw = self._writer.raw_connection()  # no BEGIN: the writer's "begin" hook is not run
+                    try:
+                        cursor = raw.cursor()
+                        for statement in statements:
+                            cursor.execute(statement).fetchall()
+                        cursor.close()
+                    finally:
+                        raw.close()
+                else:
+                    with self._writer.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                        for statement in statements:
+                            conn.exec_driver_sql(statement)
+            except SQLAlchemyError as exc:
+                raise StoreError(f"cannot maintain {self.safe_url}: {_first_line(exc)}") from None
+            except Exception as exc:  # the driver's own error on the raw connection
+                raise StoreError(f"cannot maintain {self.safe_url}: {_first_line(exc)}") from None
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only connection (its own consistent snapshot on PostgreSQL and SQLite WAL)."""

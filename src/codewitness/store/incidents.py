@@ -91,7 +91,9 @@ def _period(store: Store, column: Any) -> Any:
     return func.to_char(func.timezone("UTC", column), "YYYY-MM")
 
 
-def _groups(store: Store, table: Any, key: Any, stack: Any, since: datetime | None, by_month: bool) -> Iterator[Any]:
+def _groups(
+    store: Store, table: Any, key: Any, stack: Any, since: datetime | None, by_month: bool, count: Any
+) -> Iterator[Any]:
     columns = [
         table.c.function,
         key.label("key"),
@@ -112,7 +114,7 @@ def _groups(store: Store, table: Any, key: Any, stack: Any, since: datetime | No
         grouped.append(period)
     query = select(
         *columns,
-        func.count().label("count"),
+        count.label("count"),
         func.min(table.c.time).label("first"),
         func.max(table.c.time).label("last"),
     ).group_by(*grouped)
@@ -152,9 +154,10 @@ def _aware(value: Any) -> datetime:
 
 
 def exception_groups(store: Store, *, since: datetime | None = None, by_month: bool = False) -> list[EventGroup]:
-    """Captured exceptions grouped by function, type, exact stack, revision, service and origin."""
+    """Captured exceptions grouped by function, type, exact stack, revision, service and origin; the
+    count is of the occurrences the captures stand for (each counts its interval's repeats)."""
     t = schema.runtime_exceptions
-    rows = _groups(store, t, t.c.type, cast(t.c.stack, String), since, by_month)
+    rows = _groups(store, t, t.c.type, cast(t.c.stack, String), since, by_month, func.sum(t.c.count))
     return [_event_group(row) for row in rows]
 
 
@@ -163,7 +166,7 @@ def breach_groups(store: Store, *, since: datetime | None = None, by_month: bool
     from sqlalchemy import literal
 
     t = schema.runtime_breaches
-    rows = _groups(store, t, t.c.rule, literal(""), since, by_month)
+    rows = _groups(store, t, t.c.rule, literal(""), since, by_month, func.count())
     return [_event_group(row) for row in rows]
 
 
@@ -272,10 +275,11 @@ def tags(store: Store, incident_ids: list[str] | None = None) -> dict[str, list[
 
 
 def exception_samples(store: Store, function: str, type_name: str, *, limit: int = 500) -> list[dict[str, Any]]:
-    """The newest captured exceptions of one function and type (time, message, arguments, stack, where from)."""
+    """The newest captured exceptions of one function and type (time, message, arguments, stack, where
+    from, id)."""
     t = schema.runtime_exceptions
     query = (
-        select(t.c.time, t.c.message, t.c.arguments, t.c.stack, t.c.revision, t.c.service)
+        select(t.c.time, t.c.message, t.c.arguments, t.c.stack, t.c.revision, t.c.service, t.c.id)
         .where(t.c.function == function, t.c.type == type_name)
         .order_by(t.c.time.desc())
         .limit(limit)
@@ -285,11 +289,11 @@ def exception_samples(store: Store, function: str, type_name: str, *, limit: int
 
 
 def breach_samples(store: Store, function: str, rule: str, *, limit: int = 500) -> list[dict[str, Any]]:
-    """The newest breaches of one function's rule (time, expression, arguments, result, detail, where from)."""
+    """The newest breaches of one function's rule (time, expression, arguments, result, detail, where from, id)."""
     t = schema.runtime_breaches
     query = (
         select(t.c.time, t.c.rule_kind, t.c.expression, t.c.arguments, t.c.result, t.c.detail)
-        .add_columns(t.c.revision, t.c.service)
+        .add_columns(t.c.revision, t.c.service, t.c.id)
         .where(t.c.function == function, t.c.rule == rule)
         .order_by(t.c.time.desc())
         .limit(limit)

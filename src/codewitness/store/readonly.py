@@ -82,6 +82,8 @@ VIEWS: dict[str, ViewDoc] = {
             "mean_ms": "mean call time, milliseconds",
             "generation_ids": _RUNTIME_FUNCTION["generation_ids"],
             "models": _RUNTIME_FUNCTION["models"],
+            "rollup": "0 for an interval as the sensor sent it; else the seconds of the span older intervals"
+            " were merged into (retention)",
         },
     },
     "cw_functions": {
@@ -110,6 +112,8 @@ VIEWS: dict[str, ViewDoc] = {
             "arguments": "JSON object: the call's arguments, redacted and size-bounded",
             "stack": "JSON list of frames {file, line, function}, innermost last",
             **{k: _RUNTIME_FUNCTION[k] for k in ("generation_ids", "models")},
+            "fingerprint": "the failure it is a capture of (function, type, message pattern, innermost frames)",
+            "count": "occurrences in its interval this capture stands for (SUM(count) by fingerprint: all of them)",
         },
     },
     "cw_breaches": {

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from codewitness.facts import Kind
 from codewitness.store import Store, _first_line, schema
 
-__all__ = ["TABLES", "Written", "write_rows"]
+__all__ = ["FLOWS", "TABLES", "Written", "write_rows"]
 
 #: The table of each record kind.
 TABLES: dict[Kind, Table] = {
@@ -34,7 +34,11 @@ TABLES: dict[Kind, Table] = {
     Kind.BREACH: schema.runtime_breaches,
     Kind.INVARIANT: schema.runtime_invariant_counts,
     Kind.REVIEW: schema.review_items,
+    Kind.ROUTE: schema.runtime_routes,
+    Kind.DEPENDENCY: schema.runtime_dependencies,
 }
+#: The request (flow context) of events, keyed by the event's id.
+FLOWS: Table = schema.runtime_event_flows
 _CHUNK = 500
 
 
@@ -48,8 +52,15 @@ class Written:
     refused: list[str] = field(default_factory=list)
 
 
-def write_rows(store: Store, rows: Mapping[Kind, Mapping[str, dict[str, Any]]]) -> Written:
+def write_rows(
+    store: Store,
+    rows: Mapping[Kind, Mapping[str, dict[str, Any]]],
+    flows: Mapping[str, dict[str, Any]] | None = None,
+) -> Written:
     """Insert, in one transaction, the rows (by kind, then by id) whose ids the store lacks.
+
+    ``flows`` are the requests the events happened in (:data:`FLOWS` rows, by event id); one is
+    written only with its event (not counted on its own).
 
     Should the database refuse a row, that row alone is left out and its reason noted.
 
@@ -66,6 +77,10 @@ def write_rows(store: Store, rows: Mapping[Kind, Mapping[str, dict[str, Any]]]) 
                 written.inserted[kind] = len(fresh)
                 if kind is Kind.SAMPLE and fresh:
                     absorb_samples(conn, fresh)
+        if flows:
+            stored = Written()
+            _insert_new(conn, FLOWS, flows, stored)
+            written.refused.extend(stored.refused)
     return written
 
 

@@ -189,8 +189,11 @@ runtime_aggregates = Table(
     Column("total_ns", BigInteger, nullable=False),
     Column("max_ns", BigInteger, nullable=False),
     Column("ingested_at", UTCDateTime(), nullable=False),
+    # m0011: 0 as the sensor sent it; else the seconds of the span retention merged it into.
+    Column("rollup", Integer, nullable=False, server_default="0"),
     Index("ix_runtime_aggregates_function_time", "function", "interval_start"),
     Index("ix_runtime_aggregates_time", "interval_start"),
+    Index("ix_runtime_aggregates_rollup", "rollup", "interval_start"),
 )
 runtime_exceptions = Table(
     "runtime_exceptions",
@@ -204,8 +207,12 @@ runtime_exceptions = Table(
     Column("stack", JSON, nullable=False),
     Column("arguments", JSON, nullable=False),
     Column("ingested_at", UTCDateTime(), nullable=False),
+    # m0011: the failure's fingerprint, and how many occurrences in its interval the row stands for.
+    Column("fingerprint", String(32)),
+    Column("count", BigInteger, nullable=False, server_default="1"),
     Index("ix_runtime_exceptions_function_time", "function", "time"),
     Index("ix_runtime_exceptions_time", "time"),
+    Index("ix_runtime_exceptions_fingerprint", "function", "fingerprint"),
 )
 runtime_samples = Table(
     "runtime_samples",
@@ -537,4 +544,100 @@ replay_functions = Table(
     Column("nondeterministic", Integer, nullable=False),
     Column("not_replayable", Integer, nullable=False),
     Index("ix_replay_functions_function", "function", "time"),
+)
+
+
+# -- flow context (m0012): routes, statements and outbound calls, the request of each event, insight acks --
+
+
+def _flow_function_columns() -> list[Column[object]]:
+    # The runtime function columns, but the function may be unknown.
+    return [
+        Column("function", String(1000)),
+        Column("origin", String(20), nullable=False),
+        Column("ai_share", Float, nullable=False),
+        Column("generation_ids", JSON, nullable=False),
+        Column("models", JSON, nullable=False),
+        Column("path", String(1000)),
+        Column("line", Integer),
+    ]
+
+
+runtime_routes = Table(
+    "runtime_routes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    *_flow_function_columns(),
+    Column("interval_start", UTCDateTime(), nullable=False),
+    Column("interval_end", UTCDateTime(), nullable=False),
+    Column("flow_kind", String(20), nullable=False),
+    Column("method", String(20)),
+    Column("route", String(1000)),
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("statuses", JSON, nullable=False),
+    Column("histogram", JSON, nullable=False),
+    Column("total_ns", BigInteger, nullable=False),
+    Column("max_ns", BigInteger, nullable=False),
+    Column("concurrency", JSON, nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_routes_route_time", "route", "interval_start"),
+    Index("ix_runtime_routes_time", "interval_start"),
+)
+
+runtime_dependencies = Table(
+    "runtime_dependencies",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    *_flow_function_columns(),
+    Column("interval_start", UTCDateTime(), nullable=False),
+    Column("interval_end", UTCDateTime(), nullable=False),
+    Column("route", String(1000)),
+    Column("method", String(20)),
+    Column("system", String(40), nullable=False),
+    Column("statement", LosslessText(), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("calls", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("total_ns", BigInteger, nullable=False),
+    Column("max_ns", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("repeated", BigInteger, nullable=False),
+    Column("max_per_request", BigInteger, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_dependencies_fingerprint_time", "fingerprint", "interval_start"),
+    Index("ix_runtime_dependencies_time", "interval_start"),
+)
+
+runtime_event_flows = Table(
+    "runtime_event_flows",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("event_kind", String(20), nullable=False),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("service", String(200), nullable=False),
+    Column("revision", String(200)),
+    Column("function", String(1000)),
+    Column("request_id", String(200), nullable=False),
+    Column("flow_kind", String(20), nullable=False),
+    Column("method", String(20)),
+    Column("route", String(1000)),
+    Column("flow", JSON, nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_event_flows_route_time", "route", "time"),
+    Index("ix_runtime_event_flows_request", "request_id"),
+)
+
+insight_acks = Table(
+    "insight_acks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("insight_id", String(64), nullable=False),
+    Column("note", LosslessText()),
+    Column("acknowledged_at", UTCDateTime(), nullable=False),
+    Index("ix_insight_acks_insight", "insight_id", "acknowledged_at"),
 )

@@ -372,7 +372,8 @@ class FrameJson(TypedDict):
 
 
 class SampleJson(TypedDict):
-    """One captured occurrence, with its inputs."""
+    """One captured occurrence, with its inputs and the request it happened in (``flow``: route,
+    path parameters, query, and the statements that ran before it; ``None`` outside a request)."""
 
     time: str
     revision: str | None
@@ -380,6 +381,7 @@ class SampleJson(TypedDict):
     message: str | None
     arguments: Any
     result: Any
+    flow: dict[str, Any] | None
 
 
 class IncidentDetailJson(TypedDict):
@@ -451,7 +453,10 @@ def find_incident(store: Store, wanted: str) -> Incident:
 
 def _samples(store: Store, incident: Incident, limit: int) -> tuple[list[SampleJson], list[dict[str, Any]]]:
     """Up to ``limit`` samples, and the newest sample's stack frames."""
+    from codewitness.store.flows import event_flows
+
     samples: list[SampleJson] = []
+    ids: list[str] = []
     stack: list[dict[str, Any]] = []
     if incident.kind == "exception":
         for row in exception_samples(store, incident.function, incident.key):
@@ -467,8 +472,10 @@ def _samples(store: Store, incident: Incident, limit: int) -> tuple[list[SampleJ
                     "message": row["message"],
                     "arguments": _decoded(row["arguments"]),
                     "result": None,
+                    "flow": None,
                 }
             )
+            ids.append(row["id"])
             if len(samples) >= limit:
                 break
     else:
@@ -482,8 +489,13 @@ def _samples(store: Store, incident: Incident, limit: int) -> tuple[list[SampleJ
                     + (f": {row['detail']}" if row["detail"] else ""),
                     "arguments": _decoded(row["arguments"]),
                     "result": _decoded(row["result"]),
+                    "flow": None,
                 }
             )
+            ids.append(row["id"])
+    flows = event_flows(store, ids)
+    for sample, event_id in zip(samples, ids, strict=True):
+        sample["flow"] = flows.get(event_id)
     return samples, stack
 
 

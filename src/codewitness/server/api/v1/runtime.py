@@ -1,9 +1,10 @@
-"""Runtime facts: ``/api/v1/exceptions``, ``/breaches``, ``/samples``, ``/invariants``, ``/overview``, ``/sources``."""
+"""Runtime facts: ``/api/v1/exceptions``, ``/breaches``, ``/samples``, ``/invariants``, ``/overview``,
+``/sources``, ``/insights``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -117,3 +118,26 @@ def list_sources(request: Request) -> dict[str, list[str]]:
 
     services, revisions = runtime_sources(store_of(request))
     return {"services": services, "revisions": revisions}
+
+
+InsightKind = Literal["n_plus_one", "chatty", "slower", "error_jump", "scaling"]
+
+
+@router.get("/insights", summary="N+1 queries, chatty calls, slowdowns, error jumps, routes slow under load")
+def list_insights(
+    request: Request,
+    since: Since = None,
+    kind: Annotated[list[InsightKind] | None, Query(description="Only these kinds (repeatable).")] = None,
+    origin: Annotated[
+        Literal["ai", "mixed", "human", "unknown", "any"] | None,
+        Query(description="Only about code of this origin (ai includes mixed)."),
+    ] = None,
+    acknowledged: Annotated[bool, Query(description="Also the acknowledged ones.")] = False,
+) -> dict[str, Any]:
+    """What got slower, chattier or flakier, each with its function, origin and evidence."""
+    from codewitness.views.insights import insights
+
+    found = insights(
+        store_of(request), since=since_of(since), kinds=kind, origin=origin, include_acknowledged=acknowledged
+    )
+    return dict(found.to_dict())

@@ -1,0 +1,816 @@
+"""Flow context: the request (or job) a watched call ran in, and the queries and outbound calls it made.
+
+While a web framework serves a request, the sensor keeps a small :class:`Flow` for it in a context
+variable: its method, route template, path parameters, query string, a request id, how many
+requests were in flight when it began, and the statements it ran (SQL normalised with its
+literals out, outbound HTTP calls), bounded. An exception, a broken invariant or a sample taken
+during the request carries a redacted copy of that context (the ``flow`` field of the record), so
+whoever reads it sees the route, the parameters and the queries that came before the failure.
+
+What the context holds, redacted like every captured value: the method, the route template (never
+the raw path, which may hold a token, unless ``sensor.request_parts`` names ``path``), the path
+parameters, the query parameter names with their values redacted (a secret-looking name's value
+never shows), and each statement with its literals out. Headers, cookies and bodies are never
+captured by default; ``sensor.request_parts`` with ``headers`` adds the headers, redacted by name
+and value (``Authorization``, ``Cookie`` and other secret names whole).
+
+Once per interval the :class:`FlowRecorder` adds two kinds of record to the batch:
+
+* ``route`` -- per route (method, route template, handler function): requests, server errors,
+  status classes, a latency histogram, and latency by the number of requests in flight;
+* ``dependency`` -- per route, issuing function and normalised statement (or outbound call):
+  executions, errors, time, rows, in how many requests it ran, the most times in one request, and
+  in how many requests it ran more than once (the evidence for N+1 queries and chatty code).
+
+The integrations (:mod:`codewitness.sensor.integrations`, one module per library) open and close
+flows and report statements; they are set up by the :class:`FlowPlugin`, which
+:func:`codewitness.init` (and so ``codewitness run``) adds for every library the application
+imports, unless turned off (``sensor.integrations``). Code that is not a web request can open a
+flow of its own::
+
+    from codewitness.sensor.flow import job
+
+    with job("nightly-invoices"):
+        send_invoices()          # its queries are counted per run, N+1 included
+
+Threading: a flow belongs to one request and is touched by the threads and tasks serving it;
+the recorder's counters are updated without locks (like the sensor's own: a count can be lost
+in the instant the exporter swaps them out, never corrupted). Statements outside any flow are
+not recorded. Nothing here raises into the application: the integrations guard every call of
+ours and count what fails.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import itertools
+import logging
+import os
+import sys
+import types
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl
+
+from codewitness.facts import Kind, timestamp
+from codewitness.sensor.integrations import INTEGRATIONS, DidNotEnable
+from codewitness.sensor.integrations._sql import Normalizer
+from codewitness.sensor.meter import PyMeter, now
+
+if TYPE_CHECKING:
+    from codewitness.sensor.plugins import Host
+    from codewitness.sensor.snapshot import Redactor
+
+__all__ = [
+    "DEFAULT_STATEMENTS",
+    "Flow",
+    "FlowPlugin",
+    "FlowRecorder",
+    "Integration",
+    "Resolved",
+    "count_error",
+    "current",
+    "job",
+    "recorder",
+]
+
+log = logging.getLogger("codewitness.sensor")
+
+#: How many statements one flow keeps in order (for the context of an event); the rest are counted.
+DEFAULT_STATEMENTS = 50
+#: How many distinct statements one flow tells apart (for its per-request counts).
+MAX_DISTINCT = 256
+#: How many routes and how many (route, function, statement) keys one interval holds; the
+#: rest are folded into one key marked ``(other)``.
+MAX_ROUTES = 500
+MAX_DEPENDENCIES = 5000
+#: How many frames up from a statement the issuing watched function is looked for.
+MAX_DEPTH = 64
+#: Latency by requests in flight: bucket ``i`` holds 2**(i-1)+1 .. 2**i requests (``1``, ``2``,
+#: ``3-4``, ``5-8``, ...); the last takes the rest.
+CONCURRENCY_BUCKETS = 9
+OTHER = "(other)"
+
+_current: contextvars.ContextVar[Flow | None] = contextvars.ContextVar("codewitness_flow", default=None)
+#: One value per process, so request ids of two processes never collide.
+_prefix = uuid.uuid4().hex[:8]
+_numbers = itertools.count(1)
+
+
+def current() -> Flow | None:
+    """The flow (request or job) the calling code runs in, if any."""
+    return _current.get()
+
+
+def _after_fork() -> None:
+    """In a forked child: ids of its own, and none of the parent's counts (the parent reports those)."""
+    global _prefix, _numbers
+    _prefix = uuid.uuid4().hex[:8]
+    _numbers = itertools.count(1)
+    running = _recorder
+    if running is not None:
+        running.reinit_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+#: What an integration's resolver reports about a request once the framework routed it: the
+#: route template, the path parameters, the handler function's ``module.qualname`` -- each
+#: ``None`` when not known (yet).
+Resolved = tuple["str | None", "Mapping[str, Any] | None", "str | None"]
+#: Reads the routing result from the flow's ``source`` (an ASGI scope, a WSGI environ, ...).
+Resolver = Callable[["Flow"], Resolved]
+
+_UNRESOLVED: Resolved = (None, None, None)
+
+
+def _unresolved(flow: Flow) -> Resolved:
+    return _UNRESOLVED
+
+
+class Flow:
+    """One request or job in progress (see the module docstring).
+
+    Attributes an integration sets: ``status`` (the response status; 0 until known), ``failed``
+    (an exception left the application), ``outer`` (a higher layer -- SQLAlchemy -- is reporting
+    the statements being run now, so the driver's own integration stays quiet).
+    """
+
+    __slots__ = (
+        "_resolved",
+        "app",
+        "distinct",
+        "dropped",
+        "failed",
+        "in_flight",
+        "kind",
+        "method",
+        "number",
+        "outer",
+        "query",
+        "request_id",
+        "resolver",
+        "source",
+        "started",
+        "statements",
+        "status",
+    )
+
+    def __init__(
+        self,
+        kind: str,
+        method: str | None,
+        source: Any,
+        resolver: Resolver,
+        query: str | bytes = "",
+        request_id: str | None = None,
+        app: Any = None,
+    ) -> None:
+        self.kind = kind
+        self.method = method
+        self.source = source
+        self.resolver = resolver
+        self.query = query
+        self.request_id = request_id
+        self.app = app
+        self.number = next(_numbers)
+        self.started = now()
+        self.in_flight = 1
+        self.status = 0
+        self.failed = False
+        self.outer = 0
+        self._resolved: Resolved | None = None
+        #: The statements in the order they ran: ``[system, statement, duration_ns, rows, error]``
+        #: (made at the first statement: most requests of most services run none).
+        self.statements: list[list[Any]] | None = None
+        self.dropped = 0
+        #: Per distinct statement: ``fingerprint -> [system, statement, count, errors, total_ns,
+        #: max_ns, rows, function, details]``.
+        self.distinct: dict[str, list[Any]] | None = None
+
+    def resolved(self, final: bool = False) -> Resolved:
+        """Route template, path parameters and handler, as the framework routed the request so far.
+
+        ``final`` keeps the answer (the request is over; nothing will change it).
+        """
+        if self._resolved is not None:
+            return self._resolved
+        found = self.resolver(self)
+        if final:
+            self._resolved = found
+        return found
+
+    @property
+    def id(self) -> str:
+        """The request id: the one the integration gave, else the client's ``X-Request-ID``
+        (read only now: most requests never need it), else ours."""
+        return self.request_id or _client_request_id(self.source) or f"{_prefix}-{self.number:x}"
+
+
+class _Seen:
+    """Field positions of :attr:`Flow.distinct` entries (lists, for speed on the query path)."""
+
+    SYSTEM, STATEMENT, COUNT, ERRORS, TOTAL, MAX, ROWS, FUNCTION, DETAILS = range(9)
+
+
+#: Status classes by ``status // 100`` (0: no status was sent).
+_STATUS_LABELS = ("none", "1xx", "2xx", "3xx", "4xx", "5xx", "other")
+
+
+class _RouteStats:
+    __slots__ = ("concurrency", "errors", "function", "meter", "requests", "statuses")
+
+    def __init__(self, meter: Any, function: str | None) -> None:
+        self.meter = meter
+        self.function = function
+        self.requests = 0
+        self.errors = 0
+        #: Requests by status class (see ``_STATUS_LABELS``).
+        self.statuses = [0] * len(_STATUS_LABELS)
+        self.concurrency = [[0, 0] for _ in range(CONCURRENCY_BUCKETS)]
+
+
+class _DependencyStats:
+    __slots__ = (
+        "calls",
+        "details",
+        "errors",
+        "max_ns",
+        "max_per_request",
+        "repeated",
+        "requests",
+        "rows",
+        "statement",
+        "system",
+        "total_ns",
+    )
+
+    def __init__(self, system: str, statement: str) -> None:
+        self.system = system
+        self.statement = statement
+        self.calls = 0
+        self.errors = 0
+        self.total_ns = 0
+        self.max_ns = 0
+        self.rows = 0
+        self.requests = 0
+        self.repeated = 0
+        self.max_per_request = 0
+        self.details: dict[str, int] = {}
+
+
+class FlowRecorder:
+    """Keeps this interval's route and dependency statistics; makes the ``flow`` context of events.
+
+    Made by :class:`FlowPlugin`; the integrations call :meth:`begin`, :meth:`end` and
+    :meth:`statement` (from application threads, without locks), the exporter thread calls
+    :meth:`drain`.
+
+    Args:
+        redactor: redacts statements and every value of the context.
+        watches: whether a ``module.qualname`` is a watched function (the issuer of a statement
+            is the innermost watched function on the stack).
+        meter_type: makes the latency histogram of a route (the sensor's meter).
+        max_statements: the statements one flow keeps in order.
+        internal_error: counts an error of ours (the sensor's ``internal_error``); never raises.
+    """
+
+    def __init__(
+        self,
+        redactor: Redactor,
+        watches: Callable[[str], bool],
+        *,
+        meter_type: Callable[..., Any] = PyMeter,
+        max_statements: int = DEFAULT_STATEMENTS,
+        internal_error: Callable[[str], None] = lambda where: None,
+    ) -> None:
+        self.redactor = redactor
+        self.watches = watches
+        self.internal_error = internal_error
+        self.meter_type = meter_type
+        self.max_statements = max_statements
+        self.normalize = Normalizer(redactor.redact_text)
+        self.active: set[Flow] = set()
+        self._routes: dict[tuple[Any, ...], _RouteStats] = {}
+        self._dependencies: dict[tuple[Any, ...], _DependencyStats] = {}
+        self._start = timestamp()
+        #: ``id(code) -> (code, module.qualname or None)``: which code objects are watched functions.
+        self._code_names: dict[int, tuple[types.CodeType, str | None]] = {}
+        self.overflow = 0
+        #: The identifiers of the integrations set up (one integration may stand aside for another).
+        self.enabled: set[str] = set()
+
+    def reinit_after_fork(self) -> None:
+        """Forget the parent's counts and requests in flight (in a forked child)."""
+        self._routes = {}
+        self._dependencies = {}
+        self.active = set()
+        self._start = timestamp()
+
+    # -- flows ---------------------------------------------------------------------------------
+
+    def begin(
+        self,
+        kind: str,
+        method: str | None,
+        source: Any,
+        resolver: Resolver = _unresolved,
+        query: str | bytes = "",
+        *,
+        request_id: str | None = None,
+        app: Any = None,
+    ) -> tuple[Flow, contextvars.Token[Flow | None]]:
+        """Open a flow and make it the current one; hand both to :meth:`end`."""
+        flow = Flow(kind, method, source, resolver, query, request_id, app)
+        active = self.active
+        active.add(flow)
+        flow.in_flight = len(active)
+        return flow, _current.set(flow)
+
+    def end(self, flow: Flow, token: contextvars.Token[Flow | None] | None) -> None:
+        """Close ``flow`` (put the previous one back) and count it. Never raises."""
+        ns = now() - flow.started
+        if token is not None:
+            try:  # noqa: SIM105 - a try costs nothing on the request path, suppress() is a call
+                _current.reset(token)
+            except ValueError:  # reset from another context (a task the flow was copied into): leave it
+                pass
+        self.active.discard(flow)
+        try:
+            self._count(flow, ns)
+        except Exception:  # a resolver that tripped over a framework we did not expect
+            self.internal_error("flow.end")
+
+    def _count(self, flow: Flow, ns: int) -> None:
+        route, _, function = flow.resolved(final=True)
+        key = (flow.kind, flow.method, route, function)
+        stats = self._routes.get(key)
+        if stats is None:
+            if len(self._routes) >= MAX_ROUTES:
+                key = (flow.kind, flow.method, OTHER, None)
+                self.overflow += 1
+            stats = self._routes.get(key)
+            if stats is None:
+                stats = self._routes.setdefault(key, _RouteStats(self.meter_type(None, 0), key[3]))
+        stats.meter.add(ns)
+        stats.requests += 1
+        status = flow.status // 100
+        if status > 5 or status < 0:
+            status = 6
+        stats.statuses[status] += 1
+        if flow.failed or status >= 5:
+            stats.errors += 1
+        load = (flow.in_flight - 1).bit_length()
+        bucket = stats.concurrency[load if load < CONCURRENCY_BUCKETS else CONCURRENCY_BUCKETS - 1]
+        bucket[0] += 1
+        bucket[1] += ns
+        if flow.distinct:
+            for fp, seen in flow.distinct.items():
+                self._fold(route, flow.method, fp, seen)
+
+    def _fold(self, route: str | None, method: str | None, fp: str, seen: list[Any]) -> None:
+        key = (route, method, seen[_Seen.FUNCTION], fp)
+        stats = self._dependencies.get(key)
+        if stats is None:
+            if len(self._dependencies) >= MAX_DEPENDENCIES:
+                self.overflow += 1
+                key = (route, method, None, OTHER)
+                stats = self._dependencies.get(key)
+                if stats is None:
+                    stats = self._dependencies.setdefault(key, _DependencyStats(seen[_Seen.SYSTEM], OTHER))
+            else:
+                stats = self._dependencies.setdefault(key, _DependencyStats(seen[_Seen.SYSTEM], seen[_Seen.STATEMENT]))
+        count = seen[_Seen.COUNT]
+        stats.calls += count
+        stats.errors += seen[_Seen.ERRORS]
+        stats.total_ns += seen[_Seen.TOTAL]
+        stats.max_ns = max(stats.max_ns, seen[_Seen.MAX])
+        stats.rows += seen[_Seen.ROWS]
+        stats.requests += 1
+        if count > 1:
+            stats.repeated += 1
+        stats.max_per_request = max(stats.max_per_request, count)
+        details = seen[_Seen.DETAILS]
+        if details:
+            for name, n in details.items():
+                stats.details[name] = stats.details.get(name, 0) + n
+
+    # -- statements ------------------------------------------------------------------------------
+
+    def statement(
+        self,
+        flow: Flow,
+        system: str,
+        statement: Any,
+        ns: int,
+        rows: int = -1,
+        error: bool = False,
+    ) -> None:
+        """Note one statement ``flow`` ran: ``statement`` is its text (normalised here), ``rows``
+        the row count when the driver knows it (-1 otherwise)."""
+        shape, fp = self.normalize(statement)
+        self.note(flow, system, shape, fp, ns, rows, error)
+
+    def note(
+        self,
+        flow: Flow,
+        system: str,
+        shape: str,
+        fp: str,
+        ns: int,
+        rows: int = -1,
+        error: bool = False,
+        details: Mapping[str, int] | None = None,
+    ) -> None:
+        """Note one already normalised statement or outbound call (``fp``: its fingerprint).
+
+        The first time a flow runs a statement, the stack is searched for the innermost watched
+        function: the statement's issuer (the frames of the sensor and the library on the way are
+        skipped, as no watched function is theirs).
+        """
+        distinct = flow.distinct
+        if distinct is None:
+            distinct = flow.distinct = {}
+            flow.statements = []
+        seen = distinct.get(fp)
+        if seen is None:
+            if len(distinct) >= MAX_DISTINCT:
+                fp, shape = OTHER, OTHER
+                seen = distinct.get(fp)
+            if seen is None:
+                seen = distinct[fp] = [system, shape, 0, 0, 0, 0, 0, self._issuer(), None]
+        seen[2] += 1
+        if error:
+            seen[3] += 1
+        seen[4] += ns
+        if ns > seen[5]:
+            seen[5] = ns
+        if rows > 0:
+            seen[6] += rows
+        if details:
+            counts = seen[8] = seen[8] or {}
+            for name, n in details.items():
+                counts[name] = counts.get(name, 0) + n
+        statements = flow.statements
+        if statements is not None and len(statements) < self.max_statements:
+            statements.append([system, shape, ns, rows, error])
+        else:
+            flow.dropped += 1
+
+    def _issuer(self) -> str | None:
+        """The innermost watched function on the stack."""
+        frame: types.FrameType | None = sys._getframe(2)
+        names = self._code_names
+        for _ in range(MAX_DEPTH):
+            if frame is None:
+                return None
+            code = frame.f_code
+            known = names.get(id(code))
+            if known is None or known[0] is not code:
+                module = frame.f_globals.get("__name__")
+                name = f"{module}.{code.co_qualname}" if isinstance(module, str) else None
+                if name is not None and not self.watches(name):
+                    name = None
+                if len(names) >= 8192:
+                    names.clear()
+                known = names[id(code)] = (code, name)
+            if known[1] is not None:
+                return known[1]
+            frame = frame.f_back
+        return None
+
+    # -- the context of events ---------------------------------------------------------------------
+
+    def context(self) -> dict[str, Any] | None:
+        """The current flow as an event carries it (redacted), or ``None`` outside any flow."""
+        flow = _current.get()
+        if flow is None:
+            return None
+        r = self.redactor
+        route, params, function = flow.resolved()
+        shown: dict[str, Any] = {
+            "kind": flow.kind,
+            "id": r.text(flow.id, 128),
+            "method": flow.method,
+            "route": route,
+            "function": function,
+            "path_params": r.snapshot_arguments(params) if params else {},
+            "query": self._query(flow.query),
+            "in_flight": flow.in_flight,
+            "elapsed_ns": now() - flow.started,
+            "statements": [
+                {"system": s[0], "statement": s[1], "duration_ns": s[2], "rows": s[3], "error": s[4]}
+                for s in list(flow.statements or ())
+            ],
+            "statements_dropped": flow.dropped,
+        }
+        if "path" in r.request_parts:
+            path = _path_of(flow.source)
+            if path is not None:
+                shown["path"] = r.text(path)
+        if "headers" in r.request_parts:
+            headers = _headers_of(flow.source)
+            if headers:
+                shown["headers"] = r.snapshot_arguments(headers)
+        return shown
+
+    def _query(self, query: str | bytes) -> dict[str, Any]:
+        """Query parameter names with their redacted values (a secret name's value never shows)."""
+        if not query:
+            return {}
+        text = query.decode("latin-1") if isinstance(query, bytes | bytearray) else str(query)
+        pairs = parse_qsl(text[:4096], keep_blank_values=True)
+        values: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in values:  # a repeated name: keep its values together
+                held = values[name]
+                values[name] = [*held, value] if isinstance(held, list) else [held, value]
+            else:
+                values[name] = value
+        return self.redactor.snapshot_arguments(values)
+
+    # -- once per interval -------------------------------------------------------------------------
+
+    def drain(self, function_facts: Callable[[str | None], dict[str, Any]]) -> list[dict[str, Any]]:
+        """This interval's ``route`` and ``dependency`` records; starts the next interval."""
+        routes, self._routes = self._routes, {}
+        dependencies, self._dependencies = self._dependencies, {}
+        start, end = self._start, timestamp()
+        self._start = end
+        records: list[dict[str, Any]] = []
+        for (kind, method, route, function), r in routes.items():
+            counts = r.meter.take()
+            calls = sum(counts.values())
+            if not calls:
+                continue
+            histogram = {str(k): v for k, v in sorted(counts.items())}
+            records.append(
+                {
+                    "kind": Kind.ROUTE,
+                    "id": uuid.uuid4().hex,
+                    **function_facts(function),
+                    "start": start,
+                    "end": end,
+                    "flow": kind,
+                    "method": method,
+                    "route": route,
+                    "requests": calls,
+                    "errors": r.errors,
+                    "statuses": {label: n for label, n in zip(_STATUS_LABELS, r.statuses, strict=True) if n},
+                    "histogram": histogram,
+                    "total_ns": sum(ns for ns in (b[1] for b in r.concurrency)),
+                    "max_ns": _max_of(counts),
+                    "concurrency": {_bucket_label(i): [n, ns] for i, (n, ns) in enumerate(r.concurrency) if n},
+                }
+            )
+        for (route, method, function, fp), d in dependencies.items():
+            records.append(
+                {
+                    "kind": Kind.DEPENDENCY,
+                    "id": uuid.uuid4().hex,
+                    **function_facts(function),
+                    "start": start,
+                    "end": end,
+                    "route": route,
+                    "method": method,
+                    "system": d.system,
+                    "statement": d.statement,
+                    "fingerprint": fp,
+                    "calls": d.calls,
+                    "errors": d.errors,
+                    "total_ns": d.total_ns,
+                    "max_ns": d.max_ns,
+                    "rows": d.rows,
+                    "requests": d.requests,
+                    "repeated": d.repeated,
+                    "max_per_request": d.max_per_request,
+                    "details": dict(d.details),
+                }
+            )
+        return records
+
+
+def _bucket_label(index: int) -> str:
+    if index <= 1:
+        return str(index + 1)
+    low, high = (1 << (index - 1)) + 1, 1 << index
+    return f"{low}+" if index == CONCURRENCY_BUCKETS - 1 else f"{low}-{high}"
+
+
+def _max_of(counts: Mapping[int, int]) -> int:
+    from codewitness.facts import bucket_value
+
+    return int(bucket_value(max(counts))) if counts else 0
+
+
+def _path_of(source: Any) -> str | None:
+    """The request's path: from an ASGI scope, a WSGI environ, or a Django request."""
+    path = (source.get("path") or source.get("PATH_INFO")) if isinstance(source, dict) else getattr(source, "path", 0)
+    return path if isinstance(path, str) else None
+
+
+def _client_request_id(source: Any) -> str | None:
+    """The ``X-Request-ID`` header of the request: from an ASGI scope, a WSGI environ, a Django request."""
+    if isinstance(source, dict):
+        if isinstance(source.get("headers"), list | tuple):
+            for pair in source["headers"]:
+                if isinstance(pair, list | tuple) and len(pair) == 2 and pair[0] == b"x-request-id":
+                    value = pair[1]
+                    return value.decode("latin-1") if isinstance(value, bytes) else None
+            return None
+        found = source.get("HTTP_X_REQUEST_ID")
+    else:
+        found = (getattr(source, "META", None) or {}).get("HTTP_X_REQUEST_ID")
+    return found if isinstance(found, str) and found else None
+
+
+def _headers_of(source: Any) -> dict[str, str]:
+    """The request's headers by lower-case name: from an ASGI scope, a WSGI environ, a Django request."""
+    found: dict[str, str] = {}
+    if isinstance(source, dict) and isinstance(source.get("headers"), list | tuple):
+        for pair in source["headers"][:100]:
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                name, value = (p.decode("latin-1") if isinstance(p, bytes) else str(p) for p in pair)
+                found[name.lower()] = value
+    elif isinstance(source, dict):
+        for key, value in list(source.items())[:200]:
+            if isinstance(key, str) and key.startswith("HTTP_") and isinstance(value, str):
+                found[key[5:].lower().replace("_", "-")] = value
+    else:
+        headers = getattr(source, "headers", None)
+        if headers is not None:
+            for name, value in list(headers.items())[:100]:
+                found[str(name).lower()] = str(value)
+    return found
+
+
+@contextlib.contextmanager
+def job(name: str) -> Iterator[Flow | None]:
+    """Run the block as a flow named ``name`` (a background job, a task, a CLI command).
+
+    Its statements are counted per run like a request's (N+1 included), and events inside carry
+    it as their context. Without a running sensor with flows, it does nothing.
+    """
+    recorder = _recorder
+    if recorder is None or _current.get() is not None:
+        yield _current.get()
+        return
+    flow, token = recorder.begin("job", None, None, _named(name))
+    try:
+        yield flow
+    except BaseException:
+        flow.failed = True
+        raise
+    finally:
+        recorder.end(flow, token)
+
+
+def _named(name: str) -> Resolver:
+    resolved: Resolved = (str(name)[:500], None, None)
+    return lambda flow: resolved
+
+
+class Integration(Protocol):
+    """What each integration module's ``Integration`` class is (see :mod:`codewitness.sensor.integrations`)."""
+
+    identifier: str
+
+    def setup(self, recorder: FlowRecorder, module: types.ModuleType) -> None:
+        """Patch ``module`` (the library, as imported) to report to ``recorder``; may raise
+        :class:`~codewitness.sensor.integrations.DidNotEnable`."""
+
+    def teardown(self) -> None:
+        """Put back what :meth:`setup` replaced."""
+
+
+#: The recorder of the running sensor's flow plug-in (one per process), for :func:`job` and the integrations.
+_recorder: FlowRecorder | None = None
+
+
+def recorder() -> FlowRecorder | None:
+    """The running flow recorder, if a sensor with flows runs."""
+    return _recorder
+
+
+def count_error(where: str) -> None:
+    """Count an error of ours in an integration (``where``: its place); never raises."""
+    running = _recorder
+    if running is not None:
+        running.internal_error(where)
+
+
+class FlowPlugin:
+    """The sensor plug-in that sets up the integrations and reports flows (see the module docstring).
+
+    Args:
+        integrations: the identifiers of the integrations to enable (default: all of
+            :data:`~codewitness.sensor.integrations.INTEGRATIONS`); each is set up when its
+            library is imported, now or later.
+        max_statements: the statements one flow keeps in order for the context of events.
+    """
+
+    name = "flow"
+
+    def __init__(self, integrations: Sequence[str] | None = None, *, max_statements: int = DEFAULT_STATEMENTS) -> None:
+        wanted = tuple(INTEGRATIONS) if integrations is None else tuple(integrations)
+        unknown = sorted(set(wanted) - set(INTEGRATIONS))
+        if unknown:
+            raise ValueError(
+                f"sensor.integrations: unknown {', '.join(unknown)}; choose from {', '.join(INTEGRATIONS)}"
+            )
+        self.wanted = wanted
+        self.max_statements = max_statements
+        self.recorder: FlowRecorder | None = None
+        #: Identifier -> the integration set up, or why it was not (``DidNotEnable``'s message).
+        self.enabled: dict[str, Integration] = {}
+        self.not_enabled: dict[str, str] = {}
+        self._hook: Any = None
+        self._host: Host | None = None
+
+    def setup(self, host: Host) -> None:
+        """Make the recorder, register the collector and the event context, set up the integrations."""
+        global _recorder
+        from codewitness.sensor.integrations._hooks import PostImportHook
+
+        self._host = host
+        watches = getattr(host, "watches", None) or (lambda name: False)
+        self.recorder = FlowRecorder(
+            host.redactor,
+            watches,
+            meter_type=getattr(host, "meter_type", PyMeter),
+            max_statements=self.max_statements,
+            internal_error=host.internal_error,
+        )
+        host.add_collector(self._drain)
+        add_context = getattr(host, "add_event_context", None)
+        if add_context is not None:
+            add_context("flow", self.recorder.context)
+        _recorder = self.recorder
+        waiting: dict[str, list[str]] = {}
+        for identifier in self.wanted:
+            for module_name in INTEGRATIONS[identifier].modules:
+                waiting.setdefault(module_name, []).append(identifier)
+        self._hook = PostImportHook(waiting, self._loaded)
+        self._hook.install()
+        for module_name in list(waiting):
+            module = sys.modules.get(module_name)
+            if isinstance(module, types.ModuleType):
+                self._loaded(module)
+
+    def _loaded(self, module: types.ModuleType) -> None:
+        """A module an integration waits for is imported: set that integration up (once)."""
+        recorder = self.recorder
+        if recorder is None or self._hook is None:
+            return
+        for identifier in self._hook.waiting.get(module.__name__, ()):
+            if identifier in self.enabled or identifier in self.not_enabled:
+                continue
+            spec = INTEGRATIONS[identifier]
+            try:
+                integration: Integration = importlib.import_module(spec.path).Integration()
+                integration.setup(recorder, module)
+            except DidNotEnable as reason:
+                self.not_enabled[identifier] = str(reason)
+                log.info("codewitness: the %s integration is not enabled: %s", identifier, reason)
+                continue
+            except Exception:
+                self.not_enabled[identifier] = "its setup failed (see internal errors)"
+                if self._host is not None:
+                    self._host.internal_error(f"integration.{identifier}")
+                continue
+            self.enabled[identifier] = integration
+            recorder.enabled.add(identifier)
+
+    def _drain(self) -> list[dict[str, Any]]:
+        recorder = self.recorder
+        if recorder is None:
+            return []
+        facts = getattr(self._host, "function_facts", None)
+        return recorder.drain(facts if facts is not None else _no_facts)
+
+    def teardown(self, host: Host) -> None:
+        """Take every patch back and stop the hook; flows open now end without being counted."""
+        global _recorder
+        if self._hook is not None:
+            self._hook.remove()
+        for identifier, integration in list(self.enabled.items()):
+            try:
+                integration.teardown()
+            except Exception:
+                host.internal_error(f"integration.{identifier}")
+        self.enabled.clear()
+        if self.recorder is not None:
+            self.recorder.enabled.clear()
+        if _recorder is self.recorder:
+            _recorder = None
+
+
+def _no_facts(function: str | None) -> dict[str, Any]:
+    return {"function": function, "origin": "unknown"}

@@ -1,0 +1,81 @@
+"""Outbound HTTP calls as statements: ``GET api.example.com/users/{id}``.
+
+:func:`call_shape` makes the statement of an outbound call: the method, the host (and port
+when it is not the scheme's default) and the path with its variable parts -- numbers, UUIDs,
+long hexadecimal or random-looking segments -- replaced by ``{id}``; the query string is left
+out (it carries values, sometimes credentials), and what remains is redacted like every text.
+:func:`report_call` notes one call in the current flow, with its status class and whether it
+was made without a timeout (``details``: ``2xx``, ``5xx``, ``error``, ``no_timeout``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from codewitness.sensor import flow as _flow
+from codewitness.sensor.integrations._sql import fingerprint
+from codewitness.sensor.meter import now
+
+__all__ = ["SYSTEM", "call_shape", "report_call"]
+
+SYSTEM = "http"
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_VARIABLE = re.compile(
+    r"""^(?:
+      \d+
+    | [0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}
+    | (?=[^/]*\d)[0-9a-fA-F]{8,}
+    | (?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-.~%]{20,}
+    )$""",
+    re.VERBOSE,
+)
+_shapes: dict[tuple[Any, ...], tuple[str, str]] = {}
+
+
+def call_shape(
+    method: str, scheme: str, host: str, port: int | None, path: str, redact: Callable[[str], str]
+) -> tuple[str, str]:
+    """The statement of an outbound call and its fingerprint (remembered for recent calls)."""
+    key = (method, scheme, host, port, path)
+    found = _shapes.get(key)
+    if found is not None:
+        return found
+    path = path.split("?", 1)[0].split("#", 1)[0] or "/"
+    segments = ["{id}" if _VARIABLE.match(segment) else segment for segment in path[:2000].split("/")]
+    where = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    shape = redact(f"{method.upper()} {where}{'/'.join(segments)}")
+    found = (shape, fingerprint(shape))
+    if len(_shapes) >= 4096:
+        _shapes.clear()
+    _shapes[key] = found
+    return found
+
+
+def report_call(
+    flow: _flow.Flow,
+    t0: int,
+    method: str,
+    scheme: str,
+    host: str,
+    port: int | None,
+    path: str,
+    status: int | None,
+    timeout_set: bool | None,
+) -> None:
+    """Note one outbound call that began at ``t0`` (``status`` ``None``: it failed); never raises."""
+    recorder = _flow._recorder
+    if recorder is None:
+        return
+    try:
+        ns = now() - t0
+        shape, fp = call_shape(method, scheme, host, port, path, recorder.redactor.redact_text)
+        details = {f"{status // 100}xx" if status else "error": 1}
+        if timeout_set is False:
+            details["no_timeout"] = 1
+        error = status is None or status >= 500
+        recorder.note(flow, SYSTEM, shape, fp, ns, -1, error, details)
+    except Exception:  # never the host's problem (the call itself was made): counted
+        recorder.internal_error("flow.http")

@@ -1,0 +1,122 @@
+"""The outbound HTTP integrations against a real loopback server: requests (through urllib3),
+urllib3 itself, and httpx sync and async. Each call inside a flow becomes a statement
+``GET 127.0.0.1:PORT/users/{id}`` -- ids folded, the query string (and the credentials it may
+carry) left out -- with its status class and whether it had a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from codewitness.config import SensorSection
+from codewitness.facts import encode_batch
+from codewitness.sensor.flow import job
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        status = 500 if self.path.startswith("/fail") else 404 if self.path.startswith("/missing") else 200
+        body = b'{"ok": true}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def sensor(app: Any, memory: Any, start: Any) -> Any:
+    return start(app, memory, "wrapping", settings=SensorSection(integrations=("urllib3", "httpx", "httpx2")))
+
+
+def calls(memory: Any) -> dict[str, dict[str, Any]]:
+    return {r["statement"]: r for r in memory.of("dependency") if r["system"] == "http"}
+
+
+def test_requests_calls_are_folded_by_id_and_keep_their_statuses_and_timeouts(
+    sensor: Any, memory: Any, server: str
+) -> None:
+    requests = pytest.importorskip("requests")
+    with job("sync"), requests.Session() as session:
+        for user in (1, 22, 333):
+            assert session.get(f"http://{server}/users/{user}?api_key=key_live_0123456789abcdef").status_code == 200
+        assert session.get(f"http://{server}/users/4/orders/8d7c6b5a-0f1e-4d2c-9b8a-7f6e5d4c3b2a", timeout=2).ok
+        assert session.get(f"http://{server}/fail", timeout=(1, 2)).status_code == 500
+        assert session.get(f"http://{server}/missing").status_code == 404
+    sensor.flush()
+    seen = calls(memory)
+    users = seen[f"GET {server}/users/{{id}}"]
+    assert (users["calls"], users["max_per_request"], users["errors"]) == (3, 3, 0)
+    assert users["details"] == {"2xx": 3, "no_timeout": 3}
+    nested = seen[f"GET {server}/users/{{id}}/orders/{{id}}"]
+    assert nested["details"] == {"2xx": 1}  # a timeout was given
+    assert seen[f"GET {server}/fail"]["errors"] == 1 and seen[f"GET {server}/fail"]["details"] == {"5xx": 1}
+    assert seen[f"GET {server}/missing"]["details"] == {"4xx": 1, "no_timeout": 1}
+    assert b"key_live" not in encode_batch(memory.records).data
+
+
+def test_urllib3_retries_are_one_call(sensor: Any, memory: Any, server: str) -> None:
+    import urllib3
+
+    pool = urllib3.PoolManager(timeout=urllib3.Timeout(connect=1, read=1))
+    retry = urllib3.Retry(total=2, status_forcelist=[500], backoff_factor=0, raise_on_status=False)
+    with job("retrying"):
+        assert pool.request("GET", f"http://{server}/fail", retries=retry).status == 500
+    sensor.flush()
+    (call,) = calls(memory).values()
+    assert (call["statement"], call["calls"], call["details"]) == (f"GET {server}/fail", 1, {"5xx": 1})
+
+
+def test_httpx_sync_and_async_calls_are_reported(sensor: Any, memory: Any, server: str) -> None:
+    httpx = pytest.importorskip("httpx")
+    with job("httpx"), httpx.Client() as client:
+        assert client.get(f"http://{server}/items/12345").status_code == 200
+        assert client.get(f"http://{server}/items/67890", timeout=None).status_code == 200
+
+    async def run() -> None:
+        async with httpx.AsyncClient() as client:
+            with job("httpx async"):
+                responses = await asyncio.gather(*(client.get(f"http://{server}/fail/{i}") for i in range(3)))
+                assert {r.status_code for r in responses} == {500}
+
+    asyncio.run(run())
+    with pytest.raises(httpx.ConnectError), job("refused"), httpx.Client() as client:
+        client.get("http://127.0.0.1:9/nothing-listens-here")
+    sensor.flush()
+    seen = calls(memory)
+    items = seen[f"GET {server}/items/{{id}}"]
+    assert items["calls"] == 2 and items["details"] == {"2xx": 2, "no_timeout": 1}  # httpx's default is 5 s
+    failing = seen[f"GET {server}/fail/{{id}}"]
+    assert (failing["route"], failing["calls"], failing["errors"]) == ("httpx async", 3, 3)
+    refused = seen["GET 127.0.0.1:9/nothing-listens-here"]
+    assert (refused["errors"], refused["details"]) == (1, {"error": 1})
+
+
+def test_a_call_outside_any_flow_is_not_recorded(sensor: Any, memory: Any, server: str) -> None:
+    requests = pytest.importorskip("requests")
+    assert requests.get(f"http://{server}/users/1", timeout=1).ok
+    sensor.flush()
+    assert calls(memory) == {}
