@@ -136,7 +136,9 @@ def test_an_alarm_is_an_alert_delivered_once_and_cleared_within_the_threshold(re
     assert stored["status"] == "cleared" and stored["cleared_at"] is not None
 
     # A new alarm is a new alert; deleting the baseline clears it at the next `alerts check`.
-    assert cli(repo.root, "baseline", "check", "v1", "--threshold", "2%", "--json").returncode == 1
+    comment = cli(repo.root, "baseline", "check", "v1", "--threshold", "2%", "--md")
+    assert comment.returncode == 1 and "ALERT" not in comment.stdout  # stdout holds only the comment
+    assert comment.stdout.startswith("#") and "alarm" in comment.stdout
     assert len(log.read_text().splitlines()) == 2
     assert cli(repo.root, "baseline", "delete", "v1").returncode == 0
     after = cli(repo.root, "alerts", "check", "--offline", "--json")
