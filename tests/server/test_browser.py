@@ -183,6 +183,23 @@ def test_functions_generations_prompts_and_checks_pages(page: Any) -> None:
     shot(page, "check")
 
 
+def test_the_behaviour_pages_show_the_demo_s_baseline_and_corpus(page: Any) -> None:
+    # The demo pins baseline "demo" over two inputs (a reviewer's corrected refund, a person's cart)
+    # and checks it at 0%: both behave the same.
+    visit(page, "/behavior")
+    baselines = page.get_by_test_id("baselines").inner_text()
+    assert "demo" in baselines and "0 of 2" in baselines and "ok" in baselines and "alarm" not in baselines
+    corpus = page.get_by_test_id("corpus").inner_text()
+    assert "shop.pricing.refund" in corpus and "shop.pricing.total" in corpus
+    shot(page, "behavior")
+    page.get_by_test_id("baselines").get_by_role("link", name="demo").click()
+    page.wait_for_url("**/behavior/baselines/demo")
+    assert page.get_by_test_id("checks").locator("tbody tr").count() == 1
+    assert "amount=1500" not in page.content(), "replayed inputs and outcomes are not served"
+    shot(page, "baseline")
+    assert page.problems == []
+
+
 def test_marking_a_review_item_in_the_browser_changes_the_store(page: Any, demo: dict[str, Any]) -> None:
     from codewitness.views.review import review_queue
 
