@@ -62,10 +62,9 @@ _HEX = frozenset(string.hexdigits)
 def leaks(secret: Secret, text: str) -> list[str]:
     """The needles of ``secret`` found in ``text``, whole or in part: any 8 characters of one, but
     12 where those 8 are all digits or hex digits. The records are full of random hex (ids, input
-    digests, fingerprints: about a million 8-character windows in the corpus test), which meets a
-    given 8 hex characters by chance about once in 4,000 tries -- with thousands of such pieces in
-    the corpus' tokens, a false leak in a few percent of runs (seen: ``436ae0d4`` of a Slack app
-    token). 12 hex characters meet by chance once in 10**14."""
+    digests, fingerprints), hundreds of thousands of 8-character windows in the corpus test; 8 hex
+    characters (32 bits) of a token then turn up by chance now and then (seen once:
+    ``436ae0d4`` of a Slack app token's hex tail), 12 (48 bits) practically never."""
     found = []
     for needle in secret.needles:
         short = 12 if set(needle) <= _HEX else 8
