@@ -14,11 +14,16 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from codewitness.sensor._select import Selection
+__all__ = ["ImportHook", "ModuleChooser"]
 
-__all__ = ["ImportHook"]
+
+class ModuleChooser(Protocol):
+    """Which module names a hook answers for (the sensor's :class:`~codewitness.sensor._select.Selection`)."""
+
+    def may_contain(self, fullname: str) -> bool:
+        """Whether module ``fullname`` may be one the hook wants."""
 
 
 class ImportHook(importlib.abc.MetaPathFinder):
@@ -33,7 +38,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
 
     def __init__(
         self,
-        selection: Selection,
+        selection: ModuleChooser,
         on_loaded: Callable[[types.ModuleType], Any],
         loader_for: Callable[[Any, Callable[[types.ModuleType], Any]], importlib.abc.Loader | None] | None = None,
     ) -> None:
