@@ -16,7 +16,7 @@ from tests.conftest import GitRepo
 
 from codewitness.attribution._litecache import LiteCache, open_cache
 from codewitness.attribution.blame import Attributor
-from codewitness.cli._app import app
+from codewitness.cli._app import build_app
 from codewitness.cli._blame import BlameArgs, fast_args
 from codewitness.config import load_config
 
@@ -46,7 +46,7 @@ TOKENS = [
 
 def typer_args(argv: list[str]) -> BlameArgs | None:
     """What Typer makes of ``argv``, as :class:`BlameArgs` (``None`` when it refuses it or it is not blame)."""
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(build_app())
     try:
         ctx = command.make_context("codewitness", list(argv))
         rest = [*getattr(ctx, "_protected_args", getattr(ctx, "protected_args", [])), *ctx.args]
@@ -57,7 +57,7 @@ def typer_args(argv: list[str]) -> BlameArgs | None:
     except (typer.Exit, SystemExit, Exception):  # any refusal means "not a plain blame"
         return None
     return BlameArgs(
-        file=params["file"],
+        file=Path(params["file"]),  # Typer converts to Path when it calls the command (0.29 already while parsing)
         rev=params["rev"],
         as_json=params["as_json"],
         no_cache=params["no_cache"],

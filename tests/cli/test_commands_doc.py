@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import typer
 
-from codewitness.cli._app import app
+from codewitness.cli._app import build_app
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "commands.md"
 
@@ -30,7 +30,7 @@ def _leaves(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, .
     return own + [leaf for name, sub in sorted(subs.items()) for leaf in _leaves(sub, (*path, name))]
 
 
-ROOT_COMMAND = typer.main.get_command(app)
+ROOT_COMMAND = typer.main.get_command(build_app())
 LEAVES = [(path, command) for path, command in _leaves(ROOT_COMMAND) if path]
 
 

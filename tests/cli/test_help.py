@@ -9,7 +9,8 @@ import pytest
 import typer
 
 from codewitness.cli import main
-from codewitness.cli._app import app
+from codewitness.cli._app import COMMANDS as COMMANDS_BY_NAME
+from codewitness.cli._app import GROUPS, _groups_for, build_app
 
 _PYTHON_TYPE = re.compile(r"<(bool|str|int|float|path|list\[[^>]*\]|Path|int range|float range)>")
 
@@ -21,7 +22,7 @@ def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]
     return found
 
 
-COMMANDS = _commands(typer.main.get_command(app))
+COMMANDS = _commands(typer.main.get_command(build_app()))
 
 
 def test_every_command_is_covered() -> None:
@@ -69,3 +70,49 @@ def test_a_group_named_alone_shows_its_help(capsys: pytest.CaptureFixture[str]) 
     captured = capsys.readouterr()
     assert "Usage: codewitness generations" in captured.out and "list" in captured.out
     assert "error" not in captured.err
+
+
+def _tree(command: Any) -> dict[str, Any]:
+    return {str(name): _tree(sub) for name, sub in getattr(command, "commands", {}).items()}
+
+
+def _built(groups: tuple[str, ...]) -> dict[str, Any]:
+    return _tree(typer.main.get_command(build_app(groups)))
+
+
+def test_the_command_map_names_each_command_s_modules_exactly() -> None:
+    # A run builds only the modules COMMANDS names for its command: a command missing from the map
+    # would be built with the whole tree (slow); a missing module would lose it or a subcommand.
+    everything = _built(GROUPS)
+    assert set(COMMANDS_BY_NAME) == set(everything)
+    for name, groups in COMMANDS_BY_NAME.items():
+        assert _built(groups).get(name) == everything[name], name
+    assert set(everything["export"]) == {"git-ai", "agent-trace", "otel"}
+    for name, groups in COMMANDS_BY_NAME.items():  # and each module listed is needed for it
+        for group in groups if len(groups) > 1 else ():
+            fewer = tuple(g for g in groups if g != group)
+            assert _built(fewer).get(name) != everything[name], (name, group)
+
+
+@pytest.mark.parametrize(
+    ("args", "groups"),
+    [
+        (["check", "--json"], ("check_cmd",)),
+        (["--db", "sqlite:///x.db", "runtime"], ("sensor_cmd",)),
+        (["--db=sqlite:///x.db", "export", "otel"], ("attribution", "metrics_cmd")),
+        (["--help"], GROUPS),
+        (["--version"], GROUPS),
+        (["nosuch"], GROUPS),
+        ([], GROUPS),
+    ],
+)
+def test_a_run_builds_only_the_named_command_s_modules(args: list[str], groups: tuple[str, ...]) -> None:
+    assert _groups_for(args) == groups
+
+
+def test_building_the_tree_twice_adds_no_command_twice() -> None:
+    build_app()
+    build_app(("attribution", "metrics_cmd"))
+    tree = typer.main.get_command(build_app())
+    assert len(tree.commands["alerts"].commands) == 3  # type: ignore[attr-defined]
+    assert len(tree.commands["export"].commands) == 3  # type: ignore[attr-defined]

@@ -19,13 +19,6 @@ from codewitness.cli._common import database_url, emit_json, err, get_config, op
 if TYPE_CHECKING:
     from codewitness.attribution.cache import AttributionCache
 
-manifest_app = typer.Typer(help="The AI-attributed functions the runtime sensor reads.", no_args_is_help=True)
-import_app = typer.Typer(help="Import attribution records of other tools.", no_args_is_help=True)
-export_app = typer.Typer(
-    help="Export codewitness records in other tools' formats (git-ai, Agent Trace, OpenTelemetry).",
-    no_args_is_help=True,
-)
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 RevOpt = Annotated[str, typer.Option("--rev", help="The revision to attribute.")]
 NoCacheOpt = Annotated[
@@ -35,18 +28,25 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL of the cac
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``blame``, ``report``, ``manifest``, ``import`` and ``export``."""
+    """Add ``blame``, ``report``, ``manifest``, ``import`` and ``export`` (``metrics_cmd`` adds ``export otel``)."""
     app.command("blame")(blame)
     app.command("function")(function)
     app.command("report")(report)
+    # Groups made for this tree, so another tree built in the process gets its own.
+    manifest_app = typer.Typer(help="The AI-attributed functions the runtime sensor reads.", no_args_is_help=True)
+    manifest_app.command("build")(manifest_build)
+    import_app = typer.Typer(help="Import attribution records of other tools.", no_args_is_help=True)
+    import_app.command("git-ai")(import_gitai)
+    import_app.command("agent-trace")(import_agent_trace)
+    export_app = typer.Typer(
+        help="Export codewitness records in other tools' formats (git-ai, Agent Trace, OpenTelemetry).",
+        no_args_is_help=True,
+    )
+    export_app.command("git-ai")(export_gitai)
+    export_app.command("agent-trace")(export_agent_trace)
     app.add_typer(manifest_app, name="manifest")
     app.add_typer(import_app, name="import")
     app.add_typer(export_app, name="export")
-    manifest_app.command("build")(manifest_build)
-    import_app.command("git-ai")(import_gitai)
-    import_app.command("agent-trace")(import_agent_trace)
-    export_app.command("git-ai")(export_gitai)
-    export_app.command("agent-trace")(export_agent_trace)
 
 
 @contextmanager

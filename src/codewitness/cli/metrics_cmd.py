@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from codewitness.metrics.cost import CostLine
     from codewitness.views.metrics import MetricsView
 
-alerts_app = typer.Typer(help="Alert rules over the quality metrics and runtime facts.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 SinceOpt = Annotated[
@@ -41,15 +40,16 @@ _ARROWS = {"up": "rising", "down": "falling", "flat": "flat"}
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``metrics``, ``alerts`` and ``export otel``."""
-    from codewitness.cli.attribution import export_app
-
+    """Add ``metrics``, ``alerts`` and, to the ``export`` group ``attribution`` added before, ``export otel``."""
     app.command("metrics")(metrics)
-    app.add_typer(alerts_app, name="alerts")
+    alerts_app = typer.Typer(help="Alert rules over the quality metrics and runtime facts.", no_args_is_help=True)
     alerts_app.command("check")(alerts_check)
     alerts_app.command("list")(alerts_list)
     alerts_app.command("ack")(alerts_ack)
-    export_app.command("otel")(export_otel)
+    app.add_typer(alerts_app, name="alerts")
+    for group in app.registered_groups:
+        if group.name == "export" and group.typer_instance is not None:
+            group.typer_instance.command("otel")(export_otel)
 
 
 def _trend(result: MetricResult) -> str:
