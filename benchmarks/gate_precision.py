@@ -372,6 +372,9 @@ def main() -> int:
                     for k, v in env.items()
                     if not k.startswith("CODEWITNESS_") or k.startswith("CODEWITNESS_CHECK_")
                 }
+                # As on a user's machine, Python keeps the modules it compiled: a sandbox that sets
+                # PYTHONDONTWRITEBYTECODE would make every timed run compile the whole CLI again.
+                env.pop("PYTHONDONTWRITEBYTECODE", None)
                 if args.src:
                     env["PYTHONPATH"] = str(args.src.resolve())
                 speed = timings(checkout, venv, env, args.repeat)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codewitness.checks import CheckContext, run_checks
-from codewitness.checks.deps import parse_manifest
+from codewitness.checks.deps import KEEP_PARSED_FROM, parse_manifest, parse_manifest_kept
 from codewitness.checks.index import IndexCache, IndexClient
 from codewitness.checks.popular import load_popular
 
@@ -284,3 +284,45 @@ def test_installed_distributions_are_read_once_until_sys_path_changes(tmp_path):
     later = extra.stat().st_mtime_ns + 10**9
     os.utime(extra, ns=(later, later))  # as installing into a folder on sys.path does
     assert providers() is None
+
+
+def _uv_lock(names: list[str]) -> str:
+    packages = "".join(
+        f'\n[[package]]\nname = "{name}"\nversion = "1.{i}.0"\nsource = {{ registry = "https://pypi.org/simple" }}\n'
+        f'wheels = [{{ url = "https://files.example/{name}-1.{i}.0-py3-none-any.whl", hash = "sha256:{"0" * 64}" }}]\n'
+        for i, name in enumerate(names)
+    )
+    return f'version = 1\nrequires-python = ">=3.11"\n{packages}'
+
+
+def test_a_long_lock_file_is_parsed_once_per_content_and_read_back_the_same(tmp_path):
+    cache = tmp_path / "manifests.json"
+    text = _uv_lock([f"package-{i}" for i in range(300)])
+    assert len(text) >= KEEP_PARSED_FROM
+    parsed = parse_manifest("uv.lock", text)
+    assert len(parsed) == 300 and parsed[7].pinned == "1.7.0"
+    assert parse_manifest_kept(cache, "uv.lock", text) == parsed
+    assert cache.is_file()
+    # Read back from the file, not parsed: a changed cache entry shows through.
+    kept = json.loads(cache.read_text())
+    (key,) = kept
+    kept[key][0][1] = "kept-not-parsed"
+    cache.write_text(json.dumps(kept))
+    assert parse_manifest_kept(cache, "uv.lock", text)[0].name == "kept-not-parsed"
+    assert parse_manifest_kept(cache, "uv.lock", text)[1:] == parsed[1:]
+    # Another content is parsed (and kept beside); a short manifest never touches the file.
+    other = text.replace("package-0", "package-zero")
+    assert parse_manifest_kept(cache, "uv.lock", other)[0].name == "package-zero"
+    assert len(json.loads(cache.read_text())) == 2
+    assert [d.name for d in parse_manifest_kept(cache, "requirements.txt", "flask\n")] == ["flask"]
+    assert len(json.loads(cache.read_text())) == 2
+
+
+@pytest.mark.parametrize("damage", ["", "not json", "[1, 2]", '{"k": 3}', '{"%s": [["pypi"]]}'])
+def test_a_damaged_manifest_cache_is_parsed_again(tmp_path, damage):
+    cache = tmp_path / "manifests.json"
+    text = _uv_lock([f"package-{i}" for i in range(300)])
+    parse_manifest_kept(tmp_path / "first.json", "uv.lock", text)
+    (key,) = json.loads((tmp_path / "first.json").read_text())  # the content's key, for a damaged entry
+    cache.write_text(damage.replace("%s", key))
+    assert parse_manifest_kept(cache, "uv.lock", text) == parse_manifest("uv.lock", text)
