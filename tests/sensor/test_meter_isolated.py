@@ -514,3 +514,73 @@ def test_the_compiled_meter_on_a_newer_python_only_when_the_setting_asks(tmp_pat
     chosen, stderr = newer_python(tmp_path, backend, newer, speedups=False)
     assert chosen == {"meters": ["PyMeter"], "compiled callbacks": False, "calls": [1000, 3], "errors": {}}
     assert "codewitness" not in stderr
+
+
+# -- a compiled meter built from other sources ------------------------------------------------------
+
+#: The meter's source before its interface had a number (the revision before METER_API).
+UNNUMBERED_METER = "92335d7"
+
+STALE_HOST = """
+codewitness.sensor.__path__.insert(0, os.path.join(folder, "stale"))  # its _meter is found first
+from codewitness.sensor import meter
+import subject
+sensor, memory = start(BACKEND)
+for i in range(1000):
+    subject.watched(i)
+meters = {type(probe.meter).__name__ for probe in sensor.probes.values()}
+sensor.flush()
+print(json.dumps({
+    "compiled": meter.COMPILED,
+    "stale": meter.STALE_BUILD,
+    "from": os.path.dirname(meter._compiled.__file__) == os.path.join(folder, "stale"),
+    "meters": sorted(meters),
+    "calls": memory.calls("subject.watched"),
+    "errors": sensor.internal_errors,
+}))
+"""
+
+
+def _build_meter(source: str, into: Path) -> None:
+    """Compile ``source`` (a ``_meter.c``) into ``into`` as this Python's ``_meter`` extension."""
+    import sysconfig
+
+    into.mkdir()
+    (into / "_meter.c").write_text(source)
+    target = into / f"_meter{sysconfig.get_config_var('EXT_SUFFIX')}"
+    include = sysconfig.get_paths()["include"]
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-O1", f"-I{include}", str(into / "_meter.c"), "-o", str(target)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled meter is not built here (no compiler)")
+def test_a_compiled_meter_built_from_older_sources_is_left_unused_and_said_so(tmp_path: Path) -> None:
+    # Seen in an editable checkout after a pull: the .so from before the change stayed, and the
+    # sensor called methods it lacked on every interval (drain_failures), exporting nothing.
+    root = Path(__file__).resolve().parents[2]
+    old = subprocess.run(
+        ["git", "show", f"{UNNUMBERED_METER}:src/codewitness/sensor/_meter.c"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )
+    if old.returncode != 0:
+        pytest.skip(f"revision {UNNUMBERED_METER} is not in this clone (a shallow clone?)")
+    _build_meter(old.stdout, tmp_path / "stale")
+    host = f"BACKEND = 'wrapping'\n{STALE_HOST}"
+    seen, stderr = child_and_stderr(tmp_path, NEWER_SUBJECT, host)
+    assert seen["from"] and not seen["compiled"]
+    assert "meter interface none" in seen["stale"]
+    assert seen["meters"] == ["PyMeter"] and seen["calls"] == 1000 and seen["errors"] == {}
+    notice = [line for line in stderr.splitlines() if "compiled meter is left unused" in line]
+    assert len(notice) == 1 and "pip install" in notice[0], stderr
+
+
+@pytest.mark.skipif(not COMPILED, reason="the compiled meter is not built here (no compiler)")
+def test_the_meter_built_from_these_sources_has_the_interface_this_code_needs() -> None:
+    from codewitness.sensor import _meter  # type: ignore[attr-defined]
+    from codewitness.sensor.meter import METER_API, STALE_BUILD, stale_build
+
+    assert _meter.API == METER_API and STALE_BUILD is None and stale_build(_meter) is None

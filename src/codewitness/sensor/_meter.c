@@ -30,6 +30,12 @@
 #error "the compiled meter relies on the GIL; the pure-Python one is used instead"
 #endif
 
+/* The interface meter.py expects of this module (its types' methods, their arguments and what
+   they return), as meter.METER_API: raised with every change to it on either side. meter.py leaves
+   a module built from other sources unused (a checkout's old build after a pull, say): the sensor
+   then counts with the pure-Python meter and says why, where calling it would fail on each call. */
+#define METER_API 3
+
 /* facts.py: SUB_BUCKET_BITS, SHIFT_BASE, EXACT_BELOW, MAX_TRACKED_NS, BUCKETS. */
 #define SUB_BUCKET_BITS 5
 #define SHIFT_BASE (SUB_BUCKET_BITS + 1)
@@ -1489,6 +1495,7 @@ PyInit__meter(void)
     }
 #endif
     if (PyModule_AddObjectRef(module, "Meter", (PyObject *)&MeterType) < 0 ||
+        PyModule_AddIntConstant(module, "API", METER_API) < 0 ||
         PyModule_AddIntConstant(module, "BUCKETS", BUCKETS) < 0 ||
         PyModule_AddIntConstant(module, "EXACT_BELOW", EXACT_BELOW) < 0 ||
         PyModule_AddIntConstant(module, "SUB_BUCKET_BITS", SUB_BUCKET_BITS) < 0 ||

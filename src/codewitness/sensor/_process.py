@@ -22,7 +22,7 @@ from codewitness.model import Manifest
 from codewitness.sensor._lifecycle import Backend, Sensor
 from codewitness.sensor._select import select_targets
 from codewitness.sensor.export import HttpExporter, OtelExporter, Spool
-from codewitness.sensor.meter import COMPILED, NEWEST_TESTED, PyMeter, untested_python
+from codewitness.sensor.meter import COMPILED, NEWEST_TESTED, STALE_BUILD, PyMeter, untested_python
 from codewitness.sensor.snapshot import Redactor
 
 if TYPE_CHECKING:
@@ -217,6 +217,14 @@ def _start(
             "codewitness: the sensor watches nothing (%s, and no include patterns): run `codewitness manifest"
             " build`, or select functions with --include 'myapp.*' (sensor.include)",
             found,
+        )
+    if STALE_BUILD is not None and cfg.speedups:
+        # A compiled meter is there but was built from other sources: say why it is left unused.
+        log.warning(
+            "codewitness: the compiled meter is left unused (%s): the sensor counts calls with its pure-Python"
+            " meter; build it again from these sources (pip install --force-reinstall, or pip install -e . in"
+            " a checkout)",
+            STALE_BUILD,
         )
     if COMPILED and cfg.speedups and sensor.meter_type is PyMeter and (version := untested_python()):
         # The compiled meter was built and wanted, and is held back: say so, once per init().

@@ -46,13 +46,16 @@ __all__ = [
     "BUCKET_OF",
     "CLOCK",
     "COMPILED",
+    "METER_API",
     "MONITOR",
     "NEWEST_TESTED",
+    "STALE_BUILD",
     "TABLE_BELOW",
     "Meter",
     "PyMeter",
     "meter_type",
     "now",
+    "stale_build",
     "untested_python",
 ]
 
@@ -68,13 +71,35 @@ try:
 except ImportError:  # not built here (no compiler, another interpreter): the pure-Python meter
     _compiled = None
 
-#: True when the compiled meter was built and agrees with the histogram layout of :mod:`codewitness.facts`.
-COMPILED: bool = _compiled is not None and (
-    _compiled.BUCKETS,
-    _compiled.EXACT_BELOW,
-    _compiled.SUB_BUCKET_BITS,
-    _compiled.MAX_TRACKED_NS,
-) == (BUCKETS, EXACT_BELOW, SUB_BUCKET_BITS, MAX_TRACKED_NS)
+#: The interface this module expects of the compiled meter (``METER_API`` in ``_meter.c``): raised
+#: with every change to the methods either side calls, their arguments or their answers.
+METER_API = 3
+
+
+def stale_build(module: Any) -> str | None:
+    """Why the compiled meter ``module`` cannot be used with this code, or ``None`` when it can.
+
+    A module built from other sources (an editable checkout's ``.so`` from before a pull, until
+    ``pip install -e .`` builds it again) would fail on every call, or count into the wrong buckets.
+    """
+    if module is None:
+        return None
+    api = getattr(module, "API", None)
+    if api != METER_API:
+        built = api if api is not None else "none (built before the interface had a number)"
+        return f"it was built for meter interface {built}; this code needs {METER_API}"
+    names = ("BUCKETS", "EXACT_BELOW", "SUB_BUCKET_BITS", "MAX_TRACKED_NS")
+    layout = tuple(getattr(module, name, None) for name in names)
+    if layout != (BUCKETS, EXACT_BELOW, SUB_BUCKET_BITS, MAX_TRACKED_NS):
+        return "its histogram layout differs from codewitness.facts'"
+    return None
+
+
+#: Why a compiled meter that is there is left unused (see :func:`stale_build`), or ``None``.
+STALE_BUILD: str | None = stale_build(_compiled)
+
+#: True when the compiled meter was built from these sources (its interface and histogram layout agree).
+COMPILED: bool = _compiled is not None and STALE_BUILD is None
 
 #: The sensor's clock (nanoseconds; only differences mean anything): the compiled meter's own when
 #: it is built, so that a ``t0`` taken on either side of the boundary means the same. That clock
