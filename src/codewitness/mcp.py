@@ -216,7 +216,8 @@ def build_server(url: str, root: Path | None, *, token: str | None = None, port:
     ) -> Answer:
         """One function: who wrote it (generations, prompts, models, human edit share), how it runs (calls,
         error rate, p50/p95/p99, trend against the previous revision), its newest exceptions with their
-        inputs and stacks, broken invariants, review verdicts, and its blast radius (entry points, coverage).
+        inputs and stacks, broken invariants, review verdicts, its blast radius (entry points, coverage),
+        and its behaviour record (replay corpus, baselines pinning it with their latest check).
         Give file and line, or qualname."""
         from codewitness.views.agent import function_brief
 

@@ -224,3 +224,23 @@ def test_generated_tests_assert_types_not_only_equality(repo: GitRepo) -> None:
     target.write_text(text)
     failed = _pytest(repo.root, target)
     assert failed.returncode == 1 and "result: 2.0 is not 2 (float is not int)" in failed.stdout
+
+
+def test_an_agent_s_function_brief_carries_the_corpus_and_the_baseline_s_latest_check(repo: GitRepo) -> None:
+    # What MCP's function_context answers: before, a function's replay corpus and baselines were
+    # reachable only through the behaviour commands and pages, not by an agent about to change it.
+    from codewitness.views.agent import function_brief
+
+    assert cli(repo.root, "baseline", "pin", "v1", "--rev", "v1").returncode == 0
+    assert cli(repo.root, "baseline", "check", "v1", "--threshold", "2%").returncode == 1
+    with open_store(f"sqlite:///{repo.root / '.codewitness' / 'witness.db'}") as store:
+        total = function_brief(store, "shop.pricing.total", root=repo.root).to_dict()["behavior"]
+        label = function_brief(store, "shop.pricing.label", root=repo.root).to_dict()["behavior"]
+    assert total is not None and label is not None
+    assert total["corpus"] == {"entries": 20, "replayable": 20, "seen": total["corpus"]["seen"]}
+    (pinned,) = total["baselines"]
+    assert (pinned["baseline"], pinned["revision"]) == ("v1", repo.git("rev-parse", "v1").strip())
+    check = pinned["latest_check"]
+    assert (check["alarm"], check["replayed"], check["equal"], check["differing"]) == (True, 20, 19, 1)
+    assert label["baselines"][0]["latest_check"]["differing"] == 0
+    assert label["corpus"]["entries"] == 1 and label["nondeterministic_inputs"] == 0

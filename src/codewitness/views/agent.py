@@ -110,6 +110,7 @@ class FunctionBriefJson(TypedDict):
     breaches: list[dict[str, Any]]
     reviews: ReviewsJson
     reach: ReachJson | None
+    behavior: dict[str, Any] | None
     note: str | None
 
 
@@ -124,6 +125,9 @@ class FunctionBrief:
         reviews: review verdicts and regression cases.
         reach: the blast radius (``None`` without a repository).
         note: what could not be read, and why an empty part is empty.
+        behavior: its replay corpus, non-deterministic inputs and the baselines pinning it with
+            their latest check (:func:`codewitness.views.behavior.function_behavior`; ``None``
+            when nothing of the kind names it).
     """
 
     context: FunctionContext
@@ -132,6 +136,7 @@ class FunctionBrief:
     reviews: ReviewsJson
     reach: Reach | None
     note: str | None
+    behavior: dict[str, Any] | None = None
 
     def to_dict(self) -> FunctionBriefJson:
         """The JSON form (prompts cut to :data:`PROMPT_CHARS`)."""
@@ -189,6 +194,7 @@ class FunctionBrief:
             "breaches": [dict(b) for b in ctx.breaches],
             "reviews": self.reviews,
             "reach": self.reach.to_dict() if self.reach is not None else None,
+            "behavior": self.behavior,
             "note": self.note,
         }
 
@@ -302,6 +308,8 @@ def function_brief(
 
         with store_rows(store) as rows:
             trend, exceptions = _trend(store, rows, ctx.qualname), tuple(_exceptions(rows, ctx.qualname))
+    from codewitness.views.behavior import function_behavior
+
     return FunctionBrief(
         context=ctx,
         trend=trend,
@@ -309,4 +317,5 @@ def function_brief(
         reviews=_reviews(store, ctx.qualname),
         reach=reached,
         note="; ".join(notes) or None,
+        behavior=function_behavior(store, ctx.qualname),
     )

@@ -30,6 +30,7 @@ __all__ = [
     "corpus_detail",
     "corpus_table",
     "flakiness_table",
+    "function_behavior",
 ]
 
 #: The per-function counts of a replay or a baseline check.
@@ -158,3 +159,46 @@ def baseline_history(store: Store, name: str, *, checks: int = 100) -> dict[str,
         check["functions"] = [{"function": f["function"], **{k: f[k] for k in BEHAVIOR_COUNTS}} for f in functions]
         history.append(check)
     return {**found, "checks": history}
+
+
+def function_behavior(store: Store, function: str) -> dict[str, Any] | None:
+    """One function's behaviour record, for an agent about to change it: its replay corpus (entries,
+    replayable ones, sightings), the non-deterministic inputs replays found, and each baseline that
+    pins it with that baseline's latest check of it (counts only: replayed outcomes are not redacted).
+    ``None`` when no corpus entry, replay or baseline names the function."""
+    from codewitness.store.behavior import baseline_checks, baselines, flakiness
+    from codewitness.store.corpus import corpus_counts
+
+    corpus = next((row for row in corpus_counts(store) if row["function"] == function), None)
+    flaky = next((row for row in flakiness(store) if row["function"] == function), None)
+    pinned = []
+    for found in baselines(store):
+        if function not in found["functions"]:
+            continue
+        latest = None
+        for check in baseline_checks(store, found["name"], limit=1):
+            functions = (check["summary"] or {}).get("functions", [])
+            mine: dict[str, Any] = next((f for f in functions if f["function"] == function), {})
+            latest = {
+                "checked_at": check["checked_at"],
+                "revision": check["revision"],
+                "alarm": check["alarm"],
+                **{k: mine.get(k, 0) for k in BEHAVIOR_COUNTS},
+            }
+        pinned.append(
+            {
+                "baseline": found["name"],
+                "revision": found["revision"],
+                "pinned_at": found["created_at"],
+                "latest_check": latest,
+            }
+        )
+    if corpus is None and flaky is None and not pinned:
+        return None
+    return {
+        "corpus": None
+        if corpus is None
+        else {"entries": corpus["entries"], "replayable": corpus["replayable"], "seen": corpus["seen"]},
+        "nondeterministic_inputs": flaky["nondeterministic"] if flaky else 0,
+        "baselines": pinned,
+    }
