@@ -119,14 +119,30 @@ def test_the_room_shapes_leave_goes_to_other_calls() -> None:
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_identical_inputs_are_kept_once(seed: int) -> None:
-    # Which calls take the room is random: the same input drawn twice is kept once, so the room may
-    # hold fewer calls than the bound (never more, never an input twice).
+def test_identical_inputs_are_kept_once_and_leave_the_room_to_other_inputs(seed: int) -> None:
+    # Before: the repeated input took reservoir slots that the drain then left empty (an input is
+    # kept once), while distinct inputs had been turned away: 1 to 5 samples of 10 distinct inputs.
     RNG.seed(seed)
     records = _one_shape([3, 3, 3, 7, 9, 11, 13, 15, 17, 19, 21, 23])
     inputs = [r["input"]["amount"] for r in records]
-    assert 1 <= len(records) <= 5 and len(set(inputs)) == len(inputs)
+    assert len(records) == 5 and len(set(inputs)) == 5
     assert all(r["shape_calls"] == 12 for r in records)
+    # A flood of one input first, then a few others: every other input still finds room.
+    records = _one_shape([4] * 50 + [6, 8, 10, 12])
+    assert sorted(r["input"]["amount"] for r in records) == [4, 6, 8, 10, 12]
+
+
+def test_calls_without_a_replayable_input_leave_the_room_to_calls_with_one() -> None:
+    # The drain keeps only replayable "other" calls; before, unreplayable ones held slots to the end.
+    redactor = Redactor()
+    strata = Strata(max_samples=3, max_bytes=100)
+    redaction = redaction_of(redactor)
+    for value in ["y" * 500] * 5 + ["a", "b"]:  # one shape (str); the long ones are over max_bytes
+        token = strata.take({"amount": value}, redactor, redaction)
+        if token is not None:
+            strata.keep(1000, token, value, redactor, redaction)
+    replayable = sorted(r["input"]["amount"] for r in strata.drain() if "input" in r)
+    assert replayable == ["a", "b"]
 
 
 def test_shapes_and_bytes_are_bounded() -> None:

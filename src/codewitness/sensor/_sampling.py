@@ -191,7 +191,7 @@ class Strata:
         max_bytes: the largest exact encoding of one call's inputs (or output) kept.
     """
 
-    __slots__ = ("calls", "extra", "kept", "max_bytes", "max_samples", "offered", "room")
+    __slots__ = ("calls", "extra", "fresh", "held", "holes", "kept", "max_bytes", "max_samples", "offered", "room")
 
     def __init__(self, max_samples: int, max_bytes: int) -> None:
         self.max_samples = max_samples
@@ -203,6 +203,12 @@ class Strata:
         self.room = max(0, max_samples - 1)
         self.extra: dict[int, dict[str, Any]] = {}
         self.offered = itertools.count()
+        #: The next slot of the reservoir never handed out, and slots handed out but left empty
+        #: (the call's input was kept already, or has no replayable form): the next calls get them.
+        self.fresh = 0
+        self.holes: list[int] = []
+        #: How many kept records (shape slots and reservoir) hold each input digest.
+        self.held: dict[str, int] = {}
 
     def admit(self, shape: str) -> int | None:
         """Count a call of ``shape``; where to keep it: ``-1`` (its shape's slot), a slot of the
@@ -219,10 +225,41 @@ class Strata:
         return self._other()
 
     def _other(self) -> int | None:
-        """A slot of the reservoir of other calls for one more call (algorithm R), or ``None``."""
+        """A slot of the reservoir of other calls for one more call, or ``None``: an empty one while
+        there is one, then algorithm R's choice."""
         offered = next(self.offered)
-        slot = offered if offered < self.room else RNG.randrange(offered + 1)
+        if self.holes:
+            return self.holes.pop()
+        if self.fresh < self.room:
+            self.fresh += 1
+            return self.fresh - 1
+        slot = RNG.randrange(offered + 1)
         return slot if slot < self.room else None
+
+    def _count(self, record: dict[str, Any], change: int) -> None:
+        digest = record.get("input_digest")
+        if digest is not None:
+            held = self.held.get(digest, 0) + change
+            if held > 0:
+                self.held[digest] = held
+            else:
+                self.held.pop(digest, None)
+
+    def _put(self, slot: int, record: dict[str, Any]) -> None:
+        """Keep ``record`` in reservoir slot ``slot`` -- unless :meth:`drain` would drop it (an input
+        kept already, or none replayable): then the slot keeps what it holds, or waits for another call.
+        Before, such records took slots that were empty after the drain, while other inputs had been
+        turned away."""
+        digest = record.get("input_digest")
+        if digest is None or digest in self.held:
+            if slot not in self.extra:
+                self.holes.append(slot)
+            return
+        old = self.extra.get(slot)
+        if old is not None:
+            self._count(old, -1)
+        self.extra[slot] = record
+        self._count(record, 1)
 
     def take(self, arguments: Mapping[str, Any], redactor: Redactor, redaction: Redaction) -> Token | None:
         """Before a call: its token when it is to be kept, else ``None``."""
@@ -271,12 +308,14 @@ class Strata:
         if slot < 0:
             displaced = self.kept.get(shape)
             self.kept[shape] = record
+            self._count(record, 1)
             if displaced is not None:  # the call it replaces is one of the other calls now
+                self._count(displaced, -1)
                 other = self._other() if self.room else None
                 if other is not None:
-                    self.extra[other] = displaced
+                    self._put(other, displaced)
         elif slot < self.room:
-            self.extra[slot] = record
+            self._put(slot, record)
 
     def drain(self) -> list[dict[str, Any]]:
         """The kept samples -- one per shape, then as many others as leave the total within the
