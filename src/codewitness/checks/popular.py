@@ -136,10 +136,11 @@ def _parse(text: str) -> PopularNames:
             if sep and key.strip() in meta:
                 meta[key.strip()] = value.strip()
             continue
-        rank_text, sep, name = line.partition("\t")
-        if not sep or not rank_text.isdigit():
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[0].isdigit():
             continue  # the header row, or a damaged line
-        ranks.setdefault(normalize(name.strip()), int(rank_text))
+        # rank, name, and any further columns a ranking may carry (downloads, say): ignored.
+        ranks.setdefault(normalize(fields[1].strip()), int(fields[0]))
     return PopularNames(ranks, meta["source"], meta["date"])
 
 
@@ -159,6 +160,8 @@ def fetch_ranking(url: str, timeout: float = 30.0) -> list[str]:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
             body = response.read()
     except (urllib.error.URLError, OSError) as exc:
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()  # an error status holds the response open
         raise InputError(f"cannot fetch the ranking from {url}: {getattr(exc, 'reason', exc)}") from None
     try:
         data = json.loads(body)
