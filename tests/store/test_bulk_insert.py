@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import JSON, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
+from tests import runtime_records as rr
 
 from codewitness.facts import Kind
 from codewitness.ingest import _flow_row, _row
@@ -24,7 +25,6 @@ from codewitness.store import Store
 from codewitness.store.runtime import FLOWS, TABLES, BulkInsert, _bind, write_rows
 from codewitness.store.schema import runtime_aggregates, runtime_samples
 from codewitness.store.types import UTCDateTime
-from tests import runtime_records as rr
 
 NOW = datetime(2026, 11, 2, 8, 30, 1, 123456, tzinfo=UTC)
 LATER = datetime(2026, 11, 1, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=5, minutes=30)))
