@@ -9,20 +9,22 @@ is read back as the database's own text (``CAST(... AS TEXT)``) on SQLite and Po
 from __future__ import annotations
 
 import math
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import JSON, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from tests import runtime_records as rr
 
 from codewitness.facts import Kind
 from codewitness.ingest import _flow_row, _row
 from codewitness.store import Store
-from codewitness.store.runtime import FLOWS, TABLES, BulkInsert, _bind, write_rows
+from codewitness.store.runtime import FLOWS, TABLES, BulkInsert, Written, _bind, _group, write_rows
 from codewitness.store.schema import runtime_aggregates, runtime_samples
 from codewitness.store.types import UTCDateTime
 
@@ -154,3 +156,76 @@ def test_one_insert_per_table_and_keys() -> None:
     assert BulkInsert.of(runtime_aggregates, row, dialect) is BulkInsert.of(runtime_aggregates, dict(row), dialect)
     fewer = {k: v for k, v in row.items() if k != "line"}
     assert BulkInsert.of(runtime_aggregates, fewer, dialect) is not BulkInsert.of(runtime_aggregates, row, dialect)
+
+
+def _rows_of(records: list[dict[str, Any]]) -> dict[Kind, dict[str, dict[str, Any]]]:
+    rows: dict[Kind, dict[str, dict[str, Any]]] = {}
+    for record in records:
+        kind, row = _row(record, NOW)
+        rows.setdefault(kind, {})[row["id"]] = row
+    return rows
+
+
+def _write_together(store: Store, batches: list[dict[Kind, dict[str, dict[str, Any]]]]) -> tuple[list[Any], int]:
+    """``write_rows`` of each batch from its own thread, all waiting at once; their results and the commits made."""
+    commits = [0]
+
+    def count(_conn: Any) -> None:
+        commits[0] += 1
+
+    results: list[Any] = [None] * len(batches)
+
+    def write(i: int) -> None:
+        try:
+            results[i] = write_rows(store, batches[i])
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(batches))]
+    with store.write():  # the writer is busy: every call comes before any is written
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(_group(store).waiting) < len(batches) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(_group(store).waiting) == len(batches)
+        event.listen(store._writer, "commit", count)  # counts this transaction's commit too
+    try:
+        for t in threads:
+            t.join(30)
+    finally:
+        event.remove(store._writer, "commit", count)
+    return results, commits[0] - 1
+
+
+def test_calls_waiting_together_share_one_transaction_each_with_its_own_result(store: Store) -> None:
+    shared = rr.aggregate("shop.shared", [1])
+    batches = [
+        _rows_of([rr.aggregate(f"shop.f{i}", [i + 1]), rr.aggregate(f"shop.g{i}", [2]), shared]) for i in range(4)
+    ]
+    results, commits = _write_together(store, batches)
+    assert commits == 1
+    assert all(isinstance(r, Written) and r.refused == [] for r in results)
+    assert sorted(r.inserted[Kind.AGGREGATE] for r in results) == [2, 2, 2, 3]  # the shared row once
+    assert sum(r.duplicates for r in results) == 3
+    with store.read() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM runtime_aggregates")).scalar() == 9
+
+
+def test_a_call_that_fails_costs_the_others_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import codewitness.store.corpus as corpus
+
+    def broken(_conn: Any, _rows: Any) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(corpus, "absorb_samples", broken)
+    good = [_rows_of([rr.aggregate(f"shop.f{i}", [1])]) for i in range(2)]
+    failing = _rows_of([rr.aggregate("shop.lost", [1]), rr.sample("shop.lost", {"sku": "x"})])
+    results, commits = _write_together(store, [good[0], failing, good[1]])
+    assert commits == 1
+    assert isinstance(results[1], RuntimeError) and str(results[1]) == "injected"
+    assert [r.inserted for r in (results[0], results[2])] == [{Kind.AGGREGATE: 1}] * 2
+    with store.read() as conn:
+        functions = set(conn.execute(text("SELECT function FROM runtime_aggregates")).scalars())
+        samples = conn.execute(text("SELECT COUNT(*) FROM runtime_samples")).scalar()
+    assert functions == {"shop.f0", "shop.f1"} and samples == 0  # the failed call left nothing

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import operator
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from sqlalchemy import JSON, Column, Connection, Table, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
+from codewitness.errors import StoreError
 from codewitness.facts import Kind
 from codewitness.store import Store, _first_line, schema
 from codewitness.store.types import UTCDateTime
@@ -69,23 +72,102 @@ def write_rows(
 
     Should the database refuse a row, that row alone is left out and its reason noted.
 
+    Calls from several threads at once (the server's concurrent ingest requests) share one
+    transaction: the first to get the store's writer writes every call then waiting, each in
+    its own savepoint and in the order they came, and commits once. A database's cost per
+    transaction (SQLite rewrites every index page a transaction touches) is then paid once
+    for all of them. Each call still gets its own result, and is stored whole or not at all.
+
     Raises:
         StoreError: the store cannot be written.
     """
+    job = _Job(rows, flows or {})
+    group = _group(store)
+    with group.lock:
+        group.waiting.append(job)
+    with group.turn:
+        if not job.done.is_set():
+            _write_waiting(store, group)
+    if job.error is not None:
+        raise job.error
+    assert job.written is not None
+    return job.written
+
+
+@dataclass
+class _Job:
+    rows: Mapping[Kind, Mapping[str, dict[str, Any]]]
+    flows: Mapping[str, dict[str, Any]]
+    written: Written | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _Group:
+    """The calls of :func:`write_rows` waiting to be written to one store."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    turn: threading.Lock = field(default_factory=threading.Lock)
+    waiting: list[_Job] = field(default_factory=list)
+
+
+_groups: weakref.WeakKeyDictionary[Store, _Group] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
+def _group(store: Store) -> _Group:
+    with _groups_lock:
+        group = _groups.get(store)
+        if group is None:
+            group = _groups[store] = _Group()
+        return group
+
+
+def _write_waiting(store: Store, group: _Group) -> None:
+    """Write every waiting call in one transaction (under ``group.turn``)."""
+    jobs: list[_Job] = []
+    try:
+        with store.write() as conn:
+            with group.lock:  # taken once the writer is ours: the calls that came meanwhile join
+                jobs, group.waiting = group.waiting, []
+            for job in jobs:
+                try:
+                    with conn.begin_nested():
+                        job.written = _write(conn, job.rows, job.flows)
+                except Exception as exc:  # this call's failure is this call's alone
+                    job.error = exc
+    except Exception as exc:  # the transaction failed: every call in it did
+        if not jobs:  # before any was taken (the writer could not begin): the calls waiting fail
+            with group.lock:
+                jobs, group.waiting = group.waiting, []
+        for job in jobs:
+            if job.error is None:
+                job.error = StoreError(*exc.args) if isinstance(exc, StoreError) else exc
+            job.written = None
+    finally:
+        for job in jobs:
+            if job.written is None and job.error is None:  # the writer was interrupted mid-way
+                job.error = StoreError(f"the write to {store.safe_url} was interrupted")
+            job.done.set()
+
+
+def _write(
+    conn: Connection, rows: Mapping[Kind, Mapping[str, dict[str, Any]]], flows: Mapping[str, dict[str, Any]]
+) -> Written:
     from codewitness.store.corpus import absorb_samples
 
     written = Written()
-    with store.write() as conn:
-        for kind, by_id in rows.items():
-            if by_id:
-                fresh = _insert_new(conn, TABLES[kind], by_id, written)
-                written.inserted[kind] = len(fresh)
-                if kind is Kind.SAMPLE and fresh:
-                    absorb_samples(conn, fresh)
-        if flows:
-            stored = Written()
-            _insert_new(conn, FLOWS, flows, stored)
-            written.refused.extend(stored.refused)
+    for kind, by_id in rows.items():
+        if by_id:
+            fresh = _insert_new(conn, TABLES[kind], by_id, written)
+            written.inserted[kind] = len(fresh)
+            if kind is Kind.SAMPLE and fresh:
+                absorb_samples(conn, fresh)
+    if flows:
+        stored = Written()
+        _insert_new(conn, FLOWS, flows, stored)
+        written.refused.extend(stored.refused)
     return written
 
 
