@@ -262,7 +262,7 @@ def _get(record: Mapping[str, Any], key: str, default: Any = _MISSING) -> Any:
 
 
 def _int(record: Mapping[str, Any], key: str, bounds: tuple[int, int] = (0, INT64[1]), default: Any = _MISSING) -> int:
-    value = _get(record, key, default)
+    value = record[key] if key in record else _get(record, key, default)
     low, high = bounds
     if type(value) is not int or not low <= value <= high:
         shown = "2**63-1" if high == INT64[1] else "2**31-1" if high == INT32[1] else str(high)
@@ -283,15 +283,20 @@ def _safe_text(value: str, *, nul: bool = True) -> str:
 
 
 def _str(record: Mapping[str, Any], key: str, limit: int, default: Any = _MISSING) -> str:
-    value = _get(record, key, default)
-    if not isinstance(value, str):
-        raise BadRecord(f"{key}: not a string")
-    return _safe_text(value, nul=False)[:limit]
+    return _short_text(record[key] if key in record else _get(record, key, default), key, limit)
 
 
 def _opt_str(record: Mapping[str, Any], key: str, limit: int) -> str | None:
     value = record.get(key)
-    return None if value is None or value == "" else _str(record, key, limit)
+    return None if value is None or value == "" else _short_text(value, key, limit)
+
+
+def _short_text(value: Any, key: str, limit: int) -> str:
+    """A string field's value for a column that cannot hold NUL, cut at ``limit`` characters."""
+    if not isinstance(value, str):
+        raise BadRecord(f"{key}: not a string")
+    text: str = value if value.isascii() and "\x00" not in value else _safe_text(value, nul=False)
+    return text[:limit]
 
 
 def _long_text(record: Mapping[str, Any], key: str, default: Any = _MISSING) -> str:
@@ -403,7 +408,7 @@ def _text_list(record: Mapping[str, Any], key: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise BadRecord(f"{key}: not a list of strings")
-    return [_safe_text(v) for v in value]
+    return [v if v.isascii() else _safe_text(v) for v in value]
 
 
 def _counts(record: Mapping[str, Any], key: str) -> dict[str, int]:
@@ -415,7 +420,7 @@ def _counts(record: Mapping[str, Any], key: str) -> dict[str, int]:
     for name, n in value.items():
         if type(n) is not int or not 0 <= n <= INT64[1]:
             raise BadRecord(f"{key}: a count that is not an integer from 0 to 2**63-1")
-        out[_safe_text(name)[:500]] = n
+        out[(name if name.isascii() else _safe_text(name))[:500]] = n
     if sum(out.values()) > INT64[1]:
         raise BadRecord(f"{key}: counts add up to more than 2**63-1")
     return out
