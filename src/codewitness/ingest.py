@@ -92,6 +92,10 @@ class IngestResult:
 def ingest_batch(store: Store, records: Iterable[Mapping[str, Any]] | Decoded, *, source: str) -> IngestResult:
     """Insert the records the store does not hold yet, in one transaction.
 
+    Batches loaded at the same time from several threads (the server's requests) may share that
+    transaction (:func:`codewitness.store.runtime.write_rows`); each is still stored whole or not
+    at all, with its own result.
+
     A record that is malformed, or holds a value the store cannot (an integer beyond its
     column, a histogram bucket out of range, a time out of range), is refused on its own and
     counted with its reason; the other records are stored. Should the database still refuse a
