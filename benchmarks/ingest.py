@@ -41,8 +41,8 @@ from typing import Any
 
 import requests
 
+from codewitness.facts import Histogram
 from codewitness.model import utcnow
-from codewitness.sensor.aggregate import Histogram
 from codewitness.store import open_store, schema
 from codewitness.store.tokens import create_token
 
@@ -55,8 +55,17 @@ def _port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; ``None`` off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(db: str, cwd: Path) -> Iterator[str]:
+def server(db: str, cwd: Path) -> Iterator[tuple[str, int]]:
     port = _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
     log = (cwd / "server.log").open("wb")
@@ -75,7 +84,7 @@ def server(db: str, cwd: Path) -> Iterator[str]:
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         process.wait(30)
@@ -117,8 +126,11 @@ def aggregate(function: str, start: datetime) -> dict[str, Any]:
     }
 
 
-def ingest_rate(db: str, *, batches: int, batch: int, clients: int) -> float:
-    """Rows stored per second over HTTP."""
+def ingest_rate(db: str, *, batches: int, batch: int, clients: int) -> tuple[float, float | None]:
+    """Rows stored per second over HTTP, and the server's CPU time per row (µs; ``None`` off Linux).
+
+    The CPU time per row depends far less than the rate on what else the machine is running.
+    """
     with tempfile.TemporaryDirectory() as folder, open_store(db) as store:
         token = create_token(store, "bench").secret
         bodies = [
@@ -131,7 +143,7 @@ def ingest_rate(db: str, *, batches: int, batch: int, clients: int) -> float:
             )
             for b in range(batches)
         ]
-        with server(db, Path(folder)) as url:
+        with server(db, Path(folder)) as (url, pid):
             queue = list(range(batches))
             lock = threading.Lock()
             inserted = [0]
@@ -159,14 +171,17 @@ def ingest_rate(db: str, *, batches: int, batch: int, clients: int) -> float:
                         inserted[0] += answer.json()["inserted"]
 
             threads = [threading.Thread(target=work) for _ in range(clients)]
+            cpu_before = cpu_seconds(pid)
             began = time.perf_counter()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - began
+            cpu_after = cpu_seconds(pid)
         assert inserted[0] == batches * batch, inserted
-        return inserted[0] / elapsed
+        cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / inserted[0] * 1e6
+        return inserted[0] / elapsed, cpu
 
 
 def fill(db: str, functions: int, intervals: int) -> None:
@@ -210,7 +225,7 @@ def fill(db: str, functions: int, intervals: int) -> None:
 
 
 def page_times(db: str, *, functions: int, requests_made: int) -> list[float]:
-    with tempfile.TemporaryDirectory() as folder, server(db, Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, server(db, Path(folder)) as (url, _pid):
         session = requests.Session()
         times = []
         rng = random.Random(7)
@@ -268,6 +283,10 @@ def postgres(spec: str) -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _cpu(us_per_row: float | None) -> str:
+    return "" if us_per_row is None else f"; server CPU {us_per_row:.1f} us/row"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=100)
@@ -283,15 +302,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         if not args.skip_ingest:
-            rate = ingest_rate(
+            rate, cpu = ingest_rate(
                 f"sqlite:///{folder}/ingest.db", batches=args.batches, batch=args.batch, clients=args.clients
             )
             shape = f"{args.batches} x {args.batch}, {args.clients} clients"
-            print(f"ingest over HTTP, SQLite: {rate:,.0f} aggregate rows/s ({shape})")
+            print(f"ingest over HTTP, SQLite: {rate:,.0f} aggregate rows/s ({shape}){_cpu(cpu)}")
             if args.pg:
                 with postgres(args.pg) as url:
-                    rate = ingest_rate(url, batches=args.batches, batch=args.batch, clients=args.clients)
-                print(f"ingest over HTTP, PostgreSQL: {rate:,.0f} aggregate rows/s")
+                    rate, cpu = ingest_rate(url, batches=args.batches, batch=args.batch, clients=args.clients)
+                print(f"ingest over HTTP, PostgreSQL: {rate:,.0f} aggregate rows/s{_cpu(cpu)}")
         if not args.skip_page:
             path = args.page_db or Path(folder) / "page.db"
             db = f"sqlite:///{path.resolve()}"

@@ -89,10 +89,12 @@ class IngestResult:
         self.reasons[reason] = self.reasons.get(reason, 0) + n
 
 
-def ingest_batch(
-    store: Store, records: Iterable[Mapping[str, Any]] | Decoded, *, source: str
-) -> IngestResult:
+def ingest_batch(store: Store, records: Iterable[Mapping[str, Any]] | Decoded, *, source: str) -> IngestResult:
     """Insert the records the store does not hold yet, in one transaction.
+
+    Batches loaded at the same time from several threads (the server's requests) may share that
+    transaction (:func:`codewitness.store.runtime.write_rows`); each is still stored whole or not
+    at all, with its own result.
 
     A record that is malformed, or holds a value the store cannot (an integer beyond its
     column, a histogram bucket out of range, a time out of range), is refused on its own and
@@ -264,7 +266,7 @@ def _get(record: Mapping[str, Any], key: str, default: Any = _MISSING) -> Any:
 
 
 def _int(record: Mapping[str, Any], key: str, bounds: tuple[int, int] = (0, INT64[1]), default: Any = _MISSING) -> int:
-    value = _get(record, key, default)
+    value = record[key] if key in record else _get(record, key, default)
     low, high = bounds
     if type(value) is not int or not low <= value <= high:
         shown = "2**63-1" if high == INT64[1] else "2**31-1" if high == INT32[1] else str(high)
@@ -274,25 +276,31 @@ def _int(record: Mapping[str, Any], key: str, bounds: tuple[int, int] = (0, INT6
 
 def _safe_text(value: str, *, nul: bool = True) -> str:
     """``value`` as every backend can store it (see above); ``nul``: the column can hold NUL."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if not value.isascii():  # ASCII always encodes
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
     if not nul and "\x00" in value:
         value = value.replace("\x00", "\\x00")
     return value
 
 
 def _str(record: Mapping[str, Any], key: str, limit: int, default: Any = _MISSING) -> str:
-    value = _get(record, key, default)
-    if not isinstance(value, str):
-        raise BadRecord(f"{key}: not a string")
-    return _safe_text(value, nul=False)[:limit]
+    return _short_text(record[key] if key in record else _get(record, key, default), key, limit)
 
 
 def _opt_str(record: Mapping[str, Any], key: str, limit: int) -> str | None:
     value = record.get(key)
-    return None if value is None or value == "" else _str(record, key, limit)
+    return None if value is None or value == "" else _short_text(value, key, limit)
+
+
+def _short_text(value: Any, key: str, limit: int) -> str:
+    """A string field's value for a column that cannot hold NUL, cut at ``limit`` characters."""
+    if not isinstance(value, str):
+        raise BadRecord(f"{key}: not a string")
+    text: str = value if value.isascii() and "\x00" not in value else _safe_text(value, nul=False)
+    return text[:limit]
 
 
 def _long_text(record: Mapping[str, Any], key: str, default: Any = _MISSING) -> str:
@@ -313,7 +321,57 @@ def _time(record: Mapping[str, Any], key: str) -> datetime:
         raise BadRecord(f"{key}: not an ISO 8601 time") from None
 
 
-def _value(value: Any, key: str, depth: int = 0) -> Any:
+def _value(value: Any, key: str) -> Any:
+    """A free-form JSON value as the store can hold it (see above); :class:`BadRecord` otherwise.
+
+    A value that is already so (the usual case) is returned as it is; any other is rebuilt or
+    refused by :func:`_stored_value`.
+    """
+    return value if _plain(value) else _stored_value(value, key)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is a JSON value the store holds as it is: only ``dict`` (with ``str``
+    keys), ``list``, ``str``, ``bool``, ``None``, ``int`` within :data:`MAX_INT_BITS` and finite
+    ``float`` (exactly these types, no subclasses), nested at most :data:`MAX_VALUE_DEPTH` deep.
+
+    This is :func:`_stored_value` for the values JSON decoding makes, without its copy: one loop
+    over an explicit stack of containers, each item dispatched on its exact type.
+    """
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        container, depth = pending.pop()
+        kind = type(container)
+        if kind is dict:
+            for name in container:
+                if type(name) is not str:
+                    return False
+            items = container.values()
+        elif kind is list:
+            items = container
+        else:  # a scalar at the top
+            items = (container,)
+            depth -= 1
+        if depth >= MAX_VALUE_DEPTH:
+            return False
+        for item in items:
+            kind = type(item)
+            if kind is str or item is None or kind is bool:
+                continue
+            if kind is int:
+                if item.bit_length() > MAX_INT_BITS:
+                    return False
+            elif kind is float:
+                if not math.isfinite(item):
+                    return False
+            elif kind is dict or kind is list:
+                pending.append((item, depth + 1))
+            else:
+                return False
+    return True
+
+
+def _stored_value(value: Any, key: str, depth: int = 0) -> Any:
     """A free-form JSON value as the store can hold it (see above); :class:`BadRecord` otherwise."""
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -330,11 +388,11 @@ def _value(value: Any, key: str, depth: int = 0) -> Any:
     if depth >= MAX_VALUE_DEPTH:
         raise BadRecord(f"{key}: nested deeper than {MAX_VALUE_DEPTH} levels")
     if isinstance(value, list):
-        return [_value(item, key, depth + 1) for item in value]
+        return [_stored_value(item, key, depth + 1) for item in value]
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise BadRecord(f"{key}: an object key that is not a string")
-        return {k: _value(item, key, depth + 1) for k, item in value.items()}
+        return {k: _stored_value(item, key, depth + 1) for k, item in value.items()}
     raise BadRecord(f"{key}: not a JSON value")
 
 
@@ -354,7 +412,7 @@ def _text_list(record: Mapping[str, Any], key: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise BadRecord(f"{key}: not a list of strings")
-    return [_safe_text(v) for v in value]
+    return [v if v.isascii() else _safe_text(v) for v in value]
 
 
 def _counts(record: Mapping[str, Any], key: str) -> dict[str, int]:
@@ -366,7 +424,7 @@ def _counts(record: Mapping[str, Any], key: str) -> dict[str, int]:
     for name, n in value.items():
         if type(n) is not int or not 0 <= n <= INT64[1]:
             raise BadRecord(f"{key}: a count that is not an integer from 0 to 2**63-1")
-        out[_safe_text(name)[:500]] = n
+        out[(name if name.isascii() else _safe_text(name))[:500]] = n
     if sum(out.values()) > INT64[1]:
         raise BadRecord(f"{key}: counts add up to more than 2**63-1")
     return out
@@ -610,6 +668,8 @@ def _flow_row(record: Mapping[str, Any], kind: Kind, row: Mapping[str, Any]) -> 
         "flow": _value(flow, "flow"),
         "ingested_at": row["ingested_at"],
     }
+
+
 def _opt_object(record: Mapping[str, Any], key: str) -> dict[str, Any] | None:
     return None if record.get(key) is None else _object(record, key)
 
