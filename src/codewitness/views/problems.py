@@ -350,14 +350,22 @@ def _matches(origin: str, wanted: str) -> bool:
 
 def revision_changes(rows: Iterable[dict[str, Any]]) -> dict[str, RevisionChange]:
     """Per function: its newest revision beside the one before (by when each was last seen)."""
-    by_function: dict[str, list[dict[str, Any]]] = {}
+    by_function: dict[str, dict[Any, dict[str, Any]]] = {}
     for row in rows:
-        by_function.setdefault(row["function"], []).append(row)
-    changes: dict[str, RevisionChange] = {}
-    for function, revisions in by_function.items():
-        if len(revisions) < 2:
+        revisions = by_function.setdefault(row["function"], {})
+        seen = revisions.get(row["revision"])
+        if seen is None:
+            revisions[row["revision"]] = dict(row)
             continue
-        ordered = sorted(revisions, key=lambda r: stored_time(r["last"]), reverse=True)
+        # The same revision in another file (the function moved): one revision, its counts added.
+        for key in ("calls", "errors", "total_ns"):
+            seen[key] = int(seen[key] or 0) + int(row[key] or 0)
+        seen["last"] = max(seen["last"], row["last"], key=stored_time)
+    changes: dict[str, RevisionChange] = {}
+    for function, by_revision in by_function.items():
+        if len(by_revision) < 2:
+            continue
+        ordered = sorted(by_revision.values(), key=lambda r: stored_time(r["last"]), reverse=True)
         new, old = ordered[0], ordered[1]
         changes[function] = RevisionChange(
             revision=new["revision"],
@@ -436,16 +444,13 @@ def _candidates(rows: Rows, since: datetime, paths: Sequence[str | None]) -> dic
             c.breaches[row["rule"]] = c.breaches.get(row["rule"], 0) + int(row["n"])
             c.saw(row["origin"], row["last"])
         totals += rows(REVISION_TOTALS, since=since, path=path)
-    newest: dict[str, tuple[str, str]] = {}
-    for row in totals:
-        when = stored_time(row["last"])
-        if when >= newest.get(row["function"], ("", ""))[0]:
-            newest[row["function"]] = (when, row["origin"])
     for name, change in revision_changes(totals).items():
         if change.regressed or change.slowed or name in found:
             c = found.setdefault(name, _Candidate())
             c.change = change
-            c.saw(newest[name][1], newest[name][0])
+            # The origin of its newest interval (one seek), as an exception or breach would say it.
+            for row in rows(FUNCTION_FACTS, since=since, function=name):
+                c.saw(row["origin"], row["last"])
     return found
 
 
