@@ -276,3 +276,28 @@ def test_blast_radius_and_stack_origins_come_from_the_repository(store: Store, t
     assert detail.reach is None and "not inside the repository" in (detail.note or "")
     assert [f["origin"] for f in detail.stack] == ["ai"]  # the failing function's own frame, from the runtime facts
     assert detail.samples[0]["arguments"] == {"sku": "x"}
+
+
+def test_error_counts_of_some_functions_are_those_of_all_kept_for_them(store: Store) -> None:
+    from codewitness.store.incidents import error_counts
+
+    ingest(
+        store,
+        [
+            aggregate("a.f", [1_000] * 4, {"ValueError": 2, "KeyError": 1}),
+            aggregate("a.f", [1_000] * 4, {"ValueError": 1}, start=_later(1)),
+            aggregate("a.g", [1_000] * 4, {"OSError": 3}),
+            aggregate("a.h", [1_000] * 4),
+        ],
+    )
+    every = error_counts(store)
+    assert [(c.function, c.type, c.count) for c in every] == [
+        ("a.f", "KeyError", 1),
+        ("a.f", "ValueError", 3),
+        ("a.g", "OSError", 3),
+    ]
+    # More names than one statement holds: read in several.
+    names = {"a.f", "a.h", *(f"b.f{i}" for i in range(1_200))}
+    assert error_counts(store, functions=names) == [c for c in every if c.function in names]
+    assert error_counts(store, functions=set()) == []
+    assert error_counts(store, since=_later(1), functions={"a.f"}) == error_counts(store, since=_later(1))
