@@ -430,8 +430,11 @@ class _Candidate:
         return sum(self.exceptions.values()) + sum(self.breaches.values())
 
 
-def _candidates(rows: Rows, since: datetime, paths: Sequence[str | None]) -> dict[str, _Candidate]:
-    """Every function with a live problem in ``paths`` (``[None]``: everywhere), from grouped counts alone."""
+def _candidates(
+    rows: Rows, since: datetime, paths: Sequence[str | None], *, revisions: bool = True
+) -> dict[str, _Candidate]:
+    """Every function with a live problem in ``paths`` (``[None]``: everywhere), from grouped counts alone
+    (without ``revisions``: exceptions and breaches only, the intervals not summed)."""
     found: dict[str, _Candidate] = {}
     totals: list[dict[str, Any]] = []
     for path in paths:
@@ -443,7 +446,8 @@ def _candidates(rows: Rows, since: datetime, paths: Sequence[str | None]) -> dic
             c = found.setdefault(row["function"], _Candidate())
             c.breaches[row["rule"]] = c.breaches.get(row["rule"], 0) + int(row["n"])
             c.saw(row["origin"], row["last"])
-        totals += rows(REVISION_TOTALS, since=since, path=path)
+        if revisions:
+            totals += rows(REVISION_TOTALS, since=since, path=path)
     for name, change in revision_changes(totals).items():
         if change.regressed or change.slowed or name in found:
             c = found.setdefault(name, _Candidate())
@@ -479,7 +483,13 @@ def _details(rows: Rows, since: datetime, name: str, c: _Candidate) -> FunctionP
 
 
 def _collect(
-    rows: Rows, since: datetime, paths: Sequence[str | None], *, origin: str = "any", limit: int | None = None
+    rows: Rows,
+    since: datetime,
+    paths: Sequence[str | None],
+    *,
+    origin: str = "any",
+    limit: int | None = None,
+    revisions: bool = True,
 ) -> tuple[list[FunctionProblems], int]:
     """The functions with live problems, worst first (at most ``limit``), and how many there were.
 
@@ -487,7 +497,7 @@ def _collect(
     """
     candidates = {
         name: c
-        for name, c in _candidates(rows, since, paths).items()
+        for name, c in _candidates(rows, since, paths, revisions=revisions).items()
         if c.kinds() and _matches(c.origin, origin)
     }
     ranked = sorted(candidates, key=lambda name: (-candidates[name].kinds(), -candidates[name].events(), name))
@@ -523,6 +533,13 @@ def problems_view(rows: Rows, *, since: datetime, origin: str = "ai", limit: int
     return ProblemsView(since=since, origin=origin, functions=tuple(found), total=total, note=note)
 
 
-def file_problems(rows: Rows, paths: Sequence[str], *, since: datetime) -> list[FunctionProblems]:
-    """The functions of ``paths`` (repository-relative) with live problems, worst first; ``[]`` when none."""
-    return _collect(rows, since, list(dict.fromkeys(paths)))[0]
+def file_problems(
+    rows: Rows, paths: Sequence[str], *, since: datetime, revisions: bool = True
+) -> list[FunctionProblems]:
+    """The functions of ``paths`` (repository-relative) with live problems, worst first; ``[]`` when none.
+
+    Without ``revisions``, exceptions and broken invariants only: the intervals are not summed, so
+    no regression or slowdown is found (each problem is then read down an index, whatever the
+    number of intervals).
+    """
+    return _collect(rows, since, list(dict.fromkeys(paths)), revisions=revisions)[0]
