@@ -287,6 +287,7 @@ def test_error_counts_of_some_functions_are_those_of_all_kept_for_them(store: St
             aggregate("a.f", [1_000] * 4, {"ValueError": 2, "KeyError": 1}),
             aggregate("a.f", [1_000] * 4, {"ValueError": 1}, start=_later(1)),
             aggregate("a.g", [1_000] * 4, {"OSError": 3}),
+            aggregate("a.g", [1_000] * 4, {"OSError": 3}, host="h2"),  # the same map twice: counted twice
             aggregate("a.h", [1_000] * 4),
         ],
     )
@@ -294,7 +295,7 @@ def test_error_counts_of_some_functions_are_those_of_all_kept_for_them(store: St
     assert [(c.function, c.type, c.count) for c in every] == [
         ("a.f", "KeyError", 1),
         ("a.f", "ValueError", 3),
-        ("a.g", "OSError", 3),
+        ("a.g", "OSError", 6),
     ]
     # More names than one statement holds: read in several.
     names = {"a.f", "a.h", *(f"b.f{i}" for i in range(1_200))}
