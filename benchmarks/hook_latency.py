@@ -34,6 +34,17 @@ import tempfile
 import time
 from pathlib import Path
 
+_SOURCE = "id, service, revision, host, pid, function, origin, ai_share, generation_ids, models, path, line"
+#: Named columns: later migrations add columns (rollup, fingerprint, count) with defaults.
+INSERT_AGGREGATE = (
+    f"INSERT INTO runtime_aggregates ({_SOURCE}, interval_start, interval_end, calls, error_count, errors, "
+    "histogram, total_ns, max_ns, ingested_at) VALUES (" + ",".join("?" * 21) + ")"
+)
+INSERT_EXCEPTION = (
+    f"INSERT INTO runtime_exceptions ({_SOURCE}, time, type, message, stack, arguments, ingested_at) "
+    "VALUES (" + ",".join("?" * 18) + ")"
+)
+
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -83,7 +94,7 @@ def _fill_store(root: Path, rows: int) -> None:
         for name, file, line in names:
             batch.append((uuid.uuid4().hex, "svc", "r1", "h", 1, name, "ai", 1.0, '["gen_1"]', '["m"]', file, line,
                           stamp(t0), stamp(t0 + timedelta(seconds=10)), 5, 0, "{}", hist, 500_000, 400_000, stamp(now)))
-    conn.executemany("INSERT INTO runtime_aggregates VALUES (" + ",".join("?" * 21) + ")", batch)
+    conn.executemany(INSERT_AGGREGATE, batch)
     events = []
     for name, file, line in names[:100:10]:
         stack = json.dumps([{"file": f"/srv/{file}", "line": line + 1, "function": name.rsplit(".", 1)[1]}])
@@ -91,7 +102,7 @@ def _fill_store(root: Path, rows: int) -> None:
             events.append((uuid.uuid4().hex, "svc", "r1", "h", 1, name, "ai", 1.0, '["gen_1"]', '["m"]', file, line,
                            stamp(now - timedelta(hours=n)), "ValueError", "bad input", stack, json.dumps({"x": n}),
                            stamp(now)))
-    conn.executemany("INSERT INTO runtime_exceptions VALUES (" + ",".join("?" * 18) + ")", events)
+    conn.executemany(INSERT_EXCEPTION, events)
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()

@@ -43,6 +43,21 @@ from codewitness.store import open_store
 DAYS = 30
 PER_MODULE = 20
 
+_SOURCE = "id, service, revision, host, pid, function, origin, ai_share, generation_ids, models, path, line"
+#: Named columns: later migrations add columns (rollup, fingerprint, count) with defaults.
+INSERT_AGGREGATE = (
+    f"INSERT INTO runtime_aggregates ({_SOURCE}, interval_start, interval_end, calls, error_count, errors, "
+    "histogram, total_ns, max_ns, ingested_at) VALUES (" + ",".join("?" * 21) + ")"
+)
+INSERT_EXCEPTION = (
+    f"INSERT INTO runtime_exceptions ({_SOURCE}, time, type, message, stack, arguments, ingested_at) "
+    "VALUES (" + ",".join("?" * 18) + ")"
+)
+INSERT_BREACH = (
+    f"INSERT INTO runtime_breaches ({_SOURCE}, time, rule, rule_kind, expression, mode, arguments, result, detail, "
+    "ingested_at) VALUES (" + ",".join("?" * 21) + ")"
+)
+
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -102,11 +117,11 @@ def _fill(url: str, functions: list[tuple[str, str, int]], rows: int) -> None:
                  stamp(t0), stamp(t0 + timedelta(seconds=10)), 5, errors, by_type, hist, 590_000, 400_000, ingested)
             )
         if len(batch) >= 50_000:
-            conn.executemany("INSERT INTO runtime_aggregates VALUES (" + ",".join("?" * 21) + ")", batch)
+            conn.executemany(INSERT_AGGREGATE, batch)
             conn.commit()
             batch = []
     if batch:
-        conn.executemany("INSERT INTO runtime_aggregates VALUES (" + ",".join("?" * 21) + ")", batch)
+        conn.executemany(INSERT_AGGREGATE, batch)
     events: list[tuple[Any, ...]] = []
     breaches: list[tuple[Any, ...]] = []
     for i, (name, path, line) in enumerate(functions):
@@ -124,8 +139,8 @@ def _fill(url: str, functions: list[tuple[str, str, int]], rows: int) -> None:
                     (uuid.uuid4().hex, "svc", "r2", "h1", 1, name, "ai", 1.0, '["gen_1"]', '["m"]', path, line, t,
                      "positive", "ensure", "result > 0", "record", json.dumps({"x": -1, "y": 1}), "-1", None, ingested)
                 )
-    conn.executemany("INSERT INTO runtime_exceptions VALUES (" + ",".join("?" * 18) + ")", events)
-    conn.executemany("INSERT INTO runtime_breaches VALUES (" + ",".join("?" * 21) + ")", breaches)
+    conn.executemany(INSERT_EXCEPTION, events)
+    conn.executemany(INSERT_BREACH, breaches)
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()

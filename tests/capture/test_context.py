@@ -175,3 +175,33 @@ def test_the_hooks_json_text_is_what_json_writes(value: Any) -> None:
     from codewitness.capture._lean import dumps
 
     assert dumps(value) == json.dumps(value, ensure_ascii=False)
+
+
+def test_a_file_with_more_intervals_than_a_hook_reads_gets_its_events_alone(hooks: Hooks) -> None:
+    from codewitness.capture import claude
+    from codewitness.capture.context import context_for
+
+    # add() failed more at r2 (2,000 intervals to sum); sub() raised once.
+    start = NOW - timedelta(days=1)
+    intervals = [
+        aggregate(
+            "src.calc.add",
+            [1_000] * 10,
+            {"ValueError": 1} if k >= 1_000 else None,
+            start=start + timedelta(seconds=10 * k),
+            revision="r2" if k >= 1_000 else "r1",
+            path="src/calc.py",
+        )
+        for k in range(2_000)
+    ]
+    _fill(hooks, *intervals, *_raising())
+    parsed = claude.parse(hooks.payload("claude_pre_write.json", TRANSCRIPT="/nowhere.jsonl"))
+    url = f"sqlite:///{hooks.root / '.codewitness' / 'witness.db'}"
+    settings = {"database": url, "context_since": "7d", "context_chars": 1500}
+    whole = context_for(str(hooks.root), parsed, settings)
+    assert whole is not None and "regression at r2: error rate 10.0% (was 0.0% at r1)" in whole
+    assert "negative total" in whole and "not read" not in whole
+    # Summing 2,000 intervals takes some 34,000 instructions: with fewer, the events alone, and a word why.
+    short = context_for(str(hooks.root), parsed, settings, steps=20_000)
+    assert short is not None and "negative total" in short and "src.calc.add" not in short
+    assert short.startswith("codewitness: live problems in src/calc.py (last 7d; regressions and slowdowns not read")

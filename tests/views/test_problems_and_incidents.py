@@ -135,6 +135,66 @@ def test_the_hooks_sqlite3_reader_sees_the_same_problems_by_file(facts: Store, d
         conn.close()
 
 
+def _same_by_file_and_everywhere(store: Store, db_url: str, path: str) -> list[Any]:
+    """The problems of ``path``: the same by file, everywhere, and through the hook's sqlite3 reader."""
+    everywhere = [f for f in _view(store, since=SINCE, origin="any").functions if f.path == path]
+    by_file = _file(store, [path], since=SINCE)
+    assert by_file == everywhere
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(f"file:{db_url.removeprefix('sqlite:///')}?mode=ro", uri=True)
+        try:
+            assert file_problems(sqlite_rows(conn), [path], since=SINCE) == by_file
+        finally:
+            conn.close()
+    return by_file
+
+
+def test_a_function_is_as_its_newest_interval_says(store: Store, db_url: str) -> None:
+    # r2 was first reported by a process without the manifest (origin unknown), then with it (ai).
+    # Before: the origin of a revision was the greatest text of its intervals ('unknown' > 'ai'),
+    # so the regression of an AI-written function was missing from problems(origin="ai").
+    ingest(
+        store,
+        [
+            aggregate("shop.pricing.total", [1_000] * 40, revision="r1"),
+            aggregate("shop.pricing.total", [1_000] * 40, {"E": 9}, revision="r2", origin="unknown", start=_later(5)),
+            aggregate("shop.pricing.total", [1_000] * 40, {"E": 9}, revision="r2", start=_later(6)),
+        ],
+    )
+    view = _view(store, since=SINCE)
+    assert [(f.function, f.kinds, f.origin) for f in view.functions] == [("shop.pricing.total", ("regression",), "ai")]
+    assert _same_by_file_and_everywhere(store, db_url, "shop/pricing.py") == list(view.functions)
+
+
+def test_revisions_compare_across_a_move_and_an_unknown_revision(store: Store, db_url: str) -> None:
+    # No revision (None) before, r2 after; r2 reported from the old file and the new one (the
+    # function moved while both ran): one revision with both files' calls.
+    ingest(
+        store,
+        [
+            aggregate("shop.pricing.total", [1_000] * 40, revision=None),
+            aggregate("shop.pricing.total", [1_000] * 20, {"E": 4}, revision="r2", start=_later(5)),
+            aggregate(
+                "shop.pricing.total", [1_000] * 20, {"E": 4}, revision="r2", path="shop/money.py", start=_later(6)
+            ),
+        ],
+    )
+    (total,) = _view(store, since=SINCE).functions
+    assert total.revisions is not None and (total.revisions.revision, total.revisions.previous) == ("r2", None)
+    assert (total.revisions.calls, total.revisions.errors, total.revisions.previous_calls) == (40, 8, 40)
+    # By file, each file's own intervals: the old one still compares r2 (20 calls) with no revision.
+    (old,) = _file(store, ["shop/pricing.py"], since=SINCE)
+    assert old.revisions is not None and (old.revisions.revision, old.revisions.previous) == ("r2", None)
+    assert (old.revisions.calls, old.revisions.errors, old.revisions.previous_calls) == (20, 4, 40)
+    assert _file(store, ["shop/money.py"], since=SINCE) == []  # r2 alone there: nothing to compare
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(f"file:{db_url.removeprefix('sqlite:///')}?mode=ro", uri=True)
+        try:
+            assert file_problems(sqlite_rows(conn), ["shop/pricing.py"], since=SINCE) == [old]
+        finally:
+            conn.close()
+
+
 def test_incidents_group_by_function_type_and_top_frames(facts: Store) -> None:
     found = list_incidents(facts)
     exceptions = [i for i in found.incidents if i.kind == "exception"]
@@ -216,3 +276,29 @@ def test_blast_radius_and_stack_origins_come_from_the_repository(store: Store, t
     assert detail.reach is None and "not inside the repository" in (detail.note or "")
     assert [f["origin"] for f in detail.stack] == ["ai"]  # the failing function's own frame, from the runtime facts
     assert detail.samples[0]["arguments"] == {"sku": "x"}
+
+
+def test_error_counts_of_some_functions_are_those_of_all_kept_for_them(store: Store) -> None:
+    from codewitness.store.incidents import error_counts
+
+    ingest(
+        store,
+        [
+            aggregate("a.f", [1_000] * 4, {"ValueError": 2, "KeyError": 1}),
+            aggregate("a.f", [1_000] * 4, {"ValueError": 1}, start=_later(1)),
+            aggregate("a.g", [1_000] * 4, {"OSError": 3}),
+            aggregate("a.g", [1_000] * 4, {"OSError": 3}, host="h2"),  # the same map twice: counted twice
+            aggregate("a.h", [1_000] * 4),
+        ],
+    )
+    every = error_counts(store)
+    assert [(c.function, c.type, c.count) for c in every] == [
+        ("a.f", "KeyError", 1),
+        ("a.f", "ValueError", 3),
+        ("a.g", "OSError", 6),
+    ]
+    # More names than one statement holds: read in several.
+    names = {"a.f", "a.h", *(f"b.f{i}" for i in range(1_200))}
+    assert error_counts(store, functions=names) == [c for c in every if c.function in names]
+    assert error_counts(store, functions=set()) == []
+    assert error_counts(store, since=_later(1), functions={"a.f"}) == error_counts(store, since=_later(1))

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sqlite3
 
 from codewitness.capture._base import Parsed, SessionInfo, Snapshot
 from codewitness.capture._lean import dumps
@@ -35,6 +36,14 @@ __all__ = ["context_for", "files_named", "render"]
 
 #: How long a hook waits for a lock on the store before giving up (seconds).
 LOCK_TIMEOUT = 0.1
+#: How much a hook reads of the store: SQLite virtual-machine instructions per answer, counted by
+#: the thousand within each statement. Summing a file's intervals costs about 17 an interval, so
+#: this is some 150,000 intervals of the file in the window (25-40 ms here). Past it, the intervals
+#: are not summed: the answer has the exceptions and broken invariants (read down their indexes)
+#: without regressions and slowdowns, and says so.
+READ_STEPS = 2_500_000
+_STEPS_PER_CHECK = 1_000
+_UNREAD = "regressions and slowdowns not read: more runtime intervals than a hook reads; ask the MCP tool problems"
 #: At most this many files named in one prompt are looked at.
 MAX_PROMPT_FILES = 5
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -86,12 +95,20 @@ def _json_short(value: Any, limit: int) -> str:
 
 
 def render(
-    found: list[FunctionProblems], prompts: dict[str, Any], paths: list[str], since: str, budget: int, root: str = ""
+    found: list[FunctionProblems],
+    prompts: dict[str, Any],
+    paths: list[str],
+    since: str,
+    budget: int,
+    root: str = "",
+    *,
+    revisions: bool = True,
 ) -> str:
     """The context text: one block per function, worst first, cut to ``budget`` characters (file names
-    under ``root`` shown relative to it)."""
+    under ``root`` shown relative to it; without ``revisions``, a word that regressions were not read)."""
     top = os.path.realpath(root) + os.sep if root else None
-    head = f"codewitness: live problems in {', '.join(paths)} (last {since}); mind them when changing this code:"
+    window = f"last {since}" if revisions else f"last {since}; {_UNREAD}"
+    head = f"codewitness: live problems in {', '.join(paths)} ({window}); mind them when changing this code:"
     blocks = []
     for f in found:
         who = f.origin if f.origin != "mixed" else f"mixed ({f.ai_share:.0%} AI)"
@@ -141,8 +158,26 @@ def render(
     return text if len(text) <= budget else text[: budget - 1] + "…"
 
 
-def context_for(root: str, parsed: Parsed, settings: dict[str, Any]) -> str | None:
-    """The context for the files ``parsed`` is about, or ``None`` when there is nothing to say."""
+def _bounded(conn: sqlite3.Connection, steps: int) -> None:
+    """Interrupt the statements of ``conn`` once they have run ``steps`` more instructions in all."""
+    left = [steps // _STEPS_PER_CHECK]
+
+    def check() -> int:
+        left[0] -= 1
+        return 1 if left[0] < 0 else 0
+
+    conn.set_progress_handler(check, _STEPS_PER_CHECK)
+
+
+def context_for(root: str, parsed: Parsed, settings: dict[str, Any], *, steps: int = READ_STEPS) -> str | None:
+    """The context for the files ``parsed`` is about, or ``None`` when there is nothing to say.
+
+    At most ``steps`` SQLite instructions are spent summing intervals (:data:`READ_STEPS`); past
+    them, the answer leaves regressions and slowdowns out and says so.
+
+    Raises:
+        sqlite3.Error: the store could not be read (the hook logs it and answers nothing).
+    """
     paths: list[str] = []
     for action in parsed.actions:
         if isinstance(action, Snapshot):
@@ -169,7 +204,16 @@ def context_for(root: str, parsed: Parsed, settings: dict[str, Any]) -> str | No
 
         rows = sqlite_rows(conn)
         since = datetime.now(UTC) - timedelta(seconds=seconds)
-        found = file_problems(rows, paths, since=since)
+        revisions = True
+        _bounded(conn, steps)
+        try:
+            found = file_problems(rows, paths, since=since)
+        except sqlite3.OperationalError as exc:
+            if "interrupt" not in str(exc):
+                raise
+            revisions = False  # too many intervals to sum before an edit: the events alone
+            _bounded(conn, steps)
+            found = file_problems(rows, paths, since=since, revisions=False)
         if not found:
             return None
         prompts: dict[str, Any] = {}
@@ -182,4 +226,4 @@ def context_for(root: str, parsed: Parsed, settings: dict[str, Any]) -> str | No
     finally:
         conn.close()
     shown = list(dict.fromkeys(f.path or "?" for f in found))
-    return render(found, prompts, shown, since_text, int(settings["context_chars"]), root)
+    return render(found, prompts, shown, since_text, int(settings["context_chars"]), root, revisions=revisions)

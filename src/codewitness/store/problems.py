@@ -51,11 +51,12 @@ __all__ = [
 
 
 class Query:
-    """One read: the SQL without a file filter, and with ``path = :path``."""
+    """One read: the SQL without a file filter, and with ``path = :path`` (or ``in_file``, when one
+    file is better read another way)."""
 
-    def __init__(self, select: str, where: str, *, tail: str = "") -> None:
+    def __init__(self, select: str, where: str, *, tail: str = "", in_file: str | None = None) -> None:
         self.everywhere = f"{select} WHERE {where} {tail}".strip() if where else select
-        self.in_file = f"{select} WHERE {where} AND path = :path {tail}".strip() if where else select
+        self.in_file = in_file or (f"{select} WHERE {where} AND path = :path {tail}".strip() if where else select)
 
     def sql(self, path: str | None) -> str:
         """The SQL text for all files, or for one."""
@@ -74,13 +75,48 @@ BREACH_COUNTS = Query(
     "time >= :since",
     tail="GROUP BY function, rule, origin",
 )
-#: Calls, errors and time per function and revision in intervals that started since ``:since``.
-REVISION_TOTALS = Query(
-    "SELECT function, revision, MAX(origin) AS origin, SUM(calls) AS calls, SUM(error_count) AS errors, "
-    "SUM(total_ns) AS total_ns, MIN(interval_start) AS first, MAX(interval_end) AS last FROM runtime_aggregates",
-    "interval_start >= :since",
-    tail="GROUP BY function, revision",
-)
+
+
+def _newest_start(*, in_file: bool) -> str:
+    """When the newest interval of the group ``g`` started: one seek down the covering index (path,
+    function, revision, interval_start, ...). A NULL path or revision is matched with IS NULL."""
+    seek = (
+        "(SELECT a.interval_start FROM runtime_aggregates a WHERE a.path {path} AND a.function = g.function "
+        "AND a.revision {revision} ORDER BY a.interval_start DESC LIMIT 1)"
+    )
+    by_revision = "CASE WHEN g.revision IS NULL THEN {null} ELSE {known} END"
+    if in_file:
+        return by_revision.format(
+            null=seek.format(path="= :path", revision="IS NULL"),
+            known=seek.format(path="= :path", revision="= g.revision"),
+        )
+
+    def in_path(path: str) -> str:
+        return by_revision.format(
+            null=seek.format(path=path, revision="IS NULL"), known=seek.format(path=path, revision="= g.revision")
+        )
+
+    return f"CASE WHEN g.path IS NULL THEN {in_path('IS NULL')} ELSE {in_path('= g.path')} END"
+
+
+def _revision_totals(*, in_file: bool) -> str:
+    where = "interval_start >= :since AND path = :path" if in_file else "interval_start >= :since"
+    return (
+        f"SELECT g.function, g.revision, g.calls, g.errors, g.total_ns, {_newest_start(in_file=in_file)} AS last "  # noqa: S608 - constant
+        "FROM (SELECT path, function, revision, SUM(calls) AS calls, SUM(error_count) AS errors, "
+        f"SUM(total_ns) AS total_ns FROM runtime_aggregates WHERE {where} GROUP BY path, function, revision) g"
+    )
+
+
+#: Calls, errors and time per function, revision (and file: a function that moved has a row for
+#: each) in intervals that started since ``:since``, and when the newest interval started (``last``).
+#:
+#: Only the sums walk the intervals, in the order of the covering index by file, function and
+#: revision (no sort); the newest interval of each group is then one index seek. Comparing text
+#: columns (times, origins) on every interval cost twice as much: 45 against 25 ms for one file's
+#: 100,000 intervals (the agent hook, before every edit), 90 against 55 ms for 230,000 everywhere.
+REVISION_TOTALS = Query(_revision_totals(in_file=False), "", in_file=_revision_totals(in_file=True))
+
 _EVENT_COLUMNS = "function, origin, ai_share, generation_ids, models, path, line, service, revision, time"
 #: The newest captured exception of ``:function`` since ``:since``.
 LATEST_EXCEPTION = Query(
@@ -95,9 +131,10 @@ LATEST_BREACH = Query(
     "function = :function AND time >= :since",
     tail="ORDER BY time DESC LIMIT 1",
 )
-#: What the newest interval of ``:function`` says about it (origin, generations, file).
+#: What the newest interval of ``:function`` says about it (origin, generations, file, when it started).
 FUNCTION_FACTS = Query(
-    "SELECT function, origin, ai_share, generation_ids, models, path, line FROM runtime_aggregates",
+    "SELECT function, origin, ai_share, generation_ids, models, path, line, interval_start AS last "
+    "FROM runtime_aggregates",
     "function = :function AND interval_start >= :since",
     tail="ORDER BY interval_start DESC LIMIT 1",
 )

@@ -243,11 +243,15 @@ def _incidents(store: Store, since: datetime | None) -> list[Incident]:
         [("exception", g) for g in exception_groups(store, since=since)]
         + [("breach", g) for g in breach_groups(store, since=since)]
     )
-    counted = {(c.function, c.type): c.count for c in error_counts(store, since=since)}
     places: dict[tuple[str, str], int] = {}
     for acc in accs.values():
         if acc.kind == "exception":
             places[(acc.function, acc.key)] = places.get((acc.function, acc.key), 0) + 1
+    # The sensor's counts of the functions that raised in one place only (the others keep their captures).
+    alone = {function for (function, _), n in places.items() if n == 1}
+    counted = (
+        {(c.function, c.type): c.count for c in error_counts(store, since=since, functions=alone)} if alone else {}
+    )
     latest = tags(store, list(accs)) if accs else {}
     result = []
     for key, acc in accs.items():

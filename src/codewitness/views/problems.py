@@ -350,14 +350,22 @@ def _matches(origin: str, wanted: str) -> bool:
 
 def revision_changes(rows: Iterable[dict[str, Any]]) -> dict[str, RevisionChange]:
     """Per function: its newest revision beside the one before (by when each was last seen)."""
-    by_function: dict[str, list[dict[str, Any]]] = {}
+    by_function: dict[str, dict[Any, dict[str, Any]]] = {}
     for row in rows:
-        by_function.setdefault(row["function"], []).append(row)
-    changes: dict[str, RevisionChange] = {}
-    for function, revisions in by_function.items():
-        if len(revisions) < 2:
+        revisions = by_function.setdefault(row["function"], {})
+        seen = revisions.get(row["revision"])
+        if seen is None:
+            revisions[row["revision"]] = dict(row)
             continue
-        ordered = sorted(revisions, key=lambda r: stored_time(r["last"]), reverse=True)
+        # The same revision in another file (the function moved): one revision, its counts added.
+        for key in ("calls", "errors", "total_ns"):
+            seen[key] = int(seen[key] or 0) + int(row[key] or 0)
+        seen["last"] = max(seen["last"], row["last"], key=stored_time)
+    changes: dict[str, RevisionChange] = {}
+    for function, by_revision in by_function.items():
+        if len(by_revision) < 2:
+            continue
+        ordered = sorted(by_revision.values(), key=lambda r: stored_time(r["last"]), reverse=True)
         new, old = ordered[0], ordered[1]
         changes[function] = RevisionChange(
             revision=new["revision"],
@@ -422,8 +430,11 @@ class _Candidate:
         return sum(self.exceptions.values()) + sum(self.breaches.values())
 
 
-def _candidates(rows: Rows, since: datetime, paths: Sequence[str | None]) -> dict[str, _Candidate]:
-    """Every function with a live problem in ``paths`` (``[None]``: everywhere), from grouped counts alone."""
+def _candidates(
+    rows: Rows, since: datetime, paths: Sequence[str | None], *, revisions: bool = True
+) -> dict[str, _Candidate]:
+    """Every function with a live problem in ``paths`` (``[None]``: everywhere), from grouped counts alone
+    (without ``revisions``: exceptions and breaches only, the intervals not summed)."""
     found: dict[str, _Candidate] = {}
     totals: list[dict[str, Any]] = []
     for path in paths:
@@ -435,17 +446,15 @@ def _candidates(rows: Rows, since: datetime, paths: Sequence[str | None]) -> dic
             c = found.setdefault(row["function"], _Candidate())
             c.breaches[row["rule"]] = c.breaches.get(row["rule"], 0) + int(row["n"])
             c.saw(row["origin"], row["last"])
-        totals += rows(REVISION_TOTALS, since=since, path=path)
-    newest: dict[str, tuple[str, str]] = {}
-    for row in totals:
-        when = stored_time(row["last"])
-        if when >= newest.get(row["function"], ("", ""))[0]:
-            newest[row["function"]] = (when, row["origin"])
+        if revisions:
+            totals += rows(REVISION_TOTALS, since=since, path=path)
     for name, change in revision_changes(totals).items():
         if change.regressed or change.slowed or name in found:
             c = found.setdefault(name, _Candidate())
             c.change = change
-            c.saw(newest[name][1], newest[name][0])
+            # The origin of its newest interval (one seek), as an exception or breach would say it.
+            for row in rows(FUNCTION_FACTS, since=since, function=name):
+                c.saw(row["origin"], row["last"])
     return found
 
 
@@ -474,7 +483,13 @@ def _details(rows: Rows, since: datetime, name: str, c: _Candidate) -> FunctionP
 
 
 def _collect(
-    rows: Rows, since: datetime, paths: Sequence[str | None], *, origin: str = "any", limit: int | None = None
+    rows: Rows,
+    since: datetime,
+    paths: Sequence[str | None],
+    *,
+    origin: str = "any",
+    limit: int | None = None,
+    revisions: bool = True,
 ) -> tuple[list[FunctionProblems], int]:
     """The functions with live problems, worst first (at most ``limit``), and how many there were.
 
@@ -482,7 +497,7 @@ def _collect(
     """
     candidates = {
         name: c
-        for name, c in _candidates(rows, since, paths).items()
+        for name, c in _candidates(rows, since, paths, revisions=revisions).items()
         if c.kinds() and _matches(c.origin, origin)
     }
     ranked = sorted(candidates, key=lambda name: (-candidates[name].kinds(), -candidates[name].events(), name))
@@ -518,6 +533,13 @@ def problems_view(rows: Rows, *, since: datetime, origin: str = "ai", limit: int
     return ProblemsView(since=since, origin=origin, functions=tuple(found), total=total, note=note)
 
 
-def file_problems(rows: Rows, paths: Sequence[str], *, since: datetime) -> list[FunctionProblems]:
-    """The functions of ``paths`` (repository-relative) with live problems, worst first; ``[]`` when none."""
-    return _collect(rows, since, list(dict.fromkeys(paths)))[0]
+def file_problems(
+    rows: Rows, paths: Sequence[str], *, since: datetime, revisions: bool = True
+) -> list[FunctionProblems]:
+    """The functions of ``paths`` (repository-relative) with live problems, worst first; ``[]`` when none.
+
+    Without ``revisions``, exceptions and broken invariants only: the intervals are not summed, so
+    no regression or slowdown is found (each problem is then read down an index, whatever the
+    number of intervals).
+    """
+    return _collect(rows, since, list(dict.fromkeys(paths)), revisions=revisions)[0]
