@@ -86,6 +86,9 @@ log = logging.getLogger("codewitness.sensor")
 DEFAULT_STATEMENTS = 50
 #: How many distinct statements one flow tells apart (for its per-request counts).
 MAX_DISTINCT = 256
+#: How many statement texts one flow remembers the entry of (a statement run again by the same
+#: text skips normalising and fingerprinting); texts with their literals inline never repeat.
+MAX_TEXTS = 512
 #: How many routes and how many (route, function, statement) keys one interval holds; the
 #: rest are folded into one key marked ``(other)``.
 MAX_ROUTES = 500
@@ -168,10 +171,12 @@ class Flow:
         "query",
         "request_id",
         "resolver",
+        "room",
         "source",
         "started",
         "statements",
         "status",
+        "texts",
         "top",
     )
 
@@ -199,10 +204,14 @@ class Flow:
         self.failed = False
         self.outer = 0
         self._resolved: Resolved | None = None
-        #: The statements in the order they ran: ``[system, statement, duration_ns, rows, error]``
-        #: (made at the first statement: most requests of most services run none).
-        self.statements: list[list[Any]] | None = None
+        #: The statements in the order they ran: ``(system, statement, duration_ns, rows, error)``
+        #: (made at the first statement: most requests of most services run none), and how many
+        #: more it has room for.
+        self.statements: list[tuple[str, str, int, int, bool]] | None = None
+        self.room = 0
         self.dropped = 0
+        #: Statement text -> its entry in :attr:`distinct` (see :meth:`FlowRecorder.note`).
+        self.texts: dict[str, list[Any]] | None = None
         #: The frame a job was opened in: the search for a statement's issuer goes no higher. (A
         #: request's search stops at the integration's own frame, see :func:`stop_searching_at`.)
         self.top: types.FrameType | None = None
@@ -452,6 +461,7 @@ class FlowRecorder:
         error: bool = False,
         details: Mapping[str, int] | None = None,
         ours: int = 0,
+        text: str | None = None,
     ) -> None:
         """Note one already normalised statement or outbound call (``fp``: its fingerprint).
 
@@ -461,11 +471,17 @@ class FlowRecorder:
         are the integration's own (the caller, the wrapper that called it, ...): the search
         starts above them, as reading a frame costs (one fewer too many is harmless; one too many
         would skip the issuer).
+
+        ``text``: the statement as the driver got it (a ``str``); the flow remembers which entry it
+        went to, so that the next time it runs the driver's report
+        (:func:`codewitness.sensor.integrations._dbapi.report`) counts it without this work.
         """
         distinct = flow.distinct
         if distinct is None:
             distinct = flow.distinct = {}
             flow.statements = []
+            flow.room = self.max_statements
+            flow.texts = {}
         seen = distinct.get(fp)
         if seen is None:
             if len(distinct) >= MAX_DISTINCT:
@@ -485,9 +501,15 @@ class FlowRecorder:
             counts = seen[8] = seen[8] or {}
             for name, n in details.items():
                 counts[name] = counts.get(name, 0) + n
-        statements = flow.statements
-        if statements is not None and len(statements) < self.max_statements:
-            statements.append([system, shape, ns, rows, error])
+        elif text is not None:
+            texts = flow.texts
+            if texts is not None and len(texts) < MAX_TEXTS:
+                texts[text] = seen
+        if flow.room > 0:
+            flow.room -= 1
+            statements = flow.statements
+            if statements is not None:
+                statements.append((system, seen[1], ns, rows, error))
         else:
             flow.dropped += 1
 
