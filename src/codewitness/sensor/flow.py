@@ -44,6 +44,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import importlib
@@ -93,6 +94,8 @@ MAX_TEXTS = 512
 #: rest are folded into one key marked ``(other)``.
 MAX_ROUTES = 500
 MAX_DEPENDENCIES = 5000
+#: How many ended requests are counted into their routes' statistics at a time (see :meth:`FlowRecorder.end`).
+ENDED_BATCH = 64
 #: How many frames up from a statement the issuing watched function is looked for.
 MAX_DEPTH = 64
 #: Latency by requests in flight: bucket ``i`` holds 2**(i-1)+1 .. 2**i requests (``1``, ``2``,
@@ -157,28 +160,29 @@ class Flow:
     the statements being run now, so the driver's own integration stays quiet).
     """
 
-    __slots__ = (
-        "_resolved",
-        "app",
-        "distinct",
-        "dropped",
-        "failed",
-        "in_flight",
-        "kind",
-        "method",
-        "number",
-        "outer",
-        "query",
-        "request_id",
-        "resolver",
-        "room",
-        "source",
-        "started",
-        "statements",
-        "status",
-        "texts",
-        "top",
-    )
+    # Not slotted: what most requests never change is read from these class attributes, and a
+    # request's flow is made with the few it sets (a slot must be set in ``__init__`` to be read).
+    in_flight = 1
+    status = 0
+    failed = False
+    outer = 0
+    request_id: str | None = None
+    app: Any = None
+    _resolved: Resolved | None = None
+    #: The statements in the order they ran: ``(system, statement, duration_ns, rows, error)``
+    #: (made at the first statement: most requests of most services run none), and how many
+    #: more it has room for.
+    statements: list[tuple[str, str, int, int, bool]] | None = None
+    room = 0
+    dropped = 0
+    #: Statement text -> its entry in :attr:`distinct` (see :meth:`FlowRecorder.note`).
+    texts: dict[str, list[Any]] | None = None
+    #: The frame a job was opened in: the search for a statement's issuer goes no higher. (A
+    #: request's search stops at the integration's own frame, see :func:`stop_searching_at`.)
+    top: types.FrameType | None = None
+    #: Per distinct statement: ``fingerprint -> [system, statement, count, errors, total_ns,
+    #: max_ns, rows, function, details]``.
+    distinct: dict[str, list[Any]] | None = None
 
     def __init__(
         self,
@@ -195,29 +199,12 @@ class Flow:
         self.source = source
         self.resolver = resolver
         self.query = query
-        self.request_id = request_id
-        self.app = app
+        if request_id is not None:
+            self.request_id = request_id
+        if app is not None:
+            self.app = app
         self.number = next(_numbers)
         self.started = now()
-        self.in_flight = 1
-        self.status = 0
-        self.failed = False
-        self.outer = 0
-        self._resolved: Resolved | None = None
-        #: The statements in the order they ran: ``(system, statement, duration_ns, rows, error)``
-        #: (made at the first statement: most requests of most services run none), and how many
-        #: more it has room for.
-        self.statements: list[tuple[str, str, int, int, bool]] | None = None
-        self.room = 0
-        self.dropped = 0
-        #: Statement text -> its entry in :attr:`distinct` (see :meth:`FlowRecorder.note`).
-        self.texts: dict[str, list[Any]] | None = None
-        #: The frame a job was opened in: the search for a statement's issuer goes no higher. (A
-        #: request's search stops at the integration's own frame, see :func:`stop_searching_at`.)
-        self.top: types.FrameType | None = None
-        #: Per distinct statement: ``fingerprint -> [system, statement, count, errors, total_ns,
-        #: max_ns, rows, function, details]``.
-        self.distinct: dict[str, list[Any]] | None = None
 
     def resolved(self, final: bool = False) -> Resolved:
         """Route template, path parameters and handler, as the framework routed the request so far.
@@ -323,6 +310,10 @@ class FlowRecorder:
         self.active: set[Flow] = set()
         self._routes: dict[tuple[Any, ...], _RouteStats] = {}
         self._dependencies: dict[tuple[Any, ...], _DependencyStats] = {}
+        #: Requests ended and not counted yet: ``(kind, method, route, function, ns, status,
+        #: failed, in_flight)`` (see :meth:`end`); never more than :data:`ENDED_BATCH` long for
+        #: longer than one request's end.
+        self._ended: collections.deque[tuple[Any, ...]] = collections.deque()
         self._start = timestamp()
         #: ``id(code) -> (code, module.qualname or None, a flow's boundary)``: which code objects are
         #: watched functions, and which open flows (the issuer search stops there).
@@ -335,6 +326,7 @@ class FlowRecorder:
         """Forget the parent's counts and requests in flight (in a forked child)."""
         self._routes = {}
         self._dependencies = {}
+        self._ended = collections.deque()
         self.active = set()
         self._start = timestamp()
 
@@ -361,8 +353,10 @@ class FlowRecorder:
     def end(self, flow: Flow, token: contextvars.Token[Flow | None] | None) -> None:
         """Close ``flow`` (put the previous one back) and count it. Never raises.
 
-        One frame: what counting a request needs is written out here rather than in helpers,
-        as it runs on every request (and, after the application's own work, with cold caches).
+        The request is noted in :attr:`_ended` and counted into its route's statistics with
+        others, :data:`ENDED_BATCH` at a time (and at each drain): one loop over many requests
+        rather than the same steps after each, as it runs on every request (and, after the
+        application's own work, with cold caches).
         """
         ns = now() - flow.started
         if token is not None:
@@ -375,27 +369,42 @@ class FlowRecorder:
             found = flow._resolved
             if found is None:
                 found = flow._resolved = flow.resolver(flow)
-            route, function = found[0], found[2]
-            key = (flow.kind, flow.method, route, function)
+            ended = self._ended
+            ended.append((flow.kind, flow.method, found[0], found[2], ns, flow.status, flow.failed, flow.in_flight))
+            if flow.distinct:
+                for fp, seen in flow.distinct.items():
+                    self._fold(found[0], flow.method, fp, seen)
+            if len(ended) >= ENDED_BATCH:
+                self._count_ended()
+        except Exception:  # a resolver that tripped over a framework we did not expect
+            self.internal_error("flow.end")
+
+    def _count_ended(self) -> None:
+        """Count the requests noted in :attr:`_ended` into their routes' statistics.
+
+        Each is taken off the queue once (threads may end requests meanwhile, and count them).
+        """
+        ended = self._ended
+        for _ in range(len(ended)):
+            try:
+                kind, method, route, function, ns, status, failed, in_flight = ended.popleft()
+            except IndexError:  # another thread counted the rest
+                return
+            key = (kind, method, route, function)
             stats = self._routes.get(key)
             if stats is None:
                 stats = self._route_stats(key)
             stats.meter.add(ns)
-            status = flow.status // 100
+            status //= 100
             if status > 5 or status < 0:
                 status = 6
             stats.statuses[status] += 1
-            if status >= 5 or flow.failed:
+            if status >= 5 or failed:
                 stats.errors += 1
-            load = (flow.in_flight - 1).bit_length()
+            load = (in_flight - 1).bit_length()
             bucket = stats.concurrency[load if load < CONCURRENCY_BUCKETS else CONCURRENCY_BUCKETS - 1]
             bucket[0] += 1
             bucket[1] += ns
-            if flow.distinct:
-                for fp, seen in flow.distinct.items():
-                    self._fold(route, flow.method, fp, seen)
-        except Exception:  # a resolver that tripped over a framework we did not expect
-            self.internal_error("flow.end")
 
     def _route_stats(self, key: tuple[Any, ...]) -> _RouteStats:
         """The statistics of a route seen the first time this interval (or of ``(other)``)."""
@@ -613,6 +622,10 @@ class FlowRecorder:
 
     def drain(self, function_facts: Callable[[str | None], dict[str, Any]]) -> list[dict[str, Any]]:
         """This interval's ``route`` and ``dependency`` records; starts the next interval."""
+        try:
+            self._count_ended()
+        except Exception:  # never lose the interval for it: what is left is counted next time
+            self.internal_error("flow.end")
         routes, self._routes = self._routes, {}
         dependencies, self._dependencies = self._dependencies, {}
         start, end = self._start, timestamp()
