@@ -311,7 +311,7 @@ class FlowRecorder:
         self._routes: dict[tuple[Any, ...], _RouteStats] = {}
         self._dependencies: dict[tuple[Any, ...], _DependencyStats] = {}
         #: Requests ended and not counted yet: ``(kind, method, route, function, ns, status,
-        #: failed, in_flight)`` (see :meth:`end`); never more than :data:`ENDED_BATCH` long for
+        #: failed, in_flight, distinct statements)`` (see :meth:`end`); never more than :data:`ENDED_BATCH` long for
         #: longer than one request's end.
         self._ended: collections.deque[tuple[Any, ...]] = collections.deque()
         self._start = timestamp()
@@ -353,10 +353,10 @@ class FlowRecorder:
     def end(self, flow: Flow, token: contextvars.Token[Flow | None] | None) -> None:
         """Close ``flow`` (put the previous one back) and count it. Never raises.
 
-        The request is noted in :attr:`_ended` and counted into its route's statistics with
-        others, :data:`ENDED_BATCH` at a time (and at each drain): one loop over many requests
-        rather than the same steps after each, as it runs on every request (and, after the
-        application's own work, with cold caches).
+        The request is noted in :attr:`_ended` and counted into its route's statistics (and its
+        statements into theirs) with others, :data:`ENDED_BATCH` at a time and at each drain:
+        one loop over many requests rather than the same steps after each, as it runs on every
+        request (and, after the application's own work, with cold caches).
         """
         ns = now() - flow.started
         if token is not None:
@@ -370,10 +370,8 @@ class FlowRecorder:
             if found is None:
                 found = flow._resolved = flow.resolver(flow)
             ended = self._ended
-            ended.append((flow.kind, flow.method, found[0], found[2], ns, flow.status, flow.failed, flow.in_flight))
-            if flow.distinct:
-                for fp, seen in flow.distinct.items():
-                    self._fold(found[0], flow.method, fp, seen)
+            status, failed, in_flight, distinct = flow.status, flow.failed, flow.in_flight, flow.distinct
+            ended.append((flow.kind, flow.method, found[0], found[2], ns, status, failed, in_flight, distinct))
             if len(ended) >= ENDED_BATCH:
                 self._count_ended()
         except Exception:  # a resolver that tripped over a framework we did not expect
@@ -387,7 +385,7 @@ class FlowRecorder:
         ended = self._ended
         for _ in range(len(ended)):
             try:
-                kind, method, route, function, ns, status, failed, in_flight = ended.popleft()
+                kind, method, route, function, ns, status, failed, in_flight, distinct = ended.popleft()
             except IndexError:  # another thread counted the rest
                 return
             key = (kind, method, route, function)
@@ -405,6 +403,9 @@ class FlowRecorder:
             bucket = stats.concurrency[load if load < CONCURRENCY_BUCKETS else CONCURRENCY_BUCKETS - 1]
             bucket[0] += 1
             bucket[1] += ns
+            if distinct:
+                for fp, seen in distinct.items():
+                    self._fold(route, method, fp, seen)
 
     def _route_stats(self, key: tuple[Any, ...]) -> _RouteStats:
         """The statistics of a route seen the first time this interval (or of ``(other)``)."""

@@ -142,9 +142,7 @@ async def with_httpx_async(client, url):
 """
 
 
-def test_each_call_names_the_watched_function_that_made_it(
-    app: Any, memory: Any, start: Any, server: str
-) -> None:
+def test_each_call_names_the_watched_function_that_made_it(app: Any, memory: Any, start: Any, server: str) -> None:
     # The search for a call's issuer starts above the integration's own frames: it must not start
     # above the function that made the call (here right above the patched method, but for requests).
     requests = pytest.importorskip("requests")
@@ -181,3 +179,14 @@ def test_each_call_names_the_watched_function_that_made_it(
         f"GET {server}/c/{{id}}": f"{module}.with_httpx",
         f"GET {server}/d/{{id}}": f"{module}.with_httpx_async",
     }
+
+
+def test_a_call_s_details_are_its_status_class_and_no_timeout_remembered_for_a_bounded_few() -> None:
+    from codewitness.sensor.integrations import _http
+
+    for status in (*range(100, 1000), None):
+        for no_timeout in (False, True):
+            expected = {f"{status // 100}xx" if status else "error": 1} | ({"no_timeout": 1} if no_timeout else {})
+            assert _http._details(status, no_timeout) == expected
+            assert _http._details(status, no_timeout) == expected  # remembered or not, the same
+    assert len(_http._DETAILS) <= 1024

@@ -54,6 +54,23 @@ def call_shape(
     return found
 
 
+#: ``(status, no timeout) -> details`` of the calls seen: an application gets the same few
+#: statuses, and these are only read (the recorder adds them into counts of its own).
+_DETAILS: dict[tuple[int | None, bool], dict[str, int]] = {}
+
+
+def _details(status: int | None, no_timeout: bool) -> dict[str, int]:
+    """A call's ``details``: its status class (``error`` when it failed), and ``no_timeout``."""
+    found = _DETAILS.get((status, no_timeout))
+    if found is None:
+        found = {f"{status // 100}xx" if status else "error": 1}
+        if no_timeout:
+            found["no_timeout"] = 1
+        if len(_DETAILS) < 1024:
+            _DETAILS[(status, no_timeout)] = found
+    return found
+
+
 def report_call(
     flow: _flow.Flow,
     t0: int,
@@ -77,9 +94,7 @@ def report_call(
     try:
         ns = now() - t0
         shape, fp = call_shape(method, scheme, host, port, path, recorder.redactor.redact_text)
-        details = {f"{status // 100}xx" if status else "error": 1}
-        if timeout_set is False:
-            details["no_timeout"] = 1
+        details = _details(status, timeout_set is False)
         error = status is None or status >= 500
         recorder.note(flow, SYSTEM, shape, fp, ns, -1, error, details, ours)
     except Exception:  # never the host's problem (the call itself was made): counted

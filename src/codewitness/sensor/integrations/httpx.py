@@ -23,26 +23,24 @@ __all__ = ["Integration"]
 def _report(flow: _flow.Flow, t0: int, request: Any, response: Any) -> None:
     try:
         url = request.url
-        timeout = (getattr(request, "extensions", None) or {}).get("timeout")
-        timeout_set = (
-            None
-            if not isinstance(timeout, dict)
-            else timeout.get("connect") is not None and timeout.get("read") is not None
-        )
+        timeout = request.extensions.get("timeout")
+        timeout_set = None
+        if type(timeout) is dict:
+            timeout_set = timeout.get("connect") is not None and timeout.get("read") is not None
         status = getattr(response, "status_code", None)
         report_call(
             flow,
             t0,
-            str(request.method),
-            str(url.scheme),
-            str(url.host),
+            request.method,
+            url.scheme,
+            url.host,
             url.port,
-            str(url.path),
+            url.path,
             status if type(status) is int else None,
             timeout_set,
             3,  # report_call, this function, the wrapper of ``send``
         )
-    except Exception:  # never the host's problem: counted
+    except Exception:  # never the host's problem (an odd request is counted): counted
         _flow.count_error("flow.httpx")
 
 
