@@ -193,6 +193,7 @@ class Flow:
         query: str | bytes = "",
         request_id: str | None = None,
         app: Any = None,
+        active: set[Flow] | None = None,
     ) -> None:
         self.kind = kind
         self.method = method
@@ -204,6 +205,9 @@ class Flow:
         if app is not None:
             self.app = app
         self.number = next(_numbers)
+        if active is not None:  # the recorder's flows in flight: this one is, from now
+            active.add(self)
+            self.in_flight = len(active)
         self.started = now()
 
     def resolved(self, final: bool = False) -> Resolved:
@@ -310,7 +314,7 @@ class FlowRecorder:
         self.active: set[Flow] = set()
         self._routes: dict[tuple[Any, ...], _RouteStats] = {}
         self._dependencies: dict[tuple[Any, ...], _DependencyStats] = {}
-        #: Requests ended and not counted yet: ``(kind, method, route, function, ns, status,
+        #: Requests ended and not counted yet: ``((kind, method, route, function), ns, status,
         #: failed, in_flight, distinct statements)`` (see :meth:`end`); never more than :data:`ENDED_BATCH` long for
         #: longer than one request's end.
         self._ended: collections.deque[tuple[Any, ...]] = collections.deque()
@@ -343,11 +347,12 @@ class FlowRecorder:
         request_id: str | None = None,
         app: Any = None,
     ) -> tuple[Flow, contextvars.Token[Flow | None]]:
-        """Open a flow and make it the current one; hand both to :meth:`end`."""
-        flow = Flow(kind, method, source, resolver, query, request_id, app)
-        active = self.active
-        active.add(flow)
-        flow.in_flight = len(active)
+        """Open a flow and make it the current one; hand both to :meth:`end`.
+
+        (The web integrations do the same in their own frame: ``Flow(..., active=recorder.active)``
+        and ``_current.set``.)
+        """
+        flow = Flow(kind, method, source, resolver, query, request_id, app, self.active)
         return flow, _current.set(flow)
 
     def end(self, flow: Flow, token: contextvars.Token[Flow | None] | None) -> None:
@@ -370,8 +375,8 @@ class FlowRecorder:
             if found is None:
                 found = flow._resolved = flow.resolver(flow)
             ended = self._ended
-            status, failed, in_flight, distinct = flow.status, flow.failed, flow.in_flight, flow.distinct
-            ended.append((flow.kind, flow.method, found[0], found[2], ns, status, failed, in_flight, distinct))
+            key = (flow.kind, flow.method, found[0], found[2])
+            ended.append((key, ns, flow.status, flow.failed, flow.in_flight, flow.distinct))
             if len(ended) >= ENDED_BATCH:
                 self._count_ended()
         except Exception:  # a resolver that tripped over a framework we did not expect
@@ -383,12 +388,12 @@ class FlowRecorder:
         Each is taken off the queue once (threads may end requests meanwhile, and count them).
         """
         ended = self._ended
+        last = CONCURRENCY_BUCKETS - 1
         for _ in range(len(ended)):
             try:
-                kind, method, route, function, ns, status, failed, in_flight, distinct = ended.popleft()
+                key, ns, status, failed, in_flight, distinct = ended.popleft()
             except IndexError:  # another thread counted the rest
                 return
-            key = (kind, method, route, function)
             stats = self._routes.get(key)
             if stats is None:
                 stats = self._route_stats(key)
@@ -400,12 +405,12 @@ class FlowRecorder:
             if status >= 5 or failed:
                 stats.errors += 1
             load = (in_flight - 1).bit_length()
-            bucket = stats.concurrency[load if load < CONCURRENCY_BUCKETS else CONCURRENCY_BUCKETS - 1]
+            bucket = stats.concurrency[load if load < last else last]
             bucket[0] += 1
             bucket[1] += ns
             if distinct:
                 for fp, seen in distinct.items():
-                    self._fold(route, method, fp, seen)
+                    self._fold(key[2], key[1], fp, seen)
 
     def _route_stats(self, key: tuple[Any, ...]) -> _RouteStats:
         """The statistics of a route seen the first time this interval (or of ``(other)``)."""

@@ -91,14 +91,16 @@ def serving(call: Call, resolver: Resolver | None = _scope_route) -> Served:
         if recorder is None or scope.get("type") != "http" or _flow._current.get() is not None:
             await call(owner, scope, receive, send)
             return
-        try:
-            flow, token = recorder.begin(
+        try:  # what ``recorder.begin`` does, in this frame
+            flow = _flow.Flow(
                 "http",
                 scope.get("method"),
                 scope,
                 resolver if resolver is not None else owner.resolver,
                 scope.get("query_string") or b"",
+                active=recorder.active,
             )
+            token = _flow._current.set(flow)
         except Exception:
             _flow.count_error("flow.asgi")
             await call(owner, scope, receive, send)

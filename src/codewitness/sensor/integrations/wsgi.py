@@ -58,15 +58,17 @@ def serving(call: Call, resolver: Resolver | None = _unrouted) -> Served:
         recorder = _flow._recorder
         if recorder is None or _flow._current.get() is not None:
             return call(owner, environ, start_response)
-        try:
-            flow, token = recorder.begin(
+        try:  # what ``recorder.begin`` does, in this frame
+            flow = _flow.Flow(
                 "http",
                 environ.get("REQUEST_METHOD"),
                 environ,
                 resolver if resolver is not None else owner.resolver,
                 environ.get("QUERY_STRING") or "",
                 app=owner,
+                active=recorder.active,
             )
+            token = _flow._current.set(flow)
         except Exception:
             _flow.count_error("flow.wsgi")
             return call(owner, environ, start_response)
