@@ -18,7 +18,7 @@ from codewitness.sensor import flow as _flow
 from codewitness.sensor.integrations._sql import fingerprint
 from codewitness.sensor.meter import now
 
-__all__ = ["SYSTEM", "call_shape", "report_call"]
+__all__ = ["SYSTEM", "call_shape", "note_call", "report_call"]
 
 SYSTEM = "http"
 
@@ -92,10 +92,24 @@ def report_call(
     if recorder is None:
         return
     try:
+        shaped = call_shape(method, scheme, host, port, path, recorder.redactor.redact_text)
+    except Exception:  # never the host's problem (the call itself was made): counted
+        recorder.internal_error("flow.http")
+        return
+    note_call(flow, t0, shaped, status, timeout_set, ours + 1)
+
+
+def note_call(
+    flow: _flow.Flow, t0: int, shaped: tuple[str, str], status: int | None, timeout_set: bool | None, ours: int = 2
+) -> None:
+    """As :func:`report_call`, for a call whose statement and fingerprint (``shaped``, from
+    :func:`call_shape`) the integration has already; never raises."""
+    recorder = _flow._recorder
+    if recorder is None:
+        return
+    try:
         ns = now() - t0
-        shape, fp = call_shape(method, scheme, host, port, path, recorder.redactor.redact_text)
-        details = _details(status, timeout_set is False)
         error = status is None or status >= 500
-        recorder.note(flow, SYSTEM, shape, fp, ns, -1, error, details, ours)
+        recorder.note(flow, SYSTEM, shaped[0], shaped[1], ns, -1, error, _details(status, timeout_set is False), ours)
     except Exception:  # never the host's problem (the call itself was made): counted
         recorder.internal_error("flow.http")
