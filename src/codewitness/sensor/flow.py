@@ -237,18 +237,45 @@ class _Seen:
 
 #: Status classes by ``status // 100`` (0: no status was sent).
 _STATUS_LABELS = ("none", "1xx", "2xx", "3xx", "4xx", "5xx", "other")
+#: A status class's cells in :attr:`_RouteStats.cells`: not failed, then failed, by concurrency bucket.
+_STATUS_STRIDE = 2 * CONCURRENCY_BUCKETS
 
 
 class _RouteStats:
-    __slots__ = ("concurrency", "errors", "function", "meter", "statuses")
+    __slots__ = ("cells", "function", "meter", "sums")
 
     def __init__(self, meter: Any, function: str | None) -> None:
         self.meter = meter  # its count is the number of requests
         self.function = function
-        self.errors = 0
-        #: Requests by status class (see ``_STATUS_LABELS``).
-        self.statuses = [0] * len(_STATUS_LABELS)
-        self.concurrency = [[0, 0] for _ in range(CONCURRENCY_BUCKETS)]
+        #: Requests by status class (see ``_STATUS_LABELS``), failed or not, and concurrency
+        #: bucket: ``cells[status * _STATUS_STRIDE + failed * CONCURRENCY_BUCKETS + bucket]`` (one
+        #: list, one increment per request; :meth:`statuses`, :meth:`errors` and :meth:`concurrency`
+        #: read it), and the time of the requests by concurrency bucket.
+        self.cells = [0] * (len(_STATUS_LABELS) * _STATUS_STRIDE)
+        self.sums = [0] * CONCURRENCY_BUCKETS
+
+    def statuses(self) -> list[int]:
+        """Requests per status class (see ``_STATUS_LABELS``)."""
+        stride = _STATUS_STRIDE
+        return [sum(self.cells[i * stride : (i + 1) * stride]) for i in range(len(_STATUS_LABELS))]
+
+    def errors(self) -> int:
+        """Requests that failed (an exception left the application) or answered 5xx."""
+        cells, buckets = self.cells, CONCURRENCY_BUCKETS
+        stride = _STATUS_STRIDE
+        failed = sum(sum(cells[i * stride + buckets : (i + 1) * stride]) for i in range(len(_STATUS_LABELS)))
+        # Not failed, but a 5xx or a status out of range ("other").
+        answered = sum(cells[5 * stride : 5 * stride + buckets]) + sum(cells[6 * stride : 6 * stride + buckets])
+        return failed + answered
+
+    def concurrency(self) -> list[tuple[int, int]]:
+        """``(requests, ns)`` per concurrency bucket."""
+        cells = self.cells
+        counts = [0] * CONCURRENCY_BUCKETS
+        for start in range(0, len(cells), CONCURRENCY_BUCKETS):
+            for b in range(CONCURRENCY_BUCKETS):
+                counts[b] += cells[start + b]
+        return list(zip(counts, self.sums, strict=True))
 
 
 class _DependencyStats:
@@ -401,13 +428,11 @@ class FlowRecorder:
             status //= 100
             if status > 5 or status < 0:
                 status = 6
-            stats.statuses[status] += 1
-            if status >= 5 or failed:
-                stats.errors += 1
             load = (in_flight - 1).bit_length()
-            bucket = stats.concurrency[load if load < last else last]
-            bucket[0] += 1
-            bucket[1] += ns
+            if load > last:
+                load = last
+            stats.cells[status * _STATUS_STRIDE + (CONCURRENCY_BUCKETS if failed else 0) + load] += 1
+            stats.sums[load] += ns
             if distinct:
                 for fp, seen in distinct.items():
                     self._fold(key[2], key[1], fp, seen)
@@ -654,12 +679,12 @@ class FlowRecorder:
                     "method": method,
                     "route": route,
                     "requests": calls,
-                    "errors": r.errors,
-                    "statuses": {label: n for label, n in zip(_STATUS_LABELS, r.statuses, strict=True) if n},
+                    "errors": r.errors(),
+                    "statuses": {label: n for label, n in zip(_STATUS_LABELS, r.statuses(), strict=True) if n},
                     "histogram": histogram,
-                    "total_ns": sum(ns for ns in (b[1] for b in r.concurrency)),
+                    "total_ns": sum(r.sums),
                     "max_ns": _max_of(counts),
-                    "concurrency": {_bucket_label(i): [n, ns] for i, (n, ns) in enumerate(r.concurrency) if n},
+                    "concurrency": {_bucket_label(i): [n, ns] for i, (n, ns) in enumerate(r.concurrency()) if n},
                 }
             )
         for (route, method, function, fp), d in dependencies.items():
