@@ -44,6 +44,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import importlib
@@ -86,10 +87,15 @@ log = logging.getLogger("codewitness.sensor")
 DEFAULT_STATEMENTS = 50
 #: How many distinct statements one flow tells apart (for its per-request counts).
 MAX_DISTINCT = 256
+#: How many statement texts one flow remembers the entry of (a statement run again by the same
+#: text skips normalising and fingerprinting); texts with their literals inline never repeat.
+MAX_TEXTS = 512
 #: How many routes and how many (route, function, statement) keys one interval holds; the
 #: rest are folded into one key marked ``(other)``.
 MAX_ROUTES = 500
 MAX_DEPENDENCIES = 5000
+#: How many ended requests are counted into their routes' statistics at a time (see :meth:`FlowRecorder.end`).
+ENDED_BATCH = 64
 #: How many frames up from a statement the issuing watched function is looked for.
 MAX_DEPTH = 64
 #: Latency by requests in flight: bucket ``i`` holds 2**(i-1)+1 .. 2**i requests (``1``, ``2``,
@@ -154,26 +160,29 @@ class Flow:
     the statements being run now, so the driver's own integration stays quiet).
     """
 
-    __slots__ = (
-        "_resolved",
-        "app",
-        "distinct",
-        "dropped",
-        "failed",
-        "in_flight",
-        "kind",
-        "method",
-        "number",
-        "outer",
-        "query",
-        "request_id",
-        "resolver",
-        "source",
-        "started",
-        "statements",
-        "status",
-        "top",
-    )
+    # Not slotted: what most requests never change is read from these class attributes, and a
+    # request's flow is made with the few it sets (a slot must be set in ``__init__`` to be read).
+    in_flight = 1
+    status = 0
+    failed = False
+    outer = 0
+    request_id: str | None = None
+    app: Any = None
+    _resolved: Resolved | None = None
+    #: The statements in the order they ran: ``(system, statement, duration_ns, rows, error)``
+    #: (made at the first statement: most requests of most services run none), and how many
+    #: more it has room for.
+    statements: list[tuple[str, str, int, int, bool]] | None = None
+    room = 0
+    dropped = 0
+    #: Statement text -> its entry in :attr:`distinct` (see :meth:`FlowRecorder.note`).
+    texts: dict[str, list[Any]] | None = None
+    #: The frame a job was opened in: the search for a statement's issuer goes no higher. (A
+    #: request's search stops at the integration's own frame, see :func:`stop_searching_at`.)
+    top: types.FrameType | None = None
+    #: Per distinct statement: ``fingerprint -> [system, statement, count, errors, total_ns,
+    #: max_ns, rows, function, details]``.
+    distinct: dict[str, list[Any]] | None = None
 
     def __init__(
         self,
@@ -184,31 +193,22 @@ class Flow:
         query: str | bytes = "",
         request_id: str | None = None,
         app: Any = None,
+        active: set[Flow] | None = None,
     ) -> None:
         self.kind = kind
         self.method = method
         self.source = source
         self.resolver = resolver
         self.query = query
-        self.request_id = request_id
-        self.app = app
+        if request_id is not None:
+            self.request_id = request_id
+        if app is not None:
+            self.app = app
         self.number = next(_numbers)
+        if active is not None:  # the recorder's flows in flight: this one is, from now
+            active.add(self)
+            self.in_flight = len(active)
         self.started = now()
-        self.in_flight = 1
-        self.status = 0
-        self.failed = False
-        self.outer = 0
-        self._resolved: Resolved | None = None
-        #: The statements in the order they ran: ``[system, statement, duration_ns, rows, error]``
-        #: (made at the first statement: most requests of most services run none).
-        self.statements: list[list[Any]] | None = None
-        self.dropped = 0
-        #: The frame a job was opened in: the search for a statement's issuer goes no higher. (A
-        #: request's search stops at the integration's own frame, see :func:`stop_searching_at`.)
-        self.top: types.FrameType | None = None
-        #: Per distinct statement: ``fingerprint -> [system, statement, count, errors, total_ns,
-        #: max_ns, rows, function, details]``.
-        self.distinct: dict[str, list[Any]] | None = None
 
     def resolved(self, final: bool = False) -> Resolved:
         """Route template, path parameters and handler, as the framework routed the request so far.
@@ -237,18 +237,45 @@ class _Seen:
 
 #: Status classes by ``status // 100`` (0: no status was sent).
 _STATUS_LABELS = ("none", "1xx", "2xx", "3xx", "4xx", "5xx", "other")
+#: A status class's cells in :attr:`_RouteStats.cells`: not failed, then failed, by concurrency bucket.
+_STATUS_STRIDE = 2 * CONCURRENCY_BUCKETS
 
 
 class _RouteStats:
-    __slots__ = ("concurrency", "errors", "function", "meter", "statuses")
+    __slots__ = ("cells", "function", "meter", "sums")
 
     def __init__(self, meter: Any, function: str | None) -> None:
         self.meter = meter  # its count is the number of requests
         self.function = function
-        self.errors = 0
-        #: Requests by status class (see ``_STATUS_LABELS``).
-        self.statuses = [0] * len(_STATUS_LABELS)
-        self.concurrency = [[0, 0] for _ in range(CONCURRENCY_BUCKETS)]
+        #: Requests by status class (see ``_STATUS_LABELS``), failed or not, and concurrency
+        #: bucket: ``cells[status * _STATUS_STRIDE + failed * CONCURRENCY_BUCKETS + bucket]`` (one
+        #: list, one increment per request; :meth:`statuses`, :meth:`errors` and :meth:`concurrency`
+        #: read it), and the time of the requests by concurrency bucket.
+        self.cells = [0] * (len(_STATUS_LABELS) * _STATUS_STRIDE)
+        self.sums = [0] * CONCURRENCY_BUCKETS
+
+    def statuses(self) -> list[int]:
+        """Requests per status class (see ``_STATUS_LABELS``)."""
+        stride = _STATUS_STRIDE
+        return [sum(self.cells[i * stride : (i + 1) * stride]) for i in range(len(_STATUS_LABELS))]
+
+    def errors(self) -> int:
+        """Requests that failed (an exception left the application) or answered 5xx."""
+        cells, buckets = self.cells, CONCURRENCY_BUCKETS
+        stride = _STATUS_STRIDE
+        failed = sum(sum(cells[i * stride + buckets : (i + 1) * stride]) for i in range(len(_STATUS_LABELS)))
+        # Not failed, but a 5xx or a status out of range ("other").
+        answered = sum(cells[5 * stride : 5 * stride + buckets]) + sum(cells[6 * stride : 6 * stride + buckets])
+        return failed + answered
+
+    def concurrency(self) -> list[tuple[int, int]]:
+        """``(requests, ns)`` per concurrency bucket."""
+        cells = self.cells
+        counts = [0] * CONCURRENCY_BUCKETS
+        for start in range(0, len(cells), CONCURRENCY_BUCKETS):
+            for b in range(CONCURRENCY_BUCKETS):
+                counts[b] += cells[start + b]
+        return list(zip(counts, self.sums, strict=True))
 
 
 class _DependencyStats:
@@ -314,6 +341,10 @@ class FlowRecorder:
         self.active: set[Flow] = set()
         self._routes: dict[tuple[Any, ...], _RouteStats] = {}
         self._dependencies: dict[tuple[Any, ...], _DependencyStats] = {}
+        #: Requests ended and not counted yet: ``((kind, method, route, function), ns, status,
+        #: failed, in_flight, distinct statements)`` (see :meth:`end`); never more than :data:`ENDED_BATCH` long for
+        #: longer than one request's end.
+        self._ended: collections.deque[tuple[Any, ...]] = collections.deque()
         self._start = timestamp()
         #: ``id(code) -> (code, module.qualname or None, a flow's boundary)``: which code objects are
         #: watched functions, and which open flows (the issuer search stops there).
@@ -326,6 +357,7 @@ class FlowRecorder:
         """Forget the parent's counts and requests in flight (in a forked child)."""
         self._routes = {}
         self._dependencies = {}
+        self._ended = collections.deque()
         self.active = set()
         self._start = timestamp()
 
@@ -342,18 +374,21 @@ class FlowRecorder:
         request_id: str | None = None,
         app: Any = None,
     ) -> tuple[Flow, contextvars.Token[Flow | None]]:
-        """Open a flow and make it the current one; hand both to :meth:`end`."""
-        flow = Flow(kind, method, source, resolver, query, request_id, app)
-        active = self.active
-        active.add(flow)
-        flow.in_flight = len(active)
+        """Open a flow and make it the current one; hand both to :meth:`end`.
+
+        (The web integrations do the same in their own frame: ``Flow(..., active=recorder.active)``
+        and ``_current.set``.)
+        """
+        flow = Flow(kind, method, source, resolver, query, request_id, app, self.active)
         return flow, _current.set(flow)
 
     def end(self, flow: Flow, token: contextvars.Token[Flow | None] | None) -> None:
         """Close ``flow`` (put the previous one back) and count it. Never raises.
 
-        One frame: what counting a request needs is written out here rather than in helpers,
-        as it runs on every request (and, after the application's own work, with cold caches).
+        The request is noted in :attr:`_ended` and counted into its route's statistics (and its
+        statements into theirs) with others, :data:`ENDED_BATCH` at a time and at each drain:
+        one loop over many requests rather than the same steps after each, as it runs on every
+        request (and, after the application's own work, with cold caches).
         """
         ns = now() - flow.started
         if token is not None:
@@ -366,27 +401,41 @@ class FlowRecorder:
             found = flow._resolved
             if found is None:
                 found = flow._resolved = flow.resolver(flow)
-            route, function = found[0], found[2]
-            key = (flow.kind, flow.method, route, function)
+            ended = self._ended
+            key = (flow.kind, flow.method, found[0], found[2])
+            ended.append((key, ns, flow.status, flow.failed, flow.in_flight, flow.distinct))
+            if len(ended) >= ENDED_BATCH:
+                self._count_ended()
+        except Exception:  # a resolver that tripped over a framework we did not expect
+            self.internal_error("flow.end")
+
+    def _count_ended(self) -> None:
+        """Count the requests noted in :attr:`_ended` into their routes' statistics.
+
+        Each is taken off the queue once (threads may end requests meanwhile, and count them).
+        """
+        ended = self._ended
+        last = CONCURRENCY_BUCKETS - 1
+        for _ in range(len(ended)):
+            try:
+                key, ns, status, failed, in_flight, distinct = ended.popleft()
+            except IndexError:  # another thread counted the rest
+                return
             stats = self._routes.get(key)
             if stats is None:
                 stats = self._route_stats(key)
             stats.meter.add(ns)
-            status = flow.status // 100
+            status //= 100
             if status > 5 or status < 0:
                 status = 6
-            stats.statuses[status] += 1
-            if status >= 5 or flow.failed:
-                stats.errors += 1
-            load = (flow.in_flight - 1).bit_length()
-            bucket = stats.concurrency[load if load < CONCURRENCY_BUCKETS else CONCURRENCY_BUCKETS - 1]
-            bucket[0] += 1
-            bucket[1] += ns
-            if flow.distinct:
-                for fp, seen in flow.distinct.items():
-                    self._fold(route, flow.method, fp, seen)
-        except Exception:  # a resolver that tripped over a framework we did not expect
-            self.internal_error("flow.end")
+            load = (in_flight - 1).bit_length()
+            if load > last:
+                load = last
+            stats.cells[status * _STATUS_STRIDE + (CONCURRENCY_BUCKETS if failed else 0) + load] += 1
+            stats.sums[load] += ns
+            if distinct:
+                for fp, seen in distinct.items():
+                    self._fold(key[2], key[1], fp, seen)
 
     def _route_stats(self, key: tuple[Any, ...]) -> _RouteStats:
         """The statistics of a route seen the first time this interval (or of ``(other)``)."""
@@ -452,6 +501,7 @@ class FlowRecorder:
         error: bool = False,
         details: Mapping[str, int] | None = None,
         ours: int = 0,
+        text: str | None = None,
     ) -> None:
         """Note one already normalised statement or outbound call (``fp``: its fingerprint).
 
@@ -461,11 +511,17 @@ class FlowRecorder:
         are the integration's own (the caller, the wrapper that called it, ...): the search
         starts above them, as reading a frame costs (one fewer too many is harmless; one too many
         would skip the issuer).
+
+        ``text``: the statement as the driver got it (a ``str``); the flow remembers which entry it
+        went to, so that the next time it runs the driver's report
+        (:func:`codewitness.sensor.integrations._dbapi.report`) counts it without this work.
         """
         distinct = flow.distinct
         if distinct is None:
             distinct = flow.distinct = {}
             flow.statements = []
+            flow.room = self.max_statements
+            flow.texts = {}
         seen = distinct.get(fp)
         if seen is None:
             if len(distinct) >= MAX_DISTINCT:
@@ -485,9 +541,15 @@ class FlowRecorder:
             counts = seen[8] = seen[8] or {}
             for name, n in details.items():
                 counts[name] = counts.get(name, 0) + n
-        statements = flow.statements
-        if statements is not None and len(statements) < self.max_statements:
-            statements.append([system, shape, ns, rows, error])
+        elif text is not None:
+            texts = flow.texts
+            if texts is not None and len(texts) < MAX_TEXTS:
+                texts[text] = seen
+        if flow.room > 0:
+            flow.room -= 1
+            statements = flow.statements
+            if statements is not None:
+                statements.append((system, seen[1], ns, rows, error))
         else:
             flow.dropped += 1
 
@@ -591,6 +653,10 @@ class FlowRecorder:
 
     def drain(self, function_facts: Callable[[str | None], dict[str, Any]]) -> list[dict[str, Any]]:
         """This interval's ``route`` and ``dependency`` records; starts the next interval."""
+        try:
+            self._count_ended()
+        except Exception:  # never lose the interval for it: what is left is counted next time
+            self.internal_error("flow.end")
         routes, self._routes = self._routes, {}
         dependencies, self._dependencies = self._dependencies, {}
         start, end = self._start, timestamp()
@@ -613,12 +679,12 @@ class FlowRecorder:
                     "method": method,
                     "route": route,
                     "requests": calls,
-                    "errors": r.errors,
-                    "statuses": {label: n for label, n in zip(_STATUS_LABELS, r.statuses, strict=True) if n},
+                    "errors": r.errors(),
+                    "statuses": {label: n for label, n in zip(_STATUS_LABELS, r.statuses(), strict=True) if n},
                     "histogram": histogram,
-                    "total_ns": sum(ns for ns in (b[1] for b in r.concurrency)),
+                    "total_ns": sum(r.sums),
                     "max_ns": _max_of(counts),
-                    "concurrency": {_bucket_label(i): [n, ns] for i, (n, ns) in enumerate(r.concurrency) if n},
+                    "concurrency": {_bucket_label(i): [n, ns] for i, (n, ns) in enumerate(r.concurrency()) if n},
                 }
             )
         for (route, method, function, fp), d in dependencies.items():

@@ -16,6 +16,7 @@ import pytest
 from tests.sensor_db import connect
 
 from codewitness.config import SensorSection
+from codewitness.sensor import flow as flow_module
 from codewitness.sensor.flow import job
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -62,6 +63,37 @@ def test_sqlite3_reports_execute_executemany_executescript_and_failures(
     assert seen["UPDATE t SET name = ? WHERE id > ?"]["rows"] == 2
     assert (seen["SELECT nope FROM t"]["errors"], seen["SELECT nope FROM t"]["calls"]) == (1, 1)
     assert all(r["system"] == "sqlite" for r in seen.values())
+
+
+def test_a_statement_run_again_in_a_flow_is_counted_by_its_text_with_its_rows_and_failures(
+    sensor: Any, memory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flow_module, "MAX_TEXTS", 3)
+    conn = connect(tmp_path / "again.db")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)")
+    with job("again") as flow:
+        for i in range(4):
+            conn.execute("INSERT INTO t (n) VALUES (?)", (i,))
+        cursor = conn.cursor()
+        for _ in range(2):
+            cursor.execute("UPDATE t SET n = n + 1 WHERE n >= ?", (2,))  # two rows each time
+        for _ in range(2):
+            with pytest.raises(sqlite3.IntegrityError):
+                conn.execute("INSERT INTO t (id, n) VALUES (?, ?)", (1, 0))
+        for i in range(5):
+            conn.execute(f"SELECT {i} + 1")  # five texts of one statement
+        # The texts a flow remembers are bounded; the rest take the long way, counted alike.
+        assert flow is not None and flow.texts is not None and len(flow.texts) == 3
+    sensor.flush()
+    seen = statements(memory)
+    counts = {s: (r["calls"], r["rows"], r["errors"], r["max_per_request"], r["repeated"]) for s, r in seen.items()}
+    assert counts == {
+        "INSERT INTO t (n) VALUES (?)": (4, 4, 0, 4, 1),
+        "UPDATE t SET n = n + ? WHERE n >= ?": (2, 4, 0, 2, 1),
+        "INSERT INTO t (id, n) VALUES (?, ?)": (2, 0, 2, 2, 1),
+        "SELECT ? + ?": (5, 0, 0, 5, 1),
+    }
+    assert all(r["max_ns"] <= r["total_ns"] and r["total_ns"] > 0 for r in seen.values())
 
 
 def test_a_cursor_factory_of_the_application_is_seen_too(sensor: Any, memory: Any, tmp_path: Path) -> None:

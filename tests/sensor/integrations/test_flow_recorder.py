@@ -8,6 +8,7 @@ with a real environ; queries run on real SQLite files.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import io
@@ -387,6 +388,48 @@ def test_requests_are_counted_by_how_many_were_in_flight_as_each_began(app: Any,
     (route,) = memory.of("route")
     assert {label: n for label, (n, _) in route["concurrency"].items()} == {"1": 1, "2": 1, "3-4": 2}
     assert route["requests"] == 4 and route["statuses"] == {"2xx": 4}
+
+
+def test_ended_requests_are_counted_in_batches_and_at_each_drain_each_once(app: Any, memory: Any, start: Any) -> None:
+    import threading
+
+    sensor = start(app, memory, "wrapping")
+    recorder = flow_module.recorder()
+    assert recorder is not None
+    outcomes = ("200", "404", "503", "boom")
+
+    def answer(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        outcome = environ["PATH_INFO"].strip("/")
+        if outcome == "boom":
+            raise RuntimeError("boom")
+        start_response(f"{outcome} Whatever", [])
+        return [b""]
+
+    application = FlowMiddleware(answer)
+    longest: list[int] = []
+
+    def serve(requests: int) -> None:
+        for i in range(requests):
+            environ = _environ("", {})
+            environ["PATH_INFO"] = f"/{outcomes[i % 4]}"
+            with contextlib.suppress(RuntimeError):
+                _call(application, environ)
+            longest.append(len(recorder._ended))
+
+    threads = [threading.Thread(target=serve, args=(101,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    sensor.flush()
+    serve(6)
+    sensor.flush()
+    first, second = memory.of("route")
+    assert first["requests"] == 404 and first["statuses"] == {"2xx": 104, "4xx": 100, "5xx": 100, "none": 100}
+    assert first["errors"] == 200 and sum(n for n, _ in first["concurrency"].values()) == 404
+    assert second["requests"] == 6 and second["statuses"] == {"2xx": 2, "4xx": 2, "5xx": 1, "none": 1}
+    # Never more waiting to be counted than one batch (and a request per thread ending meanwhile).
+    assert max(longest) < flow_module.ENDED_BATCH + len(threads)
 
 
 FORKED = """

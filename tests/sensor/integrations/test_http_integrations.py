@@ -142,9 +142,7 @@ async def with_httpx_async(client, url):
 """
 
 
-def test_each_call_names_the_watched_function_that_made_it(
-    app: Any, memory: Any, start: Any, server: str
-) -> None:
+def test_each_call_names_the_watched_function_that_made_it(app: Any, memory: Any, start: Any, server: str) -> None:
     # The search for a call's issuer starts above the integration's own frames: it must not start
     # above the function that made the call (here right above the patched method, but for requests).
     requests = pytest.importorskip("requests")
@@ -181,3 +179,37 @@ def test_each_call_names_the_watched_function_that_made_it(
         f"GET {server}/c/{{id}}": f"{module}.with_httpx",
         f"GET {server}/d/{{id}}": f"{module}.with_httpx_async",
     }
+
+
+def test_a_call_s_details_are_its_status_class_and_no_timeout_remembered_for_a_bounded_few() -> None:
+    from codewitness.sensor.integrations import _http
+
+    for status in (*range(100, 1000), None):
+        for no_timeout in (False, True):
+            expected = {f"{status // 100}xx" if status else "error": 1} | ({"no_timeout": 1} if no_timeout else {})
+            assert _http._details(status, no_timeout) == expected
+            assert _http._details(status, no_timeout) == expected  # remembered or not, the same
+    assert len(_http._DETAILS) <= 1024
+
+
+def test_httpx_calls_are_shaped_from_the_url_as_sent_the_same_as_from_its_decoded_parts(
+    sensor: Any, memory: Any, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpx = pytest.importorskip("httpx")
+    from codewitness.sensor.integrations import httpx as integration
+
+    monkeypatch.setattr(integration, "MAX_SHAPES", 4)
+    integration._SHAPES.clear()
+    with job("shapes"), httpx.Client() as client:
+        for _ in range(2):  # the second time from memory
+            client.get(f"http://{server}/caf%C3%A9/menu%20items/42?token=tok_9f8e7d6c5b4a39281706")
+            client.get(f"http://LOCALHOST:{server.split(':')[1]}/missing/7")
+        for i in range(10):  # more shapes than remembered: the memory stays bounded, each still right
+            client.get(f"http://{server}/page{i}/{i}")
+            assert len(integration._SHAPES) <= 4
+    sensor.flush()
+    seen = calls(memory)
+    assert seen[f"GET {server}/café/menu items/{{id}}"]["calls"] == 2
+    assert seen[f"GET localhost:{server.split(':')[1]}/missing/{{id}}"]["calls"] == 2
+    assert all(seen[f"GET {server}/page{i}/{{id}}"]["calls"] == 1 for i in range(10))
+    assert b"tok_9f8e7d6c" not in encode_batch(memory.records).data

@@ -22,21 +22,43 @@ def report(flow: _flow.Flow, system: str, statement: Any, t0: int, rows: Any, er
     """Note a statement that began at ``t0`` (the sensor's clock); never raises.
 
     Called by the replacement of the driver's ``execute`` itself (the issuer search starts above
-    both frames).
+    both frames). A statement text the flow ran before is counted here, in this one frame: its
+    entry (normalised, fingerprinted, its issuer found the first time) is looked up by the text,
+    as the recorder's :meth:`~codewitness.sensor.flow.FlowRecorder.note` remembered it.
     """
-    recorder = _flow._recorder
-    if recorder is None:
-        return
     try:
         ns = now() - t0
-        # A statement text seen lately is looked up here: one call less on every statement.
+        if type(rows) is not int:
+            rows = -1
+        texts = flow.texts
+        seen = texts.get(statement) if texts is not None and type(statement) is str else None
+        if seen is not None:  # the fields of :class:`~codewitness.sensor.flow._Seen`, written out
+            seen[2] += 1
+            if error:
+                seen[3] += 1
+            seen[4] += ns
+            if ns > seen[5]:
+                seen[5] = ns
+            if rows > 0:
+                seen[6] += rows
+            if flow.room > 0:
+                flow.room -= 1
+                flow.statements.append((system, seen[1], ns, rows, error))  # type: ignore[union-attr]
+            else:
+                flow.dropped += 1
+            return
+        recorder = _flow._recorder
+        if recorder is None:
+            return
+        # A statement text seen lately (by any flow) is looked up here: one call less.
         found = recorder.normalize.known.get(statement) if type(statement) is str else None
         if found is None:
             found = recorder.normalize(statement)
         # Ours above the statement: this function and the wrapper of ``execute`` that called it.
-        recorder.note(flow, system, found[0], found[1], ns, rows if type(rows) is int else -1, error, None, 2)
+        text = statement if type(statement) is str else None
+        recorder.note(flow, system, found[0], found[1], ns, rows, error, None, 2, text)
     except Exception:  # never the host's problem (the statement itself ran): counted
-        recorder.internal_error(f"flow.{system}")
+        _flow.count_error(f"flow.{system}")
 
 
 def wrap_execute(system: str) -> Callable[[Any], Any]:

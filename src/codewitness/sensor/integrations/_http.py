@@ -18,7 +18,7 @@ from codewitness.sensor import flow as _flow
 from codewitness.sensor.integrations._sql import fingerprint
 from codewitness.sensor.meter import now
 
-__all__ = ["SYSTEM", "call_shape", "report_call"]
+__all__ = ["SYSTEM", "call_shape", "note_call", "report_call"]
 
 SYSTEM = "http"
 
@@ -54,6 +54,23 @@ def call_shape(
     return found
 
 
+#: ``(status, no timeout) -> details`` of the calls seen: an application gets the same few
+#: statuses, and these are only read (the recorder adds them into counts of its own).
+_DETAILS: dict[tuple[int | None, bool], dict[str, int]] = {}
+
+
+def _details(status: int | None, no_timeout: bool) -> dict[str, int]:
+    """A call's ``details``: its status class (``error`` when it failed), and ``no_timeout``."""
+    found = _DETAILS.get((status, no_timeout))
+    if found is None:
+        found = {f"{status // 100}xx" if status else "error": 1}
+        if no_timeout:
+            found["no_timeout"] = 1
+        if len(_DETAILS) < 1024:
+            _DETAILS[(status, no_timeout)] = found
+    return found
+
+
 def report_call(
     flow: _flow.Flow,
     t0: int,
@@ -75,12 +92,24 @@ def report_call(
     if recorder is None:
         return
     try:
+        shaped = call_shape(method, scheme, host, port, path, recorder.redactor.redact_text)
+    except Exception:  # never the host's problem (the call itself was made): counted
+        recorder.internal_error("flow.http")
+        return
+    note_call(flow, t0, shaped, status, timeout_set, ours + 1)
+
+
+def note_call(
+    flow: _flow.Flow, t0: int, shaped: tuple[str, str], status: int | None, timeout_set: bool | None, ours: int = 2
+) -> None:
+    """As :func:`report_call`, for a call whose statement and fingerprint (``shaped``, from
+    :func:`call_shape`) the integration has already; never raises."""
+    recorder = _flow._recorder
+    if recorder is None:
+        return
+    try:
         ns = now() - t0
-        shape, fp = call_shape(method, scheme, host, port, path, recorder.redactor.redact_text)
-        details = {f"{status // 100}xx" if status else "error": 1}
-        if timeout_set is False:
-            details["no_timeout"] = 1
         error = status is None or status >= 500
-        recorder.note(flow, SYSTEM, shape, fp, ns, -1, error, details, ours)
+        recorder.note(flow, SYSTEM, shaped[0], shaped[1], ns, -1, error, _details(status, timeout_set is False), ours)
     except Exception:  # never the host's problem (the call itself was made): counted
         recorder.internal_error("flow.http")

@@ -15,7 +15,7 @@ from codewitness.sensor.flow import Flow, FlowRecorder, Resolved
 from codewitness.sensor.integrations import DidNotEnable
 from codewitness.sensor.integrations._patch import Patches
 from codewitness.sensor.integrations.asgi import function_name
-from codewitness.sensor.integrations.wsgi import Environ, StartResponse, serve
+from codewitness.sensor.integrations.wsgi import serving
 
 __all__ = ["Integration", "resolve"]
 
@@ -55,11 +55,11 @@ class Integration:
             raise DidNotEnable("flask has no Flask class")
 
         def wrap(original: Any) -> Any:
-            def __call__(self: Any, environ: Environ, start_response: StartResponse) -> Any:
-                # A bound method, not a lambda: one Python frame less on every request.
-                return serve(original.__get__(self, type(self)), environ, start_response, resolve, self)
-
+            # Flask's own ``__call__``, unbound, called inside the flow: one function of ours per
+            # request, and no bound method made for it.
+            __call__ = serving(original, resolve)
             __call__.__wrapped__ = original  # type: ignore[attr-defined]
+            __call__.__name__ = __call__.__qualname__ = "__call__"
             return __call__
 
         self._patches.replace(app_class, "__call__", wrap)

@@ -13,36 +13,47 @@ from typing import Any
 from codewitness.sensor import flow as _flow
 from codewitness.sensor.flow import FlowRecorder
 from codewitness.sensor.integrations import DidNotEnable
-from codewitness.sensor.integrations._http import report_call
+from codewitness.sensor.integrations._http import call_shape, note_call
 from codewitness.sensor.integrations._patch import Patches
 from codewitness.sensor.meter import now
 
 __all__ = ["Integration"]
 
 
+#: ``(method, scheme, host, port, path as sent) -> (statement, fingerprint)`` of recent calls,
+#: read from the URL as httpx parsed it (``URL._uri_reference``: its public properties decode the
+#: path and the host on every read); an httpx whose URL has no such parts is read the public way.
+_SHAPES: dict[tuple[Any, ...], tuple[str, str]] = {}
+MAX_SHAPES = 4096
+
+
 def _report(flow: _flow.Flow, t0: int, request: Any, response: Any) -> None:
     try:
         url = request.url
-        timeout = (getattr(request, "extensions", None) or {}).get("timeout")
-        timeout_set = (
-            None
-            if not isinstance(timeout, dict)
-            else timeout.get("connect") is not None and timeout.get("read") is not None
-        )
+        try:
+            parsed = url._uri_reference
+            key: tuple[Any, ...] | None = (request.method, parsed.scheme, parsed.host, parsed.port, parsed.path)
+        except AttributeError:
+            key = None
+        shaped = _SHAPES.get(key) if key is not None else None
+        if shaped is None:
+            recorder = _flow._recorder
+            if recorder is None:
+                return
+            redact = recorder.redactor.redact_text
+            shaped = call_shape(request.method, url.scheme, url.host, url.port, url.path, redact)
+            if key is not None:
+                if len(_SHAPES) >= MAX_SHAPES:
+                    _SHAPES.clear()
+                _SHAPES[key] = shaped
+        timeout = request.extensions.get("timeout")
+        timeout_set = None
+        if type(timeout) is dict:
+            timeout_set = timeout.get("connect") is not None and timeout.get("read") is not None
         status = getattr(response, "status_code", None)
-        report_call(
-            flow,
-            t0,
-            str(request.method),
-            str(url.scheme),
-            str(url.host),
-            url.port,
-            str(url.path),
-            status if type(status) is int else None,
-            timeout_set,
-            3,  # report_call, this function, the wrapper of ``send``
-        )
-    except Exception:  # never the host's problem: counted
+        # Ours above the call: note_call, this function, the wrapper of ``send``.
+        note_call(flow, t0, shaped, status if type(status) is int else None, timeout_set, 3)
+    except Exception:  # never the host's problem (an odd request is counted): counted
         _flow.count_error("flow.httpx")
 
 

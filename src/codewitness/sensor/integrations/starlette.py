@@ -14,7 +14,7 @@ from typing import Any
 from codewitness.sensor.flow import FlowRecorder
 from codewitness.sensor.integrations import DidNotEnable
 from codewitness.sensor.integrations._patch import Patches
-from codewitness.sensor.integrations.asgi import Receive, Scope, Send, serve
+from codewitness.sensor.integrations.asgi import serving
 
 __all__ = ["Integration"]
 
@@ -33,11 +33,11 @@ class Integration:
             raise DidNotEnable("starlette.applications has no Starlette class")
 
         def wrap(original: Any) -> Any:
-            async def __call__(self: Any, scope: Scope, receive: Receive, send: Send) -> None:
-                # A bound method, not a lambda: one Python frame less on every request.
-                await serve(original.__get__(self, type(self)), scope, receive, send)
-
+            # Starlette's own ``__call__``, unbound, awaited inside the flow: one coroutine of ours
+            # per request, and no bound method made for it.
+            __call__ = serving(original)
             __call__.__wrapped__ = original  # type: ignore[attr-defined]
+            __call__.__name__ = __call__.__qualname__ = "__call__"
             return __call__
 
         self._patches.replace(app_class, "__call__", wrap)

@@ -1,9 +1,9 @@
 """WSGI: a flow per request of any WSGI application.
 
-:func:`serve` runs one WSGI call inside a flow: method and query string from the environ (its
-``X-Request-ID`` when an event needs it), the status from ``start_response``, the route from what the
-framework's resolver reads once it routed the request. The Flask integration uses it; for any
-other WSGI application, wrap it::
+:func:`serving` makes a WSGI ``__call__`` that runs each call inside a flow: method and query
+string from the environ (its ``X-Request-ID`` when an event needs it), the status from
+``start_response``, the route from what the framework's resolver reads once it routed the
+request. The Flask integration uses it; for any other WSGI application, wrap it::
 
     from codewitness.sensor.integrations.wsgi import FlowMiddleware
 
@@ -22,7 +22,7 @@ from typing import Any
 from codewitness.sensor import flow as _flow
 from codewitness.sensor.flow import Resolved, Resolver
 
-__all__ = ["FlowMiddleware", "serve"]
+__all__ = ["FlowMiddleware", "serving"]
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -38,50 +38,72 @@ def _unrouted(flow: _flow.Flow) -> Resolved:
     return (None, None, None)
 
 
-def serve(
-    app: App, environ: Environ, start_response: StartResponse, resolver: Resolver = _unrouted, owner: Any = None
-) -> Iterable[bytes]:
-    """Run ``app(environ, start_response)`` inside a flow when a recorder runs and none is open."""
-    recorder = _flow._recorder
-    if recorder is None or _flow._current.get() is not None:
-        return app(environ, start_response)
-    try:
-        flow, token = recorder.begin(
-            "http",
-            environ.get("REQUEST_METHOD"),
-            environ,
-            resolver,
-            environ.get("QUERY_STRING") or "",
-            app=owner,
-        )
-    except Exception:
-        _flow.count_error("flow.wsgi")
-        return app(environ, start_response)
+#: What a flow runs: ``call(owner, environ, start_response)`` is the application's response
+#: (``Flask.__call__`` itself, unbound; :class:`FlowMiddleware`'s call of the app it wraps).
+Call = Callable[[Any, Environ, StartResponse], Iterable[bytes]]
+Served = Callable[[Any, Environ, StartResponse], Iterable[bytes]]
 
-    def starting(status: str, headers: Any, exc_info: Any = None) -> Any:
-        try:
-            code = _CODES.get(status)
-            if code is None:
-                code = int(status[:3])
-                if len(_CODES) < 512:
-                    _CODES[status] = code
-            flow.status = code
-            # Routed by now, and still inside the framework's request (Flask forgets it after).
-            flow.resolved(final=True)
-        except Exception:  # a status or a route we cannot read: the request is counted without
+
+def serving(call: Call, resolver: Resolver | None = _unrouted) -> Served:
+    """A ``(owner, environ, start_response)`` function that returns ``call(owner, environ,
+    start_response)``, inside a flow when a recorder runs and none is open.
+
+    Made once per integration (or middleware class) and set as its ``__call__``: a request then
+    runs through one function of ours, with no bound method made for it. ``resolver``: reads the
+    route once the application routed the request (the flow's ``app`` is the owner); ``None``:
+    the owner's ``resolver`` attribute.
+    """
+
+    def serve(owner: Any, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        recorder = _flow._recorder
+        if recorder is None or _flow._current.get() is not None:
+            return call(owner, environ, start_response)
+        try:  # what ``recorder.begin`` does, in this frame
+            flow = _flow.Flow(
+                "http",
+                environ.get("REQUEST_METHOD"),
+                environ,
+                resolver if resolver is not None else owner.resolver,
+                environ.get("QUERY_STRING") or "",
+                app=owner,
+                active=recorder.active,
+            )
+            token = _flow._current.set(flow)
+        except Exception:
             _flow.count_error("flow.wsgi")
-        return start_response(status, headers, exc_info) if exc_info is not None else start_response(status, headers)
+            return call(owner, environ, start_response)
 
-    try:
-        return app(environ, starting)
-    except BaseException:
-        flow.failed = True
-        raise
-    finally:
-        recorder.end(flow, token)
+        def starting(status: str, headers: Any, exc_info: Any = None) -> Any:
+            try:
+                code = _CODES.get(status)
+                if code is None:
+                    code = int(status[:3])
+                    if len(_CODES) < 512:
+                        _CODES[status] = code
+                flow.status = code
+                # Routed by now, and still inside the framework's request (Flask forgets it after):
+                # what the resolver reads now is final.
+                if flow._resolved is None:
+                    flow._resolved = flow.resolver(flow)
+            except Exception:  # a status or a route we cannot read: the request is counted without
+                _flow.count_error("flow.wsgi")
+            if exc_info is not None:
+                return start_response(status, headers, exc_info)
+            return start_response(status, headers)
+
+        try:
+            return call(owner, environ, starting)
+        except BaseException:
+            flow.failed = True
+            raise
+        finally:
+            recorder.end(flow, token)
+
+    return serve
 
 
-_flow.stop_searching_at(serve)
+def _call_app(middleware: FlowMiddleware, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    return middleware.app(environ, start_response)
 
 
 class FlowMiddleware:
@@ -97,5 +119,9 @@ class FlowMiddleware:
         self.app = app
         self.resolver = resolver
 
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        return serve(self.app, environ, start_response, self.resolver)
+    #: ``__call__(self, environ, start_response)``, as WSGI servers expect.
+    __call__ = serving(_call_app, None)
+
+
+# Every function :func:`serving` makes shares one code object: the issuer search stops at it.
+_flow.stop_searching_at(FlowMiddleware.__call__)
