@@ -213,3 +213,27 @@ def test_httpx_calls_are_shaped_from_the_url_as_sent_the_same_as_from_its_decode
     assert seen[f"GET localhost:{server.split(':')[1]}/missing/{{id}}"]["calls"] == 2
     assert all(seen[f"GET {server}/page{i}/{{id}}"]["calls"] == 1 for i in range(10))
     assert b"tok_9f8e7d6c" not in encode_batch(memory.records).data
+
+
+def test_a_sensor_started_again_with_other_redaction_shapes_its_calls_anew(
+    app: Any, memory: Any, start: Any, server: str
+) -> None:
+    # The shapes of recent calls are remembered already redacted: before, a sensor started again in
+    # the same process with a stricter redaction reused the first sensor's shapes, text and all.
+    httpx = pytest.importorskip("httpx")
+    requests = pytest.importorskip("requests")
+    url = f"http://{server}/project-bluefalcon/report"
+    for redact_patterns in [(), ("bluefalcon",)]:
+        memory.records.clear()
+        settings = SensorSection(integrations=("urllib3", "httpx"), redact_patterns=redact_patterns)
+        sensor = start(app, memory, "wrapping", settings=settings)
+        try:
+            with job("again"), httpx.Client() as client:
+                client.get(url)
+                requests.get(url, timeout=5)
+            sensor.flush()
+        finally:
+            sensor.shutdown()
+        (statement,) = calls(memory)
+        assert calls(memory)[statement]["calls"] == 2
+        assert ("bluefalcon" in statement) is (not redact_patterns), statement

@@ -38,8 +38,9 @@ _shapes: dict[tuple[Any, ...], tuple[str, str]] = {}
 def call_shape(
     method: str, scheme: str, host: str, port: int | None, path: str, redact: Callable[[str], str]
 ) -> tuple[str, str]:
-    """The statement of an outbound call and its fingerprint (remembered for recent calls)."""
-    key = (method, scheme, host, port, path)
+    """The statement of an outbound call and its fingerprint (remembered for recent calls, by the
+    redaction that made them: a sensor started again with other redaction settings shapes anew)."""
+    key = (redact, method, scheme, host, port, path)
     found = _shapes.get(key)
     if found is not None:
         return found

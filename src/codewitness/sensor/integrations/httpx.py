@@ -20,27 +20,36 @@ from codewitness.sensor.meter import now
 __all__ = ["Integration"]
 
 
-#: ``(method, scheme, host, port, path as sent) -> (statement, fingerprint)`` of recent calls,
-#: read from the URL as httpx parsed it (``URL._uri_reference``: its public properties decode the
-#: path and the host on every read); an httpx whose URL has no such parts is read the public way.
+#: ``(redactor, method, scheme, host, port, path as sent) -> (statement, fingerprint)`` of recent
+#: calls, read from the URL as httpx parsed it (``URL._uri_reference``: its public properties decode
+#: the path and the host on every read); an httpx whose URL has no such parts is read the public
+#: way. The redactor is part of the key: a statement is redacted once, by the sensor that shaped it.
 _SHAPES: dict[tuple[Any, ...], tuple[str, str]] = {}
 MAX_SHAPES = 4096
 
 
 def _report(flow: _flow.Flow, t0: int, request: Any, response: Any) -> None:
     try:
+        recorder = _flow._recorder
+        if recorder is None:
+            return
+        redactor = recorder.redactor
         url = request.url
         try:
             parsed = url._uri_reference
-            key: tuple[Any, ...] | None = (request.method, parsed.scheme, parsed.host, parsed.port, parsed.path)
+            key: tuple[Any, ...] | None = (
+                redactor,
+                request.method,
+                parsed.scheme,
+                parsed.host,
+                parsed.port,
+                parsed.path,
+            )
         except AttributeError:
             key = None
         shaped = _SHAPES.get(key) if key is not None else None
         if shaped is None:
-            recorder = _flow._recorder
-            if recorder is None:
-                return
-            redact = recorder.redactor.redact_text
+            redact = redactor.redact_text
             shaped = call_shape(request.method, url.scheme, url.host, url.port, url.path, redact)
             if key is not None:
                 if len(_SHAPES) >= MAX_SHAPES:
