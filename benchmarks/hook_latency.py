@@ -34,23 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-_SOURCE = "id, service, revision, host, pid, function, origin, ai_share, generation_ids, models, path, line"
-#: Named columns: later migrations add columns (rollup, fingerprint, count) with defaults.
-INSERT_AGGREGATE = (
-    f"INSERT INTO runtime_aggregates ({_SOURCE}, interval_start, interval_end, calls, error_count, errors, "
-    "histogram, total_ns, max_ns, ingested_at) VALUES (" + ",".join("?" * 21) + ")"
-)
-INSERT_EXCEPTION = (
-    f"INSERT INTO runtime_exceptions ({_SOURCE}, time, type, message, stack, arguments, ingested_at) "
-    "VALUES (" + ",".join("?" * 18) + ")"
-)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
+from _store_rows import INSERT_AGGREGATE, INSERT_EXCEPTION, percentile  # a sibling: benchmarks/ is on sys.path when run
 
 _ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
@@ -189,7 +173,7 @@ def main() -> None:
         log = root / ".codewitness" / "log"
         if log.exists():
             print(f"note: hook log has entries:\n{log.read_text()[:500]}", file=sys.stderr)
-    base50, base95 = statistics.median(base_ms), _percentile(base_ms, 0.95)
+    base50, base95 = statistics.median(base_ms), percentile(base_ms, 0.95)
     print(f"hook latency over {args.edits} edits (Python {sys.version.split()[0]})")
     print(f"{'':14}{'p50 ms':>9}{'p95 ms':>9}{'p50/base':>10}{'p95/base':>10}")
     series = (
@@ -199,14 +183,14 @@ def main() -> None:
         ("python -c pass", base_ms),
     )
     for name, values in series:
-        p50, p95 = statistics.median(values), _percentile(values, 0.95)
+        p50, p95 = statistics.median(values), percentile(values, 0.95)
         print(f"{name:14}{p50:9.1f}{p95:9.1f}{p50 / base50:10.2f}{p95 / base95:10.2f}")
     added50 = statistics.median(context_ms) - statistics.median(pre_ms)
-    added95 = _percentile(context_ms, 0.95) - _percentile(pre_ms, 0.95)
+    added95 = percentile(context_ms, 0.95) - percentile(pre_ms, 0.95)
     verdict = "met" if added95 <= 50 else "NOT met"
     print(f"context added ({args.context_rows:,} runtime rows; {answered} of {args.edits + 3} runs answered): "
           f"p50 {added50:+.1f} ms, p95 {added95:+.1f} ms; goal p95 <= 50 ms added: {verdict}")
-    worst = max(_percentile(pre_ms, 0.95), _percentile(post_ms, 0.95))
+    worst = max(percentile(pre_ms, 0.95), percentile(post_ms, 0.95))
     print(f"goal p95 <= 40 ms: {'met' if worst <= 40 else 'NOT met'} (worst p95 {worst:.1f} ms)")
 
 

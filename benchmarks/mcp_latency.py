@@ -34,6 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from _store_rows import (  # a sibling: benchmarks/ is on sys.path
+    INSERT_AGGREGATE,
+    INSERT_BREACH,
+    INSERT_EXCEPTION,
+    percentile,
+)
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
@@ -42,27 +48,6 @@ from codewitness.store import open_store
 
 DAYS = 30
 PER_MODULE = 20
-
-_SOURCE = "id, service, revision, host, pid, function, origin, ai_share, generation_ids, models, path, line"
-#: Named columns: later migrations add columns (rollup, fingerprint, count) with defaults.
-INSERT_AGGREGATE = (
-    f"INSERT INTO runtime_aggregates ({_SOURCE}, interval_start, interval_end, calls, error_count, errors, "
-    "histogram, total_ns, max_ns, ingested_at) VALUES (" + ",".join("?" * 21) + ")"
-)
-INSERT_EXCEPTION = (
-    f"INSERT INTO runtime_exceptions ({_SOURCE}, time, type, message, stack, arguments, ingested_at) "
-    "VALUES (" + ",".join("?" * 18) + ")"
-)
-INSERT_BREACH = (
-    f"INSERT INTO runtime_breaches ({_SOURCE}, time, rule, rule_kind, expression, mode, arguments, result, detail, "
-    "ingested_at) VALUES (" + ",".join("?" * 21) + ")"
-)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
 
 def _git(root: Path, *args: str) -> None:
     subprocess.run(
@@ -201,7 +186,7 @@ def main() -> None:
     print(f"{'tool':32}{'p50 ms':>9}{'p95 ms':>9}")
     worst = 0.0
     for label, values in timings.items():
-        p50, p95 = statistics.median(values), _percentile(values, 0.95)
+        p50, p95 = statistics.median(values), percentile(values, 0.95)
         if not label.startswith(("check_code", "problems 30d", "incidents 30d")):
             worst = max(worst, p95)
         print(f"{label:32}{p50:9.1f}{p95:9.1f}")
