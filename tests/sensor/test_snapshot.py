@@ -581,3 +581,26 @@ def test_a_preempted_thread_keeps_its_capture(monkeypatch: pytest.MonkeyPatch) -
     spent = types.SimpleNamespace(perf_counter_ns=lambda: next(wall), thread_time_ns=lambda: next(wall))
     monkeypatch.setattr(snapshot, "time", spent)  # the thread's own time runs on as fast: cut
     assert "...[capture time limit]" in json.dumps(Redactor(time_budget_ms=5).snapshot(wide))
+
+
+def test_a_garbage_collection_during_a_capture_does_not_spend_its_time_budget() -> None:
+    # CI failed once: a full collection of the suite's heap, set off by an allocation of the
+    # capture, took the 5 ms budget and the breach's arguments read '...[capture time limit]'.
+    import gc
+    import time
+
+    heap = [[{"n": i} for i in range(10)] for _ in range(40_000)]
+    started = time.thread_time_ns()
+    gc.collect()
+    assert time.thread_time_ns() - started > 2_000_000, "the heap must take longer to collect than the budget"
+
+    class CollectsWhenRead:
+        @property
+        def __dict__(self) -> dict[str, int]:  # type: ignore[override]
+            gc.collect()
+            return {"x": 1}
+
+    shown = Redactor(time_budget_ms=1).snapshot_arguments({"first": CollectsWhenRead(), "then": [1, 2]})
+    kind = f"{CollectsWhenRead.__module__}.{CollectsWhenRead.__qualname__}"
+    assert shown == {"first": {"__type__": kind, "x": 1}, "then": [1, 2]}
+    del heap
