@@ -1,9 +1,9 @@
 """What one captured exception costs the calling thread, by the shape of what it carries.
 
-A watched function raises; the sensor captures every exception (``exceptions_per_interval`` set
-out of reach, so no capture is skipped), redacting its message and the call's arguments on the
-application's thread. Each shape is timed unwatched and watched in the same run, and the row
-shows the time the capture added and the ratio of the two:
+A watched function raises; the sensor captures every exception (``exceptions_per_interval`` and
+``exception_bytes_per_interval`` set out of reach, so no capture is skipped), redacting its message
+and the call's arguments on the application's thread. Each shape is timed unwatched and watched in
+the same run, and the row shows the time the capture added and the ratio of the two:
 
 * ``short``: ``ValueError("sku 42 is out of stock")`` with three small arguments;
 * ``secrets``: a message and arguments full of credentials (a URL with a password, a bearer
@@ -113,7 +113,7 @@ def main() -> None:
         include=["cw_capture_watched.fail"],
         spool_dir="",
         interval=3600,
-        settings=SensorSection(exceptions_per_interval=10**9, queue_size=10**9),
+        settings=SensorSection(exceptions_per_interval=10**9, exception_bytes_per_interval=1 << 60, queue_size=10**9),
     )
     assert sensor is not None
     watched = load(folder, "cw_capture_watched").fail

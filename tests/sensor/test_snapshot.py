@@ -604,3 +604,24 @@ def test_a_garbage_collection_during_a_capture_does_not_spend_its_time_budget() 
     kind = f"{CollectsWhenRead.__module__}.{CollectsWhenRead.__qualname__}"
     assert shown == {"first": {"__type__": kind, "x": 1}, "then": [1, 2]}
     del heap
+
+
+def test_the_collector_is_timed_only_while_a_capture_runs() -> None:
+    # The clock is a gc.callbacks entry: the host's own collections must not pay for it.
+    import gc
+
+    host_callbacks = list(gc.callbacks)
+    during: list[int] = []
+
+    class Counts:
+        @property
+        def __dict__(self) -> dict[str, int]:  # type: ignore[override]
+            during.append(len(gc.callbacks))
+            return {"x": 1}
+
+    r = Redactor()
+    r.snapshot(Counts())
+    r.snapshot_arguments({"value": Counts()})
+    r.exception(ValueError(Counts()), {"value": Counts()})
+    assert during == [len(host_callbacks) + 1] * 4
+    assert gc.callbacks == host_callbacks

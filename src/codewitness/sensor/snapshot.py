@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -111,36 +112,54 @@ _SUMMARY_CHARS = 64
 _OVERHEAD = 4
 
 
-class _CollectorClock(threading.local):
-    """The CPU time each thread has spent in the garbage collector since the clock was started.
+class _CollectorTime(threading.local):
+    spent = 0  # this thread's CPU time in the collector while captures ran
+    began = 0  # when the collection under way began (0: none)
 
-    A full collection that an allocation of the capture happens to trigger is the host's cost,
+
+class _CollectorClock:
+    """Times the garbage collector on each thread, while at least one capture is running.
+
+    A full collection that an allocation of the capture happens to set off is the host's cost,
     not the capture's (on a large heap it takes tens to hundreds of milliseconds): the time budget
-    leaves it out. The collector runs its callbacks on the thread that collects.
+    leaves it out. The clock is a ``gc.callbacks`` entry present only while captures run, so the
+    host's collections cost nothing more the rest of the time. The collector runs its callbacks
+    on the thread that collects.
     """
 
-    spent = 0
-    began = 0
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._captures = 0
+        self._time = _CollectorTime()
+
+    def spent(self) -> int:
+        """The CPU time this thread has spent in the collector while captures ran, in ns."""
+        return self._time.spent
+
+    def enter(self) -> None:
+        with self._lock:
+            self._captures += 1
+            if self._captures == 1:
+                gc.callbacks.append(self._tick)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._captures -= 1
+            if self._captures == 0:
+                with contextlib.suppress(ValueError):  # the host cleared gc.callbacks
+                    gc.callbacks.remove(self._tick)
+
+    def _tick(self, phase: str, info: dict[str, int]) -> None:
+        own = self._time
+        if phase == "start":
+            own.began = _thread_time_ns()
+        elif own.began:
+            own.spent += _thread_time_ns() - own.began
+            own.began = 0
 
 
-_COLLECTOR = _CollectorClock()
 _thread_time_ns = time.thread_time_ns  # bound here: tests replace this module's ``time``
-
-
-def _time_the_collector(
-    phase: str, info: dict[str, int], clock: _CollectorClock = _COLLECTOR, now: Any = _thread_time_ns
-) -> None:
-    # Bound as defaults: a collection during interpreter shutdown finds no module globals to look up.
-    if phase == "start":
-        clock.began = now()
-    elif clock.began:
-        clock.spent += now() - clock.began
-        clock.began = 0
-
-
-def _start_collector_clock() -> None:
-    if _time_the_collector not in gc.callbacks:
-        gc.callbacks.append(_time_the_collector)
+_COLLECTOR = _CollectorClock()
 
 
 class _Spent(Exception):
@@ -216,7 +235,6 @@ class Redactor:
         self.max_bytes = max_bytes
         # The capturing thread's CPU time when its capture began, less its time in the collector then.
         self._started = threading.local()
-        _start_collector_clock()
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -249,6 +267,13 @@ class Redactor:
 
     def snapshot(self, value: Any) -> Any:
         """A JSON-ready, redacted, bounded copy of ``value`` (at most ``max_bytes`` as JSON); never raises."""
+        _COLLECTOR.enter()
+        try:
+            return self._snapshot(value)
+        finally:
+            _COLLECTOR.leave()
+
+    def _snapshot(self, value: Any) -> Any:
         cap = self._capture()
         try:
             shown = self._walk(value, 0, cap)
@@ -270,7 +295,15 @@ class Redactor:
         Together they take at most ``max_bytes`` as JSON: each argument may spend its share of
         what is left (what one leaves unspent goes to the next). ``self`` is summarised.
         """
-        cap = self._capture() if cap is None else cap
+        if cap is not None:  # part of a capture under way
+            return self._snapshot_arguments(arguments, cap)
+        _COLLECTOR.enter()
+        try:
+            return self._snapshot_arguments(arguments, self._capture())
+        finally:
+            _COLLECTOR.leave()
+
+    def _snapshot_arguments(self, arguments: Mapping[str, Any], cap: _Capture) -> dict[str, Any]:
         limit = cap.left
         out: dict[str, Any] = {}
         spent = False
@@ -316,10 +349,14 @@ class Redactor:
     ) -> tuple[str, dict[str, Any]]:
         """An exception's redacted message and the redacted arguments of the call that raised it,
         within one capture's time and size (the message takes at most a quarter of the size). Never raises."""
-        cap = self._capture()
-        message = self.exception_message(exc, min(limit, max(64, self.max_bytes // 4)), cap.deadline)
-        cap.left -= len(message)
-        return message, self.snapshot_arguments(arguments, cap)
+        _COLLECTOR.enter()
+        try:
+            cap = self._capture()
+            message = self._exception_message(exc, min(limit, max(64, self.max_bytes // 4)), cap.deadline)
+            cap.left -= len(message)
+            return message, self._snapshot_arguments(arguments, cap)
+        finally:
+            _COLLECTOR.leave()
 
     def exception_message(self, exc: BaseException, limit: int = 2000, deadline: int | None = None) -> str:
         """``str(exc)``, redacted and cut -- without the ``repr`` of non-text arguments.
@@ -329,7 +366,16 @@ class Redactor:
         snapshot instead. A pydantic ``ValidationError`` is told from its errors, each input
         redacted under its field's name. Never raises.
         """
-        cap = _Capture(self._deadline() if deadline is None else deadline, limit + _LOOKAHEAD)
+        if deadline is not None:  # part of a capture under way
+            return self._exception_message(exc, limit, deadline)
+        _COLLECTOR.enter()
+        try:
+            return self._exception_message(exc, limit, self._deadline())
+        finally:
+            _COLLECTOR.leave()
+
+    def _exception_message(self, exc: BaseException, limit: int, deadline: int) -> str:
+        cap = _Capture(deadline, limit + _LOOKAHEAD)
         try:
             cls = type(exc)
             if any(_name_of(c) == "pydantic_core._pydantic_core.ValidationError" for c in cls.__mro__):
@@ -406,11 +452,11 @@ class Redactor:
     def _deadline(self) -> int:
         # The cheap wall clock is read per value; only once it passes the budget is the thread's CPU
         # time read (a system call), which decides whether the budget is really spent.
-        self._started.cpu = time.thread_time_ns() - _COLLECTOR.spent
+        self._started.cpu = time.thread_time_ns() - _COLLECTOR.spent()
         return time.perf_counter_ns() + self.time_budget_ns
 
     def _out_of_time(self) -> bool:
-        spent = time.thread_time_ns() - _COLLECTOR.spent - getattr(self._started, "cpu", 0)
+        spent = time.thread_time_ns() - _COLLECTOR.spent() - getattr(self._started, "cpu", 0)
         return spent > self.time_budget_ns
 
     def _capture(self) -> _Capture:
