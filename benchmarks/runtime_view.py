@@ -8,7 +8,10 @@ into a temporary folder and imported from there), in alternating order, and chec
 give the same answer. It reports each side's median and the median of the per-round ratios.
 
     python benchmarks/store_retention.py --rate 2 --requests 200000 --keep /tmp/shop-store.db
-    python benchmarks/runtime_view.py --db /tmp/shop-store.db --baseline 77f7274
+    python benchmarks/runtime_view.py --db /tmp/shop-store.db --baseline main
+
+Without ``--baseline``, the tree is compared with its own last commit (``HEAD``): a change not
+yet committed against what it changes.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def _time(src: Path, url: str) -> tuple[float, list[dict[str, object]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", type=Path, required=True, help="a SQLite store (store_retention.py --keep makes one)")
-    parser.add_argument("--baseline", default="77f7274", help="git revision to compare with (before the change)")
+    parser.add_argument("--baseline", default="HEAD", help="git revision to compare with (default: HEAD)")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if not args.db.is_file():
