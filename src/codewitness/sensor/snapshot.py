@@ -33,7 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -112,56 +111,6 @@ _SUMMARY_CHARS = 64
 _OVERHEAD = 4
 
 
-class _CollectorTime(threading.local):
-    spent = 0  # this thread's CPU time in the collector while captures ran
-    began = 0  # when the collection under way began (0: none)
-
-
-class _CollectorClock:
-    """Times the garbage collector on each thread, while at least one capture is running.
-
-    A full collection that an allocation of the capture happens to set off is the host's cost,
-    not the capture's (on a large heap it takes tens to hundreds of milliseconds): the time budget
-    leaves it out. The clock is a ``gc.callbacks`` entry present only while captures run, so the
-    host's collections cost nothing more the rest of the time. The collector runs its callbacks
-    on the thread that collects.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._captures = 0
-        self._time = _CollectorTime()
-
-    def spent(self) -> int:
-        """The CPU time this thread has spent in the collector while captures ran, in ns."""
-        return self._time.spent
-
-    def enter(self) -> None:
-        with self._lock:
-            self._captures += 1
-            if self._captures == 1:
-                gc.callbacks.append(self._tick)
-
-    def leave(self) -> None:
-        with self._lock:
-            self._captures -= 1
-            if self._captures == 0:
-                with contextlib.suppress(ValueError):  # the host cleared gc.callbacks
-                    gc.callbacks.remove(self._tick)
-
-    def _tick(self, phase: str, info: dict[str, int]) -> None:
-        own = self._time
-        if phase == "start":
-            own.began = _thread_time_ns()
-        elif own.began:
-            own.spent += _thread_time_ns() - own.began
-            own.began = 0
-
-
-_thread_time_ns = time.thread_time_ns  # bound here: tests replace this module's ``time``
-_COLLECTOR = _CollectorClock()
-
-
 class _Spent(Exception):
     """The capture's time ran out."""
 
@@ -233,7 +182,7 @@ class Redactor:
             )
         self.time_budget_ns = int(time_budget_ms * 1e6)
         self.max_bytes = max_bytes
-        # The capturing thread's CPU time when its capture began, less its time in the collector then.
+        # The capturing thread's CPU time when its capture began, and the collector's counts then.
         self._started = threading.local()
 
     # -- public ----------------------------------------------------------------------------------
@@ -267,13 +216,6 @@ class Redactor:
 
     def snapshot(self, value: Any) -> Any:
         """A JSON-ready, redacted, bounded copy of ``value`` (at most ``max_bytes`` as JSON); never raises."""
-        _COLLECTOR.enter()
-        try:
-            return self._snapshot(value)
-        finally:
-            _COLLECTOR.leave()
-
-    def _snapshot(self, value: Any) -> Any:
         cap = self._capture()
         try:
             shown = self._walk(value, 0, cap)
@@ -295,15 +237,7 @@ class Redactor:
         Together they take at most ``max_bytes`` as JSON: each argument may spend its share of
         what is left (what one leaves unspent goes to the next). ``self`` is summarised.
         """
-        if cap is not None:  # part of a capture under way
-            return self._snapshot_arguments(arguments, cap)
-        _COLLECTOR.enter()
-        try:
-            return self._snapshot_arguments(arguments, self._capture())
-        finally:
-            _COLLECTOR.leave()
-
-    def _snapshot_arguments(self, arguments: Mapping[str, Any], cap: _Capture) -> dict[str, Any]:
+        cap = self._capture() if cap is None else cap
         limit = cap.left
         out: dict[str, Any] = {}
         spent = False
@@ -349,14 +283,10 @@ class Redactor:
     ) -> tuple[str, dict[str, Any]]:
         """An exception's redacted message and the redacted arguments of the call that raised it,
         within one capture's time and size (the message takes at most a quarter of the size). Never raises."""
-        _COLLECTOR.enter()
-        try:
-            cap = self._capture()
-            message = self._exception_message(exc, min(limit, max(64, self.max_bytes // 4)), cap.deadline)
-            cap.left -= len(message)
-            return message, self._snapshot_arguments(arguments, cap)
-        finally:
-            _COLLECTOR.leave()
+        cap = self._capture()
+        message = self.exception_message(exc, min(limit, max(64, self.max_bytes // 4)), cap.deadline)
+        cap.left -= len(message)
+        return message, self.snapshot_arguments(arguments, cap)
 
     def exception_message(self, exc: BaseException, limit: int = 2000, deadline: int | None = None) -> str:
         """``str(exc)``, redacted and cut -- without the ``repr`` of non-text arguments.
@@ -366,16 +296,7 @@ class Redactor:
         snapshot instead. A pydantic ``ValidationError`` is told from its errors, each input
         redacted under its field's name. Never raises.
         """
-        if deadline is not None:  # part of a capture under way
-            return self._exception_message(exc, limit, deadline)
-        _COLLECTOR.enter()
-        try:
-            return self._exception_message(exc, limit, self._deadline())
-        finally:
-            _COLLECTOR.leave()
-
-    def _exception_message(self, exc: BaseException, limit: int, deadline: int) -> str:
-        cap = _Capture(deadline, limit + _LOOKAHEAD)
+        cap = _Capture(self._deadline() if deadline is None else deadline, limit + _LOOKAHEAD)
         try:
             cls = type(exc)
             if any(_name_of(c) == "pydantic_core._pydantic_core.ValidationError" for c in cls.__mro__):
@@ -452,12 +373,28 @@ class Redactor:
     def _deadline(self) -> int:
         # The cheap wall clock is read per value; only once it passes the budget is the thread's CPU
         # time read (a system call), which decides whether the budget is really spent.
-        self._started.cpu = time.thread_time_ns() - _COLLECTOR.spent()
+        started = self._started
+        started.cpu = time.thread_time_ns()
+        started.collections = gc.get_count()
         return time.perf_counter_ns() + self.time_budget_ns
 
     def _out_of_time(self) -> bool:
-        spent = time.thread_time_ns() - _COLLECTOR.spent() - getattr(self._started, "cpu", 0)
-        return spent > self.time_budget_ns
+        started = self._started
+        now = time.thread_time_ns()
+        if now - getattr(started, "cpu", 0) <= self.time_budget_ns:
+            return False
+        # A full collection that an allocation of the capture set off is the host's cost, not the
+        # capture's: on a large heap it takes tens to hundreds of milliseconds. The collector's
+        # counts tell one ran (the oldest generation's count, which grows with each collection of
+        # the middle one, falls to 0); the capture then gets its budget again, from now. Younger
+        # collections are cheap, and frequent in a capture that allocates much: not counted.
+        before = getattr(started, "collections", None)
+        counts = gc.get_count()
+        if before is not None and counts[2] < before[2]:
+            started.cpu = now
+            started.collections = counts
+            return False
+        return True
 
     def _capture(self) -> _Capture:
         return _Capture(self._deadline(), self.max_bytes)
