@@ -688,7 +688,8 @@ class RetentionSection:
     events: str = field(
         default="30d",
         metadata=doc(
-            "Captured exceptions, breaches, samples and sensor health older than this are deleted; empty keeps them."
+            "Captured exceptions, breaches, samples, sensor health and unwatched-function notes older than this"
+            " are deleted; empty keeps them."
         ),
     )
     aggregates: str = field(
