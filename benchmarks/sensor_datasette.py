@@ -238,6 +238,8 @@ def one_run(
         )  # fmt: skip
         used = _cpu_seconds(server.pid) - before
         rps, requests = load.stdout.split()
+        if not int(requests):
+            raise RuntimeError(f"{variant}: no request was answered in {args.seconds:g} s")
         return float(rps), int(requests), used / int(requests) * 1e6
     finally:
         server.terminate()
