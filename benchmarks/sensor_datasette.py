@@ -18,9 +18,9 @@ the exceptions raised. ``--warmup S`` sends the same load for S seconds before e
 so that a run is measured as a service runs for long: past the sensor's first interval, at the end
 of which it stops watching the cheap, busy functions (``sensor.unwatch_cheap_calls``). With
 ``--baseline REV``, the sensor variants also run with the sensor of that git revision
-(``manifest@base``, ``all@base``: its tree extracted and its compiled meter built for the venv's Python), in the same rounds, so that a change is measured
-against what it changes under the same machine load. On two or more CPUs the server and
-the load get one CPU each. The loss is paired round by round (each sensor run against the same
+(``manifest@base``, ``all@base``: its tree extracted and its compiled meter built for the venv's
+Python), in the same rounds, so that a change is measured against what it changes under the same
+machine load. On two or more CPUs the server and the load get one CPU each. The loss is paired round by round (each sensor run against the same
 round's plain run), so that machine noise lasting a round hits both.
 
 It then reports, from the spool the sensor wrote with its defaults (10 s intervals): bytes spooled
