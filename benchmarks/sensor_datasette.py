@@ -13,15 +13,16 @@ A load process sends keep-alive GETs as fast as it can over a mix of pages: tabl
 and JSON, a row, SQL queries, and two kinds of failing SQL (``no such table`` and ``malformed
 JSON``, the rare and the frequent failure of the same type). datasette's time limits are
 lifted, so that every variant does the same work: with them, a query that a slower run (a busier
-machine, or the sensor) takes past a limit is interrupted, which changes both the work done and
-the exceptions raised. ``--warmup S`` sends the same load for S seconds before each measured run,
-so that a run is measured as a service runs for long: past the sensor's first interval, at the end
-of which it stops watching the cheap, busy functions (``sensor.unwatch_cheap_calls``). With
+machine, or the sensor) takes past a limit is interrupted, which changes both the work done and the
+exceptions raised. ``--warmup S`` sends the same load for S seconds before each measured run, so
+that a run is measured as a service runs for long: past the sensor's first interval, at the end of
+which it stops watching the cheap, busy functions (``sensor.unwatch_cheap_calls``). With
 ``--baseline REV``, the sensor variants also run with the sensor of that git revision
 (``manifest@base``, ``all@base``: its tree extracted and its compiled meter built for the venv's
 Python), in the same rounds, so that a change is measured against what it changes under the same
-machine load. On two or more CPUs the server and the load get one CPU each. The loss is paired round by round (each sensor run against the same
-round's plain run), so that machine noise lasting a round hits both.
+machine load. On two or more CPUs the server and the load get one CPU each. The loss is paired round
+by round (each sensor run against the same round's plain run), so that machine noise lasting a round
+hits both.
 
 It then reports, from the spool the sensor wrote with its defaults (10 s intervals): bytes spooled
 per 1,000 requests, whether both failures were captured with their counts, the largest exception
