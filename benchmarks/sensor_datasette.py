@@ -13,13 +13,16 @@ A load process sends keep-alive GETs as fast as it can over a mix of pages: tabl
 and JSON, a row, SQL queries, and two kinds of failing SQL (``no such table`` and ``malformed
 JSON``, the rare and the frequent failure of the same type). datasette's time limits are
 lifted, so that every variant does the same work: with them, a query that a slower run (a busier
-machine, or the sensor) takes past a limit is interrupted, which changes both the work done and
-the exceptions raised. With ``--baseline REV``, the sensor variants also run
-with the sensor of that git revision (``manifest@base``, ``all@base``: its tree extracted and its
-compiled meter built for the venv's Python), in the same rounds, so that a change is measured
-against what it changes under the same machine load. On two or more CPUs the server and
-the load get one CPU each. The loss is paired round by round (each sensor run against the same
-round's plain run), so that machine noise lasting a round hits both.
+machine, or the sensor) takes past a limit is interrupted, which changes both the work done and the
+exceptions raised. ``--warmup S`` sends the same load for S seconds before each measured run, so
+that a run is measured as a service runs for long: past the sensor's first interval, at the end of
+which it stops watching the cheap, busy functions (``sensor.unwatch_cheap_calls``). With
+``--baseline REV``, the sensor variants also run with the sensor of that git revision
+(``manifest@base``, ``all@base``: its tree extracted and its compiled meter built for the venv's
+Python), in the same rounds, so that a change is measured against what it changes under the same
+machine load. On two or more CPUs the server and the load get one CPU each. The loss is paired round
+by round (each sensor run against the same round's plain run), so that machine noise lasting a round
+hits both.
 
 It then reports, from the spool the sensor wrote with its defaults (10 s intervals): bytes spooled
 per 1,000 requests, whether both failures were captured with their counts, the largest exception
@@ -224,6 +227,11 @@ def one_run(
     )  # fmt: skip
     try:
         _wait_for(port, server)
+        if args.warmup:  # the same load, unmeasured: past the sensor's first interval (10 s), say
+            subprocess.run(
+                [str(python), "-c", LOAD, str(port), str(args.warmup), str(args.connections)],
+                capture_output=True, check=True, preexec_fn=_pinned(load_cpu),
+            )  # fmt: skip
         before = _cpu_seconds(server.pid)
         load = subprocess.run(
             [str(python), "-c", LOAD, str(port), str(args.seconds), str(args.connections)],
@@ -231,6 +239,8 @@ def one_run(
         )  # fmt: skip
         used = _cpu_seconds(server.pid) - before
         rps, requests = load.stdout.split()
+        if not int(requests):
+            raise RuntimeError(f"{variant}: no request was answered in {args.seconds:g} s")
         return float(rps), int(requests), used / int(requests) * 1e6
     finally:
         server.terminate()
@@ -278,6 +288,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="seconds of unmeasured load before each measured run (12: past the sensor's first 10 s interval,"
+        " where it decides which cheap functions to stop watching)",
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS), help="plain, manifest, all, X@base")
     parser.add_argument("--baseline", help="git revision whose sensor the @base variants run")
     args = parser.parse_args()

@@ -83,7 +83,7 @@ def measure_raise(folder: Path, calls: int, repeats: int) -> tuple[float, float]
         include=[f"{name}.raises"],
         spool_dir="",
         interval=1.0,
-        settings=SensorSection(),
+        settings=SensorSection(unwatch_cheap_calls=0),  # the watched cost: never unwatched here
     )
     assert sensor is not None
     watched = per_raise_ns(load_module(folder, name).raises, calls, repeats)
@@ -112,7 +112,7 @@ def measure_sensor(
         spool_dir="",
         interval=1.0,  # the exporter thread really runs during the measurement
         backend=backend,  # type: ignore[arg-type]
-        settings=SensorSection(speedups=speedups),
+        settings=SensorSection(speedups=speedups, unwatch_cheap_calls=0),
     )
     assert sensor is not None and sensor.backend.name == backend
     module = module or load_module(folder, name)

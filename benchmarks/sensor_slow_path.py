@@ -54,7 +54,7 @@ def measure(folder: Path, case: str, calls: int, repeats: int) -> float:
         include=[f"{name}.tiny"],
         spool_dir="",
         interval=0.2,  # the exporter thread drains reservoirs, budgets and counts meanwhile
-        settings=SensorSection(),
+        settings=SensorSection(unwatch_cheap_calls=0),  # the slow path's cost: never unwatched here
         sample_rate=1.0 if case == "sample" else 0.0,
         exporters=[Discard()],
     )

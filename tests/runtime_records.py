@@ -240,6 +240,18 @@ def dependency(
     }
 
 
+def unwatched(function: str, calls: int, mean_ns: int, when: datetime = T0, **kw: Any) -> dict:
+    """The sensor stopped watching ``function`` at ``when``: ``calls`` calls at ``mean_ns`` the interval before."""
+    return {
+        **source(function, **kw),
+        "kind": "unwatched",
+        "time": when.isoformat(),
+        "reason": "cheap",
+        "calls": calls,
+        "mean_ns": mean_ns,
+    }
+
+
 def ingest(store: Store, records: Iterable[Mapping[str, Any]]) -> IngestResult:
     """Load ``records`` into ``store`` through the one loader every ingest path shares."""
     return ingest_batch(store, records, source="test")

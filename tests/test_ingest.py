@@ -22,7 +22,19 @@ from codewitness.facts import SHAPES, Kind, decode_batch, encode_batch
 from codewitness.ingest import UNREADABLE, ingest_batch, ingest_spool
 from codewitness.store import Store
 from codewitness.store.runtime import TABLES
-from tests.runtime_records import T0, aggregate, breach, dependency, exception, flow, invariant, review, route, source
+from tests.runtime_records import (
+    T0,
+    aggregate,
+    breach,
+    dependency,
+    exception,
+    flow,
+    invariant,
+    review,
+    route,
+    source,
+    unwatched,
+)
 
 
 def full_record(kind: Kind) -> dict[str, Any]:
@@ -71,6 +83,8 @@ def full_record(kind: Kind) -> dict[str, Any]:
         return route("/orders/{order_id}", [1_000_000, 2_000_000])
     if kind is Kind.DEPENDENCY:
         return dependency("SELECT name FROM items WHERE id = ?")
+    if kind is Kind.UNWATCHED:
+        return unwatched("shop.cents", calls=12_000, mean_ns=180)
     return {**review("shop.pay"), "not_replayable": "", "flow": context}
 
 

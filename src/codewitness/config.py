@@ -417,6 +417,30 @@ class SensorSection:
             minimum=0,
         ),
     )
+    unwatch_cheap_calls: int = field(
+        default=1000,
+        metadata=doc(
+            "A function not in the manifest that ran more than this many calls in one interval, at a mean"
+            " below unwatch_cheap_ns, is watched no more from then on (its counts so far are kept, and the"
+            " choice is reported: `codewitness runtime` shows it as unwatched: cheap); 0 turns this off.",
+            minimum=0,
+        ),
+    )
+    unwatch_cheap_ns: int = field(
+        default=1000,
+        metadata=doc(
+            "The mean call time (nanoseconds) below which a function that runs more than unwatch_cheap_calls"
+            " calls in one interval is too cheap to watch; 0 turns this off.",
+            minimum=0,
+        ),
+    )
+    keep: tuple[str, ...] = field(
+        default=(),
+        metadata=doc(
+            "Functions never unwatched for being cheap (glob patterns on module.qualname, like include);"
+            " the manifest's functions and functions with checks are always kept."
+        ),
+    )
 
     def __post_init__(self) -> None:
         _known_only("sensor.request_parts", self.request_parts, REQUEST_PARTS)
@@ -664,7 +688,8 @@ class RetentionSection:
     events: str = field(
         default="30d",
         metadata=doc(
-            "Captured exceptions, breaches, samples and sensor health older than this are deleted; empty keeps them."
+            "Captured exceptions, breaches, samples, sensor health and unwatched-function notes older than this"
+            " are deleted; empty keeps them."
         ),
     )
     aggregates: str = field(

@@ -69,6 +69,7 @@ __all__ = [
     "SampleRecord",
     "SourceFields",
     "StackFrame",
+    "UnwatchedRecord",
     "bucket_index",
     "bucket_value",
     "create_segment",
@@ -103,6 +104,8 @@ class Kind(enum.StrEnum):
     #: One statement (or outbound call) over one interval, per route and issuing function:
     #: executions, time, and how often one request ran it (N+1 evidence).
     DEPENDENCY = "dependency"
+    #: The sensor stopped watching a function, and why (``cheap``: busy, and quicker than worth timing).
+    UNWATCHED = "unwatched"
 
 
 class BadRecord(ValueError):
@@ -350,6 +353,17 @@ class DependencyRecord(SourceFields):
     details: NotRequired[dict[str, int]]
 
 
+class UnwatchedRecord(FunctionFields):
+    """:attr:`Kind.UNWATCHED`: from ``time`` on, the function's calls are no longer counted.
+    ``reason`` is ``cheap``: in the interval before, it ran ``calls`` calls at a mean of
+    ``mean_ns`` (both counted in that interval's aggregate)."""
+
+    time: str
+    reason: str
+    calls: int
+    mean_ns: int
+
+
 #: The shape of each kind.
 SHAPES: dict[Kind, type[SourceFields]] = {
     Kind.AGGREGATE: AggregateRecord,
@@ -361,6 +375,7 @@ SHAPES: dict[Kind, type[SourceFields]] = {
     Kind.REVIEW: ReviewRecord,
     Kind.ROUTE: RouteRecord,
     Kind.DEPENDENCY: DependencyRecord,
+    Kind.UNWATCHED: UnwatchedRecord,
 }
 
 

@@ -577,6 +577,14 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             max_ns=_int(record, "max_ns"),
             concurrency=_concurrency(record),
         )
+    elif kind is Kind.UNWATCHED:
+        row.update(
+            _function(record),
+            time=_time(record, "time"),
+            reason=_str(record, "reason", 40),
+            calls=_int(record, "calls"),
+            mean_ns=_int(record, "mean_ns"),
+        )
     else:  # Kind.DEPENDENCY
         row.update(
             _maybe_function(record),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.runtime_records import aggregate
+from tests.runtime_records import T0, aggregate, unwatched
 
 from codewitness.cli import main
 from codewitness.ingest import ingest_batch
@@ -86,3 +87,38 @@ def test_an_empty_scope_says_what_was_looked_at(facts: str, capsys: pytest.Captu
     assert "no runtime facts for --service billing" in err and "codewitness ingest" in err
     code, out, _ = runtime(capsys, facts, "--service", "billing", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_a_function_the_sensor_stopped_watching_is_shown_with_why(
+    facts: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open_store(facts) as store:
+        counts = ingest_batch(
+            store,
+            [
+                unwatched("shop.b", calls=1_500, mean_ns=240, when=T0 + timedelta(seconds=10)),
+                unwatched("shop.b", calls=3_000, mean_ns=200, when=T0 + timedelta(minutes=5), service="admin"),
+                unwatched("shop.gone", calls=2_000, mean_ns=90, when=T0 + timedelta(hours=2)),
+            ],
+            source="test",
+        )
+    assert counts.inserted == 3
+    code, out, err = runtime(capsys, facts, "--json")
+    assert code == 0, err
+    by_name = {s["function"]: s for s in json.loads(out)}
+    assert by_name["shop.b"]["unwatched"] == {
+        "reason": "cheap",
+        "time": (T0 + timedelta(minutes=5)).isoformat(),  # the newest
+        "calls": 3_000,
+        "mean_ns": 200,
+    }
+    assert by_name["shop.b"]["calls"] == 300  # what was counted before stays
+    assert "unwatched" not in by_name["shop.a"]
+    assert by_name["shop.gone"]["calls"] == 0 and by_name["shop.gone"]["unwatched"]["mean_ns"] == 90
+    code, out, err = runtime(capsys, facts, "--service", "shop")
+    assert code == 0, err
+    assert "unwatched: cheap shop.b since 2026-11-01T12:00:10+00:00: 1,500 calls at 240 ns each" in out
+    assert "unwatched: cheap shop.a" not in out
+    assert "sensor.keep keeps a function watched" in err
+    _, out, err = runtime(capsys, facts, "--function", "shop.a")
+    assert "unwatched" not in out + err

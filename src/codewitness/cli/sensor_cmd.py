@@ -339,6 +339,10 @@ def _one_line(text: str) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+#: Unwatched functions named one per line under the table; the rest are counted.
+_UNWATCHED_SHOWN = 10
+
+
 def _print_view(view: RuntimeView) -> None:
     rows = []
     for s in view.functions:
@@ -364,6 +368,22 @@ def _print_view(view: RuntimeView) -> None:
         out.print("written by: " + ", ".join(f"{m} ({n} functions)" for m, n in view.models.items()))
     for group in view.groups:
         out.print(f"{group.label}: {group.calls:,} calls, {group.errors:,} errors ({group.error_rate:.2%})")
+    unwatched = [s for s in view.functions if "unwatched" in s]
+    for s in unwatched[:_UNWATCHED_SHOWN]:
+        u = s["unwatched"]
+        out.print(
+            styled(
+                (f"unwatched: {u['reason']}", "yellow"),
+                f" {s['function']} since {u['time']}: {u['calls']:,} calls at {u['mean_ns']:,} ns each in the"
+                " interval before; its calls since are not counted",
+            )
+        )
+    if unwatched:
+        more = len(unwatched) - _UNWATCHED_SHOWN
+        err.print(
+            (f"and {more} more unwatched function(s) (--json lists them); " if more > 0 else "")
+            + "sensor.keep keeps a function watched, sensor.unwatch_cheap_calls = 0 every one"
+        )
     for s in view.functions:
         written = f"    written by: {', '.join(s['generation_ids'])}" if s["generation_ids"] else None
         for e in s["exceptions"]:

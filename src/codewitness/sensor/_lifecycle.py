@@ -76,6 +76,11 @@ class Backend(Protocol):
     def detach_all(self) -> None:
         """Stop watching everything (restore what was replaced)."""
 
+    def unwatch(self, probe: Probe) -> bool | None:
+        """Stop watching one function (on the exporter thread, while the host runs): ``None`` when
+        this backend does not watch it, ``False`` when it cannot stop. A call in progress is
+        counted when it ends, or not at all; never half."""
+
 
 class Sensor:
     """The runtime sensor of this process, as :func:`codewitness.init` returns it.
@@ -113,8 +118,19 @@ class Sensor:
         speedups: bool = True,
         flush_on_sigterm: bool = True,
         untested_speedups: bool = False,
+        unwatch_cheap_calls: int = 0,
+        unwatch_cheap_ns: int = 0,
+        keep: Iterable[str] = (),
     ) -> None:
         self.selection = selection
+        #: A function not in the manifest that runs more than ``unwatch_cheap_calls`` calls in one
+        #: interval at a mean below ``unwatch_cheap_ns`` is watched no more (0: never); ``keep``
+        #: patterns and functions with checks are always watched (see :meth:`_unwatch_if_cheap`).
+        self.unwatch_cheap_calls = unwatch_cheap_calls
+        self.unwatch_cheap_ns = unwatch_cheap_ns
+        self.keep = tuple(keep)
+        #: Functions that must stay watched (kept, or their backend could not stop), decided once.
+        self._kept: set[str] = set()
         self.flush_on_sigterm = flush_on_sigterm
         #: The probes' meter: compiled when built and ``speedups`` allows it (and, on a Python
         #: newer than the tested ones, ``untested_speedups``), else pure Python.
@@ -461,6 +477,10 @@ class Sensor:
                         max_ns=stats.max_ns,
                     )
                     records.append(record)
+                    if self.unwatch_cheap_calls and stats.calls > self.unwatch_cheap_calls:
+                        unwatched = self._unwatch_if_cheap(probe, stats.calls, stats.total_ns // stats.calls, end)
+                        if unwatched is not None:
+                            records.append(unwatched)
                 for sample in probe.drain_samples():
                     sample.update(self._header(probe))
                     records.append(sample)
@@ -482,6 +502,42 @@ class Sensor:
             health.update(self._header(None), kind=Kind.HEALTH, start=start, end=end)
             records.append(health)
         return records
+
+    def _unwatch_if_cheap(self, probe: Probe, calls: int, mean_ns: int, now: str) -> dict[str, Any] | None:
+        """Stop watching ``probe``'s function when it is busy and cheap (``calls`` calls at a mean of
+        ``mean_ns`` this interval); the ``unwatched`` record saying so, or ``None``.
+
+        A leaf function that does little and runs often is where the per-call cost of watching
+        shows most, and what it tells is least. The manifest's functions (AI-written: what the
+        sensor is for), those matching ``keep`` and those with checks are never unwatched. What
+        was counted up to now stays in the aggregates.
+        """
+        name = probe.target.name
+        if probe.unwatched is not None or name in self._kept or mean_ns >= self.unwatch_cheap_ns:
+            return None
+        if (
+            probe.checks
+            or name in self.selection.by_name
+            or name in self.selection.known
+            or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.keep)
+        ):
+            self._kept.add(name)
+            return None
+        unwatch = getattr(self.backend, "unwatch", None)
+        probe.unwatched = (calls, mean_ns)  # before the backend: a wrapper called meanwhile calls through
+        try:
+            stopped = unwatch is not None and unwatch(probe)
+        except Exception:
+            self.internal_error("unwatch")
+            stopped = False
+        if not stopped:
+            probe.unwatched = None
+            self._kept.add(name)
+            return None
+        log.info("codewitness: %s is watched no more: %d calls at %d ns each", name, calls, mean_ns)
+        record = self._header(probe)
+        record.update(kind=Kind.UNWATCHED, time=now, reason="cheap", calls=calls, mean_ns=mean_ns)
+        return record
 
     def _health(self, suppressed: int) -> dict[str, Any] | None:
         fresh: collections.defaultdict[str, int] = collections.defaultdict(int)

@@ -105,9 +105,12 @@ class MonitoringBackend:
         #: The compiled callbacks (``_meter.Monitor``), when the probes' meters are compiled ones:
         #: they count plain calls themselves and hand the rest to the Python callbacks.
         self._compiled = _compiled_monitor(sensor, (on_start, on_return, on_unwind, *self._slow_callbacks()))
+        #: What the compiled callbacks count an unwatched code object's late events into (nobody reads it).
+        self._dead_meter: Any = None
         if self._compiled is not None:
             on_start, on_return, on_unwind = self._compiled.on_start, self._compiled.on_return, self._compiled.on_unwind
             sensor.add_collector(self._report_failures)
+            self._dead_meter = sensor.meter_type(None, 0)
         self._monitoring.register_callback(tool, events.PY_START, on_start)
         self._monitoring.register_callback(tool, events.PY_RETURN, on_return)
         self._monitoring.register_callback(tool, events.PY_UNWIND, on_unwind)
@@ -135,6 +138,30 @@ class MonitoringBackend:
 
     def settle(self) -> None:
         """Nothing to do: code objects are shared by every reference to a function."""
+
+    def unwatch(self, probe: Probe) -> bool | None:
+        """Switch ``probe``'s code objects' events off (``None`` when none is watched here).
+
+        Runs on the exporter thread. A plain call in progress then ends unseen: its start is left on
+        its thread's stack, where the next end of a watched caller drops it (the compiled callbacks
+        drop a start deeper than the frame ending; the Python ones a start of code no longer
+        watched); a generator's or coroutine's start is forgotten here. Such a call is not
+        counted. Late events (``PY_UNWIND`` fires for every frame) find no probe, or count into a
+        meter nobody reads.
+        """
+        codes = [code for code in self._codes if self._probes.get(id(code)) is probe]
+        if not codes:
+            return None
+        for code in codes:
+            self._monitoring.set_local_events(self._tool, code, 0)
+            if self._compiled is not None:
+                self._compiled.watch(code, self._dead_meter)
+            self._probes.pop(id(code), None)
+            for frame in list(self._starts):
+                if frame.f_code is code:
+                    self._starts.pop(frame, None)
+                    self._samples.pop(frame, None)
+        return True
 
     def detach_all(self) -> None:
         """Switch every event off and give the tool id back."""
@@ -213,6 +240,18 @@ class MonitoringBackend:
         sweep_above = self._sweep_above if self._silent_close else None
         sweep = self.sweep
 
+        def own_start(stack: list[Started], entry: Started, code: types.CodeType) -> Started | None:
+            """``entry``, popped off the thread's stack, is not ``code``'s: drop the starts of code
+            unwatched since (they ended unseen) down to ``code``'s own, or put ``entry`` back."""
+            while entry[0] is not code and code_id(entry[0]) not in probes:
+                if not stack:
+                    return None
+                entry = stack.pop()
+            if entry[0] is code:
+                return entry
+            stack.append(entry)
+            return None
+
         def on_start(code: types.CodeType, offset: int) -> None:
             try:
                 if code.co_flags & suspending:
@@ -245,14 +284,17 @@ class MonitoringBackend:
                         entry = stack.pop()
                     except (AttributeError, IndexError):
                         return  # its start was not seen
-                    if entry[0] is not code:
-                        stack.append(entry)
+                    if entry[0] is not code and (entry := own_start(stack, entry, code)) is None:
                         return  # its start was not seen
                     t0 = entry[1]
                 if t0 is None:
                     return
                 ns = t1 - t0
-                probe = probes[code_id(code)]
+                try:
+                    probe = probes[code_id(code)]
+                except KeyError:
+                    return  # unwatched while it ran
+
                 if probe.slow:
                     frame = getframe(1)
                     sampled = samples.pop(frame, None)
@@ -287,8 +329,7 @@ class MonitoringBackend:
                         entry = stack.pop()
                     except (AttributeError, IndexError):
                         return  # its start was not seen
-                    if entry[0] is not code:
-                        stack.append(entry)
+                    if entry[0] is not code and (entry := own_start(stack, entry, code)) is None:
                         return  # its start was not seen
                     t0 = entry[1]
                 if t0 is None:
@@ -369,6 +410,9 @@ def _close_is_silent(monitoring: Any, tool: int) -> bool:
     return not seen
 
 
+#: A plain call's start on its thread's stack: its code and clock (``None``: counted already).
+Started = tuple[types.CodeType, int | None]
+
 #: ``_starts`` is swept for silent ends (where there are any) once it holds more than this.
 _SWEEP_FLOOR = 4096
 
@@ -448,6 +492,13 @@ class HybridBackend(MonitoringBackend):
             if id(found.function) in held or not self._wrapping.attach(found, probe):
                 super().attach(found, probe)
         self._wrapping.settle()
+
+    def unwatch(self, probe: Probe) -> bool | None:
+        """Stop watching ``probe``'s function however it is watched (rewritten, swapped, monitored)."""
+        held = [self._wrapping.unwatch(probe), super().unwatch(probe)]
+        if all(h is None for h in held):
+            return None
+        return False not in held
 
     def detach_all(self) -> None:
         """Restore swapped names and switch monitoring off."""

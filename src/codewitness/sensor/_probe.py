@@ -144,6 +144,7 @@ class Probe:
         "stats",
         "suppressed",
         "target",
+        "unwatched",
     )
 
     def __init__(self, target: Target, sensor: Owner) -> None:
@@ -170,6 +171,9 @@ class Probe:
         self._muted: dict[int, Failure | None] = {}
         self._strata = self._new_strata()
         self._redaction = redaction_of(sensor.redactor)
+        #: Set when the sensor stopped watching the function for being cheap: its calls and mean
+        #: time (ns) in the interval that decided it.
+        self.unwatched: tuple[int, int] | None = None
 
     def _new_strata(self) -> Strata:
         return Strata(self.sensor.samples_per_interval, self.sensor.sample_max_bytes)

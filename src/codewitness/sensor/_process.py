@@ -202,6 +202,9 @@ def _start(
             speedups=cfg.speedups,
             flush_on_sigterm=cfg.flush_on_sigterm,
             untested_speedups=cfg.untested_speedups,
+            unwatch_cheap_calls=cfg.unwatch_cheap_calls if cfg.unwatch_cheap_ns else 0,
+            unwatch_cheap_ns=cfg.unwatch_cheap_ns,
+            keep=cfg.keep,
         )
     except Exception as exc:
         log.warning("codewitness: the runtime sensor did not start: %s", exc)

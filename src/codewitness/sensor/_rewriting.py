@@ -62,6 +62,16 @@ class Rewriter:
         #: Per module: the probes of its recoded functions, for the marker decorator that the
         #: rewritten code of an enclosing function applies to the nested ones it makes.
         self._recoded_probes: dict[str, dict[str, Probe]] = {}
+        #: Per function (``module.qualname``): the globals its rewritten code reads its meter from
+        #: (namespace and index), and the function objects known to run that code (see :meth:`unwatch`).
+        self._bound: dict[str, list[tuple[dict[str, Any], int]]] = {}
+        self._functions: dict[str, list[types.FunctionType]] = {}
+        #: Per module rewritten at import: its loader and a digest of the source rewritten, to find
+        #: the code its functions had before (:meth:`unwatch`); and that code once looked up.
+        self._sources: dict[str, tuple[Any, int]] = {}
+        self._originals: dict[str, dict[str, types.CodeType]] = {}
+        #: Functions rewritten to run in another namespace (``python -m``): their globals are not reachable.
+        self._standalone: set[str] = set()
 
     def recode(self, found: Found, probe: Probe) -> bool:
         """Give a function loaded before ``init()`` the code its module's source compiles to when
@@ -92,14 +102,16 @@ class Rewriter:
             namespace[enter_name], namespace[exit_name] = probe.meter.enter, probe.meter.exit
             namespace[fail_name] = probe.meter.fail
             namespace[_VIOLATION] = InvariantViolation
+            self._bound.setdefault(found.target.name, []).append((namespace, index))
             probes = self._recoded_probes.setdefault(module, {})
             probes[qualname] = probe
-            namespace[_DECORATOR] = _marker_for(probes)
+            namespace[_DECORATOR] = _marker_for(probes, self._functions, module)
             if function is not None:
                 self._old_code.append((function, function.__code__))
                 function.__code__ = rewritten
                 function.__codewitness_probe__ = probe  # type: ignore[attr-defined]
                 recoded.add(qualname)
+                self._functions.setdefault(found.target.name, []).append(function)
             return True
         except Exception:
             self._sensor.internal_error("recode")
@@ -134,6 +146,66 @@ class Rewriter:
             with contextlib.suppress(Exception):
                 function.__code__ = code
 
+    def unwatch(self, name: str) -> bool | None:
+        """Stop timing the rewritten function ``name`` (``module.qualname``): ``None`` when it is not
+        one of ours, ``False`` when it cannot be reached (a script run by ``python -m``).
+
+        Its function objects get back the code they had before the rewrite when that code is known
+        (recoded functions; modules rewritten at import whose source is unchanged, from the
+        bytecode cache): calls then cost nothing. Whatever still runs the rewritten code (closures
+        of nested functions, a copy of the function, a call in progress) reads the meter's
+        ``enter`` from its module's globals at each call; that becomes a no-op returning ``None``,
+        for which ``exit`` does nothing. A call already in progress keeps its start and is counted
+        when it returns. Runs on the exporter thread; never raises.
+        """
+        bound = self._bound.get(name)
+        if bound is None:
+            return None
+        if name in self._standalone:
+            return False
+        for namespace, index in bound:
+            _, enter_name, _, fail_name = _global_names(index)
+            namespace[enter_name] = _OFF_ENTER
+            namespace[fail_name] = _off_fail
+        for function in self._functions.get(name, ()):
+            try:
+                original = self._original(function.__module__, function.__code__)
+                if original is not None:
+                    function.__code__ = original
+            except Exception:
+                self._sensor.internal_error("unwatch")
+        return True
+
+    def _original(self, module: str, rewritten: types.CodeType) -> types.CodeType | None:
+        """The code a rewritten function had before, when known and interchangeable with ``rewritten``."""
+        codes = self._originals.get(module)
+        if codes is None:
+            codes = self._originals[module] = self._codes_before(module)
+        original = codes.get(rewritten.co_qualname)
+        if (
+            original is None
+            or original.co_freevars != rewritten.co_freevars
+            or original.co_firstlineno != rewritten.co_firstlineno
+        ):
+            return None
+        return original
+
+    def _codes_before(self, module: str) -> dict[str, types.CodeType]:
+        """Module ``module``'s function code objects as its unrewritten source compiles them, by qualname."""
+        recoded = self._recoded.get(module)
+        if recoded:
+            return {qualname: loaded for qualname, (loaded, _, _) in recoded.items()}
+        known = self._sources.get(module)
+        if known is None:
+            return {}
+        loader, digest = known
+        source = loader.get_source(module)
+        if source is None or hash(source) != digest:
+            return {}  # the file changed since the import: its code now is not what was rewritten
+        # From the bytecode cache when it is fresh (as an uninstrumented import would read it).
+        code = loader.get_code(module)
+        return _codes_by_qualname(code) if isinstance(code, types.CodeType) else {}
+
     def loader_for(self, inner: Any, on_loaded: Callable[[types.ModuleType], Any]) -> importlib.abc.Loader | None:
         """A loader that rewrites the module's source, when the real loader can give the source."""
         if not callable(getattr(inner, "get_source", None)):
@@ -141,7 +213,7 @@ class Rewriter:
         return RewritingLoader(inner, on_loaded, self)
 
     def rewrite(
-        self, module: types.ModuleType, source: str, filename: str, standalone: bool = False
+        self, module: types.ModuleType, source: str, filename: str, standalone: bool = False, loader: Any = None
     ) -> types.CodeType | None:
         """The module's code with every selected function timing itself; ``None`` if none is selected.
 
@@ -155,6 +227,8 @@ class Rewriter:
         ``standalone``: the code will run in a namespace other than ``module``'s (``python -m``
         runs a module's code in ``__main__``), so it binds those globals itself, in a first
         statement (after the docstring and ``__future__`` imports) on the line of the one it precedes.
+
+        ``loader``: the module's own loader, which can give its unrewritten code back (:meth:`unwatch`).
         """
         transformed = self._transform(module.__name__, source, filename)
         if transformed is None:
@@ -169,10 +243,16 @@ class Rewriter:
             namespace[enter_name], namespace[exit_name] = probe.meter.enter, probe.meter.exit
             namespace[fail_name] = probe.meter.fail
         namespace[_VIOLATION] = InvariantViolation
-        namespace[_DECORATOR] = _marker_for(probes)
+        namespace[_DECORATOR] = _marker_for(probes, self._functions, module.__name__)
+        for index, target, _ in selected.values():
+            self._bound.setdefault(target.name, []).append((namespace, index))
+            if standalone:
+                self._standalone.add(target.name)
         if standalone:
             _bind_first(tree, {name: value for name, value in namespace.items() if name.startswith("__c")})
         code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
+        if loader is not None and not standalone:
+            self._sources[module.__name__] = (loader, hash(source))
         self.decorated.update(f"{module.__name__}.{qualname}" for qualname in selected)
         return code
 
@@ -188,6 +268,17 @@ class Rewriter:
             return None
         ast.fix_missing_locations(tree)
         return tree, marker.probes
+
+
+#: What an unwatched rewritten function calls for ``enter``: a builtin that takes no argument and
+#: returns ``None`` (the meter's ``exit(None)`` then does nothing), cheaper to call than a Python
+#: function. Clearing a dictionary that is always empty changes nothing, on any thread.
+_OFF_ENTER = {}.clear
+
+
+def _off_fail(token: Any, exc: BaseException) -> None:
+    """What an unwatched rewritten function that re-raises calls for ``fail``: nothing is counted."""
+    return None
 
 
 #: The globals of standalone rewritten code (see ``Rewriter.rewrite``), by key.
@@ -234,14 +325,20 @@ def _codes_by_qualname(module_code: types.CodeType) -> dict[str, types.CodeType]
     return {q: c for q, c in found.items() if q not in twice}
 
 
-def _marker_for(probes: dict[str, Probe]) -> Callable[[str], Callable[[Any], Any]]:
-    """The innermost decorator of rewritten functions: marks the function with its probe."""
+def _marker_for(
+    probes: dict[str, Probe], functions: dict[str, list[types.FunctionType]], module: str
+) -> Callable[[str], Callable[[Any], Any]]:
+    """The innermost decorator of rewritten functions: marks the function with its probe, and
+    notes it in ``functions`` (by ``module.qualname``) unless it is a nested one, which is made
+    again on every call of the function holding it."""
 
     def probe_for(qualname: str) -> Callable[[Any], Any]:
         def mark(function: Any) -> Any:
             # A mark is a convenience: the function works without it (a read-only object refuses it).
             with contextlib.suppress(Exception):
                 function.__codewitness_probe__ = probes[qualname]
+                if "<locals>" not in qualname and isinstance(function, types.FunctionType):
+                    functions.setdefault(f"{module}.{qualname}", []).append(function)
             return function
 
         return mark
@@ -425,7 +522,7 @@ class RewritingLoader(_NotifyingLoader):
             source = self._inner.get_source(module.__name__)
             filename = getattr(module.__spec__, "origin", None) or getattr(module, "__file__", None) or "<unknown>"
             if source is not None:
-                code = self._rewriter.rewrite(module, source, filename)
+                code = self._rewriter.rewrite(module, source, filename, loader=self._inner)
         except Exception:
             # A module we cannot rewrite still loads, the ordinary way, and is swapped afterwards.
             self._rewriter._sensor.internal_error("rewrite")

@@ -162,6 +162,8 @@ def _prepare_sample(fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...],
 
 
 def _slow_call(fn: Callable[..., Any], probe: Probe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if probe.unwatched is not None:
+        return fn(*args, **kwargs)  # a reference to the wrapper kept after the function was unwatched
     sampled = _prepare_sample(fn, probe, args, kwargs)
     t0 = _clock()
     try:
@@ -212,6 +214,8 @@ def _returned(
 
 def _coroutine_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if probe.unwatched is not None:
+            return await fn(*args, **kwargs)
         sampled = _prepare_sample(fn, probe, args, kwargs) if probe.slow else None
         t0 = _clock()
         try:
@@ -228,7 +232,8 @@ def _coroutine_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., An
 def _generator_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         # Create the generator now so that a bad call raises here, as it would unwrapped.
-        return _drive(fn(*args, **kwargs), fn, probe, args, kwargs)
+        gen = fn(*args, **kwargs)
+        return gen if probe.unwatched is not None else _drive(gen, fn, probe, args, kwargs)
 
     return wrapper
 
@@ -252,7 +257,8 @@ def _drive(
 
 def _async_generator_wrapper(fn: Callable[..., Any], probe: Probe) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return _drive_async(fn(*args, **kwargs), fn, probe, args, kwargs)
+        agen = fn(*args, **kwargs)
+        return agen if probe.unwatched is not None else _drive_async(agen, fn, probe, args, kwargs)
 
     return wrapper
 
@@ -336,6 +342,32 @@ class WrappingBackend:
                 if hit is not None and hit[0] is value:
                     namespace[key] = hit[1]
                     self._undo.append((module, key, value, hit[1]))
+
+    def unwatch(self, probe: Probe) -> bool | None:
+        """Stop watching ``probe``'s function (see ``Sensor`` on cheap functions); ``None`` when this
+        backend does not watch it, ``False`` when it cannot stop.
+
+        Rewritten functions: see ``Rewriter.unwatch``. Swapped ones get their names back, in every
+        namespace that still holds the wrapper; a reference to the wrapper taken meanwhile calls
+        straight through (the plain wrapper's ``slow`` test sends it to :func:`_slow_call`, which
+        sees ``probe.unwatched``), so the normal path gains no test. Runs on the exporter thread.
+        """
+        held = self.rewriter.unwatch(probe.target.name)
+        swapped = False
+        for owner, attribute, original, raw in list(self._undo):
+            wrapper = raw.__func__ if isinstance(raw, staticmethod | classmethod) else raw
+            if getattr(wrapper, "__codewitness_probe__", None) is not probe:
+                continue
+            swapped = True
+            try:
+                if vars(owner).get(attribute) is raw:
+                    setattr(owner, attribute, original)
+            except Exception:
+                self._sensor.internal_error("unwatch")
+        if swapped:
+            probe.slow = True
+            return held is not False
+        return held
 
     def detach_all(self) -> None:
         """Restore every swapped name that still holds our wrapper, and every function's code."""

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import (
     Connection,
@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 from codewitness.facts import INT64_MAX, LAST_BUCKET, BadRecord, Histogram
 from codewitness.store import Store, schema
 
-__all__ = ["BreachSummary", "ExceptionSummary", "FunctionRuntime", "revision_p95", "summarize"]
+__all__ = ["BreachSummary", "ExceptionSummary", "FunctionRuntime", "UnwatchedSummary", "revision_p95", "summarize"]
 
 
 class ExceptionSummary(TypedDict):
@@ -45,6 +45,16 @@ class ExceptionSummary(TypedDict):
     message: str
     arguments: dict[str, Any]
     where: str | None
+
+
+class UnwatchedSummary(TypedDict):
+    """Why the sensor stopped counting a function's calls (its newest ``unwatched`` record):
+    ``reason`` ``cheap`` with the ``calls`` and ``mean_ns`` of the interval that decided it."""
+
+    reason: str
+    time: str
+    calls: int
+    mean_ns: int
 
 
 class BreachSummary(TypedDict):
@@ -88,6 +98,8 @@ class FunctionRuntime(TypedDict):
     p99_ms: float
     max_ms: float
     mean_ms: float
+    #: Only for a function the sensor stopped watching (its calls since are not counted).
+    unwatched: NotRequired[UnwatchedSummary]
 
 
 @dataclass
@@ -113,6 +125,7 @@ class _Acc:
     exceptions: list[ExceptionSummary] = field(default_factory=list)
     breaches: list[BreachSummary] = field(default_factory=list)
     histogram: Histogram = field(default_factory=Histogram)
+    unwatched: UnwatchedSummary | None = None
 
     @classmethod
     def from_aggregate(cls, row: RowMapping) -> _Acc:
@@ -148,7 +161,7 @@ class _Acc:
 
     def result(self) -> FunctionRuntime:
         calls, h = self.calls, self.histogram
-        return {
+        summary: FunctionRuntime = {
             "function": self.function,
             "origin": self.origin,
             "ai_share": self.ai_share,
@@ -172,6 +185,9 @@ class _Acc:
             "max_ms": round(self.max_ns / 1e6, 6),
             "mean_ms": round(self.total_ns / calls / 1e6, 6) if calls else 0.0,
         }
+        if self.unwatched is not None:
+            summary["unwatched"] = self.unwatched
+        return summary
 
 
 def _matches(name: str, pattern: str | None) -> bool:
@@ -241,6 +257,7 @@ def summarize(
             found.update(_read_rows(conn, scope, doubtful, on_skip))
         _add_exceptions(conn, scope, found, exceptions_per_function)
         _add_breaches(conn, scope, found, exceptions_per_function)
+        _add_unwatched(conn, scope, found)
     origin_rank = {"ai": 0, "mixed": 1, "human": 2, "unknown": 3}
     ordered = sorted(found.values(), key=lambda a: (origin_rank.get(a.origin, 4), -a.calls, a.function))
     return [acc.result() for acc in ordered]
@@ -488,6 +505,24 @@ def _add_breaches(conn: Connection, scope: dict[str, Any], found: dict[str, _Acc
                 "detail": row["detail"],
             }
         )
+
+
+def _add_unwatched(conn: Connection, scope: dict[str, Any], found: dict[str, _Acc]) -> None:
+    """Each function's newest ``unwatched`` record in scope (one with no interval in scope is listed too)."""
+    table = schema.runtime_unwatched
+    for row in conn.execute(_newest(table, table.c.time, scope, 1)).mappings():
+        name = row["function"]
+        if not _matches(name, scope["function"]):
+            continue
+        acc = found.get(name)
+        if acc is None:
+            acc = found[name] = _Acc.from_event(row)
+        acc.unwatched = {
+            "reason": row["reason"],
+            "time": row["time"].isoformat(),
+            "calls": row["calls"],
+            "mean_ns": row["mean_ns"],
+        }
 
 
 def revision_p95(store: Store, function: str, revisions: Sequence[str | None]) -> dict[str | None, float]:

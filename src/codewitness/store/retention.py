@@ -166,6 +166,7 @@ def prune(store: Store, retention: Retention, *, now: datetime | None = None) ->
             (schema.runtime_samples, schema.runtime_samples.c.time),
             (schema.runtime_breaches, schema.runtime_breaches.c.time),
             (schema.runtime_sensor_health, schema.runtime_sensor_health.c.interval_start),
+            (schema.runtime_unwatched, schema.runtime_unwatched.c.time),
         ):
             result.deleted[table.name] = _delete_before(store, table, column, cutoff)
     if retention.aggregates is not None:

@@ -44,6 +44,7 @@ TABLES: dict[Kind, Table] = {
     Kind.REVIEW: schema.review_items,
     Kind.ROUTE: schema.runtime_routes,
     Kind.DEPENDENCY: schema.runtime_dependencies,
+    Kind.UNWATCHED: schema.runtime_unwatched,
 }
 #: The request (flow context) of events, keyed by the event's id.
 FLOWS: Table = schema.runtime_event_flows

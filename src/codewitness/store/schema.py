@@ -641,3 +641,20 @@ replay_functions = Table(
     Column("not_replayable", Integer, nullable=False),
     Index("ix_replay_functions_function", "function", "time"),
 )
+
+
+# -- functions the sensor stopped watching (m0014) ------------------------------------------------
+
+runtime_unwatched = Table(
+    "runtime_unwatched",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    *_runtime_source_columns(),
+    *_runtime_function_columns(),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("calls", BigInteger, nullable=False),
+    Column("mean_ns", BigInteger, nullable=False),
+    Column("ingested_at", UTCDateTime(), nullable=False),
+    Index("ix_runtime_unwatched_function_time", "function", "time"),
+)
