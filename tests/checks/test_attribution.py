@@ -8,9 +8,6 @@ attribution of every line.
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from codewitness.attribution.gitai import GITAI_REF
 from codewitness.attribution.notes import NoteEntry
 from codewitness.checks.attribution import Attribution, GateCache
 from tests.attribution.conftest import CLAUDE_TRAILER, Repo, lines
+from tests.git_calls import log_git_calls
 
 GITAI_NOTE = (
     "{path}\n  s_0123456789abcd::t_0123456789abcd {ranges}\n---\n"
@@ -128,14 +126,7 @@ def test_the_engine_gives_just_the_lines_asked_for(evidence_repo: Repo) -> None:
 def test_a_warm_run_lists_no_history(evidence_repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Cached blames are checked against the commits known to be in ``HEAD``'s history, kept in the cache:
     the second run does not list the history again (``git rev-list``), and answers the same."""
-    real = shutil.which("git")
-    assert real is not None
-    shim = tmp_path / "bin" / "git"
-    shim.parent.mkdir()
-    log = tmp_path / "git.log"
-    shim.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\nexec "{real}" "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    log = log_git_calls(monkeypatch, tmp_path)
     asked = [(rel, n) for rel in CLEAN for n in (1, 5, 21)]
     answers = []
     for _ in range(2):

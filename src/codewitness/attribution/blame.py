@@ -40,6 +40,7 @@ from codewitness._git import (
     CommitInfo,
     TreeEntry,
     blame_porcelain,
+    for_each_ref,
     git_path,
     list_notes,
     list_tree,
@@ -138,13 +139,15 @@ class _Evidence:
         if run_git(["rev-parse", "--is-shallow-repository"], cwd=root).strip() == "true":
             shallow_file = git_path(root, "shallow")
             shallow = frozenset(shallow_file.read_text().split()) if shallow_file.exists() else frozenset()
+        # One listing of the notes refs, then one read per ref that exists (most repositories have none).
+        refs = for_each_ref(root, "refs/notes")
         return cls(
             root=root,
             cat=cat,
             cache=cache,
-            notes=all_notes(root),
-            imports=list_notes(root, IMPORT_REF),
-            gitai=list_notes(root, GITAI_REF),
+            notes=all_notes(root, refs),
+            imports=list_notes(root, IMPORT_REF, exists=True) if IMPORT_REF in refs else {},
+            gitai=list_notes(root, GITAI_REF, exists=True) if GITAI_REF in refs else {},
             shallow=shallow,
         )
 
@@ -264,12 +267,12 @@ def _is_bot(person: str) -> bool:
 
 
 def _resolve_commit(root: Path, rev: str) -> str:
+    sha = resolve(root, rev)
+    if sha is not None:
+        return sha
     if resolve(root, "HEAD", commit=False) is None:
         raise GitError(f"the repository at {root} has no commits yet; commit something first")
-    sha = resolve(root, rev)
-    if sha is None:
-        raise NotFoundError(f"no commit {rev!r} in {root}; check the revision name")
-    return sha
+    raise NotFoundError(f"no commit {rev!r} in {root}; check the revision name")
 
 
 class Attributor:
