@@ -164,10 +164,30 @@ class FileResultCache:
             self.linters = _linter_versions()
             self._dirty = True  # keep them for the next run
         self.build = _build_fingerprint(self.linters)
+        # What the distributions' metadata says about editable installs, kept the same way (see editable_sources).
+        self._editable: list[tuple[str, str, str]] | None = None
+        kept = data.get("editable") if data.get("environment") == self.environment else None
+        if isinstance(kept, list) and all(
+            isinstance(c, list) and len(c) == 3 and all(isinstance(x, str) for x in c) for c in kept
+        ):
+            self._editable = [(a, b, c) for a, b, c in kept]
+        self._editable_sources: dict[str, Path] | None = None
         if data.get("version") == self.VERSION and data.get("build") == self.build:
             entries = data.get("files")
             self._entries = entries if isinstance(entries, dict) else {}
         # A corrupt, foreign or outdated cache is ignored and replaced: everything in it can be computed again.
+
+    def editable_sources(self) -> dict[str, Path]:
+        """Where editable installs keep their top-level names: what the distributions' metadata said is kept
+        with the other environment facts (reading it costs a warm run as much as the rest of its checks)."""
+        if self._editable_sources is None:
+            from codewitness.checks.apis import editable_candidates, editable_sources
+
+            if self._editable is None:
+                self._editable = editable_candidates()
+                self._dirty = True
+            self._editable_sources = editable_sources(self._editable)
+        return self._editable_sources
 
     def get(self, f: SourceFile, digest: str, families: tuple[str, ...], index: Any) -> _Result | None:
         """The cached result for ``f`` if its content and every module it depended on are unchanged."""
@@ -226,6 +246,7 @@ class FileResultCache:
                 "build": self.build,
                 "environment": self.environment,
                 "linters": self.linters,
+                "editable": self._editable,
                 "files": self._entries,
             }
         )
@@ -309,7 +330,7 @@ def per_file_findings(
     from codewitness.checks.apis import ModuleIndex
     from codewitness.checks.security import ruff_findings, start_ruff
 
-    index = ModuleIndex(roots)
+    index = ModuleIndex(roots, editable=cache.editable_sources if cache is not None else None)
     root_names = tuple(str(r) for r in roots)
     results: dict[str, _Result] = {}
     digests: dict[str, str] = {}
