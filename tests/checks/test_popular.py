@@ -176,3 +176,23 @@ def test_a_changed_snapshot_is_read_again_and_a_broken_copy_is_replaced(tmp_path
     kept_path(tmp_path).write_text("{not json")
     assert load_popular(tmp_path).rank("numpy") == 1
     assert json.loads(kept_path(tmp_path).read_text())["ranks"]["numpy"] == 1
+
+
+def test_closest_names_are_kept_with_the_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which popular name a package imitates depends on the ranking and the name alone: kept with the kept snapshot,
+    a later run answers the names it saw before without loading rapidfuzz (its import is a small project's
+    biggest single cost of checking packages)."""
+    shipped = load_popular()
+    asked = ["reqeusts", "flask-sqlalchemy2", "no-such-package-anywhere", "requests"]
+    first = load_popular(tmp_path)
+    answers = [first.closest(name) for name in asked]
+    assert answers == [shipped.closest(name) for name in asked]
+    assert answers[0] is not None and answers[0].name == "requests" and answers[2] is None
+    first.keep()
+    kept = json.loads(kept_path(tmp_path).read_text())["near"]
+    assert kept["reqeusts"] == ["requests", answers[0].rank, "swapped"] and kept["no-such-package-anywhere"] is None
+    monkeypatch.setitem(sys.modules, "rapidfuzz", None)  # as if it could not be loaded
+    again = load_popular(tmp_path)
+    assert [again.closest(name) for name in asked] == answers
+    with pytest.raises(MissingExtraError):
+        again.closest("a-name-never-asked")  # a new name still needs it

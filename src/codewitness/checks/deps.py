@@ -538,6 +538,7 @@ def run(ctx: CheckContext) -> list[Finding]:
             )
         findings.extend(found)
         ctx.verdicts.append(_verdict_row(pkg, info, popular, f"{rel}:{pkg.line}", found))
+    popular.keep()
     return findings
 
 

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from codewitness.checks.index import normalize
 from codewitness.errors import InputError, MissingExtraError
@@ -65,6 +66,10 @@ class PopularNames:
         self.ranks = ranks
         self.source = source
         self.date = date
+        #: :meth:`closest`'s answers so far (a function of the ranking and the name), kept with a kept snapshot.
+        self.near: dict[str, Near | None] = {}
+        self._kept: tuple[Path, list[Any]] | None = None
+        self._learnt = False
 
     @cached_property
     def _targets(self) -> list[str]:
@@ -86,6 +91,21 @@ class PopularNames:
         asked = normalize(name)
         if asked in self.ranks or len(asked) < _MIN_LENGTH:
             return None
+        if asked not in self.near:
+            self.near[asked] = self._closest(asked)
+            self._learnt = True
+        return self.near[asked]
+
+    def keep(self) -> None:
+        """Keep :attr:`near` with the kept snapshot it was worked out on, when new names were looked up (so a
+        later run answers them without loading the edit-distance library)."""
+        if self._kept is None or not self._learnt:
+            return
+        cache_file, key = self._kept
+        _write_kept(cache_file, key, self)
+        self._learnt = False
+
+    def _closest(self, asked: str) -> Near | None:
         squashed = asked.replace("-", "")
         if squashed in self._squashed:
             target = self._squashed[squashed]
@@ -147,17 +167,29 @@ def _kept(cache_file: Path, snapshot: Path) -> PopularNames:
     """The snapshot's names, from ``cache_file`` while it holds those of this snapshot file as it is now."""
     info = snapshot.stat()
     key = [_KEPT_VERSION, str(snapshot), info.st_size, info.st_mtime_ns]
-    with contextlib.suppress(OSError, ValueError, UnicodeDecodeError, AttributeError, TypeError):
+    popular: PopularNames | None = None
+    with contextlib.suppress(OSError, ValueError, UnicodeDecodeError, AttributeError, TypeError, KeyError):
         kept = json.loads(cache_file.read_text(encoding="utf-8"))
         if kept.get("key") == key and isinstance(kept.get("ranks"), dict):
-            return PopularNames(kept["ranks"], str(kept["source"]), str(kept["date"]))
-    popular = _parse(snapshot.read_text(encoding="utf-8"))
-    payload = {"key": key, "source": popular.source, "date": popular.date, "ranks": popular.ranks}
+            popular = PopularNames(kept["ranks"], str(kept["source"]), str(kept["date"]))
+            popular.near = {
+                str(name): None if near is None else Near(str(near[0]), int(near[1]), str(near[2]))
+                for name, near in (kept.get("near") or {}).items()
+            }
+    if popular is None:
+        popular = _parse(snapshot.read_text(encoding="utf-8"))
+        _write_kept(cache_file, key, popular)
+    popular._kept = (cache_file, key)
+    return popular
+
+
+def _write_kept(cache_file: Path, key: list[Any], popular: PopularNames) -> None:
+    near = {name: None if n is None else [n.name, n.rank, n.kind] for name, n in popular.near.items()}
+    payload = {"key": key, "source": popular.source, "date": popular.date, "ranks": popular.ranks, "near": near}
     from codewitness._files import write_atomically
 
     with contextlib.suppress(OSError):  # a copy that cannot be kept only costs the next run the parse
         write_atomically(cache_file, json.dumps(payload, separators=(",", ":")), private=True)
-    return popular
 
 
 _SHIPPED = resources.files("codewitness.checks")
