@@ -277,15 +277,25 @@ def _linter_versions() -> list[str]:
 
 
 def sys_path_stamp() -> str:
-    """A digest of the modification times of the folders on ``sys.path``: installing, upgrading or removing a
-    distribution changes its folder's, so what was read from the installed distributions holds while it is the same."""
+    """A digest of the modification times of the folders on ``sys.path`` that hold installed distributions
+    (``*.dist-info``, ``*.egg-info``): installing, upgrading or removing one changes its folder's, so what was read
+    from the installed distributions holds while the digest is the same.
+
+    Other folders on the path (the project itself, with ``python -m``; a script's folder) change whenever a file
+    is added there, and hold no distribution: they are left out, or every such change would read all again.
+    """
     stamps: list[tuple[str, int]] = []
     for entry in sys.path:
         with contextlib.suppress(OSError):
             info = os.stat(entry or ".")
-            if stat.S_ISDIR(info.st_mode):
+            if stat.S_ISDIR(info.st_mode) and _holds_distributions(entry or "."):
                 stamps.append((entry, info.st_mtime_ns))
     return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()
+
+
+def _holds_distributions(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return any(e.name.endswith((".dist-info", ".egg-info")) for e in entries)
 
 
 def _plain(finding: Finding) -> dict[str, Any]:

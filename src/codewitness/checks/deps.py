@@ -290,10 +290,13 @@ def _stdlib_any_version() -> frozenset[str]:
     """Standard-library module names of this and of other Python versions (``annotationlib`` is 3.14's),
     from typeshed's ``VERSIONS`` when typeshed_client is installed: they are never index packages."""
     names = set(sys.stdlib_module_names)
-    try:
-        from importlib.resources import files
+    from importlib.util import find_spec
 
-        text = files("typeshed_client").joinpath("typeshed/VERSIONS").read_text(encoding="utf-8")
+    try:
+        # Found, not imported: the package's own imports cost a warm run more than reading the file.
+        spec = find_spec("typeshed_client")
+        folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+        text = (Path(folders[0]) / "typeshed" / "VERSIONS").read_text(encoding="utf-8") if folders else ""
     except (ImportError, OSError, ValueError):
         return frozenset(names)
     for line in text.splitlines():

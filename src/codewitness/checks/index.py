@@ -300,7 +300,9 @@ class IndexClient:
                 asked.append(key)
             else:
                 answers[key] = known
-        if asked:
+        if asked and self.offline:
+            answers.update((key, self.pypi(key[1]) if key[0] == "pypi" else self.npm(key[1])) for key in asked)
+        elif asked:
             from concurrent.futures import ThreadPoolExecutor  # only when the index is asked: threads cost a start
 
             with ThreadPoolExecutor(max_workers=min(8, len(asked))) as pool:
