@@ -172,3 +172,17 @@ def test_result_cache_keeps_the_linter_versions_while_the_installed_distribution
     saved["environment"] = "another"
     cache_file.write_text(json.dumps(saved))
     assert FileResultCache(cache_file).linters == _linter_versions()
+
+
+def test_a_fresh_run_parses_a_file_with_findings_once(git_repo):
+    """The per-file rules parse each file; naming the function around a finding needs the tree again: the files with
+    findings keep theirs (the others let them go), so a cold run does not parse them twice."""
+    git_repo.write("bad.py", "import json\n\n\ndef handler():\n    return json.parse('{}')\n")
+    git_repo.write("good.py", "import json\n\nprint(json.dumps({}))\n")
+    git_repo.commit("two files")
+    ctx = CheckContext.build(git_repo.root)
+    report = run_checks(ctx, families=("apis",), jobs=1)
+    assert [(f.path, f.qualname) for f in report.findings] == [("bad.py", "handler")]
+    files = {f.rel: f for f in ctx.files}
+    assert "tree" in files["bad.py"].__dict__ and "tree" not in files["good.py"].__dict__
+    assert ctx.parsed_tree("bad.py") is files["bad.py"].__dict__["tree"]

@@ -57,10 +57,17 @@ class PerFileOutcome:
     undecided: dict[str, int]
 
 
-def _file_work(items: list[_Item], families: tuple[str, ...], roots: tuple[str, ...] = ()) -> dict[str, _Result]:
+def _file_work(
+    items: list[_Item],
+    families: tuple[str, ...],
+    roots: tuple[str, ...] = (),
+    sources: Sequence[SourceFile] | None = None,
+) -> dict[str, _Result]:
     """The per-file rules over ``items``. Runs in a worker process or in this one (plain values in and out).
 
     ``roots`` hold the checked project's own packages (see :class:`~codewitness.checks.apis.ModuleIndex`).
+    In this process, ``sources`` are the caller's files for ``items``: those with findings keep their syntax
+    trees, which naming the functions around the findings needs again; the others let theirs go.
     """
     from codewitness.checks.apis import ModuleIndex, check_file
     from codewitness.checks.security import ast_findings, secret_findings
@@ -69,8 +76,9 @@ def _file_work(items: list[_Item], families: tuple[str, ...], roots: tuple[str, 
     fingerprints: dict[str, str] = {}
     results: dict[str, _Result] = {}
     parsed: list[SourceFile] = []
-    for path, rel in items:
-        f = SourceFile(Path(path), rel)
+    files = list(sources) if sources is not None else [SourceFile(Path(path), rel) for path, rel in items]
+    for f in files:
+        rel = f.rel
         found: dict[str, list[Finding]] = {family: [] for family in families}
         modules: dict[str, str] = {}
         undecided: list[tuple[str, int]] = []
@@ -86,6 +94,8 @@ def _file_work(items: list[_Item], families: tuple[str, ...], roots: tuple[str, 
             if "security" in families:
                 found["security"] = ast_findings(f)
         results[rel] = _Result(found, f.imports, modules, undecided)
+        if sources is not None and not any(found.values()):
+            f.forget_tree()
     if "security" in families:
         for finding in secret_findings(parsed):  # one detect-secrets session for all files
             results[finding.path].findings["security"].append(finding)
@@ -116,7 +126,7 @@ def _compute(
     if not items:
         return {}  # everything came from the cache: no parser, linter or secret scanner to load
     if not two_processes or len(items) < 2:
-        return _file_work(items, families, roots)
+        return _file_work(items, families, roots, sources=files)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
