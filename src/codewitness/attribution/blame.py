@@ -284,6 +284,8 @@ class Attributor:
         cache: where blame results and commit metadata are kept between runs (default: this run only).
         jobs: how many ``git blame`` processes run at once (default: the number of CPUs).
         detect_moves: pass ``-M`` to blame so a block moved within a file keeps its author.
+        keep_history: keep the commits found in the revision's history in ``cache`` (see :meth:`attribute`); for
+            a cache that keeps only what a run used (the merge gate's), not one that only grows.
 
     Raises:
         GitError: not a repository, git missing, or a repository without commits.
@@ -298,6 +300,7 @@ class Attributor:
         cache: AttributionCache | None = None,
         jobs: int | None = None,
         detect_moves: bool = True,
+        keep_history: bool = False,
     ) -> None:
         self.root = repo_root(root)
         self.rev = rev
@@ -308,7 +311,8 @@ class Attributor:
         self._cat = CatFile(self.root)
         self.evidence = _Evidence.load(self.root, self._cat, self.cache)
         self._reachable: frozenset[str] | None = None
-        self._known_history: set[str] | None = None
+        self._known_history: set[str] | None = None if keep_history else set()
+        self._keep_history_in_cache = keep_history
         self._history_learnt = False
         self.stats: dict[str, int] = {"blamed": 0, "cached": 0, "skipped": 0}
 
@@ -438,9 +442,9 @@ class Attributor:
         """Whether every one of ``commits`` is in the revision's history (``blamed_here``: they are, as
         blame at this revision named them).
 
-        Reachability from a commit never changes, so the commits found in its history are kept in the
-        cache under the commit (kind ``history``): a warm run whose cached blames name only those lists
-        no history (``git rev-list`` of a few thousand commits is a tenth of a warm run).
+        Reachability from a commit never changes, so with ``keep_history`` the commits found in its history are
+        kept in the cache under the commit (kind ``history``): a warm run whose cached blames name only those
+        lists no history (``git rev-list`` of a few thousand commits was a tenth of a warm gate run).
         """
         if self._known_history is None:
             kept = self.cache.load_blobs(_HISTORY, [self.commit]).get(self.commit)
@@ -454,7 +458,7 @@ class Attributor:
         return True
 
     def _keep_history(self) -> None:
-        if self._history_learnt and self._known_history is not None:
+        if self._keep_history_in_cache and self._history_learnt and self._known_history is not None:
             self.cache.save_blobs(_HISTORY, {self.commit: sorted(self._known_history)})
             self._history_learnt = False
 

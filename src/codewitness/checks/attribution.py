@@ -291,7 +291,8 @@ class Attribution:
             from codewitness.attribution.blame import Attributor
 
             try:
-                self._engine = Attributor(self.root, "HEAD", cache=self._cache)
+                # The gate's cache keeps what a run used, so the history of HEAD kept there does not pile up.
+                self._engine = Attributor(self.root, "HEAD", cache=self._cache, keep_history=self._cache is not None)
             except CodewitnessError:
                 self._engine_failed = True  # e.g. no commits yet: the working-tree path decides
         return self._engine
