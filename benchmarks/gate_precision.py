@@ -117,7 +117,13 @@ def loopback_index(pypi: set[str], npm: set[str]) -> Iterator[str]:
             else:
                 self._send(404, {"error": "no route"})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # The gate asks the index about up to 8 names at once. With the default listen backlog of 5, connections
+        # beyond it were dropped and retried by the client's TCP a second later: a second of every cold run was
+        # this server's, not the gate's (an index on the internet keeps a backlog far longer than 8).
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

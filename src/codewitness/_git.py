@@ -870,9 +870,12 @@ def list_tree(root: Path, commit: str, paths: Iterable[str] = ()) -> list[TreeEn
 # -- notes --------------------------------------------------------------------------------------
 
 
-def list_notes(root: Path, ref: str) -> dict[str, str]:
-    """``{commit sha: note blob sha}`` for every note under ``ref`` (empty when the ref is absent)."""
-    if resolve(root, ref, commit=False) is None:
+def list_notes(root: Path, ref: str, *, exists: bool = False) -> dict[str, str]:
+    """``{commit sha: note blob sha}`` for every note under ``ref`` (empty when the ref is absent).
+
+    ``exists``: the caller has just listed the ref (:func:`for_each_ref`), so it is not looked up first.
+    """
+    if not exists and resolve(root, ref, commit=False) is None:
         return {}
     out = run_git(["notes", "--ref", ref, "list"], cwd=root)
     notes: dict[str, str] = {}

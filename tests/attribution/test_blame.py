@@ -11,6 +11,7 @@ from codewitness.attribution.blame import IMPORT_REF, Attributor, line_origins
 from codewitness.attribution.gitai import GITAI_REF
 from codewitness.attribution.notes import NoteEntry
 from codewitness.errors import GitError, InputError, NotFoundError
+from tests.git_calls import log_git_calls
 
 from .conftest import CLAUDE_TRAILER, HUMAN, Repo, lines
 
@@ -409,3 +410,18 @@ def test_line_origins_fills_the_cache_it_is_given(repo: Repo) -> None:
     cache = MemoryCache()
     assert [o.kind for o in line_origins(repo.root, "a.py", cache=cache)] == ["human", "human"]
     assert list(cache.load_commits([commit])) == [commit]
+
+
+def test_the_evidence_of_a_repository_without_notes_takes_one_listing(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each git process costs a warm gate run milliseconds: the notes refs are listed once, and absent ones are not
+    looked up one by one (three ``rev-parse --verify`` before); the revision is resolved once."""
+    repo.write("a.py", lines(2))
+    repo.commit("one" + CLAUDE_TRAILER)
+    log = log_git_calls(monkeypatch, tmp_path)
+    with Attributor(repo.root) as engine:
+        assert [ln.origin.kind for ln in engine.attribute_path("a.py").lines] == ["ai", "ai"]
+    calls = log.read_text().splitlines()
+    assert [c for c in calls if "refs/notes" in c] == ["for-each-ref --format=%(objectname) %(refname) refs/notes"]
+    assert len([c for c in calls if c.startswith("rev-parse --verify")]) == 1

@@ -103,3 +103,17 @@ def test_the_cache_module_does_not_import_the_store_cache_back() -> None:
     # The store's cache builds on cache.py; cache.py (what the engine reads) never loads the store's.
     assert reaches("codewitness.attribution.storecache", "codewitness.attribution.cache")
     assert not reaches("codewitness.attribution.cache", "codewitness.attribution.storecache")
+
+
+def test_the_history_of_a_revision_is_kept_only_when_asked(repo: Repo) -> None:
+    """The merge gate keeps the commits known to be in HEAD's history in its cache (which keeps only what a run
+    used); a cache that only grows (the store's, for reports) gets none, one list per revision reported."""
+    repo.write("a.py", lines(2))
+    head = repo.commit("one" + CLAUDE_TRAILER)
+    growing = MemoryCache()
+    _run(repo, growing)
+    assert not [key for key in growing.blobs if key[0] == "history"]
+    kept = MemoryCache()
+    with Attributor(repo.root, cache=kept, keep_history=True) as engine:
+        list(engine.attribute(engine.files()))
+    assert kept.load_blobs("history", [head]) == {head: [head]}

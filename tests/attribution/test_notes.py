@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from codewitness._git import for_each_ref
 from codewitness.attribution.notes import (
     MAX_JSON_DEPTH,
     NOTES_REF,
+    TRACKING_PATTERN,
     CommitNote,
     NoteEntry,
     NoteError,
+    _is_tracking,
     all_notes,
     find_note,
     load_json,
@@ -125,3 +128,31 @@ def test_nesting_is_allowed_up_to_the_limit_and_refused_beyond(open_: str, close
     mixed = '[{"a": 1}, {"b": ' + nested(MAX_JSON_DEPTH - 1) + "}]"
     with pytest.raises(NoteError):
         load_json(mixed, "thing")
+
+
+def test_notes_read_from_a_listing_of_refs_are_those_git_matches(repo: Repo) -> None:
+    """``all_notes(root, refs)`` picks the fetched notes refs out of a listing as git's own pattern would: a remote's
+    name is one path segment; refs that only look alike are not notes of ours."""
+    repo.write("a.py", lines(3))
+    commits = [repo.commit("one")]
+    repo.write("a.py", lines(4))
+    commits.append(repo.commit("two"))
+    refs = [
+        tracking_ref("origin"),
+        tracking_ref("up-stream.2"),
+        "refs/notes/remotes/a/b/codewitness",
+        "refs/notes/remotes/origin/codewitness-old",
+        "refs/notes/remotes/codewitness",
+        "refs/notes/codewitness-import",
+        "refs/notes/other",
+    ]
+    for number, ref in enumerate(refs):
+        repo.raw_note(ref, commits[number % 2], _note(f"agent{number}").to_json())
+    listed = for_each_ref(repo.root, "refs/notes")
+    assert set(refs) <= set(listed)
+    assert sorted(r for r in listed if _is_tracking(r)) == sorted(for_each_ref(repo.root, TRACKING_PATTERN))
+    assert all_notes(repo.root, listed) == all_notes(repo.root)
+    write_note(repo.root, commits[1], _note("local"))
+    listed = for_each_ref(repo.root, "refs/notes")
+    assert all_notes(repo.root, listed) == all_notes(repo.root)
+    assert all_notes(repo.root, {}) == {}

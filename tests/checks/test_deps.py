@@ -262,28 +262,39 @@ def test_installed_distributions_are_read_once_until_sys_path_changes(tmp_path):
     import subprocess
     import sys
 
-    extra, cache = tmp_path / "extra", tmp_path / "providers.json"
-    extra.mkdir()
+    extra, scratch, cache = tmp_path / "extra", tmp_path / "scratch", tmp_path / "providers.json"
+    _dist_info(extra, "other", "other_mod")
+    scratch.mkdir()
     code = (
         "import json, sys\nfrom pathlib import Path\nfrom codewitness.checks.deps import _installed_providers\n"
         "print(json.dumps(_installed_providers(Path(sys.argv[1])).get('zz_fake')))"
     )
 
     def providers() -> object:
-        env = {**os.environ, "PYTHONPATH": str(extra)}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(extra), str(scratch)))}
         done = subprocess.run([sys.executable, "-c", code, str(cache)], env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
     assert providers() is None
     kept = json.loads(cache.read_text())
-    assert kept["providers"]["pytest"] == ["pytest"]
+    assert kept["providers"]["pytest"] == ["pytest"] and kept["providers"]["other_mod"] == ["other"]
     kept["providers"]["zz_fake"] = ["Fake-Dist"]  # only a run that reads the cache can know this one
     cache.write_text(json.dumps(kept))
     assert providers() == ["Fake-Dist"]
-    later = extra.stat().st_mtime_ns + 10**9
-    os.utime(extra, ns=(later, later))  # as installing into a folder on sys.path does
-    assert providers() is None
+    # A folder on sys.path that holds no distribution (a project, a script's folder) changes: still kept.
+    (scratch / "notes.txt").write_text("x")
+    assert providers() == ["Fake-Dist"]
+    _dist_info(extra, "zz-fake", "zz_fake")  # installing into a folder on sys.path changes its time
+    assert providers() == ["zz-fake"]
+
+
+def _dist_info(folder, name: str, top: str) -> None:
+    """What installing distribution ``name`` (providing module ``top``) leaves in ``folder``."""
+    info = folder / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text(f"{top}\n")
 
 
 def _uv_lock(names: list[str]) -> str:

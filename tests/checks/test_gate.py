@@ -56,3 +56,48 @@ def test_never_never_fails_and_a_bad_level_is_refused(project: Path) -> None:
         run_gate(
             None, families=("apis",), base=None, fail_on="critical", baseline=None, write_baseline=None, offline=True
         )
+
+
+#: What a warm run has no use for: each costs milliseconds to import (the HTTP client, threads and processes, the
+#: distributions' metadata, the edit-distance library, typeshed's package), and together they were a fifth of it.
+_NOT_WARM = (
+    "concurrent.futures",
+    "importlib.metadata",
+    "multiprocessing",
+    "rapidfuzz",
+    "typeshed_client",
+    "urllib.request",
+)
+
+
+def test_a_warm_run_loads_nothing_it_has_no_use_for(git_repo: GitRepo, index_server: object) -> None:
+    """A second ``codewitness check`` on an unchanged project answers from its caches: it imports no HTTP client,
+    no thread or process pool, reads no distribution's metadata and loads no edit-distance library."""
+    import os
+    import subprocess
+    import sys
+
+    git_repo.write("pyproject.toml", '[project]\nname = "demo"\ndependencies = ["requests>=2", "reqeusts"]\n')
+    git_repo.write("app.py", "import requests\nimport json\n\njson.parse('{}')\nrequests.no_such_call()\n")
+    git_repo.commit("a project")
+    env = {
+        **os.environ,
+        "CODEWITNESS_CHECK_INDEX_URL": f"{index_server.url}/simple",  # type: ignore[attr-defined]
+        "NO_COLOR": "1",
+    }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    probe = (
+        "import sys\nfrom codewitness.cli import main\ncode = main(['check', '--json'])\n"
+        f"print(sorted(m for m in {_NOT_WARM!r} if m in sys.modules), code, file=sys.stderr)\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe], cwd=git_repo.root, env=env, capture_output=True, text=True, check=False
+        )
+        for _ in range(2)
+    ]
+    cold, warm = (json.loads(r.stdout) for r in runs)
+    assert {f["rule"] for f in cold["findings"]} >= {"CW105", "CW201"}  # the run had work to do
+    assert [f["fingerprint"] for f in warm["findings"]] == [f["fingerprint"] for f in cold["findings"]]
+    assert "urllib.request" in runs[0].stderr  # the first run asked the index
+    assert runs[1].stderr.strip().splitlines()[-1] == "[] 1"

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from codewitness.checks.popular import PopularNames, fetch_ranking, load_popular, refreshed_path, write_snapshot
+from codewitness.checks.popular import (
+    PopularNames,
+    fetch_ranking,
+    kept_path,
+    load_popular,
+    refreshed_path,
+    write_snapshot,
+)
 from codewitness.errors import InputError, MissingExtraError
 
 #: What the loopback ranking server answers, by path (anything else: 404), and the headers it saw.
@@ -142,3 +149,50 @@ def test_typosquat_detection_without_its_extra_names_the_extra(monkeypatch: pyte
         PopularNames({"requests": 1}, "s", "d").closest("requestz")
     assert caught.value.extra == "check"
     assert str(caught.value).startswith('Typosquat detection needs the "check" extra: ')
+
+
+def test_the_shipped_names_are_kept_read_in_the_project_cache(tmp_path: Path) -> None:
+    """Reading the 15,000 shipped names costs a warm run more than anything else on a small project: they are
+    kept, read, in ``.codewitness/cache/popular.json`` and read from there while the snapshot file is the same."""
+    first = load_popular(tmp_path)
+    assert kept_path(tmp_path).is_file()
+    assert stat.S_IMODE(kept_path(tmp_path).stat().st_mode) == 0o600
+    shipped = load_popular()
+    assert (first.ranks, first.source, first.date) == (shipped.ranks, shipped.source, shipped.date)
+    kept = json.loads(kept_path(tmp_path).read_text())
+    kept["ranks"]["only-in-the-kept-copy"] = 1
+    kept_path(tmp_path).write_text(json.dumps(kept))
+    again = load_popular(tmp_path)
+    assert again.rank("only-in-the-kept-copy") == 1  # read from the copy, not parsed again
+    assert again.closest("reqeusts") == shipped.closest("reqeusts")
+
+
+def test_a_changed_snapshot_is_read_again_and_a_broken_copy_is_replaced(tmp_path: Path) -> None:
+    write_snapshot(refreshed_path(tmp_path), ["requests", "boto3"], "first")
+    assert load_popular(tmp_path).ranks == {"requests": 1, "boto3": 2}
+    write_snapshot(refreshed_path(tmp_path), ["numpy", "requests", "boto3"], "second")  # another size
+    assert load_popular(tmp_path).ranks == {"numpy": 1, "requests": 2, "boto3": 3}
+    assert load_popular(tmp_path).source == "second"
+    kept_path(tmp_path).write_text("{not json")
+    assert load_popular(tmp_path).rank("numpy") == 1
+    assert json.loads(kept_path(tmp_path).read_text())["ranks"]["numpy"] == 1
+
+
+def test_closest_names_are_kept_with_the_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which popular name a package imitates depends on the ranking and the name alone: kept with the kept snapshot,
+    a later run answers the names it saw before without loading rapidfuzz (its import is a small project's
+    biggest single cost of checking packages)."""
+    shipped = load_popular()
+    asked = ["reqeusts", "flask-sqlalchemy2", "no-such-package-anywhere", "requests"]
+    first = load_popular(tmp_path)
+    answers = [first.closest(name) for name in asked]
+    assert answers == [shipped.closest(name) for name in asked]
+    assert answers[0] is not None and answers[0].name == "requests" and answers[2] is None
+    first.keep()
+    kept = json.loads(kept_path(tmp_path).read_text())["near"]
+    assert kept["reqeusts"] == ["requests", answers[0].rank, "swapped"] and kept["no-such-package-anywhere"] is None
+    monkeypatch.setitem(sys.modules, "rapidfuzz", None)  # as if it could not be loaded
+    again = load_popular(tmp_path)
+    assert [again.closest(name) for name in asked] == answers
+    with pytest.raises(MissingExtraError):
+        again.closest("a-name-never-asked")  # a new name still needs it

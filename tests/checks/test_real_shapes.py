@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from codewitness.checks import CheckContext, run_checks
-from codewitness.checks.apis import ModuleIndex, _editable_sources, _stub_folders, check_file
+from codewitness.checks.apis import (
+    ModuleIndex,
+    _editable_sources,
+    _stub_folders,
+    check_file,
+    editable_candidates,
+    editable_sources,
+)
 from codewitness.checks.context import SourceFile, matches_any
 from codewitness.checks.index import IndexCache, IndexClient
 from codewitness.checks.security import ast_findings
@@ -505,6 +512,9 @@ def test_invented_name_in_an_editable_install(tmp_path, on_path):
         assert [(x.rule_id, x.properties["name"]) for x in check_file(f, ModuleIndex())] == [
             ("CW202", "no_such_helper")
         ]
+        # What a result cache keeps of the metadata gives the same folders.
+        assert ("edlib", "finder", str(project / "edlib")) in editable_candidates()
+        assert editable_sources(editable_candidates()) == _editable_sources()
     finally:
         sys.path.remove(str(site))
         _editable_sources.cache_clear()
@@ -554,3 +564,33 @@ def test_a_note_marks_adoption_too(repo):
     _commit(repo, "c" + CLAUDE)
     report = run_checks(CheckContext.build(repo, base=base), families=("provenance",))
     assert [(f.rule_id, f.path) for f in report.findings] == [("CW401", "c.py")]
+
+
+def test_a_result_cache_keeps_what_the_metadata_says_about_editable_installs(tmp_path, on_path):
+    """Reading every distribution's metadata to find editable installs cost a warm run tens of milliseconds: the
+    result cache keeps it with the sys.path folders' times, and the folders are looked up from it each run."""
+    import json
+
+    from codewitness.checks._perfile import FileResultCache
+
+    _write(tmp_path / "proj", {"src/edpkg/__init__.py": "def real():\n    pass\n"})
+    cache_file = tmp_path / "file-results.json"
+    first = FileResultCache(cache_file)
+    assert first.editable_sources() == _editable_sources()
+    first.save()
+    saved = json.loads(cache_file.read_text())
+    assert saved["editable"] == [list(c) for c in editable_candidates()]
+    # As if the metadata named a project: the kept facts decide, not the metadata read again.
+    saved["editable"] = [["edpkg", "project", str(tmp_path / "proj")], ["edpkg", "project", "/elsewhere"]]
+    cache_file.write_text(json.dumps(saved))
+    kept = FileResultCache(cache_file)
+    assert kept.editable_sources() == {"edpkg": tmp_path / "proj" / "src" / "edpkg"}
+    names = ModuleIndex(editable=kept.editable_sources).lookup("edpkg")
+    assert names is not None and "real" in names.names
+    # The project moves its package to its top: found there, with the same kept facts.
+    (tmp_path / "proj" / "src" / "edpkg").rename(tmp_path / "proj" / "edpkg")
+    assert FileResultCache(cache_file).editable_sources() == {"edpkg": tmp_path / "proj" / "edpkg"}
+    # Another environment: the metadata is read again.
+    saved["environment"] = "another"
+    cache_file.write_text(json.dumps(saved))
+    assert FileResultCache(cache_file).editable_sources() == _editable_sources()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ from codewitness._git import (
     CommitInfo,
     TreeEntry,
     blame_porcelain,
+    for_each_ref,
     git_path,
     list_notes,
     list_tree,
@@ -87,6 +88,8 @@ _OTHER_FILE: dict[str, Origin] = {k: Origin("human", k, CONFIDENCE["record-other
 #: Bumped when the way evidence turns into origins changes, so cached results are recomputed.
 _ENGINE_VERSION = "attribution/2"
 _BINARY_SNIFF = 8000
+#: The cache kind of the commits known to be in a revision's history (keyed by the revision's commit).
+_HISTORY = "history"
 
 
 class LineAttribution(NamedTuple):
@@ -103,7 +106,8 @@ class LineAttribution(NamedTuple):
 
 @dataclass(frozen=True)
 class FileAttribution:
-    """Every line of one file at a revision (``lines`` is empty for a skipped file)."""
+    """Every line of one file at a revision (``lines`` is empty for a skipped file; with
+    :meth:`Attributor.attribute`'s ``only``, just the lines asked for)."""
 
     path: str
     blob: str
@@ -135,13 +139,15 @@ class _Evidence:
         if run_git(["rev-parse", "--is-shallow-repository"], cwd=root).strip() == "true":
             shallow_file = git_path(root, "shallow")
             shallow = frozenset(shallow_file.read_text().split()) if shallow_file.exists() else frozenset()
+        # One listing of the notes refs, then one read per ref that exists (most repositories have none).
+        refs = for_each_ref(root, "refs/notes")
         return cls(
             root=root,
             cat=cat,
             cache=cache,
-            notes=all_notes(root),
-            imports=list_notes(root, IMPORT_REF),
-            gitai=list_notes(root, GITAI_REF),
+            notes=all_notes(root, refs),
+            imports=list_notes(root, IMPORT_REF, exists=True) if IMPORT_REF in refs else {},
+            gitai=list_notes(root, GITAI_REF, exists=True) if GITAI_REF in refs else {},
             shallow=shallow,
         )
 
@@ -261,12 +267,12 @@ def _is_bot(person: str) -> bool:
 
 
 def _resolve_commit(root: Path, rev: str) -> str:
+    sha = resolve(root, rev)
+    if sha is not None:
+        return sha
     if resolve(root, "HEAD", commit=False) is None:
         raise GitError(f"the repository at {root} has no commits yet; commit something first")
-    sha = resolve(root, rev)
-    if sha is None:
-        raise NotFoundError(f"no commit {rev!r} in {root}; check the revision name")
-    return sha
+    raise NotFoundError(f"no commit {rev!r} in {root}; check the revision name")
 
 
 class Attributor:
@@ -278,6 +284,8 @@ class Attributor:
         cache: where blame results and commit metadata are kept between runs (default: this run only).
         jobs: how many ``git blame`` processes run at once (default: the number of CPUs).
         detect_moves: pass ``-M`` to blame so a block moved within a file keeps its author.
+        keep_history: keep the commits found in the revision's history in ``cache`` (see :meth:`attribute`); for
+            a cache that keeps only what a run used (the merge gate's), not one that only grows.
 
     Raises:
         GitError: not a repository, git missing, or a repository without commits.
@@ -292,6 +300,7 @@ class Attributor:
         cache: AttributionCache | None = None,
         jobs: int | None = None,
         detect_moves: bool = True,
+        keep_history: bool = False,
     ) -> None:
         self.root = repo_root(root)
         self.rev = rev
@@ -302,6 +311,9 @@ class Attributor:
         self._cat = CatFile(self.root)
         self.evidence = _Evidence.load(self.root, self._cat, self.cache)
         self._reachable: frozenset[str] | None = None
+        self._known_history: set[str] | None = None if keep_history else set()
+        self._keep_history_in_cache = keep_history
+        self._history_learnt = False
         self.stats: dict[str, int] = {"blamed": 0, "cached": 0, "skipped": 0}
 
     def close(self) -> None:
@@ -364,11 +376,17 @@ class Attributor:
         entries: Sequence[TreeEntry],
         *,
         progress: Callable[[TreeEntry], None] | None = None,
+        only: Mapping[str, Collection[int]] | None = None,
     ) -> Iterator[FileAttribution]:
         """Attribute each entry, blaming uncached files in parallel; yields in the given order.
 
         Submodules, symbolic links and binary files are skipped (``FileAttribution.skipped`` says
         why) and counted in :attr:`warnings`.
+
+        With ``only`` (path -> line numbers), a file's ``lines`` hold just those of its lines (the ones
+        that exist, in order): the merge gate needs the origins of a few flagged lines of a file, and
+        working out every line's costs as much as the rest of a warm run. Each line's answer is the same
+        as in the whole file's.
         """
         texts: dict[str, bytes] = {}
         todo: list[TreeEntry] = []
@@ -380,19 +398,16 @@ class Attributor:
             if b"\0" not in data[:_BINARY_SNIFF] and data:
                 todo.append(entry)
         cached = self.cache.load_blames([(e.path, e.oid) for e in todo])
-        reachable: frozenset[str] | None = None
         blames: dict[str, list[BlameRow]] = {}
         to_blame: list[TreeEntry] = []
         for entry in todo:
             rows = cached.get((entry.path, entry.oid))
-            if rows is not None:
-                reachable = reachable if reachable is not None else self._reachable_commits()
-                # A cached blame is valid for this revision when all its commits are in its history
-                # (after a rebase or on another branch, the same content may have other commits).
-                if all(r.commit in reachable for r in rows):
-                    blames[entry.path] = rows
-                    self.stats["cached"] += 1
-                    continue
+            # A cached blame is valid for this revision when all its commits are in its history
+            # (after a rebase or on another branch, the same content may have other commits).
+            if rows is not None and self._in_history({r.commit for r in rows}):
+                blames[entry.path] = rows
+                self.stats["cached"] += 1
+                continue
             to_blame.append(entry)
         fresh: dict[str, list[BlameRow]] = {}
         with self._pool(bool(to_blame)) as pool:
@@ -414,10 +429,38 @@ class Attributor:
                     if len(fresh) >= 64:
                         self._save(fresh, entries)
                         fresh = {}
-                yield self._assemble(entry, texts[entry.path], blames[entry.path])
+                wanted = None if only is None else only.get(entry.path, ())
+                yield self._assemble(entry, texts[entry.path], blames[entry.path], wanted)
                 if progress:
                     progress(entry)
         self._save(fresh, entries)
+        if to_blame:
+            self._in_history({r.commit for e in to_blame for r in blames.get(e.path, ())}, blamed_here=True)
+        self._keep_history()
+
+    def _in_history(self, commits: set[str], *, blamed_here: bool = False) -> bool:
+        """Whether every one of ``commits`` is in the revision's history (``blamed_here``: they are, as
+        blame at this revision named them).
+
+        Reachability from a commit never changes, so with ``keep_history`` the commits found in its history are
+        kept in the cache under the commit (kind ``history``): a warm run whose cached blames name only those
+        lists no history (``git rev-list`` of a few thousand commits was a tenth of a warm gate run).
+        """
+        if self._known_history is None:
+            kept = self.cache.load_blobs(_HISTORY, [self.commit]).get(self.commit)
+            self._known_history = {str(c) for c in kept} if isinstance(kept, list) else set()
+        if commits <= self._known_history:
+            return True
+        if not blamed_here and not commits <= self._reachable_commits():
+            return False
+        self._known_history |= commits
+        self._history_learnt = True
+        return True
+
+    def _keep_history(self) -> None:
+        if self._keep_history_in_cache and self._history_learnt and self._known_history is not None:
+            self.cache.save_blobs(_HISTORY, {self.commit: sorted(self._known_history)})
+            self._history_learnt = False
 
     def _pool(self, needed: bool) -> AbstractContextManager[Any]:
         """The blame workers; none (and no thread machinery imported) when everything came from the cache."""
@@ -445,16 +488,23 @@ class Attributor:
             return "binary"
         return None
 
-    def _assemble(self, entry: TreeEntry, data: bytes, rows: list[BlameRow]) -> FileAttribution:
+    def _assemble(
+        self, entry: TreeEntry, data: bytes, rows: list[BlameRow], only: Collection[int] | None = None
+    ) -> FileAttribution:
         text_lines = data.decode("utf-8", "replace").split("\n")
         if text_lines and text_lines[-1] == "":
             text_lines.pop()
+        if only is None:
+            numbered = list(enumerate(rows, 1))
+        else:
+            numbered = [(n, rows[n - 1]) for n in sorted(set(only)) if 0 < n <= len(rows)]
+        commits = {row.commit for _, row in numbered}
         evidence = self.evidence
-        evidence.prefetch_commits({r.commit for r in rows})
-        authors = {sha: evidence.commit(sha).author for sha in {r.commit for r in rows}}
+        evidence.prefetch_commits(commits)
+        authors = {sha: evidence.commit(sha).author for sha in commits}
         count = len(text_lines)
         lines: list[LineAttribution] = []
-        for number, row in enumerate(rows, 1):
+        for number, row in numbered:
             path = row.orig_path or entry.path
             lines.append(
                 LineAttribution(

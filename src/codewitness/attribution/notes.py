@@ -72,6 +72,7 @@ __all__ = [
 ]
 
 NOTES_REF = "refs/notes/codewitness"
+NOTES_NAME = NOTES_REF.rsplit("/", 1)[1]
 SCHEMA = "codewitness.note/1"
 
 #: Where ``git fetch`` keeps each remote's notes (``codewitness init`` sets the refspec), and a
@@ -84,13 +85,29 @@ def tracking_ref(remote: str) -> str:
     return f"refs/notes/remotes/{remote}/codewitness"
 
 
-def all_notes(root: Path) -> dict[str, str]:
-    """``{commit: note blob}`` of the local notes and, for commits they lack, every remote's fetched notes."""
+def all_notes(root: Path, refs: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{commit: note blob}`` of the local notes and, for commits they lack, every remote's fetched notes.
+
+    ``refs``: every ref under ``refs/notes/`` (``for_each_ref(root, "refs/notes")``) when the caller has
+    listed them already; then git is asked only about the notes refs that exist.
+    """
     found: dict[str, str] = {}
-    for ref in sorted(for_each_ref(root, TRACKING_PATTERN)):
-        found.update(list_notes(root, ref))
-    found.update(list_notes(root, NOTES_REF))
+    if refs is None:
+        for ref in sorted(for_each_ref(root, TRACKING_PATTERN)):
+            found.update(list_notes(root, ref, exists=True))
+        found.update(list_notes(root, NOTES_REF))
+        return found
+    for ref in sorted(r for r in refs if _is_tracking(r)):
+        found.update(list_notes(root, ref, exists=True))
+    if NOTES_REF in refs:
+        found.update(list_notes(root, NOTES_REF, exists=True))
     return found
+
+
+def _is_tracking(ref: str) -> bool:
+    """Whether ``ref`` matches :data:`TRACKING_PATTERN` as git matches ref patterns (``*`` within one segment)."""
+    parts = ref.split("/")
+    return len(parts) == 5 and parts[:3] == ["refs", "notes", "remotes"] and parts[3] != "" and parts[4] == NOTES_NAME
 
 
 #: Evidence weaker than a note that an entry carried from another commit may name.

@@ -17,12 +17,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
+import os
+import stat
 import sys
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from codewitness._version import __version__
 from codewitness.checks.context import SourceFile
 from codewitness.checks.findings import Finding
 
-__all__ = ["FileResultCache", "PerFileOutcome", "per_file_findings"]
+__all__ = ["FileResultCache", "PerFileOutcome", "per_file_findings", "sys_path_stamp"]
 
 #: Families whose work is per file.
 PER_FILE = frozenset({"apis", "security"})
@@ -58,10 +57,17 @@ class PerFileOutcome:
     undecided: dict[str, int]
 
 
-def _file_work(items: list[_Item], families: tuple[str, ...], roots: tuple[str, ...] = ()) -> dict[str, _Result]:
+def _file_work(
+    items: list[_Item],
+    families: tuple[str, ...],
+    roots: tuple[str, ...] = (),
+    sources: Sequence[SourceFile] | None = None,
+) -> dict[str, _Result]:
     """The per-file rules over ``items``. Runs in a worker process or in this one (plain values in and out).
 
     ``roots`` hold the checked project's own packages (see :class:`~codewitness.checks.apis.ModuleIndex`).
+    In this process, ``sources`` are the caller's files for ``items``: those with findings keep their syntax
+    trees, which naming the functions around the findings needs again; the others let theirs go.
     """
     from codewitness.checks.apis import ModuleIndex, check_file
     from codewitness.checks.security import ast_findings, secret_findings
@@ -70,8 +76,9 @@ def _file_work(items: list[_Item], families: tuple[str, ...], roots: tuple[str, 
     fingerprints: dict[str, str] = {}
     results: dict[str, _Result] = {}
     parsed: list[SourceFile] = []
-    for path, rel in items:
-        f = SourceFile(Path(path), rel)
+    files = list(sources) if sources is not None else [SourceFile(Path(path), rel) for path, rel in items]
+    for f in files:
+        rel = f.rel
         found: dict[str, list[Finding]] = {family: [] for family in families}
         modules: dict[str, str] = {}
         undecided: list[tuple[str, int]] = []
@@ -87,6 +94,8 @@ def _file_work(items: list[_Item], families: tuple[str, ...], roots: tuple[str, 
             if "security" in families:
                 found["security"] = ast_findings(f)
         results[rel] = _Result(found, f.imports, modules, undecided)
+        if sources is not None and not any(found.values()):
+            f.forget_tree()
     if "security" in families:
         for finding in secret_findings(parsed):  # one detect-secrets session for all files
             results[finding.path].findings["security"].append(finding)
@@ -117,7 +126,11 @@ def _compute(
     if not items:
         return {}  # everything came from the cache: no parser, linter or secret scanner to load
     if not two_processes or len(items) < 2:
-        return _file_work(items, families, roots)
+        return _file_work(items, families, roots, sources=files)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     local, remote = _split(files)
     # spawn, not fork: forking a process that runs threads (test servers, host applications) may deadlock.
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -141,17 +154,50 @@ class FileResultCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.build = _build_fingerprint()
         self._entries: dict[str, Any] = {}
         self._dirty = False
         self._module_ok: dict[tuple[str, str], bool] = {}
         self._lock = threading.Lock()
+        data: Any = None
         with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
             data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("version") == self.VERSION and data.get("build") == self.build:
-                entries = data.get("files")
-                self._entries = entries if isinstance(entries, dict) else {}
+        if not isinstance(data, dict):
+            data = {}
+        # The linters' versions, as read when every folder on sys.path last had these modification times
+        # (installing, upgrading or removing a distribution changes its folder's): reading them again from
+        # the distributions' metadata costs a small project's warm run a tenth of its time.
+        self.environment = sys_path_stamp()
+        kept = data.get("linters") if data.get("environment") == self.environment else None
+        if isinstance(kept, list) and all(isinstance(v, str) for v in kept):
+            self.linters: list[str] = kept
+        else:
+            self.linters = _linter_versions()
+            self._dirty = True  # keep them for the next run
+        self.build = _build_fingerprint(self.linters)
+        # What the distributions' metadata says about editable installs, kept the same way (see editable_sources).
+        self._editable: list[tuple[str, str, str]] | None = None
+        kept = data.get("editable") if data.get("environment") == self.environment else None
+        if isinstance(kept, list) and all(
+            isinstance(c, list) and len(c) == 3 and all(isinstance(x, str) for x in c) for c in kept
+        ):
+            self._editable = [(a, b, c) for a, b, c in kept]
+        self._editable_sources: dict[str, Path] | None = None
+        if data.get("version") == self.VERSION and data.get("build") == self.build:
+            entries = data.get("files")
+            self._entries = entries if isinstance(entries, dict) else {}
         # A corrupt, foreign or outdated cache is ignored and replaced: everything in it can be computed again.
+
+    def editable_sources(self) -> dict[str, Path]:
+        """Where editable installs keep their top-level names: what the distributions' metadata said is kept
+        with the other environment facts (reading it costs a warm run as much as the rest of its checks)."""
+        if self._editable_sources is None:
+            from codewitness.checks.apis import editable_candidates, editable_sources
+
+            if self._editable is None:
+                self._editable = editable_candidates()
+                self._dirty = True
+            self._editable_sources = editable_sources(self._editable)
+        return self._editable_sources
 
     def get(self, f: SourceFile, digest: str, families: tuple[str, ...], index: Any) -> _Result | None:
         """The cached result for ``f`` if its content and every module it depended on are unchanged."""
@@ -204,24 +250,62 @@ class FileResultCache:
         """Write the cache if anything changed (temp file + rename)."""
         if not self._dirty:
             return
-        payload = json.dumps({"version": self.VERSION, "build": self.build, "files": self._entries})
+        payload = json.dumps(
+            {
+                "version": self.VERSION,
+                "build": self.build,
+                "environment": self.environment,
+                "linters": self.linters,
+                "editable": self._editable,
+                "files": self._entries,
+            }
+        )
         write_atomically(self.path, payload, private=True)
         self._dirty = False
 
 
-def _build_fingerprint() -> str:
-    """Changes with the interpreter, the codewitness version, and the checks' own code and data."""
+def _build_fingerprint(linters: Sequence[str]) -> str:
+    """Changes with the interpreter, the codewitness version, the checks' own code and data, and ``linters``."""
     parts = [sys.version, __version__]
     for path in sorted(Path(__file__).parent.rglob("*")):
         if path.suffix in (".py", ".tsv"):
-            stat = path.stat()
-            parts.append(f"{path.name}:{stat.st_mtime_ns}:{stat.st_size}")
+            info = path.stat()
+            parts.append(f"{path.name}:{info.st_mtime_ns}:{info.st_size}")
+    parts.extend(linters)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+
+
+def _linter_versions() -> list[str]:
+    """``name:version`` of the linters and stubs the per-file rules use (those installed)."""
+    found = []
     for dist in ("ruff", "detect_secrets", "typeshed_client"):
         with contextlib.suppress(Exception):
             from importlib.metadata import version
 
-            parts.append(f"{dist}:{version(dist)}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+            found.append(f"{dist}:{version(dist)}")
+    return found
+
+
+def sys_path_stamp() -> str:
+    """A digest of the modification times of the folders on ``sys.path`` that hold installed distributions
+    (``*.dist-info``, ``*.egg-info``): installing, upgrading or removing one changes its folder's, so what was read
+    from the installed distributions holds while the digest is the same.
+
+    Other folders on the path (the project itself, with ``python -m``; a script's folder) change whenever a file
+    is added there, and hold no distribution: they are left out, or every such change would read all again.
+    """
+    stamps: list[tuple[str, int]] = []
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            info = os.stat(entry or ".")
+            if stat.S_ISDIR(info.st_mode) and _holds_distributions(entry or "."):
+                stamps.append((entry, info.st_mtime_ns))
+    return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()
+
+
+def _holds_distributions(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return any(e.name.endswith((".dist-info", ".egg-info")) for e in entries)
 
 
 def _plain(finding: Finding) -> dict[str, Any]:
@@ -266,7 +350,7 @@ def per_file_findings(
     from codewitness.checks.apis import ModuleIndex
     from codewitness.checks.security import ruff_findings, start_ruff
 
-    index = ModuleIndex(roots)
+    index = ModuleIndex(roots, editable=cache.editable_sources if cache is not None else None)
     root_names = tuple(str(r) for r in roots)
     results: dict[str, _Result] = {}
     digests: dict[str, str] = {}

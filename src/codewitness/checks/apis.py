@@ -31,7 +31,7 @@ import importlib
 import re
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.machinery import EXTENSION_SUFFIXES, ModuleSpec, PathFinder
@@ -42,7 +42,7 @@ from typing import Any
 from codewitness.checks.context import CheckContext, SourceFile, project_roots, walk_by_type
 from codewitness.checks.findings import Finding
 
-__all__ = ["ModuleIndex", "ModuleNames", "check_file", "run"]
+__all__ = ["ModuleIndex", "ModuleNames", "check_file", "editable_candidates", "editable_sources", "run"]
 
 #: Standard-library modules never imported for a lookup: importing them has visible side effects.
 _NEVER_IMPORT = frozenset(
@@ -100,7 +100,11 @@ class ModuleIndex:
             project's working tree, whatever copy of it may be installed.
     """
 
-    def __init__(self, local_roots: Sequence[Path] = ()) -> None:
+    def __init__(
+        self, local_roots: Sequence[Path] = (), editable: Callable[[], Mapping[str, Path]] | None = None
+    ) -> None:
+        #: Where editable installs keep their top-level names (default: read from the distributions' metadata).
+        self._editable = editable or _editable_sources
         self._cache: dict[str, ModuleNames | None] = {}
         self._busy: set[str] = set()
         #: Every module name asked about since the caller last cleared it (result caches depend on these).
@@ -202,8 +206,8 @@ class ModuleIndex:
                 if name in self._local:
                     return _spec_at(name, self._local[name])
                 found = PathFinder.find_spec(name)
-                if found is None and name in _editable_sources():
-                    return _spec_at(name, _editable_sources()[name])
+                if found is None and name in self._editable():
+                    return _spec_at(name, self._editable()[name])
                 return found
             parent_spec = self._spec(parent)
             if parent_spec is None or parent_spec.submodule_search_locations is None:
@@ -628,11 +632,19 @@ def _editable_sources() -> dict[str, Path]:
     (``top_level.txt``, else the names in ``RECORD``) are looked for there and under ``src/``. Editable
     installs whose ``.pth`` adds a folder to ``sys.path`` need none of this: the path finder sees them.
     """
+    return editable_sources(editable_candidates())
+
+
+def editable_candidates() -> list[tuple[str, str, str]]:
+    """What the installed distributions say about editable installs, in the order they decide:
+    ``(top-level name, "finder", its folder)`` from setuptools' finders, then ``(name, "project", project folder)``
+    from ``direct_url.json``. Reading it means reading every distribution's metadata; :func:`editable_sources`
+    turns it into folders with a few file-system checks, so a caller may keep it while the distributions stay."""
     import json
     from importlib.metadata import distributions
     from urllib.parse import unquote, urlparse
 
-    found: dict[str, Path] = {}
+    found: list[tuple[str, str, str]] = []
     for entry in sys.path:
         folder = Path(entry or ".")
         try:
@@ -640,7 +652,7 @@ def _editable_sources() -> dict[str, Path]:
         except OSError:
             continue
         for finder in finders:
-            found.update({k: v for k, v in _finder_mapping(finder).items() if k not in found})
+            found.extend((k, "finder", str(v)) for k, v in _finder_mapping(finder).items())
     for dist in distributions():
         try:
             direct = json.loads(dist.read_text("direct_url.json") or "{}")
@@ -656,11 +668,25 @@ def _editable_sources() -> dict[str, Path]:
         for file in dist.files or ():
             first = file.parts[0] if file.parts else ""
             tops.append(first[:-3] if first.endswith(".py") else first if len(file.parts) > 1 else "")
-        for top in dict.fromkeys(t for t in tops if t.isidentifier() and not t.startswith("__") and t not in found):
-            for base in (project / "src", project):
-                if (base / top).is_dir() or (base / f"{top}.py").is_file():
-                    found[top] = base / top if (base / top).is_dir() else base / f"{top}.py"
-                    break
+        for top in dict.fromkeys(t for t in tops if t.isidentifier() and not t.startswith("__")):
+            found.append((top, "project", str(project)))
+    return found
+
+
+def editable_sources(candidates: Iterable[Sequence[str]]) -> dict[str, Path]:
+    """Top-level name -> source folder or file, from :func:`editable_candidates` (the first that decides wins;
+    a project's package is looked for under ``src/``, then at its top)."""
+    found: dict[str, Path] = {}
+    for top, kind, where in candidates:
+        if top in found:
+            continue
+        if kind == "finder":
+            found[top] = Path(where)
+            continue
+        for base in (Path(where) / "src", Path(where)):
+            if (base / top).is_dir() or (base / f"{top}.py").is_file():
+                found[top] = base / top if (base / top).is_dir() else base / f"{top}.py"
+                break
     return found
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codewitness._files import write_atomically
-from codewitness._git import BlameRow, blame_porcelain, git_available, run_git
+from codewitness._git import BlameRow, TreeEntry, blame_porcelain, git_available, run_git
 from codewitness._git import CommitInfo as _CommitInfo
 from codewitness.attribution.cache import MemoryCache, commit_from_dict, commit_to_dict
 from codewitness.attribution.notes import CommitNote, NoteError, read_note
@@ -170,7 +170,11 @@ class Attribution:
         self._engine: Attributor | None = None
         self._engine_failed = False
         self._dirty: set[str] | None = None
-        self._origins: dict[str, list[Origin]] = {}
+        #: Origins of the lines asked for so far, per file attributed by the engine (``None``: past its end).
+        self._origins: dict[str, dict[int, Origin | None]] = {}
+        #: Files the engine cannot attribute (not in ``HEAD``, a submodule): the working tree decides.
+        self._not_in_head: set[str] = set()
+        self._entries: dict[str, TreeEntry] = {}
         self._spans: dict[str, tuple[str, list[tuple[str, int, int]]]] = {}
         self._cache = cache
 
@@ -184,9 +188,12 @@ class Attribution:
         if not self.usable:
             return None
         if rel not in self._dirty_files():
-            origins = self._engine_origins(rel)
-            if origins is not None:
-                return origins[line - 1] if 0 < line <= len(origins) else None
+            known = self._origins.get(rel)
+            if known is None or line not in known:
+                self.prefetch([(rel, line)])
+                known = self._origins.get(rel)
+            if known is not None and line in known:
+                return known[line]
         return self._from_working_tree(rel, line)
 
     def function_at(self, rel: str, line: int) -> tuple[str, str, int, int] | None:
@@ -233,20 +240,33 @@ class Attribution:
             self._cache.save_blobs("gate-spans", {key: spans})
         return module, spans
 
-    def prefetch(self, rels: Iterable[str]) -> None:
-        """Attribute many files at once (the engine blames them in parallel) before asking line by line."""
+    def prefetch(self, lines: Iterable[tuple[str, int]]) -> None:
+        """Attribute many ``(file, line)`` at once (the engine blames the files in parallel) before asking
+        line by line. Only the lines asked for are worked out: a finding needs its own line's origin, not
+        those of the thousands of other lines of its file."""
         if not self.usable:
             return
-        wanted = sorted({rel for rel in rels if rel not in self._origins and rel not in self._dirty_files()})
+        dirty = self._dirty_files()
+        wanted: dict[str, set[int]] = {}
+        for rel, line in lines:
+            if rel not in dirty and rel not in self._not_in_head and line not in self._origins.get(rel, {}):
+                wanted.setdefault(rel, set()).add(line)
         engine = self._get_engine()
         if not wanted or engine is None:
             return
         try:
-            entries = [e for e in engine.files(wanted) if e.path in set(wanted)]
-            for result in engine.attribute(entries):
-                self._origins[result.path] = [line.origin for line in result.lines]
+            unlisted = sorted(rel for rel in wanted if rel not in self._entries)
+            if unlisted:
+                self._entries.update((e.path, e) for e in engine.files(unlisted) if e.path in wanted)
+            entries = [self._entries[rel] for rel in sorted(wanted) if rel in self._entries]
+            entries = [e for e in entries if not e.is_submodule]
+            self._not_in_head.update(set(wanted) - {e.path for e in entries})
+            for result in engine.attribute(entries, only=wanted):
+                known = self._origins.setdefault(result.path, {})
+                known.update(dict.fromkeys(wanted[result.path]))  # lines past the end of the file: no answer
+                known.update((line.line, line.origin) for line in result.lines)
         except CodewitnessError:
-            return  # line-by-line lookups will try again and fall back
+            return  # the working tree decides
 
     def close(self) -> None:
         """Stop the engine's git processes and keep what was learnt in the cache."""
@@ -266,25 +286,13 @@ class Attribution:
             self._dirty = {entry[3:] for entry in out.split("\0") if len(entry) > 3}
         return self._dirty
 
-    def _engine_origins(self, rel: str) -> list[Origin] | None:
-        if rel in self._origins:
-            return self._origins[rel]
-        engine = self._get_engine()
-        if engine is None:
-            return None
-        try:
-            lines = engine.attribute_path(rel).lines
-        except CodewitnessError:
-            return None  # not in HEAD (new file): the working-tree path decides
-        self._origins[rel] = [line.origin for line in lines]
-        return self._origins[rel]
-
     def _get_engine(self) -> Attributor | None:
         if self._engine is None and not self._engine_failed:
             from codewitness.attribution.blame import Attributor
 
             try:
-                self._engine = Attributor(self.root, "HEAD", cache=self._cache)
+                # The gate's cache keeps what a run used, so the history of HEAD kept there does not pile up.
+                self._engine = Attributor(self.root, "HEAD", cache=self._cache, keep_history=self._cache is not None)
             except CodewitnessError:
                 self._engine_failed = True  # e.g. no commits yet: the working-tree path decides
         return self._engine

@@ -39,6 +39,7 @@ def function_complexity(source: str) -> dict[str, tuple[int, int, int]]:
 def _ai_function(ctx: CheckContext, f: SourceFile, first: int, last: int) -> bool:
     if ctx.attribution is None:
         return False
+    ctx.attribution.prefetch((f.rel, line) for line in range(first, last + 1))
     return any(ctx.attribution.ai_authored(f.rel, line) for line in range(first, last + 1))
 
 

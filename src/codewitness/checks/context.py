@@ -112,6 +112,11 @@ class SourceFile:
         """Every node of :attr:`tree` by type, from one walk shared by all rules (walking is the costly part)."""
         return walk_by_type(self.tree) if self.tree is not None else {}
 
+    def forget_tree(self) -> None:
+        """Let the syntax tree (and its nodes by type) go; it is parsed again if asked for."""
+        self.__dict__.pop("tree", None)
+        self.__dict__.pop("_buckets", None)
+
     def of(self, *types: type) -> list[Any]:
         """The nodes of exactly these types, in walk order per type (cheaper than isinstance on all)."""
         if len(types) == 1:

@@ -16,9 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import stat
 import sys
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -27,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from codewitness.checks._perfile import sys_path_stamp
 from codewitness.checks.context import CheckContext, SourceFile, is_manifest
 from codewitness.checks.findings import Finding
 from codewitness.checks.index import PackageInfo, normalize
@@ -291,10 +290,13 @@ def _stdlib_any_version() -> frozenset[str]:
     """Standard-library module names of this and of other Python versions (``annotationlib`` is 3.14's),
     from typeshed's ``VERSIONS`` when typeshed_client is installed: they are never index packages."""
     names = set(sys.stdlib_module_names)
-    try:
-        from importlib.resources import files
+    from importlib.util import find_spec
 
-        text = files("typeshed_client").joinpath("typeshed/VERSIONS").read_text(encoding="utf-8")
+    try:
+        # Found, not imported: the package's own imports cost a warm run more than reading the file.
+        spec = find_spec("typeshed_client")
+        folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+        text = (Path(folders[0]) / "typeshed" / "VERSIONS").read_text(encoding="utf-8") if folders else ""
     except (ImportError, OSError, ValueError):
         return frozenset(names)
     for line in text.splitlines():
@@ -330,22 +332,11 @@ def _installed_providers(cache_file: Path | None = None) -> dict[str, tuple[str,
     keeps its modification time (installing, removing or upgrading a distribution changes its
     folder's): reading the metadata of a hundred distributions takes a quarter of a second.
     """
-    return _providers_cached(str(cache_file) if cache_file else None, _path_fingerprint())
-
-
-def _path_fingerprint() -> tuple[tuple[str, int], ...]:
-    stamps: list[tuple[str, int]] = []
-    for entry in sys.path:
-        with contextlib.suppress(OSError):
-            info = os.stat(entry or ".")
-            if stat.S_ISDIR(info.st_mode):
-                stamps.append((entry, info.st_mtime_ns))
-    return tuple(stamps)
+    return _providers_cached(str(cache_file) if cache_file else None, sys_path_stamp())
 
 
 @lru_cache(maxsize=2)
-def _providers_cached(cache_file: str | None, fingerprint: tuple[tuple[str, int], ...]) -> dict[str, tuple[str, ...]]:
-    stamp = hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()
+def _providers_cached(cache_file: str | None, stamp: str) -> dict[str, tuple[str, ...]]:
     if cache_file:
         with contextlib.suppress(OSError, ValueError, UnicodeDecodeError, AttributeError, TypeError):
             kept = json.loads(Path(cache_file).read_text(encoding="utf-8"))
@@ -550,6 +541,7 @@ def run(ctx: CheckContext) -> list[Finding]:
             )
         findings.extend(found)
         ctx.verdicts.append(_verdict_row(pkg, info, popular, f"{rel}:{pkg.line}", found))
+    popular.keep()
     return findings
 
 

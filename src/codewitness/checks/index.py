@@ -29,11 +29,8 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -272,8 +269,11 @@ class IndexClient:
 
     def pypi(self, name: str) -> PackageInfo:
         """What the Python index says about project ``name``."""
-        url = f"{self.pypi_url.rstrip('/')}/{normalize(name)}/"
+        url = self._pypi_url(name)
         return self._cached(f"pypi {url}", "pypi", name, url, self._fetch_pypi)
+
+    def _pypi_url(self, name: str) -> str:
+        return f"{self.pypi_url.rstrip('/')}/{normalize(name)}/"
 
     def npm(self, name: str) -> PackageInfo:
         """What the npm registry says about package ``name`` (scoped names allowed)."""
@@ -292,11 +292,23 @@ class IndexClient:
     def lookup_many(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PackageInfo]:
         """Look up many ``(ecosystem, name)`` pairs, a few at a time."""
         keys = sorted(set(wanted))
-        if not keys:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
-            answers = pool.map(lambda k: self.pypi(k[1]) if k[0] == "pypi" else self.npm(k[1]), keys)
-            return dict(zip(keys, answers, strict=True))
+        answers: dict[tuple[str, str], PackageInfo] = {}
+        asked: list[tuple[str, str]] = []
+        for key in keys:
+            known = self._known(f"pypi {self._pypi_url(key[1])}", key[1]) if key[0] == "pypi" else None
+            if known is None:
+                asked.append(key)
+            else:
+                answers[key] = known
+        if asked and self.offline:
+            answers.update((key, self.pypi(key[1]) if key[0] == "pypi" else self.npm(key[1])) for key in asked)
+        elif asked:
+            from concurrent.futures import ThreadPoolExecutor  # only when the index is asked: threads cost a start
+
+            with ThreadPoolExecutor(max_workers=min(8, len(asked))) as pool:
+                fetched = pool.map(lambda k: self.pypi(k[1]) if k[0] == "pypi" else self.npm(k[1]), asked)
+                answers.update(zip(asked, fetched, strict=True))
+        return {key: answers[key] for key in keys}
 
     def vulnerabilities(self, name: str, version: str) -> list[dict[str, Any]] | None:
         """Known vulnerabilities of ``name==version`` from the PyPI JSON API, or ``None`` when unknown.
@@ -341,7 +353,8 @@ class IndexClient:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _cached(self, key: str, ecosystem: str, name: str, url: str, fetch: Any) -> PackageInfo:
+    def _known(self, key: str, name: str) -> PackageInfo | None:
+        """The answer already known for ``key`` (this run's, or the cache's), without asking the index."""
         if key in self._memo:
             return self._memo[key]
         entry = self.cache.get(key, allow_stale=self.offline) if self.cache else None
@@ -350,6 +363,12 @@ class IndexClient:
                 info = PackageInfo(**{**entry, "name": name, "from_cache": True})
                 self._memo[key] = info
                 return info
+        return None
+
+    def _cached(self, key: str, ecosystem: str, name: str, url: str, fetch: Any) -> PackageInfo:
+        known = self._known(key, name)
+        if known is not None:
+            return known
         if self.offline:
             info = PackageInfo(ecosystem, name, "not_checked", reason="offline and not in the cache", source=url)
         else:
@@ -360,6 +379,9 @@ class IndexClient:
         return info
 
     def _get(self, url: str, accept: str) -> tuple[int, str, bytes]:
+        import urllib.error
+        import urllib.request  # here: a run that finds every answer in the cache never loads the HTTP client
+
         request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": _USER_AGENT})  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - index URLs are http(s) by config

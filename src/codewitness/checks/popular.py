@@ -3,7 +3,9 @@
 A snapshot of the 15,000 most-downloaded PyPI projects ships with codewitness
 (``checks/data/popular-pypi.tsv``, with its source and date in its header). ``codewitness deps
 refresh-popular`` writes a fresher one to ``.codewitness/cache/popular-pypi.tsv``, which is then
-preferred.
+preferred. Reading a snapshot (15,000 names to normalise) takes longer than a warm run of the gate on
+a small project spends on anything else, so the names are kept, read, in ``.codewitness/cache/popular.json``
+while the snapshot file keeps its path, size and modification time.
 
 Example:
     >>> snap = load_popular()
@@ -16,19 +18,19 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from codewitness.checks.index import normalize
 from codewitness.errors import InputError, MissingExtraError
 
-__all__ = ["Near", "PopularNames", "fetch_ranking", "load_popular", "refreshed_path", "write_snapshot"]
+__all__ = ["Near", "PopularNames", "fetch_ranking", "kept_path", "load_popular", "refreshed_path", "write_snapshot"]
 
 #: Only names at least this long are compared: short names collide by chance.
 _MIN_LENGTH = 4
@@ -64,8 +66,18 @@ class PopularNames:
         self.ranks = ranks
         self.source = source
         self.date = date
-        self._targets = [n for n, r in sorted(ranks.items(), key=lambda kv: kv[1]) if r <= _TARGET_RANK]
-        self._squashed = {n.replace("-", ""): n for n in self._targets}
+        #: :meth:`closest`'s answers so far (a function of the ranking and the name), kept with a kept snapshot.
+        self.near: dict[str, Near | None] = {}
+        self._kept: tuple[Path, list[Any]] | None = None
+        self._learnt = False
+
+    @cached_property
+    def _targets(self) -> list[str]:
+        return [n for n, r in sorted(self.ranks.items(), key=lambda kv: kv[1]) if r <= _TARGET_RANK]
+
+    @cached_property
+    def _squashed(self) -> dict[str, str]:
+        return {n.replace("-", ""): n for n in self._targets}
 
     def rank(self, name: str) -> int | None:
         """The rank of ``name``, or ``None`` when it is not in the snapshot."""
@@ -79,6 +91,21 @@ class PopularNames:
         asked = normalize(name)
         if asked in self.ranks or len(asked) < _MIN_LENGTH:
             return None
+        if asked not in self.near:
+            self.near[asked] = self._closest(asked)
+            self._learnt = True
+        return self.near[asked]
+
+    def keep(self) -> None:
+        """Keep :attr:`near` with the kept snapshot it was worked out on, when new names were looked up (so a
+        later run answers them without loading the edit-distance library)."""
+        if self._kept is None or not self._learnt:
+            return
+        cache_file, key = self._kept
+        _write_kept(cache_file, key, self)
+        self._learnt = False
+
+    def _closest(self, asked: str) -> Near | None:
         squashed = asked.replace("-", "")
         if squashed in self._squashed:
             target = self._squashed[squashed]
@@ -114,17 +141,63 @@ def refreshed_path(root: Path) -> Path:
     return root / ".codewitness" / "cache" / "popular-pypi.tsv"
 
 
+def kept_path(root: Path) -> Path:
+    """Where the names of the snapshot in use are kept, read (see the module docstring)."""
+    return root / ".codewitness" / "cache" / "popular.json"
+
+
 def load_popular(root: Path | None = None) -> PopularNames:
-    """The refreshed snapshot of ``root`` if there is one, else the shipped one."""
-    if root is not None and refreshed_path(root).is_file():
-        return _parse(refreshed_path(root).read_text(encoding="utf-8"))
-    return _shipped()
+    """The refreshed snapshot of ``root`` if there is one, else the shipped one (kept read in ``root``'s cache)."""
+    if root is None:
+        return _shipped()
+    refreshed = refreshed_path(root)
+    if refreshed.is_file():
+        return _kept(kept_path(root), refreshed)
+    shipped = _SHIPPED.joinpath("data/popular-pypi.tsv")
+    if isinstance(shipped, Path):
+        return _kept(kept_path(root), shipped)
+    return _shipped()  # inside a zip: no file to key a copy by
+
+
+#: Bumped when :func:`_parse` reads a snapshot differently, so kept names are read again.
+_KEPT_VERSION = 1
+
+
+def _kept(cache_file: Path, snapshot: Path) -> PopularNames:
+    """The snapshot's names, from ``cache_file`` while it holds those of this snapshot file as it is now."""
+    info = snapshot.stat()
+    key = [_KEPT_VERSION, str(snapshot), info.st_size, info.st_mtime_ns]
+    popular: PopularNames | None = None
+    with contextlib.suppress(OSError, ValueError, UnicodeDecodeError, AttributeError, TypeError, KeyError):
+        kept = json.loads(cache_file.read_text(encoding="utf-8"))
+        if kept.get("key") == key and isinstance(kept.get("ranks"), dict):
+            popular = PopularNames(kept["ranks"], str(kept["source"]), str(kept["date"]))
+            popular.near = {
+                str(name): None if near is None else Near(str(near[0]), int(near[1]), str(near[2]))
+                for name, near in (kept.get("near") or {}).items()
+            }
+    if popular is None:
+        popular = _parse(snapshot.read_text(encoding="utf-8"))
+        _write_kept(cache_file, key, popular)
+    popular._kept = (cache_file, key)
+    return popular
+
+
+def _write_kept(cache_file: Path, key: list[Any], popular: PopularNames) -> None:
+    near = {name: None if n is None else [n.name, n.rank, n.kind] for name, n in popular.near.items()}
+    payload = {"key": key, "source": popular.source, "date": popular.date, "ranks": popular.ranks, "near": near}
+    from codewitness._files import write_atomically
+
+    with contextlib.suppress(OSError):  # a copy that cannot be kept only costs the next run the parse
+        write_atomically(cache_file, json.dumps(payload, separators=(",", ":")), private=True)
+
+
+_SHIPPED = resources.files("codewitness.checks")
 
 
 @lru_cache(maxsize=1)
 def _shipped() -> PopularNames:
-    text = resources.files("codewitness.checks").joinpath("data/popular-pypi.tsv").read_text(encoding="utf-8")
-    return _parse(text)
+    return _parse(_SHIPPED.joinpath("data/popular-pypi.tsv").read_text(encoding="utf-8"))
 
 
 def _parse(text: str) -> PopularNames:
@@ -155,6 +228,9 @@ def fetch_ranking(url: str, timeout: float = 30.0) -> list[str]:
     """
     if not url.startswith(("http://", "https://")):
         raise InputError(f"ranking URL must be http(s), got {url!r}")
+    import urllib.error
+    import urllib.request  # here: checking names against a snapshot needs no HTTP client
+
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above

@@ -193,7 +193,7 @@ def run_checks(
         rule(f.rule_id)  # every reported id must be in the one table
     if ctx.attribution is not None and ctx.attribution.usable:
         started = time.perf_counter()
-        ctx.attribution.prefetch(f.path for f in kept if f.ai_authored is None)
+        ctx.attribution.prefetch((f.path, f.line) for f in kept if f.ai_authored is None)
         kept = [
             f
             if f.ai_authored is not None or f.path.startswith("/")
@@ -256,19 +256,23 @@ def _name_code(findings: list[Finding], attribution: Attribution, lookup: Genera
 
     The flagged lines are the finding's line, or a function-level finding's (complexity) whole function.
     """
-    staged: list[tuple[Finding, tuple[str, str, int, int] | None, list[Origin]]] = []
-    ids: dict[str, None] = {}
+    placed: list[tuple[Finding, tuple[str, str, int, int] | None, Iterable[int]]] = []
     for f in findings:
         if f.path.startswith("/") or rule(f.rule_id).family in _NOT_AT_CODE:
-            staged.append((f, None, []))
+            placed.append((f, None, ()))
             continue
         at = attribution.function_at(f.path, f.line)
-        origins: list[Origin] = []
+        lines: Iterable[int] = ()
         if f.ai_authored:
             whole = at is not None and rule(f.rule_id).family == "complexity"  # the finding is about the function
-            lines: Iterable[int] = range(at[2], at[3] + 1) if at and whole else (f.line,)
-            origins = [o for o in (attribution.origin(f.path, n) for n in lines) if o and o.kind in ("ai", "mixed")]
-            ids.update(dict.fromkeys(g for o in origins for g in o.generation_ids))
+            lines = range(at[2], at[3] + 1) if at and whole else (f.line,)
+        placed.append((f, at, lines))
+    attribution.prefetch((f.path, n) for f, _, lines in placed for n in lines)
+    staged: list[tuple[Finding, tuple[str, str, int, int] | None, list[Origin]]] = []
+    ids: dict[str, None] = {}
+    for f, at, lines in placed:
+        origins = [o for o in (attribution.origin(f.path, n) for n in lines) if o and o.kind in ("ai", "mixed")]
+        ids.update(dict.fromkeys(g for o in origins for g in o.generation_ids))
         staged.append((f, at, origins))
     recorded: Mapping[str, Generation] = {}
     if lookup is not None and ids:
