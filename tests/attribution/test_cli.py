@@ -157,3 +157,16 @@ def test_manifest_build_from_a_subfolder_writes_where_the_sensor_reads(
     assert f"wrote {written}" in out
     assert [f.qualname for f in Manifest.from_json(written.read_text()).functions] == ["g"]
     assert not (project.root / "svc" / "sub" / ".codewitness").exists()
+
+
+def test_a_root_db_of_an_earlier_run_in_the_process_is_not_used_by_the_next_blame(
+    project: Repo, cli: CLI
+) -> None:
+    # The fast blame path set the root --db and never cleared it: a later run in the same process
+    # (a test session, an embedding program) used a database it was never given.
+    dead = "postgresql://nobody@127.0.0.1:1/gone"
+    code, _, err = cli("--db", dead, "blame", "svc/core.py", "--json")
+    assert code == 1 and "127.0.0.1" in err
+    code, out, err = cli("blame", "svc/core.py", "--json")
+    assert code == 0, err
+    assert [ln["origin"] for ln in json.loads(out)["lines"]][-2:] == ["ai", "ai"]

@@ -115,8 +115,7 @@ def run(args: BlameArgs) -> None:
     """
     from codewitness.views.files import file_origins
 
-    if args.root_db is not None:
-        _base.database_override = args.root_db
+    _base.database_override = args.root_db  # this run's own (None clears an earlier run's, in one process)
     start = args.file.parent if args.file.parent.exists() else Path.cwd()
     if args.no_cache:
         origins = file_origins(start, args.file, args.rev)
