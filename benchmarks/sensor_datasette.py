@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,8 +200,10 @@ def _baseline(python: Path, revision: str, workdir: Path) -> Path:
     tree.mkdir()
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True)
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    if subprocess.run([str(python), "-c", "import setuptools"], capture_output=True).returncode:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "setuptools"], check=True)
+    # The build needs what pyproject's [build-system] asks for: a venv's own setuptools may be older
+    # (Python 3.11's is 65, which refuses the project's license field).
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *requires], check=True)
     subprocess.run([str(python), "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, capture_output=True, check=True)
     return tree / "src"
 
