@@ -641,3 +641,35 @@ replay_functions = Table(
     Column("not_replayable", Integer, nullable=False),
     Index("ix_replay_functions_function", "function", "time"),
 )
+
+# -- the daily summary of the intervals (m0013) ---------------------------------------------------
+
+runtime_days = Table(
+    "runtime_days",
+    metadata,
+    # The key: a function's days, each day's rows told apart by a digest of (day, function, path,
+    # revision) -- path and revision may be NULL, which a key cannot hold.
+    Column("function", String(1000), primary_key=True),
+    Column("day", UTCDateTime(), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    Column("path", String(1000)),
+    Column("revision", String(200)),
+    Column("calls", BigInteger, nullable=False),
+    Column("error_count", BigInteger, nullable=False),
+    Column("total_ns", BigInteger, nullable=False),
+    Column("last_start", UTCDateTime(), nullable=False),
+    # Covering, in GROUP BY order: "since T" sums every function's whole days without a sort.
+    Index(
+        "ix_runtime_days_grouped",
+        *("path", "function", "revision", "day", "calls", "error_count", "total_ns", "last_start"),
+    ),
+    sqlite_with_rowid=False,  # SQLite keeps the rows in key order: a function's days together
+)
+runtime_day_errors = Table(
+    "runtime_day_errors",
+    metadata,
+    Column("day", UTCDateTime(), primary_key=True),
+    Column("function", String(1000), primary_key=True),
+    Column("type", String(500), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
