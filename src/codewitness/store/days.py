@@ -142,7 +142,7 @@ def _upserts(conn: Connection) -> tuple[Any, Any]:
     days, errors = schema.runtime_days, schema.runtime_day_errors
     add_days = insert(days)
     add_days = add_days.on_conflict_do_update(
-        index_elements=[days.c.function, days.c.day, days.c.id],
+        index_elements=[days.c.day, days.c.function, days.c.id],
         set_={
             "calls": _saturating(days.c.calls, add_days.excluded.calls),
             "error_count": _saturating(days.c.error_count, add_days.excluded.error_count),

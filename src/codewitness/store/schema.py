@@ -647,10 +647,10 @@ replay_functions = Table(
 runtime_days = Table(
     "runtime_days",
     metadata,
-    # The key: a function's days, each day's rows told apart by a digest of (day, function, path,
+    # The key: a day's functions, each one's rows told apart by a digest of (day, function, path,
     # revision) -- path and revision may be NULL, which a key cannot hold.
-    Column("function", String(1000), primary_key=True),
     Column("day", UTCDateTime(), primary_key=True),
+    Column("function", String(1000), primary_key=True),
     Column("id", String(32), primary_key=True),
     Column("path", String(1000)),
     Column("revision", String(200)),
@@ -658,12 +658,8 @@ runtime_days = Table(
     Column("error_count", BigInteger, nullable=False),
     Column("total_ns", BigInteger, nullable=False),
     Column("last_start", UTCDateTime(), nullable=False),
-    # Covering, in GROUP BY order: "since T" sums every function's whole days without a sort.
-    Index(
-        "ix_runtime_days_grouped",
-        *("path", "function", "revision", "day", "calls", "error_count", "total_ns", "last_start"),
-    ),
-    sqlite_with_rowid=False,  # SQLite keeps the rows in key order: a function's days together
+    # SQLite keeps the rows in key order: "since T" reads the days from T on, and nothing else.
+    sqlite_with_rowid=False,
 )
 runtime_day_errors = Table(
     "runtime_day_errors",

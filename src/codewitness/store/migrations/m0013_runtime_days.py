@@ -1,9 +1,9 @@
 """0013: the daily summary of the runtime intervals, for questions over weeks.
 
 * ``runtime_days``: per UTC day (of an interval's start), function, file and revision: calls,
-  counted errors, time, and when the newest of those intervals started. Keyed by function, day
+  counted errors, time, and when the newest of those intervals started. Keyed by day, function
   and a digest of the four (file and revision may be NULL); on SQLite a table without rowid, so
-  a function's days lie together. One covering index in the order the reads group by.
+  the rows lie in day order and "since T" reads only the days from T on.
 * ``runtime_day_errors``: per day, function and exception type: the errors the sensor counted.
 
 Both are filled here from the intervals already stored (:func:`codewitness.store.days.rebuild`,
@@ -13,7 +13,7 @@ one pass over ``runtime_aggregates``), then kept up to date by ingest and retent
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Connection, Index, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table
 
 from codewitness.store.types import UTCDateTime
 
@@ -22,10 +22,10 @@ _md = MetaData()
 Table(
     "runtime_days",
     _md,
-    # The key: a function's days, each day's rows told apart by a digest of (day, function, path,
+    # The key: a day's functions, each one's rows told apart by a digest of (day, function, path,
     # revision) -- path and revision may be NULL, which a key cannot hold.
-    Column("function", String(1000), primary_key=True),
     Column("day", UTCDateTime(), primary_key=True),
+    Column("function", String(1000), primary_key=True),
     Column("id", String(32), primary_key=True),
     Column("path", String(1000)),
     Column("revision", String(200)),
@@ -33,12 +33,8 @@ Table(
     Column("error_count", BigInteger, nullable=False),
     Column("total_ns", BigInteger, nullable=False),
     Column("last_start", UTCDateTime(), nullable=False),
-    # Covering, in GROUP BY order: "since T" sums every function's whole days without a sort.
-    Index(
-        "ix_runtime_days_grouped",
-        *("path", "function", "revision", "day", "calls", "error_count", "total_ns", "last_start"),
-    ),
-    sqlite_with_rowid=False,  # SQLite keeps the rows in key order: a function's days together
+    # SQLite keeps the rows in key order: "since T" reads the days from T on, and nothing else.
+    sqlite_with_rowid=False,
 )
 Table(
     "runtime_day_errors",
