@@ -262,3 +262,40 @@ def test_the_first_whole_day_starts_at_or_after_the_time_asked() -> None:
     later = datetime(2026, 11, 3, 6, 30, tzinfo=timezone(timedelta(hours=5)))  # 01:30 UTC
     assert whole_days_from(later) == MIDNIGHT + timedelta(days=1)
     assert day_of(later) == MIDNIGHT
+
+
+def test_writers_in_parallel_add_up_in_the_summary(db_url: str) -> None:
+    """Two stores (two processes' worth of connections) ingest batches that add to the same days, in
+    opposite orders, at once: every interval is counted once, and no writer deadlocks the other."""
+    import threading
+
+    functions = [f"shop.f{n}" for n in range(40)]
+    batches = [
+        [aggregate(f, [1_000], {"ValueError": 1}, start=MIDNIGHT + timedelta(hours=h)) for f in order]
+        for h in range(12)
+        for order in (functions, functions[::-1])
+    ]
+    stores = [open_store(db_url), open_store(db_url)]
+    errors: list[BaseException] = []
+
+    def work(store: Store, mine: list[list[dict[str, Any]]]) -> None:
+        try:
+            for batch in mine:
+                ingest(store, batch)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(stores[n % 2], batches[n::4])) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        _assert_same_answers(stores[0], set(functions), [None, MIDNIGHT + timedelta(hours=5, minutes=30)])
+        with stores[0].read() as conn:
+            total = conn.execute(select(schema.runtime_days.c.calls)).scalars().all()
+        assert sum(total) == len(batches) * len(functions)
+    finally:
+        for store in stores:
+            store.close()

@@ -169,10 +169,12 @@ def add_intervals(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
 
 def _write(conn: Connection, tally: _Tally) -> None:
     add_days, add_errors = _upserts(conn)
-    day_rows = tally.day_rows()
+    # In key order: two writers adding to the same rows (PostgreSQL, several ingesting processes)
+    # then lock them in the same order, and one waits for the other instead of deadlocking.
+    day_rows = sorted(tally.day_rows(), key=lambda r: (r["day"], r["function"], r["id"]))
     if day_rows:
         conn.execute(add_days, day_rows)
-    error_rows = tally.error_rows()
+    error_rows = sorted(tally.error_rows(), key=lambda r: (r["day"], r["function"], r["type"]))
     if error_rows:
         conn.execute(add_errors, error_rows)
 
