@@ -27,14 +27,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, case, cast, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, String, cast, delete, select
 
 from codewitness.facts import INT64_MAX
 from codewitness.store import schema
@@ -61,10 +61,17 @@ class _Tally:
     def __init__(self) -> None:
         self.days: dict[DayKey, list[Any]] = {}
         self.errors: dict[ErrorKey, int] = {}
+        self._starts: dict[Any, tuple[datetime, datetime]] = {}  # a batch's intervals share a few starts
 
     def add(self, row: Mapping[Any, Any]) -> None:
-        start = _aware(row["interval_start"])
-        day = day_of(start)
+        value = row["interval_start"]
+        known = self._starts.get(value)
+        if known is None:
+            if len(self._starts) > 4096:
+                self._starts.clear()
+            start = _aware(value)
+            known = self._starts[value] = (start, day_of(start))
+        start, day = known
         function = row["function"]
         key = (day, function, row["path"], row["revision"])
         sums = self.days.get(key)
@@ -91,35 +98,12 @@ class _Tally:
                     error_key = (day, function, name)
                     self.errors[error_key] = _add(self.errors.get(error_key, 0), n)
 
-    def day_rows(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": _day_id(key),
-                "day": key[0],
-                "function": key[1],
-                "path": key[2],
-                "revision": key[3],
-                "calls": sums[0],
-                "error_count": sums[1],
-                "total_ns": sums[2],
-                "last_start": sums[3],
-            }
-            for key, sums in self.days.items()
-        ]
 
-    def error_rows(self) -> list[dict[str, Any]]:
-        return [{"day": day, "function": f, "type": name, "count": n} for (day, f, name), n in self.errors.items()]
-
-
-def _day_id(key: DayKey) -> str:
-    day, function, path, revision = key
-    # NULL and "" stay apart: a NULL is the one field that starts with \x00.
-    parts = (
-        day.strftime("%Y-%m-%d"),
-        function,
-        "\x00" if path is None else path,
-        "\x00" if revision is None else revision,
-    )
+@functools.lru_cache(maxsize=4096)
+def _day_id(path: str | None, revision: str | None) -> str:
+    """What tells a function's rows of one day apart: a digest of its file and revision (either may be
+    NULL, which a key cannot hold; NULL and "" stay apart, a NULL being the one that starts with \\x00)."""
+    parts = ("\x00" if path is None else path, "\x00" if revision is None else revision)
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "backslashreplace"), digest_size=16).hexdigest()
 
 
@@ -130,32 +114,47 @@ def _aware(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _saturating(old: Any, new: Any) -> Any:
-    return case((new > INT64_MAX - old, INT64_MAX), else_=old + new)
+def _added(table: str, column: str) -> str:
+    """``column`` plus the value being added, stopping at 2**63-1 (never an overflow error)."""
+    return (
+        f"{column} = CASE WHEN excluded.{column} > {INT64_MAX} - {table}.{column} THEN {INT64_MAX} "
+        f"ELSE {table}.{column} + excluded.{column} END"
+    )
 
 
-def _upserts(conn: Connection) -> tuple[Any, Any]:
-    """The two ``INSERT ... ON CONFLICT DO UPDATE`` statements that add to the summary."""
-    dialect = conn.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    newest = func.greatest if dialect == "postgresql" else func.max  # SQLite's max() of two values
-    days, errors = schema.runtime_days, schema.runtime_day_errors
-    add_days = insert(days)
-    add_days = add_days.on_conflict_do_update(
-        index_elements=[days.c.day, days.c.function, days.c.id],
-        set_={
-            "calls": _saturating(days.c.calls, add_days.excluded.calls),
-            "error_count": _saturating(days.c.error_count, add_days.excluded.error_count),
-            "total_ns": _saturating(days.c.total_ns, add_days.excluded.total_ns),
-            "last_start": newest(days.c.last_start, add_days.excluded.last_start),
-        },
+def _upserts(dialect: str) -> tuple[str, str]:
+    """The two ``INSERT ... ON CONFLICT DO UPDATE`` statements that add to the summary, as DB-API SQL
+    with positional parameters (compiled once: at ingest rates SQLAlchemy's per-row binding costs more
+    than the database's work, as :class:`~codewitness.store.runtime.BulkInsert` says)."""
+    mark = "?" if dialect == "sqlite" else "%s"
+    newest = "max" if dialect == "sqlite" else "greatest"  # SQLite's max() of two values
+    days = (
+        "INSERT INTO runtime_days (day, function, id, path, revision, calls, error_count, total_ns, last_start) "  # noqa: S608 - constant
+        f"VALUES ({', '.join([mark] * 9)}) ON CONFLICT (day, function, id) DO UPDATE SET "
+        + ", ".join(_added("runtime_days", c) for c in ("calls", "error_count", "total_ns"))
+        + f", last_start = {newest}(runtime_days.last_start, excluded.last_start)"
     )
-    add_errors = insert(errors)
-    add_errors = add_errors.on_conflict_do_update(
-        index_elements=[errors.c.day, errors.c.function, errors.c.type],
-        set_={"count": _saturating(errors.c.count, add_errors.excluded["count"])},
+    errors = (
+        f"INSERT INTO runtime_day_errors (day, function, type, count) VALUES ({', '.join([mark] * 4)}) "  # noqa: S608
+        f"ON CONFLICT (day, function, type) DO UPDATE SET {_added('runtime_day_errors', 'count')}"
     )
-    return add_days, add_errors
+    return days, errors
+
+
+def _time_binder(dialect: str) -> Any:
+    """How a time is bound: as :class:`~codewitness.store.types.UTCDateTime` stores it (naive UTC
+    text on SQLite, the aware datetime on PostgreSQL)."""
+    if dialect != "sqlite":
+        return lambda value: value
+    seen: dict[datetime, str] = {}  # the rows of a batch share a few times
+
+    def bind(value: datetime) -> str:
+        text = seen.get(value)
+        if text is None:
+            text = seen[value] = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return text
+
+    return bind
 
 
 def add_intervals(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -168,15 +167,21 @@ def add_intervals(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
 
 
 def _write(conn: Connection, tally: _Tally) -> None:
-    add_days, add_errors = _upserts(conn)
+    dialect = conn.dialect.name
+    add_days, add_errors = _upserts(dialect)
+    bind = _time_binder(dialect)
     # In key order: two writers adding to the same rows (PostgreSQL, several ingesting processes)
     # then lock them in the same order, and one waits for the other instead of deadlocking.
-    day_rows = sorted(tally.day_rows(), key=lambda r: (r["day"], r["function"], r["id"]))
-    if day_rows:
-        conn.execute(add_days, day_rows)
-    error_rows = sorted(tally.error_rows(), key=lambda r: (r["day"], r["function"], r["type"]))
-    if error_rows:
-        conn.execute(add_errors, error_rows)
+    days = [
+        (bind(day), function, _day_id(path, revision), path, revision, calls, errors, total_ns, bind(last))
+        for (day, function, path, revision), (calls, errors, total_ns, last) in tally.days.items()
+    ]
+    days.sort(key=lambda row: row[:3])
+    if days:
+        conn.exec_driver_sql(add_days, days)
+    errors = sorted((bind(day), function, name, n) for (day, function, name), n in tally.errors.items())
+    if errors:
+        conn.exec_driver_sql(add_errors, errors)
 
 
 def rebuild(
