@@ -173,8 +173,8 @@ def _write(conn: Connection, tally: _Tally) -> None:
     # In key order: two writers adding to the same rows (PostgreSQL, several ingesting processes)
     # then lock them in the same order, and one waits for the other instead of deadlocking.
     days = [
-        (bind(day), function, _day_id(path, revision), path, revision, calls, errors, total_ns, bind(last))
-        for (day, function, path, revision), (calls, errors, total_ns, last) in tally.days.items()
+        (bind(day), function, _day_id(path, revision), path, revision, calls, error_count, total_ns, bind(last))
+        for (day, function, path, revision), (calls, error_count, total_ns, last) in tally.days.items()
     ]
     days.sort(key=lambda row: row[:3])
     if days:

@@ -120,11 +120,11 @@ _REVISION_TOTALS_BY_DAY = (
 #:
 #: Everywhere, the whole days come from the daily summary (:mod:`codewitness.store.days`): a
 #: month of 1,000,000 intervals took 235 ms to sum; the summary's 32,000 rows take 15-25 ms, and
-#: the part-day of intervals before them up to some 20 more (a whole day's 33,000). In one file (the agent hook, before every edit, on a store it does not
-#: migrate) the sums walk the intervals, in the order of the covering index by file, function and
-#: revision (no sort); the newest interval of each group is then one index seek. Comparing text
-#: columns (times, origins) on every interval cost twice as much: 45 against 25 ms for one file's
-#: 100,000 intervals.
+#: the part-day of intervals before them up to some 20 more (a whole day's 33,000). In one file
+#: (the agent hook, before every edit, on a store it does not migrate) the sums walk the
+#: intervals, in the order of the covering index by file, function and revision (no sort); the
+#: newest interval of each group is then one index seek. Comparing text columns (times, origins)
+#: on every interval cost twice as much: 45 against 25 ms for one file's 100,000 intervals.
 REVISION_TOTALS = Query(_REVISION_TOTALS_BY_DAY, "", in_file=_revision_totals_in_file())
 
 _EVENT_COLUMNS = "function, origin, ai_share, generation_ids, models, path, line, service, revision, time"

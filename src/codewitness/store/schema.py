@@ -647,8 +647,8 @@ replay_functions = Table(
 runtime_days = Table(
     "runtime_days",
     metadata,
-    # The key: a day's functions, each one's rows told apart by a digest of (day, function, path,
-    # revision) -- path and revision may be NULL, which a key cannot hold.
+    # The key: a day's functions, each one's rows told apart by a digest of its file and revision
+    # (either may be NULL, which a key cannot hold).
     Column("day", UTCDateTime(), primary_key=True),
     Column("function", String(1000), primary_key=True),
     Column("id", String(32), primary_key=True),

@@ -2,7 +2,7 @@
 
 * ``runtime_days``: per UTC day (of an interval's start), function, file and revision: calls,
   counted errors, time, and when the newest of those intervals started. Keyed by day, function
-  and a digest of the four (file and revision may be NULL); on SQLite a table without rowid, so
+  and a digest of file and revision (either may be NULL); on SQLite a table without rowid, so
   the rows lie in day order and "since T" reads only the days from T on.
 * ``runtime_day_errors``: per day, function and exception type: the errors the sensor counted.
 
@@ -22,8 +22,8 @@ _md = MetaData()
 Table(
     "runtime_days",
     _md,
-    # The key: a day's functions, each one's rows told apart by a digest of (day, function, path,
-    # revision) -- path and revision may be NULL, which a key cannot hold.
+    # The key: a day's functions, each one's rows told apart by a digest of its file and revision
+    # (either may be NULL, which a key cannot hold).
     Column("day", UTCDateTime(), primary_key=True),
     Column("function", String(1000), primary_key=True),
     Column("id", String(32), primary_key=True),
