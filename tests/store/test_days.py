@@ -299,3 +299,18 @@ def test_writers_in_parallel_add_up_in_the_summary(db_url: str) -> None:
     finally:
         for store in stores:
             store.close()
+
+
+def test_error_types_with_nul_are_counted_as_the_intervals_hold_them(store: Store) -> None:
+    """PostgreSQL text cannot hold NUL; an exception type the sensor counted may (the intervals keep it in JSON)."""
+    records = [
+        aggregate("shop.total", [1_000, 2_000, 3_000], {"\x00": 1, "Bad\x00Name": 2}, start=MIDNIGHT),
+        aggregate("shop.total", [1_000], {'\x01cw-json:"x"': 1}, start=MIDNIGHT + timedelta(days=1)),
+    ]
+    assert ingest(store, records).inserted == 2
+    assert _summary_errors(store, None, {"shop.total"}) == {
+        ("shop.total", "\x00"): 1,
+        ("shop.total", "Bad\x00Name"): 2,
+        ("shop.total", '\x01cw-json:"x"'): 1,
+    }
+    _assert_same_answers(store, {"shop.total"}, [None, MIDNIGHT + timedelta(hours=1)])

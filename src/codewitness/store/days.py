@@ -39,6 +39,7 @@ from sqlalchemy import Connection, String, cast, delete, select
 from codewitness.facts import INT64_MAX
 from codewitness.store import schema
 from codewitness.store.problems import day_of
+from codewitness.store.types import LosslessText
 
 __all__ = ["add_intervals", "rebuild"]
 
@@ -157,6 +158,15 @@ def _time_binder(dialect: str) -> Any:
     return bind
 
 
+def _name_binder(conn: Connection) -> Any:
+    """How an exception type's name is bound: as :class:`~codewitness.store.types.LosslessText`
+    stores it (PostgreSQL text cannot hold NUL, which a name the sensor counted may)."""
+    if conn.dialect.name == "sqlite":
+        return lambda name: name
+    lossless = LosslessText()
+    return lambda name: lossless.process_bind_param(name, conn.dialect)
+
+
 def add_intervals(conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Add interval rows just stored (``runtime_aggregates`` rows as ingest made them) to the summary,
     inside the caller's transaction."""
@@ -179,7 +189,8 @@ def _write(conn: Connection, tally: _Tally) -> None:
     days.sort(key=lambda row: row[:3])
     if days:
         conn.exec_driver_sql(add_days, days)
-    errors = sorted((bind(day), function, name, n) for (day, function, name), n in tally.errors.items())
+    name_of = _name_binder(conn)
+    errors = sorted((bind(day), function, name_of(name), n) for (day, function, name), n in tally.errors.items())
     if errors:
         conn.exec_driver_sql(add_errors, errors)
 

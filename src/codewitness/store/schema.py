@@ -666,6 +666,6 @@ runtime_day_errors = Table(
     metadata,
     Column("day", UTCDateTime(), primary_key=True),
     Column("function", String(1000), primary_key=True),
-    Column("type", String(500), primary_key=True),
+    Column("type", LosslessText(), primary_key=True),  # an exception type's name may hold NUL
     Column("count", BigInteger, nullable=False),
 )

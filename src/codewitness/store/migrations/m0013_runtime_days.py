@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table
 
-from codewitness.store.types import UTCDateTime
+from codewitness.store.types import LosslessText, UTCDateTime
 
 _md = MetaData()
 
@@ -41,7 +41,7 @@ Table(
     _md,
     Column("day", UTCDateTime(), primary_key=True),
     Column("function", String(1000), primary_key=True),
-    Column("type", String(500), primary_key=True),
+    Column("type", LosslessText(), primary_key=True),  # an exception type's name may hold NUL
     Column("count", BigInteger, nullable=False),
 )
 
