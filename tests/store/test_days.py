@@ -6,6 +6,7 @@ Every test runs on a real SQLite file and on the real PostgreSQL server the suit
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -22,6 +23,10 @@ from codewitness.store.problems import REVISION_TOTALS, day_of, store_rows, whol
 from codewitness.store.retention import Retention, parse_rollups, prune
 
 MIDNIGHT = datetime(2026, 11, 3, tzinfo=UTC)
+#: An exception type's name as long as ingest keeps (500 characters), with NUL: PostgreSQL stores it
+#: encoded, some 6,000 bytes that hardly compress.
+_rng = random.Random(5)
+LONG_NAME = "\x00" + "".join(chr(_rng.randrange(0x10000, 0x10FFFF)) for _ in range(499))
 
 #: REVISION_TOTALS everywhere as it read the intervals alone (before migration 0013).
 RAW_REVISION_TOTALS = (
@@ -306,11 +311,15 @@ def test_error_types_with_nul_are_counted_as_the_intervals_hold_them(store: Stor
     records = [
         aggregate("shop.total", [1_000, 2_000, 3_000], {"\x00": 1, "Bad\x00Name": 2}, start=MIDNIGHT),
         aggregate("shop.total", [1_000], {'\x01cw-json:"x"': 1}, start=MIDNIGHT + timedelta(days=1)),
+        # As long as a name may be (500 characters), thousands of bytes once encoded: too wide for an index row.
+        aggregate("shop.total", [1_000, 2_000], {"\x00" * 500: 1, LONG_NAME: 1}, start=MIDNIGHT),
     ]
-    assert ingest(store, records).inserted == 2
+    assert ingest(store, records).inserted == 3
     assert _summary_errors(store, None, {"shop.total"}) == {
         ("shop.total", "\x00"): 1,
         ("shop.total", "Bad\x00Name"): 2,
         ("shop.total", '\x01cw-json:"x"'): 1,
+        ("shop.total", "\x00" * 500): 1,
+        ("shop.total", LONG_NAME): 1,
     }
     _assert_same_answers(store, {"shop.total"}, [None, MIDNIGHT + timedelta(hours=1)])

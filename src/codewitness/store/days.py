@@ -108,6 +108,12 @@ def _day_id(path: str | None, revision: str | None) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "backslashreplace"), digest_size=16).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
+def _type_id(name: str) -> str:
+    """The key of an exception type's name (which may be long, and hold NUL)."""
+    return hashlib.blake2b(name.encode("utf-8", "backslashreplace"), digest_size=16).hexdigest()
+
+
 def _aware(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -136,8 +142,9 @@ def _upserts(dialect: str) -> tuple[str, str]:
         + f", last_start = {newest}(runtime_days.last_start, excluded.last_start)"
     )
     errors = (
-        f"INSERT INTO runtime_day_errors (day, function, type, count) VALUES ({', '.join([mark] * 4)}) "  # noqa: S608
-        f"ON CONFLICT (day, function, type) DO UPDATE SET {_added('runtime_day_errors', 'count')}"
+        "INSERT INTO runtime_day_errors (day, function, type_id, type, count) "  # noqa: S608 - constant
+        f"VALUES ({', '.join([mark] * 5)}) "
+        f"ON CONFLICT (day, function, type_id) DO UPDATE SET {_added('runtime_day_errors', 'count')}"
     )
     return days, errors
 
@@ -190,7 +197,9 @@ def _write(conn: Connection, tally: _Tally) -> None:
     if days:
         conn.exec_driver_sql(add_days, days)
     name_of = _name_binder(conn)
-    errors = sorted((bind(day), function, name_of(name), n) for (day, function, name), n in tally.errors.items())
+    errors = sorted(
+        (bind(day), function, _type_id(name), name_of(name), n) for (day, function, name), n in tally.errors.items()
+    )
     if errors:
         conn.exec_driver_sql(add_errors, errors)
 

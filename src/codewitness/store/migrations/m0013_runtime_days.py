@@ -41,7 +41,9 @@ Table(
     _md,
     Column("day", UTCDateTime(), primary_key=True),
     Column("function", String(1000), primary_key=True),
-    Column("type", LosslessText(), primary_key=True),  # an exception type's name may hold NUL
+    # A digest of the type's name: the name may be long, and hold NUL (stored losslessly beside it).
+    Column("type_id", String(32), primary_key=True),
+    Column("type", LosslessText(), nullable=False),
     Column("count", BigInteger, nullable=False),
 )
 
