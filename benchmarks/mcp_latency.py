@@ -4,7 +4,12 @@ The project: a git repository of ``--functions`` Python functions (20 per module
 SQLite store holding ``--rows`` runtime interval rows for them -- every function reported once per
 interval, the intervals spread evenly over the last 30 days, two revisions (the newer one from day
 15) -- plus captured exceptions for one function in 20 (ten a day each) and breaches for one in 100.
-The rows are written straight into the store's tables (ingest is measured by ingest_speed.py).
+The rows are written straight into the store's tables (ingest is measured by ingest_speed.py), then
+the daily summary is made from them (as ingest keeps it).
+
+"problems 30d" and "incidents 30d" read whole days from the daily summary and the part-day before
+the first of them from the intervals: that part is as long as the time of day now. The cases named
+"longest part-day" ask from one second after a midnight, where it is nearly a day of intervals.
 
 Each tool is called ``--calls`` times after one warm-up call (which fills the attribution cache the
 way any first question does), through ``mcp.Client`` talking to ``python -m codewitness.mcp`` over
@@ -45,6 +50,8 @@ from mcp.client.stdio import StdioServerParameters
 
 from codewitness.facts import Histogram
 from codewitness.store import open_store
+from codewitness.store.days import rebuild
+from codewitness.store.problems import day_of
 
 DAYS = 30
 PER_MODULE = 20
@@ -127,16 +134,22 @@ def _fill(url: str, functions: list[tuple[str, str, int]], rows: int) -> None:
     conn.executemany(INSERT_EXCEPTION, events)
     conn.executemany(INSERT_BREACH, breaches)
     conn.commit()
+    conn.close()
+    with open_store(url) as store, store.write() as writing:
+        rebuild(writing)  # the daily summary ingest keeps (the rows above went around ingest)
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
     conn.execute("ANALYZE")
     conn.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--functions", type=int, default=1000)
+    parser.add_argument("--functions", type=int, default=1000, help=f"at least {PER_MODULE} (one module)")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
+    if args.functions < PER_MODULE:
+        parser.error(f"--functions must be at least {PER_MODULE}: the functions come {PER_MODULE} to a module")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "repo"
         root.mkdir()
@@ -148,16 +161,21 @@ def main() -> None:
         print(f"store: {args.rows:,} interval rows for {len(functions):,} functions, {size / 1e6:.0f} MB, "
               f"filled in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         big = "\n".join(f"def g{i}(x):\n    return x + {i}\n" for i in range(165)) + "\nimport json\n\njson.dumps({})\n"
-        failing = functions[40]
+        failing = functions[40 if len(functions) > 40 else 0]  # one of those that raise (every 20th)
+        # "30d" leaves a part-day of intervals before the first whole day, as long as the time of day
+        # now; from one second after a midnight it is the longest, nearly a whole day.
+        longest = (day_of(datetime.now(UTC) - timedelta(days=DAYS - 1)) + timedelta(seconds=1)).isoformat()
         cases: list[tuple[str, str, dict[str, Any]]] = [
             ("problems 24h", "problems", {"since": "24h"}),
             ("problems 7d", "problems", {"since": "7d"}),
             ("problems 30d", "problems", {"since": "30d"}),
+            ("problems 29-30d, longest part-day", "problems", {"since": longest}),
             ("function_context file:line", "function_context", {"file": failing[1], "line": failing[2] + 1}),
             ("function_context qualname", "function_context", {"qualname": functions[7][0]}),
             ("why", "why", {"file": failing[1], "line": failing[2] + 2}),
             ("incidents 24h", "incidents", {"since": "24h"}),
             ("incidents 30d", "incidents", {"since": "30d"}),
+            ("incidents 29-30d, longest part-day", "incidents", {"since": longest}),
             ("query", "query", {"sql": "SELECT function, COUNT(*) FROM cw_exceptions GROUP BY function LIMIT 20"}),
             ("schema", "schema", {}),
             ("check_code (500 lines)", "check_code", {"path": "svc/new.py", "content": big}),
@@ -183,15 +201,15 @@ def main() -> None:
         anyio.run(run)
     print(f"MCP tool latency over stdio, {args.calls} calls each (Python {sys.version.split()[0]}; "
           f"{args.functions:,} functions, {args.rows:,} runtime rows)")
-    print(f"{'tool':32}{'p50 ms':>9}{'p95 ms':>9}")
+    print(f"{'tool':36}{'p50 ms':>9}{'p95 ms':>9}")
     worst = 0.0
     for label, values in timings.items():
         p50, p95 = statistics.median(values), percentile(values, 0.95)
-        if not label.startswith(("check_code", "problems 30d", "incidents 30d")):
+        if not label.startswith("check_code"):
             worst = max(worst, p95)
-        print(f"{label:32}{p50:9.1f}{p95:9.1f}")
+        print(f"{label:36}{p50:9.1f}{p95:9.1f}")
     verdict = "met" if worst <= 100 else "NOT met"
-    print(f"goal p95 <= 100 ms (24h/7d windows, lookups): {verdict} (worst {worst:.1f} ms)")
+    print(f"goal p95 <= 100 ms (every tool but check_code, whose goal is 1 s): {verdict} (worst {worst:.1f} ms)")
 
 
 if __name__ == "__main__":

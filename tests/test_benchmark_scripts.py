@@ -32,3 +32,14 @@ def test_sensor_overhead_runs_without_the_opentelemetry_sdk() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "uninstrumented" in done.stdout
     assert "OpenTelemetry span         not measured: the OpenTelemetry SDK is not installed" in done.stdout
+
+
+def test_mcp_latency_runs_on_a_small_project() -> None:
+    # Before: IndexError (functions[40]) below 41 functions; below 20, no function at all.
+    script = ROOT / "benchmarks" / "mcp_latency.py"
+    small = [sys.executable, str(script), "--rows", "400", "--calls", "1"]
+    done = subprocess.run([*small, "--functions", "20"], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "problems 29-30d, longest part-day" in done.stdout and "goal p95 <= 100 ms" in done.stdout
+    refused = subprocess.run([*small, "--functions", "5"], capture_output=True, text=True, timeout=600, check=False)
+    assert refused.returncode == 2 and "--functions must be at least 20" in refused.stderr

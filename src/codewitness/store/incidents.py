@@ -186,24 +186,36 @@ def error_counts(
     store: Store, *, since: datetime | None = None, functions: Collection[str] | None = None
 ) -> list[ErrorCount]:
     """Counted errors per function and exception type, over the intervals that had any (of ``functions``
-    only, when given: each is then read down its own index, not every interval of the window)."""
+    only, when given).
+
+    The whole days since ``since`` are read from the daily summary (:mod:`codewitness.store.days`),
+    the part-day before them from the intervals, down the index of each function.
+    """
     import json
 
-    t = schema.runtime_aggregates
+    from codewitness.store.problems import whole_days_from
+
+    t, days = schema.runtime_aggregates, schema.runtime_day_errors
+    whole = whole_days_from(since) if since is not None else None
     # The same few maps again and again ({"ValueError": 1}): the database counts each, each is read once.
     errors = cast(t.c.errors, String)
-    base = select(t.c.function, errors.label("errors"), func.count().label("n")).where(t.c.error_count > 0)
+    part_day = select(t.c.function, errors.label("errors"), func.count().label("n")).where(t.c.error_count > 0)
+    summed = select(days.c.function, days.c.type, func.sum(days.c.count)).group_by(days.c.function, days.c.type)
     if since is not None:
-        base = base.where(t.c.interval_start >= since)
-    base = base.group_by(t.c.function, errors)
+        part_day = part_day.where(t.c.interval_start >= since, t.c.interval_start < whole)
+        summed = summed.where(days.c.day >= whole)
+    part_day = part_day.group_by(t.c.function, errors)
     names = sorted(set(functions)) if functions is not None else None
-    queries = (
-        [base]
-        if names is None
-        else [base.where(t.c.function.in_(names[i : i + _CHUNK])) for i in range(0, len(names), _CHUNK)]
-    )
+    chunks = [None] if names is None else [names[i : i + _CHUNK] for i in range(0, len(names), _CHUNK)]
     totals: dict[tuple[str, str], int] = {}
     with store.read() as conn:
+        for chunk in chunks:
+            query = summed if chunk is None else summed.where(days.c.function.in_(chunk))
+            for function, name, n in conn.execute(query):
+                totals[(function, name)] = totals.get((function, name), 0) + int(n)
+        if whole is None or since == whole:
+            return [ErrorCount(f, name, n) for (f, name), n in sorted(totals.items())]
+        queries = [part_day if chunk is None else part_day.where(t.c.function.in_(chunk)) for chunk in chunks]
         for function, text, times in (row for query in queries for row in conn.execute(query)):
             try:
                 by_type = json.loads(text)

@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 TYPE_CHECKING = False  # typing and contextlib cost the agent hook milliseconds it reads this through
 if TYPE_CHECKING:
@@ -44,10 +44,14 @@ __all__ = [
     "REVISION_TOTALS",
     "Query",
     "Rows",
+    "day_of",
     "sqlite_rows",
     "sqlite_time",
     "store_rows",
+    "whole_days_from",
 ]
+
+_DAY = timedelta(days=1)
 
 
 class Query:
@@ -77,45 +81,51 @@ BREACH_COUNTS = Query(
 )
 
 
-def _newest_start(*, in_file: bool) -> str:
-    """When the newest interval of the group ``g`` started: one seek down the covering index (path,
-    function, revision, interval_start, ...). A NULL path or revision is matched with IS NULL."""
+def _newest_start_in_file() -> str:
+    """When the newest interval of the group ``g`` in ``:path`` started: one seek down the covering
+    index (path, function, revision, interval_start, ...). A NULL revision is matched with IS NULL."""
     seek = (
-        "(SELECT a.interval_start FROM runtime_aggregates a WHERE a.path {path} AND a.function = g.function "
+        "(SELECT a.interval_start FROM runtime_aggregates a WHERE a.path = :path AND a.function = g.function "
         "AND a.revision {revision} ORDER BY a.interval_start DESC LIMIT 1)"
     )
-    by_revision = "CASE WHEN g.revision IS NULL THEN {null} ELSE {known} END"
-    if in_file:
-        return by_revision.format(
-            null=seek.format(path="= :path", revision="IS NULL"),
-            known=seek.format(path="= :path", revision="= g.revision"),
-        )
-
-    def in_path(path: str) -> str:
-        return by_revision.format(
-            null=seek.format(path=path, revision="IS NULL"), known=seek.format(path=path, revision="= g.revision")
-        )
-
-    return f"CASE WHEN g.path IS NULL THEN {in_path('IS NULL')} ELSE {in_path('= g.path')} END"
-
-
-def _revision_totals(*, in_file: bool) -> str:
-    where = "interval_start >= :since AND path = :path" if in_file else "interval_start >= :since"
     return (
-        f"SELECT g.function, g.revision, g.calls, g.errors, g.total_ns, {_newest_start(in_file=in_file)} AS last "  # noqa: S608 - constant
-        "FROM (SELECT path, function, revision, SUM(calls) AS calls, SUM(error_count) AS errors, "
-        f"SUM(total_ns) AS total_ns FROM runtime_aggregates WHERE {where} GROUP BY path, function, revision) g"
+        f"CASE WHEN g.revision IS NULL THEN {seek.format(revision='IS NULL')} "
+        f"ELSE {seek.format(revision='= g.revision')} END"
     )
 
+
+def _revision_totals_in_file() -> str:
+    return (
+        f"SELECT g.function, g.revision, g.calls, g.errors, g.total_ns, {_newest_start_in_file()} AS last "  # noqa: S608 - constant
+        "FROM (SELECT path, function, revision, SUM(calls) AS calls, SUM(error_count) AS errors, "
+        "SUM(total_ns) AS total_ns FROM runtime_aggregates WHERE interval_start >= :since AND path = :path "
+        "GROUP BY path, function, revision) g"
+    )
+
+
+_REVISION_TOTALS_BY_DAY = (
+    # The part-day before the first whole day, from the intervals...
+    "SELECT function, revision, SUM(calls) AS calls, SUM(error_count) AS errors, SUM(total_ns) AS total_ns, "
+    "MAX(interval_start) AS last FROM runtime_aggregates WHERE interval_start >= :since AND interval_start < :whole "
+    "GROUP BY path, function, revision "
+    # ...and the whole days from the daily summary (migration 0013).
+    "UNION ALL SELECT function, revision, SUM(calls), SUM(error_count), SUM(total_ns), MAX(last_start) "
+    "FROM runtime_days WHERE day >= :whole GROUP BY path, function, revision"
+)
 
 #: Calls, errors and time per function, revision (and file: a function that moved has a row for
 #: each) in intervals that started since ``:since``, and when the newest interval started (``last``).
+#: Everywhere, a function, revision and file may have two rows (the part-day, the whole days), added
+#: together by :func:`codewitness.views.problems.revision_changes` as it does for files.
 #:
-#: Only the sums walk the intervals, in the order of the covering index by file, function and
-#: revision (no sort); the newest interval of each group is then one index seek. Comparing text
-#: columns (times, origins) on every interval cost twice as much: 45 against 25 ms for one file's
-#: 100,000 intervals (the agent hook, before every edit), 90 against 55 ms for 230,000 everywhere.
-REVISION_TOTALS = Query(_revision_totals(in_file=False), "", in_file=_revision_totals(in_file=True))
+#: Everywhere, the whole days come from the daily summary (:mod:`codewitness.store.days`): a
+#: month of 1,000,000 intervals took 235 ms to sum; the summary's 32,000 rows take 15-25 ms, and
+#: the part-day of intervals before them up to some 20 more (a whole day's 33,000). In one file
+#: (the agent hook, before every edit, on a store it does not migrate) the sums walk the
+#: intervals, in the order of the covering index by file, function and revision (no sort); the
+#: newest interval of each group is then one index seek. Comparing text columns (times, origins)
+#: on every interval cost twice as much: 45 against 25 ms for one file's 100,000 intervals.
+REVISION_TOTALS = Query(_REVISION_TOTALS_BY_DAY, "", in_file=_revision_totals_in_file())
 
 _EVENT_COLUMNS = "function, origin, ai_share, generation_ids, models, path, line, service, revision, time"
 #: The newest captured exception of ``:function`` since ``:since``.
@@ -167,7 +177,8 @@ ANY_RUNTIME = Query(
     "",
 )
 
-#: Runs a :class:`Query` with named parameters (``since``, ``path``, ``function``); rows as dicts.
+#: Runs a :class:`Query` with named parameters (``since``, ``path``, ``function``; ``whole`` is
+#: made from ``since``, see :func:`whole_days_from`); rows as dicts.
 Rows = Callable[..., "list[dict[str, Any]]"]
 
 
@@ -176,11 +187,28 @@ def sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def day_of(when: datetime) -> datetime:
+    """The UTC midnight that starts ``when``'s day (the days of :mod:`codewitness.store.days`)."""
+    utc = when.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+
+
+def whole_days_from(since: datetime) -> datetime:
+    """The first UTC midnight at or after ``since`` (``:whole``): from there on, the daily summary
+    answers for whole days.
+
+    >>> whole_days_from(datetime(2026, 11, 1, 9, 30, tzinfo=UTC))
+    datetime.datetime(2026, 11, 2, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    day = day_of(since)
+    return day if day == since else day + _DAY
+
+
 def sqlite_rows(conn: sqlite3.Connection) -> Rows:
     """A reader over a ``sqlite3`` connection to the store (times and JSON come back as text)."""
 
     def rows(query: Query, *, since: datetime, path: str | None = None, **params: Any) -> list[dict[str, Any]]:
-        bound = {"since": sqlite_time(since), **params}
+        bound = {"since": sqlite_time(since), "whole": sqlite_time(whole_days_from(since)), **params}
         if path is not None:
             bound["path"] = path
         cursor = conn.execute(query.sql(path), bound)
@@ -206,7 +234,12 @@ class store_rows:
         sqlite = self.store.dialect == "sqlite"
 
         def rows(query: Query, *, since: datetime, path: str | None = None, **params: Any) -> list[dict[str, Any]]:
-            bound: dict[str, Any] = {"since": sqlite_time(since) if sqlite else since, **params}
+            whole = whole_days_from(since)
+            bound: dict[str, Any] = {
+                "since": sqlite_time(since) if sqlite else since,
+                "whole": sqlite_time(whole) if sqlite else whole,
+                **params,
+            }
             if path is not None:
                 bound["path"] = path
             return [dict(row) for row in conn.execute(text(query.sql(path)), bound).mappings()]

@@ -10,7 +10,9 @@ the intervals it replaced give together (within the histogram's own 2%). A merge
 interval's origin and generations, and an id derived from what it covers, so that merging again
 (late intervals of the same span) replaces it. Captured events (exceptions, breaches, samples,
 sensor health) older than the events age are deleted, and intervals older than the aggregates
-age too, when one is set.
+age too, when one is set. The daily summary of the intervals (:mod:`codewitness.store.days`)
+follows every merge and deletion in the same transaction, so what it answers stays what the
+intervals left give.
 
 :func:`stats` says what the store holds and how big it is; :func:`vacuum` gives the space of
 deleted rows back to the file system (SQLite rewrites the file; PostgreSQL ``VACUUM``).
@@ -43,6 +45,8 @@ from codewitness.errors import InputError
 from codewitness.facts import INT64_MAX, Histogram
 from codewitness.model import utcnow
 from codewitness.store import Store, schema
+from codewitness.store.days import rebuild
+from codewitness.store.problems import day_of, whole_days_from
 
 __all__ = [
     "PruneResult",
@@ -171,11 +175,9 @@ def prune(store: Store, retention: Retention, *, now: datetime | None = None) ->
             result.deleted[table.name] = _delete_before(store, table, column, cutoff)
     if retention.aggregates is not None:
         cutoff = now - retention.aggregates
-        for table, column in (
-            (schema.runtime_aggregates, schema.runtime_aggregates.c.interval_end),
-            (schema.runtime_invariant_counts, schema.runtime_invariant_counts.c.time),
-        ):
-            result.deleted[table.name] = _delete_before(store, table, column, cutoff)
+        result.deleted[schema.runtime_aggregates.name] = _delete_intervals_before(store, cutoff)
+        invariant_counts = schema.runtime_invariant_counts
+        result.deleted[invariant_counts.name] = _delete_before(store, invariant_counts, invariant_counts.c.time, cutoff)
     return result
 
 
@@ -189,6 +191,37 @@ def _delete_before(store: Store, table: Table, column: Any, cutoff: datetime) ->
             for start in range(0, len(ids), _CHUNK):
                 conn.execute(delete(table).where(table.c.id.in_(ids[start : start + _CHUNK])))
             deleted += len(ids)
+
+
+def _delete_intervals_before(store: Store, cutoff: datetime) -> int:
+    """Delete the intervals that ended before ``cutoff``, a function and a day at a time, each day's
+    summary (:mod:`codewitness.store.days`) made again from what is left in the same transaction."""
+    agg = schema.runtime_aggregates
+    old = agg.c.interval_end < cutoff
+    with store.read() as conn:
+        functions = conn.execute(
+            select(agg.c.function, func.min(agg.c.interval_start)).where(old).group_by(agg.c.function)
+        ).all()
+    deleted = 0
+    for function, first in functions:
+        start: datetime | None = _aware(first)
+        while start is not None:
+            low = day_of(start)
+            high = low + timedelta(days=1)
+            with store.write() as conn:
+                in_day = (agg.c.function == function, old, agg.c.interval_start >= low, agg.c.interval_start < high)
+                ids = conn.execute(select(agg.c.id).where(*in_day)).scalars().all()
+                for at in range(0, len(ids), _CHUNK):
+                    conn.execute(delete(agg).where(agg.c.id.in_(ids[at : at + _CHUNK])))
+                deleted += len(ids)
+                rebuild(conn, start=low, end=high, function=function)
+                following = conn.execute(
+                    select(func.min(agg.c.interval_start)).where(
+                        agg.c.function == function, old, agg.c.interval_start >= high
+                    )
+                ).scalar()
+            start = _aware(following) if following is not None else None
+    return deleted
 
 
 def _rollup(store: Store, span: int, cutoff: datetime, finer: tuple[int, ...]) -> tuple[int, int]:
@@ -208,6 +241,8 @@ def _rollup(store: Store, span: int, cutoff: datetime, finer: tuple[int, ...]) -
             high = min(low + timedelta(seconds=chunk), cutoff)
             with store.write() as conn:
                 m, w = _merge_chunk(conn, function, span, finer, low, high)
+                if m:  # the merged rows may start on another day, or name another file: the summary follows
+                    rebuild(conn, start=day_of(low), end=whole_days_from(high), function=function)
                 merged += m
                 written += w
                 following = conn.execute(

@@ -2,7 +2,8 @@
 
 :func:`write_rows` takes the rows :mod:`codewitness.ingest` made of the sensor's records and
 inserts the ones the store does not have yet (records carry their own ids); the samples among them
-join the replay corpus in the same transaction (:func:`codewitness.store.corpus.absorb_samples`).
+join the replay corpus in the same transaction (:func:`codewitness.store.corpus.absorb_samples`),
+and the intervals the daily summary (:func:`codewitness.store.days.add_intervals`).
 Reading them back is :mod:`codewitness.store.queries`.
 
 Example:
@@ -157,6 +158,7 @@ def _write(
     conn: Connection, rows: Mapping[Kind, Mapping[str, dict[str, Any]]], flows: Mapping[str, dict[str, Any]]
 ) -> Written:
     from codewitness.store.corpus import absorb_samples
+    from codewitness.store.days import add_intervals
 
     written = Written()
     for kind, by_id in rows.items():
@@ -165,6 +167,8 @@ def _write(
             written.inserted[kind] = len(fresh)
             if kind is Kind.SAMPLE and fresh:
                 absorb_samples(conn, fresh)
+            elif kind is Kind.AGGREGATE and fresh:
+                add_intervals(conn, fresh)  # the daily summary, in the same transaction
     if flows:
         stored = Written()
         _insert_new(conn, FLOWS, flows, stored)

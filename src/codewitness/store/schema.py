@@ -642,6 +642,35 @@ replay_functions = Table(
     Index("ix_replay_functions_function", "function", "time"),
 )
 
+# -- the daily summary of the intervals (m0013) ---------------------------------------------------
+
+runtime_days = Table(
+    "runtime_days",
+    metadata,
+    # The key: a day's functions, each one's rows told apart by a digest of its file and revision
+    # (either may be NULL, which a key cannot hold).
+    Column("day", UTCDateTime(), primary_key=True),
+    Column("function", String(1000), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    Column("path", String(1000)),
+    Column("revision", String(200)),
+    Column("calls", BigInteger, nullable=False),
+    Column("error_count", BigInteger, nullable=False),
+    Column("total_ns", BigInteger, nullable=False),
+    Column("last_start", UTCDateTime(), nullable=False),
+    # SQLite keeps the rows in key order: "since T" reads the days from T on, and nothing else.
+    sqlite_with_rowid=False,
+)
+runtime_day_errors = Table(
+    "runtime_day_errors",
+    metadata,
+    Column("day", UTCDateTime(), primary_key=True),
+    Column("function", String(1000), primary_key=True),
+    # A digest of the type's name: the name may be long, and hold NUL (stored losslessly beside it).
+    Column("type_id", String(32), primary_key=True),
+    Column("type", LosslessText(), nullable=False),
+    Column("count", BigInteger, nullable=False),
+)
 
 # -- functions the sensor stopped watching (m0014) ------------------------------------------------
 

@@ -62,7 +62,8 @@ class LosslessText(TypeDecorator[str]):
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        if isinstance(value, str) and value.startswith(self._MARK):
+        # Only PostgreSQL encodes: on SQLite a value that merely starts with the marker is as it was.
+        if dialect.name == "postgresql" and isinstance(value, str) and value.startswith(self._MARK):
             decoded = json.loads(value[len(self._MARK) :])
             assert isinstance(decoded, str)
             return decoded
