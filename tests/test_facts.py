@@ -29,6 +29,7 @@ from codewitness.facts import (
 
 def test_a_kind_is_its_plain_string_on_the_wire() -> None:
     wire = ["aggregate", "exception", "sample", "sensor", "breach", "invariant", "review", "route", "dependency"]
+    wire.append("unwatched")
     assert [kind.value for kind in Kind] == wire
     assert json.dumps({"kind": Kind.HEALTH}) == '{"kind": "sensor"}'
     assert Kind("breach") is Kind.BREACH

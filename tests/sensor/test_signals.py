@@ -23,13 +23,17 @@ from tests.sensor_app import BACKENDS
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer (POSIX)")
 
+# Every call is counted (the policy that unwatches cheap, busy functions is off: tests/sensor/test_unwatch.py).
 CONFIG = {
-    "sampling": '[sensor]\nspool_dir = ""\ninterval = 0.05\nsample_rate = 1.0\n',
+    "sampling": '[sensor]\nspool_dir = ""\ninterval = 0.05\nsample_rate = 1.0\nunwatch_cheap_calls = 0\n',
     "invariants": (
-        '[sensor]\nspool_dir = ""\ninterval = 0.05\n'
+        '[sensor]\nspool_dir = ""\ninterval = 0.05\nunwatch_cheap_calls = 0\n'
         '[[invariants]]\nfunction = "svc:work"\nensure = "result > 10 ** 9"\nname = "never"\n'
     ),
-    "review": '[sensor]\nspool_dir = ""\ninterval = 0.05\n[[review]]\nfunction = "svc:work"\nrate = 1.0\n',
+    "review": (
+        '[sensor]\nspool_dir = ""\ninterval = 0.05\nunwatch_cheap_calls = 0\n'
+        '[[review]]\nfunction = "svc:work"\nrate = 1.0\n'
+    ),
 }
 
 SERVICE = """
