@@ -225,8 +225,12 @@ def one_run(
         env["PYTHONPATH"] = str(workdir / "baseline" / "src")
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, load_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+    # The server's stderr goes to a file: a pipe nobody reads while the load runs would fill and
+    # stop the server at its next write (log lines, warnings).
+    log_path = workdir / f"server-{variant}.log"
+    log = log_path.open("wb")
     server = subprocess.Popen(
-        serve, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_pinned(server_cpu)
+        serve, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=log, preexec_fn=_pinned(server_cpu)
     )  # fmt: skip
     try:
         _wait_for(port, server)
@@ -243,11 +247,14 @@ def one_run(
         used = _cpu_seconds(server.pid) - before
         rps, requests = load.stdout.split()
         if not int(requests):
-            raise RuntimeError(f"{variant}: no request was answered in {args.seconds:g} s")
+            tail = log_path.read_bytes()[-3000:].decode(errors="replace")
+            raise RuntimeError(f"{variant}: no request was answered in {args.seconds:g} s; the server said:\n{tail}")
         return float(rps), int(requests), used / int(requests) * 1e6
     finally:
         server.terminate()
-        _, stderr = server.communicate(timeout=30)
+        server.communicate(timeout=30)
+        log.close()
+        stderr = log_path.read_bytes()
         if stderr.strip() and variant != "plain" and b"watches nothing" in stderr:
             raise RuntimeError(stderr.decode(errors="replace"))
 
