@@ -438,7 +438,8 @@ class SensorSection:
         default=(),
         metadata=doc(
             "Functions never unwatched for being cheap (glob patterns on module.qualname, like include);"
-            " the manifest's functions and functions with checks are always kept."
+            " the manifest's functions, functions include names exactly (not by a pattern), functions with"
+            " checks and functions an invariant decorator guards are always kept."
         ),
     )
 

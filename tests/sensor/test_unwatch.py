@@ -17,6 +17,7 @@ from tests.sensor_app import App, MemoryExporter
 
 import codewitness.sensor
 from codewitness.config import SensorSection
+from codewitness.invariants.plugin import InvariantsPlugin
 from codewitness.model import Manifest, ManifestFunction
 
 SOURCE = """
@@ -83,7 +84,16 @@ def manifest(app: App, module: str, *qualnames: str) -> Manifest:
     )
 
 
-def start(app: App, memory: MemoryExporter, backend: str, mod: str, **settings: Any) -> codewitness.sensor.Sensor:
+def start(
+    app: App,
+    memory: MemoryExporter,
+    backend: str,
+    mod: str,
+    *,
+    include: tuple[str, ...] = (),
+    plugins: tuple[Any, ...] = (),
+    **settings: Any,
+) -> codewitness.sensor.Sensor:
     settings.setdefault("keep", (f"{mod}.kept_*", f"{mod}.outer"))
     section = dataclasses.replace(SETTINGS, **settings)
     if backend.endswith("/py"):
@@ -91,7 +101,7 @@ def start(app: App, memory: MemoryExporter, backend: str, mod: str, **settings: 
     sensor = codewitness.sensor.init(
         service="test-app",
         manifest=manifest(app, mod, "ai_tiny"),
-        include=[f"{mod}.*"],
+        include=[f"{mod}.*", *include],
         spool_dir="",
         endpoint="",
         otel=False,
@@ -99,6 +109,7 @@ def start(app: App, memory: MemoryExporter, backend: str, mod: str, **settings: 
         exporters=[memory],
         backend=backend,  # type: ignore[arg-type]
         settings=section,
+        plugins=plugins,
     )
     assert sensor is not None
     return sensor
@@ -184,6 +195,89 @@ def test_the_thresholds_decide(app: App, memory: MemoryExporter, backend: str) -
     busy(leafs)
     sensor.flush()
     assert memory.of("unwatched") == []  # off
+
+
+GUARDED = """
+import codewitness
+
+
+@codewitness.ensure(lambda result: result > 0, name="positive")
+def ruled_tiny(x):
+    return x + 5
+
+
+def named_tiny(x):
+    return x + 6
+
+
+def plain_tiny(x):
+    return x + 7
+"""
+
+
+class Keeper:
+    """A plug-in whose keeper raises for one function and keeps another."""
+
+    name = "keeper"
+
+    def __init__(self, mod: str) -> None:
+        self.mod = mod
+        self.asked: list[str] = []
+
+    def setup(self, host: Any) -> None:
+        host.add_keeper(self.keep)
+
+    def teardown(self, host: Any) -> None:
+        pass
+
+    def keep(self, function: str) -> bool:
+        self.asked.append(function)
+        if function == f"{self.mod}.plain_tiny":
+            raise RuntimeError("a keeper's own bug")
+        return False
+
+
+def test_a_guarded_function_and_one_include_names_exactly_stay_watched(
+    app: App, memory: MemoryExporter, backend: str
+) -> None:
+    mod = app.write("guarded", GUARDED)
+    keeper = Keeper(mod)
+    sensor = start(
+        app, memory, backend, mod, include=(f"{mod}.named_tiny",), plugins=(InvariantsPlugin(), keeper)
+    )
+    guarded = importlib.import_module(mod)
+    for interval in range(2):  # the second interval counts what the first decided
+        memory.records.clear()
+        for i in range(CALLS):
+            guarded.ruled_tiny(i)
+            guarded.named_tiny(i)
+            guarded.plain_tiny(i)
+        sensor.flush()
+        assert memory.calls(f"{mod}.ruled_tiny") == CALLS  # an invariant decorator guards it
+        assert memory.calls(f"{mod}.named_tiny") == CALLS  # include names it, not only its pattern
+        assert memory.calls(f"{mod}.plain_tiny") == CALLS  # the keeper raised: kept, and counted
+        assert memory.of("unwatched") == []
+        health = [r["internal_errors"] for r in memory.of("sensor")]  # the sensor's health record
+        assert health == ([{"keeper": 1}] if interval == 0 else [])  # counted once: the choice is kept after
+    # Asked once, and only of what nothing else keeps: a raising keeper does not stop the others.
+    assert keeper.asked == [f"{mod}.plain_tiny"]
+
+
+def test_without_the_keepers_the_same_functions_are_unwatched(app: App, memory: MemoryExporter, backend: str) -> None:
+    mod = app.write("guarded", GUARDED)
+    sensor = start(app, memory, backend, mod)  # no invariants plug-in, no exact include
+    guarded = importlib.import_module(mod)
+    for i in range(CALLS):
+        guarded.ruled_tiny(i)
+        guarded.named_tiny(i)
+        guarded.plain_tiny(i)
+    sensor.flush()
+    assert sorted(r["function"] for r in memory.of("unwatched")) == [
+        f"{mod}.named_tiny",
+        f"{mod}.plain_tiny",
+        f"{mod}.ruled_tiny",
+    ]
+    assert not sensor.internal_errors
 
 
 def test_a_call_in_flight_across_the_unwatch_and_its_caller_stay_balanced(

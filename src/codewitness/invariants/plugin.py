@@ -17,7 +17,7 @@ import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from codewitness.invariants.registry import drain_interval, report_through
+from codewitness.invariants.registry import drain_interval, guards, report_through
 from codewitness.invariants.rules import ConfigRule, make_check
 
 if TYPE_CHECKING:
@@ -39,10 +39,12 @@ class InvariantsPlugin:
         self.rules = tuple(rules)
 
     def setup(self, host: Host) -> None:
-        """Check factories for the rules, the interval counts collector, breaches through ``host``."""
+        """Check factories for the rules, the interval counts collector, the rules' functions kept
+        watched, breaches through ``host``."""
         for rule in self.rules:
             host.add_check_factory(rule.pattern, functools.partial(make_check, rule))
         host.add_collector(drain_interval)
+        host.add_keeper(guards)  # a function with a business rule stays watched, however cheap
         report_through(host)
 
     def teardown(self, host: Host) -> None:

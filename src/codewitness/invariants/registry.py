@@ -40,6 +40,7 @@ __all__ = [
     "breached",
     "default_mode",
     "drain_interval",
+    "guards",
     "judge",
     "register",
     "report_through",
@@ -154,6 +155,12 @@ def rules() -> list[Rule]:
     """Every rule registered in this process."""
     with _lock:
         return [s.rule for s in _stats.values()]
+
+
+def guards(function: str) -> bool:
+    """Whether a rule registered in this process guards ``function`` (``module.qualname``)."""
+    with _lock:
+        return any(key[0] == function for key in _stats)
 
 
 def stats() -> list[RuleStats]:

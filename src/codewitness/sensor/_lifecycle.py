@@ -48,7 +48,7 @@ from codewitness.sensor.meter import meter_type
 if TYPE_CHECKING:
     from codewitness.sensor._failures import Failure
     from codewitness.sensor.export import Exporter
-    from codewitness.sensor.plugins import Check, CheckFactory, Collector, Plugin
+    from codewitness.sensor.plugins import Check, CheckFactory, Collector, Keeper, Plugin
     from codewitness.sensor.snapshot import Redactor
 
 __all__ = ["Backend", "Sensor"]
@@ -171,6 +171,7 @@ class Sensor:
         self._pending_checks: dict[str, list[Check]] = {}
         self._check_factories: list[tuple[str, CheckFactory]] = []
         self._collectors: list[Collector] = []
+        self._keepers: list[Keeper] = []
         self._contexts: list[tuple[str, Callable[[], Any]]] = []
         self.plugins: list[Plugin] = []
         self.backend = backend_factory(self)
@@ -319,6 +320,21 @@ class Sensor:
     def add_collector(self, collector: Collector) -> None:
         """Add records from ``collector()`` to every interval's batch (called on the exporter thread)."""
         self._collectors.append(collector)
+
+    def add_keeper(self, keeper: Keeper) -> None:
+        """Never unwatch a function for which ``keeper(function)`` is true (see :meth:`_unwatch_if_cheap`)."""
+        self._keepers.append(keeper)
+
+    def _kept_by_plugin(self, name: str) -> bool:
+        """Whether a plug-in's keeper keeps ``name`` watched (one that raises keeps it, counted)."""
+        for keeper in self._keepers:
+            try:
+                if keeper(name):
+                    return True
+            except Exception:
+                self.internal_error("keeper")
+                return True
+        return False
 
     def report_event(self, function: str, record: dict[str, Any]) -> dict[str, Any]:
         """Queue an event about ``function`` (an invariant breach, a review item) with its origin added.
@@ -508,9 +524,10 @@ class Sensor:
         ``mean_ns`` this interval); the ``unwatched`` record saying so, or ``None``.
 
         A leaf function that does little and runs often is where the per-call cost of watching
-        shows most, and what it tells is least. The manifest's functions (AI-written: what the
-        sensor is for), those matching ``keep`` and those with checks are never unwatched. What
-        was counted up to now stays in the aggregates.
+        shows most, and what it tells is least. Never unwatched: the manifest's functions
+        (AI-written: what the sensor is for), those ``include`` names by themselves (not through a
+        pattern), those matching ``keep``, those with checks, and those a plug-in keeps (a function
+        guarded by an invariant decorator). What was counted up to now stays in the aggregates.
         """
         name = probe.target.name
         if probe.unwatched is not None or name in self._kept or mean_ns >= self.unwatch_cheap_ns:
@@ -519,7 +536,9 @@ class Sensor:
             probe.checks
             or name in self.selection.by_name
             or name in self.selection.known
+            or name in self.selection.include  # named by itself, not matched by a pattern
             or any(fnmatch.fnmatchcase(name, pattern) for pattern in self.keep)
+            or self._kept_by_plugin(name)
         ):
             self._kept.add(name)
             return None

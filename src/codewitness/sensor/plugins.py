@@ -50,6 +50,10 @@ What the host (the running sensor) offers:
   breaches, samples, review items) gets ``provider()`` as its field ``name`` unless it returns
   ``None``; it runs on the application's thread as the event is captured, so it must be quick
   (the flow plug-in gives events the request they happened in this way).
+* ``add_keeper(keeper)`` -- a function for which ``keeper(function)`` is true stays watched however
+  cheap and busy it is (``sensor.unwatch_cheap_calls``); the invariants plug-in keeps every
+  function that carries a rule this way. It is asked on the exporter thread; an exception from it
+  is counted and keeps the function watched.
 * ``watches(function)`` -- whether a ``module.qualname`` is watched now; ``function_facts(function)``
   -- its name and origin fields as events carry them (``origin`` ``unknown`` when nothing is known).
 
@@ -72,7 +76,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from codewitness.sensor.snapshot import Redactor
 
-__all__ = ["NO_REPORTER", "Check", "CheckFactory", "Collector", "Host", "Plugin", "Reporter"]
+__all__ = ["NO_REPORTER", "Check", "CheckFactory", "Collector", "Host", "Keeper", "Plugin", "Reporter"]
 
 #: Runs after every successful call of one function, with its arguments by name and its result.
 Check = Callable[[Mapping[str, Any], Any], None]
@@ -81,6 +85,9 @@ Check = Callable[[Mapping[str, Any], Any], None]
 CheckFactory = Callable[[str, "tuple[str, ...] | None"], "Check | None"]
 #: Runs once per interval on the exporter thread; returns extra records for the batch.
 Collector = Callable[[], "list[dict[str, Any]]"]
+#: Whether a function (``module.qualname``) must stay watched however cheap and busy it is; asked
+#: on the exporter thread, once per function, when the sensor would otherwise unwatch it.
+Keeper = Callable[[str], bool]
 
 
 class Reporter(Protocol):
@@ -108,6 +115,9 @@ class Host(Reporter, Protocol):
 
     def add_event_context(self, name: str, provider: Callable[[], Any]) -> None:
         """Add ``provider()`` as the field ``name`` of every event captured from now on."""
+
+    def add_keeper(self, keeper: Keeper) -> None:
+        """Never stop watching a function for which ``keeper(function)`` is true (see ``sensor.unwatch_cheap_calls``)."""
 
     def watches(self, function: str) -> bool:
         """Whether ``function`` (``module.qualname``) is watched now."""
