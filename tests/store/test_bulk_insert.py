@@ -108,6 +108,88 @@ def test_a_retried_batch_adds_nothing_and_a_refused_row_costs_no_other(store: St
     assert written.refused == ["refused by the database (UTCDateTime needs a timezone-aware datetime)"]
 
 
+def _day_calls(store: Store) -> dict[str, int]:
+    with store.read() as conn:
+        return dict(conn.execute(text("SELECT function, SUM(calls) FROM runtime_days GROUP BY function")).all())
+
+
+def test_a_batch_partly_stored_adds_only_its_new_rows_and_their_days_once(store: Store) -> None:
+    stored = [rr.aggregate(f"shop.f{i}", [1, 2], {"ValueError": 1}) for i in range(3)]
+    assert rr.ingest(store, stored).inserted == 3
+    fresh = [rr.aggregate(f"shop.f{i}", [3]) for i in range(2)]
+    batch = [stored[2], fresh[0], stored[0], fresh[1]]
+    result = rr.ingest(store, batch)
+    assert (result.inserted, result.duplicates, result.bad) == (2, 2, 0)
+    assert _day_calls(store) == {"shop.f0": 3, "shop.f1": 3, "shop.f2": 2}
+    with store.read() as conn:
+        ids = set(conn.execute(text("SELECT id FROM runtime_aggregates")).scalars())
+        errors = conn.execute(text("SELECT SUM(count) FROM runtime_day_errors")).scalar()
+    assert ids == {r["id"] for r in stored + fresh}
+    assert errors == 3  # the stored intervals' errors, counted once
+    again = rr.ingest(store, batch)  # the whole batch once more: nothing
+    assert (again.inserted, again.duplicates, again.bad) == (0, 4, 0)
+    assert _day_calls(store) == {"shop.f0": 3, "shop.f1": 3, "shop.f2": 2}
+
+
+def test_a_stored_row_beside_a_refused_one_is_still_a_duplicate(store: Store) -> None:
+    kind, old = _row(rr.aggregate("shop.old", [1]), NOW)
+    write_rows(store, {kind: {old["id"]: old}})
+    _, new = _row(rr.aggregate("shop.new", [2]), NOW)
+    _, naive = _row(rr.aggregate("shop.naive", [3]), NOW)
+    naive["interval_start"] = naive["interval_start"].replace(tzinfo=None)
+    written = write_rows(store, {kind: {old["id"]: old, new["id"]: new, naive["id"]: naive}})
+    assert (written.inserted, written.duplicates, len(written.refused)) == ({Kind.AGGREGATE: 1}, 1, 1)
+    assert _day_calls(store) == {"shop.old": 1, "shop.new": 1}
+
+
+def _waiting_for_a_lock(store: Store) -> int:
+    """How many PostgreSQL sessions wait for a lock, once any does (or after 30 s)."""
+    query = text("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    deadline = time.monotonic() + 30
+    while True:
+        with store.read() as conn:  # a transaction of its own: the activity is read once per transaction
+            waiting = int(conn.execute(query).scalar() or 0)
+        if waiting or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.02)
+
+
+def test_a_row_another_writer_is_storing_is_a_duplicate_once_that_one_commits(db_url: str) -> None:
+    """Two stores (two server processes) load overlapping batches at once: the second finds none of
+    the rows the first is writing (not committed yet), waits for them at its insert, and then counts
+    them as duplicates: not refused, and not added to the day summary twice."""
+    from codewitness.store import open_store
+    from codewitness.store.runtime import _write
+
+    records = [rr.aggregate(f"shop.f{i}", [1, 2], {"ValueError": 1}) for i in range(3)]
+    first, second = open_store(db_url), open_store(db_url)
+    outcome: list[Any] = []
+
+    def load() -> None:
+        try:
+            outcome.append(rr.ingest(second, records))
+        except Exception as exc:  # pragma: no cover - reported by the assertion below
+            outcome.append(exc)
+
+    loader = threading.Thread(target=load)
+    try:
+        with first.write() as conn:
+            _write(conn, _rows_of(records[:2]), {})
+            loader.start()
+            if first.dialect == "postgresql":  # until the loader waits for the first's rows
+                assert _waiting_for_a_lock(second) == 1
+            else:  # SQLite: the loader waits for the write lock
+                time.sleep(0.2)
+        loader.join(30)
+        assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+        assert (outcome[0].inserted, outcome[0].duplicates, outcome[0].bad) == (1, 2, 0)
+        assert _day_calls(first) == {"shop.f0": 2, "shop.f1": 2, "shop.f2": 2}
+    finally:
+        loader.join(30)
+        first.close()
+        second.close()
+
+
 _DIALECTS = [sqlite.dialect(), postgresql.psycopg.dialect()]
 
 _aware = st.datetimes(

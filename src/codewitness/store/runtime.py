@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, Connection, Table, select
+from sqlalchemy import JSON, Column, Connection, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import StatementError
 
 from codewitness.errors import StoreError
 from codewitness.facts import Kind
@@ -49,7 +49,6 @@ TABLES: dict[Kind, Table] = {
 }
 #: The request (flow context) of events, keyed by the event's id.
 FLOWS: Table = schema.runtime_event_flows
-_CHUNK = 500
 
 
 @dataclass
@@ -181,45 +180,118 @@ def _insert_new(
 ) -> list[dict[str, Any]]:
     """Insert the rows whose ids the table lacks; returns the rows inserted.
 
-    Rows the table already has are counted as duplicates. The rows go in one ``executemany``
-    inside a savepoint; should the database refuse it, each row is tried on its own and the
-    refused ones are noted, so one row never costs the others.
+    Each row goes in with ``ON CONFLICT (id) DO NOTHING``, so the database itself tells a row it
+    holds already (counted as a duplicate) from one it stored, even while another writer is
+    storing the same ids (PostgreSQL: the insert waits for that writer's transaction, then skips
+    the rows it committed). Nothing looks the ids up beforehand: on PostgreSQL such a lookup
+    (``id IN (...)``) was planned as a scan of the whole table.
+
+    The rows go in one ``executemany`` per table and keys, inside a savepoint; should the
+    database refuse any, each row is tried on its own and the refused ones are noted, so one row
+    never costs the others.
     """
-    ids = list(by_id)
-    present: set[str] = set()
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        present.update(conn.execute(select(table.c.id).where(table.c.id.in_(chunk))).scalars())
-    written.duplicates += len(present)
-    fresh = [row for key, row in by_id.items() if key not in present]
-    if not fresh:
-        return []
     ready: list[tuple[dict[str, Any], BulkInsert, Any]] = []
-    for row in fresh:
+    for row in by_id.values():
         insert = BulkInsert.of(table, row, conn.dialect)
         try:
             ready.append((row, insert, insert.parameters(row)))
         except (ValueError, TypeError, OverflowError) as exc:  # what SQLAlchemy's own binding refuses
             written.refused.append(f"refused by the database ({_first_line(exc)})")
-    groups: dict[BulkInsert, list[Any]] = {}
-    for _row, insert, parameters in ready:
-        groups.setdefault(insert, []).append(parameters)
+    if not ready:
+        return []
+    refusals = _refusals(conn.dialect)
     try:
-        with conn.begin_nested():
-            for insert, batch in groups.items():
-                conn.exec_driver_sql(insert.sql, batch)
-        return [row for row, _insert, _parameters in ready]
-    except (DataError, IntegrityError, StatementError, ValueError, OverflowError):
+        try:
+            with conn.begin_nested():
+                added = _insert_all(conn, ready)
+        except _Overlap:
+            with conn.begin_nested():
+                added = _one_by_one(conn, ready)
+    except refusals:
         pass
+    else:
+        written.duplicates += len(ready) - len(added)
+        return added
     added = []
     for row, insert, parameters in ready:
         try:
             with conn.begin_nested():
-                conn.exec_driver_sql(insert.sql, [parameters])
-            added.append(row)
-        except (DataError, IntegrityError, StatementError, ValueError, OverflowError) as exc:
+                stored = conn.exec_driver_sql(insert.skip_sql, parameters).rowcount
+        except refusals as exc:
             written.refused.append(f"refused by the database ({_first_line(exc)})")
+            continue
+        if stored:
+            added.append(row)
+        else:
+            written.duplicates += 1
     return added
+
+
+class _Overlap(Exception):
+    """Some rows of an ``executemany`` were in the table already, and which cannot be told (SQLite)."""
+
+
+def _insert_all(conn: Connection, ready: list[tuple[dict[str, Any], BulkInsert, Any]]) -> list[dict[str, Any]]:
+    """Insert every row the table lacks, by ``executemany``; returns the rows inserted.
+
+    Raises:
+        _Overlap: on SQLite, some rows were present already (the caller rolls back and goes row by
+            row, :func:`_one_by_one`).
+        A driver's or SQLAlchemy's error: the database refused a row.
+    """
+    groups: dict[BulkInsert, list[Any]] = {}
+    for _row, insert, parameters in ready:
+        groups.setdefault(insert, []).append(parameters)
+    if conn.dialect.name == "postgresql":
+        # psycopg returns each row's RETURNING result (one result set per parameter set, empty when
+        # the row was skipped); SQLAlchemy's executemany would not fetch them.
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        stored: set[str] = set()
+        try:
+            for insert, batch in groups.items():
+                cursor.executemany(insert.skip_sql + " RETURNING id", batch, returning=True)
+                while True:
+                    stored.update(key for (key,) in cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+        finally:
+            cursor.close()
+        return [row for row, _insert, _parameters in ready if row["id"] in stored]
+    # SQLite's driver cannot fetch RETURNING rows from an executemany; the writer holds the
+    # database alone (BEGIN IMMEDIATE), so the count of rows changed tells whether all went in.
+    raw = conn.connection.dbapi_connection
+    before = raw.total_changes  # type: ignore[union-attr]
+    for insert, batch in groups.items():
+        conn.exec_driver_sql(insert.skip_sql, batch)
+    if raw.total_changes - before != len(ready):  # type: ignore[union-attr]
+        raise _Overlap
+    return [row for row, _insert, _parameters in ready]
+
+
+def _one_by_one(conn: Connection, ready: list[tuple[dict[str, Any], BulkInsert, Any]]) -> list[dict[str, Any]]:
+    """Insert the rows the table lacks one at a time, each one's count of rows changed telling whether
+    it went in (with the driver's cursor: SQLAlchemy's own execution costs more than the insert).
+
+    Raises:
+        A driver's error: the database refused a row.
+    """
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        added = []
+        for row, insert, parameters in ready:
+            cursor.execute(insert.skip_sql, parameters)
+            if cursor.rowcount:
+                added.append(row)
+        return added
+    finally:
+        cursor.close()
+
+
+def _refusals(dialect: Dialect) -> tuple[type[BaseException], ...]:
+    """The errors that mean the database refused a row: SQLAlchemy's (every driver error it wraps is
+    a :class:`StatementError`), the driver's own (raised by a cursor used directly), and a value's
+    binding."""
+    return (StatementError, dialect.loaded_dbapi.Error, ValueError, OverflowError)
 
 
 class BulkInsert:
@@ -240,6 +312,8 @@ class BulkInsert:
     def __init__(self, table: Table, keys: Iterable[str], dialect: Dialect) -> None:
         compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
         self.sql = str(compiled)
+        #: The insert that skips a row whose id the table holds (SQLite >= 3.24 and PostgreSQL spell it alike).
+        self.skip_sql = self.sql + " ON CONFLICT (id) DO NOTHING"
         self.positional = bool(compiled.positional)
         names = list(compiled.positiontup or ()) if self.positional else list(compiled.binds)
         unknown = [name for name in names if name not in table.c]
