@@ -65,6 +65,15 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_the_sqlite_writer_has_a_large_page_cache_and_checkpoints_the_wal_seldom(tmp_path: Path) -> None:
+    from codewitness.store.database import WAL_CHECKPOINT_PAGES, WRITER_CACHE_KIB
+
+    with open_store(f"sqlite:///{tmp_path / 'witness.db'}") as store, store.write() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -WRITER_CACHE_KIB
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == WAL_CHECKPOINT_PAGES
+    assert WRITER_CACHE_KIB > 2000 and WAL_CHECKPOINT_PAGES > 1000  # beyond SQLite's defaults
+
+
 def test_readers_cannot_write(store: Store) -> None:
     with pytest.raises((DBAPIError, StoreError)), store.read() as conn:
         conn.execute(schema.prompts.insert().values(hash="b" * 64, text="x", created_at=utcnow()))
