@@ -9,10 +9,16 @@
    rows, written straight into the table); a server on it; ``GET /functions/<name>`` for random
    functions; p50/p95/max of the full response time.
 
+With ``--baseline REV`` the ingest runs also against the server of that git revision (its ``src``
+taken with ``git archive``, run by the same Python and packages), alternating with this tree's for
+``--repeat`` rounds on the same batches, and the ratios of the medians are printed: on a shared
+machine only figures measured side by side compare.
+
 Run:
     python benchmarks/ingest.py                          # both, SQLite only
     python benchmarks/ingest.py --pg auto                # ingest on PostgreSQL too
     python benchmarks/ingest.py --skip-page --batches 200 --batch 500 --clients 4
+    python benchmarks/ingest.py --skip-page --pg auto --baseline main --repeat 3
 
 Goals from the issue: >= 20,000 aggregate rows/s on SQLite; function page p95 <= 200 ms.
 """
@@ -44,7 +50,6 @@ import requests
 from codewitness.facts import Histogram
 from codewitness.model import utcnow
 from codewitness.store import open_store, schema
-from codewitness.store.tokens import create_token
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -64,10 +69,48 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def server(db: str, cwd: Path) -> Iterator[tuple[str, int]]:
-    port = _port()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(src: Path | None) -> dict[str, str]:
+    """The environment of a process running this tree's codewitness, or (``src``) another tree's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEWITNESS_")}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    return env
+
+
+def baseline_src(revision: str, folder: Path) -> Path:
+    """The ``src`` folder of ``revision``'s tree, extracted into ``folder`` (nothing to build: the
+    server's code is pure Python)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder / "src"
+
+
+#: Run by the code under test: it makes (and migrates) the store, so that a baseline's server
+#: finds the schema it knows, and prints a writer token's secret.
+_MAKE_STORE = """
+import sys
+from codewitness.store import open_store
+from codewitness.store.tokens import create_token
+with open_store(sys.argv[1]) as store:
+    print(create_token(store, "bench").secret)
+"""
+
+
+def make_store(db: str, src: Path | None) -> str:
+    """Create the store at ``db`` with the code under test; returns a writer token."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MAKE_STORE, db], env=_env(src), capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+@contextmanager
+def server(db: str, cwd: Path, src: Path | None = None) -> Iterator[tuple[str, int]]:
+    port = _port()
+    env = _env(src)
     log = (cwd / "server.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "codewitness", "serve", "--db", db, "--port", str(port)],
@@ -126,25 +169,32 @@ def aggregate(function: str, start: datetime) -> dict[str, Any]:
     }
 
 
-def ingest_rate(db: str, *, batches: int, batch: int, clients: int) -> tuple[float, float | None]:
+def batch_bodies(batches: int, batch: int) -> list[bytes]:
+    """The request bodies: gzip JSON lines of ``batch`` aggregates each, over 1,000 functions."""
+    return [
+        gzip.compress(
+            b"".join(
+                json.dumps(aggregate(f"shop.f{(b * batch + i) % 1000}", T0), separators=(",", ":")).encode() + b"\n"
+                for i in range(batch)
+            ),
+            compresslevel=5,
+        )
+        for b in range(batches)
+    ]
+
+
+def ingest_rate(
+    db: str, bodies: list[bytes], *, rows: int, clients: int, src: Path | None = None
+) -> tuple[float, float | None]:
     """Rows stored per second over HTTP, and the server's CPU time per row (µs; ``None`` off Linux).
 
+    ``db`` is a fresh store; ``src``: run the server of that tree instead of this one.
     The CPU time per row depends far less than the rate on what else the machine is running.
     """
-    with tempfile.TemporaryDirectory() as folder, open_store(db) as store:
-        token = create_token(store, "bench").secret
-        bodies = [
-            gzip.compress(
-                b"".join(
-                    json.dumps(aggregate(f"shop.f{(b * batch + i) % 1000}", T0), separators=(",", ":")).encode() + b"\n"
-                    for i in range(batch)
-                ),
-                compresslevel=5,
-            )
-            for b in range(batches)
-        ]
-        with server(db, Path(folder)) as (url, pid):
-            queue = list(range(batches))
+    with tempfile.TemporaryDirectory() as folder:
+        token = make_store(db, src)
+        with server(db, Path(folder), src) as (url, pid):
+            queue = list(range(len(bodies)))
             lock = threading.Lock()
             inserted = [0]
 
@@ -179,7 +229,7 @@ def ingest_rate(db: str, *, batches: int, batch: int, clients: int) -> tuple[flo
                 t.join()
             elapsed = time.perf_counter() - began
             cpu_after = cpu_seconds(pid)
-        assert inserted[0] == batches * batch, inserted
+        assert inserted[0] == rows, (inserted[0], rows)
         cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / inserted[0] * 1e6
         return inserted[0] / elapsed, cpu
 
@@ -242,14 +292,9 @@ def page_times(db: str, *, functions: int, requests_made: int) -> list[float]:
 
 @contextmanager
 def postgres(spec: str) -> Iterator[str]:
-    """A fresh database: in the server ``spec`` names, or (``auto``) in a throwaway cluster."""
-    import psycopg
-
+    """The URL of a PostgreSQL server to create databases in: ``spec``, or (``auto``) a throwaway cluster."""
     if spec != "auto":
-        name = "bench_" + uuid.uuid4().hex[:8]
-        with psycopg.connect(spec, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        yield spec.rsplit("/", 1)[0] + "/" + name
+        yield spec
         return
     bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
     base = Path(tempfile.mkdtemp(prefix="cw-bench-pg-"))
@@ -271,9 +316,7 @@ def postgres(spec: str) -> Iterator[str]:
         capture_output=True,
     )
     try:
-        with psycopg.connect(f"postgresql://bench@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "bench"')
-        yield f"postgresql://bench@127.0.0.1:{port}/bench"
+        yield f"postgresql://bench@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
@@ -287,12 +330,59 @@ def _cpu(us_per_row: float | None) -> str:
     return "" if us_per_row is None else f"; server CPU {us_per_row:.1f} us/row"
 
 
+def compare_ingest(
+    backend: str, databases: Iterator[str], bodies: list[bytes], args: argparse.Namespace, base: Path | None
+) -> None:
+    """Ingest into fresh stores from ``databases``, this tree's server alternating with the baseline's
+    (``base``) for ``args.repeat`` rounds; print each run, and with a baseline the ratios of the medians."""
+    rows = len(bodies) * args.batch
+    shape = f"{len(bodies)} x {args.batch}, {args.clients} clients"
+    runs: dict[str, list[tuple[float, float | None]]] = {"this tree": [], f"baseline {args.baseline}": []}
+    for _round in range(args.repeat):
+        for label, src in (("this tree", None), (f"baseline {args.baseline}", base)):
+            if label != "this tree" and base is None:
+                continue
+            rate, cpu = ingest_rate(next(databases), bodies, rows=rows, clients=args.clients, src=src)
+            runs[label].append((rate, cpu))
+            named = "" if base is None else f", {label}"
+            print(f"ingest over HTTP, {backend}{named}: {rate:,.0f} aggregate rows/s ({shape}){_cpu(cpu)}", flush=True)
+    if base is None:
+        return
+    mine, theirs = runs["this tree"], runs[f"baseline {args.baseline}"]
+    speed = statistics.median(r for r, _ in mine) / statistics.median(r for r, _ in theirs)
+    line = f"ingest over HTTP, {backend}: this tree / baseline {args.baseline}: rows/s x{speed:.2f}"
+    if all(c is not None for _, c in mine + theirs):
+        cost = statistics.median(c for _, c in mine if c) / statistics.median(c for _, c in theirs if c)
+        line += f", server CPU per row x{cost:.2f}"
+    print(line + f" (medians of {args.repeat})", flush=True)
+
+
+def _sqlite_stores(folder: Path) -> Iterator[str]:
+    n = 0
+    while True:
+        n += 1
+        yield f"sqlite:///{folder}/ingest-{n}.db"
+
+
+def _postgres_stores(server_url: str) -> Iterator[str]:
+    """A fresh database in the server at each ``next``."""
+    import psycopg
+
+    while True:
+        name = "bench_" + uuid.uuid4().hex[:8]
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--batch", type=int, default=1000, help="records per batch")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--pg", help="a PostgreSQL server URL, or auto")
+    parser.add_argument("--baseline", help="a git revision: its server ingests too, alternating with this tree's")
+    parser.add_argument("--repeat", type=int, default=1, help="ingest runs per server and backend")
     parser.add_argument("--functions", type=int, default=1000)
     parser.add_argument("--intervals", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200)
@@ -302,15 +392,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         if not args.skip_ingest:
-            rate, cpu = ingest_rate(
-                f"sqlite:///{folder}/ingest.db", batches=args.batches, batch=args.batch, clients=args.clients
-            )
-            shape = f"{args.batches} x {args.batch}, {args.clients} clients"
-            print(f"ingest over HTTP, SQLite: {rate:,.0f} aggregate rows/s ({shape}){_cpu(cpu)}")
+            base = None
+            if args.baseline:
+                (Path(folder) / "baseline").mkdir()
+                base = baseline_src(args.baseline, Path(folder) / "baseline")
+            bodies = batch_bodies(args.batches, args.batch)
+            compare_ingest("SQLite", _sqlite_stores(Path(folder)), bodies, args, base)
             if args.pg:
                 with postgres(args.pg) as url:
-                    rate, cpu = ingest_rate(url, batches=args.batches, batch=args.batch, clients=args.clients)
-                print(f"ingest over HTTP, PostgreSQL: {rate:,.0f} aggregate rows/s{_cpu(cpu)}")
+                    compare_ingest("PostgreSQL", _postgres_stores(url), bodies, args, base)
         if not args.skip_page:
             path = args.page_db or Path(folder) / "page.db"
             db = f"sqlite:///{path.resolve()}"
