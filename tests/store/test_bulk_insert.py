@@ -232,6 +232,16 @@ def test_a_json_value_encodes_as_sqlalchemy_encodes_it(value: Any) -> None:
         assert ours(value) == theirs(value)
 
 
+def test_a_value_that_holds_itself_is_refused_on_its_own(store: Store) -> None:
+    kind, good = _row(rr.aggregate("shop.good", [1]), NOW)
+    _, looped = _row(rr.aggregate("shop.looped", [2]), NOW)
+    looped["models"] = ["m"]
+    looped["models"].append(looped["models"])
+    written = write_rows(store, {kind: {good["id"]: good, looped["id"]: looped}})
+    assert written.inserted == {Kind.AGGREGATE: 1} and len(written.refused) == 1
+    assert written.refused[0].startswith("refused by the database (maximum recursion depth")
+
+
 def test_one_insert_per_table_and_keys() -> None:
     dialect = sqlite.dialect()
     _, row = _row(rr.aggregate("shop.a", [1]), NOW)

@@ -195,7 +195,7 @@ def _insert_new(
         insert = BulkInsert.of(table, row, conn.dialect)
         try:
             ready.append((row, insert, insert.parameters(row)))
-        except (ValueError, TypeError, OverflowError) as exc:  # what SQLAlchemy's own binding refuses
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # what binding refuses
             written.refused.append(f"refused by the database ({_first_line(exc)})")
     if not ready:
         return []
@@ -345,7 +345,32 @@ class BulkInsert:
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 
-_json_encode = json.JSONEncoder().encode  # json.dumps's defaults: what SQLAlchemy stores by default
+def _json_encoder() -> Callable[[Any], str]:
+    """``json.dumps`` with its defaults (what SQLAlchemy stores by default), without making a new
+    encoder for each value as ``json.dumps`` does: that cost more than the encoding of the small
+    values ingest writes (an interval's histogram, its errors, its models).
+
+    Unlike ``json.dumps`` it does not look for a value inside itself (ingest's values come from
+    JSON, or are refused when nested deeper than :data:`codewitness.ingest.MAX_VALUE_DEPTH`): a
+    value that holds itself raises ``RecursionError``.
+    """
+    defaults = json.JSONEncoder()
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - a Python without the json module's C part
+        return defaults.encode
+    ascii_text = json.encoder.encode_basestring_ascii
+    # (markers, default, encoder, indent, key separator, item separator, sort_keys, skipkeys, allow_nan)
+    encode = make(None, defaults.default, ascii_text, None, ": ", ", ", False, False, True)
+
+    def dumps(value: Any) -> str:
+        if isinstance(value, str):
+            return ascii_text(value)
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+_json_encode = _json_encoder()
 
 
 def _bind(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
