@@ -18,8 +18,8 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from codewitness.facts import BadRecord
-from codewitness.ingest import MAX_INT_BITS, MAX_VALUE_DEPTH, _value
+from codewitness.facts import LAST_BUCKET, BadRecord, Histogram
+from codewitness.ingest import MAX_INT_BITS, MAX_VALUE_DEPTH, _histogram, _value
 
 
 def _oracle(value: Any, key: str, depth: int = 0) -> Any:
@@ -140,3 +140,32 @@ def test_a_decoded_value_with_nothing_to_change_is_kept_as_it_is(value: Any) -> 
     decoded = json.loads(json.dumps(value))
     assert _value(decoded, "arguments") is decoded  # not copied
     assert _shape(_oracle(decoded, "arguments")) == _shape(decoded)
+
+
+_bucket_keys = st.one_of(
+    st.integers(0, LAST_BUCKET + 2).map(str),
+    st.integers(0, 99).map(lambda n: f"0{n}"),
+    st.text(alphabet="0123456789٣² -+a", max_size=8),
+)
+_bucket_counts = st.one_of(st.integers(-2, 2**63 + 1), st.booleans(), st.floats(0, 3), st.none())
+
+
+@given(st.one_of(st.dictionaries(_bucket_keys, _bucket_counts, max_size=8), st.lists(st.integers()), st.none()))
+@example({"1": 1, "0": 2})  # not ascending
+@example({"00": 1})
+@example({str(LAST_BUCKET): 2**63 - 1, "0": 0})
+def test_a_histogram_is_kept_or_refused_as_histogram_from_json_keeps_it(value: Any) -> None:
+    """The fast path keeps a map only when it is exactly what ``Histogram.from_json(...).to_json()`` makes."""
+    try:
+        histogram = Histogram.from_json(value)
+    except BadRecord as exc:
+        expected: Any = ("refused", str(exc))
+    else:
+        expected = (list(histogram.to_json().items()), histogram.count)
+    try:
+        stored, count = _histogram({"histogram": value})
+    except BadRecord as exc:
+        got: Any = ("refused", str(exc))
+    else:
+        got = (list(stored.items()), count)
+    assert got == expected

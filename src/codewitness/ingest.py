@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from codewitness._read import read_bytes
 from codewitness.facts import (
     INT64_MAX,
+    LAST_BUCKET,
     SEGMENT_GLOB,
     BadRecord,
     Decoded,
@@ -470,9 +471,9 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
     row["ingested_at"] = now
     if kind is Kind.AGGREGATE:
         errors = _counts(record, "errors")
-        histogram = Histogram.from_json(_get(record, "histogram"))
+        histogram, count = _histogram(record)
         calls = _int(record, "calls")
-        if histogram.count != calls:
+        if count != calls:
             raise BadRecord("histogram: its counts do not add up to calls")
         row.update(
             _function(record),
@@ -481,7 +482,7 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             calls=calls,
             error_count=sum(errors.values()),
             errors=errors,
-            histogram=histogram.to_json(),
+            histogram=histogram,
             total_ns=_int(record, "total_ns"),
             max_ns=_int(record, "max_ns"),
         )
@@ -558,9 +559,9 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             **replayable,
         )
     elif kind is Kind.ROUTE:
-        histogram = Histogram.from_json(_get(record, "histogram"))
+        histogram, count = _histogram(record)
         requests = _int(record, "requests")
-        if histogram.count != requests:
+        if count != requests:
             raise BadRecord("histogram: its counts do not add up to requests")
         row.update(
             _maybe_function(record),
@@ -572,7 +573,7 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             requests=requests,
             errors=_int(record, "errors"),
             statuses=_counts(record, "statuses"),
-            histogram=histogram.to_json(),
+            histogram=histogram,
             total_ns=_int(record, "total_ns"),
             max_ns=_int(record, "max_ns"),
             concurrency=_concurrency(record),
@@ -606,6 +607,36 @@ def _row(record: Mapping[str, Any], now: datetime) -> tuple[Kind, dict[str, Any]
             details=_counts(record, "details") if record.get("details") is not None else {},
         )
     return kind, row
+
+
+def _histogram(record: Mapping[str, Any]) -> tuple[dict[str, int], int]:
+    """A record's histogram as stored (:meth:`Histogram.to_json` of :meth:`Histogram.from_json`), and
+    its count.
+
+    The sensor sends it in that form already (bucket numbers as written by ``str``, ascending):
+    such a map is checked and kept as it is, with no histogram made of it and taken apart again.
+
+    Raises:
+        BadRecord: not a histogram (as :meth:`Histogram.from_json` says).
+    """
+    value = _get(record, "histogram")
+    if type(value) is dict:
+        count = 0
+        last = -1
+        for key, n in value.items():
+            if not (type(key) is str and key.isascii() and key.isdigit() and len(key) <= 6):
+                break
+            index = int(key)
+            if index <= last or index > LAST_BUCKET or (len(key) > 1 and key[0] == "0"):
+                break
+            if type(n) is not int or not 0 <= n <= INT64_MAX:
+                break
+            last = index
+            count += n
+        else:
+            return value, count
+    histogram = Histogram.from_json(value)  # any other form: made canonical, or refused with its reason
+    return histogram.to_json(), histogram.count
 
 
 def _nullable_str(record: Mapping[str, Any], key: str, limit: int) -> str | None:
