@@ -71,6 +71,16 @@ def test_lines_orjson_refuses_are_read_by_the_standard_library(line: str) -> Non
     assert [repr(r) for r in parse_batch(line.encode())] == [repr(json.loads(line))]
 
 
+@pytest.mark.parametrize("others", [1, 40])
+def test_a_long_number_in_one_line_is_read_exactly_beside_others(others: int) -> None:
+    """Runs of 19 digits are looked for in the whole batch; the line holding one is read by json
+    (also when many lines hold one, and an id holds digits of the same run)."""
+    lines = [json.dumps({"kind": "k", "id": f"{n:032d}", "n": 2**64 + n}) for n in range(others)]
+    lines.insert(0, json.dumps({"kind": "k", "id": "a", "x": 1.5}))
+    records = parse_batch("\n".join(lines).encode())
+    assert [repr(r) for r in records] == [repr(json.loads(line)) for line in lines]
+
+
 def test_a_line_too_deep_for_either_is_a_malformed_batch() -> None:
     with pytest.raises(BadBatch, match="line 2 is not JSON"):
         parse_batch(b'{"kind": "x", "id": "a"}\n' + b"[" * 100_000 + b"]" * 100_000)
