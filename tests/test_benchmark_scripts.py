@@ -43,3 +43,14 @@ def test_mcp_latency_runs_on_a_small_project() -> None:
     assert "problems 29-30d, longest part-day" in done.stdout and "goal p95 <= 100 ms" in done.stdout
     refused = subprocess.run([*small, "--functions", "5"], capture_output=True, text=True, timeout=600, check=False)
     assert refused.returncode == 2 and "--functions must be at least 20" in refused.stderr
+
+
+def test_ingest_runs_this_tree_beside_a_baseline_revision() -> None:
+    script = ROOT / "benchmarks" / "ingest.py"
+    command = [sys.executable, str(script), "--skip-page", "--batches", "2", "--batch", "50", "--clients", "2"]
+    done = subprocess.run([*command, "--baseline", "HEAD"], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("ingest over HTTP, SQLite, this tree: ") and "(2 x 50, 2 clients)" in lines[0]
+    assert lines[1].startswith("ingest over HTTP, SQLite, baseline HEAD: ")
+    assert lines[2].startswith("ingest over HTTP, SQLite: this tree / baseline HEAD: rows/s x")
