@@ -129,24 +129,49 @@ def _added(table: str, column: str) -> str:
     )
 
 
+_DAY_COLUMNS = ("day", "function", "id", "path", "revision", "calls", "error_count", "total_ns", "last_start")
+_ERROR_COLUMNS = ("day", "function", "type_id", "type", "count")
+#: The PostgreSQL array type each column's values are sent as (one array per column).
+_ARRAYS = {"day": "timestamptz", "last_start": "timestamptz", "calls": "bigint", "error_count": "bigint"}
+_ARRAYS |= {"total_ns": "bigint", "count": "bigint"}
+
+
+def _rows_from(dialect: str, columns: tuple[str, ...]) -> str:
+    """Where an upsert's rows come from: ``VALUES`` of one row (SQLite, sent by ``executemany``), or
+    on PostgreSQL the rows of one array per column, in the order given (``unnest``), so that a
+    batch's rows go in one statement instead of one each through the driver's pipeline."""
+    if dialect == "sqlite":
+        return f"VALUES ({', '.join(['?'] * len(columns))})"
+    arrays = ", ".join(f"%s::{_ARRAYS.get(c, 'text')}[]" for c in columns)
+    names = ", ".join(columns)
+    return f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS rows ({names}, n) ORDER BY n"  # noqa: S608 - constant
+
+
 def _upserts(dialect: str) -> tuple[str, str]:
     """The two ``INSERT ... ON CONFLICT DO UPDATE`` statements that add to the summary, as DB-API SQL
-    with positional parameters (compiled once: at ingest rates SQLAlchemy's per-row binding costs more
-    than the database's work, as :class:`~codewitness.store.runtime.BulkInsert` says)."""
-    mark = "?" if dialect == "sqlite" else "%s"
+    (compiled once: at ingest rates SQLAlchemy's per-row binding costs more than the database's
+    work, as :class:`~codewitness.store.runtime.BulkInsert` says). SQLite's take one row's
+    parameters; PostgreSQL's one array per column (:func:`_rows_from`)."""
     newest = "max" if dialect == "sqlite" else "greatest"  # SQLite's max() of two values
     days = (
-        "INSERT INTO runtime_days (day, function, id, path, revision, calls, error_count, total_ns, last_start) "  # noqa: S608 - constant
-        f"VALUES ({', '.join([mark] * 9)}) ON CONFLICT (day, function, id) DO UPDATE SET "
+        f"INSERT INTO runtime_days ({', '.join(_DAY_COLUMNS)}) {_rows_from(dialect, _DAY_COLUMNS)} "
+        "ON CONFLICT (day, function, id) DO UPDATE SET "
         + ", ".join(_added("runtime_days", c) for c in ("calls", "error_count", "total_ns"))
         + f", last_start = {newest}(runtime_days.last_start, excluded.last_start)"
     )
     errors = (
-        "INSERT INTO runtime_day_errors (day, function, type_id, type, count) "  # noqa: S608 - constant
-        f"VALUES ({', '.join([mark] * 5)}) "
+        f"INSERT INTO runtime_day_errors ({', '.join(_ERROR_COLUMNS)}) {_rows_from(dialect, _ERROR_COLUMNS)} "
         f"ON CONFLICT (day, function, type_id) DO UPDATE SET {_added('runtime_day_errors', 'count')}"
     )
     return days, errors
+
+
+def _send(conn: Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run an upsert of :func:`_upserts` for ``rows``."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(statement, rows)
+    else:
+        conn.exec_driver_sql(statement, tuple(list(column) for column in zip(*rows, strict=True)))
 
 
 def _time_binder(dialect: str) -> Any:
@@ -195,13 +220,13 @@ def _write(conn: Connection, tally: _Tally) -> None:
     ]
     days.sort(key=lambda row: row[:3])
     if days:
-        conn.exec_driver_sql(add_days, days)
+        _send(conn, add_days, days)
     name_of = _name_binder(conn)
     errors = sorted(
         (bind(day), function, _type_id(name), name_of(name), n) for (day, function, name), n in tally.errors.items()
     )
     if errors:
-        conn.exec_driver_sql(add_errors, errors)
+        _send(conn, add_errors, errors)
 
 
 def rebuild(
