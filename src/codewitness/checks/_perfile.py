@@ -348,7 +348,6 @@ def per_file_findings(
     does not parse again. ``roots`` hold the checked project's own packages.
     """
     from codewitness.checks.apis import ModuleIndex
-    from codewitness.checks.security import ruff_findings, start_ruff
 
     index = ModuleIndex(roots, editable=cache.editable_sources if cache is not None else None)
     root_names = tuple(str(r) for r in roots)
@@ -365,9 +364,15 @@ def per_file_findings(
             missing.append(f)
         else:
             results[f.rel] = hit
-    ruff = start_ruff([SourceFile(f.path, f.rel) for f in missing]) if "security" in families else None
+    ruff = None
+    if "security" in families and missing:  # a run whose results all come from the cache loads no linter
+        from codewitness.checks.security import start_ruff
+
+        ruff = start_ruff([SourceFile(f.path, f.rel) for f in missing])
     fresh = _compute(missing, families, two_processes, root_names)
     if ruff is not None:
+        from codewitness.checks.security import ruff_findings
+
         for finding in ruff_findings(ruff, [SourceFile(f.path, f.rel) for f in missing]):
             fresh[finding.path].findings["security"].append(finding)
     results.update(fresh)

@@ -508,6 +508,18 @@ def run(ctx: CheckContext) -> list[Finding]:
     places: list[tuple[Declared, str, str]] = [(p, s.rel, s.line_text(p.line)) for p, s in wanted]
     places += _generation_packages(ctx, declared_names)
     answers = ctx.index.lookup_many((p.ecosystem, p.name) for p, _, _ in places) if ctx.index else {}
+
+    def audited(pkg: Declared, info: PackageInfo | None) -> bool:
+        return bool(pkg.pinned) and pkg.ecosystem == "pypi" and info is not None and info.state == "exists"
+
+    # Asked together (a few at a time), not one pinned package after the other.
+    known_vulns = (
+        ctx.index.vulnerabilities_many(
+            (p.name, p.pinned) for p, _, _ in places if p.pinned and audited(p, answers.get((p.ecosystem, p.name)))
+        )
+        if ctx.index
+        else {}
+    )
     for pkg, rel, snippet in places:
         info = answers.get((pkg.ecosystem, pkg.name)) or PackageInfo(
             pkg.ecosystem,
@@ -516,8 +528,8 @@ def run(ctx: CheckContext) -> list[Finding]:
             reason="no index client (checks ran without network settings)",
         )
         vulns = None
-        if ctx.index and pkg.pinned and pkg.ecosystem == "pypi" and info.state == "exists":
-            vulns = ctx.index.vulnerabilities(pkg.name, pkg.pinned)
+        if ctx.index and pkg.pinned and audited(pkg, info):
+            vulns = known_vulns[(pkg.name, pkg.pinned)]
         found = verdict_findings(
             pkg,
             info,

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import dataclasses
 import json
@@ -51,6 +50,21 @@ DEFAULT_PYPI = "https://pypi.org/simple"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 State = Literal["exists", "missing", "not_checked"]
 _USER_AGENT = "codewitness-check (+package verification)"
+
+_OPENER_LOCK = threading.Lock()
+_OPENERS: list[Any] = []
+
+
+def _opener() -> Any:
+    """The one URL opener of this process (what ``urlopen`` would make: proxies from the environment, the default
+    TLS context), made once. The index is asked by up to eight threads at once, and ``urlopen`` makes its opener on
+    first use without a lock: each thread made its own, loading the system's certificates again (30-40 ms each)."""
+    with _OPENER_LOCK:
+        if not _OPENERS:
+            import urllib.request
+
+            _OPENERS.append(urllib.request.build_opener())
+        return _OPENERS[0]
 
 
 _SEPARATORS = re.compile(r"[-_.]+")
@@ -139,6 +153,8 @@ def pip_index_url(environ: Mapping[str, str] | None = None) -> str:
         return env["PIP_INDEX_URL"].split()[0]
     found = ""
     for path in _pip_config_files(env):
+        import configparser  # here: most runs are told the index's URL, or find it in the cache
+
         parser = configparser.RawConfigParser()
         try:
             parser.read(path, encoding="utf-8")
@@ -351,6 +367,18 @@ class IndexClient:
             self.cache.put(key, {"vulnerabilities": vulns, "fetched_at": time.time()})
         return vulns
 
+    def vulnerabilities_many(
+        self, wanted: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[dict[str, Any]] | None]:
+        """:meth:`vulnerabilities` of many ``(name, version)`` pairs, the uncached ones a few at a time."""
+        keys = list(dict.fromkeys(wanted))
+        if len(keys) < 2 or self.offline:
+            return {key: self.vulnerabilities(*key) for key in keys}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
+            return dict(zip(keys, pool.map(lambda key: self.vulnerabilities(*key), keys), strict=True))
+
     # -- internals ----------------------------------------------------------------------------
 
     def _known(self, key: str, name: str) -> PackageInfo | None:
@@ -384,7 +412,7 @@ class IndexClient:
 
         request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": _USER_AGENT})  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - index URLs are http(s) by config
+            with _opener().open(request, timeout=self.timeout) as response:  # index URLs are http(s) by config
                 return response.status, response.headers.get("Content-Type", ""), response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Content-Type", "") if exc.headers else "", b""
