@@ -331,10 +331,9 @@ class IndexClient:
 
         The JSON API is looked for beside the Simple API (``.../simple`` -> ``.../pypi/NAME/VERSION/json``).
         """
-        base = self.pypi_url.rstrip("/")
-        if not base.endswith("/simple"):
+        url = self._vulnerabilities_url(name, version)
+        if url is None:
             return None
-        url = f"{base[: -len('/simple')]}/pypi/{normalize(name)}/{urllib.parse.quote(version)}/json"
         key = f"vulns {url}"
         entry = self.cache.get(key, allow_stale=self.offline) if self.cache else None
         if entry is not None:
@@ -372,12 +371,27 @@ class IndexClient:
     ) -> dict[tuple[str, str], list[dict[str, Any]] | None]:
         """:meth:`vulnerabilities` of many ``(name, version)`` pairs, the uncached ones a few at a time."""
         keys = list(dict.fromkeys(wanted))
-        if len(keys) < 2 or self.offline:
-            return {key: self.vulnerabilities(*key) for key in keys}
-        from concurrent.futures import ThreadPoolExecutor
+        asked = [key for key in keys if self._asks_for_vulnerabilities(*key)]
+        answers = {key: self.vulnerabilities(*key) for key in keys if len(asked) < 2 or key not in asked}
+        if len(asked) >= 2:
+            from concurrent.futures import ThreadPoolExecutor  # only when the index is asked: threads cost a start
 
-        with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
-            return dict(zip(keys, pool.map(lambda key: self.vulnerabilities(*key), keys), strict=True))
+            with ThreadPoolExecutor(max_workers=min(8, len(asked))) as pool:
+                answers.update(zip(asked, pool.map(lambda key: self.vulnerabilities(*key), asked), strict=True))
+        return {key: answers[key] for key in keys}
+
+    def _vulnerabilities_url(self, name: str, version: str) -> str | None:
+        base = self.pypi_url.rstrip("/")
+        if not base.endswith("/simple"):
+            return None
+        return f"{base[: -len('/simple')]}/pypi/{normalize(name)}/{urllib.parse.quote(version)}/json"
+
+    def _asks_for_vulnerabilities(self, name: str, version: str) -> bool:
+        """Whether :meth:`vulnerabilities` would ask the index (no answer in the cache, not offline)."""
+        url = self._vulnerabilities_url(name, version)
+        if url is None or self.offline:
+            return False
+        return self.cache is None or self.cache.get(f"vulns {url}", allow_stale=False) is None
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -152,6 +152,9 @@ def load_popular(root: Path | None = None) -> PopularNames:
     refreshed = refreshed_path(root)
     if refreshed.is_file():
         return _kept(kept_path(root), refreshed)
+    beside = Path(__file__).parent / "data" / "popular-pypi.tsv"  # what importlib.resources finds, without loading it
+    if beside.is_file():
+        return _kept(kept_path(root), beside)
     shipped = _shipped_folder().joinpath("data/popular-pypi.tsv")
     if isinstance(shipped, Path):
         return _kept(kept_path(root), shipped)

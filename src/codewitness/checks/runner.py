@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -175,15 +176,19 @@ def run_checks(
             cache.save()
         ctx.skipped.extend((f.rel, "not valid Python") for f in sources if f.imports is None)
         seconds["files (2 processes)" if two else "files"] = round(time.perf_counter() - started, 3)
+    disabled = set(ctx.settings.disable)
+    early = _EarlyPrefetch.start(ctx, [f for family in per_file for f in done.get(family, ())], disabled)
     for family in families:
         started = time.perf_counter()
         if family in done:
             raw.extend(done[family])
         else:
+            if family != "deps":
+                early.join()  # provenance and complexity ask the attribution themselves
             module = importlib.import_module(f"codewitness.checks.{family}")
             raw.extend(module.run(ctx))
         seconds[family] = round(time.perf_counter() - started, 3)
-    disabled = set(ctx.settings.disable)
+    early.join()
     kept = [f for f in raw if f.rule_id not in disabled and not suppressed(f)]
     in_tests = [f for f in kept if _skipped_in_tests(f, ctx.settings.test_paths, ctx.settings.skip_in_tests)]
     if in_tests:
@@ -223,6 +228,58 @@ def run_checks(
 
 
 _RUFF_CODE = re.compile(r"^S\d{0,3}$")
+
+
+class _EarlyPrefetch:
+    """Who wrote the lines of the per-file findings, worked out in the background while the dependency family runs.
+
+    Blaming is git's work, in processes of its own, and the dependency family is ours (parsing, the package
+    index): on two cores one need not wait for the other. Only the lines the report will ask about are
+    prefetched (the same filters as below: disabled rules, suppressions, test code), so the answers -- and what
+    the attribution cache keeps -- are those of a run that asks them afterwards. Nothing else touches the
+    attribution until :meth:`join`; an error in the background is raised there, as if it had happened then.
+    """
+
+    def __init__(self, thread: threading.Thread | None = None) -> None:
+        self._thread = thread
+        self._error: BaseException | None = None
+
+    @classmethod
+    def start(cls, ctx: CheckContext, findings: Sequence[Finding], disabled: set[str]) -> _EarlyPrefetch:
+        attribution = ctx.attribution
+        if attribution is None or not attribution.usable:
+            return cls()
+        settings = ctx.settings
+        lines = [
+            (f.path, f.line)
+            for f in findings
+            if f.ai_authored is None
+            and f.rule_id not in disabled
+            and not suppressed(f)
+            and not _skipped_in_tests(f, settings.test_paths, settings.skip_in_tests)
+        ]
+        if not lines:
+            return cls()
+        early = cls()
+
+        def work() -> None:
+            try:
+                attribution.prefetch(lines)
+            except BaseException as exc:  # codewitness: ignore[CW305] - raised again in join()
+                early._error = exc
+
+        early._thread = threading.Thread(target=work, name="codewitness-attribution", daemon=True)
+        early._thread.start()
+        return early
+
+    def join(self) -> None:
+        """Wait for the background work; raise what it raised."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                error, self._error = self._error, None
+                raise error
 
 
 def _skipped_in_tests(finding: Finding, test_paths: Sequence[str], skip: Sequence[str]) -> bool:
