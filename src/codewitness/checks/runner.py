@@ -185,18 +185,23 @@ def run_checks(
         seconds["files (2 processes)" if two else "files"] = round(time.perf_counter() - started, 3)
     disabled = set(ctx.settings.disable)
     early = _prefetch_early(ctx, [f for family in per_file for f in done.get(family, ())], disabled)
-    for family in families:
-        if family not in done and family != "deps":
-            early.join()  # provenance and complexity ask the attribution themselves
-        started = time.perf_counter()
-        if family == "deps":
-            ahead.join(quiet=True)  # the family's own questions, asked ahead: its time
-        if family in done:
-            raw.extend(done[family])
-        else:
-            module = importlib.import_module(f"codewitness.checks.{family}")
-            raw.extend(module.run(ctx))
-        seconds[family] = round(time.perf_counter() - started, 3)
+    try:
+        for family in families:
+            if family not in done and family != "deps":
+                early.join()  # provenance and complexity ask the attribution themselves
+            started = time.perf_counter()
+            if family == "deps":
+                ahead.join(quiet=True)  # the family's own questions, asked ahead: its time
+            if family in done:
+                raw.extend(done[family])
+            else:
+                module = importlib.import_module(f"codewitness.checks.{family}")
+                raw.extend(module.run(ctx))
+            seconds[family] = round(time.perf_counter() - started, 3)
+    except BaseException:
+        ahead.join(quiet=True)  # nothing runs on behind the failure
+        early.join(quiet=True)
+        raise
     early.join()
     kept = [f for f in raw if f.rule_id not in disabled and not suppressed(f)]
     in_tests = [f for f in kept if _skipped_in_tests(f, ctx.settings.test_paths, ctx.settings.skip_in_tests)]
