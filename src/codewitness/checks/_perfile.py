@@ -55,6 +55,8 @@ class PerFileOutcome:
 
     findings: dict[str, list[Finding]]
     undecided: dict[str, int]
+    #: How many files were worked out again (not taken from the result cache).
+    computed: int = 0
 
 
 def _file_work(
@@ -392,4 +394,4 @@ def per_file_findings(
         for module, line in result.undecided:
             if f.in_scope(line):
                 undecided[module] = undecided.get(module, 0) + 1
-    return PerFileOutcome(done, undecided)
+    return PerFileOutcome(done, undecided, computed=len(missing))

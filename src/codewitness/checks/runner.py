@@ -184,7 +184,11 @@ def run_checks(
         ctx.skipped.extend((f.rel, "not valid Python") for f in sources if f.imports is None)
         seconds["files (2 processes)" if two else "files"] = round(time.perf_counter() - started, 3)
     disabled = set(ctx.settings.disable)
-    early = _prefetch_early(ctx, [f for family in per_file for f in done.get(family, ())], disabled)
+    early = _Background()
+    if per_file and outcome.computed:
+        # Files were worked out again, so their blames are likely new too. A run whose results all came from the
+        # cache finds its blames there as well: pure Python on both threads, which only take turns.
+        early = _prefetch_early(ctx, [f for family in per_file for f in done.get(family, ())], disabled)
     try:
         for family in families:
             if family not in done and family != "deps":
