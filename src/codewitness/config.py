@@ -29,6 +29,7 @@ dataclass; the loader, ``codewitness config`` and the environment mapping follow
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -971,8 +972,9 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
+@functools.lru_cache(maxsize=64)
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    return typing.get_type_hints(cls)  # read-only for callers: the answer is shared
 
 
 def _is_section(tp: Any) -> bool:

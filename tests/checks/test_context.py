@@ -83,3 +83,33 @@ def test_changed_lines_of_files_git_quotes_and_lines_that_look_like_headers(repo
         # an added "++ b/y.py" shows as "+++ b/y.py" in the patch; the later hunk stays this file's
         (repo / name).write_text("one\n++ b/y.py\n" + "".join(f"{i}\n" for i in range(9)) + "changed\n")
     assert changed_lines(repo, "HEAD") == {name: frozenset({2, 12}) for name in names}
+
+
+def test_files_resolve_as_path_resolve_does_links_included(tmp_path: Path) -> None:
+    from codewitness.checks.context import _Resolver
+
+    real = tmp_path / "real"
+    (real / "pkg").mkdir(parents=True)
+    (real / "pkg" / "a.py").write_text("a = 1\n")
+    (real / "b.py").write_text("b = 1\n")
+    (tmp_path / "linked").symlink_to(real, target_is_directory=True)
+    (real / "pkg" / "alias.py").symlink_to(real / "b.py")
+    (real / "pkg" / "dangling.py").symlink_to(real / "gone.py")
+    (real / "loop.py").symlink_to(real / "loop.py")
+    paths = [
+        real / "pkg" / "a.py",
+        tmp_path / "linked" / "pkg" / "a.py",
+        tmp_path / "linked" / "b.py",
+        real / "pkg" / "alias.py",
+        tmp_path / "linked" / "pkg" / "alias.py",
+        real / "pkg" / "dangling.py",
+        real / "pkg" / ".." / "b.py",
+        real / "missing.py",
+    ]
+    resolve = _Resolver()
+    for path in paths * 2:  # the second time from the folders it knows
+        assert resolve(path) == path.resolve(), path
+    with pytest.raises((RuntimeError, OSError)) as looped:  # a loop: RuntimeError, OSError from 3.13
+        (real / "loop.py").resolve()
+    with pytest.raises(looped.type):
+        resolve(real / "loop.py")

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codewitness.checks import CheckContext, run_checks
-from codewitness.checks.deps import KEEP_PARSED_FROM, parse_manifest, parse_manifest_kept
+from codewitness.checks.deps import KEEP_PARSED_FROM, ask_ahead, parse_manifest, parse_manifest_kept
 from codewitness.checks.index import IndexCache, IndexClient
 from codewitness.checks.popular import load_popular
 
@@ -337,3 +337,28 @@ def test_a_damaged_manifest_cache_is_parsed_again(tmp_path, damage):
     (key,) = json.loads((tmp_path / "first.json").read_text())  # the content's key, for a damaged entry
     cache.write_text(damage.replace("%s", key))
     assert parse_manifest_kept(cache, "uv.lock", text) == parse_manifest("uv.lock", text)
+
+
+def _untimed(finding: dict) -> dict:
+    """A finding without the moment its index answer was fetched (two runs fetch at different moments)."""
+    index = finding["properties"].get("index")
+    if isinstance(index, dict):
+        finding["properties"]["index"] = {k: v for k, v in index.items() if k != "fetched_at"}
+    return finding
+
+
+def test_asking_ahead_leaves_the_family_nothing_to_ask_and_the_same_verdicts(project, index_server):
+    plain_ctx = _ctx(project, index_server)
+    plain = run_checks(plain_ctx, families=("deps",))
+    for cache in (project / ".codewitness").rglob("*.json"):
+        cache.unlink()
+    index_server.requests.clear()
+    ctx = _ctx(project, index_server)
+    ask_ahead(ctx)
+    asked = sorted(index_server.requests)
+    assert "/simple/freshpkg/" in asked and "/pypi/django/4.2.0/json" in asked and "/npm/left-pad" in asked
+    assert not any("fastjsonx" in path for path in asked)  # imports are the family's: known after parsing
+    ahead = run_checks(ctx, families=("deps",))
+    assert sorted(index_server.requests) == sorted([*asked, "/simple/fastjsonx/"])  # nothing asked twice
+    assert [_untimed(f.to_dict()) for f in ahead.findings] == [_untimed(f.to_dict()) for f in plain.findings]
+    assert ctx.verdicts and ctx.verdicts == plain_ctx.verdicts

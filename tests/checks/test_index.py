@@ -148,3 +148,42 @@ def test_npms_own_answer_is_cached_with_the_index_answers(tmp_path, monkeypatch)
     assert log.read_text().splitlines() == ["config get registry"]
     assert npm_registry_url(tmp_path, env, cache=IndexCache(tmp_path / "cache.json", max_age_hours=0)) == registry
     assert len(log.read_text().splitlines()) == 2, "a stale answer is asked again"
+
+
+def test_many_vulnerability_lookups_answer_as_one_at_a_time_and_ask_each_once(index_server, tmp_path):
+    wanted = [("django", "4.2.0"), ("django", "5.0.0"), ("nope-nope", "1.0"), ("requests", "2.32.3")]
+    one_by_one = {key: client(index_server, tmp_path / "a").vulnerabilities(*key) for key in wanted}
+    index_server.requests.clear()
+    c = client(index_server, tmp_path / "b")
+    assert c.vulnerabilities_many([*wanted, ("django", "4.2.0")]) == one_by_one
+    assert sorted(index_server.requests) == sorted(set(index_server.requests)) and len(index_server.requests) == 4
+    c.cache.save()
+    index_server.requests.clear()
+    assert client(index_server, tmp_path / "b").vulnerabilities_many(wanted) == one_by_one  # from the cache
+    assert index_server.requests == []
+
+
+def test_the_index_threads_share_one_url_opener(index_server, tmp_path):
+    # urlopen makes its opener on first use without a lock: eight threads made eight, each loading the
+    # system's certificates. The client's opener is made once, whichever thread asks first.
+    import threading
+
+    from codewitness.checks import index
+
+    index._OPENERS.clear()
+    seen: list[object] = []
+    barrier = threading.Barrier(8)
+
+    def ask() -> None:
+        barrier.wait()
+        seen.append(index._opener())
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 8 and len({id(o) for o in seen}) == 1
+    c = client(index_server, tmp_path)
+    c.lookup_many([("pypi", "requests"), ("pypi", "django"), ("pypi", "lonely"), ("pypi", "nope-nope")])
+    assert len(index._OPENERS) == 1 and index._opener() is seen[0]

@@ -55,6 +55,8 @@ class PerFileOutcome:
 
     findings: dict[str, list[Finding]]
     undecided: dict[str, int]
+    #: How many files were worked out again (not taken from the result cache).
+    computed: int = 0
 
 
 def _file_work(
@@ -348,7 +350,6 @@ def per_file_findings(
     does not parse again. ``roots`` hold the checked project's own packages.
     """
     from codewitness.checks.apis import ModuleIndex
-    from codewitness.checks.security import ruff_findings, start_ruff
 
     index = ModuleIndex(roots, editable=cache.editable_sources if cache is not None else None)
     root_names = tuple(str(r) for r in roots)
@@ -365,9 +366,15 @@ def per_file_findings(
             missing.append(f)
         else:
             results[f.rel] = hit
-    ruff = start_ruff([SourceFile(f.path, f.rel) for f in missing]) if "security" in families else None
+    ruff = None
+    if "security" in families and missing:  # a run whose results all come from the cache loads no linter
+        from codewitness.checks.security import start_ruff
+
+        ruff = start_ruff([SourceFile(f.path, f.rel) for f in missing])
     fresh = _compute(missing, families, two_processes, root_names)
     if ruff is not None:
+        from codewitness.checks.security import ruff_findings
+
         for finding in ruff_findings(ruff, [SourceFile(f.path, f.rel) for f in missing]):
             fresh[finding.path].findings["security"].append(finding)
     results.update(fresh)
@@ -387,4 +394,4 @@ def per_file_findings(
         for module, line in result.undecided:
             if f.in_scope(line):
                 undecided[module] = undecided.get(module, 0) + 1
-    return PerFileOutcome(done, undecided)
+    return PerFileOutcome(done, undecided, computed=len(missing))

@@ -12,10 +12,12 @@ Example:
 
 from __future__ import annotations
 
-from codewitness._git import blob_text
-from codewitness.attribution.functions import cognitive_complexity
-from codewitness.checks.context import CheckContext, SourceFile
+from typing import TYPE_CHECKING
+
 from codewitness.checks.findings import Finding
+
+if TYPE_CHECKING:
+    from codewitness.checks.context import CheckContext, SourceFile
 
 __all__ = ["function_complexity", "growth", "run"]
 
@@ -33,6 +35,8 @@ def function_complexity(source: str) -> dict[str, tuple[int, int, int]]:
 
     Source that does not parse yields nothing.
     """
+    from codewitness.attribution.functions import cognitive_complexity  # here: a run without --base needs none
+
     return {f.name: (f.complexity, f.first, f.last) for f in cognitive_complexity(source)}
 
 
@@ -47,6 +51,8 @@ def run(ctx: CheckContext) -> list[Finding]:
     """Report AI-written functions whose complexity grew beyond the threshold since ``ctx.base``."""
     if not ctx.base or ctx.attribution is None:
         return []
+    from codewitness._git import blob_text
+
     threshold = ctx.settings.complexity_growth
     findings: list[Finding] = []
     for f in ctx.python_sources():  # complexipy parses by itself; invalid files yield no functions

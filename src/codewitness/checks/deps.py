@@ -180,6 +180,40 @@ def parse_manifest_kept(cache_file: Path, filename: str, text: str) -> list[Decl
     return found
 
 
+def _declared_read_only(cache_file: Path, filename: str, text: str) -> list[Declared]:
+    """What :func:`parse_manifest_kept` answers, without keeping anything (the family keeps it when it runs)."""
+    if len(text) >= KEEP_PARSED_FROM:
+        key = hashlib.sha256(f"{filename}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+        rows = _kept_manifests(cache_file).get(key)
+        if isinstance(rows, list):
+            with contextlib.suppress(TypeError, ValueError):
+                return [Declared(str(e), str(n), int(ln), None if v is None else str(v)) for e, n, ln, v in rows]
+    return parse_manifest(filename, text)
+
+
+def ask_ahead(ctx: CheckContext) -> None:
+    """Ask the package index now about what the manifests in scope declare (and the known vulnerabilities of
+    the pinned versions), so that :func:`run` finds the answers in the client's memory.
+
+    Meant for a background thread while the per-file families parse (the index answers over the network): it
+    reads the manifests and asks the index client, nothing else, and writes no cache of its own.
+    """
+    if ctx.index is None or ctx.index.offline:
+        return
+    kept = ctx.root / ".codewitness" / "cache" / "manifests.json"
+    wanted: dict[tuple[str, str], Declared] = {}
+    for manifest in ctx.manifests():
+        for pkg in _declared_read_only(kept, manifest.path.name, manifest.text):
+            if manifest.in_scope(pkg.line):
+                wanted.setdefault((pkg.ecosystem, pkg.name), pkg)
+    answers = ctx.index.lookup_many(wanted)
+    ctx.index.vulnerabilities_many(
+        (pkg.name, pkg.pinned)
+        for key, pkg in wanted.items()
+        if pkg.pinned and pkg.ecosystem == "pypi" and answers[key].state == "exists"
+    )
+
+
 def _kept_manifests(cache_file: Path) -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
         kept = json.loads(cache_file.read_text(encoding="utf-8"))
@@ -508,6 +542,18 @@ def run(ctx: CheckContext) -> list[Finding]:
     places: list[tuple[Declared, str, str]] = [(p, s.rel, s.line_text(p.line)) for p, s in wanted]
     places += _generation_packages(ctx, declared_names)
     answers = ctx.index.lookup_many((p.ecosystem, p.name) for p, _, _ in places) if ctx.index else {}
+
+    def audited(pkg: Declared, info: PackageInfo | None) -> bool:
+        return bool(pkg.pinned) and pkg.ecosystem == "pypi" and info is not None and info.state == "exists"
+
+    # Asked together (a few at a time), not one pinned package after the other.
+    known_vulns = (
+        ctx.index.vulnerabilities_many(
+            (p.name, p.pinned) for p, _, _ in places if p.pinned and audited(p, answers.get((p.ecosystem, p.name)))
+        )
+        if ctx.index
+        else {}
+    )
     for pkg, rel, snippet in places:
         info = answers.get((pkg.ecosystem, pkg.name)) or PackageInfo(
             pkg.ecosystem,
@@ -516,8 +562,8 @@ def run(ctx: CheckContext) -> list[Finding]:
             reason="no index client (checks ran without network settings)",
         )
         vulns = None
-        if ctx.index and pkg.pinned and pkg.ecosystem == "pypi" and info.state == "exists":
-            vulns = ctx.index.vulnerabilities(pkg.name, pkg.pinned)
+        if ctx.index and pkg.pinned and audited(pkg, info):
+            vulns = known_vulns[(pkg.name, pkg.pinned)]
         found = verdict_findings(
             pkg,
             info,

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import dataclasses
 import json
@@ -51,6 +50,21 @@ DEFAULT_PYPI = "https://pypi.org/simple"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 State = Literal["exists", "missing", "not_checked"]
 _USER_AGENT = "codewitness-check (+package verification)"
+
+_OPENER_LOCK = threading.Lock()
+_OPENERS: list[Any] = []
+
+
+def _opener() -> Any:
+    """The one URL opener of this process (what ``urlopen`` would make: proxies from the environment, the default
+    TLS context), made once. The index is asked by up to eight threads at once, and ``urlopen`` makes its opener on
+    first use without a lock: each thread made its own, loading the system's certificates again (30-40 ms each)."""
+    with _OPENER_LOCK:
+        if not _OPENERS:
+            import urllib.request
+
+            _OPENERS.append(urllib.request.build_opener())
+        return _OPENERS[0]
 
 
 _SEPARATORS = re.compile(r"[-_.]+")
@@ -139,6 +153,8 @@ def pip_index_url(environ: Mapping[str, str] | None = None) -> str:
         return env["PIP_INDEX_URL"].split()[0]
     found = ""
     for path in _pip_config_files(env):
+        import configparser  # here: most runs are told the index's URL, or find it in the cache
+
         parser = configparser.RawConfigParser()
         try:
             parser.read(path, encoding="utf-8")
@@ -315,10 +331,9 @@ class IndexClient:
 
         The JSON API is looked for beside the Simple API (``.../simple`` -> ``.../pypi/NAME/VERSION/json``).
         """
-        base = self.pypi_url.rstrip("/")
-        if not base.endswith("/simple"):
+        url = self._vulnerabilities_url(name, version)
+        if url is None:
             return None
-        url = f"{base[: -len('/simple')]}/pypi/{normalize(name)}/{urllib.parse.quote(version)}/json"
         key = f"vulns {url}"
         entry = self.cache.get(key, allow_stale=self.offline) if self.cache else None
         if entry is not None:
@@ -350,6 +365,33 @@ class IndexClient:
         if self.cache:
             self.cache.put(key, {"vulnerabilities": vulns, "fetched_at": time.time()})
         return vulns
+
+    def vulnerabilities_many(
+        self, wanted: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[dict[str, Any]] | None]:
+        """:meth:`vulnerabilities` of many ``(name, version)`` pairs, the uncached ones a few at a time."""
+        keys = list(dict.fromkeys(wanted))
+        asked = [key for key in keys if self._asks_for_vulnerabilities(*key)]
+        answers = {key: self.vulnerabilities(*key) for key in keys if len(asked) < 2 or key not in asked}
+        if len(asked) >= 2:
+            from concurrent.futures import ThreadPoolExecutor  # only when the index is asked: threads cost a start
+
+            with ThreadPoolExecutor(max_workers=min(8, len(asked))) as pool:
+                answers.update(zip(asked, pool.map(lambda key: self.vulnerabilities(*key), asked), strict=True))
+        return {key: answers[key] for key in keys}
+
+    def _vulnerabilities_url(self, name: str, version: str) -> str | None:
+        base = self.pypi_url.rstrip("/")
+        if not base.endswith("/simple"):
+            return None
+        return f"{base[: -len('/simple')]}/pypi/{normalize(name)}/{urllib.parse.quote(version)}/json"
+
+    def _asks_for_vulnerabilities(self, name: str, version: str) -> bool:
+        """Whether :meth:`vulnerabilities` would ask the index (no answer in the cache, not offline)."""
+        url = self._vulnerabilities_url(name, version)
+        if url is None or self.offline:
+            return False
+        return self.cache is None or self.cache.get(f"vulns {url}", allow_stale=False) is None
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -384,7 +426,7 @@ class IndexClient:
 
         request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": _USER_AGENT})  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - index URLs are http(s) by config
+            with _opener().open(request, timeout=self.timeout) as response:  # index URLs are http(s) by config
                 return response.status, response.headers.get("Content-Type", ""), response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Content-Type", "") if exc.headers else "", b""

@@ -23,7 +23,6 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +152,10 @@ def load_popular(root: Path | None = None) -> PopularNames:
     refreshed = refreshed_path(root)
     if refreshed.is_file():
         return _kept(kept_path(root), refreshed)
-    shipped = _SHIPPED.joinpath("data/popular-pypi.tsv")
+    beside = Path(__file__).parent / "data" / "popular-pypi.tsv"  # what importlib.resources finds, without loading it
+    if beside.is_file():
+        return _kept(kept_path(root), beside)
+    shipped = _shipped_folder().joinpath("data/popular-pypi.tsv")
     if isinstance(shipped, Path):
         return _kept(kept_path(root), shipped)
     return _shipped()  # inside a zip: no file to key a copy by
@@ -192,12 +194,17 @@ def _write_kept(cache_file: Path, key: list[Any], popular: PopularNames) -> None
         write_atomically(cache_file, json.dumps(payload, separators=(",", ":")), private=True)
 
 
-_SHIPPED = resources.files("codewitness.checks")
+@lru_cache(maxsize=1)
+def _shipped_folder() -> Any:
+    """The package's own data (a folder, or a place in a zip); ``importlib.resources`` is loaded on first use."""
+    from importlib import resources
+
+    return resources.files("codewitness.checks")
 
 
 @lru_cache(maxsize=1)
 def _shipped() -> PopularNames:
-    return _parse(_SHIPPED.joinpath("data/popular-pypi.tsv").read_text(encoding="utf-8"))
+    return _parse(_shipped_folder().joinpath("data/popular-pypi.tsv").read_text(encoding="utf-8"))
 
 
 def _parse(text: str) -> PopularNames:

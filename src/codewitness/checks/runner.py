@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -164,26 +165,48 @@ def run_checks(
     done: dict[str, list[Finding]] = {}
     undecided: dict[str, int] = {}
     per_file = tuple(f for f in families if f in PER_FILE)
+    ahead = _Background.start(_ask_ahead, ctx) if per_file and "deps" in families else _Background()
     if per_file:
         sources = list(ctx.python_sources())
         two = jobs == 2 or (jobs == 0 and _worth_a_second_process(len(sources), parallel_min_files))
         cache = FileResultCache(result_cache) if result_cache is not None else None
         started = time.perf_counter()
-        outcome = per_file_findings(sources, per_file, two_processes=two, cache=cache, roots=project_roots(ctx.root))
+        try:
+            outcome = per_file_findings(
+                sources, per_file, two_processes=two, cache=cache, roots=project_roots(ctx.root)
+            )
+        except BaseException:
+            ahead.join(quiet=True)  # nothing runs on behind the failure
+            raise
         done, undecided = outcome.findings, outcome.undecided
         if cache is not None:
             cache.save()
         ctx.skipped.extend((f.rel, "not valid Python") for f in sources if f.imports is None)
         seconds["files (2 processes)" if two else "files"] = round(time.perf_counter() - started, 3)
-    for family in families:
-        started = time.perf_counter()
-        if family in done:
-            raw.extend(done[family])
-        else:
-            module = importlib.import_module(f"codewitness.checks.{family}")
-            raw.extend(module.run(ctx))
-        seconds[family] = round(time.perf_counter() - started, 3)
     disabled = set(ctx.settings.disable)
+    early = _Background()
+    if per_file and outcome.computed:
+        # Files were worked out again, so their blames are likely new too. A run whose results all came from the
+        # cache finds its blames there as well: pure Python on both threads, which only take turns.
+        early = _prefetch_early(ctx, [f for family in per_file for f in done.get(family, ())], disabled)
+    try:
+        for family in families:
+            if family not in done and family != "deps":
+                early.join()  # provenance and complexity ask the attribution themselves
+            started = time.perf_counter()
+            if family == "deps":
+                ahead.join(quiet=True)  # the family's own questions, asked ahead: its time
+            if family in done:
+                raw.extend(done[family])
+            else:
+                module = importlib.import_module(f"codewitness.checks.{family}")
+                raw.extend(module.run(ctx))
+            seconds[family] = round(time.perf_counter() - started, 3)
+    except BaseException:
+        ahead.join(quiet=True)  # nothing runs on behind the failure
+        early.join(quiet=True)
+        raise
+    early.join()
     kept = [f for f in raw if f.rule_id not in disabled and not suppressed(f)]
     in_tests = [f for f in kept if _skipped_in_tests(f, ctx.settings.test_paths, ctx.settings.skip_in_tests)]
     if in_tests:
@@ -200,7 +223,7 @@ def run_checks(
             else dataclasses.replace(f, ai_authored=ctx.attribution.ai_authored(f.path, f.line))
             for f in kept
         ]
-        seconds["attribution"] = round(time.perf_counter() - started, 3)
+        seconds["attribution"] = round(time.perf_counter() - started + early.waited, 3)
     if ctx.attribution is not None:
         started = time.perf_counter()
         kept = _name_code(kept, ctx.attribution, generations)
@@ -223,6 +246,77 @@ def run_checks(
 
 
 _RUFF_CODE = re.compile(r"^S\d{0,3}$")
+
+
+class _Background:
+    """One piece of the run's work on a thread of its own, waited for (and its error raised) in :meth:`join`."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        #: Seconds the run waited for it.
+        self.waited = 0.0
+
+    @classmethod
+    def start(cls, work: Callable[..., object], *args: object) -> _Background:
+        background = cls()
+
+        def run() -> None:
+            try:
+                work(*args)
+            except BaseException as exc:  # codewitness: ignore[CW305] - raised again in join()
+                background._error = exc
+
+        background._thread = threading.Thread(target=run, name=f"codewitness-{work.__name__}", daemon=True)
+        background._thread.start()
+        return background
+
+    def join(self, *, quiet: bool = False) -> None:
+        """Wait for the work; raise what it raised (``quiet``: drop it, for work that is only a head start)."""
+        if self._thread is not None:
+            started = time.perf_counter()
+            self._thread.join()
+            self.waited += time.perf_counter() - started
+            self._thread = None
+            if self._error is not None:
+                error, self._error = self._error, None
+                if not quiet:
+                    raise error
+
+
+def _ask_ahead(ctx: CheckContext) -> None:
+    """The dependency family's questions to the package index, asked while the per-file families parse.
+
+    The answers land in the index client's memory (and its cache), where the family finds them; a failure
+    here costs only the head start: the family asks again and meets it itself.
+    """
+    from codewitness.checks.deps import ask_ahead
+
+    ask_ahead(ctx)
+
+
+def _prefetch_early(ctx: CheckContext, findings: Sequence[Finding], disabled: set[str]) -> _Background:
+    """Who wrote the lines of the per-file findings, worked out in the background while the dependency family runs.
+
+    Blaming is git's work, in processes of its own, and the dependency family is ours (parsing, the package
+    index): on two cores one need not wait for the other. Only the lines the report will ask about are
+    prefetched (the same filters as below: disabled rules, suppressions, test code), so the answers -- and what
+    the attribution cache keeps -- are those of a run that asks them afterwards. Nothing else touches the
+    attribution until the run joins it; an error in the background is raised then, as if it had happened then.
+    """
+    attribution = ctx.attribution
+    if attribution is None or not attribution.usable:
+        return _Background()
+    settings = ctx.settings
+    lines = [
+        (f.path, f.line)
+        for f in findings
+        if f.ai_authored is None
+        and f.rule_id not in disabled
+        and not suppressed(f)
+        and not _skipped_in_tests(f, settings.test_paths, settings.skip_in_tests)
+    ]
+    return _Background.start(attribution.prefetch, lines) if lines else _Background()
 
 
 def _skipped_in_tests(finding: Finding, test_paths: Sequence[str], skip: Sequence[str]) -> bool:

@@ -13,8 +13,9 @@ per line. Exit codes:
 
 A user mistake prints one line ``codewitness: error: ...`` and never a traceback. Each verb group
 lives in its own module with a ``register(app)`` function (:mod:`codewitness.cli._app` lists
-them). ``codewitness blame FILE`` is answered without loading Typer when its arguments are plain
-(:mod:`codewitness.cli._blame`); everything else, ``--help`` included, goes through Typer.
+them). ``codewitness blame FILE`` and ``codewitness check`` are answered without loading Typer when
+their arguments are plain (:mod:`codewitness.cli._blame`, :mod:`codewitness.cli._check`); everything
+else, ``--help`` included, goes through Typer.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         if fast is not None:
             _blame.run(fast)
             return 0
+        from codewitness.cli import _check
+
+        check = _check.fast_args(args)
+        if check is not None:
+            return _check.run(check)
         from codewitness.cli._app import run_app
 
         run_app(args)

@@ -10,6 +10,9 @@ Output follows the tools people pipe (git, ruff, pytest):
   comes from ``style=`` and :class:`rich.text.Text` parts, so ``[bold]`` or ``path:100:`` in a
   function name prints as it is.
 
+Rich is loaded when a console or a styled text is first used (:data:`out` and :data:`err` are made on
+first access), so a command that only writes JSON -- ``codewitness check --json`` in CI -- never loads it.
+
 Example:
     >>> table(["function", "calls"], [["shop.pricing.total", "401"]], justify={"calls": "right"})  # doctest: +SKIP
 """
@@ -19,39 +22,59 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, Literal
 
 from codewitness.cli._base import database_url, emit_json, warn
 from codewitness.config import LoadedConfig, load_config
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from codewitness.store import Store
 
 __all__ = ["database_url", "emit_json", "err", "get_config", "open_store", "out", "plain", "styled", "table", "warn"]
 
 #: Results (stdout). Never wraps a line; no colour when stdout is not a terminal.
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+out: Console
 #: Progress, warnings and notes (stderr), so that stdout stays the answer.
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
+err: Console
+
+
+def _console(name: str) -> Console:
+    """:data:`out` or :data:`err`, made (and Rich loaded) on first use."""
+    console = globals().get(name)
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=name == "err", highlight=False, soft_wrap=True, markup=False, emoji=False)
+        globals()[name] = console
+    return console
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("out", "err"):
+        return _console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Justify = Literal["left", "right"]
 
 
 def plain() -> bool:
     """Whether stdout is not a terminal: rows for a pipe or a file, not a layout for a person."""
-    return not out.is_terminal
+    return not _console("out").is_terminal
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:
     """Text from parts, each a string (data, printed as it is) or ``(text, style)``."""
+    from rich.text import Text
+
     return Text.assemble(*parts)
 
 
 def _cell(value: str | Text) -> str:
-    text = value.plain if isinstance(value, Text) else value
+    text = value if isinstance(value, str) else value.plain
     return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
 
 
@@ -89,6 +112,7 @@ def table(
             sys.stdout.write("  ".join(parts).rstrip() + "\n")
         return
     from rich.table import Table
+    from rich.text import Text
 
     keep = set(no_wrap)
     grid = Table(box=None, pad_edge=False, header_style="bold")
@@ -97,7 +121,7 @@ def table(
     for index, row in enumerate(rows):
         style = row_styles[index] if row_styles is not None else None
         grid.add_row(*(c if isinstance(c, Text) else Text(c) for c in row), style=style)
-    out.print(grid)
+    _console("out").print(grid)
 
 
 def get_config(start: Path | None = None) -> LoadedConfig:

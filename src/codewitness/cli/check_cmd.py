@@ -1,20 +1,21 @@
 """``codewitness check``: the merge gate, for CI, pre-commit and agent hooks.
 
-Exit codes: 0 no finding at or above ``--fail-on``; 1 findings at or above it (or an operational
-error); 2 a usage error. In ``--hook`` mode the exit code is the hook's answer (2 = tell the agent).
+The command's body is :func:`codewitness.cli._check.run`, which :func:`codewitness.cli.main` also
+calls without Typer for a plain run. Exit codes: 0 no finding at or above ``--fail-on``; 1 findings
+at or above it (or an operational error); 2 a usage error. In ``--hook`` mode the exit code is the
+hook's answer (2 = tell the agent).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from codewitness.cli._common import emit_json, err, get_config, out, styled, table
-from codewitness.errors import CodewitnessError, InputError, UsageError
+from codewitness.cli._common import get_config
+from codewitness.errors import CodewitnessError, UsageError
 
 if TYPE_CHECKING:
     from codewitness.checks.gate import GateRun
@@ -27,120 +28,10 @@ def register(app: typer.Typer) -> None:
 
 def finish(run: GateRun, *, as_json: bool, sarif: Path | None, md: Path | None, record: bool = False) -> None:
     """Render a run of :func:`codewitness.checks.gate.run_gate`, write the outputs asked for; exit 1 when it fails."""
-    if run.baseline_written is not None:
-        accepted = len(run.report.findings) + len(run.report.baselined)
-        err.print(f"baseline: {accepted} finding(s) accepted in {run.baseline_written}")
-    _write_outputs(run, as_json=as_json, sarif=sarif, md=md)
-    if record:
-        _record(run)
-    if run.failed:
+    from codewitness.cli._check import finish as write
+
+    if write(run, as_json=as_json, sarif=sarif, md=md, record=record):
         raise typer.Exit(1)
-
-
-def _write_outputs(run: GateRun, *, as_json: bool, sarif: Path | None, md: Path | None) -> None:
-    from codewitness.checks.markdown import to_markdown
-    from codewitness.checks.sarif import to_sarif
-    from codewitness.views.gate import gate_json
-
-    if sarif:
-        _write(sarif, json.dumps(to_sarif(run.report.findings), indent=1) + "\n")
-    if md:
-        _write(md, to_markdown(run.report))
-    if as_json:
-        emit_json(gate_json(run))
-        return
-    if run.report.families == ("deps",):
-        _print_verdicts(run.context.verdicts)
-    _print_human(run)
-
-
-def _record(run: GateRun) -> None:
-    """Keep the run in the store, for the dashboard's Checks page."""
-    from codewitness._git import resolve
-    from codewitness.cli._common import open_store
-    from codewitness.store.gate_runs import record_gate_run
-    from codewitness.views.gate import gate_json
-
-    try:
-        revision = resolve(run.context.root, "HEAD")
-    except CodewitnessError:
-        revision = None
-    with open_store() as store:
-        run_id = record_gate_run(store, dict(gate_json(run)), revision=revision, source="codewitness check")
-    err.print(f"gate run {run_id[:12]} recorded (codewitness serve shows it under Checks)")
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def _print_verdicts(rows: list[dict[str, Any]]) -> None:
-    """The package table `codewitness deps` prints: every package's verdict and the facts behind it."""
-    if not rows:
-        return
-    colour = {"ok": "green", "problem": "red", "not checked": "yellow"}
-    cells = []
-    for row in sorted(rows, key=lambda r: (r["verdict"] == "ok", r["ecosystem"], r["name"].lower())):
-        age = f"{row['age_days']} days ago" if row["age_days"] is not None else "?"
-        cells.append(
-            [
-                f"{row['ecosystem']}:{row['name']}",
-                row["where"],
-                styled((row["verdict"], colour[row["verdict"]])),
-                age if row["state"] == "exists" else row["state"],
-                str(row["versions"] if row["versions"] is not None else "?"),
-                row["status"],
-                str(row["popularity_rank"] or ""),
-                " ".join(row["rules"]),
-            ]
-        )
-    table(["package", "where", "verdict", "first upload", "versions", "status", "rank", "rules"], cells)
-
-
-def _print_human(run: GateRun) -> None:
-    from codewitness.views.gate import gate_summary
-
-    colour = {"high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
-    for f in run.report.findings:
-        where = f" in {f.qualname}()" if f.qualname else ""
-        out.print(
-            styled(
-                f"{f.path}:{f.line}{where}: ",
-                (f.level, colour[f.level]),
-                f" {f.rule_id} {f.message}",
-                (" (AI)", "magenta") if f.ai_authored else "",
-            )
-        )
-        for g in f.generations:
-            out.print(f"    written by {g.label()}")
-    summary = gate_summary(run)
-    counted = ", ".join(f"{n} {severity}" for severity, n in summary.counts)
-    accepted = f" ({summary.baselined} accepted by the baseline)" if summary.baselined else ""
-    out.print(styled(counted or ("no findings", "green"), f" in {summary.files} file(s){accepted}"))
-    if summary.in_tests:
-        err.print(f"{summary.in_tests} finding(s) in test code not reported (check.test_paths, check.skip_in_tests)")
-    if summary.undecided:
-        more = ", ..." if len(summary.undecided) > 5 else ""
-        shown = ", ".join(f"{m} ({n})" for m, n in summary.undecided[:5]) + more
-        err.print(
-            styled(
-                (f"{sum(n for _, n in summary.undecided)} name(s) undecided", "yellow"),
-                f": their modules make names dynamically and have no stub: {shown}",
-            )
-        )
-    for where, why in summary.skipped:
-        err.print(styled(("skipped", "yellow"), f" {where}: {why}"))
-    if summary.not_checked:
-        err.print(
-            styled(
-                (f"{summary.not_checked} package(s) were not checked", "yellow"),
-                " (index unreachable or offline without a cached answer): this is not a clean result",
-            )
-        )
 
 
 def run_hook(agent: str, offline: bool, fail_on: str | None = None) -> None:
@@ -247,27 +138,27 @@ def check(
     if hook:
         run_hook(hook, offline, fail_on)
         return
-    from codewitness.checks.runner import FAMILIES
+    from codewitness.cli import _base
+    from codewitness.cli._check import CheckArgs, run
 
-    families = tuple(only) if only else FAMILIES
-    unknown = [f for f in families if f not in FAMILIES]
-    if unknown:
-        raise UsageError(
-            f"--only: unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
-            f"choose from {', '.join(FAMILIES)}"
+    code = run(
+        CheckArgs(
+            paths=tuple(paths or ()),
+            base=base,
+            as_json=as_json,
+            sarif=sarif,
+            md=md,
+            fail_on=fail_on,
+            baseline=baseline,
+            write_baseline=write_baseline,
+            only=tuple(only or ()),
+            offline=offline,
+            ai_only=ai_only,
+            jobs=jobs,
+            provenance_since=provenance_since,
+            record=record,
+            root_db=_base.database_override,  # the root --db, as Typer's callback set it
         )
-    from codewitness.checks.gate import run_gate
-
-    run = run_gate(
-        paths,
-        families=families,
-        base=base,
-        fail_on=fail_on,
-        baseline=baseline,
-        write_baseline=write_baseline,
-        offline=offline,
-        ai_only=ai_only,
-        jobs=jobs,
-        provenance_since=provenance_since,
     )
-    finish(run, as_json=as_json, sarif=sarif, md=md, record=record)
+    if code:
+        raise typer.Exit(code)
