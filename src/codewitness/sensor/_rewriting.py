@@ -23,9 +23,9 @@ The generated statements are the sensor's per-call code: they catch their own er
 from __future__ import annotations
 
 import ast
-import re
 import contextlib
 import importlib.abc
+import re
 import sys
 import types
 from collections.abc import Callable
