@@ -135,20 +135,32 @@ class Rewriter:
         """Bind the globals of every selected function nested in ``rewritten`` before it runs.
 
         Its nested functions are made from their rewritten code when it runs, and that code reads
-        its meter from module globals. A nested function recoded on its own binds them too, but one
-        defined twice (``def key(...)`` in both arms of an ``if``) never is (which of its code
-        objects a function runs is not known): without this, the first call of the enclosing
-        function raised ``NameError`` in the host.
+        its meter from module globals. A nested function defined twice (``def key(...)`` in both
+        arms of an ``if``) is never recoded on its own (which of its code objects a function runs
+        is not known): its probe is made and bound here. Without it, the first call of the
+        enclosing function raised ``NameError`` in the host. One recoded on its own is bound right
+        after this (the sensor finds a function before those it holds); should the enclosing
+        function run in between, on another thread, its calls count into a probe nobody reads.
         """
+        from codewitness.sensor._probe import Probe as _Probe
+
         selected = self._selected.get(module, {})
+        own = self._recoded.get(module, {})
         for index in sorted(_nested_indexes(rewritten)):
             entry = selected.get(index)
             if entry is None:
                 continue
             target, params = entry
-            nested_probe = self._sensor.probe_for(target, params)
-            self._bind(namespace, index, nested_probe, target.name)
-            probes[target.qualname] = nested_probe
+            if target.qualname not in own:
+                nested_probe = self._sensor.probe_for(target, params)
+                self._bind(namespace, index, nested_probe, target.name)
+                probes[target.qualname] = nested_probe
+            elif _global_names(index)[0] not in namespace:
+                placeholder = _Probe(target, self._sensor)  # not the sensor's: nobody reads its counts
+                probe_name, enter_name, exit_name, fail_name = _global_names(index)
+                namespace[probe_name] = placeholder
+                namespace[enter_name], namespace[exit_name] = placeholder.meter.enter, placeholder.meter.exit
+                namespace[fail_name] = placeholder.meter.fail
 
     def _module_codes(self, name: str) -> dict[str, tuple[types.CodeType, types.CodeType, int]]:
         """What :meth:`recode` needs of module ``name``, worked out once; empty when its source
