@@ -425,3 +425,53 @@ def test_the_evidence_of_a_repository_without_notes_takes_one_listing(
     calls = log.read_text().splitlines()
     assert [c for c in calls if "refs/notes" in c] == ["for-each-ref --format=%(objectname) %(refname) refs/notes"]
     assert len([c for c in calls if c.startswith("rev-parse --verify")]) == 1
+
+
+def test_a_second_engine_at_the_same_commit_lists_neither_its_tree_nor_its_history_again(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("pkg/a.py", lines(2))
+    repo.write("pkg/b.py", lines(1))
+    repo.commit("one")
+    repo.write("pkg/a.py", lines(3))
+    first = repo.commit("two" + CLAUDE_TRAILER)
+    with Attributor(repo.root) as engine:
+        every = engine.files()
+        assert [ln.origin.kind for ln in engine.attribute_path("pkg/a.py").lines] == ["human", "human", "ai"]
+        history = engine.reachable()
+    log = log_git_calls(monkeypatch, tmp_path)
+    with Attributor(repo.root) as engine:  # as the MCP server does, question after question
+        assert engine.files() == every
+        assert engine.files(["pkg/b.py", "pkg/a.py"]) == [e for e in every if e.path in ("pkg/a.py", "pkg/b.py")]
+        assert [ln.origin.kind for ln in engine.attribute_path("pkg/a.py").lines] == ["human", "human", "ai"]
+        assert engine.reachable() == history
+        # What the tree cannot answer by path goes to git, which knows how its paths match.
+        assert [e.path for e in engine.files(["pkg"])] == ["pkg/a.py", "pkg/b.py"]
+        assert engine.files(["missing.py"]) == []
+    calls = log.read_text().splitlines()
+    assert [c for c in calls if c.startswith("rev-list")] == []
+    assert [c.split(" -- ")[-1] for c in calls if c.startswith("ls-tree")] == ["pkg", "missing.py"]
+
+    # A new commit is another key: its tree and history are read, and hold the new file.
+    repo.write("pkg/c.py", lines(1))
+    second = repo.commit("three")
+    with Attributor(repo.root) as engine:
+        assert [e.path for e in engine.files()] == ["pkg/a.py", "pkg/b.py", "pkg/c.py"]
+        assert engine.reachable() == history | {second}
+    with Attributor(repo.root, first) as engine:  # the older commit is still answered as it was
+        assert engine.files() == every
+        assert engine.reachable() == history
+
+
+def test_a_shallow_clone_s_history_is_read_again_once_deepened(repo: Repo, tmp_path: Path) -> None:
+    commits = []
+    for n in range(1, 4):
+        repo.write("a.py", lines(n))
+        commits.append(repo.commit(f"commit {n}"))
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.root}", str(clone)], check=True)
+    with Attributor(clone) as engine:
+        assert engine.reachable() == {commits[-1]}
+    subprocess.run(["git", "fetch", "-q", "--unshallow"], cwd=clone, check=True)
+    with Attributor(clone) as engine:
+        assert engine.reachable() == set(commits)

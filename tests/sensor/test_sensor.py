@@ -685,6 +685,63 @@ def test_functions_loaded_before_init_get_their_rewritten_code(
     assert quote.__code__ is loaded  # given back
 
 
+#: A nested function defined in both arms of an ``if`` (datasette's ``path_with_removed_args``
+#: has this shape), nested again, and a function after them (its globals' index comes later).
+DEFINED_TWICE_SOURCE = """
+def without(query, names):
+    if isinstance(names, set):
+        def drop(key):
+            return key in names
+    else:
+        def drop(key):
+            return names.get(key) is not None
+    return [k for k in query if not drop(k)]
+
+
+def deeper(n):
+    def middle(m):
+        if m > 1:
+            def leaf(v):
+                return v + 1
+        else:
+            def leaf(v):
+                return v - 1
+        return leaf(m)
+    return middle(n)
+
+
+def after(x):
+    return x * 2
+"""
+
+
+def test_a_nested_function_defined_twice_runs_and_counts_in_a_module_loaded_before_init(
+    start: Any, app: App, memory: MemoryExporter, backend: str
+) -> None:
+    mod = app.write("twice", DEFINED_TWICE_SOURCE)
+    twice = importlib.import_module(mod)  # before init: recoded where the backend can
+    sensor = start(app, memory, backend, include=[f"{mod}.*"])
+    # Once raised NameError: the enclosing function's new code read the nested one's meter from
+    # a module global that was never bound (which of the two definitions runs is not known).
+    assert twice.without(["a", "b", "c"], {"b"}) == ["a", "c"]
+    assert twice.without(["a", "b"], {"a": 1}) == ["b"]
+    assert twice.deeper(5) == 6 and twice.deeper(0) == -1
+    assert twice.after(2) == 4
+    sensor.flush()
+    assert memory.calls(f"{mod}.without") == 2
+    assert memory.calls(f"{mod}.deeper") == 2
+    assert memory.calls(f"{mod}.after") == 1
+    assert memory.calls(f"{mod}.deeper.<locals>.middle") == 2
+    # Rewritten code counts both definitions under their one name. Watched by code object
+    # (3.12's monitoring), only the first definition's calls are counted: a known gap.
+    by_code = backend.startswith("monitoring")
+    assert memory.calls(f"{mod}.without.<locals>.drop") == (3 if by_code else 5)
+    assert memory.calls(f"{mod}.deeper.<locals>.middle.<locals>.leaf") == (1 if by_code else 2)
+    assert not sensor.internal_errors
+    codewitness.sensor.shutdown()
+    assert twice.without(["a"], {"a"}) == []  # and after the sensor stops
+
+
 @pytest.mark.parametrize("which", ["wrapping", "auto", "auto/py"] if sys.version_info >= (3, 12) else ["wrapping"])
 def test_a_function_whose_file_changed_since_its_import_is_not_given_new_code(
     start: Any, app: App, memory: MemoryExporter, which: str

@@ -19,6 +19,7 @@ from codewitness.store import Store, open_store
 from codewitness.views.function import function_context, parse_target
 from codewitness.views.generations import generation_fate
 from tests.attribution.conftest import Repo
+from tests.git_calls import log_git_calls
 from tests.runtime_records import aggregate, breach, exception
 
 PRICING = """\
@@ -168,3 +169,30 @@ def test_the_commands_show_the_views(
     assert "3 kept, 1 edited by a person before commit, 1 deleted or rewritten since" in capsys.readouterr().out
     assert main(["--db", url, "function", "shop.pricing.gone"]) == 1
     assert "nothing is known about shop.pricing.gone" in capsys.readouterr().err
+
+
+def test_a_second_brief_at_the_same_commit_asks_git_only_what_may_have_changed(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codewitness.attribution.storecache import store_cache
+    from codewitness.views.agent import function_brief
+
+    def brief() -> dict[str, object]:  # as the MCP server asks: the store's attribution cache
+        return dict(function_brief(project.store, "shop/pricing.py:4", root=project.repo.root, cache=cache).to_dict())
+
+    cache = store_cache(project.store)
+    first = brief()
+    log = log_git_calls(monkeypatch, tmp_path)
+    again = brief()
+    assert again == first
+    assert first["reach"] is not None  # the call graph was read (and is not again)
+    calls = [c.split(" ")[:2] for c in log.read_text().splitlines()]
+    # Where HEAD and the notes are now is read again; the commit's tree, history and call graph are not.
+    assert ["rev-list", project.second] not in calls
+    assert [c for c in calls if c[0] in ("ls-tree", "rev-list", "blame")] == []
+    assert calls.count(["rev-parse", "--show-toplevel"]) == 1
+    assert calls.count(["rev-parse", "--verify"]) == 1
+
+    project.repo.write("shop/pricing.py", PRICING.replace("return s", "return s  # summed"))
+    third = project.repo.commit("a comment")
+    assert brief()["revision"] == third  # HEAD moved: read at the new commit

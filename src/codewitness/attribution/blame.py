@@ -92,6 +92,36 @@ _BINARY_SNIFF = 8000
 _HISTORY = "history"
 
 
+class _CommitMemo:
+    """What git says of one commit that never changes (its whole tree, its history), kept for the
+    process's last few commits: a long-lived process (the MCP server, asked about function after
+    function at the same ``HEAD``) then lists neither again. Keyed by repository and full commit
+    id, so a moved ``HEAD`` or another repository is simply another key (a repository that rewrites
+    history with ``git replace`` while the process runs is not noticed). Thread-safe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, root: Path, commit: str) -> Any:
+        with self._lock:
+            return self._items.get((str(root), commit))
+
+    def put(self, root: Path, commit: str, value: Any) -> None:
+        with self._lock:
+            self._items.pop((str(root), commit), None)
+            while len(self._items) >= self.size:
+                self._items.pop(next(iter(self._items)))
+            self._items[(str(root), commit)] = value
+
+
+#: The files of a commit's tree (``ls-tree -r``): a few hundred bytes a file.
+_TREES = _CommitMemo(4)
+#: The commits in a commit's history (``rev-list``): about 100 bytes a commit.
+_HISTORIES = _CommitMemo(2)
+
+
 class LineAttribution(NamedTuple):
     """One line of a file at a revision and who wrote it (a named tuple: files have many lines)."""
 
@@ -333,6 +363,19 @@ class Attributor:
 
     def files(self, paths: Sequence[str] = ()) -> list[TreeEntry]:
         """The tree entries of the revision (under ``paths`` when given)."""
+        every: list[TreeEntry] | None = _TREES.get(self.root, self.commit)
+        if not paths:
+            if every is None:
+                every = list_tree(self.root, self.commit)
+                _TREES.put(self.root, self.commit, every)
+            return list(every)
+        if every is not None:
+            # A path that is a file of the tree is answered from it; anything else (a folder, a
+            # path the tree lacks) goes to git, which knows how its paths match.
+            wanted = set(paths)
+            chosen = [e for e in every if e.path in wanted]  # in the tree's order, as git gives them
+            if len(chosen) == len(wanted):
+                return chosen
         return list_tree(self.root, self.commit, paths)
 
     def commit_times(self) -> dict[str, int]:
@@ -364,8 +407,14 @@ class Attributor:
 
     def _reachable_commits(self) -> frozenset[str]:
         if self._reachable is None:
-            out = run_git(["rev-list", self.commit], cwd=self.root)
-            self._reachable = frozenset(out.split())
+            # A shallow clone's history of a commit grows when it is deepened: not kept.
+            keep = not self.evidence.shallow
+            known: frozenset[str] | None = _HISTORIES.get(self.root, self.commit) if keep else None
+            if known is None:
+                known = frozenset(run_git(["rev-list", self.commit], cwd=self.root).split())
+                if keep:
+                    _HISTORIES.put(self.root, self.commit, known)
+            self._reachable = known
         return self._reachable
 
     def _blame(self, entry: TreeEntry) -> list[BlameRow]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib.abc
+import re
 import sys
 import types
 from collections.abc import Callable
@@ -56,6 +57,9 @@ class Rewriter:
         #: Per module loaded before ``init()``: its selected functions' code as loaded and as
         #: rewritten, and the index of their globals, by qualname (see :meth:`recode`).
         self._recoded: dict[str, dict[str, tuple[types.CodeType, types.CodeType, int]]] = {}
+        #: Per module loaded before ``init()``: every selected function by the index of its globals
+        #: (its target and parameter names), those defined twice included (see :meth:`_bind_nested`).
+        self._selected: dict[str, dict[int, tuple[Target, tuple[str, ...]]]] = {}
         self._old_code: list[tuple[types.FunctionType, types.CodeType]] = []
         #: Per module: qualnames of the functions :meth:`recode` gave their rewritten code.
         self._recoded_names: dict[str, set[str]] = {}
@@ -97,13 +101,11 @@ class Rewriter:
                 return False  # not a plain function, or its file changed since it was loaded
             else:
                 namespace = function.__globals__
-            probe_name, enter_name, exit_name, fail_name = _global_names(index)
-            namespace[probe_name] = probe
-            namespace[enter_name], namespace[exit_name] = probe.meter.enter, probe.meter.exit
-            namespace[fail_name] = probe.meter.fail
-            namespace[_VIOLATION] = InvariantViolation
-            self._bound.setdefault(found.target.name, []).append((namespace, index))
             probes = self._recoded_probes.setdefault(module, {})
+            if function is not None:
+                self._bind_nested(module, rewritten, namespace, probes)
+            self._bind(namespace, index, probe, found.target.name)
+            namespace[_VIOLATION] = InvariantViolation
             probes[qualname] = probe
             namespace[_DECORATOR] = _marker_for(probes, self._functions, module)
             if function is not None:
@@ -116,6 +118,49 @@ class Rewriter:
         except Exception:
             self._sensor.internal_error("recode")
             return False
+
+    def _bind(self, namespace: dict[str, Any], index: int, probe: Probe, name: str) -> None:
+        """Bind the ``index``-th rewritten function's globals in ``namespace`` to ``probe``'s meter."""
+        probe_name, enter_name, exit_name, fail_name = _global_names(index)
+        namespace[probe_name] = probe
+        namespace[enter_name], namespace[exit_name] = probe.meter.enter, probe.meter.exit
+        namespace[fail_name] = probe.meter.fail
+        bound = self._bound.setdefault(name, [])
+        if not any(ns is namespace and at == index for ns, at in bound):
+            bound.append((namespace, index))
+
+    def _bind_nested(
+        self, module: str, rewritten: types.CodeType, namespace: dict[str, Any], probes: dict[str, Probe]
+    ) -> None:
+        """Bind the globals of every selected function nested in ``rewritten`` before it runs.
+
+        Its nested functions are made from their rewritten code when it runs, and that code reads
+        its meter from module globals. A nested function defined twice (``def key(...)`` in both
+        arms of an ``if``) is never recoded on its own (which of its code objects a function runs
+        is not known): its probe is made and bound here. Without it, the first call of the
+        enclosing function raised ``NameError`` in the host. One recoded on its own is bound right
+        after this (the sensor finds a function before those it holds); should the enclosing
+        function run in between, on another thread, its calls count into a probe nobody reads.
+        """
+        from codewitness.sensor._probe import Probe as _Probe
+
+        selected = self._selected.get(module, {})
+        own = self._recoded.get(module, {})
+        for index in sorted(_nested_indexes(rewritten)):
+            entry = selected.get(index)
+            if entry is None:
+                continue
+            target, params = entry
+            if target.qualname not in own:
+                nested_probe = self._sensor.probe_for(target, params)
+                self._bind(namespace, index, nested_probe, target.name)
+                probes[target.qualname] = nested_probe
+            elif _global_names(index)[0] not in namespace:
+                placeholder = _Probe(target, self._sensor)  # not the sensor's: nobody reads its counts
+                probe_name, enter_name, exit_name, fail_name = _global_names(index)
+                namespace[probe_name] = placeholder
+                namespace[enter_name], namespace[exit_name] = placeholder.meter.enter, placeholder.meter.exit
+                namespace[fail_name] = placeholder.meter.fail
 
     def _module_codes(self, name: str) -> dict[str, tuple[types.CodeType, types.CodeType, int]]:
         """What :meth:`recode` needs of module ``name``, worked out once; empty when its source
@@ -134,6 +179,7 @@ class Rewriter:
         tree, selected = transformed
         loaded = _codes_by_qualname(compile(source, filename, "exec", dont_inherit=True))  # type: ignore[arg-type]
         rewritten = _codes_by_qualname(compile(tree, filename, "exec", dont_inherit=True))  # type: ignore[arg-type]
+        self._selected[name] = {index: (target, params) for index, target, params in selected.values()}
         for qualname, (index, _, _) in selected.items():
             if qualname in loaded and qualname in rewritten:
                 codes[qualname] = (loaded[qualname], rewritten[qualname], index)
@@ -307,6 +353,24 @@ def _runs(function: Any, code: types.CodeType) -> bool:
     """Whether ``function`` is a plain function running ``code`` (equal code: same instructions,
     constants, names and line table)."""
     return isinstance(function, types.FunctionType) and function.__code__ == code
+
+
+_ENTER = re.compile(r"__cw_in(\d+)__")
+
+
+def _nested_indexes(code: types.CodeType) -> set[int]:
+    """The indexes of the rewritten functions nested in ``code`` (at any depth), read from the
+    meter globals their code names."""
+    found: set[int] = set()
+    stack = [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    while stack:
+        nested = stack.pop()
+        for name in nested.co_names:
+            matched = _ENTER.fullmatch(name)
+            if matched:
+                found.add(int(matched.group(1)))
+        stack.extend(c for c in nested.co_consts if isinstance(c, types.CodeType))
+    return found
 
 
 def _codes_by_qualname(module_code: types.CodeType) -> dict[str, types.CodeType]:

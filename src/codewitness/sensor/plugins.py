@@ -117,7 +117,7 @@ class Host(Reporter, Protocol):
         """Add ``provider()`` as the field ``name`` of every event captured from now on."""
 
     def add_keeper(self, keeper: Keeper) -> None:
-        """Never stop watching a function for which ``keeper(function)`` is true (see ``sensor.unwatch_cheap_calls``)."""
+        """Never unwatch a function for which ``keeper(function)`` is true (``sensor.unwatch_cheap_calls``)."""
 
     def watches(self, function: str) -> bool:
         """Whether ``function`` (``module.qualname``) is watched now."""

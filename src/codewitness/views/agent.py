@@ -291,7 +291,8 @@ def function_brief(
     reached = None
     if root is not None and ctx.origin_source == "attribution":
         try:
-            reached = reach(root, [ctx.qualname], rev=rev, cache=cache).get(ctx.qualname)
+            # The commit the context was read at: the same revision, and no second lookup of it.
+            reached = reach(root, [ctx.qualname], rev=ctx.revision or rev, cache=cache).get(ctx.qualname)
         except CodewitnessError as exc:
             notes.append(f"blast radius not read: {exc}")
     elif root is None:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,17 @@ _MEMO: dict[tuple[str, str, int | None], dict[str, Reach]] = {}
 _MEMO_SIZE = 4
 
 
+_FULL_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _coverage_stamp(top: Path) -> int | None:
+    """When the repository's coverage data last changed (``None``: there is none): part of the memo's key."""
+    try:
+        return (top / ".coverage").stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def reach(
     root: Path, qualnames: Iterable[str], *, rev: str = "HEAD", cache: AttributionCache | None = None
 ) -> dict[str, Reach]:
@@ -86,15 +98,18 @@ def reach(
     wanted = set(qualnames)
     if not wanted:
         return {}
+    every = None
+    if _FULL_ID.fullmatch(rev):
+        # A commit id an earlier answer resolved (function_brief passes its context's): asked of
+        # the repository's top, the memo answers without asking git for the top or the commit.
+        every = _MEMO.get((str(root), rev, _coverage_stamp(root)))
+        if every is not None:
+            return {name: every[name] for name in wanted if name in every}
     top = repo_root(root)
     commit = resolve(top, rev)
     if commit is None:
         raise NotFoundError(f"{rev} is not a commit in {top}")
-    try:
-        coverage: int | None = (top / ".coverage").stat().st_mtime_ns
-    except OSError:
-        coverage = None
-    key = (str(top), commit, coverage)
+    key = (str(top), commit, _coverage_stamp(top))
     every = _MEMO.get(key)
     if every is None:
         report = build_report(top, commit, cache=cache, python_only=True)
